@@ -1,0 +1,30 @@
+//! Code that both dcwatch binaries need: loading configuration files, writing
+//! line protocol safely, and process set-up (logging, TLS provider).
+
+pub mod config;
+pub mod lp;
+
+/// Installs the one TLS crypto provider of the workspace (ring). Both the
+/// HTTP client and the HTTPS server are built without a provider of their
+/// own, so the binary carries a single crypto stack.
+pub fn install_crypto_provider() {
+    // Err means one is already installed (tests call this repeatedly): fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Sets up `tracing` to stderr. `RUST_LOG` overrides `level` when set.
+pub fn init_logging(level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// Nanoseconds since the Unix epoch, now.
+pub fn now_ns() -> i64 {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
