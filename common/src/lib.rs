@@ -2,6 +2,8 @@
 //! line protocol safely, and process set-up (logging, TLS provider).
 
 pub mod config;
+pub mod forward;
+pub mod write;
 pub mod lp;
 
 /// Installs the one TLS crypto provider of the workspace (ring). Both the
