@@ -1,1 +1,146 @@
-fn main() {}
+//! `dcwatch-agent`: parses flags and starts the pieces; the work is in
+//! `sources`, `heartbeat` and the shared forwarder.
+
+mod config;
+mod heartbeat;
+mod sources;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use dcwatch_common::forward;
+use dcwatch_common::write::Writer;
+use tokio::sync::watch;
+
+use crate::config::{AgentConfig, SourceConfig};
+
+/// Exit codes: 0 clean stop, 1 runtime failure, 2 bad config or flags.
+const EXIT_FAILURE: u8 = 1;
+const EXIT_CONFIG: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "dcwatch-agent", version, about = "dcwatch agent: reports host health to a collector or InfluxDB")]
+struct Cli {
+    /// Configuration file.
+    #[arg(short, long, global = true, default_value = "/etc/dcwatch/agent.yaml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the agent (the default).
+    Run,
+    /// Check the configuration file and exit: 0 if valid, 2 with every problem listed if not.
+    Validate,
+    /// Collect once from every source, print the line protocol to stdout, send nothing.
+    Once,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    dcwatch_common::install_crypto_provider();
+    let config: AgentConfig = match dcwatch_common::config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("dcwatch-agent: invalid configuration:\n{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let result = match cli.command.unwrap_or(Command::Run) {
+        Command::Validate => {
+            println!("{}: configuration is valid", cli.config.display());
+            return ExitCode::SUCCESS;
+        }
+        Command::Once => {
+            dcwatch_common::init_logging("warn");
+            runtime().and_then(|rt| rt.block_on(once(&config)))
+        }
+        Command::Run => {
+            dcwatch_common::init_logging(&config.agent.log_level);
+            runtime().and_then(|rt| rt.block_on(run(config)))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dcwatch-agent: {e:#}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// One thread is plenty for an agent and keeps its footprint small.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+async fn run(config: AgentConfig) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let host = config.host_name();
+    let site = config.agent.site.clone();
+    let writer = Writer::new(&config.writer_settings()).map_err(anyhow::Error::msg).context("output")?;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"), site = %site, host = %host, endpoint = %writer.endpoint(),
+        sources = config.sources.len(), "dcwatch-agent starting"
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (out, out_task) = forward::spawn(writer, config.forwarder_settings(), stop_rx.clone());
+    let stats = Arc::new(sources::SourceStats::default());
+    let source_tasks = sources::spawn_all(&config, &out, &stats, &stop_rx).map_err(anyhow::Error::msg)?;
+
+    let mut tick = tokio::time::interval(config.interval());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let p = heartbeat::point(&site, &host, started, &stats, &out.stats, dcwatch_common::now_ns());
+                sources::emit(&[p], &out, &stats);
+            }
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    tracing::info!("stopping: flushing buffered points");
+    let _ = stop_tx.send(true);
+    for t in source_tasks {
+        let _ = t.await;
+    }
+    drop(out);
+    // The forwarder bounds its own flush by its shutdown timeout.
+    let _ = tokio::time::timeout(Duration::from_secs(15), out_task).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn once(config: &AgentConfig) -> anyhow::Result<()> {
+    let host = config.host_name();
+    let mut buf = Vec::new();
+    for s in &config.sources {
+        match s {
+            SourceConfig::Host(h) => {
+                let mut src =
+                    sources::host::HostSource::new(h.clone(), &config.agent.site, &host).map_err(anyhow::Error::msg)?;
+                // CPU usage and rates need two samples.
+                let _ = src.collect_sync(dcwatch_common::now_ns());
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let ts = dcwatch_common::now_ns();
+                let (mut points, _) = src.collect_sync(ts);
+                points.extend(src.collect_units(ts).await.0);
+                for p in &points {
+                    p.write_to(&mut buf);
+                }
+            }
+        }
+    }
+    use std::io::Write;
+    std::io::stdout().write_all(&buf).context("cannot write to stdout")?;
+    Ok(())
+}

@@ -77,6 +77,7 @@ enum Auth {
 
 impl Writer {
     pub fn new(s: &WriterSettings) -> Result<Self, String> {
+        crate::install_crypto_provider();
         let endpoint = endpoint(s)?;
         let mut builder = reqwest::Client::builder()
             .timeout(s.timeout)

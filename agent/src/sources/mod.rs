@@ -1,0 +1,90 @@
+//! Sources of measurements. Each configured source runs in its own task on
+//! its own interval, so a slow one cannot delay the others.
+
+pub mod host;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use dcwatch_common::forward::{Chunk, Handle};
+use dcwatch_common::lp::Point;
+use tokio::sync::watch;
+
+use crate::config::{AgentConfig, SourceConfig};
+
+/// Counters every source adds to; the heartbeat reports them.
+#[derive(Debug, Default)]
+pub struct SourceStats {
+    pub points_total: AtomicU64,
+    pub errors_total: AtomicU64,
+}
+
+/// Serializes points and hands them to the output as one chunk.
+pub fn emit(points: &[Point], out: &Handle, stats: &SourceStats) {
+    let mut buf = Vec::with_capacity(points.len() * 128);
+    let lines = points.iter().filter(|p| p.write_to(&mut buf)).count() as u64;
+    if lines > 0 {
+        stats.points_total.fetch_add(lines, Ordering::Relaxed);
+        out.push(Chunk { data: Bytes::from(buf), lines });
+    }
+}
+
+/// Starts one task per configured source.
+pub fn spawn_all(
+    config: &AgentConfig,
+    out: &Handle,
+    stats: &Arc<SourceStats>,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+    let site = config.agent.site.clone();
+    let host = config.host_name();
+    config
+        .sources
+        .iter()
+        .map(|s| match s {
+            SourceConfig::Host(h) => {
+                let interval = Duration::from_secs(h.interval_secs.unwrap_or(config.agent.interval_secs));
+                let src = host::HostSource::new(h.clone(), &site, &host)?;
+                Ok(tokio::spawn(run_host(src, interval, out.clone(), stats.clone(), shutdown.clone())))
+            }
+        })
+        .collect()
+}
+
+async fn run_host(
+    mut src: host::HostSource,
+    interval: Duration,
+    out: Handle,
+    stats: Arc<SourceStats>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let ts = dcwatch_common::now_ns();
+        // /proc and statvfs are blocking reads: keep them off the async threads.
+        let joined = tokio::task::spawn_blocking(move || {
+            let r = src.collect_sync(ts);
+            (src, r)
+        })
+        .await;
+        let (points, errors);
+        (src, (points, errors)) = match joined {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "host source panicked; it stops");
+                return;
+            }
+        };
+        let (units, unit_errors) = src.collect_units(ts).await;
+        stats.errors_total.fetch_add(errors + unit_errors, Ordering::Relaxed);
+        emit(&points, &out, &stats);
+        emit(&units, &out, &stats);
+    }
+}
