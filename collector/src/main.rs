@@ -1,1 +1,143 @@
-fn main() {}
+//! `dcwatch-collector`: parses flags and starts the pieces; the work is in
+//! `ingest`, `sink`, `api` and `state`.
+
+mod api;
+mod config;
+mod ingest;
+mod sink;
+mod state;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio::sync::watch;
+
+use crate::config::CollectorConfig;
+
+/// Exit codes: 0 clean stop, 1 runtime failure, 2 bad config or flags.
+const EXIT_FAILURE: u8 = 1;
+const EXIT_CONFIG: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "dcwatch-collector", version, about = "dcwatch collector: receives agents' points and forwards them to InfluxDB")]
+struct Cli {
+    /// Configuration file.
+    #[arg(short, long, global = true, default_value = "/etc/dcwatch/collector.yaml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the collector (the default).
+    Run,
+    /// Check the configuration file and exit: 0 if valid, 2 with every problem listed if not.
+    Validate,
+    /// Print the SHA-256 of a token (read from standard input) for `token_sha256`.
+    HashToken,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    dcwatch_common::install_crypto_provider();
+    if let Some(Command::HashToken) = cli.command {
+        let mut token = String::new();
+        if std::io::stdin().read_line(&mut token).is_err() || token.trim().is_empty() {
+            eprintln!("dcwatch-collector: give the token on standard input, e.g. `echo -n TOKEN | dcwatch-collector hash-token`");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        println!("{}", hex::encode(ingest::auth::sha256(token.trim_end_matches(['\n', '\r']))));
+        return ExitCode::SUCCESS;
+    }
+    let config: CollectorConfig = match dcwatch_common::config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("dcwatch-collector: invalid configuration:\n{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Some(Command::Validate) = cli.command {
+        println!("{}: configuration is valid", cli.config.display());
+        return ExitCode::SUCCESS;
+    }
+    dcwatch_common::init_logging(&config.log_level);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dcwatch-collector: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    match rt.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "collector failed");
+            eprintln!("dcwatch-collector: {e:#}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+async fn run(config: CollectorConfig) -> anyhow::Result<()> {
+    let addr: SocketAddr = config.listen.address.parse().context("listen.address")?;
+    let shutdown_timeout = Duration::from_secs(config.listen.shutdown_timeout_secs);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (sinks, sink_tasks) =
+        sink::spawn_all(&config.sinks, shutdown_timeout, &stop_rx).map_err(anyhow::Error::msg)?;
+    if sinks.is_empty() {
+        tracing::warn!("no sink configured: points are accepted, counted and logged, and go nowhere");
+    }
+    let tokens = ingest::auth::Tokens::new(&config.ingest.tokens, config.ingest.allow_anonymous);
+    let state = Arc::new(state::AppState::new(tokens, sinks, config.ingest.max_body_bytes));
+    let app = api::app(state.clone());
+
+    let handle = axum_server::Handle::new();
+    let server = match &config.listen.tls {
+        Some(tls) => {
+            let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert_file, &tls.key_file)
+                .await
+                .with_context(|| {
+                    format!("cannot load TLS certificate {} / key {}", tls.cert_file.display(), tls.key_file.display())
+                })?;
+            let server = axum_server::bind_rustls(addr, rustls).handle(handle.clone());
+            tokio::spawn(async move { server.serve(app.into_make_service()).await })
+        }
+        None => {
+            let server = axum_server::bind(addr).handle(handle.clone());
+            tokio::spawn(async move { server.serve(app.into_make_service()).await })
+        }
+    };
+    let Some(bound) = handle.listening().await else {
+        let err = server.await.context("server task")?.err();
+        return Err(anyhow::anyhow!("cannot listen on {addr}: {}", err.map(|e| e.to_string()).unwrap_or_default()));
+    };
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"), address = %bound, tls = config.listen.tls.is_some(),
+        sinks = config.sinks.len(), tokens = config.ingest.tokens.len(), "dcwatch-collector listening"
+    );
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+        r = server => {
+            r.context("server task")?.context("server failed")?;
+            return Ok(());
+        }
+    }
+    tracing::info!(timeout_s = shutdown_timeout.as_secs(), "stopping: no new writes; flushing sinks");
+    handle.graceful_shutdown(Some(shutdown_timeout));
+    let _ = stop_tx.send(true);
+    for t in sink_tasks {
+        let _ = tokio::time::timeout(shutdown_timeout + Duration::from_secs(1), t).await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! The HTTP API: the write endpoints, `/health` (JSON), `/metrics`
+//! (Prometheus text format) and `/ping` (what InfluxDB clients probe).
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::ingest;
+use crate::state::{AppState, RequestRejection};
+
+/// The whole HTTP API, apart from any listener so tests can call it directly.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/api/v2/write", post(ingest::write_v2))
+        .route("/write", post(ingest::write_v1))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/ping", get(ping).head(ping))
+        .with_state(state)
+}
+
+async fn ping() -> Response {
+    (StatusCode::NO_CONTENT, [("X-Influxdb-Version", concat!("dcwatch-", env!("CARGO_PKG_VERSION")))]).into_response()
+}
+
+fn secs(ns: i64) -> Option<f64> {
+    (ns > 0).then(|| ns as f64 / 1e9)
+}
+
+async fn health(State(app): State<Arc<AppState>>) -> Response {
+    let now = dcwatch_common::now_ns();
+    let sinks: Vec<_> = app
+        .sinks
+        .iter()
+        .map(|s| {
+            let st = &s.handle.stats;
+            let last = st.last_success_ns.load(Ordering::Relaxed);
+            serde_json::json!({
+                "name": s.name,
+                "endpoint": s.endpoint,
+                "queued_points": st.queued_lines.load(Ordering::Relaxed),
+                "sent_points": st.sent_lines.load(Ordering::Relaxed),
+                "dropped_points": st.dropped_lines.load(Ordering::Relaxed),
+                "errors": st.errors_total.load(Ordering::Relaxed),
+                "last_success_s_ago": (last > 0).then(|| (now - last) / 1_000_000_000),
+                "last_error": st.last_error.lock().expect("not poisoned").clone(),
+            })
+        })
+        .collect();
+    let agents: Vec<_> = app
+        .agents
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .map(|((site, host), seen)| {
+            serde_json::json!({
+                "site": site,
+                "host": host,
+                "last_write_s_ago": (now - seen.last_write_ns) / 1_000_000_000,
+                "points": seen.points,
+            })
+        })
+        .collect();
+    // "warn" while a sink has data it cannot deliver.
+    let stuck = app.sinks.iter().any(|s| {
+        let st = &s.handle.stats;
+        st.queued_lines.load(Ordering::Relaxed) > 0 && st.last_error.lock().expect("not poisoned").is_some()
+    });
+    axum::Json(serde_json::json!({
+        "status": if stuck { "warn" } else { "pass" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": app.started.elapsed().as_secs(),
+        "points_received": app.stats.points_received.load(Ordering::Relaxed),
+        "sinks": sinks,
+        "agents": agents,
+    }))
+    .into_response()
+}
+
+/// Escapes a Prometheus label value.
+fn label(v: &str) -> String {
+    v.replace('\\', r"\\").replace('"', "\\\"").replace('\n', r"\n")
+}
+
+async fn metrics(State(app): State<Arc<AppState>>) -> Response {
+    let mut m = String::with_capacity(4096);
+    let family = |m: &mut String, name: &str, kind: &str, help: &str| {
+        let _ = writeln!(m, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    };
+    let s = &app.stats;
+    family(&mut m, "dcwatch_collector_build_info", "gauge", "Version of this collector.");
+    let _ = writeln!(m, "dcwatch_collector_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
+    family(&mut m, "dcwatch_collector_uptime_seconds", "gauge", "Seconds since the collector started.");
+    let _ = writeln!(m, "dcwatch_collector_uptime_seconds {}", app.started.elapsed().as_secs());
+    family(&mut m, "dcwatch_collector_write_requests_total", "counter", "Write requests received.");
+    let _ = writeln!(m, "dcwatch_collector_write_requests_total {}", s.requests_total.load(Ordering::Relaxed));
+    family(&mut m, "dcwatch_collector_write_requests_rejected_total", "counter", "Write requests refused whole, by reason.");
+    for why in RequestRejection::ALL {
+        let _ = writeln!(m, "dcwatch_collector_write_requests_rejected_total{{reason=\"{}\"}} {}", why.label(), s.rejected(why));
+    }
+    family(&mut m, "dcwatch_collector_points_received_total", "counter", "Points accepted from writers.");
+    let _ = writeln!(m, "dcwatch_collector_points_received_total {}", s.points_received.load(Ordering::Relaxed));
+    family(&mut m, "dcwatch_collector_points_rejected_total", "counter", "Points refused, by reason.");
+    let _ = writeln!(m, "dcwatch_collector_points_rejected_total{{reason=\"invalid\"}} {}", s.points_invalid.load(Ordering::Relaxed));
+    let _ =
+        writeln!(m, "dcwatch_collector_points_rejected_total{{reason=\"forbidden\"}} {}", s.points_forbidden.load(Ordering::Relaxed));
+
+    type Get = fn(&dcwatch_common::forward::Stats) -> i64;
+    let sink_metrics: [(&str, &str, &str, Get); 6] = [
+        ("dcwatch_collector_sink_points_sent_total", "counter", "Points written to the sink.", |st| st.sent_lines.load(Ordering::Relaxed) as i64),
+        ("dcwatch_collector_sink_points_dropped_total", "counter", "Points the sink refused as bad data, or dropped past the buffer bound.", |st| st.dropped_lines.load(Ordering::Relaxed) as i64),
+        ("dcwatch_collector_sink_queue_points", "gauge", "Points waiting for the sink.", |st| st.queued_lines.load(Ordering::Relaxed) as i64),
+        ("dcwatch_collector_sink_errors_total", "counter", "Failed write attempts to the sink.", |st| st.errors_total.load(Ordering::Relaxed) as i64),
+        ("dcwatch_collector_sink_batches_sent_total", "counter", "Write requests the sink accepted.", |st| st.sent_batches.load(Ordering::Relaxed) as i64),
+        ("dcwatch_collector_sink_last_success_timestamp_seconds", "gauge", "Unix time of the sink's last successful write (0: never).", |st| st.last_success_ns.load(Ordering::Relaxed) / 1_000_000_000),
+    ];
+    for (name, kind, help, get) in sink_metrics {
+        family(&mut m, name, kind, help);
+        for sink in &app.sinks {
+            let _ = writeln!(m, "{name}{{sink=\"{}\"}} {}", label(&sink.name), get(&sink.handle.stats));
+        }
+    }
+
+    let agents = app.agents.lock().expect("not poisoned").clone();
+    family(&mut m, "dcwatch_collector_agent_last_write_timestamp_seconds", "gauge", "Unix time of the last write seen from each agent.");
+    for ((site, host), seen) in &agents {
+        let _ = writeln!(
+            m,
+            "dcwatch_collector_agent_last_write_timestamp_seconds{{site=\"{}\",host=\"{}\"}} {:.3}",
+            label(site),
+            label(host),
+            secs(seen.last_write_ns).unwrap_or(0.0)
+        );
+    }
+    family(&mut m, "dcwatch_collector_agent_points_total", "counter", "Points received from each agent.");
+    for ((site, host), seen) in &agents {
+        let _ = writeln!(m, "dcwatch_collector_agent_points_total{{site=\"{}\",host=\"{}\"}} {}", label(site), label(host), seen.points);
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], m).into_response()
+}

@@ -1,0 +1,330 @@
+//! The collector's configuration file (`/etc/dcwatch/collector.yaml`).
+//!
+//! See `configs/collector.yaml` for a commented example and
+//! `docs/configuration.md` for the reference.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use dcwatch_common::config::{Problem, Validate};
+use dcwatch_common::forward::ForwarderSettings;
+use dcwatch_common::write::{Flavour, WriterSettings};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorConfig {
+    #[serde(default)]
+    pub listen: ListenConfig,
+    pub ingest: IngestConfig,
+    /// Where received points go. Defaults to none: the collector still
+    /// accepts, counts and logs what it receives.
+    #[serde(default)]
+    pub sinks: Vec<SinkConfig>,
+    /// Log level (error, warn, info, debug, trace). Defaults to info; `RUST_LOG` wins.
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenConfig {
+    /// Address and port of the HTTP(S) API. Defaults to `0.0.0.0:8186`.
+    #[serde(default = "default_address")]
+    pub address: String,
+    /// Serve HTTPS with this certificate and key. Defaults to plain HTTP.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// Longest a shutdown waits for open requests. Defaults to 10.
+    #[serde(default = "default_shutdown")]
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        ListenConfig { address: default_address(), tls: None, shutdown_timeout_secs: default_shutdown() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, server certificate first.
+    pub cert_file: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Largest request body, after gzip decompression. Defaults to 33554432 (32 MiB).
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Who may write. Each agent (or Telegraf) gets its own token.
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+    /// Accept writes with no token, for a closed lab network only. Defaults to false.
+    #[serde(default)]
+    pub allow_anonymous: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Who holds it (logs, metrics), e.g. the agent's host name.
+    pub name: String,
+    /// SHA-256 of the token, hex (`dcwatch-collector hash-token`). Preferred:
+    /// the config then holds no secret.
+    #[serde(default)]
+    pub token_sha256: Option<String>,
+    /// The token itself, best from `${ENV}` or `${file:PATH}`; hashed at load.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// The only site this token may write for. Points without a `site` tag get this one.
+    pub site: String,
+    /// If set, the only host this token may write for. Points without a `host` tag get this one.
+    #[serde(default)]
+    pub host: Option<String>,
+}
+
+/// One InfluxDB-compatible target.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    /// Name in logs and metrics. Required, unique.
+    pub name: String,
+    /// `v2` (`/api/v2/write`: InfluxDB 2.x/3.x, VictoriaMetrics) or `v1` (`/write`: InfluxDB 1.x). Defaults to v2.
+    #[serde(default)]
+    pub flavour: Flavour,
+    /// Base URL, e.g. `http://influx.dc.local:8086`. Required.
+    pub url: String,
+    /// v2: organisation. Defaults to "dcwatch".
+    #[serde(default = "default_org")]
+    pub org: String,
+    /// v2: bucket. Defaults to "dcwatch".
+    #[serde(default = "default_org")]
+    pub bucket: String,
+    /// v2 (and v1 on 2.x compatibility endpoints): API token.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// v1: database. Defaults to "dcwatch".
+    #[serde(default = "default_org")]
+    pub database: String,
+    /// v1: retention policy. Defaults to the database's default.
+    #[serde(default)]
+    pub retention_policy: Option<String>,
+    /// v1: user name (basic auth).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// v1: password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Gzip request bodies. Defaults to true.
+    #[serde(default = "yes")]
+    pub gzip: bool,
+    /// Points per request. Defaults to 5000.
+    #[serde(default = "default_batch")]
+    pub batch_max_lines: u64,
+    /// Longest a point waits before it is sent. Defaults to 1000.
+    #[serde(default = "default_flush_ms")]
+    pub flush_interval_ms: u64,
+    /// Request timeout. Defaults to 10000.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Most points held for this sink while it is unreachable; past it the
+    /// collector answers agents 503 (they keep the data and retry).
+    /// Defaults to 1000000.
+    #[serde(default = "default_buffer")]
+    pub buffer_max_lines: u64,
+    /// Longest wait between retries. Defaults to 30.
+    #[serde(default = "default_backoff")]
+    pub max_backoff_secs: u64,
+    /// PEM file of the CA that signed the target's certificate. Defaults to the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+fn default_log_level() -> String {
+    "info".into()
+}
+fn default_address() -> String {
+    "0.0.0.0:8186".into()
+}
+fn default_shutdown() -> u64 {
+    10
+}
+fn default_max_body() -> usize {
+    32 * 1024 * 1024
+}
+fn default_org() -> String {
+    "dcwatch".into()
+}
+fn yes() -> bool {
+    true
+}
+fn default_batch() -> u64 {
+    5000
+}
+fn default_flush_ms() -> u64 {
+    1000
+}
+fn default_timeout_ms() -> u64 {
+    10_000
+}
+fn default_buffer() -> u64 {
+    1_000_000
+}
+fn default_backoff() -> u64 {
+    30
+}
+
+impl Validate for CollectorConfig {
+    fn validate(&self, p: &mut Vec<Problem>) {
+        if self.listen.address.parse::<SocketAddr>().is_err() {
+            p.push(Problem::general(format!(
+                "listen.address: `{}` is not an address:port, e.g. `0.0.0.0:8186`",
+                self.listen.address
+            )));
+        }
+        if self.ingest.max_body_bytes < 1024 {
+            p.push(Problem::general("ingest.max_body_bytes: must be at least 1024"));
+        }
+        if self.ingest.tokens.is_empty() && !self.ingest.allow_anonymous {
+            p.push(Problem::general(
+                "ingest.tokens: no token is configured, so no agent could write; add one per agent, \
+                 or set ingest.allow_anonymous: true on a closed lab network",
+            ));
+        }
+        let mut names = HashSet::new();
+        for (i, t) in self.ingest.tokens.iter().enumerate() {
+            let at = format!("ingest.tokens[{i}]");
+            if !names.insert(t.name.as_str()) {
+                p.push(Problem::general(format!("{at}.name: `{}` is used twice; names must be unique", t.name)));
+            }
+            if t.site.trim().is_empty() {
+                p.push(Problem::general(format!("{at}.site: must name the site this token writes for")));
+            }
+            match (&t.token, &t.token_sha256) {
+                (Some(_), Some(_)) => p.push(Problem::general(format!("{at}: give token or token_sha256, not both"))),
+                (None, None) => p.push(Problem::general(format!("{at}: needs token_sha256 (or token)"))),
+                (Some(tok), None) if tok.len() < 16 => p.push(Problem::general(format!(
+                    "{at}.token: too short ({} characters); use at least 16 random characters",
+                    tok.len()
+                ))),
+                (None, Some(h)) if crate::ingest::auth::parse_sha256(h).is_none() => p.push(Problem::general(format!(
+                    "{at}.token_sha256: must be 64 hex digits (see `dcwatch-collector hash-token`)"
+                ))),
+                _ => {}
+            }
+        }
+        let mut sink_names = HashSet::new();
+        for (i, s) in self.sinks.iter().enumerate() {
+            let at = format!("sinks[{i}]");
+            if s.name.trim().is_empty() || !sink_names.insert(s.name.as_str()) {
+                p.push(Problem::general(format!("{at}.name: `{}` must be non-empty and unique", s.name)));
+            }
+            if let Err(e) = dcwatch_common::write::Writer::new(&s.writer_settings()) {
+                p.push(Problem::general(format!("{at}: {e}")));
+            }
+            if s.batch_max_lines == 0 {
+                p.push(Problem::general(format!("{at}.batch_max_lines: must be at least 1")));
+            }
+            if s.buffer_max_lines < s.batch_max_lines {
+                p.push(Problem::general(format!("{at}.buffer_max_lines: must be at least batch_max_lines")));
+            }
+            if s.flavour == Flavour::V1 && s.database.trim().is_empty() {
+                p.push(Problem::general(format!("{at}.database: must name the InfluxDB 1.x database")));
+            }
+        }
+        if let Some(tls) = &self.listen.tls {
+            for (key, path) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)] {
+                if !path.is_file() {
+                    p.push(Problem::general(format!("listen.tls.{key}: {} is not a readable file", path.display())));
+                }
+            }
+        }
+    }
+}
+
+impl SinkConfig {
+    pub fn writer_settings(&self) -> WriterSettings {
+        WriterSettings {
+            url: self.url.clone(),
+            flavour: self.flavour,
+            org: self.org.clone(),
+            bucket: self.bucket.clone(),
+            database: self.database.clone(),
+            retention_policy: self.retention_policy.clone(),
+            token: self.token.clone(),
+            username: self.username.clone(),
+            password: self.password.clone(),
+            gzip: self.gzip,
+            timeout: Duration::from_millis(self.timeout_ms.max(1)),
+            ca_file: self.ca_file.clone(),
+        }
+    }
+
+    pub fn forwarder_settings(&self, shutdown_timeout: Duration) -> ForwarderSettings {
+        ForwarderSettings {
+            name: self.name.clone(),
+            batch_max_lines: self.batch_max_lines,
+            flush_interval: Duration::from_millis(self.flush_interval_ms),
+            buffer_max_lines: self.buffer_max_lines,
+            max_backoff: Duration::from_secs(self.max_backoff_secs.max(1)),
+            shutdown_timeout,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn parse(text: &str) -> Result<CollectorConfig, Vec<Problem>> {
+        dcwatch_common::config::parse(text, Path::new("/x/collector.yaml"))
+    }
+
+    #[test]
+    fn a_minimal_config_gets_defaults() {
+        let c = parse(
+            "ingest:\n  tokens:\n    - name: web01\n      token: 0123456789abcdef0\n      site: hn\nsinks:\n  - name: vm\n    url: http://127.0.0.1:8428\n",
+        )
+        .unwrap();
+        assert_eq!(c.listen.address, "0.0.0.0:8186");
+        assert_eq!(c.ingest.max_body_bytes, 32 * 1024 * 1024);
+        assert_eq!(c.sinks[0].flavour, Flavour::V2);
+        assert_eq!(c.sinks[0].buffer_max_lines, 1_000_000);
+    }
+
+    #[test]
+    fn every_token_and_sink_problem_is_listed() {
+        let problems = parse(
+            "listen:\n  address: nowhere\ningest:\n  tokens:\n    - name: a\n      token: short\n      site: hn\n    \
+             - name: a\n      site: ''\nsinks:\n  - name: s\n    flavour: v1\n    url: localhost:8086\n",
+        )
+        .unwrap_err();
+        let msgs: Vec<_> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "listen.address: `nowhere` is not an address:port, e.g. `0.0.0.0:8186`",
+                "ingest.tokens[0].token: too short (5 characters); use at least 16 random characters",
+                "ingest.tokens[1].name: `a` is used twice; names must be unique",
+                "ingest.tokens[1].site: must name the site this token writes for",
+                "ingest.tokens[1]: needs token_sha256 (or token)",
+                "sinks[0]: url `localhost:8086` must start with http:// or https://",
+            ]
+        );
+    }
+
+    #[test]
+    fn no_tokens_is_refused_unless_anonymous_writes_are_allowed() {
+        let problems = parse("ingest: {}\n").unwrap_err();
+        assert!(problems[0].message.starts_with("ingest.tokens: no token is configured"), "{problems:?}");
+        assert!(parse("ingest:\n  allow_anonymous: true\n").is_ok());
+    }
+}

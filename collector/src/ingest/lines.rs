@@ -1,0 +1,228 @@
+//! Checking and normalising a body of line protocol before it is forwarded.
+//!
+//! Every line is parsed (InfluxData's parser), checked against what the
+//! writer's token allows, given the token's `site`/`host` tags if it has none,
+//! and given a nanosecond timestamp (the receipt time if it had none — so a
+//! point delayed in a queue keeps the time it was received, not the time it
+//! was forwarded). A line that needs no change is forwarded byte for byte.
+
+use std::collections::BTreeSet;
+
+use dcwatch_common::lp::{Value, write_line};
+use influxdb_line_protocol::{FieldValue, parse_lines, split_lines};
+
+use super::auth::Identity;
+
+/// A line that was not accepted, by its 1-based line number in the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    pub line: usize,
+    pub message: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Normalized {
+    /// Accepted lines, each ending in `\n`, timestamps in ns.
+    pub out: Vec<u8>,
+    pub accepted: u64,
+    /// Lines that are not valid line protocol.
+    pub invalid: Vec<LineError>,
+    /// Valid lines for a site or host the token may not write.
+    pub forbidden: Vec<LineError>,
+    /// The distinct (site, host) pairs written, at most [`MAX_AGENTS_PER_BODY`].
+    pub agents: BTreeSet<(String, String)>,
+}
+
+/// A body naming more hosts than this is a proxy or a bulk import; only the
+/// first ones are tracked as agents.
+pub const MAX_AGENTS_PER_BODY: usize = 64;
+
+/// Nanoseconds per unit of the `precision` query parameter. v2 takes
+/// ns/us/ms/s; v1 also n/u/m/h. Defaults to ns.
+pub fn precision_multiplier(p: Option<&str>) -> Result<i64, String> {
+    Ok(match p.unwrap_or("ns") {
+        "ns" | "n" | "" => 1,
+        "us" | "u" | "µs" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        other => return Err(format!("precision `{other}` is not one of ns, us, ms, s (v1 also n, u, m, h)")),
+    })
+}
+
+pub fn normalize(body: &str, who: &Identity, multiplier: i64, now_ns: i64) -> Normalized {
+    let mut n = Normalized { out: Vec::with_capacity(body.len() + body.len() / 8), ..Default::default() };
+    let base = body.as_ptr() as usize;
+    let mut line_no = 1;
+    let mut counted_to = 0;
+    for raw in split_lines(body) {
+        // Physical line number: count the newlines before this line.
+        let offset = raw.as_ptr() as usize - base;
+        line_no += body.as_bytes()[counted_to..offset].iter().filter(|b| **b == b'\n').count();
+        counted_to = offset;
+        let text = raw.trim();
+        if text.is_empty() || text.starts_with('#') {
+            continue;
+        }
+        let parsed = match parse_lines(text).next() {
+            Some(Ok(p)) => p,
+            Some(Err(e)) => {
+                n.invalid.push(LineError { line: line_no, message: e.to_string() });
+                continue;
+            }
+            None => continue,
+        };
+        let site = parsed.tag_value("site").map(|v| v.as_str());
+        let host = parsed.tag_value("host").map(|v| v.as_str());
+        if let (Some(allowed), Some(got)) = (&who.site, site)
+            && got != allowed
+        {
+            n.forbidden.push(LineError {
+                line: line_no,
+                message: format!("site `{got}` is not allowed for token `{}` (it may write site `{allowed}`)", who.name),
+            });
+            continue;
+        }
+        if let (Some(allowed), Some(got)) = (&who.host, host)
+            && got != allowed
+        {
+            n.forbidden.push(LineError {
+                line: line_no,
+                message: format!("host `{got}` is not allowed for token `{}` (it may write host `{allowed}`)", who.name),
+            });
+            continue;
+        }
+        let add_site = site.is_none().then_some(who.site.as_deref()).flatten();
+        let add_host = host.is_none().then_some(who.host.as_deref()).flatten();
+        let ts = match parsed.timestamp {
+            Some(t) => match t.checked_mul(multiplier) {
+                Some(t) => t,
+                None => {
+                    n.invalid.push(LineError {
+                        line: line_no,
+                        message: format!("timestamp {t} is out of range at this precision"),
+                    });
+                    continue;
+                }
+            },
+            None => now_ns,
+        };
+        if n.agents.len() < MAX_AGENTS_PER_BODY {
+            let s = site.or(add_site).unwrap_or("");
+            let h = host.or(add_host).unwrap_or("");
+            if !h.is_empty() && !n.agents.contains(&(s.to_string(), h.to_string())) {
+                n.agents.insert((s.to_string(), h.to_string()));
+            }
+        }
+        if add_site.is_none() && add_host.is_none() && parsed.timestamp.is_some() && multiplier == 1 {
+            n.out.extend_from_slice(text.as_bytes());
+            n.out.push(b'\n');
+        } else {
+            let mut tags: Vec<(&str, &str)> =
+                parsed.series.tag_set.iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            if let Some(s) = add_site {
+                tags.push(("site", s));
+            }
+            if let Some(h) = add_host {
+                tags.push(("host", h));
+            }
+            let fields: Vec<(&str, Value<'_>)> = parsed
+                .field_set
+                .iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        FieldValue::I64(x) => Value::I64(*x),
+                        FieldValue::U64(x) => Value::U64(*x),
+                        FieldValue::F64(x) => Value::F64(*x),
+                        FieldValue::Boolean(x) => Value::Bool(*x),
+                        FieldValue::String(s) => Value::Str(s.as_str()),
+                    };
+                    (k.as_str(), v)
+                })
+                .collect();
+            if !write_line(&mut n.out, parsed.series.measurement.as_str(), &tags, &fields, Some(ts)) {
+                n.invalid.push(LineError { line: line_no, message: "no writable field".into() });
+                continue;
+            }
+        }
+        n.accepted += 1;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site_token() -> Identity {
+        Identity { name: "hn-agents".into(), site: Some("hn".into()), host: None }
+    }
+
+    #[test]
+    fn a_line_that_needs_no_change_is_forwarded_byte_for_byte() {
+        let body = "host_cpu,site=hn,host=web01 usage_pct=12.5 1700000000000000000\n";
+        let n = normalize(body, &site_token(), 1, 5);
+        assert_eq!(n.out, body.as_bytes());
+        assert_eq!(n.accepted, 1);
+        assert_eq!(n.agents.into_iter().collect::<Vec<_>>(), vec![("hn".to_string(), "web01".to_string())]);
+    }
+
+    #[test]
+    fn missing_site_and_timestamp_are_filled_from_the_token_and_the_clock() {
+        let n = normalize("ups,device=ups1 load_pct=40i\n", &site_token(), 1, 1234);
+        assert_eq!(std::str::from_utf8(&n.out).unwrap(), "ups,device=ups1,site=hn load_pct=40i 1234\n");
+    }
+
+    #[test]
+    fn timestamps_are_scaled_to_nanoseconds() {
+        let n = normalize("m,site=hn v=1 1700000000\n", &site_token(), precision_multiplier(Some("s")).unwrap(), 0);
+        assert_eq!(std::str::from_utf8(&n.out).unwrap(), "m,site=hn v=1 1700000000000000000\n");
+    }
+
+    #[test]
+    fn a_bad_line_is_named_by_its_line_number_and_the_good_ones_pass() {
+        let body = "m,site=hn v=1 1\n\n# comment\nm,site=hn 2\nm,site=hn v=3 3\n";
+        let n = normalize(body, &site_token(), 1, 0);
+        assert_eq!(n.accepted, 2);
+        assert_eq!(n.invalid.len(), 1);
+        assert_eq!(n.invalid[0].line, 4);
+        assert_eq!(std::str::from_utf8(&n.out).unwrap(), "m,site=hn v=1 1\nm,site=hn v=3 3\n");
+    }
+
+    #[test]
+    fn a_point_for_another_site_is_forbidden() {
+        let n = normalize("m,site=hn v=1 1\nm,site=hcm v=2 2\n", &site_token(), 1, 0);
+        assert_eq!(n.accepted, 1);
+        assert_eq!(
+            n.forbidden,
+            vec![LineError {
+                line: 2,
+                message: "site `hcm` is not allowed for token `hn-agents` (it may write site `hn`)".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn a_host_bound_token_may_not_write_another_host() {
+        let who = Identity { name: "web01".into(), site: Some("hn".into()), host: Some("web01".into()) };
+        let n = normalize("m,host=web02 v=1 1\nm v=2 2\n", &who, 1, 0);
+        assert_eq!(n.forbidden.len(), 1);
+        assert_eq!(std::str::from_utf8(&n.out).unwrap(), "m,site=hn,host=web01 v=2 2\n");
+    }
+
+    #[test]
+    fn a_timestamp_that_overflows_at_its_precision_is_invalid() {
+        let n = normalize("m,site=hn v=1 9223372036854775\n", &site_token(), 1_000_000_000, 0);
+        assert_eq!(n.accepted, 0);
+        assert_eq!(n.invalid[0].message, "timestamp 9223372036854775 is out of range at this precision");
+    }
+
+    #[test]
+    fn unknown_precision_is_refused() {
+        assert_eq!(
+            precision_multiplier(Some("days")),
+            Err("precision `days` is not one of ns, us, ms, s (v1 also n, u, m, h)".into())
+        );
+    }
+}

@@ -1,0 +1,215 @@
+//! The write API: `POST /api/v2/write` (InfluxDB 2.x) and `POST /write`
+//! (InfluxDB 1.x), so the dcwatch agent, Telegraf and any InfluxDB client
+//! can write to the collector.
+//!
+//! Partial writes: valid lines are accepted even when others in the same body
+//! are not, and the answer is 400 naming the first bad line (as InfluxDB 1.x
+//! and 3.x do). A client must not resend such a body: the good lines are
+//! already in. When every line is for a site the token may not write, the
+//! answer is 403 and nothing is accepted. When a sink's buffer is full, the
+//! answer is 503 with `Retry-After` and nothing is accepted, so the client
+//! keeps the whole body and retries it.
+
+pub mod auth;
+pub mod lines;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::state::{AppState, RequestRejection};
+use dcwatch_common::forward::Chunk;
+
+/// Seconds a client should wait after a 503 before trying again.
+const RETRY_AFTER_SECS: u64 = 5;
+
+/// An error answer in InfluxDB's JSON shape (`code`, `message`), plus the
+/// line number of the first bad line where there is one.
+pub struct WriteError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    line: Option<usize>,
+}
+
+impl WriteError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        WriteError { status, code, message: message.into(), line: None }
+    }
+}
+
+impl IntoResponse for WriteError {
+    fn into_response(self) -> Response {
+        let mut body = serde_json::json!({ "code": self.code, "message": self.message });
+        if let Some(l) = self.line {
+            body["line"] = l.into();
+        }
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(header::RETRY_AFTER, RETRY_AFTER_SECS.into());
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Token"));
+        }
+        resp
+    }
+}
+
+pub async fn write_v2(
+    State(app): State<Arc<AppState>>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    write(app, q, headers, body).await.map_or_else(|e| e.into_response(), |()| StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn write_v1(
+    State(app): State<Arc<AppState>>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    write(app, q, headers, body).await.map_or_else(|e| e.into_response(), |()| StatusCode::NO_CONTENT.into_response())
+}
+
+async fn write(app: Arc<AppState>, q: HashMap<String, String>, headers: HeaderMap, body: Body) -> Result<(), WriteError> {
+    app.stats.requests_total.fetch_add(1, Ordering::Relaxed);
+    let reject = |why: RequestRejection, e: WriteError| {
+        app.stats.reject(why);
+        e
+    };
+
+    let authz = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let presented = auth::presented_token(authz, q.get("p").map(String::as_str));
+    let who = app.tokens.authenticate(presented.as_deref()).map_err(|e| {
+        tracing::warn!(reason = ?e, "write refused: missing or unknown token");
+        reject(
+            RequestRejection::Unauthorized,
+            WriteError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or unknown token"),
+        )
+    })?;
+
+    let multiplier = lines::precision_multiplier(q.get("precision").map(String::as_str))
+        .map_err(|m| reject(RequestRejection::BadRequest, WriteError::new(StatusCode::BAD_REQUEST, "invalid", m)))?;
+
+    let raw = read_body(&app, &headers, body).await.map_err(|e| {
+        let why = if e.status == StatusCode::PAYLOAD_TOO_LARGE { RequestRejection::TooLarge } else { RequestRejection::BadRequest };
+        tracing::warn!(agent = %who.name, error = %e.message, "write refused");
+        reject(why, e)
+    })?;
+    let text = std::str::from_utf8(&raw).map_err(|e| {
+        reject(
+            RequestRejection::BadRequest,
+            WriteError::new(StatusCode::BAD_REQUEST, "invalid", format!("body is not UTF-8: {e}")),
+        )
+    })?;
+
+    let n = lines::normalize(text, &who, multiplier, dcwatch_common::now_ns());
+
+    if n.accepted > 0 {
+        if let Some(full) = app.sinks.iter().find(|s| !s.handle.has_room(n.accepted)) {
+            tracing::warn!(sink = %full.name, agent = %who.name, points = n.accepted, "sink buffer full; asking the agent to retry later");
+            return Err(reject(
+                RequestRejection::Overloaded,
+                WriteError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    format!("sink `{}` is behind; retry in {RETRY_AFTER_SECS} s", full.name),
+                ),
+            ));
+        }
+        let chunk = Chunk { data: Bytes::from(n.out), lines: n.accepted };
+        for s in &app.sinks {
+            s.handle.push(chunk.clone());
+        }
+        app.stats.points_received.fetch_add(n.accepted, Ordering::Relaxed);
+        let now = dcwatch_common::now_ns();
+        let mut agents = app.agents.lock().expect("not poisoned");
+        for key in n.agents {
+            let seen = agents.entry(key).or_default();
+            seen.last_write_ns = now;
+            // A body is nearly always one agent's; with several (a proxy
+            // forwarding for many hosts) each is credited with the whole body.
+            seen.points += n.accepted;
+        }
+    }
+    app.stats.points_invalid.fetch_add(n.invalid.len() as u64, Ordering::Relaxed);
+    app.stats.points_forbidden.fetch_add(n.forbidden.len() as u64, Ordering::Relaxed);
+    if app.sinks.is_empty() {
+        tracing::info!(agent = %who.name, points = n.accepted, invalid = n.invalid.len(), forbidden = n.forbidden.len(), "received (no sink configured)");
+    } else {
+        tracing::debug!(agent = %who.name, points = n.accepted, invalid = n.invalid.len(), forbidden = n.forbidden.len(), "received");
+    }
+
+    if n.invalid.is_empty() && n.forbidden.is_empty() {
+        return Ok(());
+    }
+    let rejected = n.invalid.len() + n.forbidden.len();
+    if n.accepted == 0 && n.invalid.is_empty() {
+        let first = &n.forbidden[0];
+        tracing::warn!(agent = %who.name, points = rejected, first = %first.message, "write forbidden");
+        return Err(WriteError {
+            line: Some(first.line),
+            ..WriteError::new(StatusCode::FORBIDDEN, "forbidden", format!("line {}: {}", first.line, first.message))
+        });
+    }
+    let mut all: Vec<_> = n.invalid.iter().chain(&n.forbidden).collect();
+    all.sort_by_key(|e| e.line);
+    let first = all[0];
+    let message = format!(
+        "partial write: line {}: {} (accepted: {}, rejected: {}; do not resend this body)",
+        first.line, first.message, n.accepted, rejected
+    );
+    tracing::warn!(agent = %who.name, error = %message, "write partly rejected");
+    Err(WriteError { line: Some(first.line), ..WriteError::new(StatusCode::BAD_REQUEST, "invalid", message) })
+}
+
+/// Reads the body within the size limit, inflating gzip.
+async fn read_body(app: &AppState, headers: &HeaderMap, body: Body) -> Result<Vec<u8>, WriteError> {
+    let limit = app.max_body_bytes;
+    let too_large = || {
+        WriteError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request too large",
+            format!("body exceeds the limit of {limit} bytes (ingest.max_body_bytes); send smaller batches"),
+        )
+    };
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
+            too_large()
+        } else {
+            WriteError::new(StatusCode::BAD_REQUEST, "invalid", format!("cannot read the body: {e}"))
+        }
+    })?;
+    let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity");
+    match encoding.trim().to_ascii_lowercase().as_str() {
+        "identity" | "" => Ok(bytes.to_vec()),
+        "gzip" | "x-gzip" => {
+            let mut out = Vec::with_capacity(bytes.len() * 8);
+            let mut dec = flate2::read::GzDecoder::new(&bytes[..]).take(limit as u64 + 1);
+            dec.read_to_end(&mut out).map_err(|e| {
+                WriteError::new(StatusCode::BAD_REQUEST, "invalid", format!("body is not valid gzip: {e}"))
+            })?;
+            if out.len() > limit {
+                return Err(too_large());
+            }
+            Ok(out)
+        }
+        other => Err(WriteError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid",
+            format!("Content-Encoding `{other}` is not supported; use gzip or none"),
+        )),
+    }
+}

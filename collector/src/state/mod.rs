@@ -1,0 +1,88 @@
+//! What the collector knows while it runs: its counters and, per agent, when
+//! it last wrote. (Alarm state and trends live in SQLite in later steps.)
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use dcwatch_common::forward;
+
+use crate::ingest::auth::Tokens;
+
+/// A sink as the API sees it.
+pub struct Sink {
+    pub name: String,
+    pub endpoint: String,
+    pub handle: forward::Handle,
+}
+
+/// Why a whole request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestRejection {
+    Unauthorized,
+    TooLarge,
+    BadRequest,
+    Overloaded,
+}
+
+impl RequestRejection {
+    pub const ALL: [RequestRejection; 4] = [Self::Unauthorized, Self::TooLarge, Self::BadRequest, Self::Overloaded];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::TooLarge => "too_large",
+            Self::BadRequest => "bad_request",
+            Self::Overloaded => "overloaded",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct IngestStats {
+    pub requests_total: AtomicU64,
+    pub points_received: AtomicU64,
+    pub points_invalid: AtomicU64,
+    pub points_forbidden: AtomicU64,
+    requests_rejected: [AtomicU64; 4],
+}
+
+impl IngestStats {
+    pub fn reject(&self, why: RequestRejection) {
+        self.requests_rejected[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn rejected(&self, why: RequestRejection) -> u64 {
+        self.requests_rejected[why as usize].load(Ordering::Relaxed)
+    }
+}
+
+/// The last write seen from one agent (site, host).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AgentSeen {
+    pub last_write_ns: i64,
+    pub points: u64,
+}
+
+pub struct AppState {
+    pub tokens: Tokens,
+    pub sinks: Vec<Sink>,
+    pub max_body_bytes: usize,
+    pub stats: IngestStats,
+    pub agents: Mutex<BTreeMap<(String, String), AgentSeen>>,
+    pub started: Instant,
+}
+
+impl AppState {
+    pub fn new(tokens: Tokens, sinks: Vec<Sink>, max_body_bytes: usize) -> Self {
+        AppState {
+            tokens,
+            sinks,
+            max_body_bytes,
+            stats: IngestStats::default(),
+            agents: Mutex::new(BTreeMap::new()),
+            started: Instant::now(),
+        }
+    }
+}
