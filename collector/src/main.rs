@@ -24,7 +24,11 @@ const EXIT_FAILURE: u8 = 1;
 const EXIT_CONFIG: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "dcwatch-collector", version, about = "dcwatch collector: receives agents' points and forwards them to InfluxDB")]
+#[command(
+    name = "dcwatch-collector",
+    version,
+    about = "dcwatch collector: receives agents' points and forwards them to InfluxDB"
+)]
 struct Cli {
     /// Configuration file.
     #[arg(short, long, global = true, default_value = "/etc/dcwatch/collector.yaml")]
@@ -49,7 +53,9 @@ fn main() -> ExitCode {
     if let Some(Command::HashToken) = cli.command {
         let mut token = String::new();
         if std::io::stdin().read_line(&mut token).is_err() || token.trim().is_empty() {
-            eprintln!("dcwatch-collector: give the token on standard input, e.g. `echo -n TOKEN | dcwatch-collector hash-token`");
+            eprintln!(
+                "dcwatch-collector: give the token on standard input, e.g. `echo -n TOKEN | dcwatch-collector hash-token`"
+            );
             return ExitCode::from(EXIT_CONFIG);
         }
         println!("{}", hex::encode(ingest::auth::sha256(token.trim_end_matches(['\n', '\r']))));
@@ -88,8 +94,7 @@ async fn run(config: CollectorConfig) -> anyhow::Result<()> {
     let addr: SocketAddr = config.listen.address.parse().context("listen.address")?;
     let shutdown_timeout = Duration::from_secs(config.listen.shutdown_timeout_secs);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let (sinks, sink_tasks) =
-        sink::spawn_all(&config.sinks, shutdown_timeout, &stop_rx).map_err(anyhow::Error::msg)?;
+    let (sinks, sink_tasks) = sink::spawn_all(&config.sinks, shutdown_timeout, &stop_rx).map_err(anyhow::Error::msg)?;
     if sinks.is_empty() {
         tracing::warn!("no sink configured: points are accepted, counted and logged, and go nowhere");
     }

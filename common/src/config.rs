@@ -65,9 +65,7 @@ pub trait Validate {
 pub fn load<T: DeserializeOwned + Validate>(path: &Path) -> Result<T, ConfigError> {
     let err = |problems| ConfigError { path: path.to_path_buf(), problems };
     let raw = std::fs::read_to_string(path).map_err(|e| {
-        err(vec![Problem::general(format!(
-            "cannot read the config file: {e}; pass an existing file with -c/--config"
-        ))])
+        err(vec![Problem::general(format!("cannot read the config file: {e}; pass an existing file with -c/--config"))])
     })?;
     parse(&raw, path).map_err(err)
 }
@@ -176,7 +174,9 @@ fn resolve(name: &str, base_dir: &Path) -> Result<String, String> {
         ));
     }
     std::env::var(name).map_err(|_| {
-        format!("environment variable `{name}` is not set (referenced as `${{{name}}}`); set it, or use `${{file:PATH}}`")
+        format!(
+            "environment variable `{name}` is not set (referenced as `${{{name}}}`); set it, or use `${{file:PATH}}`"
+        )
     })
 }
 

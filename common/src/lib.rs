@@ -3,8 +3,8 @@
 
 pub mod config;
 pub mod forward;
-pub mod write;
 pub mod lp;
+pub mod write;
 
 /// Installs the one TLS crypto provider of the workspace (ring). Both the
 /// HTTP client and the HTTPS server are built without a provider of their

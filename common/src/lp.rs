@@ -29,11 +29,7 @@ impl Value<'_> {
 /// Mends a measurement, tag key/value or field key: a line break cannot be
 /// escaped in line protocol, so it becomes a space.
 fn clean(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.contains(['\n', '\r']) {
-        s.replace(['\n', '\r'], " ").into()
-    } else {
-        s.into()
-    }
+    if s.contains(['\n', '\r']) { s.replace(['\n', '\r'], " ").into() } else { s.into() }
 }
 
 /// Appends one line to `buf`. Tags with an empty key or value are left out
@@ -51,10 +47,8 @@ pub fn write_line(
         return false;
     }
     let b = LineProtocolBuilder::new_with(&mut *buf).measurement(&clean(measurement));
-    let b = tags
-        .iter()
-        .filter(|(k, v)| !k.is_empty() && !v.is_empty())
-        .fold(b, |b, (k, v)| b.tag(&clean(k), &clean(v)));
+    let b =
+        tags.iter().filter(|(k, v)| !k.is_empty() && !v.is_empty()).fold(b, |b, (k, v)| b.tag(&clean(k), &clean(v)));
     let mut fields = fields.iter().filter(|(k, v)| !k.is_empty() && v.is_writable());
     let (k, v) = fields.next().expect("checked above that one field is writable");
     let k = clean(k);

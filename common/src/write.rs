@@ -292,10 +292,7 @@ mod tests {
             Outcome::Retry { after: Some(Duration::from_secs(7)), reason: "HTTP 503: spool full".into() }
         );
         assert_eq!(classify(401, None, ""), Outcome::Stalled { status: 401, message: "(empty body)".into() });
-        assert_eq!(
-            classify(500, None, "boom"),
-            Outcome::Retry { after: None, reason: "HTTP 500: boom".into() }
-        );
+        assert_eq!(classify(500, None, "boom"), Outcome::Retry { after: None, reason: "HTTP 500: boom".into() });
     }
 
     #[test]

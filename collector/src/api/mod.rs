@@ -100,25 +100,60 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     let _ = writeln!(m, "dcwatch_collector_uptime_seconds {}", app.started.elapsed().as_secs());
     family(&mut m, "dcwatch_collector_write_requests_total", "counter", "Write requests received.");
     let _ = writeln!(m, "dcwatch_collector_write_requests_total {}", s.requests_total.load(Ordering::Relaxed));
-    family(&mut m, "dcwatch_collector_write_requests_rejected_total", "counter", "Write requests refused whole, by reason.");
+    family(
+        &mut m,
+        "dcwatch_collector_write_requests_rejected_total",
+        "counter",
+        "Write requests refused whole, by reason.",
+    );
     for why in RequestRejection::ALL {
-        let _ = writeln!(m, "dcwatch_collector_write_requests_rejected_total{{reason=\"{}\"}} {}", why.label(), s.rejected(why));
+        let _ = writeln!(
+            m,
+            "dcwatch_collector_write_requests_rejected_total{{reason=\"{}\"}} {}",
+            why.label(),
+            s.rejected(why)
+        );
     }
     family(&mut m, "dcwatch_collector_points_received_total", "counter", "Points accepted from writers.");
     let _ = writeln!(m, "dcwatch_collector_points_received_total {}", s.points_received.load(Ordering::Relaxed));
     family(&mut m, "dcwatch_collector_points_rejected_total", "counter", "Points refused, by reason.");
-    let _ = writeln!(m, "dcwatch_collector_points_rejected_total{{reason=\"invalid\"}} {}", s.points_invalid.load(Ordering::Relaxed));
-    let _ =
-        writeln!(m, "dcwatch_collector_points_rejected_total{{reason=\"forbidden\"}} {}", s.points_forbidden.load(Ordering::Relaxed));
+    let _ = writeln!(
+        m,
+        "dcwatch_collector_points_rejected_total{{reason=\"invalid\"}} {}",
+        s.points_invalid.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        m,
+        "dcwatch_collector_points_rejected_total{{reason=\"forbidden\"}} {}",
+        s.points_forbidden.load(Ordering::Relaxed)
+    );
 
     type Get = fn(&dcwatch_common::forward::Stats) -> i64;
     let sink_metrics: [(&str, &str, &str, Get); 6] = [
-        ("dcwatch_collector_sink_points_sent_total", "counter", "Points written to the sink.", |st| st.sent_lines.load(Ordering::Relaxed) as i64),
-        ("dcwatch_collector_sink_points_dropped_total", "counter", "Points the sink refused as bad data, or dropped past the buffer bound.", |st| st.dropped_lines.load(Ordering::Relaxed) as i64),
-        ("dcwatch_collector_sink_queue_points", "gauge", "Points waiting for the sink.", |st| st.queued_lines.load(Ordering::Relaxed) as i64),
-        ("dcwatch_collector_sink_errors_total", "counter", "Failed write attempts to the sink.", |st| st.errors_total.load(Ordering::Relaxed) as i64),
-        ("dcwatch_collector_sink_batches_sent_total", "counter", "Write requests the sink accepted.", |st| st.sent_batches.load(Ordering::Relaxed) as i64),
-        ("dcwatch_collector_sink_last_success_timestamp_seconds", "gauge", "Unix time of the sink's last successful write (0: never).", |st| st.last_success_ns.load(Ordering::Relaxed) / 1_000_000_000),
+        ("dcwatch_collector_sink_points_sent_total", "counter", "Points written to the sink.", |st| {
+            st.sent_lines.load(Ordering::Relaxed) as i64
+        }),
+        (
+            "dcwatch_collector_sink_points_dropped_total",
+            "counter",
+            "Points the sink refused as bad data, or dropped past the buffer bound.",
+            |st| st.dropped_lines.load(Ordering::Relaxed) as i64,
+        ),
+        ("dcwatch_collector_sink_queue_points", "gauge", "Points waiting for the sink.", |st| {
+            st.queued_lines.load(Ordering::Relaxed) as i64
+        }),
+        ("dcwatch_collector_sink_errors_total", "counter", "Failed write attempts to the sink.", |st| {
+            st.errors_total.load(Ordering::Relaxed) as i64
+        }),
+        ("dcwatch_collector_sink_batches_sent_total", "counter", "Write requests the sink accepted.", |st| {
+            st.sent_batches.load(Ordering::Relaxed) as i64
+        }),
+        (
+            "dcwatch_collector_sink_last_success_timestamp_seconds",
+            "gauge",
+            "Unix time of the sink's last successful write (0: never).",
+            |st| st.last_success_ns.load(Ordering::Relaxed) / 1_000_000_000,
+        ),
     ];
     for (name, kind, help, get) in sink_metrics {
         family(&mut m, name, kind, help);
@@ -128,7 +163,12 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     }
 
     let agents = app.agents.lock().expect("not poisoned").clone();
-    family(&mut m, "dcwatch_collector_agent_last_write_timestamp_seconds", "gauge", "Unix time of the last write seen from each agent.");
+    family(
+        &mut m,
+        "dcwatch_collector_agent_last_write_timestamp_seconds",
+        "gauge",
+        "Unix time of the last write seen from each agent.",
+    );
     for ((site, host), seen) in &agents {
         let _ = writeln!(
             m,
@@ -140,7 +180,16 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     }
     family(&mut m, "dcwatch_collector_agent_points_total", "counter", "Points received from each agent.");
     for ((site, host), seen) in &agents {
-        let _ = writeln!(m, "dcwatch_collector_agent_points_total{{site=\"{}\",host=\"{}\"}} {}", label(site), label(host), seen.points);
+        let _ = writeln!(
+            m,
+            "dcwatch_collector_agent_points_total{{site=\"{}\",host=\"{}\"}} {}",
+            label(site),
+            label(host),
+            seen.points
+        );
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], m).into_response()
 }
+
+#[cfg(test)]
+mod tests;

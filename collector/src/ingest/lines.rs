@@ -80,7 +80,10 @@ pub fn normalize(body: &str, who: &Identity, multiplier: i64, now_ns: i64) -> No
         {
             n.forbidden.push(LineError {
                 line: line_no,
-                message: format!("site `{got}` is not allowed for token `{}` (it may write site `{allowed}`)", who.name),
+                message: format!(
+                    "site `{got}` is not allowed for token `{}` (it may write site `{allowed}`)",
+                    who.name
+                ),
             });
             continue;
         }
@@ -89,7 +92,10 @@ pub fn normalize(body: &str, who: &Identity, multiplier: i64, now_ns: i64) -> No
         {
             n.forbidden.push(LineError {
                 line: line_no,
-                message: format!("host `{got}` is not allowed for token `{}` (it may write host `{allowed}`)", who.name),
+                message: format!(
+                    "host `{got}` is not allowed for token `{}` (it may write host `{allowed}`)",
+                    who.name
+                ),
             });
             continue;
         }

@@ -79,7 +79,12 @@ pub async fn write_v1(
     write(app, q, headers, body).await.map_or_else(|e| e.into_response(), |()| StatusCode::NO_CONTENT.into_response())
 }
 
-async fn write(app: Arc<AppState>, q: HashMap<String, String>, headers: HeaderMap, body: Body) -> Result<(), WriteError> {
+async fn write(
+    app: Arc<AppState>,
+    q: HashMap<String, String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(), WriteError> {
     app.stats.requests_total.fetch_add(1, Ordering::Relaxed);
     let reject = |why: RequestRejection, e: WriteError| {
         app.stats.reject(why);
@@ -100,7 +105,11 @@ async fn write(app: Arc<AppState>, q: HashMap<String, String>, headers: HeaderMa
         .map_err(|m| reject(RequestRejection::BadRequest, WriteError::new(StatusCode::BAD_REQUEST, "invalid", m)))?;
 
     let raw = read_body(&app, &headers, body).await.map_err(|e| {
-        let why = if e.status == StatusCode::PAYLOAD_TOO_LARGE { RequestRejection::TooLarge } else { RequestRejection::BadRequest };
+        let why = if e.status == StatusCode::PAYLOAD_TOO_LARGE {
+            RequestRejection::TooLarge
+        } else {
+            RequestRejection::BadRequest
+        };
         tracing::warn!(agent = %who.name, error = %e.message, "write refused");
         reject(why, e)
     })?;
@@ -181,7 +190,8 @@ async fn read_body(app: &AppState, headers: &HeaderMap, body: Body) -> Result<Ve
             format!("body exceeds the limit of {limit} bytes (ingest.max_body_bytes); send smaller batches"),
         )
     };
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }

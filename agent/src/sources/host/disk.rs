@@ -99,10 +99,10 @@ pub fn collect(disks: &sysinfo::Disks, ignore_mounts: &[String], base: &Point, o
                     .bool("read_only", s.read_only);
                 // Some filesystems (btrfs, vfat) have no fixed inode table.
                 if s.inodes_total > 0 {
-                    p = p
-                        .u64("inodes_total", s.inodes_total)
-                        .u64("inodes_free", s.inodes_free)
-                        .f64("inodes_used_pct", pct(s.inodes_total - s.inodes_free.min(s.inodes_total), s.inodes_total));
+                    p = p.u64("inodes_total", s.inodes_total).u64("inodes_free", s.inodes_free).f64(
+                        "inodes_used_pct",
+                        pct(s.inodes_total - s.inodes_free.min(s.inodes_total), s.inodes_total),
+                    );
                 }
                 out.push(p);
             }

@@ -65,7 +65,9 @@ impl HostSource {
         }
         let mut errors = 0;
         match sysinfo::System::load_average() {
-            Ok(l) => out.push(self.base("host_load", ts).f64("load1", l.one).f64("load5", l.five).f64("load15", l.fifteen)),
+            Ok(l) => {
+                out.push(self.base("host_load", ts).f64("load1", l.one).f64("load5", l.five).f64("load15", l.fifteen))
+            }
             Err(_) => errors += 1,
         }
         out.push(memory::collect(&self.sys, self.base("host_mem", ts)));

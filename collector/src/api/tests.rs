@@ -1,0 +1,220 @@
+//! Handler tests: the whole router, called without a listener.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use crate::config::TokenConfig;
+use crate::ingest::auth::Tokens;
+use crate::state::{AppState, Sink};
+use dcwatch_common::forward::{self, ForwarderSettings};
+use dcwatch_common::write::{Flavour, Writer, WriterSettings};
+
+const TOKEN: &str = "token-for-hn-site-0001";
+
+/// A sink whose target never answers (nothing listens on port 1), so what
+/// ingest accepted stays in its buffer where the test can count it.
+fn dead_sink(buffer_max_lines: u64) -> Sink {
+    let writer = Writer::new(&WriterSettings {
+        url: "http://127.0.0.1:1".into(),
+        flavour: Flavour::V2,
+        org: "o".into(),
+        bucket: "b".into(),
+        database: String::new(),
+        retention_policy: None,
+        token: None,
+        username: None,
+        password: None,
+        gzip: false,
+        timeout: Duration::from_millis(200),
+        ca_file: None,
+    })
+    .unwrap();
+    let settings = ForwarderSettings {
+        name: "dead".into(),
+        batch_max_lines: 1000,
+        flush_interval: Duration::from_secs(3600),
+        buffer_max_lines,
+        max_backoff: Duration::from_secs(3600),
+        shutdown_timeout: Duration::from_secs(1),
+    };
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    // Dropping the sender would start the forwarder's shutdown; keep it alive
+    // for the rest of the test process.
+    std::mem::forget(tx);
+    let (handle, _task) = forward::spawn(writer, settings, rx);
+    Sink { name: "dead".into(), endpoint: "http://127.0.0.1:1".into(), handle }
+}
+
+fn state(buffer_max_lines: u64, max_body_bytes: usize) -> Arc<AppState> {
+    let tokens = Tokens::new(
+        &[TokenConfig {
+            name: "hn".into(),
+            token_sha256: None,
+            token: Some(TOKEN.into()),
+            site: "hn".into(),
+            host: None,
+        }],
+        false,
+    );
+    Arc::new(AppState::new(tokens, vec![dead_sink(buffer_max_lines)], max_body_bytes))
+}
+
+fn queued(app: &AppState) -> u64 {
+    app.sinks[0].handle.stats.queued_lines.load(Ordering::Relaxed)
+}
+
+async fn post(
+    app: &Arc<AppState>,
+    uri: &str,
+    token: Option<&str>,
+    encoding: Option<&str>,
+    body: Vec<u8>,
+) -> (StatusCode, String) {
+    let mut req = Request::post(uri);
+    if let Some(t) = token {
+        req = req.header("Authorization", format!("Token {t}"));
+    }
+    if let Some(e) = encoding {
+        req = req.header("Content-Encoding", e);
+    }
+    let resp = super::app(app.clone()).oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+async fn get(app: &Arc<AppState>, uri: &str) -> String {
+    let resp = super::app(app.clone()).oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn a_valid_write_is_accepted_and_queued_for_every_sink() {
+    let app = state(100, 1 << 20);
+    let (status, body) =
+        post(&app, "/api/v2/write?org=o&bucket=b", Some(TOKEN), None, b"m,site=hn v=1 1\nm v=2 2\n".to_vec()).await;
+    assert_eq!((status, body.as_str()), (StatusCode::NO_CONTENT, ""));
+    assert_eq!(queued(&app), 2);
+}
+
+#[tokio::test]
+async fn a_wrong_or_missing_token_is_401_and_nothing_is_queued() {
+    let app = state(100, 1 << 20);
+    let (status, body) = post(&app, "/api/v2/write", Some("not-the-token-at-all"), None, b"m v=1 1\n".to_vec()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body, r#"{"code":"unauthorized","message":"missing or unknown token"}"#);
+    let (status, _) = post(&app, "/write?db=x", None, None, b"m v=1 1\n".to_vec()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(queued(&app), 0);
+    assert!(
+        get(&app, "/metrics")
+            .await
+            .contains("dcwatch_collector_write_requests_rejected_total{reason=\"unauthorized\"} 2\n")
+    );
+}
+
+#[tokio::test]
+async fn v1_clients_may_give_the_token_as_the_p_parameter() {
+    let app = state(100, 1 << 20);
+    let (status, _) =
+        post(&app, &format!("/write?db=x&u=telegraf&p={TOKEN}&precision=s"), None, None, b"m v=1 1\n".to_vec()).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(queued(&app), 1);
+}
+
+#[tokio::test]
+async fn a_batch_wholly_for_another_site_is_403_and_counted() {
+    let app = state(100, 1 << 20);
+    let (status, body) =
+        post(&app, "/api/v2/write", Some(TOKEN), None, b"m,site=hcm v=1 1\nm,site=hcm v=2 2\n".to_vec()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        body,
+        r#"{"code":"forbidden","line":1,"message":"line 1: site `hcm` is not allowed for token `hn` (it may write site `hn`)"}"#
+    );
+    assert_eq!(queued(&app), 0);
+    assert!(get(&app, "/metrics").await.contains("dcwatch_collector_points_rejected_total{reason=\"forbidden\"} 2\n"));
+}
+
+#[tokio::test]
+async fn a_malformed_line_is_named_and_the_valid_lines_are_kept() {
+    let app = state(100, 1 << 20);
+    let (status, body) =
+        post(&app, "/api/v2/write", Some(TOKEN), None, b"m v=1 1\nm v=2 2\nm,site=hn v= 3\nm v=4 4\n".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["line"], 3);
+    assert_eq!(json["code"], "invalid");
+    assert!(json["message"].as_str().unwrap().starts_with("partial write: line 3: "), "{body}");
+    assert_eq!(queued(&app), 3);
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413_whether_plain_or_gzipped() {
+    let app = state(100_000, 2048);
+    let big = "m,site=hn v=1 1\n".repeat(200).into_bytes();
+    let (status, body) = post(&app, "/api/v2/write", Some(TOKEN), None, big.clone()).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(body.contains("exceeds the limit of 2048 bytes"), "{body}");
+    // Small on the wire, large inflated: the limit applies after inflating.
+    let zipped = dcwatch_common::write::gzip(&big).unwrap();
+    assert!(zipped.len() < 2048);
+    let (status, _) = post(&app, "/api/v2/write", Some(TOKEN), Some("gzip"), zipped).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(queued(&app), 0);
+}
+
+#[tokio::test]
+async fn gzip_bodies_are_inflated_and_broken_gzip_is_400() {
+    let app = state(100, 1 << 20);
+    let zipped = dcwatch_common::write::gzip(b"m v=1 1\n").unwrap();
+    let (status, _) = post(&app, "/api/v2/write", Some(TOKEN), Some("gzip"), zipped.clone()).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) =
+        post(&app, "/api/v2/write", Some(TOKEN), Some("gzip"), zipped[..zipped.len() / 2].to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("body is not valid gzip"), "{body}");
+    assert_eq!(queued(&app), 1);
+}
+
+#[tokio::test]
+async fn a_full_sink_buffer_answers_503_with_retry_after_and_accepts_nothing() {
+    let app = state(3, 1 << 20);
+    let (status, _) = post(&app, "/api/v2/write", Some(TOKEN), None, b"m v=1 1\nm v=2 2\n".to_vec()).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let req = Request::post("/api/v2/write")
+        .header("Authorization", format!("Token {TOKEN}"))
+        .body(Body::from("m v=3 3\nm v=4 4\n"))
+        .unwrap();
+    let resp = super::app(app.clone()).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(resp.headers()["Retry-After"], "5");
+    assert_eq!(queued(&app), 2);
+}
+
+#[tokio::test]
+async fn an_unknown_precision_is_400() {
+    let app = state(100, 1 << 20);
+    let (status, body) = post(&app, "/api/v2/write?precision=d", Some(TOKEN), None, b"m v=1 1\n".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("precision `d` is not one of"), "{body}");
+}
+
+#[tokio::test]
+async fn health_lists_agents_by_site_and_host() {
+    let app = state(100, 1 << 20);
+    post(&app, "/api/v2/write", Some(TOKEN), None, b"host_cpu,host=web01 usage_pct=3 1\n".to_vec()).await;
+    let health: serde_json::Value = serde_json::from_str(&get(&app, "/health").await).unwrap();
+    assert_eq!(health["agents"][0]["site"], "hn");
+    assert_eq!(health["agents"][0]["host"], "web01");
+    assert_eq!(health["agents"][0]["points"], 1);
+    assert_eq!(health["points_received"], 1);
+    assert_eq!(health["sinks"][0]["queued_points"], 1);
+}
