@@ -1,1 +1,516 @@
+//! Shared helpers for dcwatch's end-to-end tests: free ports, temp dirs, and
+//! starting the real programs — InfluxDB 1.x, VictoriaMetrics, the collector
+//! and the agent — each on 127.0.0.1, killed when its guard is dropped.
+//!
+//! The end-to-end tests are `#[ignore]`d so plain `cargo test` needs no
+//! server; `scripts/test` installs the servers and runs them with
+//! `--run-ignored all`. A missing server is then a loud failure.
 
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use tempfile::TempDir;
+
+/// Why e2e tests are ignored under plain `cargo test`.
+pub const NEEDS_SERVERS: &str = "needs real servers: run scripts/test";
+
+/// Longest any test waits for something to happen.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0").local_addr().expect("local addr").port()
+}
+
+/// The directory holding the workspace's built binaries: `DCWATCH_BIN_DIR`,
+/// else `target/debug` of this workspace.
+pub fn bin(name: &str) -> PathBuf {
+    let dir = std::env::var_os("DCWATCH_BIN_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").join("target").join("debug")
+    });
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the workspace first (`cargo build --workspace`; scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// A program that must be installed on the machine (scripts/test installs them).
+pub fn system_program(name: &str) -> PathBuf {
+    for dir in ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/bin"] {
+        let p = Path::new(dir).join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("`{name}` is not installed: run scripts/test, which installs every server the tests need");
+}
+
+/// Waits until `f` returns Some, polling; panics naming `what` after `PATIENCE`.
+pub fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < PATIENCE, "gave up after {PATIENCE:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A child process, killed on drop; its output goes to a log file.
+pub struct Proc {
+    pub name: String,
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, cmd: &mut Command, dir: &Path) -> Proc {
+        let log = dir.join(format!("{name}.log"));
+        let out = std::fs::File::create(&log).expect("create log");
+        let err = out.try_clone().expect("clone log");
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({cmd:?}): {e}"));
+        Proc { name: name.into(), child, log }
+    }
+
+    /// The process's output so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Exit status if it has exited.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        wait_for(&format!("{} to exit after SIGTERM", self.name), || self.exited())
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let out = self.output();
+            let tail: String =
+                out.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+            eprintln!("----- last lines of {} ({}) -----\n{tail}\n-----", self.name, self.log.display());
+        }
+    }
+}
+
+/// A blocking HTTP client that trusts the given CA (or the system roots).
+pub fn http(ca_pem: Option<&Path>) -> reqwest::blocking::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut b = reqwest::blocking::Client::builder().timeout(Duration::from_secs(20));
+    if let Some(ca) = ca_pem {
+        let pem = std::fs::read(ca).expect("read CA");
+        b = b.tls_certs_only(reqwest::Certificate::from_pem_bundle(&pem).expect("CA PEM"));
+    }
+    b.build().expect("client")
+}
+
+fn status_of(client: &reqwest::blocking::Client, url: &str) -> Option<u16> {
+    client.get(url).send().ok().map(|r| r.status().as_u16())
+}
+
+/// InfluxDB 1.x (Debian `influxdb`): the real peer for the v1 write API.
+pub struct Influx1 {
+    pub port: u16,
+    pub proc: Proc,
+    _dir: TempDir,
+}
+
+impl Influx1 {
+    pub fn start() -> Influx1 {
+        let influxd = system_program("influxd");
+        let dir = TempDir::new().expect("tempdir");
+        let base = Command::new(&influxd).arg("config").output().expect("influxd config");
+        let base = String::from_utf8_lossy(&base.stdout).into_owned();
+        let (port, rpc) = (free_port(), free_port());
+        let data = dir.path().display().to_string();
+        let conf = base
+            .replace("/var/lib/influxdb", &data)
+            .replace("bind-address = \":8086\"", &format!("bind-address = \"127.0.0.1:{port}\""))
+            .replace("bind-address = \"127.0.0.1:8088\"", &format!("bind-address = \"127.0.0.1:{rpc}\""))
+            .replace("reporting-disabled = false", "reporting-disabled = true");
+        let conf_path = dir.path().join("influxdb.conf");
+        std::fs::write(&conf_path, conf).expect("write influxdb.conf");
+        let proc = Proc::spawn("influxd", Command::new(influxd).arg("-config").arg(&conf_path), dir.path());
+        let client = http(None);
+        wait_for("influxd to answer /ping", || {
+            (status_of(&client, &format!("http://127.0.0.1:{port}/ping")) == Some(204)).then_some(())
+        });
+        Influx1 { port, proc, _dir: dir }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Runs InfluxQL; returns the JSON answer.
+    pub fn query(&self, db: &str, q: &str) -> serde_json::Value {
+        let url =
+            reqwest::Url::parse_with_params(&format!("{}/query", self.url()), [("db", db), ("q", q), ("epoch", "ns")])
+                .expect("query URL");
+        let text = http(None).post(url).send().expect("influx query").text().expect("influx answer");
+        serde_json::from_str(&text).expect("influx JSON")
+    }
+
+    pub fn create_db(&self, db: &str) {
+        let r = self.query(db, &format!("CREATE DATABASE \"{db}\""));
+        assert!(r["results"][0].get("error").is_none(), "{r}");
+    }
+
+    /// The first value column of the first row of a single-series query, if any.
+    pub fn scalar(&self, db: &str, q: &str) -> Option<serde_json::Value> {
+        let r = self.query(db, q);
+        r["results"][0]["series"][0]["values"][0].get(1).cloned()
+    }
+}
+
+/// VictoriaMetrics (Debian `victoria-metrics`): the real peer for the v2 write API.
+pub struct Victoria {
+    pub port: u16,
+    pub proc: Proc,
+    _dir: TempDir,
+}
+
+/// One exported series: its labels and (timestamp ms, value) samples.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub labels: serde_json::Map<String, serde_json::Value>,
+    pub values: Vec<f64>,
+    pub timestamps: Vec<i64>,
+}
+
+impl Series {
+    pub fn label(&self, k: &str) -> &str {
+        self.labels.get(k).and_then(|v| v.as_str()).unwrap_or("")
+    }
+}
+
+impl Victoria {
+    pub fn start() -> Victoria {
+        let vm = system_program("victoria-metrics");
+        let dir = TempDir::new().expect("tempdir");
+        let port = free_port();
+        let proc = Proc::spawn(
+            "victoria-metrics",
+            Command::new(vm)
+                .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+                .arg(format!("-storageDataPath={}", dir.path().join("data").display()))
+                .arg("-search.latencyOffset=0s")
+                .arg("-search.disableCache"),
+            dir.path(),
+        );
+        let client = http(None);
+        wait_for("victoria-metrics to answer /health", || {
+            (status_of(&client, &format!("http://127.0.0.1:{port}/health")) == Some(200)).then_some(())
+        });
+        Victoria { port, proc, _dir: dir }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Every series matching a selector, e.g. `{__name__=~"host_mem_.*"}`.
+    pub fn export(&self, selector: &str) -> Vec<Series> {
+        let client = http(None);
+        let _ = client.get(format!("{}/internal/force_flush", self.url())).send();
+        let mut body = String::new();
+        let url = reqwest::Url::parse_with_params(&format!("{}/api/v1/export", self.url()), [("match[]", selector)])
+            .expect("export URL");
+        client.get(url).send().expect("export").read_to_string(&mut body).expect("export body");
+        body.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("export line is JSON");
+                Series {
+                    labels: v["metric"].as_object().cloned().unwrap_or_default(),
+                    values: v["values"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
+                        .unwrap_or_default(),
+                    timestamps: v["timestamps"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|x| x.as_i64()).collect())
+                        .unwrap_or_default(),
+                }
+            })
+            .collect()
+    }
+
+    /// Waits until a selector matches at least one series, then returns them.
+    pub fn wait_series(&self, selector: &str) -> Vec<Series> {
+        wait_for(&format!("series {selector} in VictoriaMetrics"), || {
+            let s = self.export(selector);
+            (!s.is_empty()).then_some(s)
+        })
+    }
+}
+
+/// A running `dcwatch-collector` with its config in a temp dir.
+pub struct Collector {
+    pub port: u16,
+    pub proc: Proc,
+    pub dir: TempDir,
+    scheme: &'static str,
+}
+
+impl Collector {
+    /// Starts the collector with `yaml`, in which `{port}` is replaced by the
+    /// port it listens on.
+    pub fn start(yaml: &str) -> Collector {
+        let dir = TempDir::new().expect("tempdir");
+        Self::start_in(dir, yaml)
+    }
+
+    pub fn start_in(dir: TempDir, yaml: &str) -> Collector {
+        let port = free_port();
+        let path = dir.path().join("collector.yaml");
+        std::fs::write(&path, yaml.replace("{port}", &port.to_string())).expect("write collector.yaml");
+        let proc = Proc::spawn(
+            "dcwatch-collector",
+            Command::new(bin("dcwatch-collector")).arg("-c").arg(&path).env("RUST_LOG", "info"),
+            dir.path(),
+        );
+        let scheme = if yaml.contains("tls:") { "https" } else { "http" };
+        let c = Collector { port, proc, dir, scheme };
+        let client = c.client();
+        wait_for("the collector to answer /ping", || {
+            (status_of(&client, &format!("{}/ping", c.url())) == Some(204)).then_some(())
+        });
+        c
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
+    }
+
+    /// A client that trusts the collector (its `ca.pem` if the test wrote one).
+    pub fn client(&self) -> reqwest::blocking::Client {
+        let ca = self.dir.path().join("ca.pem");
+        http(ca.is_file().then_some(ca.as_path()))
+    }
+
+    pub fn health(&self) -> serde_json::Value {
+        let text =
+            self.client().get(format!("{}/health", self.url())).send().expect("health").text().expect("health body");
+        serde_json::from_str(&text).expect("health JSON")
+    }
+
+    pub fn metrics(&self) -> String {
+        self.client().get(format!("{}/metrics", self.url())).send().expect("metrics").text().expect("metrics text")
+    }
+
+    /// The value of one exact metric line (`name{labels}`), if present.
+    pub fn metric(&self, series: &str) -> Option<f64> {
+        self.metrics().lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    /// Posts a body; returns the status and the answer text.
+    pub fn post(&self, path_and_query: &str, token: Option<&str>, gzip: bool, body: &[u8]) -> (u16, String) {
+        let mut req = self.client().post(format!("{}{}", self.url(), path_and_query));
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Token {t}"));
+        }
+        let body = if gzip {
+            req = req.header("Content-Encoding", "gzip");
+            gzip_bytes(body)
+        } else {
+            body.to_vec()
+        };
+        let resp = req.body(body).send().expect("post to collector");
+        (resp.status().as_u16(), resp.text().unwrap_or_default())
+    }
+}
+
+/// A running `dcwatch-agent`.
+pub struct Agent {
+    pub proc: Proc,
+    pub dir: TempDir,
+}
+
+impl Agent {
+    pub fn start(yaml: &str) -> Agent {
+        let dir = TempDir::new().expect("tempdir");
+        let path = dir.path().join("agent.yaml");
+        std::fs::write(&path, yaml).expect("write agent.yaml");
+        let proc = Proc::spawn(
+            "dcwatch-agent",
+            Command::new(bin("dcwatch-agent")).arg("-c").arg(&path).env("RUST_LOG", "info"),
+            dir.path(),
+        );
+        Agent { proc, dir }
+    }
+}
+
+pub fn gzip_bytes(body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(body).expect("gzip");
+    enc.finish().expect("gzip")
+}
+
+/// This machine's hostname, as the agent reports it.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname").trim().to_string()
+}
+
+/// MemTotal from /proc/meminfo, in bytes.
+pub fn mem_total_bytes() -> u64 {
+    let text = std::fs::read_to_string("/proc/meminfo").expect("meminfo");
+    let line = text.lines().find(|l| l.starts_with("MemTotal:")).expect("MemTotal line");
+    let kib: u64 = line.split_whitespace().nth(1).expect("value").parse().expect("number");
+    kib * 1024
+}
+
+/// Total size of the filesystem at `path` by statvfs(2): f_blocks × f_frsize.
+pub fn fs_total_bytes(path: &str) -> u64 {
+    let c = std::ffi::CString::new(path).expect("path");
+    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid C string and out-pointer.
+    assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut s) }, 0, "statvfs {path}");
+    s.f_blocks as u64 * s.f_frsize as u64
+}
+
+/// Runs `openssl` with arguments in `dir`; panics with its stderr on failure.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new(system_program("openssl")).args(args).current_dir(dir).output().expect("run openssl");
+    assert!(out.status.success(), "openssl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Makes a CA (`{name}-ca.pem`/`-ca.key`) and a server certificate for
+/// 127.0.0.1 and localhost signed by it (`{name}-server.pem`/`.key`).
+pub fn make_ca_and_server_cert(dir: &Path, name: &str) {
+    let ca_key = format!("{name}-ca.key");
+    let ca = format!("{name}-ca.pem");
+    let key = format!("{name}-server.key");
+    let csr = format!("{name}-server.csr");
+    let cert = format!("{name}-server.pem");
+    let ext = format!("{name}-ext.cnf");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &ca_key,
+            "-out",
+            &ca,
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={name} test CA"),
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
+    std::fs::write(dir.join(&ext), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n").expect("ext");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-out",
+            &cert,
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+        ],
+    );
+}
+
+/// A stand-in write endpoint that records every body it is sent (inflated)
+/// and answers 204: for comparing exactly what the collector forwards.
+pub struct Capture {
+    pub port: u16,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Capture {
+    pub fn start() -> Capture {
+        use axum::http::{HeaderMap, StatusCode, Uri};
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+        let bodies: std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>> = Default::default();
+        let store = bodies.clone();
+        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind capture");
+        let port = listener.local_addr().expect("addr").port();
+        let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: axum::body::Bytes| {
+            let store = store.clone();
+            async move {
+                let gz = headers.get("content-encoding").is_some_and(|v| v == "gzip");
+                let mut data = Vec::new();
+                if gz {
+                    flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut data).expect("gzip body");
+                } else {
+                    data = body.to_vec();
+                }
+                store.lock().expect("lock").push((uri.to_string(), data));
+                StatusCode::NO_CONTENT
+            }
+        });
+        rt.spawn(async move { axum::serve(listener, app).await });
+        Capture { port, bodies, _rt: rt }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Every request so far: (path and query, body).
+    pub fn requests(&self) -> Vec<(String, Vec<u8>)> {
+        self.bodies.lock().expect("lock").clone()
+    }
+}

@@ -1,0 +1,94 @@
+//! Agent → collector → InfluxDB, and agent → InfluxDB directly, against the
+//! real servers (InfluxDB 1.6 for the v1 API, VictoriaMetrics for v2).
+
+use dcwatch_tests::*;
+
+const TOKEN: &str = "e2e-agent-token-0123456789";
+
+fn collector_yaml(sink: &str) -> String {
+    format!(
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn-dc1\n{sink}"
+    )
+}
+
+fn agent_yaml(url: &str, token: Option<&str>) -> String {
+    let token = token.map(|t| format!("  token: {t}\n")).unwrap_or_default();
+    format!(
+        "agent:\n  site: hn-dc1\n  interval_secs: 1\noutput:\n  url: {url}\n{token}  flush_interval_ms: 200\nsources:\n  - type: host\n"
+    )
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn agent_through_collector_reaches_influxdb_1_with_exact_memory_and_disk_totals() {
+    let influx = Influx1::start();
+    influx.create_db("dc");
+    let collector = Collector::start(&collector_yaml(&format!(
+        "sinks:\n  - name: influx1\n    flavour: v1\n    url: {}\n    database: dc\n    flush_interval_ms: 200\n",
+        influx.url()
+    )));
+    let _agent = Agent::start(&agent_yaml(&collector.url(), Some(TOKEN)));
+    let host = hostname();
+    let q = |measure: &str, field: &str, extra: &str| {
+        format!("SELECT last(\"{field}\") FROM \"{measure}\" WHERE \"host\" = '{host}' AND \"site\" = 'hn-dc1'{extra}")
+    };
+
+    // host_cpu appears only from the second interval on (the first sample is discarded).
+    let usage = wait_for("host_cpu in InfluxDB 1.x", || influx.scalar("dc", &q("host_cpu", "usage_pct", "")));
+    let usage = usage.as_f64().expect("usage_pct is a number");
+    assert!((0.0..=100.0).contains(&usage), "usage_pct {usage}");
+
+    let mem = wait_for("host_mem in InfluxDB 1.x", || influx.scalar("dc", &q("host_mem", "total_bytes", "")));
+    assert_eq!(mem.as_u64(), Some(mem_total_bytes()));
+
+    let disk = wait_for("host_disk for / in InfluxDB 1.x", || {
+        influx.scalar("dc", &q("host_disk", "total_bytes", " AND \"mount\" = '/'"))
+    });
+    assert_eq!(disk.as_u64(), Some(fs_total_bytes("/")));
+
+    let version = wait_for("dcwatch_agent in InfluxDB 1.x", || influx.scalar("dc", &q("dcwatch_agent", "version", "")));
+    assert_eq!(version.as_str(), Some(env!("CARGO_PKG_VERSION")));
+
+    assert!(influx.scalar("dc", &q("host_load", "load1", "")).is_some(), "host_load missing");
+    assert!(influx.scalar("dc", &q("host_net", "rx_bytes_total", "")).is_some(), "host_net missing");
+}
+
+fn assert_host_series_arrived(vm: &Victoria) {
+    let host = hostname();
+    let mem = vm.wait_series(&format!("host_mem_total_bytes{{host=\"{host}\",site=\"hn-dc1\"}}"));
+    assert_eq!(mem.len(), 1, "{mem:?}");
+    assert_eq!(*mem[0].values.last().expect("a sample"), mem_total_bytes() as f64);
+    let disk = vm.wait_series(&format!("host_disk_total_bytes{{host=\"{host}\",mount=\"/\"}}"));
+    assert_eq!(*disk[0].values.last().expect("a sample"), fs_total_bytes("/") as f64);
+    let cpu = vm.wait_series(&format!("host_cpu_usage_pct{{host=\"{host}\",cpu=\"total\"}}"));
+    assert_eq!(cpu[0].label("site"), "hn-dc1");
+    let beat = vm.wait_series(&format!("dcwatch_agent_uptime_s{{host=\"{host}\"}}"));
+    assert_eq!(beat[0].label("site"), "hn-dc1");
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn agent_through_collector_reaches_victoriametrics_over_the_v2_api() {
+    let vm = Victoria::start();
+    let collector = Collector::start(&collector_yaml(&format!(
+        "sinks:\n  - name: vm\n    flavour: v2\n    url: {}\n    org: dc\n    bucket: power\n    token: sink-token\n    flush_interval_ms: 200\n",
+        vm.url()
+    )));
+    let _agent = Agent::start(&agent_yaml(&collector.url(), Some(TOKEN)));
+    assert_host_series_arrived(&vm);
+    let sent = wait_for("the sink to count sent points", || {
+        collector.metric("dcwatch_collector_sink_points_sent_total{sink=\"vm\"}").filter(|v| *v > 0.0)
+    });
+    assert!(sent >= 4.0, "sent {sent}");
+    let health = collector.health();
+    assert_eq!(health["agents"][0]["host"], hostname());
+    assert_eq!(health["sinks"][0]["name"], "vm");
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn agent_writes_straight_to_victoriametrics_with_no_collector() {
+    let vm = Victoria::start();
+    let _agent = Agent::start(&agent_yaml(&vm.url(), Some("any-token-vm-ignores")));
+    assert_host_series_arrived(&vm);
+}
