@@ -1,0 +1,84 @@
+//! The agent binary refuses a broken config with a message that points at
+//! the problem, and accepts the shipped examples.
+
+use std::path::Path;
+use std::process::Command;
+
+fn validate(yaml: &str, envs: &[(&str, &str)]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dcwatch-agent"))
+        .arg("validate")
+        .arg("-c")
+        .arg(&path)
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).replace(&path.display().to_string(), "FILE");
+    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+}
+
+const GOOD: &str = "agent:\n  site: hn\noutput:\n  url: http://127.0.0.1:8186\n  token: ${DCWATCH_TEST_TOKEN}\n";
+
+#[test]
+fn a_valid_config_passes_validate() {
+    let (code, stdout, _) = validate(GOOD, &[("DCWATCH_TEST_TOKEN", "abc")]);
+    assert_eq!(code, 0);
+    assert!(stdout.ends_with("configuration is valid\n"), "{stdout}");
+}
+
+#[test]
+fn an_unknown_key_names_file_line_and_column() {
+    let (code, _, stderr) = validate("agent:\n  site: hn\n  intervall_secs: 5\noutput:\n  url: http://x\n", &[]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "dcwatch-agent: invalid configuration:\nFILE:3:3: unknown field `intervall_secs`, expected one of site, host, interval_secs, log_level\n"
+    );
+}
+
+#[test]
+fn a_wrong_type_names_file_line_and_column() {
+    let (code, _, stderr) = validate("agent:\n  site: hn\n  interval_secs: often\noutput:\n  url: http://x\n", &[]);
+    assert_eq!(code, 2);
+    assert!(stderr.starts_with("dcwatch-agent: invalid configuration:\nFILE:3:18: "), "{stderr}");
+}
+
+#[test]
+fn an_undefined_variable_is_named() {
+    let (code, _, stderr) = validate(GOOD, &[]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "dcwatch-agent: invalid configuration:\nFILE:5:10: environment variable `DCWATCH_TEST_TOKEN` is not set (referenced as `${DCWATCH_TEST_TOKEN}`); set it, or use `${file:PATH}`\n"
+    );
+}
+
+#[test]
+fn a_missing_file_is_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dcwatch-agent"))
+        .args(["validate", "-c", "/nonexistent/agent.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("/nonexistent/agent.yaml: cannot read the config file"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_shipped_example_configs_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    for cfg in ["configs/agent.yaml", "configs/demo/agent.yaml"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_dcwatch-agent"))
+            .args(["validate", "-c"])
+            .arg(root.join(cfg))
+            .env("DCWATCH_TOKEN", "example-token-0123456789")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{cfg}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}

@@ -1,0 +1,85 @@
+//! The collector binary refuses a broken config with a message that points
+//! at the problem, and accepts the shipped examples.
+
+use std::path::Path;
+use std::process::Command;
+
+fn validate(yaml: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("collector.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_dcwatch-collector")).arg("validate").arg("-c").arg(&path).output().unwrap();
+    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stderr).replace(&path.display().to_string(), "FILE"))
+}
+
+#[test]
+fn an_unknown_key_in_a_sink_names_file_line_and_column() {
+    let (code, stderr) = validate(
+        "ingest:\n  allow_anonymous: true\nsinks:\n  - name: vm\n    url: http://127.0.0.1:8428\n    bukket: dc\n",
+    );
+    assert_eq!(code, 2);
+    assert!(
+        stderr.starts_with("dcwatch-collector: invalid configuration:\nFILE:6:5: unknown field `bukket`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_wrong_type_names_file_line_and_column() {
+    let (code, stderr) = validate("ingest:\n  allow_anonymous: true\n  max_body_bytes: lots\n");
+    assert_eq!(code, 2);
+    assert!(stderr.starts_with("dcwatch-collector: invalid configuration:\nFILE:3:19: "), "{stderr}");
+}
+
+#[test]
+fn an_undefined_variable_is_named() {
+    let (code, stderr) =
+        validate("ingest:\n  tokens:\n    - name: a\n      token: ${DCWATCH_UNSET_TOKEN_VAR}\n      site: hn\n");
+    assert_eq!(code, 2);
+    assert!(stderr.contains("FILE:4:14: environment variable `DCWATCH_UNSET_TOKEN_VAR` is not set"), "{stderr}");
+}
+
+#[test]
+fn several_semantic_problems_are_shown_together() {
+    let (code, stderr) = validate("listen:\n  address: ':8186'\ningest: {}\n");
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "dcwatch-collector: invalid configuration:\n\
+         FILE: listen.address: `:8186` is not an address:port, e.g. `0.0.0.0:8186`\n\
+         FILE: ingest.tokens: no token is configured, so no agent could write; add one per agent, or set ingest.allow_anonymous: true on a closed lab network\n"
+    );
+}
+
+#[test]
+fn hash_token_prints_the_sha256_of_standard_input() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dcwatch-collector"))
+        .arg("hash-token")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"abc\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n"
+    );
+}
+
+#[test]
+fn the_shipped_example_configs_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    for cfg in ["configs/collector.yaml", "configs/demo/collector.yaml"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_dcwatch-collector"))
+            .args(["validate", "-c"])
+            .arg(root.join(cfg))
+            .env("INFLUX_TOKEN", "example-influx-token")
+            .env("DCWATCH_TOKEN_WEB01", "example-token-0123456789")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{cfg}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
