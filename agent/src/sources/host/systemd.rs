@@ -54,7 +54,7 @@ pub async fn query(units: &[String], timeout: Duration) -> Result<Vec<UnitState>
         return Err(format!(
             "systemctl show failed ({}): {}",
             output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
+            String::from_utf8_lossy(&output.stderr).trim().replace('\n', "; ")
         ));
     }
     let states = parse_show(&String::from_utf8_lossy(&output.stdout));
