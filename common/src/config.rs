@@ -126,9 +126,9 @@ pub fn expand(raw: &str, base_dir: &Path) -> Result<String, Vec<Problem>> {
             out.push_str(&rest[..pos]);
             col += rest[..pos].chars().count() as u64;
             let tail = &rest[pos..];
-            if tail.starts_with("$${") {
+            if let Some(after) = tail.strip_prefix("$${") {
                 out.push_str("${");
-                rest = &tail[3..];
+                rest = after;
                 col += 3;
                 continue;
             }

@@ -4,8 +4,8 @@
 //! The agent has one (its output); the collector has one per sink, so a slow
 //! or dead InfluxDB at one site never holds back another. The buffer is
 //! bounded in lines. The agent pushes with [`Handle::push`], which drops the
-//! oldest lines past the bound (counted); the collector's ingest uses
-//! [`Handle::try_push`] and answers 503 instead, so nothing it acknowledged is
+//! oldest lines past the bound (counted); the collector's ingest reserves room
+//! first with [`Handle::try_reserve`] and answers 503 instead, so nothing it acknowledged is
 //! dropped. (The disk-backed queue and spool replace this memory buffer in a
 //! later step; the interface stays.)
 
@@ -77,24 +77,37 @@ pub struct Full;
 impl Handle {
     /// Queues a chunk; past the bound the forwarder drops the oldest lines.
     pub fn push(&self, chunk: Chunk) {
-        self.stats.queued_lines.fetch_add(chunk.lines, Ordering::Relaxed);
+        self.stats.queued_lines.fetch_add(chunk.lines, Ordering::AcqRel);
+        self.push_reserved(chunk);
+    }
+
+    /// Reserves room for `lines` under the bound, atomically: concurrent
+    /// callers can never together overshoot it. On success the caller must
+    /// follow with [`Handle::push_reserved`] or [`Handle::cancel`].
+    pub fn try_reserve(&self, lines: u64) -> Result<(), Full> {
+        self.stats
+            .queued_lines
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| (q + lines <= self.max_lines).then_some(q + lines))
+            .map(|_| ())
+            .map_err(|_| Full)
+    }
+
+    /// Gives back a reservation that will not be used.
+    pub fn cancel(&self, lines: u64) {
+        self.stats.queued_lines.fetch_sub(lines, Ordering::AcqRel);
+    }
+
+    /// Queues a chunk whose room was reserved with [`Handle::try_reserve`].
+    pub fn push_reserved(&self, chunk: Chunk) {
         if self.tx.send(chunk).is_err() {
-            // The forwarder has stopped (shutdown): nothing will send it.
             tracing::debug!("forwarder stopped; chunk not queued");
         }
     }
 
-    /// Whether `lines` more would fit under the bound right now.
-    pub fn has_room(&self, lines: u64) -> bool {
-        self.stats.queued_lines.load(Ordering::Relaxed) + lines <= self.max_lines
-    }
-
     /// Queues a chunk only if it fits under the bound.
     pub fn try_push(&self, chunk: Chunk) -> Result<(), Full> {
-        if !self.has_room(chunk.lines) {
-            return Err(Full);
-        }
-        self.push(chunk);
+        self.try_reserve(chunk.lines)?;
+        self.push_reserved(chunk);
         Ok(())
     }
 }
@@ -313,5 +326,27 @@ mod tests {
         assert_eq!(h.try_push(chunk(4)), Ok(()));
         h.push(chunk(5));
         assert_eq!(h.stats.queued_lines.load(Ordering::Relaxed), 15);
+    }
+
+    #[test]
+    fn concurrent_reservations_never_overshoot_the_bound() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let h = Handle { tx, stats: Arc::new(Stats::default()), max_lines: 1000 };
+        let granted = AtomicU64::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..1000 {
+                        if h.try_reserve(3).is_ok() {
+                            granted.fetch_add(3, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(granted.load(Ordering::Relaxed), 999);
+        assert_eq!(h.stats.queued_lines.load(Ordering::Relaxed), 999);
+        h.cancel(999);
+        assert_eq!(h.stats.queued_lines.load(Ordering::Relaxed), 0);
     }
 }

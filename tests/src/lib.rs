@@ -471,11 +471,14 @@ pub fn make_ca_and_server_cert(dir: &Path, name: &str) {
     );
 }
 
+/// Requests a [`Capture`] received: (path and query, inflated body).
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+
 /// A stand-in write endpoint that records every body it is sent (inflated)
 /// and answers 204: for comparing exactly what the collector forwards.
 pub struct Capture {
     pub port: u16,
-    bodies: std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>,
+    bodies: Received,
     _rt: tokio::runtime::Runtime,
 }
 
@@ -483,7 +486,7 @@ impl Capture {
     pub fn start() -> Capture {
         use axum::http::{HeaderMap, StatusCode, Uri};
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
-        let bodies: std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>> = Default::default();
+        let bodies: Received = Default::default();
         let store = bodies.clone();
         let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind capture");
         let port = listener.local_addr().expect("addr").port();

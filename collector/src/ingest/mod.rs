@@ -123,20 +123,27 @@ async fn write(
     let n = lines::normalize(text, &who, multiplier, dcwatch_common::now_ns());
 
     if n.accepted > 0 {
-        if let Some(full) = app.sinks.iter().find(|s| !s.handle.has_room(n.accepted)) {
-            tracing::warn!(sink = %full.name, agent = %who.name, points = n.accepted, "sink buffer full; asking the agent to retry later");
-            return Err(reject(
-                RequestRejection::Overloaded,
-                WriteError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    format!("sink `{}` is behind; retry in {RETRY_AFTER_SECS} s", full.name),
-                ),
-            ));
+        // Reserve room in every sink before accepting anything: either all
+        // sinks take the points, or none does and the writer retries.
+        for (i, s) in app.sinks.iter().enumerate() {
+            if s.handle.try_reserve(n.accepted).is_err() {
+                for taken in &app.sinks[..i] {
+                    taken.handle.cancel(n.accepted);
+                }
+                tracing::warn!(sink = %s.name, agent = %who.name, points = n.accepted, "sink buffer full; asking the writer to retry later");
+                return Err(reject(
+                    RequestRejection::Overloaded,
+                    WriteError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "unavailable",
+                        format!("sink `{}` is behind; retry in {RETRY_AFTER_SECS} s", s.name),
+                    ),
+                ));
+            }
         }
         let chunk = Chunk { data: Bytes::from(n.out), lines: n.accepted };
         for s in &app.sinks {
-            s.handle.push(chunk.clone());
+            s.handle.push_reserved(chunk.clone());
         }
         app.stats.points_received.fetch_add(n.accepted, Ordering::Relaxed);
         let now = dcwatch_common::now_ns();

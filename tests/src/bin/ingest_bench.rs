@@ -1,0 +1,143 @@
+//! Collector ingest benchmark (run by `scripts/bench ingest`).
+//!
+//! The same gzipped batches of line protocol are posted (a) straight to
+//! VictoriaMetrics' `/api/v2/write` and (b) to a dcwatch collector whose sink is
+//! that VictoriaMetrics, in alternating rounds on one machine. For (a) the
+//! rate is points acknowledged per second; for (b) both points acknowledged by
+//! the collector per second and points *forwarded and acknowledged by
+//! VictoriaMetrics* per second (the end-to-end figure). Prints medians and
+//! ratios as a Markdown table.
+//!
+//! Settings (environment): BENCH_ROUNDS (3), BENCH_BATCHES (200),
+//! BENCH_BATCH_LINES (5000), BENCH_SENDERS (4).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use dcwatch_tests::*;
+
+const TOKEN: &str = "bench-token-0123456789abcdef";
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// `batches` bodies of `lines` host-metric lines each: 100 hosts, 8 fields
+/// per line, distinct timestamps, measurement prefixed by `round`.
+fn payload(round: usize, batches: usize, lines: usize) -> Vec<Vec<u8>> {
+    let base_ns: i64 = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+        - 3600)
+        * 1_000_000_000;
+    (0..batches)
+        .map(|b| {
+            let mut body = String::with_capacity(lines * 200);
+            for i in 0..lines {
+                let n = b * lines + i;
+                let host = n % 100;
+                let ts = base_ns + (n / 100) as i64 * 1_000_000;
+                body.push_str(&format!(
+                    "bench{round}_host,site=hn-dc1,host=srv{host:03},cpu=total usage_pct={:.2},user_pct={:.2},system_pct=1.5,iowait_pct=0.25,steal_pct=0,cores=8i,load1={:.2},mem_used_pct={:.1} {ts}\n",
+                    (n % 97) as f64 + 0.5,
+                    (n % 89) as f64 * 0.5,
+                    (n % 13) as f64 * 0.1,
+                    40.0 + (n % 50) as f64 * 0.3,
+                ));
+            }
+            gzip_bytes(body.as_bytes())
+        })
+        .collect()
+}
+
+/// Posts every body with `senders` threads; returns seconds until the last
+/// answer. Retries a 503 after a short pause (the collector's backpressure).
+fn post_all(url: &str, token: &str, bodies: &Arc<Vec<Vec<u8>>>, senders: usize) -> f64 {
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let threads: Vec<_> = (0..senders)
+        .map(|_| {
+            let (next, bodies, url, token) = (next.clone(), bodies.clone(), url.to_string(), token.to_string());
+            std::thread::spawn(move || {
+                let client = http(None);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(body) = bodies.get(i) else { return };
+                    loop {
+                        let resp = client
+                            .post(&url)
+                            .header("Authorization", format!("Token {token}"))
+                            .header("Content-Encoding", "gzip")
+                            .body(body.clone())
+                            .send()
+                            .expect("post");
+                        match resp.status().as_u16() {
+                            204 => break,
+                            503 => std::thread::sleep(Duration::from_millis(50)),
+                            s => panic!("HTTP {s}: {}", resp.text().unwrap_or_default()),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("sender");
+    }
+    start.elapsed().as_secs_f64()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+    v[v.len() / 2]
+}
+
+fn main() {
+    let rounds = env_or("BENCH_ROUNDS", 3);
+    let batches = env_or("BENCH_BATCHES", 200);
+    let lines = env_or("BENCH_BATCH_LINES", 5000);
+    let senders = env_or("BENCH_SENDERS", 4);
+    let total = (batches * lines) as f64;
+
+    let vm = Victoria::start();
+    let collector = Collector::start(&format!(
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: bench\n      token: {TOKEN}\n      site: hn-dc1\nsinks:\n  - name: vm\n    url: {}\n    buffer_max_lines: 10000000\n",
+        vm.url()
+    ));
+    let vm_write = format!("{}/api/v2/write?org=o&bucket=b", vm.url());
+    let col_write = format!("{}/api/v2/write?org=o&bucket=b", collector.url());
+
+    let (mut direct, mut accepted, mut forwarded) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let a = Arc::new(payload(round * 2, batches, lines));
+        let secs = post_all(&vm_write, "unused", &a, senders);
+        direct.push(total / secs);
+
+        let b = Arc::new(payload(round * 2 + 1, batches, lines));
+        let already = collector.metric("dcwatch_collector_sink_points_sent_total{sink=\"vm\"}").unwrap_or(0.0);
+        let start = Instant::now();
+        let secs = post_all(&col_write, TOKEN, &b, senders);
+        accepted.push(total / secs);
+        wait_for("the collector to forward the round", || {
+            let sent = collector.metric("dcwatch_collector_sink_points_sent_total{sink=\"vm\"}").unwrap_or(0.0);
+            (sent - already >= total).then_some(())
+        });
+        forwarded.push(total / start.elapsed().as_secs_f64());
+        eprintln!(
+            "round {}: direct {:.0} pt/s, collector accepted {:.0} pt/s, forwarded {:.0} pt/s",
+            round + 1,
+            direct[round],
+            accepted[round],
+            forwarded[round]
+        );
+    }
+    let (d, a, f) = (median(direct), median(accepted), median(forwarded));
+    println!("| path | points/s (median of {rounds}) | ratio to VictoriaMetrics direct |");
+    println!("|---|---|---|");
+    println!("| VictoriaMetrics `/api/v2/write` direct | {d:.0} | 1.00 |");
+    println!("| collector, accepted (204 to the sender) | {a:.0} | {:.2} |", a / d);
+    println!("| collector → VictoriaMetrics, forwarded and acknowledged | {f:.0} | {:.2} |", f / d);
+    println!();
+    println!(
+        "{batches} batches × {lines} lines per round, gzip, {senders} concurrent senders, 100 hosts × 8 fields per line."
+    );
+}
