@@ -217,6 +217,8 @@ impl AgentConfig {
             buffer_max_lines: o.buffer_max_lines,
             max_backoff: Duration::from_secs(o.max_backoff_secs.max(1)),
             shutdown_timeout: Duration::from_secs(10),
+            // One server's points are few: one batch at a time keeps them in order.
+            max_in_flight: 1,
         }
     }
 }

@@ -69,6 +69,11 @@ pub struct IngestConfig {
     /// Accept writes with no token, for a closed lab network only. Defaults to false.
     #[serde(default)]
     pub allow_anonymous: bool,
+    /// Longest a client may take to send a request's headers, and then its
+    /// body; a slower one gets 408 and its connection closed, so stalled
+    /// clients cannot pile up. Defaults to 30.
+    #[serde(default = "default_read_timeout")]
+    pub read_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -142,6 +147,9 @@ pub struct SinkConfig {
     /// Longest wait between retries. Defaults to 30.
     #[serde(default = "default_backoff")]
     pub max_backoff_secs: u64,
+    /// Batches written at once to this sink. Defaults to 4.
+    #[serde(default = "default_in_flight")]
+    pub max_in_flight: usize,
     /// PEM file of the CA that signed the target's certificate. Defaults to the system's roots.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
@@ -158,6 +166,9 @@ fn default_shutdown() -> u64 {
 }
 fn default_max_body() -> usize {
     32 * 1024 * 1024
+}
+fn default_read_timeout() -> u64 {
+    30
 }
 fn default_org() -> String {
     "dcwatch".into()
@@ -180,6 +191,9 @@ fn default_buffer() -> u64 {
 fn default_backoff() -> u64 {
     30
 }
+fn default_in_flight() -> usize {
+    4
+}
 
 impl Validate for CollectorConfig {
     fn validate(&self, p: &mut Vec<Problem>) {
@@ -188,6 +202,9 @@ impl Validate for CollectorConfig {
                 "listen.address: `{}` is not an address:port, e.g. `0.0.0.0:8186`",
                 self.listen.address
             )));
+        }
+        if self.ingest.read_timeout_secs == 0 {
+            p.push(Problem::general("ingest.read_timeout_secs: must be at least 1"));
         }
         if self.ingest.max_body_bytes < 1024 {
             p.push(Problem::general("ingest.max_body_bytes: must be at least 1024"));
@@ -235,6 +252,9 @@ impl Validate for CollectorConfig {
             if s.buffer_max_lines < s.batch_max_lines {
                 p.push(Problem::general(format!("{at}.buffer_max_lines: must be at least batch_max_lines")));
             }
+            if !(1..=64).contains(&s.max_in_flight) {
+                p.push(Problem::general(format!("{at}.max_in_flight: must be from 1 to 64")));
+            }
             if s.flavour == Flavour::V1 && s.database.trim().is_empty() {
                 p.push(Problem::general(format!("{at}.database: must name the InfluxDB 1.x database")));
             }
@@ -275,6 +295,7 @@ impl SinkConfig {
             buffer_max_lines: self.buffer_max_lines,
             max_backoff: Duration::from_secs(self.max_backoff_secs.max(1)),
             shutdown_timeout,
+            max_in_flight: self.max_in_flight,
         }
     }
 }

@@ -99,7 +99,8 @@ async fn run(config: CollectorConfig) -> anyhow::Result<()> {
         tracing::warn!("no sink configured: points are accepted, counted and logged, and go nowhere");
     }
     let tokens = ingest::auth::Tokens::new(&config.ingest.tokens, config.ingest.allow_anonymous);
-    let state = Arc::new(state::AppState::new(tokens, sinks, config.ingest.max_body_bytes));
+    let read_timeout = Duration::from_secs(config.ingest.read_timeout_secs);
+    let state = Arc::new(state::AppState::new(tokens, sinks, config.ingest.max_body_bytes, read_timeout));
     let app = api::app(state.clone());
 
     let handle = axum_server::Handle::new();
@@ -110,11 +111,14 @@ async fn run(config: CollectorConfig) -> anyhow::Result<()> {
                 .with_context(|| {
                     format!("cannot load TLS certificate {} / key {}", tls.cert_file.display(), tls.key_file.display())
                 })?;
-            let server = axum_server::bind_rustls(addr, rustls).handle(handle.clone());
+            let mut server = axum_server::bind_rustls(addr, rustls).handle(handle.clone());
+            server.http_builder().http1().header_read_timeout(read_timeout);
             tokio::spawn(async move { server.serve(app.into_make_service()).await })
         }
         None => {
-            let server = axum_server::bind(addr).handle(handle.clone());
+            let mut server = axum_server::bind(addr).handle(handle.clone());
+            // Also closes keep-alive connections idle for this long.
+            server.http_builder().http1().header_read_timeout(read_timeout);
             tokio::spawn(async move { server.serve(app.into_make_service()).await })
         }
     };

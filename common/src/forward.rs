@@ -9,7 +9,7 @@
 //! dropped. (The disk-backed queue and spool replace this memory buffer in a
 //! later step; the interface stays.)
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::write::{Outcome, Writer};
@@ -44,6 +45,9 @@ pub struct ForwarderSettings {
     pub max_backoff: Duration,
     /// How long a shutdown may spend flushing what is buffered.
     pub shutdown_timeout: Duration,
+    /// Batches written at once. 1 keeps strict order (the agent); more lets a
+    /// collector sink keep up with many agents (InfluxDB orders by timestamp).
+    pub max_in_flight: usize,
 }
 
 /// Counters shared with whoever reports them (heartbeat, /metrics).
@@ -126,8 +130,8 @@ pub fn spawn(
     (handle, task)
 }
 
+/// A batch being written: its chunks come back to the buffer if it fails.
 struct Inflight {
-    task: tokio::task::JoinHandle<Outcome>,
     chunks: Vec<Chunk>,
     lines: u64,
 }
@@ -140,9 +144,12 @@ async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let writer = Arc::new(writer);
+    let max_in_flight = s.max_in_flight.max(1);
     let mut buf: VecDeque<Chunk> = VecDeque::new();
     let mut buffered: u64 = 0;
-    let mut inflight: Option<Inflight> = None;
+    let mut tasks: JoinSet<Outcome> = JoinSet::new();
+    let mut inflight: HashMap<tokio::task::Id, Inflight> = HashMap::new();
+    let mut inflight_lines: u64 = 0;
     let mut next_attempt = Instant::now();
     let mut backoff = Duration::from_millis(500);
     let mut flush_at: Option<Instant> = None;
@@ -150,11 +157,10 @@ async fn run(
     let mut stop_by: Option<Instant> = None;
 
     loop {
-        // Keep the bound: drop the oldest buffered chunks (never the in-flight batch).
-        let held = buffered + inflight.as_ref().map_or(0, |i| i.lines);
-        if held > s.buffer_max_lines {
+        // Keep the bound: drop the oldest buffered chunks (never a batch in flight).
+        if buffered + inflight_lines > s.buffer_max_lines {
             let mut dropped = 0;
-            while buffered + inflight.as_ref().map_or(0, |i| i.lines) > s.buffer_max_lines {
+            while buffered + inflight_lines > s.buffer_max_lines {
                 let Some(c) = buf.pop_front() else { break };
                 buffered -= c.lines;
                 dropped += c.lines;
@@ -171,28 +177,36 @@ async fn run(
 
         let now = Instant::now();
         let stopping = stop_by.is_some();
-        if inflight.is_none() && !buf.is_empty() && now >= next_attempt {
+        // Start as many batches as there are free slots and due data.
+        while tasks.len() < max_in_flight && !buf.is_empty() && now >= next_attempt {
             let due = buffered >= s.batch_max_lines || flush_at.is_some_and(|t| now >= t) || stopping || !input_open;
-            if due {
-                let mut chunks = Vec::new();
-                let mut lines = 0;
-                while let Some(c) = buf.front() {
-                    if lines > 0 && lines + c.lines > s.batch_max_lines {
-                        break;
-                    }
-                    lines += c.lines;
-                    chunks.push(buf.pop_front().expect("front exists"));
-                }
-                buffered -= lines;
-                let body: Vec<u8> = chunks.iter().flat_map(|c| c.data.iter().copied()).collect();
-                let w = writer.clone();
-                let task = tokio::spawn(async move { w.write(&body).await });
-                inflight = Some(Inflight { task, chunks, lines });
-                flush_at = if buf.is_empty() { None } else { Some(now + s.flush_interval) };
+            if !due {
+                break;
             }
+            let mut chunks = Vec::new();
+            let mut lines = 0;
+            let mut bytes = 0;
+            while let Some(c) = buf.front() {
+                if lines > 0 && lines + c.lines > s.batch_max_lines {
+                    break;
+                }
+                lines += c.lines;
+                bytes += c.data.len();
+                chunks.push(buf.pop_front().expect("front exists"));
+            }
+            buffered -= lines;
+            let mut body = Vec::with_capacity(bytes);
+            for c in &chunks {
+                body.extend_from_slice(&c.data);
+            }
+            let w = writer.clone();
+            let id = tasks.spawn(async move { w.write(&body).await }).id();
+            inflight.insert(id, Inflight { chunks, lines });
+            inflight_lines += lines;
+            flush_at = if buf.is_empty() { None } else { Some(now + s.flush_interval) };
         }
 
-        if inflight.is_none() && (buf.is_empty() || stop_by.is_some_and(|t| now >= t)) && (stopping || !input_open) {
+        if tasks.is_empty() && (buf.is_empty() || stop_by.is_some_and(|t| now >= t)) && (stopping || !input_open) {
             if buffered > 0 {
                 tracing::error!(
                     forwarder = %s.name, unsent_lines = buffered,
@@ -213,9 +227,13 @@ async fn run(
         };
 
         tokio::select! {
-            res = async { (&mut inflight.as_mut().expect("guarded").task).await }, if inflight.is_some() => {
-                let done = inflight.take().expect("guarded");
-                let outcome = res.unwrap_or_else(|e| Outcome::Retry { after: None, reason: format!("write task failed: {e}") });
+            Some(res) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                let (id, outcome) = match res {
+                    Ok((id, outcome)) => (id, outcome),
+                    Err(e) => (e.id(), Outcome::Retry { after: None, reason: format!("write task failed: {e}") }),
+                };
+                let done = inflight.remove(&id).expect("every task has its batch");
+                inflight_lines -= done.lines;
                 match outcome {
                     Outcome::Written => {
                         stats.sent_lines.fetch_add(done.lines, Ordering::Relaxed);
@@ -223,7 +241,6 @@ async fn run(
                         stats.queued_lines.fetch_sub(done.lines, Ordering::Relaxed);
                         stats.last_success_ns.store(crate::now_ns(), Ordering::Relaxed);
                         backoff = Duration::from_millis(500);
-                        next_attempt = Instant::now();
                     }
                     Outcome::Rejected { status, message } => {
                         stats.errors_total.fetch_add(1, Ordering::Relaxed);
@@ -242,7 +259,7 @@ async fn run(
                         backoff = (backoff * 2).min(s.max_backoff);
                         tracing::warn!(
                             forwarder = %s.name, endpoint = %writer.endpoint(), error = %reason, retry_in_ms = wait.as_millis() as u64,
-                            queued_lines = buffered + done.lines, "write failed; will retry"
+                            queued_lines = buffered + inflight_lines + done.lines, "write failed; will retry"
                         );
                         *stats.last_error.lock().expect("not poisoned") = Some(reason);
                         requeue(&mut buf, &mut buffered, done);
@@ -284,7 +301,7 @@ async fn run(
                     next_attempt = Instant::now();
                 }
             }
-            _ = tokio::time::sleep_until(wake), if inflight.is_none() => {}
+            _ = tokio::time::sleep_until(wake), if tasks.len() < max_in_flight => {}
         }
     }
 }

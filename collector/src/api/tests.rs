@@ -42,6 +42,7 @@ fn dead_sink(buffer_max_lines: u64) -> Sink {
         buffer_max_lines,
         max_backoff: Duration::from_secs(3600),
         shutdown_timeout: Duration::from_secs(1),
+        max_in_flight: 1,
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
     // Dropping the sender would start the forwarder's shutdown; keep it alive
@@ -62,7 +63,7 @@ fn state(buffer_max_lines: u64, max_body_bytes: usize) -> Arc<AppState> {
         }],
         false,
     );
-    Arc::new(AppState::new(tokens, vec![dead_sink(buffer_max_lines)], max_body_bytes))
+    Arc::new(AppState::new(tokens, vec![dead_sink(buffer_max_lines)], max_body_bytes, Duration::from_millis(300)))
 }
 
 fn queued(app: &AppState) -> u64 {
@@ -217,4 +218,35 @@ async fn health_lists_agents_by_site_and_host() {
     assert_eq!(health["agents"][0]["points"], 1);
     assert_eq!(health["points_received"], 1);
     assert_eq!(health["sinks"][0]["queued_points"], 1);
+}
+
+/// A request body whose bytes never come, like a client that stalled.
+struct Stalled;
+
+impl http_body::Body for Stalled {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Pending
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_never_arrives_is_408_not_a_hung_request() {
+    let app = state(100, 1 << 20);
+    let req = Request::post("/api/v2/write")
+        .header("Authorization", format!("Token {TOKEN}"))
+        .body(Body::new(Stalled))
+        .unwrap();
+    let resp = super::app(app.clone()).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::REQUEST_TIMEOUT);
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(
+        std::str::from_utf8(&body).unwrap(),
+        r#"{"code":"request timeout","message":"the body did not arrive within 0.3 s (ingest.read_timeout_secs)"}"#
+    );
+    assert_eq!(queued(&app), 0);
 }

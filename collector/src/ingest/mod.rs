@@ -105,10 +105,10 @@ async fn write(
         .map_err(|m| reject(RequestRejection::BadRequest, WriteError::new(StatusCode::BAD_REQUEST, "invalid", m)))?;
 
     let raw = read_body(&app, &headers, body).await.map_err(|e| {
-        let why = if e.status == StatusCode::PAYLOAD_TOO_LARGE {
-            RequestRejection::TooLarge
-        } else {
-            RequestRejection::BadRequest
+        let why = match e.status {
+            StatusCode::PAYLOAD_TOO_LARGE => RequestRejection::TooLarge,
+            StatusCode::REQUEST_TIMEOUT => RequestRejection::Timeout,
+            _ => RequestRejection::BadRequest,
         };
         tracing::warn!(agent = %who.name, error = %e.message, "write refused");
         reject(why, e)
@@ -202,7 +202,14 @@ async fn read_body(app: &AppState, headers: &HeaderMap, body: Body) -> Result<Ve
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+    let read = tokio::time::timeout(app.read_timeout, axum::body::to_bytes(body, limit)).await.map_err(|_| {
+        WriteError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request timeout",
+            format!("the body did not arrive within {} s (ingest.read_timeout_secs)", app.read_timeout.as_secs_f64()),
+        )
+    })?;
+    let bytes = read.map_err(|e| {
         if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
             too_large()
         } else {

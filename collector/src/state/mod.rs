@@ -24,10 +24,12 @@ pub enum RequestRejection {
     TooLarge,
     BadRequest,
     Overloaded,
+    Timeout,
 }
 
 impl RequestRejection {
-    pub const ALL: [RequestRejection; 4] = [Self::Unauthorized, Self::TooLarge, Self::BadRequest, Self::Overloaded];
+    pub const ALL: [RequestRejection; 5] =
+        [Self::Unauthorized, Self::TooLarge, Self::BadRequest, Self::Overloaded, Self::Timeout];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -35,6 +37,7 @@ impl RequestRejection {
             Self::TooLarge => "too_large",
             Self::BadRequest => "bad_request",
             Self::Overloaded => "overloaded",
+            Self::Timeout => "timeout",
         }
     }
 }
@@ -45,7 +48,7 @@ pub struct IngestStats {
     pub points_received: AtomicU64,
     pub points_invalid: AtomicU64,
     pub points_forbidden: AtomicU64,
-    requests_rejected: [AtomicU64; 4],
+    requests_rejected: [AtomicU64; 5],
 }
 
 impl IngestStats {
@@ -69,17 +72,20 @@ pub struct AppState {
     pub tokens: Tokens,
     pub sinks: Vec<Sink>,
     pub max_body_bytes: usize,
+    /// Longest the body of a write may take to arrive.
+    pub read_timeout: std::time::Duration,
     pub stats: IngestStats,
     pub agents: Mutex<BTreeMap<(String, String), AgentSeen>>,
     pub started: Instant,
 }
 
 impl AppState {
-    pub fn new(tokens: Tokens, sinks: Vec<Sink>, max_body_bytes: usize) -> Self {
+    pub fn new(tokens: Tokens, sinks: Vec<Sink>, max_body_bytes: usize, read_timeout: std::time::Duration) -> Self {
         AppState {
             tokens,
             sinks,
             max_body_bytes,
+            read_timeout,
             stats: IngestStats::default(),
             agents: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
