@@ -264,6 +264,8 @@ async fn run(
                         *stats.last_error.lock().expect("not poisoned") = Some(reason);
                         requeue(&mut buf, &mut buffered, done);
                         next_attempt = Instant::now() + wait;
+                        // Due again as soon as the backoff allows, new data or not.
+                        flush_at = Some(Instant::now());
                     }
                     Outcome::Stalled { status, message } => {
                         stats.errors_total.fetch_add(1, Ordering::Relaxed);
@@ -276,6 +278,7 @@ async fn run(
                         *stats.last_error.lock().expect("not poisoned") = Some(text);
                         requeue(&mut buf, &mut buffered, done);
                         next_attempt = Instant::now() + s.max_backoff;
+                        flush_at = Some(Instant::now());
                     }
                 }
             }
