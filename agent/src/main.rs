@@ -98,11 +98,17 @@ async fn run(config: AgentConfig) -> anyhow::Result<()> {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot listen for SIGTERM")?;
+    // SIGHUP would otherwise kill the agent (its default action).
+    let mut hup =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     loop {
         tokio::select! {
             _ = tick.tick() => {
                 let p = heartbeat::point(&site, &host, started, &stats, &out.stats, dcwatch_common::now_ns());
                 sources::emit(&[p], &out, &stats);
+            }
+            _ = hup.recv() => {
+                tracing::warn!("SIGHUP received: reloading the configuration is not supported yet; restart the agent to apply changes");
             }
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,

@@ -133,12 +133,21 @@ async fn run(config: CollectorConfig) -> anyhow::Result<()> {
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot listen for SIGTERM")?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-        r = server => {
-            r.context("server task")?.context("server failed")?;
-            return Ok(());
+    // SIGHUP would otherwise kill the collector (its default action).
+    let mut hup =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    let mut server = server;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                tracing::warn!("SIGHUP received: reloading the configuration is not supported yet; restart the collector to apply changes");
+            }
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+            r = &mut server => {
+                r.context("server task")?.context("server failed")?;
+                return Ok(());
+            }
         }
     }
     tracing::info!(timeout_s = shutdown_timeout.as_secs(), "stopping: no new writes; flushing sinks");

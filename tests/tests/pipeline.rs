@@ -92,3 +92,24 @@ fn agent_writes_straight_to_victoriametrics_with_no_collector() {
     let _agent = Agent::start(&agent_yaml(&vm.url(), Some("any-token-vm-ignores")));
     assert_host_series_arrived(&vm);
 }
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn sighup_does_not_kill_the_agent_or_the_collector_and_sigterm_stops_them_cleanly() {
+    let mut collector = Collector::start(&collector_yaml(""));
+    let mut agent = Agent::start(&agent_yaml(&collector.url(), Some(TOKEN)));
+    wait_for("the agent's first write", || collector.health()["agents"][0]["points"].as_u64().filter(|n| *n > 0));
+    for p in [agent.proc.pid(), collector.proc.pid()] {
+        // SAFETY: kill(2) on our own children.
+        unsafe { libc::kill(p as i32, libc::SIGHUP) };
+    }
+    wait_for("both to log the SIGHUP", || {
+        (agent.proc.output().contains("SIGHUP received") && collector.proc.output().contains("SIGHUP received"))
+            .then_some(())
+    });
+    assert_eq!(agent.proc.exited(), None, "the agent died on SIGHUP");
+    assert_eq!(collector.proc.exited(), None, "the collector died on SIGHUP");
+    assert_eq!(collector.health()["status"], "pass");
+    assert_eq!(agent.proc.terminate().code(), Some(0));
+    assert_eq!(collector.proc.terminate().code(), Some(0));
+}
