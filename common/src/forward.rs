@@ -243,15 +243,16 @@ async fn run(
                         backoff = Duration::from_millis(500);
                     }
                     Outcome::Rejected { status, message } => {
-                        stats.errors_total.fetch_add(1, Ordering::Relaxed);
-                        stats.dropped_lines.fetch_add(done.lines, Ordering::Relaxed);
-                        stats.queued_lines.fetch_sub(done.lines, Ordering::Relaxed);
                         let text = format!("HTTP {status}: {message}");
                         tracing::error!(
                             forwarder = %s.name, endpoint = %writer.endpoint(), lines = done.lines, error = %text,
                             "the target refused the data itself; a retry cannot succeed, so the batch is dropped"
                         );
+                        // The reason first: whoever sees the count then sees why.
                         *stats.last_error.lock().expect("not poisoned") = Some(text);
+                        stats.errors_total.fetch_add(1, Ordering::Relaxed);
+                        stats.dropped_lines.fetch_add(done.lines, Ordering::Relaxed);
+                        stats.queued_lines.fetch_sub(done.lines, Ordering::Relaxed);
                     }
                     Outcome::Retry { after, reason } => {
                         stats.errors_total.fetch_add(1, Ordering::Relaxed);
