@@ -4,6 +4,7 @@
 pub mod config;
 pub mod forward;
 pub mod lp;
+pub mod spool;
 pub mod write;
 
 /// Installs the one TLS crypto provider of the workspace (ring). Both the

@@ -1,0 +1,748 @@
+//! A durable queue on disk: append-only segment files of checksummed
+//! records, read by named consumers that each keep their own cursor.
+//!
+//! The agent keeps one (its output queue, one consumer); the collector keeps
+//! one spool for all its sinks, one consumer per sink, so a sink that is down
+//! holds back nobody else.
+//!
+//! Files in the directory:
+//! - `<first seq, 20 digits>.seg` — records, appended; a new segment starts
+//!   when the current one passes `segment_max_bytes`.
+//! - `<consumer>.cursor` — the next sequence number that consumer has not
+//!   had acknowledged, replaced atomically (write + rename) on every ack.
+//!
+//! A record is a 28-byte header — payload length (u32), CRC-32 (u32) of
+//! everything after it, sequence number (u64), line count (u32), append time
+//! in ns (i64), all little-endian — then the payload (line protocol).
+//!
+//! Durability: [`Spool::append`] writes; [`Spool::sync`] makes everything
+//! appended so far durable (`fdatasync`). [`Committer`] runs syncs on a
+//! thread of its own and lets many writers wait for one sync that covers them
+//! all (group commit). On open, each segment is read back and checked: a
+//! record that is torn (the process or machine died mid-write) or fails its
+//! checksum ends that segment there — the file is truncated to the last good
+//! record and the loss is counted — so a damaged tail never stops a restart.
+//!
+//! Bounds: past `max_bytes` in all, or when a whole segment is older than
+//! `max_age`, the oldest segment is deleted; every consumer that had not
+//! read all of it has the lines it lost added to its `dropped` count.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+const HEADER: usize = 28;
+/// A record larger than this is taken as corruption, not as data.
+const MAX_RECORD_BYTES: u32 = 256 * 1024 * 1024;
+
+/// Where the spool lives and how large it may grow.
+#[derive(Debug, Clone)]
+pub struct SpoolSettings {
+    pub dir: PathBuf,
+    /// A new segment file starts past this size.
+    pub segment_max_bytes: u64,
+    /// All segments together; past it the oldest segment is dropped.
+    pub max_bytes: u64,
+    /// Segments whose newest record is older than this are dropped.
+    pub max_age: Option<Duration>,
+}
+
+/// One record as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub seq: u64,
+    pub lines: u64,
+    pub data: Bytes,
+}
+
+/// What opening found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    pub segments: usize,
+    pub records: u64,
+    pub lines: u64,
+    /// Torn or corrupt records found (each ends its segment).
+    pub corrupt_records: u64,
+    /// Bytes cut off segment tails after a corrupt record.
+    pub truncated_bytes: u64,
+}
+
+/// Counters of one consumer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConsumerStats {
+    /// Next sequence number not yet acknowledged.
+    pub cursor: u64,
+    /// Lines appended and not yet acknowledged.
+    pub queued_lines: u64,
+    /// Lines lost to the size or age bound before this consumer had them.
+    pub dropped_lines: u64,
+}
+
+struct Segment {
+    first_seq: u64,
+    path: PathBuf,
+    file: Arc<File>,
+    bytes: u64,
+    /// Start offset and line count of each record; index = seq − first_seq.
+    records: Vec<(u64, u32)>,
+    lines: u64,
+    newest_ns: i64,
+}
+
+impl Segment {
+    fn end_seq(&self) -> u64 {
+        self.first_seq + self.records.len() as u64
+    }
+}
+
+struct Consumer {
+    name: String,
+    cursor: u64,
+    dropped_lines: u64,
+}
+
+struct Inner {
+    segments: VecDeque<Segment>,
+    next_seq: u64,
+    total_bytes: u64,
+    consumers: Vec<Consumer>,
+    corrupt_records: u64,
+}
+
+/// The durable queue. Share it as `Arc<Spool>`; every method is safe to call
+/// from several threads. Methods do blocking file I/O: call them from a
+/// blocking context (`spawn_blocking`) or accept short blocking.
+pub struct Spool {
+    settings: SpoolSettings,
+    inner: Mutex<Inner>,
+    /// Woken on every append, for readers waiting for data.
+    pub appended: tokio::sync::Notify,
+}
+
+fn seg_name(first_seq: u64) -> String {
+    format!("{first_seq:020}.seg")
+}
+
+fn crc(seq: u64, lines: u32, ts: i64, payload: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&seq.to_le_bytes());
+    h.update(&lines.to_le_bytes());
+    h.update(&ts.to_le_bytes());
+    h.update(payload);
+    h.finalize()
+}
+
+fn encode(seq: u64, lines: u32, ts: i64, payload: &[u8]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(HEADER + payload.len());
+    buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    buf.extend_from_slice(&crc(seq, lines, ts, payload).to_le_bytes());
+    buf.extend_from_slice(&seq.to_le_bytes());
+    buf.extend_from_slice(&lines.to_le_bytes());
+    buf.extend_from_slice(&ts.to_le_bytes());
+    buf.extend_from_slice(payload);
+    buf
+}
+
+struct Header {
+    len: u32,
+    crc: u32,
+    seq: u64,
+    lines: u32,
+    ts: i64,
+}
+
+fn decode_header(b: &[u8; HEADER]) -> Header {
+    let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
+    let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+    Header { len: u32_at(0), crc: u32_at(4), seq: u64_at(8), lines: u32_at(16), ts: u64_at(20) as i64 }
+}
+
+/// Reads a segment's records, stopping at the first that is torn or corrupt.
+/// Returns the records, the newest timestamp, and the offset where the good
+/// data ends (the file's length if all of it is good).
+fn scan(file: &File, first_seq: u64) -> io::Result<(Vec<(u64, u32)>, i64, u64, bool)> {
+    let len = file.metadata()?.len();
+    let mut records = Vec::new();
+    let mut newest = 0;
+    let mut off = 0u64;
+    let mut expect = first_seq;
+    let mut hdr = [0u8; HEADER];
+    let mut payload = Vec::new();
+    while off < len {
+        if len - off < HEADER as u64 || file.read_exact_at(&mut hdr, off).is_err() {
+            return Ok((records, newest, off, false));
+        }
+        let h = decode_header(&hdr);
+        if h.len > MAX_RECORD_BYTES || off + HEADER as u64 + u64::from(h.len) > len || h.seq != expect {
+            return Ok((records, newest, off, false));
+        }
+        payload.resize(h.len as usize, 0);
+        if file.read_exact_at(&mut payload, off + HEADER as u64).is_err()
+            || crc(h.seq, h.lines, h.ts, &payload) != h.crc
+        {
+            return Ok((records, newest, off, false));
+        }
+        records.push((off, h.lines));
+        newest = newest.max(h.ts);
+        off += HEADER as u64 + u64::from(h.len);
+        expect += 1;
+    }
+    Ok((records, newest, off, true))
+}
+
+fn open_rw(path: &Path) -> io::Result<File> {
+    std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)
+}
+
+impl Spool {
+    /// Opens (or creates) the spool in `settings.dir` with the named
+    /// consumers. A consumer with no cursor yet starts at the end: it gets
+    /// what is appended from now on.
+    pub fn open(settings: SpoolSettings, consumers: &[&str]) -> io::Result<(Arc<Spool>, OpenReport)> {
+        std::fs::create_dir_all(&settings.dir)?;
+        let mut report = OpenReport::default();
+        let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(&settings.dir)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let seq = name.strip_suffix(".seg")?.parse::<u64>().ok()?;
+                Some((seq, e.path()))
+            })
+            .collect();
+        found.sort();
+        let mut segments = VecDeque::new();
+        let mut next_seq = 0;
+        for (first_seq, path) in found {
+            let file = open_rw(&path)?;
+            let (records, newest_ns, good_len, clean) = scan(&file, first_seq)?;
+            if !clean {
+                let file_len = file.metadata()?.len();
+                report.corrupt_records += 1;
+                report.truncated_bytes += file_len - good_len;
+                tracing::error!(
+                    segment = %path.display(), kept_records = records.len(), cut_bytes = file_len - good_len,
+                    "spool segment has a torn or corrupt record; truncated it after the last good record"
+                );
+                file.set_len(good_len)?;
+                file.sync_all()?;
+            }
+            let lines = records.iter().map(|r| u64::from(r.1)).sum();
+            report.records += records.len() as u64;
+            report.lines += lines;
+            let seg = Segment { first_seq, path, file: Arc::new(file), bytes: good_len, records, lines, newest_ns };
+            next_seq = next_seq.max(seg.end_seq());
+            segments.push_back(seg);
+        }
+        // Empty segments other than the last hold nothing: remove them.
+        let last = segments.len().saturating_sub(1);
+        let mut kept = VecDeque::new();
+        for (i, s) in segments.into_iter().enumerate() {
+            if s.records.is_empty() && i != last {
+                std::fs::remove_file(&s.path)?;
+            } else {
+                kept.push_back(s);
+            }
+        }
+        let mut segments = kept;
+        report.segments = segments.len();
+
+        let mut cons = Vec::new();
+        for name in consumers {
+            let stored = std::fs::read_to_string(settings.dir.join(format!("{name}.cursor")))
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok());
+            next_seq = next_seq.max(stored.unwrap_or(0));
+            cons.push((name.to_string(), stored));
+        }
+        if segments.is_empty() {
+            let path = settings.dir.join(seg_name(next_seq));
+            let file = open_rw(&path)?;
+            segments.push_back(Segment {
+                first_seq: next_seq,
+                path,
+                file: Arc::new(file),
+                bytes: 0,
+                records: Vec::new(),
+                lines: 0,
+                newest_ns: 0,
+            });
+        }
+        let first = segments.front().map_or(next_seq, |s| s.first_seq);
+        let mut consumers = Vec::new();
+        for (name, stored) in cons {
+            let cursor = stored.unwrap_or(next_seq).clamp(first, next_seq);
+            // Persist a new consumer's start at once: what is appended before
+            // its first ack must still be its after a restart.
+            if stored != Some(cursor) {
+                write_cursor(&settings.dir, &name, cursor)?;
+            }
+            consumers.push(Consumer { name, cursor, dropped_lines: 0 });
+        }
+        let total_bytes = segments.iter().map(|s| s.bytes).sum();
+        let spool = Spool {
+            settings,
+            inner: Mutex::new(Inner {
+                segments,
+                next_seq,
+                total_bytes,
+                consumers,
+                corrupt_records: report.corrupt_records,
+            }),
+            appended: tokio::sync::Notify::new(),
+        };
+        Ok((Arc::new(spool), report))
+    }
+
+    pub fn settings(&self) -> &SpoolSettings {
+        &self.settings
+    }
+
+    /// Appends one record; returns its sequence number. Not yet durable: see
+    /// [`Spool::sync`] and [`Committer`]. On a write error (a full disk) the
+    /// segment is cut back to its last whole record and the error returned.
+    pub fn append(&self, lines: u64, data: &[u8], now_ns: i64) -> io::Result<u64> {
+        let mut g = self.inner.lock().expect("not poisoned");
+        let inner = &mut *g;
+        if inner.segments.back().is_some_and(|s| s.bytes >= self.settings.segment_max_bytes && !s.records.is_empty()) {
+            self.roll(inner)?;
+        }
+        let seq = inner.next_seq;
+        let lines32 = u32::try_from(lines).unwrap_or(u32::MAX);
+        let rec = encode(seq, lines32, now_ns, data);
+        let seg = inner.segments.back_mut().expect("there is always an active segment");
+        let off = seg.bytes;
+        if let Err(e) = seg.file.write_all_at(&rec, off) {
+            // Leave no half record behind: a later append would follow it.
+            let _ = seg.file.set_len(off);
+            return Err(e);
+        }
+        seg.bytes += rec.len() as u64;
+        seg.records.push((off, lines32));
+        seg.lines += u64::from(lines32);
+        seg.newest_ns = seg.newest_ns.max(now_ns);
+        inner.total_bytes += rec.len() as u64;
+        inner.next_seq += 1;
+        self.enforce_bounds(inner, now_ns)?;
+        drop(g);
+        self.appended.notify_waiters();
+        Ok(seq)
+    }
+
+    /// Starts a new segment after syncing the current one.
+    fn roll(&self, inner: &mut Inner) -> io::Result<()> {
+        if let Some(cur) = inner.segments.back() {
+            cur.file.sync_data()?;
+        }
+        let path = self.settings.dir.join(seg_name(inner.next_seq));
+        let file = open_rw(&path)?;
+        inner.segments.push_back(Segment {
+            first_seq: inner.next_seq,
+            path,
+            file: Arc::new(file),
+            bytes: 0,
+            records: Vec::new(),
+            lines: 0,
+            newest_ns: 0,
+        });
+        Ok(())
+    }
+
+    /// Drops the oldest segments past the size or age bound.
+    fn enforce_bounds(&self, inner: &mut Inner, now_ns: i64) -> io::Result<()> {
+        while inner.segments.len() > 1 {
+            let oldest = inner.segments.front().expect("len > 1");
+            let too_big = inner.total_bytes > self.settings.max_bytes;
+            let too_old = self
+                .settings
+                .max_age
+                .is_some_and(|age| oldest.newest_ns < now_ns.saturating_sub(age.as_nanos() as i64));
+            if !(too_big || too_old) {
+                break;
+            }
+            let seg = inner.segments.pop_front().expect("len > 1");
+            inner.total_bytes -= seg.bytes;
+            let end = seg.end_seq();
+            for c in &mut inner.consumers {
+                if c.cursor < end {
+                    let lost: u64 = seg.records[(c.cursor.max(seg.first_seq) - seg.first_seq) as usize..]
+                        .iter()
+                        .map(|r| u64::from(r.1))
+                        .sum();
+                    c.dropped_lines += lost;
+                    c.cursor = end;
+                    tracing::error!(
+                        consumer = %c.name, lost_lines = lost, reason = if too_big { "size" } else { "age" },
+                        "spool bound reached: dropped the oldest segment before this consumer had it"
+                    );
+                    write_cursor(&self.settings.dir, &c.name, c.cursor)?;
+                }
+            }
+            std::fs::remove_file(&seg.path)?;
+        }
+        Ok(())
+    }
+
+    /// Makes every record appended so far durable. Returns the sequence
+    /// number before which all records are on disk.
+    pub fn sync(&self) -> io::Result<u64> {
+        let (file, upto) = {
+            let g = self.inner.lock().expect("not poisoned");
+            (g.segments.back().expect("active segment").file.clone(), g.next_seq)
+        };
+        // Earlier segments were synced when they were closed.
+        file.sync_data()?;
+        Ok(upto)
+    }
+
+    /// Up to `max_lines` lines (at least one record) from `from_seq` on. If
+    /// `from_seq` was dropped by a bound, reading starts at the oldest kept
+    /// record. A record whose checksum fails on reading is skipped and counted.
+    pub fn read(&self, from_seq: u64, max_lines: u64) -> io::Result<Vec<Record>> {
+        let mut wanted = Vec::new();
+        {
+            let g = self.inner.lock().expect("not poisoned");
+            let mut seq = from_seq.max(g.segments.front().map_or(0, |s| s.first_seq));
+            let mut lines = 0u64;
+            'segs: for seg in &g.segments {
+                if seq >= seg.end_seq() {
+                    continue;
+                }
+                seq = seq.max(seg.first_seq);
+                while seq < seg.end_seq() {
+                    let idx = (seq - seg.first_seq) as usize;
+                    let (off, n) = seg.records[idx];
+                    if !wanted.is_empty() && lines + u64::from(n) > max_lines {
+                        break 'segs;
+                    }
+                    let end = seg.records.get(idx + 1).map_or(seg.bytes, |r| r.0);
+                    wanted.push((seg.file.clone(), seq, off, end - off));
+                    lines += u64::from(n);
+                    seq += 1;
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(wanted.len());
+        for (file, seq, off, len) in wanted {
+            let mut buf = vec![0u8; len as usize];
+            file.read_exact_at(&mut buf, off)?;
+            let h = decode_header(buf[..HEADER].try_into().expect("header"));
+            let payload = &buf[HEADER..];
+            if h.seq != seq || h.len as usize != payload.len() || crc(h.seq, h.lines, h.ts, payload) != h.crc {
+                tracing::error!(seq, "spool record fails its checksum on reading; skipped");
+                self.inner.lock().expect("not poisoned").corrupt_records += 1;
+                continue;
+            }
+            buf.drain(..HEADER);
+            out.push(Record { seq, lines: u64::from(h.lines), data: Bytes::from(buf) });
+        }
+        Ok(out)
+    }
+
+    /// Sequence number the next append will get.
+    pub fn end_seq(&self) -> u64 {
+        self.inner.lock().expect("not poisoned").next_seq
+    }
+
+    /// Records that consumer `idx` has had everything before `next_seq`
+    /// acknowledged, persists its cursor, and deletes segments every
+    /// consumer is done with.
+    pub fn ack(&self, idx: usize, next_seq: u64) -> io::Result<()> {
+        let mut g = self.inner.lock().expect("not poisoned");
+        let inner = &mut *g;
+        let c = &mut inner.consumers[idx];
+        if next_seq <= c.cursor {
+            return Ok(());
+        }
+        c.cursor = next_seq.min(inner.next_seq);
+        write_cursor(&self.settings.dir, &c.name, c.cursor)?;
+        let done = inner.consumers.iter().map(|c| c.cursor).min().unwrap_or(inner.next_seq);
+        while inner.segments.len() > 1 && inner.segments.front().is_some_and(|s| s.end_seq() <= done) {
+            let seg = inner.segments.pop_front().expect("len > 1");
+            inner.total_bytes -= seg.bytes;
+            std::fs::remove_file(&seg.path)?;
+        }
+        Ok(())
+    }
+
+    pub fn consumer_stats(&self, idx: usize) -> ConsumerStats {
+        let g = self.inner.lock().expect("not poisoned");
+        let c = &g.consumers[idx];
+        let mut queued = 0u64;
+        for seg in &g.segments {
+            if c.cursor >= seg.end_seq() {
+                continue;
+            }
+            if c.cursor <= seg.first_seq {
+                queued += seg.lines;
+            } else {
+                queued +=
+                    seg.records[(c.cursor - seg.first_seq) as usize..].iter().map(|r| u64::from(r.1)).sum::<u64>();
+            }
+        }
+        ConsumerStats { cursor: c.cursor, queued_lines: queued, dropped_lines: c.dropped_lines }
+    }
+
+    /// Bytes on disk in all segments.
+    pub fn total_bytes(&self) -> u64 {
+        self.inner.lock().expect("not poisoned").total_bytes
+    }
+
+    /// Corrupt records found so far (on open and on reading).
+    pub fn corrupt_records(&self) -> u64 {
+        self.inner.lock().expect("not poisoned").corrupt_records
+    }
+}
+
+fn write_cursor(dir: &Path, name: &str, cursor: u64) -> io::Result<()> {
+    let tmp = dir.join(format!("{name}.cursor.tmp"));
+    std::fs::write(&tmp, format!("{cursor}\n"))?;
+    std::fs::rename(&tmp, dir.join(format!("{name}.cursor")))
+}
+
+/// Group commit: writers append, then wait until a sync covers their record.
+/// One sync runs at a time on a thread of its own; every writer that appended
+/// before it started is released by it.
+pub struct Committer {
+    requested: tokio::sync::watch::Sender<u64>,
+    durable: tokio::sync::watch::Receiver<Result<u64, String>>,
+}
+
+impl Committer {
+    pub fn start(spool: Arc<Spool>) -> Arc<Committer> {
+        let start = spool.end_seq();
+        let (req_tx, mut req_rx) = tokio::sync::watch::channel(start);
+        let (dur_tx, dur_rx) = tokio::sync::watch::channel(Ok(start));
+        std::thread::Builder::new()
+            .name("spool-sync".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().build().expect("sync thread runtime");
+                rt.block_on(async move {
+                    loop {
+                        let want = *req_rx.borrow_and_update();
+                        let have = dur_tx.borrow().as_ref().map_or(0, |d| *d);
+                        if want > have {
+                            let r = spool.sync().map_err(|e| e.to_string());
+                            if let Err(e) = &r {
+                                tracing::error!(error = %e, "spool sync failed; writes are not acknowledged");
+                            }
+                            let _ = dur_tx.send_replace(r.map(|d| d.max(have)));
+                            continue;
+                        }
+                        if req_rx.changed().await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            })
+            .expect("spawn the spool sync thread");
+        Arc::new(Committer { requested: req_tx, durable: dur_rx })
+    }
+
+    /// Waits until record `seq` is on disk.
+    pub async fn wait_durable(&self, seq: u64) -> Result<(), String> {
+        self.requested.send_if_modified(|r| {
+            if *r <= seq {
+                *r = seq + 1;
+                true
+            } else {
+                false
+            }
+        });
+        let mut rx = self.durable.clone();
+        loop {
+            match &*rx.borrow_and_update() {
+                Ok(d) if *d > seq => return Ok(()),
+                Err(e) => {
+                    let e = e.clone();
+                    // Ask again: the failure may have been passing (ENOSPC).
+                    self.requested.send_modify(|r| *r = (*r).max(seq + 1));
+                    return Err(e);
+                }
+                Ok(_) => {}
+            }
+            if rx.changed().await.is_err() {
+                return Err("the spool sync thread stopped".into());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(dir: &Path) -> SpoolSettings {
+        SpoolSettings { dir: dir.to_path_buf(), segment_max_bytes: 1 << 20, max_bytes: 1 << 30, max_age: None }
+    }
+
+    fn texts(records: &[Record]) -> Vec<String> {
+        records.iter().map(|r| String::from_utf8(r.data.to_vec()).unwrap()).collect()
+    }
+
+    #[test]
+    fn records_come_back_in_order_with_their_line_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, _) = Spool::open(settings(dir.path()), &["vm"]).unwrap();
+        assert_eq!(s.append(2, b"a 1\na 2\n", 10).unwrap(), 0);
+        assert_eq!(s.append(1, b"b 3\n", 11).unwrap(), 1);
+        let r = s.read(0, 100).unwrap();
+        assert_eq!(texts(&r), vec!["a 1\na 2\n", "b 3\n"]);
+        assert_eq!((r[0].seq, r[0].lines, r[1].seq, r[1].lines), (0, 2, 1, 1));
+        assert_eq!(s.consumer_stats(0), ConsumerStats { cursor: 0, queued_lines: 3, dropped_lines: 0 });
+    }
+
+    #[test]
+    fn read_stops_at_max_lines_but_returns_at_least_one_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, _) = Spool::open(settings(dir.path()), &["c"]).unwrap();
+        for i in 0..5 {
+            s.append(3, format!("r{i}\n").as_bytes(), 1).unwrap();
+        }
+        assert_eq!(s.read(0, 7).unwrap().len(), 2);
+        assert_eq!(s.read(0, 1).unwrap().len(), 1);
+        assert_eq!(s.read(3, 100).unwrap().iter().map(|r| r.seq).collect::<Vec<_>>(), vec![3, 4]);
+    }
+
+    #[test]
+    fn acknowledged_positions_survive_a_reopen_and_nothing_is_resent() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (s, _) = Spool::open(settings(dir.path()), &["a", "b"]).unwrap();
+            for i in 0..4 {
+                s.append(1, format!("p{i}\n").as_bytes(), 1).unwrap();
+            }
+            s.sync().unwrap();
+            s.ack(0, 3).unwrap();
+            s.ack(1, 1).unwrap();
+        }
+        let (s, report) = Spool::open(settings(dir.path()), &["a", "b"]).unwrap();
+        assert_eq!((report.records, report.corrupt_records), (4, 0));
+        assert_eq!(s.consumer_stats(0).cursor, 3);
+        assert_eq!(texts(&s.read(s.consumer_stats(0).cursor, 100).unwrap()), vec!["p3\n"]);
+        assert_eq!(s.consumer_stats(1), ConsumerStats { cursor: 1, queued_lines: 3, dropped_lines: 0 });
+        assert_eq!(s.append(1, b"p4\n", 1).unwrap(), 4);
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_off_counted_and_the_spool_keeps_working() {
+        let dir = tempfile::tempdir().unwrap();
+        let seg = dir.path().join(seg_name(0));
+        {
+            let (s, _) = Spool::open(settings(dir.path()), &["c"]).unwrap();
+            s.append(1, b"good 1\n", 1).unwrap();
+            s.append(1, b"good 2\n", 1).unwrap();
+            s.append(1, b"torn 3\n", 1).unwrap();
+        }
+        let len = std::fs::metadata(&seg).unwrap().len();
+        let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
+        f.set_len(len - 4).unwrap();
+        let (s, report) = Spool::open(settings(dir.path()), &["c"]).unwrap();
+        assert_eq!((report.records, report.corrupt_records), (2, 1));
+        assert_eq!(report.truncated_bytes, (HEADER + 7 - 4) as u64);
+        assert_eq!(texts(&s.read(0, 100).unwrap()), vec!["good 1\n", "good 2\n"]);
+        assert_eq!(s.append(1, b"after 3\n", 1).unwrap(), 2);
+        assert_eq!(texts(&s.read(2, 100).unwrap()), vec!["after 3\n"]);
+    }
+
+    #[test]
+    fn flipped_bytes_in_the_last_record_fail_its_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        let seg = dir.path().join(seg_name(0));
+        {
+            let (s, _) = Spool::open(settings(dir.path()), &["c"]).unwrap();
+            s.append(1, b"good\n", 1).unwrap();
+            s.append(1, b"flipped\n", 1).unwrap();
+        }
+        let mut bytes = std::fs::read(&seg).unwrap();
+        let n = bytes.len();
+        bytes[n - 3] ^= 0xff;
+        std::fs::write(&seg, &bytes).unwrap();
+        let (s, report) = Spool::open(settings(dir.path()), &["c"]).unwrap();
+        assert_eq!((report.records, report.corrupt_records), (1, 1));
+        assert_eq!(texts(&s.read(0, 100).unwrap()), vec!["good\n"]);
+    }
+
+    #[test]
+    fn segments_roll_and_are_deleted_once_every_consumer_is_past_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = settings(dir.path());
+        st.segment_max_bytes = 100;
+        let (s, _) = Spool::open(st, &["a", "b"]).unwrap();
+        for i in 0..6 {
+            s.append(1, format!("{i:0>60}\n").as_bytes(), 1).unwrap();
+        }
+        let count = || {
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "seg"))
+                .count()
+        };
+        assert_eq!(count(), 3);
+        s.ack(0, 6).unwrap();
+        assert_eq!(count(), 3, "b has not read anything yet");
+        s.ack(1, 4).unwrap();
+        assert_eq!(count(), 1);
+        assert_eq!(s.read(4, 100).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn past_max_bytes_the_oldest_segment_is_dropped_and_counted_per_consumer() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = settings(dir.path());
+        st.segment_max_bytes = 100;
+        st.max_bytes = 300;
+        let (s, _) = Spool::open(st, &["slow", "fast"]).unwrap();
+        for i in 0..4 {
+            s.append(2, format!("{i:0>60}\n").as_bytes(), 1).unwrap();
+            s.ack(1, i + 1).unwrap();
+        }
+        // Segments hold 2 records (178 bytes) each; the fourth record makes 356 > 300.
+        assert_eq!(s.consumer_stats(0), ConsumerStats { cursor: 2, queued_lines: 4, dropped_lines: 4 });
+        assert_eq!(s.consumer_stats(1).dropped_lines, 0);
+        assert_eq!(s.read(0, 100).unwrap().iter().map(|r| r.seq).collect::<Vec<_>>(), vec![2, 3]);
+    }
+
+    #[test]
+    fn segments_older_than_max_age_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = settings(dir.path());
+        st.segment_max_bytes = 10;
+        st.max_age = Some(Duration::from_secs(60));
+        let (s, _) = Spool::open(st, &["c"]).unwrap();
+        let t0 = 1_000_000_000_000;
+        s.append(1, b"old\n", t0).unwrap();
+        s.append(1, b"new\n", t0 + 120_000_000_000).unwrap();
+        assert_eq!(s.consumer_stats(0), ConsumerStats { cursor: 1, queued_lines: 1, dropped_lines: 1 });
+    }
+
+    #[test]
+    fn a_new_consumer_starts_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (s, _) = Spool::open(settings(dir.path()), &["old"]).unwrap();
+            s.append(1, b"x\n", 1).unwrap();
+        }
+        let (s, _) = Spool::open(settings(dir.path()), &["old", "new"]).unwrap();
+        assert_eq!(s.consumer_stats(0).queued_lines, 1);
+        assert_eq!(s.consumer_stats(1), ConsumerStats { cursor: 1, queued_lines: 0, dropped_lines: 0 });
+    }
+
+    #[tokio::test]
+    async fn writers_wait_until_their_record_is_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, _) = Spool::open(settings(dir.path()), &["c"]).unwrap();
+        let c = Committer::start(s.clone());
+        let seq = s.append(1, b"x\n", 1).unwrap();
+        assert_eq!(c.wait_durable(seq).await, Ok(()));
+        let a = s.append(1, b"y\n", 1).unwrap();
+        let b = s.append(1, b"z\n", 1).unwrap();
+        let (ra, rb) = tokio::join!(c.wait_durable(a), c.wait_durable(b));
+        assert_eq!((ra, rb), (Ok(()), Ok(())));
+    }
+}
