@@ -163,10 +163,17 @@ fn decode_header(b: &[u8; HEADER]) -> Header {
     Header { len: u32_at(0), crc: u32_at(4), seq: u64_at(8), lines: u32_at(16), ts: u64_at(20) as i64 }
 }
 
+/// What reading a segment back found.
+struct Scanned {
+    records: Vec<(u64, u32)>,
+    newest_ns: i64,
+    /// Where the good data ends (the file's length if all of it is good).
+    good_len: u64,
+    clean: bool,
+}
+
 /// Reads a segment's records, stopping at the first that is torn or corrupt.
-/// Returns the records, the newest timestamp, and the offset where the good
-/// data ends (the file's length if all of it is good).
-fn scan(file: &File, first_seq: u64) -> io::Result<(Vec<(u64, u32)>, i64, u64, bool)> {
+fn scan(file: &File, first_seq: u64) -> io::Result<Scanned> {
     let len = file.metadata()?.len();
     let mut records = Vec::new();
     let mut newest = 0;
@@ -176,24 +183,24 @@ fn scan(file: &File, first_seq: u64) -> io::Result<(Vec<(u64, u32)>, i64, u64, b
     let mut payload = Vec::new();
     while off < len {
         if len - off < HEADER as u64 || file.read_exact_at(&mut hdr, off).is_err() {
-            return Ok((records, newest, off, false));
+            return Ok(Scanned { records, newest_ns: newest, good_len: off, clean: false });
         }
         let h = decode_header(&hdr);
         if h.len > MAX_RECORD_BYTES || off + HEADER as u64 + u64::from(h.len) > len || h.seq != expect {
-            return Ok((records, newest, off, false));
+            return Ok(Scanned { records, newest_ns: newest, good_len: off, clean: false });
         }
         payload.resize(h.len as usize, 0);
         if file.read_exact_at(&mut payload, off + HEADER as u64).is_err()
             || crc(h.seq, h.lines, h.ts, &payload) != h.crc
         {
-            return Ok((records, newest, off, false));
+            return Ok(Scanned { records, newest_ns: newest, good_len: off, clean: false });
         }
         records.push((off, h.lines));
         newest = newest.max(h.ts);
         off += HEADER as u64 + u64::from(h.len);
         expect += 1;
     }
-    Ok((records, newest, off, true))
+    Ok(Scanned { records, newest_ns: newest, good_len: off, clean: true })
 }
 
 fn open_rw(path: &Path) -> io::Result<File> {
@@ -220,7 +227,7 @@ impl Spool {
         let mut next_seq = 0;
         for (first_seq, path) in found {
             let file = open_rw(&path)?;
-            let (records, newest_ns, good_len, clean) = scan(&file, first_seq)?;
+            let Scanned { records, newest_ns, good_len, clean } = scan(&file, first_seq)?;
             if !clean {
                 let file_len = file.metadata()?.len();
                 report.corrupt_records += 1;
