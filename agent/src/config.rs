@@ -16,9 +16,70 @@ use serde::Deserialize;
 pub struct AgentConfig {
     pub agent: AgentSection,
     pub output: OutputConfig,
+    /// The on-disk queue between the sources and the output.
+    #[serde(default)]
+    pub queue: QueueConfig,
     /// The sources this agent runs. Defaults to none (only the heartbeat).
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
+}
+
+/// Points wait here, on disk, until the output target acknowledges them: a
+/// collector or network outage, or a restart of the agent, loses nothing
+/// within these bounds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Directory of the queue files. Defaults to /var/lib/dcwatch-agent/queue
+    /// (systemd's StateDirectory).
+    #[serde(default = "default_queue_dir")]
+    pub dir: PathBuf,
+    /// Most bytes on disk; past it the oldest points are dropped and counted
+    /// (`dcwatch_agent.dropped`). Defaults to 268435456 (256 MiB: weeks of
+    /// one server's host metrics at 10 s).
+    #[serde(default = "default_queue_bytes")]
+    pub max_bytes: u64,
+    /// Points older than this are dropped and counted. Defaults to 604800 (7 days).
+    #[serde(default = "default_queue_age")]
+    pub max_age_secs: u64,
+    /// Size of one queue file. Defaults to 8388608 (8 MiB).
+    #[serde(default = "default_segment_bytes")]
+    pub segment_max_bytes: u64,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            dir: default_queue_dir(),
+            max_bytes: default_queue_bytes(),
+            max_age_secs: default_queue_age(),
+            segment_max_bytes: default_segment_bytes(),
+        }
+    }
+}
+
+impl QueueConfig {
+    pub fn spool_settings(&self) -> dcwatch_common::spool::SpoolSettings {
+        dcwatch_common::spool::SpoolSettings {
+            dir: self.dir.clone(),
+            segment_max_bytes: self.segment_max_bytes,
+            max_bytes: self.max_bytes,
+            max_age: Some(Duration::from_secs(self.max_age_secs)),
+        }
+    }
+}
+
+fn default_queue_dir() -> PathBuf {
+    PathBuf::from("/var/lib/dcwatch-agent/queue")
+}
+fn default_queue_bytes() -> u64 {
+    256 * 1024 * 1024
+}
+fn default_queue_age() -> u64 {
+    7 * 24 * 3600
+}
+fn default_segment_bytes() -> u64 {
+    8 * 1024 * 1024
 }
 
 /// Who this agent is.
@@ -65,11 +126,6 @@ pub struct OutputConfig {
     /// Request timeout. Defaults to 10000.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
-    /// Most lines kept while the target is unreachable; the oldest are
-    /// dropped (and counted in `dcwatch_agent.dropped`) past it. Defaults to
-    /// 500000 (over 24 h of one server's host metrics at 10 s).
-    #[serde(default = "default_buffer")]
-    pub buffer_max_lines: u64,
     /// Longest wait between retries. Defaults to 60.
     #[serde(default = "default_backoff")]
     pub max_backoff_secs: u64,
@@ -128,9 +184,6 @@ fn default_flush_ms() -> u64 {
 fn default_timeout_ms() -> u64 {
     10_000
 }
-fn default_buffer() -> u64 {
-    500_000
-}
 fn default_backoff() -> u64 {
     60
 }
@@ -156,8 +209,15 @@ impl Validate for AgentConfig {
         if o.batch_max_lines == 0 {
             p.push(Problem::general("output.batch_max_lines: must be at least 1"));
         }
-        if o.buffer_max_lines < o.batch_max_lines {
-            p.push(Problem::general("output.buffer_max_lines: must be at least output.batch_max_lines"));
+        let q = &self.queue;
+        if q.segment_max_bytes < 4096 {
+            p.push(Problem::general("queue.segment_max_bytes: must be at least 4096"));
+        }
+        if q.max_bytes < 2 * q.segment_max_bytes {
+            p.push(Problem::general("queue.max_bytes: must be at least twice queue.segment_max_bytes"));
+        }
+        if q.max_age_secs == 0 {
+            p.push(Problem::general("queue.max_age_secs: must be at least 1"));
         }
         if o.timeout_ms == 0 {
             p.push(Problem::general("output.timeout_ms: must be at least 1"));
@@ -214,7 +274,6 @@ impl AgentConfig {
             name: "output".into(),
             batch_max_lines: o.batch_max_lines,
             flush_interval: Duration::from_millis(o.flush_interval_ms),
-            buffer_max_lines: o.buffer_max_lines,
             max_backoff: Duration::from_secs(o.max_backoff_secs.max(1)),
             shutdown_timeout: Duration::from_secs(10),
             // One server's points are few: one batch at a time keeps them in order.

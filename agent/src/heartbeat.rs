@@ -9,8 +9,18 @@ use dcwatch_common::lp::Point;
 
 use crate::sources::SourceStats;
 
-pub fn point(site: &str, host: &str, started: Instant, sources: &SourceStats, output: &Stats, ts: i64) -> Point {
-    let errors = sources.errors_total.load(Ordering::Relaxed) + output.errors_total.load(Ordering::Relaxed);
+/// `lost` counts points that never reached the queue; `corrupt`, queue
+/// records found damaged.
+pub fn point(
+    site: &str,
+    host: &str,
+    started: Instant,
+    sources: &SourceStats,
+    output: &Stats,
+    (lost, corrupt): (u64, u64),
+    ts: i64,
+) -> Point {
+    let errors = sources.errors_total.load(Ordering::Relaxed) + output.errors_total.load(Ordering::Relaxed) + corrupt;
     Point::new("dcwatch_agent", ts)
         .tag("site", site)
         .tag("host", host)
@@ -19,7 +29,7 @@ pub fn point(site: &str, host: &str, started: Instant, sources: &SourceStats, ou
         .u64("points", sources.points_total.load(Ordering::Relaxed))
         .u64("sent", output.sent_lines.load(Ordering::Relaxed))
         .u64("queued", output.queued_lines.load(Ordering::Relaxed))
-        .u64("dropped", output.dropped_lines.load(Ordering::Relaxed))
+        .u64("dropped", output.dropped_lines.load(Ordering::Relaxed) + lost)
         .u64("errors", errors)
 }
 
@@ -28,7 +38,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn heartbeat_adds_source_and_output_errors() {
+    fn heartbeat_adds_up_errors_and_losses_from_every_stage() {
         let sources = SourceStats::default();
         sources.errors_total.store(2, Ordering::Relaxed);
         sources.points_total.store(40, Ordering::Relaxed);
@@ -37,11 +47,12 @@ mod tests {
         output.queued_lines.store(7, Ordering::Relaxed);
         output.sent_lines.store(30, Ordering::Relaxed);
         let mut buf = Vec::new();
-        point("hn", "web01", Instant::now(), &sources, &output, 9).write_to(&mut buf);
+        output.dropped_lines.store(4, Ordering::Relaxed);
+        point("hn", "web01", Instant::now(), &sources, &output, (1, 2), 9).write_to(&mut buf);
         assert_eq!(
             String::from_utf8(buf).unwrap(),
             format!(
-                "dcwatch_agent,site=hn,host=web01 version=\"{}\",uptime_s=0i,points=40i,sent=30i,queued=7i,dropped=0i,errors=5i 9\n",
+                "dcwatch_agent,site=hn,host=web01 version=\"{}\",uptime_s=0i,points=40i,sent=30i,queued=7i,dropped=5i,errors=7i 9\n",
                 env!("CARGO_PKG_VERSION")
             )
         );

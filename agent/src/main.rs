@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use dcwatch_common::forward;
+use dcwatch_common::spool::Spool;
 use dcwatch_common::write::Writer;
 use tokio::sync::watch;
 
@@ -89,10 +90,17 @@ async fn run(config: AgentConfig) -> anyhow::Result<()> {
         version = env!("CARGO_PKG_VERSION"), site = %site, host = %host, endpoint = %writer.endpoint(),
         sources = config.sources.len(), "dcwatch-agent starting"
     );
+    let (spool, report) = Spool::open(config.queue.spool_settings(), &["output"])
+        .with_context(|| format!("cannot open the queue in {}", config.queue.dir.display()))?;
+    tracing::info!(
+        dir = %config.queue.dir.display(), queued_points = report.lines, corrupt_records = report.corrupt_records,
+        "queue opened"
+    );
+    let queue = Arc::new(sources::Queue::new(spool.clone()));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let (out, out_task) = forward::spawn(writer, config.forwarder_settings(), stop_rx.clone());
+    let (out_stats, out_task) = forward::spawn(writer, config.forwarder_settings(), spool.clone(), 0, stop_rx.clone());
     let stats = Arc::new(sources::SourceStats::default());
-    let source_tasks = sources::spawn_all(&config, &out, &stats, &stop_rx).map_err(anyhow::Error::msg)?;
+    let source_tasks = sources::spawn_all(&config, &queue, &stats, &stop_rx).map_err(anyhow::Error::msg)?;
 
     let mut tick = tokio::time::interval(config.interval());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -104,8 +112,9 @@ async fn run(config: AgentConfig) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                let p = heartbeat::point(&site, &host, started, &stats, &out.stats, dcwatch_common::now_ns());
-                sources::emit(&[p], &out, &stats);
+                let losses = (queue.lost_points.load(std::sync::atomic::Ordering::Relaxed), spool.corrupt_records());
+                let p = heartbeat::point(&site, &host, started, &stats, &out_stats, losses, dcwatch_common::now_ns());
+                sources::emit(&[p], &queue, &stats);
             }
             _ = hup.recv() => {
                 tracing::warn!("SIGHUP received: reloading the configuration is not supported yet; restart the agent to apply changes");
@@ -114,14 +123,16 @@ async fn run(config: AgentConfig) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => break,
         }
     }
-    tracing::info!("stopping: flushing buffered points");
+    tracing::info!("stopping");
     let _ = stop_tx.send(true);
     for t in source_tasks {
         let _ = t.await;
     }
-    drop(out);
-    // The forwarder bounds its own flush by its shutdown timeout.
+    // The forwarder waits at most its shutdown timeout for batches in flight.
     let _ = tokio::time::timeout(Duration::from_secs(15), out_task).await;
+    if let Err(e) = spool.sync() {
+        tracing::error!(error = %e, "cannot sync the queue at exit");
+    }
     tracing::info!("stopped");
     Ok(())
 }

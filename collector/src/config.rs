@@ -23,6 +23,9 @@ pub struct CollectorConfig {
     /// accepts, counts and logs what it receives.
     #[serde(default)]
     pub sinks: Vec<SinkConfig>,
+    /// The on-disk spool between ingest and the sinks.
+    #[serde(default)]
+    pub spool: SpoolConfig,
     /// Log level (error, warn, info, debug, trace). Defaults to info; `RUST_LOG` wins.
     #[serde(default = "default_log_level")]
     pub log_level: String,
@@ -46,6 +49,63 @@ impl Default for ListenConfig {
     fn default() -> Self {
         ListenConfig { address: default_address(), tls: None, shutdown_timeout_secs: default_shutdown() }
     }
+}
+
+/// A write is acknowledged only once its points are on disk here; each sink
+/// reads them at its own pace.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpoolConfig {
+    /// Directory of the spool files. Defaults to /var/lib/dcwatch/spool
+    /// (systemd's StateDirectory).
+    #[serde(default = "default_spool_dir")]
+    pub dir: PathBuf,
+    /// Most bytes on disk. When full, writers get 503 and keep their data.
+    /// Defaults to 4294967296 (4 GiB).
+    #[serde(default = "default_spool_bytes")]
+    pub max_bytes: u64,
+    /// Points older than this are dropped (counted per sink) even if a sink
+    /// never took them. Defaults to 604800 (7 days).
+    #[serde(default = "default_spool_age")]
+    pub max_age_secs: u64,
+    /// Size of one spool file. Defaults to 67108864 (64 MiB).
+    #[serde(default = "default_spool_segment")]
+    pub segment_max_bytes: u64,
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        SpoolConfig {
+            dir: default_spool_dir(),
+            max_bytes: default_spool_bytes(),
+            max_age_secs: default_spool_age(),
+            segment_max_bytes: default_spool_segment(),
+        }
+    }
+}
+
+impl SpoolConfig {
+    pub fn spool_settings(&self) -> dcwatch_common::spool::SpoolSettings {
+        dcwatch_common::spool::SpoolSettings {
+            dir: self.dir.clone(),
+            segment_max_bytes: self.segment_max_bytes,
+            max_bytes: self.max_bytes,
+            max_age: Some(Duration::from_secs(self.max_age_secs)),
+        }
+    }
+}
+
+fn default_spool_dir() -> PathBuf {
+    PathBuf::from("/var/lib/dcwatch/spool")
+}
+fn default_spool_bytes() -> u64 {
+    4 * 1024 * 1024 * 1024
+}
+fn default_spool_age() -> u64 {
+    7 * 24 * 3600
+}
+fn default_spool_segment() -> u64 {
+    64 * 1024 * 1024
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -139,11 +199,6 @@ pub struct SinkConfig {
     /// Request timeout. Defaults to 10000.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
-    /// Most points held for this sink while it is unreachable; past it the
-    /// collector answers agents 503 (they keep the data and retry).
-    /// Defaults to 1000000.
-    #[serde(default = "default_buffer")]
-    pub buffer_max_lines: u64,
     /// Longest wait between retries. Defaults to 30.
     #[serde(default = "default_backoff")]
     pub max_backoff_secs: u64,
@@ -184,9 +239,6 @@ fn default_flush_ms() -> u64 {
 }
 fn default_timeout_ms() -> u64 {
     10_000
-}
-fn default_buffer() -> u64 {
-    1_000_000
 }
 fn default_backoff() -> u64 {
     30
@@ -249,8 +301,11 @@ impl Validate for CollectorConfig {
             if s.batch_max_lines == 0 {
                 p.push(Problem::general(format!("{at}.batch_max_lines: must be at least 1")));
             }
-            if s.buffer_max_lines < s.batch_max_lines {
-                p.push(Problem::general(format!("{at}.buffer_max_lines: must be at least batch_max_lines")));
+            if s.name.contains(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_')) {
+                p.push(Problem::general(format!(
+                    "{at}.name: `{}` may hold only letters, digits, - and _ (it names the sink's spool cursor)",
+                    s.name
+                )));
             }
             if !(1..=64).contains(&s.max_in_flight) {
                 p.push(Problem::general(format!("{at}.max_in_flight: must be from 1 to 64")));
@@ -258,6 +313,16 @@ impl Validate for CollectorConfig {
             if s.flavour == Flavour::V1 && s.database.trim().is_empty() {
                 p.push(Problem::general(format!("{at}.database: must name the InfluxDB 1.x database")));
             }
+        }
+        let sp = &self.spool;
+        if sp.segment_max_bytes < 4096 {
+            p.push(Problem::general("spool.segment_max_bytes: must be at least 4096"));
+        }
+        if sp.max_bytes < 2 * sp.segment_max_bytes {
+            p.push(Problem::general("spool.max_bytes: must be at least twice spool.segment_max_bytes"));
+        }
+        if sp.max_age_secs == 0 {
+            p.push(Problem::general("spool.max_age_secs: must be at least 1"));
         }
         if let Some(tls) = &self.listen.tls {
             for (key, path) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)] {
@@ -292,7 +357,6 @@ impl SinkConfig {
             name: self.name.clone(),
             batch_max_lines: self.batch_max_lines,
             flush_interval: Duration::from_millis(self.flush_interval_ms),
-            buffer_max_lines: self.buffer_max_lines,
             max_backoff: Duration::from_secs(self.max_backoff_secs.max(1)),
             shutdown_timeout,
             max_in_flight: self.max_in_flight,
@@ -318,7 +382,7 @@ mod tests {
         assert_eq!(c.listen.address, "0.0.0.0:8186");
         assert_eq!(c.ingest.max_body_bytes, 32 * 1024 * 1024);
         assert_eq!(c.sinks[0].flavour, Flavour::V2);
-        assert_eq!(c.sinks[0].buffer_max_lines, 1_000_000);
+        assert_eq!(c.spool.max_bytes, 4 * 1024 * 1024 * 1024);
     }
 
     #[test]

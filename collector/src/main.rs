@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use dcwatch_common::spool::{Committer, Spool};
 use tokio::sync::watch;
 
 use crate::config::CollectorConfig;
@@ -94,13 +95,25 @@ async fn run(config: CollectorConfig) -> anyhow::Result<()> {
     let addr: SocketAddr = config.listen.address.parse().context("listen.address")?;
     let shutdown_timeout = Duration::from_secs(config.listen.shutdown_timeout_secs);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let (sinks, sink_tasks) = sink::spawn_all(&config.sinks, shutdown_timeout, &stop_rx).map_err(anyhow::Error::msg)?;
-    if sinks.is_empty() {
+    let (sinks, sink_tasks, durable) = if config.sinks.is_empty() {
         tracing::warn!("no sink configured: points are accepted, counted and logged, and go nowhere");
-    }
+        (Vec::new(), Vec::new(), None)
+    } else {
+        let names: Vec<&str> = config.sinks.iter().map(|s| s.name.as_str()).collect();
+        let (spool, report) = Spool::open(config.spool.spool_settings(), &names)
+            .with_context(|| format!("cannot open the spool in {}", config.spool.dir.display()))?;
+        tracing::info!(
+            dir = %config.spool.dir.display(), points = report.lines, corrupt_records = report.corrupt_records,
+            "spool opened"
+        );
+        let (sinks, tasks) =
+            sink::spawn_all(&config.sinks, &spool, shutdown_timeout, &stop_rx).map_err(anyhow::Error::msg)?;
+        let committer = Committer::start(spool.clone());
+        (sinks, tasks, Some(state::Durable { spool, committer }))
+    };
     let tokens = ingest::auth::Tokens::new(&config.ingest.tokens, config.ingest.allow_anonymous);
     let read_timeout = Duration::from_secs(config.ingest.read_timeout_secs);
-    let state = Arc::new(state::AppState::new(tokens, sinks, config.ingest.max_body_bytes, read_timeout));
+    let state = Arc::new(state::AppState::new(tokens, sinks, durable, config.ingest.max_body_bytes, read_timeout));
     let app = api::app(state.clone());
 
     let handle = axum_server::Handle::new();
@@ -150,11 +163,17 @@ async fn run(config: CollectorConfig) -> anyhow::Result<()> {
             }
         }
     }
-    tracing::info!(timeout_s = shutdown_timeout.as_secs(), "stopping: no new writes; flushing sinks");
+    tracing::info!(timeout_s = shutdown_timeout.as_secs(), "stopping: no new writes; waiting for writes in flight");
+    // Stop accepting first and let open requests finish (their points are
+    // then in the spool); then stop the sinks. Unsent points stay spooled.
     handle.graceful_shutdown(Some(shutdown_timeout));
+    let deadline = tokio::time::Instant::now() + shutdown_timeout;
+    while handle.connection_count() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let _ = stop_tx.send(true);
     for t in sink_tasks {
-        let _ = tokio::time::timeout(shutdown_timeout + Duration::from_secs(1), t).await;
+        let _ = tokio::time::timeout_at(deadline + Duration::from_secs(1), t).await;
     }
     tracing::info!("stopped");
     Ok(())

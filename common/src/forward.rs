@@ -1,35 +1,33 @@
-//! A forwarder: a bounded buffer of line protocol that one task batches and
-//! writes to one target, retrying with backoff and jitter.
+//! A forwarder: one task that reads a consumer's records from the durable
+//! [`Spool`], batches them and writes them to one target, retrying with
+//! backoff and jitter.
 //!
-//! The agent has one (its output); the collector has one per sink, so a slow
-//! or dead InfluxDB at one site never holds back another. The buffer is
-//! bounded in lines. The agent pushes with [`Handle::push`], which drops the
-//! oldest lines past the bound (counted); the collector's ingest reserves room
-//! first with [`Handle::try_reserve`] and answers 503 instead, so nothing it acknowledged is
-//! dropped. (The disk-backed queue and spool replace this memory buffer in a
-//! later step; the interface stays.)
+//! The agent has one (its output); the collector has one per sink, each its
+//! own spool consumer, so a slow or dead InfluxDB at one site never holds back
+//! another. Data waits in the spool, not in memory: a restart of the process
+//! resumes from the consumer's persisted cursor.
+//!
+//! Delivery is at least once. The cursor advances only over batches the
+//! target acknowledged (or refused as bad data) *contiguously*; batches
+//! written at once can finish out of order, so after a crash at most the
+//! `max_in_flight` batches that were in flight are sent again. InfluxDB keeps
+//! one point per series and timestamp, so a resent point is not a duplicate
+//! there.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::spool::Spool;
 use crate::write::{Outcome, Writer};
 
-/// Lines that travel together: whole lines, each ending in `\n`.
-#[derive(Debug, Clone)]
-pub struct Chunk {
-    pub data: Bytes,
-    pub lines: u64,
-}
-
-/// Batching and buffering limits.
+/// Batching and retry settings.
 #[derive(Debug, Clone)]
 pub struct ForwarderSettings {
     /// Name in logs and metrics (`output`, or the sink's name).
@@ -38,12 +36,11 @@ pub struct ForwarderSettings {
     pub batch_max_lines: u64,
     /// Longest a line waits for its batch to fill.
     pub flush_interval: Duration,
-    /// Most lines held while the target is unreachable.
-    pub buffer_max_lines: u64,
     /// Ceiling of the exponential backoff, and the pace of retries while the
     /// target refuses our credentials.
     pub max_backoff: Duration,
-    /// How long a shutdown may spend flushing what is buffered.
+    /// How long a shutdown waits for batches in flight. What is not sent
+    /// stays in the spool for the next start.
     pub shutdown_timeout: Duration,
     /// Batches written at once. 1 keeps strict order (the agent); more lets a
     /// collector sink keep up with many agents (InfluxDB orders by timestamp).
@@ -53,11 +50,12 @@ pub struct ForwarderSettings {
 /// Counters shared with whoever reports them (heartbeat, /metrics).
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// Lines accepted into the buffer and not yet written or dropped.
+    /// Lines in the spool this forwarder has not had acknowledged.
     pub queued_lines: AtomicU64,
     pub sent_lines: AtomicU64,
     pub sent_batches: AtomicU64,
-    /// Lines dropped: refused by the target as bad data, or pushed out by the bound.
+    /// Lines lost: refused by the target as bad data, or dropped by the
+    /// spool's bound before this forwarder had them.
     pub dropped_lines: AtomicU64,
     /// Failed write attempts.
     pub errors_total: AtomicU64,
@@ -66,164 +64,156 @@ pub struct Stats {
     pub last_error: Mutex<Option<String>>,
 }
 
-/// The sending side of a forwarder.
-#[derive(Debug, Clone)]
-pub struct Handle {
-    tx: mpsc::UnboundedSender<Chunk>,
-    pub stats: Arc<Stats>,
-    max_lines: u64,
+/// A batch: records `[start, end)` of the spool, their lines, and the body.
+struct Batch {
+    start: u64,
+    end: u64,
+    lines: u64,
+    body: Arc<Vec<u8>>,
 }
 
-/// The buffer is full: the caller should push back (HTTP 503).
-#[derive(Debug, PartialEq, Eq)]
-pub struct Full;
-
-impl Handle {
-    /// Queues a chunk; past the bound the forwarder drops the oldest lines.
-    pub fn push(&self, chunk: Chunk) {
-        self.stats.queued_lines.fetch_add(chunk.lines, Ordering::AcqRel);
-        self.push_reserved(chunk);
-    }
-
-    /// Reserves room for `lines` under the bound, atomically: concurrent
-    /// callers can never together overshoot it. On success the caller must
-    /// follow with [`Handle::push_reserved`] or [`Handle::cancel`].
-    pub fn try_reserve(&self, lines: u64) -> Result<(), Full> {
-        self.stats
-            .queued_lines
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| (q + lines <= self.max_lines).then_some(q + lines))
-            .map(|_| ())
-            .map_err(|_| Full)
-    }
-
-    /// Gives back a reservation that will not be used.
-    pub fn cancel(&self, lines: u64) {
-        self.stats.queued_lines.fetch_sub(lines, Ordering::AcqRel);
-    }
-
-    /// Queues a chunk whose room was reserved with [`Handle::try_reserve`].
-    pub fn push_reserved(&self, chunk: Chunk) {
-        if self.tx.send(chunk).is_err() {
-            tracing::debug!("forwarder stopped; chunk not queued");
-        }
-    }
-
-    /// Queues a chunk only if it fits under the bound.
-    pub fn try_push(&self, chunk: Chunk) -> Result<(), Full> {
-        self.try_reserve(chunk.lines)?;
-        self.push_reserved(chunk);
-        Ok(())
-    }
-}
-
-/// Starts a forwarder task. It ends when `shutdown` turns true (after a
-/// bounded flush) or when every [`Handle`] is dropped and the buffer is empty.
+/// Starts the forwarder for spool consumer `consumer`. It ends when
+/// `shutdown` turns true, after at most `shutdown_timeout`.
 pub fn spawn(
     writer: Writer,
     settings: ForwarderSettings,
+    spool: Arc<Spool>,
+    consumer: usize,
     shutdown: watch::Receiver<bool>,
-) -> (Handle, tokio::task::JoinHandle<()>) {
-    let (tx, rx) = mpsc::unbounded_channel();
+) -> (Arc<Stats>, tokio::task::JoinHandle<()>) {
     let stats = Arc::new(Stats::default());
-    let handle = Handle { tx, stats: stats.clone(), max_lines: settings.buffer_max_lines };
-    let task = tokio::spawn(run(writer, settings, rx, stats, shutdown));
-    (handle, task)
+    let task = tokio::spawn(run(writer, settings, spool, consumer, stats.clone(), shutdown));
+    (stats, task)
 }
 
-/// A batch being written: its chunks come back to the buffer if it fails.
-struct Inflight {
-    chunks: Vec<Chunk>,
-    lines: u64,
+struct State {
+    /// Next record to read from the spool.
+    read_pos: u64,
+    /// Everything before this is acknowledged (the persisted cursor).
+    commit: u64,
+    /// Batches finished out of order: start → end.
+    finished: BTreeMap<u64, u64>,
+    /// Lines refused as bad data by the target.
+    rejected_lines: u64,
+}
+
+impl State {
+    /// Marks `[start, end)` finished; returns the new commit position if it moved.
+    fn finish(&mut self, start: u64, end: u64) -> Option<u64> {
+        self.finished.insert(start, end);
+        let before = self.commit;
+        while let Some(end) = self.finished.remove(&self.commit) {
+            self.commit = end;
+        }
+        // Batches wholly before the commit (the spool dropped what lay between).
+        self.finished.retain(|s, _| *s >= self.commit);
+        (self.commit > before).then_some(self.commit)
+    }
 }
 
 async fn run(
     writer: Writer,
     s: ForwarderSettings,
-    mut rx: mpsc::UnboundedReceiver<Chunk>,
+    spool: Arc<Spool>,
+    consumer: usize,
     stats: Arc<Stats>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let writer = Arc::new(writer);
     let max_in_flight = s.max_in_flight.max(1);
-    let mut buf: VecDeque<Chunk> = VecDeque::new();
-    let mut buffered: u64 = 0;
+    let start = spool.consumer_stats(consumer).cursor;
+    let mut st = State { read_pos: start, commit: start, finished: BTreeMap::new(), rejected_lines: 0 };
+    let mut appended = spool.subscribe();
+    let mut retry: VecDeque<Batch> = VecDeque::new();
     let mut tasks: JoinSet<Outcome> = JoinSet::new();
-    let mut inflight: HashMap<tokio::task::Id, Inflight> = HashMap::new();
-    let mut inflight_lines: u64 = 0;
+    let mut inflight: HashMap<tokio::task::Id, Batch> = HashMap::new();
     let mut next_attempt = Instant::now();
     let mut backoff = Duration::from_millis(500);
     let mut flush_at: Option<Instant> = None;
-    let mut input_open = true;
     let mut stop_by: Option<Instant> = None;
 
     loop {
-        // Keep the bound: drop the oldest buffered chunks (never a batch in flight).
-        if buffered + inflight_lines > s.buffer_max_lines {
-            let mut dropped = 0;
-            while buffered + inflight_lines > s.buffer_max_lines {
-                let Some(c) = buf.pop_front() else { break };
-                buffered -= c.lines;
-                dropped += c.lines;
-            }
-            if dropped > 0 {
-                stats.dropped_lines.fetch_add(dropped, Ordering::Relaxed);
-                stats.queued_lines.fetch_sub(dropped, Ordering::Relaxed);
-                tracing::error!(
-                    forwarder = %s.name, dropped_lines = dropped, buffer_max_lines = s.buffer_max_lines,
-                    "buffer full while the target is unreachable; dropped the oldest lines"
-                );
-            }
+        // The spool may have dropped records this forwarder had not read.
+        let cs = spool.consumer_stats(consumer);
+        if cs.cursor > st.commit {
+            st.commit = cs.cursor;
+            st.finished.retain(|start, _| *start >= cs.cursor);
         }
+        st.read_pos = st.read_pos.max(st.commit);
+        stats.queued_lines.store(cs.queued_lines, Ordering::Relaxed);
+        stats.dropped_lines.store(cs.dropped_lines + st.rejected_lines, Ordering::Relaxed);
 
         let now = Instant::now();
-        let stopping = stop_by.is_some();
+        let unread = spool.lines_from(st.read_pos);
+        if (unread > 0 || !retry.is_empty()) && flush_at.is_none() {
+            flush_at = Some(now + s.flush_interval);
+        }
         // Start as many batches as there are free slots and due data.
-        while tasks.len() < max_in_flight && !buf.is_empty() && now >= next_attempt {
-            let due = buffered >= s.batch_max_lines || flush_at.is_some_and(|t| now >= t) || stopping || !input_open;
-            if !due {
-                break;
-            }
-            let mut chunks = Vec::new();
-            let mut lines = 0;
-            let mut bytes = 0;
-            while let Some(c) = buf.front() {
-                if lines > 0 && lines + c.lines > s.batch_max_lines {
+        if stop_by.is_none() {
+            let mut unread = unread;
+            while tasks.len() < max_in_flight && now >= next_attempt {
+                let due = !retry.is_empty() || unread >= s.batch_max_lines || flush_at.is_some_and(|t| now >= t);
+                if !due {
                     break;
                 }
-                lines += c.lines;
-                bytes += c.data.len();
-                chunks.push(buf.pop_front().expect("front exists"));
+                let batch = match retry.pop_front() {
+                    Some(b) => b,
+                    None => {
+                        if unread == 0 {
+                            break;
+                        }
+                        let from = st.read_pos;
+                        let (records, next) = match spool.read(from, s.batch_max_lines) {
+                            Ok(r) => r,
+                            Err(e) => {
+                                tracing::error!(forwarder = %s.name, error = %e, "cannot read the spool; will retry");
+                                next_attempt = now + Duration::from_secs(1);
+                                break;
+                            }
+                        };
+                        st.read_pos = next;
+                        if records.is_empty() {
+                            // Only corrupt records in that range: nothing to send.
+                            if let Some(c) = st.finish(from, next) {
+                                ack(&spool, consumer, c, &s.name);
+                            }
+                            unread = spool.lines_from(st.read_pos);
+                            continue;
+                        }
+                        let lines: u64 = records.iter().map(|r| r.lines).sum();
+                        let mut body = Vec::with_capacity(records.iter().map(|r| r.data.len()).sum());
+                        for r in &records {
+                            body.extend_from_slice(&r.data);
+                        }
+                        unread = unread.saturating_sub(lines);
+                        Batch { start: from, end: next, lines, body: Arc::new(body) }
+                    }
+                };
+                let (w, body) = (writer.clone(), batch.body.clone());
+                let id = tasks.spawn(async move { w.write(&body).await }).id();
+                inflight.insert(id, batch);
             }
-            buffered -= lines;
-            let mut body = Vec::with_capacity(bytes);
-            for c in &chunks {
-                body.extend_from_slice(&c.data);
+            if unread == 0 && retry.is_empty() {
+                flush_at = None;
+            } else if flush_at.is_some_and(|t| now >= t) {
+                flush_at = Some(now + s.flush_interval);
             }
-            let w = writer.clone();
-            let id = tasks.spawn(async move { w.write(&body).await }).id();
-            inflight.insert(id, Inflight { chunks, lines });
-            inflight_lines += lines;
-            flush_at = if buf.is_empty() { None } else { Some(now + s.flush_interval) };
         }
 
-        if tasks.is_empty() && (buf.is_empty() || stop_by.is_some_and(|t| now >= t)) && (stopping || !input_open) {
-            if buffered > 0 {
-                tracing::error!(
-                    forwarder = %s.name, unsent_lines = buffered,
-                    "shutdown timeout reached with lines not yet written; they are lost"
-                );
+        if let Some(t) = stop_by
+            && (tasks.is_empty() || now >= t)
+        {
+            let left = spool.consumer_stats(consumer).queued_lines;
+            if left > 0 {
+                tracing::info!(forwarder = %s.name, queued_lines = left, "stopped; unsent lines stay in the spool for the next start");
             }
             return;
         }
 
-        let wake = match (flush_at, buffered >= s.batch_max_lines || stopping || !input_open) {
-            (_, true) => next_attempt,
-            (Some(t), false) => t.max(next_attempt),
-            (None, false) => now + Duration::from_secs(3600),
-        };
-        let wake = match stop_by {
-            Some(t) => wake.min(t),
-            None => wake,
+        let wake = match (flush_at, stop_by) {
+            (_, Some(t)) => t,
+            (Some(f), None) => f.max(next_attempt),
+            (None, None) => now + Duration::from_secs(3600),
         };
 
         tokio::select! {
@@ -233,14 +223,15 @@ async fn run(
                     Err(e) => (e.id(), Outcome::Retry { after: None, reason: format!("write task failed: {e}") }),
                 };
                 let done = inflight.remove(&id).expect("every task has its batch");
-                inflight_lines -= done.lines;
                 match outcome {
                     Outcome::Written => {
                         stats.sent_lines.fetch_add(done.lines, Ordering::Relaxed);
                         stats.sent_batches.fetch_add(1, Ordering::Relaxed);
-                        stats.queued_lines.fetch_sub(done.lines, Ordering::Relaxed);
                         stats.last_success_ns.store(crate::now_ns(), Ordering::Relaxed);
                         backoff = Duration::from_millis(500);
+                        if let Some(c) = st.finish(done.start, done.end) {
+                            ack(&spool, consumer, c, &s.name);
+                        }
                     }
                     Outcome::Rejected { status, message } => {
                         let text = format!("HTTP {status}: {message}");
@@ -251,25 +242,26 @@ async fn run(
                         // The reason first: whoever sees the count then sees why.
                         *stats.last_error.lock().expect("not poisoned") = Some(text);
                         stats.errors_total.fetch_add(1, Ordering::Relaxed);
-                        stats.dropped_lines.fetch_add(done.lines, Ordering::Relaxed);
-                        stats.queued_lines.fetch_sub(done.lines, Ordering::Relaxed);
+                        st.rejected_lines += done.lines;
+                        if let Some(c) = st.finish(done.start, done.end) {
+                            ack(&spool, consumer, c, &s.name);
+                        }
                     }
                     Outcome::Retry { after, reason } => {
-                        stats.errors_total.fetch_add(1, Ordering::Relaxed);
                         let wait = after.unwrap_or_else(|| jitter(backoff)).min(s.max_backoff.max(Duration::from_secs(1)));
                         backoff = (backoff * 2).min(s.max_backoff);
                         tracing::warn!(
-                            forwarder = %s.name, endpoint = %writer.endpoint(), error = %reason, retry_in_ms = wait.as_millis() as u64,
-                            queued_lines = buffered + inflight_lines + done.lines, "write failed; will retry"
+                            forwarder = %s.name, endpoint = %writer.endpoint(), error = %reason,
+                            retry_in_ms = wait.as_millis() as u64, "write failed; will retry"
                         );
                         *stats.last_error.lock().expect("not poisoned") = Some(reason);
-                        requeue(&mut buf, &mut buffered, done);
+                        stats.errors_total.fetch_add(1, Ordering::Relaxed);
+                        retry.push_front(done);
                         next_attempt = Instant::now() + wait;
                         // Due again as soon as the backoff allows, new data or not.
                         flush_at = Some(Instant::now());
                     }
                     Outcome::Stalled { status, message } => {
-                        stats.errors_total.fetch_add(1, Ordering::Relaxed);
                         let text = format!("HTTP {status}: {message}");
                         tracing::error!(
                             forwarder = %s.name, endpoint = %writer.endpoint(), error = %text,
@@ -277,43 +269,31 @@ async fn run(
                             "the target refuses this client (check the token, credentials and URL); data is kept and retried"
                         );
                         *stats.last_error.lock().expect("not poisoned") = Some(text);
-                        requeue(&mut buf, &mut buffered, done);
+                        stats.errors_total.fetch_add(1, Ordering::Relaxed);
+                        retry.push_front(done);
                         next_attempt = Instant::now() + s.max_backoff;
                         flush_at = Some(Instant::now());
                     }
                 }
             }
-            msg = rx.recv(), if input_open => match msg {
-                Some(c) => {
-                    if flush_at.is_none() {
-                        flush_at = Some(Instant::now() + s.flush_interval);
-                    }
-                    buffered += c.lines;
-                    buf.push_back(c);
+            changed = appended.changed(), if stop_by.is_none() => {
+                if changed.is_err() {
+                    stop_by = Some(Instant::now() + s.shutdown_timeout);
                 }
-                None => input_open = false,
-            },
+            }
             changed = shutdown.changed(), if stop_by.is_none() => {
                 if changed.is_err() || *shutdown.borrow() {
                     stop_by = Some(Instant::now() + s.shutdown_timeout);
-                    // Take what is already in the channel, then write it out.
-                    while let Ok(c) = rx.try_recv() {
-                        buffered += c.lines;
-                        buf.push_back(c);
-                    }
-                    input_open = false;
-                    next_attempt = Instant::now();
                 }
             }
-            _ = tokio::time::sleep_until(wake), if tasks.len() < max_in_flight => {}
+            _ = tokio::time::sleep_until(wake) => {}
         }
     }
 }
 
-fn requeue(buf: &mut VecDeque<Chunk>, buffered: &mut u64, done: Inflight) {
-    *buffered += done.lines;
-    for c in done.chunks.into_iter().rev() {
-        buf.push_front(c);
+fn ack(spool: &Spool, consumer: usize, commit: u64, name: &str) {
+    if let Err(e) = spool.ack(consumer, commit) {
+        tracing::error!(forwarder = %name, error = %e, "cannot persist the spool cursor; after a restart some points may be sent again");
     }
 }
 
@@ -338,36 +318,11 @@ mod tests {
     }
 
     #[test]
-    fn try_push_refuses_past_the_bound_and_push_does_not() {
-        let (tx, _rx) = mpsc::unbounded_channel();
-        let h = Handle { tx, stats: Arc::new(Stats::default()), max_lines: 10 };
-        let chunk = |n| Chunk { data: Bytes::new(), lines: n };
-        assert_eq!(h.try_push(chunk(6)), Ok(()));
-        assert_eq!(h.try_push(chunk(5)), Err(Full));
-        assert_eq!(h.try_push(chunk(4)), Ok(()));
-        h.push(chunk(5));
-        assert_eq!(h.stats.queued_lines.load(Ordering::Relaxed), 15);
-    }
-
-    #[test]
-    fn concurrent_reservations_never_overshoot_the_bound() {
-        let (tx, _rx) = mpsc::unbounded_channel();
-        let h = Handle { tx, stats: Arc::new(Stats::default()), max_lines: 1000 };
-        let granted = AtomicU64::new(0);
-        std::thread::scope(|s| {
-            for _ in 0..8 {
-                s.spawn(|| {
-                    for _ in 0..1000 {
-                        if h.try_reserve(3).is_ok() {
-                            granted.fetch_add(3, Ordering::Relaxed);
-                        }
-                    }
-                });
-            }
-        });
-        assert_eq!(granted.load(Ordering::Relaxed), 999);
-        assert_eq!(h.stats.queued_lines.load(Ordering::Relaxed), 999);
-        h.cancel(999);
-        assert_eq!(h.stats.queued_lines.load(Ordering::Relaxed), 0);
+    fn the_commit_moves_only_over_contiguously_finished_batches() {
+        let mut st = State { read_pos: 30, commit: 0, finished: BTreeMap::new(), rejected_lines: 0 };
+        assert_eq!(st.finish(10, 20), None, "0..10 is still in flight");
+        assert_eq!(st.finish(20, 30), None);
+        assert_eq!(st.finish(0, 10), Some(30));
+        assert!(st.finished.is_empty());
     }
 }

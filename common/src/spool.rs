@@ -121,8 +121,9 @@ struct Inner {
 pub struct Spool {
     settings: SpoolSettings,
     inner: Mutex<Inner>,
-    /// Woken on every append, for readers waiting for data.
-    pub appended: tokio::sync::Notify,
+    /// The sequence number the next append gets, sent on every append:
+    /// readers wait on `changed()`, which never misses one.
+    appended: tokio::sync::watch::Sender<u64>,
 }
 
 fn seg_name(first_seq: u64) -> String {
@@ -301,7 +302,7 @@ impl Spool {
                 consumers,
                 corrupt_records: report.corrupt_records,
             }),
-            appended: tokio::sync::Notify::new(),
+            appended: tokio::sync::watch::channel(next_seq).0,
         };
         Ok((Arc::new(spool), report))
     }
@@ -337,7 +338,7 @@ impl Spool {
         inner.next_seq += 1;
         self.enforce_bounds(inner, now_ns)?;
         drop(g);
-        self.appended.notify_waiters();
+        self.appended.send_replace(seq + 1);
         Ok(seq)
     }
 
@@ -407,11 +408,13 @@ impl Spool {
         Ok(upto)
     }
 
-    /// Up to `max_lines` lines (at least one record) from `from_seq` on. If
-    /// `from_seq` was dropped by a bound, reading starts at the oldest kept
-    /// record. A record whose checksum fails on reading is skipped and counted.
-    pub fn read(&self, from_seq: u64, max_lines: u64) -> io::Result<Vec<Record>> {
+    /// Up to `max_lines` lines (at least one record) from `from_seq` on, and
+    /// the position after the last record considered. If `from_seq` was
+    /// dropped by a bound, reading starts at the oldest kept record. A record
+    /// whose checksum fails on reading is skipped and counted.
+    pub fn read(&self, from_seq: u64, max_lines: u64) -> io::Result<(Vec<Record>, u64)> {
         let mut wanted = Vec::new();
+        let next;
         {
             let g = self.inner.lock().expect("not poisoned");
             let mut seq = from_seq.max(g.segments.front().map_or(0, |s| s.first_seq));
@@ -433,6 +436,7 @@ impl Spool {
                     seq += 1;
                 }
             }
+            next = seq.max(from_seq);
         }
         let mut out = Vec::with_capacity(wanted.len());
         for (file, seq, off, len) in wanted {
@@ -448,7 +452,23 @@ impl Spool {
             buf.drain(..HEADER);
             out.push(Record { seq, lines: u64::from(h.lines), data: Bytes::from(buf) });
         }
-        Ok(out)
+        Ok((out, next))
+    }
+
+    /// A receiver that changes on every append.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.appended.subscribe()
+    }
+
+    /// Lines in records from `seq` on.
+    pub fn lines_from(&self, seq: u64) -> u64 {
+        let g = self.inner.lock().expect("not poisoned");
+        lines_from(&g.segments, seq)
+    }
+
+    /// Whether `bytes` more fit under `max_bytes` without dropping anything.
+    pub fn has_room(&self, bytes: u64) -> bool {
+        self.inner.lock().expect("not poisoned").total_bytes + bytes + HEADER as u64 <= self.settings.max_bytes
     }
 
     /// Sequence number the next append will get.
@@ -506,6 +526,21 @@ impl Spool {
     }
 }
 
+fn lines_from(segments: &VecDeque<Segment>, seq: u64) -> u64 {
+    let mut lines = 0u64;
+    for seg in segments {
+        if seq >= seg.end_seq() {
+            continue;
+        }
+        if seq <= seg.first_seq {
+            lines += seg.lines;
+        } else {
+            lines += seg.records[(seq - seg.first_seq) as usize..].iter().map(|r| u64::from(r.1)).sum::<u64>();
+        }
+    }
+    lines
+}
+
 fn write_cursor(dir: &Path, name: &str, cursor: u64) -> io::Result<()> {
     let tmp = dir.join(format!("{name}.cursor.tmp"));
     std::fs::write(&tmp, format!("{cursor}\n"))?;
@@ -551,8 +586,8 @@ impl Committer {
         Arc::new(Committer { requested: req_tx, durable: dur_rx })
     }
 
-    /// Waits until record `seq` is on disk.
-    pub async fn wait_durable(&self, seq: u64) -> Result<(), String> {
+    /// Asks for record `seq` to be made durable, without waiting.
+    pub fn request(&self, seq: u64) {
         self.requested.send_if_modified(|r| {
             if *r <= seq {
                 *r = seq + 1;
@@ -561,6 +596,11 @@ impl Committer {
                 false
             }
         });
+    }
+
+    /// Waits until record `seq` is on disk.
+    pub async fn wait_durable(&self, seq: u64) -> Result<(), String> {
+        self.request(seq);
         let mut rx = self.durable.clone();
         loop {
             match &*rx.borrow_and_update() {
@@ -598,7 +638,7 @@ mod tests {
         let (s, _) = Spool::open(settings(dir.path()), &["vm"]).unwrap();
         assert_eq!(s.append(2, b"a 1\na 2\n", 10).unwrap(), 0);
         assert_eq!(s.append(1, b"b 3\n", 11).unwrap(), 1);
-        let r = s.read(0, 100).unwrap();
+        let r = s.read(0, 100).unwrap().0;
         assert_eq!(texts(&r), vec!["a 1\na 2\n", "b 3\n"]);
         assert_eq!((r[0].seq, r[0].lines, r[1].seq, r[1].lines), (0, 2, 1, 1));
         assert_eq!(s.consumer_stats(0), ConsumerStats { cursor: 0, queued_lines: 3, dropped_lines: 0 });
@@ -611,9 +651,11 @@ mod tests {
         for i in 0..5 {
             s.append(3, format!("r{i}\n").as_bytes(), 1).unwrap();
         }
-        assert_eq!(s.read(0, 7).unwrap().len(), 2);
-        assert_eq!(s.read(0, 1).unwrap().len(), 1);
-        assert_eq!(s.read(3, 100).unwrap().iter().map(|r| r.seq).collect::<Vec<_>>(), vec![3, 4]);
+        assert_eq!(s.read(0, 7).unwrap(), (s.read(0, 7).unwrap().0, 2));
+        assert_eq!(s.read(0, 7).unwrap().0.len(), 2);
+        assert_eq!(s.read(0, 1).unwrap().0.len(), 1);
+        assert_eq!(s.read(3, 100).unwrap().0.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![3, 4]);
+        assert_eq!(s.read(5, 100).unwrap(), (vec![], 5));
     }
 
     #[test]
@@ -631,7 +673,7 @@ mod tests {
         let (s, report) = Spool::open(settings(dir.path()), &["a", "b"]).unwrap();
         assert_eq!((report.records, report.corrupt_records), (4, 0));
         assert_eq!(s.consumer_stats(0).cursor, 3);
-        assert_eq!(texts(&s.read(s.consumer_stats(0).cursor, 100).unwrap()), vec!["p3\n"]);
+        assert_eq!(texts(&s.read(s.consumer_stats(0).cursor, 100).unwrap().0), vec!["p3\n"]);
         assert_eq!(s.consumer_stats(1), ConsumerStats { cursor: 1, queued_lines: 3, dropped_lines: 0 });
         assert_eq!(s.append(1, b"p4\n", 1).unwrap(), 4);
     }
@@ -652,9 +694,9 @@ mod tests {
         let (s, report) = Spool::open(settings(dir.path()), &["c"]).unwrap();
         assert_eq!((report.records, report.corrupt_records), (2, 1));
         assert_eq!(report.truncated_bytes, (HEADER + 7 - 4) as u64);
-        assert_eq!(texts(&s.read(0, 100).unwrap()), vec!["good 1\n", "good 2\n"]);
+        assert_eq!(texts(&s.read(0, 100).unwrap().0), vec!["good 1\n", "good 2\n"]);
         assert_eq!(s.append(1, b"after 3\n", 1).unwrap(), 2);
-        assert_eq!(texts(&s.read(2, 100).unwrap()), vec!["after 3\n"]);
+        assert_eq!(texts(&s.read(2, 100).unwrap().0), vec!["after 3\n"]);
     }
 
     #[test]
@@ -672,7 +714,7 @@ mod tests {
         std::fs::write(&seg, &bytes).unwrap();
         let (s, report) = Spool::open(settings(dir.path()), &["c"]).unwrap();
         assert_eq!((report.records, report.corrupt_records), (1, 1));
-        assert_eq!(texts(&s.read(0, 100).unwrap()), vec!["good\n"]);
+        assert_eq!(texts(&s.read(0, 100).unwrap().0), vec!["good\n"]);
     }
 
     #[test]
@@ -695,7 +737,7 @@ mod tests {
         assert_eq!(count(), 3, "b has not read anything yet");
         s.ack(1, 4).unwrap();
         assert_eq!(count(), 1);
-        assert_eq!(s.read(4, 100).unwrap().len(), 2);
+        assert_eq!(s.read(4, 100).unwrap().0.len(), 2);
     }
 
     #[test]
@@ -712,7 +754,7 @@ mod tests {
         // Segments hold 2 records (178 bytes) each; the fourth record makes 356 > 300.
         assert_eq!(s.consumer_stats(0), ConsumerStats { cursor: 2, queued_lines: 4, dropped_lines: 4 });
         assert_eq!(s.consumer_stats(1).dropped_lines, 0);
-        assert_eq!(s.read(0, 100).unwrap().iter().map(|r| r.seq).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(s.read(0, 100).unwrap().0.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![2, 3]);
     }
 
     #[test]

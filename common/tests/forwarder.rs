@@ -1,13 +1,13 @@
-//! The forwarder against a scripted HTTP target: what it retries, what it
-//! drops, what it keeps, and what it flushes at shutdown.
+//! The forwarder, reading a real spool, against a scripted HTTP target:
+//! what it retries, what it drops, what it keeps, and where a restart resumes.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use bytes::Bytes;
-use dcwatch_common::forward::{self, Chunk, ForwarderSettings};
+use dcwatch_common::forward::{self, ForwarderSettings};
+use dcwatch_common::spool::{Spool, SpoolSettings};
 use dcwatch_common::write::{Flavour, Writer, WriterSettings};
 use tokio::sync::watch;
 
@@ -24,7 +24,7 @@ impl Target {
     async fn start(script: &[u16]) -> (Target, String) {
         let t = Target { script: Arc::new(Mutex::new(script.iter().rev().copied().collect())), ..Default::default() };
         let state = t.clone();
-        let app = axum::Router::new().fallback(move |body: Bytes| {
+        let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
             let t = state.clone();
             async move {
                 *t.requests.lock().unwrap() += 1;
@@ -62,11 +62,20 @@ fn settings(max_backoff: Duration) -> ForwarderSettings {
         name: "test".into(),
         batch_max_lines: 100,
         flush_interval: Duration::from_millis(20),
-        buffer_max_lines: 1000,
         max_backoff,
         shutdown_timeout: Duration::from_secs(5),
         max_in_flight: 1,
     }
+}
+
+fn spool(dir: &std::path::Path, max_bytes: u64) -> Arc<Spool> {
+    let settings = SpoolSettings { dir: dir.to_path_buf(), segment_max_bytes: 64, max_bytes, max_age: None };
+    Spool::open(settings, &["target"]).unwrap().0
+}
+
+/// Appends lines as one record, like a source's tick or an ingest request.
+fn push(spool: &Spool, text: &str) {
+    spool.append(text.lines().count() as u64, text.as_bytes(), 1).unwrap();
 }
 
 fn writer(url: &str) -> Writer {
@@ -87,10 +96,6 @@ fn writer(url: &str) -> Writer {
     .unwrap()
 }
 
-fn chunk(text: &str) -> Chunk {
-    Chunk { data: Bytes::from(text.to_string()), lines: text.lines().count() as u64 }
-}
-
 async fn until(what: &str, mut f: impl FnMut() -> bool) {
     for _ in 0..600 {
         if f() {
@@ -104,70 +109,87 @@ async fn until(what: &str, mut f: impl FnMut() -> bool) {
 #[tokio::test]
 async fn a_503_is_retried_after_retry_after_and_the_batch_arrives_once() {
     let (target, url) = Target::start(&[503]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sp = spool(dir.path(), 1 << 20);
     let (_stop, stop_rx) = watch::channel(false);
-    let (h, _task) = forward::spawn(writer(&url), settings(Duration::from_secs(2)), stop_rx);
-    h.push(chunk("m v=1 1\nm v=2 2\n"));
+    let (stats, _task) = forward::spawn(writer(&url), settings(Duration::from_secs(2)), sp.clone(), 0, stop_rx);
+    push(&sp, "m v=1 1\nm v=2 2\n");
     // Wait on the forwarder's own count: the target records a body before
     // the forwarder has read the answer.
-    until("the retried batch to be counted as sent", || h.stats.sent_lines.load(Ordering::Relaxed) == 2).await;
+    until("the retried batch to be counted as sent", || stats.sent_lines.load(Ordering::Relaxed) == 2).await;
     assert_eq!(target.accepted(), vec!["m v=1 1\nm v=2 2\n".to_string()]);
     assert_eq!(target.requests(), 2);
-    assert_eq!(h.stats.sent_lines.load(Ordering::Relaxed), 2);
-    assert_eq!(h.stats.errors_total.load(Ordering::Relaxed), 1);
-    assert_eq!(h.stats.queued_lines.load(Ordering::Relaxed), 0);
+    assert_eq!(stats.errors_total.load(Ordering::Relaxed), 1);
+    until("the cursor to pass the batch", || sp.consumer_stats(0).queued_lines == 0).await;
 }
 
 #[tokio::test]
 async fn a_400_drops_the_batch_and_later_batches_still_go() {
     let (target, url) = Target::start(&[400]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sp = spool(dir.path(), 1 << 20);
     let (_stop, stop_rx) = watch::channel(false);
-    let (h, _task) = forward::spawn(writer(&url), settings(Duration::from_secs(2)), stop_rx);
-    h.push(chunk("bad v=1 1\n"));
-    until("the drop to be counted", || h.stats.dropped_lines.load(Ordering::Relaxed) == 1).await;
-    h.push(chunk("good v=2 2\n"));
-    until("the next batch", || !target.accepted().is_empty()).await;
+    let (stats, _task) = forward::spawn(writer(&url), settings(Duration::from_secs(2)), sp.clone(), 0, stop_rx);
+    push(&sp, "bad v=1 1\n");
+    until("the drop to be counted", || stats.dropped_lines.load(Ordering::Relaxed) == 1).await;
+    push(&sp, "good v=2 2\n");
+    until("the next batch", || stats.sent_lines.load(Ordering::Relaxed) == 1).await;
     assert_eq!(target.accepted(), vec!["good v=2 2\n".to_string()]);
     assert_eq!(target.requests(), 2, "a 400 must not be retried");
-    assert_eq!(h.stats.last_error.lock().unwrap().as_deref(), Some("HTTP 400: scripted"));
+    assert_eq!(stats.last_error.lock().unwrap().as_deref(), Some("HTTP 400: scripted"));
 }
 
 #[tokio::test]
 async fn a_401_keeps_the_data_and_retries_until_the_target_accepts() {
     let (target, url) = Target::start(&[401, 401]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sp = spool(dir.path(), 1 << 20);
     let (_stop, stop_rx) = watch::channel(false);
-    let (h, _task) = forward::spawn(writer(&url), settings(Duration::from_secs(1)), stop_rx);
-    h.push(chunk("m v=1 1\n"));
-    until("delivery once the token is accepted", || h.stats.sent_lines.load(Ordering::Relaxed) == 1).await;
+    let (stats, _task) = forward::spawn(writer(&url), settings(Duration::from_secs(1)), sp.clone(), 0, stop_rx);
+    push(&sp, "m v=1 1\n");
+    until("delivery once the token is accepted", || stats.sent_lines.load(Ordering::Relaxed) == 1).await;
     assert_eq!(target.accepted(), vec!["m v=1 1\n".to_string()]);
-    assert_eq!(h.stats.dropped_lines.load(Ordering::Relaxed), 0);
+    assert_eq!(stats.dropped_lines.load(Ordering::Relaxed), 0);
     assert_eq!(target.requests(), 3);
 }
 
 #[tokio::test]
-async fn shutdown_flushes_what_is_buffered() {
+async fn what_was_not_sent_before_a_stop_is_sent_after_a_restart_and_nothing_twice() {
     let (target, url) = Target::start(&[]).await;
-    let (stop, stop_rx) = watch::channel(false);
-    let mut s = settings(Duration::from_secs(1));
-    s.flush_interval = Duration::from_secs(3600);
-    let (h, task) = forward::spawn(writer(&url), s, stop_rx);
-    h.push(chunk("m v=1 1\n"));
-    h.push(chunk("m v=2 2\n"));
-    stop.send(true).unwrap();
-    task.await.unwrap();
-    assert_eq!(target.accepted(), vec!["m v=1 1\nm v=2 2\n".to_string()]);
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let sp = spool(dir.path(), 1 << 20);
+        let (_stop, stop_rx) = watch::channel(false);
+        let (stats, task) = forward::spawn(writer(&url), settings(Duration::from_secs(1)), sp.clone(), 0, stop_rx);
+        push(&sp, "m v=1 1\n");
+        until("the first point", || stats.sent_lines.load(Ordering::Relaxed) == 1).await;
+        task.abort();
+        let _ = task.await;
+        // Written while no forwarder runs: must go after the restart.
+        push(&sp, "m v=2 2\n");
+        push(&sp, "m v=3 3\n");
+    }
+    let sp = spool(dir.path(), 1 << 20);
+    assert_eq!(sp.consumer_stats(0).queued_lines, 2);
+    let (_stop, stop_rx) = watch::channel(false);
+    let (stats, _task) = forward::spawn(writer(&url), settings(Duration::from_secs(1)), sp.clone(), 0, stop_rx);
+    until("the backlog", || stats.sent_lines.load(Ordering::Relaxed) == 2).await;
+    assert_eq!(target.accepted(), vec!["m v=1 1\n".to_string(), "m v=2 2\nm v=3 3\n".to_string()]);
 }
 
 #[tokio::test]
-async fn past_the_bound_the_oldest_lines_are_dropped_and_counted() {
-    // Nothing listens on port 1: every write fails and the buffer fills.
+async fn past_the_spool_bound_the_oldest_lines_are_dropped_and_counted() {
+    // Nothing listens on port 1: every write fails and the spool fills.
+    let dir = tempfile::tempdir().unwrap();
+    let sp = spool(dir.path(), 200);
     let (_stop, stop_rx) = watch::channel(false);
-    let mut s = settings(Duration::from_secs(3600));
-    s.buffer_max_lines = 3;
-    s.batch_max_lines = 1;
-    let (h, _task) = forward::spawn(writer("http://127.0.0.1:1"), s, stop_rx);
-    for i in 0..5 {
-        h.push(chunk(&format!("m v={i} {i}\n")));
+    let (stats, _task) =
+        forward::spawn(writer("http://127.0.0.1:1"), settings(Duration::from_secs(3600)), sp.clone(), 0, stop_rx);
+    for i in 0..6 {
+        // 28-byte header + 36 bytes of line = 64: one record per segment.
+        push(&sp, &format!("m v={i} {i:0>29}\n"));
     }
-    until("two drops", || h.stats.dropped_lines.load(Ordering::Relaxed) == 2).await;
-    assert_eq!(h.stats.queued_lines.load(Ordering::Relaxed), 3);
+    // 6 × 64 = 384 bytes > 200: the three oldest segments go.
+    until("three drops", || stats.dropped_lines.load(Ordering::Relaxed) == 3).await;
+    assert_eq!(sp.consumer_stats(0).queued_lines, 3);
 }

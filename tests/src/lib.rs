@@ -289,14 +289,24 @@ impl Collector {
 
     pub fn start_in(dir: TempDir, yaml: &str) -> Collector {
         let port = free_port();
+        Self::start_at(dir, yaml, port)
+    }
+
+    /// Starts a collector on a given port (a restart keeps its port); a
+    /// config with no `spool:` gets one in the collector's directory.
+    pub fn start_at(dir: TempDir, yaml: &str, port: u16) -> Collector {
         let path = dir.path().join("collector.yaml");
-        std::fs::write(&path, yaml.replace("{port}", &port.to_string())).expect("write collector.yaml");
+        let mut yaml = yaml.replace("{port}", &port.to_string());
+        if !yaml.lines().any(|l| l.starts_with("spool:")) {
+            yaml.push_str(&format!("\nspool:\n  dir: {}\n", dir.path().join("spool").display()));
+        }
+        std::fs::write(&path, &yaml).expect("write collector.yaml");
         let proc = Proc::spawn(
             "dcwatch-collector",
             Command::new(bin("dcwatch-collector")).arg("-c").arg(&path).env("RUST_LOG", "info"),
             dir.path(),
         );
-        let scheme = if yaml.contains("tls:") { "https" } else { "http" };
+        let scheme = if yaml.contains("  tls:") { "https" } else { "http" };
         let c = Collector { port, proc, dir, scheme };
         let client = c.client();
         wait_for("the collector to answer /ping", || {
@@ -354,10 +364,19 @@ pub struct Agent {
 }
 
 impl Agent {
+    /// Starts an agent; a config with no `queue:` gets one in the agent's directory.
     pub fn start(yaml: &str) -> Agent {
         let dir = TempDir::new().expect("tempdir");
+        Self::start_in(dir, yaml)
+    }
+
+    pub fn start_in(dir: TempDir, yaml: &str) -> Agent {
         let path = dir.path().join("agent.yaml");
-        std::fs::write(&path, yaml).expect("write agent.yaml");
+        let mut yaml = yaml.to_string();
+        if !yaml.lines().any(|l| l.starts_with("queue:")) {
+            yaml.push_str(&format!("\nqueue:\n  dir: {}\n", dir.path().join("queue").display()));
+        }
+        std::fs::write(&path, &yaml).expect("write agent.yaml");
         let proc = Proc::spawn(
             "dcwatch-agent",
             Command::new(bin("dcwatch-agent")).arg("-c").arg(&path).env("RUST_LOG", "info"),

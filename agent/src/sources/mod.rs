@@ -4,12 +4,11 @@
 pub mod host;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
-use dcwatch_common::forward::{Chunk, Handle};
 use dcwatch_common::lp::Point;
+use dcwatch_common::spool::{Committer, Spool};
 use tokio::sync::watch;
 
 use crate::config::{AgentConfig, SourceConfig};
@@ -21,20 +20,59 @@ pub struct SourceStats {
     pub errors_total: AtomicU64,
 }
 
-/// Serializes points and hands them to the output as one chunk.
-pub fn emit(points: &[Point], out: &Handle, stats: &SourceStats) {
+/// The on-disk queue the sources write to and the output reads from.
+pub struct Queue {
+    pub spool: Arc<Spool>,
+    committer: Arc<Committer>,
+    /// Points that could not be queued (a full or failing disk).
+    pub lost_points: AtomicU64,
+    failing: AtomicBool,
+}
+
+impl Queue {
+    pub fn new(spool: Arc<Spool>) -> Queue {
+        let committer = Committer::start(spool.clone());
+        Queue { spool, committer, lost_points: AtomicU64::new(0), failing: AtomicBool::new(false) }
+    }
+
+    /// Appends one record. The sync is asked for, not waited on: a killed
+    /// agent loses nothing (the data is in the page cache); only a machine
+    /// crash can lose the last moment.
+    fn push(&self, data: &[u8], lines: u64) {
+        match self.spool.append(lines, data, dcwatch_common::now_ns()) {
+            Ok(seq) => {
+                self.committer.request(seq);
+                if self.failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!("the queue accepts points again");
+                }
+            }
+            Err(e) => {
+                self.lost_points.fetch_add(lines, Ordering::Relaxed);
+                if !self.failing.swap(true, Ordering::Relaxed) {
+                    tracing::error!(
+                        dir = %self.spool.settings().dir.display(), error = %e,
+                        "cannot write to the queue (is the disk full?); points are lost until this clears"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Serializes points and queues them as one record.
+pub fn emit(points: &[Point], out: &Queue, stats: &SourceStats) {
     let mut buf = Vec::with_capacity(points.len() * 128);
     let lines = points.iter().filter(|p| p.write_to(&mut buf)).count() as u64;
     if lines > 0 {
         stats.points_total.fetch_add(lines, Ordering::Relaxed);
-        out.push(Chunk { data: Bytes::from(buf), lines });
+        out.push(&buf, lines);
     }
 }
 
 /// Starts one task per configured source.
 pub fn spawn_all(
     config: &AgentConfig,
-    out: &Handle,
+    out: &Arc<Queue>,
     stats: &Arc<SourceStats>,
     shutdown: &watch::Receiver<bool>,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
@@ -56,7 +94,7 @@ pub fn spawn_all(
 async fn run_host(
     mut src: host::HostSource,
     interval: Duration,
-    out: Handle,
+    out: Arc<Queue>,
     stats: Arc<SourceStats>,
     mut shutdown: watch::Receiver<bool>,
 ) {

@@ -39,7 +39,7 @@ async fn health(State(app): State<Arc<AppState>>) -> Response {
         .sinks
         .iter()
         .map(|s| {
-            let st = &s.handle.stats;
+            let st = &s.stats;
             let last = st.last_success_ns.load(Ordering::Relaxed);
             serde_json::json!({
                 "name": s.name,
@@ -69,7 +69,7 @@ async fn health(State(app): State<Arc<AppState>>) -> Response {
         .collect();
     // "warn" while a sink has data it cannot deliver.
     let stuck = app.sinks.iter().any(|s| {
-        let st = &s.handle.stats;
+        let st = &s.stats;
         st.queued_lines.load(Ordering::Relaxed) > 0 && st.last_error.lock().expect("not poisoned").is_some()
     });
     axum::Json(serde_json::json!({
@@ -127,6 +127,19 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         "dcwatch_collector_points_rejected_total{{reason=\"forbidden\"}} {}",
         s.points_forbidden.load(Ordering::Relaxed)
     );
+    if let Some(d) = &app.durable {
+        family(&mut m, "dcwatch_collector_spool_bytes", "gauge", "Bytes on disk in the spool.");
+        let _ = writeln!(m, "dcwatch_collector_spool_bytes {}", d.spool.total_bytes());
+        family(&mut m, "dcwatch_collector_spool_max_bytes", "gauge", "The spool's size bound (spool.max_bytes).");
+        let _ = writeln!(m, "dcwatch_collector_spool_max_bytes {}", d.spool.settings().max_bytes);
+        family(
+            &mut m,
+            "dcwatch_collector_spool_corrupt_records_total",
+            "counter",
+            "Spool records found torn or corrupt and skipped.",
+        );
+        let _ = writeln!(m, "dcwatch_collector_spool_corrupt_records_total {}", d.spool.corrupt_records());
+    }
 
     type Get = fn(&dcwatch_common::forward::Stats) -> i64;
     let sink_metrics: [(&str, &str, &str, Get); 6] = [
@@ -158,7 +171,7 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     for (name, kind, help, get) in sink_metrics {
         family(&mut m, name, kind, help);
         for sink in &app.sinks {
-            let _ = writeln!(m, "{name}{{sink=\"{}\"}} {}", label(&sink.name), get(&sink.handle.stats));
+            let _ = writeln!(m, "{name}{{sink=\"{}\"}} {}", label(&sink.name), get(&sink.stats));
         }
     }
 

@@ -1,7 +1,6 @@
 //! Handler tests: the whole router, called without a listener.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -11,15 +10,25 @@ use tower::ServiceExt;
 
 use crate::config::TokenConfig;
 use crate::ingest::auth::Tokens;
-use crate::state::{AppState, Sink};
+use crate::state::{AppState, Durable, Sink};
 use dcwatch_common::forward::{self, ForwarderSettings};
+use dcwatch_common::spool::{Committer, Spool, SpoolSettings};
 use dcwatch_common::write::{Flavour, Writer, WriterSettings};
 
 const TOKEN: &str = "token-for-hn-site-0001";
 
-/// A sink whose target never answers (nothing listens on port 1), so what
-/// ingest accepted stays in its buffer where the test can count it.
-fn dead_sink(buffer_max_lines: u64) -> Sink {
+/// The app with one sink whose target never answers (nothing listens on
+/// port 1), so what ingest accepted stays in the spool where the test can
+/// count it. The spool lives in the returned directory.
+fn state(spool_max_bytes: u64, max_body_bytes: usize) -> (Arc<AppState>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = SpoolSettings {
+        dir: dir.path().to_path_buf(),
+        segment_max_bytes: 1 << 20,
+        max_bytes: spool_max_bytes,
+        max_age: None,
+    };
+    let (spool, _) = Spool::open(settings, &["dead"]).unwrap();
     let writer = Writer::new(&WriterSettings {
         url: "http://127.0.0.1:1".into(),
         flavour: Flavour::V2,
@@ -35,24 +44,20 @@ fn dead_sink(buffer_max_lines: u64) -> Sink {
         ca_file: None,
     })
     .unwrap();
-    let settings = ForwarderSettings {
+    let fw = ForwarderSettings {
         name: "dead".into(),
         batch_max_lines: 1000,
         flush_interval: Duration::from_secs(3600),
-        buffer_max_lines,
         max_backoff: Duration::from_secs(3600),
         shutdown_timeout: Duration::from_secs(1),
         max_in_flight: 1,
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
-    // Dropping the sender would start the forwarder's shutdown; keep it alive
-    // for the rest of the test process.
+    // Dropping the sender would stop the forwarder; keep it for the test process.
     std::mem::forget(tx);
-    let (handle, _task) = forward::spawn(writer, settings, rx);
-    Sink { name: "dead".into(), endpoint: "http://127.0.0.1:1".into(), handle }
-}
-
-fn state(buffer_max_lines: u64, max_body_bytes: usize) -> Arc<AppState> {
+    let (stats, _task) = forward::spawn(writer, fw, spool.clone(), 0, rx);
+    let sink = Sink { name: "dead".into(), endpoint: "http://127.0.0.1:1".into(), stats };
+    let committer = Committer::start(spool.clone());
     let tokens = Tokens::new(
         &[TokenConfig {
             name: "hn".into(),
@@ -63,11 +68,13 @@ fn state(buffer_max_lines: u64, max_body_bytes: usize) -> Arc<AppState> {
         }],
         false,
     );
-    Arc::new(AppState::new(tokens, vec![dead_sink(buffer_max_lines)], max_body_bytes, Duration::from_millis(300)))
+    let durable = Durable { spool, committer };
+    (Arc::new(AppState::new(tokens, vec![sink], Some(durable), max_body_bytes, Duration::from_millis(300))), dir)
 }
 
+/// Points accepted and waiting in the spool for the sink.
 fn queued(app: &AppState) -> u64 {
-    app.sinks[0].handle.stats.queued_lines.load(Ordering::Relaxed)
+    app.durable.as_ref().unwrap().spool.consumer_stats(0).queued_lines
 }
 
 async fn post(
@@ -98,7 +105,7 @@ async fn get(app: &Arc<AppState>, uri: &str) -> String {
 
 #[tokio::test]
 async fn a_valid_write_is_accepted_and_queued_for_every_sink() {
-    let app = state(100, 1 << 20);
+    let (app, _dir) = state(1 << 20, 1 << 20);
     let (status, body) =
         post(&app, "/api/v2/write?org=o&bucket=b", Some(TOKEN), None, b"m,site=hn v=1 1\nm v=2 2\n".to_vec()).await;
     assert_eq!((status, body.as_str()), (StatusCode::NO_CONTENT, ""));
@@ -107,7 +114,7 @@ async fn a_valid_write_is_accepted_and_queued_for_every_sink() {
 
 #[tokio::test]
 async fn a_wrong_or_missing_token_is_401_and_nothing_is_queued() {
-    let app = state(100, 1 << 20);
+    let (app, _dir) = state(1 << 20, 1 << 20);
     let (status, body) = post(&app, "/api/v2/write", Some("not-the-token-at-all"), None, b"m v=1 1\n".to_vec()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body, r#"{"code":"unauthorized","message":"missing or unknown token"}"#);
@@ -123,7 +130,7 @@ async fn a_wrong_or_missing_token_is_401_and_nothing_is_queued() {
 
 #[tokio::test]
 async fn v1_clients_may_give_the_token_as_the_p_parameter() {
-    let app = state(100, 1 << 20);
+    let (app, _dir) = state(1 << 20, 1 << 20);
     let (status, _) =
         post(&app, &format!("/write?db=x&u=telegraf&p={TOKEN}&precision=s"), None, None, b"m v=1 1\n".to_vec()).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -132,7 +139,7 @@ async fn v1_clients_may_give_the_token_as_the_p_parameter() {
 
 #[tokio::test]
 async fn a_batch_wholly_for_another_site_is_403_and_counted() {
-    let app = state(100, 1 << 20);
+    let (app, _dir) = state(1 << 20, 1 << 20);
     let (status, body) =
         post(&app, "/api/v2/write", Some(TOKEN), None, b"m,site=hcm v=1 1\nm,site=hcm v=2 2\n".to_vec()).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -146,7 +153,7 @@ async fn a_batch_wholly_for_another_site_is_403_and_counted() {
 
 #[tokio::test]
 async fn a_malformed_line_is_named_and_the_valid_lines_are_kept() {
-    let app = state(100, 1 << 20);
+    let (app, _dir) = state(1 << 20, 1 << 20);
     let (status, body) =
         post(&app, "/api/v2/write", Some(TOKEN), None, b"m v=1 1\nm v=2 2\nm,site=hn v= 3\nm v=4 4\n".to_vec()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -159,7 +166,7 @@ async fn a_malformed_line_is_named_and_the_valid_lines_are_kept() {
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_413_whether_plain_or_gzipped() {
-    let app = state(100_000, 2048);
+    let (app, _dir) = state(1 << 20, 2048);
     let big = "m,site=hn v=1 1\n".repeat(200).into_bytes();
     let (status, body) = post(&app, "/api/v2/write", Some(TOKEN), None, big.clone()).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
@@ -174,7 +181,7 @@ async fn a_body_over_the_limit_is_413_whether_plain_or_gzipped() {
 
 #[tokio::test]
 async fn gzip_bodies_are_inflated_and_broken_gzip_is_400() {
-    let app = state(100, 1 << 20);
+    let (app, _dir) = state(1 << 20, 1 << 20);
     let zipped = dcwatch_common::write::gzip(b"m v=1 1\n").unwrap();
     let (status, _) = post(&app, "/api/v2/write", Some(TOKEN), Some("gzip"), zipped.clone()).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -186,8 +193,10 @@ async fn gzip_bodies_are_inflated_and_broken_gzip_is_400() {
 }
 
 #[tokio::test]
-async fn a_full_sink_buffer_answers_503_with_retry_after_and_accepts_nothing() {
-    let app = state(3, 1 << 20);
+async fn a_full_spool_answers_503_with_retry_after_and_accepts_nothing() {
+    // 44 bytes for the first write (16 of lines, a 28-byte header); the
+    // second would make 88 > 80.
+    let (app, _dir) = state(80, 1 << 20);
     let (status, _) = post(&app, "/api/v2/write", Some(TOKEN), None, b"m v=1 1\nm v=2 2\n".to_vec()).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let req = Request::post("/api/v2/write")
@@ -202,7 +211,7 @@ async fn a_full_sink_buffer_answers_503_with_retry_after_and_accepts_nothing() {
 
 #[tokio::test]
 async fn an_unknown_precision_is_400() {
-    let app = state(100, 1 << 20);
+    let (app, _dir) = state(1 << 20, 1 << 20);
     let (status, body) = post(&app, "/api/v2/write?precision=d", Some(TOKEN), None, b"m v=1 1\n".to_vec()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("precision `d` is not one of"), "{body}");
@@ -210,7 +219,7 @@ async fn an_unknown_precision_is_400() {
 
 #[tokio::test]
 async fn health_lists_agents_by_site_and_host() {
-    let app = state(100, 1 << 20);
+    let (app, _dir) = state(1 << 20, 1 << 20);
     post(&app, "/api/v2/write", Some(TOKEN), None, b"host_cpu,host=web01 usage_pct=3 1\n".to_vec()).await;
     let health: serde_json::Value = serde_json::from_str(&get(&app, "/health").await).unwrap();
     assert_eq!(health["agents"][0]["site"], "hn");
@@ -236,7 +245,7 @@ impl http_body::Body for Stalled {
 
 #[tokio::test]
 async fn a_body_that_never_arrives_is_408_not_a_hung_request() {
-    let app = state(100, 1 << 20);
+    let (app, _dir) = state(1 << 20, 1 << 20);
     let req = Request::post("/api/v2/write")
         .header("Authorization", format!("Token {TOKEN}"))
         .body(Body::new(Stalled))

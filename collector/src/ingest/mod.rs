@@ -18,13 +18,12 @@ use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::state::{AppState, RequestRejection};
-use dcwatch_common::forward::Chunk;
 
 /// Seconds a client should wait after a 503 before trying again.
 const RETRY_AFTER_SECS: u64 = 5;
@@ -120,30 +119,43 @@ async fn write(
         )
     })?;
 
-    let n = lines::normalize(text, &who, multiplier, dcwatch_common::now_ns());
+    let mut n = lines::normalize(text, &who, multiplier, dcwatch_common::now_ns());
 
     if n.accepted > 0 {
-        // Reserve room in every sink before accepting anything: either all
-        // sinks take the points, or none does and the writer retries.
-        for (i, s) in app.sinks.iter().enumerate() {
-            if s.handle.try_reserve(n.accepted).is_err() {
-                for taken in &app.sinks[..i] {
-                    taken.handle.cancel(n.accepted);
-                }
-                tracing::warn!(sink = %s.name, agent = %who.name, points = n.accepted, "sink buffer full; asking the writer to retry later");
+        if let Some(d) = &app.durable {
+            // Refuse rather than make the spool drop older points.
+            if !d.spool.has_room(n.out.len() as u64) {
+                tracing::warn!(agent = %who.name, points = n.accepted, "spool full (sinks behind); asking the writer to retry later");
                 return Err(reject(
                     RequestRejection::Overloaded,
                     WriteError::new(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "unavailable",
-                        format!("sink `{}` is behind; retry in {RETRY_AFTER_SECS} s", s.name),
+                        format!("the spool is full while sinks catch up; retry in {RETRY_AFTER_SECS} s"),
                     ),
                 ));
             }
-        }
-        let chunk = Chunk { data: Bytes::from(n.out), lines: n.accepted };
-        for s in &app.sinks {
-            s.handle.push_reserved(chunk.clone());
+            let spool = d.spool.clone();
+            let (lines, out) = (n.accepted, std::mem::take(&mut n.out));
+            let appended = tokio::task::spawn_blocking(move || spool.append(lines, &out, dcwatch_common::now_ns()))
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))
+                .and_then(|r| r);
+            let durable = match appended {
+                Ok(seq) => d.committer.wait_durable(seq).await,
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = durable {
+                tracing::error!(agent = %who.name, error = %e, "cannot store the write durably; refused it (503)");
+                return Err(reject(
+                    RequestRejection::Overloaded,
+                    WriteError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "unavailable",
+                        format!("cannot store the points durably ({e}); retry in {RETRY_AFTER_SECS} s"),
+                    ),
+                ));
+            }
         }
         app.stats.points_received.fetch_add(n.accepted, Ordering::Relaxed);
         let now = dcwatch_common::now_ns();

@@ -1,29 +1,35 @@
-//! Sinks: one forwarder per configured InfluxDB target, each with its own
-//! buffer and retry state, so one target being down does not hold back another.
+//! Sinks: one forwarder per configured InfluxDB target, each reading the
+//! spool as its own consumer, with its own retry state, so one target being
+//! down does not hold back another.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use dcwatch_common::forward;
+use dcwatch_common::spool::Spool;
 use dcwatch_common::write::Writer;
 use tokio::sync::watch;
 
 use crate::config::SinkConfig;
 use crate::state::Sink;
 
-/// Starts every sink. Fails only on a config the validator should have caught.
+/// Starts every sink; sink `i` is spool consumer `i`.
 pub fn spawn_all(
     configs: &[SinkConfig],
+    spool: &Arc<Spool>,
     shutdown_timeout: Duration,
     shutdown: &watch::Receiver<bool>,
 ) -> Result<(Vec<Sink>, Vec<tokio::task::JoinHandle<()>>), String> {
     let mut sinks = Vec::new();
     let mut tasks = Vec::new();
-    for c in configs {
+    for (i, c) in configs.iter().enumerate() {
         let writer = Writer::new(&c.writer_settings()).map_err(|e| format!("sink `{}`: {e}", c.name))?;
         let endpoint = writer.endpoint().to_string();
-        tracing::info!(sink = %c.name, endpoint = %endpoint, flavour = ?c.flavour, "sink ready");
-        let (handle, task) = forward::spawn(writer, c.forwarder_settings(shutdown_timeout), shutdown.clone());
-        sinks.push(Sink { name: c.name.clone(), endpoint, handle });
+        let queued = spool.consumer_stats(i).queued_lines;
+        tracing::info!(sink = %c.name, endpoint = %endpoint, flavour = ?c.flavour, queued_points = queued, "sink ready");
+        let (stats, task) =
+            forward::spawn(writer, c.forwarder_settings(shutdown_timeout), spool.clone(), i, shutdown.clone());
+        sinks.push(Sink { name: c.name.clone(), endpoint, stats });
         tasks.push(task);
     }
     Ok((sinks, tasks))

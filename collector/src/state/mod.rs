@@ -6,7 +6,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use dcwatch_common::forward;
+use dcwatch_common::spool::{Committer, Spool};
 
 use crate::ingest::auth::Tokens;
 
@@ -14,7 +17,13 @@ use crate::ingest::auth::Tokens;
 pub struct Sink {
     pub name: String,
     pub endpoint: String,
-    pub handle: forward::Handle,
+    pub stats: Arc<forward::Stats>,
+}
+
+/// The spool and its group committer (present when there are sinks).
+pub struct Durable {
+    pub spool: Arc<Spool>,
+    pub committer: Arc<Committer>,
 }
 
 /// Why a whole request was refused.
@@ -71,6 +80,7 @@ pub struct AgentSeen {
 pub struct AppState {
     pub tokens: Tokens,
     pub sinks: Vec<Sink>,
+    pub durable: Option<Durable>,
     pub max_body_bytes: usize,
     /// Longest the body of a write may take to arrive.
     pub read_timeout: std::time::Duration,
@@ -80,10 +90,17 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(tokens: Tokens, sinks: Vec<Sink>, max_body_bytes: usize, read_timeout: std::time::Duration) -> Self {
+    pub fn new(
+        tokens: Tokens,
+        sinks: Vec<Sink>,
+        durable: Option<Durable>,
+        max_body_bytes: usize,
+        read_timeout: std::time::Duration,
+    ) -> Self {
         AppState {
             tokens,
             sinks,
+            durable,
             max_body_bytes,
             read_timeout,
             stats: IngestStats::default(),
