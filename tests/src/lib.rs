@@ -137,8 +137,9 @@ fn status_of(client: &reqwest::blocking::Client, url: &str) -> Option<u16> {
 /// InfluxDB 1.x (Debian `influxdb`): the real peer for the v1 write API.
 pub struct Influx1 {
     pub port: u16,
-    pub proc: Proc,
-    _dir: TempDir,
+    proc: Option<Proc>,
+    conf: PathBuf,
+    dir: TempDir,
 }
 
 impl Influx1 {
@@ -156,12 +157,24 @@ impl Influx1 {
             .replace("reporting-disabled = false", "reporting-disabled = true");
         let conf_path = dir.path().join("influxdb.conf");
         std::fs::write(&conf_path, conf).expect("write influxdb.conf");
-        let proc = Proc::spawn("influxd", Command::new(influxd).arg("-config").arg(&conf_path), dir.path());
+        let mut influx = Influx1 { port, proc: None, conf: conf_path, dir };
+        influx.restart();
+        influx
+    }
+
+    /// Stops the server (as a crash would); its data stays.
+    pub fn stop(&mut self) {
+        self.proc = None;
+    }
+
+    /// Starts it again on the same port and data.
+    pub fn restart(&mut self) {
+        let mut cmd = Command::new(system_program("influxd"));
+        cmd.arg("-config").arg(&self.conf);
+        self.proc = Some(Proc::spawn("influxd", &mut cmd, self.dir.path()));
         let client = http(None);
-        wait_for("influxd to answer /ping", || {
-            (status_of(&client, &format!("http://127.0.0.1:{port}/ping")) == Some(204)).then_some(())
-        });
-        Influx1 { port, proc, _dir: dir }
+        let url = format!("http://127.0.0.1:{}/ping", self.port);
+        wait_for("influxd to answer /ping", || (status_of(&client, &url) == Some(204)).then_some(()));
     }
 
     pub fn url(&self) -> String {
@@ -212,9 +225,13 @@ impl Series {
 
 impl Victoria {
     pub fn start() -> Victoria {
+        Self::start_on(free_port())
+    }
+
+    /// Starts VictoriaMetrics on a given port (e.g. one a sink already points at).
+    pub fn start_on(port: u16) -> Victoria {
         let vm = system_program("victoria-metrics");
         let dir = TempDir::new().expect("tempdir");
-        let port = free_port();
         let proc = Proc::spawn(
             "victoria-metrics",
             Command::new(vm)
@@ -319,6 +336,14 @@ impl Collector {
         format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 
+    /// Kills the collector with SIGKILL; returns its directory (config,
+    /// spool) and port for a restart.
+    pub fn kill9(self) -> (TempDir, u16) {
+        let Collector { port, proc, dir, .. } = self;
+        drop(proc);
+        (dir, port)
+    }
+
     /// A client that trusts the collector (its `ca.pem` if the test wrote one).
     pub fn client(&self) -> reqwest::blocking::Client {
         let ca = self.dir.path().join("ca.pem");
@@ -383,6 +408,15 @@ impl Agent {
             dir.path(),
         );
         Agent { proc, dir }
+    }
+}
+
+impl Agent {
+    /// Stops the agent with SIGTERM; returns its directory (config, queue).
+    pub fn stop(self) -> TempDir {
+        let Agent { mut proc, dir } = self;
+        proc.terminate();
+        dir
     }
 }
 
