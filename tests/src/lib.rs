@@ -412,6 +412,13 @@ impl Agent {
 }
 
 impl Agent {
+    /// Kills the agent with SIGKILL; returns its directory (config, queue).
+    pub fn kill9(self) -> TempDir {
+        let Agent { proc, dir } = self;
+        drop(proc);
+        dir
+    }
+
     /// Stops the agent with SIGTERM; returns its directory (config, queue).
     pub fn stop(self) -> TempDir {
         let Agent { mut proc, dir } = self;
@@ -537,6 +544,11 @@ pub struct Capture {
 
 impl Capture {
     pub fn start() -> Capture {
+        Self::start_slow(Duration::ZERO)
+    }
+
+    /// A capture that waits `delay` before answering each request.
+    pub fn start_slow(delay: Duration) -> Capture {
         use axum::http::{HeaderMap, StatusCode, Uri};
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
         let bodies: Received = Default::default();
@@ -546,6 +558,7 @@ impl Capture {
         let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: axum::body::Bytes| {
             let store = store.clone();
             async move {
+                tokio::time::sleep(delay).await;
                 let gz = headers.get("content-encoding").is_some_and(|v| v == "gzip");
                 let mut data = Vec::new();
                 if gz {

@@ -236,3 +236,123 @@ fn a_torn_queue_tail_is_skipped_and_counted_and_the_agent_carries_on() {
     let points = vm.wait_series("dcwatch_agent_points{host=\"beat\"}");
     assert!(points[0].values.contains(&0.0), "the heartbeats queued before the crash were delivered");
 }
+
+/// Every heartbeat a capture endpoint received, as (timestamp, sequence
+/// number), in the order received.
+fn captured_heartbeats(capture: &Capture) -> Vec<(i64, i64)> {
+    let mut beats = Vec::new();
+    for (_, body) in capture.requests() {
+        let text = String::from_utf8(body).expect("UTF-8");
+        for line in influxdb_line_protocol::parse_lines(&text) {
+            let line = line.expect("valid line");
+            if let (Some(influxdb_line_protocol::FieldValue::I64(n)), Some(ts)) =
+                (line.field_value("points"), line.timestamp)
+                && line.series.measurement.as_str() == "dcwatch_agent"
+            {
+                beats.push((ts, *n));
+            }
+        }
+    }
+    beats
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn killing_the_agent_during_replay_loses_nothing_and_resends_at_most_one_batch() {
+    // Queue a backlog while the target is missing.
+    let port = free_port();
+    let yaml = format!(
+        "agent:\n  site: hn\n  host: beat\n  interval_secs: 1\noutput:\n  url: http://127.0.0.1:{port}\n  batch_max_lines: 2\n  flush_interval_ms: 50\n  max_backoff_secs: 1\n"
+    );
+    let agent = Agent::start(&yaml);
+    std::thread::sleep(Duration::from_secs(8));
+    let dir = agent.stop();
+    // A slow target: replaying two heartbeats per request takes seconds.
+    let capture = Capture::start_slow(Duration::from_millis(300));
+    let yaml = yaml.replace(&format!("127.0.0.1:{port}"), &format!("127.0.0.1:{}", capture.port));
+    let agent = Agent::start_in(dir, &yaml);
+    wait_for("replay to be under way", || (capture.requests().len() >= 2).then_some(()));
+    let dir = agent.kill9();
+    let agent = Agent::start_in(dir, &yaml);
+    // Three runs of the agent made heartbeats; each counts from 0. Wait until
+    // the third run's live heartbeats arrive, after the whole backlog.
+    wait_for("the backlog and then live heartbeats", || {
+        let mut b = captured_heartbeats(&capture);
+        b.sort();
+        (b.iter().filter(|(_, n)| *n == 0).count() >= 3 && b.last().is_some_and(|(_, n)| *n >= 3)).then_some(())
+    });
+    drop(agent);
+    let beats = captured_heartbeats(&capture);
+    let mut distinct = beats.clone();
+    distinct.sort();
+    distinct.dedup();
+    let resent = beats.len() - distinct.len();
+    assert!(resent <= 2, "{resent} heartbeats sent twice; at most the one batch in flight (2 lines) may be");
+    // In time order, each run's sequence is 0, 1, 2, … with nothing missing.
+    let mut runs: Vec<Vec<i64>> = Vec::new();
+    for (_, n) in &distinct {
+        if *n == 0 {
+            runs.push(Vec::new());
+        }
+        runs.last_mut().expect("a run starts at 0").push(*n);
+    }
+    assert!(runs.len() >= 3, "{runs:?}");
+    assert!(runs[0].len() >= 6, "the first run queued only {:?}", runs[0]);
+    for run in &runs {
+        let expected: Vec<i64> = (0..run.len() as i64).collect();
+        assert_eq!(run, &expected, "a heartbeat is missing");
+    }
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_full_disk_under_the_queue_is_survived_and_recovered_from() {
+    // A 64 KiB filesystem for the queue (tmpfs; the suite runs as root).
+    let dir = TempDir::new().expect("tempdir");
+    let queue = dir.path().join("queue");
+    std::fs::create_dir(&queue).expect("mkdir");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&queue)
+        .status()
+        .expect("run mount");
+    assert!(mounted.success(), "cannot mount a small tmpfs (the suite must run as root)");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(queue.clone());
+
+    let port = free_port();
+    let yaml = format!(
+        "agent:\n  site: hn\n  host: beat\n  interval_secs: 1\noutput:\n  url: http://127.0.0.1:{port}\n  flush_interval_ms: 50\n  max_backoff_secs: 1\nqueue:\n  dir: {}\n  segment_max_bytes: 4096\n",
+        queue.display()
+    );
+    // Fill the disk first, so the agent meets it full.
+    let filler = queue.join("filler");
+    let _ = std::fs::write(&filler, vec![0u8; 60 * 1024]);
+    let agent = Agent::start_in(TempDir::new().expect("tempdir"), &yaml);
+    let line = wait_for("the agent to say the queue cannot be written", || {
+        agent.proc.output().lines().find(|l| l.contains("cannot write to the queue")).map(str::to_string)
+    });
+    assert!(line.contains("No space left on device"), "{line}");
+    std::thread::sleep(Duration::from_secs(2));
+    let mut agent = agent;
+    assert_eq!(agent.proc.exited(), None, "the agent must keep running on a full disk");
+
+    // Space returns; the target comes up: points flow again.
+    std::fs::remove_file(&filler).expect("free the space");
+    let vm = Victoria::start_on(port);
+    wait_for("the agent to say the queue works again", || {
+        agent.proc.output().contains("the queue accepts points again").then_some(())
+    });
+    let dropped = wait_for("a heartbeat that counts the lost points", || {
+        vm.export("dcwatch_agent_dropped{host=\"beat\"}")
+            .first()
+            .and_then(|s| s.values.last().copied())
+            .filter(|d| *d >= 1.0)
+    });
+    assert!(dropped >= 1.0);
+}
