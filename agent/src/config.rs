@@ -97,6 +97,10 @@ pub struct AgentSection {
     /// Log level (error, warn, info, debug, trace). Defaults to info; `RUST_LOG` wins.
     #[serde(default = "default_log_level")]
     pub log_level: String,
+    /// Longest a stop (SIGTERM) or reload waits for a batch in flight; what
+    /// is not sent stays queued. Defaults to 10.
+    #[serde(default = "default_shutdown")]
+    pub shutdown_timeout_secs: u64,
 }
 
 /// Where the agent writes: a dcwatch collector, or InfluxDB directly.
@@ -161,6 +165,9 @@ pub struct HostConfig {
 }
 
 fn default_interval() -> u64 {
+    10
+}
+fn default_shutdown() -> u64 {
     10
 }
 fn default_log_level() -> String {
@@ -275,7 +282,7 @@ impl AgentConfig {
             batch_max_lines: o.batch_max_lines,
             flush_interval: Duration::from_millis(o.flush_interval_ms),
             max_backoff: Duration::from_secs(o.max_backoff_secs.max(1)),
-            shutdown_timeout: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(self.agent.shutdown_timeout_secs),
             // One server's points are few: one batch at a time keeps them in order.
             max_in_flight: 1,
         }

@@ -64,7 +64,7 @@ fn main() -> ExitCode {
         }
         Command::Run => {
             dcwatch_common::init_logging(&config.agent.log_level);
-            runtime().and_then(|rt| rt.block_on(run(config)))
+            runtime().and_then(|rt| rt.block_on(run(cli.config.clone(), config)))
         }
     };
     match result {
@@ -81,15 +81,16 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")
 }
 
-async fn run(config: AgentConfig) -> anyhow::Result<()> {
+/// What ended one generation of the running agent.
+enum Next {
+    Stop,
+    Reload(Box<AgentConfig>),
+}
+
+async fn run(path: PathBuf, mut config: AgentConfig) -> anyhow::Result<()> {
     let started = Instant::now();
-    let host = config.host_name();
-    let site = config.agent.site.clone();
-    let writer = Writer::new(&config.writer_settings()).map_err(anyhow::Error::msg).context("output")?;
-    tracing::info!(
-        version = env!("CARGO_PKG_VERSION"), site = %site, host = %host, endpoint = %writer.endpoint(),
-        sources = config.sources.len(), "dcwatch-agent starting"
-    );
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "dcwatch-agent starting");
+    // The queue stays open across reloads: what it holds carries over.
     let (spool, report) = Spool::open(config.queue.spool_settings(), &["output"])
         .with_context(|| format!("cannot open the queue in {}", config.queue.dir.display()))?;
     tracing::info!(
@@ -97,44 +98,110 @@ async fn run(config: AgentConfig) -> anyhow::Result<()> {
         "queue opened"
     );
     let queue = Arc::new(sources::Queue::new(spool.clone()));
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let (out_stats, out_task) = forward::spawn(writer, config.forwarder_settings(), spool.clone(), 0, stop_rx.clone());
     let stats = Arc::new(sources::SourceStats::default());
-    let source_tasks = sources::spawn_all(&config, &queue, &stats, &stop_rx).map_err(anyhow::Error::msg)?;
-
-    let mut tick = tokio::time::interval(config.interval());
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let out_stats = Arc::new(forward::Stats::default());
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot listen for SIGTERM")?;
-    // SIGHUP would otherwise kill the agent (its default action).
     let mut hup =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    let mut seen_mtime = mtime(&path);
     loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                let losses = (queue.lost_points.load(std::sync::atomic::Ordering::Relaxed), spool.corrupt_records());
-                let p = heartbeat::point(&site, &host, started, &stats, &out_stats, losses, dcwatch_common::now_ns());
-                sources::emit(&[p], &queue, &stats);
+        let host = config.host_name();
+        let site = config.agent.site.clone();
+        let writer = Writer::new(&config.writer_settings()).map_err(anyhow::Error::msg).context("output")?;
+        tracing::info!(
+            site = %site, host = %host, endpoint = %writer.endpoint(), sources = config.sources.len(), "running"
+        );
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let out_task = forward::spawn_counting(
+            writer,
+            config.forwarder_settings(),
+            spool.clone(),
+            0,
+            out_stats.clone(),
+            stop_rx.clone(),
+        );
+        let source_tasks = sources::spawn_all(&config, &queue, &stats, &stop_rx).map_err(anyhow::Error::msg)?;
+        let mut tick = tokio::time::interval(config.interval());
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut file_check = tokio::time::interval(Duration::from_secs(2));
+        let next = loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let losses = (queue.lost_points.load(std::sync::atomic::Ordering::Relaxed), spool.corrupt_records());
+                    let p = heartbeat::point(&site, &host, started, &stats, &out_stats, losses, dcwatch_common::now_ns());
+                    sources::emit(&[p], &queue, &stats);
+                }
+                _ = hup.recv() => {
+                    tracing::info!(config = %path.display(), "SIGHUP: reloading the configuration");
+                    seen_mtime = mtime(&path);
+                    if let Some(new) = reload(&path, &config) {
+                        break Next::Reload(Box::new(new));
+                    }
+                }
+                _ = file_check.tick() => {
+                    let now = mtime(&path);
+                    if now != seen_mtime {
+                        seen_mtime = now;
+                        tracing::info!(config = %path.display(), "the configuration file changed: reloading it");
+                        if let Some(new) = reload(&path, &config) {
+                            break Next::Reload(Box::new(new));
+                        }
+                    }
+                }
+                _ = term.recv() => break Next::Stop,
+                _ = tokio::signal::ctrl_c() => break Next::Stop,
             }
-            _ = hup.recv() => {
-                tracing::warn!("SIGHUP received: reloading the configuration is not supported yet; restart the agent to apply changes");
+        };
+        // Stop this generation: sources first, then the output, which waits
+        // at most its shutdown timeout for a batch in flight. What it has
+        // not sent stays in the queue for the next generation or start.
+        let _ = stop_tx.send(true);
+        for t in source_tasks {
+            let _ = t.await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(config.agent.shutdown_timeout_secs + 5), out_task).await;
+        match next {
+            Next::Stop => break,
+            Next::Reload(new) => {
+                if new.queue.dir != config.queue.dir {
+                    tracing::warn!("queue.dir changed: it takes effect at the next restart; the open queue is kept");
+                }
+                config = *new;
+                dcwatch_common::set_log_level(&config.agent.log_level);
             }
-            _ = term.recv() => break,
-            _ = tokio::signal::ctrl_c() => break,
         }
     }
-    tracing::info!("stopping");
-    let _ = stop_tx.send(true);
-    for t in source_tasks {
-        let _ = t.await;
-    }
-    // The forwarder waits at most its shutdown timeout for batches in flight.
-    let _ = tokio::time::timeout(Duration::from_secs(15), out_task).await;
     if let Err(e) = spool.sync() {
         tracing::error!(error = %e, "cannot sync the queue at exit");
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+fn mtime(path: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Loads the config again. A broken file is refused with every problem
+/// logged, and the running config is kept.
+fn reload(path: &std::path::Path, current: &AgentConfig) -> Option<AgentConfig> {
+    match dcwatch_common::config::load::<AgentConfig>(path) {
+        Ok(new) => {
+            if format!("{new:?}") == format!("{current:?}") {
+                tracing::info!("the configuration is unchanged");
+                return None;
+            }
+            Some(new)
+        }
+        Err(e) => {
+            tracing::error!(
+                problems = %e.to_string().replace('\n', "; "),
+                "the new configuration is invalid; keeping the running one"
+            );
+            None
+        }
+    }
 }
 
 async fn once(config: &AgentConfig) -> anyhow::Result<()> {

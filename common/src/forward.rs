@@ -59,6 +59,8 @@ pub struct Stats {
     pub dropped_lines: AtomicU64,
     /// Failed write attempts.
     pub errors_total: AtomicU64,
+    /// Lines the target refused as bad data (part of `dropped_lines`).
+    pub rejected_lines: AtomicU64,
     /// Unix time (ns) of the last successful write; 0 before the first.
     pub last_success_ns: AtomicI64,
     pub last_error: Mutex<Option<String>>,
@@ -82,8 +84,21 @@ pub fn spawn(
     shutdown: watch::Receiver<bool>,
 ) -> (Arc<Stats>, tokio::task::JoinHandle<()>) {
     let stats = Arc::new(Stats::default());
-    let task = tokio::spawn(run(writer, settings, spool, consumer, stats.clone(), shutdown));
+    let task = spawn_counting(writer, settings, spool, consumer, stats.clone(), shutdown);
     (stats, task)
+}
+
+/// Like [`spawn`], but counting into existing `stats` — a forwarder that
+/// replaces another after a reload carries on its counts.
+pub fn spawn_counting(
+    writer: Writer,
+    settings: ForwarderSettings,
+    spool: Arc<Spool>,
+    consumer: usize,
+    stats: Arc<Stats>,
+    shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(writer, settings, spool, consumer, stats, shutdown))
 }
 
 struct State {
@@ -93,8 +108,6 @@ struct State {
     commit: u64,
     /// Batches finished out of order: start → end.
     finished: BTreeMap<u64, u64>,
-    /// Lines refused as bad data by the target.
-    rejected_lines: u64,
 }
 
 impl State {
@@ -122,7 +135,7 @@ async fn run(
     let writer = Arc::new(writer);
     let max_in_flight = s.max_in_flight.max(1);
     let start = spool.consumer_stats(consumer).cursor;
-    let mut st = State { read_pos: start, commit: start, finished: BTreeMap::new(), rejected_lines: 0 };
+    let mut st = State { read_pos: start, commit: start, finished: BTreeMap::new() };
     let mut appended = spool.subscribe();
     let mut retry: VecDeque<Batch> = VecDeque::new();
     let mut tasks: JoinSet<Outcome> = JoinSet::new();
@@ -141,7 +154,7 @@ async fn run(
         }
         st.read_pos = st.read_pos.max(st.commit);
         stats.queued_lines.store(cs.queued_lines, Ordering::Relaxed);
-        stats.dropped_lines.store(cs.dropped_lines + st.rejected_lines, Ordering::Relaxed);
+        stats.dropped_lines.store(cs.dropped_lines + stats.rejected_lines.load(Ordering::Relaxed), Ordering::Relaxed);
 
         let now = Instant::now();
         let unread = spool.lines_from(st.read_pos);
@@ -242,7 +255,7 @@ async fn run(
                         // The reason first: whoever sees the count then sees why.
                         *stats.last_error.lock().expect("not poisoned") = Some(text);
                         stats.errors_total.fetch_add(1, Ordering::Relaxed);
-                        st.rejected_lines += done.lines;
+                        stats.rejected_lines.fetch_add(done.lines, Ordering::Relaxed);
                         if let Some(c) = st.finish(done.start, done.end) {
                             ack(&spool, consumer, c, &s.name);
                         }
@@ -319,7 +332,7 @@ mod tests {
 
     #[test]
     fn the_commit_moves_only_over_contiguously_finished_batches() {
-        let mut st = State { read_pos: 30, commit: 0, finished: BTreeMap::new(), rejected_lines: 0 };
+        let mut st = State { read_pos: 30, commit: 0, finished: BTreeMap::new() };
         assert_eq!(st.finish(10, 20), None, "0..10 is still in flight");
         assert_eq!(st.finish(20, 30), None);
         assert_eq!(st.finish(0, 10), Some(30));

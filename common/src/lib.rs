@@ -15,15 +15,34 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// Changes the log level of a running process (see [`set_log_level`]).
+type LevelSetter = Box<dyn Fn(&str) + Send + Sync>;
+static LEVEL_SETTER: std::sync::OnceLock<LevelSetter> = std::sync::OnceLock::new();
+
 /// Sets up `tracing` to stderr. `RUST_LOG` overrides `level` when set.
 pub fn init_logging(level: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
+    let from_env = EnvFilter::try_from_default_env().ok();
+    let env_wins = from_env.is_some();
+    let filter = from_env.unwrap_or_else(|| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_filter_reloading();
+    let handle = builder.reload_handle();
+    if builder.try_init().is_ok() && !env_wins {
+        let _ = LEVEL_SETTER.set(Box::new(move |level: &str| {
+            let _ = handle.reload(EnvFilter::new(level));
+        }));
+    }
+}
+
+/// Applies a new log level after a config reload (not when `RUST_LOG` is set).
+pub fn set_log_level(level: &str) {
+    if let Some(set) = LEVEL_SETTER.get() {
+        set(level);
+    }
 }
 
 /// Nanoseconds since the Unix epoch, now.

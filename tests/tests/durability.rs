@@ -356,3 +356,52 @@ fn a_full_disk_under_the_queue_is_survived_and_recovered_from() {
     });
     assert!(dropped >= 1.0);
 }
+
+/// The heartbeat sequence numbers VictoriaMetrics holds for host `beat`, in time order.
+fn vm_heartbeats(vm: &Victoria) -> Vec<i64> {
+    let series = vm.export("dcwatch_agent_points{host=\"beat\"}");
+    let Some(s) = series.first() else { return Vec::new() };
+    let mut pairs: Vec<(i64, i64)> = s.timestamps.iter().copied().zip(s.values.iter().map(|v| *v as i64)).collect();
+    pairs.sort();
+    pairs.into_iter().map(|(_, v)| v).collect()
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_reload_with_a_changed_config_while_a_backlog_exists_loses_nothing() {
+    let dead = free_port();
+    let agent = Agent::start(&heartbeat_agent(&format!("http://127.0.0.1:{dead}")));
+    wait_for("a backlog", || (agent.proc.output().matches("write failed").count() >= 3).then_some(()));
+    let vm = Victoria::start();
+    let path = agent.dir.path().join("agent.yaml");
+    let yaml = std::fs::read_to_string(&path).expect("config");
+    std::fs::write(&path, yaml.replace(&format!("http://127.0.0.1:{dead}"), &vm.url())).expect("rewrite config");
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(agent.proc.pid() as i32, libc::SIGHUP) };
+    let beats = wait_for("the backlog and new heartbeats in VictoriaMetrics", || {
+        let b = vm_heartbeats(&vm);
+        (b.len() >= 6).then_some(b)
+    });
+    let expected: Vec<i64> = (0..beats.len() as i64).collect();
+    assert_eq!(beats, expected, "a heartbeat queued before the reload was lost");
+    assert!(agent.proc.output().contains("SIGHUP: reloading the configuration"));
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_broken_config_is_refused_on_reload_and_the_running_one_kept() {
+    let vm = Victoria::start();
+    let mut agent = Agent::start(&heartbeat_agent(&vm.url()));
+    wait_for("heartbeats", || (vm_heartbeats(&vm).len() >= 2).then_some(()));
+    let path = agent.dir.path().join("agent.yaml");
+    let yaml = std::fs::read_to_string(&path).expect("config");
+    // Saving the file is enough: the agent notices the change by itself.
+    std::fs::write(&path, yaml.replace("interval_secs: 1", "interval_secs: 1\n  bogus_key: 3")).expect("break config");
+    let line = wait_for("the agent to refuse the broken config", || {
+        agent.proc.output().lines().find(|l| l.contains("the new configuration is invalid")).map(str::to_string)
+    });
+    assert!(line.contains("agent.yaml:5:3: unknown field `bogus_key`"), "{line}");
+    let before = vm_heartbeats(&vm).len();
+    wait_for("heartbeats to keep coming", || (vm_heartbeats(&vm).len() >= before + 2).then_some(()));
+    assert_eq!(agent.proc.exited(), None);
+}

@@ -104,8 +104,9 @@ fn sighup_does_not_kill_the_agent_or_the_collector_and_sigterm_stops_them_cleanl
         unsafe { libc::kill(p as i32, libc::SIGHUP) };
     }
     wait_for("both to log the SIGHUP", || {
-        (agent.proc.output().contains("SIGHUP received") && collector.proc.output().contains("SIGHUP received"))
-            .then_some(())
+        (agent.proc.output().contains("SIGHUP: reloading the configuration")
+            && collector.proc.output().contains("SIGHUP received"))
+        .then_some(())
     });
     assert_eq!(agent.proc.exited(), None, "the agent died on SIGHUP");
     assert_eq!(collector.proc.exited(), None, "the collector died on SIGHUP");
