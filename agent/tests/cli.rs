@@ -34,7 +34,7 @@ fn an_unknown_key_names_file_line_and_column() {
     assert_eq!(code, 2);
     assert_eq!(
         stderr,
-        "dcwatch-agent: invalid configuration:\nFILE:3:3: unknown field `intervall_secs`, expected one of site, host, interval_secs, log_level\n"
+        "dcwatch-agent: invalid configuration:\nFILE:3:3: unknown field `intervall_secs`, expected one of site, host, interval_secs, log_level, shutdown_timeout_secs\n"
     );
 }
 
