@@ -8,8 +8,14 @@
 //! VictoriaMetrics* per second (the end-to-end figure). Prints medians and
 //! ratios as a Markdown table.
 //!
+//! A second part measures replay: with the sink's VictoriaMetrics not yet
+//! running, a backlog the size of 24 h of 100 agents (8.64 million points:
+//! 10 points every 10 s) is posted into the collector's spool; then
+//! VictoriaMetrics starts on the sink's port and the time until the sink's
+//! queue is empty is the replay time.
+//!
 //! Settings (environment): BENCH_ROUNDS (3), BENCH_BATCHES (200),
-//! BENCH_BATCH_LINES (5000), BENCH_SENDERS (4).
+//! BENCH_BATCH_LINES (5000), BENCH_SENDERS (4), BENCH_REPLAY_POINTS (8640000).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -99,20 +105,26 @@ fn main() {
     let total = (batches * lines) as f64;
 
     let vm = Victoria::start();
+    // Not durable: with no sink, the collector keeps no spool.
+    let plain = Collector::start(&format!(
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: bench\n      token: {TOKEN}\n      site: hn-dc1\n"
+    ));
     let collector = Collector::start(&format!(
         "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: bench\n      token: {TOKEN}\n      site: hn-dc1\nsinks:\n  - name: vm\n    url: {}\n    buffer_max_lines: 10000000\n",
         vm.url()
     ));
     let vm_write = format!("{}/api/v2/write?org=o&bucket=b", vm.url());
     let col_write = format!("{}/api/v2/write?org=o&bucket=b", collector.url());
+    let plain_write = format!("{}/api/v2/write?org=o&bucket=b", plain.url());
 
-    let (mut direct, mut accepted, mut forwarded) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut direct, mut accepted, mut forwarded, mut nondurable) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
         let a = Arc::new(payload(round * 2, batches, lines));
         let secs = post_all(&vm_write, "unused", &a, senders);
         direct.push(total / secs);
 
         let b = Arc::new(payload(round * 2 + 1, batches, lines));
+        nondurable.push(total / post_all(&plain_write, TOKEN, &b, senders));
         let already = collector.metric("dcwatch_collector_sink_points_sent_total{sink=\"vm\"}").unwrap_or(0.0);
         let start = Instant::now();
         let secs = post_all(&col_write, TOKEN, &b, senders);
@@ -123,18 +135,20 @@ fn main() {
         });
         forwarded.push(total / start.elapsed().as_secs_f64());
         eprintln!(
-            "round {}: direct {:.0} pt/s, collector accepted {:.0} pt/s, forwarded {:.0} pt/s",
+            "round {}: direct {:.0} pt/s, collector not durable {:.0}, durable accepted {:.0}, forwarded {:.0}",
             round + 1,
             direct[round],
+            nondurable[round],
             accepted[round],
             forwarded[round]
         );
     }
-    let (d, a, f) = (median(direct), median(accepted), median(forwarded));
+    let (d, a, f, nd) = (median(direct), median(accepted), median(forwarded), median(nondurable));
     println!("| path | points/s (median of {rounds}) | ratio to VictoriaMetrics direct |");
     println!("|---|---|---|");
     println!("| VictoriaMetrics `/api/v2/write` direct | {d:.0} | 1.00 |");
-    println!("| collector, accepted (204 to the sender) | {a:.0} | {:.2} |", a / d);
+    println!("| collector with no sink, not durable (204 after parsing) | {nd:.0} | {:.2} |", nd / d);
+    println!("| collector, durable (204 after the spool's fdatasync) | {a:.0} | {:.2} |", a / d);
     println!("| collector → VictoriaMetrics, forwarded and acknowledged | {f:.0} | {:.2} |", f / d);
     println!();
     println!(
