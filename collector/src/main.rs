@@ -81,7 +81,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    match rt.block_on(run(config)) {
+    match rt.block_on(run(cli.config.clone(), config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "collector failed");
@@ -91,29 +91,95 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(config: CollectorConfig) -> anyhow::Result<()> {
-    let addr: SocketAddr = config.listen.address.parse().context("listen.address")?;
+/// Sinks with their forwarders, the spool, tokens and limits, from `config`.
+/// `previous` lends its open spool and the sinks' counters (by name).
+fn build_live(
+    config: &CollectorConfig,
+    previous: Option<&state::Live>,
+    stop_rx: &watch::Receiver<bool>,
+) -> anyhow::Result<(state::Live, Vec<tokio::task::JoinHandle<()>>)> {
     let shutdown_timeout = Duration::from_secs(config.listen.shutdown_timeout_secs);
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let (sinks, sink_tasks, durable) = if config.sinks.is_empty() {
+    let (sinks, tasks, durable) = if config.sinks.is_empty() {
         tracing::warn!("no sink configured: points are accepted, counted and logged, and go nowhere");
         (Vec::new(), Vec::new(), None)
     } else {
         let names: Vec<&str> = config.sinks.iter().map(|s| s.name.as_str()).collect();
-        let (spool, report) = Spool::open(config.spool.spool_settings(), &names)
-            .with_context(|| format!("cannot open the spool in {}", config.spool.dir.display()))?;
-        tracing::info!(
-            dir = %config.spool.dir.display(), points = report.lines, corrupt_records = report.corrupt_records,
-            "spool opened"
-        );
+        let (spool, committer) = match previous.and_then(|p| p.durable.as_ref()) {
+            Some(d) => {
+                d.spool.set_consumers(&names).context("cannot update the spool's consumers")?;
+                (d.spool.clone(), d.committer.clone())
+            }
+            None => {
+                let (spool, report) = Spool::open(config.spool.spool_settings(), &names)
+                    .with_context(|| format!("cannot open the spool in {}", config.spool.dir.display()))?;
+                tracing::info!(
+                    dir = %config.spool.dir.display(), points = report.lines, corrupt_records = report.corrupt_records,
+                    "spool opened"
+                );
+                let committer = Committer::start(spool.clone());
+                (spool, committer)
+            }
+        };
+        let counters =
+            |name: &str| previous.and_then(|p| p.sinks.iter().find(|s| s.name == name)).map(|s| s.stats.clone());
         let (sinks, tasks) =
-            sink::spawn_all(&config.sinks, &spool, shutdown_timeout, &stop_rx).map_err(anyhow::Error::msg)?;
-        let committer = Committer::start(spool.clone());
+            sink::spawn_all(&config.sinks, &spool, shutdown_timeout, stop_rx, counters).map_err(anyhow::Error::msg)?;
         (sinks, tasks, Some(state::Durable { spool, committer }))
     };
-    let tokens = ingest::auth::Tokens::new(&config.ingest.tokens, config.ingest.allow_anonymous);
-    let read_timeout = Duration::from_secs(config.ingest.read_timeout_secs);
-    let state = Arc::new(state::AppState::new(tokens, sinks, durable, config.ingest.max_body_bytes, read_timeout));
+    let live = state::Live {
+        tokens: ingest::auth::Tokens::new(&config.ingest.tokens, config.ingest.allow_anonymous),
+        sinks,
+        durable,
+        max_body_bytes: config.ingest.max_body_bytes,
+        read_timeout: Duration::from_secs(config.ingest.read_timeout_secs),
+    };
+    Ok((live, tasks))
+}
+
+fn mtime(path: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Loads the config again; a broken or unchanged file gives None (logged).
+fn reload(path: &std::path::Path, current: &CollectorConfig) -> Option<CollectorConfig> {
+    match dcwatch_common::config::load::<CollectorConfig>(path) {
+        Ok(new) if format!("{new:?}") == format!("{current:?}") => {
+            tracing::info!("the configuration is unchanged");
+            None
+        }
+        Ok(new) => {
+            if format!("{:?}", new.listen) != format!("{:?}", current.listen)
+                || format!("{:?}", new.spool) != format!("{:?}", current.spool)
+            {
+                tracing::warn!("changes to listen.* and spool.* take effect at the next restart");
+            }
+            Some(new)
+        }
+        Err(e) => {
+            tracing::error!(
+                problems = %e.to_string().replace('\n', "; "),
+                "the new configuration is invalid; keeping the running one"
+            );
+            None
+        }
+    }
+}
+
+async fn stop_sinks(stop_tx: &watch::Sender<bool>, tasks: Vec<tokio::task::JoinHandle<()>>, timeout: Duration) {
+    let _ = stop_tx.send(true);
+    let deadline = tokio::time::Instant::now() + timeout + Duration::from_secs(1);
+    for t in tasks {
+        let _ = tokio::time::timeout_at(deadline, t).await;
+    }
+}
+
+async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
+    let addr: SocketAddr = config.listen.address.parse().context("listen.address")?;
+    let shutdown_timeout = Duration::from_secs(config.listen.shutdown_timeout_secs);
+    let (mut stop_tx, stop_rx) = watch::channel(false);
+    let (live, mut sink_tasks) = build_live(&config, None, &stop_rx)?;
+    let read_timeout = live.read_timeout;
+    let state = Arc::new(state::AppState::new(live));
     let app = api::app(state.clone());
 
     let handle = axum_server::Handle::new();
@@ -146,20 +212,57 @@ async fn run(config: CollectorConfig) -> anyhow::Result<()> {
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot listen for SIGTERM")?;
-    // SIGHUP would otherwise kill the collector (its default action).
     let mut hup =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    let mut file_check = tokio::time::interval(Duration::from_secs(2));
+    let mut seen_mtime = mtime(&path);
     let mut server = server;
     loop {
-        tokio::select! {
+        let new = tokio::select! {
             _ = hup.recv() => {
-                tracing::warn!("SIGHUP received: reloading the configuration is not supported yet; restart the collector to apply changes");
+                tracing::info!(config = %path.display(), "SIGHUP: reloading the configuration");
+                seen_mtime = mtime(&path);
+                reload(&path, &config)
+            }
+            _ = file_check.tick() => {
+                let now = mtime(&path);
+                if now == seen_mtime {
+                    continue;
+                }
+                seen_mtime = now;
+                tracing::info!(config = %path.display(), "the configuration file changed: reloading it");
+                reload(&path, &config)
             }
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
             r = &mut server => {
                 r.context("server task")?.context("server failed")?;
                 return Ok(());
+            }
+        };
+        let Some(new) = new else { continue };
+        // Stop the old sinks (a batch in flight finishes or is resent; the
+        // spool keeps the rest), then start the new ones on the same spool.
+        stop_sinks(&stop_tx, std::mem::take(&mut sink_tasks), shutdown_timeout).await;
+        let (tx, rx) = watch::channel(false);
+        stop_tx = tx;
+        match build_live(&new, Some(&state.live()), &rx) {
+            Ok((live, tasks)) => {
+                state.replace(live);
+                sink_tasks = tasks;
+                dcwatch_common::set_log_level(&new.log_level);
+                config = new;
+                tracing::info!(
+                    sinks = config.sinks.len(),
+                    tokens = config.ingest.tokens.len(),
+                    "configuration reloaded"
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "cannot apply the new configuration; restarting the running one's sinks");
+                let (live, tasks) = build_live(&config, Some(&state.live()), &rx)?;
+                state.replace(live);
+                sink_tasks = tasks;
             }
         }
     }
@@ -171,10 +274,7 @@ async fn run(config: CollectorConfig) -> anyhow::Result<()> {
     while handle.connection_count() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let _ = stop_tx.send(true);
-    for t in sink_tasks {
-        let _ = tokio::time::timeout_at(deadline + Duration::from_secs(1), t).await;
-    }
+    stop_sinks(&stop_tx, sink_tasks, deadline.saturating_duration_since(tokio::time::Instant::now())).await;
     tracing::info!("stopped");
     Ok(())
 }

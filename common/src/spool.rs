@@ -497,6 +497,33 @@ impl Spool {
         Ok(())
     }
 
+    /// Replaces the set of consumers (after a config reload). A consumer
+    /// kept by name keeps its cursor and counts; a new one resumes from its
+    /// cursor file if an earlier run left one, else starts at the end. A
+    /// removed one no longer holds back the deletion of segments. Consumer
+    /// `i` is `names[i]` afterwards.
+    pub fn set_consumers(&self, names: &[&str]) -> io::Result<()> {
+        let mut g = self.inner.lock().expect("not poisoned");
+        let end = g.next_seq;
+        let first = g.segments.front().map_or(end, |s| s.first_seq);
+        let mut old = std::mem::take(&mut g.consumers);
+        let mut new = Vec::with_capacity(names.len());
+        for name in names {
+            if let Some(pos) = old.iter().position(|c| c.name == *name) {
+                new.push(old.remove(pos));
+                continue;
+            }
+            let stored = std::fs::read_to_string(self.settings.dir.join(format!("{name}.cursor")))
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok());
+            let cursor = stored.unwrap_or(end).clamp(first, end);
+            write_cursor(&self.settings.dir, name, cursor)?;
+            new.push(Consumer { name: name.to_string(), cursor, dropped_lines: 0 });
+        }
+        g.consumers = new;
+        Ok(())
+    }
+
     pub fn consumer_stats(&self, idx: usize) -> ConsumerStats {
         let g = self.inner.lock().expect("not poisoned");
         let c = &g.consumers[idx];
@@ -780,6 +807,22 @@ mod tests {
         let (s, _) = Spool::open(settings(dir.path()), &["old", "new"]).unwrap();
         assert_eq!(s.consumer_stats(0).queued_lines, 1);
         assert_eq!(s.consumer_stats(1), ConsumerStats { cursor: 1, queued_lines: 0, dropped_lines: 0 });
+    }
+
+    #[test]
+    fn consumers_kept_by_name_keep_their_place_when_the_set_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, _) = Spool::open(settings(dir.path()), &["a", "b"]).unwrap();
+        for i in 0..3 {
+            s.append(1, format!("p{i}\n").as_bytes(), 1).unwrap();
+        }
+        s.ack(1, 2).unwrap();
+        s.set_consumers(&["b", "c"]).unwrap();
+        assert_eq!(s.consumer_stats(0), ConsumerStats { cursor: 2, queued_lines: 1, dropped_lines: 0 });
+        assert_eq!(s.consumer_stats(1), ConsumerStats { cursor: 3, queued_lines: 0, dropped_lines: 0 });
+        // `a` comes back: it resumes from its cursor file.
+        s.set_consumers(&["b", "c", "a"]).unwrap();
+        assert_eq!(s.consumer_stats(2).cursor, 0);
     }
 
     #[tokio::test]

@@ -405,3 +405,52 @@ fn a_broken_config_is_refused_on_reload_and_the_running_one_kept() {
     wait_for("heartbeats to keep coming", || (vm_heartbeats(&vm).len() >= before + 2).then_some(()));
     assert_eq!(agent.proc.exited(), None);
 }
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_collector_reload_that_repoints_a_sink_delivers_its_whole_backlog() {
+    let dead = free_port();
+    let sink =
+        |url: &str| format!("  - name: main\n    url: {url}\n    flush_interval_ms: 100\n    max_backoff_secs: 1\n");
+    let collector = Collector::start(&collector_yaml(&sink(&format!("http://127.0.0.1:{dead}"))));
+    for i in 0..30 {
+        let (status, body) =
+            collector.post("/api/v2/write", Some(TOKEN), false, format!("backlog,site=hn n={i}\n").as_bytes());
+        assert_eq!(status, 204, "{body}");
+    }
+    assert_eq!(collector.metric("dcwatch_collector_sink_queue_points{sink=\"main\"}"), Some(30.0));
+    let vm = Victoria::start();
+    let path = collector.dir.path().join("collector.yaml");
+    let yaml = std::fs::read_to_string(&path).expect("config");
+    std::fs::write(&path, yaml.replace(&format!("http://127.0.0.1:{dead}"), &vm.url())).expect("rewrite config");
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(collector.proc.pid() as i32, libc::SIGHUP) };
+    wait_for("the whole backlog in VictoriaMetrics", || {
+        (vm.export("backlog_n").first().map_or(0, |s| s.values.len()) == 30).then_some(())
+    });
+    let mut values = vm.export("backlog_n")[0].values.clone();
+    values.sort_by(|a, b| a.partial_cmp(b).expect("numbers"));
+    assert_eq!(values, (0..30).map(f64::from).collect::<Vec<_>>());
+    assert!(collector.proc.output().contains("configuration reloaded"));
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_collector_refuses_a_broken_config_on_reload_and_keeps_serving() {
+    let vm = Victoria::start();
+    let collector = Collector::start(&collector_yaml(&format!(
+        "  - name: main\n    url: {}\n    flush_interval_ms: 100\n",
+        vm.url()
+    )));
+    let path = collector.dir.path().join("collector.yaml");
+    let yaml = std::fs::read_to_string(&path).expect("config");
+    std::fs::write(&path, yaml.replace("  shutdown_timeout_secs: 2\n", "  shutdown_timeout_secs: 2\n  bogus: 1\n"))
+        .expect("break config");
+    let line = wait_for("the collector to refuse the broken config", || {
+        collector.proc.output().lines().find(|l| l.contains("the new configuration is invalid")).map(str::to_string)
+    });
+    assert!(line.contains("collector.yaml:4:3: unknown field `bogus`"), "{line}");
+    let (status, body) = collector.post("/api/v2/write", Some(TOKEN), false, b"after,site=hn v=1\n");
+    assert_eq!(status, 204, "{body}");
+    vm.wait_series("after_v");
+}

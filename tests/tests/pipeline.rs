@@ -105,7 +105,7 @@ fn sighup_does_not_kill_the_agent_or_the_collector_and_sigterm_stops_them_cleanl
     }
     wait_for("both to log the SIGHUP", || {
         (agent.proc.output().contains("SIGHUP: reloading the configuration")
-            && collector.proc.output().contains("SIGHUP received"))
+            && collector.proc.output().contains("SIGHUP: reloading the configuration"))
         .then_some(())
     });
     assert_eq!(agent.proc.exited(), None, "the agent died on SIGHUP");

@@ -35,7 +35,8 @@ fn secs(ns: i64) -> Option<f64> {
 
 async fn health(State(app): State<Arc<AppState>>) -> Response {
     let now = dcwatch_common::now_ns();
-    let sinks: Vec<_> = app
+    let live = app.live();
+    let sinks: Vec<_> = live
         .sinks
         .iter()
         .map(|s| {
@@ -68,7 +69,7 @@ async fn health(State(app): State<Arc<AppState>>) -> Response {
         })
         .collect();
     // "warn" while a sink has data it cannot deliver.
-    let stuck = app.sinks.iter().any(|s| {
+    let stuck = live.sinks.iter().any(|s| {
         let st = &s.stats;
         st.queued_lines.load(Ordering::Relaxed) > 0 && st.last_error.lock().expect("not poisoned").is_some()
     });
@@ -89,6 +90,7 @@ fn label(v: &str) -> String {
 }
 
 async fn metrics(State(app): State<Arc<AppState>>) -> Response {
+    let live = app.live();
     let mut m = String::with_capacity(4096);
     let family = |m: &mut String, name: &str, kind: &str, help: &str| {
         let _ = writeln!(m, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -127,7 +129,7 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         "dcwatch_collector_points_rejected_total{{reason=\"forbidden\"}} {}",
         s.points_forbidden.load(Ordering::Relaxed)
     );
-    if let Some(d) = &app.durable {
+    if let Some(d) = &live.durable {
         family(&mut m, "dcwatch_collector_spool_bytes", "gauge", "Bytes on disk in the spool.");
         let _ = writeln!(m, "dcwatch_collector_spool_bytes {}", d.spool.total_bytes());
         family(&mut m, "dcwatch_collector_spool_max_bytes", "gauge", "The spool's size bound (spool.max_bytes).");
@@ -170,7 +172,7 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     ];
     for (name, kind, help, get) in sink_metrics {
         family(&mut m, name, kind, help);
-        for sink in &app.sinks {
+        for sink in &live.sinks {
             let _ = writeln!(m, "{name}{{sink=\"{}\"}} {}", label(&sink.name), get(&sink.stats));
         }
     }

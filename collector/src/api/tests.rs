@@ -10,7 +10,7 @@ use tower::ServiceExt;
 
 use crate::config::TokenConfig;
 use crate::ingest::auth::Tokens;
-use crate::state::{AppState, Durable, Sink};
+use crate::state::{AppState, Durable, Live, Sink};
 use dcwatch_common::forward::{self, ForwarderSettings};
 use dcwatch_common::spool::{Committer, Spool, SpoolSettings};
 use dcwatch_common::write::{Flavour, Writer, WriterSettings};
@@ -69,12 +69,19 @@ fn state(spool_max_bytes: u64, max_body_bytes: usize) -> (Arc<AppState>, tempfil
         false,
     );
     let durable = Durable { spool, committer };
-    (Arc::new(AppState::new(tokens, vec![sink], Some(durable), max_body_bytes, Duration::from_millis(300))), dir)
+    let live = Live {
+        tokens,
+        sinks: vec![sink],
+        durable: Some(durable),
+        max_body_bytes,
+        read_timeout: Duration::from_millis(300),
+    };
+    (Arc::new(AppState::new(live)), dir)
 }
 
 /// Points accepted and waiting in the spool for the sink.
 fn queued(app: &AppState) -> u64 {
-    app.durable.as_ref().unwrap().spool.consumer_stats(0).queued_lines
+    app.live().durable.as_ref().unwrap().spool.consumer_stats(0).queued_lines
 }
 
 async fn post(

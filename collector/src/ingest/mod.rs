@@ -23,7 +23,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::state::{AppState, RequestRejection};
+use crate::state::{AppState, Live, RequestRejection};
 
 /// Seconds a client should wait after a 503 before trying again.
 const RETRY_AFTER_SECS: u64 = 5;
@@ -85,6 +85,7 @@ async fn write(
     body: Body,
 ) -> Result<(), WriteError> {
     app.stats.requests_total.fetch_add(1, Ordering::Relaxed);
+    let live = app.live();
     let reject = |why: RequestRejection, e: WriteError| {
         app.stats.reject(why);
         e
@@ -92,7 +93,7 @@ async fn write(
 
     let authz = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let presented = auth::presented_token(authz, q.get("p").map(String::as_str));
-    let who = app.tokens.authenticate(presented.as_deref()).map_err(|e| {
+    let who = live.tokens.authenticate(presented.as_deref()).map_err(|e| {
         tracing::warn!(reason = ?e, "write refused: missing or unknown token");
         reject(
             RequestRejection::Unauthorized,
@@ -103,7 +104,7 @@ async fn write(
     let multiplier = lines::precision_multiplier(q.get("precision").map(String::as_str))
         .map_err(|m| reject(RequestRejection::BadRequest, WriteError::new(StatusCode::BAD_REQUEST, "invalid", m)))?;
 
-    let raw = read_body(&app, &headers, body).await.map_err(|e| {
+    let raw = read_body(&live, &headers, body).await.map_err(|e| {
         let why = match e.status {
             StatusCode::PAYLOAD_TOO_LARGE => RequestRejection::TooLarge,
             StatusCode::REQUEST_TIMEOUT => RequestRejection::Timeout,
@@ -122,7 +123,7 @@ async fn write(
     let mut n = lines::normalize(text, &who, multiplier, dcwatch_common::now_ns());
 
     if n.accepted > 0 {
-        if let Some(d) = &app.durable {
+        if let Some(d) = &live.durable {
             // Refuse rather than make the spool drop older points.
             if !d.spool.has_room(n.out.len() as u64) {
                 tracing::warn!(agent = %who.name, points = n.accepted, "spool full (sinks behind); asking the writer to retry later");
@@ -170,7 +171,7 @@ async fn write(
     }
     app.stats.points_invalid.fetch_add(n.invalid.len() as u64, Ordering::Relaxed);
     app.stats.points_forbidden.fetch_add(n.forbidden.len() as u64, Ordering::Relaxed);
-    if app.sinks.is_empty() {
+    if live.sinks.is_empty() {
         tracing::info!(agent = %who.name, points = n.accepted, invalid = n.invalid.len(), forbidden = n.forbidden.len(), "received (no sink configured)");
     } else {
         tracing::debug!(agent = %who.name, points = n.accepted, invalid = n.invalid.len(), forbidden = n.forbidden.len(), "received");
@@ -200,7 +201,7 @@ async fn write(
 }
 
 /// Reads the body within the size limit, inflating gzip.
-async fn read_body(app: &AppState, headers: &HeaderMap, body: Body) -> Result<Vec<u8>, WriteError> {
+async fn read_body(app: &Live, headers: &HeaderMap, body: Body) -> Result<Vec<u8>, WriteError> {
     let limit = app.max_body_bytes;
     let too_large = || {
         WriteError::new(

@@ -13,12 +13,14 @@ use tokio::sync::watch;
 use crate::config::SinkConfig;
 use crate::state::Sink;
 
-/// Starts every sink; sink `i` is spool consumer `i`.
+/// Starts every sink; sink `i` is spool consumer `i`. `counters` gives a
+/// sink's counters from before a reload, so they carry on.
 pub fn spawn_all(
     configs: &[SinkConfig],
     spool: &Arc<Spool>,
     shutdown_timeout: Duration,
     shutdown: &watch::Receiver<bool>,
+    counters: impl Fn(&str) -> Option<Arc<forward::Stats>>,
 ) -> Result<(Vec<Sink>, Vec<tokio::task::JoinHandle<()>>), String> {
     let mut sinks = Vec::new();
     let mut tasks = Vec::new();
@@ -27,8 +29,15 @@ pub fn spawn_all(
         let endpoint = writer.endpoint().to_string();
         let queued = spool.consumer_stats(i).queued_lines;
         tracing::info!(sink = %c.name, endpoint = %endpoint, flavour = ?c.flavour, queued_points = queued, "sink ready");
-        let (stats, task) =
-            forward::spawn(writer, c.forwarder_settings(shutdown_timeout), spool.clone(), i, shutdown.clone());
+        let stats = counters(&c.name).unwrap_or_default();
+        let task = forward::spawn_counting(
+            writer,
+            c.forwarder_settings(shutdown_timeout),
+            spool.clone(),
+            i,
+            stats.clone(),
+            shutdown.clone(),
+        );
         sinks.push(Sink { name: c.name.clone(), endpoint, stats });
         tasks.push(task);
     }

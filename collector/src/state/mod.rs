@@ -77,35 +77,41 @@ pub struct AgentSeen {
     pub points: u64,
 }
 
-pub struct AppState {
+/// What a config reload replaces, swapped whole so a request sees one
+/// consistent version.
+pub struct Live {
     pub tokens: Tokens,
     pub sinks: Vec<Sink>,
     pub durable: Option<Durable>,
     pub max_body_bytes: usize,
     /// Longest the body of a write may take to arrive.
     pub read_timeout: std::time::Duration,
+}
+
+pub struct AppState {
+    live: std::sync::RwLock<Arc<Live>>,
     pub stats: IngestStats,
     pub agents: Mutex<BTreeMap<(String, String), AgentSeen>>,
     pub started: Instant,
 }
 
 impl AppState {
-    pub fn new(
-        tokens: Tokens,
-        sinks: Vec<Sink>,
-        durable: Option<Durable>,
-        max_body_bytes: usize,
-        read_timeout: std::time::Duration,
-    ) -> Self {
+    pub fn new(live: Live) -> Self {
         AppState {
-            tokens,
-            sinks,
-            durable,
-            max_body_bytes,
-            read_timeout,
+            live: std::sync::RwLock::new(Arc::new(live)),
             stats: IngestStats::default(),
             agents: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
         }
+    }
+
+    /// The current tokens, sinks and limits.
+    pub fn live(&self) -> Arc<Live> {
+        self.live.read().expect("not poisoned").clone()
+    }
+
+    /// Installs a reloaded configuration's part.
+    pub fn replace(&self, live: Live) {
+        *self.live.write().expect("not poisoned") = Arc::new(live);
     }
 }
