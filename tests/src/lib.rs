@@ -324,10 +324,14 @@ impl Collector {
             dir.path(),
         );
         let scheme = if yaml.contains("  tls:") { "https" } else { "http" };
-        let c = Collector { port, proc, dir, scheme };
+        let mut c = Collector { port, proc, dir, scheme };
         let client = c.client();
+        let url = format!("{}/ping", c.url());
         wait_for("the collector to answer /ping", || {
-            (status_of(&client, &format!("{}/ping", c.url())) == Some(204)).then_some(())
+            if let Some(status) = c.proc.exited() {
+                panic!("the collector exited ({status}) while starting:\n{}", c.proc.output());
+            }
+            (status_of(&client, &url) == Some(204)).then_some(())
         });
         c
     }

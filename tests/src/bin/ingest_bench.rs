@@ -110,7 +110,7 @@ fn main() {
         "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: bench\n      token: {TOKEN}\n      site: hn-dc1\n"
     ));
     let collector = Collector::start(&format!(
-        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: bench\n      token: {TOKEN}\n      site: hn-dc1\nsinks:\n  - name: vm\n    url: {}\n    buffer_max_lines: 10000000\n",
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: bench\n      token: {TOKEN}\n      site: hn-dc1\nsinks:\n  - name: vm\n    url: {}\n",
         vm.url()
     ));
     let vm_write = format!("{}/api/v2/write?org=o&bucket=b", vm.url());
