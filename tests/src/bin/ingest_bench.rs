@@ -154,4 +154,47 @@ fn main() {
     println!(
         "{batches} batches × {lines} lines per round, gzip, {senders} concurrent senders, 100 hosts × 8 fields per line."
     );
+    println!("Durable / not durable: {:.2}.", a / nd);
+    drop(plain);
+    drop(collector);
+    drop(vm);
+    replay(senders, lines);
+}
+
+/// Fills a collector's spool while its sink is down, then times the drain.
+fn replay(senders: usize, lines: usize) {
+    let points = env_or("BENCH_REPLAY_POINTS", 8_640_000);
+    let batches = points.div_ceil(lines);
+    let sink_port = free_port();
+    let spool_dir = std::env::temp_dir().join(format!("dcwatch-replay-{}", std::process::id()));
+    let collector = Collector::start(&format!(
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: bench\n      token: {TOKEN}\n      site: hn-dc1\nsinks:\n  - name: vm\n    url: http://127.0.0.1:{sink_port}\n    max_backoff_secs: 1\nspool:\n  dir: {}\n  max_bytes: 17179869184\n",
+        spool_dir.display()
+    ));
+    let url = format!("{}/api/v2/write?org=o&bucket=b", collector.url());
+    eprintln!("replay: preparing {points} points");
+    let body = Arc::new(payload(99, batches, lines));
+    let fill = post_all(&url, TOKEN, &body, senders);
+    drop(body);
+    let queued = collector.metric("dcwatch_collector_sink_queue_points{sink=\"vm\"}").unwrap_or(0.0);
+    let bytes = collector.metric("dcwatch_collector_spool_bytes").unwrap_or(0.0);
+    eprintln!("replay: {queued} points spooled in {fill:.1} s; starting VictoriaMetrics");
+    let start = Instant::now();
+    let _vm = Victoria::start_on(sink_port);
+    let limit = Duration::from_secs(1800);
+    while collector.metric("dcwatch_collector_sink_queue_points{sink=\"vm\"}") != Some(0.0) {
+        assert!(start.elapsed() < limit, "the backlog did not drain within {limit:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let secs = start.elapsed().as_secs_f64();
+    drop(collector);
+    let _ = std::fs::remove_dir_all(&spool_dir);
+    println!();
+    println!("| replay of a 24 h backlog of 100 agents | value |");
+    println!("|---|---|");
+    println!("| points in the backlog | {queued:.0} |");
+    println!("| spool size on disk | {:.0} MiB |", bytes / 1048576.0);
+    println!("| time to fill the spool (durable ingest, sink down) | {fill:.1} s ({:.0} points/s) |", queued / fill);
+    println!("| time to drain into VictoriaMetrics (from its start) | {secs:.1} s |");
+    println!("| points/s while draining | {:.0} |", queued / secs);
 }
