@@ -40,7 +40,7 @@ pub struct QueueConfig {
     #[serde(default = "default_queue_bytes")]
     pub max_bytes: u64,
     /// Points older than this are dropped and counted. Defaults to 604800 (7 days).
-    #[serde(default = "default_queue_age")]
+    #[serde(default = "dcwatch_common::config::defaults::max_age_secs")]
     pub max_age_secs: u64,
     /// Size of one queue file. Defaults to 8388608 (8 MiB).
     #[serde(default = "default_segment_bytes")]
@@ -52,7 +52,7 @@ impl Default for QueueConfig {
         QueueConfig {
             dir: default_queue_dir(),
             max_bytes: default_queue_bytes(),
-            max_age_secs: default_queue_age(),
+            max_age_secs: dcwatch_common::config::defaults::max_age_secs(),
             segment_max_bytes: default_segment_bytes(),
         }
     }
@@ -75,9 +75,6 @@ fn default_queue_dir() -> PathBuf {
 fn default_queue_bytes() -> u64 {
     256 * 1024 * 1024
 }
-fn default_queue_age() -> u64 {
-    7 * 24 * 3600
-}
 fn default_segment_bytes() -> u64 {
     8 * 1024 * 1024
 }
@@ -99,7 +96,7 @@ pub struct AgentSection {
     pub log_level: String,
     /// Longest a stop (SIGTERM) or reload waits for a batch in flight; what
     /// is not sent stays queued. Defaults to 10.
-    #[serde(default = "default_shutdown")]
+    #[serde(default = "dcwatch_common::config::defaults::shutdown_timeout_secs")]
     pub shutdown_timeout_secs: u64,
 }
 
@@ -110,25 +107,25 @@ pub struct OutputConfig {
     /// Base URL, e.g. `https://collector.dc.local:8428`. Required.
     pub url: String,
     /// Organisation for the v2 write API. Defaults to "dcwatch".
-    #[serde(default = "default_org")]
+    #[serde(default = "dcwatch_common::config::defaults::dcwatch")]
     pub org: String,
     /// Bucket for the v2 write API. Defaults to "dcwatch".
-    #[serde(default = "default_bucket")]
+    #[serde(default = "dcwatch_common::config::defaults::dcwatch")]
     pub bucket: String,
     /// API token (`Authorization: Token …`). Use `${ENV}` or `${file:PATH}`.
     #[serde(default)]
     pub token: Option<String>,
     /// Gzip request bodies. Defaults to true.
-    #[serde(default = "yes")]
+    #[serde(default = "dcwatch_common::config::defaults::yes")]
     pub gzip: bool,
     /// Lines per request. Defaults to 5000.
-    #[serde(default = "default_batch")]
+    #[serde(default = "dcwatch_common::config::defaults::batch_max_lines")]
     pub batch_max_lines: u64,
     /// Longest a point waits before it is sent. Defaults to 1000.
-    #[serde(default = "default_flush_ms")]
+    #[serde(default = "dcwatch_common::config::defaults::flush_interval_ms")]
     pub flush_interval_ms: u64,
     /// Request timeout. Defaults to 10000.
-    #[serde(default = "default_timeout_ms")]
+    #[serde(default = "dcwatch_common::config::defaults::timeout_ms")]
     pub timeout_ms: u64,
     /// Longest wait between retries. Defaults to 60.
     #[serde(default = "default_backoff")]
@@ -167,29 +164,8 @@ pub struct HostConfig {
 fn default_interval() -> u64 {
     10
 }
-fn default_shutdown() -> u64 {
-    10
-}
 fn default_log_level() -> String {
     "info".into()
-}
-fn default_org() -> String {
-    "dcwatch".into()
-}
-fn default_bucket() -> String {
-    "dcwatch".into()
-}
-fn yes() -> bool {
-    true
-}
-fn default_batch() -> u64 {
-    5000
-}
-fn default_flush_ms() -> u64 {
-    1000
-}
-fn default_timeout_ms() -> u64 {
-    10_000
 }
 fn default_backoff() -> u64 {
     60

@@ -41,13 +41,17 @@ pub struct ListenConfig {
     #[serde(default)]
     pub tls: Option<TlsConfig>,
     /// Longest a shutdown waits for open requests. Defaults to 10.
-    #[serde(default = "default_shutdown")]
+    #[serde(default = "dcwatch_common::config::defaults::shutdown_timeout_secs")]
     pub shutdown_timeout_secs: u64,
 }
 
 impl Default for ListenConfig {
     fn default() -> Self {
-        ListenConfig { address: default_address(), tls: None, shutdown_timeout_secs: default_shutdown() }
+        ListenConfig {
+            address: default_address(),
+            tls: None,
+            shutdown_timeout_secs: dcwatch_common::config::defaults::shutdown_timeout_secs(),
+        }
     }
 }
 
@@ -66,7 +70,7 @@ pub struct SpoolConfig {
     pub max_bytes: u64,
     /// Points older than this are dropped (counted per sink) even if a sink
     /// never took them. Defaults to 604800 (7 days).
-    #[serde(default = "default_spool_age")]
+    #[serde(default = "dcwatch_common::config::defaults::max_age_secs")]
     pub max_age_secs: u64,
     /// Size of one spool file. Defaults to 67108864 (64 MiB).
     #[serde(default = "default_spool_segment")]
@@ -78,7 +82,7 @@ impl Default for SpoolConfig {
         SpoolConfig {
             dir: default_spool_dir(),
             max_bytes: default_spool_bytes(),
-            max_age_secs: default_spool_age(),
+            max_age_secs: dcwatch_common::config::defaults::max_age_secs(),
             segment_max_bytes: default_spool_segment(),
         }
     }
@@ -100,9 +104,6 @@ fn default_spool_dir() -> PathBuf {
 }
 fn default_spool_bytes() -> u64 {
     4 * 1024 * 1024 * 1024
-}
-fn default_spool_age() -> u64 {
-    7 * 24 * 3600
 }
 fn default_spool_segment() -> u64 {
     64 * 1024 * 1024
@@ -167,16 +168,16 @@ pub struct SinkConfig {
     /// Base URL, e.g. `http://influx.dc.local:8086`. Required.
     pub url: String,
     /// v2: organisation. Defaults to "dcwatch".
-    #[serde(default = "default_org")]
+    #[serde(default = "dcwatch_common::config::defaults::dcwatch")]
     pub org: String,
     /// v2: bucket. Defaults to "dcwatch".
-    #[serde(default = "default_org")]
+    #[serde(default = "dcwatch_common::config::defaults::dcwatch")]
     pub bucket: String,
     /// v2 (and v1 on 2.x compatibility endpoints): API token.
     #[serde(default)]
     pub token: Option<String>,
     /// v1: database. Defaults to "dcwatch".
-    #[serde(default = "default_org")]
+    #[serde(default = "dcwatch_common::config::defaults::dcwatch")]
     pub database: String,
     /// v1: retention policy. Defaults to the database's default.
     #[serde(default)]
@@ -188,16 +189,16 @@ pub struct SinkConfig {
     #[serde(default)]
     pub password: Option<String>,
     /// Gzip request bodies. Defaults to true.
-    #[serde(default = "yes")]
+    #[serde(default = "dcwatch_common::config::defaults::yes")]
     pub gzip: bool,
     /// Points per request. Defaults to 5000.
-    #[serde(default = "default_batch")]
+    #[serde(default = "dcwatch_common::config::defaults::batch_max_lines")]
     pub batch_max_lines: u64,
     /// Longest a point waits before it is sent. Defaults to 1000.
-    #[serde(default = "default_flush_ms")]
+    #[serde(default = "dcwatch_common::config::defaults::flush_interval_ms")]
     pub flush_interval_ms: u64,
     /// Request timeout. Defaults to 10000.
-    #[serde(default = "default_timeout_ms")]
+    #[serde(default = "dcwatch_common::config::defaults::timeout_ms")]
     pub timeout_ms: u64,
     /// Longest wait between retries. Defaults to 30.
     #[serde(default = "default_backoff")]
@@ -216,29 +217,11 @@ fn default_log_level() -> String {
 fn default_address() -> String {
     "0.0.0.0:8186".into()
 }
-fn default_shutdown() -> u64 {
-    10
-}
 fn default_max_body() -> usize {
     32 * 1024 * 1024
 }
 fn default_read_timeout() -> u64 {
     30
-}
-fn default_org() -> String {
-    "dcwatch".into()
-}
-fn yes() -> bool {
-    true
-}
-fn default_batch() -> u64 {
-    5000
-}
-fn default_flush_ms() -> u64 {
-    1000
-}
-fn default_timeout_ms() -> u64 {
-    10_000
 }
 fn default_backoff() -> u64 {
     30

@@ -55,6 +55,33 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// Defaults shared by the agent's `output` and the collector's `sinks[]`, for
+/// `#[serde(default = "…")]`.
+pub mod defaults {
+    pub fn yes() -> bool {
+        true
+    }
+    /// Organisation, bucket and database name.
+    pub fn dcwatch() -> String {
+        "dcwatch".into()
+    }
+    pub fn batch_max_lines() -> u64 {
+        5000
+    }
+    pub fn flush_interval_ms() -> u64 {
+        1000
+    }
+    pub fn timeout_ms() -> u64 {
+        10_000
+    }
+    pub fn shutdown_timeout_secs() -> u64 {
+        10
+    }
+    pub fn max_age_secs() -> u64 {
+        7 * 24 * 3600
+    }
+}
+
 /// A config that can check itself after parsing. Every problem is collected
 /// so a technician sees all of them in one go, not one per restart.
 pub trait Validate {

@@ -17,8 +17,8 @@ use crate::state::{AppState, RequestRejection};
 /// The whole HTTP API, apart from any listener so tests can call it directly.
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/api/v2/write", post(ingest::write_v2))
-        .route("/write", post(ingest::write_v1))
+        .route("/api/v2/write", post(ingest::write_handler))
+        .route("/write", post(ingest::write_handler))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/ping", get(ping).head(ping))

@@ -60,16 +60,10 @@ impl IntoResponse for WriteError {
     }
 }
 
-pub async fn write_v2(
-    State(app): State<Arc<AppState>>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    write(app, q, headers, body).await.map_or_else(|e| e.into_response(), |()| StatusCode::NO_CONTENT.into_response())
-}
-
-pub async fn write_v1(
+/// `POST /api/v2/write` and `POST /write`: the two differ only in where
+/// clients put the token and which precision names they use, and both are
+/// accepted on either route.
+pub async fn write_handler(
     State(app): State<Arc<AppState>>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
