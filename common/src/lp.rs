@@ -76,12 +76,15 @@ pub fn write_line(
     true
 }
 
+/// A name that is usually a constant, and sometimes comes from data (a profile).
+pub type Name = std::borrow::Cow<'static, str>;
+
 /// A point owned by its producer, for sources that collect before writing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
-    pub measurement: &'static str,
-    pub tags: Vec<(&'static str, String)>,
-    pub fields: Vec<(&'static str, OwnedValue)>,
+    pub measurement: Name,
+    pub tags: Vec<(Name, String)>,
+    pub fields: Vec<(Name, OwnedValue)>,
     pub timestamp_ns: i64,
 }
 
@@ -95,44 +98,44 @@ pub enum OwnedValue {
 }
 
 impl Point {
-    pub fn new(measurement: &'static str, timestamp_ns: i64) -> Self {
-        Point { measurement, tags: Vec::new(), fields: Vec::new(), timestamp_ns }
+    pub fn new(measurement: impl Into<Name>, timestamp_ns: i64) -> Self {
+        Point { measurement: measurement.into(), tags: Vec::new(), fields: Vec::new(), timestamp_ns }
     }
 
-    pub fn tag(mut self, key: &'static str, value: impl Into<String>) -> Self {
-        self.tags.push((key, value.into()));
+    pub fn tag(mut self, key: impl Into<Name>, value: impl Into<String>) -> Self {
+        self.tags.push((key.into(), value.into()));
         self
     }
 
-    pub fn f64(mut self, key: &'static str, value: f64) -> Self {
-        self.fields.push((key, OwnedValue::F64(value)));
+    pub fn f64(mut self, key: impl Into<Name>, value: f64) -> Self {
+        self.fields.push((key.into(), OwnedValue::F64(value)));
         self
     }
 
-    pub fn i64(mut self, key: &'static str, value: i64) -> Self {
-        self.fields.push((key, OwnedValue::I64(value)));
+    pub fn i64(mut self, key: impl Into<Name>, value: i64) -> Self {
+        self.fields.push((key.into(), OwnedValue::I64(value)));
         self
     }
 
     /// Counters and sizes: written as signed integers, because InfluxDB 1.x
     /// rejects the `u` suffix; values above i64::MAX saturate.
-    pub fn u64(self, key: &'static str, value: u64) -> Self {
+    pub fn u64(self, key: impl Into<Name>, value: u64) -> Self {
         self.i64(key, i64::try_from(value).unwrap_or(i64::MAX))
     }
 
-    pub fn bool(mut self, key: &'static str, value: bool) -> Self {
-        self.fields.push((key, OwnedValue::Bool(value)));
+    pub fn bool(mut self, key: impl Into<Name>, value: bool) -> Self {
+        self.fields.push((key.into(), OwnedValue::Bool(value)));
         self
     }
 
-    pub fn str(mut self, key: &'static str, value: impl Into<String>) -> Self {
-        self.fields.push((key, OwnedValue::Str(value.into())));
+    pub fn str(mut self, key: impl Into<Name>, value: impl Into<String>) -> Self {
+        self.fields.push((key.into(), OwnedValue::Str(value.into())));
         self
     }
 
     /// Appends the point as one line; false when it had nothing writable.
     pub fn write_to(&self, buf: &mut Vec<u8>) -> bool {
-        let tags: Vec<(&str, &str)> = self.tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let tags: Vec<(&str, &str)> = self.tags.iter().map(|(k, v)| (k.as_ref(), v.as_str())).collect();
         let fields: Vec<(&str, Value<'_>)> = self
             .fields
             .iter()
@@ -143,10 +146,10 @@ impl Point {
                     OwnedValue::Bool(x) => Value::Bool(*x),
                     OwnedValue::Str(x) => Value::Str(x),
                 };
-                (*k, v)
+                (k.as_ref(), v)
             })
             .collect();
-        write_line(buf, self.measurement, &tags, &fields, Some(self.timestamp_ns))
+        write_line(buf, &self.measurement, &tags, &fields, Some(self.timestamp_ns))
     }
 }
 

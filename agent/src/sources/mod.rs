@@ -2,6 +2,7 @@
 //! its own interval, so a slow one cannot delay the others.
 
 pub mod host;
+pub mod snmp;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

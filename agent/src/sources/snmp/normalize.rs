@@ -1,0 +1,313 @@
+//! Turns a device's SNMP values into normalised points, by its profile.
+//!
+//! Rules: a value the device marks unknown (a profile's sentinel, an empty
+//! string, noSuchObject/noSuchInstance) is left out, never written as a
+//! number; a value outside its plausible range after scaling is left out and
+//! flagged (counted and logged by the caller, naming device and OID).
+
+use std::collections::BTreeSet;
+
+use dcwatch_common::lp::Point;
+
+use super::profile::{Aggregate, FieldSpec, Profile};
+use super::value::{SnmpValue, Values};
+
+/// A value left out because it is not believable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flag {
+    pub field: String,
+    pub oid: String,
+    pub value: f64,
+    pub range: [f64; 2],
+}
+
+#[derive(Debug, Default)]
+pub struct Normalized {
+    pub points: Vec<Point>,
+    pub flags: Vec<Flag>,
+    /// Fields left out because the device said it does not know them.
+    pub unknown: usize,
+}
+
+enum Read {
+    Value(FieldValue),
+    Unknown,
+    Implausible(Flag),
+    Absent,
+}
+
+enum FieldValue {
+    F64(f64),
+    Bool(bool),
+    Str(String),
+}
+
+/// Reads one field from one OID's value.
+fn read(f: &FieldSpec, oid: &str, v: Option<&SnmpValue>) -> Read {
+    let Some(v) = v else { return Read::Absent };
+    match v {
+        SnmpValue::Missing | SnmpValue::Null => return Read::Unknown,
+        SnmpValue::OctetString(b) if b.iter().all(|c| c.is_ascii_whitespace()) => return Read::Unknown,
+        _ => {}
+    }
+    let Some(raw) = v.integer().or_else(|| v.number().map(|n| n as i128)) else { return Read::Unknown };
+    if f.unknown.iter().any(|u| i128::from(*u) == raw && v.number().is_some_and(|n| n.fract() == 0.0)) {
+        return Read::Unknown;
+    }
+    if let Some(map) = &f.map {
+        return match i64::try_from(raw).ok().and_then(|k| map.get(&k)) {
+            Some(s) => Read::Value(FieldValue::Str(s.clone())),
+            None => Read::Value(FieldValue::Str("unknown".into())),
+        };
+    }
+    if let Some(t) = &f.true_when {
+        return Read::Value(FieldValue::Bool(t.iter().any(|x| i128::from(*x) == raw)));
+    }
+    let Some(n) = v.number() else { return Read::Unknown };
+    let value = n * f.scale.unwrap_or(1.0);
+    if let Some(range) = f.plausible
+        && !(range[0]..=range[1]).contains(&value)
+    {
+        return Read::Implausible(Flag { field: f.name.clone(), oid: oid.to_string(), value, range });
+    }
+    Read::Value(FieldValue::F64(value))
+}
+
+/// The values of a column, by row index (the OID suffix after the column).
+fn column<'a>(values: &'a Values, col: &str) -> Vec<(String, &'a str, &'a SnmpValue)> {
+    let prefix = format!("{col}.");
+    values
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .map(|(k, v)| (k[prefix.len()..].to_string(), k.as_str(), v))
+        .collect()
+}
+
+fn put(p: Point, name: &str, v: FieldValue) -> Point {
+    match v {
+        FieldValue::F64(x) => p.f64(name.to_string(), x),
+        FieldValue::Bool(b) => p.bool(name.to_string(), b),
+        FieldValue::Str(s) => p.str(name.to_string(), s),
+    }
+}
+
+pub fn normalize(profile: &Profile, values: &Values, site: &str, device: &str, ts: i64) -> Normalized {
+    let mut out = Normalized::default();
+    let note = |r: Read, out: &mut Normalized| -> Option<FieldValue> {
+        match r {
+            Read::Value(v) => Some(v),
+            Read::Unknown => {
+                out.unknown += 1;
+                None
+            }
+            Read::Implausible(f) => {
+                out.flags.push(f);
+                None
+            }
+            Read::Absent => None,
+        }
+    };
+    for spec in &profile.points {
+        let base = Point::new(spec.measurement.clone(), ts).tag("site", site).tag("device", device);
+        match &spec.table {
+            None => {
+                let mut p = base;
+                let mut any = false;
+                for f in &spec.fields {
+                    let value = match (&f.oid, &f.column) {
+                        (Some(oid), _) => note(read(f, oid, values.get(oid)), &mut out),
+                        (None, Some(col)) => {
+                            let mut nums = Vec::new();
+                            for (_, oid, v) in column(values, col) {
+                                if let Some(FieldValue::F64(x)) = note(read(f, oid, Some(v)), &mut out) {
+                                    nums.push(x);
+                                }
+                            }
+                            let agg = match f.aggregate.unwrap_or(Aggregate::First) {
+                                Aggregate::Sum => (!nums.is_empty()).then(|| nums.iter().sum()),
+                                Aggregate::Max => nums.iter().copied().reduce(f64::max),
+                                Aggregate::Min => nums.iter().copied().reduce(f64::min),
+                                Aggregate::First => nums.first().copied(),
+                            };
+                            agg.map(FieldValue::F64)
+                        }
+                        (None, None) => None,
+                    };
+                    if let Some(v) = value {
+                        p = put(p, &f.name, v);
+                        any = true;
+                    }
+                }
+                if any {
+                    out.points.push(p);
+                }
+            }
+            Some(t) => {
+                let rows: BTreeSet<String> = t
+                    .fields
+                    .iter()
+                    .filter_map(|f| f.column.as_deref())
+                    .flat_map(|c| column(values, c).into_iter().map(|(idx, _, _)| idx))
+                    .collect();
+                for idx in rows {
+                    let mut p = base.clone().tag(t.index_tag.clone(), idx.clone());
+                    for (k, v) in &t.tags {
+                        p = p.tag(k.clone(), v.clone());
+                    }
+                    let mut any = false;
+                    for f in &t.fields {
+                        let Some(col) = &f.column else { continue };
+                        let oid = format!("{col}.{idx}");
+                        if let Some(v) = note(read(f, &oid, values.get(&oid)), &mut out) {
+                            p = put(p, &f.name, v);
+                            any = true;
+                        }
+                    }
+                    if any {
+                        out.points.push(p);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::snmp::profile::{self, BUILT_IN};
+    use crate::sources::snmp::value::parse_snmprec;
+
+    fn recording(name: &str) -> Values {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/snmp").join(name);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("{} is missing ({e}): the recordings live in shared/testdata beside the checkout", path.display())
+        });
+        parse_snmprec(&text).unwrap()
+    }
+
+    fn lines(n: &Normalized) -> Vec<String> {
+        n.points
+            .iter()
+            .map(|p| {
+                let mut b = Vec::new();
+                p.write_to(&mut b);
+                String::from_utf8(b).unwrap().trim_end().to_string()
+            })
+            .collect()
+    }
+
+    fn profiles() -> Vec<profile::Profile> {
+        profile::load(BUILT_IN).unwrap()
+    }
+
+    #[test]
+    fn eaton_9px_over_ups_mib_gives_the_values_read_by_hand() {
+        let values = recording("eaton-mgeups_9px.snmprec");
+        let all = profiles();
+        let sys_oid = match &values["1.3.6.1.2.1.1.2.0"] {
+            SnmpValue::Oid(o) => o.clone(),
+            other => panic!("{other:?}"),
+        };
+        let p = profile::detect(&all, &sys_oid).unwrap();
+        assert_eq!(p.name, "ups-mib", "no vendor profile claims 1.3.6.1.4.1.705.1: the UPS-MIB fallback");
+        let n = normalize(p, &values, "hn", "ups1", 7);
+        // upsOutputSource 3 = normal → online; upsBatteryStatus 2 = normal;
+        // 100 %; 24 min = 1440 s; 0 s on battery; 520 × 0.1 V = 52 V; 0 °C;
+        // input 501 × 0.1 = 50.1 Hz at 237 V; output 502 × 0.1 = 50.2 Hz,
+        // 230 V, 16 × 0.1 = 1.6 A, 310 W, 35 % (one line: sum = max = it).
+        assert_eq!(
+            lines(&n),
+            vec![
+                "ups,site=hn,device=ups1 status=\"online\",on_battery=false,low_battery=false,battery_charge_pct=100,\
+                 runtime_remaining_s=1440,seconds_on_battery=0,battery_voltage_v=52,battery_temperature_c=0,\
+                 input_frequency_hz=50.1,input_voltage_v=237,output_frequency_hz=50.2,output_voltage_v=230,\
+                 output_current_a=1.6,output_power_w=310,load_pct=35 7",
+                "ups_phase,site=hn,device=ups1,phase=1,direction=input voltage_v=237,current_a=0,power_w=0 7",
+                "ups_phase,site=hn,device=ups1,phase=1,direction=output voltage_v=230,current_a=1.6,power_w=310,load_pct=35 7",
+            ]
+        );
+        assert_eq!((n.unknown, n.flags.len()), (0, 0));
+    }
+
+    #[test]
+    fn huawei_ups2000_leaves_out_unknown_runtime_and_reads_power_in_kw() {
+        let values = recording("huaweiups_ups2000.snmprec");
+        let all = profiles();
+        let p = profile::detect(&all, "1.3.6.1.4.1.2011.6.174.4.1.2.4").unwrap();
+        assert_eq!(p.name, "huawei-ups2000");
+        let n = normalize(p, &values, "hn", "ups2", 7);
+        // Runtime 4294967295 is UPS-MIB's "unknown": left out, counted.
+        // Battery 2707 × 0.1 = 270.7 V, 21 °C; input 500 × 0.1 = 50 Hz at
+        // 233 V; output 7.2 A at 230 V and 27 % load of 6 kVA, so the "1"
+        // of upsOutputPower is 1 kW = 1000 W (the profile's override).
+        let l = lines(&n);
+        assert_eq!(
+            l[0],
+            "ups,site=hn,device=ups2 status=\"online\",on_battery=false,low_battery=false,battery_charge_pct=100,\
+             seconds_on_battery=0,battery_voltage_v=270.7,battery_temperature_c=21,input_frequency_hz=50,\
+             input_voltage_v=233,output_frequency_hz=50,output_voltage_v=230,output_current_a=7.2,\
+             output_power_w=1000,load_pct=27 7"
+        );
+        assert_eq!(n.unknown, 1);
+        assert!(l.iter().all(|x| !x.contains("runtime_remaining_s")));
+    }
+
+    #[test]
+    fn an_implausible_value_is_left_out_and_flagged_with_its_oid() {
+        let mut values = recording("eaton-mgeups_9px.snmprec");
+        values.insert("1.3.6.1.2.1.33.1.3.3.1.3.1".into(), SnmpValue::Int(2360));
+        let all = profiles();
+        let n = normalize(profile::detect(&all, "").unwrap(), &values, "hn", "ups1", 7);
+        assert!(!lines(&n)[0].contains("input_voltage_v"));
+        assert_eq!(
+            n.flags,
+            vec![
+                Flag {
+                    field: "input_voltage_v".into(),
+                    oid: "1.3.6.1.2.1.33.1.3.3.1.3.1".into(),
+                    value: 2360.0,
+                    range: [0.0, 500.0]
+                },
+                Flag {
+                    field: "voltage_v".into(),
+                    oid: "1.3.6.1.2.1.33.1.3.3.1.3.1".into(),
+                    value: 2360.0,
+                    range: [0.0, 500.0]
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_objects_and_empty_strings_are_unknown_not_zero() {
+        let all = profiles();
+        let p = profile::detect(&all, "").unwrap();
+        let mut values = Values::new();
+        values.insert("1.3.6.1.2.1.33.1.2.4.0".into(), SnmpValue::Missing);
+        values.insert("1.3.6.1.2.1.33.1.2.7.0".into(), SnmpValue::OctetString(Vec::new()));
+        values.insert("1.3.6.1.2.1.33.1.4.1.0".into(), SnmpValue::Int(5));
+        let n = normalize(p, &values, "hn", "u", 1);
+        assert_eq!(lines(&n), vec!["ups,site=hn,device=u status=\"on_battery\",on_battery=true 1"]);
+        assert_eq!(n.unknown, 2);
+    }
+
+    #[test]
+    fn a_profile_error_names_the_file_and_the_problem() {
+        let err =
+            profile::load(&[("bad.yaml", "name: x\npoints:\n  - measurement: ups\n    fields:\n      - name: y\n")])
+                .unwrap_err();
+        assert_eq!(err, "bad.yaml: points[0].fields[0] (y): needs oid or column");
+        let err = profile::load(&[("x.yaml", "name: x\nextends: nope\n")]).unwrap_err();
+        assert_eq!(err, "profile `x` extends `nope`, which does not exist");
+    }
+
+    #[test]
+    fn the_longest_sys_object_id_prefix_wins_and_the_fallback_takes_the_rest() {
+        let all = profiles();
+        assert_eq!(profile::detect(&all, ".1.3.6.1.4.1.2011.6.174.4").unwrap().name, "huawei-ups2000");
+        assert_eq!(profile::detect(&all, "1.3.6.1.4.1.2011.6.1745").unwrap().name, "ups-mib");
+        assert_eq!(profile::detect(&all, "1.3.6.1.4.1.318.1.3.27").unwrap().name, "ups-mib");
+    }
+}
