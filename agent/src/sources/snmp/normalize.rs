@@ -64,13 +64,20 @@ fn read(f: &FieldSpec, oid: &str, v: Option<&SnmpValue>) -> Read {
         return Read::Value(FieldValue::Bool(t.iter().any(|x| i128::from(*x) == raw)));
     }
     let Some(n) = v.number() else { return Read::Unknown };
-    let value = n * f.scale.unwrap_or(1.0);
+    let value = apply_scale(n, f.scale.unwrap_or(1.0));
     if let Some(range) = f.plausible
         && !(range[0]..=range[1]).contains(&value)
     {
         return Read::Implausible(Flag { field: f.name.clone(), oid: oid.to_string(), value, range });
     }
     Read::Value(FieldValue::F64(value))
+}
+
+/// `n × scale`, but a decimal scale (0.1, 0.01, …) divides by its inverse:
+/// 209 / 10 is the double nearest 20.9, while 209 × 0.1 is 20.900000000000002.
+pub fn apply_scale(n: f64, scale: f64) -> f64 {
+    let inv = 1.0 / scale;
+    if scale < 1.0 && (inv - inv.round()).abs() < 1e-9 { n / inv.round() } else { n * scale }
 }
 
 /// The values of a column, by row index (the OID suffix after the column).
@@ -115,7 +122,21 @@ pub fn normalize(profile: &Profile, values: &Values, site: &str, device: &str, t
                 let mut any = false;
                 for f in &spec.fields {
                     let value = match (&f.oid, &f.column) {
-                        (Some(oid), _) => note(read(f, oid, values.get(oid)), &mut out),
+                        (Some(oid), _) => {
+                            let mut r = read(f, oid, values.get(oid));
+                            // Absent or unknown: try the alternates in order.
+                            for alt in &f.fallback {
+                                if !matches!(r, Read::Absent | Read::Unknown) {
+                                    break;
+                                }
+                                let spec = FieldSpec { scale: alt.scale, ..f.clone() };
+                                let next = read(&spec, &alt.oid, values.get(&alt.oid));
+                                if !matches!(next, Read::Absent) {
+                                    r = next;
+                                }
+                            }
+                            note(r, &mut out)
+                        }
                         (None, Some(col)) => {
                             let mut nums = Vec::new();
                             for (_, oid, v) in column(values, col) {
@@ -255,6 +276,45 @@ mod tests {
     }
 
     #[test]
+    fn apc_smx750_reads_high_precision_values_and_timeticks() {
+        let values = recording("apc_smx750.snmprec");
+        let all = profiles();
+        let p = profile::detect(&all, "1.3.6.1.4.1.318.1.3.27").unwrap();
+        assert_eq!(p.name, "apc-ups");
+        let n = normalize(p, &values, "hn", "smx", 7);
+        // upsBasicOutputStatus 2 = onLine; replace indicator 1 = no; capacity
+        // 1000 × 0.1 = 100 %; runtime 1637400 ticks × 0.01 = 16374 s;
+        // battery 545 × 0.1 = 54.5 V at 209 × 0.1 = 20.9 °C; input 2460 ×
+        // 0.1 = 246 V, 499 × 0.1 = 49.9 Hz; output 246.1 V, 49.9 Hz, 76.2 %
+        // load, 22 × 0.1 = 2.2 A, 333 W. No battery status or time on
+        // battery in the recording: left out.
+        assert_eq!(
+            lines(&n),
+            vec![
+                "ups,site=hn,device=smx status=\"online\",on_battery=false,replace_battery=false,battery_charge_pct=100,\
+                 runtime_remaining_s=16374,battery_voltage_v=54.5,battery_temperature_c=20.9,\
+                 input_voltage_v=246,input_frequency_hz=49.9,output_voltage_v=246.1,\
+                 output_frequency_hz=49.9,load_pct=76.2,output_current_a=2.2,output_power_w=333 7"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_card_without_high_precision_oids_falls_back_to_the_basic_ones() {
+        let mut values = recording("apc_smx750.snmprec");
+        values.remove("1.3.6.1.4.1.318.1.1.1.3.3.1.0");
+        values.insert("1.3.6.1.4.1.318.1.1.1.3.2.1.0".into(), SnmpValue::Unsigned(231));
+        // A high-precision OID the card answers with noSuchObject counts as absent too.
+        values.insert("1.3.6.1.4.1.318.1.1.1.2.3.1.0".into(), SnmpValue::Missing);
+        values.insert("1.3.6.1.4.1.318.1.1.1.2.2.1.0".into(), SnmpValue::Unsigned(87));
+        let all = profiles();
+        let n = normalize(profile::detect(&all, "1.3.6.1.4.1.318.1.3.27").unwrap(), &values, "hn", "smx", 7);
+        let l = lines(&n);
+        assert!(l[0].contains(",input_voltage_v=231,"), "{}", l[0]);
+        assert!(l[0].contains(",battery_charge_pct=87,"), "{}", l[0]);
+    }
+
+    #[test]
     fn an_implausible_value_is_left_out_and_flagged_with_its_oid() {
         let mut values = recording("eaton-mgeups_9px.snmprec");
         values.insert("1.3.6.1.2.1.33.1.3.3.1.3.1".into(), SnmpValue::Int(2360));
@@ -278,6 +338,14 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn decimal_scales_give_the_nearest_decimal() {
+        assert_eq!(apply_scale(209.0, 0.1), 20.9);
+        assert_eq!(apply_scale(1637400.0, 0.01), 16374.0);
+        assert_eq!(apply_scale(24.0, 60.0), 1440.0);
+        assert_eq!(apply_scale(3.0, 0.5), 1.5);
     }
 
     #[test]
@@ -308,6 +376,7 @@ mod tests {
         let all = profiles();
         assert_eq!(profile::detect(&all, ".1.3.6.1.4.1.2011.6.174.4").unwrap().name, "huawei-ups2000");
         assert_eq!(profile::detect(&all, "1.3.6.1.4.1.2011.6.1745").unwrap().name, "ups-mib");
-        assert_eq!(profile::detect(&all, "1.3.6.1.4.1.318.1.3.27").unwrap().name, "ups-mib");
+        assert_eq!(profile::detect(&all, "1.3.6.1.4.1.318.1.3.27").unwrap().name, "apc-ups");
+        assert_eq!(profile::detect(&all, "1.3.6.1.4.1.705.1").unwrap().name, "ups-mib");
     }
 }

@@ -13,6 +13,7 @@ use serde::Deserialize;
 pub const BUILT_IN: &[(&str, &str)] = &[
     ("ups-mib.yaml", include_str!("../../../../configs/profiles/snmp/ups-mib.yaml")),
     ("huawei-ups2000.yaml", include_str!("../../../../configs/profiles/snmp/huawei-ups2000.yaml")),
+    ("apc-ups.yaml", include_str!("../../../../configs/profiles/snmp/apc-ups.yaml")),
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -106,6 +107,19 @@ pub struct FieldSpec {
     /// left out and flagged.
     #[serde(default)]
     pub plausible: Option<[f64; 2]>,
+    /// OIDs read, in order, when `oid` is absent or unknown (e.g. a basic
+    /// OID behind a high-precision one), each with its own scale.
+    #[serde(default)]
+    pub fallback: Vec<Alternate>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alternate {
+    pub oid: String,
+    /// Defaults to 1.
+    #[serde(default)]
+    pub scale: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -185,6 +199,11 @@ impl Profile {
                     && !columns.contains(c)
                 {
                     columns.push(c.clone());
+                }
+                for a in &f.fallback {
+                    if !oids.contains(&a.oid) {
+                        oids.push(a.oid.clone());
+                    }
                 }
             }
         }
