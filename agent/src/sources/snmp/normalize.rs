@@ -119,6 +119,9 @@ pub fn normalize(profile: &Profile, values: &Values, site: &str, device: &str, t
         match &spec.table {
             None => {
                 let mut p = base;
+                for (k, v) in &spec.tags {
+                    p = p.tag(k.clone(), v.clone());
+                }
                 let mut any = false;
                 for f in &spec.fields {
                     let value = match (&f.oid, &f.column) {
@@ -297,6 +300,37 @@ mod tests {
                  output_frequency_hz=49.9,load_pct=76.2,output_current_a=2.2,output_power_w=333 7"
             ]
         );
+    }
+
+    #[test]
+    fn netagent_three_phase_reads_tenths_and_onbuck_as_trim() {
+        let values = recording("netagent2.snmprec");
+        let all = profiles();
+        let p = profile::detect(&all, ".1.3.6.1.4.1.935").unwrap();
+        assert_eq!(p.name, "netagent");
+        let n = normalize(p, &values, "hn", "na", 7);
+        // upsBaseOutputStatus 9 = onBuck: trimming a high input (254.5 V in,
+        // 228.5 V out); battery status 2 = normal, 100 %, 250 × 0.1 = 25 °C;
+        // 500 × 0.1 = 50 Hz; load 44 %. Phases R, S, T in tenths of a volt:
+        // input 2360, 2367, 2379; output 2312, 2313, 2312; bypass 2346, 2362, 2364.
+        assert_eq!(
+            lines(&n),
+            vec![
+                "ups,site=hn,device=na status=\"trim\",on_battery=false,low_battery=false,battery_charge_pct=100,\
+                 battery_temperature_c=25,input_voltage_v=254.5,input_frequency_hz=50,output_voltage_v=228.5,\
+                 output_frequency_hz=50,load_pct=44 7",
+                "ups_phase,site=hn,device=na,direction=input,phase=1 voltage_v=236 7",
+                "ups_phase,site=hn,device=na,direction=input,phase=2 voltage_v=236.7 7",
+                "ups_phase,site=hn,device=na,direction=input,phase=3 voltage_v=237.9 7",
+                "ups_phase,site=hn,device=na,direction=output,phase=1 voltage_v=231.2 7",
+                "ups_phase,site=hn,device=na,direction=output,phase=2 voltage_v=231.3 7",
+                "ups_phase,site=hn,device=na,direction=output,phase=3 voltage_v=231.2 7",
+                "ups_phase,site=hn,device=na,direction=bypass,phase=1 voltage_v=234.6 7",
+                "ups_phase,site=hn,device=na,direction=bypass,phase=2 voltage_v=236.2 7",
+                "ups_phase,site=hn,device=na,direction=bypass,phase=3 voltage_v=236.4 7",
+            ]
+        );
+        assert_eq!((n.unknown, n.flags.len()), (0, 0));
     }
 
     #[test]

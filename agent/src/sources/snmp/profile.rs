@@ -14,6 +14,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("ups-mib.yaml", include_str!("../../../../configs/profiles/snmp/ups-mib.yaml")),
     ("huawei-ups2000.yaml", include_str!("../../../../configs/profiles/snmp/huawei-ups2000.yaml")),
     ("apc-ups.yaml", include_str!("../../../../configs/profiles/snmp/apc-ups.yaml")),
+    ("netagent.yaml", include_str!("../../../../configs/profiles/snmp/netagent.yaml")),
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -50,6 +51,10 @@ pub struct Detect {
 #[serde(deny_unknown_fields)]
 pub struct PointSpec {
     pub measurement: String,
+    /// Fixed tags of a scalar point (e.g. `phase: "1"` when a device gives
+    /// per-phase values as separate scalars rather than a table).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
     /// Scalar fields: one point.
     #[serde(default)]
     pub fields: Vec<FieldSpec>,
