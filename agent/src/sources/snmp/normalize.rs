@@ -334,6 +334,24 @@ mod tests {
     }
 
     #[test]
+    fn apc_ats_reports_its_source_and_both_feeds() {
+        let values = recording("apc_ats.snmprec");
+        let all = profiles();
+        let p = profile::detect(&all, "1.3.6.1.4.1.318.1.3.32").unwrap();
+        assert_eq!(p.name, "apc-ats");
+        let n = normalize(p, &values, "hn", "ats1", 7);
+        // Selected source 1 = A; source A and B status 2 = ok; redundancy
+        // state 2 = fully redundant; switch status 2 = ok; phase sync 1 = in sync.
+        assert_eq!(
+            lines(&n),
+            vec![
+                "ats,site=hn,device=ats1 active_source=\"A\",source_a_ok=true,source_b_ok=true,redundant=true,\
+                 switch_ok=true,phase_in_sync=true 7"
+            ]
+        );
+    }
+
+    #[test]
     fn a_card_without_high_precision_oids_falls_back_to_the_basic_ones() {
         let mut values = recording("apc_smx750.snmprec");
         values.remove("1.3.6.1.4.1.318.1.1.1.3.3.1.0");

@@ -15,6 +15,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("huawei-ups2000.yaml", include_str!("../../../../configs/profiles/snmp/huawei-ups2000.yaml")),
     ("apc-ups.yaml", include_str!("../../../../configs/profiles/snmp/apc-ups.yaml")),
     ("netagent.yaml", include_str!("../../../../configs/profiles/snmp/netagent.yaml")),
+    ("apc-ats.yaml", include_str!("../../../../configs/profiles/snmp/apc-ats.yaml")),
 ];
 
 #[derive(Debug, Clone, Deserialize)]
