@@ -60,12 +60,12 @@ impl Default for QueueConfig {
 
 impl QueueConfig {
     pub fn spool_settings(&self) -> dcwatch_common::spool::SpoolSettings {
-        dcwatch_common::spool::SpoolSettings {
-            dir: self.dir.clone(),
-            segment_max_bytes: self.segment_max_bytes,
-            max_bytes: self.max_bytes,
-            max_age: Some(Duration::from_secs(self.max_age_secs)),
-        }
+        dcwatch_common::spool::SpoolSettings::from_config(
+            &self.dir,
+            self.max_bytes,
+            self.max_age_secs,
+            self.segment_max_bytes,
+        )
     }
 }
 
@@ -193,15 +193,7 @@ impl Validate for AgentConfig {
             p.push(Problem::general("output.batch_max_lines: must be at least 1"));
         }
         let q = &self.queue;
-        if q.segment_max_bytes < 4096 {
-            p.push(Problem::general("queue.segment_max_bytes: must be at least 4096"));
-        }
-        if q.max_bytes < 2 * q.segment_max_bytes {
-            p.push(Problem::general("queue.max_bytes: must be at least twice queue.segment_max_bytes"));
-        }
-        if q.max_age_secs == 0 {
-            p.push(Problem::general("queue.max_age_secs: must be at least 1"));
-        }
+        q.spool_settings().check("queue", p);
         if o.timeout_ms == 0 {
             p.push(Problem::general("output.timeout_ms: must be at least 1"));
         }

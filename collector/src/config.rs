@@ -90,12 +90,12 @@ impl Default for SpoolConfig {
 
 impl SpoolConfig {
     pub fn spool_settings(&self) -> dcwatch_common::spool::SpoolSettings {
-        dcwatch_common::spool::SpoolSettings {
-            dir: self.dir.clone(),
-            segment_max_bytes: self.segment_max_bytes,
-            max_bytes: self.max_bytes,
-            max_age: Some(Duration::from_secs(self.max_age_secs)),
-        }
+        dcwatch_common::spool::SpoolSettings::from_config(
+            &self.dir,
+            self.max_bytes,
+            self.max_age_secs,
+            self.segment_max_bytes,
+        )
     }
 }
 
@@ -298,15 +298,7 @@ impl Validate for CollectorConfig {
             }
         }
         let sp = &self.spool;
-        if sp.segment_max_bytes < 4096 {
-            p.push(Problem::general("spool.segment_max_bytes: must be at least 4096"));
-        }
-        if sp.max_bytes < 2 * sp.segment_max_bytes {
-            p.push(Problem::general("spool.max_bytes: must be at least twice spool.segment_max_bytes"));
-        }
-        if sp.max_age_secs == 0 {
-            p.push(Problem::general("spool.max_age_secs: must be at least 1"));
-        }
+        sp.spool_settings().check("spool", p);
         if let Some(tls) = &self.listen.tls {
             for (key, path) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)] {
                 if !path.is_file() {

@@ -53,6 +53,32 @@ pub struct SpoolSettings {
     pub max_age: Option<Duration>,
 }
 
+impl SpoolSettings {
+    /// From the config keys both programs share (`queue.*`, `spool.*`).
+    pub fn from_config(dir: &Path, max_bytes: u64, max_age_secs: u64, segment_max_bytes: u64) -> SpoolSettings {
+        SpoolSettings {
+            dir: dir.to_path_buf(),
+            segment_max_bytes,
+            max_bytes,
+            max_age: Some(Duration::from_secs(max_age_secs)),
+        }
+    }
+
+    /// Checks the bounds; `key` is the config section (`queue`, `spool`).
+    pub fn check(&self, key: &str, problems: &mut Vec<crate::config::Problem>) {
+        use crate::config::Problem;
+        if self.segment_max_bytes < 4096 {
+            problems.push(Problem::general(format!("{key}.segment_max_bytes: must be at least 4096")));
+        }
+        if self.max_bytes < 2 * self.segment_max_bytes {
+            problems.push(Problem::general(format!("{key}.max_bytes: must be at least twice {key}.segment_max_bytes")));
+        }
+        if self.max_age.is_some_and(|a| a.is_zero()) {
+            problems.push(Problem::general(format!("{key}.max_age_secs: must be at least 1")));
+        }
+    }
+}
+
 /// One record as read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {

@@ -14,6 +14,19 @@ use std::time::{Duration, Instant};
 
 pub use tempfile::TempDir;
 
+/// Writes `dir/<file>` with `yaml`, adding `<section>:\n  dir: dir/<section>`
+/// when the config has no such section, so each program gets its own
+/// queue or spool. Returns the path.
+fn write_config(dir: &Path, file: &str, yaml: &str, section: &str) -> PathBuf {
+    let mut yaml = yaml.to_string();
+    if !yaml.lines().any(|l| l.starts_with(&format!("{section}:"))) {
+        yaml.push_str(&format!("\n{section}:\n  dir: {}\n", dir.join(section).display()));
+    }
+    let path = dir.join(file);
+    std::fs::write(&path, &yaml).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    path
+}
+
 /// Why e2e tests are ignored under plain `cargo test`.
 pub const NEEDS_SERVERS: &str = "needs real servers: run scripts/test";
 
@@ -312,12 +325,8 @@ impl Collector {
     /// Starts a collector on a given port (a restart keeps its port); a
     /// config with no `spool:` gets one in the collector's directory.
     pub fn start_at(dir: TempDir, yaml: &str, port: u16) -> Collector {
-        let path = dir.path().join("collector.yaml");
-        let mut yaml = yaml.replace("{port}", &port.to_string());
-        if !yaml.lines().any(|l| l.starts_with("spool:")) {
-            yaml.push_str(&format!("\nspool:\n  dir: {}\n", dir.path().join("spool").display()));
-        }
-        std::fs::write(&path, &yaml).expect("write collector.yaml");
+        let yaml = yaml.replace("{port}", &port.to_string());
+        let path = write_config(dir.path(), "collector.yaml", &yaml, "spool");
         let proc = Proc::spawn(
             "dcwatch-collector",
             Command::new(bin("dcwatch-collector")).arg("-c").arg(&path).env("RUST_LOG", "info"),
@@ -400,12 +409,7 @@ impl Agent {
     }
 
     pub fn start_in(dir: TempDir, yaml: &str) -> Agent {
-        let path = dir.path().join("agent.yaml");
-        let mut yaml = yaml.to_string();
-        if !yaml.lines().any(|l| l.starts_with("queue:")) {
-            yaml.push_str(&format!("\nqueue:\n  dir: {}\n", dir.path().join("queue").display()));
-        }
-        std::fs::write(&path, &yaml).expect("write agent.yaml");
+        let path = write_config(dir.path(), "agent.yaml", yaml, "queue");
         let proc = Proc::spawn(
             "dcwatch-agent",
             Command::new(bin("dcwatch-agent")).arg("-c").arg(&path).env("RUST_LOG", "info"),

@@ -75,28 +75,15 @@ pub fn normalize(body: &str, who: &Identity, multiplier: i64, now_ns: i64) -> No
         };
         let site = parsed.tag_value("site").map(|v| v.as_str());
         let host = parsed.tag_value("host").map(|v| v.as_str());
-        if let (Some(allowed), Some(got)) = (&who.site, site)
-            && got != allowed
-        {
-            n.forbidden.push(LineError {
-                line: line_no,
-                message: format!(
-                    "site `{got}` is not allowed for token `{}` (it may write site `{allowed}`)",
-                    who.name
-                ),
+        let refused =
+            [("site", &who.site, site), ("host", &who.host, host)].into_iter().find_map(|(tag, allowed, got)| {
+                let (allowed, got) = (allowed.as_deref()?, got?);
+                (got != allowed).then(|| {
+                    format!("{tag} `{got}` is not allowed for token `{}` (it may write {tag} `{allowed}`)", who.name)
+                })
             });
-            continue;
-        }
-        if let (Some(allowed), Some(got)) = (&who.host, host)
-            && got != allowed
-        {
-            n.forbidden.push(LineError {
-                line: line_no,
-                message: format!(
-                    "host `{got}` is not allowed for token `{}` (it may write host `{allowed}`)",
-                    who.name
-                ),
-            });
+        if let Some(message) = refused {
+            n.forbidden.push(LineError { line: line_no, message });
             continue;
         }
         let add_site = site.is_none().then_some(who.site.as_deref()).flatten();

@@ -6,7 +6,7 @@
 //! are not, and the answer is 400 naming the first bad line (as InfluxDB 1.x
 //! and 3.x do). A client must not resend such a body: the good lines are
 //! already in. When every line is for a site the token may not write, the
-//! answer is 403 and nothing is accepted. When a sink's buffer is full, the
+//! answer is 403 and nothing is accepted. When the spool is full (or cannot be written), the
 //! answer is 503 with `Retry-After` and nothing is accepted, so the client
 //! keeps the whole body and retries it.
 
