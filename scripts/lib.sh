@@ -23,3 +23,19 @@ ensure_apt() {
 ensure_rust() {
   command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs) and run this again"
 }
+
+# The Python venv with the simulators the tests use (snmpsim for SNMP). It uses
+# Debian's own python3 so that snmpsim, which drops privileges to `nobody`,
+# can read its files. Prints the venv's path.
+ensure_venv() {
+  local venv="${DCWATCH_VENV:-$PWD/target/venv}"
+  ensure_apt python3-venv python3-gdbm
+  if [ ! -x "$venv/bin/snmpsim-command-responder" ]; then
+    say "creating the Python venv for the simulators in $venv"
+    /usr/bin/python3 -m venv "$venv"
+    # pysmi is a dependency snmpsim does not declare.
+    "$venv/bin/pip" install -q snmpsim pysmi >&2
+  fi
+  chmod -R a+rX "$venv"
+  echo "$venv"
+}

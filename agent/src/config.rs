@@ -142,6 +142,113 @@ pub struct OutputConfig {
 pub enum SourceConfig {
     /// CPU, load, memory, filesystems, network interfaces, uptime and systemd units.
     Host(HostConfig),
+    /// UPS, ATS, rack PDUs and room sensors over SNMP, polled and by trap.
+    Snmp(SnmpConfig),
+}
+
+/// The SNMP source: devices to poll, their profiles, and the trap receiver.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnmpConfig {
+    /// Default polling interval of the devices. Defaults to 10.
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+    /// Default wait for one reply. Defaults to 2000.
+    #[serde(default = "default_snmp_timeout")]
+    pub timeout_ms: u64,
+    /// Default number of resends after a timeout. Defaults to 1.
+    #[serde(default = "default_snmp_retries")]
+    pub retries: u32,
+    /// Starting GETBULK max-repetitions (v2c/v3). Halved, and remembered, for a
+    /// device that answers tooBig or times out on a bulk request. Defaults to 25.
+    #[serde(default = "default_max_repetitions")]
+    pub max_repetitions: u32,
+    /// A directory of extra profiles (`*.yaml`), added to the built-in ones; a
+    /// profile with a built-in's name replaces it. Defaults to none.
+    #[serde(default)]
+    pub profiles_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub devices: Vec<SnmpDevice>,
+    /// The trap receiver. Defaults to off.
+    #[serde(default)]
+    pub traps: Option<TrapConfig>,
+}
+
+/// One SNMP device.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnmpDevice {
+    /// Name of the device (tag `device`), e.g. `ups-a1`. Required.
+    pub name: String,
+    /// `host` or `host:port` (port defaults to 161). Required.
+    pub address: String,
+    /// What kind of equipment (tag `kind` on the `device` point): ups, ats,
+    /// pdu, env, meter, … Defaults to the profile's kind.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Profile name (see `dcwatch-agent profiles`). Defaults to detection by sysObjectID.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// `1`, `2c` or `3`. Defaults to `2c`.
+    #[serde(default = "default_snmp_version")]
+    pub version: String,
+    /// Community (v1/v2c). Defaults to `public`.
+    #[serde(default = "default_community")]
+    pub community: String,
+    /// v3 user name.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// v3 authentication: md5, sha, sha224, sha256, sha384, sha512.
+    #[serde(default)]
+    pub auth_protocol: Option<String>,
+    #[serde(default)]
+    pub auth_password: Option<String>,
+    /// v3 privacy: des, aes (= aes128), aes192, aes256.
+    #[serde(default)]
+    pub priv_protocol: Option<String>,
+    #[serde(default)]
+    pub priv_password: Option<String>,
+    /// Polling interval of this device. Defaults to the source's.
+    #[serde(default)]
+    pub interval_secs: Option<u64>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub retries: Option<u32>,
+    #[serde(default)]
+    pub max_repetitions: Option<u32>,
+}
+
+/// The trap receiver: traps from the configured devices become event points
+/// at once and trigger an immediate poll of the device that sent them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrapConfig {
+    /// UDP address to listen on. Defaults to `0.0.0.0:162`.
+    #[serde(default = "default_trap_listen")]
+    pub listen: String,
+    /// Communities accepted for v1/v2c traps. Defaults to `public`.
+    #[serde(default = "default_trap_communities")]
+    pub communities: Vec<String>,
+    /// v3 users whose traps are accepted (authNoPriv or authPriv).
+    #[serde(default)]
+    pub users: Vec<TrapUser>,
+    /// Accept traps from addresses that are not configured devices (their
+    /// event point names the address as the device). Defaults to false.
+    #[serde(default)]
+    pub accept_unknown_sources: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrapUser {
+    pub user: String,
+    pub auth_protocol: String,
+    pub auth_password: String,
+    #[serde(default)]
+    pub priv_protocol: Option<String>,
+    #[serde(default)]
+    pub priv_password: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -163,6 +270,27 @@ pub struct HostConfig {
 
 fn default_interval() -> u64 {
     10
+}
+fn default_snmp_timeout() -> u64 {
+    2000
+}
+fn default_snmp_retries() -> u32 {
+    1
+}
+fn default_max_repetitions() -> u32 {
+    25
+}
+fn default_snmp_version() -> String {
+    "2c".into()
+}
+fn default_community() -> String {
+    "public".into()
+}
+fn default_trap_listen() -> String {
+    "0.0.0.0:162".into()
+}
+fn default_trap_communities() -> Vec<String> {
+    vec!["public".into()]
 }
 fn default_log_level() -> String {
     "info".into()
@@ -211,6 +339,7 @@ impl Validate for AgentConfig {
                         }
                     }
                 }
+                SourceConfig::Snmp(c) => crate::sources::snmp::validate(c, &format!("sources[{i}]"), p),
             }
         }
     }
@@ -283,9 +412,8 @@ mod tests {
         assert_eq!(c.output.batch_max_lines, 5000);
         assert_eq!(c.output.org, "dcwatch");
         assert!(c.output.gzip);
-        match &c.sources[0] {
-            SourceConfig::Host(h) => assert_eq!(h.ignore_interfaces, vec!["lo".to_string()]),
-        }
+        let SourceConfig::Host(h) = &c.sources[0] else { panic!("not a host source") };
+        assert_eq!(h.ignore_interfaces, vec!["lo".to_string()]);
     }
 
     #[test]

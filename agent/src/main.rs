@@ -3,6 +3,7 @@
 
 mod config;
 mod heartbeat;
+mod probe;
 mod sources;
 
 use std::path::PathBuf;
@@ -41,11 +42,82 @@ enum Command {
     Validate,
     /// Collect once from every source, print the line protocol to stdout, send nothing.
     Once,
+    /// Poll one device once and print what dcwatch reads from it: what a
+    /// technician runs when adding a device. Needs no configuration file.
+    Probe {
+        #[command(subcommand)]
+        what: Probe,
+    },
+    /// List the SNMP profiles (built in, plus those of `--profiles-dir`).
+    Profiles {
+        #[arg(long)]
+        profiles_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum Probe {
+    /// An SNMP device: `probe snmp 10.0.0.5 --community private`.
+    Snmp(Box<ProbeSnmp>),
+}
+
+#[derive(clap::Args)]
+struct ProbeSnmp {
+    /// `host` or `host:port` (port 161 unless given).
+    address: String,
+    /// 1, 2c or 3.
+    #[arg(long = "snmp-version", default_value = "2c")]
+    version: String,
+    #[arg(long, default_value = "public")]
+    community: String,
+    /// v3 user.
+    #[arg(long)]
+    user: Option<String>,
+    /// v3: md5, sha, sha224, sha256, sha384, sha512.
+    #[arg(long)]
+    auth_protocol: Option<String>,
+    #[arg(long)]
+    auth_password: Option<String>,
+    /// v3: des, aes, aes192, aes256.
+    #[arg(long)]
+    priv_protocol: Option<String>,
+    #[arg(long)]
+    priv_password: Option<String>,
+    /// Profile to use; detected from sysObjectID when left out.
+    #[arg(long)]
+    profile: Option<String>,
+    /// A directory of extra profiles.
+    #[arg(long)]
+    profiles_dir: Option<PathBuf>,
+    #[arg(long, default_value_t = 2000)]
+    timeout_ms: u64,
+    #[arg(long, default_value_t = 1)]
+    retries: u32,
+    /// Name of the device in the output.
+    #[arg(long, default_value = "probe")]
+    name: String,
+    /// `table` (for people) or `lp` (line protocol).
+    #[arg(long, default_value = "table", value_parser = ["table", "lp"])]
+    format: String,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     dcwatch_common::install_crypto_provider();
+    match &cli.command {
+        Some(Command::Probe { what: Probe::Snmp(p) }) => {
+            dcwatch_common::init_logging("error");
+            return match runtime() {
+                Ok(rt) => ExitCode::from(rt.block_on(probe::snmp(p))),
+                Err(e) => {
+                    eprintln!("dcwatch-agent: {e:#}");
+                    ExitCode::from(EXIT_FAILURE)
+                }
+            };
+        }
+        Some(Command::Profiles { profiles_dir }) => return ExitCode::from(probe::profiles(profiles_dir.clone())),
+        _ => {}
+    }
     let config: AgentConfig = match dcwatch_common::config::load(&cli.config) {
         Ok(c) => c,
         Err(e) => {
@@ -58,6 +130,7 @@ fn main() -> ExitCode {
             println!("{}: configuration is valid", cli.config.display());
             return ExitCode::SUCCESS;
         }
+        Command::Probe { .. } | Command::Profiles { .. } => unreachable!("handled above"),
         Command::Once => {
             dcwatch_common::init_logging("warn");
             runtime().and_then(|rt| rt.block_on(once(&config)))
@@ -220,6 +293,18 @@ async fn once(config: &AgentConfig) -> anyhow::Result<()> {
                 points.extend(src.collect_units(ts).await.0);
                 for p in &points {
                     p.write_to(&mut buf);
+                }
+            }
+            SourceConfig::Snmp(c) => {
+                for d in &c.devices {
+                    match sources::snmp::probe(c, d, &config.agent.site).await {
+                        Ok((_, n, _)) => {
+                            for p in &n.points {
+                                p.write_to(&mut buf);
+                            }
+                        }
+                        Err(e) => eprintln!("{}: {} ({})", d.name, e, e.kind()),
+                    }
                 }
             }
         }

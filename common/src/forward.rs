@@ -161,6 +161,9 @@ async fn run(
         if (unread > 0 || !retry.is_empty()) && flush_at.is_none() {
             flush_at = Some(now + s.flush_interval);
         }
+        if spool.take_flush_request() && unread > 0 {
+            flush_at = Some(now);
+        }
         // Start as many batches as there are free slots and due data.
         if stop_by.is_none() {
             let mut unread = unread;

@@ -150,6 +150,9 @@ pub struct Spool {
     /// The sequence number the next append gets, sent on every append:
     /// readers wait on `changed()`, which never misses one.
     appended: tokio::sync::watch::Sender<u64>,
+    /// Set by a producer whose next records must not wait for the batch
+    /// timer (an event: a UPS on battery); readers take it.
+    urgent: std::sync::atomic::AtomicBool,
 }
 
 fn seg_name(first_seq: u64) -> String {
@@ -321,6 +324,7 @@ impl Spool {
         let total_bytes = segments.iter().map(|s| s.bytes).sum();
         let spool = Spool {
             settings,
+            urgent: std::sync::atomic::AtomicBool::new(false),
             inner: Mutex::new(Inner {
                 segments,
                 next_seq,
@@ -484,6 +488,17 @@ impl Spool {
     /// A receiver that changes on every append.
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.appended.subscribe()
+    }
+
+    /// Asks readers to send what is queued now rather than at their next
+    /// batch timer. Call it before appending the urgent records.
+    pub fn request_flush(&self) {
+        self.urgent.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether a flush was asked for since the last call.
+    pub fn take_flush_request(&self) -> bool {
+        self.urgent.swap(false, std::sync::atomic::Ordering::AcqRel)
     }
 
     /// Lines in records from `seq` on.

@@ -79,17 +79,18 @@ pub fn spawn_all(
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
     let site = config.agent.site.clone();
     let host = config.host_name();
-    config
-        .sources
-        .iter()
-        .map(|s| match s {
+    let mut tasks = Vec::new();
+    for s in &config.sources {
+        match s {
             SourceConfig::Host(h) => {
                 let interval = Duration::from_secs(h.interval_secs.unwrap_or(config.agent.interval_secs));
                 let src = host::HostSource::new(h.clone(), &site, &host)?;
-                Ok(tokio::spawn(run_host(src, interval, out.clone(), stats.clone(), shutdown.clone())))
+                tasks.push(tokio::spawn(run_host(src, interval, out.clone(), stats.clone(), shutdown.clone())));
             }
-        })
-        .collect()
+            SourceConfig::Snmp(c) => tasks.extend(snmp::spawn(c, &site, &host, out, stats, shutdown)?),
+        }
+    }
+    Ok(tasks)
 }
 
 async fn run_host(

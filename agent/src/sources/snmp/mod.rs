@@ -1,8 +1,383 @@
-//! The SNMP source (in progress): device profiles as data, and the
-//! normaliser that turns a device's values into `ups`, `ups_phase`, … points.
-//! Polling, traps and `probe` build on these.
-#![allow(dead_code)] // Used by the poller, which comes next; tested now.
+//! The SNMP source: one task per device polls it on its own interval with
+//! its profile and writes the normalised points and a `device` point; the
+//! trap receiver turns traps into event points at once and has the device
+//! polled again straight away.
 
+pub mod client;
 pub mod normalize;
 pub mod profile;
+pub mod trap;
 pub mod value;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use async_snmp::UdpTransport;
+use dcwatch_common::config::Problem;
+use dcwatch_common::lp::Point;
+use tokio::sync::{Notify, watch};
+
+use self::client::{Device, PollError, RequestSettings};
+use self::profile::Profile;
+use self::value::Values;
+use super::{Queue, SourceStats, emit};
+use crate::config::{SnmpConfig, SnmpDevice};
+
+const SYS_OBJECT_ID: &str = "1.3.6.1.2.1.1.2.0";
+
+/// The built-in profiles plus those of `profiles_dir` (which replace a
+/// built-in of the same name).
+pub fn load_profiles(c: &SnmpConfig) -> Result<Vec<Profile>, String> {
+    let mut files: Vec<(String, String)> =
+        profile::BUILT_IN.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+    if let Some(dir) = &c.profiles_dir {
+        let entries = std::fs::read_dir(dir).map_err(|e| format!("profiles_dir {}: {e}", dir.display()))?;
+        let mut extra = Vec::new();
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                extra.push((path.display().to_string(), text));
+            }
+        }
+        extra.sort();
+        // A local profile replaces the built-in one with its name.
+        for (path, text) in extra {
+            let name = profile::name_of(&text);
+            if let Some(n) = name {
+                files.retain(|(f, t)| {
+                    !(f.ends_with(".yaml") && !f.contains('/') && profile::name_of(t).as_deref() == Some(&n))
+                });
+            }
+            files.push((path, text));
+        }
+    }
+    let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+    profile::load(&refs)
+}
+
+/// Checks an `snmp` source; problems carry the key path `at`.
+pub fn validate(c: &SnmpConfig, at: &str, p: &mut Vec<Problem>) {
+    let profiles = match load_profiles(c) {
+        Ok(ps) => ps,
+        Err(e) => {
+            p.push(Problem::general(format!("{at}.profiles_dir: {e}")));
+            Vec::new()
+        }
+    };
+    if c.interval_secs == 0 {
+        p.push(Problem::general(format!("{at}.interval_secs: must be at least 1")));
+    }
+    if c.timeout_ms == 0 {
+        p.push(Problem::general(format!("{at}.timeout_ms: must be at least 1")));
+    }
+    let mut names = BTreeSet::new();
+    for (j, d) in c.devices.iter().enumerate() {
+        let at = format!("{at}.devices[{j}]");
+        if d.name.trim().is_empty() {
+            p.push(Problem::general(format!("{at}.name: must name the device, e.g. `ups-a1`")));
+        } else if !names.insert(d.name.clone()) {
+            p.push(Problem::general(format!("{at}.name: `{}` is used by another device", d.name)));
+        }
+        if d.address.trim().is_empty() {
+            p.push(Problem::general(format!("{at}.address: must be a host or host:port")));
+        }
+        if let Err(e) = client::auth(d) {
+            p.push(Problem::general(format!("{at}: {e}")));
+        }
+        if let Some(name) = &d.profile
+            && !profiles.is_empty()
+            && !profiles.iter().any(|pr| &pr.name == name)
+        {
+            let known: Vec<_> = profiles.iter().map(|pr| pr.name.as_str()).collect();
+            p.push(Problem::general(format!("{at}.profile: `{name}` is not a profile; known: {}", known.join(", "))));
+        }
+        if d.interval_secs == Some(0) {
+            p.push(Problem::general(format!("{at}.interval_secs: must be at least 1")));
+        }
+        if d.timeout_ms == Some(0) {
+            p.push(Problem::general(format!("{at}.timeout_ms: must be at least 1")));
+        }
+    }
+    if let Some(t) = &c.traps {
+        if t.listen.parse::<std::net::SocketAddr>().is_err() {
+            p.push(Problem::general(format!("{at}.traps.listen: `{}` is not an address:port", t.listen)));
+        }
+        for (k, u) in t.users.iter().enumerate() {
+            if let Err(e) = client::usm(
+                &u.user,
+                Some(&u.auth_protocol),
+                Some(&u.auth_password),
+                u.priv_protocol.as_deref(),
+                u.priv_password.as_deref(),
+            ) {
+                p.push(Problem::general(format!("{at}.traps.users[{k}]: {e}")));
+            }
+        }
+    }
+}
+
+fn settings(c: &SnmpConfig, d: &SnmpDevice) -> RequestSettings {
+    RequestSettings {
+        timeout: Duration::from_millis(d.timeout_ms.unwrap_or(c.timeout_ms)),
+        retries: d.retries.unwrap_or(c.retries),
+        max_repetitions: d.max_repetitions.unwrap_or(c.max_repetitions),
+    }
+}
+
+/// What one poll of a device gave.
+pub struct PollResult {
+    pub profile: Arc<Profile>,
+    pub values: Values,
+    pub sys_object_id: Option<String>,
+}
+
+/// Polls a device once: detects its profile (unless given or known), GETs
+/// the scalars and walks the tables.
+pub async fn poll(
+    dev: &mut Device,
+    profiles: &[Arc<Profile>],
+    fixed: Option<&str>,
+    known: &mut Option<Arc<Profile>>,
+) -> Result<PollResult, PollError> {
+    let mut values = Values::new();
+    let mut sys_object_id = None;
+    let profile = match (fixed, known.as_ref()) {
+        (Some(name), _) => profiles
+            .iter()
+            .find(|p| p.name == name)
+            .cloned()
+            .ok_or_else(|| PollError::Profile(format!("no profile named `{name}`")))?,
+        (None, Some(p)) => p.clone(),
+        (None, None) => {
+            dev.get(&[SYS_OBJECT_ID.to_string()], &mut values).await?;
+            let id = match values.get(SYS_OBJECT_ID) {
+                Some(value::SnmpValue::Oid(o)) => o.clone(),
+                _ => String::new(),
+            };
+            let found = profile::detect(profiles, &id).cloned().ok_or_else(|| {
+                PollError::Profile(format!("no profile fits sysObjectID `{id}`; name one with `profile:`"))
+            })?;
+            sys_object_id = Some(id);
+            *known = Some(found.clone());
+            found
+        }
+    };
+    let (oids, columns) = profile.requests();
+    dev.get(&oids, &mut values).await?;
+    if !columns.is_empty() {
+        dev.walk(&columns, &mut values).await?;
+    }
+    Ok(PollResult { profile, values, sys_object_id })
+}
+
+/// Counts of one device's failures, by kind; written on its `device` point.
+#[derive(Debug, Default)]
+struct DeviceCounters {
+    errors: BTreeMap<&'static str, u64>,
+    implausible: u64,
+}
+
+/// A device the source polls, as the trap receiver sees it.
+#[derive(Clone)]
+pub struct Polled {
+    pub name: String,
+    pub address: String,
+    pub repoll: Arc<Notify>,
+}
+
+/// Starts the device tasks and the trap receiver of one `snmp` source.
+pub fn spawn(
+    c: &SnmpConfig,
+    site: &str,
+    host: &str,
+    out: &Arc<Queue>,
+    stats: &Arc<SourceStats>,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+    let profiles: Vec<Arc<Profile>> = load_profiles(c)?.into_iter().map(Arc::new).collect();
+    let profiles = Arc::new(profiles);
+    let mut tasks = Vec::new();
+    let mut polled = Vec::new();
+    // One socket for every IPv4 device; it opens inside the runtime.
+    let shared: Arc<tokio::sync::OnceCell<Option<UdpTransport>>> = Arc::new(tokio::sync::OnceCell::new());
+    for d in &c.devices {
+        let repoll = Arc::new(Notify::new());
+        polled.push(Polled { name: d.name.clone(), address: d.address.clone(), repoll: repoll.clone() });
+        let interval = Duration::from_secs(d.interval_secs.unwrap_or(c.interval_secs));
+        let job = DeviceJob {
+            spec: d.clone(),
+            rs: settings(c, d),
+            interval,
+            site: site.to_string(),
+            profiles: profiles.clone(),
+            shared: shared.clone(),
+            repoll,
+        };
+        tasks.push(tokio::spawn(run_device(job, out.clone(), stats.clone(), shutdown.clone())));
+    }
+    if let Some(t) = &c.traps {
+        let setup = trap::Setup {
+            config: t.clone(),
+            devices: polled,
+            specs: trap::TrapSpecs::from_profiles(&profiles),
+            site: site.to_string(),
+            host: host.to_string(),
+        };
+        tasks.push(tokio::spawn(trap::run(setup, out.clone(), stats.clone(), shutdown.clone())));
+    }
+    Ok(tasks)
+}
+
+struct DeviceJob {
+    spec: SnmpDevice,
+    rs: RequestSettings,
+    interval: Duration,
+    site: String,
+    profiles: Arc<Vec<Arc<Profile>>>,
+    shared: Arc<tokio::sync::OnceCell<Option<UdpTransport>>>,
+    repoll: Arc<Notify>,
+}
+
+async fn run_device(job: DeviceJob, out: Arc<Queue>, stats: Arc<SourceStats>, mut shutdown: watch::Receiver<bool>) {
+    let name = job.spec.name.clone();
+    let mut tick = tokio::time::interval(job.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut dev: Option<Device> = None;
+    let mut known: Option<Arc<Profile>> = None;
+    let mut counters = DeviceCounters::default();
+    let mut was_up: Option<bool> = None;
+    let mut flagged: BTreeSet<String> = BTreeSet::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => {}
+            _ = job.repoll.notified() => {
+                tracing::debug!(device = %name, "polling at once after a trap");
+                tick.reset();
+            }
+        }
+        let started = Instant::now();
+        let ts = dcwatch_common::now_ns();
+        if dev.is_none() {
+            let shared = job
+                .shared
+                .get_or_init(|| async {
+                    UdpTransport::bind("0.0.0.0:0")
+                        .await
+                        .map_err(|e| tracing::warn!(error = %e, "cannot open the shared SNMP socket; each device opens its own"))
+                        .ok()
+                })
+                .await;
+            match Device::connect(&job.spec, job.rs, shared.as_ref()).await {
+                Ok(d) => dev = Some(d),
+                Err(e) => {
+                    report_down(&name, &e, &mut was_up, &mut counters);
+                    let p = device_point(&job, ts, false, started.elapsed(), &counters, None, None);
+                    emit(&[p], &out, &stats);
+                    continue;
+                }
+            }
+        }
+        let d = dev.as_mut().expect("connected above");
+        let result = poll(d, &job.profiles, job.spec.profile.as_deref(), &mut known).await;
+        let elapsed = started.elapsed();
+        match result {
+            Ok(r) => {
+                if was_up != Some(true) {
+                    tracing::info!(device = %name, profile = %r.profile.name, poll_ms = elapsed.as_millis() as u64, "device answers");
+                }
+                was_up = Some(true);
+                let n = normalize::normalize(&r.profile, &r.values, &job.site, &name, ts);
+                counters.implausible += n.flags.len() as u64;
+                let now_flagged: BTreeSet<String> = n.flags.iter().map(|f| f.field.clone()).collect();
+                for f in &n.flags {
+                    if !flagged.contains(&f.field) {
+                        tracing::warn!(
+                            device = %name, field = %f.field, oid = %f.oid, value = f.value,
+                            plausible = ?f.range, "implausible value left out (check the profile's scale)"
+                        );
+                    }
+                }
+                flagged = now_flagged;
+                let mut points = n.points;
+                points.push(device_point(
+                    &job,
+                    ts,
+                    true,
+                    elapsed,
+                    &counters,
+                    Some(&r.profile),
+                    Some(d.max_repetitions),
+                ));
+                emit(&points, &out, &stats);
+            }
+            Err(e) => {
+                stats.errors_total.fetch_add(1, Ordering::Relaxed);
+                report_down(&name, &e, &mut was_up, &mut counters);
+                // Detect again when it comes back: it may have been replaced.
+                if job.spec.profile.is_none() && matches!(e, PollError::Timeout) {
+                    known = None;
+                }
+                let p = device_point(&job, ts, false, elapsed, &counters, known.as_ref(), Some(d.max_repetitions));
+                emit(&[p], &out, &stats);
+            }
+        }
+    }
+}
+
+fn report_down(name: &str, e: &PollError, was_up: &mut Option<bool>, counters: &mut DeviceCounters) {
+    *counters.errors.entry(e.kind()).or_default() += 1;
+    if *was_up != Some(false) {
+        tracing::warn!(device = %name, kind = e.kind(), error = %e, "device does not answer; marked down");
+    }
+    *was_up = Some(false);
+}
+
+fn device_point(
+    job: &DeviceJob,
+    ts: i64,
+    up: bool,
+    elapsed: Duration,
+    c: &DeviceCounters,
+    profile: Option<&Arc<Profile>>,
+    max_rep: Option<u32>,
+) -> Point {
+    let kind = job.spec.kind.clone().or_else(|| profile.map(|p| p.kind().to_string())).unwrap_or_else(|| "snmp".into());
+    let total: u64 = c.errors.values().sum();
+    let mut p = Point::new("device", ts)
+        .tag("site", job.site.as_str())
+        .tag("device", job.spec.name.as_str())
+        .tag("kind", kind)
+        .tag("protocol", "snmp")
+        .bool("up", up)
+        .f64("poll_ms", (elapsed.as_secs_f64() * 1000.0 * 10.0).round() / 10.0)
+        .u64("errors_total", total);
+    for k in ["timeout", "auth", "protocol", "network", "profile"] {
+        p = p.u64(format!("errors_{k}_total"), c.errors.get(k).copied().unwrap_or(0));
+    }
+    p = p.u64("implausible_total", c.implausible);
+    if let Some(pr) = profile {
+        p = p.str("profile", pr.name.clone());
+    }
+    if let Some(m) = max_rep {
+        p = p.u64("max_repetitions", u64::from(m));
+    }
+    p
+}
+
+/// Polls one device once, for `dcwatch-agent probe snmp`.
+pub async fn probe(
+    c: &SnmpConfig,
+    d: &SnmpDevice,
+    site: &str,
+) -> Result<(PollResult, normalize::Normalized, u32), PollError> {
+    let profiles: Vec<Arc<Profile>> = load_profiles(c).map_err(PollError::Profile)?.into_iter().map(Arc::new).collect();
+    let mut dev = Device::connect(d, settings(c, d), None).await?;
+    let mut known = None;
+    let r = poll(&mut dev, &profiles, d.profile.as_deref(), &mut known).await?;
+    let n = normalize::normalize(&r.profile, &r.values, site, &d.name, dcwatch_common::now_ns());
+    Ok((r, n, dev.max_repetitions))
+}

@@ -35,6 +35,37 @@ pub struct ProfileFile {
     /// Changes to fields read from a given OID or column (vendor quirks).
     #[serde(default)]
     pub overrides: Vec<Override>,
+    /// Traps this kind of device sends and what each means.
+    #[serde(default)]
+    pub traps: Vec<TrapSpec>,
+}
+
+/// A trap: its OID (SNMPv2 form; a v1 trap's enterprise and specific code
+/// become `enterprise.0.specific`, as RFC 3584 says), the event it is, and
+/// the fields of a point it sets at once, before the re-poll confirms them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrapSpec {
+    pub oid: String,
+    /// Event name (tag `event` of the `snmp_trap` point), e.g. `on_battery`.
+    pub event: String,
+    /// Measurement of the point `set` writes. Defaults to `ups`.
+    #[serde(default = "default_trap_measurement")]
+    pub measurement: String,
+    /// Fields written at once, e.g. `{on_battery: true, status: on_battery}`.
+    #[serde(default)]
+    pub set: BTreeMap<String, TrapField>,
+}
+
+fn default_trap_measurement() -> String {
+    "ups".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum TrapField {
+    Bool(bool),
+    Str(String),
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -184,11 +215,19 @@ impl Validate for ProfileFile {
 #[derive(Debug, Clone)]
 pub struct Profile {
     pub name: String,
+    pub description: String,
     pub detect: Detect,
     pub points: Vec<PointSpec>,
+    pub traps: Vec<TrapSpec>,
 }
 
 impl Profile {
+    /// The kind of equipment (tag `kind` of the `device` point): the
+    /// measurement of its first point, e.g. `ups` or `ats`.
+    pub fn kind(&self) -> &str {
+        self.points.first().map_or("snmp", |p| p.measurement.as_str())
+    }
+
     /// Every OID to GET and every column to walk.
     pub fn requests(&self) -> (Vec<String>, Vec<String>) {
         let mut oids = Vec::new();
@@ -236,15 +275,17 @@ fn resolve(pf: &ProfileFile, all: &BTreeMap<String, ProfileFile>, depth: usize) 
     if depth > 8 {
         return Err(format!("profile `{}`: `extends` goes round in a circle", pf.name));
     }
-    let mut points = match &pf.extends {
+    let (mut points, mut traps) = match &pf.extends {
         Some(base) => {
             let b =
                 all.get(base).ok_or_else(|| format!("profile `{}` extends `{base}`, which does not exist", pf.name))?;
-            resolve(b, all, depth + 1)?.points
+            let b = resolve(b, all, depth + 1)?;
+            (b.points, b.traps)
         }
-        None => Vec::new(),
+        None => (Vec::new(), Vec::new()),
     };
     points.extend(pf.points.iter().cloned());
+    traps.extend(pf.traps.iter().cloned());
     for o in &pf.overrides {
         let mut hit = false;
         for pt in &mut points {
@@ -268,17 +309,18 @@ fn resolve(pf: &ProfileFile, all: &BTreeMap<String, ProfileFile>, depth: usize) 
             return Err(format!("profile `{}`: an override matches no field", pf.name));
         }
     }
-    Ok(Profile { name: pf.name.clone(), detect: pf.detect.clone(), points })
+    Ok(Profile { name: pf.name.clone(), description: pf.description.clone(), detect: pf.detect.clone(), points, traps })
 }
 
 /// The profile for a device: the one whose sysObjectID prefix matches
 /// longest, else the fallback.
-pub fn detect<'a>(profiles: &'a [Profile], sys_object_id: &str) -> Option<&'a Profile> {
+pub fn detect<'a, P: std::borrow::Borrow<Profile>>(profiles: &'a [P], sys_object_id: &str) -> Option<&'a P> {
     let id = sys_object_id.trim_start_matches('.');
     profiles
         .iter()
         .filter_map(|p| {
-            p.detect
+            p.borrow()
+                .detect
                 .sys_object_id_prefixes
                 .iter()
                 .filter(|pre| id == pre.as_str() || id.starts_with(&format!("{pre}.")))
@@ -288,5 +330,14 @@ pub fn detect<'a>(profiles: &'a [Profile], sys_object_id: &str) -> Option<&'a Pr
         })
         .max_by_key(|(len, _)| *len)
         .map(|(_, p)| p)
-        .or_else(|| profiles.iter().find(|p| p.detect.fallback))
+        .or_else(|| profiles.iter().find(|p| p.borrow().detect.fallback))
+}
+
+/// The `name:` of a profile file, read without parsing the rest (to let a
+/// local profile replace a built-in one of the same name).
+pub fn name_of(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("name:"))
+        .map(|v| v.split('#').next().unwrap_or("").trim().trim_matches(['"', '\'']).to_string())
+        .filter(|n| !n.is_empty())
 }

@@ -51,6 +51,7 @@ pub type Values = BTreeMap<String, SnmpValue>;
 /// INTEGER, 4 OCTET STRING, 4x hex string, 5 NULL, 6 OID, 64 IpAddress, 65
 /// Counter32, 66 Gauge32, 67 TimeTicks, 70 Counter64). Lines it cannot read
 /// are returned as errors with their line numbers.
+#[cfg(test)]
 pub fn parse_snmprec(text: &str) -> Result<Values, String> {
     let mut out = Values::new();
     for (i, line) in text.lines().enumerate() {

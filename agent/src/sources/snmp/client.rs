@@ -1,0 +1,356 @@
+//! Talking to one SNMP device with async-snmp: building the client from the
+//! configuration, GETs of scalars, and table walks with GETBULK whose
+//! max-repetitions adapts to the device.
+
+use std::time::Duration;
+
+use async_snmp::{
+    Auth, AuthProtocol, Client, ErrorKind, ErrorStatus, Oid, PrivProtocol, Retry, UdpTransport, UsmConfig, Value,
+};
+
+use super::value::{SnmpValue, Values};
+use crate::config::SnmpDevice;
+
+/// Why a poll failed, by kind (the `device` point counts each kind).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PollError {
+    /// No reply within the timeout, after the retries.
+    Timeout,
+    /// SNMPv3 authentication or privacy failed (wrong user, password or engine).
+    Auth(String),
+    /// The device answered with an error, or with something that is not SNMP.
+    Protocol(String),
+    /// The address cannot be resolved or reached.
+    Network(String),
+    /// No profile fits the device.
+    Profile(String),
+}
+
+impl PollError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PollError::Timeout => "timeout",
+            PollError::Auth(_) => "auth",
+            PollError::Protocol(_) => "protocol",
+            PollError::Network(_) => "network",
+            PollError::Profile(_) => "profile",
+        }
+    }
+}
+
+impl std::fmt::Display for PollError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PollError::Timeout => write!(f, "no reply (timeout)"),
+            PollError::Auth(m) => write!(f, "authentication failed: {m}"),
+            PollError::Protocol(m) | PollError::Network(m) | PollError::Profile(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+fn classify(e: &async_snmp::Error) -> PollError {
+    match e.kind() {
+        ErrorKind::Timeout => PollError::Timeout,
+        ErrorKind::Auth | ErrorKind::Report | ErrorKind::Privacy => PollError::Auth(match e {
+            async_snmp::Error::Report { status, .. } => format!("the device reported {status}"),
+            _ => e.to_string(),
+        }),
+        ErrorKind::Network | ErrorKind::Closed | ErrorKind::ConstructionTimeout => PollError::Network(e.to_string()),
+        _ => PollError::Protocol(e.to_string()),
+    }
+}
+
+fn is_too_big(e: &async_snmp::Error) -> bool {
+    matches!(e, async_snmp::Error::Snmp { status: ErrorStatus::TooBig, .. })
+        || e.kind() == ErrorKind::OutboundMessageTooLarge
+}
+
+/// The `host:port` a device is reached at (port 161 unless given).
+pub fn target(address: &str) -> String {
+    let has_port = match address.rsplit_once(':') {
+        // `[v6]:port` or `host:port`; a bare IPv6 address has several colons.
+        Some((host, port)) => port.parse::<u16>().is_ok() && (host.ends_with(']') || !host.contains(':')),
+        None => false,
+    };
+    if has_port {
+        address.to_string()
+    } else if address.contains(':') && !address.starts_with('[') {
+        format!("[{address}]:161")
+    } else {
+        format!("{address}:161")
+    }
+}
+
+/// The authentication of a device's configuration; errors name the key.
+pub fn auth(d: &SnmpDevice) -> Result<Auth, String> {
+    match d.version.as_str() {
+        "1" => Ok(Auth::v1(d.community.as_str())),
+        "2c" | "2" => Ok(Auth::v2c(d.community.as_str())),
+        "3" => {
+            let user = d.user.as_deref().ok_or("version 3 needs `user`")?;
+            usm(
+                user,
+                d.auth_protocol.as_deref(),
+                d.auth_password.as_deref(),
+                d.priv_protocol.as_deref(),
+                d.priv_password.as_deref(),
+            )
+            .map(Auth::Usm)
+        }
+        v => Err(format!("version `{v}` is not one of 1, 2c, 3")),
+    }
+}
+
+pub fn auth_protocol(name: &str) -> Result<AuthProtocol, String> {
+    name.to_ascii_uppercase()
+        .parse()
+        .map_err(|_| format!("auth_protocol `{name}` is not one of md5, sha, sha224, sha256, sha384, sha512"))
+}
+
+pub fn priv_protocol(name: &str) -> Result<PrivProtocol, String> {
+    // Net-SNMP's AES-192/256 (and most devices') derive keys as Blumenthal's draft.
+    let n = match name.to_ascii_lowercase().as_str() {
+        "aes192" => "AES192-BLUMENTHAL".to_string(),
+        "aes256" => "AES256-BLUMENTHAL".to_string(),
+        other => other.to_ascii_uppercase(),
+    };
+    n.parse().map_err(|_| format!("priv_protocol `{name}` is not one of des, aes, aes192, aes256"))
+}
+
+/// A v3 user: authNoPriv without `priv_*`, authPriv with them.
+pub fn usm(
+    user: &str,
+    auth_proto: Option<&str>,
+    auth_pw: Option<&str>,
+    priv_proto: Option<&str>,
+    priv_pw: Option<&str>,
+) -> Result<UsmConfig, String> {
+    let base = UsmConfig::new(user.to_string());
+    let (Some(ap), Some(apw)) = (auth_proto, auth_pw) else {
+        if auth_proto.is_some() || auth_pw.is_some() || priv_proto.is_some() {
+            return Err("v3 needs both `auth_protocol` and `auth_password`".into());
+        }
+        return Ok(base);
+    };
+    let ap = auth_protocol(ap)?;
+    match (priv_proto, priv_pw) {
+        (None, None) => base.auth(ap, apw).map_err(|e| format!("auth_password: {e}")),
+        (Some(pp), Some(ppw)) => {
+            base.auth_priv(ap, apw, priv_protocol(pp)?, ppw).map_err(|e| format!("auth/priv password: {e}"))
+        }
+        _ => Err("v3 privacy needs both `priv_protocol` and `priv_password`".into()),
+    }
+}
+
+/// One device's client and what it has learned about the device.
+pub struct Device {
+    pub client: Client,
+    pub version: String,
+    /// GETBULK max-repetitions that works for this device.
+    pub max_repetitions: u32,
+}
+
+/// Settings of one device's requests.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestSettings {
+    pub timeout: Duration,
+    pub retries: u32,
+    pub max_repetitions: u32,
+}
+
+impl Device {
+    /// Builds the client. IPv4 devices share the source's socket; IPv6
+    /// devices get their own.
+    pub async fn connect(
+        d: &SnmpDevice,
+        rs: RequestSettings,
+        shared: Option<&UdpTransport>,
+    ) -> Result<Device, PollError> {
+        let auth = auth(d).map_err(PollError::Protocol)?;
+        let retry = Retry::fixed(rs.retries, Duration::ZERO).map_err(|e| PollError::Protocol(e.to_string()))?;
+        let target = target(&d.address);
+        let builder = Client::builder(target.as_str(), auth).request_timeout(rs.timeout).retry(retry);
+        let ipv6 = target.starts_with('[');
+        let client = match shared {
+            Some(t) if !ipv6 => builder.build_with(t).await,
+            _ => builder.connect().await,
+        }
+        .map_err(|e| PollError::Network(format!("{target}: {e}")))?;
+        Ok(Device { client, version: d.version.clone(), max_repetitions: rs.max_repetitions.max(1) })
+    }
+
+    /// GETs the scalars. A v1 device answers noSuchName for the whole
+    /// request when one OID is missing: that OID is marked missing and the
+    /// rest asked again.
+    pub async fn get(&self, oids: &[String], out: &mut Values) -> Result<(), PollError> {
+        let mut pending: Vec<Oid> = oids.iter().filter_map(|o| Oid::parse(o).ok()).collect();
+        for _ in 0..=oids.len() {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            match self.client.get_many(&pending).await {
+                Ok(r) => {
+                    for vb in r.varbinds {
+                        out.insert(vb.oid.to_string(), convert(&vb.value));
+                    }
+                    return Ok(());
+                }
+                Err(e) => match &*e {
+                    async_snmp::Error::Snmp { status: ErrorStatus::NoSuchName, oid: Some(bad), .. } => {
+                        let bad = bad.as_ref().clone();
+                        out.insert(bad.to_string(), SnmpValue::Missing);
+                        let before = pending.len();
+                        pending.retain(|o| *o != bad);
+                        if pending.len() == before {
+                            return Err(classify(&e));
+                        }
+                    }
+                    _ => return Err(classify(&e)),
+                },
+            }
+        }
+        Ok(())
+    }
+
+    /// Walks table columns together: one GETBULK (GETNEXT for v1) carries
+    /// every column still inside its subtree, so a three-phase table costs
+    /// one or two round trips. On tooBig, or a timeout of a bulk request from
+    /// a device that answers GETs, max-repetitions is halved and kept.
+    pub async fn walk(&mut self, columns: &[String], out: &mut Values) -> Result<(), PollError> {
+        struct Cursor {
+            root: Oid,
+            at: Oid,
+        }
+        let mut active: Vec<Cursor> =
+            columns.iter().filter_map(|c| Oid::parse(c).ok()).map(|root| Cursor { at: root.clone(), root }).collect();
+        let mut budget = 100_000usize; // varbinds, against a device that never ends its table
+        let mut timeouts = 0;
+        while !active.is_empty() && budget > 0 {
+            let oids: Vec<Oid> = active.iter().map(|c| c.at.clone()).collect();
+            let reply = if self.version == "1" {
+                self.client.get_next_many(&oids).await.map(|r| r.varbinds)
+            } else {
+                self.client.get_bulk(&oids, 0, self.max_repetitions).await
+            };
+            let vbs = match reply {
+                Ok(v) => v,
+                Err(e) if self.version != "1" && self.max_repetitions > 1 && is_too_big(&e) => {
+                    self.shrink("tooBig");
+                    continue;
+                }
+                Err(e)
+                    if self.version != "1"
+                        && self.max_repetitions > 1
+                        && e.kind() == ErrorKind::Timeout
+                        && timeouts == 0 =>
+                {
+                    timeouts += 1;
+                    self.shrink("timeout");
+                    continue;
+                }
+                // v1 ends a walk past the last object with noSuchName.
+                Err(e) if matches!(&*e, async_snmp::Error::Snmp { status: ErrorStatus::NoSuchName, .. }) => {
+                    return Ok(());
+                }
+                Err(e) => return Err(classify(&e)),
+            };
+            if vbs.is_empty() {
+                break;
+            }
+            budget = budget.saturating_sub(vbs.len());
+            let n = active.len();
+            let mut done = vec![false; n];
+            let mut moved = vec![false; n];
+            for (i, vb) in vbs.iter().enumerate() {
+                let c = i % n;
+                if done[c] {
+                    continue;
+                }
+                let cur = &mut active[c];
+                let ended =
+                    matches!(vb.value, Value::EndOfMibView) || !vb.oid.starts_with(&cur.root) || vb.oid <= cur.at;
+                if ended {
+                    done[c] = true;
+                    continue;
+                }
+                out.insert(vb.oid.to_string(), convert(&vb.value));
+                cur.at = vb.oid.clone();
+                moved[c] = true;
+            }
+            let mut i = 0;
+            active.retain(|_| {
+                let keep = !done[i] && moved[i];
+                i += 1;
+                keep
+            });
+        }
+        Ok(())
+    }
+
+    fn shrink(&mut self, why: &str) {
+        let new = (self.max_repetitions / 2).max(1);
+        tracing::info!(
+            target = %self.client.peer_addr(), from = self.max_repetitions, to = new, reason = why,
+            "lowering GETBULK max-repetitions for this device"
+        );
+        self.max_repetitions = new;
+    }
+}
+
+/// async-snmp's value as the normaliser's.
+pub fn convert(v: &Value) -> SnmpValue {
+    match v {
+        Value::Integer(i) => SnmpValue::Int(i64::from(*i)),
+        Value::OctetString(b) => SnmpValue::OctetString(b.to_vec()),
+        Value::Null => SnmpValue::Null,
+        Value::ObjectIdentifier(o) => SnmpValue::Oid(o.to_string()),
+        Value::IpAddress(a) => SnmpValue::IpAddress(*a),
+        Value::Counter32(u) | Value::Gauge32(u) | Value::UInteger32(u) | Value::TimeTicks(u) => {
+            SnmpValue::Unsigned(u64::from(*u))
+        }
+        Value::Counter64(u) => SnmpValue::Unsigned(*u),
+        // Opaque (Net-SNMP floats), NSAP and unknown tags: not numbers we trust.
+        _ => SnmpValue::Missing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_port_defaults_to_161() {
+        assert_eq!(target("10.0.0.5"), "10.0.0.5:161");
+        assert_eq!(target("10.0.0.5:1161"), "10.0.0.5:1161");
+        assert_eq!(target("ups-a1.dc.local"), "ups-a1.dc.local:161");
+        assert_eq!(target("fe80::1"), "[fe80::1]:161");
+        assert_eq!(target("[fe80::1]:1161"), "[fe80::1]:1161");
+    }
+
+    #[test]
+    fn protocols_are_named_as_technicians_write_them() {
+        assert_eq!(auth_protocol("sha").unwrap(), AuthProtocol::Sha1);
+        assert_eq!(auth_protocol("SHA256").unwrap(), AuthProtocol::Sha256);
+        assert_eq!(priv_protocol("aes").unwrap(), PrivProtocol::Aes128);
+        assert_eq!(priv_protocol("aes256").unwrap(), PrivProtocol::Aes256Blumenthal);
+        assert_eq!(
+            auth_protocol("sha3").unwrap_err(),
+            "auth_protocol `sha3` is not one of md5, sha, sha224, sha256, sha384, sha512"
+        );
+    }
+
+    #[test]
+    fn v3_half_configured_privacy_is_refused() {
+        let e = usm("u", Some("sha"), Some("authpass1"), Some("aes"), None).err().unwrap();
+        assert_eq!(e, "v3 privacy needs both `priv_protocol` and `priv_password`");
+        let e = usm("u", Some("sha"), Some("short"), None, None).err().unwrap();
+        assert!(e.starts_with("auth_password: "), "{e}");
+    }
+
+    #[test]
+    fn exceptions_and_opaque_are_unknown() {
+        assert_eq!(convert(&Value::NoSuchInstance), SnmpValue::Missing);
+        assert_eq!(convert(&Value::Gauge32(7)), SnmpValue::Unsigned(7));
+        assert_eq!(convert(&Value::Integer(-3)), SnmpValue::Int(-3));
+    }
+}

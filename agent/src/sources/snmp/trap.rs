@@ -1,0 +1,403 @@
+//! The trap receiver. Every datagram on the trap port is first decoded here
+//! (`decode`, which the fuzz test drives with arbitrary bytes): garbage is
+//! counted and dropped, v1/v2c traps are checked against the known devices
+//! and communities, and SNMPv3 messages go to async-snmp's notification
+//! receiver, which does USM (authentication, decryption, time windows). It
+//! listens on loopback and is fed through one relay socket per sender, so the
+//! sender's address survives and replies (inform acknowledgements) go back.
+//!
+//! An accepted trap writes an `snmp_trap` event point and, for the traps a
+//! profile knows, the fields it implies (`ups.on_battery=true`) at once; the
+//! queue is asked to send them without waiting for its batch timer, and the
+//! device is polled again straight away.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_snmp::message::{CommunityPdu, Message};
+use async_snmp::notification::{NotificationAcceptance, NotificationReceiver};
+use async_snmp::{AuthoritativeEngine, DecodeConfig, PduType, SecurityLevel, UsmUser, VarBind, Version};
+use bytes::Bytes;
+use dcwatch_common::lp::Point;
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+
+use super::Polled;
+use super::client::{auth_protocol, priv_protocol};
+use super::profile::{Profile, TrapField, TrapSpec};
+use crate::config::{TrapConfig, TrapUser};
+use crate::sources::{Queue, SourceStats, emit};
+
+const SNMP_TRAP_OID: &str = "1.3.6.1.6.3.1.1.4.1.0";
+
+/// The traps every loaded profile knows, by trap OID.
+#[derive(Debug, Default, Clone)]
+pub struct TrapSpecs(HashMap<String, TrapSpec>);
+
+impl TrapSpecs {
+    pub fn from_profiles(profiles: &[Arc<Profile>]) -> TrapSpecs {
+        let mut m = HashMap::new();
+        for p in profiles {
+            for t in &p.traps {
+                m.entry(t.oid.trim_start_matches('.').to_string()).or_insert_with(|| t.clone());
+            }
+        }
+        TrapSpecs(m)
+    }
+}
+
+/// What the receiver counted; written as the `snmp_trap_receiver` point.
+#[derive(Debug, Default)]
+pub struct TrapCounters {
+    pub received: AtomicU64,
+    pub accepted: AtomicU64,
+    pub unknown_source: AtomicU64,
+    pub bad_community: AtomicU64,
+    /// v3: unknown user, wrong digest, undecryptable, out of time window,
+    /// or below authNoPriv.
+    pub bad_credentials: AtomicU64,
+    pub malformed: AtomicU64,
+    /// Well-formed SNMP that is not a notification (a GET sent to the trap port).
+    pub not_a_trap: AtomicU64,
+}
+
+/// A datagram, decoded as far as it can be without credentials.
+#[derive(Debug, PartialEq)]
+pub enum Decoded {
+    Trap(Trap),
+    /// SNMPv3: USM decides.
+    V3,
+    NotATrap,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trap {
+    pub version: &'static str,
+    pub community: Vec<u8>,
+    /// snmpTrapOID (v1 traps converted as RFC 3584 says).
+    pub trap_oid: String,
+    /// A v1 trap's agent-addr.
+    pub agent_addr: Option<IpAddr>,
+}
+
+/// Decodes one datagram. Never panics, whatever the bytes.
+pub fn decode(datagram: &[u8]) -> Result<Decoded, String> {
+    let msg = Message::decode(Bytes::copy_from_slice(datagram), DecodeConfig::default()).map_err(|e| e.to_string())?;
+    let m = match msg.value {
+        Message::V3(_) => return Ok(Decoded::V3),
+        Message::Community(m) => m,
+    };
+    let version = if m.version() == Version::V1 { "1" } else { "2c" };
+    let community = m.community().as_bytes().to_vec();
+    match m.pdu() {
+        CommunityPdu::TrapV1(t) => {
+            let oid = t.v2_trap_oid().map_err(|e| e.to_string())?;
+            let a = t.agent_addr();
+            let agent_addr = (a != [0, 0, 0, 0]).then(|| IpAddr::from(a));
+            Ok(Decoded::Trap(Trap { version, community, trap_oid: oid.to_string(), agent_addr }))
+        }
+        CommunityPdu::Standard(p) if matches!(p.pdu_type(), PduType::TrapV2 | PduType::InformRequest) => {
+            let oid = trap_oid_of(p.varbinds()).ok_or("a notification without snmpTrapOID.0")?;
+            Ok(Decoded::Trap(Trap { version, community, trap_oid: oid, agent_addr: None }))
+        }
+        CommunityPdu::Standard(_) => Ok(Decoded::NotATrap),
+    }
+}
+
+fn trap_oid_of(vbs: &[VarBind]) -> Option<String> {
+    vbs.iter().find(|vb| vb.oid.to_string() == SNMP_TRAP_OID).and_then(|vb| match &vb.value {
+        async_snmp::Value::ObjectIdentifier(o) => Some(o.to_string()),
+        _ => None,
+    })
+}
+
+/// The configured devices by IP address (resolved once, at start).
+async fn resolve(devices: &[Polled]) -> HashMap<IpAddr, Polled> {
+    let mut m = HashMap::new();
+    for d in devices {
+        let target = super::client::target(&d.address);
+        match tokio::net::lookup_host(target.as_str()).await {
+            Ok(addrs) => {
+                for a in addrs {
+                    m.insert(a.ip(), d.clone());
+                }
+            }
+            Err(e) => {
+                tracing::warn!(device = %d.name, error = %e, "cannot resolve the device's address; its traps will not be recognised")
+            }
+        }
+    }
+    m
+}
+
+fn usm_user(u: &TrapUser, base: UsmUser) -> Result<UsmUser, String> {
+    let ap = auth_protocol(&u.auth_protocol)?;
+    match (&u.priv_protocol, &u.priv_password) {
+        (Some(pp), Some(ppw)) => base.auth_priv(ap, &u.auth_password, priv_protocol(pp)?, ppw),
+        _ => base.auth(ap, &u.auth_password),
+    }
+    .map_err(|e| e.to_string())
+}
+
+/// async-snmp's receiver for SNMPv3, on loopback, behind the relay.
+async fn v3_receiver(c: &TrapConfig, counters: &Arc<TrapCounters>) -> Result<Option<NotificationReceiver>, String> {
+    if c.users.is_empty() {
+        return Ok(None);
+    }
+    let engine_id = format!("dcwatch-agent:{}", crate::config::hostname()).into_bytes();
+    let engine = AuthoritativeEngine::install(engine_id, |_| Ok::<(), std::convert::Infallible>(()))
+        .map_err(|e| e.to_string())?;
+    let mut b = NotificationReceiver::builder().bind("127.0.0.1:0").authoritative_engine(engine);
+    for u in &c.users {
+        let mut err = None;
+        b = b
+            .usm_user(u.user.clone().into_bytes(), |base| {
+                usm_user(u, base).map_err(|e| {
+                    err = Some(e);
+                    async_snmp::CryptoError::PasswordTooShort
+                })
+            })
+            .map_err(|e| format!("user `{}`: {}", u.user, err.clone().unwrap_or_else(|| e.to_string())))?;
+    }
+    let rejected = counters.clone();
+    let r = b
+        .acceptance_policy(move |n| {
+            if n.security_level >= Some(SecurityLevel::AuthNoPriv) {
+                NotificationAcceptance::Accept
+            } else {
+                rejected.bad_credentials.fetch_add(1, Ordering::Relaxed);
+                NotificationAcceptance::Reject
+            }
+        })
+        .build()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Some(r))
+}
+
+fn usm_failures(r: &NotificationReceiver) -> u64 {
+    [
+        r.usm_unknown_usernames(),
+        r.usm_wrong_digests(),
+        r.usm_decryption_errors(),
+        r.usm_not_in_time_windows(),
+        r.usm_unsupported_sec_levels(),
+    ]
+    .iter()
+    .map(|v| u64::from(*v))
+    .sum()
+}
+
+/// One relay socket per SNMPv3 sender.
+struct Relay {
+    socket: Arc<UdpSocket>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// What the receiver needs to know.
+pub struct Setup {
+    pub config: TrapConfig,
+    pub devices: Vec<Polled>,
+    pub specs: TrapSpecs,
+    pub site: String,
+    pub host: String,
+}
+
+pub async fn run(setup: Setup, out: Arc<Queue>, stats: Arc<SourceStats>, mut shutdown: watch::Receiver<bool>) {
+    let Setup { config: c, devices, specs, site, host } = setup;
+    let counters = Arc::new(TrapCounters::default());
+    let socket = match UdpSocket::bind(&c.listen).await {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            tracing::error!(listen = %c.listen, error = %e, "cannot listen for traps (port in use, or port < 1024 without CAP_NET_BIND_SERVICE); traps are not received");
+            stats.errors_total.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    };
+    tracing::info!(listen = %c.listen, v3_users = c.users.len(), "listening for SNMP traps");
+    let v3 = match v3_receiver(&c, &counters).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the SNMPv3 trap receiver; v3 traps are dropped");
+            None
+        }
+    };
+    let by_ip = resolve(&devices).await;
+    let communities: Vec<Vec<u8>> = c.communities.iter().map(|s| s.clone().into_bytes()).collect();
+    let mut relays: HashMap<SocketAddr, Relay> = HashMap::new();
+    let mut relay_of: HashMap<SocketAddr, SocketAddr> = HashMap::new();
+    let mut buf = vec![0u8; 65_536];
+    let mut report = tokio::time::interval(Duration::from_secs(10));
+    report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let ctx = Ctx { c: &c, by_ip: &by_ip, specs: &specs, site: &site, out: &out, stats: &stats, counters: &counters };
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            _ = report.tick() => {
+                let usm = v3.as_ref().map_or(0, usm_failures);
+                let p = counters_point(&site, &host, &counters, usm, dcwatch_common::now_ns());
+                emit(&[p], &out, &stats);
+            }
+            r = socket.recv_from(&mut buf) => {
+                let (n, from) = match r {
+                    Ok(v) => v,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "trap socket error");
+                        continue;
+                    }
+                };
+                counters.received.fetch_add(1, Ordering::Relaxed);
+                match decode(&buf[..n]) {
+                    Err(e) => {
+                        counters.malformed.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(from = %from, error = %e, "dropped a datagram that is not SNMP");
+                    }
+                    Ok(Decoded::NotATrap) => {
+                        counters.not_a_trap.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(Decoded::Trap(t)) => {
+                        if !communities.contains(&t.community) {
+                            counters.bad_community.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(from = %from, "dropped a trap with a community that is not configured");
+                            continue;
+                        }
+                        ctx.accept(from.ip(), t.agent_addr, &t.trap_oid, t.version);
+                    }
+                    Ok(Decoded::V3) => {
+                        let Some(rx) = &v3 else {
+                            counters.bad_credentials.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(from = %from, "dropped an SNMPv3 trap: no v3 users are configured");
+                            continue;
+                        };
+                        if relays.len() >= 4096 && !relays.contains_key(&from) {
+                            // Bounded: forget every relay rather than grow without end.
+                            for (_, r) in relays.drain() { r.task.abort(); }
+                            relay_of.clear();
+                        }
+                        if let std::collections::hash_map::Entry::Vacant(slot) = relays.entry(from) {
+                            match new_relay(from, socket.clone()).await {
+                                Ok(r) => {
+                                    if let Ok(local) = r.socket.local_addr() {
+                                        relay_of.insert(local, from);
+                                    }
+                                    slot.insert(r);
+                                }
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "cannot open a relay socket for an SNMPv3 trap");
+                                    continue;
+                                }
+                            }
+                        }
+                        let relay = &relays[&from];
+                        let _ = relay.socket.send_to(&buf[..n], rx.local_addr()).await;
+                    }
+                }
+            }
+            r = async { v3.as_ref().expect("guarded").recv().await }, if v3.is_some() => {
+                match r {
+                    Ok(n) => {
+                        let Some(from) = relay_of.get(&n.source).copied() else { continue };
+                        match n.notification.trap_oid() {
+                            Ok(oid) => ctx.accept(from.ip(), None, &oid.to_string(), "3"),
+                            Err(e) => {
+                                counters.malformed.fetch_add(1, Ordering::Relaxed);
+                                tracing::debug!(error = %e, "an SNMPv3 notification without a trap OID");
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "SNMPv3 trap receiver error"),
+                }
+            }
+        }
+    }
+    for (_, r) in relays {
+        r.task.abort();
+    }
+}
+
+/// A loopback socket that carries one sender's datagrams to the v3 receiver
+/// and its replies back to the sender.
+async fn new_relay(sender: SocketAddr, public: Arc<UdpSocket>) -> std::io::Result<Relay> {
+    let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
+    let s = socket.clone();
+    let task = tokio::spawn(async move {
+        let mut buf = vec![0u8; 65_536];
+        while let Ok((n, _)) = s.recv_from(&mut buf).await {
+            let _ = public.send_to(&buf[..n], sender).await;
+        }
+    });
+    Ok(Relay { socket, task })
+}
+
+struct Ctx<'a> {
+    c: &'a TrapConfig,
+    by_ip: &'a HashMap<IpAddr, Polled>,
+    specs: &'a TrapSpecs,
+    site: &'a str,
+    out: &'a Arc<Queue>,
+    stats: &'a Arc<SourceStats>,
+    counters: &'a Arc<TrapCounters>,
+}
+
+impl Ctx<'_> {
+    fn accept(&self, from: IpAddr, agent_addr: Option<IpAddr>, trap_oid: &str, version: &str) {
+        let device = self.by_ip.get(&from).or_else(|| agent_addr.and_then(|a| self.by_ip.get(&a)));
+        let name = match device {
+            Some(d) => d.name.clone(),
+            None if self.c.accept_unknown_sources => from.to_string(),
+            None => {
+                self.counters.unknown_source.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(from = %from, trap_oid, "dropped a trap from an address that is no configured device");
+                return;
+            }
+        };
+        self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+        let ts = dcwatch_common::now_ns();
+        let spec = self.specs.0.get(trap_oid.trim_start_matches('.'));
+        let event = spec.map_or("other", |s| s.event.as_str());
+        tracing::info!(device = %name, event, trap_oid, version, "trap");
+        let mut points = vec![
+            Point::new("snmp_trap", ts)
+                .tag("site", self.site)
+                .tag("device", name.as_str())
+                .tag("event", event)
+                .str("trap_oid", trap_oid.to_string())
+                .str("version", version.to_string())
+                .str("source", from.to_string()),
+        ];
+        if let Some(s) = spec
+            && !s.set.is_empty()
+        {
+            let mut p = Point::new(s.measurement.clone(), ts).tag("site", self.site).tag("device", name.as_str());
+            for (k, v) in &s.set {
+                p = match v {
+                    TrapField::Bool(b) => p.bool(k.clone(), *b),
+                    TrapField::Str(t) => p.str(k.clone(), t.clone()),
+                };
+            }
+            points.push(p);
+        }
+        self.out.spool.request_flush();
+        emit(&points, self.out, self.stats);
+        if let Some(d) = device {
+            d.repoll.notify_one();
+        }
+    }
+}
+
+fn counters_point(site: &str, host: &str, c: &TrapCounters, usm_failures: u64, ts: i64) -> Point {
+    let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    Point::new("snmp_trap_receiver", ts)
+        .tag("site", site)
+        .tag("host", host)
+        .u64("received_total", get(&c.received))
+        .u64("accepted_total", get(&c.accepted))
+        .u64("dropped_unknown_source_total", get(&c.unknown_source))
+        .u64("dropped_bad_community_total", get(&c.bad_community))
+        .u64("dropped_bad_credentials_total", get(&c.bad_credentials) + usm_failures)
+        .u64("dropped_malformed_total", get(&c.malformed))
+        .u64("ignored_not_a_trap_total", get(&c.not_a_trap))
+}
