@@ -106,7 +106,7 @@ fn main() -> ExitCode {
     dcwatch_common::install_crypto_provider();
     match &cli.command {
         Some(Command::Probe { what: Probe::Snmp(p) }) => {
-            dcwatch_common::init_logging("error");
+            dcwatch_common::init_logging("off");
             return match runtime() {
                 Ok(rt) => ExitCode::from(rt.block_on(probe::snmp(p))),
                 Err(e) => {

@@ -591,3 +591,128 @@ impl Capture {
         self.bodies.lock().expect("lock").clone()
     }
 }
+
+/// A free UDP port on 127.0.0.1.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp").local_addr().expect("local addr").port()
+}
+
+/// `shared/testdata/snmp`, beside the checkout.
+pub fn snmp_recordings() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/snmp");
+    assert!(p.is_dir(), "{} is missing: the SNMP recordings live in shared/testdata beside the checkout", p.display());
+    p
+}
+
+/// The Python venv with snmpsim (scripts/test makes it): `DCWATCH_VENV`,
+/// else `target/venv` of this workspace.
+pub fn venv() -> PathBuf {
+    let p = std::env::var_os("DCWATCH_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/venv"));
+    assert!(p.join("bin/snmpsim-command-responder").is_file(), "snmpsim is not in {}: run scripts/test", p.display());
+    p
+}
+
+/// Runs `snmpget` once; Some(output) if the agent at `port` answered.
+pub fn snmpget(port: u16, args: &[&str], oid: &str) -> Option<String> {
+    let out = Command::new(system_program("snmpget"))
+        .args(args)
+        .args(["-t", "0.5", "-r", "0", "-On"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg(oid)
+        .output()
+        .ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// snmpsim serving SNMP recordings on 127.0.0.1 (community = file name).
+pub struct Snmpsim {
+    pub proc: Proc,
+    pub port: u16,
+    pub dir: TempDir,
+}
+
+impl Snmpsim {
+    /// Serves the given `*.snmprec` files (name → content).
+    pub fn start(records: &[(&str, String)]) -> Snmpsim {
+        Self::start_on(records, free_udp_port())
+    }
+
+    pub fn start_on(records: &[(&str, String)], port: u16) -> Snmpsim {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = TempDir::new().expect("tempdir");
+        // snmpsim drops its privileges to `nobody`: it must read these.
+        let data = dir.path().join("data");
+        let cache = dir.path().join("cache");
+        std::fs::create_dir_all(&data).expect("data dir");
+        std::fs::create_dir_all(&cache).expect("cache dir");
+        for (name, text) in records {
+            std::fs::write(data.join(format!("{name}.snmprec")), text).expect("write recording");
+        }
+        for (p, mode) in [(dir.path(), 0o755), (data.as_path(), 0o755), (cache.as_path(), 0o777)] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        }
+        for (name, _) in records {
+            std::fs::set_permissions(data.join(format!("{name}.snmprec")), std::fs::Permissions::from_mode(0o644))
+                .expect("chmod");
+        }
+        let mut cmd = Command::new(venv().join("bin/snmpsim-command-responder"));
+        cmd.arg(format!("--data-dir={}", data.display()))
+            .arg(format!("--cache-dir={}", cache.display()))
+            .arg(format!("--agent-udpv4-endpoint=127.0.0.1:{port}"));
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            cmd.args(["--process-user=nobody", "--process-group=nogroup"]);
+        }
+        let proc = Proc::spawn("snmpsim", &mut cmd, dir.path());
+        let first = records.first().expect("at least one recording").0;
+        wait_for("snmpsim to answer", || snmpget(port, &["-v2c", "-c", first], "1.3.6.1.2.1.1.2.0"));
+        Snmpsim { proc, port, dir }
+    }
+
+    /// Reads a recording of shared/testdata/snmp.
+    pub fn recording(name: &str) -> String {
+        std::fs::read_to_string(snmp_recordings().join(format!("{name}.snmprec"))).expect("read recording")
+    }
+}
+
+/// Net-SNMP's snmpd on 127.0.0.1 with the given extra `snmpd.conf` lines.
+pub struct Snmpd {
+    pub proc: Proc,
+    pub port: u16,
+    pub dir: TempDir,
+}
+
+impl Snmpd {
+    pub fn start(conf: &str, probe_args: &[&str]) -> Snmpd {
+        let dir = TempDir::new().expect("tempdir");
+        let port = free_udp_port();
+        let path = dir.path().join("snmpd.conf");
+        std::fs::write(&path, format!("agentaddress udp:127.0.0.1:{port}\n{conf}\n")).expect("write snmpd.conf");
+        let proc = Proc::spawn(
+            "snmpd",
+            Command::new(system_program("snmpd"))
+                .args(["-f", "-Lo", "-C", "-c"])
+                .arg(&path)
+                .env("SNMP_PERSISTENT_DIR", dir.path())
+                .env("MIBS", ""),
+            dir.path(),
+        );
+        wait_for("snmpd to answer", || snmpget(port, probe_args, "1.3.6.1.2.1.1.2.0"));
+        Snmpd { proc, port, dir }
+    }
+}
+
+/// Every line protocol line a [`Capture`] received, in order.
+pub fn captured_lines(c: &Capture) -> Vec<String> {
+    c.requests()
+        .iter()
+        .flat_map(|(_, b)| String::from_utf8_lossy(b).lines().map(str::to_string).collect::<Vec<_>>())
+        .collect()
+}
+
+/// A line without its timestamp.
+pub fn strip_ts(line: &str) -> &str {
+    line.rsplit_once(' ').map_or(line, |(head, _)| head)
+}

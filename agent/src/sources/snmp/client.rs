@@ -60,8 +60,11 @@ fn classify(e: &async_snmp::Error) -> PollError {
     }
 }
 
-fn is_too_big(e: &async_snmp::Error) -> bool {
-    matches!(e, async_snmp::Error::Snmp { status: ErrorStatus::TooBig, .. })
+/// Errors a smaller GETBULK can avoid: tooBig, and the genErr some agents
+/// answer when a bulk request runs past the tables asked for into a subtree
+/// whose handler fails.
+fn smaller_may_work(e: &async_snmp::Error) -> bool {
+    matches!(e, async_snmp::Error::Snmp { status: ErrorStatus::TooBig | ErrorStatus::GenErr, .. })
         || e.kind() == ErrorKind::OutboundMessageTooLarge
 }
 
@@ -145,9 +148,15 @@ pub fn usm(
 /// One device's client and what it has learned about the device.
 pub struct Device {
     pub client: Client,
+    /// v3: what engine discovery learned, to tell wrong credentials (the
+    /// device discovers but never authenticates) from silence.
+    engines: Option<std::sync::Arc<async_snmp::EngineCache>>,
     pub version: String,
     /// GETBULK max-repetitions that works for this device.
     pub max_repetitions: u32,
+    /// Rows the tables had at the last walk: the next walk asks for one more
+    /// rather than for `max_repetitions`, so little is read past their end.
+    rows_seen: Option<u32>,
 }
 
 /// Settings of one device's requests.
@@ -169,14 +178,24 @@ impl Device {
         let auth = auth(d).map_err(PollError::Protocol)?;
         let retry = Retry::fixed(rs.retries, Duration::ZERO).map_err(|e| PollError::Protocol(e.to_string()))?;
         let target = target(&d.address);
-        let builder = Client::builder(target.as_str(), auth).request_timeout(rs.timeout).retry(retry);
+        let engines = (d.version == "3").then(|| std::sync::Arc::new(async_snmp::EngineCache::new()));
+        let mut builder = Client::builder(target.as_str(), auth).request_timeout(rs.timeout).retry(retry);
+        if let Some(e) = &engines {
+            builder = builder.engine_cache(e.clone());
+        }
         let ipv6 = target.starts_with('[');
         let client = match shared {
             Some(t) if !ipv6 => builder.build_with(t).await,
             _ => builder.connect().await,
         }
         .map_err(|e| PollError::Network(format!("{target}: {e}")))?;
-        Ok(Device { client, version: d.version.clone(), max_repetitions: rs.max_repetitions.max(1) })
+        Ok(Device {
+            client,
+            engines,
+            version: d.version.clone(),
+            max_repetitions: rs.max_repetitions.max(1),
+            rows_seen: None,
+        })
     }
 
     /// GETs the scalars. A v1 device answers noSuchName for the whole
@@ -202,10 +221,10 @@ impl Device {
                         let before = pending.len();
                         pending.retain(|o| *o != bad);
                         if pending.len() == before {
-                            return Err(classify(&e));
+                            return Err(self.classify(&e));
                         }
                     }
-                    _ => return Err(classify(&e)),
+                    _ => return Err(self.classify(&e)),
                 },
             }
         }
@@ -220,22 +239,36 @@ impl Device {
         struct Cursor {
             root: Oid,
             at: Oid,
+            rows: u32,
         }
-        let mut active: Vec<Cursor> =
-            columns.iter().filter_map(|c| Oid::parse(c).ok()).map(|root| Cursor { at: root.clone(), root }).collect();
+        let mut active: Vec<Cursor> = columns
+            .iter()
+            .filter_map(|c| Oid::parse(c).ok())
+            .map(|root| Cursor { at: root.clone(), root, rows: 0 })
+            .collect();
         let mut budget = 100_000usize; // varbinds, against a device that never ends its table
         let mut timeouts = 0;
+        let mut most_rows = 0u32;
+        let mut first = true;
         while !active.is_empty() && budget > 0 {
             let oids: Vec<Oid> = active.iter().map(|c| c.at.clone()).collect();
+            let reps = match (first, self.rows_seen) {
+                (true, Some(r)) => (r + 1).min(self.max_repetitions),
+                _ => self.max_repetitions,
+            };
             let reply = if self.version == "1" {
                 self.client.get_next_many(&oids).await.map(|r| r.varbinds)
             } else {
-                self.client.get_bulk(&oids, 0, self.max_repetitions).await
+                self.client.get_bulk(&oids, 0, reps).await
             };
             let vbs = match reply {
                 Ok(v) => v,
-                Err(e) if self.version != "1" && self.max_repetitions > 1 && is_too_big(&e) => {
-                    self.shrink("tooBig");
+                Err(e) if self.version != "1" && self.max_repetitions > 1 && smaller_may_work(&e) => {
+                    let why = match &*e {
+                        async_snmp::Error::Snmp { status, .. } => status.to_string(),
+                        _ => "the request is too large".to_string(),
+                    };
+                    self.shrink(&why);
                     continue;
                 }
                 Err(e)
@@ -252,8 +285,9 @@ impl Device {
                 Err(e) if matches!(&*e, async_snmp::Error::Snmp { status: ErrorStatus::NoSuchName, .. }) => {
                     return Ok(());
                 }
-                Err(e) => return Err(classify(&e)),
+                Err(e) => return Err(self.classify(&e)),
             };
+            first = false;
             if vbs.is_empty() {
                 break;
             }
@@ -276,6 +310,8 @@ impl Device {
                 out.insert(vb.oid.to_string(), convert(&vb.value));
                 cur.at = vb.oid.clone();
                 moved[c] = true;
+                cur.rows += 1;
+                most_rows = most_rows.max(cur.rows);
             }
             let mut i = 0;
             active.retain(|_| {
@@ -284,7 +320,24 @@ impl Device {
                 keep
             });
         }
+        self.rows_seen = Some(most_rows);
         Ok(())
+    }
+
+    fn classify(&self, e: &async_snmp::Error) -> PollError {
+        let kind = classify(e);
+        if kind == PollError::Timeout
+            && let Some(engines) = &self.engines
+            && let Some(state) = engines.get(&self.client.peer_addr())
+            && state.authenticated_time().is_none()
+        {
+            return PollError::Auth(
+                "the device answers SNMPv3 engine discovery but none of our authenticated requests: \
+                 check the user, the auth/priv protocols and the passwords"
+                    .into(),
+            );
+        }
+        kind
     }
 
     fn shrink(&mut self, why: &str) {

@@ -250,6 +250,9 @@ async fn run_device(job: DeviceJob, out: Arc<Queue>, stats: Arc<SourceStats>, mu
     let mut counters = DeviceCounters::default();
     let mut was_up: Option<bool> = None;
     let mut flagged: BTreeSet<String> = BTreeSet::new();
+    // The last profile that fit: the `device` point keeps its kind while the
+    // device is down (detection starts again when it comes back).
+    let mut last_profile: Option<Arc<Profile>> = None;
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -290,6 +293,7 @@ async fn run_device(job: DeviceJob, out: Arc<Queue>, stats: Arc<SourceStats>, mu
                     tracing::info!(device = %name, profile = %r.profile.name, poll_ms = elapsed.as_millis() as u64, "device answers");
                 }
                 was_up = Some(true);
+                last_profile = Some(r.profile.clone());
                 let n = normalize::normalize(&r.profile, &r.values, &job.site, &name, ts);
                 counters.implausible += n.flags.len() as u64;
                 let now_flagged: BTreeSet<String> = n.flags.iter().map(|f| f.field.clone()).collect();
@@ -321,7 +325,8 @@ async fn run_device(job: DeviceJob, out: Arc<Queue>, stats: Arc<SourceStats>, mu
                 if job.spec.profile.is_none() && matches!(e, PollError::Timeout) {
                     known = None;
                 }
-                let p = device_point(&job, ts, false, elapsed, &counters, known.as_ref(), Some(d.max_repetitions));
+                let p =
+                    device_point(&job, ts, false, elapsed, &counters, last_profile.as_ref(), Some(d.max_repetitions));
                 emit(&[p], &out, &stats);
             }
         }

@@ -1,0 +1,440 @@
+//! The SNMP source against real peers: snmpsim serving recordings of real
+//! devices, Net-SNMP's snmpd (SNMPv3 authPriv) and snmptrap (v1, v2c, v3).
+
+use std::process::Command;
+
+use dcwatch_tests::*;
+
+/// `dcwatch-agent probe snmp …`: (exit code, stdout, stderr).
+fn probe(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin("dcwatch-agent")).args(["probe", "snmp"]).args(args).output().expect("run probe");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn probe_lines(port: u16, community: &str) -> Vec<String> {
+    let addr = format!("127.0.0.1:{port}");
+    let (code, out, err) = probe(&[&addr, "--community", community, "--name", "d", "--format", "lp"]);
+    assert_eq!(code, 0, "probe of {community} failed: {err}");
+    out.lines().map(|l| strip_ts(l).to_string()).collect()
+}
+
+const RECORDINGS: [&str; 5] = ["eaton-mgeups_9px", "huaweiups_ups2000", "apc_smx750", "netagent2", "apc_ats"];
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn every_recording_served_by_snmpsim_reads_as_computed_by_hand() {
+    let records: Vec<(&str, String)> = RECORDINGS.iter().map(|n| (*n, Snmpsim::recording(n))).collect();
+    let sim = Snmpsim::start(&records);
+
+    // Eaton 9PX, no vendor profile for MGE's sysObjectID: RFC 1628 UPS-MIB.
+    // upsOutputSource 3 = normal → online; upsBatteryStatus 2 = normal; 100 %;
+    // 24 min × 60 = 1440 s; 520 × 0.1 V = 52 V; input 501 × 0.1 Hz = 50.1 Hz
+    // at 237 V; output 502 × 0.1 = 50.2 Hz, 230 V, 16 × 0.1 A = 1.6 A, 310 W, 35 %.
+    assert_eq!(
+        probe_lines(sim.port, "eaton-mgeups_9px"),
+        vec![
+            "ups,site=probe,device=d status=\"online\",on_battery=false,low_battery=false,battery_charge_pct=100,\
+             runtime_remaining_s=1440,seconds_on_battery=0,battery_voltage_v=52,battery_temperature_c=0,\
+             input_frequency_hz=50.1,input_voltage_v=237,output_frequency_hz=50.2,output_voltage_v=230,\
+             output_current_a=1.6,output_power_w=310,load_pct=35",
+            "ups_phase,site=probe,device=d,phase=1,direction=input voltage_v=237,current_a=0,power_w=0",
+            "ups_phase,site=probe,device=d,phase=1,direction=output voltage_v=230,current_a=1.6,power_w=310,load_pct=35",
+        ]
+    );
+
+    // Huawei UPS2000: runtime 4294967295 means "unknown" and is left out (no
+    // runtime_remaining_s at all); 2707 × 0.1 V = 270.7 V; upsOutputPower "1"
+    // is in kW (7.2 A at 230 V): 1000 W.
+    assert_eq!(
+        probe_lines(sim.port, "huaweiups_ups2000"),
+        vec![
+            "ups,site=probe,device=d status=\"online\",on_battery=false,low_battery=false,battery_charge_pct=100,\
+             seconds_on_battery=0,battery_voltage_v=270.7,battery_temperature_c=21,input_frequency_hz=50,\
+             input_voltage_v=233,output_frequency_hz=50,output_voltage_v=230,output_current_a=7.2,\
+             output_power_w=1000,load_pct=27",
+            "ups_phase,site=probe,device=d,phase=1,direction=input voltage_v=233",
+            "ups_phase,site=probe,device=d,phase=1,direction=output voltage_v=230,current_a=7.2,power_w=1000,load_pct=27",
+        ]
+    );
+
+    // APC SMX750 (PowerNet): high-precision tenths — 1000 → 100 %, 545 →
+    // 54.5 V, 209 → 20.9 °C, 2460 → 246 V, 499 → 49.9 Hz, 2461 → 246.1 V,
+    // 762 → 76.2 %; runtime 1637400 ticks × 0.01 s = 16374 s; 22 × 0.1 A = 2.2 A.
+    assert_eq!(
+        probe_lines(sim.port, "apc_smx750"),
+        vec![
+            "ups,site=probe,device=d status=\"online\",on_battery=false,replace_battery=false,battery_charge_pct=100,\
+             runtime_remaining_s=16374,battery_voltage_v=54.5,battery_temperature_c=20.9,\
+             input_voltage_v=246,input_frequency_hz=49.9,output_voltage_v=246.1,\
+             output_frequency_hz=49.9,load_pct=76.2,output_current_a=2.2,output_power_w=333",
+        ]
+    );
+
+    // NetAgent (three-phase): status 9 = onBuck → trim; phases in tenths of a volt.
+    let na = probe_lines(sim.port, "netagent2");
+    assert_eq!(
+        na[0],
+        "ups,site=probe,device=d status=\"trim\",on_battery=false,low_battery=false,battery_charge_pct=100,\
+         battery_temperature_c=25,input_voltage_v=254.5,input_frequency_hz=50,output_voltage_v=228.5,\
+         output_frequency_hz=50,load_pct=44"
+    );
+    assert_eq!(
+        na[1..].to_vec(),
+        [
+            ("input", "1", "236"),
+            ("input", "2", "236.7"),
+            ("input", "3", "237.9"),
+            ("output", "1", "231.2"),
+            ("output", "2", "231.3"),
+            ("output", "3", "231.2"),
+            ("bypass", "1", "234.6"),
+            ("bypass", "2", "236.2"),
+            ("bypass", "3", "236.4"),
+        ]
+        .iter()
+        .map(|(dir, ph, v)| format!("ups_phase,site=probe,device=d,direction={dir},phase={ph} voltage_v={v}"))
+        .collect::<Vec<_>>()
+    );
+
+    // APC ATS: atsStatusSelectedSource 1 = A; both sources ok (2); fully
+    // redundant (2); switch ok; phases in sync.
+    assert_eq!(
+        probe_lines(sim.port, "apc_ats"),
+        vec![
+            "ats,site=probe,device=d active_source=\"A\",source_a_ok=true,source_b_ok=true,redundant=true,\
+             switch_ok=true,phase_in_sync=true"
+        ]
+    );
+
+    // For people: a table naming the detected profile.
+    let (code, out, _) = probe(&[&format!("127.0.0.1:{}", sim.port), "--community", "huaweiups_ups2000"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with(&format!(
+            "127.0.0.1:{} (2c): profile huawei-ups2000 (detected from sysObjectID 1.3.6.1.4.1.2011.6.174.4.1.2.4)",
+            sim.port
+        )),
+        "{out}"
+    );
+    assert!(out.contains("\nups                                 status                 online\n"), "{out}");
+    assert!(out.contains("1 value(s) the device reports as unknown were left out."), "{out}");
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn an_implausible_value_is_flagged_with_its_oid_and_a_silent_device_is_a_clear_error() {
+    // A UPS-MIB card that reports input voltage without its scale: 2360 V.
+    let rec = "1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.99999.1\n\
+               1.3.6.1.2.1.33.1.2.4.0|2|87\n\
+               1.3.6.1.2.1.33.1.3.3.1.3.1|2|2360\n\
+               1.3.6.1.2.1.33.1.4.1.0|2|3\n"
+        .to_string();
+    let sim = Snmpsim::start(&[("badscale", rec)]);
+    let addr = format!("127.0.0.1:{}", sim.port);
+    let (code, out, err) = probe(&[&addr, "--community", "badscale"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(
+            "implausible: input_voltage_v = 2360 from OID 1.3.6.1.2.1.33.1.3.3.1.3.1 (plausible 0..500): left out; check the profile's scale"
+        ),
+        "{out}"
+    );
+    let (_, lp, _) = probe(&[&addr, "--community", "badscale", "--format", "lp", "--name", "u"]);
+    assert_eq!(
+        lp.lines().map(strip_ts).collect::<Vec<_>>(),
+        // 2360 V is left out of both the `ups` point and the input phase's
+        // (which then has no field and is not written at all).
+        vec!["ups,site=probe,device=u status=\"online\",on_battery=false,battery_charge_pct=87"]
+    );
+
+    // Wrong community: snmpsim stays silent, as a real agent does.
+    let (code, _, err) = probe(&[&addr, "--community", "nope", "--timeout-ms", "300", "--retries", "0"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        err.trim(),
+        format!(
+            "dcwatch-agent probe: {addr} does not answer SNMP 2c (wrong address, community or credentials, a firewall, or SNMP is off on the device)"
+        )
+    );
+
+    // A device no profile fits, when asked for one that does not exist.
+    let (code, _, err) = probe(&[&addr, "--community", "badscale", "--profile", "no-such"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("profile: `no-such` is not a profile; known: "), "{err}");
+}
+
+const V3_CONF: &str = "createUser dcwatch SHA dcwatch-auth-1 AES dcwatch-priv-1\n\
+                       rouser dcwatch priv\n\
+                       override 1.3.6.1.2.1.33.1.4.1.0 integer 5\n\
+                       override 1.3.6.1.2.1.33.1.2.4.0 integer 64\n\
+                       override 1.3.6.1.2.1.33.1.2.3.0 integer 12\n";
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn snmpv3_auth_priv_reads_net_snmp_and_a_wrong_password_is_an_authentication_error() {
+    let v3 = [
+        "-v3",
+        "-u",
+        "dcwatch",
+        "-l",
+        "authPriv",
+        "-a",
+        "SHA",
+        "-A",
+        "dcwatch-auth-1",
+        "-x",
+        "AES",
+        "-X",
+        "dcwatch-priv-1",
+    ];
+    let snmpd = Snmpd::start(V3_CONF, &v3);
+    let addr = format!("127.0.0.1:{}", snmpd.port);
+    let creds = |auth: &'static str| {
+        vec![
+            addr.clone(),
+            "--snmp-version".into(),
+            "3".into(),
+            "--user".into(),
+            "dcwatch".into(),
+            "--auth-protocol".into(),
+            "sha".into(),
+            "--auth-password".into(),
+            auth.into(),
+            "--priv-protocol".into(),
+            "aes".into(),
+            "--priv-password".into(),
+            "dcwatch-priv-1".into(),
+            "--profile".into(),
+            "ups-mib".into(),
+            "--name".into(),
+            "v3ups".into(),
+            "--format".into(),
+            "lp".into(),
+        ]
+    };
+    let args = creds("dcwatch-auth-1");
+    let (code, out, err) = probe(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{err}");
+    // upsOutputSource 5 = battery; 64 %; 12 min = 720 s (set by `override`).
+    assert_eq!(
+        out.lines().map(strip_ts).collect::<Vec<_>>(),
+        vec![
+            "ups,site=probe,device=v3ups status=\"on_battery\",on_battery=true,battery_charge_pct=64,runtime_remaining_s=720"
+        ]
+    );
+
+    let args = creds("wrong-password-1");
+    let (code, out, err) = probe(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(err.starts_with("dcwatch-agent probe: authentication failed: "), "{err}");
+    // Net-SNMP answers a wrong digest with silence; the engine discovery it
+    // did answer tells that apart from a dead device.
+    assert_eq!(
+        err.trim(),
+        "dcwatch-agent probe: authentication failed: the device answers SNMPv3 engine discovery but none of our \
+         authenticated requests: check the user, the auth/priv protocols and the passwords"
+    );
+}
+
+fn agent_yaml(capture: &Capture, body: &str) -> String {
+    format!(
+        "agent:\n  site: hn-dc1\n  interval_secs: 60\noutput:\n  url: {}\n  flush_interval_ms: 200\nsources:\n{body}",
+        capture.url()
+    )
+}
+
+fn snmptrap(args: &[&str]) {
+    let st = Command::new(system_program("snmptrap")).args(args).env("MIBS", "").status().expect("run snmptrap");
+    assert!(st.success(), "snmptrap {args:?} failed");
+}
+
+fn count(lines: &[String], prefix: &str) -> usize {
+    lines.iter().filter(|l| l.starts_with(prefix)).count()
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn traps_from_snmptrap_write_events_at_once_and_repoll_while_bad_ones_are_counted() {
+    let sim = Snmpsim::start(&[("eaton-mgeups_9px", Snmpsim::recording("eaton-mgeups_9px"))]);
+    let capture = Capture::start();
+    let trap_port = free_udp_port();
+    let agent = Agent::start(&agent_yaml(
+        &capture,
+        &format!(
+            "  - type: snmp\n    interval_secs: 1\n    devices:\n      - name: ups-a1\n        address: 127.0.0.1:{}\n        \
+             community: eaton-mgeups_9px\n        interval_secs: 3600\n    traps:\n      listen: 127.0.0.1:{trap_port}\n      \
+             communities: [dc-traps]\n      users:\n        - user: trapper\n          auth_protocol: sha\n          \
+             auth_password: trap-auth-1\n          priv_protocol: aes\n          priv_password: trap-priv-1\n",
+            sim.port
+        ),
+    ));
+    let target = format!("127.0.0.1:{trap_port}");
+    // The first (and, with a one-hour interval, only scheduled) poll.
+    wait_for("the first poll", || {
+        (count(&captured_lines(&capture), "device,site=hn-dc1,device=ups-a1") == 1).then_some(())
+    });
+    wait_for("the trap receiver", || agent.proc.output().contains("listening for SNMP traps").then_some(()));
+
+    // v2c upsTrapOnBattery: an event point and the fields it implies, then a poll at once.
+    snmptrap(&["-v", "2c", "-c", "dc-traps", &target, "", "1.3.6.1.2.1.33.2.1"]);
+    let lines = wait_for("the on-battery trap's points", || {
+        let l = captured_lines(&capture);
+        (count(&l, "snmp_trap,") == 1 && count(&l, "device,site=hn-dc1,device=ups-a1") == 2).then_some(l)
+    });
+    let stripped: Vec<&str> = lines.iter().map(|l| strip_ts(l)).collect();
+    assert!(
+        stripped.contains(
+            &"snmp_trap,site=hn-dc1,device=ups-a1,event=on_battery trap_oid=\"1.3.6.1.2.1.33.2.1\",version=\"2c\",source=\"127.0.0.1\""
+        ),
+        "{stripped:#?}"
+    );
+    assert!(stripped.contains(&"ups,site=hn-dc1,device=ups-a1 on_battery=true,status=\"on_battery\""), "{stripped:#?}");
+
+    // v1 PowerNet powerRestored (enterprise apc, specific 9) and a v3 authPriv trap.
+    snmptrap(&["-v", "1", "-c", "dc-traps", &target, "1.3.6.1.4.1.318", "127.0.0.1", "6", "9", ""]);
+    snmptrap(&[
+        "-v",
+        "3",
+        "-e",
+        "0x8000000001020304",
+        "-u",
+        "trapper",
+        "-l",
+        "authPriv",
+        "-a",
+        "SHA",
+        "-A",
+        "trap-auth-1",
+        "-x",
+        "AES",
+        "-X",
+        "trap-priv-1",
+        &target,
+        "",
+        "1.3.6.1.2.1.33.2.3",
+    ]);
+    let lines = wait_for("the v1 and v3 traps", || {
+        let l = captured_lines(&capture);
+        (count(&l, "snmp_trap,") == 3).then_some(l)
+    });
+    let stripped: Vec<&str> = lines.iter().map(|l| strip_ts(l)).collect();
+    assert!(
+        stripped.contains(
+            &"snmp_trap,site=hn-dc1,device=ups-a1,event=power_restored trap_oid=\"1.3.6.1.4.1.318.0.9\",version=\"1\",source=\"127.0.0.1\""
+        ),
+        "{stripped:#?}"
+    );
+    assert!(stripped.contains(&"ups,site=hn-dc1,device=ups-a1 on_battery=false,status=\"online\""), "{stripped:#?}");
+    assert!(
+        stripped.contains(
+            &"snmp_trap,site=hn-dc1,device=ups-a1,event=alarm_added trap_oid=\"1.3.6.1.2.1.33.2.3\",version=\"3\",source=\"127.0.0.1\""
+        ),
+        "{stripped:#?}"
+    );
+
+    // What must be dropped and counted: a wrong community, an address that is
+    // no device, a wrong v3 password, garbage, a truncated trap, and a GET.
+    snmptrap(&["-v", "2c", "-c", "wrong", &target, "", "1.3.6.1.2.1.33.2.1"]);
+    snmptrap(&["--clientaddr=127.0.0.2", "-v", "2c", "-c", "dc-traps", &target, "", "1.3.6.1.2.1.33.2.1"]);
+    snmptrap(&[
+        "-v",
+        "3",
+        "-e",
+        "0x8000000001020304",
+        "-u",
+        "trapper",
+        "-l",
+        "authPriv",
+        "-a",
+        "SHA",
+        "-A",
+        "not-the-password",
+        "-x",
+        "AES",
+        "-X",
+        "trap-priv-1",
+        &target,
+        "",
+        "1.3.6.1.2.1.33.2.1",
+    ]);
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+    sock.send_to(b"\xff\x00garbage that is not BER", &target).expect("send garbage");
+    // The first 20 bytes of a v2c trap: a SEQUENCE that claims more than it has.
+    sock.send_to(
+        &[
+            0x30, 0x3a, 0x02, 0x01, 0x01, 0x04, 0x08, b'd', b'c', b'-', b't', b'r', b'a', b'p', b's', 0xa7, 0x2b, 0x02,
+            0x04, 0x01,
+        ],
+        &target,
+    )
+    .expect("send truncated");
+    let _ = snmpget(trap_port, &["-v2c", "-c", "dc-traps"], "1.3.6.1.2.1.1.1.0");
+    let counters = wait_for("the receiver's counts", || {
+        captured_lines(&capture)
+            .into_iter()
+            .rev()
+            .find(|l| l.starts_with("snmp_trap_receiver,") && l.contains("received_total=9i,"))
+    });
+    let host = hostname();
+    assert_eq!(
+        strip_ts(&counters),
+        format!(
+            "snmp_trap_receiver,site=hn-dc1,host={host} received_total=9i,accepted_total=3i,dropped_unknown_source_total=1i,\
+             dropped_bad_community_total=1i,dropped_bad_credentials_total=1i,dropped_malformed_total=2i,ignored_not_a_trap_total=1i"
+        )
+    );
+    // None of it became an event; the agent runs on.
+    assert_eq!(count(&captured_lines(&capture), "snmp_trap,"), 3);
+    let mut agent = agent;
+    assert!(agent.proc.exited().is_none(), "the agent died");
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_device_that_stops_answering_is_down_within_two_intervals_and_comes_back() {
+    let steady = Snmpsim::start(&[("apc_ats", Snmpsim::recording("apc_ats"))]);
+    let flaky = Snmpsim::start(&[("apc_smx750", Snmpsim::recording("apc_smx750"))]);
+    let flaky_port = flaky.port;
+    let capture = Capture::start();
+    let _agent = Agent::start(&agent_yaml(
+        &capture,
+        &format!(
+            "  - type: snmp\n    interval_secs: 1\n    timeout_ms: 300\n    retries: 0\n    devices:\n      - name: ats\n        \
+             address: 127.0.0.1:{}\n        community: apc_ats\n      - name: smx\n        address: 127.0.0.1:{flaky_port}\n        \
+             community: apc_smx750\n",
+            steady.port
+        ),
+    ));
+    let up = |l: &String, dev: &str, v: bool| {
+        l.starts_with(&format!("device,site=hn-dc1,device={dev},")) && l.contains(&format!(" up={v},"))
+    };
+    wait_for("both devices up", || {
+        let l = captured_lines(&capture);
+        (l.iter().any(|x| up(x, "smx", true)) && l.iter().any(|x| up(x, "ats", true))).then_some(())
+    });
+    let before = captured_lines(&capture).len();
+    drop(flaky);
+    // Down within two polls of the silence: each poll waits 300 ms at most.
+    let lines = wait_for("smx marked down", || {
+        let l = captured_lines(&capture);
+        l[before..].iter().any(|x| up(x, "smx", false)).then_some(l)
+    });
+    let first_down = lines[before..].iter().position(|x| up(x, "smx", false)).expect("found") + before;
+    let smx_polls_between =
+        lines[before..first_down].iter().filter(|x| x.starts_with("device,site=hn-dc1,device=smx,")).count();
+    assert!(smx_polls_between <= 1, "more than two polls before `down`: {:#?}", &lines[before..=first_down]);
+    let down = &lines[first_down];
+    assert!(down.contains("errors_timeout_total=1i"), "{down}");
+    assert!(down.starts_with("device,site=hn-dc1,device=smx,kind=ups,protocol=snmp up=false,"), "{down}");
+
+    // Back on the same port: up again, and the values flow.
+    let _flaky = Snmpsim::start_on(&[("apc_smx750", Snmpsim::recording("apc_smx750"))], flaky_port);
+    let mark = captured_lines(&capture).len();
+    wait_for("smx up again", || captured_lines(&capture)[mark..].iter().any(|x| up(x, "smx", true)).then_some(()));
+    // The other device never went down.
+    assert!(!captured_lines(&capture).iter().any(|x| up(x, "ats", false)));
+}
