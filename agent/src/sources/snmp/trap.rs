@@ -401,3 +401,99 @@ fn counters_point(site: &str, host: &str, c: &TrapCounters, usm_failures: u64, t
         .u64("dropped_malformed_total", get(&c.malformed))
         .u64("ignored_not_a_trap_total", get(&c.not_a_trap))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len() / 2).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap()).collect()
+    }
+
+    /// `snmptrap -v 2c -c public … 12345 1.3.6.1.2.1.33.2.1`, as sent.
+    fn v2c_on_battery() -> Vec<u8> {
+        hex(
+            "304302010104067075626c6963a73602042be24a7f0201000201003028300e06082b06010201010300430230393016060a2b\
+             06010603010104010006082b06010201210201",
+        )
+    }
+
+    /// `snmptrap -v 1 -c public … 1.3.6.1.4.1.318 10.1.2.3 6 5 777` (APC upsOnBattery).
+    fn v1_apc_on_battery() -> Vec<u8> {
+        hex("302802010004067075626c6963a41b06072b06010401823e40040a010203020106020105430203093000")
+    }
+
+    #[test]
+    fn a_v2c_trap_gives_its_trap_oid_and_community() {
+        assert_eq!(
+            decode(&v2c_on_battery()),
+            Ok(Decoded::Trap(Trap {
+                version: "2c",
+                community: b"public".to_vec(),
+                trap_oid: "1.3.6.1.2.1.33.2.1".into(),
+                agent_addr: None
+            }))
+        );
+    }
+
+    #[test]
+    fn a_v1_enterprise_trap_becomes_enterprise_0_specific() {
+        assert_eq!(
+            decode(&v1_apc_on_battery()),
+            Ok(Decoded::Trap(Trap {
+                version: "1",
+                community: b"public".to_vec(),
+                trap_oid: "1.3.6.1.4.1.318.0.5".into(),
+                agent_addr: Some("10.1.2.3".parse().unwrap())
+            }))
+        );
+    }
+
+    #[test]
+    fn every_truncation_of_a_trap_is_an_error_not_a_panic() {
+        for t in [v2c_on_battery(), v1_apc_on_battery()] {
+            for n in 0..t.len() {
+                assert!(decode(&t[..n]).is_err(), "{n} of {} bytes decoded", t.len());
+            }
+        }
+    }
+
+    #[test]
+    fn trap_specs_come_from_every_profile() {
+        let profiles: Vec<Arc<Profile>> =
+            super::super::profile::load(super::super::profile::BUILT_IN).unwrap().into_iter().map(Arc::new).collect();
+        let specs = TrapSpecs::from_profiles(&profiles);
+        let on_batt = &specs.0["1.3.6.1.4.1.318.0.5"];
+        assert_eq!(on_batt.event, "on_battery");
+        assert_eq!(on_batt.set.get("on_battery"), Some(&TrapField::Bool(true)));
+        assert_eq!(on_batt.set.get("status"), Some(&TrapField::Str("on_battery".into())));
+        assert_eq!(specs.0["1.3.6.1.2.1.33.2.1"].event, "on_battery");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+        /// The trap port's decoder against arbitrary datagrams.
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = decode(&data);
+        }
+
+        /// … and against real traps with bytes changed, which reach deeper.
+        #[test]
+        fn mutated_traps_never_panic(
+            which in 0usize..2,
+            edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6),
+        ) {
+            let mut t = if which == 0 { v2c_on_battery() } else { v1_apc_on_battery() };
+            for (at, b) in edits {
+                let i = at % t.len();
+                t[i] = b;
+            }
+            if let Ok(Decoded::Trap(trap)) = decode(&t) {
+                prop_assert!(!trap.trap_oid.is_empty());
+            }
+        }
+    }
+}
