@@ -22,7 +22,8 @@ fn probe_lines(port: u16, community: &str) -> Vec<String> {
     out.lines().map(|l| strip_ts(l).to_string()).collect()
 }
 
-const RECORDINGS: [&str; 5] = ["eaton-mgeups_9px", "huaweiups_ups2000", "apc_smx750", "netagent2", "apc_ats"];
+const RECORDINGS: [&str; 6] =
+    ["eaton-mgeups_9px", "huaweiups_ups2000", "apc_smx750", "netagent2", "apc_ats", "apc_ap8853"];
 
 #[test]
 #[ignore = "needs real servers: run scripts/test"]
@@ -107,6 +108,20 @@ fn every_recording_served_by_snmpsim_reads_as_computed_by_hand() {
         vec![
             "ats,site=probe,device=d active_source=\"A\",source_a_ok=true,source_b_ok=true,redundant=true,\
              switch_ok=true,phase_in_sync=true"
+        ]
+    );
+
+    // APC AP8853 rack PDU (rPDU2): power in hundredths of kW (114 → 1140 W,
+    // peak 143 → 1430 W), apparent power in hundredths of kVA (119 → 1190 VA),
+    // power factor in hundredths (96 → 0.96), energy in tenths of kWh (35128
+    // → 3512.8 kWh); the phase: 49 tenths of A = 4.9 A at 242 V, peak 60 → 6 A.
+    assert_eq!(
+        probe_lines(sim.port, "apc_ap8853"),
+        vec![
+            "pdu,site=probe,device=d,unit=1,scope=device load_state=\"normal\",power_w=1140,peak_power_w=1430,\
+             power_va=1190,power_factor=0.96,energy_kwh=3512.8,power_supply_alarm=false",
+            "pdu,site=probe,device=d,phase=1,scope=phase load_state=\"normal\",current_a=4.9,voltage_v=242,\
+             power_w=1140,power_va=1190,power_factor=0.96,peak_current_a=6",
         ]
     );
 
@@ -437,4 +452,44 @@ fn a_device_that_stops_answering_is_down_within_two_intervals_and_comes_back() {
     wait_for("smx up again", || captured_lines(&capture)[mark..].iter().any(|x| up(x, "smx", true)).then_some(()));
     // The other device never went down.
     assert!(!captured_lines(&capture).iter().any(|x| up(x, "ats", false)));
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn the_demo_ups_simulator_goes_on_battery_with_a_trap_the_agent_acts_on() {
+    let dir = TempDir::new().expect("tempdir");
+    let scenario = dir.path().join("outage.txt");
+    std::fs::write(&scenario, "0 online\n2 on_battery\n2 charge_rate -1\n").expect("write scenario");
+    let capture = Capture::start();
+    let (sim_port, trap_port) = (free_udp_port(), free_udp_port());
+    let agent = Agent::start(&agent_yaml(
+        &capture,
+        &format!(
+            "  - type: snmp\n    interval_secs: 3600\n    devices:\n      - name: sim\n        address: 127.0.0.1:{sim_port}\n    \
+             traps:\n      listen: 127.0.0.1:{trap_port}\n"
+        ),
+    ));
+    wait_for("the trap receiver", || agent.proc.output().contains("listening for SNMP traps").then_some(()));
+    let _sim = Proc::spawn(
+        "dcwatch-sim",
+        Command::new(bin("dcwatch-sim"))
+            .args(["snmp-ups", "--listen", &format!("127.0.0.1:{sim_port}"), "--scenario"])
+            .arg(&scenario)
+            .args(["--trap-to", &format!("127.0.0.1:{trap_port}")]),
+        dir.path(),
+    );
+    // The trap's own point, then the poll it triggers reads the UPS on battery.
+    let lines = wait_for("the polled on-battery state", || {
+        let l = captured_lines(&capture);
+        l.iter()
+            .any(|x| {
+                x.starts_with("ups,site=hn-dc1,device=sim status=\"on_battery\",on_battery=true,low_battery=false,")
+            })
+            .then_some(l)
+    });
+    assert!(
+        lines.iter().any(|x| strip_ts(x) == "ups,site=hn-dc1,device=sim on_battery=true,status=\"on_battery\""),
+        "{lines:#?}"
+    );
+    assert!(lines.iter().any(|x| x.starts_with("snmp_trap,site=hn-dc1,device=sim,event=on_battery ")), "{lines:#?}");
 }

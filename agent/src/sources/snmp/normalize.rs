@@ -431,4 +431,155 @@ mod tests {
         assert_eq!(profile::detect(&all, "1.3.6.1.4.1.318.1.3.27").unwrap().name, "apc-ups");
         assert_eq!(profile::detect(&all, "1.3.6.1.4.1.705.1").unwrap().name, "ups-mib");
     }
+
+    #[test]
+    fn apc_ap8853_reports_device_and_phase_power_in_watts() {
+        let values = recording("apc_ap8853.snmprec");
+        let all = profiles();
+        let sys_oid = match &values["1.3.6.1.2.1.1.2.0"] {
+            SnmpValue::Oid(o) => o.clone(),
+            other => panic!("{other:?}"),
+        };
+        let p = profile::detect(&all, &sys_oid).unwrap();
+        assert_eq!(p.name, "apc-rpdu2", "1.3.6.1.4.1.318.1.3.4.6 is masterSwitchrPDU2");
+        assert_eq!(p.kind(), "pdu");
+        let n = normalize(p, &values, "hn", "pdu1", 7);
+        // rPDU2DeviceStatus row 1: load state 2 = normal; power 114 hundredths
+        // of kW = 114 × 10 = 1140 W; peak 143 × 10 = 1430 W; apparent power
+        // 119 hundredths of kVA = 1190 VA; power factor 96 hundredths = 0.96;
+        // energy 35128 tenths of kWh = 3512.8 kWh; power supply alarm 1 = normal.
+        // rPDU2PhaseStatus row 1 (single phase): state 2 = normal; 49 tenths of
+        // A = 4.9 A (the old rPDULoadStatusLoad.1 says 49 tenths too); 242 V;
+        // 1140 W; 1190 VA; 0.96; peak 60 tenths = 6 A. Cross-check: 242 V ×
+        // 4.9 A = 1185.8 VA, the 1190 VA reported to its 10 VA step, and
+        // 1140 W / 1190 VA = 0.958, the 0.96 reported. The recording has no
+        // rPDU2 bank table, so no bank points.
+        assert_eq!(
+            lines(&n),
+            vec![
+                "pdu,site=hn,device=pdu1,unit=1,scope=device load_state=\"normal\",power_w=1140,peak_power_w=1430,\
+                 power_va=1190,power_factor=0.96,energy_kwh=3512.8,power_supply_alarm=false 7",
+                "pdu,site=hn,device=pdu1,phase=1,scope=phase load_state=\"normal\",current_a=4.9,voltage_v=242,\
+                 power_w=1140,power_va=1190,power_factor=0.96,peak_current_a=6 7",
+            ]
+        );
+        assert_eq!((n.unknown, n.flags.len()), (0, 0));
+    }
+
+    #[test]
+    fn apc_rpdu2_banks_become_points_and_minus_one_is_unknown() {
+        // The AP8853 recording has no rPDU2 bank rows; these two are set by
+        // hand after its first-generation rPDULoadStatus rows (bank 1: 0
+        // tenths of A, bank 2: 47 tenths), with load states picked here.
+        let mut values = recording("apc_ap8853.snmprec");
+        let bank = "1.3.6.1.4.1.318.1.1.26.8.3.1";
+        values.insert(format!("{bank}.4.1"), SnmpValue::Int(1));
+        values.insert(format!("{bank}.5.1"), SnmpValue::Int(0));
+        values.insert(format!("{bank}.4.2"), SnmpValue::Int(2));
+        values.insert(format!("{bank}.5.2"), SnmpValue::Int(47));
+        // A model that does not measure power answers -1 (rPDU2DeviceStatusPower)
+        // and notsupported(5) (rPDU2DeviceStatusLoadState): both left out, counted.
+        values.insert("1.3.6.1.4.1.318.1.1.26.4.3.1.5.1".into(), SnmpValue::Int(-1));
+        values.insert("1.3.6.1.4.1.318.1.1.26.4.3.1.4.1".into(), SnmpValue::Int(5));
+        let all = profiles();
+        let n = normalize(profile::detect(&all, "1.3.6.1.4.1.318.1.3.4.6").unwrap(), &values, "hn", "pdu1", 7);
+        let l = lines(&n);
+        assert_eq!(
+            l[0],
+            "pdu,site=hn,device=pdu1,unit=1,scope=device peak_power_w=1430,power_va=1190,power_factor=0.96,\
+             energy_kwh=3512.8,power_supply_alarm=false 7"
+        );
+        // Bank 1: state 1 = lowLoad, 0 A; bank 2: state 2 = normal, 47 / 10 = 4.7 A.
+        assert_eq!(
+            l[2..],
+            [
+                "pdu,site=hn,device=pdu1,bank=1,scope=bank load_state=\"low_load\",current_a=0 7",
+                "pdu,site=hn,device=pdu1,bank=2,scope=bank load_state=\"normal\",current_a=4.7 7",
+            ]
+        );
+        assert_eq!((n.unknown, n.flags.len()), (2, 0));
+    }
+
+    #[test]
+    fn eaton_9px_answers_no_xups_ups_objects_so_eaton_xups_gives_nothing() {
+        let values = recording("eaton-mgeups_9px.snmprec");
+        let all = profiles();
+        // Its card reports MGE's sysObjectID: detection keeps it on UPS-MIB.
+        assert_eq!(profile::detect(&all, "1.3.6.1.4.1.705.1").unwrap().name, "ups-mib");
+        assert_eq!(profile::detect(&all, "1.3.6.1.4.1.534.1").unwrap().name, "eaton-xups");
+        assert_eq!(profile::detect(&all, "1.3.6.1.4.1.534.2.12").unwrap().name, "eaton-xups");
+        // An Eaton ePDU (534.6) is not an XUPS UPS.
+        assert_eq!(profile::detect(&all, "1.3.6.1.4.1.534.6.6.7").unwrap().name, "ups-mib");
+        let p = all.iter().find(|p| p.name == "eaton-xups").unwrap();
+        // The only XUPS objects in the recording are xupsEnvironment
+        // (534.1.6: ambient 17 °C, limits 0 and 40 °C, 0 contacts), which the
+        // profile does not map; xupsBattery, xupsInput, xupsOutput and
+        // xupsBypass are absent. Absent is not unknown: nothing is written,
+        // nothing counted, nothing flagged.
+        assert!(
+            values.keys().filter(|k| k.starts_with("1.3.6.1.4.1.534.")).all(|k| k.starts_with("1.3.6.1.4.1.534.1.6."))
+        );
+        let n = normalize(p, &values, "hn", "ups1", 7);
+        assert_eq!(lines(&n), Vec::<String>::new());
+        assert_eq!((n.unknown, n.flags.len()), (0, 0));
+    }
+
+    #[test]
+    fn eaton_xups_reads_its_units_with_values_set_by_hand() {
+        // No recording here carries XUPS UPS values, so these are set by hand,
+        // after what the 9PX itself reports over UPS-MIB, in XUPS-MIB units.
+        let x = "1.3.6.1.4.1.534.1";
+        let mut values = Values::new();
+        for (oid, v) in [
+            ("4.5.0", 3),       // xupsOutputSource: normal(3)
+            ("2.10.0", 2),      // xupsBatteryLowCapacity: no(2)
+            ("2.9.0", 2),       // xupsBatteryAged: no(2)
+            ("2.4.0", 100),     // xupsBatCapacity, %
+            ("2.1.0", 1440),    // xupsBatTimeRemaining, s
+            ("2.2.0", 52),      // xupsBatVoltage, V DC
+            ("3.1.0", 501),     // xupsInputFrequency, 0.1 Hz
+            ("3.4.1.2.1", 237), // xupsInputVoltage.1, V
+            ("3.4.1.3.1", 0),   // xupsInputCurrent.1, A
+            ("3.4.1.4.1", 0),   // xupsInputWatts.1, W
+            ("4.1.0", 35),      // xupsOutputLoad, %
+            ("4.2.0", 502),     // xupsOutputFrequency, 0.1 Hz
+            ("4.4.1.2.1", 230), // xupsOutputVoltage.1, V
+            ("4.4.1.3.1", 2),   // xupsOutputCurrent.1, A
+            ("4.4.1.4.1", 310), // xupsOutputWatts.1, W
+            ("4.4.1.8.1", 35),  // xupsOutputPercentLoad.1, %
+            ("5.3.1.2.1", 238), // xupsBypassVoltage.1, V
+            ("5.3.1.6.1", 0),   // xupsBypassWatts.1, W
+        ] {
+            values.insert(format!("{x}.{oid}"), SnmpValue::Int(v));
+        }
+        let all = profiles();
+        let p = profile::detect(&all, "1.3.6.1.4.1.534.1").unwrap();
+        assert_eq!(p.name, "eaton-xups");
+        let n = normalize(p, &values, "hn", "ups9", 7);
+        // normal(3) → online; no low battery, battery not aged; 100 %; 1440 s
+        // as is (XUPS gives seconds, not UPS-MIB's minutes); 52 V; 501 × 0.1 =
+        // 50.1 Hz at 237 V in; 502 × 0.1 = 50.2 Hz, 230 V, 2 A, 310 W and 35 %
+        // out (one phase: sum = first = it); bypass 238 V, 0 W.
+        assert_eq!(
+            lines(&n),
+            vec![
+                "ups,site=hn,device=ups9 status=\"online\",on_battery=false,low_battery=false,replace_battery=false,\
+                 battery_charge_pct=100,runtime_remaining_s=1440,battery_voltage_v=52,input_frequency_hz=50.1,\
+                 input_voltage_v=237,output_frequency_hz=50.2,output_voltage_v=230,output_current_a=2,\
+                 output_power_w=310,load_pct=35 7",
+                "ups_phase,site=hn,device=ups9,phase=1,direction=input voltage_v=237,current_a=0,power_w=0 7",
+                "ups_phase,site=hn,device=ups9,phase=1,direction=output voltage_v=230,current_a=2,power_w=310,load_pct=35 7",
+                "ups_phase,site=hn,device=ups9,phase=1,direction=bypass voltage_v=238,power_w=0 7",
+            ]
+        );
+        assert_eq!((n.unknown, n.flags.len()), (0, 0));
+        // battery(5): on battery.
+        values.insert(format!("{x}.4.5.0"), SnmpValue::Int(5));
+        let l = lines(&normalize(p, &values, "hn", "ups9", 7));
+        assert!(l[0].starts_with("ups,site=hn,device=ups9 status=\"on_battery\",on_battery=true,"), "{}", l[0]);
+        // xupstdOnBattery (xupsTrapOidDefined.3) is known and sets the same fields.
+        let t = p.traps.iter().find(|t| t.oid == "1.3.6.1.4.1.534.1.11.4.1.0.3").unwrap();
+        assert_eq!(t.event, "on_battery");
+        assert_eq!(t.set["status"], profile::TrapField::Str("on_battery".into()));
+    }
 }

@@ -16,6 +16,8 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("apc-ups.yaml", include_str!("../../../../configs/profiles/snmp/apc-ups.yaml")),
     ("netagent.yaml", include_str!("../../../../configs/profiles/snmp/netagent.yaml")),
     ("apc-ats.yaml", include_str!("../../../../configs/profiles/snmp/apc-ats.yaml")),
+    ("apc-rpdu2.yaml", include_str!("../../../../configs/profiles/snmp/apc-rpdu2.yaml")),
+    ("eaton-xups.yaml", include_str!("../../../../configs/profiles/snmp/eaton-xups.yaml")),
 ];
 
 #[derive(Debug, Clone, Deserialize)]
