@@ -296,15 +296,12 @@ async fn once(config: &AgentConfig) -> anyhow::Result<()> {
                 }
             }
             SourceConfig::Snmp(c) => {
-                for d in &c.devices {
-                    match sources::snmp::probe(c, d, &config.agent.site).await {
-                        Ok((_, n, _)) => {
-                            for p in &n.points {
-                                p.write_to(&mut buf);
-                            }
-                        }
-                        Err(e) => eprintln!("{}: {} ({})", d.name, e, e.kind()),
-                    }
+                let (points, errors) = sources::snmp::once(c, &config.agent.site).await.map_err(anyhow::Error::msg)?;
+                for p in &points {
+                    p.write_to(&mut buf);
+                }
+                for (name, e) in errors {
+                    eprintln!("{name}: {e} ({})", e.kind());
                 }
             }
         }

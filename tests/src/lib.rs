@@ -540,7 +540,7 @@ pub fn make_ca_and_server_cert(dir: &Path, name: &str) {
 }
 
 /// Requests a [`Capture`] received: (path and query, inflated body).
-type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>, Instant)>>>;
 
 /// A stand-in write endpoint that records every body it is sent (inflated)
 /// and answers 204: for comparing exactly what the collector forwards.
@@ -574,7 +574,7 @@ impl Capture {
                 } else {
                     data = body.to_vec();
                 }
-                store.lock().expect("lock").push((uri.to_string(), data));
+                store.lock().expect("lock").push((uri.to_string(), data, Instant::now()));
                 StatusCode::NO_CONTENT
             }
         });
@@ -588,7 +588,12 @@ impl Capture {
 
     /// Every request so far: (path and query, body).
     pub fn requests(&self) -> Vec<(String, Vec<u8>)> {
-        self.bodies.lock().expect("lock").clone()
+        self.bodies.lock().expect("lock").iter().map(|(p, b, _)| (p.clone(), b.clone())).collect()
+    }
+
+    /// Every body so far with the moment it arrived.
+    pub fn arrivals(&self) -> Vec<(Instant, Vec<u8>)> {
+        self.bodies.lock().expect("lock").iter().map(|(_, b, t)| (*t, b.clone())).collect()
     }
 }
 
@@ -640,6 +645,12 @@ impl Snmpsim {
     }
 
     pub fn start_on(records: &[(&str, String)], port: u16) -> Snmpsim {
+        Self::start_on_ports(records, &[port])
+    }
+
+    /// One snmpsim listening on every port given (each serves every recording).
+    pub fn start_on_ports(records: &[(&str, String)], ports: &[u16]) -> Snmpsim {
+        let port = ports[0];
         use std::os::unix::fs::PermissionsExt;
         let dir = TempDir::new().expect("tempdir");
         // snmpsim drops its privileges to `nobody`: it must read these.
@@ -660,14 +671,16 @@ impl Snmpsim {
         let mut cmd = Command::new(venv().join("bin/snmpsim-command-responder"));
         cmd.arg(format!("--data-dir={}", data.display()))
             .arg(format!("--cache-dir={}", cache.display()))
-            .arg(format!("--agent-udpv4-endpoint=127.0.0.1:{port}"));
+            .args(ports.iter().map(|p| format!("--agent-udpv4-endpoint=127.0.0.1:{p}")));
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } == 0 {
             cmd.args(["--process-user=nobody", "--process-group=nogroup"]);
         }
         let proc = Proc::spawn("snmpsim", &mut cmd, dir.path());
         let first = records.first().expect("at least one recording").0;
-        wait_for("snmpsim to answer", || snmpget(port, &["-v2c", "-c", first], "1.3.6.1.2.1.1.2.0"));
+        for p in [port, *ports.last().expect("a port")] {
+            wait_for("snmpsim to answer", || snmpget(p, &["-v2c", "-c", first], "1.3.6.1.2.1.1.2.0"));
+        }
         Snmpsim { proc, port, dir }
     }
 

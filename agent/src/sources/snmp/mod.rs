@@ -380,9 +380,44 @@ pub async fn probe(
     site: &str,
 ) -> Result<(PollResult, normalize::Normalized, u32), PollError> {
     let profiles: Vec<Arc<Profile>> = load_profiles(c).map_err(PollError::Profile)?.into_iter().map(Arc::new).collect();
-    let mut dev = Device::connect(d, settings(c, d), None).await?;
+    probe_with(c, d, site, &profiles, None).await
+}
+
+async fn probe_with(
+    c: &SnmpConfig,
+    d: &SnmpDevice,
+    site: &str,
+    profiles: &[Arc<Profile>],
+    shared: Option<&UdpTransport>,
+) -> Result<(PollResult, normalize::Normalized, u32), PollError> {
+    let mut dev = Device::connect(d, settings(c, d), shared).await?;
     let mut known = None;
-    let r = poll(&mut dev, &profiles, d.profile.as_deref(), &mut known).await?;
+    let r = poll(&mut dev, profiles, d.profile.as_deref(), &mut known).await?;
     let n = normalize::normalize(&r.profile, &r.values, site, &d.name, dcwatch_common::now_ns());
     Ok((r, n, dev.max_repetitions))
+}
+
+/// Polls every device of a source once, all at the same time over one
+/// socket (`dcwatch-agent once`): the points, and an error per device that failed.
+pub async fn once(c: &SnmpConfig, site: &str) -> Result<(Vec<Point>, Vec<(String, PollError)>), String> {
+    let profiles: Arc<Vec<Arc<Profile>>> = Arc::new(load_profiles(c)?.into_iter().map(Arc::new).collect());
+    let shared = Arc::new(UdpTransport::bind("0.0.0.0:0").await.map_err(|e| format!("cannot open a UDP socket: {e}"))?);
+    let mut set = tokio::task::JoinSet::new();
+    for d in c.devices.clone() {
+        let (c, site, profiles, shared) = (c.clone(), site.to_string(), profiles.clone(), shared.clone());
+        set.spawn(async move {
+            let r = probe_with(&c, &d, &site, &profiles, Some(&shared)).await;
+            (d.name, r)
+        });
+    }
+    let mut points = Vec::new();
+    let mut errors = Vec::new();
+    while let Some(j) = set.join_next().await {
+        match j {
+            Ok((_, Ok((_, n, _)))) => points.extend(n.points),
+            Ok((name, Err(e))) => errors.push((name, e)),
+            Err(e) => return Err(format!("a poll task failed: {e}")),
+        }
+    }
+    Ok((points, errors))
 }
