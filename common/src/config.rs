@@ -147,6 +147,8 @@ pub fn expand(raw: &str, base_dir: &Path) -> Result<String, Vec<Problem>> {
             out.push_str(line);
             continue;
         }
+        // A trailing comment is kept as it is: a `${…}` in it is not expanded.
+        let (line, comment) = line.split_at(comment_start(line).unwrap_or(line.len()));
         let mut rest = line;
         let mut col = 1u64;
         while let Some(pos) = rest.find('$') {
@@ -184,8 +186,24 @@ pub fn expand(raw: &str, base_dir: &Path) -> Result<String, Vec<Problem>> {
             rest = &tail[end + 1..];
         }
         out.push_str(rest);
+        out.push_str(comment);
     }
     if problems.is_empty() { Ok(out) } else { Err(problems) }
+}
+
+/// Where a YAML comment starts on a line: a `#` after whitespace, outside quotes.
+fn comment_start(line: &str) -> Option<usize> {
+    let (mut single, mut double, mut prev) = (false, false, ' ');
+    for (i, c) in line.char_indices() {
+        match c {
+            '\'' if !double => single = !single,
+            '"' if !single && prev != '\\' => double = !double,
+            '#' if !single && !double && prev.is_whitespace() => return Some(i),
+            _ => {}
+        }
+        prev = c;
+    }
+    None
 }
 
 fn resolve(name: &str, base_dir: &Path) -> Result<String, String> {
@@ -272,6 +290,20 @@ mod tests {
     fn comment_lines_and_escaped_references_are_left_alone() {
         let out = expand("# token: ${NOPE_NOT_SET}\nv: $${LITERAL} costs $5\n", Path::new(".")).unwrap();
         assert_eq!(out, "# token: ${NOPE_NOT_SET}\nv: ${LITERAL} costs $5\n");
+    }
+
+    #[test]
+    fn trailing_comments_are_not_expanded_but_a_hash_in_a_value_is_no_comment() {
+        let out = expand(
+            "a: x   # or ${file:/no/such/file}\nb: '${NOPE_NOT_SET_2} # not a comment'\nc: pa#ss\n",
+            Path::new("."),
+        );
+        let problems = out.unwrap_err();
+        // Only the reference inside quotes, before a `#` that is part of the value.
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].position, Some((2, 5)));
+        let out = expand("a: x   # or ${file:/no/such/file}\nc: pa#ss\n", Path::new(".")).unwrap();
+        assert_eq!(out, "a: x   # or ${file:/no/such/file}\nc: pa#ss\n");
     }
 
     #[test]

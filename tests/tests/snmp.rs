@@ -166,6 +166,25 @@ fn an_implausible_value_is_flagged_with_its_oid_and_a_silent_device_is_a_clear_e
         vec!["ups,site=probe,device=u status=\"online\",on_battery=false,battery_charge_pct=87"]
     );
 
+    // The running agent counts it on the `device` point and logs device, field and OID once.
+    let capture = Capture::start();
+    let agent = Agent::start(&agent_yaml(
+        &capture,
+        &format!(
+            "  - type: snmp\n    devices:\n      - name: u\n        address: {addr}\n        community: badscale\n"
+        ),
+    ));
+    let dev = wait_for("the device point", || {
+        captured_lines(&capture).into_iter().find(|l| l.starts_with("device,site=hn-dc1,device=u,"))
+    });
+    // Twice per poll: the `ups` input voltage and the input phase's voltage.
+    assert!(dev.contains(",implausible_total=2i,"), "{dev}");
+    let log = agent.proc.output();
+    assert!(
+        log.contains("implausible value left out (check the profile's scale) device=u field=input_voltage_v oid=1.3.6.1.2.1.33.1.3.3.1.3.1 value=2360.0"),
+        "{log}"
+    );
+
     // Wrong community: snmpsim stays silent, as a real agent does.
     let (code, _, err) = probe(&[&addr, "--community", "nope", "--timeout-ms", "300", "--retries", "0"]);
     assert_eq!(code, 1);
@@ -244,6 +263,21 @@ fn snmpv3_auth_priv_reads_net_snmp_and_a_wrong_password_is_an_authentication_err
 
     let args = creds("wrong-password-1");
     let (code, out, err) = probe(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    // The running agent: the device is down, for an authentication error, and the agent runs on.
+    let capture = Capture::start();
+    let mut agent = Agent::start(&agent_yaml(
+        &capture,
+        &format!(
+            "  - type: snmp\n    interval_secs: 1\n    timeout_ms: 300\n    retries: 0\n    devices:\n      - name: v3ups\n        \
+             address: {addr}\n        version: \"3\"\n        user: dcwatch\n        auth_protocol: sha\n        \
+             auth_password: wrong-password-1\n        priv_protocol: aes\n        priv_password: dcwatch-priv-1\n"
+        ),
+    ));
+    let down = wait_for("two failed polls", || {
+        captured_lines(&capture).into_iter().find(|l| l.starts_with("device,") && l.contains(",errors_auth_total=2i,"))
+    });
+    assert!(down.starts_with("device,site=hn-dc1,device=v3ups,kind=snmp,protocol=snmp up=false,"), "{down}");
+    assert!(agent.proc.exited().is_none(), "the agent died");
     assert_eq!((code, out.as_str()), (1, ""));
     assert!(err.starts_with("dcwatch-agent probe: authentication failed: "), "{err}");
     // Net-SNMP answers a wrong digest with silence; the engine discovery it
