@@ -24,17 +24,21 @@ ensure_rust() {
   command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs) and run this again"
 }
 
-# The Python venv with the simulators the tests use (snmpsim for SNMP). It uses
-# Debian's own python3 so that snmpsim, which drops privileges to `nobody`,
-# can read its files. Prints the venv's path.
+# The Python venv with the simulators the tests use: snmpsim (SNMP agents from
+# recordings) and pymodbus (Modbus servers; pyserial for RTU). It uses Debian's
+# own python3 so that snmpsim, which drops privileges to `nobody`, can read its
+# files. Prints the venv's path.
+DCWATCH_PY_REQUIREMENTS="snmpsim pysmi pymodbus==3.16.1 pyserial"
 ensure_venv() {
   local venv="${DCWATCH_VENV:-$PWD/target/venv}"
   ensure_apt python3-venv python3-gdbm
-  if [ ! -x "$venv/bin/snmpsim-command-responder" ]; then
-    say "creating the Python venv for the simulators in $venv"
-    /usr/bin/python3 -m venv "$venv"
+  if [ "$(cat "$venv/.dcwatch-requirements" 2>/dev/null)" != "$DCWATCH_PY_REQUIREMENTS" ]; then
+    say "making the Python venv for the simulators in $venv ($DCWATCH_PY_REQUIREMENTS)"
+    [ -x "$venv/bin/pip" ] || /usr/bin/python3 -m venv "$venv"
     # pysmi is a dependency snmpsim does not declare.
-    "$venv/bin/pip" install -q snmpsim pysmi >&2
+    # shellcheck disable=SC2086
+    "$venv/bin/pip" install -q $DCWATCH_PY_REQUIREMENTS >&2
+    echo "$DCWATCH_PY_REQUIREMENTS" > "$venv/.dcwatch-requirements"
   fi
   chmod -R a+rX "$venv"
   echo "$venv"

@@ -144,6 +144,87 @@ pub enum SourceConfig {
     Host(HostConfig),
     /// UPS, ATS, rack PDUs and room sensors over SNMP, polled and by trap.
     Snmp(SnmpConfig),
+    /// Feed meters, UPS, ATS and generators over Modbus (TCP, RTU, RTU over TCP).
+    Modbus(ModbusConfig),
+}
+
+/// The Modbus source: devices, each with a register-map profile.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModbusConfig {
+    /// Default polling interval of the devices. Defaults to 10.
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+    /// Default wait for one reply (and for a connection). Defaults to 1000.
+    #[serde(default = "default_modbus_timeout")]
+    pub timeout_ms: u64,
+    /// Registers between two fields that one read may span rather than
+    /// making two reads. Defaults to 16.
+    #[serde(default = "default_max_gap")]
+    pub max_gap: u16,
+    /// A directory of extra profiles (`*.yaml`); one named like a built-in replaces it.
+    #[serde(default)]
+    pub profiles_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub devices: Vec<ModbusDevice>,
+}
+
+/// One Modbus device (a unit id on a connection).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModbusDevice {
+    /// Name of the device (tag `device`). Required.
+    pub name: String,
+    /// `tcp` (Modbus TCP), `rtu` (a serial port) or `rtu_over_tcp` (RTU
+    /// frames through a transparent serial-to-Ethernet gateway). Defaults to tcp.
+    #[serde(default)]
+    pub transport: ModbusTransport,
+    /// `host:port` for tcp and rtu_over_tcp (port 502 unless given).
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Serial port for rtu, e.g. /dev/ttyUSB0.
+    #[serde(default)]
+    pub port: Option<String>,
+    /// rtu: bits per second. Defaults to 9600.
+    #[serde(default = "default_baud")]
+    pub baud_rate: u32,
+    /// rtu: none, even or odd. Defaults to none.
+    #[serde(default = "default_parity")]
+    pub parity: crate::sources::modbus::conn::Parity,
+    /// rtu: 1 or 2. Defaults to 1.
+    #[serde(default = "default_stop_bits")]
+    pub stop_bits: u8,
+    /// Unit id (slave address), 0–247. Defaults to 1.
+    #[serde(default = "default_unit")]
+    pub unit: u8,
+    /// Register-map profile (`dcwatch-agent profiles`). Required.
+    pub profile: String,
+    /// Tag `kind` of the `device` point. Defaults to the profile's.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// The site feed this meter (or UPS input) measures, e.g. `A`, `B`,
+    /// `generator`: its `power_feed` points carry tag `feed`, and `live`.
+    #[serde(default)]
+    pub feed: Option<String>,
+    /// The feed turns live when its lowest phase voltage reaches this. Defaults to 190.
+    #[serde(default = "default_live_above")]
+    pub live_above_v: f64,
+    /// … and dead when it falls below this. Defaults to 150.
+    #[serde(default = "default_dead_below")]
+    pub dead_below_v: f64,
+    #[serde(default)]
+    pub interval_secs: Option<u64>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModbusTransport {
+    #[default]
+    Tcp,
+    Rtu,
+    RtuOverTcp,
 }
 
 /// The SNMP source: devices to poll, their profiles, and the trap receiver.
@@ -271,6 +352,30 @@ pub struct HostConfig {
 fn default_interval() -> u64 {
     10
 }
+fn default_modbus_timeout() -> u64 {
+    1000
+}
+fn default_max_gap() -> u16 {
+    16
+}
+fn default_baud() -> u32 {
+    9600
+}
+fn default_parity() -> crate::sources::modbus::conn::Parity {
+    crate::sources::modbus::conn::Parity::None
+}
+fn default_stop_bits() -> u8 {
+    1
+}
+fn default_unit() -> u8 {
+    1
+}
+fn default_live_above() -> f64 {
+    190.0
+}
+fn default_dead_below() -> f64 {
+    150.0
+}
 fn default_snmp_timeout() -> u64 {
     2000
 }
@@ -340,6 +445,7 @@ impl Validate for AgentConfig {
                     }
                 }
                 SourceConfig::Snmp(c) => crate::sources::snmp::validate(c, &format!("sources[{i}]"), p),
+                SourceConfig::Modbus(c) => crate::sources::modbus::validate(c, &format!("sources[{i}]"), p),
             }
         }
     }

@@ -59,6 +59,53 @@ enum Command {
 enum Probe {
     /// An SNMP device: `probe snmp 10.0.0.5 --community private`.
     Snmp(Box<ProbeSnmp>),
+    /// A Modbus device: `probe modbus 10.0.0.50 --unit 2 --profile sdm630`, or
+    /// `--raw 0 16 --function input` to see registers in every type and order.
+    Modbus(Box<ProbeModbus>),
+}
+
+#[derive(clap::Args)]
+struct ProbeModbus {
+    /// `host` or `host:port` (port 502 unless given); for `--transport rtu`, the serial port.
+    address: String,
+    /// tcp, rtu, or rtu-over-tcp (RTU frames through a transparent gateway).
+    #[arg(long, default_value = "tcp", value_parser = ["tcp", "rtu", "rtu-over-tcp"])]
+    transport: String,
+    /// Unit id (slave address).
+    #[arg(long, default_value_t = 1)]
+    unit: u8,
+    /// Register-map profile (`dcwatch-agent profiles`).
+    #[arg(long)]
+    profile: Option<String>,
+    /// A directory of extra profiles.
+    #[arg(long)]
+    profiles_dir: Option<PathBuf>,
+    /// Dump COUNT registers from protocol address ADDRESS (0-based) instead.
+    #[arg(long, num_args = 2, value_names = ["ADDRESS", "COUNT"])]
+    raw: Option<Vec<u16>>,
+    /// With --raw: holding, input, coil or discrete.
+    #[arg(long, default_value = "holding", value_parser = ["holding", "input", "coil", "discrete"])]
+    function: String,
+    /// rtu: bits per second.
+    #[arg(long, default_value_t = 9600)]
+    baud_rate: u32,
+    /// rtu: none, even or odd.
+    #[arg(long, default_value = "none", value_parser = ["none", "even", "odd"])]
+    parity: String,
+    /// rtu: 1 or 2.
+    #[arg(long, default_value_t = 1)]
+    stop_bits: u8,
+    #[arg(long, default_value_t = 1000)]
+    timeout_ms: u64,
+    /// Bind to this feed (A, B, …): adds `power_feed` with `live`.
+    #[arg(long)]
+    feed: Option<String>,
+    /// Name of the device in the output.
+    #[arg(long, default_value = "probe")]
+    name: String,
+    /// `table` (for people) or `lp` (line protocol).
+    #[arg(long, default_value = "table", value_parser = ["table", "lp"])]
+    format: String,
 }
 
 #[derive(clap::Args)]
@@ -105,10 +152,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     dcwatch_common::install_crypto_provider();
     match &cli.command {
-        Some(Command::Probe { what: Probe::Snmp(p) }) => {
+        Some(Command::Probe { what }) => {
             dcwatch_common::init_logging("off");
             return match runtime() {
-                Ok(rt) => ExitCode::from(rt.block_on(probe::snmp(p))),
+                Ok(rt) => ExitCode::from(match what {
+                    Probe::Snmp(p) => rt.block_on(probe::snmp(p)),
+                    Probe::Modbus(p) => rt.block_on(probe::modbus(p)),
+                }),
                 Err(e) => {
                     eprintln!("dcwatch-agent: {e:#}");
                     ExitCode::from(EXIT_FAILURE)
@@ -302,6 +352,16 @@ async fn once(config: &AgentConfig) -> anyhow::Result<()> {
                 }
                 for (name, e) in errors {
                     eprintln!("{name}: {e} ({})", e.kind());
+                }
+            }
+            SourceConfig::Modbus(c) => {
+                let (points, errors) =
+                    sources::modbus::once(c, &config.agent.site).await.map_err(anyhow::Error::msg)?;
+                for p in &points {
+                    p.write_to(&mut buf);
+                }
+                for (name, e) in errors {
+                    eprintln!("{name}: {e}");
                 }
             }
         }

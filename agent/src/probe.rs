@@ -6,9 +6,14 @@ use std::path::PathBuf;
 
 use dcwatch_common::lp::{OwnedValue, Point};
 
-use crate::ProbeSnmp;
-use crate::config::{SnmpConfig, SnmpDevice};
+use crate::config::{ModbusDevice, ModbusTransport, SnmpConfig, SnmpDevice};
+use crate::sources::modbus::conn::{Conn, Parity};
+use crate::sources::modbus::decode::{DataType, Order, Raw, decode};
+use crate::sources::modbus::plan::Read;
+use crate::sources::modbus::profile::Function;
+use crate::sources::modbus::{self};
 use crate::sources::snmp::{self, client::PollError};
+use crate::{ProbeModbus, ProbeSnmp};
 
 fn config(profiles_dir: Option<PathBuf>, timeout_ms: u64, retries: u32) -> SnmpConfig {
     SnmpConfig {
@@ -83,7 +88,7 @@ pub async fn snmp(a: &ProbeSnmp) -> u8 {
                 for f in &n.flags {
                     println!(
                         "implausible: {} = {} from OID {} (plausible {}..{}): left out; check the profile's scale",
-                        f.field, f.value, f.oid, f.range[0], f.range[1]
+                        f.field, f.value, f.at, f.range[0], f.range[1]
                     );
                 }
             }
@@ -136,20 +141,254 @@ fn table(points: &[Point]) -> String {
     rows.iter().map(|r| format!("{:w0$}  {:w1$}  {}\n", r[0], r[1], r[2])).collect()
 }
 
-/// Lists the profiles: name, what they detect, description.
+/// Lists the profiles: name, kind, description (SNMP: what they detect).
 pub fn profiles(dir: Option<PathBuf>) -> u8 {
-    match snmp::load_profiles(&config(dir, 2000, 1)) {
-        Ok(ps) => {
-            for p in ps {
-                let how =
-                    if p.detect.fallback { "fallback".to_string() } else { p.detect.sys_object_id_prefixes.join(", ") };
-                println!("{:16} {:5} {} (detects: {how})", p.name, p.kind(), p.description);
-            }
-            0
-        }
+    let snmp = match snmp::load_profiles(&config(dir.clone(), 2000, 1)) {
+        Ok(ps) => ps,
         Err(e) => {
             eprintln!("dcwatch-agent profiles: {e}");
-            2
+            return 2;
+        }
+    };
+    let mb = match modbus::load_profiles(dir.as_deref()) {
+        Ok(ps) => ps,
+        Err(e) => {
+            eprintln!("dcwatch-agent profiles: {e}");
+            return 2;
+        }
+    };
+    println!("SNMP (chosen by sysObjectID unless a device names one):");
+    for p in snmp {
+        let how = if p.detect.fallback { "fallback".to_string() } else { p.detect.sys_object_id_prefixes.join(", ") };
+        println!("  {:16} {:9} {} (detects: {how})", p.name, p.kind(), p.description);
+    }
+    println!("Modbus (named by each device's `profile:`):");
+    for p in mb {
+        println!("  {:16} {:9} {}", p.name, p.kind(), p.description);
+    }
+    0
+}
+
+fn modbus_device(a: &ProbeModbus, profile: &str) -> ModbusDevice {
+    let (transport, address, port) = match a.transport.as_str() {
+        "rtu" => (ModbusTransport::Rtu, None, Some(a.address.clone())),
+        "rtu-over-tcp" => (ModbusTransport::RtuOverTcp, Some(a.address.clone()), None),
+        _ => (ModbusTransport::Tcp, Some(a.address.clone()), None),
+    };
+    ModbusDevice {
+        name: a.name.clone(),
+        transport,
+        address,
+        port,
+        baud_rate: a.baud_rate,
+        parity: match a.parity.as_str() {
+            "even" => Parity::Even,
+            "odd" => Parity::Odd,
+            _ => Parity::None,
+        },
+        stop_bits: a.stop_bits,
+        unit: a.unit,
+        profile: profile.to_string(),
+        kind: None,
+        feed: a.feed.clone(),
+        live_above_v: 190.0,
+        dead_below_v: 150.0,
+        interval_secs: None,
+        timeout_ms: Some(a.timeout_ms),
+    }
+}
+
+/// Reads a Modbus device once with a profile, or dumps registers (`--raw`).
+/// Exit codes as for `probe snmp`.
+pub async fn modbus(a: &ProbeModbus) -> u8 {
+    let profile = a.profile.clone().unwrap_or_default();
+    let d = modbus_device(a, &profile);
+    let ep = match modbus::endpoint(&d) {
+        Ok(ep) => ep,
+        Err(e) => {
+            eprintln!("dcwatch-agent probe: {e}");
+            return 2;
+        }
+    };
+    let timeout = std::time::Duration::from_millis(a.timeout_ms);
+    if let Some(raw) = &a.raw {
+        let function = match a.function.as_str() {
+            "input" => Function::Input,
+            "coil" => Function::Coil,
+            "discrete" => Function::Discrete,
+            _ => Function::Holding,
+        };
+        let (start, count) = (raw[0], raw[1]);
+        if count == 0 || count > function.max_read() || u32::from(start) + u32::from(count) > 65536 {
+            eprintln!("dcwatch-agent probe: --raw {start} {count}: 1 to {} values within 0–65535", function.max_read());
+            return 2;
+        }
+        let mut conn = Conn::new(ep.clone());
+        return match conn.read(a.unit, &Read { function, start, count }, timeout).await {
+            Ok(words) => {
+                print!("{}", raw_table(&ep.to_string(), a.unit, function, start, &words));
+                0
+            }
+            Err(e) => {
+                eprintln!("dcwatch-agent probe: {ep} unit {}: {e}", a.unit);
+                1
+            }
+        };
+    }
+    if a.profile.is_none() {
+        eprintln!(
+            "dcwatch-agent probe: give --profile NAME (`dcwatch-agent profiles` lists them) or --raw ADDRESS COUNT"
+        );
+        return 2;
+    }
+    let c = crate::config::ModbusConfig {
+        interval_secs: 10,
+        timeout_ms: a.timeout_ms,
+        max_gap: 16,
+        profiles_dir: a.profiles_dir.clone(),
+        devices: vec![d.clone()],
+    };
+    let mut problems = Vec::new();
+    modbus::validate(&c, "probe", &mut problems);
+    if !problems.is_empty() {
+        for p in problems {
+            eprintln!(
+                "dcwatch-agent probe: {}",
+                p.message.trim_start_matches("probe.devices[0]").trim_start_matches([':', '.', ' '])
+            );
+        }
+        return 2;
+    }
+    let profiles = match modbus::load_profiles(a.profiles_dir.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("dcwatch-agent probe: {e}");
+            return 2;
+        }
+    };
+    let p = profiles.into_iter().find(|p| p.name == profile).expect("validated");
+    let conn = tokio::sync::Mutex::new(Conn::new(ep.clone()));
+    let started = std::time::Instant::now();
+    let mut learned = modbus::plan::Learned::default();
+    let o = modbus::poll(&conn, a.unit, &p, 16, timeout, &mut learned).await;
+    if !o.answered {
+        let why = o.errors.first().map_or("no answer".to_string(), |e| e.to_string());
+        eprintln!(
+            "dcwatch-agent probe: {ep} unit {}: {why} (check the address, unit id, transport and serial settings)",
+            a.unit
+        );
+        return 1;
+    }
+    let ts = dcwatch_common::now_ns();
+    let mut n = modbus::normalize::normalize(&p, &o.image, "probe", &a.name, ts);
+    if let Some(feed) = &a.feed {
+        let mut h = modbus::Hysteresis { above: 190.0, below: 150.0, state: None };
+        modbus::bind_feed(&mut n.points, feed, "probe", &a.name, ts, &mut h);
+    }
+    if a.format == "lp" {
+        let mut buf = Vec::new();
+        for pt in &n.points {
+            pt.write_to(&mut buf);
+        }
+        print!("{}", String::from_utf8_lossy(&buf));
+    } else {
+        println!(
+            "{ep} unit {}: profile {}; {} request(s) in {} ms\n",
+            a.unit,
+            p.name,
+            o.requests,
+            started.elapsed().as_millis()
+        );
+        print!("{}", table(&n.points));
+        for e in o.errors.iter().filter(|e| {
+            !matches!(e, modbus::conn::ReadError::Exception(tokio_modbus::ExceptionCode::IllegalDataAddress))
+        }) {
+            println!("\nerror: {e}");
+        }
+        if !learned.missing.is_empty() {
+            let list: Vec<String> = learned
+                .missing
+                .iter()
+                .map(|(f, a, n)| {
+                    format!("{} {a}{}", f.name(), if *n > 1 { format!("–{}", a + n - 1) } else { String::new() })
+                })
+                .collect();
+            println!("\nnot on this device (exception 02), left out: {}", list.join(", "));
+        }
+        if n.unknown > 0 {
+            println!("\n{} value(s) the device reports as unknown were left out.", n.unknown);
+        }
+        for f in &n.flags {
+            println!(
+                "implausible: {} = {} from {} (plausible {}..{}): left out; check the profile's type, order and scale",
+                f.field, f.value, f.at, f.range[0], f.range[1]
+            );
         }
     }
+    if n.points.is_empty() {
+        eprintln!("the device answered, but profile `{}` found none of its values", p.name);
+        return 1;
+    }
+    0
+}
+
+/// Registers side by side in every type and byte/word order.
+fn raw_table(ep: &str, unit: u8, function: Function, start: u16, words: &[u16]) -> String {
+    let last = u32::from(start) + words.len() as u32 - 1;
+    let mut out = format!(
+        "{ep} unit {unit}: {} {start}–{last} (0-based protocol addresses: a manual's 40001 or 30001 is 0)\n\n",
+        function.name()
+    );
+    if function.is_bits() {
+        for (i, w) in words.iter().enumerate() {
+            let _ = writeln!(out, "{:>5}  {}", u32::from(start) + i as u32, *w != 0);
+        }
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{:>5}  {:>4}  {:>6}  {:>6}  {:<5}| 2 registers from here: {:>11} {:>11} {:>11} {:>11} {:>12} {:>12} {:>12} {:>12}",
+        "addr",
+        "hex",
+        "u16",
+        "i16",
+        "ascii",
+        "u32 ABCD",
+        "u32 CDAB",
+        "i32 ABCD",
+        "i32 CDAB",
+        "f32 ABCD",
+        "f32 CDAB",
+        "f32 BADC",
+        "f32 DCBA"
+    );
+    let int = |r: Option<Raw>| match r {
+        Some(Raw::Int(i)) => i.to_string(),
+        _ => String::new(),
+    };
+    let float = |r: Option<Raw>| match r {
+        Some(Raw::Float(f)) if f == 0.0 || (f.is_finite() && (1e-3..1e7).contains(&f.abs())) => format!("{f:.3}"),
+        Some(Raw::Float(f)) => format!("{f:.2e}"),
+        _ => String::new(),
+    };
+    for (i, w) in words.iter().enumerate() {
+        let ascii: String =
+            w.to_be_bytes().iter().map(|b| if b.is_ascii_graphic() || *b == b' ' { *b as char } else { '.' }).collect();
+        let _ = write!(out, "{:>5}  {w:04X}  {w:>6}  {:>6}  {ascii:<5}|", u32::from(start) + i as u32, *w as i16);
+        if let Some(pair) = words.get(i..i + 2) {
+            let _ = write!(
+                out,
+                "                        {:>11} {:>11} {:>11} {:>11}",
+                int(decode(pair, DataType::U32, Order::ABCD, None)),
+                int(decode(pair, DataType::U32, Order::CDAB, None)),
+                int(decode(pair, DataType::I32, Order::ABCD, None)),
+                int(decode(pair, DataType::I32, Order::CDAB, None)),
+            );
+            for o in Order::ALL {
+                let _ = write!(out, " {:>12}", float(decode(pair, DataType::F32, o, None)));
+            }
+        }
+        out.push('\n');
+    }
+    out
 }

@@ -2,6 +2,8 @@
 //! its own interval, so a slow one cannot delay the others.
 
 pub mod host;
+pub mod modbus;
+pub mod normal;
 pub mod snmp;
 
 use std::sync::Arc;
@@ -88,6 +90,7 @@ pub fn spawn_all(
                 tasks.push(tokio::spawn(run_host(src, interval, out.clone(), stats.clone(), shutdown.clone())));
             }
             SourceConfig::Snmp(c) => tasks.extend(snmp::spawn(c, &site, &host, out, stats, shutdown)?),
+            SourceConfig::Modbus(c) => tasks.extend(modbus::spawn(c, &site, out, stats, shutdown)?),
         }
     }
     Ok(tasks)

@@ -300,7 +300,7 @@ async fn run_device(job: DeviceJob, out: Arc<Queue>, stats: Arc<SourceStats>, mu
                 for f in &n.flags {
                     if !flagged.contains(&f.field) {
                         tracing::warn!(
-                            device = %name, field = %f.field, oid = %f.oid, value = f.value,
+                            device = %name, field = %f.field, oid = %f.at, value = f.value,
                             plausible = ?f.range, "implausible value left out (check the profile's scale)"
                         );
                     }

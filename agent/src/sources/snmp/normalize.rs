@@ -11,35 +11,14 @@ use dcwatch_common::lp::Point;
 
 use super::profile::{Aggregate, FieldSpec, Profile};
 use super::value::{SnmpValue, Values};
-
-/// A value left out because it is not believable.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Flag {
-    pub field: String,
-    pub oid: String,
-    pub value: f64,
-    pub range: [f64; 2],
-}
-
-#[derive(Debug, Default)]
-pub struct Normalized {
-    pub points: Vec<Point>,
-    pub flags: Vec<Flag>,
-    /// Fields left out because the device said it does not know them.
-    pub unknown: usize,
-}
+use crate::sources::normal::{FieldValue, put};
+pub use crate::sources::normal::{Flag, Normalized, apply_scale};
 
 enum Read {
     Value(FieldValue),
     Unknown,
     Implausible(Flag),
     Absent,
-}
-
-enum FieldValue {
-    F64(f64),
-    Bool(bool),
-    Str(String),
 }
 
 /// Reads one field from one OID's value.
@@ -68,16 +47,9 @@ fn read(f: &FieldSpec, oid: &str, v: Option<&SnmpValue>) -> Read {
     if let Some(range) = f.plausible
         && !(range[0]..=range[1]).contains(&value)
     {
-        return Read::Implausible(Flag { field: f.name.clone(), oid: oid.to_string(), value, range });
+        return Read::Implausible(Flag { field: f.name.clone(), at: oid.to_string(), value, range });
     }
     Read::Value(FieldValue::F64(value))
-}
-
-/// `n × scale`, but a decimal scale (0.1, 0.01, …) divides by its inverse:
-/// 209 / 10 is the double nearest 20.9, while 209 × 0.1 is 20.900000000000002.
-pub fn apply_scale(n: f64, scale: f64) -> f64 {
-    let inv = 1.0 / scale;
-    if scale < 1.0 && (inv - inv.round()).abs() < 1e-9 { n / inv.round() } else { n * scale }
 }
 
 /// The values of a column, by row index (the OID suffix after the column).
@@ -88,14 +60,6 @@ fn column<'a>(values: &'a Values, col: &str) -> Vec<(String, &'a str, &'a SnmpVa
         .take_while(|(k, _)| k.starts_with(&prefix))
         .map(|(k, v)| (k[prefix.len()..].to_string(), k.as_str(), v))
         .collect()
-}
-
-fn put(p: Point, name: &str, v: FieldValue) -> Point {
-    match v {
-        FieldValue::F64(x) => p.f64(name.to_string(), x),
-        FieldValue::Bool(b) => p.bool(name.to_string(), b),
-        FieldValue::Str(s) => p.str(name.to_string(), s),
-    }
 }
 
 pub fn normalize(profile: &Profile, values: &Values, site: &str, device: &str, ts: i64) -> Normalized {
@@ -378,13 +342,13 @@ mod tests {
             vec![
                 Flag {
                     field: "input_voltage_v".into(),
-                    oid: "1.3.6.1.2.1.33.1.3.3.1.3.1".into(),
+                    at: "1.3.6.1.2.1.33.1.3.3.1.3.1".into(),
                     value: 2360.0,
                     range: [0.0, 500.0]
                 },
                 Flag {
                     field: "voltage_v".into(),
-                    oid: "1.3.6.1.2.1.33.1.3.3.1.3.1".into(),
+                    at: "1.3.6.1.2.1.33.1.3.3.1.3.1".into(),
                     value: 2360.0,
                     range: [0.0, 500.0]
                 },

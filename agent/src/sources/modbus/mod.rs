@@ -1,0 +1,551 @@
+//! The Modbus source: each device (a unit id on a connection) is polled by
+//! its own task with its register-map profile; devices behind one gateway or
+//! on one RS-485 bus share a connection and take turns on it. A poll reads
+//! the fewest blocks (`plan`), decodes them (`decode`, `normalize`), adds
+//! the feed a meter measures with its `live` state, and writes a `device`
+//! point.
+
+pub mod conn;
+pub mod decode;
+pub mod normalize;
+pub mod plan;
+pub mod profile;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use dcwatch_common::config::Problem;
+use dcwatch_common::lp::{OwnedValue, Point};
+use tokio::sync::{Mutex, watch};
+use tokio_modbus::ExceptionCode;
+
+use self::conn::{Conn, Endpoint, ReadError};
+use self::normalize::Image;
+use self::plan::Learned;
+use self::profile::Profile;
+use super::normal::Normalized;
+use super::{Queue, SourceStats, emit};
+use crate::config::{ModbusConfig, ModbusDevice, ModbusTransport};
+
+/// The built-in profiles plus those of `profiles_dir` (a local profile with
+/// a built-in's name replaces it).
+pub fn load_profiles(dir: Option<&std::path::Path>) -> Result<Vec<Profile>, String> {
+    let mut files: Vec<(String, String)> =
+        profile::BUILT_IN.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+    if let Some(dir) = dir {
+        let entries = std::fs::read_dir(dir).map_err(|e| format!("profiles_dir {}: {e}", dir.display()))?;
+        let mut extra = Vec::new();
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                extra.push((path.display().to_string(), text));
+            }
+        }
+        extra.sort();
+        for (path, text) in extra {
+            if let Some(n) = crate::sources::snmp::profile::name_of(&text) {
+                files.retain(|(f, t)| {
+                    f.contains('/') || crate::sources::snmp::profile::name_of(t).as_deref() != Some(&n)
+                });
+            }
+            files.push((path, text));
+        }
+    }
+    let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+    profile::load(&refs)
+}
+
+/// The connection a device is reached through.
+pub fn endpoint(d: &ModbusDevice) -> Result<Endpoint, String> {
+    let addr = |a: &Option<String>| -> Result<String, String> {
+        let a =
+            a.as_deref().filter(|a| !a.trim().is_empty()).ok_or("address: needs host:port (port 502 unless given)")?;
+        Ok(if a.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) && !a.ends_with(']') {
+            a.to_string()
+        } else {
+            format!("{a}:502")
+        })
+    };
+    Ok(match d.transport {
+        ModbusTransport::Tcp => Endpoint::Tcp(addr(&d.address)?),
+        ModbusTransport::RtuOverTcp => Endpoint::RtuOverTcp(addr(&d.address)?),
+        ModbusTransport::Rtu => Endpoint::Rtu {
+            port: d
+                .port
+                .clone()
+                .filter(|p| !p.trim().is_empty())
+                .ok_or("port: rtu needs a serial port, e.g. /dev/ttyUSB0")?,
+            baud_rate: d.baud_rate,
+            parity: d.parity,
+            stop_bits: d.stop_bits,
+        },
+    })
+}
+
+fn same_connection(a: &Endpoint, b: &Endpoint) -> bool {
+    match (a, b) {
+        (Endpoint::Tcp(x), Endpoint::Tcp(y)) | (Endpoint::RtuOverTcp(x), Endpoint::RtuOverTcp(y)) => x == y,
+        (Endpoint::Rtu { port: x, .. }, Endpoint::Rtu { port: y, .. }) => x == y,
+        _ => false,
+    }
+}
+
+/// Checks a `modbus` source; problems carry the key path `at`.
+pub fn validate(c: &ModbusConfig, at: &str, p: &mut Vec<Problem>) {
+    let profiles = match load_profiles(c.profiles_dir.as_deref()) {
+        Ok(ps) => ps,
+        Err(e) => {
+            p.push(Problem::general(format!("{at}.profiles_dir: {e}")));
+            Vec::new()
+        }
+    };
+    if c.interval_secs == 0 {
+        p.push(Problem::general(format!("{at}.interval_secs: must be at least 1")));
+    }
+    if c.timeout_ms == 0 {
+        p.push(Problem::general(format!("{at}.timeout_ms: must be at least 1")));
+    }
+    let mut names = BTreeSet::new();
+    let mut seen: Vec<(Endpoint, u8, String)> = Vec::new();
+    for (j, d) in c.devices.iter().enumerate() {
+        let at = format!("{at}.devices[{j}]");
+        if d.name.trim().is_empty() {
+            p.push(Problem::general(format!("{at}.name: must name the device, e.g. `meter-a`")));
+        } else if !names.insert(d.name.clone()) {
+            p.push(Problem::general(format!("{at}.name: `{}` is used by another device", d.name)));
+        }
+        if !profiles.is_empty() && !profiles.iter().any(|pr| pr.name == d.profile) {
+            let known: Vec<_> = profiles.iter().map(|pr| pr.name.as_str()).collect();
+            p.push(Problem::general(format!(
+                "{at}.profile: `{}` is not a profile; known: {}",
+                d.profile,
+                known.join(", ")
+            )));
+        }
+        if d.unit > 247 {
+            p.push(Problem::general(format!("{at}.unit: {} is not a unit id (0–247)", d.unit)));
+        }
+        if d.dead_below_v.partial_cmp(&d.live_above_v) != Some(std::cmp::Ordering::Less) {
+            p.push(Problem::general(format!(
+                "{at}: dead_below_v ({}) must be below live_above_v ({}), or the feed flaps",
+                d.dead_below_v, d.live_above_v
+            )));
+        }
+        if d.interval_secs == Some(0) || d.timeout_ms == Some(0) {
+            p.push(Problem::general(format!("{at}: interval_secs and timeout_ms must be at least 1")));
+        }
+        match endpoint(d) {
+            Err(e) => p.push(Problem::general(format!("{at}.{e}"))),
+            Ok(ep) => {
+                for (other, unit, name) in &seen {
+                    if same_connection(other, &ep) && *other != ep {
+                        p.push(Problem::general(format!(
+                            "{at}: shares {ep} with `{name}` but with other serial settings ({other})"
+                        )));
+                    }
+                    if same_connection(other, &ep) && *unit == d.unit {
+                        p.push(Problem::general(format!("{at}.unit: unit {} on {ep} is also `{name}`", d.unit)));
+                    }
+                }
+                seen.push((ep, d.unit, d.name.clone()));
+            }
+        }
+    }
+}
+
+/// A feed's live state with hysteresis.
+#[derive(Debug, Clone, Copy)]
+pub struct Hysteresis {
+    pub above: f64,
+    pub below: f64,
+    pub state: Option<bool>,
+}
+
+impl Hysteresis {
+    /// Live once the voltage reaches `above`; dead once it falls below
+    /// `below`; in between, as it was (at start: dead until `above`).
+    pub fn update(&mut self, volts: f64) -> bool {
+        let live = match self.state {
+            _ if volts >= self.above => true,
+            _ if volts < self.below => false,
+            Some(s) => s,
+            None => false,
+        };
+        self.state = Some(live);
+        live
+    }
+}
+
+fn field_f64(p: &Point, name: &str) -> Option<f64> {
+    p.fields.iter().find(|(k, _)| k == name).and_then(|(_, v)| match v {
+        OwnedValue::F64(x) => Some(*x),
+        OwnedValue::I64(x) => Some(*x as f64),
+        _ => None,
+    })
+}
+
+/// Binds a device's points to its feed: tag `feed` on `power_feed` and
+/// `power_feed_phase`; the feed's `voltage_v` is its lowest phase (a lost
+/// phase is a lost feed) and `current_a` its highest; `live` follows the
+/// voltage with hysteresis. A UPS bound to a feed gives a `power_feed` point
+/// from its input voltage and frequency.
+pub fn bind_feed(points: &mut Vec<Point>, feed: &str, site: &str, device: &str, ts: i64, h: &mut Hysteresis) {
+    let mut phase_v: Vec<f64> = Vec::new();
+    let mut phase_a: Vec<f64> = Vec::new();
+    for p in points.iter_mut() {
+        if p.measurement == "power_feed" || p.measurement == "power_feed_phase" {
+            p.tags.insert(2, ("feed".into(), feed.to_string()));
+        }
+        if p.measurement == "power_feed_phase" {
+            phase_v.extend(field_f64(p, "voltage_v"));
+            phase_a.extend(field_f64(p, "current_a"));
+        }
+    }
+    if !points.iter().any(|p| p.measurement == "power_feed") {
+        let ups = points.iter().find(|p| p.measurement == "ups");
+        let (v, hz) =
+            (ups.and_then(|u| field_f64(u, "input_voltage_v")), ups.and_then(|u| field_f64(u, "input_frequency_hz")));
+        if v.is_none() && phase_v.is_empty() {
+            return;
+        }
+        let mut p = Point::new("power_feed", ts).tag("site", site).tag("device", device).tag("feed", feed);
+        if let Some(v) = v {
+            p = p.f64("voltage_v", v);
+        }
+        if let Some(hz) = hz {
+            p = p.f64("frequency_hz", hz);
+        }
+        points.insert(0, p);
+    }
+    let feed_point = points.iter_mut().find(|p| p.measurement == "power_feed").expect("inserted above");
+    if field_f64(feed_point, "voltage_v").is_none()
+        && let Some(min) = phase_v.iter().copied().reduce(f64::min)
+    {
+        feed_point.fields.insert(0, ("voltage_v".into(), OwnedValue::F64(min)));
+    }
+    if field_f64(feed_point, "current_a").is_none()
+        && let Some(max) = phase_a.iter().copied().reduce(f64::max)
+    {
+        feed_point.fields.insert(1.min(feed_point.fields.len()), ("current_a".into(), OwnedValue::F64(max)));
+    }
+    if let Some(v) = field_f64(feed_point, "voltage_v") {
+        let live = h.update(v);
+        feed_point.fields.insert(0, ("live".into(), OwnedValue::Bool(live)));
+    }
+}
+
+/// What one poll gave.
+pub struct PollOutcome {
+    pub image: Image,
+    pub requests: u32,
+    /// The device answered at least one request (data or an exception).
+    pub answered: bool,
+    pub errors: Vec<ReadError>,
+}
+
+/// Polls a device once: plans the reads, sends them one by one on its
+/// connection, splits a refused merged read and remembers it.
+pub async fn poll(
+    conn: &Mutex<Conn>,
+    unit: u8,
+    profile: &Profile,
+    max_gap: u16,
+    timeout: Duration,
+    learned: &mut Learned,
+) -> PollOutcome {
+    let ranges = plan::ranges(profile.fields());
+    let mut queue: VecDeque<plan::Read> = plan::plan(&ranges, max_gap, learned).into();
+    let mut out = PollOutcome { image: Image::default(), requests: 0, answered: false, errors: Vec::new() };
+    while let Some(read) = queue.pop_front() {
+        out.requests += 1;
+        let r = conn.lock().await.read(unit, &read, timeout).await;
+        match r {
+            Ok(words) => {
+                out.answered = true;
+                out.image.insert(read.function, read.start, &words);
+            }
+            Err(ReadError::Exception(ExceptionCode::IllegalDataAddress)) => {
+                out.answered = true;
+                let inside: Vec<plan::Read> = ranges
+                    .iter()
+                    .filter(|x| x.function == read.function && x.start >= read.start && x.end() <= read.end())
+                    .copied()
+                    .collect();
+                if plan::refused(&read, &ranges, learned) {
+                    tracing::info!(
+                        function = read.function.name(),
+                        start = read.start,
+                        count = read.count,
+                        "the device refused a merged read (exception 02): splitting it, and remembering"
+                    );
+                    for r in plan::plan(&inside, max_gap, learned).into_iter().rev() {
+                        queue.push_front(r);
+                    }
+                } else {
+                    out.errors.push(ReadError::Exception(ExceptionCode::IllegalDataAddress));
+                    tracing::warn!(
+                        function = read.function.name(),
+                        address = read.start,
+                        count = read.count,
+                        "the device does not have these registers (exception 02): they are left out from now on"
+                    );
+                }
+            }
+            Err(e @ ReadError::Exception(_)) => {
+                out.answered = true;
+                out.errors.push(e);
+            }
+            Err(e) => {
+                // Silent or unreachable: the rest of this poll would only wait too.
+                out.errors.push(e);
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Counts of one device's failures, written on its `device` point.
+#[derive(Debug, Default)]
+struct Counters {
+    errors: BTreeMap<String, u64>,
+    implausible: u64,
+}
+
+struct Job {
+    spec: ModbusDevice,
+    profile: Arc<Profile>,
+    conn: Arc<Mutex<Conn>>,
+    interval: Duration,
+    timeout: Duration,
+    max_gap: u16,
+    site: String,
+}
+
+/// Starts one task per device; devices on one connection share it.
+pub fn spawn(
+    c: &ModbusConfig,
+    site: &str,
+    out: &Arc<Queue>,
+    stats: &Arc<SourceStats>,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+    let profiles = load_profiles(c.profiles_dir.as_deref())?;
+    let mut conns: Vec<(Endpoint, Arc<Mutex<Conn>>)> = Vec::new();
+    let mut tasks = Vec::new();
+    for d in &c.devices {
+        let ep = endpoint(d)?;
+        let conn = match conns.iter().find(|(e, _)| same_connection(e, &ep)) {
+            Some((_, c)) => c.clone(),
+            None => {
+                let c = Arc::new(Mutex::new(Conn::new(ep.clone())));
+                conns.push((ep, c.clone()));
+                c
+            }
+        };
+        let profile = profiles
+            .iter()
+            .find(|p| p.name == d.profile)
+            .cloned()
+            .ok_or_else(|| format!("no Modbus profile named `{}`", d.profile))?;
+        let job = Job {
+            spec: d.clone(),
+            profile: Arc::new(profile),
+            conn,
+            interval: Duration::from_secs(d.interval_secs.unwrap_or(c.interval_secs)),
+            timeout: Duration::from_millis(d.timeout_ms.unwrap_or(c.timeout_ms)),
+            max_gap: c.max_gap,
+            site: site.to_string(),
+        };
+        tasks.push(tokio::spawn(run_device(job, out.clone(), stats.clone(), shutdown.clone())));
+    }
+    Ok(tasks)
+}
+
+async fn run_device(job: Job, out: Arc<Queue>, stats: Arc<SourceStats>, mut shutdown: watch::Receiver<bool>) {
+    let name = job.spec.name.clone();
+    let mut tick = tokio::time::interval(job.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut learned = Learned::default();
+    let mut counters = Counters::default();
+    let mut was_up: Option<bool> = None;
+    let mut flagged: BTreeSet<String> = BTreeSet::new();
+    let mut hysteresis = Hysteresis { above: job.spec.live_above_v, below: job.spec.dead_below_v, state: None };
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let started = Instant::now();
+        let ts = dcwatch_common::now_ns();
+        let o = poll(&job.conn, job.spec.unit, &job.profile, job.max_gap, job.timeout, &mut learned).await;
+        let elapsed = started.elapsed();
+        for e in &o.errors {
+            let key = match e {
+                ReadError::Exception(code) => format!("exception_{}", conn::exception_name(*code)),
+                other => other.kind().to_string(),
+            };
+            *counters.errors.entry(key).or_default() += 1;
+        }
+        if !o.errors.is_empty() {
+            stats.errors_total.fetch_add(o.errors.len() as u64, Ordering::Relaxed);
+        }
+        let up = o.answered;
+        if was_up != Some(up) {
+            match (up, o.errors.first()) {
+                (true, _) => {
+                    tracing::info!(device = %name, profile = %job.profile.name, requests = o.requests, "device answers")
+                }
+                (false, Some(e)) => {
+                    tracing::warn!(device = %name, kind = e.kind(), error = %e, "device does not answer; marked down")
+                }
+                (false, None) => {}
+            }
+        }
+        was_up = Some(up);
+        let mut points = Vec::new();
+        if up {
+            let n: Normalized = normalize::normalize(&job.profile, &o.image, &job.site, &name, ts);
+            counters.implausible += n.flags.len() as u64;
+            let now: BTreeSet<String> = n.flags.iter().map(|f| f.field.clone()).collect();
+            for f in n.flags.iter().filter(|f| !flagged.contains(&f.field)) {
+                tracing::warn!(
+                    device = %name, field = %f.field, register = %f.at, value = f.value, plausible = ?f.range,
+                    "implausible value left out (check the profile's type, order and scale)"
+                );
+            }
+            flagged = now;
+            points = n.points;
+            if let Some(feed) = &job.spec.feed {
+                bind_feed(&mut points, feed, &job.site, &name, ts, &mut hysteresis);
+            }
+        }
+        points.push(device_point(&job, ts, up, elapsed, o.requests, &counters));
+        emit(&points, &out, &stats);
+    }
+}
+
+fn device_point(job: &Job, ts: i64, up: bool, elapsed: Duration, requests: u32, c: &Counters) -> Point {
+    let kind = job.spec.kind.clone().unwrap_or_else(|| job.profile.kind().to_string());
+    let total: u64 = c.errors.values().sum();
+    let mut p = Point::new("device", ts)
+        .tag("site", job.site.as_str())
+        .tag("device", job.spec.name.as_str())
+        .tag("kind", kind)
+        .tag("protocol", "modbus")
+        .bool("up", up)
+        .f64("poll_ms", (elapsed.as_secs_f64() * 10_000.0).round() / 10.0)
+        .u64("requests", u64::from(requests))
+        .u64("errors_total", total);
+    for k in ["timeout", "connect", "transport"] {
+        p = p.u64(format!("errors_{k}_total"), c.errors.get(k).copied().unwrap_or(0));
+    }
+    let exceptions: u64 = c.errors.iter().filter(|(k, _)| k.starts_with("exception_")).map(|(_, v)| v).sum();
+    p = p.u64("errors_exception_total", exceptions);
+    for (k, v) in c.errors.iter().filter(|(k, _)| k.starts_with("exception_")) {
+        p = p.u64(format!("errors_{k}_total"), *v);
+    }
+    p.u64("implausible_total", c.implausible).str("profile", job.profile.name.clone())
+}
+
+/// Reads every device of a source once, at the same time (`dcwatch-agent once`).
+pub async fn once(c: &ModbusConfig, site: &str) -> Result<(Vec<Point>, Vec<(String, String)>), String> {
+    let profiles = load_profiles(c.profiles_dir.as_deref())?;
+    let mut conns: Vec<(Endpoint, Arc<Mutex<Conn>>)> = Vec::new();
+    let mut set = tokio::task::JoinSet::new();
+    for d in c.devices.clone() {
+        let ep = endpoint(&d)?;
+        let conn = match conns.iter().find(|(e, _)| same_connection(e, &ep)) {
+            Some((_, c)) => c.clone(),
+            None => {
+                let c = Arc::new(Mutex::new(Conn::new(ep.clone())));
+                conns.push((ep, c.clone()));
+                c
+            }
+        };
+        let profile = profiles.iter().find(|p| p.name == d.profile).cloned().ok_or("unknown profile")?;
+        let (timeout, gap, site) =
+            (Duration::from_millis(d.timeout_ms.unwrap_or(c.timeout_ms)), c.max_gap, site.to_string());
+        set.spawn(async move {
+            let mut learned = Learned::default();
+            let o = poll(&conn, d.unit, &profile, gap, timeout, &mut learned).await;
+            let ts = dcwatch_common::now_ns();
+            let mut points = normalize::normalize(&profile, &o.image, &site, &d.name, ts).points;
+            if let Some(feed) = &d.feed {
+                let mut h = Hysteresis { above: d.live_above_v, below: d.dead_below_v, state: None };
+                bind_feed(&mut points, feed, &site, &d.name, ts, &mut h);
+            }
+            let err = (!o.answered).then(|| o.errors.first().map_or("no answer".to_string(), |e| e.to_string()));
+            (d.name, points, err)
+        });
+    }
+    let mut points = Vec::new();
+    let mut errors = Vec::new();
+    while let Some(j) = set.join_next().await {
+        let (name, p, err) = j.map_err(|e| format!("a poll task failed: {e}"))?;
+        points.extend(p);
+        if let Some(e) = err {
+            errors.push((name, e));
+        }
+    }
+    Ok((points, errors))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flickering_voltage_does_not_flap_the_feed() {
+        let mut h = Hysteresis { above: 190.0, below: 150.0, state: None };
+        let seq = [230.0, 170.0, 160.0, 149.0, 170.0, 185.0, 190.0, 151.0];
+        let states: Vec<bool> = seq.iter().map(|v| h.update(*v)).collect();
+        assert_eq!(states, [true, true, true, false, false, false, true, true]);
+        let mut h = Hysteresis { above: 190.0, below: 150.0, state: None };
+        assert!(!h.update(170.0), "at start, in between is not live");
+    }
+
+    #[test]
+    fn a_three_phase_meter_feed_is_its_lowest_phase() {
+        let mut pts = vec![
+            Point::new("power_feed", 7).tag("site", "hn").tag("device", "m").f64("power_w", 2000.0),
+            Point::new("power_feed_phase", 7)
+                .tag("site", "hn")
+                .tag("device", "m")
+                .tag("phase", "1")
+                .f64("voltage_v", 231.0)
+                .f64("current_a", 5.0),
+            Point::new("power_feed_phase", 7)
+                .tag("site", "hn")
+                .tag("device", "m")
+                .tag("phase", "2")
+                .f64("voltage_v", 0.0)
+                .f64("current_a", 0.0),
+        ];
+        let mut h = Hysteresis { above: 190.0, below: 150.0, state: Some(true) };
+        bind_feed(&mut pts, "A", "hn", "m", 7, &mut h);
+        let line = |p: &Point| {
+            let mut b = Vec::new();
+            p.write_to(&mut b);
+            String::from_utf8(b).unwrap().trim_end().to_string()
+        };
+        assert_eq!(
+            line(&pts[0]),
+            "power_feed,site=hn,device=m,feed=A live=false,voltage_v=0,current_a=5,power_w=2000 7"
+        );
+        assert_eq!(line(&pts[1]), "power_feed_phase,site=hn,device=m,feed=A,phase=1 voltage_v=231,current_a=5 7");
+    }
+
+    #[test]
+    fn a_ups_bound_to_a_feed_reports_its_input() {
+        let mut pts = vec![Point::new("ups", 7).tag("site", "hn").tag("device", "u").f64("input_voltage_v", 229.5)];
+        let mut h = Hysteresis { above: 190.0, below: 150.0, state: None };
+        bind_feed(&mut pts, "B", "hn", "u", 7, &mut h);
+        assert_eq!(pts[0].measurement, "power_feed");
+        assert_eq!(pts[0].tags[2], ("feed".into(), "B".to_string()));
+        assert_eq!(pts[0].fields[0], ("live".into(), OwnedValue::Bool(true)));
+    }
+}
