@@ -84,3 +84,35 @@ fn the_shipped_example_configs_are_valid() {
         assert_eq!(out.status.code(), Some(0), "{cfg}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+#[test]
+fn a_broken_modbus_profile_in_profiles_dir_is_refused_with_its_file_line_and_column() {
+    let pdir = tempfile::tempdir().unwrap();
+    let profile = pdir.path().join("my-meter.yaml");
+    std::fs::write(
+        &profile,
+        "name: my-meter\npoints:\n  - measurement: power_feed\n    fields:\n      \
+         - {name: voltage_v, function: input, address: 0, type: f32}\n      \
+         - {name: current_a, function: input, address: 1, type: f32}\n",
+    )
+    .unwrap();
+    let yaml = format!(
+        "{GOOD}sources:\n  - type: modbus\n    profiles_dir: {}\n    devices:\n      \
+         - {{name: m, address: 10.0.0.5, profile: my-meter}}\n",
+        pdir.path().display()
+    );
+    let (code, _, stderr) = validate(&yaml, &[("DCWATCH_TEST_TOKEN", "abc")]);
+    assert_eq!(code, 2, "{stderr}");
+    let p = profile.display().to_string();
+    assert!(
+        stderr.contains(&format!(
+            "{p}:6:53: points[0].fields[1] (current_a): input registers 1..2 overlap points[0].fields[0] (voltage_v) (0..1)"
+        )),
+        "{stderr}"
+    );
+
+    std::fs::write(&profile, "name: my-meter\npoints:\n  - measurement: power_feed\n    fields:\n      - {name: v, function: input, address: 0, type: float}\n").unwrap();
+    let (code, _, stderr) = validate(&yaml, &[("DCWATCH_TEST_TOKEN", "abc")]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains(&format!("{p}:5:")) && stderr.contains("float"), "{stderr}");
+}

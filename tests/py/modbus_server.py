@@ -9,7 +9,9 @@ SPEC: {"tcp": "127.0.0.1:5020"} or {"serial": "/dev/pts/3", "baudrate": 9600},
                    "holding": {"0": [1, 2, 3]}, "input": {...},
                    "discrete": {"0": [0, 1, 1]}, "coils": {...},
                    "silent_if": "/path",  # while this file exists, the device does not answer
-                   "busy_if": "/path"}]   # ... it answers exception 06 (device busy)
+                   "busy_if": "/path",    # ... it answers exception 06 (device busy)
+                   "when": [{"file": "/path", "input": {"0": [0, 0]}}]}]
+                                          # ... these registers read otherwise
 Only the addresses given exist: a read that touches any other gets exception 02.
 Prints "ready" once listening.
 """
@@ -35,12 +37,32 @@ def blocks(spec, key, bits):
     return out
 
 
-async def action(dev, _fc, _start, _address, _count, _regs, _set_values):
+FUNCTION_BLOCK = {3: "holding", 4: "input"}
+
+
+async def action(dev, fc, start, _address, _count, regs, _set_values):
     if dev.get("silent_if") and os.path.exists(dev["silent_if"]):
         await asyncio.sleep(30)
     if dev.get("busy_if") and os.path.exists(dev["busy_if"]):
         return ExcCodes.DEVICE_BUSY
+    block = FUNCTION_BLOCK.get(fc)
+    for w in dev.get("when", []):
+        on = os.path.exists(w["file"])
+        for addr, values in w.get(block, {}).items() if block else []:
+            base = dev.get(block, {})
+            for i, v in enumerate(values):
+                a = int(addr) + i
+                if 0 <= a - start < len(regs):
+                    regs[a - start] = v if on else base_value(base, a, regs[a - start])
     return None
+
+
+def base_value(base, address, current):
+    """The register's value in the spec's base blocks."""
+    for addr, values in base.items():
+        if int(addr) <= address < int(addr) + len(values):
+            return values[address - int(addr)]
+    return current
 
 
 def device(dev):

@@ -729,3 +729,64 @@ pub fn captured_lines(c: &Capture) -> Vec<String> {
 pub fn strip_ts(line: &str) -> &str {
     line.rsplit_once(' ').map_or(line, |(head, _)| head)
 }
+
+/// A pymodbus server (tests/py/modbus_server.py) from a JSON spec.
+pub struct ModbusServer {
+    pub proc: Proc,
+    pub port: u16,
+    pub dir: TempDir,
+}
+
+impl ModbusServer {
+    /// Serves `devices` (the spec's `devices` list) over Modbus TCP on a free port.
+    pub fn start(devices: serde_json::Value) -> ModbusServer {
+        Self::start_on(devices, free_port())
+    }
+
+    pub fn start_on(devices: serde_json::Value, port: u16) -> ModbusServer {
+        let spec = serde_json::json!({"tcp": format!("127.0.0.1:{port}"), "devices": devices});
+        let (proc, dir) = Self::spawn(&spec);
+        wait_for("the Modbus server", || std::net::TcpStream::connect(("127.0.0.1", port)).ok());
+        ModbusServer { proc, port, dir }
+    }
+
+    /// Serves `devices` as RTU on a serial port (e.g. one end of a pty pair).
+    pub fn start_serial(devices: serde_json::Value, tty: &Path) -> ModbusServer {
+        let spec = serde_json::json!({"serial": tty, "baudrate": 9600, "devices": devices});
+        let (mut proc, dir) = Self::spawn(&spec);
+        wait_for("the Modbus RTU server", || {
+            assert!(proc.exited().is_none(), "the Modbus server exited:\n{}", proc.output());
+            proc.output().contains("ready").then_some(())
+        });
+        ModbusServer { proc, port: 0, dir }
+    }
+
+    fn spawn(spec: &serde_json::Value) -> (Proc, TempDir) {
+        let dir = TempDir::new().expect("tempdir");
+        let path = dir.path().join("spec.json");
+        std::fs::write(&path, spec.to_string()).expect("write spec");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("py/modbus_server.py");
+        let proc = Proc::spawn("pymodbus", Command::new(venv().join("bin/python")).arg(script).arg(&path), dir.path());
+        (proc, dir)
+    }
+}
+
+/// Two registers holding `x` as an IEEE-754 float, high word first.
+pub fn f32_words(x: f32) -> [u16; 2] {
+    let b = x.to_bits();
+    [(b >> 16) as u16, b as u16]
+}
+
+/// `socat` joining two ptys, linked at `dir/ttyA` and `dir/ttyB`.
+pub fn pty_pair(dir: &Path) -> (Proc, PathBuf, PathBuf) {
+    let (a, b) = (dir.join("ttyA"), dir.join("ttyB"));
+    let proc = Proc::spawn(
+        "socat",
+        Command::new(system_program("socat"))
+            .arg(format!("pty,raw,echo=0,link={}", a.display()))
+            .arg(format!("pty,raw,echo=0,link={}", b.display())),
+        dir,
+    );
+    wait_for("socat's ptys", || (a.exists() && b.exists()).then_some(()));
+    (proc, a, b)
+}
