@@ -212,6 +212,10 @@ pub struct ModbusDevice {
     /// … and dead when it falls below this. Defaults to 150.
     #[serde(default = "default_dead_below")]
     pub dead_below_v: f64,
+    /// Read several fields in one request where the map allows. Set false
+    /// for a device that answers only single-value reads. Defaults to true.
+    #[serde(default = "dcwatch_common::config::defaults::yes")]
+    pub merge_reads: bool,
     #[serde(default)]
     pub interval_secs: Option<u64>,
     #[serde(default)]

@@ -359,3 +359,53 @@ fn rtu_over_a_pty_reads_two_units_on_one_bus() {
         (meter && ats).then_some(())
     });
 }
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn the_demo_site_simulator_loses_feed_a_and_the_generator_takes_over() {
+    let dir = TempDir::new().expect("tempdir");
+    let scenario = dir.path().join("outage.txt");
+    std::fs::write(&scenario, "1 feed_a off\n2 generator start\n").expect("write scenario");
+    let port = free_port();
+    let _sim = Proc::spawn(
+        "dcwatch-sim",
+        Command::new(bin("dcwatch-sim"))
+            .args(["modbus-site", "--listen", &format!("127.0.0.1:{port}"), "--scenario"])
+            .arg(&scenario),
+        dir.path(),
+    );
+    wait_for("the simulator", || std::net::TcpStream::connect(("127.0.0.1", port)).ok());
+    let capture = Capture::start();
+    let dev = |n: &str, u: u8, p: &str, extra: &str| {
+        format!("      - {{name: {n}, address: 127.0.0.1:{port}, unit: {u}, profile: {p}{extra}}}\n")
+    };
+    let _agent = Agent::start(&agent_yaml(
+        &capture,
+        &format!(
+            "  - type: modbus\n    interval_secs: 1\n    devices:\n{}{}{}{}",
+            dev("meter-a", 2, "sdm630", ", feed: A"),
+            dev("gen", 4, "dse-gencomm", ""),
+            dev("ats", 5, "ats-contacts", ""),
+            dev("ups", 1, "apc-smartups", "")
+        ),
+    ));
+    let seen = |prefix: &str, needle: &str| {
+        let (capture, prefix, needle) = (&capture, prefix.to_string(), needle.to_string());
+        move || captured_lines(capture).into_iter().find(|l| l.starts_with(&prefix) && l.contains(&needle))
+    };
+    wait_for("feed A live at first", seen("power_feed,site=hn-dc1,device=meter-a,feed=A ", " live=true,"));
+    wait_for("feed A dead", seen("power_feed,site=hn-dc1,device=meter-a,feed=A ", " live=false,"));
+    wait_for("the UPS on battery", seen("ups,site=hn-dc1,device=ups ", "status=\"on_battery\""));
+    wait_for("the generator running", seen("generator,site=hn-dc1,device=gen ", "state=\"running\""));
+    wait_for("the ATS on the generator", seen("ats,site=hn-dc1,device=ats ", "active_source=\"B\""));
+    // Online again, fed by the generator through the ATS, after having been on battery.
+    let lines = captured_lines(&capture);
+    let on_batt =
+        lines.iter().position(|l| l.starts_with("ups,") && l.contains("status=\"on_battery\"")).expect("on battery");
+    wait_for("the UPS online again", || {
+        captured_lines(&capture)[on_batt..]
+            .iter()
+            .any(|l| l.starts_with("ups,") && l.contains("status=\"online\""))
+            .then_some(())
+    });
+}

@@ -124,7 +124,7 @@ pub fn decode(regs: &[u16], t: DataType, order: Order, bit: Option<u8>) -> Optio
         DataType::I32 => Raw::Int(i128::from(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))),
         DataType::U64 => Raw::Int(i128::from(u64::from_be_bytes(arr(8)))),
         DataType::I64 => Raw::Int(i128::from(i64::from_be_bytes(arr(8)))),
-        DataType::F32 => Raw::Float(f64::from(f32::from_be_bytes([b[0], b[1], b[2], b[3]]))),
+        DataType::F32 => Raw::Float(f32_decimal(f32::from_be_bytes([b[0], b[1], b[2], b[3]]))),
         DataType::F64 => Raw::Float(f64::from_be_bytes(arr(8))),
         DataType::Nibbles => Raw::Int(
             b.iter().flat_map(|c| [c >> 4, c & 0x0F]).filter(|n| (1..=14).contains(n)).max().map_or(0, i128::from),
@@ -135,6 +135,13 @@ pub fn decode(regs: &[u16], t: DataType, order: Order, bit: Option<u8>) -> Optio
             Raw::Str(s.trim().to_string())
         }
     })
+}
+
+/// A float32 as the f64 nearest its shortest decimal form: a meter's 230.4
+/// (stored as 230.399993896…) is written 230.4, as the meter shows it, not
+/// 230.39999389648438.
+fn f32_decimal(x: f32) -> f64 {
+    if x.is_finite() { x.to_string().parse().unwrap_or(f64::from(x)) } else { f64::from(x) }
 }
 
 /// The bit pattern of a raw integer as the type's unsigned value, for
@@ -164,6 +171,16 @@ mod tests {
         for (order, regs) in cases {
             assert_eq!(decode(&regs, DataType::F32, order, None), Some(Raw::Float(231.5)), "{order:?}");
         }
+    }
+
+    #[test]
+    fn a_float32_reads_as_its_decimal() {
+        let b = 230.4f32.to_bits();
+        assert_eq!(decode(&[(b >> 16) as u16, b as u16], DataType::F32, Order::ABCD, None), Some(Raw::Float(230.4)));
+        let nan = f32::NAN.to_bits();
+        assert!(
+            matches!(decode(&[(nan >> 16) as u16, nan as u16], DataType::F32, Order::ABCD, None), Some(Raw::Float(x)) if x.is_nan())
+        );
     }
 
     #[test]

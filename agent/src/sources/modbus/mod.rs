@@ -252,12 +252,14 @@ pub async fn poll(
     conn: &Mutex<Conn>,
     unit: u8,
     profile: &Profile,
-    max_gap: u16,
+    max_gap: Option<u16>,
     timeout: Duration,
     learned: &mut Learned,
 ) -> PollOutcome {
     let ranges = plan::ranges(profile.fields());
-    let mut queue: VecDeque<plan::Read> = plan::plan(&ranges, max_gap, learned).into();
+    let mut queue: VecDeque<plan::Read> =
+        plan::plan_for(&ranges, max_gap.is_some(), max_gap.unwrap_or(0), learned).into();
+    let max_gap = max_gap.unwrap_or(0);
     let mut out = PollOutcome { image: Image::default(), requests: 0, answered: false, errors: Vec::new() };
     while let Some(read) = queue.pop_front() {
         out.requests += 1;
@@ -381,7 +383,8 @@ async fn run_device(job: Job, out: Arc<Queue>, stats: Arc<SourceStats>, mut shut
         }
         let started = Instant::now();
         let ts = dcwatch_common::now_ns();
-        let o = poll(&job.conn, job.spec.unit, &job.profile, job.max_gap, job.timeout, &mut learned).await;
+        let gap = job.spec.merge_reads.then_some(job.max_gap);
+        let o = poll(&job.conn, job.spec.unit, &job.profile, gap, job.timeout, &mut learned).await;
         let elapsed = started.elapsed();
         for e in &o.errors {
             let key = match e {
@@ -471,7 +474,7 @@ pub async fn once(c: &ModbusConfig, site: &str) -> Result<(Vec<Point>, Vec<(Stri
             (Duration::from_millis(d.timeout_ms.unwrap_or(c.timeout_ms)), c.max_gap, site.to_string());
         set.spawn(async move {
             let mut learned = Learned::default();
-            let o = poll(&conn, d.unit, &profile, gap, timeout, &mut learned).await;
+            let o = poll(&conn, d.unit, &profile, d.merge_reads.then_some(gap), timeout, &mut learned).await;
             let ts = dcwatch_common::now_ns();
             let mut points = normalize::normalize(&profile, &o.image, &site, &d.name, ts).points;
             if let Some(feed) = &d.feed {

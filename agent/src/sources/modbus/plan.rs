@@ -43,6 +43,16 @@ pub fn ranges<'a>(fields: impl Iterator<Item = &'a FieldSpec>) -> Vec<Read> {
     v
 }
 
+/// Reads for `ranges`; with `merge` false, one read per range (for devices
+/// that answer only single-value reads).
+pub fn plan_for(ranges: &[Read], merge: bool, max_gap: u16, learned: &Learned) -> Vec<Read> {
+    if merge {
+        plan(ranges, max_gap, learned)
+    } else {
+        ranges.iter().filter(|r| !learned.missing.contains(&(r.function, r.start, r.count))).copied().collect()
+    }
+}
+
 pub fn plan(ranges: &[Read], max_gap: u16, learned: &Learned) -> Vec<Read> {
     let mut out: Vec<Read> = Vec::new();
     for r in ranges {
@@ -127,6 +137,37 @@ mod tests {
         assert_eq!(p, vec![r(Function::Holding, 0, 6), r(Function::Holding, 100, 2), r(Function::Input, 0, 2)]);
         let p = plan(&ranges, 0, &Learned::default());
         assert_eq!(p.len(), 4);
+    }
+
+    #[test]
+    fn each_shipped_profile_takes_the_fewest_reads() {
+        // (profile, distinct ranges = reads without planning, reads with max_gap 16).
+        // apc-smartups: 0–18 and 128–151; sdm630: 0x00–0x11, 0x34–0x4B, 0x156;
+        // dse-gencomm: 772, 1024–1049, 1408, 1536–1537, 1798–1809, 2049–2058;
+        // meter-3phase: 0–17; ats-contacts: discrete 0–2.
+        let expect = [
+            ("apc-smartups", 11, 2),
+            ("sdm630", 17, 3),
+            ("dse-gencomm", 18, 6),
+            ("meter-3phase", 9, 1),
+            ("ats-contacts", 3, 1),
+        ];
+        let profiles = crate::sources::modbus::profile::load(crate::sources::modbus::profile::BUILT_IN).unwrap();
+        for (name, distinct, reads) in expect {
+            let p = profiles.iter().find(|p| p.name == name).unwrap();
+            let r = ranges(p.fields());
+            assert_eq!(r.len(), distinct, "{name}");
+            assert_eq!(plan(&r, 16, &Learned::default()).len(), reads, "{name}");
+            assert_eq!(
+                plan(
+                    &r,
+                    u16::MAX,
+                    &Learned { boundaries: r.iter().map(|x| (x.function, x.start)).collect(), ..Default::default() }
+                )
+                .len(),
+                distinct
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,3 @@
-//! `dcwatch-sim`: simulated equipment for demos, scenarios and load.
-//!
 //! `dcwatch-sim snmp-ups` serves one UPS over SNMP v1/v2c (RFC 1628
 //! UPS-MIB) whose state follows a scenario — a mains failure with the charge
 //! falling, low battery, the mains coming back — and sends the matching
@@ -31,10 +29,7 @@ const OUTAGE: &str = "0 online\n10 on_battery\n10 charge_rate -2\n30 low_battery
 const STEADY: &str = "0 online\n";
 
 fn usage() -> ! {
-    eprintln!(
-        "usage: dcwatch-sim snmp-ups [--listen ADDR] [--community C] [--scenario outage|steady|FILE] [--loop]\n\
-         \x20                           [--trap-to HOST:PORT] [--trap-community C]"
-    );
+    eprintln!("{}", super::USAGE);
     std::process::exit(2)
 }
 
@@ -202,8 +197,7 @@ fn oid(s: &str) -> Oid {
     Oid::parse(s).expect("valid OID")
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
+pub async fn run() {
     let a = args();
     let text = match a.scenario.as_str() {
         "outage" => OUTAGE.to_string(),
