@@ -72,7 +72,12 @@ fn a_missing_file_is_refused() {
 #[test]
 fn the_shipped_example_configs_are_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    for cfg in ["configs/agent.yaml", "configs/demo/agent.yaml", "configs/examples/agent-snmp.yaml", "configs/examples/agent-modbus.yaml"] {
+    for cfg in [
+        "configs/agent.yaml",
+        "configs/demo/agent.yaml",
+        "configs/examples/agent-snmp.yaml",
+        "configs/examples/agent-modbus.yaml",
+    ] {
         let out = Command::new(env!("CARGO_BIN_EXE_dcwatch-agent"))
             .args(["validate", "-c"])
             .arg(root.join(cfg))
