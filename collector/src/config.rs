@@ -29,6 +29,9 @@ pub struct CollectorConfig {
     /// Log level (error, warn, info, debug, trace). Defaults to info; `RUST_LOG` wins.
     #[serde(default = "default_log_level")]
     pub log_level: String,
+    /// Alarms: topology, built-in alarms, rules, receivers. Defaults to off.
+    #[serde(default)]
+    pub alarms: Option<crate::alarm::config::AlarmsConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -232,6 +235,9 @@ fn default_in_flight() -> usize {
 
 impl Validate for CollectorConfig {
     fn validate(&self, p: &mut Vec<Problem>) {
+        if let Some(a) = &self.alarms {
+            a.check(p);
+        }
         if self.listen.address.parse::<SocketAddr>().is_err() {
             p.push(Problem::general(format!(
                 "listen.address: `{}` is not an address:port, e.g. `0.0.0.0:8186`",

@@ -1,6 +1,7 @@
 //! `dcwatch-collector`: parses flags and starts the pieces; the work is in
 //! `ingest`, `sink`, `api` and `state`.
 
+mod alarm;
 mod api;
 mod config;
 mod ingest;
@@ -179,7 +180,25 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
     let (mut stop_tx, stop_rx) = watch::channel(false);
     let (live, mut sink_tasks) = build_live(&config, None, &stop_rx)?;
     let read_timeout = live.read_timeout;
-    let state = Arc::new(state::AppState::new(live));
+    let engine = match &config.alarms {
+        Some(a) => Some(Arc::new(alarm::Engine::open(a.clone()).map_err(anyhow::Error::msg).context("alarms.db")?)),
+        None => None,
+    };
+    let (alarm_stop_tx, alarm_stop_rx) = watch::channel(false);
+    let mut alarm_tasks = Vec::new();
+    if let Some(e) = &engine {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .context("cannot build the notification HTTP client")?;
+        alarm_tasks.push(tokio::spawn(alarm::run(e.clone(), alarm_stop_rx.clone())));
+        alarm_tasks.push(tokio::spawn(alarm::notify::run(e.clone(), http, alarm_stop_rx.clone())));
+        tracing::info!(
+            db = %e.config().db.display(), rules = e.config().rules.len(), receivers = e.config().receivers.len(),
+            "alarms on"
+        );
+    }
+    let state = Arc::new(state::AppState::with_alarms(live, engine));
     let app = api::app(state.clone());
 
     let handle = axum_server::Handle::new();
@@ -250,6 +269,11 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
             Ok((live, tasks)) => {
                 state.replace(live);
                 sink_tasks = tasks;
+                match (&state.alarms, &new.alarms) {
+                    (Some(e), Some(a)) => e.set_config(a.clone()),
+                    (None, None) => {}
+                    _ => tracing::warn!("turning alarms on or off takes effect at the next restart"),
+                }
                 dcwatch_common::set_log_level(&new.log_level);
                 config = new;
                 tracing::info!(
@@ -275,6 +299,10 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     stop_sinks(&stop_tx, sink_tasks, deadline.saturating_duration_since(tokio::time::Instant::now())).await;
+    let _ = alarm_stop_tx.send(true);
+    for t in alarm_tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -11,6 +11,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+mod alarms;
+
 use crate::ingest;
 use crate::state::{AppState, RequestRejection};
 
@@ -22,6 +24,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/ping", get(ping).head(ping))
+        .route("/api/alarms", get(alarms::list))
+        .route("/api/alarms/history", get(alarms::history))
+        .route("/api/alarms/{fingerprint}/ack", post(alarms::ack))
         .with_state(state)
 }
 
@@ -115,6 +120,34 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
             why.label(),
             s.rejected(why)
         );
+    }
+    if let Some(e) = &app.alarms {
+        let alarms = e.alarms();
+        family(&mut m, "dcwatch_collector_alarms", "gauge", "Alarms pending or firing, by state and severity.");
+        for state in ["pending", "firing"] {
+            for sev in ["critical", "warning", "info"] {
+                let n = alarms.iter().filter(|a| a.state.as_str() == state && a.severity.as_str() == sev).count();
+                let _ = writeln!(m, "dcwatch_collector_alarms{{state=\"{state}\",severity=\"{sev}\"}} {n}");
+            }
+        }
+        let st = &e.stats;
+        family(&mut m, "dcwatch_collector_alarm_evaluations_total", "counter", "Alarm evaluations.");
+        let _ = writeln!(m, "dcwatch_collector_alarm_evaluations_total {}", st.evaluations.load(Ordering::Relaxed));
+        family(
+            &mut m,
+            "dcwatch_collector_notices_total",
+            "counter",
+            "Notices queued, delivered, and failed delivery attempts.",
+        );
+        for (what, v) in
+            [("queued", &st.notices_queued), ("delivered", &st.notices_sent), ("failed_attempt", &st.notices_failed)]
+        {
+            let _ = writeln!(m, "dcwatch_collector_notices_total{{result=\"{what}\"}} {}", v.load(Ordering::Relaxed));
+        }
+        family(&mut m, "dcwatch_collector_notices_undelivered", "gauge", "Notices waiting in the outbox, by receiver.");
+        for u in e.undelivered().unwrap_or_default() {
+            let _ = writeln!(m, "dcwatch_collector_notices_undelivered{{receiver=\"{}\"}} {}", u.receiver, u.count);
+        }
     }
     family(&mut m, "dcwatch_collector_points_received_total", "counter", "Points accepted from writers.");
     let _ = writeln!(m, "dcwatch_collector_points_received_total {}", s.points_received.load(Ordering::Relaxed));

@@ -31,6 +31,31 @@ pub struct Normalized {
     pub forbidden: Vec<LineError>,
     /// The distinct (site, host) pairs written, at most [`MAX_AGENTS_PER_BODY`].
     pub agents: BTreeSet<(String, String)>,
+    /// Accepted points of the measurements the alarm engine watches.
+    pub observations: Vec<Observation>,
+}
+
+/// An accepted point, owned, for the alarm engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    pub measurement: String,
+    /// Tags, with `site`/`host` as forwarded.
+    pub tags: Vec<(String, String)>,
+    pub fields: Vec<(String, ObsValue)>,
+    pub ts: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ObsValue {
+    Num(f64),
+    Bool(bool),
+    Str(String),
+}
+
+impl Observation {
+    pub fn tag(&self, k: &str) -> Option<&str> {
+        self.tags.iter().find(|(t, _)| t == k).map(|(_, v)| v.as_str())
+    }
 }
 
 /// A body naming more hosts than this is a proxy or a bulk import; only the
@@ -51,7 +76,20 @@ pub fn precision_multiplier(p: Option<&str>) -> Result<i64, String> {
     })
 }
 
+#[cfg(test)]
 pub fn normalize(body: &str, who: &Identity, multiplier: i64, now_ns: i64) -> Normalized {
+    normalize_watching(body, who, multiplier, now_ns, &|_| false)
+}
+
+/// [`normalize`], also keeping the accepted points of the measurements
+/// `watch` picks as [`Observation`]s.
+pub fn normalize_watching(
+    body: &str,
+    who: &Identity,
+    multiplier: i64,
+    now_ns: i64,
+    watch: &dyn Fn(&str) -> bool,
+) -> Normalized {
     let mut n = Normalized { out: Vec::with_capacity(body.len() + body.len() / 8), ..Default::default() };
     let base = body.as_ptr() as usize;
     let mut line_no = 1;
@@ -107,6 +145,31 @@ pub fn normalize(body: &str, who: &Identity, multiplier: i64, now_ns: i64) -> No
             if !h.is_empty() && !n.agents.contains(&(s.to_string(), h.to_string())) {
                 n.agents.insert((s.to_string(), h.to_string()));
             }
+        }
+        if watch(parsed.series.measurement.as_str()) {
+            let mut tags: Vec<(String, String)> =
+                parsed.series.tag_set.iter().flatten().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            if let Some(s) = add_site {
+                tags.push(("site".into(), s.to_string()));
+            }
+            if let Some(h) = add_host {
+                tags.push(("host".into(), h.to_string()));
+            }
+            let fields = parsed
+                .field_set
+                .iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        FieldValue::I64(x) => ObsValue::Num(*x as f64),
+                        FieldValue::U64(x) => ObsValue::Num(*x as f64),
+                        FieldValue::F64(x) => ObsValue::Num(*x),
+                        FieldValue::Boolean(x) => ObsValue::Bool(*x),
+                        FieldValue::String(s) => ObsValue::Str(s.to_string()),
+                    };
+                    (k.to_string(), v)
+                })
+                .collect();
+            n.observations.push(Observation { measurement: parsed.series.measurement.to_string(), tags, fields, ts });
         }
         if add_site.is_none() && add_host.is_none() && parsed.timestamp.is_some() && multiplier == 1 {
             n.out.extend_from_slice(text.as_bytes());

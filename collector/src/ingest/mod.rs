@@ -114,7 +114,9 @@ async fn write(
         )
     })?;
 
-    let mut n = lines::normalize(text, &who, multiplier, dcwatch_common::now_ns());
+    let watched = app.alarms.as_ref().map(|e| e.watched());
+    let watch = |m: &str| watched.as_ref().is_some_and(|w| w.contains(m));
+    let mut n = lines::normalize_watching(text, &who, multiplier, dcwatch_common::now_ns(), &watch);
 
     if n.accepted > 0 {
         if let Some(d) = &live.durable {
@@ -153,6 +155,9 @@ async fn write(
             }
         }
         app.stats.points_received.fetch_add(n.accepted, Ordering::Relaxed);
+        if let Some(e) = &app.alarms {
+            e.observe(&n.observations);
+        }
         let now = dcwatch_common::now_ns();
         let mut agents = app.agents.lock().expect("not poisoned");
         for key in n.agents {

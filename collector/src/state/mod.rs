@@ -93,15 +93,23 @@ pub struct AppState {
     pub stats: IngestStats,
     pub agents: Mutex<BTreeMap<(String, String), AgentSeen>>,
     pub started: Instant,
+    /// The alarm engine, when `alarms:` is configured.
+    pub alarms: Option<Arc<crate::alarm::Engine>>,
 }
 
 impl AppState {
+    #[cfg(test)]
     pub fn new(live: Live) -> Self {
+        Self::with_alarms(live, None)
+    }
+
+    pub fn with_alarms(live: Live, alarms: Option<Arc<crate::alarm::Engine>>) -> Self {
         AppState {
             live: std::sync::RwLock::new(Arc::new(live)),
             stats: IngestStats::default(),
             agents: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
+            alarms,
         }
     }
 

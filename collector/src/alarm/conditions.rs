@@ -1,0 +1,478 @@
+//! What is wrong right now: the latest value of every watched series, and
+//! the conditions the built-in alarms and the rules see in them.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Instant;
+
+use super::config::{AlarmsConfig, RuleConfig, Severity};
+use crate::ingest::lines::{ObsValue, Observation};
+
+/// The measurements the built-in alarms read.
+pub const BUILTIN_MEASUREMENTS: &[&str] =
+    &["ups", "power_feed", "ats", "generator", "device", "dcwatch_agent", "host_disk"];
+
+/// The latest value of each field of a series (fields merge: a trap's
+/// `on_battery` and a poll's full point update the same series).
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub measurement: String,
+    pub tags: BTreeMap<String, String>,
+    pub fields: HashMap<String, ObsValue>,
+}
+
+impl Series {
+    pub fn num(&self, f: &str) -> Option<f64> {
+        match self.fields.get(f)? {
+            ObsValue::Num(x) => Some(*x),
+            _ => None,
+        }
+    }
+
+    pub fn flag(&self, f: &str) -> Option<bool> {
+        match self.fields.get(f)? {
+            ObsValue::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub fn text(&self, f: &str) -> Option<&str> {
+        match self.fields.get(f)? {
+            ObsValue::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn tag(&self, k: &str) -> &str {
+        self.tags.get(k).map_or("", String::as_str)
+    }
+}
+
+/// An agent's heartbeats: when the last arrived, and its interval as seen.
+#[derive(Debug, Clone)]
+pub struct Beat {
+    pub received: Instant,
+    pub last_ts: i64,
+    pub interval_secs: Option<f64>,
+}
+
+#[derive(Debug, Default)]
+pub struct Latest {
+    pub series: HashMap<String, Series>,
+    pub agents: HashMap<(String, String), Beat>,
+}
+
+impl Latest {
+    pub fn observe(&mut self, o: &Observation, now: Instant) {
+        let tags: BTreeMap<String, String> = o.tags.iter().cloned().collect();
+        let mut key = o.measurement.clone();
+        for (k, v) in &tags {
+            key.push(',');
+            key.push_str(k);
+            key.push('=');
+            key.push_str(v);
+        }
+        let s = self.series.entry(key).or_insert_with(|| Series {
+            measurement: o.measurement.clone(),
+            tags: tags.clone(),
+            fields: HashMap::new(),
+        });
+        for (k, v) in &o.fields {
+            s.fields.insert(k.clone(), v.clone());
+        }
+        if o.measurement == "dcwatch_agent" {
+            let who = (o.tag("site").unwrap_or("").to_string(), o.tag("host").unwrap_or("").to_string());
+            let b = self.agents.entry(who).or_insert(Beat { received: now, last_ts: o.ts, interval_secs: None });
+            if o.ts > b.last_ts {
+                let gap = (o.ts - b.last_ts) as f64 / 1e9;
+                // The shortest gap seen is the interval (replays after an outage come faster).
+                if gap >= 0.5 {
+                    b.interval_secs = Some(b.interval_secs.map_or(gap, |i: f64| i.min(gap)).min(600.0));
+                }
+                b.last_ts = o.ts;
+            }
+            b.received = now;
+        }
+    }
+}
+
+/// One condition: an alarm that should be active (or clear) now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cond {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub severity: Severity,
+    pub summary: String,
+    pub value: Option<String>,
+    pub active: bool,
+    /// How long it must hold before firing.
+    pub for_secs: u64,
+    /// Names of alarms this one explains at its site (inhibition), when active.
+    pub inhibits: &'static [&'static str],
+}
+
+pub fn fingerprint(name: &str, labels: &BTreeMap<String, String>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(name.as_bytes());
+    for (k, v) in labels {
+        h.update([0]);
+        h.update(k.as_bytes());
+        h.update([1]);
+        h.update(v.as_bytes());
+    }
+    hex::encode(&h.finalize()[..8])
+}
+
+fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn fmt_num(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 { format!("{}", x as i64) } else { format!("{:.1}", x) }
+}
+
+/// `previously_active(fingerprint)`: whether the alarm is pending or firing,
+/// for hysteresis.
+pub fn evaluate(
+    cfg: &AlarmsConfig,
+    latest: &Latest,
+    now: Instant,
+    previously_active: &dyn Fn(&str, &BTreeMap<String, String>) -> bool,
+) -> Vec<Cond> {
+    let mut out = Vec::new();
+    let on = |n: &str| cfg.enabled(n);
+    let mut sites_with_generator: HashSet<String> = HashSet::new();
+    let mut gens_stopped: HashMap<String, Vec<String>> = HashMap::new();
+    // Feed states per site: feed → live.
+    let mut feeds: HashMap<String, BTreeMap<String, bool>> = HashMap::new();
+    let mut ups_by_site: HashMap<String, Vec<String>> = HashMap::new();
+    for s in latest.series.values() {
+        let site = s.tag("site");
+        match s.measurement.as_str() {
+            "ups" => {
+                let dev = s.tag("device");
+                let l = labels(&[("site", site), ("device", dev)]);
+                if let Some(b) = s.flag("on_battery") {
+                    if b {
+                        let charge = s.num("battery_charge_pct").map(fmt_num).unwrap_or_else(|| "?".into());
+                        let runtime = s
+                            .num("runtime_remaining_s")
+                            .map(|r| fmt_num((r / 60.0).floor()))
+                            .unwrap_or_else(|| "?".into());
+                        ups_by_site
+                            .entry(site.to_string())
+                            .or_default()
+                            .push(format!("UPS {dev} on battery ({charge} %, {runtime} min left)"));
+                    }
+                    if on("ups_on_battery") {
+                        let summary = format!(
+                            "UPS {dev} at {site} is on battery ({} % charge, {} min runtime)",
+                            s.num("battery_charge_pct").map(fmt_num).unwrap_or_else(|| "?".into()),
+                            s.num("runtime_remaining_s")
+                                .map(|r| fmt_num((r / 60.0).floor()))
+                                .unwrap_or_else(|| "?".into())
+                        );
+                        push(&mut out, "ups_on_battery", l.clone(), Severity::Critical, summary, None, b);
+                    }
+                }
+                if on("ups_low_battery")
+                    && let Some(b) = s.flag("low_battery")
+                {
+                    push(
+                        &mut out,
+                        "ups_low_battery",
+                        l.clone(),
+                        Severity::Critical,
+                        format!("UPS {dev} at {site}: battery low, shutdown near"),
+                        None,
+                        b,
+                    );
+                }
+                if on("ups_runtime_low")
+                    && let Some(r) = s.num("runtime_remaining_s")
+                {
+                    let limit = cfg.builtin.ups_runtime_min * 60.0;
+                    let was = previously_active("ups_runtime_low", &l);
+                    let on_batt = s.flag("on_battery").unwrap_or(false);
+                    // Clears 20 % above the threshold, or back on mains.
+                    let active = on_batt && (r < limit || (was && r < limit * 1.2));
+                    push(
+                        &mut out,
+                        "ups_runtime_low",
+                        l.clone(),
+                        Severity::Critical,
+                        format!("UPS {dev} at {site}: {} min of runtime left", fmt_num((r / 60.0).floor())),
+                        Some(fmt_num(r)),
+                        active,
+                    );
+                }
+                if on("ups_replace_battery")
+                    && let Some(b) = s.flag("replace_battery")
+                {
+                    push(
+                        &mut out,
+                        "ups_replace_battery",
+                        l.clone(),
+                        Severity::Warning,
+                        format!("UPS {dev} at {site}: replace the battery"),
+                        None,
+                        b,
+                    );
+                }
+                if on("ups_overload")
+                    && let Some(b) = s.flag("overload")
+                {
+                    push(
+                        &mut out,
+                        "ups_overload",
+                        l,
+                        Severity::Critical,
+                        format!("UPS {dev} at {site} is overloaded"),
+                        None,
+                        b,
+                    );
+                }
+            }
+            "power_feed" => {
+                let feed = s.tag("feed");
+                if feed.is_empty() {
+                    continue;
+                }
+                if let Some(live) = s.flag("live") {
+                    let e = feeds.entry(site.to_string()).or_default().entry(feed.to_string()).or_insert(live);
+                    // Two meters on one feed: live if either sees it live.
+                    *e = *e || live;
+                }
+            }
+            "ats" => {
+                let dev = s.tag("device");
+                if on("ats_on_secondary") {
+                    let secondary = match (s.text("active_source"), s.flag("on_source_b")) {
+                        (Some(src), _) => Some(src != "A"),
+                        (None, Some(b)) => Some(b),
+                        _ => None,
+                    };
+                    if let Some(b) = secondary {
+                        push(
+                            &mut out,
+                            "ats_on_secondary",
+                            labels(&[("site", site), ("device", dev)]),
+                            Severity::Warning,
+                            format!("ATS {dev} at {site} is on its secondary source"),
+                            s.text("active_source").map(str::to_string),
+                            b,
+                        );
+                    }
+                }
+            }
+            "generator" => {
+                let dev = s.tag("device");
+                sites_with_generator.insert(site.to_string());
+                if let Some(run) = s.flag("running") {
+                    if !run {
+                        gens_stopped.entry(site.to_string()).or_default().push(dev.to_string());
+                    }
+                    if on("generator_running") {
+                        push(
+                            &mut out,
+                            "generator_running",
+                            labels(&[("site", site), ("device", dev)]),
+                            Severity::Info,
+                            format!("Generator {dev} at {site} is running"),
+                            s.num("fuel_pct").map(|f| format!("fuel {} %", fmt_num(f))),
+                            run,
+                        );
+                    }
+                }
+            }
+            "device" => {
+                if on("device_unreachable")
+                    && let Some(up) = s.flag("up")
+                {
+                    let dev = s.tag("device");
+                    push(
+                        &mut out,
+                        "device_unreachable",
+                        labels(&[("site", site), ("device", dev)]),
+                        Severity::Warning,
+                        format!("{} {dev} at {site} does not answer ({})", s.tag("kind"), s.tag("protocol")),
+                        None,
+                        !up,
+                    );
+                }
+            }
+            "host_disk" => {
+                if on("disk_full")
+                    && let Some(p) = s.num("used_pct")
+                {
+                    let l = labels(&[("site", site), ("host", s.tag("host")), ("mount", s.tag("mount"))]);
+                    let was = previously_active("disk_full", &l);
+                    let active = p > cfg.builtin.disk_used_pct || (was && p > cfg.builtin.disk_clear_pct);
+                    push(
+                        &mut out,
+                        "disk_full",
+                        l,
+                        Severity::Warning,
+                        format!("{} on {} at {site} is {} % full", s.tag("mount"), s.tag("host"), fmt_num(p)),
+                        Some(fmt_num(p)),
+                        active,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    for (site, fs) in &feeds {
+        for (feed, live) in fs {
+            if on("feed_lost") {
+                push(
+                    &mut out,
+                    "feed_lost",
+                    labels(&[("site", site), ("feed", feed)]),
+                    Severity::Critical,
+                    format!("Feed {feed} at {site} is down"),
+                    None,
+                    !live,
+                );
+            }
+        }
+    }
+    for sc in &cfg.sites {
+        let fs = feeds.get(&sc.name);
+        let known: Vec<(&String, bool)> =
+            sc.feeds.iter().filter_map(|f| fs.and_then(|m| m.get(f)).map(|l| (f, *l))).collect();
+        if known.is_empty() {
+            continue;
+        }
+        let live: Vec<&str> = known.iter().filter(|(_, l)| *l).map(|(f, _)| f.as_str()).collect();
+        let dead: Vec<&str> = known.iter().filter(|(_, l)| !*l).map(|(f, _)| f.as_str()).collect();
+        let site = sc.name.as_str();
+        let l = labels(&[("site", site)]);
+        if on("power_redundancy_degraded") {
+            let summary = format!(
+                "Site {site}: power redundancy lost, only feed {} live ({} down)",
+                live.join(", "),
+                dead.join(", ")
+            );
+            out.push(Cond {
+                name: "power_redundancy_degraded".into(),
+                labels: l.clone(),
+                severity: Severity::Warning,
+                summary,
+                value: Some(format!("{}/{}", live.len(), sc.feeds.len())),
+                active: !dead.is_empty() && !live.is_empty(),
+                for_secs: 0,
+                inhibits: &["feed_lost"],
+            });
+        }
+        let all_dead = live.is_empty() && !dead.is_empty();
+        if on("power_lost") {
+            let mut summary = format!("Site {site}: ALL power feeds down ({})", dead.join(", "));
+            if let Some(u) = ups_by_site.get(site) {
+                summary.push_str(&format!("; {}", u.join("; ")));
+            }
+            out.push(Cond {
+                name: "power_lost".into(),
+                labels: l.clone(),
+                severity: Severity::Critical,
+                summary,
+                value: Some(format!("0/{}", sc.feeds.len())),
+                active: all_dead,
+                for_secs: 0,
+                inhibits: &[
+                    "feed_lost",
+                    "power_redundancy_degraded",
+                    "ups_on_battery",
+                    "agent_silent",
+                    "device_unreachable",
+                ],
+            });
+        }
+        if on("generator_not_running") && sites_with_generator.contains(site) {
+            let stopped = gens_stopped.get(site).cloned().unwrap_or_default();
+            push(
+                &mut out,
+                "generator_not_running",
+                l,
+                Severity::Critical,
+                format!("Site {site}: every feed is down and generator {} is not running", stopped.join(", ")),
+                None,
+                all_dead && !stopped.is_empty(),
+            );
+        }
+    }
+    if on("agent_silent") {
+        for ((site, host), b) in &latest.agents {
+            let interval = b.interval_secs.unwrap_or(cfg.builtin.agent_interval_secs as f64);
+            let limit = interval * f64::from(cfg.builtin.agent_silent_intervals);
+            let quiet = now.saturating_duration_since(b.received).as_secs_f64();
+            push(
+                &mut out,
+                "agent_silent",
+                labels(&[("site", site), ("host", host)]),
+                Severity::Critical,
+                format!("Host {host} at {site} has sent nothing for {} s", quiet as u64),
+                Some(format!("{}", quiet as u64)),
+                quiet > limit,
+            );
+        }
+    }
+    for r in &cfg.rules {
+        rule(r, latest, previously_active, &mut out);
+    }
+    out
+}
+
+fn push(
+    out: &mut Vec<Cond>,
+    name: &str,
+    labels: BTreeMap<String, String>,
+    severity: Severity,
+    summary: String,
+    value: Option<String>,
+    active: bool,
+) {
+    out.push(Cond { name: name.into(), labels, severity, summary, value, active, for_secs: 0, inhibits: &[] });
+}
+
+fn rule(
+    r: &RuleConfig,
+    latest: &Latest,
+    previously_active: &dyn Fn(&str, &BTreeMap<String, String>) -> bool,
+    out: &mut Vec<Cond>,
+) {
+    for s in latest.series.values() {
+        if s.measurement != r.measurement || !r.tags.iter().all(|(k, v)| s.tags.get(k) == Some(v)) {
+            continue;
+        }
+        let Some(v) = s.fields.get(&r.field) else { continue };
+        let mut lbl = s.tags.clone();
+        lbl.extend(r.labels.clone());
+        let was = previously_active(&r.name, &lbl);
+        let (active, shown) = match (v, r.above, r.below, &r.equals) {
+            (ObsValue::Num(x), Some(a), _, _) => (*x > a || (was && *x > r.clear.unwrap_or(a)), fmt_num(*x)),
+            (ObsValue::Num(x), _, Some(b), _) => (*x < b || (was && *x < r.clear.unwrap_or(b)), fmt_num(*x)),
+            (ObsValue::Num(x), _, _, Some(e)) => (e.parse::<f64>().is_ok_and(|e| e == *x), fmt_num(*x)),
+            (ObsValue::Bool(b), _, _, Some(e)) => (e == &b.to_string(), b.to_string()),
+            (ObsValue::Str(t), _, _, Some(e)) => (t == e, t.clone()),
+            _ => continue,
+        };
+        let mut vars = s.tags.clone();
+        vars.insert("value".into(), shown.clone());
+        vars.insert("name".into(), r.name.clone());
+        let summary = match &r.summary {
+            Some(t) => super::template::render(t, &vars),
+            None => format!("{}: {} = {}", r.name, r.field, shown),
+        };
+        out.push(Cond {
+            name: r.name.clone(),
+            labels: lbl,
+            severity: r.severity,
+            summary,
+            value: Some(shown),
+            active,
+            for_secs: r.for_secs,
+            inhibits: &[],
+        });
+    }
+}

@@ -1,0 +1,314 @@
+//! The `alarms:` section of the collector's config: the sites' topology, the
+//! built-in alarms' switches and thresholds, rules, receivers and routes.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use dcwatch_common::config::Problem;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmsConfig {
+    /// SQLite database of alarm state, history, acknowledgements, silences
+    /// and the notification outbox. Defaults to /var/lib/dcwatch/alarms.db.
+    #[serde(default = "default_db")]
+    pub db: PathBuf,
+    /// How often alarms are evaluated, in ms. Defaults to 1000.
+    #[serde(default = "default_eval_ms")]
+    pub evaluate_every_ms: u64,
+    /// A firing alarm nobody acknowledged is sent again after this. Defaults to 14400 (4 h).
+    #[serde(default = "default_repeat")]
+    pub repeat_interval_secs: u64,
+    /// The sites and their power chains.
+    #[serde(default)]
+    pub sites: Vec<SiteConfig>,
+    #[serde(default)]
+    pub builtin: BuiltinConfig,
+    /// Alarms on any measurement.
+    #[serde(default)]
+    pub rules: Vec<RuleConfig>,
+    #[serde(default)]
+    pub receivers: Vec<ReceiverConfig>,
+    /// Which receivers get which alarms; the first route that matches wins.
+    /// No route: every receiver gets every alarm.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+    /// Tokens of the alarm API (`Authorization: Bearer …`). None: the API answers 403.
+    #[serde(default)]
+    pub api_tokens: Vec<String>,
+}
+
+/// One site: the feeds it should have live, and what hangs on them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    pub name: String,
+    /// The feeds (tag `feed` of `power_feed`) the site should have live,
+    /// e.g. [A, B]. Fewer live: power redundancy degraded; none: lost.
+    #[serde(default)]
+    pub feeds: Vec<String>,
+}
+
+/// Switches and thresholds of the built-in alarms (docs/alarms.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuiltinConfig {
+    /// Built-in alarms switched off, by name (e.g. `generator_running`).
+    #[serde(default)]
+    pub disabled: Vec<String>,
+    /// An agent is silent after this many of its intervals without data. Defaults to 3.
+    #[serde(default = "default_silent_intervals")]
+    pub agent_silent_intervals: u32,
+    /// The interval assumed until an agent's heartbeats show its own. Defaults to 10.
+    #[serde(default = "default_agent_interval")]
+    pub agent_interval_secs: u64,
+    /// UPS runtime below this many minutes: alarm. Defaults to 10.
+    #[serde(default = "default_runtime_min")]
+    pub ups_runtime_min: f64,
+    /// A filesystem above this percentage used: alarm; it clears below `disk_clear_pct`.
+    /// Defaults to 90 and 85.
+    #[serde(default = "default_disk_pct")]
+    pub disk_used_pct: f64,
+    #[serde(default = "default_disk_clear")]
+    pub disk_clear_pct: f64,
+}
+
+impl Default for BuiltinConfig {
+    fn default() -> Self {
+        BuiltinConfig {
+            disabled: Vec::new(),
+            agent_silent_intervals: default_silent_intervals(),
+            agent_interval_secs: default_agent_interval(),
+            ups_runtime_min: default_runtime_min(),
+            disk_used_pct: default_disk_pct(),
+            disk_clear_pct: default_disk_clear(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// An alarm on one field of one measurement: fires when the value crosses
+/// `above`/`below` (or equals `equals`) for `for_secs`, clears when it is back
+/// past `clear` (hysteresis; defaults to the threshold itself).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Alarm name (label `alertname`), e.g. `room_too_hot`.
+    pub name: String,
+    pub measurement: String,
+    pub field: String,
+    /// Tags the series must have, exactly.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub above: Option<f64>,
+    #[serde(default)]
+    pub below: Option<f64>,
+    /// A string or bool value (as text: `true`, `on_battery`).
+    #[serde(default)]
+    pub equals: Option<String>,
+    /// Where a firing `above`/`below` alarm clears.
+    #[serde(default)]
+    pub clear: Option<f64>,
+    /// How long the condition must hold before the alarm fires. Defaults to 0.
+    #[serde(default)]
+    pub for_secs: u64,
+    /// Defaults to warning.
+    #[serde(default = "default_severity")]
+    pub severity: Severity,
+    /// Message; `{site}`, `{device}`, `{host}`, any tag, and `{value}` are
+    /// filled in. Defaults to "<name>: <field> = <value>".
+    #[serde(default)]
+    pub summary: Option<String>,
+    /// Extra labels of the alarm (for routing).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiverConfig {
+    pub name: String,
+    /// POST of a JSON document per notice, signed with HMAC-SHA256 when `secret` is set.
+    #[serde(default)]
+    pub webhook: Option<WebhookConfig>,
+    /// Prometheus Alertmanager: `POST /api/v2/alerts`.
+    #[serde(default)]
+    pub alertmanager: Option<AlertmanagerConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub url: String,
+    /// Key of the `X-Dcwatch-Signature: sha256=<hex>` header over the body.
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerConfig {
+    /// Base URL, e.g. http://127.0.0.1:9093.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    pub receivers: Vec<String>,
+    /// Severities this route takes. Defaults to all.
+    #[serde(default)]
+    pub severity: Vec<Severity>,
+    /// Labels the alarm must have, exactly (e.g. `site: hn-dc1`).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+fn default_db() -> PathBuf {
+    PathBuf::from("/var/lib/dcwatch/alarms.db")
+}
+fn default_eval_ms() -> u64 {
+    1000
+}
+fn default_repeat() -> u64 {
+    4 * 3600
+}
+fn default_silent_intervals() -> u32 {
+    3
+}
+fn default_agent_interval() -> u64 {
+    10
+}
+fn default_runtime_min() -> f64 {
+    10.0
+}
+fn default_disk_pct() -> f64 {
+    90.0
+}
+fn default_disk_clear() -> f64 {
+    85.0
+}
+fn default_severity() -> Severity {
+    Severity::Warning
+}
+
+pub const BUILTIN_NAMES: &[&str] = &[
+    "agent_silent",
+    "device_unreachable",
+    "ups_on_battery",
+    "ups_low_battery",
+    "ups_runtime_low",
+    "ups_replace_battery",
+    "ups_overload",
+    "feed_lost",
+    "power_redundancy_degraded",
+    "power_lost",
+    "ats_on_secondary",
+    "generator_running",
+    "generator_not_running",
+    "disk_full",
+    "notification_failing",
+];
+
+impl dcwatch_common::config::Validate for AlarmsConfig {
+    fn validate(&self, p: &mut Vec<Problem>) {
+        self.check(p);
+    }
+}
+
+impl AlarmsConfig {
+    pub fn check(&self, p: &mut Vec<Problem>) {
+        if self.evaluate_every_ms == 0 {
+            p.push(Problem::general("alarms.evaluate_every_ms: must be at least 1"));
+        }
+        for d in &self.builtin.disabled {
+            if !BUILTIN_NAMES.contains(&d.as_str()) {
+                p.push(Problem::general(format!(
+                    "alarms.builtin.disabled: `{d}` is not a built-in alarm; they are: {}",
+                    BUILTIN_NAMES.join(", ")
+                )));
+            }
+        }
+        if self.builtin.disk_clear_pct > self.builtin.disk_used_pct {
+            p.push(Problem::general("alarms.builtin.disk_clear_pct: must not be above disk_used_pct"));
+        }
+        for (i, r) in self.rules.iter().enumerate() {
+            let at = format!("alarms.rules[{i}] ({})", r.name);
+            let n = [r.above.is_some(), r.below.is_some(), r.equals.is_some()].iter().filter(|b| **b).count();
+            if n != 1 {
+                p.push(Problem::general(format!("{at}: give exactly one of above, below, equals")));
+            }
+            if let (Some(a), Some(c)) = (r.above, r.clear)
+                && c > a
+            {
+                p.push(Problem::general(format!("{at}: clear ({c}) must not be above `above` ({a})")));
+            }
+            if let (Some(b), Some(c)) = (r.below, r.clear)
+                && c < b
+            {
+                p.push(Problem::general(format!("{at}: clear ({c}) must not be below `below` ({b})")));
+            }
+            if BUILTIN_NAMES.contains(&r.name.as_str()) {
+                p.push(Problem::general(format!("{at}: the name is a built-in alarm's")));
+            }
+            if let Some(t) = &r.summary
+                && let Err(e) = super::template::check(t)
+            {
+                p.push(Problem::general(format!("{at}.summary: {e}")));
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, r) in self.receivers.iter().enumerate() {
+            if !names.insert(r.name.as_str()) {
+                p.push(Problem::general(format!("alarms.receivers[{i}]: `{}` is named twice", r.name)));
+            }
+            let kinds = [r.webhook.is_some(), r.alertmanager.is_some()].iter().filter(|b| **b).count();
+            if kinds != 1 {
+                p.push(Problem::general(format!(
+                    "alarms.receivers[{i}] ({}): give exactly one of webhook, alertmanager",
+                    r.name
+                )));
+            }
+            for url in
+                [r.webhook.as_ref().map(|w| &w.url), r.alertmanager.as_ref().map(|a| &a.url)].into_iter().flatten()
+            {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    p.push(Problem::general(format!(
+                        "alarms.receivers[{i}] ({}): url `{url}` must start with http:// or https://",
+                        r.name
+                    )));
+                }
+            }
+        }
+        for (i, r) in self.routes.iter().enumerate() {
+            for name in &r.receivers {
+                if !names.contains(name.as_str()) {
+                    p.push(Problem::general(format!("alarms.routes[{i}]: no receiver is named `{name}`")));
+                }
+            }
+        }
+    }
+
+    pub fn enabled(&self, builtin: &str) -> bool {
+        !self.builtin.disabled.iter().any(|d| d == builtin)
+    }
+}

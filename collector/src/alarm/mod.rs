@@ -1,0 +1,564 @@
+//! Alarms: from the latest state of what agents send, conditions
+//! (`conditions.rs`: built-in alarms and rules); from conditions, alarms with
+//! a lifecycle — pending → firing → resolved, deduplicated by fingerprint,
+//! acknowledged, repeated, inhibited by the power alarm that explains them —
+//! kept in SQLite (`store.rs`); from changes, notices in an outbox that
+//! `notify.rs` delivers with retries.
+
+pub mod conditions;
+pub mod config;
+pub mod notify;
+pub mod store;
+pub mod template;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use self::conditions::{Cond, Latest, fingerprint};
+use self::config::AlarmsConfig;
+use self::store::{Ack, Alarm, Change, State, Store};
+use crate::ingest::lines::Observation;
+
+pub fn now_ms() -> i64 {
+    dcwatch_common::now_ns() / 1_000_000
+}
+
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub evaluations: AtomicU64,
+    pub notices_queued: AtomicU64,
+    pub notices_sent: AtomicU64,
+    pub notices_failed: AtomicU64,
+}
+
+struct Core {
+    store: Store,
+    alarms: HashMap<String, Alarm>,
+}
+
+pub struct Engine {
+    config: Mutex<Arc<AlarmsConfig>>,
+    /// The measurements the built-ins and rules read (ingest keeps only these).
+    watched: std::sync::RwLock<Arc<std::collections::HashSet<String>>>,
+    latest: Mutex<Latest>,
+    core: Mutex<Core>,
+    pub stats: Stats,
+    /// Wakes the delivery task when notices are queued.
+    pub wake: tokio::sync::Notify,
+}
+
+impl Engine {
+    pub fn open(cfg: AlarmsConfig) -> Result<Engine, String> {
+        let store = Store::open(&cfg.db)?;
+        let alarms: HashMap<String, Alarm> = store.load()?.into_iter().map(|a| (a.fingerprint.clone(), a)).collect();
+        if !alarms.is_empty() {
+            tracing::info!(alarms = alarms.len(), db = %cfg.db.display(), "alarm state restored");
+        }
+        Ok(Engine {
+            watched: std::sync::RwLock::new(Arc::new(watched(&cfg))),
+            config: Mutex::new(Arc::new(cfg)),
+            latest: Mutex::new(Latest::default()),
+            core: Mutex::new(Core { store, alarms }),
+            stats: Stats::default(),
+            wake: tokio::sync::Notify::new(),
+        })
+    }
+
+    pub fn config(&self) -> Arc<AlarmsConfig> {
+        self.config.lock().expect("not poisoned").clone()
+    }
+
+    /// A new config (reload): alarms and their state carry over.
+    pub fn set_config(&self, cfg: AlarmsConfig) {
+        *self.watched.write().expect("not poisoned") = Arc::new(watched(&cfg));
+        *self.config.lock().expect("not poisoned") = Arc::new(cfg);
+    }
+
+    /// The measurements whose points are wanted.
+    pub fn watched(&self) -> Arc<std::collections::HashSet<String>> {
+        self.watched.read().expect("not poisoned").clone()
+    }
+
+    pub fn observe(&self, obs: &[Observation]) {
+        self.observe_at(obs, Instant::now());
+    }
+
+    pub fn observe_at(&self, obs: &[Observation], now: Instant) {
+        if obs.is_empty() {
+            return;
+        }
+        let mut l = self.latest.lock().expect("not poisoned");
+        for o in obs {
+            l.observe(o, now);
+        }
+    }
+
+    /// One evaluation: conditions → alarm changes → stored, with their notices.
+    pub fn evaluate(&self) {
+        self.evaluate_at(Instant::now(), now_ms());
+    }
+
+    /// [`Self::evaluate`] at a given moment (tests move time on).
+    pub fn evaluate_at(&self, now: Instant, now_ms: i64) {
+        let cfg = self.config();
+        let mut core = self.core.lock().expect("not poisoned");
+        let mut conds = {
+            let latest = self.latest.lock().expect("not poisoned");
+            let alarms = &core.alarms;
+            conditions::evaluate(&cfg, &latest, now, &|name, labels| alarms.contains_key(&fingerprint(name, labels)))
+        };
+        if cfg.enabled("notification_failing") {
+            // A receiver whose notices keep failing (3 attempts or more).
+            for u in core.store.undelivered().unwrap_or_default() {
+                let labels = [("receiver".to_string(), u.receiver.clone())].into_iter().collect();
+                conds.push(Cond {
+                    name: "notification_failing".into(),
+                    labels,
+                    severity: config::Severity::Critical,
+                    summary: format!(
+                        "Notices to {} are not delivered ({} waiting): {}",
+                        u.receiver,
+                        u.count,
+                        u.last_error.clone().unwrap_or_default()
+                    ),
+                    value: Some(u.count.to_string()),
+                    active: u.attempts >= 3,
+                    for_secs: 0,
+                    inhibits: &[],
+                });
+            }
+            for (fp, a) in &core.alarms {
+                // Cleared once nothing waits for that receiver any more.
+                if a.name == "notification_failing" && !conds.iter().any(|c| fingerprint(&c.name, &c.labels) == *fp) {
+                    conds.push(Cond {
+                        name: a.name.clone(),
+                        labels: a.labels.clone(),
+                        severity: a.severity,
+                        summary: format!(
+                            "Notices to {} are delivered again",
+                            a.labels.get("receiver").cloned().unwrap_or_default()
+                        ),
+                        value: None,
+                        active: false,
+                        for_secs: 0,
+                        inhibits: &[],
+                    });
+                }
+            }
+        }
+        self.stats.evaluations.fetch_add(1, Ordering::Relaxed);
+        let mut by_fp: HashMap<String, &Cond> = HashMap::with_capacity(conds.len());
+        for c in &conds {
+            by_fp.insert(fingerprint(&c.name, &c.labels), c);
+        }
+        // Inhibition: an active condition that explains others at its site.
+        let mut inhibitors: Vec<(String, &Cond)> = Vec::new();
+        for (fp, c) in &by_fp {
+            if c.active && !c.inhibits.is_empty() {
+                inhibitors.push((fp.clone(), c));
+            }
+        }
+        let inhibitor_of = |c: &Cond| -> Option<String> {
+            inhibitors
+                .iter()
+                .find(|(_, i)| i.inhibits.contains(&c.name.as_str()) && i.labels.get("site") == c.labels.get("site"))
+                .map(|(fp, _)| fp.clone())
+        };
+        let mut changes: Vec<Change<'_>> = Vec::new();
+        let mut notices: Vec<(String, &'static str)> = Vec::new();
+        let mut updated: Vec<Alarm> = Vec::new();
+        let mut removed: Vec<Alarm> = Vec::new();
+        let mut history: Vec<(Alarm, &'static str, String)> = Vec::new();
+        for (fp, c) in &by_fp {
+            let existing = core.alarms.get(fp).cloned();
+            match (existing, c.active) {
+                (None, true) => {
+                    let mut a = Alarm {
+                        fingerprint: fp.clone(),
+                        name: c.name.clone(),
+                        labels: c.labels.clone(),
+                        severity: c.severity,
+                        state: State::Pending,
+                        summary: c.summary.clone(),
+                        value: c.value.clone(),
+                        since_ms: now_ms,
+                        fired_ms: None,
+                        sent_ms: None,
+                        ack: None,
+                        inhibited_by: None,
+                    };
+                    if c.for_secs == 0 {
+                        a.state = State::Firing;
+                        a.fired_ms = Some(now_ms);
+                    }
+                    history.push((
+                        a.clone(),
+                        if a.state == State::Firing { "firing" } else { "pending" },
+                        a.summary.clone(),
+                    ));
+                    updated.push(a);
+                }
+                (Some(mut a), true) => {
+                    let mut changed = a.summary != c.summary || a.value != c.value;
+                    a.summary = c.summary.clone();
+                    a.value = c.value.clone();
+                    if a.state == State::Pending && now_ms - a.since_ms >= (c.for_secs as i64) * 1000 {
+                        a.state = State::Firing;
+                        a.fired_ms = Some(now_ms);
+                        history.push((a.clone(), "firing", a.summary.clone()));
+                        changed = true;
+                    }
+                    if changed {
+                        updated.push(a);
+                    }
+                }
+                (Some(a), false) => {
+                    if a.state == State::Firing {
+                        history.push((a.clone(), "resolved", c.summary.clone()));
+                    }
+                    removed.push(a);
+                }
+                (None, false) => {}
+            }
+        }
+        // Notices: what fires now, what is resolved, what is due again, and
+        // what an ended inhibition releases.
+        let repeat_ms = (cfg.repeat_interval_secs as i64) * 1000;
+        let mut all: Vec<Alarm> = core.alarms.values().cloned().collect();
+        for u in &updated {
+            all.retain(|a| a.fingerprint != u.fingerprint);
+            all.push(u.clone());
+        }
+        all.retain(|a| !removed.iter().any(|r| r.fingerprint == a.fingerprint));
+        let mut final_alarms: Vec<Alarm> = Vec::new();
+        for mut a in all {
+            let before = a.clone();
+            if a.state == State::Firing {
+                let cond = by_fp.get(&a.fingerprint);
+                a.inhibited_by = cond.and_then(|c| inhibitor_of(c)).or_else(|| {
+                    // A restored alarm without a condition yet keeps its inhibition.
+                    if cond.is_none() { a.inhibited_by.clone() } else { None }
+                });
+                if a.inhibited_by.is_none() {
+                    let due = match a.sent_ms {
+                        None => Some("firing"),
+                        Some(t) if a.ack.is_none() && repeat_ms > 0 && now_ms - t >= repeat_ms => Some("repeat"),
+                        _ => None,
+                    };
+                    if let Some(kind) = due {
+                        a.sent_ms = Some(now_ms);
+                        notices.push((a.fingerprint.clone(), kind));
+                    }
+                }
+            }
+            if a != before && !updated.iter().any(|u| u.fingerprint == a.fingerprint) {
+                updated.push(a.clone());
+            } else if let Some(u) = updated.iter_mut().find(|u| u.fingerprint == a.fingerprint) {
+                *u = a.clone();
+            }
+            final_alarms.push(a);
+        }
+        for r in &removed {
+            // Only a notice that went out gets a resolve notice.
+            if r.state == State::Firing && r.sent_ms.is_some() {
+                notices.push((r.fingerprint.clone(), "resolved"));
+            }
+        }
+        if updated.is_empty() && removed.is_empty() && notices.is_empty() {
+            return;
+        }
+        let mut payloads: Vec<(String, String, &'static str, String)> = Vec::new();
+        for (fp, kind) in &notices {
+            let a = final_alarms.iter().chain(removed.iter()).find(|a| &a.fingerprint == fp).expect("known alarm");
+            let resolved_summary = by_fp.get(fp).map(|c| c.summary.clone());
+            for receiver in notify::route(&cfg, a) {
+                let payload = notify::payload(a, kind, now_ms, resolved_summary.as_deref());
+                payloads.push((receiver, fp.clone(), *kind, payload));
+            }
+        }
+        for a in &updated {
+            changes.push(Change::Upsert(a));
+        }
+        for r in &removed {
+            changes.push(Change::Remove(&r.fingerprint));
+        }
+        for (a, event, detail) in &history {
+            changes.push(Change::History { alarm: a, event, detail: detail.clone(), at_ms: now_ms });
+        }
+        for (receiver, fp, kind, payload) in &payloads {
+            changes.push(Change::Notice {
+                receiver,
+                fingerprint: fp,
+                status: kind,
+                payload: payload.clone(),
+                at_ms: now_ms,
+            });
+        }
+        if let Err(e) = core.store.apply(&changes) {
+            tracing::error!(error = %e, "cannot write alarm state; will retry at the next evaluation");
+            return;
+        }
+        for (a, event, _) in &history {
+            tracing::info!(alarm = %a.name, labels = ?a.labels, event, summary = %a.summary, "alarm");
+        }
+        for a in updated {
+            core.alarms.insert(a.fingerprint.clone(), a);
+        }
+        for r in removed {
+            core.alarms.remove(&r.fingerprint);
+        }
+        if !payloads.is_empty() {
+            self.stats.notices_queued.fetch_add(payloads.len() as u64, Ordering::Relaxed);
+            self.wake.notify_one();
+        }
+    }
+
+    /// The alarms pending or firing, most severe first.
+    pub fn alarms(&self) -> Vec<Alarm> {
+        let core = self.core.lock().expect("not poisoned");
+        let mut v: Vec<Alarm> = core.alarms.values().cloned().collect();
+        v.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.since_ms.cmp(&b.since_ms)).then(a.name.cmp(&b.name)));
+        v
+    }
+
+    /// Acknowledges a firing alarm: its repeats stop.
+    pub fn ack(&self, fp: &str, by: &str, comment: &str) -> Result<Alarm, String> {
+        let mut core = self.core.lock().expect("not poisoned");
+        let mut a = core.alarms.get(fp).cloned().ok_or_else(|| format!("no pending or firing alarm {fp}"))?;
+        let now = now_ms();
+        a.ack = Some(Ack { by: by.to_string(), at_ms: now, comment: comment.to_string() });
+        let detail = format!("{by}: {comment}");
+        core.store
+            .apply(&[Change::Upsert(&a), Change::History { alarm: &a, event: "acknowledged", detail, at_ms: now }])?;
+        core.alarms.insert(fp.to_string(), a.clone());
+        Ok(a)
+    }
+
+    pub fn history(&self, limit: usize) -> Result<Vec<serde_json::Value>, String> {
+        self.core.lock().expect("not poisoned").store.history(limit)
+    }
+
+    pub fn undelivered(&self) -> Result<Vec<store::Undelivered>, String> {
+        self.core.lock().expect("not poisoned").store.undelivered()
+    }
+
+    fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
+        f(&self.core.lock().expect("not poisoned").store)
+    }
+}
+
+/// Evaluates every `evaluate_every_ms` until `stop`.
+pub async fn run(engine: Arc<Engine>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let every = std::time::Duration::from_millis(engine.config().evaluate_every_ms.max(1));
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let e = engine.clone();
+        if let Err(err) = tokio::task::spawn_blocking(move || e.evaluate()).await {
+            tracing::error!(error = %err, "alarm evaluation failed");
+        }
+    }
+}
+
+fn watched(cfg: &AlarmsConfig) -> std::collections::HashSet<String> {
+    conditions::BUILTIN_MEASUREMENTS
+        .iter()
+        .map(|m| m.to_string())
+        .chain(cfg.rules.iter().map(|r| r.measurement.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::ingest::lines::ObsValue;
+
+    fn cfg(dir: &std::path::Path, extra: &str) -> AlarmsConfig {
+        let yaml = format!(
+            "db: {}\nrepeat_interval_secs: 60\nsites:\n  - name: hn\n    feeds: [A, B]\nreceivers:\n  - name: hook\n    webhook: {{url: http://127.0.0.1:9/x}}\n{extra}",
+            dir.join("alarms.db").display()
+        );
+        dcwatch_common::config::parse::<AlarmsConfig>(&yaml, std::path::Path::new("/x/alarms.yaml")).unwrap()
+    }
+
+    fn obs(m: &str, tags: &[(&str, &str)], fields: &[(&str, ObsValue)]) -> Observation {
+        Observation {
+            measurement: m.into(),
+            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            fields: fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            ts: 1,
+        }
+    }
+
+    fn ups(on_battery: bool) -> Observation {
+        obs(
+            "ups",
+            &[("site", "hn"), ("device", "ups1")],
+            &[
+                ("on_battery", ObsValue::Bool(on_battery)),
+                ("battery_charge_pct", ObsValue::Num(87.0)),
+                ("runtime_remaining_s", ObsValue::Num(1500.0)),
+            ],
+        )
+    }
+
+    fn feed(f: &str, live: bool) -> Observation {
+        obs(
+            "power_feed",
+            &[("site", "hn"), ("device", &format!("m{f}")), ("feed", f)],
+            &[("live", ObsValue::Bool(live))],
+        )
+    }
+
+    /// (alarm name, notice) of the notices queued so far, oldest first.
+    fn notices(e: &Engine) -> Vec<(String, String)> {
+        let due = e.with_store(|s| s.due(i64::MAX, 1000)).unwrap();
+        due.iter()
+            .map(|n| {
+                let p: serde_json::Value = serde_json::from_str(&n.payload).unwrap();
+                (p["name"].as_str().unwrap().to_string(), n.status.clone())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_ups_on_battery_fires_once_and_resolves_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(dir.path(), "")).unwrap();
+        let t0 = Instant::now();
+        e.observe_at(&[ups(true)], t0);
+        e.evaluate_at(t0, 1_000);
+        e.evaluate_at(t0 + Duration::from_secs(1), 2_000);
+        assert_eq!(notices(&e), vec![("ups_on_battery".to_string(), "firing".to_string())]);
+        let a = &e.alarms()[0];
+        assert_eq!(a.summary, "UPS ups1 at hn is on battery (87 % charge, 25 min runtime)");
+        e.observe_at(&[ups(false)], t0);
+        e.evaluate_at(t0 + Duration::from_secs(2), 3_000);
+        e.evaluate_at(t0 + Duration::from_secs(3), 4_000);
+        assert_eq!(
+            notices(&e),
+            vec![("ups_on_battery".into(), "firing".into()), ("ups_on_battery".into(), "resolved".into())]
+        );
+        assert!(e.alarms().is_empty());
+    }
+
+    #[test]
+    fn a_rule_waits_for_its_duration_and_clears_with_hysteresis() {
+        let dir = tempfile::tempdir().unwrap();
+        let rule = "rules:\n  - name: room_hot\n    measurement: env\n    field: temperature_c\n    above: 30\n    clear: 27\n    \
+                    for_secs: 60\n    summary: \"Phòng {device} nóng: {value} °C\"\n";
+        let e = Engine::open(cfg(dir.path(), rule)).unwrap();
+        let t0 = Instant::now();
+        let temp = |v: f64| obs("env", &[("site", "hn"), ("device", "room1")], &[("temperature_c", ObsValue::Num(v))]);
+        e.observe_at(&[temp(31.5)], t0);
+        e.evaluate_at(t0, 0);
+        assert_eq!(e.alarms()[0].state, State::Pending);
+        e.evaluate_at(t0 + Duration::from_secs(59), 59_000);
+        assert!(notices(&e).is_empty(), "not yet: 59 s of 60");
+        e.evaluate_at(t0 + Duration::from_secs(60), 60_000);
+        assert_eq!(notices(&e), vec![("room_hot".into(), "firing".into())]);
+        assert_eq!(e.alarms()[0].summary, "Phòng room1 nóng: 31.5 °C");
+        // Below the threshold but above `clear`: still firing.
+        e.observe_at(&[temp(28.0)], t0);
+        e.evaluate_at(t0 + Duration::from_secs(61), 61_000);
+        assert_eq!(e.alarms()[0].state, State::Firing);
+        e.observe_at(&[temp(26.5)], t0);
+        e.evaluate_at(t0 + Duration::from_secs(62), 62_000);
+        assert!(e.alarms().is_empty());
+        assert_eq!(notices(&e).last(), Some(&("room_hot".into(), "resolved".into())));
+    }
+
+    #[test]
+    fn an_acknowledged_alarm_is_not_repeated_and_an_unacknowledged_one_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(dir.path(), "")).unwrap();
+        let t0 = Instant::now();
+        e.observe_at(
+            &[ups(true), obs("ups", &[("site", "hn"), ("device", "ups2")], &[("on_battery", ObsValue::Bool(true))])],
+            t0,
+        );
+        e.evaluate_at(t0, 0);
+        let fp = e.alarms().iter().find(|a| a.labels["device"] == "ups1").unwrap().fingerprint.clone();
+        e.ack(&fp, "Minh", "đang xử lý").unwrap();
+        e.evaluate_at(t0 + Duration::from_secs(61), 61_000);
+        let repeats: Vec<_> = notices(&e).into_iter().filter(|(_, k)| k == "repeat").collect();
+        assert_eq!(repeats.len(), 1, "only ups2, which nobody acknowledged, is sent again");
+        assert_eq!(e.history(10).unwrap()[0]["detail"], "Minh: đang xử lý");
+    }
+
+    #[test]
+    fn losing_both_feeds_is_one_alarm_that_explains_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(dir.path(), "")).unwrap();
+        let t0 = Instant::now();
+        let beat = obs("dcwatch_agent", &[("site", "hn"), ("host", "web1")], &[("uptime_s", ObsValue::Num(5.0))]);
+        e.observe_at(&[feed("A", true), feed("B", true), ups(false), beat], t0);
+        e.evaluate_at(t0, 0);
+        assert!(notices(&e).is_empty());
+        e.observe_at(&[feed("A", false)], t0);
+        e.evaluate_at(t0 + Duration::from_secs(1), 1_000);
+        assert_eq!(notices(&e), vec![("power_redundancy_degraded".into(), "firing".into())]);
+        // Feed B goes too, the UPS takes over, and web1 falls silent.
+        e.observe_at(&[feed("B", false), ups(true)], t0);
+        e.evaluate_at(t0 + Duration::from_secs(40), 40_000);
+        let n = notices(&e);
+        assert_eq!(
+            n[1..],
+            [("power_lost".to_string(), "firing".to_string()), ("power_redundancy_degraded".into(), "resolved".into())]
+        );
+        let lost = e.alarms().into_iter().find(|a| a.name == "power_lost").unwrap();
+        assert_eq!(lost.summary, "Site hn: ALL power feeds down (A, B); UPS ups1 on battery (87 %, 25 min left)");
+        let inhibited: Vec<_> = e.alarms().into_iter().filter(|a| a.inhibited_by.is_some()).map(|a| a.name).collect();
+        assert_eq!(inhibited.len(), 4, "{inhibited:?}"); // ups_on_battery, agent_silent, feed_lost ×2
+        // Mains back: the power alarm resolves; nothing it explained was ever sent.
+        e.observe_at(&[feed("A", true), feed("B", true), ups(false)], t0 + Duration::from_secs(41));
+        e.evaluate_at(t0 + Duration::from_secs(41), 41_000);
+        let n = notices(&e);
+        assert_eq!(n.last(), Some(&("power_lost".into(), "resolved".into())));
+        assert!(!n.iter().any(|(name, _)| name == "ups_on_battery" || name == "feed_lost"), "{n:?}");
+    }
+
+    #[test]
+    fn a_restart_neither_repeats_a_firing_notice_nor_loses_the_resolve() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Instant::now();
+        {
+            let e = Engine::open(cfg(dir.path(), "")).unwrap();
+            e.observe_at(&[ups(true)], t0);
+            e.evaluate_at(t0, 0);
+        }
+        let e = Engine::open(cfg(dir.path(), "")).unwrap();
+        assert_eq!(e.alarms().len(), 1, "restored");
+        e.evaluate_at(t0 + Duration::from_secs(1), 1_000);
+        e.evaluate_at(t0 + Duration::from_secs(2), 2_000);
+        assert_eq!(notices(&e), vec![("ups_on_battery".into(), "firing".into())], "no second firing notice");
+        e.observe_at(&[ups(false)], t0);
+        e.evaluate_at(t0 + Duration::from_secs(3), 3_000);
+        assert_eq!(notices(&e).last(), Some(&("ups_on_battery".into(), "resolved".into())));
+    }
+
+    #[test]
+    fn an_agent_is_silent_after_three_of_its_intervals() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(dir.path(), "")).unwrap();
+        let t0 = Instant::now();
+        let beat = |ts: i64| Observation {
+            ts,
+            ..obs("dcwatch_agent", &[("site", "hn"), ("host", "db1")], &[("uptime_s", ObsValue::Num(1.0))])
+        };
+        // Heartbeats 5 s apart: its interval is 5 s.
+        e.observe_at(&[beat(1_000_000_000)], t0);
+        e.observe_at(&[beat(6_000_000_000)], t0 + Duration::from_secs(5));
+        e.evaluate_at(t0 + Duration::from_secs(20), 20_000);
+        assert!(e.alarms().is_empty(), "15 s of silence is 3 intervals, not more");
+        e.evaluate_at(t0 + Duration::from_secs(21), 21_000);
+        assert_eq!(e.alarms()[0].name, "agent_silent");
+        assert_eq!(e.alarms()[0].summary, "Host db1 at hn has sent nothing for 16 s");
+    }
+}

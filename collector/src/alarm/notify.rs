@@ -1,0 +1,179 @@
+//! Routing notices to receivers, their payloads, and the delivery task that
+//! empties the outbox: every notice is retried with backoff (2 s doubling to
+//! 5 min) until its receiver takes it; failures are logged, counted in
+//! `/metrics` and raise the `notification_failing` self-alarm.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+use super::config::{AlarmsConfig, ReceiverConfig};
+use super::store::{Alarm, Outgoing};
+use super::{Engine, now_ms};
+
+/// The receivers an alarm goes to: those of the first route that matches;
+/// without routes, every receiver.
+pub fn route(cfg: &AlarmsConfig, a: &Alarm) -> Vec<String> {
+    if cfg.routes.is_empty() {
+        return cfg.receivers.iter().map(|r| r.name.clone()).collect();
+    }
+    for r in &cfg.routes {
+        let sev_ok = r.severity.is_empty() || r.severity.contains(&a.severity);
+        let labels_ok = r.labels.iter().all(|(k, v)| a.labels.get(k) == Some(v));
+        if sev_ok && labels_ok {
+            return r.receivers.clone();
+        }
+    }
+    Vec::new()
+}
+
+fn iso(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem / 60 % 60, rem % 60, ms.rem_euclid(1000))
+}
+
+/// The JSON document of a notice (webhook body; Alertmanager gets its own).
+pub fn payload(a: &Alarm, status: &str, now_ms: i64, resolved_summary: Option<&str>) -> String {
+    let resolved = status == "resolved";
+    serde_json::json!({
+        "status": if resolved { "resolved" } else { "firing" },
+        "notice": status,
+        "fingerprint": a.fingerprint,
+        "name": a.name,
+        "severity": a.severity.as_str(),
+        "labels": a.labels,
+        "summary": if resolved { resolved_summary.unwrap_or(&a.summary) } else { &a.summary },
+        "value": a.value,
+        "started_at": iso(a.fired_ms.unwrap_or(a.since_ms)),
+        "ended_at": if resolved { Some(iso(now_ms)) } else { None },
+        "acknowledged_by": a.ack.as_ref().map(|k| k.by.clone()),
+    })
+    .to_string()
+}
+
+/// Alertmanager's `POST /api/v2/alerts` body for a notice.
+fn alertmanager_body(p: &serde_json::Value) -> serde_json::Value {
+    let mut labels = p["labels"].as_object().cloned().unwrap_or_default();
+    labels.insert("alertname".into(), p["name"].clone());
+    labels.insert("severity".into(), p["severity"].clone());
+    let mut alert = serde_json::json!({
+        "labels": labels,
+        "annotations": {"summary": p["summary"], "fingerprint": p["fingerprint"]},
+        "startsAt": p["started_at"],
+        "generatorURL": "dcwatch://alarms",
+    });
+    if let Some(end) = p["ended_at"].as_str() {
+        alert["endsAt"] = serde_json::Value::String(end.to_string());
+    }
+    serde_json::json!([alert])
+}
+
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn deliver(http: &reqwest::Client, r: &ReceiverConfig, n: &Outgoing) -> Result<(), String> {
+    let (url, body, sig) = if let Some(w) = &r.webhook {
+        let sig = w.secret.as_ref().map(|s| signature(s, n.payload.as_bytes()));
+        (w.url.clone(), n.payload.clone(), sig)
+    } else if let Some(am) = &r.alertmanager {
+        let p: serde_json::Value = serde_json::from_str(&n.payload).map_err(|e| e.to_string())?;
+        (format!("{}/api/v2/alerts", am.url.trim_end_matches('/')), alertmanager_body(&p).to_string(), None)
+    } else {
+        return Err("the receiver has no kind".into());
+    };
+    let mut req = http.post(&url).header("content-type", "application/json").body(body);
+    if let Some(s) = sig {
+        req = req.header("x-dcwatch-signature", s);
+    }
+    let resp = req.send().await.map_err(|e| format!("{url}: {e}"))?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        Err(format!("{url}: HTTP {status}: {}", text.chars().take(200).collect::<String>()))
+    }
+}
+
+/// Delivers the outbox until `stop`.
+pub async fn run(engine: Arc<Engine>, http: reqwest::Client, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let due = engine.with_store(|s| s.due(now_ms(), 100));
+        let due = match due {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the notification outbox");
+                Vec::new()
+            }
+        };
+        let cfg = engine.config();
+        for n in &due {
+            let Some(r) = cfg.receivers.iter().find(|r| r.name == n.receiver) else {
+                // Receiver removed from the config: the notice cannot go anywhere.
+                let _ = engine
+                    .with_store(|s| s.failed(n.id, now_ms() + 3_600_000, "no receiver of this name in the config"));
+                continue;
+            };
+            match deliver(&http, r, n).await {
+                Ok(()) => {
+                    engine.stats.notices_sent.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(receiver = %n.receiver, notice = %n.status, fingerprint = %n.fingerprint, "notice delivered");
+                    if let Err(e) = engine.with_store(|s| s.delivered(n.id, now_ms())) {
+                        tracing::error!(error = %e, "cannot mark a notice delivered; it may be sent again");
+                    }
+                }
+                Err(e) => {
+                    engine.stats.notices_failed.fetch_add(1, Ordering::Relaxed);
+                    let wait = Duration::from_secs(2u64.saturating_pow(n.attempts as u32 + 1).min(300));
+                    tracing::warn!(receiver = %n.receiver, attempt = n.attempts + 1, retry_in_s = wait.as_secs(), error = %e, "notice not delivered; will retry");
+                    let _ = engine.with_store(|s| s.failed(n.id, now_ms() + wait.as_millis() as i64, &e));
+                }
+            }
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = engine.wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(iso(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso(1_795_363_458_481), "2026-11-22T16:04:18.481Z");
+        assert_eq!(iso(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn the_signature_is_hmac_sha256_of_the_body() {
+        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+        assert_eq!(
+            signature("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}

@@ -1,0 +1,305 @@
+//! Alarm state on disk (SQLite, WAL): the alarms not yet resolved, their
+//! history, and the notification outbox. Every state change and the notices
+//! it causes are written in one transaction, so a restart neither sends a
+//! notice twice nor loses one.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rusqlite::{Connection, params};
+
+use super::config::Severity;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum State {
+    Pending,
+    Firing,
+}
+
+impl State {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Firing => "firing",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ack {
+    pub by: String,
+    pub at_ms: i64,
+    pub comment: String,
+}
+
+/// An alarm that is pending or firing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alarm {
+    pub fingerprint: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub severity: Severity,
+    pub state: State,
+    pub summary: String,
+    pub value: Option<String>,
+    /// When the condition began (ms since the epoch).
+    pub since_ms: i64,
+    pub fired_ms: Option<i64>,
+    /// When a firing notice last went out (None: never, e.g. inhibited).
+    pub sent_ms: Option<i64>,
+    pub ack: Option<Ack>,
+    /// Suppressed by another alarm (its fingerprint) that explains it.
+    pub inhibited_by: Option<String>,
+}
+
+/// A notice waiting to be delivered, or failing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub id: i64,
+    pub receiver: String,
+    pub fingerprint: String,
+    pub status: String,
+    pub payload: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+/// Notices a receiver has not taken yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Undelivered {
+    pub receiver: String,
+    pub count: i64,
+    /// The most attempts of one of them.
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+CREATE TABLE IF NOT EXISTS alarms (
+    fingerprint TEXT PRIMARY KEY, name TEXT NOT NULL, labels TEXT NOT NULL, severity TEXT NOT NULL,
+    state TEXT NOT NULL, summary TEXT NOT NULL, value TEXT, since_ms INTEGER NOT NULL, fired_ms INTEGER,
+    sent_ms INTEGER, ack_by TEXT, ack_ms INTEGER, ack_comment TEXT, inhibited_by TEXT
+);
+CREATE TABLE IF NOT EXISTS history (
+    id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL, name TEXT NOT NULL, labels TEXT NOT NULL,
+    at_ms INTEGER NOT NULL, event TEXT NOT NULL, detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_at ON history (at_ms);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY, receiver TEXT NOT NULL, fingerprint TEXT NOT NULL, status TEXT NOT NULL,
+    payload TEXT NOT NULL, created_ms INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    next_ms INTEGER NOT NULL, delivered_ms INTEGER, last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (delivered_ms, next_ms);
+";
+
+fn sev(s: &str) -> Severity {
+    match s {
+        "critical" => Severity::Critical,
+        "info" => Severity::Info,
+        _ => Severity::Warning,
+    }
+}
+
+/// A change to write in one transaction.
+pub enum Change<'a> {
+    Upsert(&'a Alarm),
+    Remove(&'a str),
+    History { alarm: &'a Alarm, event: &'a str, detail: String, at_ms: i64 },
+    Notice { receiver: &'a str, fingerprint: &'a str, status: &'a str, payload: String, at_ms: i64 },
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store, String> {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let conn = Connection::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| e.to_string())?;
+        conn.execute_batch(SCHEMA).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Store { conn })
+    }
+
+    pub fn load(&self) -> Result<Vec<Alarm>, String> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT fingerprint, name, labels, severity, state, summary, value, since_ms, fired_ms, sent_ms,
+                        ack_by, ack_ms, ack_comment, inhibited_by FROM alarms",
+            )
+            .map_err(|e| e.to_string())?;
+        let rows = st
+            .query_map([], |r| {
+                let labels: String = r.get(2)?;
+                let ack_by: Option<String> = r.get(10)?;
+                Ok(Alarm {
+                    fingerprint: r.get(0)?,
+                    name: r.get(1)?,
+                    labels: serde_json::from_str(&labels).unwrap_or_default(),
+                    severity: sev(&r.get::<_, String>(3)?),
+                    state: if r.get::<_, String>(4)? == "firing" { State::Firing } else { State::Pending },
+                    summary: r.get(5)?,
+                    value: r.get(6)?,
+                    since_ms: r.get(7)?,
+                    fired_ms: r.get(8)?,
+                    sent_ms: r.get(9)?,
+                    ack: match ack_by {
+                        Some(by) => Some(Ack { by, at_ms: r.get(11)?, comment: r.get(12)? }),
+                        None => None,
+                    },
+                    inhibited_by: r.get(13)?,
+                })
+            })
+            .map_err(|e| e.to_string())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+    }
+
+    pub fn apply(&mut self, changes: &[Change<'_>]) -> Result<(), String> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction().map_err(|e| e.to_string())?;
+        for c in changes {
+            match c {
+                Change::Upsert(a) => {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO alarms VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                        params![
+                            a.fingerprint,
+                            a.name,
+                            serde_json::to_string(&a.labels).unwrap_or_default(),
+                            a.severity.as_str(),
+                            a.state.as_str(),
+                            a.summary,
+                            a.value,
+                            a.since_ms,
+                            a.fired_ms,
+                            a.sent_ms,
+                            a.ack.as_ref().map(|k| k.by.clone()),
+                            a.ack.as_ref().map(|k| k.at_ms),
+                            a.ack.as_ref().map(|k| k.comment.clone()),
+                            a.inhibited_by,
+                        ],
+                    )
+                    .map_err(|e| e.to_string())?;
+                }
+                Change::Remove(fp) => {
+                    tx.execute("DELETE FROM alarms WHERE fingerprint = ?1", params![fp]).map_err(|e| e.to_string())?;
+                }
+                Change::History { alarm, event, detail, at_ms } => {
+                    tx.execute(
+                        "INSERT INTO history (fingerprint, name, labels, at_ms, event, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![
+                            alarm.fingerprint,
+                            alarm.name,
+                            serde_json::to_string(&alarm.labels).unwrap_or_default(),
+                            at_ms,
+                            event,
+                            detail
+                        ],
+                    )
+                    .map_err(|e| e.to_string())?;
+                }
+                Change::Notice { receiver, fingerprint, status, payload, at_ms } => {
+                    tx.execute(
+                        "INSERT INTO outbox (receiver, fingerprint, status, payload, created_ms, next_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                        params![receiver, fingerprint, status, payload, at_ms],
+                    )
+                    .map_err(|e| e.to_string())?;
+                }
+            }
+        }
+        tx.commit().map_err(|e| e.to_string())
+    }
+
+    /// Notices due now, oldest first.
+    pub fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<Outgoing>, String> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT id, receiver, fingerprint, status, payload, attempts, last_error FROM outbox
+                 WHERE delivered_ms IS NULL AND next_ms <= ?1 ORDER BY id LIMIT ?2",
+            )
+            .map_err(|e| e.to_string())?;
+        let rows = st
+            .query_map(params![now_ms, limit as i64], |r| {
+                Ok(Outgoing {
+                    id: r.get(0)?,
+                    receiver: r.get(1)?,
+                    fingerprint: r.get(2)?,
+                    status: r.get(3)?,
+                    payload: r.get(4)?,
+                    attempts: r.get(5)?,
+                    last_error: r.get(6)?,
+                })
+            })
+            .map_err(|e| e.to_string())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+    }
+
+    pub fn delivered(&self, id: i64, now_ms: i64) -> Result<(), String> {
+        self.conn
+            .execute("UPDATE outbox SET delivered_ms = ?2, last_error = NULL WHERE id = ?1", params![id, now_ms])
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn failed(&self, id: i64, next_ms: i64, error: &str) -> Result<(), String> {
+        self.conn
+            .execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_ms = ?2, last_error = ?3 WHERE id = ?1",
+                params![id, next_ms, error],
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Undelivered notices per receiver.
+    pub fn undelivered(&self) -> Result<Vec<Undelivered>, String> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT receiver, COUNT(*), MAX(attempts),
+                        (SELECT last_error FROM outbox o2 WHERE o2.receiver = outbox.receiver AND o2.delivered_ms IS NULL
+                         AND o2.last_error IS NOT NULL ORDER BY id DESC LIMIT 1)
+                 FROM outbox WHERE delivered_ms IS NULL GROUP BY receiver",
+            )
+            .map_err(|e| e.to_string())?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(Undelivered { receiver: r.get(0)?, count: r.get(1)?, attempts: r.get(2)?, last_error: r.get(3)? })
+            })
+            .map_err(|e| e.to_string())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+    }
+
+    /// The last `limit` history events, newest first: (fingerprint, name, labels, at, event, detail).
+    pub fn history(&self, limit: usize) -> Result<Vec<serde_json::Value>, String> {
+        let mut st = self
+            .conn
+            .prepare("SELECT fingerprint, name, labels, at_ms, event, detail FROM history ORDER BY id DESC LIMIT ?1")
+            .map_err(|e| e.to_string())?;
+        let rows = st
+            .query_map(params![limit as i64], |r| {
+                let labels: String = r.get(2)?;
+                Ok(serde_json::json!({
+                    "fingerprint": r.get::<_, String>(0)?,
+                    "name": r.get::<_, String>(1)?,
+                    "labels": serde_json::from_str::<serde_json::Value>(&labels).unwrap_or_default(),
+                    "at_ms": r.get::<_, i64>(3)?,
+                    "event": r.get::<_, String>(4)?,
+                    "detail": r.get::<_, String>(5)?,
+                }))
+            })
+            .map_err(|e| e.to_string())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,115 @@
+//! The alarm API (token auth: `alarms.api_tokens`, sent as `Authorization:
+//! Bearer …` or `Token …`): `GET /api/alarms`, `POST /api/alarms/{fingerprint}/ack`,
+//! `GET /api/alarms/history`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
+
+use crate::alarm::Engine;
+use crate::alarm::store::Alarm;
+use crate::state::AppState;
+
+fn err(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(serde_json::json!({"error": message.into()}))).into_response()
+}
+
+/// The engine, if the caller presents an API token.
+fn authorized(app: &AppState, headers: &HeaderMap) -> Result<Arc<Engine>, Box<Response>> {
+    let engine = app.alarms.clone().ok_or_else(|| Box::new(err(StatusCode::NOT_FOUND, "alarms are not configured")))?;
+    let tokens = engine.config().api_tokens.clone();
+    if tokens.is_empty() {
+        return Err(Box::new(err(StatusCode::FORBIDDEN, "no alarms.api_tokens are configured")));
+    }
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("Token ")))
+        .unwrap_or("");
+    let ok = tokens.iter().fold(false, |acc, t| acc | bool::from(t.as_bytes().ct_eq(presented.as_bytes())));
+    if ok { Ok(engine) } else { Err(Box::new(err(StatusCode::UNAUTHORIZED, "missing or unknown API token"))) }
+}
+
+pub fn alarm_json(a: &Alarm) -> serde_json::Value {
+    serde_json::json!({
+        "fingerprint": a.fingerprint,
+        "name": a.name,
+        "state": a.state.as_str(),
+        "severity": a.severity.as_str(),
+        "labels": a.labels,
+        "summary": a.summary,
+        "value": a.value,
+        "since_ms": a.since_ms,
+        "fired_ms": a.fired_ms,
+        "notified_ms": a.sent_ms,
+        "inhibited_by": a.inhibited_by,
+        "ack": a.ack.as_ref().map(|k| serde_json::json!({"by": k.by, "at_ms": k.at_ms, "comment": k.comment})),
+    })
+}
+
+pub async fn list(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let engine = match authorized(&app, &headers) {
+        Ok(e) => e,
+        Err(r) => return *r,
+    };
+    let alarms: Vec<_> = engine.alarms().iter().map(alarm_json).collect();
+    let failing: Vec<_> = engine
+        .undelivered()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|u| {
+            serde_json::json!({"receiver": u.receiver, "undelivered": u.count, "attempts": u.attempts, "last_error": u.last_error})
+        })
+        .collect();
+    Json(serde_json::json!({"alarms": alarms, "outbox": failing})).into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub struct AckBody {
+    by: String,
+    #[serde(default)]
+    comment: String,
+}
+
+pub async fn ack(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(fp): Path<String>,
+    body: Option<Json<AckBody>>,
+) -> Response {
+    let engine = match authorized(&app, &headers) {
+        Ok(e) => e,
+        Err(r) => return *r,
+    };
+    let Some(Json(b)) = body else {
+        return err(StatusCode::BAD_REQUEST, "send JSON: {\"by\": \"who\", \"comment\": \"why\"}");
+    };
+    if b.by.trim().is_empty() {
+        return err(StatusCode::BAD_REQUEST, "`by` must name who acknowledges");
+    }
+    match tokio::task::spawn_blocking(move || engine.ack(&fp, &b.by, &b.comment)).await {
+        Ok(Ok(a)) => Json(alarm_json(&a)).into_response(),
+        Ok(Err(e)) => err(StatusCode::NOT_FOUND, e),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+pub async fn history(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let engine = match authorized(&app, &headers) {
+        Ok(e) => e,
+        Err(r) => return *r,
+    };
+    let limit = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(100usize).min(10_000);
+    match engine.history(limit) {
+        Ok(h) => Json(serde_json::json!({"history": h})).into_response(),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
