@@ -790,3 +790,48 @@ pub fn pty_pair(dir: &Path) -> (Proc, PathBuf, PathBuf) {
     wait_for("socat's ptys", || (a.exists() && b.exists()).then_some(()));
     (proc, a, b)
 }
+
+/// Prometheus Alertmanager (Debian `prometheus-alertmanager`) with a route to nowhere.
+pub struct Alertmanager {
+    pub proc: Proc,
+    pub port: u16,
+    pub dir: TempDir,
+}
+
+impl Alertmanager {
+    pub fn start() -> Alertmanager {
+        let dir = TempDir::new().expect("tempdir");
+        let port = free_port();
+        let cfg = dir.path().join("am.yml");
+        std::fs::write(&cfg, "route:\n  receiver: nowhere\nreceivers:\n  - name: nowhere\n").expect("write am.yml");
+        let proc = Proc::spawn(
+            "alertmanager",
+            Command::new(system_program("prometheus-alertmanager"))
+                .arg(format!("--config.file={}", cfg.display()))
+                .arg(format!("--storage.path={}", dir.path().join("data").display()))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .arg("--cluster.listen-address="),
+            dir.path(),
+        );
+        let client = http(None);
+        wait_for("Alertmanager to be ready", || {
+            (status_of(&client, &format!("http://127.0.0.1:{port}/-/ready")) == Some(200)).then_some(())
+        });
+        Alertmanager { proc, port, dir }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `GET /api/v2/alerts` (active ones only).
+    pub fn alerts(&self) -> Vec<serde_json::Value> {
+        http(None)
+            .get(format!("{}/api/v2/alerts?active=true&silenced=false&inhibited=false", self.url()))
+            .send()
+            .ok()
+            .and_then(|r| r.bytes().ok())
+            .and_then(|b| serde_json::from_slice::<Vec<serde_json::Value>>(&b).ok())
+            .unwrap_or_default()
+    }
+}

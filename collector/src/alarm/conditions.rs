@@ -329,7 +329,7 @@ pub fn evaluate(
                     &mut out,
                     "feed_lost",
                     labels(&[("site", site), ("feed", feed)]),
-                    Severity::Critical,
+                    Severity::Warning,
                     format!("Feed {feed} at {site} is down"),
                     None,
                     !live,

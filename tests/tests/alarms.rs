@@ -1,0 +1,134 @@
+//! Alarms end to end: the real agent reads meters from pymodbus, the real
+//! collector raises the alarms and delivers them to a webhook and to a real
+//! Prometheus Alertmanager.
+
+use dcwatch_tests::*;
+use serde_json::json;
+
+const TOKEN: &str = "alarm-test-token-0123456789";
+
+/// A generic three-phase meter (meter-3phase) whose voltages read 0 while `dead` exists.
+fn meter(unit: u8, dead: &std::path::Path) -> serde_json::Value {
+    let mut block = vec![0u16; 18];
+    block[..6].copy_from_slice(&[2315, 2302, 2298, 1250, 1175, 1310]);
+    block[13] = 8400;
+    block[14] = 5002;
+    json!({"id": unit, "holding": {"0": block}, "when": [{"file": dead, "holding": {"0": [0, 0, 0]}}]})
+}
+
+fn collector_yaml(hook: &Capture, am: &Alertmanager, db: &std::path::Path) -> String {
+    format!(
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn-dc1\n\
+         alarms:\n  db: {}\n  evaluate_every_ms: 200\n  api_tokens: [api-token-0123456789]\n  sites:\n    - name: hn-dc1\n      feeds: [A, B]\n  \
+         receivers:\n    - name: hook\n      webhook: {{url: {}/hook, secret: s3cret}}\n    - name: am\n      alertmanager: {{url: {}}}\n",
+        db.display(),
+        hook.url(),
+        am.url()
+    )
+}
+
+fn notices(hook: &Capture) -> Vec<serde_json::Value> {
+    hook.requests().iter().filter_map(|(_, b)| serde_json::from_slice(b).ok()).collect()
+}
+
+fn find(hook: &Capture, name: &str, status: &str) -> Option<serde_json::Value> {
+    notices(hook).into_iter().find(|n| n["name"] == name && n["notice"] == status)
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn losing_feed_a_raises_power_redundancy_degraded_at_a_webhook_and_alertmanager_and_resolves() {
+    let dir = TempDir::new().expect("tempdir");
+    let dead = dir.path().join("feed-a-dead");
+    let server = ModbusServer::start(json!([meter(1, &dead), meter(2, &dir.path().join("never"))]));
+    let hook = Capture::start();
+    let am = Alertmanager::start();
+    let collector = Collector::start(&collector_yaml(&hook, &am, &dir.path().join("alarms.db")));
+    let _agent = Agent::start(&format!(
+        "agent:\n  site: hn-dc1\n  interval_secs: 1\noutput:\n  url: {url}\n  token: {TOKEN}\n  flush_interval_ms: 100\nsources:\n  \
+         - type: modbus\n    interval_secs: 1\n    devices:\n      \
+         - {{name: meter-a, address: 127.0.0.1:{port}, unit: 1, profile: meter-3phase, feed: A}}\n      \
+         - {{name: meter-b, address: 127.0.0.1:{port}, unit: 2, profile: meter-3phase, feed: B}}\n",
+        url = collector.url(),
+        port = server.port
+    ));
+    // Both feeds live: nothing to say.
+    let api = http(None);
+    let alarms = || -> serde_json::Value {
+        api.get(format!("{}/api/alarms", collector.url()))
+            .header("authorization", "Bearer api-token-0123456789")
+            .send()
+            .and_then(|r| r.bytes())
+            .map(|b| serde_json::from_slice(&b).expect("json"))
+            .expect("api")
+    };
+    wait_for("the collector to see both feeds", || {
+        collector.metrics().contains("dcwatch_collector_alarm_evaluations_total").then_some(())
+    });
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(alarms()["alarms"], json!([]), "both feeds are live");
+
+    std::fs::write(&dead, "").expect("feed A dies");
+    let n = wait_for("the degraded notice at the webhook", || find(&hook, "power_redundancy_degraded", "firing"));
+    assert_eq!(n["severity"], "warning");
+    assert_eq!(n["labels"], json!({"site": "hn-dc1"}));
+    assert_eq!(n["summary"], "Site hn-dc1: power redundancy lost, only feed B live (A down)");
+    let am_alert = wait_for("the alert in Alertmanager", || {
+        am.alerts().into_iter().find(|a| a["labels"]["alertname"] == "power_redundancy_degraded")
+    });
+    assert_eq!(am_alert["labels"]["site"], "hn-dc1");
+    assert_eq!(am_alert["annotations"]["summary"], "Site hn-dc1: power redundancy lost, only feed B live (A down)");
+    // The feed_lost alarm it explains was not sent.
+    assert!(find(&hook, "feed_lost", "firing").is_none());
+    let listed = alarms();
+    let names: Vec<&str> = listed["alarms"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    // Both warnings (the site is still powered), the older first, then by name.
+    assert_eq!(names, ["feed_lost", "power_redundancy_degraded"]);
+
+    std::fs::remove_file(&dead).expect("feed A is back");
+    let r = wait_for("the resolve notice", || find(&hook, "power_redundancy_degraded", "resolved"));
+    assert!(r["ended_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{r}");
+    wait_for("Alertmanager to see it resolved", || {
+        (!am.alerts().iter().any(|a| a["labels"]["alertname"] == "power_redundancy_degraded")).then_some(())
+    });
+    assert_eq!(
+        notices(&hook).iter().filter(|n| n["name"] == "power_redundancy_degraded").count(),
+        2,
+        "one firing, one resolved: {:#?}",
+        notices(&hook)
+    );
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_collector_killed_while_alarms_fire_sends_no_duplicate_and_delivers_the_resolve_once() {
+    let dir = TempDir::new().expect("tempdir");
+    let dead = dir.path().join("feed-a-dead");
+    std::fs::write(&dead, "").expect("feed A starts dead");
+    let server = ModbusServer::start(json!([meter(1, &dead), meter(2, &dir.path().join("never"))]));
+    let hook = Capture::start();
+    let am = Alertmanager::start();
+    let db = dir.path().join("alarms.db");
+    let yaml = collector_yaml(&hook, &am, &db);
+    let collector = Collector::start(&yaml);
+    let agent_yaml = |url: &str| {
+        format!(
+            "agent:\n  site: hn-dc1\n  interval_secs: 1\noutput:\n  url: {url}\n  token: {TOKEN}\n  flush_interval_ms: 100\n  \
+             max_backoff_secs: 1\nsources:\n  - type: modbus\n    interval_secs: 1\n    devices:\n      \
+             - {{name: meter-a, address: 127.0.0.1:{0}, unit: 1, profile: meter-3phase, feed: A}}\n      \
+             - {{name: meter-b, address: 127.0.0.1:{0}, unit: 2, profile: meter-3phase, feed: B}}\n",
+            server.port
+        )
+    };
+    let _agent = Agent::start(&agent_yaml(&collector.url()));
+    wait_for("the degraded notice", || find(&hook, "power_redundancy_degraded", "firing"));
+    let (cdir, port) = collector.kill9();
+    // While it is down the feed comes back.
+    std::fs::remove_file(&dead).expect("feed A is back");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let _collector = Collector::start_at(cdir, &yaml, port);
+    wait_for("the resolve after the restart", || find(&hook, "power_redundancy_degraded", "resolved"));
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let n: Vec<_> = notices(&hook).into_iter().filter(|n| n["name"] == "power_redundancy_degraded").collect();
+    assert_eq!(n.len(), 2, "one firing before the restart, one resolved after: {n:#?}");
+}
