@@ -37,6 +37,13 @@ pub struct AlarmsConfig {
     /// Tokens of the alarm API (`Authorization: Bearer …`). None: the API answers 403.
     #[serde(default)]
     pub api_tokens: Vec<String>,
+    /// Flap damping: an alarm that fires or resolves this many times within
+    /// `flap_window_secs` sends one "flapping" notice and then nothing until
+    /// it has been stable for the window. 0 turns it off. Defaults to 4 and 600.
+    #[serde(default = "default_flap_changes")]
+    pub flap_changes: u32,
+    #[serde(default = "default_flap_window")]
+    pub flap_window_secs: u64,
 }
 
 /// One site: the feeds it should have live, and what hangs on them.
@@ -181,6 +188,13 @@ pub struct RouteConfig {
     /// Labels the alarm must have, exactly (e.g. `site: hn-dc1`).
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Receivers told when a firing alarm of this route is not acknowledged
+    /// within `escalate_after_secs`. Defaults to none.
+    #[serde(default)]
+    pub escalate_to: Vec<String>,
+    /// Defaults to 900 (15 min).
+    #[serde(default = "default_escalate_after")]
+    pub escalate_after_secs: u64,
 }
 
 fn default_db() -> PathBuf {
@@ -206,6 +220,15 @@ fn default_disk_pct() -> f64 {
 }
 fn default_disk_clear() -> f64 {
     85.0
+}
+fn default_flap_changes() -> u32 {
+    4
+}
+fn default_flap_window() -> u64 {
+    600
+}
+fn default_escalate_after() -> u64 {
+    900
 }
 fn default_severity() -> Severity {
     Severity::Warning
@@ -300,7 +323,7 @@ impl AlarmsConfig {
             }
         }
         for (i, r) in self.routes.iter().enumerate() {
-            for name in &r.receivers {
+            for name in r.receivers.iter().chain(&r.escalate_to) {
                 if !names.contains(name.as_str()) {
                     p.push(Problem::general(format!("alarms.routes[{i}]: no receiver is named `{name}`")));
                 }

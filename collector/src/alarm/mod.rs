@@ -36,6 +36,19 @@ pub struct Stats {
 struct Core {
     store: Store,
     alarms: HashMap<String, Alarm>,
+    silences: Vec<store::Silence>,
+    flaps: HashMap<String, Flap>,
+}
+
+/// An alarm's recent firing/resolved changes, for flap damping.
+#[derive(Debug, Default)]
+struct Flap {
+    changes: std::collections::VecDeque<i64>,
+    flapping: bool,
+    /// The notice its state calls for, and the last one sent.
+    wanted: &'static str,
+    sent: &'static str,
+    alarm: Option<Alarm>,
 }
 
 pub struct Engine {
@@ -60,7 +73,7 @@ impl Engine {
             watched: std::sync::RwLock::new(Arc::new(watched(&cfg))),
             config: Mutex::new(Arc::new(cfg)),
             latest: Mutex::new(Latest::default()),
-            core: Mutex::new(Core { store, alarms }),
+            core: Mutex::new(Core { silences: store.silences()?, store, alarms, flaps: HashMap::new() }),
             stats: Stats::default(),
             wake: tokio::sync::Notify::new(),
         })
@@ -167,7 +180,6 @@ impl Engine {
                 .map(|(fp, _)| fp.clone())
         };
         let mut changes: Vec<Change<'_>> = Vec::new();
-        let mut notices: Vec<(String, &'static str)> = Vec::new();
         let mut updated: Vec<Alarm> = Vec::new();
         let mut removed: Vec<Alarm> = Vec::new();
         let mut history: Vec<(Alarm, &'static str, String)> = Vec::new();
@@ -188,6 +200,8 @@ impl Engine {
                         sent_ms: None,
                         ack: None,
                         inhibited_by: None,
+                        escalated_ms: None,
+                        silenced_by: None,
                     };
                     if c.for_secs == 0 {
                         a.state = State::Firing;
@@ -223,25 +237,29 @@ impl Engine {
                 (None, false) => {}
             }
         }
-        // Notices: what fires now, what is resolved, what is due again, and
-        // what an ended inhibition releases.
+        // Notices: what fires now, what is resolved, what is due again, what
+        // an ended inhibition or silence releases, and escalations.
         let repeat_ms = (cfg.repeat_interval_secs as i64) * 1000;
+        let silences = core.silences.clone();
         let mut all: Vec<Alarm> = core.alarms.values().cloned().collect();
         for u in &updated {
             all.retain(|a| a.fingerprint != u.fingerprint);
             all.push(u.clone());
         }
         all.retain(|a| !removed.iter().any(|r| r.fingerprint == a.fingerprint));
+        // (fingerprint, notice, receivers: None = the alarm's route)
+        let mut notices: Vec<(String, &'static str, Option<Vec<String>>)> = Vec::new();
         let mut final_alarms: Vec<Alarm> = Vec::new();
         for mut a in all {
             let before = a.clone();
+            a.silenced_by = silences.iter().find(|s| s.matches(&a, now_ms)).map(|s| s.id);
             if a.state == State::Firing {
                 let cond = by_fp.get(&a.fingerprint);
                 a.inhibited_by = cond.and_then(|c| inhibitor_of(c)).or_else(|| {
                     // A restored alarm without a condition yet keeps its inhibition.
                     if cond.is_none() { a.inhibited_by.clone() } else { None }
                 });
-                if a.inhibited_by.is_none() {
+                if a.inhibited_by.is_none() && a.silenced_by.is_none() {
                     let due = match a.sent_ms {
                         None => Some("firing"),
                         Some(t) if a.ack.is_none() && repeat_ms > 0 && now_ms - t >= repeat_ms => Some("repeat"),
@@ -249,11 +267,22 @@ impl Engine {
                     };
                     if let Some(kind) = due {
                         a.sent_ms = Some(now_ms);
-                        notices.push((a.fingerprint.clone(), kind));
+                        notices.push((a.fingerprint.clone(), kind, None));
+                    }
+                    if a.ack.is_none()
+                        && a.escalated_ms.is_none()
+                        && let Some((to, after)) = notify::escalation(&cfg, &a)
+                        && now_ms - a.fired_ms.unwrap_or(now_ms) >= (after as i64) * 1000
+                    {
+                        a.escalated_ms = Some(now_ms);
+                        history.push((a.clone(), "escalated", to.join(", ")));
+                        notices.push((a.fingerprint.clone(), "escalated", Some(to)));
                     }
                 }
             }
-            if a != before && !updated.iter().any(|u| u.fingerprint == a.fingerprint) {
+            // `silenced_by` is worked out each time, not stored: compare without it.
+            let changed = Alarm { silenced_by: None, ..a.clone() } != Alarm { silenced_by: None, ..before };
+            if changed && !updated.iter().any(|u| u.fingerprint == a.fingerprint) {
                 updated.push(a.clone());
             } else if let Some(u) = updated.iter_mut().find(|u| u.fingerprint == a.fingerprint) {
                 *u = a.clone();
@@ -263,17 +292,80 @@ impl Engine {
         for r in &removed {
             // Only a notice that went out gets a resolve notice.
             if r.state == State::Firing && r.sent_ms.is_some() {
-                notices.push((r.fingerprint.clone(), "resolved"));
+                notices.push((r.fingerprint.clone(), "resolved", None));
+            }
+        }
+        // Flap damping: an alarm that fired and resolved `flap_changes` times
+        // within `flap_window_secs` sends one "flapping" notice, then nothing
+        // until it has been stable for the window; then its state then.
+        let window = (cfg.flap_window_secs as i64) * 1000;
+        if cfg.flap_changes > 0 {
+            let mut kept = Vec::new();
+            for (fp, kind, to) in notices {
+                if !matches!(kind, "firing" | "resolved") {
+                    kept.push((fp, kind, to));
+                    continue;
+                }
+                let f = core.flaps.entry(fp.clone()).or_default();
+                f.changes.push_back(now_ms);
+                while f.changes.front().is_some_and(|t| now_ms - *t > window) {
+                    f.changes.pop_front();
+                }
+                f.wanted = kind;
+                let alarm = final_alarms.iter().chain(removed.iter()).find(|a| a.fingerprint == fp).cloned();
+                f.alarm = alarm;
+                if f.flapping {
+                    continue;
+                }
+                if f.changes.len() >= cfg.flap_changes as usize {
+                    f.flapping = true;
+                    if let Some(a) = &f.alarm {
+                        history.push((
+                            a.clone(),
+                            "flapping",
+                            format!("{} changes in {} s", f.changes.len(), cfg.flap_window_secs),
+                        ));
+                    }
+                    kept.push((fp, "flapping", to));
+                    continue;
+                }
+                f.sent = kind;
+                kept.push((fp, kind, to));
+            }
+            notices = kept;
+            let mut settled = Vec::new();
+            for (fp, f) in core.flaps.iter_mut() {
+                let stable = f.changes.back().is_none_or(|t| now_ms - *t > window);
+                if f.flapping && stable {
+                    f.flapping = false;
+                    f.changes.clear();
+                    if f.wanted != f.sent {
+                        f.sent = f.wanted;
+                        settled.push((fp.clone(), f.wanted, f.alarm.clone()));
+                    }
+                } else if !f.flapping && stable {
+                    f.changes.clear();
+                }
+            }
+            core.flaps.retain(|_, f| f.flapping || !f.changes.is_empty());
+            for (fp, kind, a) in settled {
+                if let Some(a) = a
+                    && !final_alarms.iter().chain(removed.iter()).any(|x| x.fingerprint == fp)
+                {
+                    removed.push(a);
+                }
+                notices.push((fp, kind, None));
             }
         }
         if updated.is_empty() && removed.is_empty() && notices.is_empty() {
             return;
         }
         let mut payloads: Vec<(String, String, &'static str, String)> = Vec::new();
-        for (fp, kind) in &notices {
+        for (fp, kind, to) in &notices {
             let a = final_alarms.iter().chain(removed.iter()).find(|a| &a.fingerprint == fp).expect("known alarm");
             let resolved_summary = by_fp.get(fp).map(|c| c.summary.clone());
-            for receiver in notify::route(&cfg, a) {
+            let receivers = to.clone().unwrap_or_else(|| notify::route(&cfg, a));
+            for receiver in receivers {
                 let payload = notify::payload(a, kind, now_ms, resolved_summary.as_deref());
                 payloads.push((receiver, fp.clone(), *kind, payload));
             }
@@ -334,6 +426,35 @@ impl Engine {
             .apply(&[Change::Upsert(&a), Change::History { alarm: &a, event: "acknowledged", detail, at_ms: now }])?;
         core.alarms.insert(fp.to_string(), a.clone());
         Ok(a)
+    }
+
+    pub fn silences(&self) -> Vec<store::Silence> {
+        self.core.lock().expect("not poisoned").silences.clone()
+    }
+
+    /// Adds a silence (or maintenance window); returns its id.
+    pub fn add_silence(&self, mut s: store::Silence) -> Result<store::Silence, String> {
+        if s.matchers.is_empty() {
+            return Err("a silence needs at least one matcher (e.g. site, alertname, device)".into());
+        }
+        if s.ends_ms <= s.starts_ms {
+            return Err("a silence must end after it starts".into());
+        }
+        let mut core = self.core.lock().expect("not poisoned");
+        s.id = core.store.add_silence(&s)?;
+        core.silences = core.store.silences()?;
+        tracing::info!(id = s.id, author = %s.author, reason = %s.reason, matchers = ?s.matchers, "silence added");
+        Ok(s)
+    }
+
+    /// Ends a silence now.
+    pub fn end_silence(&self, id: i64) -> Result<(), String> {
+        let mut core = self.core.lock().expect("not poisoned");
+        if !core.store.end_silence(id, now_ms())? {
+            return Err(format!("no silence {id}"));
+        }
+        core.silences = core.store.silences()?;
+        Ok(())
     }
 
     pub fn history(&self, limit: usize) -> Result<Vec<serde_json::Value>, String> {
@@ -560,5 +681,85 @@ mod tests {
         e.evaluate_at(t0 + Duration::from_secs(21), 21_000);
         assert_eq!(e.alarms()[0].name, "agent_silent");
         assert_eq!(e.alarms()[0].summary, "Host db1 at hn has sent nothing for 16 s");
+    }
+
+    #[test]
+    fn a_silence_keeps_an_alarm_quiet_until_it_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(dir.path(), "")).unwrap();
+        let now = now_ms();
+        let s = e
+            .add_silence(store::Silence {
+                id: 0,
+                matchers: [
+                    ("site".to_string(), "hn".to_string()),
+                    ("alertname".to_string(), "ups_on_battery".to_string()),
+                ]
+                .into_iter()
+                .collect(),
+                starts_ms: now - 1000,
+                ends_ms: now + 3_600_000,
+                author: "Lan".into(),
+                reason: "thay ắc quy".into(),
+            })
+            .unwrap();
+        let t0 = Instant::now();
+        e.observe_at(&[ups(true)], t0);
+        e.evaluate_at(t0, now);
+        assert!(notices(&e).is_empty(), "silenced");
+        assert_eq!(e.alarms()[0].silenced_by, Some(s.id));
+        e.end_silence(s.id).unwrap();
+        e.evaluate_at(t0 + Duration::from_secs(1), now + 1000);
+        assert_eq!(notices(&e), vec![("ups_on_battery".into(), "firing".into())], "sent once the silence ended");
+    }
+
+    #[test]
+    fn an_unacknowledged_alarm_is_escalated_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let extra = "  - name: boss\n    webhook: {url: http://127.0.0.1:9/boss}\nroutes:\n  - receivers: [hook]\n    escalate_to: [boss]\n    escalate_after_secs: 600\n";
+        let e = Engine::open(cfg(dir.path(), extra)).unwrap();
+        let t0 = Instant::now();
+        e.observe_at(&[ups(true)], t0);
+        e.evaluate_at(t0, 0);
+        e.evaluate_at(t0 + Duration::from_secs(599), 599_000);
+        let to_boss = |e: &Engine| {
+            e.with_store(|s| s.due(i64::MAX, 100)).unwrap().into_iter().filter(|n| n.receiver == "boss").count()
+        };
+        assert_eq!(to_boss(&e), 0);
+        e.evaluate_at(t0 + Duration::from_secs(600), 600_000);
+        e.evaluate_at(t0 + Duration::from_secs(700), 700_000);
+        assert_eq!(to_boss(&e), 1, "escalated once, after 600 s without an acknowledgement");
+        let n = e.with_store(|s| s.due(i64::MAX, 100)).unwrap().into_iter().find(|n| n.receiver == "boss").unwrap();
+        assert_eq!(n.status, "escalated");
+        // Acknowledged in time: no escalation.
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(dir.path(), extra)).unwrap();
+        e.observe_at(&[ups(true)], t0);
+        e.evaluate_at(t0, 0);
+        let fp = e.alarms()[0].fingerprint.clone();
+        e.ack(&fp, "Hùng", "đã biết").unwrap();
+        e.evaluate_at(t0 + Duration::from_secs(601), 601_000);
+        assert_eq!(to_boss(&e), 0);
+    }
+
+    #[test]
+    fn a_flapping_alarm_sends_one_flapping_notice_then_its_state_once_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(dir.path(), "flap_changes: 4\nflap_window_secs: 600\n")).unwrap();
+        let t0 = Instant::now();
+        let mut t = 0i64;
+        // On battery, off, on, off, on, off: six changes in a minute.
+        for i in 0..6 {
+            e.observe_at(&[ups(i % 2 == 0)], t0);
+            t += 10_000;
+            e.evaluate_at(t0 + Duration::from_millis(t as u64), t);
+        }
+        let kinds: Vec<String> = notices(&e).into_iter().map(|(_, k)| k).collect();
+        assert_eq!(kinds, ["firing", "resolved", "firing", "flapping"]);
+        // Quiet, then stable (resolved) for the window: one resolve.
+        t += 601_000;
+        e.evaluate_at(t0 + Duration::from_millis(t as u64), t);
+        let kinds: Vec<String> = notices(&e).into_iter().map(|(_, k)| k).collect();
+        assert_eq!(kinds, ["firing", "resolved", "firing", "flapping", "resolved"]);
     }
 }

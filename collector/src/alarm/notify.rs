@@ -30,6 +30,15 @@ pub fn route(cfg: &AlarmsConfig, a: &Alarm) -> Vec<String> {
     Vec::new()
 }
 
+/// Where and when an unacknowledged alarm is escalated: its route's.
+pub fn escalation(cfg: &AlarmsConfig, a: &Alarm) -> Option<(Vec<String>, u64)> {
+    let r = cfg.routes.iter().find(|r| {
+        (r.severity.is_empty() || r.severity.contains(&a.severity))
+            && r.labels.iter().all(|(k, v)| a.labels.get(k) == Some(v))
+    })?;
+    (!r.escalate_to.is_empty()).then(|| (r.escalate_to.clone(), r.escalate_after_secs))
+}
+
 fn iso(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let days = secs.div_euclid(86_400);
@@ -51,6 +60,12 @@ fn iso(ms: i64) -> String {
 /// The JSON document of a notice (webhook body; Alertmanager gets its own).
 pub fn payload(a: &Alarm, status: &str, now_ms: i64, resolved_summary: Option<&str>) -> String {
     let resolved = status == "resolved";
+    let summary = match status {
+        "resolved" => resolved_summary.unwrap_or(&a.summary).to_string(),
+        "flapping" => format!("{} (flapping: notices paused until it is stable)", a.summary),
+        "escalated" => format!("NOT ACKNOWLEDGED: {}", a.summary),
+        _ => a.summary.clone(),
+    };
     serde_json::json!({
         "status": if resolved { "resolved" } else { "firing" },
         "notice": status,
@@ -58,7 +73,7 @@ pub fn payload(a: &Alarm, status: &str, now_ms: i64, resolved_summary: Option<&s
         "name": a.name,
         "severity": a.severity.as_str(),
         "labels": a.labels,
-        "summary": if resolved { resolved_summary.unwrap_or(&a.summary) } else { &a.summary },
+        "summary": summary,
         "value": a.value,
         "started_at": iso(a.fired_ms.unwrap_or(a.since_ms)),
         "ended_at": if resolved { Some(iso(now_ms)) } else { None },

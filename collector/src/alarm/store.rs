@@ -50,6 +50,33 @@ pub struct Alarm {
     pub ack: Option<Ack>,
     /// Suppressed by another alarm (its fingerprint) that explains it.
     pub inhibited_by: Option<String>,
+    /// When it was escalated (sent to the escalation receivers).
+    pub escalated_ms: Option<i64>,
+    /// The silence that keeps it quiet now (worked out at each evaluation).
+    pub silenced_by: Option<i64>,
+}
+
+/// A silence or maintenance window: alarms whose labels (and `alertname`)
+/// match every matcher send nothing between `starts_ms` and `ends_ms`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Silence {
+    pub id: i64,
+    pub matchers: BTreeMap<String, String>,
+    pub starts_ms: i64,
+    pub ends_ms: i64,
+    pub author: String,
+    pub reason: String,
+}
+
+impl Silence {
+    pub fn matches(&self, a: &Alarm, now_ms: i64) -> bool {
+        self.starts_ms <= now_ms
+            && now_ms < self.ends_ms
+            && self
+                .matchers
+                .iter()
+                .all(|(k, v)| if k == "alertname" { &a.name == v } else { a.labels.get(k) == Some(v) })
+    }
 }
 
 /// A notice waiting to be delivered, or failing.
@@ -84,7 +111,11 @@ PRAGMA synchronous = NORMAL;
 CREATE TABLE IF NOT EXISTS alarms (
     fingerprint TEXT PRIMARY KEY, name TEXT NOT NULL, labels TEXT NOT NULL, severity TEXT NOT NULL,
     state TEXT NOT NULL, summary TEXT NOT NULL, value TEXT, since_ms INTEGER NOT NULL, fired_ms INTEGER,
-    sent_ms INTEGER, ack_by TEXT, ack_ms INTEGER, ack_comment TEXT, inhibited_by TEXT
+    sent_ms INTEGER, ack_by TEXT, ack_ms INTEGER, ack_comment TEXT, inhibited_by TEXT, escalated_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS silences (
+    id INTEGER PRIMARY KEY, matchers TEXT NOT NULL, starts_ms INTEGER NOT NULL, ends_ms INTEGER NOT NULL,
+    author TEXT NOT NULL, reason TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS history (
     id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL, name TEXT NOT NULL, labels TEXT NOT NULL,
@@ -133,7 +164,7 @@ impl Store {
             .conn
             .prepare(
                 "SELECT fingerprint, name, labels, severity, state, summary, value, since_ms, fired_ms, sent_ms,
-                        ack_by, ack_ms, ack_comment, inhibited_by FROM alarms",
+                        ack_by, ack_ms, ack_comment, inhibited_by, escalated_ms FROM alarms",
             )
             .map_err(|e| e.to_string())?;
         let rows = st
@@ -156,6 +187,8 @@ impl Store {
                         None => None,
                     },
                     inhibited_by: r.get(13)?,
+                    escalated_ms: r.get(14)?,
+                    silenced_by: None,
                 })
             })
             .map_err(|e| e.to_string())?;
@@ -171,7 +204,7 @@ impl Store {
             match c {
                 Change::Upsert(a) => {
                     tx.execute(
-                        "INSERT OR REPLACE INTO alarms VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                        "INSERT OR REPLACE INTO alarms VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                         params![
                             a.fingerprint,
                             a.name,
@@ -187,6 +220,7 @@ impl Store {
                             a.ack.as_ref().map(|k| k.at_ms),
                             a.ack.as_ref().map(|k| k.comment.clone()),
                             a.inhibited_by,
+                            a.escalated_ms,
                         ],
                     )
                     .map_err(|e| e.to_string())?;
@@ -218,6 +252,51 @@ impl Store {
             }
         }
         tx.commit().map_err(|e| e.to_string())
+    }
+
+    pub fn silences(&self) -> Result<Vec<Silence>, String> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, matchers, starts_ms, ends_ms, author, reason FROM silences ORDER BY id")
+            .map_err(|e| e.to_string())?;
+        let rows = st
+            .query_map([], |r| {
+                let m: String = r.get(1)?;
+                Ok(Silence {
+                    id: r.get(0)?,
+                    matchers: serde_json::from_str(&m).unwrap_or_default(),
+                    starts_ms: r.get(2)?,
+                    ends_ms: r.get(3)?,
+                    author: r.get(4)?,
+                    reason: r.get(5)?,
+                })
+            })
+            .map_err(|e| e.to_string())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+    }
+
+    pub fn add_silence(&self, s: &Silence) -> Result<i64, String> {
+        self.conn
+            .execute(
+                "INSERT INTO silences (matchers, starts_ms, ends_ms, author, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    serde_json::to_string(&s.matchers).unwrap_or_default(),
+                    s.starts_ms,
+                    s.ends_ms,
+                    s.author,
+                    s.reason
+                ],
+            )
+            .map_err(|e| e.to_string())?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Ends a silence now (it stays in the table, ended).
+    pub fn end_silence(&self, id: i64, now_ms: i64) -> Result<bool, String> {
+        self.conn
+            .execute("UPDATE silences SET ends_ms = MIN(ends_ms, ?2) WHERE id = ?1", params![id, now_ms])
+            .map(|n| n > 0)
+            .map_err(|e| e.to_string())
     }
 
     /// Notices due now, oldest first.

@@ -47,6 +47,8 @@ pub fn alarm_json(a: &Alarm) -> serde_json::Value {
         "fired_ms": a.fired_ms,
         "notified_ms": a.sent_ms,
         "inhibited_by": a.inhibited_by,
+        "silenced_by": a.silenced_by,
+        "escalated_ms": a.escalated_ms,
         "ack": a.ack.as_ref().map(|k| serde_json::json!({"by": k.by, "at_ms": k.at_ms, "comment": k.comment})),
     })
 }
@@ -111,5 +113,73 @@ pub async fn history(
     match engine.history(limit) {
         Ok(h) => Json(serde_json::json!({"history": h})).into_response(),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+pub async fn silences(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    match authorized(&app, &headers) {
+        Ok(e) => Json(serde_json::json!({"silences": e.silences()})).into_response(),
+        Err(r) => *r,
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct NewSilence {
+    matchers: std::collections::BTreeMap<String, String>,
+    /// Defaults to now (a maintenance window starts later).
+    #[serde(default)]
+    starts_ms: Option<i64>,
+    #[serde(default)]
+    ends_ms: Option<i64>,
+    #[serde(default)]
+    duration_secs: Option<i64>,
+    author: String,
+    reason: String,
+}
+
+pub async fn add_silence(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Option<Json<NewSilence>>,
+) -> Response {
+    let engine = match authorized(&app, &headers) {
+        Ok(e) => e,
+        Err(r) => return *r,
+    };
+    let Some(Json(b)) = body else {
+        return err(
+            StatusCode::BAD_REQUEST,
+            "send JSON: {\"matchers\": {\"site\": \"hn-dc1\"}, \"duration_secs\": 3600, \"author\": \"who\", \"reason\": \"why\"}",
+        );
+    };
+    if b.author.trim().is_empty() || b.reason.trim().is_empty() {
+        return err(StatusCode::BAD_REQUEST, "a silence needs an author and a reason");
+    }
+    let starts = b.starts_ms.unwrap_or_else(crate::alarm::now_ms);
+    let Some(ends) = b.ends_ms.or(b.duration_secs.map(|d| starts + d * 1000)) else {
+        return err(StatusCode::BAD_REQUEST, "give ends_ms or duration_secs");
+    };
+    let s = crate::alarm::store::Silence {
+        id: 0,
+        matchers: b.matchers,
+        starts_ms: starts,
+        ends_ms: ends,
+        author: b.author,
+        reason: b.reason,
+    };
+    match engine.add_silence(s) {
+        Ok(s) => (StatusCode::CREATED, Json(s)).into_response(),
+        Err(e) => err(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+pub async fn end_silence(State(app): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    let engine = match authorized(&app, &headers) {
+        Ok(e) => e,
+        Err(r) => return *r,
+    };
+    match engine.end_silence(id) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => err(StatusCode::NOT_FOUND, e),
     }
 }

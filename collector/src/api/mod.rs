@@ -27,6 +27,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/alarms", get(alarms::list))
         .route("/api/alarms/history", get(alarms::history))
         .route("/api/alarms/{fingerprint}/ack", post(alarms::ack))
+        .route("/api/silences", get(alarms::silences).post(alarms::add_silence))
+        .route("/api/silences/{id}", axum::routing::delete(alarms::end_silence))
         .with_state(state)
 }
 
