@@ -25,10 +25,11 @@ ensure_rust() {
 }
 
 # The Python venv with the simulators the tests use: snmpsim (SNMP agents from
-# recordings) and pymodbus (Modbus servers; pyserial for RTU). It uses Debian's
+# recordings), pymodbus (Modbus servers; pyserial for RTU) and aiosmtpd (a
+# real SMTP server for alarm email). It uses Debian's
 # own python3 so that snmpsim, which drops privileges to `nobody`, can read its
 # files. Prints the venv's path.
-DCWATCH_PY_REQUIREMENTS="snmpsim pysmi pymodbus==3.16.1 pyserial"
+DCWATCH_PY_REQUIREMENTS="snmpsim pysmi pymodbus==3.16.1 pyserial aiosmtpd"
 ensure_venv() {
   local venv="${DCWATCH_VENV:-$PWD/target/venv}"
   ensure_apt python3-venv python3-gdbm

@@ -835,3 +835,37 @@ impl Alertmanager {
             .unwrap_or_default()
     }
 }
+
+/// A real SMTP server (aiosmtpd, tests/py/smtp_server.py) that keeps every
+/// message it accepts as JSON (envelope, decoded subject and body).
+pub struct SmtpServer {
+    pub proc: Proc,
+    pub port: u16,
+    pub dir: TempDir,
+}
+
+impl SmtpServer {
+    pub fn start_on(port: u16) -> SmtpServer {
+        let dir = TempDir::new().expect("tempdir");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("py/smtp_server.py");
+        let mut proc = Proc::spawn(
+            "aiosmtpd",
+            Command::new(venv().join("bin/python")).arg(script).arg(port.to_string()).arg(dir.path()),
+            dir.path(),
+        );
+        wait_for("the SMTP server", || {
+            assert!(proc.exited().is_none(), "the SMTP server exited:\n{}", proc.output());
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        SmtpServer { proc, port, dir }
+    }
+
+    /// The messages so far, in order.
+    pub fn messages(&self) -> Vec<serde_json::Value> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect())
+            .unwrap_or_default();
+        files.sort();
+        files.iter().filter_map(|f| std::fs::read(f).ok()).filter_map(|b| serde_json::from_slice(&b).ok()).collect()
+    }
+}

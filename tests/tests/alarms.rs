@@ -132,3 +132,98 @@ fn a_collector_killed_while_alarms_fire_sends_no_duplicate_and_delivers_the_reso
     let n: Vec<_> = notices(&hook).into_iter().filter(|n| n["name"] == "power_redundancy_degraded").collect();
     assert_eq!(n.len(), 2, "one firing before the restart, one resolved after: {n:#?}");
 }
+
+/// A collector with one rule on `env.temperature_c`, whose notices go to `receivers`.
+fn rule_collector(db: &std::path::Path, receivers: &str) -> Collector {
+    Collector::start(&format!(
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn-dc1\n\
+         alarms:\n  db: {}\n  evaluate_every_ms: 200\n  api_tokens: [api-token-0123456789]\n  rules:\n    - name: room_hot\n      \
+         measurement: env\n      field: temperature_c\n      above: 30\n      severity: critical\n      \
+         summary: \"Phòng máy {{device}} nóng: {{value}} °C\"\n  receivers:\n{receivers}",
+        db.display()
+    ))
+}
+
+fn write(c: &Collector, body: &str) {
+    let (status, text) = c.post("/api/v2/write", Some(TOKEN), false, body.as_bytes());
+    assert_eq!(status, 204, "{text}");
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn an_alarm_reaches_a_real_smtp_server_in_utf8_and_a_telegram_style_api() {
+    let dir = TempDir::new().expect("tempdir");
+    let smtp = SmtpServer::start_on(free_port());
+    let tg = Capture::start();
+    let c = rule_collector(
+        &dir.path().join("alarms.db"),
+        &format!(
+            "    - name: mail\n      email: {{host: 127.0.0.1, port: {}, tls: none, from: \"dcwatch <dcwatch@dc.local>\", to: [oncall@dc.local, \"Trực ca <truc.ca@dc.local>\"]}}\n    \
+             - name: tg\n      telegram: {{bot_token: \"123456:ABC-secret\", chat_id: \"-1001\", api_url: {}}}\n",
+            smtp.port,
+            tg.url()
+        ),
+    );
+    write(&c, "env,device=room1 temperature_c=35.5");
+    let m = wait_for("the email", || smtp.messages().into_iter().next());
+    assert_eq!(m["subject"], "[CRITICAL] FIRING room_hot: Phòng máy room1 nóng: 35.5 °C");
+    assert_eq!(m["to"], json!(["oncall@dc.local", "truc.ca@dc.local"]));
+    assert_eq!(m["charset"], "utf-8");
+    let body = m["body"].as_str().unwrap().replace("\r\n", "\n");
+    assert!(
+        body.starts_with("[CRITICAL] FIRING room_hot: Phòng máy room1 nóng: 35.5 °C\n\ndevice: room1\nsite: hn-dc1\n"),
+        "{body}"
+    );
+    let (path, msg) = wait_for("the Telegram message", || tg.requests().into_iter().next());
+    assert_eq!(path, "/bot123456:ABC-secret/sendMessage");
+    let msg: serde_json::Value = serde_json::from_slice(&msg).unwrap();
+    assert_eq!(msg["chat_id"], "-1001");
+    assert!(msg["text"].as_str().unwrap().starts_with("[CRITICAL] FIRING room_hot: Phòng máy room1 nóng: 35.5 °C"));
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn an_unreachable_smtp_server_is_retried_visibly_and_nothing_is_lost() {
+    let dir = TempDir::new().expect("tempdir");
+    let smtp_port = free_port();
+    let hook = Capture::start();
+    let c = rule_collector(
+        &dir.path().join("alarms.db"),
+        &format!(
+            "    - name: mail\n      email: {{host: 127.0.0.1, port: {smtp_port}, tls: none, from: dcwatch@dc.local, to: [oncall@dc.local]}}\n    \
+             - name: hook\n      webhook: {{url: {}/hook}}\n",
+            hook.url()
+        ),
+    );
+    write(&c, "env,device=room1 temperature_c=40");
+    // The webhook has it at once; the mail keeps failing, visibly.
+    wait_for("the webhook notice", || find(&hook, "room_hot", "firing"));
+    let api = http(None);
+    let outbox = || -> serde_json::Value {
+        api.get(format!("{}/api/alarms", c.url()))
+            .header("authorization", "Bearer api-token-0123456789")
+            .send()
+            .and_then(|r| r.bytes())
+            .map(|b| serde_json::from_slice::<serde_json::Value>(&b).expect("json"))
+            .expect("api")["outbox"]
+            .clone()
+    };
+    let o = wait_for("failed attempts in the API", || {
+        let o = outbox();
+        (o[0]["attempts"].as_i64().unwrap_or(0) >= 2).then_some(o)
+    });
+    assert_eq!(o[0]["receiver"], "mail");
+    assert!(o[0]["last_error"].as_str().unwrap().starts_with("SMTP 127.0.0.1: "), "{o}");
+    assert!(c.metrics().contains("dcwatch_collector_notices_undelivered{receiver=\"mail\"} 1"));
+    // After three attempts the self-alarm tells the other receiver.
+    let n = wait_for("notification_failing at the webhook", || find(&hook, "notification_failing", "firing"));
+    assert_eq!(n["labels"], json!({"receiver": "mail"}));
+    // The server comes up: the waiting notice goes out, once, and the self-alarm resolves.
+    let smtp = SmtpServer::start_on(smtp_port);
+    let room_hot = "[CRITICAL] FIRING room_hot: Phòng máy room1 nóng: 40 °C";
+    wait_for("the late email", || smtp.messages().iter().any(|m| m["subject"] == room_hot).then_some(()));
+    wait_for("notification_failing resolved", || find(&hook, "notification_failing", "resolved"));
+    // The mail receiver also had the self-alarm (no routes: every receiver gets every alarm);
+    // the room_hot notice, waiting all along, went out exactly once.
+    assert_eq!(smtp.messages().iter().filter(|m| m["subject"] == room_hot).count(), 1);
+}

@@ -160,6 +160,44 @@ pub struct ReceiverConfig {
     /// Prometheus Alertmanager: `POST /api/v2/alerts`.
     #[serde(default)]
     pub alertmanager: Option<AlertmanagerConfig>,
+    /// Email over SMTP.
+    #[serde(default)]
+    pub email: Option<EmailConfig>,
+    /// A Telegram chat, through a bot.
+    #[serde(default)]
+    pub telegram: Option<TelegramConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// SMTP server host name.
+    pub host: String,
+    /// Defaults to 587 (STARTTLS), 465 (tls) or 25 (none).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// `starttls` (default), `tls` (implicit TLS, port 465) or `none` (a relay on a trusted network).
+    #[serde(default = "default_email_tls")]
+    pub tls: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Sender, e.g. `dcwatch <dcwatch@dc.local>`.
+    pub from: String,
+    pub to: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramConfig {
+    /// The bot's token (use `${file:…}`).
+    pub bot_token: String,
+    /// The chat (a group's id is negative).
+    pub chat_id: String,
+    /// Defaults to https://api.telegram.org (a proxy or a test server otherwise).
+    #[serde(default = "default_telegram_api")]
+    pub api_url: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -220,6 +258,12 @@ fn default_disk_pct() -> f64 {
 }
 fn default_disk_clear() -> f64 {
     85.0
+}
+fn default_email_tls() -> String {
+    "starttls".into()
+}
+fn default_telegram_api() -> String {
+    "https://api.telegram.org".into()
 }
 fn default_flap_changes() -> u32 {
     4
@@ -304,16 +348,39 @@ impl AlarmsConfig {
             if !names.insert(r.name.as_str()) {
                 p.push(Problem::general(format!("alarms.receivers[{i}]: `{}` is named twice", r.name)));
             }
-            let kinds = [r.webhook.is_some(), r.alertmanager.is_some()].iter().filter(|b| **b).count();
+            let kinds = [r.webhook.is_some(), r.alertmanager.is_some(), r.email.is_some(), r.telegram.is_some()]
+                .iter()
+                .filter(|b| **b)
+                .count();
             if kinds != 1 {
                 p.push(Problem::general(format!(
-                    "alarms.receivers[{i}] ({}): give exactly one of webhook, alertmanager",
+                    "alarms.receivers[{i}] ({}): give exactly one of webhook, alertmanager, email, telegram",
                     r.name
                 )));
             }
-            for url in
-                [r.webhook.as_ref().map(|w| &w.url), r.alertmanager.as_ref().map(|a| &a.url)].into_iter().flatten()
-            {
+            if let Some(e) = &r.email {
+                let at = format!("alarms.receivers[{i}] ({}).email", r.name);
+                if !["starttls", "tls", "none"].contains(&e.tls.as_str()) {
+                    p.push(Problem::general(format!("{at}.tls: `{}` is not one of starttls, tls, none", e.tls)));
+                }
+                for addr in std::iter::once(&e.from).chain(&e.to) {
+                    if addr.parse::<lettre::message::Mailbox>().is_err() {
+                        p.push(Problem::general(format!("{at}: `{addr}` is not an email address")));
+                    }
+                }
+                if e.to.is_empty() {
+                    p.push(Problem::general(format!("{at}.to: needs at least one address")));
+                }
+                if e.username.is_some() != e.password.is_some() {
+                    p.push(Problem::general(format!("{at}: give both username and password, or neither")));
+                }
+            }
+            let urls = [
+                r.webhook.as_ref().map(|w| &w.url),
+                r.alertmanager.as_ref().map(|a| &a.url),
+                r.telegram.as_ref().map(|t| &t.api_url),
+            ];
+            for url in urls.into_iter().flatten() {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
                     p.push(Problem::general(format!(
                         "alarms.receivers[{i}] ({}): url `{url}` must start with http:// or https://",

@@ -105,8 +105,79 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// The one-line text of a notice (email subject, chat message head).
+pub fn headline(p: &serde_json::Value) -> String {
+    let state = match p["notice"].as_str().unwrap_or("") {
+        "resolved" => "RESOLVED",
+        "repeat" => "STILL FIRING",
+        "flapping" => "FLAPPING",
+        "escalated" => "ESCALATED",
+        _ => "FIRING",
+    };
+    format!(
+        "[{}] {state} {}: {}",
+        p["severity"].as_str().unwrap_or("").to_uppercase(),
+        p["name"].as_str().unwrap_or(""),
+        p["summary"].as_str().unwrap_or("")
+    )
+}
+
+/// The full text of a notice (email body, chat message).
+pub fn text(p: &serde_json::Value) -> String {
+    let mut t = format!("{}\n\n", headline(p));
+    if let Some(l) = p["labels"].as_object() {
+        for (k, v) in l {
+            t.push_str(&format!("{k}: {}\n", v.as_str().unwrap_or("")));
+        }
+    }
+    t.push_str(&format!("since: {}\n", p["started_at"].as_str().unwrap_or("")));
+    if let Some(e) = p["ended_at"].as_str() {
+        t.push_str(&format!("ended: {e}\n"));
+    }
+    if let Some(v) = p["value"].as_str() {
+        t.push_str(&format!("value: {v}\n"));
+    }
+    t.push_str(&format!("fingerprint: {}\n", p["fingerprint"].as_str().unwrap_or("")));
+    t
+}
+
+async fn send_email(e: &super::config::EmailConfig, p: &serde_json::Value) -> Result<(), String> {
+    use lettre::message::header::ContentType;
+    use lettre::transport::smtp::authentication::Credentials;
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+    let mut m = Message::builder()
+        .from(e.from.parse().map_err(|x| format!("from: {x}"))?)
+        .subject(headline(p))
+        .header(ContentType::TEXT_PLAIN);
+    for to in &e.to {
+        m = m.to(to.parse().map_err(|x| format!("to {to}: {x}"))?);
+    }
+    let msg = m.body(text(p)).map_err(|x| x.to_string())?;
+    type Smtp = AsyncSmtpTransport<Tokio1Executor>;
+    let builder = match e.tls.as_str() {
+        "tls" => Smtp::relay(&e.host).map_err(|x| x.to_string())?.port(e.port.unwrap_or(465)),
+        "none" => Smtp::builder_dangerous(&e.host).port(e.port.unwrap_or(25)),
+        _ => Smtp::starttls_relay(&e.host).map_err(|x| x.to_string())?.port(e.port.unwrap_or(587)),
+    };
+    let builder = match (&e.username, &e.password) {
+        (Some(u), Some(pw)) => builder.credentials(Credentials::new(u.clone(), pw.clone())),
+        _ => builder,
+    };
+    let mailer = builder.timeout(Some(Duration::from_secs(15))).build();
+    mailer.send(msg).await.map(|_| ()).map_err(|x| format!("SMTP {}: {x}", e.host))
+}
+
 async fn deliver(http: &reqwest::Client, r: &ReceiverConfig, n: &Outgoing) -> Result<(), String> {
-    let (url, body, sig) = if let Some(w) = &r.webhook {
+    if let Some(e) = &r.email {
+        let p: serde_json::Value = serde_json::from_str(&n.payload).map_err(|e| e.to_string())?;
+        return send_email(e, &p).await;
+    }
+    let (url, body, sig) = if let Some(t) = &r.telegram {
+        let p: serde_json::Value = serde_json::from_str(&n.payload).map_err(|e| e.to_string())?;
+        let url = format!("{}/bot{}/sendMessage", t.api_url.trim_end_matches('/'), t.bot_token);
+        let body = serde_json::json!({"chat_id": t.chat_id, "text": text(&p), "disable_web_page_preview": true});
+        (url, body.to_string(), None)
+    } else if let Some(w) = &r.webhook {
         let sig = w.secret.as_ref().map(|s| signature(s, n.payload.as_bytes()));
         (w.url.clone(), n.payload.clone(), sig)
     } else if let Some(am) = &r.alertmanager {
@@ -119,13 +190,18 @@ async fn deliver(http: &reqwest::Client, r: &ReceiverConfig, n: &Outgoing) -> Re
     if let Some(s) = sig {
         req = req.header("x-dcwatch-signature", s);
     }
-    let resp = req.send().await.map_err(|e| format!("{url}: {e}"))?;
+    // A Telegram URL holds the bot's token: keep it out of logs and the API.
+    let shown = match &r.telegram {
+        Some(t) => url.replace(&t.bot_token, "<bot_token>"),
+        None => url.clone(),
+    };
+    let resp = req.send().await.map_err(|e| format!("{shown}: {}", e.without_url()))?;
     if resp.status().is_success() {
         Ok(())
     } else {
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
-        Err(format!("{url}: HTTP {status}: {}", text.chars().take(200).collect::<String>()))
+        Err(format!("{shown}: HTTP {status}: {}", text.chars().take(200).collect::<String>()))
     }
 }
 
