@@ -72,14 +72,33 @@ fn hash_token_prints_the_sha256_of_standard_input() {
 #[test]
 fn the_shipped_example_configs_are_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    for cfg in ["configs/collector.yaml", "configs/demo/collector.yaml"] {
+    for cfg in ["configs/collector.yaml", "configs/demo/collector.yaml", "configs/examples/collector-alarms.yaml"] {
         let out = Command::new(env!("CARGO_BIN_EXE_dcwatch-collector"))
             .args(["validate", "-c"])
             .arg(root.join(cfg))
             .env("INFLUX_TOKEN", "example-influx-token")
             .env("DCWATCH_TOKEN_WEB01", "example-token-0123456789")
+            .envs(
+                ["DCWATCH_TOKEN", "DCWATCH_API_TOKEN", "TELEGRAM_BOT_TOKEN", "SMTP_PASSWORD", "WEBHOOK_SECRET"]
+                    .map(|k| (k, "example-secret-0123456789")),
+            )
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{cfg}: {}", String::from_utf8_lossy(&out.stderr));
     }
+}
+
+#[test]
+fn a_broken_alarm_template_and_rule_are_refused_with_their_reasons() {
+    let yaml = "ingest:\n  tokens: []\n  allow_anonymous: true\nalarms:\n  db: /tmp/x.db\n  rules:\n    - name: hot\n      \
+                measurement: env\n      field: t\n      above: 30\n      below: 10\n      summary: \"nóng {value\"\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_dcwatch-collector")).args(["validate", "-c"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("alarms.rules[0] (hot): give exactly one of above, below, equals"), "{err}");
+    assert!(err.contains("alarms.rules[0] (hot).summary: `{` at character 6 is not closed"), "{err}");
 }
