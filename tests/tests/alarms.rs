@@ -227,3 +227,39 @@ fn an_unreachable_smtp_server_is_retried_visibly_and_nothing_is_lost() {
     // the room_hot notice, waiting all along, went out exactly once.
     assert_eq!(smtp.messages().iter().filter(|m| m["subject"] == room_hot).count(), 1);
 }
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_ups_on_battery_trap_from_snmptrap_reaches_the_webhook_at_once() {
+    let dir = TempDir::new().expect("tempdir");
+    let hook = Capture::start();
+    let c = Collector::start(&format!(
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn-dc1\n\
+         alarms:\n  db: {}\n  evaluate_every_ms: 100\n  builtin:\n    disabled: [device_unreachable]\n  receivers:\n    \
+         - name: hook\n      webhook: {{url: {}/hook}}\n",
+        dir.path().join("alarms.db").display(),
+        hook.url()
+    ));
+    let trap_port = free_udp_port();
+    // The UPS's card answers no poll here (a closed port): only the trap can tell.
+    let agent = Agent::start(&format!(
+        "agent:\n  site: hn-dc1\n  interval_secs: 60\noutput:\n  url: {}\n  token: {TOKEN}\nsources:\n  - type: snmp\n    \
+         interval_secs: 60\n    timeout_ms: 200\n    retries: 0\n    devices:\n      - name: ups-a1\n        address: 127.0.0.1:{}\n        \
+         profile: ups-mib\n    traps:\n      listen: 127.0.0.1:{trap_port}\n      communities: [dc-traps]\n",
+        c.url(),
+        free_udp_port()
+    ));
+    wait_for("the trap receiver", || agent.proc.output().contains("listening for SNMP traps").then_some(()));
+    let sent = std::time::Instant::now();
+    let st = std::process::Command::new(system_program("snmptrap"))
+        .args(["-v", "2c", "-c", "dc-traps", &format!("127.0.0.1:{trap_port}"), "", "1.3.6.1.2.1.33.2.1"])
+        .env("MIBS", "")
+        .status()
+        .expect("snmptrap");
+    assert!(st.success());
+    let n = wait_for("the ups_on_battery notice", || find(&hook, "ups_on_battery", "firing"));
+    let arrived = hook.arrivals().into_iter().map(|(t, _)| t).next().expect("arrival");
+    eprintln!("trap → webhook: {} ms", arrived.duration_since(sent).as_millis());
+    assert_eq!(n["labels"], json!({"site": "hn-dc1", "device": "ups-a1"}));
+    assert_eq!(n["summary"], "UPS ups-a1 at hn-dc1 is on battery (? % charge, ? min runtime)");
+}
