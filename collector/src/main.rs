@@ -7,6 +7,7 @@ mod config;
 mod ingest;
 mod sink;
 mod state;
+mod status;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -47,6 +48,16 @@ enum Command {
     Validate,
     /// Print the SHA-256 of a token (read from standard input) for `token_sha256`.
     HashToken,
+    /// Show the running collector's sites, feeds, UPS, devices down, silent
+    /// agents and alarms (for a technician over SSH).
+    Status {
+        /// The collector's URL. Defaults to its `listen.address`.
+        #[arg(long)]
+        url: Option<String>,
+        /// An `alarms.api_tokens` token. Defaults to the config's first.
+        #[arg(long, env = "DCWATCH_API_TOKEN")]
+        token: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -73,6 +84,9 @@ fn main() -> ExitCode {
     if let Some(Command::Validate) = cli.command {
         println!("{}: configuration is valid", cli.config.display());
         return ExitCode::SUCCESS;
+    }
+    if let Some(Command::Status { url, token }) = &cli.command {
+        return ExitCode::from(status::run(&config, url.clone(), token.clone()));
     }
     dcwatch_common::init_logging(&config.log_level);
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

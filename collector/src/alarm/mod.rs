@@ -428,6 +428,58 @@ impl Engine {
         Ok(a)
     }
 
+    /// What a technician wants at a glance: feeds, UPS, devices down,
+    /// silent agents (from the latest values) — for `/api/status`.
+    pub fn status(&self, now: Instant) -> serde_json::Value {
+        use crate::ingest::lines::ObsValue;
+        let cfg = self.config();
+        let latest = self.latest.lock().expect("not poisoned");
+        let val = |v: Option<&ObsValue>| match v {
+            Some(ObsValue::Num(x)) => serde_json::json!(x),
+            Some(ObsValue::Bool(b)) => serde_json::json!(b),
+            Some(ObsValue::Str(t)) => serde_json::json!(t),
+            None => serde_json::Value::Null,
+        };
+        let mut feeds = Vec::new();
+        let mut ups = Vec::new();
+        let mut down = Vec::new();
+        for s in latest.series.values() {
+            match s.measurement.as_str() {
+                "power_feed" if !s.tag("feed").is_empty() => feeds.push(serde_json::json!({
+                    "site": s.tag("site"), "feed": s.tag("feed"), "device": s.tag("device"),
+                    "live": val(s.fields.get("live")), "voltage_v": val(s.fields.get("voltage_v")),
+                })),
+                "ups" => ups.push(serde_json::json!({
+                    "site": s.tag("site"), "device": s.tag("device"), "status": val(s.fields.get("status")),
+                    "on_battery": val(s.fields.get("on_battery")), "charge_pct": val(s.fields.get("battery_charge_pct")),
+                    "runtime_s": val(s.fields.get("runtime_remaining_s")), "load_pct": val(s.fields.get("load_pct")),
+                })),
+                "device" if s.flag("up") == Some(false) => down.push(serde_json::json!({
+                    "site": s.tag("site"), "device": s.tag("device"), "kind": s.tag("kind"), "protocol": s.tag("protocol"),
+                })),
+                _ => {}
+            }
+        }
+        let key = |v: &serde_json::Value| format!("{}/{}/{}", v["site"], v["feed"], v["device"]);
+        feeds.sort_by_key(key);
+        ups.sort_by_key(key);
+        down.sort_by_key(key);
+        let mut agents: Vec<serde_json::Value> = latest
+            .agents
+            .iter()
+            .map(|((site, host), b)| {
+                let interval = b.interval_secs.unwrap_or(cfg.builtin.agent_interval_secs as f64);
+                let quiet = now.saturating_duration_since(b.received).as_secs_f64();
+                serde_json::json!({"site": site, "host": host, "quiet_s": quiet.round(),
+                    "silent": quiet > interval * f64::from(cfg.builtin.agent_silent_intervals)})
+            })
+            .collect();
+        agents.sort_by_key(|v| format!("{}/{}", v["site"], v["host"]));
+        let sites: Vec<serde_json::Value> =
+            cfg.sites.iter().map(|s| serde_json::json!({"name": s.name, "feeds": s.feeds})).collect();
+        serde_json::json!({"sites": sites, "feeds": feeds, "ups": ups, "devices_down": down, "agents": agents})
+    }
+
     pub fn silences(&self) -> Vec<store::Silence> {
         self.core.lock().expect("not poisoned").silences.clone()
     }

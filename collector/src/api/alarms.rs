@@ -183,3 +183,14 @@ pub async fn end_silence(State(app): State<Arc<AppState>>, headers: HeaderMap, P
         Err(e) => err(StatusCode::NOT_FOUND, e),
     }
 }
+
+/// Everything `dcwatch-collector status` shows.
+pub async fn status(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let engine = match authorized(&app, &headers) {
+        Ok(e) => e,
+        Err(r) => return *r,
+    };
+    let mut st = engine.status(std::time::Instant::now());
+    st["alarms"] = serde_json::Value::Array(engine.alarms().iter().map(alarm_json).collect());
+    Json(st).into_response()
+}

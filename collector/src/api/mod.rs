@@ -25,6 +25,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/ping", get(ping).head(ping))
         .route("/api/alarms", get(alarms::list))
+        .route("/api/status", get(alarms::status))
         .route("/api/alarms/history", get(alarms::history))
         .route("/api/alarms/{fingerprint}/ack", post(alarms::ack))
         .route("/api/silences", get(alarms::silences).post(alarms::add_silence))

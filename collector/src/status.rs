@@ -1,0 +1,190 @@
+//! `dcwatch-collector status`: the running collector's picture for a
+//! technician over SSH — sites and feeds, UPS, devices down, silent agents,
+//! alarms — read from its `/api/status`.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::config::CollectorConfig;
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(t) => t.clone(),
+        Value::Null => "?".into(),
+        other => other.to_string(),
+    }
+}
+
+fn clock(ms: &Value) -> String {
+    let Some(ms) = ms.as_i64() else { return "?".into() };
+    let secs = ms.div_euclid(1000).rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02} UTC", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// Renders `/api/status` as text.
+pub fn render(st: &Value, url: &str) -> String {
+    let mut o = format!("dcwatch status — collector {url}\n");
+    let feeds = st["feeds"].as_array().cloned().unwrap_or_default();
+    for site in st["sites"].as_array().cloned().unwrap_or_default() {
+        let name = s(&site["name"]);
+        let _ = write!(o, "\nSITE {name}   feeds:");
+        let want: Vec<String> = site["feeds"].as_array().cloned().unwrap_or_default().iter().map(s).collect();
+        let mut live = 0;
+        for f in &want {
+            let seen: Vec<&Value> = feeds.iter().filter(|x| s(&x["site"]) == name && &s(&x["feed"]) == f).collect();
+            let is_live = seen.iter().any(|x| x["live"] == Value::Bool(true));
+            let volts = seen
+                .iter()
+                .filter_map(|x| x["voltage_v"].as_f64())
+                .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+            live += usize::from(is_live);
+            let state = if seen.is_empty() {
+                "no data".to_string()
+            } else if is_live {
+                "live".into()
+            } else {
+                "DOWN".into()
+            };
+            let _ = write!(o, "  {f} {state}{}", volts.map(|v| format!(" ({v:.0} V)")).unwrap_or_default());
+        }
+        let verdict = match (live, want.len()) {
+            (_, 0) => "",
+            (l, n) if l == n => "  → redundant",
+            (0, _) => "  → POWER LOST",
+            _ => "  → redundancy DEGRADED",
+        };
+        let _ = writeln!(o, "{verdict}");
+    }
+    let ups = st["ups"].as_array().cloned().unwrap_or_default();
+    if !ups.is_empty() {
+        let _ = writeln!(o, "\nUPS");
+        for u in ups {
+            let runtime =
+                u["runtime_s"].as_f64().map(|r| format!("{:.0} min", r / 60.0)).unwrap_or_else(|| "? min".into());
+            let _ = writeln!(
+                o,
+                "  {:10} {:14} {:12} {:>5} %  {:>8}  load {} %",
+                s(&u["site"]),
+                s(&u["device"]),
+                s(&u["status"]),
+                u["charge_pct"].as_f64().map(|c| format!("{c:.0}")).unwrap_or_else(|| "?".into()),
+                runtime,
+                u["load_pct"].as_f64().map(|c| format!("{c:.0}")).unwrap_or_else(|| "?".into()),
+            );
+        }
+    }
+    let down = st["devices_down"].as_array().cloned().unwrap_or_default();
+    let _ = writeln!(o, "\nDEVICES DOWN ({})", down.len());
+    for d in down {
+        let _ = writeln!(o, "  {:10} {} ({}, {})", s(&d["site"]), s(&d["device"]), s(&d["kind"]), s(&d["protocol"]));
+    }
+    let agents = st["agents"].as_array().cloned().unwrap_or_default();
+    let silent: Vec<&Value> = agents.iter().filter(|a| a["silent"] == Value::Bool(true)).collect();
+    let _ = writeln!(o, "\nAGENTS SILENT ({} of {})", silent.len(), agents.len());
+    for a in silent {
+        let _ = writeln!(o, "  {:10} {}  nothing for {} s", s(&a["site"]), s(&a["host"]), s(&a["quiet_s"]));
+    }
+    let alarms = st["alarms"].as_array().cloned().unwrap_or_default();
+    let firing = alarms.iter().filter(|a| a["state"] == "firing").count();
+    let _ = writeln!(o, "\nALARMS ({firing} firing, {} pending)", alarms.len() - firing);
+    for a in alarms {
+        let labels: Vec<String> = a["labels"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| format!("{k}={}", s(v))).collect())
+            .unwrap_or_default();
+        let mut note = String::new();
+        if !a["ack"].is_null() {
+            note = format!("  [acknowledged by {}]", s(&a["ack"]["by"]));
+        } else if !a["silenced_by"].is_null() {
+            note = format!("  [silenced #{}]", s(&a["silenced_by"]));
+        } else if !a["inhibited_by"].is_null() {
+            note = "  [explained by a power alarm]".into();
+        }
+        let _ = writeln!(
+            o,
+            "  {:8} {:8} {:26} {:28} since {}  {}{note}",
+            s(&a["severity"]).to_uppercase(),
+            s(&a["state"]),
+            s(&a["name"]),
+            labels.join(","),
+            clock(&a["since_ms"]),
+            s(&a["summary"]),
+        );
+    }
+    o
+}
+
+/// Exit code: 0 shown, 1 the collector cannot be asked, 2 no way to ask.
+pub fn run(config: &CollectorConfig, url: Option<String>, token: Option<String>) -> u8 {
+    let url = url.unwrap_or_else(|| {
+        let addr = config.listen.address.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]");
+        format!("{}://{addr}", if config.listen.tls.is_some() { "https" } else { "http" })
+    });
+    let Some(token) = token.or_else(|| config.alarms.as_ref().and_then(|a| a.api_tokens.first().cloned())) else {
+        eprintln!("dcwatch-collector status: the collector has no alarms.api_tokens (or give --token)");
+        return 2;
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dcwatch-collector status: {e}");
+            return 1;
+        }
+    };
+    let got = rt.block_on(async {
+        let http =
+            reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().map_err(|e| e.to_string())?;
+        let r = http
+            .get(format!("{url}/api/status"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {}", e.without_url()))?;
+        let status = r.status();
+        let body = r.bytes().await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!("{url}: HTTP {status}: {}", String::from_utf8_lossy(&body)));
+        }
+        serde_json::from_slice::<Value>(&body).map_err(|e| e.to_string())
+    });
+    match got {
+        Ok(st) => {
+            print!("{}", render(&st, &url));
+            0
+        }
+        Err(e) => {
+            eprintln!("dcwatch-collector status: {e}");
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_degraded_site_and_its_alarms_read_at_a_glance() {
+        let st = serde_json::json!({
+            "sites": [{"name": "hn-dc1", "feeds": ["A", "B"]}],
+            "feeds": [{"site": "hn-dc1", "feed": "A", "device": "m-a", "live": true, "voltage_v": 229.8},
+                      {"site": "hn-dc1", "feed": "B", "device": "m-b", "live": false, "voltage_v": 0.0}],
+            "ups": [{"site": "hn-dc1", "device": "ups-a1", "status": "online", "on_battery": false, "charge_pct": 100.0, "runtime_s": 1500.0, "load_pct": 45.0}],
+            "devices_down": [],
+            "agents": [{"site": "hn-dc1", "host": "web1", "quiet_s": 45.0, "silent": true}, {"site": "hn-dc1", "host": "db1", "quiet_s": 2.0, "silent": false}],
+            "alarms": [{"severity": "warning", "state": "firing", "name": "power_redundancy_degraded", "labels": {"site": "hn-dc1"},
+                        "since_ms": 3_723_000, "summary": "Site hn-dc1: power redundancy lost, only feed A live (B down)",
+                        "ack": {"by": "Minh"}, "silenced_by": null, "inhibited_by": null}]
+        });
+        let out = render(&st, "http://127.0.0.1:8186");
+        assert!(out.contains("SITE hn-dc1   feeds:  A live (230 V)  B DOWN (0 V)  → redundancy DEGRADED\n"), "{out}");
+        assert!(out.contains("  hn-dc1     ups-a1         online         100 %    25 min  load 45 %\n"), "{out}");
+        assert!(out.contains("AGENTS SILENT (1 of 2)\n  hn-dc1     web1  nothing for 45.0 s\n"), "{out}");
+        assert!(
+            out.contains("ALARMS (1 firing, 0 pending)\n  WARNING  firing   power_redundancy_degraded  site=hn-dc1"),
+            "{out}"
+        );
+        assert!(out.contains("since 01:02:03 UTC  Site hn-dc1: power redundancy lost, only feed A live (B down)  [acknowledged by Minh]"), "{out}");
+    }
+}
