@@ -151,6 +151,68 @@ fn build_live(
     Ok((live, tasks))
 }
 
+/// The collector's own alarms: a sink that has not taken data for five
+/// minutes while points wait for it; the spool over 80 % full.
+fn self_checks(state: std::sync::Weak<state::AppState>) -> alarm::SelfChecks {
+    use alarm::conditions::Cond;
+    use alarm::config::Severity;
+    Box::new(move |cfg: &alarm::config::AlarmsConfig| {
+        let Some(app) = state.upgrade() else { return Vec::new() };
+        let live = app.live();
+        let now = dcwatch_common::now_ns();
+        let mut out = Vec::new();
+        let cond =
+            |name: &str, labels: &[(&str, String)], severity, summary: String, value: String, active: bool| Cond {
+                name: name.into(),
+                labels: labels.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+                severity,
+                summary,
+                value: Some(value),
+                active,
+                for_secs: 0,
+                inhibits: &[],
+            };
+        if cfg.enabled("sink_down") {
+            for s in &live.sinks {
+                use std::sync::atomic::Ordering::Relaxed;
+                let queued = s.stats.queued_lines.load(Relaxed);
+                let last = s.stats.last_success_ns.load(Relaxed);
+                let since =
+                    if last > 0 { (now - last) / 1_000_000_000 } else { app.started.elapsed().as_secs() as i64 };
+                let err = s.stats.last_error.lock().expect("not poisoned").clone().unwrap_or_default();
+                out.push(cond(
+                    "sink_down",
+                    &[("sink", s.name.clone())],
+                    Severity::Critical,
+                    format!(
+                        "Sink {} ({}) has taken nothing for {since} s; {queued} points wait in the spool: {err}",
+                        s.name, s.endpoint
+                    ),
+                    queued.to_string(),
+                    queued > 0 && since > 300,
+                ));
+            }
+        }
+        if cfg.enabled("spool_filling")
+            && let Some(d) = &live.durable
+        {
+            let max = d.spool.settings().max_bytes.max(1);
+            let pct = d.spool.total_bytes() as f64 * 100.0 / max as f64;
+            out.push(cond(
+                "spool_filling",
+                &[],
+                Severity::Warning,
+                format!(
+                    "The collector's spool is {pct:.0} % full: sinks are behind; at 100 % writers are refused (503)"
+                ),
+                format!("{pct:.0}"),
+                pct > 80.0,
+            ));
+        }
+        out
+    })
+}
+
 fn mtime(path: &std::path::Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
@@ -213,6 +275,9 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
         );
     }
     let state = Arc::new(state::AppState::with_alarms(live, engine));
+    if let Some(e) = &state.alarms {
+        e.set_self_checks(self_checks(Arc::downgrade(&state)));
+    }
     let app = api::app(state.clone());
 
     let handle = axum_server::Handle::new();

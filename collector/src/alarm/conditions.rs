@@ -53,12 +53,18 @@ pub struct Beat {
     pub received: Instant,
     pub last_ts: i64,
     pub interval_secs: Option<f64>,
+    /// The agent's `dropped` counter as last seen, and when it last grew.
+    pub dropped: Option<f64>,
+    pub dropped_grew: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
 pub struct Latest {
     pub series: HashMap<String, Series>,
     pub agents: HashMap<(String, String), Beat>,
+    /// Per filesystem (series key), one (ts, used_bytes, total_bytes) sample
+    /// a minute for the last day: the disk-full forecast.
+    pub disk_history: HashMap<String, std::collections::VecDeque<(i64, f64, f64)>>,
 }
 
 impl Latest {
@@ -71,6 +77,21 @@ impl Latest {
             key.push('=');
             key.push_str(v);
         }
+        if o.measurement == "host_disk" {
+            let num = |f: &str| match o.fields.iter().find(|(k, _)| k == f).map(|(_, v)| v) {
+                Some(ObsValue::Num(x)) => Some(*x),
+                _ => None,
+            };
+            if let (Some(used), Some(total)) = (num("used_bytes"), num("total_bytes")) {
+                let h = self.disk_history.entry(key.clone()).or_default();
+                if h.back().is_none_or(|(t, _, _)| o.ts - t >= 60_000_000_000) {
+                    h.push_back((o.ts, used, total));
+                    while h.front().is_some_and(|(t, _, _)| o.ts - t > 86_400_000_000_000) {
+                        h.pop_front();
+                    }
+                }
+            }
+        }
         let s = self.series.entry(key).or_insert_with(|| Series {
             measurement: o.measurement.clone(),
             tags: tags.clone(),
@@ -81,7 +102,19 @@ impl Latest {
         }
         if o.measurement == "dcwatch_agent" {
             let who = (o.tag("site").unwrap_or("").to_string(), o.tag("host").unwrap_or("").to_string());
-            let b = self.agents.entry(who).or_insert(Beat { received: now, last_ts: o.ts, interval_secs: None });
+            let b = self.agents.entry(who).or_insert(Beat {
+                received: now,
+                last_ts: o.ts,
+                interval_secs: None,
+                dropped: None,
+                dropped_grew: None,
+            });
+            if let Some(ObsValue::Num(d)) = o.fields.iter().find(|(k, _)| k == "dropped").map(|(_, v)| v) {
+                if b.dropped.is_some_and(|prev| *d > prev) {
+                    b.dropped_grew = Some(now);
+                }
+                b.dropped = Some(*d);
+            }
             if o.ts > b.last_ts {
                 let gap = (o.ts - b.last_ts) as f64 / 1e9;
                 // The shortest gap seen is the interval (replays after an outage come faster).
@@ -417,10 +450,142 @@ pub fn evaluate(
             );
         }
     }
+    if on("agent_dropped_data") {
+        for ((site, host), b) in &latest.agents {
+            let Some(grew) = b.dropped_grew else { continue };
+            // Active for an hour after the agent last lost points.
+            let recent = now.saturating_duration_since(grew).as_secs() < 3600;
+            push(
+                &mut out,
+                "agent_dropped_data",
+                labels(&[("site", site), ("host", host)]),
+                Severity::Warning,
+                format!(
+                    "Agent on {host} at {site} dropped data ({} points lost in all; its queue was full, too old, or the disk failed)",
+                    b.dropped.map(fmt_num).unwrap_or_default()
+                ),
+                b.dropped.map(fmt_num),
+                recent,
+            );
+        }
+    }
+    if on("disk_full_forecast") {
+        for (key, h) in &latest.disk_history {
+            let Some(s) = latest.series.get(key) else { continue };
+            let Some(days) = days_to_full(h) else { continue };
+            let l = labels(&[("site", s.tag("site")), ("host", s.tag("host")), ("mount", s.tag("mount"))]);
+            let limit = cfg.builtin.disk_forecast_days;
+            let was = previously_active("disk_full_forecast", &l);
+            let active = days < limit || (was && days < limit * 1.5);
+            push(
+                &mut out,
+                "disk_full_forecast",
+                l,
+                Severity::Warning,
+                format!(
+                    "{} on {} at {} will be full in about {:.1} days at its recent growth",
+                    s.tag("mount"),
+                    s.tag("host"),
+                    s.tag("site"),
+                    days
+                ),
+                Some(format!("{days:.1}")),
+                active,
+            );
+        }
+    }
+    if on("service_degraded") || on("service_outage") {
+        let silent = |site: &str, host: &str| -> Option<bool> {
+            let b = latest.agents.get(&(site.to_string(), host.to_string()))?;
+            let interval = b.interval_secs.unwrap_or(cfg.builtin.agent_interval_secs as f64);
+            Some(
+                now.saturating_duration_since(b.received).as_secs_f64()
+                    > interval * f64::from(cfg.builtin.agent_silent_intervals),
+            )
+        };
+        for svc in &cfg.services {
+            let mut down_sites = Vec::new();
+            let mut known_sites = 0;
+            for (site, hosts) in &svc.members {
+                let states: Vec<bool> = hosts.iter().filter_map(|h| silent(site, h)).collect();
+                if states.is_empty() {
+                    continue;
+                }
+                known_sites += 1;
+                if states.len() == hosts.len() && states.iter().all(|s| *s) {
+                    down_sites.push(site.as_str());
+                }
+            }
+            if known_sites == 0 {
+                continue;
+            }
+            let l = labels(&[("service", &svc.name)]);
+            let all_down = down_sites.len() == svc.members.len();
+            if on("service_degraded") {
+                push(
+                    &mut out,
+                    "service_degraded",
+                    l.clone(),
+                    Severity::Warning,
+                    format!(
+                        "Service {}: every host at {} is silent; it runs on the other site(s) only",
+                        svc.name,
+                        down_sites.join(", ")
+                    ),
+                    Some(format!("{}/{}", svc.members.len() - down_sites.len(), svc.members.len())),
+                    !down_sites.is_empty() && !all_down,
+                );
+            }
+            if on("service_outage") {
+                push(
+                    &mut out,
+                    "service_outage",
+                    l,
+                    Severity::Critical,
+                    format!("Service {}: every host at every site is silent", svc.name),
+                    Some(format!("0/{}", svc.members.len())),
+                    all_down,
+                );
+            }
+        }
+    }
     for r in &cfg.rules {
         rule(r, latest, previously_active, &mut out);
     }
     out
+}
+
+/// Days until a filesystem is full at its growth rate over the last six
+/// hours: the median of the slopes between samples (Theil–Sen), so a burst
+/// (a one-off dump) or a gap in the data does not decide it. None without
+/// at least 30 minutes and 10 samples of history, or when it is not growing.
+pub fn days_to_full(h: &std::collections::VecDeque<(i64, f64, f64)>) -> Option<f64> {
+    let last = h.back()?;
+    let recent: Vec<&(i64, f64, f64)> = h.iter().filter(|(t, _, _)| last.0 - t <= 6 * 3_600_000_000_000).collect();
+    if recent.len() < 10 || last.0 - recent[0].0 < 30 * 60_000_000_000 {
+        return None;
+    }
+    // At most 60 samples, evenly spread: 1770 slopes.
+    let step = recent.len().div_ceil(60);
+    let pts: Vec<&(i64, f64, f64)> = recent.iter().step_by(step).copied().collect();
+    let mut slopes = Vec::with_capacity(pts.len() * pts.len() / 2);
+    for i in 0..pts.len() {
+        for j in i + 1..pts.len() {
+            let dt = (pts[j].0 - pts[i].0) as f64 / 86_400e9;
+            if dt > 0.0 {
+                slopes.push((pts[j].1 - pts[i].1) / dt);
+            }
+        }
+    }
+    if slopes.is_empty() {
+        return None;
+    }
+    slopes.sort_by(f64::total_cmp);
+    let per_day = slopes[slopes.len() / 2];
+    if per_day <= 0.0 {
+        return None;
+    }
+    Some(((last.2 - last.1).max(0.0)) / per_day)
 }
 
 fn push(

@@ -23,6 +23,9 @@ pub struct AlarmsConfig {
     /// The sites and their power chains.
     #[serde(default)]
     pub sites: Vec<SiteConfig>,
+    /// Services that run at several sites (redundancy groups).
+    #[serde(default)]
+    pub services: Vec<ServiceConfig>,
     #[serde(default)]
     pub builtin: BuiltinConfig,
     /// Alarms on any measurement.
@@ -57,6 +60,16 @@ pub struct SiteConfig {
     pub feeds: Vec<String>,
 }
 
+/// A service and the hosts that run it at each site. One site's hosts all
+/// silent: `service_degraded`; every site's: `service_outage`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    pub name: String,
+    /// site → hosts (tag `host` of their agents).
+    pub members: BTreeMap<String, Vec<String>>,
+}
+
 /// Switches and thresholds of the built-in alarms (docs/alarms.md).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,6 +92,10 @@ pub struct BuiltinConfig {
     pub disk_used_pct: f64,
     #[serde(default = "default_disk_clear")]
     pub disk_clear_pct: f64,
+    /// A filesystem that, at its growth rate of the last hours, fills within
+    /// this many days: `disk_full_forecast`. Defaults to 7.
+    #[serde(default = "default_forecast_days")]
+    pub disk_forecast_days: f64,
 }
 
 impl Default for BuiltinConfig {
@@ -90,6 +107,7 @@ impl Default for BuiltinConfig {
             ups_runtime_min: default_runtime_min(),
             disk_used_pct: default_disk_pct(),
             disk_clear_pct: default_disk_clear(),
+            disk_forecast_days: default_forecast_days(),
         }
     }
 }
@@ -274,6 +292,9 @@ fn default_flap_window() -> u64 {
 fn default_escalate_after() -> u64 {
     900
 }
+fn default_forecast_days() -> f64 {
+    7.0
+}
 fn default_severity() -> Severity {
     Severity::Warning
 }
@@ -293,6 +314,12 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "generator_running",
     "generator_not_running",
     "disk_full",
+    "disk_full_forecast",
+    "agent_dropped_data",
+    "service_degraded",
+    "service_outage",
+    "sink_down",
+    "spool_filling",
     "notification_failing",
 ];
 

@@ -51,8 +51,12 @@ struct Flap {
     alarm: Option<Alarm>,
 }
 
+/// Conditions about the collector itself (sinks, spool), from `main`.
+pub type SelfChecks = Box<dyn Fn(&AlarmsConfig) -> Vec<Cond> + Send + Sync>;
+
 pub struct Engine {
     config: Mutex<Arc<AlarmsConfig>>,
+    self_checks: Mutex<Option<SelfChecks>>,
     /// The measurements the built-ins and rules read (ingest keeps only these).
     watched: std::sync::RwLock<Arc<std::collections::HashSet<String>>>,
     latest: Mutex<Latest>,
@@ -70,6 +74,7 @@ impl Engine {
             tracing::info!(alarms = alarms.len(), db = %cfg.db.display(), "alarm state restored");
         }
         Ok(Engine {
+            self_checks: Mutex::new(None),
             watched: std::sync::RwLock::new(Arc::new(watched(&cfg))),
             config: Mutex::new(Arc::new(cfg)),
             latest: Mutex::new(Latest::default()),
@@ -87,6 +92,10 @@ impl Engine {
     pub fn set_config(&self, cfg: AlarmsConfig) {
         *self.watched.write().expect("not poisoned") = Arc::new(watched(&cfg));
         *self.config.lock().expect("not poisoned") = Arc::new(cfg);
+    }
+
+    pub fn set_self_checks(&self, f: SelfChecks) {
+        *self.self_checks.lock().expect("not poisoned") = Some(f);
     }
 
     /// The measurements whose points are wanted.
@@ -122,6 +131,9 @@ impl Engine {
             let alarms = &core.alarms;
             conditions::evaluate(&cfg, &latest, now, &|name, labels| alarms.contains_key(&fingerprint(name, labels)))
         };
+        if let Some(f) = &*self.self_checks.lock().expect("not poisoned") {
+            conds.extend(f(&cfg));
+        }
         if cfg.enabled("notification_failing") {
             // A receiver whose notices keep failing (3 attempts or more).
             for u in core.store.undelivered().unwrap_or_default() {
@@ -813,5 +825,71 @@ mod tests {
         e.evaluate_at(t0 + Duration::from_millis(t as u64), t);
         let kinds: Vec<String> = notices(&e).into_iter().map(|(_, k)| k).collect();
         assert_eq!(kinds, ["firing", "resolved", "firing", "flapping", "resolved"]);
+    }
+
+    #[test]
+    fn the_disk_forecast_follows_the_trend_not_a_burst() {
+        use std::collections::VecDeque;
+        let gib = 1024.0 * 1024.0 * 1024.0;
+        // 100 GiB disk, 60 GiB used, growing 1 GiB an hour for 6 hours, one sample a minute…
+        let mut h: VecDeque<(i64, f64, f64)> =
+            (0..360).map(|m| (m * 60_000_000_000, 60.0 * gib + m as f64 / 60.0 * gib, 100.0 * gib)).collect();
+        // … with a one-off 20 GiB dump ten minutes ago, deleted five minutes later.
+        for s in h.iter_mut().skip(350).take(5) {
+            s.1 += 20.0 * gib;
+        }
+        let days = conditions::days_to_full(&h).unwrap();
+        // 34 GiB left at 24 GiB a day: 1.42 days (the burst moves it by less than 1 %).
+        assert!((days - 34.0 / 24.0).abs() < 0.02, "{days}");
+        // A gap of three hours changes nothing.
+        h.retain(|(t, _, _)| !(60 * 60_000_000_000..240 * 60_000_000_000).contains(t));
+        assert!((conditions::days_to_full(&h).unwrap() - 34.0 / 24.0).abs() < 0.02);
+        // Shrinking or flat: no forecast.
+        let flat: VecDeque<(i64, f64, f64)> = (0..60).map(|m| (m * 60_000_000_000, 50.0 * gib, 100.0 * gib)).collect();
+        assert_eq!(conditions::days_to_full(&flat), None);
+    }
+
+    #[test]
+    fn a_service_is_degraded_when_one_site_is_all_silent_and_out_when_all_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(
+            dir.path(),
+            "services:\n  - name: portal\n    members: {hn: [web1, web2], hcm: [web3]}\n",
+        ))
+        .unwrap();
+        let t0 = Instant::now();
+        let beat = |site: &str, host: &str| {
+            obs("dcwatch_agent", &[("site", site), ("host", host)], &[("uptime_s", ObsValue::Num(1.0))])
+        };
+        e.observe_at(&[beat("hn", "web1"), beat("hn", "web2"), beat("hcm", "web3")], t0);
+        // web3 keeps writing; web1 and web2 fall silent.
+        e.observe_at(&[beat("hcm", "web3")], t0 + Duration::from_secs(40));
+        e.evaluate_at(t0 + Duration::from_secs(41), 41_000);
+        let names: Vec<String> =
+            e.alarms().into_iter().filter(|a| a.name.starts_with("service")).map(|a| a.summary).collect();
+        assert_eq!(names, ["Service portal: every host at hn is silent; it runs on the other site(s) only"]);
+        e.evaluate_at(t0 + Duration::from_secs(80), 80_000);
+        let names: Vec<String> =
+            e.alarms().into_iter().filter(|a| a.name.starts_with("service")).map(|a| a.name).collect();
+        assert_eq!(names, ["service_outage"]);
+    }
+
+    #[test]
+    fn an_agent_that_drops_points_is_an_alarm() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(dir.path(), "")).unwrap();
+        let t0 = Instant::now();
+        let beat = |dropped: f64, ts: i64| Observation {
+            ts,
+            ..obs("dcwatch_agent", &[("site", "hn"), ("host", "db1")], &[("dropped", ObsValue::Num(dropped))])
+        };
+        e.observe_at(&[beat(0.0, 1)], t0);
+        e.observe_at(&[beat(0.0, 10_000_000_001)], t0 + Duration::from_secs(10));
+        e.evaluate_at(t0 + Duration::from_secs(10), 10_000);
+        assert!(e.alarms().is_empty());
+        e.observe_at(&[beat(1500.0, 20_000_000_001)], t0 + Duration::from_secs(20));
+        e.evaluate_at(t0 + Duration::from_secs(20), 20_000);
+        assert_eq!(e.alarms()[0].name, "agent_dropped_data");
+        assert_eq!(e.alarms()[0].value.as_deref(), Some("1500"));
     }
 }
