@@ -3,6 +3,7 @@
 
 mod alarm;
 mod api;
+mod bench;
 mod config;
 mod ingest;
 mod sink;
@@ -48,6 +49,16 @@ enum Command {
     Validate,
     /// Print the SHA-256 of a token (read from standard input) for `token_sha256`.
     HashToken,
+    /// Measures alarm evaluation on a synthetic load (scripts/bench alarms).
+    #[command(hide = true)]
+    BenchAlarms {
+        #[arg(long, default_value_t = 10_000)]
+        series: usize,
+        #[arg(long, default_value_t = 200)]
+        rules: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// Show the running collector's sites, feeds, UPS, devices down, silent
     /// agents and alarms (for a technician over SSH).
     Status {
@@ -63,6 +74,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     dcwatch_common::install_crypto_provider();
+    if let Some(Command::BenchAlarms { series, rules, seconds }) = cli.command {
+        return ExitCode::from(bench::run(series, rules, seconds));
+    }
     if let Some(Command::HashToken) = cli.command {
         let mut token = String::new();
         if std::io::stdin().read_line(&mut token).is_err() || token.trim().is_empty() {

@@ -549,8 +549,16 @@ pub fn evaluate(
             }
         }
     }
-    for r in &cfg.rules {
-        rule(r, latest, previously_active, &mut out);
+    if !cfg.rules.is_empty() {
+        let mut by_measurement: HashMap<&str, Vec<&Series>> = HashMap::new();
+        for s in latest.series.values() {
+            by_measurement.entry(s.measurement.as_str()).or_default().push(s);
+        }
+        for r in &cfg.rules {
+            if let Some(series) = by_measurement.get(r.measurement.as_str()) {
+                rule(r, series, previously_active, &mut out);
+            }
+        }
     }
     out
 }
@@ -602,26 +610,41 @@ fn push(
 
 fn rule(
     r: &RuleConfig,
-    latest: &Latest,
+    series: &[&Series],
     previously_active: &dyn Fn(&str, &BTreeMap<String, String>) -> bool,
     out: &mut Vec<Cond>,
 ) {
-    for s in latest.series.values() {
-        if s.measurement != r.measurement || !r.tags.iter().all(|(k, v)| s.tags.get(k) == Some(v)) {
+    for s in series {
+        if !r.tags.iter().all(|(k, v)| s.tags.get(k) == Some(v)) {
             continue;
         }
         let Some(v) = s.fields.get(&r.field) else { continue };
-        let mut lbl = s.tags.clone();
-        lbl.extend(r.labels.clone());
-        let was = previously_active(&r.name, &lbl);
-        let (active, shown) = match (v, r.above, r.below, &r.equals) {
-            (ObsValue::Num(x), Some(a), _, _) => (*x > a || (was && *x > r.clear.unwrap_or(a)), fmt_num(*x)),
-            (ObsValue::Num(x), _, Some(b), _) => (*x < b || (was && *x < r.clear.unwrap_or(b)), fmt_num(*x)),
-            (ObsValue::Num(x), _, _, Some(e)) => (e.parse::<f64>().is_ok_and(|e| e == *x), fmt_num(*x)),
-            (ObsValue::Bool(b), _, _, Some(e)) => (e == &b.to_string(), b.to_string()),
-            (ObsValue::Str(t), _, _, Some(e)) => (t == e, t.clone()),
+        // Past the threshold: active. Between it and `clear`: as it was
+        // (hysteresis). Elsewhere: clear — and when it was not active either,
+        // there is nothing to carry, which is most series most of the time.
+        let (beyond, between, shown) = match (v, r.above, r.below, &r.equals) {
+            (ObsValue::Num(x), Some(a), _, _) => (*x > a, *x > r.clear.unwrap_or(a), fmt_num(*x)),
+            (ObsValue::Num(x), _, Some(b), _) => (*x < b, *x < r.clear.unwrap_or(b), fmt_num(*x)),
+            (ObsValue::Num(x), _, _, Some(e)) => {
+                let m = e.parse::<f64>().is_ok_and(|e| e == *x);
+                (m, m, fmt_num(*x))
+            }
+            (ObsValue::Bool(b), _, _, Some(e)) => (e == &b.to_string(), e == &b.to_string(), b.to_string()),
+            (ObsValue::Str(t), _, _, Some(e)) => (t == e, t == e, t.clone()),
             _ => continue,
         };
+        let mut lbl = s.tags.clone();
+        lbl.extend(r.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let (active, was) = if beyond {
+            (true, true)
+        } else {
+            let was = previously_active(&r.name, &lbl);
+            (was && between, was)
+        };
+        if !active && !was {
+            // Nothing to start and nothing to resolve: no condition to carry.
+            continue;
+        }
         let mut vars = s.tags.clone();
         vars.insert("value".into(), shown.clone());
         vars.insert("name".into(), r.name.clone());

@@ -196,6 +196,15 @@ impl Engine {
         let mut removed: Vec<Alarm> = Vec::new();
         let mut history: Vec<(Alarm, &'static str, String)> = Vec::new();
         for (fp, c) in &by_fp {
+            // Unchanged and nothing due: skip the copy (the steady state of most alarms).
+            if let Some(a) = core.alarms.get(fp)
+                && c.active
+                && a.summary == c.summary
+                && a.value == c.value
+                && (a.state == State::Firing || now_ms - a.since_ms < (c.for_secs as i64) * 1000)
+            {
+                continue;
+            }
             let existing = core.alarms.get(fp).cloned();
             match (existing, c.active) {
                 (None, true) => {
@@ -293,7 +302,11 @@ impl Engine {
                 }
             }
             // `silenced_by` is worked out each time, not stored: compare without it.
-            let changed = Alarm { silenced_by: None, ..a.clone() } != Alarm { silenced_by: None, ..before };
+            let changed = {
+                let mut b = before;
+                b.silenced_by = a.silenced_by;
+                b != a
+            };
             if changed && !updated.iter().any(|u| u.fingerprint == a.fingerprint) {
                 updated.push(a.clone());
             } else if let Some(u) = updated.iter_mut().find(|u| u.fingerprint == a.fingerprint) {
