@@ -17,10 +17,14 @@ fn meter(unit: u8, dead: &std::path::Path) -> serde_json::Value {
 }
 
 fn collector_yaml(hook: &Capture, am: &Alertmanager, db: &std::path::Path) -> String {
+    collector_yaml_with(hook, am, db, "")
+}
+
+fn collector_yaml_with(hook: &Capture, am: &Alertmanager, db: &std::path::Path, more_receivers: &str) -> String {
     format!(
         "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn-dc1\n\
          alarms:\n  db: {}\n  evaluate_every_ms: 200\n  api_tokens: [api-token-0123456789]\n  sites:\n    - name: hn-dc1\n      feeds: [A, B]\n  \
-         receivers:\n    - name: hook\n      webhook: {{url: {}/hook, secret: s3cret}}\n    - name: am\n      alertmanager: {{url: {}}}\n",
+         receivers:\n    - name: hook\n      webhook: {{url: {}/hook, secret: s3cret}}\n    - name: am\n      alertmanager: {{url: {}}}\n{more_receivers}",
         db.display(),
         hook.url(),
         am.url()
@@ -43,7 +47,12 @@ fn losing_feed_a_raises_power_redundancy_degraded_at_a_webhook_and_alertmanager_
     let server = ModbusServer::start(json!([meter(1, &dead), meter(2, &dir.path().join("never"))]));
     let hook = Capture::start();
     let am = Alertmanager::start();
-    let collector = Collector::start(&collector_yaml(&hook, &am, &dir.path().join("alarms.db")));
+    let smtp = SmtpServer::start_on(free_port());
+    let mail = format!(
+        "    - name: mail\n      email: {{host: 127.0.0.1, port: {}, tls: none, from: dcwatch@dc.local, to: [oncall@dc.local]}}\n",
+        smtp.port
+    );
+    let collector = Collector::start(&collector_yaml_with(&hook, &am, &dir.path().join("alarms.db"), &mail));
     let _agent = Agent::start(&format!(
         "agent:\n  site: hn-dc1\n  interval_secs: 1\noutput:\n  url: {url}\n  token: {TOKEN}\n  flush_interval_ms: 100\nsources:\n  \
          - type: modbus\n    interval_secs: 1\n    devices:\n      \
@@ -77,6 +86,15 @@ fn losing_feed_a_raises_power_redundancy_degraded_at_a_webhook_and_alertmanager_
         am.alerts().into_iter().find(|a| a["labels"]["alertname"] == "power_redundancy_degraded")
     });
     assert_eq!(am_alert["labels"]["site"], "hn-dc1");
+    let m = wait_for("the email", || {
+        smtp.messages()
+            .into_iter()
+            .find(|m| m["subject"].as_str().is_some_and(|s| s.contains("power_redundancy_degraded")))
+    });
+    assert_eq!(
+        m["subject"],
+        "[WARNING] FIRING power_redundancy_degraded: Site hn-dc1: power redundancy lost, only feed B live (A down)"
+    );
     assert_eq!(am_alert["annotations"]["summary"], "Site hn-dc1: power redundancy lost, only feed B live (A down)");
     // The feed_lost alarm it explains was not sent.
     assert!(find(&hook, "feed_lost", "firing").is_none());
@@ -97,6 +115,11 @@ fn losing_feed_a_raises_power_redundancy_degraded_at_a_webhook_and_alertmanager_
 
     std::fs::remove_file(&dead).expect("feed A is back");
     let r = wait_for("the resolve notice", || find(&hook, "power_redundancy_degraded", "resolved"));
+    wait_for("the resolve email", || {
+        smtp.messages().into_iter().find(|m| {
+            m["subject"].as_str().is_some_and(|s| s.starts_with("[WARNING] RESOLVED power_redundancy_degraded"))
+        })
+    });
     assert!(r["ended_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{r}");
     wait_for("Alertmanager to see it resolved", || {
         (!am.alerts().iter().any(|a| a["labels"]["alertname"] == "power_redundancy_degraded")).then_some(())

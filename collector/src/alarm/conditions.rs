@@ -404,6 +404,25 @@ pub fn evaluate(
             if let Some(u) = ups_by_site.get(site) {
                 summary.push_str(&format!("; {}", u.join("; ")));
             }
+            // The hosts it affects: those of the site that have gone silent.
+            let silent: Vec<&str> = latest
+                .agents
+                .iter()
+                .filter(|((s, _), b)| {
+                    let interval = b.interval_secs.unwrap_or(cfg.builtin.agent_interval_secs as f64);
+                    s == site
+                        && now.saturating_duration_since(b.received).as_secs_f64()
+                            > interval * f64::from(cfg.builtin.agent_silent_intervals)
+                })
+                .map(|((_, h), _)| h.as_str())
+                .collect();
+            if !silent.is_empty() {
+                let mut hosts = silent.clone();
+                hosts.sort_unstable();
+                let shown: Vec<&str> = hosts.iter().take(10).copied().collect();
+                let more = if hosts.len() > 10 { format!(", … {} more", hosts.len() - 10) } else { String::new() };
+                summary.push_str(&format!("; {} host(s) silent: {}{more}", hosts.len(), shown.join(", ")));
+            }
             out.push(Cond {
                 name: "power_lost".into(),
                 labels: l.clone(),

@@ -711,7 +711,10 @@ mod tests {
             [("power_lost".to_string(), "firing".to_string()), ("power_redundancy_degraded".into(), "resolved".into())]
         );
         let lost = e.alarms().into_iter().find(|a| a.name == "power_lost").unwrap();
-        assert_eq!(lost.summary, "Site hn: ALL power feeds down (A, B); UPS ups1 on battery (87 %, 25 min left)");
+        assert_eq!(
+            lost.summary,
+            "Site hn: ALL power feeds down (A, B); UPS ups1 on battery (87 %, 25 min left); 1 host(s) silent: web1"
+        );
         let inhibited: Vec<_> = e.alarms().into_iter().filter(|a| a.inhibited_by.is_some()).map(|a| a.name).collect();
         assert_eq!(inhibited.len(), 4, "{inhibited:?}"); // ups_on_battery, agent_silent, feed_lost ×2
         // Mains back: the power alarm resolves; nothing it explained was ever sent.
