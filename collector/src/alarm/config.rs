@@ -47,6 +47,10 @@ pub struct AlarmsConfig {
     pub flap_changes: u32,
     #[serde(default = "default_flap_window")]
     pub flap_window_secs: u64,
+    /// Email and Telegram notices wait this long for others of the same site
+    /// and severity, and go out as one message. Defaults to 1000; 0: no grouping.
+    #[serde(default = "default_group_wait")]
+    pub group_wait_ms: u64,
 }
 
 /// One site: the feeds it should have live, and what hangs on them.
@@ -282,6 +286,9 @@ fn default_email_tls() -> String {
 }
 fn default_telegram_api() -> String {
     "https://api.telegram.org".into()
+}
+fn default_group_wait() -> u64 {
+    1000
 }
 fn default_flap_changes() -> u32 {
     4

@@ -405,12 +405,16 @@ impl Engine {
             changes.push(Change::History { alarm: a, event, detail: detail.clone(), at_ms: now_ms });
         }
         for (receiver, fp, kind, payload) in &payloads {
+            let human =
+                cfg.receivers.iter().any(|r| &r.name == receiver && (r.email.is_some() || r.telegram.is_some()));
+            let delay_ms = if human { cfg.group_wait_ms as i64 } else { 0 };
             changes.push(Change::Notice {
                 receiver,
                 fingerprint: fp,
                 status: kind,
                 payload: payload.clone(),
                 at_ms: now_ms,
+                delay_ms,
             });
         }
         if let Err(e) = core.store.apply(&changes) {

@@ -141,18 +141,38 @@ pub fn text(p: &serde_json::Value) -> String {
     t
 }
 
-async fn send_email(e: &super::config::EmailConfig, p: &serde_json::Value) -> Result<(), String> {
+/// One message for several notices of one site and severity.
+pub fn grouped(ps: &[serde_json::Value]) -> (String, String) {
+    if ps.len() == 1 {
+        return (headline(&ps[0]), text(&ps[0]));
+    }
+    let sev = ps[0]["severity"].as_str().unwrap_or("").to_uppercase();
+    let site = ps[0]["labels"]["site"].as_str().unwrap_or("").to_string();
+    let names: Vec<String> = ps
+        .iter()
+        .map(|p| {
+            let state = if p["notice"] == "resolved" { "RESOLVED" } else { "FIRING" };
+            format!("{state} {}", p["name"].as_str().unwrap_or(""))
+        })
+        .collect();
+    let at = if site.is_empty() { String::new() } else { format!(" at {site}") };
+    let subject = format!("[{sev}] {} notices{at}: {}", ps.len(), names.join(", "));
+    let body = ps.iter().map(text).collect::<Vec<_>>().join("\n");
+    (subject.clone(), format!("{subject}\n\n{body}"))
+}
+
+async fn send_email(e: &super::config::EmailConfig, subject: &str, body: &str) -> Result<(), String> {
     use lettre::message::header::ContentType;
     use lettre::transport::smtp::authentication::Credentials;
     use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
     let mut m = Message::builder()
         .from(e.from.parse().map_err(|x| format!("from: {x}"))?)
-        .subject(headline(p))
+        .subject(subject)
         .header(ContentType::TEXT_PLAIN);
     for to in &e.to {
         m = m.to(to.parse().map_err(|x| format!("to {to}: {x}"))?);
     }
-    let msg = m.body(text(p)).map_err(|x| x.to_string())?;
+    let msg = m.body(body.to_string()).map_err(|x| x.to_string())?;
     type Smtp = AsyncSmtpTransport<Tokio1Executor>;
     let builder = match e.tls.as_str() {
         "tls" => Smtp::relay(&e.host).map_err(|x| x.to_string())?.port(e.port.unwrap_or(465)),
@@ -167,15 +187,21 @@ async fn send_email(e: &super::config::EmailConfig, p: &serde_json::Value) -> Re
     mailer.send(msg).await.map(|_| ()).map_err(|x| format!("SMTP {}: {x}", e.host))
 }
 
-async fn deliver(http: &reqwest::Client, r: &ReceiverConfig, n: &Outgoing) -> Result<(), String> {
+/// Delivers notices to one receiver: email and Telegram take a group as one
+/// message; webhook and Alertmanager take one notice at a time.
+async fn deliver(http: &reqwest::Client, r: &ReceiverConfig, group: &[&Outgoing]) -> Result<(), String> {
+    let n = group[0];
+    let parsed = || -> Result<Vec<serde_json::Value>, String> {
+        group.iter().map(|n| serde_json::from_str(&n.payload).map_err(|e| e.to_string())).collect()
+    };
     if let Some(e) = &r.email {
-        let p: serde_json::Value = serde_json::from_str(&n.payload).map_err(|e| e.to_string())?;
-        return send_email(e, &p).await;
+        let (subject, body) = grouped(&parsed()?);
+        return send_email(e, &subject, &body).await;
     }
     let (url, body, sig) = if let Some(t) = &r.telegram {
-        let p: serde_json::Value = serde_json::from_str(&n.payload).map_err(|e| e.to_string())?;
+        let (_, text) = grouped(&parsed()?);
         let url = format!("{}/bot{}/sendMessage", t.api_url.trim_end_matches('/'), t.bot_token);
-        let body = serde_json::json!({"chat_id": t.chat_id, "text": text(&p), "disable_web_page_preview": true});
+        let body = serde_json::json!({"chat_id": t.chat_id, "text": text, "disable_web_page_preview": true});
         (url, body.to_string(), None)
     } else if let Some(w) = &r.webhook {
         let sig = w.secret.as_ref().map(|s| signature(s, n.payload.as_bytes()));
@@ -217,26 +243,50 @@ pub async fn run(engine: Arc<Engine>, http: reqwest::Client, mut stop: tokio::sy
             }
         };
         let cfg = engine.config();
+        // Email and Telegram: one message per receiver, site and severity.
+        let key = |n: &Outgoing| -> (String, String, String) {
+            let p: serde_json::Value = serde_json::from_str(&n.payload).unwrap_or_default();
+            (
+                n.receiver.clone(),
+                p["labels"]["site"].as_str().unwrap_or("").to_string(),
+                p["severity"].as_str().unwrap_or("").to_string(),
+            )
+        };
+        let mut groups: Vec<Vec<&Outgoing>> = Vec::new();
         for n in &due {
-            let Some(r) = cfg.receivers.iter().find(|r| r.name == n.receiver) else {
+            let human =
+                cfg.receivers.iter().any(|r| r.name == n.receiver && (r.email.is_some() || r.telegram.is_some()));
+            match groups.iter_mut().find(|g| human && g.len() < 20 && key(g[0]) == key(n)) {
+                Some(g) => g.push(n),
+                None => groups.push(vec![n]),
+            }
+        }
+        for g in &groups {
+            let Some(r) = cfg.receivers.iter().find(|r| r.name == g[0].receiver) else {
                 // Receiver removed from the config: the notice cannot go anywhere.
-                let _ = engine
-                    .with_store(|s| s.failed(n.id, now_ms() + 3_600_000, "no receiver of this name in the config"));
+                for n in g {
+                    let _ = engine
+                        .with_store(|s| s.failed(n.id, now_ms() + 3_600_000, "no receiver of this name in the config"));
+                }
                 continue;
             };
-            match deliver(&http, r, n).await {
+            match deliver(&http, r, g).await {
                 Ok(()) => {
-                    engine.stats.notices_sent.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!(receiver = %n.receiver, notice = %n.status, fingerprint = %n.fingerprint, "notice delivered");
-                    if let Err(e) = engine.with_store(|s| s.delivered(n.id, now_ms())) {
-                        tracing::error!(error = %e, "cannot mark a notice delivered; it may be sent again");
+                    for n in g {
+                        engine.stats.notices_sent.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(receiver = %n.receiver, notice = %n.status, fingerprint = %n.fingerprint, grouped = g.len(), "notice delivered");
+                        if let Err(e) = engine.with_store(|s| s.delivered(n.id, now_ms())) {
+                            tracing::error!(error = %e, "cannot mark a notice delivered; it may be sent again");
+                        }
                     }
                 }
                 Err(e) => {
-                    engine.stats.notices_failed.fetch_add(1, Ordering::Relaxed);
-                    let wait = Duration::from_secs(2u64.saturating_pow(n.attempts as u32 + 1).min(300));
-                    tracing::warn!(receiver = %n.receiver, attempt = n.attempts + 1, retry_in_s = wait.as_secs(), error = %e, "notice not delivered; will retry");
-                    let _ = engine.with_store(|s| s.failed(n.id, now_ms() + wait.as_millis() as i64, &e));
+                    for n in g {
+                        engine.stats.notices_failed.fetch_add(1, Ordering::Relaxed);
+                        let wait = Duration::from_secs(2u64.saturating_pow(n.attempts as u32 + 1).min(300));
+                        tracing::warn!(receiver = %n.receiver, attempt = n.attempts + 1, retry_in_s = wait.as_secs(), error = %e, "notice not delivered; will retry");
+                        let _ = engine.with_store(|s| s.failed(n.id, now_ms() + wait.as_millis() as i64, &e));
+                    }
                 }
             }
         }
@@ -266,5 +316,28 @@ mod tests {
             signature("Jefe", b"what do ya want for nothing?"),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn notices_of_one_site_and_severity_make_one_message() {
+        let p = |name: &str, notice: &str| {
+            serde_json::json!({"name": name, "notice": notice, "severity": "critical", "summary": format!("{name} happened"),
+                "labels": {"site": "hn-dc1"}, "started_at": "2026-11-22T16:00:00.000Z", "fingerprint": "f", "value": null, "ended_at": null})
+        };
+        let (subject, body) =
+            grouped(&[p("power_lost", "firing"), p("generator_not_running", "firing"), p("ups_overload", "resolved")]);
+        assert_eq!(
+            subject,
+            "[CRITICAL] 3 notices at hn-dc1: FIRING power_lost, FIRING generator_not_running, RESOLVED ups_overload"
+        );
+        assert!(
+            body.starts_with(&format!(
+                "{subject}\n\n[CRITICAL] FIRING power_lost: power_lost happened\n\nsite: hn-dc1\n"
+            )),
+            "{body}"
+        );
+        assert!(body.contains("[CRITICAL] RESOLVED ups_overload: ups_overload happened"), "{body}");
+        let (one, _) = grouped(&[p("power_lost", "firing")]);
+        assert_eq!(one, "[CRITICAL] FIRING power_lost: power_lost happened");
     }
 }

@@ -142,8 +142,22 @@ fn sev(s: &str) -> Severity {
 pub enum Change<'a> {
     Upsert(&'a Alarm),
     Remove(&'a str),
-    History { alarm: &'a Alarm, event: &'a str, detail: String, at_ms: i64 },
-    Notice { receiver: &'a str, fingerprint: &'a str, status: &'a str, payload: String, at_ms: i64 },
+    History {
+        alarm: &'a Alarm,
+        event: &'a str,
+        detail: String,
+        at_ms: i64,
+    },
+    /// A notice, due `delay_ms` after `at_ms` (email and chat wait a moment
+    /// for others to group with).
+    Notice {
+        receiver: &'a str,
+        fingerprint: &'a str,
+        status: &'a str,
+        payload: String,
+        at_ms: i64,
+        delay_ms: i64,
+    },
 }
 
 impl Store {
@@ -242,10 +256,10 @@ impl Store {
                     )
                     .map_err(|e| e.to_string())?;
                 }
-                Change::Notice { receiver, fingerprint, status, payload, at_ms } => {
+                Change::Notice { receiver, fingerprint, status, payload, at_ms, delay_ms } => {
                     tx.execute(
-                        "INSERT INTO outbox (receiver, fingerprint, status, payload, created_ms, next_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                        params![receiver, fingerprint, status, payload, at_ms],
+                        "INSERT INTO outbox (receiver, fingerprint, status, payload, created_ms, next_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![receiver, fingerprint, status, payload, at_ms, at_ms + delay_ms],
                     )
                     .map_err(|e| e.to_string())?;
                 }
