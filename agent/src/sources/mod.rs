@@ -62,6 +62,39 @@ impl Queue {
     }
 }
 
+/// The power states in `points` (UPS status and on-battery, feed live,
+/// ATS source, generator running, device up): when they change from one
+/// poll to the next, the points are sent at once, not at the batch timer.
+pub fn power_state(points: &[Point]) -> String {
+    use dcwatch_common::lp::OwnedValue;
+    let mut sig = String::new();
+    for p in points {
+        for (k, v) in &p.fields {
+            let key = matches!(
+                (p.measurement.as_ref(), k.as_ref()),
+                ("ups", "status" | "on_battery" | "low_battery")
+                    | ("power_feed", "live")
+                    | ("ats", "active_source" | "on_source_b")
+                    | ("generator", "running" | "state")
+                    | ("device", "up")
+            );
+            if key {
+                let v = match v {
+                    OwnedValue::Bool(b) => b.to_string(),
+                    OwnedValue::Str(s) => s.clone(),
+                    _ => continue,
+                };
+                sig.push_str(&format!(
+                    "{}|{}|{k}={v};",
+                    p.measurement,
+                    p.tags.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>().join(",")
+                ));
+            }
+        }
+    }
+    sig
+}
+
 /// Serializes points and queues them as one record.
 pub fn emit(points: &[Point], out: &Queue, stats: &SourceStats) {
     let mut buf = Vec::with_capacity(points.len() * 128);

@@ -64,6 +64,9 @@ pub struct Engine {
     pub stats: Stats,
     /// Wakes the delivery task when notices are queued.
     pub wake: tokio::sync::Notify,
+    /// Wakes the evaluation when a power state arrives (a trap's on-battery
+    /// must not wait for the next tick).
+    pub eval_wake: tokio::sync::Notify,
 }
 
 impl Engine {
@@ -81,6 +84,7 @@ impl Engine {
             core: Mutex::new(Core { silences: store.silences()?, store, alarms, flaps: HashMap::new() }),
             stats: Stats::default(),
             wake: tokio::sync::Notify::new(),
+            eval_wake: tokio::sync::Notify::new(),
         })
     }
 
@@ -114,6 +118,9 @@ impl Engine {
         let mut l = self.latest.lock().expect("not poisoned");
         for o in obs {
             l.observe(o, now);
+        }
+        if obs.iter().any(|o| matches!(o.measurement.as_str(), "ups" | "power_feed" | "ats" | "generator")) {
+            self.eval_wake.notify_one();
         }
     }
 
@@ -558,11 +565,14 @@ pub async fn run(engine: Arc<Engine>, mut stop: tokio::sync::watch::Receiver<boo
         tokio::select! {
             _ = stop.changed() => return,
             _ = tokio::time::sleep(every) => {}
+            // A power state arrived: evaluate now (at most every 100 ms).
+            _ = engine.eval_wake.notified() => {}
         }
         let e = engine.clone();
         if let Err(err) = tokio::task::spawn_blocking(move || e.evaluate()).await {
             tracing::error!(error = %err, "alarm evaluation failed");
         }
+        tokio::time::sleep(std::time::Duration::from_millis(100).min(every)).await;
     }
 }
 

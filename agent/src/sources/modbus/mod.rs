@@ -375,6 +375,7 @@ async fn run_device(job: Job, out: Arc<Queue>, stats: Arc<SourceStats>, mut shut
     let mut counters = Counters::default();
     let mut was_up: Option<bool> = None;
     let mut flagged: BTreeSet<String> = BTreeSet::new();
+    let mut last_state: Option<String> = None;
     let mut hysteresis = Hysteresis { above: job.spec.live_above_v, below: job.spec.dead_below_v, state: None };
     loop {
         tokio::select! {
@@ -427,6 +428,11 @@ async fn run_device(job: Job, out: Arc<Queue>, stats: Arc<SourceStats>, mut shut
             }
         }
         points.push(device_point(&job, ts, up, elapsed, o.requests, &counters));
+        let state = crate::sources::power_state(&points);
+        if last_state.as_ref().is_some_and(|l| *l != state) {
+            out.spool.request_flush();
+        }
+        last_state = Some(state);
         emit(&points, &out, &stats);
     }
 }

@@ -250,6 +250,7 @@ async fn run_device(job: DeviceJob, out: Arc<Queue>, stats: Arc<SourceStats>, mu
     let mut counters = DeviceCounters::default();
     let mut was_up: Option<bool> = None;
     let mut flagged: BTreeSet<String> = BTreeSet::new();
+    let mut last_state: Option<String> = None;
     // The last profile that fit: the `device` point keeps its kind while the
     // device is down (detection starts again when it comes back).
     let mut last_profile: Option<Arc<Profile>> = None;
@@ -316,6 +317,11 @@ async fn run_device(job: DeviceJob, out: Arc<Queue>, stats: Arc<SourceStats>, mu
                     Some(&r.profile),
                     Some(d.max_repetitions),
                 ));
+                let state = crate::sources::power_state(&points);
+                if last_state.as_ref().is_some_and(|l| *l != state) {
+                    out.spool.request_flush();
+                }
+                last_state = Some(state);
                 emit(&points, &out, &stats);
             }
             Err(e) => {
