@@ -296,3 +296,89 @@ fn a_ups_on_battery_trap_from_snmptrap_reaches_the_webhook_at_once() {
     assert_eq!(n["labels"], json!({"site": "hn-dc1", "device": "ups-a1"}));
     assert_eq!(n["summary"], "UPS ups-a1 at hn-dc1 is on battery (? % charge, ? min runtime)");
 }
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn both_feeds_lost_is_one_power_alarm_that_explains_the_silent_hosts() {
+    let dir = TempDir::new().expect("tempdir");
+    let scenario = dir.path().join("blackout.txt");
+    std::fs::write(&scenario, "2 feed_a off\n2 feed_b off\n").expect("scenario");
+    let port = free_port();
+    let _sim = Proc::spawn(
+        "dcwatch-sim",
+        std::process::Command::new(bin("dcwatch-sim"))
+            .args(["modbus-site", "--listen", &format!("127.0.0.1:{port}"), "--scenario"])
+            .arg(&scenario),
+        dir.path(),
+    );
+    wait_for("the simulator", || std::net::TcpStream::connect(("127.0.0.1", port)).ok());
+    let hook = Capture::start();
+    let collector = Collector::start(&format!(
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn-dc1\n\
+         alarms:\n  db: {}\n  evaluate_every_ms: 200\n  api_tokens: [api-token-0123456789]\n  sites:\n    - name: hn-dc1\n      feeds: [A, B]\n  \
+         receivers:\n    - name: hook\n      webhook: {{url: {}/hook}}\n",
+        dir.path().join("alarms.db").display(),
+        hook.url()
+    ));
+    let agent = |host: &str, sources: &str| {
+        Agent::start(&format!(
+            "agent:\n  site: hn-dc1\n  host: {host}\n  interval_secs: 1\noutput:\n  url: {}\n  token: {TOKEN}\n  flush_interval_ms: 100\n{sources}",
+            collector.url()
+        ))
+    };
+    let _monitor = agent(
+        "monitor",
+        &format!(
+            "sources:\n  - type: modbus\n    interval_secs: 1\n    devices:\n      \
+             - {{name: meter-a, address: 127.0.0.1:{port}, unit: 2, profile: sdm630, feed: A}}\n      \
+             - {{name: meter-b, address: 127.0.0.1:{port}, unit: 3, profile: sdm630, feed: B}}\n      \
+             - {{name: ups-1, address: 127.0.0.1:{port}, unit: 1, profile: apc-smartups}}\n"
+        ),
+    );
+    let web1 = agent("web1", "");
+    let lost = wait_for("the power alarm", || find(&hook, "power_lost", "firing"));
+    assert!(
+        lost["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Site hn-dc1: ALL power feeds down (A, B); UPS ups-1 on battery ("),
+        "{lost}"
+    );
+    // web1 loses power with the site: it falls silent.
+    drop(web1);
+    let api = http(None);
+    let alarms = || -> serde_json::Value {
+        api.get(format!("{}/api/alarms", collector.url()))
+            .header("authorization", "Bearer api-token-0123456789")
+            .send()
+            .and_then(|r| r.bytes())
+            .map(|b| serde_json::from_slice::<serde_json::Value>(&b).expect("json"))
+            .expect("api")["alarms"]
+            .clone()
+    };
+    let silent = wait_for("web1 silent, and explained", || {
+        alarms()
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == "agent_silent" && a["labels"]["host"] == "web1")
+            .cloned()
+    });
+    assert!(silent["inhibited_by"].is_string(), "{silent}");
+    let listed = wait_for("the power alarm naming web1", || {
+        alarms()
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| {
+                a["name"] == "power_lost"
+                    && a["summary"].as_str().is_some_and(|s| s.ends_with("; 1 host(s) silent: web1"))
+            })
+            .cloned()
+    });
+    assert_eq!(listed["state"], "firing");
+    // One alarm went out: the power alarm. Nothing it explains did.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let sent: Vec<String> = notices(&hook).iter().map(|n| n["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(sent, ["power_lost"], "{:#?}", notices(&hook));
+}

@@ -7,6 +7,10 @@ use std::time::Instant;
 use super::config::{AlarmsConfig, RuleConfig, Severity};
 use crate::ingest::lines::{ObsValue, Observation};
 
+/// Alarms a site's power alarm explains (and inhibits).
+pub const EXPLAINED_BY_POWER: &[&str] =
+    &["feed_lost", "power_redundancy_degraded", "ups_on_battery", "agent_silent", "device_unreachable"];
+
 /// The measurements the built-in alarms read.
 pub const BUILTIN_MEASUREMENTS: &[&str] =
     &["ups", "power_feed", "ats", "generator", "device", "dcwatch_agent", "host_disk"];
@@ -431,13 +435,7 @@ pub fn evaluate(
                 value: Some(format!("0/{}", sc.feeds.len())),
                 active: all_dead,
                 for_secs: 0,
-                inhibits: &[
-                    "feed_lost",
-                    "power_redundancy_degraded",
-                    "ups_on_battery",
-                    "agent_silent",
-                    "device_unreachable",
-                ],
+                inhibits: EXPLAINED_BY_POWER,
             });
         }
         if on("generator_not_running") && sites_with_generator.contains(site) {

@@ -51,6 +51,12 @@ pub struct AlarmsConfig {
     /// and severity, and go out as one message. Defaults to 1000; 0: no grouping.
     #[serde(default = "default_group_wait")]
     pub group_wait_ms: u64,
+    /// At a site with feeds configured, the alarms a power loss would
+    /// explain (UPS on battery, feed lost, agent silent, device unreachable)
+    /// wait this long before their first notice, for the power alarm to form
+    /// and stand for them. Defaults to 2000.
+    #[serde(default = "default_inhibit_wait")]
+    pub inhibit_wait_ms: u64,
 }
 
 /// One site: the feeds it should have live, and what hangs on them.
@@ -286,6 +292,9 @@ fn default_email_tls() -> String {
 }
 fn default_telegram_api() -> String {
     "https://api.telegram.org".into()
+}
+fn default_inhibit_wait() -> u64 {
+    2000
 }
 fn default_group_wait() -> u64 {
     1000

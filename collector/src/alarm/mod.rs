@@ -287,7 +287,16 @@ impl Engine {
                     // A restored alarm without a condition yet keeps its inhibition.
                     if cond.is_none() { a.inhibited_by.clone() } else { None }
                 });
-                if a.inhibited_by.is_none() && a.silenced_by.is_none() {
+                // An alarm a site power alarm could explain waits a moment
+                // before its first notice, so that the power alarm, whose
+                // points may come a poll later, can form and stand for it.
+                let settling = a.sent_ms.is_none()
+                    && conditions::EXPLAINED_BY_POWER.contains(&a.name.as_str())
+                    && a.labels
+                        .get("site")
+                        .is_some_and(|s| cfg.sites.iter().any(|c| &c.name == s && !c.feeds.is_empty()))
+                    && now_ms - a.fired_ms.unwrap_or(now_ms) < cfg.inhibit_wait_ms as i64;
+                if a.inhibited_by.is_none() && a.silenced_by.is_none() && !settling {
                     let due = match a.sent_ms {
                         None => Some("firing"),
                         Some(t) if a.ack.is_none() && repeat_ms > 0 && now_ms - t >= repeat_ms => Some("repeat"),
@@ -593,7 +602,7 @@ mod tests {
 
     fn cfg(dir: &std::path::Path, extra: &str) -> AlarmsConfig {
         let yaml = format!(
-            "db: {}\nrepeat_interval_secs: 60\nsites:\n  - name: hn\n    feeds: [A, B]\nreceivers:\n  - name: hook\n    webhook: {{url: http://127.0.0.1:9/x}}\n{extra}",
+            "db: {}\nrepeat_interval_secs: 60\ninhibit_wait_ms: 0\nsites:\n  - name: hn\n    feeds: [A, B]\nreceivers:\n  - name: hook\n    webhook: {{url: http://127.0.0.1:9/x}}\n{extra}",
             dir.join("alarms.db").display()
         );
         dcwatch_common::config::parse::<AlarmsConfig>(&yaml, std::path::Path::new("/x/alarms.yaml")).unwrap()
@@ -921,5 +930,30 @@ mod tests {
         e.evaluate_at(t0 + Duration::from_secs(20), 20_000);
         assert_eq!(e.alarms()[0].name, "agent_dropped_data");
         assert_eq!(e.alarms()[0].value.as_deref(), Some("1500"));
+    }
+
+    #[test]
+    fn an_alarm_the_power_alarm_may_explain_waits_for_it_before_its_first_notice() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(dir.path(), "")).unwrap();
+        e.set_config(AlarmsConfig { inhibit_wait_ms: 2000, ..(*e.config()).clone() });
+        let t0 = Instant::now();
+        // The UPS trap comes first, while the meters still say the feeds are live…
+        e.observe_at(&[feed("A", true), feed("B", true), ups(true)], t0);
+        e.evaluate_at(t0, 0);
+        assert!(notices(&e).is_empty(), "waiting for a power alarm that may explain it");
+        // … then the meters' next poll: both feeds down. One alarm goes out.
+        e.observe_at(&[feed("A", false), feed("B", false)], t0);
+        e.evaluate_at(t0 + Duration::from_secs(1), 1_000);
+        e.evaluate_at(t0 + Duration::from_secs(3), 3_000);
+        assert_eq!(notices(&e), vec![("power_lost".into(), "firing".into())]);
+        // A UPS on battery with the site's feeds live is news on its own: sent after the wait.
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(dir.path(), "")).unwrap();
+        e.set_config(AlarmsConfig { inhibit_wait_ms: 2000, ..(*e.config()).clone() });
+        e.observe_at(&[feed("A", true), feed("B", true), ups(true)], t0);
+        e.evaluate_at(t0, 0);
+        e.evaluate_at(t0 + Duration::from_secs(2), 2_000);
+        assert_eq!(notices(&e), vec![("ups_on_battery".into(), "firing".into())]);
     }
 }
