@@ -382,3 +382,30 @@ fn both_feeds_lost_is_one_power_alarm_that_explains_the_silent_hosts() {
     let sent: Vec<String> = notices(&hook).iter().map(|n| n["name"].as_str().unwrap().to_string()).collect();
     assert_eq!(sent, ["power_lost"], "{:#?}", notices(&hook));
 }
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_broken_rule_on_reload_is_refused_and_the_running_rules_keep_working_while_a_good_one_applies() {
+    let dir = TempDir::new().expect("tempdir");
+    let hook = Capture::start();
+    let c = rule_collector(
+        &dir.path().join("alarms.db"),
+        &format!("    - name: hook\n      webhook: {{url: {}/hook}}\n", hook.url()),
+    );
+    let path = c.dir.path().join("collector.yaml");
+    let yaml = std::fs::read_to_string(&path).expect("config");
+    // Two thresholds in one rule: refused, with the reason; the running rules stay.
+    std::fs::write(&path, yaml.replace("      above: 30\n", "      above: 30\n      below: 10\n")).expect("break");
+    let line = wait_for("the refusal in the log", || {
+        c.proc.output().lines().find(|l| l.contains("the new configuration is invalid")).map(str::to_string)
+    });
+    assert!(line.contains("alarms.rules[0] (room_hot): give exactly one of above, below, equals"), "{line}");
+    write(&c, "env,device=room1 temperature_c=35");
+    let n = wait_for("the running rule's notice", || find(&hook, "room_hot", "firing"));
+    assert_eq!(n["summary"], "Phòng máy room1 nóng: 35 °C");
+    // A good change applies: the threshold moves to 40, and the alarm, at 35, resolves.
+    std::fs::write(&path, yaml.replace("      above: 30\n", "      above: 40\n")).expect("fix");
+    wait_for("the reload", || c.proc.output().contains("configuration reloaded").then_some(()));
+    write(&c, "env,device=room1 temperature_c=35");
+    wait_for("the resolve under the new threshold", || find(&hook, "room_hot", "resolved"));
+}
