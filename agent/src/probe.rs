@@ -51,24 +51,14 @@ pub async fn snmp(a: &ProbeSnmp) -> u8 {
     };
     let mut problems = Vec::new();
     snmp::validate(&SnmpConfig { devices: vec![d.clone()], ..c.clone() }, "probe", &mut problems);
-    if !problems.is_empty() {
-        for p in problems {
-            eprintln!(
-                "dcwatch-agent probe: {}",
-                p.message.trim_start_matches("probe.devices[0]").trim_start_matches([':', '.', ' '])
-            );
-        }
+    if refused(&problems) {
         return 2;
     }
     let started = std::time::Instant::now();
     match snmp::probe(&c, &d, "probe").await {
         Ok((r, n, max_rep)) => {
             if a.format == "lp" {
-                let mut buf = Vec::new();
-                for p in &n.points {
-                    p.write_to(&mut buf);
-                }
-                print!("{}", String::from_utf8_lossy(&buf));
+                print_lp(&n.points);
             } else {
                 let mut head = format!("{} ({}): profile {}", a.address, a.version, r.profile.name);
                 if let Some(id) = &r.sys_object_id {
@@ -82,15 +72,7 @@ pub async fn snmp(a: &ProbeSnmp) -> u8 {
                 );
                 println!("{head}\n");
                 print!("{}", table(&n.points));
-                if n.unknown > 0 {
-                    println!("\n{} value(s) the device reports as unknown were left out.", n.unknown);
-                }
-                for f in &n.flags {
-                    println!(
-                        "implausible: {} = {} from OID {} (plausible {}..{}): left out; check the profile's scale",
-                        f.field, f.value, f.at, f.range[0], f.range[1]
-                    );
-                }
+                print_left_out(&n, "OID ", "scale");
             }
             if n.points.iter().all(|p| p.fields.is_empty()) {
                 eprintln!(
@@ -113,6 +95,39 @@ pub async fn snmp(a: &ProbeSnmp) -> u8 {
             eprintln!("dcwatch-agent probe: {hint}");
             1
         }
+    }
+}
+
+/// Prints a config check's problems (device key paths shortened); true if any.
+fn refused(problems: &[dcwatch_common::config::Problem]) -> bool {
+    for p in problems {
+        eprintln!(
+            "dcwatch-agent probe: {}",
+            p.message.trim_start_matches("probe.devices[0]").trim_start_matches([':', '.', ' '])
+        );
+    }
+    !problems.is_empty()
+}
+
+fn print_lp(points: &[Point]) {
+    let mut buf = Vec::new();
+    for p in points {
+        p.write_to(&mut buf);
+    }
+    print!("{}", String::from_utf8_lossy(&buf));
+}
+
+/// What was left out: unknown values, and implausible ones with where they
+/// were read (`from` prefixes the place, e.g. "OID ") and what to check.
+fn print_left_out(n: &crate::sources::normal::Normalized, from: &str, check: &str) {
+    if n.unknown > 0 {
+        println!("\n{} value(s) the device reports as unknown were left out.", n.unknown);
+    }
+    for f in &n.flags {
+        println!(
+            "implausible: {} = {} from {from}{} (plausible {}..{}): left out; check the profile's {check}",
+            f.field, f.value, f.at, f.range[0], f.range[1]
+        );
     }
 }
 
@@ -251,13 +266,7 @@ pub async fn modbus(a: &ProbeModbus) -> u8 {
     };
     let mut problems = Vec::new();
     modbus::validate(&c, "probe", &mut problems);
-    if !problems.is_empty() {
-        for p in problems {
-            eprintln!(
-                "dcwatch-agent probe: {}",
-                p.message.trim_start_matches("probe.devices[0]").trim_start_matches([':', '.', ' '])
-            );
-        }
+    if refused(&problems) {
         return 2;
     }
     let profiles = match modbus::load_profiles(a.profiles_dir.as_deref()) {
@@ -281,17 +290,9 @@ pub async fn modbus(a: &ProbeModbus) -> u8 {
         return 1;
     }
     let ts = dcwatch_common::now_ns();
-    let mut n = modbus::normalize::normalize(&p, &o.image, "probe", &a.name, ts);
-    if let Some(feed) = &a.feed {
-        let mut h = modbus::Hysteresis { above: 190.0, below: 150.0, state: None };
-        modbus::bind_feed(&mut n.points, feed, "probe", &a.name, ts, &mut h);
-    }
+    let n = modbus::read_points(&p, &o, "probe", &d, ts, &mut modbus::Hysteresis::of(&d));
     if a.format == "lp" {
-        let mut buf = Vec::new();
-        for pt in &n.points {
-            pt.write_to(&mut buf);
-        }
-        print!("{}", String::from_utf8_lossy(&buf));
+        print_lp(&n.points);
     } else {
         println!(
             "{ep} unit {}: profile {}; {} request(s) in {} ms\n",
@@ -316,15 +317,7 @@ pub async fn modbus(a: &ProbeModbus) -> u8 {
                 .collect();
             println!("\nnot on this device (exception 02), left out: {}", list.join(", "));
         }
-        if n.unknown > 0 {
-            println!("\n{} value(s) the device reports as unknown were left out.", n.unknown);
-        }
-        for f in &n.flags {
-            println!(
-                "implausible: {} = {} from {} (plausible {}..{}): left out; check the profile's type, order and scale",
-                f.field, f.value, f.at, f.range[0], f.range[1]
-            );
-        }
+        print_left_out(&n, "", "type, order and scale");
     }
     if n.points.is_empty() {
         eprintln!("the device answered, but profile `{}` found none of its values", p.name);

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod bench;
+
 pub use tempfile::TempDir;
 
 /// Writes `dir/<file>` with `yaml`, adding `<section>:\n  dir: dir/<section>`

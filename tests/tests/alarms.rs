@@ -31,6 +31,17 @@ fn collector_yaml_with(hook: &Capture, am: &Alertmanager, db: &std::path::Path, 
     )
 }
 
+/// `GET /api/alarms` with the tests' API token.
+fn api_alarms(c: &Collector) -> serde_json::Value {
+    http(None)
+        .get(format!("{}/api/alarms", c.url()))
+        .header("authorization", "Bearer api-token-0123456789")
+        .send()
+        .and_then(|r| r.bytes())
+        .map(|b| serde_json::from_slice::<serde_json::Value>(&b).expect("json"))
+        .expect("api")
+}
+
 fn notices(hook: &Capture) -> Vec<serde_json::Value> {
     hook.requests().iter().filter_map(|(_, b)| serde_json::from_slice(b).ok()).collect()
 }
@@ -62,15 +73,7 @@ fn losing_feed_a_raises_power_redundancy_degraded_at_a_webhook_and_alertmanager_
         port = server.port
     ));
     // Both feeds live: nothing to say.
-    let api = http(None);
-    let alarms = || -> serde_json::Value {
-        api.get(format!("{}/api/alarms", collector.url()))
-            .header("authorization", "Bearer api-token-0123456789")
-            .send()
-            .and_then(|r| r.bytes())
-            .map(|b| serde_json::from_slice(&b).expect("json"))
-            .expect("api")
-    };
+    let alarms = || api_alarms(&collector);
     wait_for("the collector to see both feeds", || {
         collector.metrics().contains("dcwatch_collector_alarm_evaluations_total").then_some(())
     });
@@ -231,16 +234,7 @@ fn an_unreachable_smtp_server_is_retried_visibly_and_nothing_is_lost() {
     write(&c, "env,device=room1 temperature_c=40");
     // The webhook has it at once; the mail keeps failing, visibly.
     wait_for("the webhook notice", || find(&hook, "room_hot", "firing"));
-    let api = http(None);
-    let outbox = || -> serde_json::Value {
-        api.get(format!("{}/api/alarms", c.url()))
-            .header("authorization", "Bearer api-token-0123456789")
-            .send()
-            .and_then(|r| r.bytes())
-            .map(|b| serde_json::from_slice::<serde_json::Value>(&b).expect("json"))
-            .expect("api")["outbox"]
-            .clone()
-    };
+    let outbox = || api_alarms(&c)["outbox"].clone();
     let o = wait_for("failed attempts in the API", || {
         let o = outbox();
         (o[0]["attempts"].as_i64().unwrap_or(0) >= 2).then_some(o)
@@ -346,16 +340,7 @@ fn both_feeds_lost_is_one_power_alarm_that_explains_the_silent_hosts() {
     );
     // web1 loses power with the site: it falls silent.
     drop(web1);
-    let api = http(None);
-    let alarms = || -> serde_json::Value {
-        api.get(format!("{}/api/alarms", collector.url()))
-            .header("authorization", "Bearer api-token-0123456789")
-            .send()
-            .and_then(|r| r.bytes())
-            .map(|b| serde_json::from_slice::<serde_json::Value>(&b).expect("json"))
-            .expect("api")["alarms"]
-            .clone()
-    };
+    let alarms = || api_alarms(&collector)["alarms"].clone();
     let silent = wait_for("web1 silent, and explained", || {
         alarms()
             .as_array()

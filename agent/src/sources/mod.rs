@@ -4,6 +4,7 @@
 pub mod host;
 pub mod modbus;
 pub mod normal;
+pub mod profile_files;
 pub mod snmp;
 
 use std::sync::Arc;

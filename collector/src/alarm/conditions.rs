@@ -580,6 +580,46 @@ pub fn evaluate(
     out
 }
 
+/// A receiver whose notices keep failing (3 attempts or more); an existing
+/// such alarm clears once nothing waits for its receiver any more.
+pub fn notification_failing<'a>(
+    undelivered: &[super::store::Undelivered],
+    alarms: impl Iterator<Item = &'a super::store::Alarm>,
+) -> Vec<Cond> {
+    let mut out = Vec::new();
+    for u in undelivered {
+        push(
+            &mut out,
+            "notification_failing",
+            labels(&[("receiver", &u.receiver)]),
+            Severity::Critical,
+            format!(
+                "Notices to {} are not delivered ({} waiting): {}",
+                u.receiver,
+                u.count,
+                u.last_error.clone().unwrap_or_default()
+            ),
+            Some(u.count.to_string()),
+            u.attempts >= 3,
+        );
+    }
+    for a in alarms {
+        let receiver = a.labels.get("receiver").cloned().unwrap_or_default();
+        if a.name == "notification_failing" && !undelivered.iter().any(|u| u.receiver == receiver) {
+            push(
+                &mut out,
+                "notification_failing",
+                a.labels.clone(),
+                a.severity,
+                format!("Notices to {receiver} are delivered again"),
+                None,
+                false,
+            );
+        }
+    }
+    out
+}
+
 /// Days until a filesystem is full at its growth rate over the last six
 /// hours: the median of the slopes between samples (Theil–Sen), so a burst
 /// (a one-off dump) or a gap in the data does not decide it. None without

@@ -142,43 +142,8 @@ impl Engine {
             conds.extend(f(&cfg));
         }
         if cfg.enabled("notification_failing") {
-            // A receiver whose notices keep failing (3 attempts or more).
-            for u in core.store.undelivered().unwrap_or_default() {
-                let labels = [("receiver".to_string(), u.receiver.clone())].into_iter().collect();
-                conds.push(Cond {
-                    name: "notification_failing".into(),
-                    labels,
-                    severity: config::Severity::Critical,
-                    summary: format!(
-                        "Notices to {} are not delivered ({} waiting): {}",
-                        u.receiver,
-                        u.count,
-                        u.last_error.clone().unwrap_or_default()
-                    ),
-                    value: Some(u.count.to_string()),
-                    active: u.attempts >= 3,
-                    for_secs: 0,
-                    inhibits: &[],
-                });
-            }
-            for (fp, a) in &core.alarms {
-                // Cleared once nothing waits for that receiver any more.
-                if a.name == "notification_failing" && !conds.iter().any(|c| fingerprint(&c.name, &c.labels) == *fp) {
-                    conds.push(Cond {
-                        name: a.name.clone(),
-                        labels: a.labels.clone(),
-                        severity: a.severity,
-                        summary: format!(
-                            "Notices to {} are delivered again",
-                            a.labels.get("receiver").cloned().unwrap_or_default()
-                        ),
-                        value: None,
-                        active: false,
-                        for_secs: 0,
-                        inhibits: &[],
-                    });
-                }
-            }
+            let undelivered = core.store.undelivered().unwrap_or_default();
+            conds.extend(conditions::notification_failing(&undelivered, core.alarms.values()));
         }
         self.stats.evaluations.fetch_add(1, Ordering::Relaxed);
         let mut by_fp: HashMap<String, &Cond> = HashMap::with_capacity(conds.len());

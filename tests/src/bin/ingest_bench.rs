@@ -21,13 +21,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use dcwatch_tests::bench::env_or;
 use dcwatch_tests::*;
 
 const TOKEN: &str = "bench-token-0123456789abcdef";
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 /// `batches` bodies of `lines` host-metric lines each: 100 hosts, 8 fields
 /// per line, distinct timestamps, measurement prefixed by `round`.

@@ -15,6 +15,7 @@ use std::io::Write as _;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use dcwatch_tests::bench::{children_cpu, env_or, median};
 use dcwatch_tests::*;
 
 /// The `ups-mib` profile's OIDs (configs/profiles/snmp/ups-mib.yaml).
@@ -41,15 +42,6 @@ const WALKS: [&str; 7] = [
     "1.3.6.1.2.1.33.1.4.4.1.5",
 ];
 
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn percentile(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(f64::total_cmp);
     let i = ((v.len() as f64 - 1.0) * p).round() as usize;
@@ -64,15 +56,6 @@ fn cpu_secs(pid: u32) -> f64 {
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     (f[11].parse::<f64>().expect("utime") + f[12].parse::<f64>().expect("stime")) / hz
-}
-
-/// CPU seconds used by finished children so far.
-fn children_cpu() -> f64 {
-    // SAFETY: getrusage writes into the struct we pass.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
 fn exporter_config() -> String {

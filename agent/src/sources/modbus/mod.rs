@@ -32,28 +32,7 @@ use crate::config::{ModbusConfig, ModbusDevice, ModbusTransport};
 /// The built-in profiles plus those of `profiles_dir` (a local profile with
 /// a built-in's name replaces it).
 pub fn load_profiles(dir: Option<&std::path::Path>) -> Result<Vec<Profile>, String> {
-    let mut files: Vec<(String, String)> =
-        profile::BUILT_IN.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
-    if let Some(dir) = dir {
-        let entries = std::fs::read_dir(dir).map_err(|e| format!("profiles_dir {}: {e}", dir.display()))?;
-        let mut extra = Vec::new();
-        for e in entries.flatten() {
-            let path = e.path();
-            if path.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-                let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                extra.push((path.display().to_string(), text));
-            }
-        }
-        extra.sort();
-        for (path, text) in extra {
-            if let Some(n) = crate::sources::snmp::profile::name_of(&text) {
-                files.retain(|(f, t)| {
-                    f.contains('/') || crate::sources::snmp::profile::name_of(t).as_deref() != Some(&n)
-                });
-            }
-            files.push((path, text));
-        }
-    }
+    let files = crate::sources::profile_files::collect(profile::BUILT_IN, dir)?;
     let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
     profile::load(&refs)
 }
@@ -165,6 +144,11 @@ pub struct Hysteresis {
 }
 
 impl Hysteresis {
+    /// A device's feed thresholds, state not yet known.
+    pub fn of(d: &ModbusDevice) -> Hysteresis {
+        Hysteresis { above: d.live_above_v, below: d.dead_below_v, state: None }
+    }
+
     /// Live once the voltage reaches `above`; dead once it falls below
     /// `below`; in between, as it was (at start: dead until `above`).
     pub fn update(&mut self, volts: f64) -> bool {
@@ -235,6 +219,32 @@ pub fn bind_feed(points: &mut Vec<Point>, feed: &str, site: &str, device: &str, 
         let live = h.update(v);
         feed_point.fields.insert(0, ("live".into(), OwnedValue::Bool(live)));
     }
+}
+
+/// The connection of `ep`: the one already open to that address or port, or a new one.
+fn shared_conn(conns: &mut Vec<(Endpoint, Arc<Mutex<Conn>>)>, ep: Endpoint) -> Arc<Mutex<Conn>> {
+    if let Some((_, c)) = conns.iter().find(|(e, _)| same_connection(e, &ep)) {
+        return c.clone();
+    }
+    let c = Arc::new(Mutex::new(Conn::new(ep.clone())));
+    conns.push((ep, c.clone()));
+    c
+}
+
+/// A poll's points: the profile's, bound to the device's feed if it has one.
+pub fn read_points(
+    profile: &Profile,
+    o: &PollOutcome,
+    site: &str,
+    d: &ModbusDevice,
+    ts: i64,
+    h: &mut Hysteresis,
+) -> Normalized {
+    let mut n = normalize::normalize(profile, &o.image, site, &d.name, ts);
+    if let Some(feed) = &d.feed {
+        bind_feed(&mut n.points, feed, site, &d.name, ts, h);
+    }
+    n
 }
 
 /// What one poll gave.
@@ -340,14 +350,7 @@ pub fn spawn(
     let mut tasks = Vec::new();
     for d in &c.devices {
         let ep = endpoint(d)?;
-        let conn = match conns.iter().find(|(e, _)| same_connection(e, &ep)) {
-            Some((_, c)) => c.clone(),
-            None => {
-                let c = Arc::new(Mutex::new(Conn::new(ep.clone())));
-                conns.push((ep, c.clone()));
-                c
-            }
-        };
+        let conn = shared_conn(&mut conns, ep);
         let profile = profiles
             .iter()
             .find(|p| p.name == d.profile)
@@ -376,7 +379,7 @@ async fn run_device(job: Job, out: Arc<Queue>, stats: Arc<SourceStats>, mut shut
     let mut was_up: Option<bool> = None;
     let mut flagged: BTreeSet<String> = BTreeSet::new();
     let mut last_state: Option<String> = None;
-    let mut hysteresis = Hysteresis { above: job.spec.live_above_v, below: job.spec.dead_below_v, state: None };
+    let mut hysteresis = Hysteresis::of(&job.spec);
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -412,7 +415,7 @@ async fn run_device(job: Job, out: Arc<Queue>, stats: Arc<SourceStats>, mut shut
         was_up = Some(up);
         let mut points = Vec::new();
         if up {
-            let n: Normalized = normalize::normalize(&job.profile, &o.image, &job.site, &name, ts);
+            let n = read_points(&job.profile, &o, &job.site, &job.spec, ts, &mut hysteresis);
             counters.implausible += n.flags.len() as u64;
             let now: BTreeSet<String> = n.flags.iter().map(|f| f.field.clone()).collect();
             for f in n.flags.iter().filter(|f| !flagged.contains(&f.field)) {
@@ -423,9 +426,6 @@ async fn run_device(job: Job, out: Arc<Queue>, stats: Arc<SourceStats>, mut shut
             }
             flagged = now;
             points = n.points;
-            if let Some(feed) = &job.spec.feed {
-                bind_feed(&mut points, feed, &job.site, &name, ts, &mut hysteresis);
-            }
         }
         points.push(device_point(&job, ts, up, elapsed, o.requests, &counters));
         let state = crate::sources::power_state(&points);
@@ -467,14 +467,7 @@ pub async fn once(c: &ModbusConfig, site: &str) -> Result<(Vec<Point>, Vec<(Stri
     let mut set = tokio::task::JoinSet::new();
     for d in c.devices.clone() {
         let ep = endpoint(&d)?;
-        let conn = match conns.iter().find(|(e, _)| same_connection(e, &ep)) {
-            Some((_, c)) => c.clone(),
-            None => {
-                let c = Arc::new(Mutex::new(Conn::new(ep.clone())));
-                conns.push((ep, c.clone()));
-                c
-            }
-        };
+        let conn = shared_conn(&mut conns, ep);
         let profile = profiles.iter().find(|p| p.name == d.profile).cloned().ok_or("unknown profile")?;
         let (timeout, gap, site) =
             (Duration::from_millis(d.timeout_ms.unwrap_or(c.timeout_ms)), c.max_gap, site.to_string());
@@ -482,11 +475,8 @@ pub async fn once(c: &ModbusConfig, site: &str) -> Result<(Vec<Point>, Vec<(Stri
             let mut learned = Learned::default();
             let o = poll(&conn, d.unit, &profile, d.merge_reads.then_some(gap), timeout, &mut learned).await;
             let ts = dcwatch_common::now_ns();
-            let mut points = normalize::normalize(&profile, &o.image, &site, &d.name, ts).points;
-            if let Some(feed) = &d.feed {
-                let mut h = Hysteresis { above: d.live_above_v, below: d.dead_below_v, state: None };
-                bind_feed(&mut points, feed, &site, &d.name, ts, &mut h);
-            }
+            let mut h = Hysteresis::of(&d);
+            let points = read_points(&profile, &o, &site, &d, ts, &mut h).points;
             let err = (!o.answered).then(|| o.errors.first().map_or("no answer".to_string(), |e| e.to_string()));
             (d.name, points, err)
         });

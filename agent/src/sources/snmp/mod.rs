@@ -30,30 +30,7 @@ const SYS_OBJECT_ID: &str = "1.3.6.1.2.1.1.2.0";
 /// The built-in profiles plus those of `profiles_dir` (which replace a
 /// built-in of the same name).
 pub fn load_profiles(c: &SnmpConfig) -> Result<Vec<Profile>, String> {
-    let mut files: Vec<(String, String)> =
-        profile::BUILT_IN.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
-    if let Some(dir) = &c.profiles_dir {
-        let entries = std::fs::read_dir(dir).map_err(|e| format!("profiles_dir {}: {e}", dir.display()))?;
-        let mut extra = Vec::new();
-        for e in entries.flatten() {
-            let path = e.path();
-            if path.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-                let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                extra.push((path.display().to_string(), text));
-            }
-        }
-        extra.sort();
-        // A local profile replaces the built-in one with its name.
-        for (path, text) in extra {
-            let name = profile::name_of(&text);
-            if let Some(n) = name {
-                files.retain(|(f, t)| {
-                    !(f.ends_with(".yaml") && !f.contains('/') && profile::name_of(t).as_deref() == Some(&n))
-                });
-            }
-            files.push((path, text));
-        }
-    }
+    let files = crate::sources::profile_files::collect(profile::BUILT_IN, c.profiles_dir.as_deref())?;
     let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
     profile::load(&refs)
 }

@@ -334,12 +334,3 @@ pub fn detect<'a, P: std::borrow::Borrow<Profile>>(profiles: &'a [P], sys_object
         .map(|(_, p)| p)
         .or_else(|| profiles.iter().find(|p| p.borrow().detect.fallback))
 }
-
-/// The `name:` of a profile file, read without parsing the rest (to let a
-/// local profile replace a built-in one of the same name).
-pub fn name_of(text: &str) -> Option<String> {
-    text.lines()
-        .find_map(|l| l.strip_prefix("name:"))
-        .map(|v| v.split('#').next().unwrap_or("").trim().trim_matches(['"', '\'']).to_string())
-        .filter(|n| !n.is_empty())
-}

@@ -1,0 +1,64 @@
+//! The profile files of a source: those built into the agent, and those of
+//! a `profiles_dir`, where a file whose `name:` is a built-in's replaces it.
+
+use std::path::Path;
+
+/// (file name, text) of every profile to load: built-ins first, then the
+/// directory's `*.yaml`/`*.yml` in name order.
+pub fn collect(built_in: &[(&str, &str)], dir: Option<&Path>) -> Result<Vec<(String, String)>, String> {
+    // (file, text, name); built-ins are the first `built_in.len()` entries.
+    let mut files: Vec<(String, String, Option<String>)> =
+        built_in.iter().map(|(n, t)| (n.to_string(), t.to_string(), name_of(t))).collect();
+    let Some(dir) = dir else {
+        return Ok(files.into_iter().map(|(f, t, _)| (f, t)).collect());
+    };
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("profiles_dir {}: {e}", dir.display()))?;
+    let mut extra = Vec::new();
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            extra.push((path.display().to_string(), text));
+        }
+    }
+    extra.sort();
+    let mut built_ins = built_in.len();
+    for (path, text) in extra {
+        let name = name_of(&text);
+        if let Some(n) = &name
+            && let Some(i) = files[..built_ins].iter().position(|(_, _, b)| b.as_ref() == Some(n))
+        {
+            files.remove(i);
+            built_ins -= 1;
+        }
+        files.push((path, text, name));
+    }
+    Ok(files.into_iter().map(|(f, t, _)| (f, t)).collect())
+}
+
+/// The `name:` of a profile file, read without parsing the rest.
+pub fn name_of(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("name:"))
+        .map(|v| v.split('#').next().unwrap_or("").trim().trim_matches(['"', '\'']).to_string())
+        .filter(|n| !n.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_local_profile_replaces_the_built_in_of_its_name_and_adds_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b.yaml"), "name: ups-mib # mine\n").unwrap();
+        std::fs::write(dir.path().join("a.yaml"), "name: \"new-one\"\n").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "name: ignored\n").unwrap();
+        let built_in = [("ups-mib.yaml", "name: ups-mib\n"), ("apc.yaml", "name: apc\n")];
+        let files = collect(&built_in, Some(dir.path())).unwrap();
+        let names: Vec<Option<String>> = files.iter().map(|(_, t)| name_of(t)).collect();
+        assert_eq!(names, [Some("apc".into()), Some("new-one".into()), Some("ups-mib".into())]);
+        assert_eq!(files[2].1, "name: ups-mib # mine\n");
+        assert_eq!(collect(&built_in, None).unwrap().len(), 2);
+    }
+}
