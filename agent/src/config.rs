@@ -146,6 +146,115 @@ pub enum SourceConfig {
     Snmp(SnmpConfig),
     /// Feed meters, UPS, ATS and generators over Modbus (TCP, RTU, RTU over TCP).
     Modbus(ModbusConfig),
+    /// Backup jobs: folders of backup files, status files written by backup
+    /// scripts, restic and borg repositories.
+    Backup(BackupConfig),
+}
+
+/// The backup source: one task per job, watching for finished backups and
+/// rescanning on its interval.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Every job is reported this often (its age goes on counting), and
+    /// folders and status files are rescanned. Defaults to 60.
+    #[serde(default = "default_backup_interval")]
+    pub interval_secs: u64,
+    /// restic and borg repositories are read this often (and when their
+    /// local repository changes). Defaults to 900.
+    #[serde(default = "default_tool_interval")]
+    pub tool_interval_secs: u64,
+    /// Longest a restic or borg command may run; it is then killed. Defaults to 120.
+    #[serde(default = "default_tool_timeout")]
+    pub timeout_secs: u64,
+    /// Watch folders, status files and local repositories for changes
+    /// (inotify), so a finished backup is reported within seconds. The
+    /// periodic rescan stays, for network mounts where watches miss
+    /// events. Defaults to true.
+    #[serde(default = "dcwatch_common::config::defaults::yes")]
+    pub watch: bool,
+    /// After a change is seen, wait this long for more before rescanning. Defaults to 1000.
+    #[serde(default = "default_debounce")]
+    pub debounce_ms: u64,
+    /// Where the last successful backup of each job is remembered across
+    /// restarts. Defaults to `backup-state.json` beside the queue directory.
+    #[serde(default)]
+    pub state_file: Option<PathBuf>,
+    pub jobs: Vec<BackupJob>,
+}
+
+/// One backup job.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupJob {
+    /// Job name (tag `job`). Required, unique.
+    pub name: String,
+    /// `directory`, `status_file`, `restic` or `borg`. Required.
+    pub kind: BackupKind,
+    /// directory: a glob of the backup files (or folders), e.g.
+    /// `/backup/db/*.sql.gz`; status_file: the file's path.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// directory: a glob of the copies at the second site (e.g. its mount):
+    /// reported as `mirror_last_success_ts`, for the collector's "not
+    /// replicated" alarm.
+    #[serde(default)]
+    pub mirror: Option<String>,
+    /// restic and borg: the repository (a path, or what the tool accepts:
+    /// `sftp:…`, `ssh://…`, `s3:…`).
+    #[serde(default)]
+    pub repository: Option<String>,
+    /// restic and borg: the repository password. Use `${ENV}` or
+    /// `${file:PATH}`; or `password_file`; or neither, and the tool reads
+    /// its own environment (`RESTIC_PASSWORD…`, `BORG_PASSPHRASE…`).
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// restic and borg: the program. Defaults to `restic` / `borg` on PATH.
+    #[serde(default)]
+    pub binary: Option<PathBuf>,
+    /// restic and borg: extra arguments of the listing command, e.g.
+    /// `[--host, db1]` (restic) or `[--glob-archives, 'db-*']` (borg).
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// restic and borg: extra environment, e.g. `AWS_ACCESS_KEY_ID`.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
+    /// How old the newest backup may be (the recovery point objective);
+    /// reported as `rpo_s` for the collector's stale alarm. Defaults to 24.
+    #[serde(default = "default_rpo_hours")]
+    pub rpo_hours: f64,
+    /// directory: a newest file modified less than this long ago is still
+    /// being written (`running`), not yet a backup. Defaults to 0.
+    #[serde(default)]
+    pub settle_secs: u64,
+    /// Rescan interval of this job. Defaults to the source's.
+    #[serde(default)]
+    pub interval_secs: Option<u64>,
+    /// restic and borg: timeout of this job's commands. Defaults to the source's.
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupKind {
+    Directory,
+    StatusFile,
+    Restic,
+    Borg,
+}
+
+impl BackupKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackupKind::Directory => "directory",
+            BackupKind::StatusFile => "status_file",
+            BackupKind::Restic => "restic",
+            BackupKind::Borg => "borg",
+        }
+    }
 }
 
 /// The Modbus source: devices, each with a register-map profile.
@@ -356,6 +465,21 @@ pub struct HostConfig {
 fn default_interval() -> u64 {
     10
 }
+fn default_backup_interval() -> u64 {
+    60
+}
+fn default_tool_interval() -> u64 {
+    900
+}
+fn default_tool_timeout() -> u64 {
+    120
+}
+fn default_debounce() -> u64 {
+    1000
+}
+fn default_rpo_hours() -> f64 {
+    24.0
+}
 fn default_modbus_timeout() -> u64 {
     1000
 }
@@ -450,6 +574,7 @@ impl Validate for AgentConfig {
                 }
                 SourceConfig::Snmp(c) => crate::sources::snmp::validate(c, &format!("sources[{i}]"), p),
                 SourceConfig::Modbus(c) => crate::sources::modbus::validate(c, &format!("sources[{i}]"), p),
+                SourceConfig::Backup(c) => crate::sources::backup::validate(c, &format!("sources[{i}]"), p),
             }
         }
     }
@@ -458,6 +583,13 @@ impl Validate for AgentConfig {
 impl AgentConfig {
     pub fn host_name(&self) -> String {
         self.agent.host.clone().unwrap_or_else(hostname)
+    }
+
+    /// Where the backup source keeps its state: beside the queue directory.
+    pub fn backup_state_file(&self, c: &BackupConfig) -> PathBuf {
+        c.state_file.clone().unwrap_or_else(|| {
+            self.queue.dir.parent().map_or_else(|| PathBuf::from("backup-state.json"), |d| d.join("backup-state.json"))
+        })
     }
 
     pub fn interval(&self) -> Duration {

@@ -354,6 +354,12 @@ async fn once(config: &AgentConfig) -> anyhow::Result<()> {
                     eprintln!("{name}: {e} ({})", e.kind());
                 }
             }
+            SourceConfig::Backup(c) => {
+                let points = sources::backup::once(c, &config.backup_state_file(c), &config.agent.site, &host).await;
+                for p in &points {
+                    p.write_to(&mut buf);
+                }
+            }
             SourceConfig::Modbus(c) => {
                 let (points, errors) =
                     sources::modbus::once(c, &config.agent.site).await.map_err(anyhow::Error::msg)?;

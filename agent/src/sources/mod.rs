@@ -1,6 +1,7 @@
 //! Sources of measurements. Each configured source runs in its own task on
 //! its own interval, so a slow one cannot delay the others.
 
+pub mod backup;
 pub mod host;
 pub mod modbus;
 pub mod normal;
@@ -116,6 +117,7 @@ pub fn spawn_all(
     let site = config.agent.site.clone();
     let host = config.host_name();
     let mut tasks = Vec::new();
+    let mut states = std::collections::HashMap::new();
     for s in &config.sources {
         match s {
             SourceConfig::Host(h) => {
@@ -125,6 +127,12 @@ pub fn spawn_all(
             }
             SourceConfig::Snmp(c) => tasks.extend(snmp::spawn(c, &site, &host, out, stats, shutdown)?),
             SourceConfig::Modbus(c) => tasks.extend(modbus::spawn(c, &site, out, stats, shutdown)?),
+            SourceConfig::Backup(c) => {
+                // Two backup sources with one state file share it.
+                let path = config.backup_state_file(c);
+                let state = states.entry(path.clone()).or_insert_with(|| Arc::new(backup::StateFile::open(&path)));
+                tasks.extend(backup::spawn(c, state.clone(), &site, &host, out, stats, shutdown))
+            }
         }
     }
     Ok(tasks)

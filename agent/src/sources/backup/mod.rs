@@ -1,0 +1,397 @@
+//! The backup source: one task per job. A job is checked at start, on its
+//! interval, and — when watching — within a debounce of a change to its
+//! folder, status file or local repository; it is reported on the source's
+//! interval in between, its age counting on.
+//!
+//! What each kind reads is in its own module; this one schedules, merges a
+//! check with what the job's state file remembers (the last success, its
+//! size), and writes the `backup` point.
+
+mod directory;
+mod state;
+mod status_file;
+mod tools;
+mod watch;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dcwatch_common::config::Problem;
+use dcwatch_common::lp::Point;
+use tokio::sync::{Notify, watch as tokio_watch};
+
+use super::{Queue, SourceStats, emit};
+use crate::config::{BackupConfig, BackupJob, BackupKind};
+pub use state::StateFile;
+
+/// A job's status (`status` field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Status {
+    /// The newest backup exists and succeeded.
+    #[default]
+    Ok,
+    /// The last run failed, or the repository or status file cannot be read.
+    Failed,
+    /// A run is in progress (a status file with a start and no end; a
+    /// folder's newest file still being written).
+    Running,
+    /// Nothing found: no file matches, no snapshot, no status file.
+    Missing,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Failed => "failed",
+            Status::Running => "running",
+            Status::Missing => "missing",
+        }
+    }
+}
+
+/// What one check found. Times are Unix seconds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    pub status: Status,
+    pub message: Option<String>,
+    pub last_success_ts: Option<i64>,
+    pub last_size_bytes: Option<u64>,
+    /// The size of the successful backup before the last.
+    pub prev_size_bytes: Option<u64>,
+    pub duration_s: Option<f64>,
+    /// Backups kept: files, snapshots or archives.
+    pub copies: Option<u64>,
+    pub oldest_ts: Option<i64>,
+    pub total_bytes: Option<u64>,
+    pub exit_status: Option<i64>,
+    /// What identifies the last backup (file name, snapshot or archive id).
+    pub last_id: Option<String>,
+    pub mirror_last_success_ts: Option<i64>,
+    pub mirror_copies: Option<u64>,
+}
+
+impl Report {
+    pub fn failed(message: impl Into<String>) -> Report {
+        Report { status: Status::Failed, message: Some(message.into()), ..Report::default() }
+    }
+
+    pub fn missing(message: impl Into<String>) -> Report {
+        Report { status: Status::Missing, message: Some(message.into()), ..Report::default() }
+    }
+}
+
+/// A check's outcome: a report, or "look again shortly" (a status file
+/// caught half-written).
+pub enum Checked {
+    Report(Report),
+    Retry(Duration, String),
+}
+
+/// What a job's check needs besides the job.
+pub struct Ctx {
+    pub timeout: Duration,
+}
+
+/// Checks one job now.
+pub async fn check(job: &BackupJob, ctx: &Ctx, state: &StateFile) -> Checked {
+    let now = dcwatch_common::now_ns() / 1_000_000_000;
+    match job.kind {
+        BackupKind::Directory => {
+            let (pattern, mirror, settle) = (job.path.clone().unwrap_or_default(), job.mirror.clone(), job.settle_secs);
+            let r = tokio::task::spawn_blocking(move || {
+                let mut r = directory::scan(&pattern, settle, now);
+                if let Some(m) = mirror {
+                    let mr = directory::scan(&m, settle, now);
+                    r.mirror_last_success_ts = mr.last_success_ts;
+                    r.mirror_copies = Some(mr.copies.unwrap_or(0));
+                }
+                r
+            })
+            .await
+            .unwrap_or_else(|e| Report::failed(format!("folder scan panicked: {e}")));
+            Checked::Report(r)
+        }
+        BackupKind::StatusFile => {
+            let path = job.path.clone().unwrap_or_default();
+            let name = job.name.clone();
+            tokio::task::spawn_blocking(move || status_file::read(Path::new(&path), &name, now))
+                .await
+                .unwrap_or_else(|e| Checked::Report(Report::failed(format!("status file read panicked: {e}"))))
+        }
+        BackupKind::Restic => {
+            Checked::Report(tools::restic(job, job.timeout_secs.map_or(ctx.timeout, Duration::from_secs), state).await)
+        }
+        BackupKind::Borg => {
+            Checked::Report(tools::borg(job, job.timeout_secs.map_or(ctx.timeout, Duration::from_secs), state).await)
+        }
+    }
+}
+
+/// The `backup` point of a job's report at `now_ns`.
+pub fn point(site: &str, host: &str, job: &BackupJob, r: &Report, now_ns: i64) -> Point {
+    let now = now_ns / 1_000_000_000;
+    let mut p = Point::new("backup", now_ns)
+        .tag("site", site)
+        .tag("host", host)
+        .tag("job", job.name.as_str())
+        .tag("kind", job.kind.as_str())
+        .str("status", r.status.as_str())
+        .i64("rpo_s", (job.rpo_hours * 3600.0).round() as i64);
+    if let Some(ts) = r.last_success_ts {
+        p = p.i64("last_success_ts", ts).i64("age_s", (now - ts).max(0));
+    }
+    if let Some(b) = r.last_size_bytes {
+        p = p.u64("last_size_bytes", b);
+        if let Some(prev) = r.prev_size_bytes.filter(|p| *p > 0) {
+            let pct = (b as f64 - prev as f64) / prev as f64 * 100.0;
+            p = p.f64("size_change_pct", (pct * 10.0).round() / 10.0);
+        }
+    }
+    if let Some(d) = r.duration_s {
+        p = p.f64("duration_s", d);
+    }
+    if let Some(c) = r.copies {
+        p = p.u64("copies", c);
+    }
+    if let Some(t) = r.total_bytes {
+        p = p.u64("total_bytes", t);
+    }
+    if let Some(o) = r.oldest_ts {
+        p = p.i64("oldest_age_s", (now - o).max(0));
+    }
+    if let Some(e) = r.exit_status {
+        p = p.i64("exit_status", e);
+    }
+    if let Some(c) = r.mirror_copies {
+        p = p.u64("mirror_copies", c);
+    }
+    if let Some(ts) = r.mirror_last_success_ts {
+        p = p.i64("mirror_last_success_ts", ts).i64("mirror_age_s", (now - ts).max(0));
+    }
+    if let Some(m) = &r.message {
+        p = p.str("message", m.as_str());
+    }
+    p
+}
+
+pub fn validate(c: &BackupConfig, at: &str, p: &mut Vec<Problem>) {
+    if c.interval_secs == 0 {
+        p.push(Problem::general(format!("{at}.interval_secs: must be at least 1")));
+    }
+    if c.tool_interval_secs == 0 {
+        p.push(Problem::general(format!("{at}.tool_interval_secs: must be at least 1")));
+    }
+    if c.timeout_secs == 0 {
+        p.push(Problem::general(format!("{at}.timeout_secs: must be at least 1")));
+    }
+    if c.jobs.is_empty() {
+        p.push(Problem::general(format!("{at}.jobs: name at least one backup job")));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, j) in c.jobs.iter().enumerate() {
+        let at = format!("{at}.jobs[{i}]");
+        if j.name.trim().is_empty() {
+            p.push(Problem::general(format!("{at}.name: must not be empty")));
+        } else if !seen.insert(j.name.as_str()) {
+            p.push(Problem::general(format!("{at}.name: `{}` is used by another job", j.name)));
+        }
+        let needs_path = matches!(j.kind, BackupKind::Directory | BackupKind::StatusFile);
+        match (&j.path, needs_path) {
+            (None, true) => p.push(Problem::general(format!("{at}.path: a {} job needs a path", j.kind.as_str()))),
+            (Some(_), false) => {
+                p.push(Problem::general(format!("{at}.path: a {} job reads `repository`, not `path`", j.kind.as_str())))
+            }
+            _ => {}
+        }
+        if j.kind == BackupKind::Directory {
+            for (key, pat) in [("path", &j.path), ("mirror", &j.mirror)] {
+                if let Some(pat) = pat
+                    && let Err(e) = glob::Pattern::new(pat)
+                {
+                    p.push(Problem::general(format!("{at}.{key}: `{pat}` is not a valid glob: {e}")));
+                }
+            }
+        } else if j.mirror.is_some() {
+            p.push(Problem::general(format!(
+                "{at}.mirror: only a directory job has a mirror path; for other kinds, pair the jobs of both sites in the collector's `backups.replication`"
+            )));
+        }
+        if j.kind == BackupKind::StatusFile && j.path.as_deref().is_some_and(|p| p.contains(['*', '?', '['])) {
+            p.push(Problem::general(format!("{at}.path: a status file is one file, not a glob")));
+        }
+        let tool = matches!(j.kind, BackupKind::Restic | BackupKind::Borg);
+        if tool && j.repository.as_deref().is_none_or(|r| r.trim().is_empty()) {
+            p.push(Problem::general(format!("{at}.repository: a {} job needs its repository", j.kind.as_str())));
+        }
+        if !tool && (j.repository.is_some() || j.password.is_some() || j.password_file.is_some()) {
+            p.push(Problem::general(format!(
+                "{at}: repository and password are for restic and borg jobs, not {}",
+                j.kind.as_str()
+            )));
+        }
+        if j.password.is_some() && j.password_file.is_some() {
+            p.push(Problem::general(format!("{at}: give `password` or `password_file`, not both")));
+        }
+        if !(j.rpo_hours > 0.0 && j.rpo_hours.is_finite()) {
+            p.push(Problem::general(format!("{at}.rpo_hours: must be above 0")));
+        }
+        if j.interval_secs == Some(0) || j.timeout_secs == Some(0) {
+            p.push(Problem::general(format!("{at}: interval_secs and timeout_secs must be at least 1")));
+        }
+    }
+}
+
+/// Starts one task per job (and the watcher they share).
+pub fn spawn(
+    c: &BackupConfig,
+    state: Arc<StateFile>,
+    site: &str,
+    host: &str,
+    out: &Arc<Queue>,
+    stats: &Arc<SourceStats>,
+    shutdown: &tokio_watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let wakes: Vec<Arc<Notify>> = c.jobs.iter().map(|_| Arc::new(Notify::new())).collect();
+    let watcher = if c.watch { watch::Watcher::start(&c.jobs, &wakes) } else { None };
+    let watcher = watcher.map(Arc::new);
+    let ctx = Arc::new(Ctx { timeout: Duration::from_secs(c.timeout_secs) });
+    let mut tasks = Vec::new();
+    for (i, job) in c.jobs.iter().enumerate() {
+        let tool = matches!(job.kind, BackupKind::Restic | BackupKind::Borg);
+        let check_every =
+            Duration::from_secs(job.interval_secs.unwrap_or(if tool { c.tool_interval_secs } else { c.interval_secs }));
+        let task = JobTask {
+            job: job.clone(),
+            index: i,
+            site: site.to_string(),
+            host: host.to_string(),
+            report_every: Duration::from_secs(c.interval_secs),
+            check_every,
+            debounce: Duration::from_millis(c.debounce_ms),
+            ctx: ctx.clone(),
+            state: state.clone(),
+            wake: wakes[i].clone(),
+            watcher: watcher.clone(),
+            out: out.clone(),
+            stats: stats.clone(),
+        };
+        tasks.push(tokio::spawn(task.run(shutdown.clone())));
+    }
+    tasks
+}
+
+struct JobTask {
+    job: BackupJob,
+    index: usize,
+    site: String,
+    host: String,
+    report_every: Duration,
+    check_every: Duration,
+    debounce: Duration,
+    ctx: Arc<Ctx>,
+    state: Arc<StateFile>,
+    wake: Arc<Notify>,
+    watcher: Option<Arc<watch::Watcher>>,
+    out: Arc<Queue>,
+    stats: Arc<SourceStats>,
+}
+
+impl JobTask {
+    async fn run(self, mut shutdown: tokio_watch::Receiver<bool>) {
+        use tokio::time::Instant;
+        let mut last: Option<Report> = None;
+        let mut next_check = Instant::now();
+        let mut next_report = Instant::now() + self.report_every;
+        let mut last_failure: Option<String> = None;
+        loop {
+            let now = Instant::now();
+            if now >= next_check {
+                next_check = now + self.check_every;
+                match check(&self.job, &self.ctx, &self.state).await {
+                    Checked::Report(mut r) => {
+                        self.state.merge(&self.job.name, &mut r);
+                        self.log_change(&r, &mut last_failure);
+                        self.send(&r);
+                        last = Some(r);
+                        next_report = Instant::now() + self.report_every;
+                    }
+                    Checked::Retry(after, why) => {
+                        tracing::debug!(job = %self.job.name, reason = %why, "looking again shortly");
+                        next_check = now + after;
+                    }
+                }
+            } else if now >= next_report {
+                if let Some(r) = &last {
+                    self.send(r);
+                }
+                if let Some(w) = &self.watcher {
+                    w.retry(self.index);
+                }
+                next_report = now + self.report_every;
+            }
+            let at = next_check.min(next_report);
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep_until(at) => {}
+                _ = self.wake.notified() => {
+                    // Let the writer finish: more changes within the
+                    // debounce are one rescan.
+                    tokio::select! {
+                        _ = shutdown.changed() => return,
+                        _ = tokio::time::sleep(self.debounce) => {}
+                    }
+                    next_check = Instant::now();
+                }
+            }
+        }
+    }
+
+    fn send(&self, r: &Report) {
+        let p = point(&self.site, &self.host, &self.job, r, dcwatch_common::now_ns());
+        emit(&[p], &self.out, &self.stats);
+    }
+
+    /// Logs a failure once when it starts or changes, and when it clears.
+    fn log_change(&self, r: &Report, last_failure: &mut Option<String>) {
+        let now = match r.status {
+            Status::Failed | Status::Missing => Some(r.message.clone().unwrap_or_default()),
+            _ => None,
+        };
+        if now != *last_failure {
+            match &now {
+                Some(m) => {
+                    tracing::warn!(job = %self.job.name, status = r.status.as_str(), message = %m, "backup job problem")
+                }
+                None => tracing::info!(job = %self.job.name, status = r.status.as_str(), "backup job is fine again"),
+            }
+            *last_failure = now;
+        }
+    }
+}
+
+/// `dcwatch-agent once`: every job checked once (the state file read, not written).
+pub async fn once(c: &BackupConfig, state_path: &Path, site: &str, host: &str) -> Vec<Point> {
+    let state = StateFile::open_read_only(state_path);
+    let ctx = Ctx { timeout: Duration::from_secs(c.timeout_secs) };
+    let mut points = Vec::new();
+    for job in &c.jobs {
+        let mut r = match check(job, &ctx, &state).await {
+            Checked::Report(r) => r,
+            Checked::Retry(after, _) => {
+                tokio::time::sleep(after).await;
+                match check(job, &ctx, &state).await {
+                    Checked::Report(r) => r,
+                    Checked::Retry(_, why) => Report::failed(why),
+                }
+            }
+        };
+        state.merge(&job.name, &mut r);
+        points.push(point(site, host, job, &r, dcwatch_common::now_ns()));
+    }
+    points
+}
+
+#[cfg(test)]
+mod tests;

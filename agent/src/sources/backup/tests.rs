@@ -1,0 +1,249 @@
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use super::*;
+
+fn set_mtime(path: &Path, unix: i64) {
+    let t = SystemTime::UNIX_EPOCH + Duration::from_secs(unix as u64);
+    std::fs::File::options().write(true).open(path).unwrap().set_modified(t).unwrap();
+}
+
+fn write(path: &Path, bytes: usize, mtime: i64) {
+    std::fs::write(path, vec![b'x'; bytes]).unwrap();
+    set_mtime(path, mtime);
+}
+
+fn job(kind: BackupKind, path: Option<&str>) -> BackupJob {
+    BackupJob {
+        name: "db".into(),
+        kind,
+        path: path.map(str::to_string),
+        mirror: None,
+        repository: None,
+        password: None,
+        password_file: None,
+        binary: None,
+        args: Vec::new(),
+        env: Default::default(),
+        rpo_hours: 24.0,
+        settle_secs: 0,
+        interval_secs: None,
+        timeout_secs: None,
+    }
+}
+
+const NOW: i64 = 1_795_000_000;
+
+#[test]
+fn a_folder_reports_its_newest_file_its_size_change_and_retention() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("db-1.sql.gz"), 1000, NOW - 3 * 86400);
+    write(&d.path().join("db-2.sql.gz"), 1000, NOW - 2 * 86400);
+    write(&d.path().join("db-3.sql.gz"), 800, NOW - 86400 + 600);
+    write(&d.path().join("db-4.sql.gz"), 600, NOW - 600);
+    write(&d.path().join("notes.txt"), 5, NOW);
+    let r = directory::scan(&format!("{}/db-*.sql.gz", d.path().display()), 0, NOW);
+    assert_eq!(r.status, Status::Ok);
+    assert_eq!(r.last_success_ts, Some(NOW - 600));
+    assert_eq!(r.last_size_bytes, Some(600));
+    assert_eq!(r.prev_size_bytes, Some(800));
+    assert_eq!(r.copies, Some(4));
+    assert_eq!(r.total_bytes, Some(3400));
+    assert_eq!(r.oldest_ts, Some(NOW - 3 * 86400));
+    let p = point("hn", "nas1", &job(BackupKind::Directory, Some("x")), &r, NOW * 1_000_000_000);
+    let mut buf = Vec::new();
+    p.write_to(&mut buf);
+    assert_eq!(
+        String::from_utf8(buf).unwrap(),
+        format!(
+            "backup,site=hn,host=nas1,job=db,kind=directory status=\"ok\",rpo_s=86400i,last_success_ts={}i,age_s=600i,\
+             last_size_bytes=600i,size_change_pct=-25,copies=4i,total_bytes=3400i,oldest_age_s=259200i {}\n",
+            NOW - 600,
+            NOW * 1_000_000_000
+        )
+    );
+}
+
+#[test]
+fn a_file_still_being_written_is_running_and_the_last_backup_is_the_one_before() {
+    let d = tempfile::tempdir().unwrap();
+    write(&d.path().join("a.tar"), 100, NOW - 86400);
+    write(&d.path().join("b.tar"), 30, NOW - 10);
+    let r = directory::scan(&format!("{}/*.tar", d.path().display()), 60, NOW);
+    assert_eq!(r.status, Status::Running);
+    assert_eq!(r.last_success_ts, Some(NOW - 86400));
+    assert_eq!(r.last_size_bytes, Some(100));
+    assert_eq!(r.copies, Some(1));
+}
+
+#[test]
+fn matched_folders_count_their_whole_tree() {
+    let d = tempfile::tempdir().unwrap();
+    let day = d.path().join("2026-11-21");
+    std::fs::create_dir_all(day.join("sub")).unwrap();
+    // The folders' own times are now (files were just made in them).
+    let now = dcwatch_common::now_ns() / 1_000_000_000 + 100;
+    write(&day.join("a"), 10, now + 7200);
+    write(&day.join("sub/b"), 20, now + 3600);
+    let r = directory::scan(&format!("{}/2026-*", d.path().display()), 0, now + 9000);
+    assert_eq!(r.last_size_bytes, Some(30));
+    // The newest change inside the tree, not the folder's own time.
+    assert_eq!(r.last_success_ts, Some(now + 7200));
+}
+
+#[test]
+fn no_match_is_missing() {
+    let d = tempfile::tempdir().unwrap();
+    let r = directory::scan(&format!("{}/*.gz", d.path().display()), 0, NOW);
+    assert_eq!(r.status, Status::Missing);
+    assert_eq!(r.copies, Some(0));
+    assert_eq!(r.message.as_deref(), Some(format!("no file matches `{}/*.gz`", d.path().display()).as_str()));
+}
+
+fn status(text: &str, age: i64) -> (Checked, PathBuf, tempfile::TempDir) {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("db.status.json");
+    std::fs::write(&p, text).unwrap();
+    set_mtime(&p, NOW - age);
+    (status_file::read(&p, "db", NOW), p, d)
+}
+
+fn report(c: Checked) -> Report {
+    match c {
+        Checked::Report(r) => r,
+        Checked::Retry(_, why) => panic!("retry: {why}"),
+    }
+}
+
+#[test]
+fn status_file_success_failure_and_running() {
+    let (c, _, _d) = status(
+        r#"{"job":"db","start":"2026-11-22T01:00:00+07:00","end":"2026-11-22T01:12:40.5+07:00","exit_status":0,"bytes":73400320,"message":"Sao lưu xong"}"#,
+        60,
+    );
+    let r = report(c);
+    assert_eq!(r.status, Status::Ok);
+    // 2026-11-21T18:12:40.5Z
+    assert_eq!(r.last_success_ts, Some(1_795_284_760));
+    assert_eq!(r.duration_s, Some(760.5));
+    assert_eq!(r.last_size_bytes, Some(73_400_320));
+    assert_eq!(r.message.as_deref(), Some("Sao lưu xong"));
+
+    let (c, _, _d) = status(r#"{"start":1795800000,"end":1795800100,"exit_status":3,"message":"disk full"}"#, 60);
+    let r = report(c);
+    assert_eq!((r.status, r.exit_status, r.message.as_deref()), (Status::Failed, Some(3), Some("disk full")));
+    assert_eq!(r.last_success_ts, None);
+    assert_eq!(r.duration_s, Some(100.0));
+
+    let (c, _, _d) = status(r#"{"start":1795800000,"exit_status":null}"#, 60);
+    assert_eq!(report(c).status, Status::Running);
+
+    let (c, _, _d) = status(r#"{"job":"files","start":1,"end":2,"exit_status":0}"#, 60);
+    let r = report(c);
+    assert_eq!(r.status, Status::Failed);
+    assert!(r.message.unwrap().ends_with("is for job `files`, not `db`"));
+
+    let (c, _, _d) = status(r#"{"start":"2026-11-22 01:00:00","end":"2026-11-22 02:00:00","exit_status":0}"#, 60);
+    let r = report(c);
+    assert_eq!(r.status, Status::Failed);
+    assert!(r.message.unwrap().contains("start: `2026-11-22 01:00:00` is not an RFC 3339 time with an offset"));
+}
+
+#[test]
+fn a_malformed_status_file_fails_with_its_position_but_a_fresh_one_is_read_again() {
+    let (c, p, _d) = status("{\"start\": 1795800000,\n \"end\": 17958", 60);
+    let r = report(c);
+    assert_eq!(r.status, Status::Failed);
+    assert_eq!(
+        r.message.as_deref(),
+        Some(
+            format!("status file {} is not valid JSON: EOF while parsing an object at line 2 column 13", p.display())
+                .as_str()
+        )
+    );
+    let (c, _, _d) = status("{\"start\": 1795800000,\n \"end\": 17958", 0);
+    assert!(matches!(c, Checked::Retry(d, _) if d == Duration::from_secs(2)));
+}
+
+#[test]
+fn no_status_file_is_missing() {
+    let d = tempfile::tempdir().unwrap();
+    let r = report(status_file::read(&d.path().join("nope.json"), "db", NOW));
+    assert_eq!(r.status, Status::Missing);
+}
+
+#[test]
+fn the_state_keeps_the_last_success_through_failures_and_restarts() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("state.json");
+    let st = StateFile::open(&path);
+    let ok = |ts: i64, bytes: u64| Report {
+        status: Status::Ok,
+        last_success_ts: Some(ts),
+        last_size_bytes: Some(bytes),
+        last_id: Some(ts.to_string()),
+        ..Report::default()
+    };
+    let mut r = ok(100, 1000);
+    st.merge("db", &mut r);
+    assert_eq!(r.prev_size_bytes, None);
+    let mut r = ok(200, 700);
+    st.merge("db", &mut r);
+    assert_eq!(r.prev_size_bytes, Some(1000));
+    // The same success seen again keeps its previous size.
+    let mut r = ok(200, 700);
+    st.merge("db", &mut r);
+    assert_eq!(r.prev_size_bytes, Some(1000));
+    drop(st);
+    // After a restart, a failure reports the last success.
+    let st = StateFile::open(&path);
+    let mut r = Report::failed("exit 1");
+    st.merge("db", &mut r);
+    assert_eq!((r.last_success_ts, r.last_size_bytes, r.prev_size_bytes), (Some(200), Some(700), Some(1000)));
+    assert_eq!(r.status, Status::Failed);
+}
+
+#[test]
+fn watch_roots_of_globs() {
+    assert_eq!(watch::glob_root("/backup/db/*.sql.gz"), (PathBuf::from("/backup/db"), false));
+    assert_eq!(watch::glob_root("/backup/*/daily/*.tar"), (PathBuf::from("/backup"), true));
+    assert_eq!(watch::glob_root("/backup/db/latest.tar"), (PathBuf::from("/backup/db"), false));
+    let mut j = job(BackupKind::Restic, None);
+    j.repository = Some("/srv/restic".into());
+    assert_eq!(watch::routes(0, &j)[0].dir, PathBuf::from("/srv/restic/snapshots"));
+    j.repository = Some("sftp:backup@nas:/srv/restic".into());
+    assert!(watch::routes(0, &j).is_empty());
+}
+
+#[test]
+fn configuration_problems_are_named() {
+    let mut jobs = vec![job(BackupKind::Directory, None), job(BackupKind::Restic, Some("/x"))];
+    jobs[1].mirror = Some("/y/*".into());
+    jobs.push(job(BackupKind::Directory, Some("/b/[")));
+    jobs[2].name = "other".into();
+    jobs[2].rpo_hours = 0.0;
+    let c = BackupConfig {
+        interval_secs: 60,
+        tool_interval_secs: 900,
+        timeout_secs: 120,
+        watch: true,
+        debounce_ms: 1000,
+        state_file: None,
+        jobs,
+    };
+    let mut p = Vec::new();
+    validate(&c, "sources[0]", &mut p);
+    let msgs: Vec<&str> = p.iter().map(|p| p.message.as_str()).collect();
+    assert_eq!(
+        msgs,
+        vec![
+            "sources[0].jobs[0].path: a directory job needs a path",
+            "sources[0].jobs[1].name: `db` is used by another job",
+            "sources[0].jobs[1].path: a restic job reads `repository`, not `path`",
+            "sources[0].jobs[1].mirror: only a directory job has a mirror path; for other kinds, pair the jobs of both sites in the collector's `backups.replication`",
+            "sources[0].jobs[1].repository: a restic job needs its repository",
+            "sources[0].jobs[2].path: `/b/[` is not a valid glob: Pattern syntax error near position 3: invalid range pattern",
+            "sources[0].jobs[2].rpo_hours: must be above 0",
+        ]
+    );
+}

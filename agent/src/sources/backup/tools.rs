@@ -1,0 +1,305 @@
+//! restic and borg repositories, read through the tools' own JSON output.
+//! Each command runs in its own process group with stdin closed (a prompt
+//! fails at once instead of waiting), and is killed, with anything it
+//! started, at the timeout. Repositories are read without taking their lock,
+//! so a check never waits for — or blocks — a backup in progress.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::state::StateFile;
+use super::{Report, Status};
+use crate::config::BackupJob;
+
+/// Runs a command; its stdout, or a one-line reason it failed.
+pub async fn run(
+    bin: &Path,
+    args: &[String],
+    env: &BTreeMap<String, String>,
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
+    let name = bin.file_name().map_or_else(|| bin.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let mut cmd = tokio::process::Command::new(bin);
+    cmd.args(args)
+        .envs(env)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .process_group(0);
+    let child = cmd.spawn().map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+    let pid = child.id();
+    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Ok(Ok(out)) if out.status.success() => Ok(out.stdout),
+        Ok(Ok(out)) => {
+            let code = out.status.code().map_or_else(|| "a signal".to_string(), |c| format!("status {c}"));
+            Err(format!("{name} exited with {code}: {}", last_lines(&out.stderr)))
+        }
+        Ok(Err(e)) => Err(format!("{name}: {e}")),
+        Err(_) => {
+            if let Some(pid) = pid {
+                // The whole group: ssh or a password command it started, too.
+                // SAFETY: killpg sends a signal; the group is the child's own.
+                unsafe {
+                    libc::killpg(pid as libc::pid_t, libc::SIGKILL);
+                }
+            }
+            Err(format!("{name} did not finish within {} s; it was killed", timeout.as_secs()))
+        }
+    }
+}
+
+/// The tool's reason: its last non-empty stderr lines, shortened.
+fn last_lines(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let mut s = lines[lines.len().saturating_sub(2)..].join(" / ");
+    if s.is_empty() {
+        s = "no message".into();
+    }
+    if s.chars().count() > 300 {
+        s = s.chars().take(300).collect::<String>() + "…";
+    }
+    s
+}
+
+fn env_with_password(job: &BackupJob, var: &str, file_var: Option<&str>) -> Result<BTreeMap<String, String>, String> {
+    let mut env = job.env.clone();
+    if let Some(p) = &job.password {
+        env.insert(var.into(), p.clone());
+    } else if let Some(f) = &job.password_file {
+        match file_var {
+            Some(fv) => {
+                env.insert(fv.into(), f.display().to_string());
+            }
+            None => {
+                let p = std::fs::read_to_string(f)
+                    .map_err(|e| format!("cannot read the password file {}: {e}", f.display()))?;
+                env.insert(var.into(), p.trim_end_matches(['\n', '\r']).to_string());
+            }
+        }
+    }
+    Ok(env)
+}
+
+#[derive(Debug, Deserialize)]
+struct ResticSnapshot {
+    time: String,
+    id: String,
+    #[serde(default)]
+    summary: Option<ResticSummary>,
+}
+
+/// restic 0.17 and later put the run's figures in the snapshot.
+#[derive(Debug, Deserialize)]
+struct ResticSummary {
+    #[serde(default)]
+    backup_start: Option<String>,
+    #[serde(default)]
+    backup_end: Option<String>,
+    #[serde(default)]
+    total_bytes_processed: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ResticStats {
+    total_size: u64,
+}
+
+pub async fn restic(job: &BackupJob, timeout: Duration, state: &StateFile) -> Report {
+    let bin = job.binary.clone().unwrap_or_else(|| PathBuf::from("restic"));
+    let repo = job.repository.clone().unwrap_or_default();
+    let env = match env_with_password(job, "RESTIC_PASSWORD", Some("RESTIC_PASSWORD_FILE")) {
+        Ok(e) => e,
+        Err(e) => return Report::failed(e),
+    };
+    let mut args: Vec<String> =
+        vec!["-r".into(), repo.clone(), "snapshots".into(), "--json".into(), "--no-lock".into()];
+    args.extend(job.args.iter().cloned());
+    let out = match run(&bin, &args, &env, timeout).await {
+        Ok(o) => o,
+        Err(e) => return Report::failed(e),
+    };
+    // `null` (old versions) or `[]` when there are none.
+    let list: Option<Vec<ResticSnapshot>> = match serde_json::from_slice(&out) {
+        Ok(s) => s,
+        Err(e) => return Report::failed(format!("restic snapshots printed something unexpected: {e}")),
+    };
+    let mut snaps: Vec<(i64, ResticSnapshot)> = Vec::new();
+    for s in list.unwrap_or_default() {
+        match super::status_file::parse_time(&s.time) {
+            Ok(t) => snaps.push((t.as_second(), s)),
+            Err(e) => return Report::failed(format!("restic snapshot {}: {e}", s.id)),
+        }
+    }
+    if snaps.is_empty() {
+        return Report { copies: Some(0), ..Report::missing(format!("repository {repo} has no snapshots")) };
+    }
+    snaps.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.id.cmp(&a.1.id)));
+    let mut r = Report {
+        status: Status::Ok,
+        copies: Some(snaps.len() as u64),
+        oldest_ts: snaps.last().map(|s| s.0),
+        last_success_ts: Some(snaps[0].0),
+        last_id: Some(snaps[0].1.id.clone()),
+        ..Report::default()
+    };
+    if let Some(sum) = &snaps[0].1.summary
+        && let (Some(a), Some(b)) = (&sum.backup_start, &sum.backup_end)
+        && let (Ok(a), Ok(b)) = (super::status_file::parse_time(a), super::status_file::parse_time(b))
+    {
+        r.duration_s = Some(((b.as_millisecond() - a.as_millisecond()) as f64 / 100.0).round() / 10.0);
+    }
+    // Sizes of the newest two: from the snapshot (restic ≥ 0.17) or by
+    // `restic stats` once per snapshot, remembered.
+    let known = state.get(&job.name).sizes;
+    let keep: Vec<&str> = snaps.iter().take(2).map(|s| s.1.id.as_str()).collect();
+    let mut sizes = Vec::new();
+    for (_, s) in snaps.iter().take(2) {
+        let size = match s.summary.as_ref().and_then(|m| m.total_bytes_processed) {
+            Some(b) => Some(b),
+            None => match known.get(&s.id) {
+                Some(b) => Some(*b),
+                None => {
+                    let a: Vec<String> = vec![
+                        "-r".into(),
+                        repo.clone(),
+                        "stats".into(),
+                        "--json".into(),
+                        "--no-lock".into(),
+                        s.id.clone(),
+                    ];
+                    match run(&bin, &a, &env, timeout).await {
+                        Ok(out) => match serde_json::from_slice::<ResticStats>(&out) {
+                            Ok(st) => {
+                                state.remember_size(&job.name, &s.id, st.total_size, &keep);
+                                Some(st.total_size)
+                            }
+                            Err(e) => {
+                                r.message = Some(format!("restic stats printed something unexpected: {e}"));
+                                None
+                            }
+                        },
+                        Err(e) => {
+                            r.message = Some(format!("snapshot sizes unknown: {e}"));
+                            None
+                        }
+                    }
+                }
+            },
+        };
+        sizes.push(size);
+    }
+    r.last_size_bytes = sizes.first().copied().flatten();
+    r.prev_size_bytes = sizes.get(1).copied().flatten();
+    r
+}
+
+#[derive(Debug, Deserialize)]
+struct BorgList {
+    archives: Vec<BorgArchive>,
+}
+
+#[derive(Debug, Deserialize)]
+struct BorgArchive {
+    id: String,
+    #[serde(default)]
+    name: String,
+    /// `time` in `borg list`; `borg info` has `start` only.
+    #[serde(default)]
+    time: Option<String>,
+    #[serde(default)]
+    start: Option<String>,
+    #[serde(default)]
+    duration: Option<f64>,
+    #[serde(default)]
+    stats: Option<BorgStats>,
+}
+
+#[derive(Debug, Deserialize)]
+struct BorgStats {
+    original_size: u64,
+}
+
+/// borg 1.x prints local times without an offset; the commands run with
+/// TZ=UTC so they are UTC. (borg 2 adds the offset, which is used when there.)
+fn borg_time(t: &str) -> Result<i64, String> {
+    if let Ok(ts) = t.parse::<jiff::Timestamp>() {
+        return Ok(ts.as_second());
+    }
+    let dt: jiff::civil::DateTime = t.parse().map_err(|e| format!("`{t}` is not a borg time: {e}"))?;
+    dt.to_zoned(jiff::tz::TimeZone::UTC).map(|z| z.timestamp().as_second()).map_err(|e| e.to_string())
+}
+
+pub async fn borg(job: &BackupJob, timeout: Duration, state: &StateFile) -> Report {
+    let bin = job.binary.clone().unwrap_or_else(|| PathBuf::from("borg"));
+    let repo = job.repository.clone().unwrap_or_default();
+    let mut env = match env_with_password(job, "BORG_PASSPHRASE", None) {
+        Ok(e) => e,
+        Err(e) => return Report::failed(e),
+    };
+    env.insert("TZ".into(), "UTC".into());
+    let mut args: Vec<String> = vec!["list".into(), "--json".into(), "--bypass-lock".into()];
+    args.extend(job.args.iter().cloned());
+    args.push(repo.clone());
+    let out = match run(&bin, &args, &env, timeout).await {
+        Ok(o) => o,
+        Err(e) => return Report::failed(e),
+    };
+    let list: BorgList = match serde_json::from_slice(&out) {
+        Ok(l) => l,
+        Err(e) => return Report::failed(format!("borg list printed something unexpected: {e}")),
+    };
+    let mut archives = Vec::new();
+    for a in list.archives {
+        match borg_time(a.time.as_deref().or(a.start.as_deref()).unwrap_or_default()) {
+            Ok(t) => archives.push((t, a)),
+            Err(e) => return Report::failed(format!("borg archive {}: {e}", a.name)),
+        }
+    }
+    if archives.is_empty() {
+        return Report { copies: Some(0), ..Report::missing(format!("repository {repo} has no archives")) };
+    }
+    archives.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.id.cmp(&a.1.id)));
+    let mut r = Report {
+        status: Status::Ok,
+        copies: Some(archives.len() as u64),
+        oldest_ts: archives.last().map(|a| a.0),
+        last_success_ts: Some(archives[0].0),
+        last_id: Some(archives[0].1.id.clone()),
+        ..Report::default()
+    };
+    // Sizes and duration of the newest two, by one `borg info` when the
+    // newest changed; remembered by archive id.
+    let known = state.get(&job.name);
+    let newest: Vec<&str> = archives.iter().take(2).map(|a| a.1.id.as_str()).collect();
+    if !newest.iter().all(|id| known.sizes.contains_key(*id)) {
+        let mut a: Vec<String> =
+            vec!["info".into(), "--json".into(), "--bypass-lock".into(), "--last".into(), "2".into()];
+        a.extend(job.args.iter().cloned());
+        a.push(repo.clone());
+        match run(&bin, &a, &env, timeout).await {
+            Ok(out) => match serde_json::from_slice::<BorgList>(&out) {
+                Ok(info) => {
+                    for x in &info.archives {
+                        if let Some(s) = &x.stats {
+                            state.remember_size(&job.name, &x.id, s.original_size, &newest);
+                        }
+                        if x.id == archives[0].1.id {
+                            r.duration_s = x.duration.map(|d| (d * 10.0).round() / 10.0);
+                        }
+                    }
+                }
+                Err(e) => r.message = Some(format!("borg info printed something unexpected: {e}")),
+            },
+            Err(e) => r.message = Some(format!("archive sizes unknown: {e}")),
+        }
+    }
+    let sizes = state.get(&job.name).sizes;
+    r.last_size_bytes = sizes.get(newest[0]).copied();
+    r.prev_size_bytes = newest.get(1).and_then(|id| sizes.get(*id).copied());
+    r
+}
