@@ -77,13 +77,17 @@ fn the_shipped_example_configs_are_valid() {
         "configs/demo/agent.yaml",
         "configs/examples/agent-snmp.yaml",
         "configs/examples/agent-modbus.yaml",
+        "configs/examples/agent-backup.yaml",
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_dcwatch-agent"))
             .args(["validate", "-c"])
             .arg(root.join(cfg))
             .env("DCWATCH_TOKEN", "example-token-0123456789")
             .env("SNMP_COMMUNITY", "example-community")
-            .envs(["UPS_B1_AUTH", "UPS_B1_PRIV", "TRAP_AUTH", "TRAP_PRIV"].map(|k| (k, "example-secret-1")))
+            .envs(
+                ["UPS_B1_AUTH", "UPS_B1_PRIV", "TRAP_AUTH", "TRAP_PRIV", "BORG_HOME_PASSPHRASE"]
+                    .map(|k| (k, "example-secret-1")),
+            )
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{cfg}: {}", String::from_utf8_lossy(&out.stderr));

@@ -85,6 +85,33 @@ pub fn render(st: &Value, url: &str) -> String {
     for a in silent {
         let _ = writeln!(o, "  {:10} {}  nothing for {} s", s(&a["site"]), s(&a["host"]), s(&a["quiet_s"]));
     }
+    let backups = st["backups"].as_array().cloned().unwrap_or_default();
+    if !backups.is_empty() {
+        let bad = backups
+            .iter()
+            .filter(|b| b["status"] != "ok" || b["age_s"].as_f64().zip(b["rpo_s"].as_f64()).is_some_and(|(a, r)| a > r))
+            .count();
+        let _ = writeln!(o, "\nBACKUPS ({bad} of {} need a look)", backups.len());
+        for b in backups {
+            let age = match b["age_s"].as_f64() {
+                Some(a) if a >= 172_800.0 => format!("{:.1} days", a / 86_400.0),
+                Some(a) => format!("{:.1} h", a / 3600.0),
+                None => "never".into(),
+            };
+            let late = b["age_s"].as_f64().zip(b["rpo_s"].as_f64()).is_some_and(|(a, r)| a > r);
+            let _ = writeln!(
+                o,
+                "  {:10} {:12} {:16} {:8} last good {:>10} ago{}{}",
+                s(&b["site"]),
+                s(&b["host"]),
+                s(&b["job"]),
+                s(&b["status"]),
+                age,
+                if late { "  LATE" } else { "" },
+                b["message"].as_str().filter(|_| b["status"] != "ok").map(|m| format!("  {m}")).unwrap_or_default(),
+            );
+        }
+    }
     let alarms = st["alarms"].as_array().cloned().unwrap_or_default();
     let firing = alarms.iter().filter(|a| a["state"] == "firing").count();
     let _ = writeln!(o, "\nALARMS ({firing} firing, {} pending)", alarms.len() - firing);
@@ -173,6 +200,8 @@ mod tests {
             "ups": [{"site": "hn-dc1", "device": "ups-a1", "status": "online", "on_battery": false, "charge_pct": 100.0, "runtime_s": 1500.0, "load_pct": 45.0}],
             "devices_down": [],
             "agents": [{"site": "hn-dc1", "host": "web1", "quiet_s": 45.0, "silent": true}, {"site": "hn-dc1", "host": "db1", "quiet_s": 2.0, "silent": false}],
+            "backups": [{"site": "hn-dc1", "host": "nas1", "job": "db", "status": "failed", "age_s": 100_800.0, "rpo_s": 86400.0, "message": "pg_dump: lỗi"},
+                        {"site": "hn-dc1", "host": "nas1", "job": "files", "status": "ok", "age_s": 3600.0, "rpo_s": 86400.0, "message": null}],
             "alarms": [{"severity": "warning", "state": "firing", "name": "power_redundancy_degraded", "labels": {"site": "hn-dc1"},
                         "since_ms": 3_723_000, "summary": "Site hn-dc1: power redundancy lost, only feed A live (B down)",
                         "ack": {"by": "Minh"}, "silenced_by": null, "inhibited_by": null}]
@@ -181,6 +210,13 @@ mod tests {
         assert!(out.contains("SITE hn-dc1   feeds:  A live (230 V)  B DOWN (0 V)  → redundancy DEGRADED\n"), "{out}");
         assert!(out.contains("  hn-dc1     ups-a1         online         100 %    25 min  load 45 %\n"), "{out}");
         assert!(out.contains("AGENTS SILENT (1 of 2)\n  hn-dc1     web1  nothing for 45.0 s\n"), "{out}");
+        assert!(
+            out.contains(
+                "BACKUPS (1 of 2 need a look)\n  hn-dc1     nas1         db               failed   last good     28.0 h ago  LATE  pg_dump: lỗi\n  \
+                 hn-dc1     nas1         files            ok       last good      1.0 h ago\n"
+            ),
+            "{out}"
+        );
         assert!(
             out.contains("ALARMS (1 firing, 0 pending)\n  WARNING  firing   power_redundancy_degraded  site=hn-dc1"),
             "{out}"

@@ -361,3 +361,119 @@ fn the_status_file_contract_through_the_wrapper_half_written_files_and_a_restart
     assert_eq!(f["last_size_bytes"], "900");
     assert_eq!(f["size_change_pct"], "-10");
 }
+
+fn set_mtime(path: &Path, secs_ago: u64) {
+    let t = SystemTime::now() - Duration::from_secs(secs_ago);
+    std::fs::File::options().write(true).open(path).unwrap().set_modified(t).unwrap();
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn backup_alarms_fire_from_what_the_agent_finds_and_resolve_when_the_backups_are_fixed() {
+    const TOKEN: &str = "backup-test-token-0123456789";
+    let t = tempfile::tempdir().unwrap();
+    let (db, mirror, logs) = (t.path().join("db"), t.path().join("mirror"), t.path().join("logs"));
+    for d in [&db, &mirror, &logs] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    // Two nights ago the last dump, half the size of the one before; no copy
+    // at the other site; the file job's last run failed; no logs backup at all.
+    std::fs::write(db.join("db-1.sql.gz"), vec![1u8; 1000]).unwrap();
+    set_mtime(&db.join("db-1.sql.gz"), 3 * 86400);
+    std::fs::write(db.join("db-2.sql.gz"), vec![1u8; 500]).unwrap();
+    set_mtime(&db.join("db-2.sql.gz"), 2 * 86400);
+    let status = t.path().join("files.json");
+    std::fs::write(
+        &status,
+        r#"{"job":"files","start":1795000000,"end":1795000100,"exit_status":1,"message":"rsync: mất kết nối"}"#,
+    )
+    .unwrap();
+
+    let hook = Capture::start();
+    let collector = Collector::start(&format!(
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn\n\
+         alarms:\n  db: {}\n  evaluate_every_ms: 200\n  group_wait_ms: 0\n  receivers:\n    - name: hook\n      webhook: {{url: {}/hook}}\n",
+        t.path().join("alarms.db").display(),
+        hook.url()
+    ));
+    let _agent = Agent::start(&format!(
+        "agent:\n  site: hn\n  host: nas1\n  interval_secs: 2\noutput:\n  url: {}\n  token: {TOKEN}\n  flush_interval_ms: 100\nsources:\n  \
+         - type: backup\n    interval_secs: 2\n    debounce_ms: 200\n    jobs:\n      \
+         - {{name: db, kind: directory, path: '{}/*.sql.gz', mirror: '{}/*.sql.gz'}}\n      \
+         - {{name: files, kind: status_file, path: '{}'}}\n      \
+         - {{name: logs, kind: directory, path: '{}/*.tar'}}\n",
+        collector.url(),
+        db.display(),
+        mirror.display(),
+        status.display(),
+        logs.display()
+    ));
+    let notices = || -> Vec<serde_json::Value> {
+        hook.requests().iter().filter_map(|(_, b)| serde_json::from_slice(b).ok()).collect()
+    };
+    let with = |kind: &str| -> Vec<(String, String, String)> {
+        let mut v: Vec<_> = notices()
+            .into_iter()
+            .filter(|n| n["notice"] == kind)
+            .map(|n| {
+                (
+                    n["name"].as_str().unwrap().to_string(),
+                    n["labels"]["job"].as_str().unwrap_or("").to_string(),
+                    n["summary"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let fired = wait_for("five backup alarms", || {
+        let f = with("firing");
+        (f.len() >= 5).then_some(f)
+    });
+    assert_eq!(
+        fired,
+        vec![
+            ("backup_failed".into(), "files".into(), "Backup files on nas1 at hn failed: rsync: mất kết nối".into()),
+            (
+                "backup_missing".into(),
+                "logs".into(),
+                format!("Backup logs on nas1 at hn: no backup found (no file matches `{}/*.tar`)", logs.display())
+            ),
+            (
+                "backup_not_replicated".into(),
+                "db".into(),
+                "Backup db on nas1 at hn has not reached its mirror: no copy there".into()
+            ),
+            (
+                "backup_shrunk".into(),
+                "db".into(),
+                "Backup db on nas1 at hn is 50 % smaller than the one before (500 B)".into()
+            ),
+            (
+                "backup_stale".into(),
+                "db".into(),
+                "Backup db on nas1 at hn: the last good backup is 2.0 days old (RPO 24 h)".into()
+            ),
+        ]
+    );
+    // Tonight's dump, its copy, a good file run, the first logs backup.
+    std::fs::write(db.join("db-3.sql.gz"), vec![1u8; 1000]).unwrap();
+    std::fs::write(mirror.join("db-3.sql.gz"), vec![1u8; 1000]).unwrap();
+    std::fs::write(logs.join("logs-1.tar"), vec![1u8; 10]).unwrap();
+    std::fs::write(
+        t.path().join("files.json.tmp"),
+        format!(r#"{{"job":"files","start":{},"end":{},"exit_status":0,"bytes":42}}"#, now_s() - 60, now_s()),
+    )
+    .unwrap();
+    std::fs::rename(t.path().join("files.json.tmp"), &status).unwrap();
+    let resolved = wait_for("the five to resolve", || {
+        let r = with("resolved");
+        (r.len() >= 5).then_some(r)
+    });
+    let names: Vec<&str> = resolved.iter().map(|(n, _, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["backup_failed", "backup_missing", "backup_not_replicated", "backup_shrunk", "backup_stale"]
+    );
+    assert_eq!(with("firing").len(), 5, "no alarm fired twice");
+}

@@ -13,7 +13,7 @@ pub const EXPLAINED_BY_POWER: &[&str] =
 
 /// The measurements the built-in alarms read.
 pub const BUILTIN_MEASUREMENTS: &[&str] =
-    &["ups", "power_feed", "ats", "generator", "device", "dcwatch_agent", "host_disk"];
+    &["ups", "power_feed", "ats", "generator", "device", "dcwatch_agent", "host_disk", "backup"];
 
 /// The latest value of each field of a series (fields merge: a trap's
 /// `on_battery` and a poll's full point update the same series).
@@ -69,6 +69,8 @@ pub struct Latest {
     /// Per filesystem (series key), one (ts, used_bytes, total_bytes) sample
     /// a minute for the last day: the disk-full forecast.
     pub disk_history: HashMap<String, std::collections::VecDeque<(i64, f64, f64)>>,
+    /// The first evaluation: expected backup jobs get a grace from here.
+    pub since: Option<Instant>,
 }
 
 impl Latest {
@@ -170,10 +172,12 @@ fn fmt_num(x: f64) -> String {
 
 /// `previously_active(fingerprint)`: whether the alarm is pending or firing,
 /// for hysteresis.
+/// `now_ms` is the wall clock (backup ages).
 pub fn evaluate(
     cfg: &AlarmsConfig,
     latest: &Latest,
     now: Instant,
+    now_ms: i64,
     previously_active: &dyn Fn(&str, &BTreeMap<String, String>) -> bool,
 ) -> Vec<Cond> {
     let mut out = Vec::new();
@@ -566,6 +570,7 @@ pub fn evaluate(
             }
         }
     }
+    backups(cfg, latest, now, now_ms / 1000, previously_active, &mut out);
     if !cfg.rules.is_empty() {
         let mut by_measurement: HashMap<&str, Vec<&Series>> = HashMap::new();
         for s in latest.series.values() {
@@ -578,6 +583,181 @@ pub fn evaluate(
         }
     }
     out
+}
+
+fn fmt_hours(secs: f64) -> String {
+    let h = secs / 3600.0;
+    if h < 48.0 { format!("{} h", fmt_num((h * 10.0).round() / 10.0)) } else { format!("{:.1} days", h / 24.0) }
+}
+
+fn fmt_bytes(b: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut x = b;
+    let mut u = 0;
+    while x >= 1024.0 && u + 1 < UNITS.len() {
+        x /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{} B", x as i64) } else { format!("{x:.1} {}", UNITS[u]) }
+}
+
+/// The backup alarms: failed, stale, shrunk, missing, not replicated.
+fn backups(
+    cfg: &AlarmsConfig,
+    latest: &Latest,
+    now: Instant,
+    now_s: i64,
+    previously_active: &dyn Fn(&str, &BTreeMap<String, String>) -> bool,
+    out: &mut Vec<Cond>,
+) {
+    let on = |n: &str| cfg.enabled(n);
+    let b = &cfg.builtin;
+    let jobs: Vec<&Series> = latest.series.values().filter(|s| s.measurement == "backup").collect();
+    let find = |r: &super::config::JobRef| {
+        jobs.iter().copied().find(|s| s.tag("site") == r.site && s.tag("host") == r.host && s.tag("job") == r.job)
+    };
+    // Whether `mirror_ts` holds the primary's newest backup, and if not, for
+    // how long it has lacked it. A copy keeps or gets a later time; a minute
+    // of slack covers clocks and copy tools.
+    let lagging = |primary_ts: f64, mirror_ts: Option<f64>, max_lag: u64| -> bool {
+        mirror_ts.is_none_or(|m| m + 60.0 < primary_ts) && now_s as f64 - primary_ts > max_lag as f64
+    };
+    for s in &jobs {
+        let (site, host, job) = (s.tag("site"), s.tag("host"), s.tag("job"));
+        let l = labels(&[("site", site), ("host", host), ("job", job)]);
+        let status = s.text("status").unwrap_or("");
+        let message = s.text("message").unwrap_or("");
+        let last = s.num("last_success_ts");
+        if on("backup_failed") {
+            // A new run after a failure does not clear it; its outcome does.
+            let active = status == "failed" || (status == "running" && previously_active("backup_failed", &l));
+            push(
+                out,
+                "backup_failed",
+                l.clone(),
+                Severity::Warning,
+                format!(
+                    "Backup {job} on {host} at {site} failed{}",
+                    if message.is_empty() { String::new() } else { format!(": {message}") }
+                ),
+                s.num("exit_status").map(fmt_num),
+                active,
+            );
+        }
+        if on("backup_stale")
+            && let Some(ts) = last
+        {
+            let age = now_s as f64 - ts;
+            let rpo = s.num("rpo_s").unwrap_or(86_400.0);
+            push(
+                out,
+                "backup_stale",
+                l.clone(),
+                Severity::Critical,
+                format!(
+                    "Backup {job} on {host} at {site}: the last good backup is {} old (RPO {})",
+                    fmt_hours(age),
+                    fmt_hours(rpo)
+                ),
+                // In tenths of hours, like the summary: not a change every second.
+                Some(format!("{:.1}", age.max(0.0) / 3600.0)),
+                age > rpo + b.backup_grace_secs as f64,
+            );
+        }
+        if on("backup_shrunk")
+            && let Some(pct) = s.num("size_change_pct")
+        {
+            let size = s.num("last_size_bytes").map(fmt_bytes).unwrap_or_else(|| "?".into());
+            push(
+                out,
+                "backup_shrunk",
+                l.clone(),
+                Severity::Warning,
+                format!("Backup {job} on {host} at {site} is {} % smaller than the one before ({size})", fmt_num(-pct)),
+                Some(fmt_num(pct)),
+                pct < -b.backup_shrink_pct,
+            );
+        }
+        if on("backup_missing") {
+            push(
+                out,
+                "backup_missing",
+                l.clone(),
+                Severity::Warning,
+                format!(
+                    "Backup {job} on {host} at {site}: no backup found{}",
+                    if message.is_empty() { String::new() } else { format!(" ({message})") }
+                ),
+                None,
+                status == "missing" && last.is_none(),
+            );
+        }
+        if on("backup_not_replicated")
+            && let (Some(ts), Some(copies)) = (last, s.num("mirror_copies"))
+        {
+            let mirror = if copies > 0.0 { s.num("mirror_last_success_ts") } else { None };
+            let detail = match mirror {
+                Some(m) => format!("the newest copy there is {} older", fmt_hours(ts - m)),
+                None => "no copy there".into(),
+            };
+            push(
+                out,
+                "backup_not_replicated",
+                l.clone(),
+                Severity::Warning,
+                format!("Backup {job} on {host} at {site} has not reached its mirror: {detail}"),
+                None,
+                lagging(ts, mirror, b.backup_replication_lag_secs),
+            );
+        }
+    }
+    if on("backup_not_replicated") {
+        for r in &cfg.backups.replication {
+            let Some(p) = find(&r.primary) else { continue };
+            let Some(ts) = p.num("last_success_ts") else { continue };
+            let m = find(&r.mirror);
+            let mirror_ts = m.and_then(|m| m.num("last_success_ts"));
+            let detail = match (m, mirror_ts) {
+                (None, _) => "it has not reported".to_string(),
+                (Some(_), None) => "it has no good backup".to_string(),
+                (Some(_), Some(mt)) => format!("its last good backup is {} older", fmt_hours(ts - mt)),
+            };
+            let (pr, mr) = (&r.primary, &r.mirror);
+            push(
+                out,
+                "backup_not_replicated",
+                labels(&[("site", &pr.site), ("host", &pr.host), ("job", &pr.job)]),
+                Severity::Warning,
+                format!(
+                    "Backup {} on {} at {} has not reached its mirror {} on {} at {}: {detail}",
+                    pr.job, pr.host, pr.site, mr.job, mr.host, mr.site
+                ),
+                None,
+                lagging(ts, mirror_ts, r.max_lag_secs.unwrap_or(b.backup_replication_lag_secs)),
+            );
+        }
+    }
+    if on("backup_missing") {
+        let waited =
+            latest.since.is_some_and(|t| now.saturating_duration_since(t).as_secs() >= b.backup_report_grace_secs);
+        for e in &cfg.backups.expected {
+            if find(e).is_some() {
+                continue;
+            }
+            push(
+                out,
+                "backup_missing",
+                labels(&[("site", &e.site), ("host", &e.host), ("job", &e.job)]),
+                Severity::Warning,
+                format!(
+                    "Backup {} on {} at {}: never reported (is the job configured on its agent?)",
+                    e.job, e.host, e.site
+                ),
+                None,
+                waited,
+            );
+        }
+    }
 }
 
 /// A receiver whose notices keep failing (3 attempts or more); an existing

@@ -28,6 +28,9 @@ pub struct AlarmsConfig {
     pub services: Vec<ServiceConfig>,
     #[serde(default)]
     pub builtin: BuiltinConfig,
+    /// Backup jobs that must be reported, and pairs of jobs that mirror each other.
+    #[serde(default)]
+    pub backups: BackupsConfig,
     /// Alarms on any measurement.
     #[serde(default)]
     pub rules: Vec<RuleConfig>,
@@ -80,6 +83,40 @@ pub struct ServiceConfig {
     pub members: BTreeMap<String, Vec<String>>,
 }
 
+/// What the collector knows of backups beyond what agents report.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupsConfig {
+    /// Jobs that must be reported: one that no agent has reported within
+    /// `builtin.backup_report_grace_secs` of the collector's start is `backup_missing`.
+    #[serde(default)]
+    pub expected: Vec<JobRef>,
+    /// A job and its copy at the other site, each reported by its own agent:
+    /// when the copy's last success lags the job's for longer than
+    /// `max_lag_secs`, `backup_not_replicated`.
+    #[serde(default)]
+    pub replication: Vec<Replication>,
+}
+
+/// One backup job, as its agent reports it (tags `site`, `host`, `job`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobRef {
+    pub site: String,
+    pub host: String,
+    pub job: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replication {
+    pub primary: JobRef,
+    pub mirror: JobRef,
+    /// Defaults to `builtin.backup_replication_lag_secs`.
+    #[serde(default)]
+    pub max_lag_secs: Option<u64>,
+}
+
 /// Switches and thresholds of the built-in alarms (docs/alarms.md).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -106,6 +143,20 @@ pub struct BuiltinConfig {
     /// this many days: `disk_full_forecast`. Defaults to 7.
     #[serde(default = "default_forecast_days")]
     pub disk_forecast_days: f64,
+    /// A backup is stale when its last success is older than its RPO (the
+    /// agent's `rpo_s`) plus this. Defaults to 7200 (2 h).
+    #[serde(default = "default_backup_grace")]
+    pub backup_grace_secs: u64,
+    /// A backup this many percent smaller than the one before: `backup_shrunk`. Defaults to 30.
+    #[serde(default = "default_backup_shrink")]
+    pub backup_shrink_pct: f64,
+    /// A mirror may lag its job's newest backup this long. Defaults to 21600 (6 h).
+    #[serde(default = "default_backup_lag")]
+    pub backup_replication_lag_secs: u64,
+    /// An expected job not reported this long after the collector started
+    /// is missing. Defaults to 900.
+    #[serde(default = "default_backup_report_grace")]
+    pub backup_report_grace_secs: u64,
 }
 
 impl Default for BuiltinConfig {
@@ -118,6 +169,10 @@ impl Default for BuiltinConfig {
             disk_used_pct: default_disk_pct(),
             disk_clear_pct: default_disk_clear(),
             disk_forecast_days: default_forecast_days(),
+            backup_grace_secs: default_backup_grace(),
+            backup_shrink_pct: default_backup_shrink(),
+            backup_replication_lag_secs: default_backup_lag(),
+            backup_report_grace_secs: default_backup_report_grace(),
         }
     }
 }
@@ -311,6 +366,18 @@ fn default_escalate_after() -> u64 {
 fn default_forecast_days() -> f64 {
     7.0
 }
+fn default_backup_grace() -> u64 {
+    7200
+}
+fn default_backup_shrink() -> f64 {
+    30.0
+}
+fn default_backup_lag() -> u64 {
+    21600
+}
+fn default_backup_report_grace() -> u64 {
+    900
+}
 fn default_severity() -> Severity {
     Severity::Warning
 }
@@ -337,6 +404,11 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "sink_down",
     "spool_filling",
     "notification_failing",
+    "backup_failed",
+    "backup_stale",
+    "backup_shrunk",
+    "backup_missing",
+    "backup_not_replicated",
 ];
 
 impl dcwatch_common::config::Validate for AlarmsConfig {
@@ -356,6 +428,14 @@ impl AlarmsConfig {
                     "alarms.builtin.disabled: `{d}` is not a built-in alarm; they are: {}",
                     BUILTIN_NAMES.join(", ")
                 )));
+            }
+        }
+        if !(self.builtin.backup_shrink_pct > 0.0 && self.builtin.backup_shrink_pct <= 100.0) {
+            p.push(Problem::general("alarms.builtin.backup_shrink_pct: must be above 0 and at most 100"));
+        }
+        for (i, r) in self.backups.replication.iter().enumerate() {
+            if r.primary == r.mirror {
+                p.push(Problem::general(format!("alarms.backups.replication[{i}]: the mirror is the primary itself")));
             }
         }
         if self.builtin.disk_clear_pct > self.builtin.disk_used_pct {

@@ -134,9 +134,12 @@ impl Engine {
         let cfg = self.config();
         let mut core = self.core.lock().expect("not poisoned");
         let mut conds = {
-            let latest = self.latest.lock().expect("not poisoned");
+            let mut latest = self.latest.lock().expect("not poisoned");
+            latest.since.get_or_insert(now);
             let alarms = &core.alarms;
-            conditions::evaluate(&cfg, &latest, now, &|name, labels| alarms.contains_key(&fingerprint(name, labels)))
+            conditions::evaluate(&cfg, &latest, now, now_ms, &|name, labels| {
+                alarms.contains_key(&fingerprint(name, labels))
+            })
         };
         if let Some(f) = &*self.self_checks.lock().expect("not poisoned") {
             conds.extend(f(&cfg));
@@ -453,6 +456,8 @@ impl Engine {
         let mut feeds = Vec::new();
         let mut ups = Vec::new();
         let mut down = Vec::new();
+        let mut backups = Vec::new();
+        let now_ms = now_ms();
         for s in latest.series.values() {
             match s.measurement.as_str() {
                 "power_feed" if !s.tag("feed").is_empty() => feeds.push(serde_json::json!({
@@ -464,6 +469,13 @@ impl Engine {
                     "on_battery": val(s.fields.get("on_battery")), "charge_pct": val(s.fields.get("battery_charge_pct")),
                     "runtime_s": val(s.fields.get("runtime_remaining_s")), "load_pct": val(s.fields.get("load_pct")),
                 })),
+                "backup" => backups.push(serde_json::json!({
+                    "site": s.tag("site"), "host": s.tag("host"), "job": s.tag("job"), "kind": s.tag("kind"),
+                    "status": val(s.fields.get("status")),
+                    "age_s": s.num("last_success_ts").map(|t| (now_ms / 1000) as f64 - t),
+                    "rpo_s": val(s.fields.get("rpo_s")), "last_size_bytes": val(s.fields.get("last_size_bytes")),
+                    "message": val(s.fields.get("message")),
+                })),
                 "device" if s.flag("up") == Some(false) => down.push(serde_json::json!({
                     "site": s.tag("site"), "device": s.tag("device"), "kind": s.tag("kind"), "protocol": s.tag("protocol"),
                 })),
@@ -474,6 +486,7 @@ impl Engine {
         feeds.sort_by_key(key);
         ups.sort_by_key(key);
         down.sort_by_key(key);
+        backups.sort_by_key(|v| format!("{}/{}/{}", v["site"], v["host"], v["job"]));
         let mut agents: Vec<serde_json::Value> = latest
             .agents
             .iter()
@@ -487,7 +500,8 @@ impl Engine {
         agents.sort_by_key(|v| format!("{}/{}", v["site"], v["host"]));
         let sites: Vec<serde_json::Value> =
             cfg.sites.iter().map(|s| serde_json::json!({"name": s.name, "feeds": s.feeds})).collect();
-        serde_json::json!({"sites": sites, "feeds": feeds, "ups": ups, "devices_down": down, "agents": agents})
+        serde_json::json!({"sites": sites, "feeds": feeds, "ups": ups, "devices_down": down, "agents": agents,
+            "backups": backups})
     }
 
     pub fn silences(&self) -> Vec<store::Silence> {
@@ -611,6 +625,196 @@ mod tests {
                 (p["name"].as_str().unwrap().to_string(), n.status.clone())
             })
             .collect()
+    }
+
+    fn backup(host: &str, job: &str, fields: &[(&str, ObsValue)]) -> Observation {
+        let site = if host.starts_with("hcm") { "hcm" } else { "hn" };
+        obs("backup", &[("site", site), ("host", host), ("job", job), ("kind", "directory")], fields)
+    }
+
+    fn firing(e: &Engine) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = e
+            .alarms()
+            .iter()
+            .filter(|a| a.state == State::Firing)
+            .map(|a| (a.name.clone(), a.summary.clone()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    const DAY_MS: i64 = 86_400_000;
+    const T: i64 = 1_795_000_000; // the clock of these tests, in seconds
+
+    #[test]
+    fn backup_alarms_fire_on_what_the_agent_reports_and_resolve() {
+        use ObsValue::{Num, Str};
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(dir.path(), "")).unwrap();
+        let t0 = Instant::now();
+        let good = |ts: i64| {
+            backup(
+                "nas1",
+                "db",
+                &[
+                    ("status", Str("ok".into())),
+                    ("rpo_s", Num(86400.0)),
+                    ("last_success_ts", Num(ts as f64)),
+                    ("last_size_bytes", Num(734_003_200.0)),
+                    ("size_change_pct", Num(-1.5)),
+                ],
+            )
+        };
+        e.observe_at(&[good(T - 3600)], t0);
+        e.evaluate_at(t0, T * 1000);
+        assert!(firing(&e).is_empty());
+        // 26 h later with no new backup: stale (RPO 24 h + 2 h grace).
+        e.evaluate_at(t0 + Duration::from_secs(1), (T + 25 * 3600) * 1000);
+        assert!(firing(&e).is_empty(), "26 h is not past 24 h + 2 h");
+        e.evaluate_at(t0 + Duration::from_secs(2), (T + 25 * 3600 + 2) * 1000);
+        assert_eq!(
+            firing(&e),
+            vec![(
+                "backup_stale".into(),
+                "Backup db on nas1 at hn: the last good backup is 26 h old (RPO 24 h)".into()
+            )]
+        );
+        // Tonight's run fails; the last good one stays the same.
+        e.observe_at(
+            &[backup(
+                "nas1",
+                "db",
+                &[("status", Str("failed".into())), ("exit_status", Num(3.0)), ("message", Str("ổ đĩa đầy".into()))],
+            )],
+            t0,
+        );
+        e.evaluate_at(t0 + Duration::from_secs(3), (T + 26 * 3600) * 1000);
+        assert_eq!(firing(&e)[0], ("backup_failed".into(), "Backup db on nas1 at hn failed: ổ đĩa đầy".into()));
+        // A rerun in progress keeps the failure; its success clears both,
+        // and its size, 40 % less, is an alarm of its own.
+        e.observe_at(&[backup("nas1", "db", &[("status", Str("running".into()))])], t0);
+        e.evaluate_at(t0 + Duration::from_secs(4), (T + 26 * 3600 + 60) * 1000);
+        assert_eq!(firing(&e).len(), 2);
+        e.observe_at(
+            &[backup(
+                "nas1",
+                "db",
+                &[
+                    ("status", Str("ok".into())),
+                    ("last_success_ts", Num((T + 26 * 3600 + 600) as f64)),
+                    ("last_size_bytes", Num(440_401_920.0)),
+                    ("size_change_pct", Num(-40.0)),
+                ],
+            )],
+            t0,
+        );
+        e.evaluate_at(t0 + Duration::from_secs(5), (T + 26 * 3600 + 660) * 1000);
+        assert_eq!(
+            firing(&e),
+            vec![(
+                "backup_shrunk".into(),
+                "Backup db on nas1 at hn is 40 % smaller than the one before (420.0 MiB)".into()
+            )]
+        );
+        let mut resolved: Vec<String> =
+            notices(&e).into_iter().filter(|(_, k)| k == "resolved").map(|(n, _)| n).collect();
+        resolved.sort();
+        assert_eq!(resolved, vec!["backup_failed".to_string(), "backup_stale".to_string()]);
+        // The next backup is normal again.
+        e.observe_at(&[backup("nas1", "db", &[("size_change_pct", Num(2.0))])], t0);
+        e.evaluate_at(t0 + Duration::from_secs(6), (T + 27 * 3600) * 1000);
+        assert!(firing(&e).is_empty());
+    }
+
+    #[test]
+    fn a_missing_backup_and_an_expected_job_nobody_reports() {
+        use ObsValue::{Num, Str};
+        let dir = tempfile::tempdir().unwrap();
+        let extra =
+            "backups:\n  expected:\n    - {site: hn, host: nas1, job: db}\n    - {site: hn, host: nas1, job: files}\n";
+        let e = Engine::open(cfg(dir.path(), extra)).unwrap();
+        let t0 = Instant::now();
+        e.observe_at(
+            &[backup(
+                "nas1",
+                "db",
+                &[("status", Str("missing".into())), ("message", Str("no file matches `/b/*.gz`".into()))],
+            )],
+            t0,
+        );
+        e.evaluate_at(t0, T * 1000);
+        assert_eq!(
+            firing(&e),
+            vec![(
+                "backup_missing".into(),
+                "Backup db on nas1 at hn: no backup found (no file matches `/b/*.gz`)".into()
+            )]
+        );
+        // `files` gets the collector's first 15 minutes to be reported.
+        e.evaluate_at(t0 + Duration::from_secs(899), (T + 899) * 1000);
+        assert_eq!(firing(&e).len(), 1);
+        e.evaluate_at(t0 + Duration::from_secs(900), (T + 900) * 1000);
+        assert_eq!(
+            firing(&e)[1],
+            (
+                "backup_missing".into(),
+                "Backup files on nas1 at hn: never reported (is the job configured on its agent?)".into()
+            )
+        );
+        e.observe_at(
+            &[
+                backup("nas1", "db", &[("status", Str("ok".into())), ("last_success_ts", Num(T as f64))]),
+                backup("nas1", "files", &[("status", Str("ok".into())), ("last_success_ts", Num(T as f64))]),
+            ],
+            t0,
+        );
+        e.evaluate_at(t0 + Duration::from_secs(901), (T + 901) * 1000);
+        assert!(firing(&e).is_empty());
+    }
+
+    #[test]
+    fn a_backup_that_does_not_reach_its_mirror_in_time_is_not_replicated() {
+        use ObsValue::{Num, Str};
+        let dir = tempfile::tempdir().unwrap();
+        let extra = "backups:\n  replication:\n    - primary: {site: hn, host: nas1, job: vm}\n      mirror: {site: hcm, host: hcm-nas, job: vm}\n      max_lag_secs: 3600\n";
+        let e = Engine::open(cfg(dir.path(), extra)).unwrap();
+        let t0 = Instant::now();
+        let ok = |host: &str, job: &str, ts: i64, mirror: Option<i64>| {
+            let mut f = vec![("status", Str("ok".into())), ("last_success_ts", Num(ts as f64))];
+            if let Some(m) = mirror {
+                f.push(("mirror_copies", Num(if m > 0 { 3.0 } else { 0.0 })));
+                f.push(("mirror_last_success_ts", Num(m as f64)));
+            }
+            backup(host, job, &f)
+        };
+        // Tonight's backups at T; the copies still yesterday's.
+        e.observe_at(
+            &[
+                ok("nas1", "vm", T, None),
+                ok("hcm-nas", "vm", T - DAY_MS / 1000, None),
+                ok("nas1", "db", T, Some(T - 86400)),
+            ],
+            t0,
+        );
+        e.evaluate_at(t0, (T + 3600) * 1000);
+        assert!(firing(&e).is_empty(), "within the lag allowed: {:?}", firing(&e));
+        e.evaluate_at(t0 + Duration::from_secs(1), (T + 3601) * 1000);
+        assert_eq!(
+            firing(&e),
+            vec![(
+                "backup_not_replicated".into(),
+                "Backup vm on nas1 at hn has not reached its mirror vm on hcm-nas at hcm: its last good backup is 24 h older".into()
+            )]
+        );
+        e.evaluate_at(t0 + Duration::from_secs(2), (T + 21601) * 1000);
+        assert_eq!(
+            firing(&e)[0].1,
+            "Backup db on nas1 at hn has not reached its mirror: the newest copy there is 24 h older"
+        );
+        // The copies arrive (rsync keeps the time; a copy tool may set a later one).
+        e.observe_at(&[ok("hcm-nas", "vm", T + 5, None), ok("nas1", "db", T, Some(T))], t0);
+        e.evaluate_at(t0 + Duration::from_secs(3), (T + 21602) * 1000);
+        assert!(firing(&e).is_empty());
     }
 
     #[test]

@@ -45,6 +45,13 @@ impl StateFile {
         StateFile { path: None, jobs: Mutex::new(read(path)) }
     }
 
+    /// Where the tools' caches go: beside the state file (the agent's state
+    /// directory, writable under its systemd unit). None for `once`.
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        let p = self.path.as_ref()?;
+        Some(p.parent().map_or_else(|| PathBuf::from("backup-cache"), |d| d.join("backup-cache")))
+    }
+
     pub fn get(&self, job: &str) -> JobState {
         self.jobs.lock().expect("not poisoned").get(job).cloned().unwrap_or_default()
     }

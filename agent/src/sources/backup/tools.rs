@@ -66,8 +66,24 @@ fn last_lines(stderr: &[u8]) -> String {
     s
 }
 
-fn env_with_password(job: &BackupJob, var: &str, file_var: Option<&str>) -> Result<BTreeMap<String, String>, String> {
+/// The job's environment for the tool: its password, and a cache folder the
+/// agent can write (`cache_var`, unless the job or the agent's environment
+/// sets one): the agent's user may have no writable home.
+fn tool_env(
+    job: &BackupJob,
+    state: &StateFile,
+    var: &str,
+    file_var: Option<&str>,
+    cache_var: &str,
+    cache_sub: &str,
+) -> Result<BTreeMap<String, String>, String> {
     let mut env = job.env.clone();
+    if !env.contains_key(cache_var)
+        && std::env::var_os(cache_var).is_none()
+        && let Some(dir) = state.cache_dir()
+    {
+        env.insert(cache_var.into(), dir.join(cache_sub).display().to_string());
+    }
     if let Some(p) = &job.password {
         env.insert(var.into(), p.clone());
     } else if let Some(f) = &job.password_file {
@@ -112,7 +128,8 @@ struct ResticStats {
 pub async fn restic(job: &BackupJob, timeout: Duration, state: &StateFile) -> Report {
     let bin = job.binary.clone().unwrap_or_else(|| PathBuf::from("restic"));
     let repo = job.repository.clone().unwrap_or_default();
-    let env = match env_with_password(job, "RESTIC_PASSWORD", Some("RESTIC_PASSWORD_FILE")) {
+    let env = match tool_env(job, state, "RESTIC_PASSWORD", Some("RESTIC_PASSWORD_FILE"), "RESTIC_CACHE_DIR", "restic")
+    {
         Ok(e) => e,
         Err(e) => return Report::failed(e),
     };
@@ -237,7 +254,7 @@ fn borg_time(t: &str) -> Result<i64, String> {
 pub async fn borg(job: &BackupJob, timeout: Duration, state: &StateFile) -> Report {
     let bin = job.binary.clone().unwrap_or_else(|| PathBuf::from("borg"));
     let repo = job.repository.clone().unwrap_or_default();
-    let mut env = match env_with_password(job, "BORG_PASSPHRASE", None) {
+    let mut env = match tool_env(job, state, "BORG_PASSPHRASE", None, "BORG_BASE_DIR", "borg") {
         Ok(e) => e,
         Err(e) => return Report::failed(e),
     };
