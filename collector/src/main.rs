@@ -185,6 +185,7 @@ fn self_checks(state: std::sync::Weak<state::AppState>) -> alarm::SelfChecks {
                 active,
                 for_secs: 0,
                 inhibits: &[],
+                inhibit_hosts: Vec::new(),
             };
         if cfg.enabled("sink_down") {
             for s in &live.sinks {

@@ -8,8 +8,14 @@ use super::config::{AlarmsConfig, RuleConfig, Severity};
 use crate::ingest::lines::{ObsValue, Observation};
 
 /// Alarms a site's power alarm explains (and inhibits).
-pub const EXPLAINED_BY_POWER: &[&str] =
-    &["feed_lost", "power_redundancy_degraded", "ups_on_battery", "agent_silent", "device_unreachable"];
+pub const EXPLAINED_BY_POWER: &[&str] = &[
+    "feed_lost",
+    "power_redundancy_degraded",
+    "ups_on_battery",
+    "ups_output_off",
+    "agent_silent",
+    "device_unreachable",
+];
 
 /// The measurements the built-in alarms read.
 pub const BUILTIN_MEASUREMENTS: &[&str] =
@@ -147,6 +153,8 @@ pub struct Cond {
     pub for_secs: u64,
     /// Names of alarms this one explains at its site (inhibition), when active.
     pub inhibits: &'static [&'static str],
+    /// When not empty: it explains those alarms only for these hosts.
+    pub inhibit_hosts: Vec<String>,
 }
 
 pub fn fingerprint(name: &str, labels: &BTreeMap<String, String>) -> String {
@@ -258,6 +266,19 @@ pub fn evaluate(
                         format!("UPS {dev} at {site}: replace the battery"),
                         None,
                         b,
+                    );
+                }
+                if on("ups_output_off")
+                    && let Some(st) = s.text("status")
+                {
+                    push(
+                        &mut out,
+                        "ups_output_off",
+                        l.clone(),
+                        Severity::Critical,
+                        format!("UPS {dev} at {site}: output off ({st}); what it powers has no power"),
+                        Some(st.to_string()),
+                        st == "off" || st == "fault",
                     );
                 }
                 if on("ups_overload")
@@ -404,6 +425,7 @@ pub fn evaluate(
                 active: !dead.is_empty() && !live.is_empty(),
                 for_secs: 0,
                 inhibits: &["feed_lost"],
+                inhibit_hosts: Vec::new(),
             });
         }
         let all_dead = live.is_empty() && !dead.is_empty();
@@ -424,6 +446,10 @@ pub fn evaluate(
                 })
                 .map(|((_, h), _)| h.as_str())
                 .collect();
+            let powered: std::collections::BTreeSet<&str> = sc.ups.values().flatten().map(String::as_str).collect();
+            if !powered.is_empty() {
+                summary.push_str(&format!("; {} host(s) on its UPS", powered.len()));
+            }
             if !silent.is_empty() {
                 let mut hosts = silent.clone();
                 hosts.sort_unstable();
@@ -440,6 +466,7 @@ pub fn evaluate(
                 active: all_dead,
                 for_secs: 0,
                 inhibits: EXPLAINED_BY_POWER,
+                inhibit_hosts: Vec::new(),
             });
         }
         if on("generator_not_running") && sites_with_generator.contains(site) {
@@ -570,6 +597,7 @@ pub fn evaluate(
             }
         }
     }
+    ups_chain(cfg, latest, &mut out);
     backups(cfg, latest, now, now_ms / 1000, previously_active, &mut out);
     if !cfg.rules.is_empty() {
         let mut by_measurement: HashMap<&str, Vec<&Series>> = HashMap::new();
@@ -583,6 +611,64 @@ pub fn evaluate(
         }
     }
     out
+}
+
+/// The UPS → hosts chain of each site: a UPS whose output is off (status
+/// `off` or `fault`), or that is on battery and low or unreachable (its card
+/// went down with it), makes its alarm list the hosts it feeds and explain
+/// the silence of those whose every UPS is in that state.
+fn ups_chain(cfg: &AlarmsConfig, latest: &Latest, out: &mut [Cond]) {
+    for sc in cfg.sites.iter().filter(|s| !s.ups.is_empty()) {
+        let site = sc.name.as_str();
+        let find = |m: &str, dev: &str| {
+            latest.series.values().find(|s| s.measurement == m && s.tag("site") == site && s.tag("device") == dev)
+        };
+        // UPS → the alarm that stands for its loss, if it has lost power.
+        let mut lost: BTreeMap<&str, &str> = BTreeMap::new();
+        for ups in sc.ups.keys() {
+            let u = find("ups", ups);
+            let unreachable = find("device", ups).and_then(|d| d.flag("up")) == Some(false);
+            let on_battery = u.and_then(|u| u.flag("on_battery")) == Some(true);
+            let low = u.and_then(|u| u.flag("low_battery")) == Some(true);
+            let off = u.and_then(|u| u.text("status")).is_some_and(|s| s == "off" || s == "fault");
+            // Unreachable alone is not lost power (a dead network card on a
+            // healthy UPS); on battery alone is not either (it still powers).
+            let by = if off {
+                Some("ups_output_off")
+            } else if on_battery && (unreachable || low) {
+                Some("ups_on_battery")
+            } else {
+                None
+            };
+            if let Some(by) = by {
+                lost.insert(ups.as_str(), by);
+            }
+        }
+        for (ups, hosts) in &sc.ups {
+            let Some(by) = lost.get(ups.as_str()) else { continue };
+            // Dual-corded hosts only when every UPS of theirs is lost.
+            let explained: Vec<String> = hosts
+                .iter()
+                .filter(|h| sc.ups.iter().filter(|(_, hs)| hs.contains(h)).all(|(u, _)| lost.contains_key(u.as_str())))
+                .cloned()
+                .collect();
+            let Some(c) = out.iter_mut().find(|c| {
+                c.active
+                    && c.name == *by
+                    && c.labels.get("site").map(String::as_str) == Some(site)
+                    && c.labels.get("device") == Some(ups)
+            }) else {
+                continue;
+            };
+            let shown: Vec<&str> = hosts.iter().take(10).map(String::as_str).collect();
+            let more = if hosts.len() > 10 { format!(", … {} more", hosts.len() - 10) } else { String::new() };
+            c.summary.push_str(&format!("; it powers {} host(s): {}{more}", hosts.len(), shown.join(", ")));
+            if !explained.is_empty() {
+                c.inhibits = &["agent_silent"];
+                c.inhibit_hosts = explained;
+            }
+        }
+    }
 }
 
 fn fmt_hours(secs: f64) -> String {
@@ -842,7 +928,17 @@ fn push(
     value: Option<String>,
     active: bool,
 ) {
-    out.push(Cond { name: name.into(), labels, severity, summary, value, active, for_secs: 0, inhibits: &[] });
+    out.push(Cond {
+        name: name.into(),
+        labels,
+        severity,
+        summary,
+        value,
+        active,
+        for_secs: 0,
+        inhibits: &[],
+        inhibit_hosts: Vec::new(),
+    });
 }
 
 fn rule(
@@ -898,6 +994,7 @@ fn rule(
             active,
             for_secs: r.for_secs,
             inhibits: &[],
+            inhibit_hosts: Vec::new(),
         });
     }
 }

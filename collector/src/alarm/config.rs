@@ -71,6 +71,13 @@ pub struct SiteConfig {
     /// e.g. [A, B]. Fewer live: power redundancy degraded; none: lost.
     #[serde(default)]
     pub feeds: Vec<String>,
+    /// The power chain below the feeds: each UPS (tag `device`) and the
+    /// hosts (tag `host`) it powers. A host listed under two UPS is
+    /// dual-corded. When every UPS of a host has lost its output (off or in
+    /// fault, or on battery and low or unreachable), the host's silence is
+    /// explained by the UPS alarm, which lists the hosts it powers.
+    #[serde(default)]
+    pub ups: BTreeMap<String, Vec<String>>,
 }
 
 /// A service and the hosts that run it at each site. One site's hosts all
@@ -390,6 +397,7 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "ups_runtime_low",
     "ups_replace_battery",
     "ups_overload",
+    "ups_output_off",
     "feed_lost",
     "power_redundancy_degraded",
     "power_lost",

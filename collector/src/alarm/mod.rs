@@ -163,7 +163,12 @@ impl Engine {
         let inhibitor_of = |c: &Cond| -> Option<String> {
             inhibitors
                 .iter()
-                .find(|(_, i)| i.inhibits.contains(&c.name.as_str()) && i.labels.get("site") == c.labels.get("site"))
+                .find(|(_, i)| {
+                    i.inhibits.contains(&c.name.as_str())
+                        && i.labels.get("site") == c.labels.get("site")
+                        && (i.inhibit_hosts.is_empty()
+                            || c.labels.get("host").is_some_and(|h| i.inhibit_hosts.contains(h)))
+                })
                 .map(|(fp, _)| fp.clone())
         };
         let mut changes: Vec<Change<'_>> = Vec::new();
@@ -260,9 +265,9 @@ impl Engine {
                 // points may come a poll later, can form and stand for it.
                 let settling = a.sent_ms.is_none()
                     && conditions::EXPLAINED_BY_POWER.contains(&a.name.as_str())
-                    && a.labels
-                        .get("site")
-                        .is_some_and(|s| cfg.sites.iter().any(|c| &c.name == s && !c.feeds.is_empty()))
+                    && a.labels.get("site").is_some_and(|s| {
+                        cfg.sites.iter().any(|c| &c.name == s && !(c.feeds.is_empty() && c.ups.is_empty()))
+                    })
                     && now_ms - a.fired_ms.unwrap_or(now_ms) < cfg.inhibit_wait_ms as i64;
                 if a.inhibited_by.is_none() && a.silenced_by.is_none() && !settling {
                     let due = match a.sent_ms {
@@ -815,6 +820,61 @@ mod tests {
         e.observe_at(&[ok("hcm-nas", "vm", T + 5, None), ok("nas1", "db", T, Some(T))], t0);
         e.evaluate_at(t0 + Duration::from_secs(3), (T + 21602) * 1000);
         assert!(firing(&e).is_empty());
+    }
+
+    #[test]
+    fn a_ups_that_stops_explains_the_silence_of_the_hosts_it_alone_powers() {
+        use ObsValue::{Bool, Num, Str};
+        let dir = tempfile::tempdir().unwrap();
+        // web1 hangs on ups1 only; db1 is dual-corded on ups1 and ups2.
+        let mut c = cfg(dir.path(), "");
+        c.sites.push(config::SiteConfig {
+            name: "dc2".into(),
+            feeds: Vec::new(),
+            ups: [("ups1".to_string(), vec!["web1".to_string(), "db1".to_string()]), ("ups2".into(), vec!["db1".into()])]
+                .into(),
+        });
+        let e = Engine::open(c).unwrap();
+        let t0 = Instant::now();
+        let beat = |h: &str| obs("dcwatch_agent", &[("site", "dc2"), ("host", h)], &[("uptime_s", Num(5.0))]);
+        let ups = |dev: &str, status: &str| {
+            obs(
+                "ups",
+                &[("site", "dc2"), ("device", dev)],
+                &[("status", Str(status.into())), ("on_battery", Bool(false))],
+            )
+        };
+        // web9 is on no UPS of the topology.
+        e.observe_at(&[beat("web1"), beat("db1"), beat("web9"), ups("ups1", "online"), ups("ups2", "online")], t0);
+        e.evaluate_at(t0, 0);
+        assert!(e.alarms().is_empty());
+        // ups1's inverter fails and its output drops: web1 loses power and
+        // falls silent. db1 falls silent too — but its second cord, on ups2,
+        // still has power: that silence is something else, and is sent.
+        e.observe_at(&[ups("ups1", "fault")], t0 + Duration::from_secs(1));
+        e.evaluate_at(t0 + Duration::from_secs(40), 40_000);
+        let by_name = |n: &str| e.alarms().into_iter().find(|a| a.name == n).unwrap();
+        assert_eq!(
+            by_name("ups_output_off").summary,
+            "UPS ups1 at dc2: output off (fault); what it powers has no power; it powers 2 host(s): web1, db1"
+        );
+        let silent_host = |h: &str| {
+            e.alarms().into_iter().find(|a| a.name == "agent_silent" && a.labels["host"] == h).unwrap()
+        };
+        assert_eq!(silent_host("web1").inhibited_by.as_deref(), Some(by_name("ups_output_off").fingerprint.as_str()));
+        assert_eq!(silent_host("web9").inhibited_by, None, "web9's silence is not ups1's doing");
+        assert_eq!(silent_host("db1").inhibited_by, None, "db1 still has power from ups2");
+        let mut sent: Vec<String> = notices(&e).into_iter().map(|(n, _)| n).collect();
+        sent.sort();
+        assert_eq!(sent, vec!["agent_silent", "agent_silent", "ups_output_off"]);
+        // Now ups2 stops too: db1 is explained from then on.
+        e.observe_at(&[ups("ups2", "off")], t0 + Duration::from_secs(41));
+        e.evaluate_at(t0 + Duration::from_secs(80), 80_000);
+        assert!(silent_host("db1").inhibited_by.is_some());
+        assert!(silent_host("web1").inhibited_by.is_some());
+        let mut names: Vec<String> = notices(&e).into_iter().map(|(n, _)| n).collect();
+        names.sort();
+        assert_eq!(names, vec!["agent_silent", "agent_silent", "ups_output_off", "ups_output_off"]);
     }
 
     #[test]
