@@ -948,7 +948,7 @@ fn rule(
     out: &mut Vec<Cond>,
 ) {
     for s in series {
-        if !r.tags.iter().all(|(k, v)| s.tags.get(k) == Some(v)) {
+        if !r.tags.matches(|k| s.tags.get(k).map(String::as_str)) {
             continue;
         }
         let Some(v) = s.fields.get(&r.field) else { continue };

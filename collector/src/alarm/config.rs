@@ -212,9 +212,10 @@ pub struct RuleConfig {
     pub name: String,
     pub measurement: String,
     pub field: String,
-    /// Tags the series must have, exactly.
+    /// Tags the series must have: a value matches exactly, `~regex` the
+    /// whole value (`host: "~web[0-9]+"`).
     #[serde(default)]
-    pub tags: BTreeMap<String, String>,
+    pub tags: super::matchers::Matchers,
     #[serde(default)]
     pub above: Option<f64>,
     #[serde(default)]

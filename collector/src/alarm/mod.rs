@@ -7,6 +7,7 @@
 
 pub mod conditions;
 pub mod config;
+pub mod matchers;
 pub mod notify;
 pub mod store;
 pub mod template;
@@ -831,8 +832,11 @@ mod tests {
         c.sites.push(config::SiteConfig {
             name: "dc2".into(),
             feeds: Vec::new(),
-            ups: [("ups1".to_string(), vec!["web1".to_string(), "db1".to_string()]), ("ups2".into(), vec!["db1".into()])]
-                .into(),
+            ups: [
+                ("ups1".to_string(), vec!["web1".to_string(), "db1".to_string()]),
+                ("ups2".into(), vec!["db1".into()]),
+            ]
+            .into(),
         });
         let e = Engine::open(c).unwrap();
         let t0 = Instant::now();
@@ -858,9 +862,8 @@ mod tests {
             by_name("ups_output_off").summary,
             "UPS ups1 at dc2: output off (fault); what it powers has no power; it powers 2 host(s): web1, db1"
         );
-        let silent_host = |h: &str| {
-            e.alarms().into_iter().find(|a| a.name == "agent_silent" && a.labels["host"] == h).unwrap()
-        };
+        let silent_host =
+            |h: &str| e.alarms().into_iter().find(|a| a.name == "agent_silent" && a.labels["host"] == h).unwrap();
         assert_eq!(silent_host("web1").inhibited_by.as_deref(), Some(by_name("ups_output_off").fingerprint.as_str()));
         assert_eq!(silent_host("web9").inhibited_by, None, "web9's silence is not ups1's doing");
         assert_eq!(silent_host("db1").inhibited_by, None, "db1 still has power from ups2");
@@ -902,12 +905,15 @@ mod tests {
     fn a_rule_waits_for_its_duration_and_clears_with_hysteresis() {
         let dir = tempfile::tempdir().unwrap();
         let rule = "rules:\n  - name: room_hot\n    measurement: env\n    field: temperature_c\n    above: 30\n    clear: 27\n    \
-                    for_secs: 60\n    summary: \"Phòng {device} nóng: {value} °C\"\n";
+                    for_secs: 60\n    tags: {device: \"~room[0-9]+\"}\n    summary: \"Phòng {device} nóng: {value} °C\"\n";
         let e = Engine::open(cfg(dir.path(), rule)).unwrap();
         let t0 = Instant::now();
         let temp = |v: f64| obs("env", &[("site", "hn"), ("device", "room1")], &[("temperature_c", ObsValue::Num(v))]);
-        e.observe_at(&[temp(31.5)], t0);
+        // The hall is hot too, but the rule's regex matches rooms only.
+        let hall = obs("env", &[("site", "hn"), ("device", "hall1")], &[("temperature_c", ObsValue::Num(35.0))]);
+        e.observe_at(&[temp(31.5), hall], t0);
         e.evaluate_at(t0, 0);
+        assert_eq!(e.alarms().len(), 1);
         assert_eq!(e.alarms()[0].state, State::Pending);
         e.evaluate_at(t0 + Duration::from_secs(59), 59_000);
         assert!(notices(&e).is_empty(), "not yet: 59 s of 60");
@@ -1023,12 +1029,15 @@ mod tests {
         let s = e
             .add_silence(store::Silence {
                 id: 0,
+                // A regular expression on the name, an exact site.
                 matchers: [
                     ("site".to_string(), "hn".to_string()),
-                    ("alertname".to_string(), "ups_on_battery".to_string()),
+                    ("alertname".to_string(), "~ups_on_batt.*".to_string()),
                 ]
                 .into_iter()
-                .collect(),
+                .collect::<std::collections::BTreeMap<_, _>>()
+                .try_into()
+                .unwrap(),
                 starts_ms: now - 1000,
                 ends_ms: now + 3_600_000,
                 author: "Lan".into(),

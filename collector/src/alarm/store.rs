@@ -61,7 +61,8 @@ pub struct Alarm {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Silence {
     pub id: i64,
-    pub matchers: BTreeMap<String, String>,
+    /// `alertname` (the alarm's name) or a label → a value, or `~regex`.
+    pub matchers: super::matchers::Matchers,
     pub starts_ms: i64,
     pub ends_ms: i64,
     pub author: String,
@@ -74,8 +75,7 @@ impl Silence {
             && now_ms < self.ends_ms
             && self
                 .matchers
-                .iter()
-                .all(|(k, v)| if k == "alertname" { &a.name == v } else { a.labels.get(k) == Some(v) })
+                .matches(|k| if k == "alertname" { Some(a.name.as_str()) } else { a.labels.get(k).map(String::as_str) })
     }
 }
 

@@ -159,9 +159,13 @@ pub async fn add_silence(
     let Some(ends) = b.ends_ms.or(b.duration_secs.map(|d| starts + d * 1000)) else {
         return err(StatusCode::BAD_REQUEST, "give ends_ms or duration_secs");
     };
+    let matchers = match crate::alarm::matchers::Matchers::try_from(b.matchers) {
+        Ok(m) => m,
+        Err(e) => return err(StatusCode::BAD_REQUEST, e),
+    };
     let s = crate::alarm::store::Silence {
         id: 0,
-        matchers: b.matchers,
+        matchers,
         starts_ms: starts,
         ends_ms: ends,
         author: b.author,

@@ -1,0 +1,104 @@
+//! Label matchers of rules and silences: `name: value` matches exactly;
+//! `name: "~regex"` matches the whole value against a regular expression
+//! (like Alertmanager's `=~`, anchored at both ends).
+
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone)]
+enum Matcher {
+    Exact(String),
+    Regex(regex::Regex),
+}
+
+/// Matchers as written (a map of label → value or `~regex`), compiled once.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(try_from = "BTreeMap<String, String>", into = "BTreeMap<String, String>")]
+pub struct Matchers {
+    raw: BTreeMap<String, String>,
+    compiled: Vec<(String, Matcher)>,
+}
+
+impl PartialEq for Matchers {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+
+impl TryFrom<BTreeMap<String, String>> for Matchers {
+    type Error = String;
+
+    fn try_from(raw: BTreeMap<String, String>) -> Result<Self, String> {
+        let mut compiled = Vec::with_capacity(raw.len());
+        for (k, v) in &raw {
+            let m = match v.strip_prefix('~') {
+                Some(re) => Matcher::Regex(regex::Regex::new(&format!("^(?:{re})$")).map_err(|e| {
+                    // The parser's message is a drawing over several lines; its last says what.
+                    let e = e.to_string();
+                    let why = e.lines().last().unwrap_or_default().trim_start_matches("error: ").to_string();
+                    format!("matcher `{k}: {v}`: not a regular expression: {why}")
+                })?),
+                None => Matcher::Exact(v.clone()),
+            };
+            compiled.push((k.clone(), m));
+        }
+        Ok(Matchers { raw, compiled })
+    }
+}
+
+impl From<Matchers> for BTreeMap<String, String> {
+    fn from(m: Matchers) -> Self {
+        m.raw
+    }
+}
+
+impl Matchers {
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// Whether every matcher matches; `value(label)` gives a label's value.
+    pub fn matches<'a>(&self, value: impl Fn(&str) -> Option<&'a str>) -> bool {
+        self.compiled.iter().all(|(k, m)| match (m, value(k)) {
+            (Matcher::Exact(want), Some(v)) => want == v,
+            (Matcher::Regex(re), Some(v)) => re.is_match(v),
+            // A label the alarm does not have matches only a regex that
+            // accepts the empty string (as in Alertmanager).
+            (Matcher::Regex(re), None) => re.is_match(""),
+            (Matcher::Exact(want), None) => want.is_empty(),
+        })
+    }
+
+    pub fn raw(&self) -> &BTreeMap<String, String> {
+        &self.raw
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(pairs: &[(&str, &str)]) -> Result<Matchers, String> {
+        Matchers::try_from(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>())
+    }
+
+    #[test]
+    fn exact_and_anchored_regex_matchers() {
+        let set = m(&[("site", "hn-dc1"), ("host", "~web[0-9]+")]).unwrap();
+        let labels = |host: &'static str| {
+            move |k: &str| match k {
+                "site" => Some("hn-dc1"),
+                "host" => Some(host),
+                _ => None,
+            }
+        };
+        assert!(set.matches(labels("web12")));
+        assert!(!set.matches(labels("db1")));
+        assert!(!set.matches(labels("web1-old")), "anchored at the end");
+        assert!(!set.matches(labels("oldweb1")), "anchored at the start");
+        assert!(!set.matches(|_| None));
+        assert_eq!(
+            m(&[("host", "~web[")]).unwrap_err(),
+            "matcher `host: ~web[`: not a regular expression: unclosed character class"
+        );
+    }
+}
