@@ -92,13 +92,7 @@ fn the_shipped_example_configs_are_valid() {
 fn a_broken_alarm_template_and_rule_are_refused_with_their_reasons() {
     let yaml = "ingest:\n  tokens: []\n  allow_anonymous: true\nalarms:\n  db: /tmp/x.db\n  rules:\n    - name: hot\n      \
                 measurement: env\n      field: t\n      above: 30\n      below: 10\n      summary: \"nóng {value\"\n";
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_dcwatch-collector")).args(["validate", "-c"]).arg(&path).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (_, err) = refused(yaml);
     assert!(err.contains("alarms.rules[0] (hot): give exactly one of above, below, equals"), "{err}");
     assert!(err.contains("alarms.rules[0] (hot).summary: `{` at character 6 is not closed"), "{err}");
 }
@@ -107,13 +101,7 @@ fn a_broken_alarm_template_and_rule_are_refused_with_their_reasons() {
 fn a_rule_matcher_that_is_not_a_regular_expression_is_refused_at_its_line_and_column() {
     let yaml = "ingest:\n  tokens: []\n  allow_anonymous: true\nalarms:\n  db: /tmp/x.db\n  rules:\n    - name: hot\n      \
                 measurement: env\n      field: t\n      above: 30\n      tags: {host: \"~web[\"}\n";
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_dcwatch-collector")).args(["validate", "-c"]).arg(&path).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (path, err) = refused(yaml);
     assert!(
         err.contains(&format!(
             "{}:11:13: matcher `host: ~web[`: not a regular expression: unclosed character class",
@@ -121,4 +109,15 @@ fn a_rule_matcher_that_is_not_a_regular_expression_is_refused_at_its_line_and_co
         )),
         "{err}"
     );
+}
+
+/// `validate` of a config that must be refused: its path and the problems printed.
+fn refused(yaml: &str) -> (std::path::PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_dcwatch-collector")).args(["validate", "-c"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    (path, String::from_utf8_lossy(&out.stderr).into_owned())
 }
