@@ -568,7 +568,8 @@ pub fn evaluate(
                 continue;
             }
             let l = labels(&[("service", &svc.name)]);
-            let all_down = down_sites.len() == svc.members.len();
+            let up_sites = svc.members.len() - down_sites.len();
+            let out_of_service = up_sites < svc.min_sites;
             if on("service_degraded") {
                 push(
                     &mut out,
@@ -581,7 +582,7 @@ pub fn evaluate(
                         down_sites.join(", ")
                     ),
                     Some(format!("{}/{}", svc.members.len() - down_sites.len(), svc.members.len())),
-                    !down_sites.is_empty() && !all_down,
+                    !down_sites.is_empty() && !out_of_service,
                 );
             }
             if on("service_outage") {
@@ -590,9 +591,19 @@ pub fn evaluate(
                     "service_outage",
                     l,
                     Severity::Critical,
-                    format!("Service {}: every host at every site is silent", svc.name),
-                    Some(format!("0/{}", svc.members.len())),
-                    all_down,
+                    if up_sites == 0 {
+                        format!("Service {}: every host at every site is silent", svc.name)
+                    } else {
+                        format!(
+                            "Service {}: it needs {} site(s) and runs at {} — every host at {} is silent",
+                            svc.name,
+                            svc.min_sites,
+                            up_sites,
+                            down_sites.join(", ")
+                        )
+                    },
+                    Some(format!("{up_sites}/{}", svc.members.len())),
+                    out_of_service,
                 );
             }
         }

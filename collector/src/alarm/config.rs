@@ -88,6 +88,14 @@ pub struct ServiceConfig {
     pub name: String,
     /// site → hosts (tag `host` of their agents).
     pub members: BTreeMap<String, Vec<String>>,
+    /// How many sites must run it for it to be up. Fewer: `service_outage`;
+    /// enough, but a site down: `service_degraded`. Defaults to 1.
+    #[serde(default = "default_min_sites")]
+    pub min_sites: usize,
+}
+
+fn default_min_sites() -> usize {
+    1
 }
 
 /// What the collector knows of backups beyond what agents report.
@@ -441,6 +449,15 @@ impl AlarmsConfig {
         }
         if !(self.builtin.backup_shrink_pct > 0.0 && self.builtin.backup_shrink_pct <= 100.0) {
             p.push(Problem::general("alarms.builtin.backup_shrink_pct: must be above 0 and at most 100"));
+        }
+        for (i, svc) in self.services.iter().enumerate() {
+            if svc.min_sites == 0 || svc.min_sites > svc.members.len() {
+                p.push(Problem::general(format!(
+                    "alarms.services[{i}] ({}).min_sites: must be between 1 and its {} site(s)",
+                    svc.name,
+                    svc.members.len()
+                )));
+            }
         }
         for (i, r) in self.backups.replication.iter().enumerate() {
             if r.primary == r.mirror {

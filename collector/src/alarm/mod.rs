@@ -1152,6 +1152,32 @@ mod tests {
     }
 
     #[test]
+    fn a_service_that_needs_both_sites_is_out_when_one_is_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(
+            dir.path(),
+            "services:\n  - name: tax\n    min_sites: 2\n    members: {hn: [db1], hcm: [db2]}\n",
+        ))
+        .unwrap();
+        let t0 = Instant::now();
+        let beat = |site: &str, host: &str| {
+            obs("dcwatch_agent", &[("site", site), ("host", host)], &[("uptime_s", ObsValue::Num(1.0))])
+        };
+        e.observe_at(&[beat("hn", "db1"), beat("hcm", "db2")], t0);
+        e.observe_at(&[beat("hcm", "db2")], t0 + Duration::from_secs(40));
+        e.evaluate_at(t0 + Duration::from_secs(41), 41_000);
+        let got: Vec<(String, String)> =
+            e.alarms().into_iter().filter(|a| a.name.starts_with("service")).map(|a| (a.name, a.summary)).collect();
+        assert_eq!(
+            got,
+            [(
+                "service_outage".to_string(),
+                "Service tax: it needs 2 site(s) and runs at 1 — every host at hn is silent".to_string()
+            )]
+        );
+    }
+
+    #[test]
     fn an_agent_that_drops_points_is_an_alarm() {
         let dir = tempfile::tempdir().unwrap();
         let e = Engine::open(cfg(dir.path(), "")).unwrap();
