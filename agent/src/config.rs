@@ -226,8 +226,10 @@ pub struct BackupJob {
     #[serde(default = "default_rpo_hours")]
     pub rpo_hours: f64,
     /// directory: a newest file modified less than this long ago is still
-    /// being written (`running`), not yet a backup. Defaults to 0.
-    #[serde(default)]
+    /// being written (`running`), not yet a backup; it is looked at again
+    /// when it has settled. 0 for writers that rename a finished file into
+    /// place. Defaults to 60.
+    #[serde(default = "default_settle")]
     pub settle_secs: u64,
     /// Rescan interval of this job. Defaults to the source's.
     #[serde(default)]
@@ -477,6 +479,9 @@ fn default_tool_timeout() -> u64 {
 fn default_debounce() -> u64 {
     1000
 }
+fn default_settle() -> u64 {
+    60
+}
 fn default_rpo_hours() -> f64 {
     24.0
 }
@@ -558,6 +563,7 @@ impl Validate for AgentConfig {
         if o.timeout_ms == 0 {
             p.push(Problem::general("output.timeout_ms: must be at least 1"));
         }
+        let mut backup_jobs = std::collections::HashSet::new();
         for (i, s) in self.sources.iter().enumerate() {
             match s {
                 SourceConfig::Host(h) => {
@@ -574,7 +580,18 @@ impl Validate for AgentConfig {
                 }
                 SourceConfig::Snmp(c) => crate::sources::snmp::validate(c, &format!("sources[{i}]"), p),
                 SourceConfig::Modbus(c) => crate::sources::modbus::validate(c, &format!("sources[{i}]"), p),
-                SourceConfig::Backup(c) => crate::sources::backup::validate(c, &format!("sources[{i}]"), p),
+                SourceConfig::Backup(c) => {
+                    crate::sources::backup::validate(c, &format!("sources[{i}]"), p);
+                    // Jobs of all backup sources share the state file's names.
+                    for j in &c.jobs {
+                        if !backup_jobs.insert(j.name.as_str()) {
+                            p.push(Problem::general(format!(
+                                "sources[{i}]: backup job `{}` is also in another backup source",
+                                j.name
+                            )));
+                        }
+                    }
+                }
             }
         }
     }

@@ -249,8 +249,8 @@ fn a_file_landing_in_a_watched_folder_is_reported_at_once_and_the_periodic_scan_
             &capture,
             t.path(),
             &format!(
-                "  - type: backup\n    interval_secs: 300\n    debounce_ms: 300\n    jobs:\n      - name: watched\n        kind: directory\n        path: {}/*.tar\n\
-                 \x20 - type: backup\n    interval_secs: 2\n    watch: false\n    jobs:\n      - name: scanned\n        kind: directory\n        path: {}/*.tar\n",
+                "  - type: backup\n    interval_secs: 300\n    debounce_ms: 300\n    jobs:\n      - name: watched\n        kind: directory\n        settle_secs: 0\n        path: {}/*.tar\n\
+                 \x20 - type: backup\n    interval_secs: 2\n    watch: false\n    jobs:\n      - name: scanned\n        kind: directory\n        settle_secs: 0\n        path: {}/*.tar\n",
                 w.display(),
                 s.display()
             ),
@@ -399,9 +399,9 @@ fn backup_alarms_fire_from_what_the_agent_finds_and_resolve_when_the_backups_are
     let _agent = Agent::start(&format!(
         "agent:\n  site: hn\n  host: nas1\n  interval_secs: 2\noutput:\n  url: {}\n  token: {TOKEN}\n  flush_interval_ms: 100\nsources:\n  \
          - type: backup\n    interval_secs: 2\n    debounce_ms: 200\n    jobs:\n      \
-         - {{name: db, kind: directory, path: '{}/*.sql.gz', mirror: '{}/*.sql.gz'}}\n      \
+         - {{name: db, kind: directory, settle_secs: 0, path: '{}/*.sql.gz', mirror: '{}/*.sql.gz'}}\n      \
          - {{name: files, kind: status_file, path: '{}'}}\n      \
-         - {{name: logs, kind: directory, path: '{}/*.tar'}}\n",
+         - {{name: logs, kind: directory, settle_secs: 0, path: '{}/*.tar'}}\n",
         collector.url(),
         db.display(),
         mirror.display(),

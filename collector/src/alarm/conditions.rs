@@ -109,6 +109,11 @@ impl Latest {
             tags: tags.clone(),
             fields: HashMap::new(),
         });
+        // A backup point is the job's whole state: a field it leaves out
+        // (no size change after a 0-byte backup) is gone, not kept from before.
+        if o.measurement == "backup" {
+            s.fields.clear();
+        }
         for (k, v) in &o.fields {
             s.fields.insert(k.clone(), v.clone());
         }

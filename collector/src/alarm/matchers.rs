@@ -31,12 +31,15 @@ impl TryFrom<BTreeMap<String, String>> for Matchers {
         let mut compiled = Vec::with_capacity(raw.len());
         for (k, v) in &raw {
             let m = match v.strip_prefix('~') {
-                Some(re) => Matcher::Regex(regex::Regex::new(&format!("^(?:{re})$")).map_err(|e| {
-                    // The parser's message is a drawing over several lines; its last says what.
-                    let e = e.to_string();
-                    let why = e.lines().last().unwrap_or_default().trim_start_matches("error: ").to_string();
-                    format!("matcher `{k}: {v}`: not a regular expression: {why}")
-                })?),
+                // Checked alone first: `a)|(b` must not escape the anchors.
+                Some(re) => Matcher::Regex(
+                    regex::Regex::new(re).and_then(|_| regex::Regex::new(&format!("^(?:{re})$"))).map_err(|e| {
+                        // The parser's message is a drawing over several lines; its last says what.
+                        let e = e.to_string();
+                        let why = e.lines().last().unwrap_or_default().trim_start_matches("error: ").to_string();
+                        format!("matcher `{k}: {v}`: not a regular expression: {why}")
+                    })?,
+                ),
                 None => Matcher::Exact(v.clone()),
             };
             compiled.push((k.clone(), m));
@@ -96,6 +99,7 @@ mod tests {
         assert!(!set.matches(labels("web1-old")), "anchored at the end");
         assert!(!set.matches(labels("oldweb1")), "anchored at the start");
         assert!(!set.matches(|_| None));
+        assert!(m(&[("host", "~a)|(b")]).is_err(), "must not escape the anchors");
         assert_eq!(
             m(&[("host", "~web[")]).unwrap_err(),
             "matcher `host: ~web[`: not a regular expression: unclosed character class"

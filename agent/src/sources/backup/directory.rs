@@ -52,10 +52,15 @@ pub fn scan(pattern: &str, settle_secs: u64, now: i64) -> Report {
     if let Some(last) = settled.first() {
         r.last_success_ts = Some(last.mtime);
         r.last_size_bytes = Some(last.size);
-        r.last_id = Some(last.name.clone());
+        // Name and time: a file overwritten in place each night is a new backup.
+        r.last_id = Some(format!("{}@{}", last.name, last.mtime));
         r.prev_size_bytes = settled.get(1).map(|e| e.size);
     } else {
         r.message = Some(format!("{} is still being written", entries[0].name));
+    }
+    if settled.len() < entries.len() {
+        let newest = entries[0].mtime;
+        r.recheck_after_s = Some((settle_secs as i64 - (now - newest)).max(0) as u64 + 1);
     }
     if let Some(p) = problems.first() {
         r.message = Some(format!("some entries could not be read: {p}"));
@@ -80,7 +85,12 @@ fn entry(path: &Path) -> std::io::Result<Option<Entry>> {
 fn walk(dir: &Path, size: &mut u64, mtime: &mut i64) -> std::io::Result<()> {
     for e in std::fs::read_dir(dir)? {
         let e = e?;
-        let meta = e.metadata()?; // does not follow symlinks
+        // does not follow symlinks; a file deleted meanwhile is skipped
+        let meta = match e.metadata() {
+            Ok(m) => m,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(err) => return Err(err),
+        };
         *mtime = (*mtime).max(secs(&meta));
         if meta.is_dir() {
             walk(&e.path(), size, mtime)?;

@@ -70,6 +70,8 @@ pub struct Report {
     pub last_id: Option<String>,
     pub mirror_last_success_ts: Option<i64>,
     pub mirror_copies: Option<u64>,
+    /// Look again this soon (a file still settling); not reported.
+    pub recheck_after_s: Option<u64>,
 }
 
 impl Report {
@@ -100,7 +102,9 @@ pub async fn check(job: &BackupJob, ctx: &Ctx, state: &StateFile) -> Checked {
     match job.kind {
         BackupKind::Directory => {
             let (pattern, mirror, settle) = (job.path.clone().unwrap_or_default(), job.mirror.clone(), job.settle_secs);
-            let r = tokio::task::spawn_blocking(move || {
+            // A hung network mount blocks its scan: the job says so instead
+            // of going quiet (the thread stays blocked until the mount answers).
+            let scan = tokio::task::spawn_blocking(move || {
                 let mut r = directory::scan(&pattern, settle, now);
                 if let Some(m) = mirror {
                     let mr = directory::scan(&m, settle, now);
@@ -108,9 +112,15 @@ pub async fn check(job: &BackupJob, ctx: &Ctx, state: &StateFile) -> Checked {
                     r.mirror_copies = Some(mr.copies.unwrap_or(0));
                 }
                 r
-            })
-            .await
-            .unwrap_or_else(|e| Report::failed(format!("folder scan panicked: {e}")));
+            });
+            let r = match tokio::time::timeout(ctx.timeout, scan).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => Report::failed(format!("folder scan panicked: {e}")),
+                Err(_) => Report::failed(format!(
+                    "the folder scan did not finish within {} s (a hung network mount?)",
+                    ctx.timeout.as_secs()
+                )),
+            };
             Checked::Report(r)
         }
         BackupKind::StatusFile => {
@@ -311,6 +321,12 @@ impl JobTask {
                 next_check = now + self.check_every;
                 match check(&self.job, &self.ctx, &self.state).await {
                     Checked::Report(mut r) => {
+                        if let Some(after) = r.recheck_after_s {
+                            next_check = next_check.min(now + Duration::from_secs(after));
+                        }
+                        if let Some(w) = &self.watcher {
+                            w.retry(self.index);
+                        }
                         self.state.merge(&self.job.name, &mut r);
                         self.log_change(&r, &mut last_failure);
                         self.send(&r);

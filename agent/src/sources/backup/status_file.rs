@@ -60,6 +60,9 @@ pub fn parse_time(t: &str) -> Result<jiff::Timestamp, String> {
 /// How long a fresh unparsable file is given to be completed.
 const HALF_WRITTEN: i64 = 2;
 
+/// Times further ahead than this are refused (milliseconds written as seconds, a wrong clock).
+const FUTURE_SLACK: f64 = 300.0;
+
 pub fn read(path: &Path, job: &str, now: i64) -> Checked {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -80,16 +83,16 @@ pub fn read(path: &Path, job: &str, now: i64) -> Checked {
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_secs() as i64);
             let why = format!("status file {} is not valid JSON: {e}", path.display());
-            if now - modified < HALF_WRITTEN {
+            if (0..HALF_WRITTEN).contains(&(now - modified)) {
                 return Checked::Retry(Duration::from_secs(HALF_WRITTEN as u64), why);
             }
             return Checked::Report(Report::failed(why));
         }
     };
-    Checked::Report(interpret(&doc, path, job))
+    Checked::Report(interpret(&doc, path, job, now))
 }
 
-fn interpret(doc: &Doc, path: &Path, job: &str) -> Report {
+fn interpret(doc: &Doc, path: &Path, job: &str, now: i64) -> Report {
     if let Some(j) = doc.job.as_deref().filter(|j| *j != job) {
         return Report::failed(format!("status file {} is for job `{j}`, not `{job}`", path.display()));
     }
@@ -101,6 +104,14 @@ fn interpret(doc: &Doc, path: &Path, job: &str) -> Report {
         Ok(s) => s,
         Err(e) => return Report::failed(format!("status file {}: end: {e}", path.display())),
     };
+    for (key, t) in [("start", start), ("end", end)] {
+        if let Some(t) = t.filter(|t| *t > now as f64 + FUTURE_SLACK) {
+            return Report::failed(format!(
+                "status file {}: {key} ({t}) is in the future: Unix seconds are expected (not milliseconds), and a right clock",
+                path.display()
+            ));
+        }
+    }
     let message = doc.message.clone().filter(|m| !m.trim().is_empty());
     let Some(end) = end else {
         return match start {

@@ -32,7 +32,7 @@ fn job(kind: BackupKind, path: Option<&str>) -> BackupJob {
     }
 }
 
-const NOW: i64 = 1_795_000_000;
+const NOW: i64 = 1_796_000_000;
 
 #[test]
 fn a_folder_reports_its_newest_file_its_size_change_and_retention() {
@@ -74,6 +74,31 @@ fn a_file_still_being_written_is_running_and_the_last_backup_is_the_one_before()
     assert_eq!(r.last_success_ts, Some(NOW - 86400));
     assert_eq!(r.last_size_bytes, Some(100));
     assert_eq!(r.copies, Some(1));
+    // Looked at again once it has been quiet for 60 s.
+    assert_eq!(r.recheck_after_s, Some(51));
+}
+
+#[test]
+fn a_file_overwritten_in_place_is_a_new_backup_with_a_size_change() {
+    let d = tempfile::tempdir().unwrap();
+    let st = StateFile::open(&d.path().join("state.json"));
+    let f = d.path().join("latest.sql.gz");
+    write(&f, 1000, NOW - 86400);
+    let pattern = format!("{}/latest.sql.gz", d.path().display());
+    let mut r = directory::scan(&pattern, 0, NOW);
+    st.merge("db", &mut r);
+    write(&f, 400, NOW - 60);
+    let mut r = directory::scan(&pattern, 0, NOW);
+    st.merge("db", &mut r);
+    assert_eq!((r.last_size_bytes, r.prev_size_bytes), (Some(400), Some(1000)));
+}
+
+#[test]
+fn passwords_in_repository_urls_are_not_shown() {
+    assert_eq!(tools::redact("rest:https://backup:s3cret@nas:8000/repo"), "rest:https://backup:***@nas:8000/repo");
+    assert_eq!(tools::redact("s3:https://s3.local/bucket"), "s3:https://s3.local/bucket");
+    assert_eq!(tools::redact("ssh://backup@nas2/srv/borg"), "ssh://backup@nas2/srv/borg");
+    assert_eq!(tools::redact("/srv/restic"), "/srv/restic");
 }
 
 #[test]
@@ -142,6 +167,12 @@ fn status_file_success_failure_and_running() {
     let r = report(c);
     assert_eq!(r.status, Status::Failed);
     assert!(r.message.unwrap().ends_with("is for job `files`, not `db`"));
+
+    // Milliseconds where seconds are expected: refused, not a success in the year 58000.
+    let (c, _, _d) = status(&format!(r#"{{"start":{},"end":{},"exit_status":0}}"#, NOW * 1000, NOW * 1000 + 5), 60);
+    let r = report(c);
+    assert_eq!(r.status, Status::Failed);
+    assert!(r.message.unwrap().contains("is in the future: Unix seconds are expected"));
 
     let (c, _, _d) = status(r#"{"start":"2026-11-22 01:00:00","end":"2026-11-22 02:00:00","exit_status":0}"#, 60);
     let r = report(c);

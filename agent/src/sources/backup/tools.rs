@@ -14,6 +14,21 @@ use super::state::StateFile;
 use super::{Report, Status};
 use crate::config::BackupJob;
 
+/// A repository address fit for messages: a password in a URL
+/// (`rest:https://user:pass@host/…`) becomes `***`.
+pub fn redact(repo: &str) -> String {
+    if let Some(scheme_end) = repo.find("://") {
+        let rest = &repo[scheme_end + 3..];
+        let host_end = rest.find('/').unwrap_or(rest.len());
+        if let Some(at) = rest[..host_end].rfind('@')
+            && let Some(colon) = rest[..at].find(':')
+        {
+            return format!("{}{}:***{}", &repo[..scheme_end + 3], &rest[..colon], &rest[at..]);
+        }
+    }
+    repo.to_string()
+}
+
 /// Runs a command; its stdout, or a one-line reason it failed.
 pub async fn run(
     bin: &Path,
@@ -138,7 +153,7 @@ pub async fn restic(job: &BackupJob, timeout: Duration, state: &StateFile) -> Re
     args.extend(job.args.iter().cloned());
     let out = match run(&bin, &args, &env, timeout).await {
         Ok(o) => o,
-        Err(e) => return Report::failed(e),
+        Err(e) => return Report::failed(e.replace(&repo, &redact(&repo))),
     };
     // `null` (old versions) or `[]` when there are none.
     let list: Option<Vec<ResticSnapshot>> = match serde_json::from_slice(&out) {
@@ -153,7 +168,7 @@ pub async fn restic(job: &BackupJob, timeout: Duration, state: &StateFile) -> Re
         }
     }
     if snaps.is_empty() {
-        return Report { copies: Some(0), ..Report::missing(format!("repository {repo} has no snapshots")) };
+        return Report { copies: Some(0), ..Report::missing(format!("repository {} has no snapshots", redact(&repo))) };
     }
     snaps.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.id.cmp(&a.1.id)));
     let mut r = Report {
@@ -254,17 +269,27 @@ fn borg_time(t: &str) -> Result<i64, String> {
 pub async fn borg(job: &BackupJob, timeout: Duration, state: &StateFile) -> Report {
     let bin = job.binary.clone().unwrap_or_else(|| PathBuf::from("borg"));
     let repo = job.repository.clone().unwrap_or_default();
-    let mut env = match tool_env(job, state, "BORG_PASSPHRASE", None, "BORG_BASE_DIR", "borg") {
+    let mut env = match tool_env(job, state, "BORG_PASSPHRASE", None, "BORG_CACHE_DIR", "borg/cache") {
         Ok(e) => e,
         Err(e) => return Report::failed(e),
     };
+    // Its security notes (repository ids, nonces) beside the cache, unless
+    // set; the keys folder stays where the job's user keeps it.
+    if let Some(dir) = state.cache_dir()
+        && !env.contains_key("BORG_SECURITY_DIR")
+        && std::env::var_os("BORG_SECURITY_DIR").is_none()
+    {
+        env.insert("BORG_SECURITY_DIR".into(), dir.join("borg/security").display().to_string());
+    }
+    // Listing an unencrypted repository is not a reason to stop at a prompt.
+    env.entry("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK".into()).or_insert_with(|| "yes".into());
     env.insert("TZ".into(), "UTC".into());
     let mut args: Vec<String> = vec!["list".into(), "--json".into(), "--bypass-lock".into()];
     args.extend(job.args.iter().cloned());
     args.push(repo.clone());
     let out = match run(&bin, &args, &env, timeout).await {
         Ok(o) => o,
-        Err(e) => return Report::failed(e),
+        Err(e) => return Report::failed(e.replace(&repo, &redact(&repo))),
     };
     let list: BorgList = match serde_json::from_slice(&out) {
         Ok(l) => l,
@@ -278,7 +303,7 @@ pub async fn borg(job: &BackupJob, timeout: Duration, state: &StateFile) -> Repo
         }
     }
     if archives.is_empty() {
-        return Report { copies: Some(0), ..Report::missing(format!("repository {repo} has no archives")) };
+        return Report { copies: Some(0), ..Report::missing(format!("repository {} has no archives", redact(&repo))) };
     }
     archives.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.id.cmp(&a.1.id)));
     let mut r = Report {
