@@ -94,14 +94,14 @@ pub fn render(st: &Value, url: &str) -> String {
         let _ = writeln!(o, "\nBACKUPS ({bad} of {} need a look)", backups.len());
         for b in backups {
             let age = match b["age_s"].as_f64() {
-                Some(a) if a >= 172_800.0 => format!("{:.1} days", a / 86_400.0),
-                Some(a) => format!("{:.1} h", a / 3600.0),
-                None => "never".into(),
+                Some(a) if a >= 172_800.0 => format!("last good {:>10} ago", format!("{:.1} days", a / 86_400.0)),
+                Some(a) => format!("last good {:>10} ago", format!("{:.1} h", a / 3600.0)),
+                None => "no good backup yet   ".into(),
             };
             let late = b["age_s"].as_f64().zip(b["rpo_s"].as_f64()).is_some_and(|(a, r)| a > r);
             let _ = writeln!(
                 o,
-                "  {:10} {:12} {:16} {:8} last good {:>10} ago{}{}",
+                "  {:10} {:12} {:16} {:8} {}{}{}",
                 s(&b["site"]),
                 s(&b["host"]),
                 s(&b["job"]),
@@ -201,6 +201,7 @@ mod tests {
             "devices_down": [],
             "agents": [{"site": "hn-dc1", "host": "web1", "quiet_s": 45.0, "silent": true}, {"site": "hn-dc1", "host": "db1", "quiet_s": 2.0, "silent": false}],
             "backups": [{"site": "hn-dc1", "host": "nas1", "job": "db", "status": "failed", "age_s": 100_800.0, "rpo_s": 86400.0, "message": "pg_dump: lỗi"},
+                        {"site": "hn-dc1", "host": "nas1", "job": "vm", "status": "failed", "age_s": null, "rpo_s": 86400.0, "message": "Fatal: wrong password"},
                         {"site": "hn-dc1", "host": "nas1", "job": "files", "status": "ok", "age_s": 3600.0, "rpo_s": 86400.0, "message": null}],
             "alarms": [{"severity": "warning", "state": "firing", "name": "power_redundancy_degraded", "labels": {"site": "hn-dc1"},
                         "since_ms": 3_723_000, "summary": "Site hn-dc1: power redundancy lost, only feed A live (B down)",
@@ -212,7 +213,8 @@ mod tests {
         assert!(out.contains("AGENTS SILENT (1 of 2)\n  hn-dc1     web1  nothing for 45.0 s\n"), "{out}");
         assert!(
             out.contains(
-                "BACKUPS (1 of 2 need a look)\n  hn-dc1     nas1         db               failed   last good     28.0 h ago  LATE  pg_dump: lỗi\n  \
+                "BACKUPS (2 of 3 need a look)\n  hn-dc1     nas1         db               failed   last good     28.0 h ago  LATE  pg_dump: lỗi\n  \
+                 hn-dc1     nas1         vm               failed   no good backup yet     Fatal: wrong password\n  \
                  hn-dc1     nas1         files            ok       last good      1.0 h ago\n"
             ),
             "{out}"
