@@ -32,6 +32,9 @@ pub struct CollectorConfig {
     /// Alarms: topology, built-in alarms, rules, receivers. Defaults to off.
     #[serde(default)]
     pub alarms: Option<crate::alarm::config::AlarmsConfig>,
+    /// Hourly trends for the capacity and availability reports. Defaults to off.
+    #[serde(default)]
+    pub trends: Option<crate::trends::TrendsConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -237,6 +240,9 @@ impl Validate for CollectorConfig {
     fn validate(&self, p: &mut Vec<Problem>) {
         if let Some(a) = &self.alarms {
             a.check(p);
+        }
+        if let Some(t) = &self.trends {
+            t.check(p);
         }
         if self.listen.address.parse::<SocketAddr>().is_err() {
             p.push(Problem::general(format!(

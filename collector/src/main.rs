@@ -6,9 +6,11 @@ mod api;
 mod bench;
 mod config;
 mod ingest;
+mod report;
 mod sink;
 mod state;
 mod status;
+mod trends;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -59,6 +61,28 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Write the capacity and availability report of a month or week, from
+    /// the hourly trends and the alarm history (the collector may be running).
+    Report {
+        /// A month (`2026-10`) or an ISO week (`2026-W43`). Defaults to last month.
+        #[arg(long)]
+        period: Option<String>,
+        /// Only this site. Defaults to all.
+        #[arg(long)]
+        site: Option<String>,
+        /// html (one file, opens offline, prints), csv or json.
+        #[arg(long, default_value = "html", value_parser = ["html", "csv", "json"])]
+        format: String,
+        /// vi or en.
+        #[arg(long, default_value = "vi", value_parser = ["vi", "en"])]
+        lang: String,
+        /// Time zone of the days, e.g. Asia/Ho_Chi_Minh. Defaults to the system's.
+        #[arg(long)]
+        tz: Option<String>,
+        /// Write here instead of to standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Show the running collector's sites, feeds, UPS, devices down, silent
     /// agents and alarms (for a technician over SSH).
     Status {
@@ -98,6 +122,17 @@ fn main() -> ExitCode {
     if let Some(Command::Validate) = cli.command {
         println!("{}: configuration is valid", cli.config.display());
         return ExitCode::SUCCESS;
+    }
+    if let Some(Command::Report { period, site, format, lang, tz, output }) = &cli.command {
+        let args = report::Args {
+            period: period.clone(),
+            site: site.clone(),
+            format: format.clone(),
+            lang: lang.clone(),
+            tz: tz.clone(),
+            output: output.clone(),
+        };
+        return ExitCode::from(report::run_cli(&config, &args));
     }
     if let Some(Command::Status { url, token }) = &cli.command {
         return ExitCode::from(status::run(&config, url.clone(), token.clone()));
@@ -289,7 +324,17 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
             "alarms on"
         );
     }
-    let state = Arc::new(state::AppState::with_alarms(live, engine));
+    let trends = match &config.trends {
+        Some(t) => Some(Arc::new(trends::Trends::open(t.clone()).map_err(anyhow::Error::msg).context("trends.db")?)),
+        None => None,
+    };
+    let mut state = state::AppState::with_alarms(live, engine);
+    state.trends = trends.clone();
+    let state = Arc::new(state);
+    let trend_task = trends.map(|t| {
+        tracing::info!(db = %t.config().db.display(), retention_days = t.config().retention_days, "hourly trends on");
+        tokio::spawn(flush_trends(t, alarm_stop_rx.clone()))
+    });
     if let Some(e) = &state.alarms {
         e.set_self_checks(self_checks(Arc::downgrade(&state)));
     }
@@ -397,6 +442,33 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
     for t in alarm_tasks {
         let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
     }
+    if let Some(t) = trend_task {
+        let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Writes the trend deltas every `flush_secs`, and once more at the stop.
+async fn flush_trends(t: Arc<trends::Trends>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(t.config().flush_secs));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        let last = tokio::select! {
+            _ = tick.tick() => false,
+            _ = stop.changed() => true,
+        };
+        let t2 = t.clone();
+        match tokio::task::spawn_blocking(move || t2.flush(dcwatch_common::now_ns())).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot write the hourly trends; they are kept in memory for the next try")
+            }
+            Err(e) => tracing::error!(error = %e, "the trend flush panicked"),
+        }
+        if last {
+            return;
+        }
+    }
 }

@@ -21,6 +21,28 @@ pub const EXPLAINED_BY_POWER: &[&str] = &[
 pub const BUILTIN_MEASUREMENTS: &[&str] =
     &["ups", "power_feed", "ats", "generator", "device", "dcwatch_agent", "host_disk", "backup"];
 
+/// The severity of a built-in alarm (docs/alarms.md), for reports that read
+/// the history; None for a rule's.
+pub fn builtin_severity(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "ups_on_battery"
+        | "ups_low_battery"
+        | "ups_runtime_low"
+        | "ups_overload"
+        | "ups_output_off"
+        | "power_lost"
+        | "generator_not_running"
+        | "agent_silent"
+        | "service_outage"
+        | "sink_down"
+        | "notification_failing"
+        | "backup_stale" => "critical",
+        "generator_running" => "info",
+        n if super::config::BUILTIN_NAMES.contains(&n) => "warning",
+        _ => return None,
+    })
+}
+
 /// The latest value of each field of a series (fields merge: a trap's
 /// `on_battery` and a poll's full point update the same series).
 #[derive(Debug, Clone)]

@@ -115,7 +115,10 @@ async fn write(
     })?;
 
     let watched = app.alarms.as_ref().map(|e| e.watched());
-    let watch = |m: &str| watched.as_ref().is_some_and(|w| w.contains(m));
+    let trends = app.trends.is_some();
+    let watch = |m: &str| {
+        watched.as_ref().is_some_and(|w| w.contains(m)) || (trends && crate::trends::MEASUREMENTS.contains(&m))
+    };
     let mut n = lines::normalize_watching(text, &who, multiplier, dcwatch_common::now_ns(), &watch);
 
     if n.accepted > 0 {
@@ -157,6 +160,9 @@ async fn write(
         app.stats.points_received.fetch_add(n.accepted, Ordering::Relaxed);
         if let Some(e) = &app.alarms {
             e.observe(&n.observations);
+        }
+        if let Some(t) = &app.trends {
+            t.observe(&n.observations);
         }
         let now = dcwatch_common::now_ns();
         let mut agents = app.agents.lock().expect("not poisoned");

@@ -95,6 +95,8 @@ pub struct AppState {
     pub started: Instant,
     /// The alarm engine, when `alarms:` is configured.
     pub alarms: Option<Arc<crate::alarm::Engine>>,
+    /// The hourly trend store, when `trends:` is configured.
+    pub trends: Option<Arc<crate::trends::Trends>>,
 }
 
 impl AppState {
@@ -109,6 +111,7 @@ impl AppState {
             stats: IngestStats::default(),
             agents: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
+            trends: None,
             alarms,
         }
     }

@@ -1,0 +1,382 @@
+//! Hourly trends for capacity and availability reports, kept in the
+//! collector's own SQLite (not read back from InfluxDB): per series that
+//! matters to a budget — host CPU, memory, disks, network; UPS load, charge,
+//! runtime, time on battery; feed power and liveness; generator running;
+//! backup outcomes; agent heartbeats — each hour's count, min, max, sum and,
+//! where a 95th percentile is reported, a mergeable sketch.
+//!
+//! Ingest adds points to in-memory deltas; every `flush_secs` the deltas are
+//! merged into their hour's row (a late point from an agent's replayed queue
+//! lands in its own, older hour). A crash loses at most one flush interval
+//! of trends; the full-resolution data is in the spool and InfluxDB.
+
+pub mod sketch;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Deserialize;
+
+use self::sketch::Sketch;
+use crate::ingest::lines::{ObsValue, Observation};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrendsConfig {
+    /// SQLite database of the hourly trends. Defaults to /var/lib/dcwatch/trends.db.
+    #[serde(default = "default_db")]
+    pub db: PathBuf,
+    /// Hours older than this are deleted. Defaults to 730 (two years).
+    #[serde(default = "default_retention")]
+    pub retention_days: u32,
+    /// How often the in-memory deltas are written. Defaults to 60.
+    #[serde(default = "default_flush")]
+    pub flush_secs: u64,
+}
+
+fn default_db() -> PathBuf {
+    PathBuf::from("/var/lib/dcwatch/trends.db")
+}
+fn default_retention() -> u32 {
+    730
+}
+fn default_flush() -> u64 {
+    60
+}
+
+impl TrendsConfig {
+    pub fn check(&self, p: &mut Vec<dcwatch_common::config::Problem>) {
+        if self.retention_days == 0 {
+            p.push(dcwatch_common::config::Problem::general("trends.retention_days: must be at least 1"));
+        }
+        if self.flush_secs == 0 {
+            p.push(dcwatch_common::config::Problem::general("trends.flush_secs: must be at least 1"));
+        }
+    }
+}
+
+/// The measurements trends are kept for.
+pub const MEASUREMENTS: &[&str] =
+    &["host_cpu", "host_mem", "host_disk", "host_net", "ups", "power_feed", "generator", "backup", "dcwatch_agent"];
+
+/// What is kept of a point: the tags that name the thing within its host
+/// (as `k=v,…`), and (field, keep a sketch) pairs. None: nothing.
+fn kept(o: &Observation) -> Option<(String, &'static [(&'static str, bool)])> {
+    let tag = |k: &str| o.tag(k).unwrap_or("");
+    Some(match o.measurement.as_str() {
+        "host_cpu" if tag("cpu") == "total" => (String::new(), &[("usage_pct", true)]),
+        "host_mem" => (String::new(), &[("used_pct", true), ("used_bytes", false), ("total_bytes", false)]),
+        "host_disk" => {
+            (format!("mount={}", tag("mount")), &[("used_pct", false), ("used_bytes", false), ("total_bytes", false)])
+        }
+        "host_net" => (format!("iface={}", tag("iface")), &[("rx_bytes_per_s", true), ("tx_bytes_per_s", true)]),
+        "ups" => (
+            format!("device={}", tag("device")),
+            &[
+                ("load_pct", true),
+                ("battery_charge_pct", false),
+                ("runtime_remaining_s", false),
+                ("on_battery", false),
+                ("replace_battery", false),
+            ],
+        ),
+        "power_feed" if !tag("feed").is_empty() => {
+            (format!("device={},feed={}", tag("device"), tag("feed")), &[("power_w", true), ("live", false)])
+        }
+        "generator" => (format!("device={}", tag("device")), &[("running", false), ("fuel_pct", false)]),
+        "backup" => (
+            format!("job={}", tag("job")),
+            &[("ok", false), ("last_success_ts", false), ("last_size_bytes", false), ("size_change_pct", false)],
+        ),
+        "dcwatch_agent" => (String::new(), &[("beat", false)]),
+        _ => return None,
+    })
+}
+
+/// One series: a field of a thing on a host.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesKey {
+    pub measurement: String,
+    pub field: String,
+    pub site: String,
+    pub host: String,
+    /// `mount=/var`, `device=ups-a1`, … ; empty for a host-wide series.
+    pub key: String,
+}
+
+/// A series and its hours (hour number, aggregate), oldest first.
+pub type SeriesHours = (SeriesKey, Vec<(i64, Agg)>);
+
+/// One hour of one series.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Agg {
+    pub n: u64,
+    pub min: f64,
+    pub max: f64,
+    pub sum: f64,
+    pub sketch: Option<Sketch>,
+}
+
+impl Agg {
+    fn add(&mut self, x: f64, sketch: bool) {
+        if self.n == 0 {
+            self.min = x;
+            self.max = x;
+        } else {
+            self.min = self.min.min(x);
+            self.max = self.max.max(x);
+        }
+        self.n += 1;
+        self.sum += x;
+        if sketch {
+            self.sketch.get_or_insert_with(Sketch::default).add(x);
+        }
+    }
+
+    pub fn merge(&mut self, o: &Agg) {
+        if o.n == 0 {
+            return;
+        }
+        if self.n == 0 {
+            self.min = o.min;
+            self.max = o.max;
+        } else {
+            self.min = self.min.min(o.min);
+            self.max = self.max.max(o.max);
+        }
+        self.n += o.n;
+        self.sum += o.sum;
+        if let Some(s) = &o.sketch {
+            self.sketch.get_or_insert_with(Sketch::default).merge(s);
+        }
+    }
+
+    pub fn avg(&self) -> Option<f64> {
+        (self.n > 0).then(|| self.sum / self.n as f64)
+    }
+}
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY, measurement TEXT NOT NULL, field TEXT NOT NULL, site TEXT NOT NULL,
+    host TEXT NOT NULL, key TEXT NOT NULL, UNIQUE (measurement, field, site, host, key)
+);
+CREATE TABLE IF NOT EXISTS hourly (
+    series INTEGER NOT NULL, hour INTEGER NOT NULL, n INTEGER NOT NULL, min REAL NOT NULL,
+    max REAL NOT NULL, sum REAL NOT NULL, sketch BLOB, PRIMARY KEY (series, hour)
+) WITHOUT ROWID;
+";
+
+pub struct Trends {
+    cfg: TrendsConfig,
+    conn: Mutex<Connection>,
+    pending: Mutex<HashMap<(SeriesKey, i64), Agg>>,
+    ids: Mutex<HashMap<SeriesKey, i64>>,
+    last_prune_hour: Mutex<i64>,
+}
+
+impl Trends {
+    pub fn open(cfg: TrendsConfig) -> Result<Trends, String> {
+        if let Some(dir) = cfg.db.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let conn = Connection::open(&cfg.db).map_err(|e| format!("{}: {e}", cfg.db.display()))?;
+        conn.execute_batch(SCHEMA).map_err(|e| format!("{}: {e}", cfg.db.display()))?;
+        Ok(Trends {
+            cfg,
+            conn: Mutex::new(conn),
+            pending: Mutex::new(HashMap::new()),
+            ids: Mutex::new(HashMap::new()),
+            last_prune_hour: Mutex::new(0),
+        })
+    }
+
+    pub fn config(&self) -> &TrendsConfig {
+        &self.cfg
+    }
+
+    /// Adds the points of one write to the current deltas.
+    pub fn observe(&self, obs: &[Observation]) {
+        let mut pending = self.pending.lock().expect("not poisoned");
+        for o in obs {
+            let Some((key, fields)) = kept(o) else { continue };
+            let hour = o.ts.div_euclid(3_600_000_000_000);
+            let site = o.tag("site").unwrap_or("").to_string();
+            let host = o.tag("host").unwrap_or("").to_string();
+            for (f, sketch) in fields {
+                let x = match (o.measurement.as_str(), *f) {
+                    ("dcwatch_agent", "beat") => Some(1.0),
+                    ("backup", "ok") => match o.fields.iter().find(|(k, _)| k == "status").map(|(_, v)| v) {
+                        Some(ObsValue::Str(s)) if s == "ok" => Some(1.0),
+                        Some(ObsValue::Str(s)) if s == "failed" || s == "missing" => Some(0.0),
+                        _ => None,
+                    },
+                    _ => match o.fields.iter().find(|(k, _)| k == f).map(|(_, v)| v) {
+                        Some(ObsValue::Num(x)) => Some(*x),
+                        Some(ObsValue::Bool(b)) => Some(if *b { 1.0 } else { 0.0 }),
+                        _ => None,
+                    },
+                };
+                let Some(x) = x else { continue };
+                let k = SeriesKey {
+                    measurement: o.measurement.clone(),
+                    field: (*f).to_string(),
+                    site: site.clone(),
+                    host: host.clone(),
+                    key: key.clone(),
+                };
+                pending.entry((k, hour)).or_default().add(x, *sketch);
+            }
+        }
+    }
+
+    /// Merges the deltas into their hours; prunes what is past retention
+    /// once an hour. Returns the rows written.
+    /// A failed write (a full disk) keeps the deltas for the next flush.
+    pub fn flush(&self, now_ns: i64) -> Result<usize, String> {
+        let deltas = std::mem::take(&mut *self.pending.lock().expect("not poisoned"));
+        self.write(&deltas, now_ns).inspect_err(|_| {
+            // Series ids made in the rolled-back transaction do not exist.
+            self.ids.lock().expect("not poisoned").clear();
+            let mut pending = self.pending.lock().expect("not poisoned");
+            for (k, a) in deltas {
+                pending.entry(k).or_default().merge(&a);
+            }
+        })
+    }
+
+    fn write(&self, deltas: &HashMap<(SeriesKey, i64), Agg>, now_ns: i64) -> Result<usize, String> {
+        let mut conn = self.conn.lock().expect("not poisoned");
+        let tx = conn.transaction().map_err(|e| e.to_string())?;
+        let mut ids = self.ids.lock().expect("not poisoned");
+        let n = deltas.len();
+        for ((key, hour), delta) in deltas {
+            let id = match ids.get(key) {
+                Some(id) => *id,
+                None => {
+                    let id = series_id(&tx, key).map_err(|e| e.to_string())?;
+                    ids.insert(key.clone(), id);
+                    id
+                }
+            };
+            let mut row = read_row(&tx, id, *hour)?.unwrap_or_default();
+            row.merge(delta);
+            tx.execute(
+                "INSERT OR REPLACE INTO hourly (series, hour, n, min, max, sum, sketch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![id, hour, row.n as i64, row.min, row.max, row.sum, row.sketch.as_ref().map(Sketch::encode)],
+            )
+            .map_err(|e| e.to_string())?;
+        }
+        let hour_now = now_ns.div_euclid(3_600_000_000_000);
+        let mut pruned = self.last_prune_hour.lock().expect("not poisoned");
+        if *pruned != hour_now {
+            let oldest = hour_now - i64::from(self.cfg.retention_days) * 24;
+            tx.execute("DELETE FROM hourly WHERE hour < ?1", params![oldest]).map_err(|e| e.to_string())?;
+            *pruned = hour_now;
+        }
+        tx.commit().map_err(|e| e.to_string())?;
+        Ok(n)
+    }
+
+    #[cfg(test)]
+    /// Every hour in `[from_hour, to_hour)` of the series that match
+    /// `measurement` and `field` (and `site`, when given), by series.
+    pub fn hours(
+        &self,
+        measurement: &str,
+        field: &str,
+        site: Option<&str>,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> Result<Vec<SeriesHours>, String> {
+        let conn = self.conn.lock().expect("not poisoned");
+        read_hours(&conn, measurement, field, site, from_hour, to_hour)
+    }
+}
+
+/// Reads trends from a database file (for `report`, beside a running collector).
+pub fn open_read(path: &Path) -> Result<Connection, String> {
+    Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| format!("cannot open the trends database {}: {e}", path.display()))
+}
+
+pub fn read_hours(
+    conn: &Connection,
+    measurement: &str,
+    field: &str,
+    site: Option<&str>,
+    from_hour: i64,
+    to_hour: i64,
+) -> Result<Vec<SeriesHours>, String> {
+    let mut st = conn
+        .prepare(
+            "SELECT s.site, s.host, s.key, h.hour, h.n, h.min, h.max, h.sum, h.sketch FROM series s JOIN hourly h \
+             ON h.series = s.id WHERE s.measurement = ?1 AND s.field = ?2 AND (?3 IS NULL OR s.site = ?3) \
+             AND h.hour >= ?4 AND h.hour < ?5 ORDER BY s.site, s.host, s.key, h.hour",
+        )
+        .map_err(|e| e.to_string())?;
+    let rows = st
+        .query_map(params![measurement, field, site, from_hour, to_hour], |r| {
+            let blob: Option<Vec<u8>> = r.get(8)?;
+            Ok((
+                (r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?),
+                r.get::<_, i64>(3)?,
+                Agg {
+                    n: r.get::<_, i64>(4)? as u64,
+                    min: r.get(5)?,
+                    max: r.get(6)?,
+                    sum: r.get(7)?,
+                    sketch: blob.and_then(|b| Sketch::decode(&b).ok()),
+                },
+            ))
+        })
+        .map_err(|e| e.to_string())?;
+    let mut out: Vec<SeriesHours> = Vec::new();
+    for row in rows {
+        let ((site, host, key), hour, agg) = row.map_err(|e| e.to_string())?;
+        let k = SeriesKey { measurement: measurement.into(), field: field.into(), site, host, key };
+        match out.last_mut() {
+            Some((last, v)) if *last == k => v.push((hour, agg)),
+            _ => out.push((k, vec![(hour, agg)])),
+        }
+    }
+    Ok(out)
+}
+
+fn series_id(conn: &Connection, k: &SeriesKey) -> rusqlite::Result<i64> {
+    conn.execute(
+        "INSERT OR IGNORE INTO series (measurement, field, site, host, key) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![k.measurement, k.field, k.site, k.host, k.key],
+    )?;
+    conn.query_row(
+        "SELECT id FROM series WHERE measurement = ?1 AND field = ?2 AND site = ?3 AND host = ?4 AND key = ?5",
+        params![k.measurement, k.field, k.site, k.host, k.key],
+        |r| r.get(0),
+    )
+}
+
+fn read_row(conn: &Connection, id: i64, hour: i64) -> Result<Option<Agg>, String> {
+    conn.query_row(
+        "SELECT n, min, max, sum, sketch FROM hourly WHERE series = ?1 AND hour = ?2",
+        params![id, hour],
+        |r| {
+            let blob: Option<Vec<u8>> = r.get(4)?;
+            Ok(Agg {
+                n: r.get::<_, i64>(0)? as u64,
+                min: r.get(1)?,
+                max: r.get(2)?,
+                sum: r.get(3)?,
+                sketch: blob.and_then(|b| Sketch::decode(&b).ok()),
+            })
+        },
+    )
+    .optional()
+    .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests;

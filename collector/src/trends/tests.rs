@@ -1,0 +1,95 @@
+use super::*;
+
+fn obs(m: &str, tags: &[(&str, &str)], fields: &[(&str, ObsValue)], ts_s: i64) -> Observation {
+    Observation {
+        measurement: m.into(),
+        tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        fields: fields.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+        ts: ts_s * 1_000_000_000,
+    }
+}
+
+const H: i64 = 3600;
+const T0: i64 = 1_793_491_200; // 2026-11-01T00:00:00Z
+
+fn open(dir: &std::path::Path) -> Trends {
+    Trends::open(TrendsConfig { db: dir.join("trends.db"), retention_days: 730, flush_secs: 60 }).unwrap()
+}
+
+#[test]
+fn an_hour_keeps_count_min_max_sum_and_a_p95_and_late_points_land_in_their_own_hour() {
+    let d = tempfile::tempdir().unwrap();
+    let t = open(d.path());
+    let cpu = |v: f64, ts: i64| {
+        obs("host_cpu", &[("site", "hn"), ("host", "web1"), ("cpu", "total")], &[("usage_pct", ObsValue::Num(v))], ts)
+    };
+    // 360 samples in the first hour: 1 … 100 %, cycling; the p95 of 1..=100 repeated is 95.
+    let first: Vec<Observation> = (0..360).map(|i| cpu(f64::from(i % 100 + 1), T0 + i64::from(i) * 10)).collect();
+    t.observe(&first);
+    // Per-core points are not kept.
+    t.observe(&[obs(
+        "host_cpu",
+        &[("site", "hn"), ("host", "web1"), ("cpu", "cpu0")],
+        &[("usage_pct", ObsValue::Num(1.0))],
+        T0,
+    )]);
+    t.flush(T0 * 1_000_000_000).unwrap();
+    // The next hour, then a late point for the first (a replayed queue).
+    t.observe(&[cpu(50.0, T0 + H + 5), cpu(200.0, T0 + 100)]);
+    t.flush((T0 + H) * 1_000_000_000).unwrap();
+    let got = t.hours("host_cpu", "usage_pct", Some("hn"), T0 / H, T0 / H + 2).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0.host, "web1");
+    let hours = &got[0].1;
+    assert_eq!(hours.len(), 2);
+    let first = &hours[0].1;
+    assert_eq!((hours[0].0, first.n, first.min, first.max), (T0 / H, 361, 1.0, 200.0));
+    // 1..=100 three times, 1..=60 once, plus 200.
+    let sum: f64 = (0..360).map(|i| f64::from(i % 100 + 1)).sum::<f64>() + 200.0;
+    assert_eq!(first.sum, sum);
+    let p95 = first.sketch.as_ref().unwrap().quantile(0.95).unwrap();
+    assert!((p95 - 95.0).abs() / 95.0 <= 0.01, "{p95}");
+    assert_eq!((hours[1].1.n, hours[1].1.avg()), (1, Some(50.0)));
+}
+
+#[test]
+fn booleans_backup_outcomes_and_heartbeats() {
+    let d = tempfile::tempdir().unwrap();
+    let t = open(d.path());
+    let ups = |b: bool, ts: i64| {
+        obs("ups", &[("site", "hn"), ("device", "ups-a1")], &[("on_battery", ObsValue::Bool(b))], ts)
+    };
+    // 30 of 60 one-minute samples on battery: half the hour.
+    let pts: Vec<Observation> = (0..60).map(|i| ups(i >= 30, T0 + i * 60)).collect();
+    t.observe(&pts);
+    let backup = |status: &str, ts: i64| {
+        obs(
+            "backup",
+            &[("site", "hn"), ("host", "nas1"), ("job", "db")],
+            &[("status", ObsValue::Str(status.into()))],
+            ts,
+        )
+    };
+    t.observe(&[backup("ok", T0), backup("failed", T0 + 60), backup("running", T0 + 120)]);
+    let beat = obs("dcwatch_agent", &[("site", "hn"), ("host", "web1")], &[("uptime_s", ObsValue::Num(9.0))], T0);
+    t.observe(&[beat.clone(), beat]);
+    t.flush(T0 * 1_000_000_000).unwrap();
+    let on = t.hours("ups", "on_battery", None, 0, i64::MAX).unwrap();
+    assert_eq!(on[0].0.key, "device=ups-a1");
+    assert_eq!(on[0].1[0].1.avg(), Some(0.5));
+    let ok = t.hours("backup", "ok", None, 0, i64::MAX).unwrap();
+    assert_eq!((ok[0].1[0].1.n, ok[0].1[0].1.sum), (2, 1.0), "running is not an outcome");
+    let beats = t.hours("dcwatch_agent", "beat", Some("hn"), 0, i64::MAX).unwrap();
+    assert_eq!(beats[0].1[0].1.n, 2);
+}
+
+#[test]
+fn hours_past_retention_are_deleted() {
+    let d = tempfile::tempdir().unwrap();
+    let t = Trends::open(TrendsConfig { db: d.path().join("t.db"), retention_days: 1, flush_secs: 60 }).unwrap();
+    let mem = |ts: i64| obs("host_mem", &[("site", "hn"), ("host", "a")], &[("used_pct", ObsValue::Num(40.0))], ts);
+    t.observe(&[mem(T0), mem(T0 + 30 * H)]);
+    t.flush((T0 + 30 * H) * 1_000_000_000).unwrap();
+    let left = t.hours("host_mem", "used_pct", None, 0, i64::MAX).unwrap();
+    assert_eq!(left[0].1.iter().map(|(h, _)| *h).collect::<Vec<_>>(), vec![T0 / H + 30]);
+}
