@@ -83,6 +83,19 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Writes a generated month of trends and alarm history (October 2026)
+    /// into DIR, for the report's benchmark and end-to-end test.
+    #[command(hide = true)]
+    GenTrends {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Ordinary servers besides the two with known figures.
+        #[arg(long, default_value_t = 0)]
+        hosts: usize,
+        /// Their sampling step.
+        #[arg(long, default_value_t = 10)]
+        step_minutes: i64,
+    },
     /// Show the running collector's sites, feeds, UPS, devices down, silent
     /// agents and alarms (for a technician over SSH).
     Status {
@@ -100,6 +113,15 @@ fn main() -> ExitCode {
     dcwatch_common::install_crypto_provider();
     if let Some(Command::BenchAlarms { series, rules, seconds }) = cli.command {
         return ExitCode::from(bench::run(series, rules, seconds));
+    }
+    if let Some(Command::GenTrends { dir, hosts, step_minutes }) = &cli.command {
+        return match report::sample::generate(dir, *hosts, *step_minutes) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("dcwatch-collector gen-trends: {e}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        };
     }
     if let Some(Command::HashToken) = cli.command {
         let mut token = String::new();

@@ -7,6 +7,7 @@
 
 pub mod i18n;
 pub mod render;
+pub mod sample;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -242,12 +243,13 @@ fn minutes(spans: &[&Span]) -> f64 {
     spans.iter().map(|s| (s.end - s.start) as f64 / 60.0).sum()
 }
 
+// `+ 0.0`: an empty sum is -0.0, which would print as "-0".
 fn round1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
+    (x * 10.0).round() / 10.0 + 0.0
 }
 
 fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
+    (x * 1000.0).round() / 1000.0 + 0.0
 }
 
 /// The alarm history's spans in `[from, to)` (Unix seconds).

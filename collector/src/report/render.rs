@@ -57,7 +57,7 @@ pub fn csv(r: &Report) -> String {
         row("service", "", "", &x.service, "availability_pct", x.availability_pct.to_string());
     }
     for x in &r.incidents {
-        let item = format!("{} {} {}", x.start, x.name, x.subject);
+        let item = format!("{} {} {}", x.start, x.name, x.subject).trim_end().to_string();
         row("incident", &x.site, "", &item, "minutes", x.minutes.to_string());
         row("incident", &x.site, "", &item, "severity", x.severity.clone());
         row("incident", &x.site, "", &item, "end", x.end.clone().unwrap_or_default());

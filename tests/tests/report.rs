@@ -1,0 +1,153 @@
+//! The monthly report end to end: a generated month (known figures) is
+//! written by `dcwatch-collector gen-trends`, reported by `dcwatch-collector
+//! report`, opened in headless Chromium (the screenshot is kept in
+//! target/report-screenshots), and its CSV read back by Python's csv module.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use dcwatch_tests::*;
+
+fn setup() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let st = Command::new(bin("dcwatch-collector"))
+        .args(["gen-trends", "--dir"])
+        .arg(dir.path())
+        .status()
+        .expect("run gen-trends");
+    assert!(st.success());
+    let cfg = dir.path().join("collector.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen:\n  address: 127.0.0.1:1\ningest:\n  tokens: []\n  allow_anonymous: true\ntrends:\n  db: {d}/trends.db\n\
+             alarms:\n  db: {d}/alarms.db\n  services:\n    - name: portal\n      members: {{hn: [web1]}}\n",
+            d = dir.path().display()
+        ),
+    )
+    .unwrap();
+    (dir, cfg)
+}
+
+fn report(cfg: &Path, args: &[&str]) -> String {
+    let out = Command::new(bin("dcwatch-collector"))
+        .arg("-c")
+        .arg(cfg)
+        .args(["report", "--period", "2026-10", "--tz", "Asia/Ho_Chi_Minh"])
+        .args(args)
+        .output()
+        .expect("run report");
+    assert!(out.status.success(), "report {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
+
+fn chromium() -> PathBuf {
+    system_program("chromium")
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn the_html_report_opens_in_chromium_with_the_months_figures_in_both_languages() {
+    let (dir, cfg) = setup();
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/report-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    for (lang, expected) in [
+        (
+            "vi",
+            &[
+                "Báo cáo năng lực và mức độ sẵn sàng",
+                "99,898 %",   // web1: 45 minutes down of the month's covered time
+                "42,0",       // minutes on battery
+                "10/12/2026", // db1's /data is full
+                "93,5 %",     // backup success
+                "07/10/2026, 22/10/2026",
+                "không có dữ liệu",
+            ][..],
+        ),
+        (
+            "en",
+            &[
+                "Capacity and availability report",
+                "99.898 %",
+                "42.0",
+                "10 Dec 2026",
+                "93.5 %",
+                "7 Oct 2026, 22 Oct 2026",
+            ][..],
+        ),
+    ] {
+        let html_path = dir.path().join(format!("report-{lang}.html"));
+        std::fs::write(&html_path, report(&cfg, &["--format", "html", "--lang", lang])).unwrap();
+        // What Chromium renders (its DOM after parsing), not only our bytes.
+        let out = Command::new(chromium())
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+            .arg(format!("file://{}", html_path.display()))
+            .output()
+            .expect("run chromium");
+        assert!(out.status.success(), "chromium: {}", String::from_utf8_lossy(&out.stderr));
+        let dom = String::from_utf8_lossy(&out.stdout);
+        for e in expected {
+            assert!(dom.contains(e), "{lang}: `{e}` is not in the rendered report");
+        }
+        assert_eq!(dom.matches("<svg").count(), 3, "{lang}: three charts (battery, CPU, disks)");
+        let png = shots.join(format!("report-2026-10-{lang}.png"));
+        let _ = std::fs::remove_file(&png);
+        let out = Command::new(chromium())
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1000,2400"])
+            .arg(format!("--screenshot={}", png.display()))
+            .arg(format!("file://{}", html_path.display()))
+            .output()
+            .expect("run chromium");
+        assert!(out.status.success(), "chromium: {}", String::from_utf8_lossy(&out.stderr));
+        let bytes = std::fs::read(&png).expect("the screenshot");
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+        assert!(bytes.len() > 20_000, "a blank page? {} bytes", bytes.len());
+    }
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn the_csv_parses_back_to_the_figures_of_the_json_report() {
+    let (dir, cfg) = setup();
+    let json: serde_json::Value = serde_json::from_str(&report(&cfg, &["--format", "json"])).unwrap();
+    let csv_path = dir.path().join("report.csv");
+    std::fs::write(&csv_path, report(&cfg, &["--format", "csv"])).unwrap();
+    // Python's csv module, not ours, reads it back.
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import csv, json, sys\n\
+             rows = list(csv.DictReader(open(sys.argv[1], newline='', encoding='utf-8')))\n\
+             print(json.dumps({'|'.join([r['section'], r['site'], r['host'], r['item'], r['metric']]): r['value'] for r in rows}))",
+        )
+        .arg(&csv_path)
+        .output()
+        .expect("run python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let csv: HashMap<String, String> = serde_json::from_slice(&out.stdout).unwrap();
+    let num = |k: &str| -> f64 { csv.get(k).unwrap_or_else(|| panic!("no {k} in the CSV")).parse().unwrap() };
+    let s = &json["summary"];
+    for (metric, v) in s.as_object().unwrap() {
+        assert_eq!(num(&format!("summary||||{metric}")), v.as_f64().unwrap(), "{metric}");
+    }
+    assert_eq!(num("summary||||mttr_minutes"), json["mttr_minutes"].as_f64().unwrap());
+    for h in json["hosts"].as_array().unwrap() {
+        let host = h["host"].as_str().unwrap();
+        assert_eq!(
+            csv[&format!("host|hn|{host}||availability_pct")],
+            h["availability_pct"].as_f64().unwrap().to_string()
+        );
+        for d in h["disks"].as_array().unwrap() {
+            let at = format!("disk|hn|{host}|{}|", d["mount"].as_str().unwrap());
+            assert_eq!(csv[&format!("{at}full_on")], d["full_on"].as_str().unwrap_or(""));
+            assert_eq!(num(&format!("{at}used_bytes")), d["used_bytes"].as_f64().unwrap());
+        }
+    }
+    let b = &json["backups"][0];
+    assert_eq!(csv["backup|hn|db1|db|missed_days"], "2026-10-07 2026-10-22");
+    assert_eq!(num("backup|hn|db1|db|success_pct"), b["success_pct"].as_f64().unwrap());
+    assert_eq!(num("ups|hn||ups-a1|minutes_on_battery"), 42.0);
+    assert_eq!(csv["incident|hn||2026-10-31 23:00 disk_full db1 /data|end"], "", "ongoing: no end");
+    assert_eq!(num("site|hn|||gap_hours"), 6.0);
+}
