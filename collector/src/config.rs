@@ -35,6 +35,9 @@ pub struct CollectorConfig {
     /// Hourly trends for the capacity and availability reports. Defaults to off.
     #[serde(default)]
     pub trends: Option<crate::trends::TrendsConfig>,
+    /// Reports: their time zone, and the ones sent by email on a schedule.
+    #[serde(default)]
+    pub reports: crate::report::schedule::ReportsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -244,6 +247,7 @@ impl Validate for CollectorConfig {
         if let Some(t) = &self.trends {
             t.check(p);
         }
+        self.reports.check(self.trends.is_some(), self.alarms.as_ref(), p);
         if self.listen.address.parse::<SocketAddr>().is_err() {
             p.push(Problem::general(format!(
                 "listen.address: `{}` is not an address:port, e.g. `0.0.0.0:8186`",

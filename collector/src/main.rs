@@ -357,6 +357,17 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
         tracing::info!(db = %t.config().db.display(), retention_days = t.config().retention_days, "hourly trends on");
         tokio::spawn(flush_trends(t, alarm_stop_rx.clone()))
     });
+    // Scheduled reports (validation made sure trends and the receivers exist).
+    if let (Some(t), Some(a)) = (&config.trends, &config.alarms)
+        && !config.reports.schedule.is_empty()
+    {
+        alarm_tasks.push(tokio::spawn(report::schedule::run(
+            t.db.clone(),
+            a.clone(),
+            config.reports.clone(),
+            alarm_stop_rx.clone(),
+        )));
+    }
     if let Some(e) = &state.alarms {
         e.set_self_checks(self_checks(Arc::downgrade(&state)));
     }

@@ -72,7 +72,12 @@ fn hash_token_prints_the_sha256_of_standard_input() {
 #[test]
 fn the_shipped_example_configs_are_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    for cfg in ["configs/collector.yaml", "configs/demo/collector.yaml", "configs/examples/collector-alarms.yaml"] {
+    for cfg in [
+        "configs/collector.yaml",
+        "configs/demo/collector.yaml",
+        "configs/examples/collector-alarms.yaml",
+        "configs/examples/collector-reports.yaml",
+    ] {
         let out = Command::new(env!("CARGO_BIN_EXE_dcwatch-collector"))
             .args(["validate", "-c"])
             .arg(root.join(cfg))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A real SMTP server (aiosmtpd) for dcwatch's tests: every message it accepts
 is written to DIR as NNNN.json with its envelope and its decoded subject and
-body. Usage: smtp_server.py PORT DIR. Prints "ready" once listening."""
+body (or, for a multipart message, its decoded parts). Usage: smtp_server.py PORT DIR. Prints "ready" once listening."""
 import asyncio
 import email
 import email.policy
@@ -24,8 +24,20 @@ class Handler:
             "subject": str(msg["subject"]),
             "content_type": msg.get_content_type(),
             "charset": msg.get_content_charset(),
-            "body": msg.get_content(),
         }
+        if msg.is_multipart():
+            # Every leaf part, decoded: the text and HTML alternatives, attachments.
+            doc["parts"] = [
+                {
+                    "content_type": p.get_content_type(),
+                    "filename": p.get_filename(),
+                    "body": p.get_content(),
+                }
+                for p in msg.walk()
+                if not p.is_multipart()
+            ]
+        else:
+            doc["body"] = msg.get_content()
         tmp = os.path.join(DIR, f"{n:04}.tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(doc, f, ensure_ascii=False)

@@ -151,3 +151,45 @@ fn the_csv_parses_back_to_the_figures_of_the_json_report() {
     assert_eq!(csv["incident|hn||2026-10-31 23:00 disk_full db1 /data|end"], "", "ongoing: no end");
     assert_eq!(num("site|hn|||gap_hours"), 6.0);
 }
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_scheduled_report_is_emailed_once_with_its_csv_even_across_a_restart() {
+    let (dir, _) = setup();
+    let smtp = SmtpServer::start_on(free_port());
+    let yaml = format!(
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens: []\n  allow_anonymous: true\ntrends:\n  db: {d}/trends.db\n\
+         alarms:\n  db: {d}/alarms.db\n  services:\n    - name: portal\n      members: {{hn: [web1]}}\n  receivers:\n    - name: mail\n      \
+         email: {{host: 127.0.0.1, port: {p}, tls: none, from: dcwatch@dc.local, to: [oncall@dc.local]}}\n\
+         reports:\n  timezone: Asia/Ho_Chi_Minh\n  schedule:\n    - {{every: monthly, receiver: mail, to: [giamdoc@dc.local], lang: vi, hour: 0}}\n",
+        d = dir.path().display(),
+        p = smtp.port
+    );
+    // The month just ended, where the site is.
+    let today = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::get("Asia/Ho_Chi_Minh").unwrap()).date();
+    let label = today.first_of_month().yesterday().unwrap().strftime("%Y-%m").to_string();
+    let collector = Collector::start(&yaml);
+    let m = wait_for("the report's email", || smtp.messages().into_iter().next());
+    assert_eq!(m["subject"], format!("[dcwatch] Báo cáo năng lực và mức độ sẵn sàng — tất cả các trung tâm — {label}"));
+    assert_eq!(m["to"], serde_json::json!(["giamdoc@dc.local"]));
+    let parts = m["parts"].as_array().expect("a multipart message");
+    let kinds: Vec<&str> = parts.iter().map(|p| p["content_type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["text/plain", "text/html", "text/csv"]);
+    assert_eq!(parts[2]["filename"], format!("dcwatch-{label}.csv"));
+    // Mail carries text with CRLF line ends (as RFC 4180 CSV has them).
+    let csv = parts[2]["body"].as_str().unwrap().replace("\r\n", "\n");
+    assert!(csv.starts_with(&format!("section,site,host,item,metric,value\nreport,,,,period,{label}\n")), "{csv}");
+    let html = parts[1]["body"].as_str().unwrap();
+    assert!(html.contains("<h1>Báo cáo năng lực và mức độ sẵn sàng</h1>"));
+    if label == "2026-10" {
+        // The generated month itself.
+        assert!(html.contains("99,898 %") && csv.contains("backup,hn,db1,db,success_pct,93.5\n"), "{csv}");
+    }
+    // A restart does not send it again.
+    let (cdir, port) = collector.kill9();
+    let collector = Collector::start_at(cdir, &yaml, port);
+    wait_for("the schedule's first look after the restart", || {
+        collector.proc.output().contains("scheduled report already sent").then_some(())
+    });
+    assert_eq!(smtp.messages().len(), 1);
+}

@@ -163,16 +163,31 @@ pub fn grouped(ps: &[serde_json::Value]) -> (String, String) {
 
 async fn send_email(e: &super::config::EmailConfig, subject: &str, body: &str) -> Result<(), String> {
     use lettre::message::header::ContentType;
-    use lettre::transport::smtp::authentication::Credentials;
-    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-    let mut m = Message::builder()
-        .from(e.from.parse().map_err(|x| format!("from: {x}"))?)
-        .subject(subject)
-        .header(ContentType::TEXT_PLAIN);
+    let msg = message(e, subject)?.header(ContentType::TEXT_PLAIN).body(body.to_string()).map_err(|x| x.to_string())?;
+    deliver_email(e, msg).await
+}
+
+/// An email of several parts (the scheduled reports: text, HTML, CSV).
+pub async fn send_message(
+    e: &super::config::EmailConfig,
+    subject: &str,
+    body: lettre::message::MultiPart,
+) -> Result<(), String> {
+    let msg = message(e, subject)?.multipart(body).map_err(|x| x.to_string())?;
+    deliver_email(e, msg).await
+}
+
+fn message(e: &super::config::EmailConfig, subject: &str) -> Result<lettre::message::MessageBuilder, String> {
+    let mut m = lettre::Message::builder().from(e.from.parse().map_err(|x| format!("from: {x}"))?).subject(subject);
     for to in &e.to {
         m = m.to(to.parse().map_err(|x| format!("to {to}: {x}"))?);
     }
-    let msg = m.body(body.to_string()).map_err(|x| x.to_string())?;
+    Ok(m)
+}
+
+async fn deliver_email(e: &super::config::EmailConfig, msg: lettre::Message) -> Result<(), String> {
+    use lettre::transport::smtp::authentication::Credentials;
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
     type Smtp = AsyncSmtpTransport<Tokio1Executor>;
     let builder = match e.tls.as_str() {
         "tls" => Smtp::relay(&e.host).map_err(|x| x.to_string())?.port(e.port.unwrap_or(465)),

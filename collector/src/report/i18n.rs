@@ -168,6 +168,7 @@ pub struct Text {
     pub gap_note: &'static str,
     pub confidence_note: &'static str,
     pub none: &'static str,
+    pub see_attachment: &'static str,
 }
 
 pub static EN: Text = Text {
@@ -250,6 +251,7 @@ pub static EN: Text = Text {
     gap_note: "Hours in which nothing came from a site (the collector or the link was down) are gaps: they count neither for nor against availability, and charts leave them empty.",
     confidence_note: "Full-on dates extend the period's growth (the median of day-to-day changes, so one large copy does not decide it). Confidence: high with 21 days or more of steady growth; medium with 7 days or more; low otherwise.",
     none: "none",
+    see_attachment: "The report is in this message as HTML, and its figures are attached as CSV.",
 };
 
 pub static VI: Text = Text {
@@ -332,6 +334,7 @@ pub static VI: Text = Text {
     gap_note: "Những giờ không nhận được gì từ một trung tâm (bộ thu thập hoặc đường truyền gián đoạn) là khoảng trống: không tính vào mức sẵn sàng, và để trống trên biểu đồ.",
     confidence_note: "Ngày đầy được ngoại suy từ mức tăng trong kỳ (trung vị của mức thay đổi giữa các ngày, nên một lần chép dữ liệu lớn không quyết định kết quả). Độ tin cậy: cao khi tăng đều từ 21 ngày trở lên; trung bình từ 7 ngày; còn lại là thấp.",
     none: "không có",
+    see_attachment: "Báo cáo nằm trong thư này ở dạng HTML; số liệu được đính kèm dưới dạng CSV.",
 };
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 pub mod i18n;
 pub mod render;
 pub mod sample;
+pub mod schedule;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -818,7 +819,7 @@ pub fn run_cli(config: &crate::config::CollectorConfig, a: &Args) -> u8 {
             Ok(tz) => tz,
             Err(e) => return fail(2, format!("--tz {name}: {e}")),
         },
-        None => TimeZone::system(),
+        None => config.reports.tz(),
     };
     let lang = match i18n::Lang::parse(&a.lang) {
         Ok(l) => l,

@@ -1,0 +1,297 @@
+//! Reports sent by email on a schedule: monthly on the 1st, weekly on
+//! Monday, at `hour` in the report zone, for the period just ended. Each is
+//! sent once (remembered in the trends database, so a restart does not send
+//! it again); a failed send is tried again ten minutes later.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jiff::tz::TimeZone;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Deserialize;
+
+use crate::alarm::config::{AlarmsConfig, EmailConfig};
+use dcwatch_common::config::Problem;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportsConfig {
+    /// The zone of the reports' days, e.g. `Asia/Ho_Chi_Minh`. Defaults to the system's.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    #[serde(default)]
+    pub schedule: Vec<ScheduleConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// `monthly` or `weekly`.
+    pub every: Every,
+    /// An email receiver of `alarms.receivers`: its SMTP settings and, unless `to` is given, its addresses.
+    pub receiver: String,
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// `vi` or `en`. Defaults to vi.
+    #[serde(default = "default_lang")]
+    pub lang: String,
+    /// One site. Defaults to all.
+    #[serde(default)]
+    pub site: Option<String>,
+    /// The hour (0–23) it is sent on its day. Defaults to 7.
+    #[serde(default = "default_hour")]
+    pub hour: i8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Every {
+    Monthly,
+    Weekly,
+}
+
+fn default_lang() -> String {
+    "vi".into()
+}
+fn default_hour() -> i8 {
+    7
+}
+
+impl ReportsConfig {
+    pub fn tz(&self) -> TimeZone {
+        self.timezone.as_deref().and_then(|z| TimeZone::get(z).ok()).unwrap_or_else(TimeZone::system)
+    }
+
+    pub fn check(&self, trends_on: bool, alarms: Option<&AlarmsConfig>, p: &mut Vec<Problem>) {
+        if let Some(z) = &self.timezone
+            && let Err(e) = TimeZone::get(z)
+        {
+            p.push(Problem::general(format!("reports.timezone: `{z}`: {e}")));
+        }
+        if !self.schedule.is_empty() && !trends_on {
+            p.push(Problem::general("reports.schedule: needs the `trends:` section (the reports are made from it)"));
+        }
+        for (i, s) in self.schedule.iter().enumerate() {
+            let at = format!("reports.schedule[{i}]");
+            if !(0..=23).contains(&s.hour) {
+                p.push(Problem::general(format!("{at}.hour: must be 0–23")));
+            }
+            if super::i18n::Lang::parse(&s.lang).is_err() {
+                p.push(Problem::general(format!("{at}.lang: `{}` is not vi or en", s.lang)));
+            }
+            match alarms.and_then(|a| a.receivers.iter().find(|r| r.name == s.receiver)) {
+                Some(r) if r.email.is_some() => {}
+                Some(_) => {
+                    p.push(Problem::general(format!("{at}.receiver: `{}` is not an email receiver", s.receiver)))
+                }
+                None => p.push(Problem::general(format!(
+                    "{at}.receiver: no receiver is named `{}` in alarms.receivers",
+                    s.receiver
+                ))),
+            }
+            for a in &s.to {
+                if a.parse::<lettre::message::Mailbox>().is_err() {
+                    p.push(Problem::general(format!("{at}.to: `{a}` is not an email address")));
+                }
+            }
+        }
+    }
+}
+
+/// The period just ended at `now_s` and the moment its report is due.
+pub fn due(every: Every, hour: i8, now_s: i64, tz: &TimeZone) -> (String, i64) {
+    let now = jiff::Timestamp::from_second(now_s).unwrap_or_default().to_zoned(tz.clone());
+    let today = now.date();
+    let at = |d: jiff::civil::Date| d.at(hour, 0, 0, 0).to_zoned(tz.clone()).map_or(0, |z| z.timestamp().as_second());
+    let day = |d: jiff::civil::Date, n: i64| d.checked_add(jiff::Span::new().days(n)).unwrap_or(d);
+    match every {
+        Every::Monthly => {
+            let mut first = today.first_of_month();
+            if now_s < at(first) {
+                first = day(first, -1).first_of_month();
+            }
+            (day(first, -1).strftime("%Y-%m").to_string(), at(first))
+        }
+        Every::Weekly => {
+            let back = i64::from(today.weekday().to_monday_zero_offset());
+            let mut monday = day(today, -back);
+            if now_s < at(monday) {
+                monday = day(monday, -7);
+            }
+            let w = day(monday, -1).iso_week_date();
+            (format!("{}-W{:02}", w.year(), w.week()), at(monday))
+        }
+    }
+}
+
+const SENT: &str = "CREATE TABLE IF NOT EXISTS reports_sent (
+    schedule TEXT NOT NULL, period TEXT NOT NULL, sent_ms INTEGER NOT NULL, PRIMARY KEY (schedule, period)
+)";
+
+/// The schedule's task: looks once a minute.
+pub async fn run(
+    trends_db: PathBuf,
+    alarms: AlarmsConfig,
+    cfg: ReportsConfig,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let tz = cfg.tz();
+    let mut failed_at: HashMap<String, i64> = HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let mut first = true;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let now = dcwatch_common::now_ns() / 1_000_000_000;
+        for s in &cfg.schedule {
+            let key = format!("{:?}/{}/{}/{}", s.every, s.lang, s.site.as_deref().unwrap_or("*"), s.receiver);
+            let (period, due_at) = due(s.every, s.hour, now, &tz);
+            if now < due_at || failed_at.get(&key).is_some_and(|t| now - t < 600) {
+                continue;
+            }
+            match sent(&trends_db, &key, &period) {
+                Ok(true) => {
+                    if first {
+                        tracing::info!(period = %period, receiver = %s.receiver, "scheduled report already sent");
+                    }
+                    continue;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read which reports were sent");
+                    continue;
+                }
+            }
+            match send(&trends_db, &alarms, &tz, s, &period, now).await {
+                Ok(to) => {
+                    failed_at.remove(&key);
+                    if let Err(e) = mark_sent(&trends_db, &key, &period, now) {
+                        tracing::warn!(error = %e, "the report was sent but cannot be marked; it may be sent again");
+                    }
+                    tracing::info!(period = %period, to = %to, "report sent");
+                }
+                Err(e) => {
+                    failed_at.insert(key, now);
+                    tracing::warn!(period = %period, receiver = %s.receiver, error = %e, "cannot send the report; trying again in 10 minutes");
+                }
+            }
+        }
+        first = false;
+    }
+}
+
+fn sent(db: &std::path::Path, key: &str, period: &str) -> Result<bool, String> {
+    let c = Connection::open(db).map_err(|e| e.to_string())?;
+    c.execute_batch(SENT).map_err(|e| e.to_string())?;
+    c.query_row("SELECT 1 FROM reports_sent WHERE schedule = ?1 AND period = ?2", params![key, period], |_| Ok(()))
+        .optional()
+        .map(|r| r.is_some())
+        .map_err(|e| e.to_string())
+}
+
+fn mark_sent(db: &std::path::Path, key: &str, period: &str, now: i64) -> Result<(), String> {
+    let c = Connection::open(db).map_err(|e| e.to_string())?;
+    c.execute(
+        "INSERT OR REPLACE INTO reports_sent (schedule, period, sent_ms) VALUES (?1, ?2, ?3)",
+        params![key, period, now * 1000],
+    )
+    .map(|_| ())
+    .map_err(|e| e.to_string())
+}
+
+async fn send(
+    trends_db: &std::path::Path,
+    alarms: &AlarmsConfig,
+    tz: &TimeZone,
+    s: &ScheduleConfig,
+    period: &str,
+    now: i64,
+) -> Result<String, String> {
+    let lang = super::i18n::Lang::parse(&s.lang)?;
+    let (html, csv) = {
+        let trends = crate::trends::open_read(trends_db)?;
+        let alarm_db = Connection::open_with_flags(&alarms.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok();
+        let inputs = super::Inputs {
+            trends: &trends,
+            alarms: alarm_db.as_ref(),
+            tz: tz.clone(),
+            services: alarms.services.iter().map(|x| x.name.clone()).collect(),
+        };
+        let p = super::parse_period(period, tz)?;
+        let r = super::build(&inputs, &p, s.site.as_deref(), now)?;
+        (super::render::html(&r, lang), super::render::csv(&r))
+    };
+    let mut email: EmailConfig = alarms
+        .receivers
+        .iter()
+        .find(|r| r.name == s.receiver)
+        .and_then(|r| r.email.clone())
+        .ok_or_else(|| format!("no email receiver `{}`", s.receiver))?;
+    if !s.to.is_empty() {
+        email.to = s.to.clone();
+    }
+    let t = lang.t();
+    let site = s.site.clone().unwrap_or_else(|| t.all_sites.to_string());
+    let subject = format!("[dcwatch] {} — {site} — {period}", t.title);
+    let text = format!("{} — {site} — {period}\n\n{}", t.title, t.see_attachment);
+    use lettre::message::{Attachment, MultiPart, header::ContentType};
+    let body = MultiPart::mixed().multipart(MultiPart::alternative_plain_html(text, html)).singlepart(
+        Attachment::new(format!("dcwatch-{period}.csv"))
+            .body(csv, ContentType::parse("text/csv; charset=utf-8").map_err(|e| e.to_string())?),
+    );
+    crate::alarm::notify::send_message(&email, &subject, body).await?;
+    Ok(email.to.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(y: i16, m: i8, d: i8, h: i8) -> i64 {
+        jiff::civil::date(y, m, d)
+            .at(h, 0, 0, 0)
+            .to_zoned(TimeZone::fixed(jiff::tz::offset(7)))
+            .unwrap()
+            .timestamp()
+            .as_second()
+    }
+
+    #[test]
+    fn a_schedule_needs_trends_an_email_receiver_and_a_real_zone() {
+        let yaml = "listen:\n  address: 127.0.0.1:1\ningest:\n  tokens: []\n  allow_anonymous: true\nalarms:\n  db: /tmp/x.db\n  \
+                    receivers:\n    - name: hook\n      webhook: {url: http://127.0.0.1:9/x}\nreports:\n  timezone: Asia/Hanoi-Nowhere\n  \
+                    schedule:\n    - {every: monthly, receiver: hook, lang: fr, hour: 24}\n    - {every: weekly, receiver: mail}\n";
+        let problems =
+            dcwatch_common::config::parse::<crate::config::CollectorConfig>(yaml, std::path::Path::new("/x/c.yaml"))
+                .unwrap_err();
+        let msgs: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert!(msgs[0].starts_with("reports.timezone: `Asia/Hanoi-Nowhere`: "), "{msgs:?}");
+        assert_eq!(
+            &msgs[1..],
+            [
+                "reports.schedule: needs the `trends:` section (the reports are made from it)",
+                "reports.schedule[0].hour: must be 0–23",
+                "reports.schedule[0].lang: `fr` is not vi or en",
+                "reports.schedule[0].receiver: `hook` is not an email receiver",
+                "reports.schedule[1].receiver: no receiver is named `mail` in alarms.receivers",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_period_just_ended_and_when_it_is_due() {
+        let tz = TimeZone::fixed(jiff::tz::offset(7));
+        // 22 November 2026 (a Sunday), noon.
+        assert_eq!(due(Every::Monthly, 7, at(2026, 11, 22, 12), &tz), ("2026-10".to_string(), at(2026, 11, 1, 7)));
+        // 1 December, 06:00: not yet due; still October's.
+        assert_eq!(due(Every::Monthly, 7, at(2026, 12, 1, 6), &tz), ("2026-10".to_string(), at(2026, 11, 1, 7)));
+        assert_eq!(due(Every::Monthly, 7, at(2026, 12, 1, 7), &tz), ("2026-11".to_string(), at(2026, 12, 1, 7)));
+        assert_eq!(due(Every::Monthly, 7, at(2027, 1, 3, 7), &tz), ("2026-12".to_string(), at(2027, 1, 1, 7)));
+        // Weekly: Monday 16 November 07:00 sends week 46 (9–15 November).
+        assert_eq!(due(Every::Weekly, 7, at(2026, 11, 22, 12), &tz), ("2026-W46".to_string(), at(2026, 11, 16, 7)));
+        assert_eq!(due(Every::Weekly, 7, at(2026, 11, 23, 8), &tz), ("2026-W47".to_string(), at(2026, 11, 23, 7)));
+    }
+}
