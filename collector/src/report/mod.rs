@@ -184,6 +184,9 @@ pub struct HostRow {
     pub down_minutes: f64,
     pub cpu_p95_pct: Option<f64>,
     pub mem_p95_pct: Option<f64>,
+    /// The busiest interface's p95, received and sent, bytes per second.
+    pub net_rx_p95_bytes_s: Option<f64>,
+    pub net_tx_p95_bytes_s: Option<f64>,
     pub disks: Vec<DiskRow>,
 }
 
@@ -375,6 +378,7 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
     let to = to_full.min(now_s.max(from));
     let (from_h, to_h) = (from.div_euclid(3600), (to + 3599).div_euclid(3600));
     let read = |m: &str, f: &str| read_hours(inp.trends, m, f, site, from_h, to_h);
+    let total = |m: &str, f: &str| crate::trends::read_totals(inp.trends, m, f, site, from_h, to_h);
     let fmt_ts = |s: i64| -> String {
         jiff::Timestamp::from_second(s)
             .map(|t| t.to_zoned(inp.tz.clone()).strftime("%Y-%m-%d %H:%M").to_string())
@@ -404,12 +408,23 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
 
     // Hosts: availability, CPU and memory p95, disks.
     let cpu: HashMap<(String, String), Agg> =
-        read("host_cpu", "usage_pct")?.into_iter().map(|(k, h)| ((k.site, k.host), all(&h))).collect();
+        total("host_cpu", "usage_pct")?.into_iter().map(|(k, h)| ((k.site, k.host), all(&h))).collect();
     let mem: HashMap<(String, String), Agg> =
-        read("host_mem", "used_pct")?.into_iter().map(|(k, h)| ((k.site, k.host), all(&h))).collect();
+        total("host_mem", "used_pct")?.into_iter().map(|(k, h)| ((k.site, k.host), all(&h))).collect();
+    let net = |f: &str| -> Result<HashMap<(String, String), f64>, String> {
+        let mut m: HashMap<(String, String), f64> = HashMap::new();
+        for (k, h) in total("host_net", f)? {
+            if let Some(p) = all(&h).sketch.as_ref().and_then(|s| s.quantile(0.95)) {
+                let e = m.entry((k.site, k.host)).or_insert(p);
+                *e = e.max(p);
+            }
+        }
+        Ok(m)
+    };
+    let (rx, tx) = (net("rx_bytes_per_s")?, net("tx_bytes_per_s")?);
     let used = read("host_disk", "used_bytes")?;
-    let total: HashMap<(String, String, String), Agg> =
-        read("host_disk", "total_bytes")?.into_iter().map(|(k, h)| ((k.site, k.host, k.key), all(&h))).collect();
+    let disk_total: HashMap<(String, String, String), Agg> =
+        total("host_disk", "total_bytes")?.into_iter().map(|(k, h)| ((k.site, k.host, k.key), all(&h))).collect();
     let silent = spans_of("agent_silent");
     let end_date = *period.days.last().expect("days");
     let mut host_rows = Vec::new();
@@ -436,7 +451,7 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
             let pts: Vec<(f64, f64)> =
                 daily_used.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i as f64, v))).collect();
             let last = pts.last().copied();
-            let tot = total.get(&(s.clone(), h.clone(), k.key.clone())).and_then(|a| (a.n > 0).then_some(a.max));
+            let tot = disk_total.get(&(s.clone(), h.clone(), k.key.clone())).and_then(|a| (a.n > 0).then_some(a.max));
             let fit = theil_sen(&pts);
             // Used at the end of the last day with data: its average is mid-day.
             let used_end = match (last, fit) {
@@ -512,6 +527,8 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
             down_minutes: round1(down_min),
             cpu_p95_pct: cpu95,
             mem_p95_pct: mem95,
+            net_rx_p95_bytes_s: rx.get(&key).map(|v| v.round()),
+            net_tx_p95_bytes_s: tx.get(&key).map(|v| v.round()),
             disks,
         });
     }
@@ -606,10 +623,10 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
 
     // Power equipment.
     let on_batt = read("ups", "on_battery")?;
-    let load = read("ups", "load_pct")?;
-    let charge = read("ups", "battery_charge_pct")?;
-    let runtime = read("ups", "runtime_remaining_s")?;
-    let replace = read("ups", "replace_battery")?;
+    let load = total("ups", "load_pct")?;
+    let charge = total("ups", "battery_charge_pct")?;
+    let runtime = total("ups", "runtime_remaining_s")?;
+    let replace = total("ups", "replace_battery")?;
     let find = |v: &[crate::trends::SeriesHours], k: &SeriesKey| {
         v.iter().find(|(x, _)| x.site == k.site && x.key == k.key).map(|(_, h)| all(h))
     };
@@ -672,7 +689,7 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
     }
     let feeds: Vec<FeedRow> = feeds.into_values().collect();
     let running = read("generator", "running")?;
-    let fuel = read("generator", "fuel_pct")?;
+    let fuel = total("generator", "fuel_pct")?;
     let gen_runs = spans_of("generator_running");
     let generators: Vec<GeneratorRow> = running
         .iter()
@@ -700,7 +717,7 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
     // Backups: a day with a success is a day on which a last success falls.
     let last_ok = read("backup", "last_success_ts")?;
     let outcome = read("backup", "ok")?;
-    let shrink = read("backup", "size_change_pct")?;
+    let shrink = total("backup", "size_change_pct")?;
     let today = period.day_of(now_s);
     let mut backups = Vec::new();
     for (k, hours) in &outcome {

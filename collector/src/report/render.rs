@@ -84,6 +84,8 @@ pub fn csv(r: &Report) -> String {
         row("host", &h.site, &h.host, "", "down_minutes", h.down_minutes.to_string());
         row("host", &h.site, &h.host, "", "cpu_p95_pct", opt(h.cpu_p95_pct));
         row("host", &h.site, &h.host, "", "mem_p95_pct", opt(h.mem_p95_pct));
+        row("host", &h.site, &h.host, "", "net_rx_p95_bytes_s", opt(h.net_rx_p95_bytes_s));
+        row("host", &h.site, &h.host, "", "net_tx_p95_bytes_s", opt(h.net_tx_p95_bytes_s));
         for d in &h.disks {
             row("disk", &h.site, &h.host, &d.mount, "used_pct", opt(d.used_pct));
             row("disk", &h.site, &h.host, &d.mount, "used_bytes", opt(d.used_bytes));
@@ -545,12 +547,13 @@ figcaption{{font-weight:bold;margin-bottom:2px}}@media print{{h2{{page-break-aft
     }
     let _ = write!(
         o,
-        "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
         esc(t.site),
         esc(t.host),
         esc(t.availability),
         esc(t.cpu_p95),
         esc(t.mem_p95),
+        esc(t.net_p95),
         esc(t.disk),
         esc(t.used),
         esc(t.size),
@@ -562,12 +565,16 @@ figcaption{{font-weight:bold;margin-bottom:2px}}@media print{{h2{{page-break-aft
         let rows = h.disks.len().max(1);
         let _ = write!(
             o,
-            "<tr><td rowspan={rows}>{}</td><td rowspan={rows}>{}</td><td rowspan={rows} class=n>{}</td><td rowspan={rows} class=n>{}</td><td rowspan={rows} class=n>{}</td>",
+            "<tr><td rowspan={rows}>{}</td><td rowspan={rows}>{}</td><td rowspan={rows} class=n>{}</td><td rowspan={rows} class=n>{}</td><td rowspan={rows} class=n>{}</td><td rowspan={rows} class=n>{}</td>",
             esc(&h.site),
             esc(&h.host),
             pct(h.availability_pct, 3),
             pct(h.cpu_p95_pct, 1),
-            pct(h.mem_p95_pct, 1)
+            pct(h.mem_p95_pct, 1),
+            match (h.net_rx_p95_bytes_s, h.net_tx_p95_bytes_s) {
+                (Some(r), Some(t)) => format!("{}/s ↓ {}/s ↑", lang.bytes(r), lang.bytes(t)),
+                _ => String::new(),
+            }
         );
         if h.disks.is_empty() {
             o.push_str("<td colspan=6></td></tr>");

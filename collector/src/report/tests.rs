@@ -114,3 +114,49 @@ fn periods_are_months_or_iso_weeks_in_the_site_zone() {
     );
     assert_eq!(last_month(at(3, 12, 0), &tz()), "2026-09");
 }
+
+#[test]
+fn network_p95_is_the_busiest_interfaces() {
+    use crate::ingest::lines::{ObsValue, Observation};
+    let dir = tempfile::tempdir().unwrap();
+    let t = crate::trends::Trends::open(crate::trends::TrendsConfig {
+        db: dir.path().join("trends.db"),
+        retention_days: 730,
+        flush_secs: 60,
+    })
+    .unwrap();
+    let mut obs = Vec::new();
+    for i in 0..100i64 {
+        for (iface, scale) in [("eth0", 1.0e6), ("eth1", 2.0e6)] {
+            obs.push(Observation {
+                measurement: "host_net".into(),
+                tags: vec![
+                    ("site".into(), "hn".into()),
+                    ("host".into(), "web1".into()),
+                    ("iface".into(), iface.into()),
+                ],
+                fields: vec![
+                    ("rx_bytes_per_s".into(), ObsValue::Num((i + 1) as f64 * scale)),
+                    ("tx_bytes_per_s".into(), ObsValue::Num(1000.0)),
+                ],
+                ts: (at(2, 10, 0) + i * 30) * 1_000_000_000,
+            });
+        }
+        obs.push(Observation {
+            measurement: "dcwatch_agent".into(),
+            tags: vec![("site".into(), "hn".into()), ("host".into(), "web1".into())],
+            fields: vec![("uptime_s".into(), ObsValue::Num(1.0))],
+            ts: (at(2, 10, 0) + i * 30) * 1_000_000_000,
+        });
+    }
+    t.observe(&obs);
+    t.flush(at(3, 0, 0) * 1_000_000_000).unwrap();
+    let trends = crate::trends::open_read(&dir.path().join("trends.db")).unwrap();
+    let inputs = Inputs { trends: &trends, alarms: None, tz: tz(), services: Vec::new() };
+    let r = build(&inputs, &parse_period("2026-10", &tz()).unwrap(), None, at(31, 0, 0) + 86_400 * 3).unwrap();
+    // eth1 is the busier: its p95 is 95 × 2 MB/s (within the sketch's 1 %).
+    let rx = r.hosts[0].net_rx_p95_bytes_s.unwrap();
+    assert!((rx - 190.0e6).abs() / 190.0e6 <= 0.01, "{rx}");
+    let tx = r.hosts[0].net_tx_p95_bytes_s.unwrap();
+    assert!((tx - 1000.0).abs() <= 10.0, "{tx}");
+}

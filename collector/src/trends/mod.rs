@@ -67,10 +67,9 @@ fn kept(o: &Observation) -> Option<(String, &'static [(&'static str, bool)])> {
     let tag = |k: &str| o.tag(k).unwrap_or("");
     Some(match o.measurement.as_str() {
         "host_cpu" if tag("cpu") == "total" => (String::new(), &[("usage_pct", true)]),
-        "host_mem" => (String::new(), &[("used_pct", true), ("used_bytes", false), ("total_bytes", false)]),
-        "host_disk" => {
-            (format!("mount={}", tag("mount")), &[("used_pct", false), ("used_bytes", false), ("total_bytes", false)])
-        }
+        // What the report reads, no more: a server-year is thousands of rows per field.
+        "host_mem" => (String::new(), &[("used_pct", true)]),
+        "host_disk" => (format!("mount={}", tag("mount")), &[("used_bytes", false), ("total_bytes", false)]),
         "host_net" => (format!("iface={}", tag("iface")), &[("rx_bytes_per_s", true), ("tx_bytes_per_s", true)]),
         "ups" => (
             format!("device={}", tag("device")),
@@ -312,6 +311,32 @@ pub fn read_hours(
     from_hour: i64,
     to_hour: i64,
 ) -> Result<Vec<SeriesHours>, String> {
+    read(conn, measurement, field, site, from_hour, to_hour, false)
+}
+
+/// Like [`read_hours`], with each series' hours merged into one, as they
+/// are read (a month of sketches is not held hour by hour). The one
+/// aggregate stands at its first hour.
+pub fn read_totals(
+    conn: &Connection,
+    measurement: &str,
+    field: &str,
+    site: Option<&str>,
+    from_hour: i64,
+    to_hour: i64,
+) -> Result<Vec<SeriesHours>, String> {
+    read(conn, measurement, field, site, from_hour, to_hour, true)
+}
+
+fn read(
+    conn: &Connection,
+    measurement: &str,
+    field: &str,
+    site: Option<&str>,
+    from_hour: i64,
+    to_hour: i64,
+    merge: bool,
+) -> Result<Vec<SeriesHours>, String> {
     let mut st = conn
         .prepare(
             "SELECT s.site, s.host, s.key, h.hour, h.n, h.min, h.max, h.sum, h.sketch FROM series s JOIN hourly h \
@@ -340,7 +365,13 @@ pub fn read_hours(
         let ((site, host, key), hour, agg) = row.map_err(|e| e.to_string())?;
         let k = SeriesKey { measurement: measurement.into(), field: field.into(), site, host, key };
         match out.last_mut() {
-            Some((last, v)) if *last == k => v.push((hour, agg)),
+            Some((last, v)) if *last == k => {
+                if merge {
+                    v[0].1.merge(&agg);
+                } else {
+                    v.push((hour, agg));
+                }
+            }
             _ => out.push((k, vec![(hour, agg)])),
         }
     }
