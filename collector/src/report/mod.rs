@@ -17,7 +17,7 @@ use jiff::tz::TimeZone;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-use crate::trends::{Agg, SeriesKey, read_hours};
+use crate::trends::{self, Agg, SeriesKey};
 
 /// The report's time span, in the site's time zone.
 #[derive(Debug, Clone)]
@@ -377,8 +377,8 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
     let (from, to_full) = (period.start(), period.end());
     let to = to_full.min(now_s.max(from));
     let (from_h, to_h) = (from.div_euclid(3600), (to + 3599).div_euclid(3600));
-    let read = |m: &str, f: &str| read_hours(inp.trends, m, f, site, from_h, to_h);
-    let total = |m: &str, f: &str| crate::trends::read_totals(inp.trends, m, f, site, from_h, to_h);
+    let read = |m: &str, f: &str| trends::read(inp.trends, m, f, site, from_h, to_h, trends::By::Hour);
+    let total = |m: &str, f: &str| trends::read(inp.trends, m, f, site, from_h, to_h, trends::By::Series);
     let fmt_ts = |s: i64| -> String {
         jiff::Timestamp::from_second(s)
             .map(|t| t.to_zoned(inp.tz.clone()).strftime("%Y-%m-%d %H:%M").to_string())

@@ -232,6 +232,32 @@ fn lines(title: &str, days: usize, series: &[(String, Vec<Option<f64>>)], lang: 
     s
 }
 
+/// A table: a header of `cols`, then rows of cells (safe HTML, and whether
+/// it is a number, right-aligned).
+fn table(o: &mut String, cols: &[&str], rows: impl Iterator<Item = Vec<(String, bool)>>) {
+    o.push_str("<table><tr>");
+    for c in cols {
+        let _ = write!(o, "<th>{}</th>", esc(c));
+    }
+    o.push_str("</tr>");
+    for r in rows {
+        o.push_str("<tr>");
+        for (cell, n) in r {
+            let _ = write!(o, "<td{}>{cell}</td>", if n { " class=n" } else { "" });
+        }
+        o.push_str("</tr>");
+    }
+    o.push_str("</table>");
+}
+
+fn txt(s: &str) -> (String, bool) {
+    (esc(s), false)
+}
+
+fn num(s: String) -> (String, bool) {
+    (s, true)
+}
+
 pub fn html(r: &Report, lang: Lang) -> String {
     let t = lang.t();
     let pct = |v: Option<f64>, d: usize| {
@@ -316,81 +342,60 @@ figcaption{{font-weight:bold;margin-bottom:2px}}@media print{{h2{{page-break-aft
     if r.act_first.is_empty() {
         let _ = write!(o, "<p>{}</p>", esc(t.nothing_urgent));
     } else {
-        let _ = write!(
-            o,
-            "<table><tr><th>#</th><th>{}</th><th>{}</th><th></th><th>{}</th><th>{}</th></tr>",
-            esc(t.site),
-            esc(t.host),
-            esc(t.full_on),
-            esc(t.days_left)
-        );
-        for (i, a) in r.act_first.iter().enumerate() {
+        let rows = r.act_first.iter().enumerate().map(|(i, a)| {
             let what = match (a.what.as_str(), &a.mount) {
                 ("disk", Some(m)) => format!("{} {}", t.act_disk, m),
                 ("cpu", _) => format!("{} {}", t.act_cpu, pct(a.value_pct, 1)),
                 _ => format!("{} {}", t.act_memory, pct(a.value_pct, 1)),
             };
-            let _ = write!(
-                o,
-                "<tr><td class=n>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=n>{}</td></tr>",
-                i + 1,
-                esc(&a.site),
-                esc(&a.host),
-                esc(&what),
-                a.full_on.as_deref().map(|d| lang.date(d)).unwrap_or_default(),
-                a.days_left.map(|d| lang.num(d as f64, 0)).unwrap_or_default()
-            );
-        }
-        o.push_str("</table>");
+            vec![
+                num((i + 1).to_string()),
+                txt(&a.site),
+                txt(&a.host),
+                txt(&what),
+                (a.full_on.as_deref().map(|d| lang.date(d)).unwrap_or_default(), false),
+                num(a.days_left.map(|d| lang.num(d as f64, 0)).unwrap_or_default()),
+            ]
+        });
+        table(&mut o, &["#", t.site, t.host, "", t.full_on, t.days_left], rows);
     }
     // Availability.
-    let _ = write!(
-        o,
-        "<h2>{}</h2><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-        esc(t.availability),
-        esc(t.site),
-        esc(t.hosts),
-        esc(t.host_availability),
-        esc(t.power_availability),
-        esc(t.power_lost_min),
-        esc(t.redundancy_degraded_min),
-        esc(t.gap_hours)
+    let _ = write!(o, "<h2>{}</h2>", esc(t.availability));
+    let rows = r.sites.iter().map(|x| {
+        vec![
+            txt(&x.site),
+            num(x.hosts.to_string()),
+            num(pct(x.host_availability_pct, 3)),
+            num(pct(x.power_availability_pct, 3)),
+            num(lang.num(x.power_lost_minutes, 1)),
+            num(lang.num(x.redundancy_degraded_minutes, 1)),
+            num(x.gap_hours.to_string()),
+        ]
+    });
+    table(
+        &mut o,
+        &[
+            t.site,
+            t.hosts,
+            t.host_availability,
+            t.power_availability,
+            t.power_lost_min,
+            t.redundancy_degraded_min,
+            t.gap_hours,
+        ],
+        rows,
     );
-    for x in &r.sites {
-        let _ = write!(
-            o,
-            "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
-            esc(&x.site),
-            x.hosts,
-            pct(x.host_availability_pct, 3),
-            pct(x.power_availability_pct, 3),
-            lang.num(x.power_lost_minutes, 1),
-            lang.num(x.redundancy_degraded_minutes, 1),
-            x.gap_hours
-        );
-    }
-    o.push_str("</table>");
     let _ = write!(o, "<p class=note>{}</p>", esc(t.gap_note));
     if !r.services.is_empty() {
-        let _ = write!(
-            o,
-            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-            esc(t.service),
-            esc(t.availability),
-            esc(t.outage_min),
-            esc(t.degraded_min)
-        );
-        for x in &r.services {
-            let _ = write!(
-                o,
-                "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
-                esc(&x.service),
-                pct(Some(x.availability_pct), 3),
-                lang.num(x.outage_minutes, 1),
-                lang.num(x.degraded_minutes, 1)
-            );
-        }
-        o.push_str("</table>");
+        let rows = r.services.iter().map(|x| {
+            vec![
+                txt(&x.service),
+                num(pct(Some(x.availability_pct), 3)),
+                num(lang.num(x.outage_minutes, 1)),
+                num(lang.num(x.degraded_minutes, 1)),
+            ]
+        });
+        table(&mut o, &[t.service, t.availability, t.outage_min, t.degraded_min], rows);
     }
     // Incidents.
     let _ = write!(
@@ -401,29 +406,17 @@ figcaption{{font-weight:bold;margin-bottom:2px}}@media print{{h2{{page-break-aft
         r.mttr_minutes.map_or_else(|| t.none.to_string(), |m| format!("{} {}", lang.num(m, 1), t.minutes))
     );
     if !r.incidents.is_empty() {
-        let _ = write!(
-            o,
-            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th></th></tr>",
-            esc(t.start),
-            esc(t.end),
-            esc(t.minutes),
-            esc(t.alarm),
-            esc(t.subject)
-        );
-        for x in &r.incidents {
-            let _ = write!(
-                o,
-                "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td>{}</td><td>{} {}</td><td>{}</td></tr>",
-                lang.datetime(&x.start),
-                x.end.as_deref().map_or_else(|| t.ongoing.to_string(), |e| lang.datetime(e)),
-                lang.num(x.minutes, 1),
-                esc(&x.name),
-                esc(&x.site),
-                esc(&x.subject),
-                esc(&x.summary)
-            );
-        }
-        o.push_str("</table>");
+        let rows = r.incidents.iter().map(|x| {
+            vec![
+                (lang.datetime(&x.start), false),
+                (x.end.as_deref().map_or_else(|| t.ongoing.to_string(), |e| lang.datetime(e)), false),
+                num(lang.num(x.minutes, 1)),
+                txt(&x.name),
+                txt(&format!("{} {}", x.site, x.subject)),
+                txt(&x.summary),
+            ]
+        });
+        table(&mut o, &[t.start, t.end, t.minutes, t.alarm, t.subject, ""], rows);
     }
     // Power.
     let _ = write!(o, "<h2>{}</h2>", esc(t.power));
@@ -445,80 +438,54 @@ figcaption{{font-weight:bold;margin-bottom:2px}}@media print{{h2{{page-break-aft
             })
             .collect();
         o.push_str(&bars(t.chart_battery, &day_labels, &per_day, lang, t.minutes));
-        let _ = write!(
-            o,
-            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-            esc(t.site),
-            esc(t.ups),
-            esc(t.minutes_on_battery),
-            esc(t.load_peak),
-            esc(t.load_p95),
-            esc(t.min_charge),
-            esc(t.min_runtime),
-            esc(t.replace_battery)
-        );
-        for u in &r.ups {
-            let _ = write!(
-                o,
-                "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td></tr>",
-                esc(&u.site),
-                esc(&u.device),
-                lang.num(u.minutes_on_battery, 1),
-                pct(u.load_peak_pct, 1),
-                pct(u.load_p95_pct, 1),
-                pct(u.min_charge_pct, 1),
-                u.min_runtime_minutes.map_or_else(
+        let rows = r.ups.iter().map(|u| {
+            vec![
+                txt(&u.site),
+                txt(&u.device),
+                num(lang.num(u.minutes_on_battery, 1)),
+                num(pct(u.load_peak_pct, 1)),
+                num(pct(u.load_p95_pct, 1)),
+                num(pct(u.min_charge_pct, 1)),
+                num(u.min_runtime_minutes.map_or_else(
                     || format!("<span class=gap>{}</span>", t.no_data),
-                    |m| format!("{} {}", lang.num(m, 1), t.minutes)
-                ),
-                if u.replace_battery { format!("<b class=bad>{}</b>", t.yes) } else { t.no.to_string() }
-            );
-        }
-        o.push_str("</table>");
+                    |m| format!("{} {}", lang.num(m, 1), t.minutes),
+                )),
+                (if u.replace_battery { format!("<b class=bad>{}</b>", t.yes) } else { t.no.to_string() }, false),
+            ]
+        });
+        table(
+            &mut o,
+            &[
+                t.site,
+                t.ups,
+                t.minutes_on_battery,
+                t.load_peak,
+                t.load_p95,
+                t.min_charge,
+                t.min_runtime,
+                t.replace_battery,
+            ],
+            rows,
+        );
     }
     if !r.feeds.is_empty() {
-        let _ = write!(
-            o,
-            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-            esc(t.site),
-            esc(t.feed),
-            esc(t.outages),
-            esc(t.down_min)
-        );
-        for f in &r.feeds {
-            let _ = write!(
-                o,
-                "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
-                esc(&f.site),
-                esc(&f.feed),
-                f.outages,
-                lang.num(f.down_minutes, 1)
-            );
-        }
-        o.push_str("</table>");
+        let rows = r
+            .feeds
+            .iter()
+            .map(|f| vec![txt(&f.site), txt(&f.feed), num(f.outages.to_string()), num(lang.num(f.down_minutes, 1))]);
+        table(&mut o, &[t.site, t.feed, t.outages, t.down_min], rows);
     }
     if !r.generators.is_empty() {
-        let _ = write!(
-            o,
-            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-            esc(t.site),
-            esc(t.generator),
-            esc(t.run_minutes),
-            esc(t.runs),
-            esc(t.min_fuel)
-        );
-        for g in &r.generators {
-            let _ = write!(
-                o,
-                "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
-                esc(&g.site),
-                esc(&g.device),
-                lang.num(g.run_minutes, 1),
-                g.runs.map(|r| r.to_string()).unwrap_or_default(),
-                pct(g.min_fuel_pct, 1)
-            );
-        }
-        o.push_str("</table>");
+        let rows = r.generators.iter().map(|g| {
+            vec![
+                txt(&g.site),
+                txt(&g.device),
+                num(lang.num(g.run_minutes, 1)),
+                num(g.runs.map(|r| r.to_string()).unwrap_or_default()),
+                num(pct(g.min_fuel_pct, 1)),
+            ]
+        });
+        table(&mut o, &[t.site, t.generator, t.run_minutes, t.runs, t.min_fuel], rows);
     }
     // Capacity.
     let _ = write!(o, "<h2>{}</h2>", esc(t.capacity));
@@ -605,34 +572,20 @@ figcaption{{font-weight:bold;margin-bottom:2px}}@media print{{h2{{page-break-aft
     let _ = write!(o, "<p class=note>{}</p>", esc(t.confidence_note));
     // Backups.
     if !r.backups.is_empty() {
-        let _ = write!(
-            o,
-            "<h2>{}</h2><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-            esc(t.backups),
-            esc(t.site),
-            esc(t.host),
-            esc(t.job),
-            esc(t.success_rate),
-            esc(t.success_days),
-            esc(t.missed_days),
-            esc(t.largest_shrink)
-        );
-        for b in &r.backups {
+        let _ = write!(o, "<h2>{}</h2>", esc(t.backups));
+        let rows = r.backups.iter().map(|b| {
             let missed: Vec<String> = b.missed_days.iter().map(|d| lang.date(d)).collect();
-            let _ = write!(
-                o,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{} / {}</td><td>{}</td><td class=n>{}</td></tr>",
-                esc(&b.site),
-                esc(&b.host),
-                esc(&b.job),
-                pct(b.success_pct, 1),
-                b.success_days,
-                b.days,
-                if missed.is_empty() { t.none.to_string() } else { esc(&missed.join(", ")) },
-                b.largest_shrink_pct.map(|p| format!("{} %", lang.num(p, 1))).unwrap_or_default()
-            );
-        }
-        o.push_str("</table>");
+            vec![
+                txt(&b.site),
+                txt(&b.host),
+                txt(&b.job),
+                num(pct(b.success_pct, 1)),
+                num(format!("{} / {}", b.success_days, b.days)),
+                if missed.is_empty() { (t.none.to_string(), false) } else { txt(&missed.join(", ")) },
+                num(b.largest_shrink_pct.map(|p| format!("{} %", lang.num(p, 1))).unwrap_or_default()),
+            ]
+        });
+        table(&mut o, &[t.site, t.host, t.job, t.success_rate, t.success_days, t.missed_days, t.largest_shrink], rows);
     }
     o.push_str("</body></html>\n");
     o

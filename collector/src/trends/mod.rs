@@ -282,18 +282,8 @@ impl Trends {
     }
 
     #[cfg(test)]
-    /// Every hour in `[from_hour, to_hour)` of the series that match
-    /// `measurement` and `field` (and `site`, when given), by series.
-    pub fn hours(
-        &self,
-        measurement: &str,
-        field: &str,
-        site: Option<&str>,
-        from_hour: i64,
-        to_hour: i64,
-    ) -> Result<Vec<SeriesHours>, String> {
-        let conn = self.conn.lock().expect("not poisoned");
-        read_hours(&conn, measurement, field, site, from_hour, to_hour)
+    pub fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().expect("not poisoned")
     }
 }
 
@@ -303,39 +293,26 @@ pub fn open_read(path: &Path) -> Result<Connection, String> {
         .map_err(|e| format!("cannot open the trends database {}: {e}", path.display()))
 }
 
-pub fn read_hours(
-    conn: &Connection,
-    measurement: &str,
-    field: &str,
-    site: Option<&str>,
-    from_hour: i64,
-    to_hour: i64,
-) -> Result<Vec<SeriesHours>, String> {
-    read(conn, measurement, field, site, from_hour, to_hour, false)
+/// How [`read`] gives a series' hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
+    /// Each hour.
+    Hour,
+    /// All hours merged into one, as they are read (a month of sketches is
+    /// not held hour by hour); it stands at the first hour.
+    Series,
 }
 
-/// Like [`read_hours`], with each series' hours merged into one, as they
-/// are read (a month of sketches is not held hour by hour). The one
-/// aggregate stands at its first hour.
-pub fn read_totals(
+/// Every hour in `[from_hour, to_hour)` of the series that match
+/// `measurement` and `field` (and `site`, when given), by series.
+pub fn read(
     conn: &Connection,
     measurement: &str,
     field: &str,
     site: Option<&str>,
     from_hour: i64,
     to_hour: i64,
-) -> Result<Vec<SeriesHours>, String> {
-    read(conn, measurement, field, site, from_hour, to_hour, true)
-}
-
-fn read(
-    conn: &Connection,
-    measurement: &str,
-    field: &str,
-    site: Option<&str>,
-    from_hour: i64,
-    to_hour: i64,
-    merge: bool,
+    by: By,
 ) -> Result<Vec<SeriesHours>, String> {
     let mut st = conn
         .prepare(
@@ -366,7 +343,7 @@ fn read(
         let k = SeriesKey { measurement: measurement.into(), field: field.into(), site, host, key };
         match out.last_mut() {
             Some((last, v)) if *last == k => {
-                if merge {
+                if by == By::Series {
                     v[0].1.merge(&agg);
                 } else {
                     v.push((hour, agg));

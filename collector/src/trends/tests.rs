@@ -37,7 +37,7 @@ fn an_hour_keeps_count_min_max_sum_and_a_p95_and_late_points_land_in_their_own_h
     // The next hour, then a late point for the first (a replayed queue).
     t.observe(&[cpu(50.0, T0 + H + 5), cpu(200.0, T0 + 100)]);
     t.flush((T0 + H) * 1_000_000_000).unwrap();
-    let got = t.hours("host_cpu", "usage_pct", Some("hn"), T0 / H, T0 / H + 2).unwrap();
+    let got = read(&t.conn(), "host_cpu", "usage_pct", Some("hn"), T0 / H, T0 / H + 2, By::Hour).unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].0.host, "web1");
     let hours = &got[0].1;
@@ -74,12 +74,12 @@ fn booleans_backup_outcomes_and_heartbeats() {
     let beat = obs("dcwatch_agent", &[("site", "hn"), ("host", "web1")], &[("uptime_s", ObsValue::Num(9.0))], T0);
     t.observe(&[beat.clone(), beat]);
     t.flush(T0 * 1_000_000_000).unwrap();
-    let on = t.hours("ups", "on_battery", None, 0, i64::MAX).unwrap();
+    let on = read(&t.conn(), "ups", "on_battery", None, 0, i64::MAX, By::Hour).unwrap();
     assert_eq!(on[0].0.key, "device=ups-a1");
     assert_eq!(on[0].1[0].1.avg(), Some(0.5));
-    let ok = t.hours("backup", "ok", None, 0, i64::MAX).unwrap();
+    let ok = read(&t.conn(), "backup", "ok", None, 0, i64::MAX, By::Hour).unwrap();
     assert_eq!((ok[0].1[0].1.n, ok[0].1[0].1.sum), (2, 1.0), "running is not an outcome");
-    let beats = t.hours("dcwatch_agent", "beat", Some("hn"), 0, i64::MAX).unwrap();
+    let beats = read(&t.conn(), "dcwatch_agent", "beat", Some("hn"), 0, i64::MAX, By::Hour).unwrap();
     assert_eq!(beats[0].1[0].1.n, 2);
 }
 
@@ -90,6 +90,6 @@ fn hours_past_retention_are_deleted() {
     let mem = |ts: i64| obs("host_mem", &[("site", "hn"), ("host", "a")], &[("used_pct", ObsValue::Num(40.0))], ts);
     t.observe(&[mem(T0), mem(T0 + 30 * H)]);
     t.flush((T0 + 30 * H) * 1_000_000_000).unwrap();
-    let left = t.hours("host_mem", "used_pct", None, 0, i64::MAX).unwrap();
+    let left = read(&t.conn(), "host_mem", "used_pct", None, 0, i64::MAX, By::Hour).unwrap();
     assert_eq!(left[0].1.iter().map(|(h, _)| *h).collect::<Vec<_>>(), vec![T0 / H + 30]);
 }
