@@ -265,6 +265,20 @@ fn self_checks(state: std::sync::Weak<state::AppState>) -> alarm::SelfChecks {
                 ));
             }
         }
+        if cfg.enabled("report_failing") {
+            let failing = app.reports.failing.lock().expect("not poisoned").clone();
+            let (receiver, period, err) = failing.clone().unwrap_or_default();
+            out.push(cond(
+                "report_failing",
+                &[],
+                Severity::Warning,
+                format!(
+                    "The scheduled report {period} cannot be sent to {receiver}: {err}; trying again every 10 minutes"
+                ),
+                period,
+                failing.is_some(),
+            ));
+        }
         if cfg.enabled("spool_filling")
             && let Some(d) = &live.durable
         {
@@ -365,6 +379,7 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
             t.db.clone(),
             a.clone(),
             config.reports.clone(),
+            state.reports.clone(),
             alarm_stop_rx.clone(),
         )));
     }

@@ -193,3 +193,38 @@ fn a_scheduled_report_is_emailed_once_with_its_csv_even_across_a_restart() {
     });
     assert_eq!(smtp.messages().len(), 1);
 }
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_scheduled_report_that_cannot_be_sent_is_counted_and_raises_report_failing() {
+    let (dir, _) = setup();
+    // Nothing listens on this port: the SMTP connection is refused.
+    let closed = free_port();
+    let collector = Collector::start(&format!(
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens: []\n  allow_anonymous: true\ntrends:\n  db: {d}/trends.db\n\
+         alarms:\n  db: {d}/alarms.db\n  evaluate_every_ms: 200\n  api_tokens: [report-api-token-0123456789]\n  receivers:\n    - name: mail\n      \
+         email: {{host: 127.0.0.1, port: {closed}, tls: none, from: dcwatch@dc.local, to: [oncall@dc.local]}}\n\
+         reports:\n  schedule:\n    - {{every: monthly, receiver: mail, hour: 0}}\n",
+        d = dir.path().display(),
+    ));
+    wait_for("the failed attempt in /metrics", || {
+        (collector.metric("dcwatch_collector_reports_total{result=\"failed_attempt\"}") == Some(1.0)).then_some(())
+    });
+    assert_eq!(collector.metric("dcwatch_collector_reports_total{result=\"sent\"}"), Some(0.0));
+    let alarm = wait_for("the report_failing alarm", || {
+        let v: serde_json::Value = http(None)
+            .get(format!("{}/api/alarms", collector.url()))
+            .header("authorization", "Bearer report-api-token-0123456789")
+            .send()
+            .and_then(|r| r.bytes())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())?;
+        v["alarms"].as_array()?.iter().find(|a| a["name"] == "report_failing").cloned()
+    });
+    assert_eq!(alarm["severity"], "warning");
+    let summary = alarm["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("The scheduled report ") && summary.contains(" cannot be sent to mail: SMTP 127.0.0.1: "),
+        "{summary}"
+    );
+}

@@ -426,6 +426,7 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "backup_shrunk",
     "backup_missing",
     "backup_not_replicated",
+    "report_failing",
 ];
 
 impl dcwatch_common::config::Validate for AlarmsConfig {

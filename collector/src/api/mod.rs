@@ -152,6 +152,10 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
             let _ = writeln!(m, "dcwatch_collector_notices_undelivered{{receiver=\"{}\"}} {}", u.receiver, u.count);
         }
     }
+    family(&mut m, "dcwatch_collector_reports_total", "counter", "Scheduled reports sent, and failed attempts.");
+    for (what, v) in [("sent", &app.reports.sent), ("failed_attempt", &app.reports.failed_attempts)] {
+        let _ = writeln!(m, "dcwatch_collector_reports_total{{result=\"{what}\"}} {}", v.load(Ordering::Relaxed));
+    }
     family(&mut m, "dcwatch_collector_points_received_total", "counter", "Points accepted from writers.");
     let _ = writeln!(m, "dcwatch_collector_points_received_total {}", s.points_received.load(Ordering::Relaxed));
     family(&mut m, "dcwatch_collector_points_rejected_total", "counter", "Points refused, by reason.");

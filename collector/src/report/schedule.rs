@@ -125,6 +125,15 @@ pub fn due(every: Every, hour: i8, now_s: i64, tz: &TimeZone) -> (String, i64) {
     }
 }
 
+/// What the schedule has done, for `/metrics` and the `report_failing` alarm.
+#[derive(Debug, Default)]
+pub struct ReportStats {
+    pub sent: std::sync::atomic::AtomicU64,
+    pub failed_attempts: std::sync::atomic::AtomicU64,
+    /// The last failure (receiver, period, error), until a report is sent.
+    pub failing: std::sync::Mutex<Option<(String, String, String)>>,
+}
+
 const SENT: &str = "CREATE TABLE IF NOT EXISTS reports_sent (
     schedule TEXT NOT NULL, period TEXT NOT NULL, sent_ms INTEGER NOT NULL, PRIMARY KEY (schedule, period)
 )";
@@ -134,8 +143,10 @@ pub async fn run(
     trends_db: PathBuf,
     alarms: AlarmsConfig,
     cfg: ReportsConfig,
+    stats: std::sync::Arc<ReportStats>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    use std::sync::atomic::Ordering::Relaxed;
     let tz = cfg.tz();
     let mut failed_at: HashMap<String, i64> = HashMap::new();
     let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -168,6 +179,8 @@ pub async fn run(
             match send(&trends_db, &alarms, &tz, s, &period, now).await {
                 Ok(to) => {
                     failed_at.remove(&key);
+                    stats.sent.fetch_add(1, Relaxed);
+                    *stats.failing.lock().expect("not poisoned") = None;
                     if let Err(e) = mark_sent(&trends_db, &key, &period, now) {
                         tracing::warn!(error = %e, "the report was sent but cannot be marked; it may be sent again");
                     }
@@ -175,6 +188,9 @@ pub async fn run(
                 }
                 Err(e) => {
                     failed_at.insert(key, now);
+                    stats.failed_attempts.fetch_add(1, Relaxed);
+                    *stats.failing.lock().expect("not poisoned") =
+                        Some((s.receiver.clone(), period.clone(), e.clone()));
                     tracing::warn!(period = %period, receiver = %s.receiver, error = %e, "cannot send the report; trying again in 10 minutes");
                 }
             }

@@ -97,6 +97,8 @@ pub struct AppState {
     pub alarms: Option<Arc<crate::alarm::Engine>>,
     /// The hourly trend store, when `trends:` is configured.
     pub trends: Option<Arc<crate::trends::Trends>>,
+    /// What the report schedule has sent and failed to.
+    pub reports: Arc<crate::report::schedule::ReportStats>,
 }
 
 impl AppState {
@@ -112,6 +114,7 @@ impl AppState {
             agents: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
             trends: None,
+            reports: Arc::default(),
             alarms,
         }
     }
