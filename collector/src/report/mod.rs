@@ -355,9 +355,16 @@ fn all(hours: &[(i64, Agg)]) -> Agg {
     a
 }
 
-/// Minutes a 0/1 series was 1: each hour's share of samples, times the hour.
-fn true_minutes(hours: &[(i64, Agg)]) -> f64 {
-    hours.iter().filter_map(|(_, a)| a.avg()).map(|f| f * 60.0).sum()
+/// The minutes of hour `h` up to `to`: 60, or fewer for the hour a
+/// report of a period not yet over ends in.
+fn hour_minutes(h: i64, to: i64) -> f64 {
+    ((to - h * 3600) as f64 / 60.0).clamp(0.0, 60.0)
+}
+
+/// Minutes a 0/1 series was 1 until `to`: each hour's share of samples,
+/// times the hour.
+fn true_minutes(hours: &[(i64, Agg)], to: i64) -> f64 {
+    hours.iter().filter_map(|(h, a)| a.avg().map(|f| f * hour_minutes(*h, to))).sum()
 }
 
 fn key_part<'a>(k: &'a SeriesKey, name: &str) -> &'a str {
@@ -640,7 +647,7 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
         ups.push(UpsRow {
             site: k.site.clone(),
             device: key_part(k, "device").to_string(),
-            minutes_on_battery: round1(hours.map_or(0.0, true_minutes)),
+            minutes_on_battery: round1(hours.map_or(0.0, |h| true_minutes(h, to))),
             load_peak_pct: l.as_ref().filter(|a| a.n > 0).map(|a| round1(a.max)),
             load_p95_pct: l.as_ref().and_then(|a| a.sketch.as_ref()).and_then(|s| s.quantile(0.95)).map(round1),
             min_charge_pct: find(&charge, k).filter(|a| a.n > 0).map(|a| round1(a.min)),
@@ -655,7 +662,7 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
             for (hour, a) in h {
                 if let (Some(d), Some(f)) = (period.day_of(hour * 3600), a.avg()) {
                     let m = row.daily_battery_minutes[d].get_or_insert(0.0);
-                    *m = round1(*m + f * 60.0);
+                    *m = round1(*m + f * hour_minutes(*hour, to));
                 }
             }
         }
@@ -673,8 +680,10 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
         });
         if inp.alarms.is_none() {
             // Without the alarm history: the minutes its meter saw it dead.
-            row.down_minutes =
-                round1(row.down_minutes.max(hours.iter().filter_map(|(_, a)| a.avg()).map(|f| (1.0 - f) * 60.0).sum()));
+            row.down_minutes = round1(
+                row.down_minutes
+                    .max(hours.iter().filter_map(|(h, a)| a.avg().map(|f| (1.0 - f) * hour_minutes(*h, to))).sum()),
+            );
         }
     }
     for s in &feed_lost {
@@ -707,7 +716,7 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
                         })
                         .count()
                 }),
-                run_minutes: round1(true_minutes(hours)),
+                run_minutes: round1(true_minutes(hours, to)),
                 min_fuel_pct: find(&fuel, k).filter(|a| a.n > 0).map(|a| round1(a.min)),
                 device: dev,
             }

@@ -160,3 +160,32 @@ fn network_p95_is_the_busiest_interfaces() {
     let tx = r.hosts[0].net_tx_p95_bytes_s.unwrap();
     assert!((tx - 1000.0).abs() <= 10.0, "{tx}");
 }
+
+#[test]
+fn the_hour_a_report_so_far_ends_in_counts_only_its_minutes_so_far() {
+    use crate::ingest::lines::{ObsValue, Observation};
+    let dir = tempfile::tempdir().unwrap();
+    let t = crate::trends::Trends::open(crate::trends::TrendsConfig {
+        db: dir.path().join("trends.db"),
+        retention_days: 730,
+        flush_secs: 60,
+    })
+    .unwrap();
+    // On battery since 09:00; the report is made at 09:06.
+    let obs: Vec<Observation> = (0..6)
+        .map(|i| Observation {
+            measurement: "ups".into(),
+            tags: vec![("site".into(), "hn".into()), ("device".into(), "ups-a1".into())],
+            fields: vec![("on_battery".into(), ObsValue::Bool(true))],
+            ts: (at(20, 9, 0) + i * 60) * 1_000_000_000,
+        })
+        .collect();
+    t.observe(&obs);
+    t.flush(at(20, 9, 6) * 1_000_000_000).unwrap();
+    let trends = crate::trends::open_read(&dir.path().join("trends.db")).unwrap();
+    let inputs = Inputs { trends: &trends, alarms: None, tz: tz(), services: Vec::new() };
+    let r = build(&inputs, &parse_period("2026-10", &tz()).unwrap(), None, at(20, 9, 6)).unwrap();
+    assert!(r.partial);
+    assert_eq!(r.ups[0].minutes_on_battery, 6.0);
+    assert_eq!(r.ups[0].daily_battery_minutes[19], Some(6.0));
+}
