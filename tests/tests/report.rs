@@ -147,7 +147,7 @@ fn the_csv_parses_back_to_the_figures_of_the_json_report() {
     let b = &json["backups"][0];
     assert_eq!(csv["backup|hn|db1|db|missed_days"], "2026-10-07 2026-10-22");
     assert_eq!(num("backup|hn|db1|db|success_pct"), b["success_pct"].as_f64().unwrap());
-    assert_eq!(num("ups|hn||ups-a1|minutes_on_battery"), 42.0);
+    assert_eq!(num("ups|hn||ups-a1|minutes_on_battery"), 52.0);
     assert_eq!(csv["incident|hn||2026-10-31 23:00 disk_full db1 /data|end"], "", "ongoing: no end");
     assert_eq!(num("site|hn|||gap_hours"), 6.0);
 }

@@ -231,20 +231,36 @@ pub struct BackupRow {
     pub largest_shrink_pct: Option<f64>,
 }
 
-/// A firing → resolved span of one alarm, clipped to the period.
+/// A firing → resolved span of one alarm: `start`/`end` clipped to the
+/// period (for minutes), `fired`/`resolved` as they were (for the incident list).
 #[derive(Debug, Clone)]
 struct Span {
     name: String,
     labels: BTreeMap<String, String>,
     start: i64,
     end: i64,
-    ongoing: bool,
+    fired: i64,
+    /// None: not resolved when the report was made.
+    resolved: Option<i64>,
     started_in_period: bool,
     summary: String,
 }
 
 fn minutes(spans: &[&Span]) -> f64 {
     spans.iter().map(|s| (s.end - s.start) as f64 / 60.0).sum()
+}
+
+/// The minutes of `spans` outside the hours in `gaps` (hours without data
+/// count neither for nor against availability).
+fn minutes_outside(spans: &[&Span], gaps: &BTreeSet<i64>) -> f64 {
+    let mut m = minutes(spans);
+    for s in spans {
+        for h in gaps.range(s.start.div_euclid(3600)..=(s.end - 1).div_euclid(3600)) {
+            let overlap = s.end.min((h + 1) * 3600) - s.start.max(h * 3600);
+            m -= overlap.max(0) as f64 / 60.0;
+        }
+    }
+    m.max(0.0)
 }
 
 // `+ 0.0`: an empty sum is -0.0, which would print as "-0".
@@ -256,8 +272,9 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0 + 0.0
 }
 
-/// The alarm history's spans in `[from, to)` (Unix seconds).
-fn spans(conn: &Connection, from: i64, to: i64) -> Result<Vec<Span>, String> {
+/// The alarm history's spans that overlap `[from, to)` (Unix seconds); a
+/// span is resolved if it was by `now`.
+fn spans(conn: &Connection, from: i64, to: i64, now: i64) -> Result<Vec<Span>, String> {
     let mut st = conn
         .prepare(
             "SELECT fingerprint, name, labels, at_ms, event, detail FROM history \
@@ -265,7 +282,7 @@ fn spans(conn: &Connection, from: i64, to: i64) -> Result<Vec<Span>, String> {
         )
         .map_err(|e| e.to_string())?;
     let rows = st
-        .query_map(params![to * 1000], |r| {
+        .query_map(params![now.max(to) * 1000 + 1000], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
@@ -279,14 +296,16 @@ fn spans(conn: &Connection, from: i64, to: i64) -> Result<Vec<Span>, String> {
     let mut open: HashMap<String, (String, BTreeMap<String, String>, i64, String)> = HashMap::new();
     let mut out = Vec::new();
     let mut close = |name: String, labels, start_ms: i64, end_ms: Option<i64>, summary: String| {
-        let (s, e) = (start_ms.div_euclid(1000), end_ms.map_or(to, |e| e.div_euclid(1000)));
-        if e > from && s < to {
+        let (s, e) = (start_ms.div_euclid(1000), end_ms.map(|e| e.div_euclid(1000)));
+        let clipped_end = e.unwrap_or(to).min(to);
+        if clipped_end > from && s < to {
             out.push(Span {
                 name,
                 labels,
                 start: s.max(from),
-                end: e.min(to),
-                ongoing: end_ms.is_none(),
+                end: clipped_end,
+                fired: s,
+                resolved: e,
                 started_in_period: s >= from,
                 summary,
             });
@@ -295,9 +314,11 @@ fn spans(conn: &Connection, from: i64, to: i64) -> Result<Vec<Span>, String> {
     for row in rows {
         let (fp, name, labels, at, event, detail) = row.map_err(|e| e.to_string())?;
         match event.as_str() {
-            "firing" => {
+            // Spans that start after the period are not its.
+            "firing" if at < to * 1000 => {
                 open.entry(fp).or_insert_with(|| (name, serde_json::from_str(&labels).unwrap_or_default(), at, detail));
             }
+            "firing" => {}
             _ => {
                 if let Some((name, labels, start, summary)) = open.remove(&fp) {
                     close(name, labels, start, Some(at), summary);
@@ -393,7 +414,7 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
     };
     let date_str = |d: Date| d.strftime("%Y-%m-%d").to_string();
     let all_spans = match inp.alarms {
-        Some(c) => spans(c, from, to)?,
+        Some(c) => spans(c, from, to, now_s)?,
         None => Vec::new(),
     };
     let in_site = |s: &Span| site.is_none_or(|x| s.labels.get("site").map(String::as_str) == Some(x));
@@ -408,9 +429,15 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
         heard.entry(k.site.clone()).or_default().extend(hours.iter().map(|(h, _)| *h));
     }
     let period_hours = (to_h - from_h).max(0) as u64;
+    // The hours without data from a site, and the minutes it was heard in.
+    let gaps_of = |site: &str| -> BTreeSet<i64> {
+        let heard = heard.get(site);
+        (from_h..to_h).filter(|h| heard.is_none_or(|x| !x.contains(h))).collect()
+    };
     let covered_minutes = |site: &str| -> f64 {
-        let gaps = period_hours - heard.get(site).map_or(0, |s| s.len() as u64);
-        ((to - from) as f64 / 60.0 - gaps as f64 * 60.0).max(0.0)
+        let gaps = gaps_of(site);
+        let gap_min: f64 = gaps.iter().map(|h| hour_minutes(*h, to) - hour_minutes(*h, from)).sum();
+        ((to - from) as f64 / 60.0 - gap_min).max(0.0)
     };
 
     // Hosts: availability, CPU and memory p95, disks.
@@ -430,10 +457,21 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
     };
     let (rx, tx) = (net("rx_bytes_per_s")?, net("tx_bytes_per_s")?);
     let used = read("host_disk", "used_bytes")?;
+    // A server that reports host metrics but no heartbeat (another agent,
+    // Telegraf) is a server too.
+    for (s, h) in cpu.keys().chain(mem.keys()).chain(rx.keys()) {
+        hosts.insert((s.clone(), h.clone()));
+    }
+    for (k, _) in &used {
+        hosts.insert((k.site.clone(), k.host.clone()));
+    }
     let disk_total: HashMap<(String, String, String), Agg> =
         total("host_disk", "total_bytes")?.into_iter().map(|(k, h)| ((k.site, k.host, k.key), all(&h))).collect();
     let silent = spans_of("agent_silent");
     let end_date = *period.days.last().expect("days");
+    // Days left are counted from the period's last day, or from today for a
+    // period not yet over.
+    let reference_day = period.day_of(now_s).map_or(end_date, |d| period.days[d]);
     let mut host_rows = Vec::new();
     let mut act_first = Vec::new();
     for (s, h) in &hosts {
@@ -442,7 +480,7 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
             .copied()
             .filter(|x| x.labels.get("host") == Some(h) && x.labels.get("site") == Some(s))
             .collect();
-        let down_min = minutes(&down);
+        let down_min = minutes_outside(&down, &gaps_of(s));
         let cov = covered_minutes(s);
         let availability = (inp.alarms.is_some() && cov > 0.0).then(|| round3(100.0 * (1.0 - down_min / cov).max(0.0)));
         let key = (s.clone(), h.clone());
@@ -470,13 +508,16 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
             if let (Some((slope, spread)), Some(u), Some(t), Some((last_day, _))) = (fit, used_end, tot, last)
                 && slope > 0.0
             {
-                let left_days = ((t - u).max(0.0) / slope).floor() as i64;
+                // Capped at a century: a disk that barely grows is not
+                // going to fill, and the calendar ends somewhere.
+                let left_days = ((t - u).max(0.0) / slope).floor().min(36_500.0) as i64;
                 // Counted from the end of the last day with data.
                 let base = period.days[last_day as usize];
-                if let Ok(d) = base.checked_add(jiff::Span::new().days(left_days + 1)) {
+                if left_days < 36_500
+                    && let Ok(d) = base.checked_add(jiff::Span::new().days(left_days + 1))
+                {
                     full_on = Some(date_str(d));
-                    // From the period's last day.
-                    days_left = Some(i64::from((d - end_date).get_days()));
+                    days_left = Some(i64::from((d - reference_day).get_days()));
                 }
                 confidence = Some(
                     if pts.len() >= 21 && spread < 0.5 {
@@ -549,6 +590,7 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
 
     // Sites.
     let mut site_names: BTreeSet<String> = heard.keys().cloned().collect();
+    site_names.extend(hosts.iter().map(|(s, _)| s.clone()));
     if let Some(s) = site {
         site_names.insert(s.to_string());
     }
@@ -556,11 +598,14 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
     let sites: Vec<SiteRow> = site_names
         .iter()
         .map(|s| {
-            let of = |v: &[&Span]| {
-                minutes(&v.iter().copied().filter(|x| x.labels.get("site") == Some(s)).collect::<Vec<_>>())
-            };
+            fn at_site<'a>(v: &[&'a Span], s: &str) -> Vec<&'a Span> {
+                v.iter().copied().filter(|x| x.labels.get("site").map(String::as_str) == Some(s)).collect()
+            }
+            let of = |v: &[&Span]| minutes(&at_site(v, s));
             let cov = covered_minutes(s);
             let lost_min = of(&lost);
+            // Availability leaves the hours without data out, on both sides.
+            let lost_counted = minutes_outside(&at_site(&lost, s), &gaps_of(s));
             let mine: Vec<&HostRow> = host_rows.iter().filter(|h| &h.site == s).collect();
             let av: Vec<f64> = mine.iter().filter_map(|h| h.availability_pct).collect();
             SiteRow {
@@ -570,7 +615,7 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
                 power_lost_minutes: round1(lost_min),
                 redundancy_degraded_minutes: round1(of(&degraded)),
                 power_availability_pct: (inp.alarms.is_some() && cov > 0.0)
-                    .then(|| round3(100.0 * (1.0 - lost_min / cov).max(0.0))),
+                    .then(|| round3(100.0 * (1.0 - lost_counted / cov).max(0.0))),
                 host_availability_pct: (!av.is_empty()).then(|| round3(av.iter().sum::<f64>() / av.len() as f64)),
             }
         })
@@ -606,7 +651,7 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
     // Incidents: every warning and critical alarm of the period.
     let incidents: Vec<Incident> = all_spans
         .iter()
-        .filter(|s| in_site(s) || !s.labels.contains_key("site"))
+        .filter(|s| s.started_in_period && (in_site(s) || !s.labels.contains_key("site")))
         .filter_map(|s| {
             let sev = crate::alarm::conditions::builtin_severity(&s.name).unwrap_or("warning");
             (sev != "info").then(|| Incident {
@@ -618,9 +663,11 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
                     .filter_map(|k| s.labels.get(*k).cloned())
                     .collect::<Vec<_>>()
                     .join(" "),
-                start: fmt_ts(s.start),
-                end: (!s.ongoing).then(|| fmt_ts(s.end)),
-                minutes: round1((s.end - s.start) as f64 / 60.0),
+                start: fmt_ts(s.fired),
+                end: s.resolved.map(fmt_ts),
+                // The whole incident, also past the period's end; an open
+                // one until the report.
+                minutes: round1((s.resolved.unwrap_or(now_s.max(s.fired)) - s.fired) as f64 / 60.0),
                 summary: s.summary.clone(),
             })
         })
@@ -765,6 +812,42 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
         });
     }
 
+    // Minutes the sites ran on battery: two UPS on battery at once are one
+    // site on battery. From the alarm history (the union of each site's
+    // `ups_on_battery` spans) when there is one, else the UPS longest on
+    // battery at each site.
+    let site_battery_minutes: f64 = if inp.alarms.is_some() {
+        let mut by_site: BTreeMap<&str, Vec<(i64, i64)>> = BTreeMap::new();
+        for s in spans_of("ups_on_battery") {
+            by_site.entry(s.labels.get("site").map_or("", String::as_str)).or_default().push((s.start, s.end));
+        }
+        by_site
+            .into_values()
+            .map(|mut v| {
+                v.sort_unstable();
+                let (mut total, mut cur): (i64, Option<(i64, i64)>) = (0, None);
+                for (a, b) in v {
+                    cur = match cur {
+                        Some((ca, cb)) if a <= cb => Some((ca, cb.max(b))),
+                        Some((ca, cb)) => {
+                            total += cb - ca;
+                            Some((a, b))
+                        }
+                        None => Some((a, b)),
+                    };
+                }
+                total + cur.map_or(0, |(a, b)| b - a)
+            })
+            .sum::<i64>() as f64
+            / 60.0
+    } else {
+        let mut by_site: BTreeMap<&str, f64> = BTreeMap::new();
+        for u in &ups {
+            let e = by_site.entry(u.site.as_str()).or_insert(0.0);
+            *e = e.max(u.minutes_on_battery);
+        }
+        by_site.values().sum()
+    };
     let av: Vec<f64> = host_rows.iter().filter_map(|h| h.availability_pct).collect();
     let pav: Vec<f64> = sites.iter().filter_map(|s| s.power_availability_pct).collect();
     let bdays: usize = backups.iter().map(|b| b.days).sum();
@@ -772,7 +855,7 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
         hosts: host_rows.len(),
         host_availability_pct: (!av.is_empty()).then(|| round3(av.iter().sum::<f64>() / av.len() as f64)),
         power_availability_pct: (!pav.is_empty()).then(|| round3(pav.iter().cloned().fold(f64::INFINITY, f64::min))),
-        minutes_on_battery: round1(ups.iter().map(|u| u.minutes_on_battery).sum()),
+        minutes_on_battery: round1(site_battery_minutes),
         feed_outages: feeds.iter().map(|f| f.outages).sum(),
         incidents: incidents.len(),
         backup_success_pct: (bdays > 0)

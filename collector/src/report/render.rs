@@ -11,6 +11,12 @@ fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
+/// A name from the data (site, host, mount, job…): one a spreadsheet would
+/// take for a formula (`=…`, `+…`, `-…`, `@…`) gets a leading `'`.
+fn csv_name(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@']) { csv_field(&format!("'{s}")) } else { csv_field(s) }
+}
+
 fn opt(v: Option<f64>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
@@ -22,9 +28,9 @@ pub fn csv(r: &Report) -> String {
             out,
             "{},{},{},{},{},{}",
             section,
-            csv_field(site),
-            csv_field(host),
-            csv_field(item),
+            csv_name(site),
+            csv_name(host),
+            csv_name(item),
             metric,
             csv_field(&value)
         );
@@ -422,7 +428,8 @@ figcaption{{font-weight:bold;margin-bottom:2px}}@media print{{h2{{page-break-aft
     let _ = write!(o, "<h2>{}</h2>", esc(t.power));
     let day_labels: Vec<String> = {
         let from: jiff::civil::Date = r.from.parse().unwrap_or_default();
-        let n = r.ups.first().map_or(0, |u| u.daily_battery_minutes.len());
+        let to: jiff::civil::Date = r.to.parse().unwrap_or_default();
+        let n = ((to - from).get_days() + 1).max(0) as usize;
         (0..n)
             .map(|i| {
                 from.checked_add(jiff::Span::new().days(i as i64)).map(|d| d.day().to_string()).unwrap_or_default()
@@ -432,9 +439,10 @@ figcaption{{font-weight:bold;margin-bottom:2px}}@media print{{h2{{page-break-aft
     if !r.ups.is_empty() {
         let per_day: Vec<Option<f64>> = (0..day_labels.len())
             .map(|d| {
+                // The UPS longest on battery that day.
                 let v: Vec<f64> =
                     r.ups.iter().filter_map(|u| u.daily_battery_minutes.get(d).copied().flatten()).collect();
-                (!v.is_empty()).then(|| v.iter().sum())
+                (!v.is_empty()).then(|| v.iter().cloned().fold(0.0, f64::max))
             })
             .collect();
         o.push_str(&bars(t.chart_battery, &day_labels, &per_day, lang, t.minutes));
@@ -589,4 +597,27 @@ figcaption{{font-weight:bold;margin-bottom:2px}}@media print{{h2{{page-break-aft
     }
     o.push_str("</body></html>\n");
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_a_spreadsheet_would_run_as_formulas_are_quoted() {
+        assert_eq!(csv_name("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_name("+cmd"), "'+cmd");
+        assert_eq!(csv_name("web1"), "web1");
+        assert_eq!(csv_name("a,b"), "\"a,b\"");
+        // Values are numbers and stay numbers.
+        assert_eq!(csv_field("-40"), "-40");
+    }
+
+    #[test]
+    fn data_in_the_html_is_escaped() {
+        assert_eq!(
+            esc("<script>alert('x')</script> & \"q\""),
+            "&lt;script&gt;alert('x')&lt;/script&gt; &amp; &quot;q&quot;"
+        );
+    }
 }

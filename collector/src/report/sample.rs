@@ -66,8 +66,11 @@ pub fn generate(dir: &std::path::Path, extra_hosts: usize, step_minutes: i64) ->
                 vec![("usage_pct", ObsValue::Num((minute % 60 + 1) as f64))],
                 t,
             ));
-            // The UPS: on battery 5 October 14:00–14:30 and 20 October 09:00–09:12.
-            let on = (t >= at(5, 14, 0) && t < at(5, 14, 30)) || (t >= at(20, 9, 0) && t < at(20, 9, 12));
+            // The UPS: on battery 5 October 14:00–14:30, 20 October 09:00–09:12,
+            // and from 31 October 23:50 into November.
+            let on = (t >= at(5, 14, 0) && t < at(5, 14, 30))
+                || (t >= at(20, 9, 0) && t < at(20, 9, 12))
+                || t >= at(31, 23, 50);
             batch.push(obs(
                 "ups",
                 &[("site", "hn"), ("device", "ups-a1")],
@@ -131,6 +134,12 @@ pub fn generate(dir: &std::path::Path, extra_hosts: usize, step_minutes: i64) ->
         ("feed_lost", r#"{"feed":"B","site":"hn"}"#, at(1, 0, 0) - 3600, Some(at(1, 2, 0))),
         // Still firing at the end of the month.
         ("disk_full", r#"{"host":"db1","mount":"/data","site":"hn"}"#, at(31, 23, 0), None),
+        ("ups_on_battery", r#"{"device":"ups-a1","site":"hn"}"#, at(5, 14, 0), Some(at(5, 14, 30))),
+        ("ups_on_battery", r#"{"device":"ups-a1","site":"hn"}"#, at(20, 9, 0), Some(at(20, 9, 12))),
+        // Fired in October, resolved in November: October's incident, 20 minutes.
+        ("ups_on_battery", r#"{"device":"ups-a1","site":"hn"}"#, at(31, 23, 50), Some(at(31, 23, 50) + 1200)),
+        // While the collector was down (no data): not held against db1.
+        ("agent_silent", r#"{"host":"db1","site":"hn"}"#, at(15, 2, 0), Some(at(15, 5, 0))),
     ];
     for (name, labels, start, end) in spans {
         let fp = format!("{name}{labels}");

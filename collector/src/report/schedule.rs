@@ -149,6 +149,8 @@ pub async fn run(
     use std::sync::atomic::Ordering::Relaxed;
     let tz = cfg.tz();
     let mut failed_at: HashMap<String, i64> = HashMap::new();
+    // Sent, also when the database cannot say so (a full disk): not again.
+    let mut sent_here: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     let mut first = true;
     loop {
@@ -158,9 +160,21 @@ pub async fn run(
         }
         let now = dcwatch_common::now_ns() / 1_000_000_000;
         for s in &cfg.schedule {
-            let key = format!("{:?}/{}/{}/{}", s.every, s.lang, s.site.as_deref().unwrap_or("*"), s.receiver);
+            // Everything that makes it a different email.
+            let key = format!(
+                "{:?}/{}/{}/{}/{}/{}",
+                s.every,
+                s.lang,
+                s.site.as_deref().unwrap_or("*"),
+                s.receiver,
+                s.to.join(","),
+                s.hour
+            );
             let (period, due_at) = due(s.every, s.hour, now, &tz);
-            if now < due_at || failed_at.get(&key).is_some_and(|t| now - t < 600) {
+            if now < due_at
+                || failed_at.get(&key).is_some_and(|t| now - t < 600)
+                || sent_here.contains(&(key.clone(), period.clone()))
+            {
                 continue;
             }
             match sent(&trends_db, &key, &period) {
@@ -178,6 +192,7 @@ pub async fn run(
             }
             match send(&trends_db, &alarms, &tz, s, &period, now).await {
                 Ok(to) => {
+                    sent_here.insert((key.clone(), period.clone()));
                     failed_at.remove(&key);
                     stats.sent.fetch_add(1, Relaxed);
                     *stats.failing.lock().expect("not poisoned") = None;
@@ -227,19 +242,20 @@ async fn send(
     now: i64,
 ) -> Result<String, String> {
     let lang = super::i18n::Lang::parse(&s.lang)?;
-    let (html, csv) = {
-        let trends = crate::trends::open_read(trends_db)?;
-        let alarm_db = Connection::open_with_flags(&alarms.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok();
-        let inputs = super::Inputs {
-            trends: &trends,
-            alarms: alarm_db.as_ref(),
-            tz: tz.clone(),
-            services: alarms.services.iter().map(|x| x.name.clone()).collect(),
-        };
-        let p = super::parse_period(period, tz)?;
-        let r = super::build(&inputs, &p, s.site.as_deref(), now)?;
-        (super::render::html(&r, lang), super::render::csv(&r))
-    };
+    // Reading a month of trends is blocking work: off the async threads.
+    let (db, alarm_path, zone, site, label) =
+        (trends_db.to_path_buf(), alarms.db.clone(), tz.clone(), s.site.clone(), period.to_string());
+    let services: Vec<String> = alarms.services.iter().map(|x| x.name.clone()).collect();
+    let (html, csv) = tokio::task::spawn_blocking(move || -> Result<(String, String), String> {
+        let trends = crate::trends::open_read(&db)?;
+        let alarm_db = Connection::open_with_flags(&alarm_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok();
+        let inputs = super::Inputs { trends: &trends, alarms: alarm_db.as_ref(), tz: zone.clone(), services };
+        let p = super::parse_period(&label, &zone)?;
+        let r = super::build(&inputs, &p, site.as_deref(), now)?;
+        Ok((super::render::html(&r, lang), super::render::csv(&r)))
+    })
+    .await
+    .map_err(|e| format!("the report build panicked: {e}"))??;
     let mut email: EmailConfig = alarms
         .receivers
         .iter()

@@ -27,7 +27,6 @@ fn a_generated_month_gives_its_known_figures() {
     assert_eq!(web1.down_minutes, 45.0);
     assert_eq!(web1.availability_pct, Some(round3(100.0 * (1.0 - 45.0 / covered))));
     assert_eq!(web1.availability_pct, Some(99.898));
-    assert_eq!(r.hosts.iter().find(|h| h.host == "db1").unwrap().availability_pct, Some(100.0));
     assert_eq!(
         (site.power_lost_minutes, site.power_availability_pct),
         (20.0, Some(round3(100.0 * (1.0 - 20.0 / covered))))
@@ -35,27 +34,49 @@ fn a_generated_month_gives_its_known_figures() {
     assert_eq!(r.services[0].outage_minutes, 10.0);
     assert_eq!(r.services[0].availability_pct, 99.978);
 
-    // Power: 42 minutes on battery, on the 5th and the 20th.
+    // Power: 52 minutes on battery: the 5th, the 20th, and October's last 10.
     let ups = &r.ups[0];
-    assert_eq!((ups.device.as_str(), ups.minutes_on_battery), ("ups-a1", 42.0));
+    assert_eq!((ups.device.as_str(), ups.minutes_on_battery), ("ups-a1", 52.0));
     assert_eq!(ups.daily_battery_minutes[4], Some(30.0));
     assert_eq!(ups.daily_battery_minutes[19], Some(12.0));
+    assert_eq!(ups.daily_battery_minutes[30], Some(10.0));
     assert_eq!(ups.daily_battery_minutes[0], Some(0.0));
     assert_eq!((ups.load_peak_pct, ups.min_charge_pct), (Some(71.5), Some(83.0)));
-    assert_eq!(r.summary.minutes_on_battery, 42.0);
+    assert_eq!(r.summary.minutes_on_battery, 52.0);
     // Feed A once in October for 30 min; B's September outage ran 120 min into it, not counted as October's.
     let feed = |f: &str| r.feeds.iter().find(|x| x.feed == f).unwrap().clone();
     assert_eq!((feed("A").outages, feed("A").down_minutes), (1, 30.0));
     assert_eq!((feed("B").outages, feed("B").down_minutes), (0, 120.0));
     assert_eq!(r.summary.feed_outages, 1);
 
-    // Incidents: all but the generator running (info); the disk alarm is ongoing.
+    // Incidents: those that fired in October, but the generator running
+    // (info); September's feed B outage is not October's; the disk alarm is
+    // ongoing; the UPS one ended in November, after 20 minutes.
     let names: Vec<&str> = r.incidents.iter().map(|i| i.name.as_str()).collect();
-    assert_eq!(names, ["feed_lost", "feed_lost", "power_lost", "service_outage", "agent_silent", "disk_full"]);
-    assert_eq!(r.incidents[0].start, "2026-10-01 00:00");
-    assert_eq!(r.incidents.last().unwrap().end, None);
-    // MTTR over the five that ended: (120 + 30 + 20 + 10 + 45) / 5.
-    assert_eq!(r.mttr_minutes, Some(45.0));
+    assert_eq!(
+        names,
+        [
+            "feed_lost",
+            "ups_on_battery",
+            "power_lost",
+            "service_outage",
+            "agent_silent",
+            "agent_silent",
+            "ups_on_battery",
+            "disk_full",
+            "ups_on_battery"
+        ]
+    );
+    assert_eq!(r.incidents[0].start, "2026-10-05 14:00");
+    let disk = r.incidents.iter().find(|i| i.name == "disk_full").unwrap();
+    assert_eq!(disk.end, None);
+    let ups = r.incidents.last().unwrap();
+    assert_eq!((ups.end.as_deref(), ups.minutes), (Some("2026-11-01 00:10"), 20.0));
+    // MTTR over the eight that ended: (30 + 30 + 20 + 10 + 45 + 180 + 12 + 20) / 8.
+    assert_eq!(r.mttr_minutes, Some(43.4));
+    // db1's silence while the collector was down is not held against it.
+    let db1 = r.hosts.iter().find(|h| h.host == "db1").unwrap();
+    assert_eq!((db1.down_minutes, db1.availability_pct), (0.0, Some(100.0)));
 
     // Capacity: CPU p95 57 % (within the sketch's 1 %); the disk fills on 10 December.
     let cpu = web1.cpu_p95_pct.unwrap();
@@ -188,4 +209,49 @@ fn the_hour_a_report_so_far_ends_in_counts_only_its_minutes_so_far() {
     assert!(r.partial);
     assert_eq!(r.ups[0].minutes_on_battery, 6.0);
     assert_eq!(r.ups[0].daily_battery_minutes[19], Some(6.0));
+}
+
+#[test]
+fn a_report_so_far_counts_days_left_from_today() {
+    let dir = tempfile::tempdir().unwrap();
+    let (trends, alarms) = month(dir.path());
+    let inputs = Inputs { trends: &trends, alarms: Some(&alarms), tz: tz(), services: Vec::new() };
+    let r = build(&inputs, &parse_period("2026-10", &tz()).unwrap(), None, at(5, 12, 0)).unwrap();
+    assert!(r.partial);
+    let disk = &r.hosts.iter().find(|h| h.host == "db1").unwrap().disks[0];
+    // The same date as at the month's end, 66 days from the 5th (not 40 from the 31st).
+    assert_eq!((disk.full_on.as_deref(), disk.days_left), (Some("2026-12-10"), Some(66)));
+}
+
+#[test]
+fn a_disk_that_barely_grows_has_no_full_date_and_no_overflow() {
+    use crate::ingest::lines::{ObsValue, Observation};
+    let dir = tempfile::tempdir().unwrap();
+    let t = crate::trends::Trends::open(crate::trends::TrendsConfig {
+        db: dir.path().join("trends.db"),
+        retention_days: 730,
+        flush_secs: 60,
+    })
+    .unwrap();
+    // 1 TB free, growing by a few bytes a day: billions of days.
+    let obs: Vec<Observation> = (0..10i64)
+        .map(|d| Observation {
+            measurement: "host_disk".into(),
+            tags: vec![("site".into(), "hn".into()), ("host".into(), "nas".into()), ("mount".into(), "/".into())],
+            fields: vec![
+                ("used_bytes".into(), ObsValue::Num(1.0e9 + d as f64 * 3.0)),
+                ("total_bytes".into(), ObsValue::Num(1.0e12)),
+            ],
+            ts: (at(1, 12, 0) + d * 86_400) * 1_000_000_000,
+        })
+        .collect();
+    t.observe(&obs);
+    t.flush(at(11, 0, 0) * 1_000_000_000).unwrap();
+    let trends = crate::trends::open_read(&dir.path().join("trends.db")).unwrap();
+    let inputs = Inputs { trends: &trends, alarms: None, tz: tz(), services: Vec::new() };
+    let r = build(&inputs, &parse_period("2026-10", &tz()).unwrap(), None, at(31, 0, 0) + 86_400 * 3).unwrap();
+    let disk = &r.hosts[0].disks[0];
+    assert_eq!(disk.growth_bytes_per_month, Some(90.0));
+    assert_eq!((disk.full_on.as_deref(), disk.days_left), (None, None));
+    assert!(r.act_first.is_empty());
 }

@@ -220,7 +220,9 @@ impl Trends {
                         _ => None,
                     },
                 };
-                let Some(x) = x else { continue };
+                // An infinite or NaN value (line protocol allows `1e999`) would
+                // make the hour's sum NaN, which SQLite cannot store.
+                let Some(x) = x.filter(|x| x.is_finite()) else { continue };
                 let k = SeriesKey {
                     measurement: o.measurement.clone(),
                     field: (*f).to_string(),

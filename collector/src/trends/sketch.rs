@@ -54,7 +54,8 @@ impl Sketch {
     }
 
     pub fn count(&self) -> u64 {
-        self.zero + self.pos.values().sum::<u64>() + self.neg.values().sum::<u64>()
+        let sum = |m: &BTreeMap<i32, u64>| m.values().fold(0u64, |a, c| a.saturating_add(*c));
+        self.zero.saturating_add(sum(&self.pos)).saturating_add(sum(&self.neg))
     }
 
     /// The `q` quantile (0–1), or None when empty.
@@ -67,17 +68,17 @@ impl Sketch {
         let rank = ((q.clamp(0.0, 1.0) * (n - 1) as f64).floor()) as u64;
         let mut seen = 0u64;
         for (i, c) in self.neg.iter().rev() {
-            seen += c;
+            seen = seen.saturating_add(*c);
             if seen > rank {
                 return Some(-value(*i));
             }
         }
-        seen += self.zero;
+        seen = seen.saturating_add(self.zero);
         if seen > rank {
             return Some(0.0);
         }
         for (i, c) in &self.pos {
-            seen += c;
+            seen = seen.saturating_add(*c);
             if seen > rank {
                 return Some(value(*i));
             }
@@ -111,7 +112,7 @@ impl Sketch {
             for _ in 0..n {
                 let z = get(&mut b)?;
                 let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
-                let i = prev + d;
+                let i = prev.checked_add(d).ok_or("bucket index out of range")?;
                 let c = get(&mut b)?;
                 let i32i = i32::try_from(i).map_err(|_| "bucket index out of range".to_string())?;
                 if neg {
@@ -201,5 +202,16 @@ mod tests {
         assert_eq!(c.encode().len(), 7, "one bucket: zero count, two lengths, index and count");
         assert_eq!(Sketch::default().quantile(0.5), None);
         assert!(Sketch::decode(&[1, 2]).is_err());
+        // A corrupt blob: an index delta that overflows, counts at u64::MAX.
+        let mut bad = vec![0, 2];
+        put(&mut bad, u64::MAX - 1);
+        put(&mut bad, 1);
+        put(&mut bad, u64::MAX - 1);
+        put(&mut bad, 1);
+        assert!(Sketch::decode(&bad).is_err());
+        let mut big = Sketch::default();
+        big.pos.insert(1, u64::MAX);
+        big.pos.insert(2, u64::MAX);
+        assert_eq!(big.count(), u64::MAX);
     }
 }

@@ -93,3 +93,14 @@ fn hours_past_retention_are_deleted() {
     let left = read(&t.conn(), "host_mem", "used_pct", None, 0, i64::MAX, By::Hour).unwrap();
     assert_eq!(left[0].1.iter().map(|(h, _)| *h).collect::<Vec<_>>(), vec![T0 / H + 30]);
 }
+
+#[test]
+fn infinite_values_are_left_out_and_the_flush_still_works() {
+    let d = tempfile::tempdir().unwrap();
+    let t = open(d.path());
+    let mem = |v: f64| obs("host_mem", &[("site", "hn"), ("host", "a")], &[("used_pct", ObsValue::Num(v))], T0);
+    t.observe(&[mem(f64::INFINITY), mem(f64::NEG_INFINITY), mem(f64::NAN), mem(40.0)]);
+    t.flush(T0 * 1_000_000_000).unwrap();
+    let got = read(&t.conn(), "host_mem", "used_pct", None, 0, i64::MAX, By::Hour).unwrap();
+    assert_eq!((got[0].1[0].1.n, got[0].1[0].1.sum), (1, 40.0));
+}
