@@ -58,7 +58,7 @@ fn the_html_report_opens_in_chromium_with_the_months_figures_in_both_languages()
             &[
                 "Báo cáo năng lực và mức độ sẵn sàng",
                 "99,898 %",   // web1: 45 minutes down of the month's covered time
-                "42,0",       // minutes on battery
+                "52,0",       // minutes on battery
                 "10/12/2026", // db1's /data is full
                 "93,5 %",     // backup success
                 "07/10/2026, 22/10/2026",
@@ -70,7 +70,7 @@ fn the_html_report_opens_in_chromium_with_the_months_figures_in_both_languages()
             &[
                 "Capacity and availability report",
                 "99.898 %",
-                "42.0",
+                "52.0",
                 "10 Dec 2026",
                 "93.5 %",
                 "7 Oct 2026, 22 Oct 2026",
