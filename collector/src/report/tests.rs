@@ -8,6 +8,37 @@ fn month(dir: &std::path::Path) -> (Connection, Connection) {
     (crate::trends::open_read(&dir.join("trends.db")).unwrap(), Connection::open(dir.join("alarms.db")).unwrap())
 }
 
+/// A report of October from just these points, made at `now`.
+fn report_of(points: Vec<crate::ingest::lines::Observation>, flush_at: i64, now: i64) -> Report {
+    let dir = tempfile::tempdir().unwrap();
+    let t = crate::trends::Trends::open(crate::trends::TrendsConfig {
+        db: dir.path().join("trends.db"),
+        retention_days: 730,
+        flush_secs: 60,
+    })
+    .unwrap();
+    t.observe(&points);
+    t.flush(flush_at * 1_000_000_000).unwrap();
+    let trends = crate::trends::open_read(&dir.path().join("trends.db")).unwrap();
+    let inputs = Inputs { trends: &trends, alarms: None, tz: tz(), services: Vec::new() };
+    build(&inputs, &parse_period("2026-10", &tz()).unwrap(), None, now).unwrap()
+}
+
+/// A point of `m` at `ts` (seconds).
+fn point(
+    m: &str,
+    tags: &[(&str, &str)],
+    fields: Vec<(&str, crate::ingest::lines::ObsValue)>,
+    ts: i64,
+) -> crate::ingest::lines::Observation {
+    crate::ingest::lines::Observation {
+        measurement: m.into(),
+        tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        ts: ts * 1_000_000_000,
+    }
+}
+
 #[test]
 fn a_generated_month_gives_its_known_figures() {
     let dir = tempfile::tempdir().unwrap();
@@ -138,43 +169,21 @@ fn periods_are_months_or_iso_weeks_in_the_site_zone() {
 
 #[test]
 fn network_p95_is_the_busiest_interfaces() {
-    use crate::ingest::lines::{ObsValue, Observation};
-    let dir = tempfile::tempdir().unwrap();
-    let t = crate::trends::Trends::open(crate::trends::TrendsConfig {
-        db: dir.path().join("trends.db"),
-        retention_days: 730,
-        flush_secs: 60,
-    })
-    .unwrap();
+    use crate::ingest::lines::ObsValue::Num;
     let mut obs = Vec::new();
     for i in 0..100i64 {
+        let ts = at(2, 10, 0) + i * 30;
         for (iface, scale) in [("eth0", 1.0e6), ("eth1", 2.0e6)] {
-            obs.push(Observation {
-                measurement: "host_net".into(),
-                tags: vec![
-                    ("site".into(), "hn".into()),
-                    ("host".into(), "web1".into()),
-                    ("iface".into(), iface.into()),
-                ],
-                fields: vec![
-                    ("rx_bytes_per_s".into(), ObsValue::Num((i + 1) as f64 * scale)),
-                    ("tx_bytes_per_s".into(), ObsValue::Num(1000.0)),
-                ],
-                ts: (at(2, 10, 0) + i * 30) * 1_000_000_000,
-            });
+            obs.push(point(
+                "host_net",
+                &[("site", "hn"), ("host", "web1"), ("iface", iface)],
+                vec![("rx_bytes_per_s", Num((i + 1) as f64 * scale)), ("tx_bytes_per_s", Num(1000.0))],
+                ts,
+            ));
         }
-        obs.push(Observation {
-            measurement: "dcwatch_agent".into(),
-            tags: vec![("site".into(), "hn".into()), ("host".into(), "web1".into())],
-            fields: vec![("uptime_s".into(), ObsValue::Num(1.0))],
-            ts: (at(2, 10, 0) + i * 30) * 1_000_000_000,
-        });
+        obs.push(point("dcwatch_agent", &[("site", "hn"), ("host", "web1")], vec![("uptime_s", Num(1.0))], ts));
     }
-    t.observe(&obs);
-    t.flush(at(3, 0, 0) * 1_000_000_000).unwrap();
-    let trends = crate::trends::open_read(&dir.path().join("trends.db")).unwrap();
-    let inputs = Inputs { trends: &trends, alarms: None, tz: tz(), services: Vec::new() };
-    let r = build(&inputs, &parse_period("2026-10", &tz()).unwrap(), None, at(31, 0, 0) + 86_400 * 3).unwrap();
+    let r = report_of(obs, at(3, 0, 0), at(31, 0, 0) + 86_400 * 3);
     // eth1 is the busier: its p95 is 95 × 2 MB/s (within the sketch's 1 %).
     let rx = r.hosts[0].net_rx_p95_bytes_s.unwrap();
     assert!((rx - 190.0e6).abs() / 190.0e6 <= 0.01, "{rx}");
@@ -184,28 +193,18 @@ fn network_p95_is_the_busiest_interfaces() {
 
 #[test]
 fn the_hour_a_report_so_far_ends_in_counts_only_its_minutes_so_far() {
-    use crate::ingest::lines::{ObsValue, Observation};
-    let dir = tempfile::tempdir().unwrap();
-    let t = crate::trends::Trends::open(crate::trends::TrendsConfig {
-        db: dir.path().join("trends.db"),
-        retention_days: 730,
-        flush_secs: 60,
-    })
-    .unwrap();
     // On battery since 09:00; the report is made at 09:06.
-    let obs: Vec<Observation> = (0..6)
-        .map(|i| Observation {
-            measurement: "ups".into(),
-            tags: vec![("site".into(), "hn".into()), ("device".into(), "ups-a1".into())],
-            fields: vec![("on_battery".into(), ObsValue::Bool(true))],
-            ts: (at(20, 9, 0) + i * 60) * 1_000_000_000,
+    let obs = (0..6)
+        .map(|i| {
+            point(
+                "ups",
+                &[("site", "hn"), ("device", "ups-a1")],
+                vec![("on_battery", crate::ingest::lines::ObsValue::Bool(true))],
+                at(20, 9, 0) + i * 60,
+            )
         })
         .collect();
-    t.observe(&obs);
-    t.flush(at(20, 9, 6) * 1_000_000_000).unwrap();
-    let trends = crate::trends::open_read(&dir.path().join("trends.db")).unwrap();
-    let inputs = Inputs { trends: &trends, alarms: None, tz: tz(), services: Vec::new() };
-    let r = build(&inputs, &parse_period("2026-10", &tz()).unwrap(), None, at(20, 9, 6)).unwrap();
+    let r = report_of(obs, at(20, 9, 6), at(20, 9, 6));
     assert!(r.partial);
     assert_eq!(r.ups[0].minutes_on_battery, 6.0);
     assert_eq!(r.ups[0].daily_battery_minutes[19], Some(6.0));
@@ -225,31 +224,19 @@ fn a_report_so_far_counts_days_left_from_today() {
 
 #[test]
 fn a_disk_that_barely_grows_has_no_full_date_and_no_overflow() {
-    use crate::ingest::lines::{ObsValue, Observation};
-    let dir = tempfile::tempdir().unwrap();
-    let t = crate::trends::Trends::open(crate::trends::TrendsConfig {
-        db: dir.path().join("trends.db"),
-        retention_days: 730,
-        flush_secs: 60,
-    })
-    .unwrap();
+    use crate::ingest::lines::ObsValue::Num;
     // 1 TB free, growing by a few bytes a day: billions of days.
-    let obs: Vec<Observation> = (0..10i64)
-        .map(|d| Observation {
-            measurement: "host_disk".into(),
-            tags: vec![("site".into(), "hn".into()), ("host".into(), "nas".into()), ("mount".into(), "/".into())],
-            fields: vec![
-                ("used_bytes".into(), ObsValue::Num(1.0e9 + d as f64 * 3.0)),
-                ("total_bytes".into(), ObsValue::Num(1.0e12)),
-            ],
-            ts: (at(1, 12, 0) + d * 86_400) * 1_000_000_000,
+    let obs = (0..10i64)
+        .map(|d| {
+            point(
+                "host_disk",
+                &[("site", "hn"), ("host", "nas"), ("mount", "/")],
+                vec![("used_bytes", Num(1.0e9 + d as f64 * 3.0)), ("total_bytes", Num(1.0e12))],
+                at(1, 12, 0) + d * 86_400,
+            )
         })
         .collect();
-    t.observe(&obs);
-    t.flush(at(11, 0, 0) * 1_000_000_000).unwrap();
-    let trends = crate::trends::open_read(&dir.path().join("trends.db")).unwrap();
-    let inputs = Inputs { trends: &trends, alarms: None, tz: tz(), services: Vec::new() };
-    let r = build(&inputs, &parse_period("2026-10", &tz()).unwrap(), None, at(31, 0, 0) + 86_400 * 3).unwrap();
+    let r = report_of(obs, at(11, 0, 0), at(31, 0, 0) + 86_400 * 3);
     let disk = &r.hosts[0].disks[0];
     assert_eq!(disk.growth_bytes_per_month, Some(90.0));
     assert_eq!((disk.full_on.as_deref(), disk.days_left), (None, None));
