@@ -329,9 +329,9 @@ fn reload(path: &std::path::Path, current: &AgentConfig) -> Option<AgentConfig> 
 
 async fn once(config: &AgentConfig) -> anyhow::Result<()> {
     let host = config.host_name();
-    let mut buf = Vec::new();
+    let mut all = Vec::new();
     for s in &config.sources {
-        match s {
+        let points = match s {
             SourceConfig::Host(h) => {
                 let mut src =
                     sources::host::HostSource::new(h.clone(), &config.agent.site, &host).map_err(anyhow::Error::msg)?;
@@ -341,36 +341,32 @@ async fn once(config: &AgentConfig) -> anyhow::Result<()> {
                 let ts = dcwatch_common::now_ns();
                 let (mut points, _) = src.collect_sync(ts);
                 points.extend(src.collect_units(ts).await.0);
-                for p in &points {
-                    p.write_to(&mut buf);
-                }
+                points
             }
             SourceConfig::Snmp(c) => {
                 let (points, errors) = sources::snmp::once(c, &config.agent.site).await.map_err(anyhow::Error::msg)?;
-                for p in &points {
-                    p.write_to(&mut buf);
-                }
                 for (name, e) in errors {
                     eprintln!("{name}: {e} ({})", e.kind());
                 }
+                points
             }
             SourceConfig::Backup(c) => {
-                let points = sources::backup::once(c, &config.backup_state_file(c), &config.agent.site, &host).await;
-                for p in &points {
-                    p.write_to(&mut buf);
-                }
+                sources::backup::once(c, &config.backup_state_file(c), &config.agent.site, &host).await
             }
             SourceConfig::Modbus(c) => {
                 let (points, errors) =
                     sources::modbus::once(c, &config.agent.site).await.map_err(anyhow::Error::msg)?;
-                for p in &points {
-                    p.write_to(&mut buf);
-                }
                 for (name, e) in errors {
                     eprintln!("{name}: {e}");
                 }
+                points
             }
-        }
+        };
+        all.extend(points);
+    }
+    let mut buf = Vec::new();
+    for p in &all {
+        p.write_to(&mut buf);
     }
     use std::io::Write;
     std::io::stdout().write_all(&buf).context("cannot write to stdout")?;

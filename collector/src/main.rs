@@ -9,6 +9,7 @@ mod ingest;
 mod report;
 mod sink;
 mod state;
+mod stats;
 mod status;
 mod trends;
 

@@ -8,15 +8,55 @@ pub mod normal;
 pub mod profile_files;
 pub mod snmp;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use dcwatch_common::config::Problem;
 use dcwatch_common::lp::Point;
 use dcwatch_common::spool::{Committer, Spool};
 use tokio::sync::watch;
 
 use crate::config::{AgentConfig, SourceConfig};
+
+/// What every polling source checks first: its profiles (directory) load,
+/// its interval and timeout are at least 1. Returns the profiles.
+pub fn check_poller<P>(
+    profiles: Result<Vec<P>, String>,
+    interval_secs: u64,
+    timeout_ms: u64,
+    at: &str,
+    p: &mut Vec<Problem>,
+) -> Vec<P> {
+    let profiles = profiles.unwrap_or_else(|e| {
+        p.push(Problem::general(format!("{at}.profiles_dir: {e}")));
+        Vec::new()
+    });
+    if interval_secs == 0 {
+        p.push(Problem::general(format!("{at}.interval_secs: must be at least 1")));
+    }
+    if timeout_ms == 0 {
+        p.push(Problem::general(format!("{at}.timeout_ms: must be at least 1")));
+    }
+    profiles
+}
+
+/// A device's or job's name: given (else `empty`), and not another `what`'s.
+pub fn check_name(names: &mut BTreeSet<String>, at: &str, name: &str, empty: &str, what: &str, p: &mut Vec<Problem>) {
+    if name.trim().is_empty() {
+        p.push(Problem::general(format!("{at}.name: {empty}")));
+    } else if !names.insert(name.to_string()) {
+        p.push(Problem::general(format!("{at}.name: `{name}` is used by another {what}")));
+    }
+}
+
+/// A device's profile is one of `known` (when they loaded).
+pub fn check_profile(known: &[&str], at: &str, name: &str, p: &mut Vec<Problem>) {
+    if !known.is_empty() && !known.contains(&name) {
+        p.push(Problem::general(format!("{at}.profile: `{name}` is not a profile; known: {}", known.join(", "))));
+    }
+}
 
 /// Counters every source adds to; the heartbeat reports them.
 #[derive(Debug, Default)]

@@ -41,3 +41,17 @@ pub fn put(p: Point, name: &str, v: FieldValue) -> Point {
         FieldValue::Str(s) => p.str(name.to_string(), s),
     }
 }
+
+/// A point as its line of line protocol, without the newline (tests).
+#[cfg(test)]
+pub fn line(p: &Point) -> String {
+    let mut b = Vec::new();
+    p.write_to(&mut b);
+    String::from_utf8(b).expect("line protocol is UTF-8").trim_end().to_string()
+}
+
+/// The normalised points as lines (tests).
+#[cfg(test)]
+pub fn lines(n: &Normalized) -> Vec<String> {
+    n.points.iter().map(line).collect()
+}

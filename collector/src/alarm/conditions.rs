@@ -714,17 +714,6 @@ fn fmt_hours(secs: f64) -> String {
     if h < 48.0 { format!("{} h", fmt_num((h * 10.0).round() / 10.0)) } else { format!("{:.1} days", h / 24.0) }
 }
 
-fn fmt_bytes(b: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut x = b;
-    let mut u = 0;
-    while x >= 1024.0 && u + 1 < UNITS.len() {
-        x /= 1024.0;
-        u += 1;
-    }
-    if u == 0 { format!("{} B", x as i64) } else { format!("{x:.1} {}", UNITS[u]) }
-}
-
 /// The backup alarms: failed, stale, shrunk, missing, not replicated.
 fn backups(
     cfg: &AlarmsConfig,
@@ -791,7 +780,8 @@ fn backups(
         if on("backup_shrunk")
             && let Some(pct) = s.num("size_change_pct")
         {
-            let size = s.num("last_size_bytes").map(fmt_bytes).unwrap_or_else(|| "?".into());
+            let size =
+                s.num("last_size_bytes").map(|b| crate::report::i18n::Lang::En.bytes(b)).unwrap_or_else(|| "?".into());
             push(
                 out,
                 "backup_shrunk",
@@ -936,21 +926,10 @@ pub fn days_to_full(h: &std::collections::VecDeque<(i64, f64, f64)>) -> Option<f
     }
     // At most 60 samples, evenly spread: 1770 slopes.
     let step = recent.len().div_ceil(60);
-    let pts: Vec<&(i64, f64, f64)> = recent.iter().step_by(step).copied().collect();
-    let mut slopes = Vec::with_capacity(pts.len() * pts.len() / 2);
-    for i in 0..pts.len() {
-        for j in i + 1..pts.len() {
-            let dt = (pts[j].0 - pts[i].0) as f64 / 86_400e9;
-            if dt > 0.0 {
-                slopes.push((pts[j].1 - pts[i].1) / dt);
-            }
-        }
-    }
-    if slopes.is_empty() {
-        return None;
-    }
-    slopes.sort_by(f64::total_cmp);
-    let per_day = slopes[slopes.len() / 2];
+    let first = recent[0].0;
+    let pts: Vec<(f64, f64)> =
+        recent.iter().step_by(step).map(|(t, used, _)| ((t - first) as f64 / 86_400e9, *used)).collect();
+    let (per_day, _) = crate::stats::theil_sen(&pts)?;
     if per_day <= 0.0 {
         return None;
     }

@@ -335,28 +335,6 @@ fn spans(conn: &Connection, from: i64, to: i64, now: i64) -> Result<Vec<Span>, S
     Ok(out)
 }
 
-/// The median of pairwise slopes (Theil–Sen) of `(x, y)` points, with a
-/// spread: the interquartile range of the slopes over the median.
-fn theil_sen(pts: &[(f64, f64)]) -> Option<(f64, f64)> {
-    let mut slopes = Vec::new();
-    for i in 0..pts.len() {
-        for j in i + 1..pts.len() {
-            let dx = pts[j].0 - pts[i].0;
-            if dx > 0.0 {
-                slopes.push((pts[j].1 - pts[i].1) / dx);
-            }
-        }
-    }
-    if slopes.is_empty() {
-        return None;
-    }
-    slopes.sort_by(f64::total_cmp);
-    let q = |f: f64| slopes[((slopes.len() - 1) as f64 * f).round() as usize];
-    let med = q(0.5);
-    let spread = if med.abs() > 0.0 { (q(0.75) - q(0.25)).abs() / med.abs() } else { f64::INFINITY };
-    Some((med, spread))
-}
-
 /// Per day of the period: the aggregate of the hours in it (None: no data).
 fn daily(period: &Period, hours: &[(i64, Agg)]) -> Vec<Option<Agg>> {
     let mut out: Vec<Option<Agg>> = vec![None; period.days.len()];
@@ -497,7 +475,7 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
                 daily_used.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i as f64, v))).collect();
             let last = pts.last().copied();
             let tot = disk_total.get(&(s.clone(), h.clone(), k.key.clone())).and_then(|a| (a.n > 0).then_some(a.max));
-            let fit = theil_sen(&pts);
+            let fit = crate::stats::theil_sen(&pts);
             // Used at the end of the last day with data: its average is mid-day.
             let used_end = match (last, fit) {
                 (Some((_, v)), Some((slope, _))) => Some(v + slope * 0.5),

@@ -134,10 +134,6 @@ pub struct ReportStats {
     pub failing: std::sync::Mutex<Option<(String, String, String)>>,
 }
 
-const SENT: &str = "CREATE TABLE IF NOT EXISTS reports_sent (
-    schedule TEXT NOT NULL, period TEXT NOT NULL, sent_ms INTEGER NOT NULL, PRIMARY KEY (schedule, period)
-)";
-
 /// The schedule's task: looks once a minute.
 pub async fn run(
     trends_db: PathBuf,
@@ -216,7 +212,6 @@ pub async fn run(
 
 fn sent(db: &std::path::Path, key: &str, period: &str) -> Result<bool, String> {
     let c = Connection::open(db).map_err(|e| e.to_string())?;
-    c.execute_batch(SENT).map_err(|e| e.to_string())?;
     c.query_row("SELECT 1 FROM reports_sent WHERE schedule = ?1 AND period = ?2", params![key, period], |_| Ok(()))
         .optional()
         .map(|r| r.is_some())

@@ -168,6 +168,9 @@ CREATE TABLE IF NOT EXISTS hourly (
     series INTEGER NOT NULL, hour INTEGER NOT NULL, n INTEGER NOT NULL, min REAL NOT NULL,
     max REAL NOT NULL, sum REAL NOT NULL, sketch BLOB, PRIMARY KEY (series, hour)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reports_sent (
+    schedule TEXT NOT NULL, period TEXT NOT NULL, sent_ms INTEGER NOT NULL, PRIMARY KEY (schedule, period)
+);
 ";
 
 pub struct Trends {

@@ -101,6 +101,7 @@ fn walk(dir: &Path, size: &mut u64, mtime: &mut i64) -> std::io::Result<()> {
     Ok(())
 }
 
-fn secs(meta: &std::fs::Metadata) -> i64 {
+/// A file's modification time, Unix seconds (0 if it has none).
+pub fn secs(meta: &std::fs::Metadata) -> i64 {
     meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs() as i64)
 }

@@ -199,14 +199,10 @@ pub fn validate(c: &BackupConfig, at: &str, p: &mut Vec<Problem>) {
     if c.jobs.is_empty() {
         p.push(Problem::general(format!("{at}.jobs: name at least one backup job")));
     }
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = std::collections::BTreeSet::new();
     for (i, j) in c.jobs.iter().enumerate() {
         let at = format!("{at}.jobs[{i}]");
-        if j.name.trim().is_empty() {
-            p.push(Problem::general(format!("{at}.name: must not be empty")));
-        } else if !seen.insert(j.name.as_str()) {
-            p.push(Problem::general(format!("{at}.name: `{}` is used by another job", j.name)));
-        }
+        super::check_name(&mut seen, &at, &j.name, "must not be empty", "job", p);
         let needs_path = matches!(j.kind, BackupKind::Directory | BackupKind::StatusFile);
         match (&j.path, needs_path) {
             (None, true) => p.push(Problem::general(format!("{at}.path: a {} job needs a path", j.kind.as_str()))),

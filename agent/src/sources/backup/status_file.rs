@@ -77,11 +77,7 @@ pub fn read(path: &Path, job: &str, now: i64) -> Checked {
     let doc: Doc = match serde_json::from_slice(&bytes) {
         Ok(d) => d,
         Err(e) => {
-            let modified = std::fs::metadata(path)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_secs() as i64);
+            let modified = std::fs::metadata(path).map_or(0, |m| super::directory::secs(&m));
             let why = format!("status file {} is not valid JSON: {e}", path.display());
             if (0..HALF_WRITTEN).contains(&(now - modified)) {
                 return Checked::Retry(Duration::from_secs(HALF_WRITTEN as u64), why);

@@ -74,36 +74,14 @@ fn same_connection(a: &Endpoint, b: &Endpoint) -> bool {
 
 /// Checks a `modbus` source; problems carry the key path `at`.
 pub fn validate(c: &ModbusConfig, at: &str, p: &mut Vec<Problem>) {
-    let profiles = match load_profiles(c.profiles_dir.as_deref()) {
-        Ok(ps) => ps,
-        Err(e) => {
-            p.push(Problem::general(format!("{at}.profiles_dir: {e}")));
-            Vec::new()
-        }
-    };
-    if c.interval_secs == 0 {
-        p.push(Problem::general(format!("{at}.interval_secs: must be at least 1")));
-    }
-    if c.timeout_ms == 0 {
-        p.push(Problem::general(format!("{at}.timeout_ms: must be at least 1")));
-    }
+    let profiles = super::check_poller(load_profiles(c.profiles_dir.as_deref()), c.interval_secs, c.timeout_ms, at, p);
+    let known: Vec<&str> = profiles.iter().map(|pr| pr.name.as_str()).collect();
     let mut names = BTreeSet::new();
     let mut seen: Vec<(Endpoint, u8, String)> = Vec::new();
     for (j, d) in c.devices.iter().enumerate() {
         let at = format!("{at}.devices[{j}]");
-        if d.name.trim().is_empty() {
-            p.push(Problem::general(format!("{at}.name: must name the device, e.g. `meter-a`")));
-        } else if !names.insert(d.name.clone()) {
-            p.push(Problem::general(format!("{at}.name: `{}` is used by another device", d.name)));
-        }
-        if !profiles.is_empty() && !profiles.iter().any(|pr| pr.name == d.profile) {
-            let known: Vec<_> = profiles.iter().map(|pr| pr.name.as_str()).collect();
-            p.push(Problem::general(format!(
-                "{at}.profile: `{}` is not a profile; known: {}",
-                d.profile,
-                known.join(", ")
-            )));
-        }
+        super::check_name(&mut names, &at, &d.name, "must name the device, e.g. `meter-a`", "device", p);
+        super::check_profile(&known, &at, &d.profile, p);
         if d.unit > 247 {
             p.push(Problem::general(format!("{at}.unit: {} is not a unit id (0–247)", d.unit)));
         }
@@ -526,11 +504,7 @@ mod tests {
         ];
         let mut h = Hysteresis { above: 190.0, below: 150.0, state: Some(true) };
         bind_feed(&mut pts, "A", "hn", "m", 7, &mut h);
-        let line = |p: &Point| {
-            let mut b = Vec::new();
-            p.write_to(&mut b);
-            String::from_utf8(b).unwrap().trim_end().to_string()
-        };
+        use crate::sources::normal::line;
         assert_eq!(
             line(&pts[0]),
             "power_feed,site=hn,device=m,feed=A live=false,voltage_v=0,current_a=5,power_w=2000 7"

@@ -134,20 +134,10 @@ pub fn normalize(profile: &Profile, image: &Image, site: &str, device: &str, ts:
 mod tests {
     use super::*;
     use crate::sources::modbus::profile::{BUILT_IN, load};
+    use crate::sources::normal::lines;
 
     fn profile(name: &str) -> Profile {
         load(BUILT_IN).unwrap().into_iter().find(|p| p.name == name).unwrap()
-    }
-
-    fn lines(n: &Normalized) -> Vec<String> {
-        n.points
-            .iter()
-            .map(|p| {
-                let mut b = Vec::new();
-                p.write_to(&mut b);
-                String::from_utf8(b).unwrap().trim_end().to_string()
-            })
-            .collect()
     }
 
     /// f32 as two registers, high word first.

@@ -37,39 +37,20 @@ pub fn load_profiles(c: &SnmpConfig) -> Result<Vec<Profile>, String> {
 
 /// Checks an `snmp` source; problems carry the key path `at`.
 pub fn validate(c: &SnmpConfig, at: &str, p: &mut Vec<Problem>) {
-    let profiles = match load_profiles(c) {
-        Ok(ps) => ps,
-        Err(e) => {
-            p.push(Problem::general(format!("{at}.profiles_dir: {e}")));
-            Vec::new()
-        }
-    };
-    if c.interval_secs == 0 {
-        p.push(Problem::general(format!("{at}.interval_secs: must be at least 1")));
-    }
-    if c.timeout_ms == 0 {
-        p.push(Problem::general(format!("{at}.timeout_ms: must be at least 1")));
-    }
+    let profiles = super::check_poller(load_profiles(c), c.interval_secs, c.timeout_ms, at, p);
+    let known: Vec<&str> = profiles.iter().map(|pr| pr.name.as_str()).collect();
     let mut names = BTreeSet::new();
     for (j, d) in c.devices.iter().enumerate() {
         let at = format!("{at}.devices[{j}]");
-        if d.name.trim().is_empty() {
-            p.push(Problem::general(format!("{at}.name: must name the device, e.g. `ups-a1`")));
-        } else if !names.insert(d.name.clone()) {
-            p.push(Problem::general(format!("{at}.name: `{}` is used by another device", d.name)));
-        }
+        super::check_name(&mut names, &at, &d.name, "must name the device, e.g. `ups-a1`", "device", p);
         if d.address.trim().is_empty() {
             p.push(Problem::general(format!("{at}.address: must be a host or host:port")));
         }
         if let Err(e) = client::auth(d) {
             p.push(Problem::general(format!("{at}: {e}")));
         }
-        if let Some(name) = &d.profile
-            && !profiles.is_empty()
-            && !profiles.iter().any(|pr| &pr.name == name)
-        {
-            let known: Vec<_> = profiles.iter().map(|pr| pr.name.as_str()).collect();
-            p.push(Problem::general(format!("{at}.profile: `{name}` is not a profile; known: {}", known.join(", "))));
+        if let Some(name) = &d.profile {
+            super::check_profile(&known, &at, name, p);
         }
         if d.interval_secs == Some(0) {
             p.push(Problem::general(format!("{at}.interval_secs: must be at least 1")));

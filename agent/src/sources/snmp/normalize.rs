@@ -164,6 +164,7 @@ pub fn normalize(profile: &Profile, values: &Values, site: &str, device: &str, t
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::normal::lines;
     use crate::sources::snmp::profile::{self, BUILT_IN};
     use crate::sources::snmp::value::parse_snmprec;
 
@@ -173,17 +174,6 @@ mod tests {
             panic!("{} is missing ({e}): the recordings live in shared/testdata beside the checkout", path.display())
         });
         parse_snmprec(&text).unwrap()
-    }
-
-    fn lines(n: &Normalized) -> Vec<String> {
-        n.points
-            .iter()
-            .map(|p| {
-                let mut b = Vec::new();
-                p.write_to(&mut b);
-                String::from_utf8(b).unwrap().trim_end().to_string()
-            })
-            .collect()
     }
 
     fn profiles() -> Vec<profile::Profile> {

@@ -28,11 +28,6 @@ use tokio_modbus::{ExceptionCode, Request, Response, SlaveRequest};
 
 const SITE_OUTAGE: &str = "30 feed_a off\n40 generator start\n100 feed_a on\n110 generator stop\n";
 
-fn usage() -> ! {
-    eprintln!("{}", super::USAGE);
-    std::process::exit(2)
-}
-
 #[derive(Debug, Clone, PartialEq)]
 enum Step {
     FeedA(bool),
@@ -41,25 +36,14 @@ enum Step {
 }
 
 fn parse_scenario(text: &str) -> Result<Vec<(f64, Step)>, String> {
-    let mut steps = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        let w: Vec<&str> = line.split_whitespace().collect();
-        let bad = |m: &str| format!("scenario line {}: {m}: `{line}`", i + 1);
-        let at: f64 = w[0].parse().map_err(|_| bad("the first word must be a second"))?;
-        let step = match (w.get(1).copied(), w.get(2).copied()) {
+    super::parse_steps(text, |w, bad| {
+        Ok(match (w.get(1).copied(), w.get(2).copied()) {
             (Some("feed_a"), Some(s @ ("on" | "off"))) => Step::FeedA(s == "on"),
             (Some("feed_b"), Some(s @ ("on" | "off"))) => Step::FeedB(s == "on"),
             (Some("generator"), Some(s @ ("start" | "stop"))) => Step::Generator(s == "start"),
             _ => return Err(bad("expected feed_a on|off, feed_b on|off or generator start|stop")),
-        };
-        steps.push((at, step));
-    }
-    steps.sort_by(|a, b| a.0.total_cmp(&b.0));
-    Ok(steps)
+        })
+    })
 }
 
 #[derive(Debug)]
@@ -297,13 +281,13 @@ pub async fn run() {
     let mut meters: u8 = 0;
     let mut it = std::env::args().skip(2);
     while let Some(k) = it.next() {
-        let mut v = || it.next().unwrap_or_else(|| usage());
+        let mut v = || it.next().unwrap_or_else(|| super::usage());
         match k.as_str() {
             "--listen" => listen = v(),
             "--scenario" => scenario = v(),
             "--loop" => repeat = true,
-            "--meters" => meters = v().parse().ok().filter(|n| *n <= 200).unwrap_or_else(|| usage()),
-            _ => usage(),
+            "--meters" => meters = v().parse().ok().filter(|n| *n <= 200).unwrap_or_else(|| super::usage()),
+            _ => super::usage(),
         }
     }
     let text = match scenario.as_str() {

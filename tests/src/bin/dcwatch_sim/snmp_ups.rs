@@ -28,11 +28,6 @@ use async_snmp::{Auth, Client, Oid, Value, VarBind};
 const OUTAGE: &str = "0 online\n10 on_battery\n10 charge_rate -2\n30 low_battery\n45 online\n45 charge_rate 0.5\n";
 const STEADY: &str = "0 online\n";
 
-fn usage() -> ! {
-    eprintln!("{}", super::USAGE);
-    std::process::exit(2)
-}
-
 #[derive(Debug, Clone, PartialEq)]
 enum Step {
     Online,
@@ -43,30 +38,19 @@ enum Step {
 }
 
 fn parse_scenario(text: &str) -> Result<Vec<(f64, Step)>, String> {
-    let mut steps = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        let parts: Vec<&str> = line.split_whitespace().collect();
-        let bad = |m: &str| format!("scenario line {}: {m}: `{line}`", i + 1);
-        let at: f64 = parts[0].parse().map_err(|_| bad("the first word must be a second"))?;
+    super::parse_steps(text, |parts, bad| {
         let num = || -> Result<f64, String> {
             parts.get(2).and_then(|v| v.parse().ok()).ok_or_else(|| bad("needs a number"))
         };
-        let step = match parts.get(1).copied() {
+        Ok(match parts.get(1).copied() {
             Some("online") => Step::Online,
             Some("on_battery") => Step::OnBattery,
             Some("low_battery") => Step::LowBattery,
             Some("charge_rate") => Step::ChargeRate(num()?),
             Some("load") => Step::Load(num()?),
             _ => return Err(bad("expected online, on_battery, low_battery, charge_rate N or load N")),
-        };
-        steps.push((at, step));
-    }
-    steps.sort_by(|a, b| a.0.total_cmp(&b.0));
-    Ok(steps)
+        })
+    })
 }
 
 /// The simulated UPS.
@@ -176,10 +160,10 @@ fn args() -> Args {
     };
     let mut it = std::env::args().skip(1);
     if it.next().as_deref() != Some("snmp-ups") {
-        usage();
+        super::usage();
     }
     while let Some(k) = it.next() {
-        let mut v = || it.next().unwrap_or_else(|| usage());
+        let mut v = || it.next().unwrap_or_else(|| super::usage());
         match k.as_str() {
             "--listen" => a.listen = v(),
             "--community" => a.community = v(),
@@ -187,7 +171,7 @@ fn args() -> Args {
             "--loop" => a.repeat = true,
             "--trap-to" => a.trap_to = Some(v()),
             "--trap-community" => a.trap_community = v(),
-            _ => usage(),
+            _ => super::usage(),
         }
     }
     a
@@ -235,7 +219,7 @@ pub async fn run() {
     println!("dcwatch-sim: UPS on {} (community {}), scenario {}", agent.local_addr(), a.community, a.scenario);
     let trapper = match &a.trap_to {
         Some(t) => {
-            let target: SocketAddr = t.parse().unwrap_or_else(|_| usage());
+            let target: SocketAddr = t.parse().unwrap_or_else(|_| super::usage());
             Some(Client::builder(target, Auth::v2c(a.trap_community.clone())).connect().await.expect("trap client"))
         }
         None => None,
