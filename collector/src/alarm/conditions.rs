@@ -777,19 +777,29 @@ fn backups(
                 age > rpo + b.backup_grace_secs as f64,
             );
         }
-        if on("backup_shrunk")
-            && let Some(pct) = s.num("size_change_pct")
-        {
+        if on("backup_shrunk") {
+            // A backup point without a size change (nothing to compare with)
+            // is a condition too, inactive: a shrunk alarm of the one before resolves.
+            let pct = s.num("size_change_pct");
             let size =
                 s.num("last_size_bytes").map(|b| crate::report::i18n::Lang::En.bytes(b)).unwrap_or_else(|| "?".into());
+            let summary = match pct {
+                Some(pct) => {
+                    format!(
+                        "Backup {job} on {host} at {site} is {} % smaller than the one before ({size})",
+                        fmt_num(-pct)
+                    )
+                }
+                None => format!("Backup {job} on {host} at {site}: no size change to compare ({size})"),
+            };
             push(
                 out,
                 "backup_shrunk",
                 l.clone(),
                 Severity::Warning,
-                format!("Backup {job} on {host} at {site} is {} % smaller than the one before ({size})", fmt_num(-pct)),
-                Some(fmt_num(pct)),
-                pct < -b.backup_shrink_pct,
+                summary,
+                pct.map(fmt_num),
+                pct.is_some_and(|pct| pct < -b.backup_shrink_pct),
             );
         }
         if on("backup_missing") {
@@ -806,9 +816,19 @@ fn backups(
                 status == "missing" && last.is_none(),
             );
         }
+        // A job with no mirror reported (any more) is an inactive condition,
+        // so a not-replicated alarm of before resolves — unless a pair in
+        // `backups.replication` judges it below.
+        let paired = cfg
+            .backups
+            .replication
+            .iter()
+            .any(|r| r.primary.site == site && r.primary.host == host && r.primary.job == job);
         if on("backup_not_replicated")
-            && let (Some(ts), Some(copies)) = (last, s.num("mirror_copies"))
+            && let Some(ts) = last
+            && (s.num("mirror_copies").is_some() || !paired)
         {
+            let copies = s.num("mirror_copies").unwrap_or(f64::NAN);
             let mirror = if copies > 0.0 { s.num("mirror_last_success_ts") } else { None };
             let detail = match mirror {
                 Some(m) => format!("the newest copy there is {} older", fmt_hours(ts - m)),
@@ -821,7 +841,7 @@ fn backups(
                 Severity::Warning,
                 format!("Backup {job} on {host} at {site} has not reached its mirror: {detail}"),
                 None,
-                lagging(ts, mirror, b.backup_replication_lag_secs),
+                !copies.is_nan() && lagging(ts, mirror, b.backup_replication_lag_secs),
             );
         }
     }

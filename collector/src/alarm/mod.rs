@@ -733,6 +733,29 @@ mod tests {
     }
 
     #[test]
+    fn a_field_a_later_backup_point_leaves_out_is_gone() {
+        use ObsValue::{Num, Str};
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(dir.path(), "")).unwrap();
+        let t0 = Instant::now();
+        // A 0-byte dump: 100 % smaller.
+        e.observe_at(
+            &[backup(
+                "nas1",
+                "db",
+                &[("status", Str("ok".into())), ("last_size_bytes", Num(0.0)), ("size_change_pct", Num(-100.0))],
+            )],
+            t0,
+        );
+        e.evaluate_at(t0, T * 1000);
+        assert_eq!(firing(&e)[0].0, "backup_shrunk");
+        // The next one is good; with nothing to compare to 0 bytes, it has no size change.
+        e.observe_at(&[backup("nas1", "db", &[("status", Str("ok".into())), ("last_size_bytes", Num(7.0e7))])], t0);
+        e.evaluate_at(t0 + Duration::from_secs(1), T * 1000 + 1000);
+        assert!(firing(&e).is_empty(), "{:?}", firing(&e));
+    }
+
+    #[test]
     fn a_missing_backup_and_an_expected_job_nobody_reports() {
         use ObsValue::{Num, Str};
         let dir = tempfile::tempdir().unwrap();

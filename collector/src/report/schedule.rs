@@ -99,6 +99,21 @@ impl ReportsConfig {
     }
 }
 
+impl ScheduleConfig {
+    /// What "sent" is remembered by: everything that makes it a different email.
+    pub fn key(&self) -> String {
+        format!(
+            "{:?}/{}/{}/{}/{}/{}",
+            self.every,
+            self.lang,
+            self.site.as_deref().unwrap_or("*"),
+            self.receiver,
+            self.to.join(","),
+            self.hour
+        )
+    }
+}
+
 /// The period just ended at `now_s` and the moment its report is due.
 pub fn due(every: Every, hour: i8, now_s: i64, tz: &TimeZone) -> (String, i64) {
     let now = jiff::Timestamp::from_second(now_s).unwrap_or_default().to_zoned(tz.clone());
@@ -156,16 +171,7 @@ pub async fn run(
         }
         let now = dcwatch_common::now_ns() / 1_000_000_000;
         for s in &cfg.schedule {
-            // Everything that makes it a different email.
-            let key = format!(
-                "{:?}/{}/{}/{}/{}/{}",
-                s.every,
-                s.lang,
-                s.site.as_deref().unwrap_or("*"),
-                s.receiver,
-                s.to.join(","),
-                s.hour
-            );
+            let key = s.key();
             let (period, due_at) = due(s.every, s.hour, now, &tz);
             if now < due_at
                 || failed_at.get(&key).is_some_and(|t| now - t < 600)
@@ -306,6 +312,23 @@ mod tests {
                 "reports.schedule[1].receiver: no receiver is named `mail` in alarms.receivers",
             ]
         );
+    }
+
+    #[test]
+    fn two_schedules_that_differ_only_in_their_addresses_or_hour_are_two_emails() {
+        let base = ScheduleConfig {
+            every: Every::Monthly,
+            receiver: "mail".into(),
+            to: vec!["a@dc.local".into()],
+            lang: "vi".into(),
+            site: None,
+            hour: 7,
+        };
+        let other_to = ScheduleConfig { to: vec!["b@dc.local".into()], ..base.clone() };
+        let other_hour = ScheduleConfig { hour: 8, ..base.clone() };
+        assert_ne!(base.key(), other_to.key());
+        assert_ne!(base.key(), other_hour.key());
+        assert_eq!(base.key(), base.clone().key());
     }
 
     #[test]

@@ -242,3 +242,22 @@ fn a_disk_that_barely_grows_has_no_full_date_and_no_overflow() {
     assert_eq!((disk.full_on.as_deref(), disk.days_left), (None, None));
     assert!(r.act_first.is_empty());
 }
+
+#[test]
+fn two_ups_on_battery_at_once_are_one_site_on_battery() {
+    let dir = tempfile::tempdir().unwrap();
+    let (trends, alarms) = month(dir.path());
+    // A second UPS on battery on the 5th from 14:10 to 14:40, overlapping ups-a1's 14:00–14:30.
+    for (event, at_s) in [("firing", at(5, 14, 10)), ("resolved", at(5, 14, 40))] {
+        alarms
+            .execute(
+                "INSERT INTO history (fingerprint, name, labels, at_ms, event, detail) VALUES ('b', 'ups_on_battery', ?1, ?2, ?3, '')",
+                params![r#"{"device":"ups-b1","site":"hn"}"#, at_s * 1000, event],
+            )
+            .unwrap();
+    }
+    let inputs = Inputs { trends: &trends, alarms: Some(&alarms), tz: tz(), services: Vec::new() };
+    let r = build(&inputs, &parse_period("2026-10", &tz()).unwrap(), None, at(31, 0, 0) + 3 * 86_400).unwrap();
+    // 14:00–14:40 on the 5th, 12 on the 20th, 10 on the 31st: 62, not 30 + 30 + 12 + 10.
+    assert_eq!(r.summary.minutes_on_battery, 62.0);
+}
