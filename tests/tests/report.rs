@@ -113,8 +113,8 @@ fn the_csv_parses_back_to_the_figures_of_the_json_report() {
     let json: serde_json::Value = serde_json::from_str(&report(&cfg, &["--format", "json"])).unwrap();
     let csv_path = dir.path().join("report.csv");
     std::fs::write(&csv_path, report(&cfg, &["--format", "csv"])).unwrap();
-    // Python's csv module, not ours, reads it back.
-    let out = Command::new("python3")
+    // Python's csv module, not ours, reads it back (the tests' venv: scripts/test makes it).
+    let out = Command::new(venv().join("bin/python"))
         .arg("-c")
         .arg(
             "import csv, json, sys\n\
