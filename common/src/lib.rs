@@ -4,6 +4,7 @@
 pub mod config;
 pub mod forward;
 pub mod lp;
+pub mod redact;
 pub mod spool;
 pub mod write;
 
