@@ -38,6 +38,67 @@ pub struct CollectorConfig {
     /// Reports: their time zone, and the ones sent by email on a schedule.
     #[serde(default)]
     pub reports: crate::report::schedule::ReportsConfig,
+    /// Who may use the HTTP API (alarms, silences, status, audit) and how.
+    #[serde(default)]
+    pub api: ApiConfig,
+    /// The audit log: who acknowledged, silenced, or failed to log in.
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+/// The HTTP API's tokens. Each has a name (it is the author of what it
+/// does, in the audit log) and a role.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Tokens of the API (`Authorization: Bearer …`). Defaults to none: the
+    /// API then answers 403, and `/health` says only whether all is well.
+    #[serde(default)]
+    pub tokens: Vec<ApiTokenConfig>,
+    /// `/metrics` needs a token (any role), for Prometheus with
+    /// `authorization: {credentials: …}`. Defaults to false.
+    #[serde(default)]
+    pub metrics_require_token: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiTokenConfig {
+    /// Who holds it: a person, a team, or a program (`noc-screen`). Required, unique.
+    pub name: String,
+    /// SHA-256 of the token, hex (`dcwatch-collector hash-token`). Preferred.
+    #[serde(default)]
+    pub token_sha256: Option<String>,
+    /// The token itself (at least 16 characters), best from `${ENV}` or `${file:PATH}`.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// `viewer` (reads), `operator` (also acknowledges and silences) or
+    /// `admin` (also reads the audit log). Required.
+    pub role: crate::auth::Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// SQLite file of the audit log. Defaults to /var/lib/dcwatch/audit.db.
+    #[serde(default = "default_audit_db")]
+    pub db: PathBuf,
+    /// Records older than this are removed. Defaults to 400 (over a year).
+    #[serde(default = "default_audit_retention")]
+    pub retention_days: u32,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig { db: default_audit_db(), retention_days: default_audit_retention() }
+    }
+}
+
+fn default_audit_db() -> PathBuf {
+    PathBuf::from("/var/lib/dcwatch/audit.db")
+}
+fn default_audit_retention() -> u32 {
+    400
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -163,6 +224,14 @@ pub struct TokenConfig {
     /// If set, the only host this token may write for. Points without a `host` tag get this one.
     #[serde(default)]
     pub host: Option<String>,
+    /// May write the measurements of power and room equipment (`ups`,
+    /// `power_feed`, `ats`, `generator`, `pdu`, `env`, `device`, …): set it
+    /// for the agents that poll SNMP or Modbus devices. Defaults to false.
+    #[serde(default)]
+    pub poller: bool,
+    /// With `poller`, only these devices (their `device` tag). Defaults to any.
+    #[serde(default)]
+    pub devices: Option<Vec<String>>,
 }
 
 /// One InfluxDB-compatible target.
@@ -275,18 +344,26 @@ impl Validate for CollectorConfig {
             if t.site.trim().is_empty() {
                 p.push(Problem::general(format!("{at}.site: must name the site this token writes for")));
             }
-            match (&t.token, &t.token_sha256) {
-                (Some(_), Some(_)) => p.push(Problem::general(format!("{at}: give token or token_sha256, not both"))),
-                (None, None) => p.push(Problem::general(format!("{at}: needs token_sha256 (or token)"))),
-                (Some(tok), None) if tok.len() < 16 => p.push(Problem::general(format!(
-                    "{at}.token: too short ({} characters); use at least 16 random characters",
-                    tok.len()
-                ))),
-                (None, Some(h)) if crate::ingest::auth::parse_sha256(h).is_none() => p.push(Problem::general(format!(
-                    "{at}.token_sha256: must be 64 hex digits (see `dcwatch-collector hash-token`)"
-                ))),
-                _ => {}
+            crate::auth::check_secret(&at, t.token.as_deref(), t.token_sha256.as_deref(), p);
+            if t.devices.is_some() && !t.poller {
+                p.push(Problem::general(format!("{at}.devices: lists devices, so set `poller: true` too")));
             }
+        }
+        let mut api_names = HashSet::new();
+        for (i, t) in self.api.tokens.iter().enumerate() {
+            let at = format!("api.tokens[{i}]");
+            if t.name.trim().is_empty() || !api_names.insert(t.name.as_str()) {
+                p.push(Problem::general(format!("{at}.name: `{}` must be non-empty and unique", t.name)));
+            }
+            crate::auth::check_secret(&at, t.token.as_deref(), t.token_sha256.as_deref(), p);
+        }
+        if self.api.metrics_require_token && self.api.tokens.is_empty() {
+            p.push(Problem::general(
+                "api.metrics_require_token: no api.tokens are configured, so nothing could read /metrics",
+            ));
+        }
+        if self.audit.retention_days == 0 {
+            p.push(Problem::general("audit.retention_days: must be at least 1"));
         }
         let mut sink_names = HashSet::new();
         for (i, s) in self.sinks.iter().enumerate() {
@@ -395,6 +472,40 @@ mod tests {
                 "sinks[0]: url `localhost:8086` must start with http:// or https://",
             ]
         );
+    }
+
+    #[test]
+    fn empty_or_short_api_tokens_are_refused_at_load() {
+        // `${X}` with X set to nothing arrives here as an empty token.
+        let problems = parse(
+            "ingest:\n  allow_anonymous: true\napi:\n  tokens:\n    - {name: a, token: '', role: admin}\n    \
+             - {name: b, token: 0123456789, role: viewer}\n    - {name: b, token_sha256: abc, role: viewer}\n  \
+             metrics_require_token: true\n",
+        )
+        .unwrap_err();
+        let msgs: Vec<_> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "api.tokens[0].token: is empty (an unset ${VARIABLE}?); an empty token would let anyone in",
+                "api.tokens[1].token: too short (10 characters); use at least 16 random characters",
+                "api.tokens[2].name: `b` must be non-empty and unique",
+                "api.tokens[2].token_sha256: must be 64 hex digits (see `dcwatch-collector hash-token`)",
+            ]
+        );
+        let problems = parse("ingest:\n  allow_anonymous: true\napi:\n  metrics_require_token: true\n").unwrap_err();
+        assert_eq!(
+            problems[0].message,
+            "api.metrics_require_token: no api.tokens are configured, so nothing could read /metrics"
+        );
+    }
+
+    #[test]
+    fn a_device_list_needs_the_poller_flag() {
+        let problems =
+            parse("ingest:\n  tokens:\n    - {name: a, token: 0123456789abcdef0, site: hn, devices: [ups1]}\n")
+                .unwrap_err();
+        assert_eq!(problems[0].message, "ingest.tokens[0].devices: lists devices, so set `poller: true` too");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 mod alarm;
 mod api;
+mod audit;
+mod auth;
 mod bench;
 mod config;
 mod ingest;
@@ -103,7 +105,7 @@ enum Command {
         /// The collector's URL. Defaults to its `listen.address`.
         #[arg(long)]
         url: Option<String>,
-        /// An `alarms.api_tokens` token. Defaults to the config's first.
+        /// An `api.tokens` token (any role). Defaults to the config's first given in clear.
         #[arg(long, env = "DCWATCH_API_TOKEN")]
         token: Option<String>,
     },
@@ -219,6 +221,11 @@ fn build_live(
         durable,
         max_body_bytes: config.ingest.max_body_bytes,
         read_timeout: Duration::from_secs(config.ingest.read_timeout_secs),
+        api_tokens: crate::auth::TokenTable::new(config.api.tokens.iter().filter_map(|t| {
+            let hash = crate::auth::secret_hash(t.token.as_deref(), t.token_sha256.as_deref())?;
+            Some((hash, crate::auth::ApiIdentity { name: t.name.clone(), role: t.role }))
+        })),
+        metrics_require_token: config.api.metrics_require_token,
     };
     Ok((live, tasks))
 }
@@ -304,29 +311,44 @@ fn mtime(path: &std::path::Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-/// Loads the config again; a broken or unchanged file gives None (logged).
-fn reload(path: &std::path::Path, current: &CollectorConfig) -> Option<CollectorConfig> {
+/// Loads the config again: None if unchanged, the problems if broken (logged).
+fn reload(path: &std::path::Path, current: &CollectorConfig) -> Result<Option<CollectorConfig>, String> {
     match dcwatch_common::config::load::<CollectorConfig>(path) {
         Ok(new) if format!("{new:?}") == format!("{current:?}") => {
             tracing::info!("the configuration is unchanged");
-            None
+            Ok(None)
         }
         Ok(new) => {
             if format!("{:?}", new.listen) != format!("{:?}", current.listen)
                 || format!("{:?}", new.spool) != format!("{:?}", current.spool)
+                || new.audit != current.audit
             {
-                tracing::warn!("changes to listen.* and spool.* take effect at the next restart");
+                tracing::warn!("changes to listen.*, spool.* and audit.* take effect at the next restart");
             }
-            Some(new)
+            Ok(Some(new))
         }
         Err(e) => {
-            tracing::error!(
-                problems = %e.to_string().replace('\n', "; "),
-                "the new configuration is invalid; keeping the running one"
-            );
-            None
+            let problems = e.to_string().replace('\n', "; ");
+            tracing::error!(problems = %problems, "the new configuration is invalid; keeping the running one");
+            Err(problems)
         }
     }
+}
+
+/// A reload of the configuration, in the audit log: the file is the author
+/// (whoever changed it did so with the file system's permissions).
+fn audit_reload(audit: &audit::Audit, path: &std::path::Path, why: &str, outcome: &str, refused: bool) {
+    let target = path.display().to_string();
+    let comment = format!("{why}: {outcome}");
+    audit.record(&audit::Event {
+        actor: "config file",
+        role: "-",
+        source: None,
+        action: "config_reload",
+        target: &target,
+        comment: &comment,
+        refused,
+    });
 }
 
 async fn stop_sinks(stop_tx: &watch::Sender<bool>, tasks: Vec<tokio::task::JoinHandle<()>>, timeout: Duration) {
@@ -365,8 +387,14 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
         Some(t) => Some(Arc::new(trends::Trends::open(t.clone()).map_err(anyhow::Error::msg).context("trends.db")?)),
         None => None,
     };
+    let audit = Arc::new(
+        audit::Audit::open(&config.audit.db, config.audit.retention_days)
+            .map_err(anyhow::Error::msg)
+            .context("audit.db")?,
+    );
     let mut state = state::AppState::with_alarms(live, engine);
     state.trends = trends.clone();
+    state.audit = Some(audit.clone());
     let state = Arc::new(state);
     let trend_task = trends.map(|t| {
         tracing::info!(db = %t.config().db.display(), retention_days = t.config().retention_days, "hourly trends on");
@@ -399,13 +427,13 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
                 })?;
             let mut server = axum_server::bind_rustls(addr, rustls).handle(handle.clone());
             server.http_builder().http1().header_read_timeout(read_timeout);
-            tokio::spawn(async move { server.serve(app.into_make_service()).await })
+            tokio::spawn(async move { server.serve(app.into_make_service_with_connect_info::<SocketAddr>()).await })
         }
         None => {
             let mut server = axum_server::bind(addr).handle(handle.clone());
             // Also closes keep-alive connections idle for this long.
             server.http_builder().http1().header_read_timeout(read_timeout);
-            tokio::spawn(async move { server.serve(app.into_make_service()).await })
+            tokio::spawn(async move { server.serve(app.into_make_service_with_connect_info::<SocketAddr>()).await })
         }
     };
     let Some(bound) = handle.listening().await else {
@@ -425,11 +453,11 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
     let mut seen_mtime = mtime(&path);
     let mut server = server;
     loop {
-        let new = tokio::select! {
+        let (new, why) = tokio::select! {
             _ = hup.recv() => {
                 tracing::info!(config = %path.display(), "SIGHUP: reloading the configuration");
                 seen_mtime = mtime(&path);
-                reload(&path, &config)
+                (reload(&path, &config), "SIGHUP")
             }
             _ = file_check.tick() => {
                 let now = mtime(&path);
@@ -438,7 +466,7 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
                 }
                 seen_mtime = now;
                 tracing::info!(config = %path.display(), "the configuration file changed: reloading it");
-                reload(&path, &config)
+                (reload(&path, &config), "file changed")
             }
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
@@ -447,7 +475,14 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
                 return Ok(());
             }
         };
-        let Some(new) = new else { continue };
+        let new = match new {
+            Ok(Some(new)) => new,
+            Ok(None) => continue,
+            Err(problems) => {
+                audit_reload(&audit, &path, why, &format!("refused, the running one stays: {problems}"), true);
+                continue;
+            }
+        };
         // Stop the old sinks (a batch in flight finishes or is resent; the
         // spool keeps the rest), then start the new ones on the same spool.
         stop_sinks(&stop_tx, std::mem::take(&mut sink_tasks), shutdown_timeout).await;
@@ -469,6 +504,7 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
                     tokens = config.ingest.tokens.len(),
                     "configuration reloaded"
                 );
+                audit_reload(&audit, &path, why, "applied", false);
             }
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "cannot apply the new configuration; restarting the running one's sinks");

@@ -148,8 +148,11 @@ pub fn run(config: &CollectorConfig, url: Option<String>, token: Option<String>)
         let addr = config.listen.address.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]");
         format!("{}://{addr}", if config.listen.tls.is_some() { "https" } else { "http" })
     });
-    let Some(token) = token.or_else(|| config.alarms.as_ref().and_then(|a| a.api_tokens.first().cloned())) else {
-        eprintln!("dcwatch-collector status: the collector has no alarms.api_tokens (or give --token)");
+    let Some(token) = token.or_else(|| config.api.tokens.iter().find_map(|t| t.token.clone())) else {
+        eprintln!(
+            "dcwatch-collector status: give --token (or DCWATCH_API_TOKEN): an api.tokens token; \
+             the config holds none in clear"
+        );
         return 2;
     };
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {

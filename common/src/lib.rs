@@ -5,6 +5,7 @@ pub mod config;
 pub mod forward;
 pub mod lp;
 pub mod redact;
+pub mod schema;
 pub mod spool;
 pub mod write;
 

@@ -29,6 +29,10 @@ fn write_config(dir: &Path, file: &str, yaml: &str, section: &str) -> PathBuf {
     path
 }
 
+/// The API token (role admin) every collector the harness starts has, unless
+/// its config has an `api:` section of its own.
+pub const API_TOKEN: &str = "harness-api-token-0123456789";
+
 /// Why e2e tests are ignored under plain `cargo test`.
 pub const NEEDS_SERVERS: &str = "needs real servers: run scripts/test";
 
@@ -327,7 +331,13 @@ impl Collector {
     /// Starts a collector on a given port (a restart keeps its port); a
     /// config with no `spool:` gets one in the collector's directory.
     pub fn start_at(dir: TempDir, yaml: &str, port: u16) -> Collector {
-        let yaml = yaml.replace("{port}", &port.to_string());
+        let mut yaml = yaml.replace("{port}", &port.to_string());
+        if !yaml.lines().any(|l| l.starts_with("api:")) {
+            yaml.push_str(&format!("\napi:\n  tokens:\n    - {{name: harness, token: {API_TOKEN}, role: admin}}\n"));
+        }
+        if !yaml.lines().any(|l| l.starts_with("audit:")) {
+            yaml.push_str(&format!("\naudit:\n  db: {}\n", dir.path().join("audit.db").display()));
+        }
         let path = write_config(dir.path(), "collector.yaml", &yaml, "spool");
         let proc = Proc::spawn(
             "dcwatch-collector",
@@ -365,14 +375,27 @@ impl Collector {
         http(ca.is_file().then_some(ca.as_path()))
     }
 
+    /// `/health` in full, as a holder of the harness's API token sees it.
     pub fn health(&self) -> serde_json::Value {
-        let text =
-            self.client().get(format!("{}/health", self.url())).send().expect("health").text().expect("health body");
+        let text = self
+            .client()
+            .get(format!("{}/health", self.url()))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .expect("health")
+            .text()
+            .expect("health body");
         serde_json::from_str(&text).expect("health JSON")
     }
 
     pub fn metrics(&self) -> String {
-        self.client().get(format!("{}/metrics", self.url())).send().expect("metrics").text().expect("metrics text")
+        self.client()
+            .get(format!("{}/metrics", self.url()))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .expect("metrics")
+            .text()
+            .expect("metrics text")
     }
 
     /// The value of one exact metric line (`name{labels}`), if present.

@@ -22,8 +22,8 @@ fn collector_yaml(hook: &Capture, am: &Alertmanager, db: &std::path::Path) -> St
 
 fn collector_yaml_with(hook: &Capture, am: &Alertmanager, db: &std::path::Path, more_receivers: &str) -> String {
     format!(
-        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn-dc1\n\
-         alarms:\n  db: {}\n  evaluate_every_ms: 200\n  api_tokens: [api-token-0123456789]\n  sites:\n    - name: hn-dc1\n      feeds: [A, B]\n  \
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn-dc1\n      poller: true\n\
+         alarms:\n  db: {}\n  evaluate_every_ms: 200\n  sites:\n    - name: hn-dc1\n      feeds: [A, B]\n  \
          receivers:\n    - name: hook\n      webhook: {{url: {}/hook, secret: s3cret}}\n    - name: am\n      alertmanager: {{url: {}}}\n{more_receivers}",
         db.display(),
         hook.url(),
@@ -35,7 +35,7 @@ fn collector_yaml_with(hook: &Capture, am: &Alertmanager, db: &std::path::Path, 
 fn api_alarms(c: &Collector) -> serde_json::Value {
     http(None)
         .get(format!("{}/api/alarms", c.url()))
-        .header("authorization", "Bearer api-token-0123456789")
+        .bearer_auth(dcwatch_tests::API_TOKEN)
         .send()
         .and_then(|r| r.bytes())
         .map(|b| serde_json::from_slice::<serde_json::Value>(&b).expect("json"))
@@ -172,8 +172,8 @@ fn a_collector_killed_while_alarms_fire_sends_no_duplicate_and_delivers_the_reso
 /// A collector with one rule on `env.temperature_c`, whose notices go to `receivers`.
 fn rule_collector(db: &std::path::Path, receivers: &str) -> Collector {
     Collector::start(&format!(
-        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn-dc1\n\
-         alarms:\n  db: {}\n  evaluate_every_ms: 200\n  api_tokens: [api-token-0123456789]\n  rules:\n    - name: room_hot\n      \
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn-dc1\n      poller: true\n\
+         alarms:\n  db: {}\n  evaluate_every_ms: 200\n  rules:\n    - name: room_hot\n      \
          measurement: env\n      field: temperature_c\n      above: 30\n      severity: critical\n      \
          summary: \"Phòng máy {{device}} nóng: {{value}} °C\"\n  receivers:\n{receivers}",
         db.display()
@@ -261,7 +261,7 @@ fn a_ups_on_battery_trap_from_snmptrap_reaches_the_webhook_at_once() {
     let dir = TempDir::new().expect("tempdir");
     let hook = Capture::start();
     let c = Collector::start(&format!(
-        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn-dc1\n\
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn-dc1\n      poller: true\n\
          alarms:\n  db: {}\n  evaluate_every_ms: 100\n  builtin:\n    disabled: [device_unreachable]\n  receivers:\n    \
          - name: hook\n      webhook: {{url: {}/hook}}\n",
         dir.path().join("alarms.db").display(),
@@ -308,8 +308,8 @@ fn both_feeds_lost_is_one_power_alarm_that_explains_the_silent_hosts() {
     wait_for("the simulator", || std::net::TcpStream::connect(("127.0.0.1", port)).ok());
     let hook = Capture::start();
     let collector = Collector::start(&format!(
-        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn-dc1\n\
-         alarms:\n  db: {}\n  evaluate_every_ms: 200\n  api_tokens: [api-token-0123456789]\n  sites:\n    - name: hn-dc1\n      feeds: [A, B]\n  \
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn-dc1\n      poller: true\n\
+         alarms:\n  db: {}\n  evaluate_every_ms: 200\n  sites:\n    - name: hn-dc1\n      feeds: [A, B]\n  \
          receivers:\n    - name: hook\n      webhook: {{url: {}/hook}}\n",
         dir.path().join("alarms.db").display(),
         hook.url()

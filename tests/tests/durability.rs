@@ -18,7 +18,7 @@ fn outage() -> Duration {
 
 fn collector_yaml(sinks: &str) -> String {
     format!(
-        "listen:\n  address: 127.0.0.1:{{port}}\n  shutdown_timeout_secs: 2\ningest:\n  tokens:\n    - name: w\n      token: {TOKEN}\n      site: hn\nsinks:\n{sinks}"
+        "listen:\n  address: 127.0.0.1:{{port}}\n  shutdown_timeout_secs: 2\ningest:\n  tokens:\n    - name: w\n      token: {TOKEN}\n      site: hn\n      poller: true\nsinks:\n{sinks}"
     )
 }
 

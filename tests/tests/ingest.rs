@@ -9,7 +9,7 @@ const HN: &str = "token-for-site-hn-000001";
 fn start() -> (Victoria, Collector) {
     let vm = Victoria::start();
     let collector = Collector::start(&format!(
-        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  max_body_bytes: 4096\n  tokens:\n    - name: hn-agents\n      token: {HN}\n      site: hn\nsinks:\n  - name: vm\n    url: {}\n    flush_interval_ms: 100\n",
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  max_body_bytes: 4096\n  tokens:\n    - name: hn-agents\n      token: {HN}\n      site: hn\n      poller: true\nsinks:\n  - name: vm\n    url: {}\n    flush_interval_ms: 100\n",
         vm.url()
     ));
     (vm, collector)
@@ -139,7 +139,7 @@ system,host=web\ 01,site=hn load1=0.42,n_cpus=4i,uptime_format="12 days,  3:04" 
 fn a_telegraf_payload_is_forwarded_unchanged() {
     let sink = Capture::start();
     let collector = Collector::start(&format!(
-        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: telegraf\n      token: {HN}\n      site: hn\nsinks:\n  - name: capture\n    url: {}\n    flush_interval_ms: 100\n",
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: telegraf\n      token: {HN}\n      site: hn\n      poller: true\nsinks:\n  - name: capture\n    url: {}\n    flush_interval_ms: 100\n",
         sink.url()
     ));
     let (status, body) =

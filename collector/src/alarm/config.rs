@@ -40,9 +40,6 @@ pub struct AlarmsConfig {
     /// No route: every receiver gets every alarm.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
-    /// Tokens of the alarm API (`Authorization: Bearer …`). None: the API answers 403.
-    #[serde(default)]
-    pub api_tokens: Vec<String>,
     /// Flap damping: an alarm that fires or resolves this many times within
     /// `flap_window_secs` sends one "flapping" notice and then nothing until
     /// it has been stable for the window. 0 turns it off. Defaults to 4 and 600.
@@ -60,6 +57,59 @@ pub struct AlarmsConfig {
     /// and stand for them. Defaults to 2000.
     #[serde(default = "default_inhibit_wait")]
     pub inhibit_wait_ms: u64,
+    /// Bounds on silences made through the API.
+    #[serde(default)]
+    pub silences: SilenceLimits,
+}
+
+/// What a silence may be: a silence is a way to not hear about outages, so
+/// one that would hide everything, or for years, is refused.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SilenceLimits {
+    /// Longest a silence may last. Defaults to 2592000 (30 days).
+    #[serde(default = "default_silence_max_duration")]
+    pub max_duration_secs: u64,
+    /// Most matchers in one silence. Defaults to 16.
+    #[serde(default = "default_silence_max_matchers")]
+    pub max_matchers: usize,
+    /// Longest matcher value (or regular expression), in characters. Defaults to 256.
+    #[serde(default = "default_silence_max_chars")]
+    pub max_matcher_chars: usize,
+    /// Most silences active or waiting to start. Defaults to 1000.
+    #[serde(default = "default_silence_max_active")]
+    pub max_active: usize,
+    /// Ended silences are removed this many days after they end. Defaults to 7.
+    #[serde(default = "default_silence_keep_days")]
+    pub keep_expired_days: u32,
+}
+
+impl Default for SilenceLimits {
+    fn default() -> Self {
+        SilenceLimits {
+            max_duration_secs: default_silence_max_duration(),
+            max_matchers: default_silence_max_matchers(),
+            max_matcher_chars: default_silence_max_chars(),
+            max_active: default_silence_max_active(),
+            keep_expired_days: default_silence_keep_days(),
+        }
+    }
+}
+
+fn default_silence_max_duration() -> u64 {
+    30 * 86_400
+}
+fn default_silence_max_matchers() -> usize {
+    16
+}
+fn default_silence_max_chars() -> usize {
+    256
+}
+fn default_silence_max_active() -> usize {
+    1000
+}
+fn default_silence_keep_days() -> u32 {
+    7
 }
 
 /// One site: the feeds it should have live, and what hangs on them.

@@ -71,6 +71,16 @@ impl Matchers {
         })
     }
 
+    /// Whether every matcher accepts the empty string, so the set would match
+    /// alarms that lack all its labels: a silence like that hides everything
+    /// (Alertmanager refuses it too).
+    pub fn all_match_empty(&self) -> bool {
+        self.compiled.iter().all(|(_, m)| match m {
+            Matcher::Exact(want) => want.is_empty(),
+            Matcher::Regex(re) => re.is_match(""),
+        })
+    }
+
     pub fn raw(&self) -> &BTreeMap<String, String> {
         &self.raw
     }

@@ -9,6 +9,7 @@ pub mod conditions;
 pub mod config;
 pub mod matchers;
 pub mod notify;
+pub mod silence;
 pub mod store;
 pub mod template;
 
@@ -447,6 +448,21 @@ impl Engine {
         Ok(a)
     }
 
+    /// Takes an acknowledgement back: the alarm repeats and escalates again.
+    pub fn unack(&self, fp: &str, by: &str) -> Result<Alarm, String> {
+        let mut core = self.core.lock().expect("not poisoned");
+        let mut a = core.alarms.get(fp).cloned().ok_or_else(|| format!("no pending or firing alarm {fp}"))?;
+        if a.ack.take().is_none() {
+            return Err(format!("alarm {fp} is not acknowledged"));
+        }
+        let now = now_ms();
+        let detail = format!("{by}: acknowledgement taken back");
+        core.store
+            .apply(&[Change::Upsert(&a), Change::History { alarm: &a, event: "unacknowledged", detail, at_ms: now }])?;
+        core.alarms.insert(fp.to_string(), a.clone());
+        Ok(a)
+    }
+
     /// What a technician wants at a glance: feeds, UPS, devices down,
     /// silent agents (from the latest values) — for `/api/status`.
     pub fn status(&self, now: Instant) -> serde_json::Value {
@@ -514,18 +530,16 @@ impl Engine {
         self.core.lock().expect("not poisoned").silences.clone()
     }
 
-    /// Adds a silence (or maintenance window); returns its id.
-    pub fn add_silence(&self, mut s: store::Silence) -> Result<store::Silence, String> {
-        if s.matchers.is_empty() {
-            return Err("a silence needs at least one matcher (e.g. site, alertname, device)".into());
-        }
-        if s.ends_ms <= s.starts_ms {
-            return Err("a silence must end after it starts".into());
-        }
+    /// Checks and adds a silence (or maintenance window); returns it with its id.
+    pub fn add_silence(&self, new: silence::NewSilence, now_ms: i64) -> Result<store::Silence, String> {
+        let limits = self.config().silences.clone();
         let mut core = self.core.lock().expect("not poisoned");
+        let active = core.silences.iter().filter(|s| s.ends_ms > now_ms).count();
+        let mut s = silence::check(new, &limits, now_ms, active)?;
+        core.store.purge_silences(now_ms - i64::from(limits.keep_expired_days) * 86_400_000)?;
         s.id = core.store.add_silence(&s)?;
         core.silences = core.store.silences()?;
-        tracing::info!(id = s.id, author = %s.author, reason = %s.reason, matchers = ?s.matchers, "silence added");
+        tracing::info!(id = s.id, author = %s.author, reason = %s.reason, matchers = ?s.matchers.raw(), "silence added");
         Ok(s)
     }
 
@@ -536,6 +550,7 @@ impl Engine {
             return Err(format!("no silence {id}"));
         }
         core.silences = core.store.silences()?;
+        tracing::info!(id, "silence ended");
         Ok(())
     }
 
@@ -1050,22 +1065,22 @@ mod tests {
         let e = Engine::open(cfg(dir.path(), "")).unwrap();
         let now = now_ms();
         let s = e
-            .add_silence(store::Silence {
-                id: 0,
-                // A regular expression on the name, an exact site.
-                matchers: [
-                    ("site".to_string(), "hn".to_string()),
-                    ("alertname".to_string(), "~ups_on_batt.*".to_string()),
-                ]
-                .into_iter()
-                .collect::<std::collections::BTreeMap<_, _>>()
-                .try_into()
-                .unwrap(),
-                starts_ms: now - 1000,
-                ends_ms: now + 3_600_000,
-                author: "Lan".into(),
-                reason: "thay ắc quy".into(),
-            })
+            .add_silence(
+                silence::NewSilence {
+                    // A regular expression on the name, an exact site.
+                    matchers: [
+                        ("site".to_string(), "hn".to_string()),
+                        ("alertname".to_string(), "~ups_on_batt.*".to_string()),
+                    ]
+                    .into_iter()
+                    .collect(),
+                    starts_ms: now - 1000,
+                    ends_ms: now + 3_600_000,
+                    author: "Lan".into(),
+                    reason: "thay ắc quy".into(),
+                },
+                now,
+            )
             .unwrap();
         let t0 = Instant::now();
         e.observe_at(&[ups(true)], t0);

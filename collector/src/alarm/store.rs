@@ -268,6 +268,9 @@ impl Store {
         tx.commit().map_err(|e| e.to_string())
     }
 
+    /// The stored silences. One that cannot be read (a matcher that no
+    /// longer compiles, a damaged row) is skipped and logged: read as empty
+    /// matchers it would match everything.
     pub fn silences(&self) -> Result<Vec<Silence>, String> {
         let mut st = self
             .conn
@@ -276,17 +279,26 @@ impl Store {
         let rows = st
             .query_map([], |r| {
                 let m: String = r.get(1)?;
-                Ok(Silence {
-                    id: r.get(0)?,
-                    matchers: serde_json::from_str(&m).unwrap_or_default(),
-                    starts_ms: r.get(2)?,
-                    ends_ms: r.get(3)?,
-                    author: r.get(4)?,
-                    reason: r.get(5)?,
-                })
+                Ok((r.get::<_, i64>(0)?, m, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
             })
             .map_err(|e| e.to_string())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, m, starts_ms, ends_ms, author, reason) = row.map_err(|e| e.to_string())?;
+            match serde_json::from_str::<super::matchers::Matchers>(&m) {
+                Ok(matchers) if !matchers.is_empty() => {
+                    out.push(Silence { id, matchers, starts_ms, ends_ms, author, reason })
+                }
+                Ok(_) => tracing::error!(id, "a stored silence has no matchers; it is skipped"),
+                Err(e) => tracing::error!(id, error = %e, "a stored silence cannot be read; it is skipped"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes silences that ended before `before_ms`.
+    pub fn purge_silences(&self, before_ms: i64) -> Result<usize, String> {
+        self.conn.execute("DELETE FROM silences WHERE ends_ms < ?1", params![before_ms]).map_err(|e| e.to_string())
     }
 
     pub fn add_silence(&self, s: &Silence) -> Result<i64, String> {

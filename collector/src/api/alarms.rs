@@ -1,37 +1,41 @@
-//! The alarm API (token auth: `alarms.api_tokens`, sent as `Authorization:
-//! Bearer …` or `Token …`): `GET /api/alarms`, `POST /api/alarms/{fingerprint}/ack`,
-//! `GET /api/alarms/history`.
+//! The alarm API, for tokens of `api.tokens` (`Authorization: Bearer …`):
+//! viewers read alarms, status, history and silences; operators also
+//! acknowledge and silence; admins also read the audit log. Every action is
+//! audited with the token's name.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use subtle::ConstantTimeEq;
 
+use super::access::{Client, audit, err, require};
 use crate::alarm::Engine;
 use crate::alarm::store::Alarm;
+use crate::auth::{ApiIdentity, Role};
 use crate::state::AppState;
 
-fn err(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(serde_json::json!({"error": message.into()}))).into_response()
+/// The engine, if the caller's token has at least role `need`.
+fn authorized(
+    app: &AppState,
+    headers: &HeaderMap,
+    client: Client,
+    need: Role,
+    what: &str,
+) -> Result<(Arc<Engine>, ApiIdentity), Box<Response>> {
+    let who = require(app, headers, client, need, what)?;
+    let engine = app.alarms.clone().ok_or_else(|| Box::new(err(StatusCode::NOT_FOUND, "alarms are not configured")))?;
+    Ok((engine, who))
 }
 
-/// The engine, if the caller presents an API token.
-fn authorized(app: &AppState, headers: &HeaderMap) -> Result<Arc<Engine>, Box<Response>> {
-    let engine = app.alarms.clone().ok_or_else(|| Box::new(err(StatusCode::NOT_FOUND, "alarms are not configured")))?;
-    let tokens = engine.config().api_tokens.clone();
-    if tokens.is_empty() {
-        return Err(Box::new(err(StatusCode::FORBIDDEN, "no alarms.api_tokens are configured")));
+/// Who an action is recorded as: the token's name, and the name the caller
+/// typed when a shared token is used by several people.
+fn author(who: &ApiIdentity, claimed: Option<&str>) -> String {
+    match claimed.map(str::trim).filter(|c| !c.is_empty() && *c != who.name) {
+        Some(c) => format!("{} ({c})", who.name),
+        None => who.name.clone(),
     }
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("Token ")))
-        .unwrap_or("");
-    let ok = tokens.iter().fold(false, |acc, t| acc | bool::from(t.as_bytes().ct_eq(presented.as_bytes())));
-    if ok { Ok(engine) } else { Err(Box::new(err(StatusCode::UNAUTHORIZED, "missing or unknown API token"))) }
 }
 
 pub fn alarm_json(a: &Alarm) -> serde_json::Value {
@@ -53,9 +57,9 @@ pub fn alarm_json(a: &Alarm) -> serde_json::Value {
     })
 }
 
-pub async fn list(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let engine = match authorized(&app, &headers) {
-        Ok(e) => e,
+pub async fn list(State(app): State<Arc<AppState>>, client: Client, headers: HeaderMap) -> Response {
+    let engine = match authorized(&app, &headers, client, Role::Viewer, "GET /api/alarms") {
+        Ok((e, _)) => e,
         Err(r) => return *r,
     };
     let alarms: Vec<_> = engine.alarms().iter().map(alarm_json).collect();
@@ -72,29 +76,61 @@ pub async fn list(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Respo
 
 #[derive(serde::Deserialize)]
 pub struct AckBody {
-    by: String,
+    /// The person, when a token is shared; the record names the token too.
+    #[serde(default)]
+    by: Option<String>,
     #[serde(default)]
     comment: String,
 }
 
+/// Longest comment or reason kept.
+const MAX_COMMENT_CHARS: usize = 2000;
+
 pub async fn ack(
     State(app): State<Arc<AppState>>,
+    client: Client,
     headers: HeaderMap,
     Path(fp): Path<String>,
     body: Option<Json<AckBody>>,
 ) -> Response {
-    let engine = match authorized(&app, &headers) {
+    let (engine, who) = match authorized(&app, &headers, client, Role::Operator, "POST /api/alarms/{fingerprint}/ack") {
         Ok(e) => e,
         Err(r) => return *r,
     };
-    let Some(Json(b)) = body else {
-        return err(StatusCode::BAD_REQUEST, "send JSON: {\"by\": \"who\", \"comment\": \"why\"}");
-    };
-    if b.by.trim().is_empty() {
-        return err(StatusCode::BAD_REQUEST, "`by` must name who acknowledges");
+    let b = body.map(|Json(b)| b).unwrap_or(AckBody { by: None, comment: String::new() });
+    if b.comment.chars().count() > MAX_COMMENT_CHARS {
+        return err(StatusCode::BAD_REQUEST, format!("the comment is longer than {MAX_COMMENT_CHARS} characters"));
     }
-    match tokio::task::spawn_blocking(move || engine.ack(&fp, &b.by, &b.comment)).await {
-        Ok(Ok(a)) => Json(alarm_json(&a)).into_response(),
+    let by = author(&who, b.by.as_deref());
+    let (fp2, by2, comment) = (fp.clone(), by.clone(), b.comment.clone());
+    match tokio::task::spawn_blocking(move || engine.ack(&fp2, &by2, &comment)).await {
+        Ok(Ok(a)) => {
+            audit(&app, &who, client, "ack", &fp, &format!("{by}: {}", b.comment));
+            Json(alarm_json(&a)).into_response()
+        }
+        Ok(Err(e)) => err(StatusCode::NOT_FOUND, e),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `DELETE /api/alarms/{fingerprint}/ack`: the alarm repeats and escalates again.
+pub async fn unack(
+    State(app): State<Arc<AppState>>,
+    client: Client,
+    headers: HeaderMap,
+    Path(fp): Path<String>,
+) -> Response {
+    let (engine, who) = match authorized(&app, &headers, client, Role::Operator, "DELETE /api/alarms/{fingerprint}/ack")
+    {
+        Ok(e) => e,
+        Err(r) => return *r,
+    };
+    let (fp2, by) = (fp.clone(), who.name.clone());
+    match tokio::task::spawn_blocking(move || engine.unack(&fp2, &by)).await {
+        Ok(Ok(a)) => {
+            audit(&app, &who, client, "unack", &fp, "");
+            Json(alarm_json(&a)).into_response()
+        }
         Ok(Err(e)) => err(StatusCode::NOT_FOUND, e),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
@@ -102,11 +138,12 @@ pub async fn ack(
 
 pub async fn history(
     State(app): State<Arc<AppState>>,
+    client: Client,
     headers: HeaderMap,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    let engine = match authorized(&app, &headers) {
-        Ok(e) => e,
+    let engine = match authorized(&app, &headers, client, Role::Viewer, "GET /api/alarms/history") {
+        Ok((e, _)) => e,
         Err(r) => return *r,
     };
     let limit = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(100usize).min(10_000);
@@ -116,9 +153,9 @@ pub async fn history(
     }
 }
 
-pub async fn silences(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    match authorized(&app, &headers) {
-        Ok(e) => Json(serde_json::json!({"silences": e.silences()})).into_response(),
+pub async fn silences(State(app): State<Arc<AppState>>, client: Client, headers: HeaderMap) -> Response {
+    match authorized(&app, &headers, client, Role::Viewer, "GET /api/silences") {
+        Ok((e, _)) => Json(serde_json::json!({"silences": e.silences()})).into_response(),
         Err(r) => *r,
     }
 }
@@ -133,65 +170,106 @@ pub struct NewSilence {
     ends_ms: Option<i64>,
     #[serde(default)]
     duration_secs: Option<i64>,
-    author: String,
+    /// The person, when a token is shared; the silence names the token too.
+    #[serde(default)]
+    author: Option<String>,
     reason: String,
 }
 
 pub async fn add_silence(
     State(app): State<Arc<AppState>>,
+    client: Client,
     headers: HeaderMap,
-    body: Option<Json<NewSilence>>,
+    body: Result<Json<NewSilence>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let engine = match authorized(&app, &headers) {
+    let (engine, who) = match authorized(&app, &headers, client, Role::Operator, "POST /api/silences") {
         Ok(e) => e,
         Err(r) => return *r,
     };
-    let Some(Json(b)) = body else {
-        return err(
-            StatusCode::BAD_REQUEST,
-            "send JSON: {\"matchers\": {\"site\": \"hn-dc1\"}, \"duration_secs\": 3600, \"author\": \"who\", \"reason\": \"why\"}",
-        );
+    let b = match body {
+        Ok(Json(b)) => b,
+        Err(e) => {
+            return err(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "{}; send JSON: {{\"matchers\": {{\"site\": \"hn-dc1\"}}, \"duration_secs\": 3600, \"reason\": \"why\"}}",
+                    e.body_text()
+                ),
+            );
+        }
     };
-    if b.author.trim().is_empty() || b.reason.trim().is_empty() {
-        return err(StatusCode::BAD_REQUEST, "a silence needs an author and a reason");
+    if b.reason.trim().is_empty() {
+        return err(StatusCode::BAD_REQUEST, "a silence needs a reason");
     }
-    let starts = b.starts_ms.unwrap_or_else(crate::alarm::now_ms);
-    let Some(ends) = b.ends_ms.or(b.duration_secs.map(|d| starts + d * 1000)) else {
+    if b.reason.chars().count() > MAX_COMMENT_CHARS {
+        return err(StatusCode::BAD_REQUEST, format!("the reason is longer than {MAX_COMMENT_CHARS} characters"));
+    }
+    let now = crate::alarm::now_ms();
+    let starts = b.starts_ms.unwrap_or(now);
+    let Some(ends) = b.ends_ms.or(b.duration_secs.map(|d| starts.saturating_add(d.saturating_mul(1000)))) else {
         return err(StatusCode::BAD_REQUEST, "give ends_ms or duration_secs");
     };
-    let matchers = match crate::alarm::matchers::Matchers::try_from(b.matchers) {
-        Ok(m) => m,
-        Err(e) => return err(StatusCode::BAD_REQUEST, e),
-    };
-    let s = crate::alarm::store::Silence {
-        id: 0,
-        matchers,
+    let s = crate::alarm::silence::NewSilence {
+        matchers: b.matchers,
         starts_ms: starts,
         ends_ms: ends,
-        author: b.author,
+        author: author(&who, b.author.as_deref()),
         reason: b.reason,
     };
-    match engine.add_silence(s) {
-        Ok(s) => (StatusCode::CREATED, Json(s)).into_response(),
-        Err(e) => err(StatusCode::BAD_REQUEST, e),
+    match tokio::task::spawn_blocking(move || engine.add_silence(s, now)).await {
+        Ok(Ok(s)) => {
+            let target = s.id.to_string();
+            let comment = format!("{:?} until {}: {}", s.matchers.raw(), s.ends_ms, s.reason);
+            audit(&app, &who, client, "silence_create", &target, &comment);
+            (StatusCode::CREATED, Json(s)).into_response()
+        }
+        Ok(Err(e)) => err(StatusCode::BAD_REQUEST, e),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 
-pub async fn end_silence(State(app): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    let engine = match authorized(&app, &headers) {
+pub async fn end_silence(
+    State(app): State<Arc<AppState>>,
+    client: Client,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
+    let (engine, who) = match authorized(&app, &headers, client, Role::Operator, "DELETE /api/silences/{id}") {
         Ok(e) => e,
         Err(r) => return *r,
     };
-    match engine.end_silence(id) {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => err(StatusCode::NOT_FOUND, e),
+    match tokio::task::spawn_blocking(move || engine.end_silence(id)).await {
+        Ok(Ok(())) => {
+            audit(&app, &who, client, "silence_end", &id.to_string(), "");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(Err(e)) => err(StatusCode::NOT_FOUND, e),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `GET /api/audit?actor=&action=&source=&since_ms=&until_ms=&limit=`, newest first (admins).
+pub async fn audit_log(
+    State(app): State<Arc<AppState>>,
+    client: Client,
+    headers: HeaderMap,
+    Query(f): Query<crate::audit::Filter>,
+) -> Response {
+    if let Err(r) = require(&app, &headers, client, Role::Admin, "GET /api/audit") {
+        return *r;
+    }
+    let Some(a) = app.audit.clone() else { return err(StatusCode::NOT_FOUND, "the audit log is not open") };
+    match tokio::task::spawn_blocking(move || a.query(&f)).await {
+        Ok(Ok(rows)) => Json(serde_json::json!({ "audit": rows })).into_response(),
+        Ok(Err(e)) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 
 /// Everything `dcwatch-collector status` shows.
-pub async fn status(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let engine = match authorized(&app, &headers) {
-        Ok(e) => e,
+pub async fn status(State(app): State<Arc<AppState>>, client: Client, headers: HeaderMap) -> Response {
+    let engine = match authorized(&app, &headers, client, Role::Viewer, "GET /api/status") {
+        Ok((e, _)) => e,
         Err(r) => return *r,
     };
     let mut st = engine.status(std::time::Instant::now());

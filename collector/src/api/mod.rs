@@ -11,6 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+pub mod access;
 mod alarms;
 
 use crate::ingest;
@@ -27,7 +28,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/alarms", get(alarms::list))
         .route("/api/status", get(alarms::status))
         .route("/api/alarms/history", get(alarms::history))
-        .route("/api/alarms/{fingerprint}/ack", post(alarms::ack))
+        .route("/api/alarms/{fingerprint}/ack", post(alarms::ack).delete(alarms::unack))
+        .route("/api/audit", get(alarms::audit_log))
         .route("/api/silences", get(alarms::silences).post(alarms::add_silence))
         .route("/api/silences/{id}", axum::routing::delete(alarms::end_silence))
         .with_state(state)
@@ -41,9 +43,20 @@ fn secs(ns: i64) -> Option<f64> {
     (ns > 0).then(|| ns as f64 / 1e9)
 }
 
-async fn health(State(app): State<Arc<AppState>>) -> Response {
+/// `/health`: without a token only whether all is well (for a load
+/// balancer or keepalived); with an API token also the sinks and agents.
+async fn health(State(app): State<Arc<AppState>>, headers: axum::http::HeaderMap) -> Response {
     let now = dcwatch_common::now_ns();
     let live = app.live();
+    // "warn" while a sink has data it cannot deliver.
+    let stuck = live.sinks.iter().any(|s| {
+        let st = &s.stats;
+        st.queued_lines.load(Ordering::Relaxed) > 0 && st.last_error.lock().expect("not poisoned").is_some()
+    });
+    let status = if stuck { "warn" } else { "pass" };
+    if access::identify(&app, &headers).is_none() {
+        return axum::Json(serde_json::json!({ "status": status })).into_response();
+    }
     let sinks: Vec<_> = live
         .sinks
         .iter()
@@ -52,13 +65,13 @@ async fn health(State(app): State<Arc<AppState>>) -> Response {
             let last = st.last_success_ns.load(Ordering::Relaxed);
             serde_json::json!({
                 "name": s.name,
-                "endpoint": s.endpoint,
+                "endpoint": dcwatch_common::redact::redact_url(&s.endpoint),
                 "queued_points": st.queued_lines.load(Ordering::Relaxed),
                 "sent_points": st.sent_lines.load(Ordering::Relaxed),
                 "dropped_points": st.dropped_lines.load(Ordering::Relaxed),
                 "errors": st.errors_total.load(Ordering::Relaxed),
                 "last_success_s_ago": (last > 0).then(|| (now - last) / 1_000_000_000),
-                "last_error": st.last_error.lock().expect("not poisoned").clone(),
+                "last_error": st.last_error.lock().expect("not poisoned").as_deref().map(dcwatch_common::redact::redact_urls_in),
             })
         })
         .collect();
@@ -76,13 +89,8 @@ async fn health(State(app): State<Arc<AppState>>) -> Response {
             })
         })
         .collect();
-    // "warn" while a sink has data it cannot deliver.
-    let stuck = live.sinks.iter().any(|s| {
-        let st = &s.stats;
-        st.queued_lines.load(Ordering::Relaxed) > 0 && st.last_error.lock().expect("not poisoned").is_some()
-    });
     axum::Json(serde_json::json!({
-        "status": if stuck { "warn" } else { "pass" },
+        "status": status,
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": app.started.elapsed().as_secs(),
         "points_received": app.stats.points_received.load(Ordering::Relaxed),
@@ -97,8 +105,13 @@ fn label(v: &str) -> String {
     v.replace('\\', r"\\").replace('"', "\\\"").replace('\n', r"\n")
 }
 
-async fn metrics(State(app): State<Arc<AppState>>) -> Response {
+async fn metrics(State(app): State<Arc<AppState>>, client: access::Client, headers: axum::http::HeaderMap) -> Response {
     let live = app.live();
+    if live.metrics_require_token
+        && let Err(r) = access::require(&app, &headers, client, crate::auth::Role::Viewer, "GET /metrics")
+    {
+        return *r;
+    }
     let mut m = String::with_capacity(4096);
     let family = |m: &mut String, name: &str, kind: &str, help: &str| {
         let _ = writeln!(m, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -169,6 +182,16 @@ async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         "dcwatch_collector_points_rejected_total{{reason=\"forbidden\"}} {}",
         s.points_forbidden.load(Ordering::Relaxed)
     );
+    family(
+        &mut m,
+        "dcwatch_collector_points_forbidden_total",
+        "counter",
+        "Valid points refused because their token may not write them, by what it may not write.",
+    );
+    for why in crate::ingest::auth::Forbidden::ALL {
+        let _ =
+            writeln!(m, "dcwatch_collector_points_forbidden_total{{reason=\"{}\"}} {}", why.label(), s.forbidden(why));
+    }
     if let Some(d) = &live.durable {
         family(&mut m, "dcwatch_collector_spool_bytes", "gauge", "Bytes on disk in the spool.");
         let _ = writeln!(m, "dcwatch_collector_spool_bytes {}", d.spool.total_bytes());

@@ -8,6 +8,7 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+use crate::auth::Role;
 use crate::config::TokenConfig;
 use crate::ingest::auth::Tokens;
 use crate::state::{AppState, Durable, Live, Sink};
@@ -16,6 +17,11 @@ use dcwatch_common::spool::{Committer, Spool, SpoolSettings};
 use dcwatch_common::write::{Flavour, Writer, WriterSettings};
 
 const TOKEN: &str = "token-for-hn-site-0001";
+/// A server's token: bound to host web01, no poller.
+const WEB01: &str = "token-for-web01-only-01";
+const VIEWER: &str = "api-token-viewer-000001";
+const OPERATOR: &str = "api-token-operator-0001";
+const ADMIN: &str = "api-token-admin-0000001";
 
 /// The app with one sink whose target never answers (nothing listens on
 /// port 1), so what ingest accepted stays in the spool where the test can
@@ -58,25 +64,36 @@ fn state(spool_max_bytes: u64, max_body_bytes: usize) -> (Arc<AppState>, tempfil
     let (stats, _task) = forward::spawn(writer, fw, spool.clone(), 0, rx);
     let sink = Sink { name: "dead".into(), endpoint: "http://127.0.0.1:1".into(), stats };
     let committer = Committer::start(spool.clone());
-    let tokens = Tokens::new(
-        &[TokenConfig {
-            name: "hn".into(),
-            token_sha256: None,
-            token: Some(TOKEN.into()),
-            site: "hn".into(),
-            host: None,
-        }],
-        false,
-    );
+    let token = |name: &str, secret: &str, host: Option<&str>, poller: bool| TokenConfig {
+        name: name.into(),
+        token_sha256: None,
+        token: Some(secret.into()),
+        site: "hn".into(),
+        host: host.map(Into::into),
+        poller,
+        devices: None,
+    };
+    let tokens = Tokens::new(&[token("hn", TOKEN, None, true), token("web01", WEB01, Some("web01"), false)], false);
     let durable = Durable { spool, committer };
+    let api = |name: &str, secret: &str, role| {
+        (crate::auth::sha256(secret), crate::auth::ApiIdentity { name: name.into(), role })
+    };
     let live = Live {
         tokens,
         sinks: vec![sink],
         durable: Some(durable),
         max_body_bytes,
         read_timeout: Duration::from_millis(300),
+        api_tokens: crate::auth::TokenTable::new([
+            api("noc", VIEWER, Role::Viewer),
+            api("oncall", OPERATOR, Role::Operator),
+            api("boss", ADMIN, Role::Admin),
+        ]),
+        metrics_require_token: false,
     };
-    (Arc::new(AppState::new(live)), dir)
+    let mut state = AppState::new(live);
+    state.audit = Some(Arc::new(crate::audit::Audit::open(&dir.path().join("audit.db"), 400).unwrap()));
+    (Arc::new(state), dir)
 }
 
 /// Points accepted and waiting in the spool for the sink.
@@ -105,9 +122,26 @@ async fn post(
 }
 
 async fn get(app: &Arc<AppState>, uri: &str) -> String {
-    let resp = super::app(app.clone()).oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+    let (status, body) = call(app, Request::get(uri), None, "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// Any request, with a bearer token if given.
+async fn call(
+    app: &Arc<AppState>,
+    req: axum::http::request::Builder,
+    bearer: Option<&str>,
+    body: &str,
+) -> (StatusCode, String) {
+    let req = match bearer {
+        Some(t) => req.header("Authorization", format!("Bearer {t}")),
+        None => req,
+    };
+    let req = req.header("Content-Type", "application/json").body(Body::from(body.to_string())).unwrap();
+    let resp = super::app(app.clone()).oneshot(req).await.unwrap();
+    let status = resp.status();
+    (status, String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap())
 }
 
 #[tokio::test]
@@ -228,7 +262,8 @@ async fn an_unknown_precision_is_400() {
 async fn health_lists_agents_by_site_and_host() {
     let (app, _dir) = state(1 << 20, 1 << 20);
     post(&app, "/api/v2/write", Some(TOKEN), None, b"host_cpu,host=web01 usage_pct=3 1\n".to_vec()).await;
-    let health: serde_json::Value = serde_json::from_str(&get(&app, "/health").await).unwrap();
+    let (_, body) = call(&app, Request::get("/health"), Some(VIEWER), "").await;
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(health["agents"][0]["site"], "hn");
     assert_eq!(health["agents"][0]["host"], "web01");
     assert_eq!(health["agents"][0]["points"], 1);
@@ -265,4 +300,118 @@ async fn a_body_that_never_arrives_is_408_not_a_hung_request() {
         r#"{"code":"request timeout","message":"the body did not arrive within 0.3 s (ingest.read_timeout_secs)"}"#
     );
     assert_eq!(queued(&app), 0);
+}
+
+#[tokio::test]
+async fn health_without_a_token_says_only_whether_all_is_well() {
+    let (app, _dir) = state(1 << 20, 1 << 20);
+    post(&app, "/api/v2/write", Some(TOKEN), None, b"host_cpu,host=web01 usage_pct=3 1\n".to_vec()).await;
+    assert_eq!(get(&app, "/health").await, r#"{"status":"pass"}"#);
+    let (_, body) = call(&app, Request::get("/health"), Some("not-a-token-at-all-x"), "").await;
+    assert_eq!(body, r#"{"status":"pass"}"#);
+}
+
+#[tokio::test]
+async fn a_line_with_two_site_tags_is_refused_and_nothing_of_it_is_kept() {
+    let (app, _dir) = state(1 << 20, 1 << 20);
+    let body = b"ups,site=hn,site=hcm,device=u1 on_battery=true 1\nm,host=a,host=b v=1 2\nm v=3 3\n".to_vec();
+    let (status, body) = post(&app, "/api/v2/write", Some(TOKEN), None, body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        r#"{"code":"invalid","line":1,"message":"partial write: line 1: tag `site` appears twice (accepted: 1, rejected: 2; do not resend this body)"}"#
+    );
+    assert_eq!(queued(&app), 1);
+}
+
+#[tokio::test]
+async fn a_server_token_may_not_write_power_equipment_points() {
+    let (app, _dir) = state(1 << 20, 1 << 20);
+    let body = b"ups,device=u1 on_battery=true 1\npower_feed,feed=A,device=m1 live=false 1\nhost_cpu usage_pct=5 1\n";
+    let (status, body) = post(&app, "/api/v2/write", Some(WEB01), None, body.to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        r#"{"code":"invalid","line":1,"message":"partial write: line 1: token `web01` may not write `ups` points: they come from power and room equipment, which only a token with `poller: true` may write (accepted: 1, rejected: 2; do not resend this body)"}"#
+    );
+    assert_eq!(queued(&app), 1);
+    // The poller's token may.
+    let (status, _) =
+        post(&app, "/api/v2/write", Some(TOKEN), None, b"ups,device=u1 on_battery=true 1\n".to_vec()).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let m = get(&app, "/metrics").await;
+    assert!(m.contains("dcwatch_collector_points_forbidden_total{reason=\"measurement\"} 2\n"), "{m}");
+    assert!(m.contains("dcwatch_collector_points_forbidden_total{reason=\"site\"} 0\n"), "{m}");
+    let audit = app.audit.as_ref().unwrap().query(&Default::default()).unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!((audit[0].actor.as_str(), audit[0].action.as_str()), ("web01", "ingest_forbidden"));
+    assert!(audit[0].comment.starts_with("2 line(s) refused; line 1: token `web01` may not write `ups`"), "{audit:?}");
+}
+
+#[tokio::test]
+async fn each_role_may_do_only_what_it_allows_and_refusals_are_audited() {
+    let (app, _dir) = state(1 << 20, 1 << 20);
+    // No engine is configured here: a permitted call reaches "not configured" (404).
+    let cases: [(&str, &str, Option<&str>, StatusCode); 7] = [
+        ("GET", "/api/alarms", None, StatusCode::UNAUTHORIZED),
+        ("GET", "/api/alarms", Some("wrong-token-0000000000"), StatusCode::UNAUTHORIZED),
+        ("GET", "/api/alarms", Some(VIEWER), StatusCode::NOT_FOUND),
+        ("POST", "/api/silences", Some(VIEWER), StatusCode::FORBIDDEN),
+        ("POST", "/api/silences", Some(OPERATOR), StatusCode::NOT_FOUND),
+        ("GET", "/api/audit", Some(OPERATOR), StatusCode::FORBIDDEN),
+        ("GET", "/api/audit", Some(ADMIN), StatusCode::OK),
+    ];
+    for (method, uri, token, want) in cases {
+        let (status, body) = call(&app, Request::builder().method(method).uri(uri), token, "{}").await;
+        assert_eq!(status, want, "{method} {uri} with {token:?}: {body}");
+    }
+    let (_, body) = call(&app, Request::get("/api/audit"), Some(ADMIN), "").await;
+    let rows: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let got: Vec<(String, String, String, String)> = rows["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap().to_string();
+            (s("actor"), s("action"), s("target"), s("comment"))
+        })
+        .collect();
+    let row = |a: &str, b: &str, c: &str, d: &str| (a.to_string(), b.to_string(), c.to_string(), d.to_string());
+    assert_eq!(
+        got,
+        vec![
+            row("-", "api_auth_failed", "GET /api/alarms", "missing token"),
+            // The second failure from the same place within a minute is folded.
+            row("noc", "api_forbidden", "POST /api/silences", "needs role operator"),
+            row("oncall", "api_forbidden", "GET /api/audit", "needs role admin"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn metrics_need_a_token_when_configured() {
+    let (app, dir) = state(1 << 20, 1 << 20);
+    let live = app.live();
+    let app = {
+        let s = AppState::new(Live {
+            tokens: Tokens::new(&[], false),
+            sinks: Vec::new(),
+            durable: None,
+            max_body_bytes: live.max_body_bytes,
+            read_timeout: live.read_timeout,
+            api_tokens: crate::auth::TokenTable::new([(
+                crate::auth::sha256(VIEWER),
+                crate::auth::ApiIdentity { name: "prometheus".into(), role: Role::Viewer },
+            )]),
+            metrics_require_token: true,
+        });
+        drop(dir);
+        Arc::new(s)
+    };
+    let (status, _) = call(&app, Request::get("/metrics"), None, "").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = call(&app, Request::get("/metrics"), Some(VIEWER), "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("dcwatch_collector_write_requests_total 0\n"), "{body}");
 }

@@ -1,45 +1,107 @@
-//! Agent tokens: kept only as SHA-256 hashes, matched in constant time, each
-//! bound to the site (and optionally the host) it may write for.
+//! Agent tokens and what each may write.
+//!
+//! A token is bound to a site, and optionally to one host. What it may write:
+//! - every token: points for its own site (and its own host, if bound);
+//! - only a token with `poller: true`: the measurements of power and room
+//!   equipment ([`dcwatch_common::schema::DEVICE_MEASUREMENTS`]), which drive
+//!   the site-wide power alarms and their inhibitions; with `devices:` also
+//!   only for those devices.
+//!
+//! So a leaked server token cannot fake a power cut for the whole site.
 
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
-
+use crate::auth::{TokenTable, secret_hash};
+pub use crate::auth::{presented_token, sha256};
 use crate::config::TokenConfig;
 
-/// Who wrote, once the token matched.
+/// Who wrote, once the token matched, and what the token may write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub name: String,
     pub site: Option<String>,
     pub host: Option<String>,
+    /// May write device measurements.
+    pub poller: bool,
+    /// If set, device measurements only for these devices.
+    pub devices: Option<Vec<String>>,
 }
 
-impl Identity {
-    pub fn anonymous() -> Self {
-        Identity { name: "anonymous".into(), site: None, host: None }
+/// Why a valid line was refused, as a counter label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forbidden {
+    Site,
+    Host,
+    Measurement,
+    Device,
+}
+
+impl Forbidden {
+    pub const ALL: [Forbidden; 4] = [Self::Site, Self::Host, Self::Measurement, Self::Device];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Site => "site",
+            Self::Host => "host",
+            Self::Measurement => "measurement",
+            Self::Device => "device",
+        }
     }
 }
 
-#[derive(Debug)]
-struct Entry {
-    hash: [u8; 32],
-    identity: Identity,
-}
+impl Identity {
+    /// Anonymous writers (`allow_anonymous`, a closed lab network) may write anything.
+    pub fn anonymous() -> Self {
+        Identity { name: "anonymous".into(), site: None, host: None, poller: true, devices: None }
+    }
 
-#[derive(Debug)]
-pub struct Tokens {
-    entries: Vec<Entry>,
-    allow_anonymous: bool,
-}
-
-pub fn sha256(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
-
-pub fn parse_sha256(hex_digest: &str) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(hex_digest.trim(), &mut out).ok()?;
-    Some(out)
+    /// Whether this token may write a point of `measurement` with these tags
+    /// (None: the line has no such tag, and the token's own is added).
+    pub fn may_write(
+        &self,
+        measurement: &str,
+        site: Option<&str>,
+        host: Option<&str>,
+        device: Option<&str>,
+    ) -> Result<(), (Forbidden, String)> {
+        for (why, tag, allowed, got) in
+            [(Forbidden::Site, "site", &self.site, site), (Forbidden::Host, "host", &self.host, host)]
+        {
+            if let (Some(allowed), Some(got)) = (allowed.as_deref(), got)
+                && got != allowed
+            {
+                return Err((
+                    why,
+                    format!("{tag} `{got}` is not allowed for token `{}` (it may write {tag} `{allowed}`)", self.name),
+                ));
+            }
+        }
+        if !dcwatch_common::schema::is_device_measurement(measurement) {
+            return Ok(());
+        }
+        if !self.poller {
+            return Err((
+                Forbidden::Measurement,
+                format!(
+                    "token `{}` may not write `{measurement}` points: they come from power and room equipment, \
+                     which only a token with `poller: true` may write",
+                    self.name
+                ),
+            ));
+        }
+        match (&self.devices, device) {
+            (Some(list), Some(d)) if !list.iter().any(|x| x == d) => Err((
+                Forbidden::Device,
+                format!("device `{d}` is not among the devices token `{}` may write", self.name),
+            )),
+            (Some(_), None) => Err((
+                Forbidden::Device,
+                format!(
+                    "a `{measurement}` point needs a `device` tag from token `{}`, which lists its devices",
+                    self.name
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Why a request could not be authenticated.
@@ -49,95 +111,101 @@ pub enum AuthError {
     Wrong,
 }
 
+impl AuthError {
+    pub fn label(&self) -> &'static str {
+        match self {
+            AuthError::Missing => "missing token",
+            AuthError::Wrong => "unknown token",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Tokens {
+    table: TokenTable<Identity>,
+    allow_anonymous: bool,
+}
+
 impl Tokens {
     /// Builds the table; validation has already checked every entry.
     pub fn new(config: &[TokenConfig], allow_anonymous: bool) -> Self {
-        let entries = config
-            .iter()
-            .filter_map(|t| {
-                let hash = match (&t.token, &t.token_sha256) {
-                    (Some(tok), _) => sha256(tok),
-                    (None, Some(h)) => parse_sha256(h)?,
-                    (None, None) => return None,
-                };
-                Some(Entry {
-                    hash,
-                    identity: Identity { name: t.name.clone(), site: Some(t.site.clone()), host: t.host.clone() },
-                })
-            })
-            .collect();
-        Tokens { entries, allow_anonymous }
+        let table = TokenTable::new(config.iter().filter_map(|t| {
+            let hash = secret_hash(t.token.as_deref(), t.token_sha256.as_deref())?;
+            Some((
+                hash,
+                Identity {
+                    name: t.name.clone(),
+                    site: Some(t.site.clone()),
+                    host: t.host.clone(),
+                    poller: t.poller,
+                    devices: t.devices.clone(),
+                },
+            ))
+        }));
+        Tokens { table, allow_anonymous }
     }
 
-    /// Finds the token's owner. Every entry is compared, whatever matches, so
-    /// the time taken says nothing about which token came close.
+    /// Finds the token's owner.
     pub fn authenticate(&self, presented: Option<&str>) -> Result<Identity, AuthError> {
         let Some(presented) = presented.filter(|p| !p.is_empty()) else {
             return if self.allow_anonymous { Ok(Identity::anonymous()) } else { Err(AuthError::Missing) };
         };
-        let hash = sha256(presented);
-        let mut found: Option<&Identity> = None;
-        for e in &self.entries {
-            if bool::from(e.hash.ct_eq(&hash)) {
-                found = Some(&e.identity);
-            }
-        }
-        found.cloned().ok_or(AuthError::Wrong)
+        self.table.find(presented).ok_or(AuthError::Wrong)
     }
-}
-
-/// Pulls a token out of the places InfluxDB clients put it: `Authorization:
-/// Token X` or `Bearer X` (v2), `Authorization: Basic base64(user:X)` or the
-/// `p` query parameter (v1).
-pub fn presented_token<'a>(authorization: Option<&'a str>, query_p: Option<&'a str>) -> Option<String> {
-    use base64::Engine;
-    if let Some(h) = authorization.map(str::trim) {
-        let (scheme, rest) = h.split_once(' ').unwrap_or((h, ""));
-        let rest = rest.trim();
-        if scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer") {
-            return Some(rest.to_string());
-        }
-        if scheme.eq_ignore_ascii_case("basic") {
-            let decoded = base64::engine::general_purpose::STANDARD.decode(rest).ok()?;
-            let text = String::from_utf8(decoded).ok()?;
-            return text.split_once(':').map(|(_, p)| p.to_string());
-        }
-    }
-    query_p.map(str::to_string)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn token(name: &str, site: &str, host: Option<&str>) -> TokenConfig {
+        TokenConfig {
+            name: name.into(),
+            token_sha256: None,
+            token: Some(format!("agent-token-{name}-0123")),
+            site: site.into(),
+            host: host.map(Into::into),
+            poller: false,
+            devices: None,
+        }
+    }
+
     fn tokens() -> Tokens {
         Tokens::new(
             &[
+                token("web01", "hn", Some("web01")),
                 TokenConfig {
-                    name: "web01".into(),
-                    token_sha256: None,
-                    token: Some("agent-token-web01".into()),
-                    site: "hn".into(),
-                    host: Some("web01".into()),
-                },
-                TokenConfig {
-                    name: "hcm".into(),
-                    token_sha256: Some(hex::encode(sha256("site-token-hcm-01"))),
                     token: None,
-                    site: "hcm".into(),
-                    host: None,
+                    token_sha256: Some(hex::encode(sha256("site-token-hcm-01"))),
+                    ..token("hcm", "hcm", None)
                 },
             ],
             false,
         )
     }
 
+    fn who(poller: bool, devices: Option<&[&str]>) -> Identity {
+        Identity {
+            name: "ups-poller".into(),
+            site: Some("hn".into()),
+            host: Some("mon1".into()),
+            poller,
+            devices: devices.map(|d| d.iter().map(|s| s.to_string()).collect()),
+        }
+    }
+
     #[test]
     fn a_token_given_in_clear_or_as_hash_finds_its_owner() {
         let t = tokens();
         assert_eq!(
-            t.authenticate(Some("agent-token-web01")),
-            Ok(Identity { name: "web01".into(), site: Some("hn".into()), host: Some("web01".into()) })
+            t.authenticate(Some("agent-token-web01-0123")),
+            Ok(Identity {
+                name: "web01".into(),
+                site: Some("hn".into()),
+                host: Some("web01".into()),
+                poller: false,
+                devices: None
+            })
         );
         assert_eq!(t.authenticate(Some("site-token-hcm-01")).map(|i| i.name), Ok("hcm".to_string()));
     }
@@ -145,24 +213,41 @@ mod tests {
     #[test]
     fn a_wrong_or_missing_token_is_refused() {
         let t = tokens();
-        assert_eq!(t.authenticate(Some("agent-token-web02")), Err(AuthError::Wrong));
+        assert_eq!(t.authenticate(Some("agent-token-web02-0123")), Err(AuthError::Wrong));
         assert_eq!(t.authenticate(None), Err(AuthError::Missing));
         assert_eq!(t.authenticate(Some("")), Err(AuthError::Missing));
     }
 
     #[test]
-    fn tokens_are_found_in_every_place_influxdb_clients_put_them() {
-        assert_eq!(presented_token(Some("Token abc"), None), Some("abc".into()));
-        assert_eq!(presented_token(Some("Bearer abc"), None), Some("abc".into()));
-        // base64("telegraf:abc")
-        assert_eq!(presented_token(Some("Basic dGVsZWdyYWY6YWJj"), None), Some("abc".into()));
-        assert_eq!(presented_token(None, Some("abc")), Some("abc".into()));
-        assert_eq!(presented_token(None, None), None);
+    fn a_server_token_writes_its_host_but_no_power_equipment() {
+        let w = who(false, None);
+        assert_eq!(w.may_write("host_cpu", Some("hn"), None, None), Ok(()));
+        assert_eq!(w.may_write("backup", None, Some("mon1"), None), Ok(()));
+        for m in ["ups", "power_feed", "ats", "generator", "pdu", "env", "device"] {
+            assert_eq!(
+                w.may_write(m, Some("hn"), None, Some("u1")).map_err(|e| e.0),
+                Err(Forbidden::Measurement),
+                "{m}"
+            );
+        }
+        assert_eq!(
+            w.may_write("ups", None, None, Some("u1")).unwrap_err().1,
+            "token `ups-poller` may not write `ups` points: they come from power and room equipment, \
+             which only a token with `poller: true` may write"
+        );
+        assert_eq!(w.may_write("host_cpu", Some("hcm"), None, None).map_err(|e| e.0), Err(Forbidden::Site));
+        assert_eq!(w.may_write("host_cpu", None, Some("web02"), None).map_err(|e| e.0), Err(Forbidden::Host));
     }
 
     #[test]
-    fn a_hex_digest_must_have_64_digits() {
-        assert_eq!(parse_sha256(&"ab".repeat(32)), Some([0xab; 32]));
-        assert_eq!(parse_sha256("abc"), None);
+    fn a_poller_writes_equipment_and_only_its_listed_devices() {
+        assert_eq!(who(true, None).may_write("ups", Some("hn"), None, Some("u9")), Ok(()));
+        let listed = who(true, Some(&["ups1", "ats1"]));
+        assert_eq!(listed.may_write("ups", None, None, Some("ups1")), Ok(()));
+        assert_eq!(listed.may_write("ups", None, None, Some("ups2")).map_err(|e| e.0), Err(Forbidden::Device));
+        assert_eq!(listed.may_write("ups", None, None, None).map_err(|e| e.0), Err(Forbidden::Device));
+        assert_eq!(listed.may_write("host_cpu", None, None, None), Ok(()));
+        // A poller is still bound to its site.
+        assert_eq!(listed.may_write("ups", Some("hcm"), None, Some("ups1")).map_err(|e| e.0), Err(Forbidden::Site));
     }
 }

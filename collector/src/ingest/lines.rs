@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use dcwatch_common::lp::{Value, write_line};
 use influxdb_line_protocol::{FieldValue, parse_lines, split_lines};
 
-use super::auth::Identity;
+use super::auth::{Forbidden, Identity};
 
 /// A line that was not accepted, by its 1-based line number in the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +27,11 @@ pub struct Normalized {
     pub accepted: u64,
     /// Lines that are not valid line protocol.
     pub invalid: Vec<LineError>,
-    /// Valid lines for a site or host the token may not write.
+    /// Valid lines the token may not write (another site or host, or a
+    /// device measurement from a token that is not a poller's).
     pub forbidden: Vec<LineError>,
+    /// How many of `forbidden` for each [`Forbidden`] reason.
+    pub forbidden_by: [u64; Forbidden::ALL.len()],
     /// The distinct (site, host) pairs written, at most [`MAX_AGENTS_PER_BODY`].
     pub agents: BTreeSet<(String, String)>,
     /// Accepted points of the measurements the alarm engine watches.
@@ -76,6 +79,14 @@ pub fn precision_multiplier(p: Option<&str>) -> Result<i64, String> {
     })
 }
 
+/// The first tag key that appears more than once in the line, if any.
+fn repeated_tag<'a>(parsed: &'a influxdb_line_protocol::ParsedLine<'_>) -> Option<&'a str> {
+    let tags = parsed.series.tag_set.as_ref()?;
+    // Lines have a handful of tags: comparing each with those before is
+    // cheaper than a set.
+    tags.iter().enumerate().find_map(|(i, (k, _))| tags[..i].iter().any(|(k2, _)| k2 == k).then_some(k.as_str()))
+}
+
 #[cfg(test)]
 pub fn normalize(body: &str, who: &Identity, multiplier: i64, now_ns: i64) -> Normalized {
     normalize_watching(body, who, multiplier, now_ns, &|_| false)
@@ -111,17 +122,18 @@ pub fn normalize_watching(
             }
             None => continue,
         };
+        if let Some(key) = repeated_tag(&parsed) {
+            // InfluxDB stores only one of them; which one differs between
+            // readers, so a point that says two things is refused.
+            n.invalid.push(LineError { line: line_no, message: format!("tag `{key}` appears twice") });
+            continue;
+        }
         let site = parsed.tag_value("site").map(|v| v.as_str());
         let host = parsed.tag_value("host").map(|v| v.as_str());
-        let refused =
-            [("site", &who.site, site), ("host", &who.host, host)].into_iter().find_map(|(tag, allowed, got)| {
-                let (allowed, got) = (allowed.as_deref()?, got?);
-                (got != allowed).then(|| {
-                    format!("{tag} `{got}` is not allowed for token `{}` (it may write {tag} `{allowed}`)", who.name)
-                })
-            });
-        if let Some(message) = refused {
+        let device = parsed.tag_value("device").map(|v| v.as_str());
+        if let Err((why, message)) = who.may_write(parsed.series.measurement.as_str(), site, host, device) {
             n.forbidden.push(LineError { line: line_no, message });
+            n.forbidden_by[why as usize] += 1;
             continue;
         }
         let add_site = site.is_none().then_some(who.site.as_deref()).flatten();
@@ -212,7 +224,7 @@ mod tests {
     use super::*;
 
     fn site_token() -> Identity {
-        Identity { name: "hn-agents".into(), site: Some("hn".into()), host: None }
+        Identity { name: "hn-agents".into(), site: Some("hn".into()), host: None, poller: true, devices: None }
     }
 
     #[test]
@@ -261,7 +273,7 @@ mod tests {
 
     #[test]
     fn a_host_bound_token_may_not_write_another_host() {
-        let who = Identity { name: "web01".into(), site: Some("hn".into()), host: Some("web01".into()) };
+        let who = Identity { host: Some("web01".into()), poller: false, ..site_token() };
         let n = normalize("m,host=web02 v=1 1\nm v=2 2\n", &who, 1, 0);
         assert_eq!(n.forbidden.len(), 1);
         assert_eq!(std::str::from_utf8(&n.out).unwrap(), "m,site=hn,host=web01 v=2 2\n");

@@ -65,15 +65,19 @@ impl IntoResponse for WriteError {
 /// accepted on either route.
 pub async fn write_handler(
     State(app): State<Arc<AppState>>,
+    client: crate::api::access::Client,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    write(app, q, headers, body).await.map_or_else(|e| e.into_response(), |()| StatusCode::NO_CONTENT.into_response())
+    write(app, client, q, headers, body)
+        .await
+        .map_or_else(|e| e.into_response(), |()| StatusCode::NO_CONTENT.into_response())
 }
 
 async fn write(
     app: Arc<AppState>,
+    client: crate::api::access::Client,
     q: HashMap<String, String>,
     headers: HeaderMap,
     body: Body,
@@ -88,7 +92,18 @@ async fn write(
     let authz = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let presented = auth::presented_token(authz, q.get("p").map(String::as_str));
     let who = live.tokens.authenticate(presented.as_deref()).map_err(|e| {
-        tracing::warn!(reason = ?e, "write refused: missing or unknown token");
+        tracing::warn!(reason = e.label(), source = ?client.0, "write refused: missing or unknown token");
+        if let Some(a) = &app.audit {
+            a.record_failure(&crate::audit::Event {
+                actor: "-",
+                role: "-",
+                source: client.0,
+                action: "ingest_auth_failed",
+                target: "write",
+                comment: e.label(),
+                refused: true,
+            });
+        }
         reject(
             RequestRejection::Unauthorized,
             WriteError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or unknown token"),
@@ -176,6 +191,19 @@ async fn write(
     }
     app.stats.points_invalid.fetch_add(n.invalid.len() as u64, Ordering::Relaxed);
     app.stats.points_forbidden.fetch_add(n.forbidden.len() as u64, Ordering::Relaxed);
+    app.stats.add_forbidden(&n.forbidden_by);
+    if let (Some(a), Some(first)) = (&app.audit, n.forbidden.first()) {
+        let comment = format!("{} line(s) refused; line {}: {}", n.forbidden.len(), first.line, first.message);
+        a.record_failure(&crate::audit::Event {
+            actor: &who.name,
+            role: "agent",
+            source: client.0,
+            action: "ingest_forbidden",
+            target: "write",
+            comment: &comment,
+            refused: true,
+        });
+    }
     if live.sinks.is_empty() {
         tracing::info!(agent = %who.name, points = n.accepted, invalid = n.invalid.len(), forbidden = n.forbidden.len(), "received (no sink configured)");
     } else {

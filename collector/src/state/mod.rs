@@ -11,7 +11,7 @@ use std::sync::Arc;
 use dcwatch_common::forward;
 use dcwatch_common::spool::{Committer, Spool};
 
-use crate::ingest::auth::Tokens;
+use crate::ingest::auth::{Forbidden, Tokens};
 
 /// A sink as the API sees it.
 pub struct Sink {
@@ -58,6 +58,7 @@ pub struct IngestStats {
     pub points_invalid: AtomicU64,
     pub points_forbidden: AtomicU64,
     requests_rejected: [AtomicU64; 5],
+    forbidden_by: [AtomicU64; Forbidden::ALL.len()],
 }
 
 impl IngestStats {
@@ -67,6 +68,16 @@ impl IngestStats {
 
     pub fn rejected(&self, why: RequestRejection) -> u64 {
         self.requests_rejected[why as usize].load(Ordering::Relaxed)
+    }
+
+    pub fn add_forbidden(&self, by: &[u64; Forbidden::ALL.len()]) {
+        for (c, n) in self.forbidden_by.iter().zip(by) {
+            c.fetch_add(*n, Ordering::Relaxed);
+        }
+    }
+
+    pub fn forbidden(&self, why: Forbidden) -> u64 {
+        self.forbidden_by[why as usize].load(Ordering::Relaxed)
     }
 }
 
@@ -86,6 +97,10 @@ pub struct Live {
     pub max_body_bytes: usize,
     /// Longest the body of a write may take to arrive.
     pub read_timeout: std::time::Duration,
+    /// The API's tokens and their roles.
+    pub api_tokens: crate::auth::TokenTable<crate::auth::ApiIdentity>,
+    /// `/metrics` needs an API token.
+    pub metrics_require_token: bool,
 }
 
 pub struct AppState {
@@ -99,6 +114,8 @@ pub struct AppState {
     pub trends: Option<Arc<crate::trends::Trends>>,
     /// What the report schedule has sent and failed to.
     pub reports: Arc<crate::report::schedule::ReportStats>,
+    /// The audit log (None only in tests that do not look at it).
+    pub audit: Option<Arc<crate::audit::Audit>>,
 }
 
 impl AppState {
@@ -115,6 +132,7 @@ impl AppState {
             started: Instant::now(),
             trends: None,
             reports: Arc::default(),
+            audit: None,
             alarms,
         }
     }

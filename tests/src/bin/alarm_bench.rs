@@ -125,7 +125,7 @@ fn main() {
     let hook = Capture::start();
     let token = "bench-token-0123456789";
     let collector = Collector::start(&format!(
-        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - {{name: a, token: {token}, site: bench}}\n\
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - {{name: a, token: {token}, site: bench, poller: true}}\n\
          alarms:\n  db: {}\n  flap_changes: 0\n  builtin: {{disabled: [device_unreachable]}}\n  receivers:\n    \
          - {{name: hook, webhook: {{url: {}/hook}}}}\n",
         dir.path().join("alarms.db").display(),

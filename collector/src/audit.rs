@@ -1,0 +1,331 @@
+//! The audit log: every acknowledgement, silence created or ended, refused
+//! or failed authentication and configuration reload, with who (the token's
+//! name and role), when, and from where. Kept in SQLite, appended to only
+//! (the API reads it, never changes it), and written to the log as well.
+//!
+//! Failed authentications are what an attacker can make many of: per source
+//! address, action and actor, the first in a minute is recorded at once and the rest
+//! of that minute are folded into one record that counts them.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, params};
+
+/// One record, as stored and as `/api/audit` gives it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Record {
+    pub id: i64,
+    pub at_ms: i64,
+    /// The token's name (later the user's); `-` when none was accepted.
+    pub actor: String,
+    /// The actor's role, or `agent` for an ingest token, `-` for none.
+    pub role: String,
+    /// The client's address, `-` when unknown (a request made in-process).
+    pub source: String,
+    /// `ack`, `unack`, `silence_create`, `silence_end`, `api_auth_failed`,
+    /// `api_forbidden`, `ingest_auth_failed`, `ingest_forbidden`, `config_reload`.
+    pub action: String,
+    /// What it was done to: an alarm's fingerprint, a silence's id, a path.
+    pub target: String,
+    pub comment: String,
+    /// `ok` or `refused`.
+    pub outcome: String,
+}
+
+/// What a caller records; the log adds the id and the time.
+#[derive(Debug, Clone, Default)]
+pub struct Event<'a> {
+    pub actor: &'a str,
+    pub role: &'a str,
+    pub source: Option<IpAddr>,
+    pub action: &'a str,
+    pub target: &'a str,
+    pub comment: &'a str,
+    pub refused: bool,
+}
+
+/// A query of the log: every part optional.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct Filter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub source: Option<String>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    /// Most records, newest first. Defaults to 100, at most 10000.
+    pub limit: Option<usize>,
+}
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,
+    source TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, comment TEXT NOT NULL,
+    outcome TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_at ON audit (at_ms);
+";
+
+/// Failed authentications from one source, of one kind and actor, this minute.
+struct Window {
+    started_ms: i64,
+    folded: u64,
+    actor: String,
+    target: String,
+}
+
+/// A window is per source address, action and actor.
+type WindowKey = (Option<IpAddr>, String, String);
+
+/// Sources tracked at once; past it the rest share one window.
+const MAX_WINDOWS: usize = 1024;
+const WINDOW_MS: i64 = 60_000;
+
+pub struct Audit {
+    conn: Mutex<Connection>,
+    windows: Mutex<HashMap<WindowKey, Window>>,
+    retention_days: u32,
+}
+
+fn source_text(s: Option<IpAddr>) -> String {
+    s.map_or_else(|| "-".to_string(), |ip| ip.to_string())
+}
+
+impl Audit {
+    pub fn open(path: &Path, retention_days: u32) -> Result<Audit, String> {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let conn = Connection::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| e.to_string())?;
+        conn.execute_batch(SCHEMA).map_err(|e| format!("{}: {e}", path.display()))?;
+        let audit = Audit { conn: Mutex::new(conn), windows: Mutex::new(HashMap::new()), retention_days };
+        audit.purge(crate::alarm::now_ms())?;
+        Ok(audit)
+    }
+
+    /// Records `e` now: in the log at once, and in SQLite.
+    pub fn record(&self, e: &Event<'_>) {
+        self.record_at(e, crate::alarm::now_ms());
+    }
+
+    pub fn record_at(&self, e: &Event<'_>, now_ms: i64) {
+        let source = source_text(e.source);
+        let outcome = if e.refused { "refused" } else { "ok" };
+        if e.refused {
+            tracing::warn!(actor = %e.actor, role = %e.role, source = %source, action = %e.action,
+                target = %e.target, comment = %e.comment, "audit: refused");
+        } else {
+            tracing::info!(actor = %e.actor, role = %e.role, source = %source, action = %e.action,
+                target = %e.target, comment = %e.comment, "audit");
+        }
+        self.insert(now_ms, e.actor, e.role, &source, e.action, e.target, e.comment, outcome);
+    }
+
+    /// Records a failed authentication, folding a flood (see the module doc).
+    pub fn record_failure(&self, e: &Event<'_>) {
+        self.record_failure_at(e, crate::alarm::now_ms());
+    }
+
+    pub fn record_failure_at(&self, e: &Event<'_>, now_ms: i64) {
+        let mut flush = Vec::new();
+        let first = {
+            let mut w = self.windows.lock().expect("not poisoned");
+            // Windows that ended: their folded count is written now.
+            w.retain(|(src, action, _), win| {
+                let open = now_ms - win.started_ms < WINDOW_MS;
+                if !open && win.folded > 0 {
+                    flush.push((*src, action.clone(), win.actor.clone(), win.target.clone(), win.folded));
+                }
+                open
+            });
+            let mut key = (e.source, e.action.to_string(), e.actor.to_string());
+            if w.len() >= MAX_WINDOWS && !w.contains_key(&key) {
+                // Past the bound every newcomer shares one window.
+                key = (None, e.action.to_string(), "*".to_string());
+            }
+            match w.get_mut(&key) {
+                Some(win) => {
+                    win.folded += 1;
+                    win.actor = e.actor.to_string();
+                    win.target = e.target.to_string();
+                    false
+                }
+                None => {
+                    w.insert(
+                        key,
+                        Window { started_ms: now_ms, folded: 0, actor: String::new(), target: String::new() },
+                    );
+                    true
+                }
+            }
+        };
+        for (src, action, actor, target, n) in flush {
+            let comment = format!("{n} more like it within a minute (the last shown)");
+            self.insert(now_ms, &actor, "-", &source_text(src), &action, &target, &comment, "refused");
+        }
+        if first {
+            self.record_at(&Event { refused: true, ..e.clone() }, now_ms);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn insert(
+        &self,
+        at_ms: i64,
+        actor: &str,
+        role: &str,
+        source: &str,
+        action: &str,
+        target: &str,
+        comment: &str,
+        outcome: &str,
+    ) {
+        let conn = self.conn.lock().expect("not poisoned");
+        if let Err(e) = conn.execute(
+            "INSERT INTO audit (at_ms, actor, role, source, action, target, comment, outcome) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![at_ms, actor, role, source, action, target, comment, outcome],
+        ) {
+            // The log line above already holds the record.
+            tracing::error!(error = %e, action, "cannot write the audit record to its database");
+        }
+    }
+
+    /// Records matching `f`, newest first.
+    pub fn query(&self, f: &Filter) -> Result<Vec<Record>, String> {
+        let conn = self.conn.lock().expect("not poisoned");
+        let mut st = conn
+            .prepare(
+                "SELECT id, at_ms, actor, role, source, action, target, comment, outcome FROM audit \
+                 WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR source = ?3) \
+                 AND (?4 IS NULL OR at_ms >= ?4) AND (?5 IS NULL OR at_ms < ?5) ORDER BY id DESC LIMIT ?6",
+            )
+            .map_err(|e| e.to_string())?;
+        let limit = f.limit.unwrap_or(100).min(10_000) as i64;
+        let rows = st
+            .query_map(params![f.actor, f.action, f.source, f.since_ms, f.until_ms, limit], |r| {
+                Ok(Record {
+                    id: r.get(0)?,
+                    at_ms: r.get(1)?,
+                    actor: r.get(2)?,
+                    role: r.get(3)?,
+                    source: r.get(4)?,
+                    action: r.get(5)?,
+                    target: r.get(6)?,
+                    comment: r.get(7)?,
+                    outcome: r.get(8)?,
+                })
+            })
+            .map_err(|e| e.to_string())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+    }
+
+    /// Removes records past the retention.
+    pub fn purge(&self, now_ms: i64) -> Result<usize, String> {
+        let cutoff = now_ms - i64::from(self.retention_days) * 86_400_000;
+        self.conn
+            .lock()
+            .expect("not poisoned")
+            .execute("DELETE FROM audit WHERE at_ms < ?1", params![cutoff])
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(dir: &tempfile::TempDir) -> Audit {
+        Audit::open(&dir.path().join("audit.db"), 400).unwrap()
+    }
+
+    fn ack<'a>() -> Event<'a> {
+        Event {
+            actor: "nam",
+            role: "operator",
+            source: Some("10.0.0.7".parse().unwrap()),
+            action: "ack",
+            target: "fp1",
+            comment: "đang xử lý",
+            refused: false,
+        }
+    }
+
+    #[test]
+    fn a_record_keeps_who_when_where_what_and_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = open(&dir);
+        a.record_at(&ack(), 1_000);
+        assert_eq!(
+            a.query(&Filter::default()).unwrap(),
+            vec![Record {
+                id: 1,
+                at_ms: 1_000,
+                actor: "nam".into(),
+                role: "operator".into(),
+                source: "10.0.0.7".into(),
+                action: "ack".into(),
+                target: "fp1".into(),
+                comment: "đang xử lý".into(),
+                outcome: "ok".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_flood_of_failed_logins_is_folded_per_source_and_minute() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = open(&dir);
+        let fail = |src: &str| Event {
+            actor: "-",
+            role: "-",
+            source: Some(src.parse().unwrap()),
+            action: "api_auth_failed",
+            target: "/api/alarms",
+            comment: "unknown token",
+            refused: true,
+        };
+        for i in 0..500 {
+            a.record_failure_at(&fail("10.0.0.9"), 1_000 + i);
+        }
+        a.record_failure_at(&fail("10.0.0.10"), 2_000);
+        // The minute is over: the next failure writes the folded count first.
+        a.record_failure_at(&fail("10.0.0.9"), 62_000);
+        let rows = a.query(&Filter::default()).unwrap();
+        let got: Vec<_> = rows.iter().rev().map(|r| (r.at_ms, r.source.as_str(), r.comment.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (1_000, "10.0.0.9", "unknown token"),
+                (2_000, "10.0.0.10", "unknown token"),
+                (62_000, "10.0.0.9", "499 more like it within a minute (the last shown)"),
+                (62_000, "10.0.0.9", "unknown token"),
+            ]
+        );
+        assert!(rows.iter().all(|r| r.outcome == "refused"));
+    }
+
+    #[test]
+    fn the_filter_picks_by_actor_action_and_time_and_old_records_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = open(&dir);
+        a.record_at(&ack(), 1_000);
+        a.record_at(&Event { action: "silence_create", target: "7", ..ack() }, 2_000);
+        a.record_at(&Event { actor: "lan", ..ack() }, 3_000);
+        let ids = |f: Filter| a.query(&f).unwrap().iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(ids(Filter { actor: Some("nam".into()), ..Default::default() }), vec![2, 1]);
+        assert_eq!(ids(Filter { action: Some("silence_create".into()), ..Default::default() }), vec![2]);
+        assert_eq!(ids(Filter { since_ms: Some(2_000), until_ms: Some(3_000), ..Default::default() }), vec![2]);
+        assert_eq!(ids(Filter { limit: Some(1), ..Default::default() }), vec![3]);
+        let day = 86_400_000;
+        assert_eq!(a.purge(400 * day + 2_500).unwrap(), 2);
+        assert_eq!(ids(Filter::default()), vec![3]);
+    }
+}
