@@ -156,4 +156,28 @@ mod tests {
             "there are already 1000 silences active or planned (alarms.silences.max_active); end some first"
         );
     }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+            /// Any matchers and times: an answer, never a panic; and what is
+            /// accepted never matches an alarm that has none of its labels.
+            #[test]
+            fn arbitrary_silences_never_panic_nor_match_everything(
+                matchers in proptest::collection::btree_map("\\PC{0,8}", "~?\\PC{0,12}", 0..20),
+                starts in any::<i64>(),
+                ends in any::<i64>(),
+            ) {
+                let n = NewSilence { matchers, starts_ms: starts, ends_ms: ends, author: "a".into(), reason: "r".into() };
+                if let Ok(s) = check(n, &SilenceLimits::default(), NOW, 0) {
+                    prop_assert!(!s.matchers.matches(|_| None));
+                    prop_assert!(s.ends_ms - s.starts_ms <= 30 * 86_400_000);
+                }
+            }
+        }
+    }
 }

@@ -293,4 +293,49 @@ mod tests {
             Err("precision `days` is not one of ns, us, ms, s (v1 also n, u, m, h)".into())
         );
     }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A tag key or value: letters and the characters line protocol escapes
+        /// (written escaped below).
+        fn word() -> impl Strategy<Value = String> {
+            proptest::string::string_regex("[a-z=, ]{1,6}").unwrap()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+            /// Whatever the body, normalising it gives an answer, never a panic,
+            /// and every line is accounted for.
+            #[test]
+            fn arbitrary_bodies_never_panic(body in "\\PC{0,300}") {
+                let n = normalize(&body, &site_token(), 1, 7);
+                prop_assert!(n.accepted as usize + n.invalid.len() + n.forbidden.len() <= body.lines().count().max(1));
+            }
+
+            /// A line that names a tag key twice is never accepted, however the
+            /// keys and values are escaped or placed.
+            #[test]
+            fn a_repeated_tag_key_is_never_accepted(
+                key in word(),
+                a in word(),
+                b in word(),
+                other in proptest::collection::vec((word(), word()), 0..3),
+                at in 0usize..3,
+            ) {
+                let esc = |s: &str| s.replace(',', "\\,").replace('=', "\\=").replace(' ', "\\ ");
+                let mut tags: Vec<(String, String)> =
+                    other.iter().filter(|(k, _)| esc(k) != esc(&key)).map(|(k, v)| (esc(k), esc(v))).collect();
+                tags.insert(at.min(tags.len()), (esc(&key), esc(&a)));
+                tags.push((esc(&key), esc(&b)));
+                let tag_text: String = tags.iter().map(|(k, v)| format!(",{k}={v}")).collect();
+                let line = format!("m{tag_text} v=1 1\n");
+                let n = normalize(&line, &site_token(), 1, 7);
+                prop_assert_eq!(n.accepted, 0, "{}", line);
+                prop_assert!(n.out.is_empty());
+            }
+        }
+    }
 }
