@@ -8,12 +8,33 @@ use serde_json::Value;
 
 use crate::config::CollectorConfig;
 
+/// A value from the collector's answer as text fit for a terminal. The
+/// strings in it come from agents and devices (names, labels, error
+/// messages), so they are [`printable`].
 fn s(v: &Value) -> String {
     match v {
-        Value::String(t) => t.clone(),
+        Value::String(t) => printable(t),
         Value::Null => "?".into(),
-        other => other.to_string(),
+        other => printable(&other.to_string()),
     }
+}
+
+/// `text` with every character that could steer a terminal or hide what it
+/// shows replaced by U+FFFD: C0 controls (ESC starts `ESC[2J` and the OSC
+/// sequences that set a window title or write a hyperlink; a line break would
+/// forge a line of the report), DEL, C1 controls (U+009B is a one-byte CSI),
+/// and the bidirectional overrides, embeddings and isolates (U+202A–U+202E,
+/// U+2066–U+2069) and marks (U+200E, U+200F, U+061C) that make text read
+/// differently from what it is, plus the line and paragraph separators.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let steering = c.is_control()
+                || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+                || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{2028}' | '\u{2029}');
+            if steering { char::REPLACEMENT_CHARACTER } else { c }
+        })
+        .collect()
 }
 
 fn clock(ms: &Value) -> String {
@@ -30,7 +51,7 @@ pub fn render(st: &Value, url: &str) -> String {
         let name = s(&site["name"]);
         let _ = write!(o, "\nSITE {name}   feeds:");
         let want: Vec<String> = site["feeds"].as_array().cloned().unwrap_or_default().iter().map(s).collect();
-        let mut live = 0;
+        let (mut live, mut down) = (0, 0);
         for f in &want {
             let seen: Vec<&Value> = feeds.iter().filter(|x| s(&x["site"]) == name && &s(&x["feed"]) == f).collect();
             let is_live = seen.iter().any(|x| x["live"] == Value::Bool(true));
@@ -39,6 +60,7 @@ pub fn render(st: &Value, url: &str) -> String {
                 .filter_map(|x| x["voltage_v"].as_f64())
                 .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
             live += usize::from(is_live);
+            down += usize::from(!seen.is_empty() && !is_live);
             let state = if seen.is_empty() {
                 "no data".to_string()
             } else if is_live {
@@ -48,10 +70,14 @@ pub fn render(st: &Value, url: &str) -> String {
             };
             let _ = write!(o, "  {f} {state}{}", volts.map(|v| format!(" ({v:.0} V)")).unwrap_or_default());
         }
-        let verdict = match (live, want.len()) {
-            (_, 0) => "",
-            (l, n) if l == n => "  → redundant",
-            (0, _) => "  → POWER LOST",
+        // As the alarms judge it: power is lost when no feed is live and at
+        // least one is seen down; feeds without data prove nothing.
+        let verdict = match (live, down, want.len()) {
+            (_, _, 0) => "",
+            (l, _, n) if l == n => "  → redundant",
+            (0, 0, _) => "  → no data",
+            (0, _, _) => "  → POWER LOST",
+            (_, 0, _) => "  → redundancy unknown (no data for a feed)",
             _ => "  → redundancy DEGRADED",
         };
         let _ = writeln!(o, "{verdict}");
@@ -108,7 +134,11 @@ pub fn render(st: &Value, url: &str) -> String {
                 s(&b["status"]),
                 age,
                 if late { "  LATE" } else { "" },
-                b["message"].as_str().filter(|_| b["status"] != "ok").map(|m| format!("  {m}")).unwrap_or_default(),
+                b["message"]
+                    .as_str()
+                    .filter(|_| b["status"] != "ok")
+                    .map(|m| format!("  {}", printable(m)))
+                    .unwrap_or_default(),
             );
         }
     }
@@ -118,7 +148,7 @@ pub fn render(st: &Value, url: &str) -> String {
     for a in alarms {
         let labels: Vec<String> = a["labels"]
             .as_object()
-            .map(|m| m.iter().map(|(k, v)| format!("{k}={}", s(v))).collect())
+            .map(|m| m.iter().map(|(k, v)| format!("{}={}", printable(k), s(v))).collect())
             .unwrap_or_default();
         let mut note = String::new();
         if !a["ack"].is_null() {
@@ -174,7 +204,7 @@ pub fn run(config: &CollectorConfig, url: Option<String>, token: Option<String>)
         let status = r.status();
         let body = r.bytes().await.map_err(|e| e.to_string())?;
         if !status.is_success() {
-            return Err(format!("{url}: HTTP {status}: {}", String::from_utf8_lossy(&body)));
+            return Err(format!("{url}: HTTP {status}: {}", printable(&String::from_utf8_lossy(&body))));
         }
         serde_json::from_slice::<Value>(&body).map_err(|e| e.to_string())
     });
@@ -227,5 +257,60 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("since 01:02:03 UTC  Site hn-dc1: power redundancy lost, only feed A live (B down)  [acknowledged by Minh]"), "{out}");
+    }
+
+    /// Regression: a site whose feeds have sent nothing read "POWER LOST".
+    #[test]
+    fn a_site_whose_feeds_have_no_data_says_no_data_not_power_lost() {
+        let st = serde_json::json!({
+            "sites": [{"name": "hn-dc1", "feeds": ["A", "B"]}, {"name": "hcm-dc2", "feeds": ["A", "B"]},
+                      {"name": "dn-dc3", "feeds": ["A", "B"]}],
+            "feeds": [{"site": "hcm-dc2", "feed": "A", "live": false, "voltage_v": 0.0},
+                      {"site": "dn-dc3", "feed": "A", "live": true, "voltage_v": 231.0}],
+        });
+        let out = render(&st, "http://127.0.0.1:8186");
+        let sites: Vec<&str> = out.lines().filter(|l| l.starts_with("SITE ")).collect();
+        assert_eq!(
+            sites,
+            [
+                "SITE hn-dc1   feeds:  A no data  B no data  → no data",
+                "SITE hcm-dc2   feeds:  A DOWN (0 V)  B no data  → POWER LOST",
+                "SITE dn-dc3   feeds:  A live (231 V)  B no data  → redundancy unknown (no data for a feed)",
+            ]
+        );
+    }
+
+    /// Regression: names and messages from agents reached the terminal raw,
+    /// so an alarm or host name could clear the screen (`ESC[2J`), set the
+    /// window title (OSC `ESC]0;…BEL`) or reverse the text (U+202E).
+    #[test]
+    fn control_and_bidi_characters_from_agents_are_replaced_before_printing() {
+        let st = serde_json::json!({
+            "sites": [{"name": "hn\u{1b}[2J", "feeds": []}],
+            "agents": [{"site": "hn", "host": "web\u{1b}]0;x\u{7}1", "quiet_s": 45.0, "silent": true}],
+            "backups": [{"site": "hn", "host": "nas1", "job": "db", "status": "failed", "age_s": null, "rpo_s": 86400.0,
+                         "message": "fail\nALARMS (0 firing)\u{9b}2J"}],
+            "alarms": [{"severity": "warning", "state": "firing", "name": "disk\u{1b}[2J", "labels": {"host\u{202e}": "a\u{7}"},
+                        "since_ms": 0, "summary": "txt.\u{202e}exe\u{2066}", "ack": null, "silenced_by": null, "inhibited_by": null}]
+        });
+        let out = render(&st, "http://127.0.0.1:8186");
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines.contains(&"SITE hn\u{fffd}[2J   feeds:"), "{out}");
+        assert!(lines.contains(&"  hn         web\u{fffd}]0;x\u{fffd}1  nothing for 45.0 s"), "{out}");
+        assert!(
+            lines.contains(
+                &"  hn         nas1         db               failed   no good backup yet     fail\u{fffd}ALARMS (0 firing)\u{fffd}2J"
+            ),
+            "{out}"
+        );
+        assert!(
+            lines.contains(
+                &"  WARNING  firing   disk\u{fffd}[2J                   host\u{fffd}=a\u{fffd}                     since 00:00:00 UTC  txt.\u{fffd}exe\u{fffd}"
+            ),
+            "{out}"
+        );
+        let steering: Vec<char> =
+            out.chars().filter(|c| (c.is_control() && *c != '\n') || ('\u{202a}'..='\u{2069}').contains(c)).collect();
+        assert_eq!(steering, Vec::<char>::new(), "{out:?}");
     }
 }

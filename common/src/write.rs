@@ -64,6 +64,8 @@ pub enum Outcome {
 pub struct Writer {
     client: reqwest::Client,
     endpoint: reqwest::Url,
+    /// `endpoint` without any `user:password@`, for logs, `/health` and errors.
+    shown: String,
     auth: Auth,
     gzip: bool,
 }
@@ -98,12 +100,14 @@ impl Writer {
             (None, Some(u)) => Auth::Basic(u.clone(), s.password.clone().unwrap_or_default()),
             _ => Auth::None,
         };
-        Ok(Writer { client, endpoint, auth, gzip: s.gzip })
+        let shown = crate::redact::redact_url(endpoint.as_str());
+        Ok(Writer { client, endpoint, shown, auth, gzip: s.gzip })
     }
 
-    /// The full write URL (without credentials).
-    pub fn endpoint(&self) -> &reqwest::Url {
-        &self.endpoint
+    /// The full write URL with any `user:password@` replaced by `***@`: what
+    /// logs, `/health` and errors show (the request itself keeps them).
+    pub fn endpoint(&self) -> &str {
+        &self.shown
     }
 
     /// Posts one body of newline-separated lines with nanosecond timestamps.
@@ -124,7 +128,8 @@ impl Writer {
         };
         let resp = match req.send().await {
             Ok(r) => r,
-            Err(e) => return Outcome::Retry { after: None, reason: error_chain(&e) },
+            // reqwest's errors quote the URL; keep its credentials out.
+            Err(e) => return Outcome::Retry { after: None, reason: crate::redact::redact_urls_in(&error_chain(&e)) },
         };
         let status = resp.status().as_u16();
         let retry_after = resp
@@ -141,9 +146,10 @@ impl Writer {
     }
 }
 
-/// Maps a non-2xx answer to what to do next.
+/// Maps a non-2xx answer to what to do next. The target's message may quote
+/// the request URL (a proxy's error page): it is redacted too.
 pub fn classify(status: u16, retry_after: Option<Duration>, body: &str) -> Outcome {
-    let message = summarize_body(body);
+    let message = crate::redact::redact_urls_in(&summarize_body(body));
     match status {
         429 | 503 => Outcome::Retry { after: retry_after, reason: format!("HTTP {status}: {message}") },
         401 | 403 | 404 | 405 => Outcome::Stalled { status, message },
@@ -207,9 +213,10 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 fn endpoint(s: &WriterSettings) -> Result<reqwest::Url, String> {
-    let base = reqwest::Url::parse(&s.url).map_err(|e| format!("url `{}` is not a valid URL: {e}", s.url))?;
+    let shown = crate::redact::redact_url(&s.url);
+    let base = reqwest::Url::parse(&s.url).map_err(|e| format!("url `{shown}` is not a valid URL: {e}"))?;
     if !matches!(base.scheme(), "http" | "https") {
-        return Err(format!("url `{}` must start with http:// or https://", s.url));
+        return Err(format!("url `{shown}` must start with http:// or https://"));
     }
     let path = base.path().trim_end_matches('/').to_string();
     let mut url = base.clone();
@@ -281,6 +288,31 @@ mod tests {
     fn a_url_without_http_scheme_is_refused() {
         let err = endpoint(&settings("ftp://x", Flavour::V2)).unwrap_err();
         assert_eq!(err, "url `ftp://x` must start with http:// or https://");
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_kept_out_of_what_is_shown() {
+        let w = Writer::new(&settings("http://admin:S3cretPw@127.0.0.1:9/influx", Flavour::V1)).unwrap();
+        assert_eq!(w.endpoint(), "http://***@127.0.0.1:9/influx/write?db=dc&rp=one_year");
+        let err = endpoint(&settings("ftp://admin:S3cretPw@x/", Flavour::V2)).unwrap_err();
+        assert_eq!(err, "url `ftp://***@x/` must start with http:// or https://");
+        assert_eq!(
+            classify(502, None, "bad gateway for http://admin:S3cretPw@influx/write"),
+            Outcome::Retry { after: None, reason: "HTTP 502: bad gateway for http://***@influx/write".into() }
+        );
+    }
+
+    /// A connection error names the URL; its credentials never reach the
+    /// reason (which becomes a log line and a sink's `last_error`).
+    #[tokio::test]
+    async fn a_failed_request_reports_no_credentials() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let w = Writer::new(&settings(&format!("http://admin:S3cretPw@127.0.0.1:{port}"), Flavour::V2)).unwrap();
+        let Outcome::Retry { reason, .. } = w.write(b"x v=1 1\n").await else {
+            panic!("a refused connection is a retry")
+        };
+        assert!(!reason.contains("S3cretPw") && !reason.contains("admin"), "{reason}");
+        assert!(reason.starts_with("error sending request"), "{reason}");
     }
 
     #[test]

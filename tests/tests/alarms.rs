@@ -394,3 +394,55 @@ fn a_broken_rule_on_reload_is_refused_and_the_running_rules_keep_working_while_a
     write(&c, "env,device=room1 temperature_c=35");
     wait_for("the resolve under the new threshold", || find(&hook, "room_hot", "resolved"));
 }
+
+/// Regression: a corrupt `alarms.db` stopped the whole collector, ingest
+/// included. Now it is moved aside with its WAL, the collector starts with
+/// fresh alarm state, serves writes, and says so in an ERROR log line and
+/// the `alarms_db_quarantined` alarm (at /api/alarms and the receivers).
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_corrupt_alarms_db_is_moved_aside_and_the_collector_serves_writes_with_an_alarm() {
+    let dir = TempDir::new().expect("tempdir");
+    let db = dir.path().join("alarms.db");
+    let garbage = "this is not an SQLite database\n".repeat(200);
+    std::fs::write(&db, &garbage).expect("write garbage");
+    std::fs::write(dir.path().join("alarms.db-wal"), b"junk wal").expect("write wal");
+    let hook = Capture::start();
+    let collector = rule_collector(&db, &format!("    - name: hook\n      webhook: {{url: {}/hook}}\n", hook.url()));
+
+    write(&collector, "env,site=hn-dc1,device=room1 temperature_c=24\n");
+
+    let mut moved: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("read dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("alarms.db.corrupt-"))
+        .collect();
+    moved.sort();
+    assert_eq!(moved.len(), 2, "the database and its WAL: {moved:?}");
+    let quarantined = dir.path().join(&moved[0]);
+    assert_eq!(moved[1], format!("{}-wal", moved[0]));
+    assert_eq!(std::fs::read_to_string(&quarantined).expect("read quarantined"), garbage, "moved, not rewritten");
+    let fresh = std::fs::read(&db).expect("a new alarms.db");
+    assert_eq!(&fresh[..16], b"SQLite format 3\0");
+
+    let alarm = wait_for("the alarms_db_quarantined alarm", || {
+        let alarms = api_alarms(&collector)["alarms"].clone();
+        alarms.as_array()?.iter().find(|a| a["name"] == "alarms_db_quarantined").cloned()
+    });
+    assert_eq!((alarm["state"].as_str(), alarm["severity"].as_str()), (Some("firing"), Some("warning")));
+    let summary = alarm["summary"].as_str().unwrap_or_default();
+    assert!(summary.contains(&format!("was moved to {}", quarantined.display())), "{summary}");
+    let notice = wait_for("the firing notice at the webhook", || find(&hook, "alarms_db_quarantined", "firing"));
+    assert_eq!(notice["summary"], alarm["summary"]);
+
+    let log = collector.proc.output();
+    let line =
+        log.lines().find(|l| l.contains("alarms.db is corrupt")).unwrap_or_else(|| panic!("no log line:\n{log}"));
+    assert!(line.contains("ERROR"), "{line}");
+    assert!(line.contains(&format!("db={}", db.display())), "{line}");
+    assert!(line.contains(&format!("quarantined={}", quarantined.display())), "{line}");
+    // The collector keeps serving and raising alarms from the fresh state.
+    write(&collector, "env,site=hn-dc1,device=room1 temperature_c=35\n");
+    wait_for("room_hot from the fresh alarm state", || find(&hook, "room_hot", "firing"));
+}

@@ -114,3 +114,53 @@ fn sighup_does_not_kill_the_agent_or_the_collector_and_sigterm_stops_them_cleanl
     assert_eq!(agent.proc.terminate().code(), Some(0));
     assert_eq!(collector.proc.terminate().code(), Some(0));
 }
+
+/// Regression: a sink URL's `user:password@` was shown in `/health` and in
+/// every log line of a failed write, and a webhook's in the notice errors.
+/// Both targets here are closed ports, so every write and notice fails and
+/// is logged.
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn credentials_in_sink_and_webhook_urls_never_reach_health_metrics_logs_or_the_api() {
+    let (sink_port, hook_port) = (free_port(), free_port());
+    let dir = TempDir::new().expect("tempdir");
+    let db = dir.path().join("alarms.db");
+    let collector = Collector::start_in(
+        dir,
+        &collector_yaml(&format!(
+            "sinks:\n  - name: influx\n    url: http://admin:S3cretPw@127.0.0.1:{sink_port}\n    flush_interval_ms: 100\n\
+             alarms:\n  db: {}\n  evaluate_every_ms: 200\n  api_tokens: [api-token-0123456789]\n  rules:\n    - name: room_hot\n      \
+             measurement: env\n      field: temperature_c\n      above: 30\n  receivers:\n    - name: hook\n      \
+             webhook: {{url: 'http://hookuser:HookPw99@127.0.0.1:{hook_port}/hook'}}\n",
+            db.display()
+        )),
+    );
+    let (status, body) =
+        collector.post("/api/v2/write", Some(TOKEN), false, b"env,site=hn-dc1,device=room1 temperature_c=35\n");
+    assert_eq!(status, 204, "{body}");
+    let health = wait_for("the sink's first failed write", || {
+        let h = collector.health();
+        h["sinks"][0]["last_error"].is_string().then_some(h)
+    });
+    assert_eq!(
+        health["sinks"][0]["endpoint"],
+        format!("http://***@127.0.0.1:{sink_port}/api/v2/write?org=dcwatch&bucket=dcwatch&precision=ns")
+    );
+    wait_for("a failed notice in the log", || collector.proc.output().contains("notice not delivered").then_some(()));
+    let api = http(None)
+        .get(format!("{}/api/alarms", collector.url()))
+        .header("authorization", "Bearer api-token-0123456789")
+        .send()
+        .and_then(|r| r.text())
+        .expect("api");
+    let log = collector.proc.output();
+    assert!(log.contains(&format!("endpoint=http://***@127.0.0.1:{sink_port}/api/v2/write")), "{log}");
+    assert!(log.contains(&format!("http://***@127.0.0.1:{hook_port}/hook")), "{log}");
+    for (what, text) in
+        [("/health", health.to_string()), ("/metrics", collector.metrics()), ("/api/alarms", api), ("the log", log)]
+    {
+        for secret in ["S3cretPw", "admin:", "HookPw99", "hookuser"] {
+            assert!(!text.contains(secret), "{secret} in {what}:\n{text}");
+        }
+    }
+}

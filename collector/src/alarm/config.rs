@@ -477,6 +477,7 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "backup_missing",
     "backup_not_replicated",
     "report_failing",
+    "alarms_db_quarantined",
 ];
 
 impl dcwatch_common::config::Validate for AlarmsConfig {

@@ -9,6 +9,7 @@ pub mod conditions;
 pub mod config;
 pub mod matchers;
 pub mod notify;
+pub mod quarantine;
 pub mod silence;
 pub mod store;
 pub mod template;
@@ -73,7 +74,19 @@ pub struct Engine {
 
 impl Engine {
     pub fn open(cfg: AlarmsConfig) -> Result<Engine, String> {
-        let store = Store::open(&cfg.db)?;
+        let store = match Store::try_open(&cfg.db) {
+            Ok(s) => s,
+            Err(store::OpenError::Corrupt { message, .. }) => {
+                let moved = quarantine::quarantine(&cfg.db, now_ms())?;
+                tracing::error!(
+                    db = %cfg.db.display(), quarantined = %moved.display(), error = %message,
+                    "alarms.db is corrupt: moved it aside and starting with fresh alarm state; \
+                     earlier alarms, silences, history and undelivered notices are in the moved file"
+                );
+                Store::open(&cfg.db)?
+            }
+            Err(e) => return Err(e.to_string()),
+        };
         let alarms: HashMap<String, Alarm> = store.load()?.into_iter().map(|a| (a.fingerprint.clone(), a)).collect();
         if !alarms.is_empty() {
             tracing::info!(alarms = alarms.len(), db = %cfg.db.display(), "alarm state restored");
@@ -145,6 +158,9 @@ impl Engine {
         };
         if let Some(f) = &*self.self_checks.lock().expect("not poisoned") {
             conds.extend(f(&cfg));
+        }
+        if cfg.enabled("alarms_db_quarantined") {
+            conds.push(quarantine::condition(&cfg.db, now_ms));
         }
         if cfg.enabled("notification_failing") {
             let undelivered = core.store.undelivered().unwrap_or_default();

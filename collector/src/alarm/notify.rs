@@ -231,18 +231,20 @@ async fn deliver(http: &reqwest::Client, r: &ReceiverConfig, group: &[&Outgoing]
     if let Some(s) = sig {
         req = req.header("x-dcwatch-signature", s);
     }
-    // A Telegram URL holds the bot's token: keep it out of logs and the API.
-    let shown = match &r.telegram {
+    // A Telegram URL holds the bot's token, a webhook's may hold
+    // `user:password@`: keep both out of logs, the outbox and the API.
+    let shown = dcwatch_common::redact::redact_url(&match &r.telegram {
         Some(t) => url.replace(&t.bot_token, "<bot_token>"),
         None => url.clone(),
-    };
+    });
     let resp = req.send().await.map_err(|e| format!("{shown}: {}", e.without_url()))?;
     if resp.status().is_success() {
         Ok(())
     } else {
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
-        Err(format!("{shown}: HTTP {status}: {}", text.chars().take(200).collect::<String>()))
+        let text: String = text.chars().take(200).collect();
+        Err(format!("{shown}: HTTP {status}: {}", dcwatch_common::redact::redact_urls_in(&text)))
     }
 }
 

@@ -160,17 +160,69 @@ pub enum Change<'a> {
     },
 }
 
+/// Why the store could not be opened: the caller moves a corrupt file aside
+/// (`quarantine.rs`) and stops on anything else (a folder it may not write).
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The file is not an SQLite database, or its pages are damaged.
+    #[error("{path}: {message}")]
+    Corrupt { path: String, message: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl OpenError {
+    fn sqlite(path: &Path, e: rusqlite::Error) -> OpenError {
+        let (path, message) = (path.display().to_string(), e.to_string());
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+                OpenError::Corrupt { path, message }
+            }
+            _ => OpenError::Other(format!("{path}: {message}")),
+        }
+    }
+}
+
 impl Store {
     pub fn open(path: &Path) -> Result<Store, String> {
+        Self::try_open(path).map_err(|e| e.to_string())
+    }
+
+    /// Opens (or creates) the store, telling a corrupt file from other
+    /// failures (see [`Self::check`]).
+    pub fn try_open(path: &Path) -> Result<Store, OpenError> {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|e| OpenError::Other(format!("{}: {e}", dir.display())))?;
         }
-        let conn = Connection::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| e.to_string())?;
-        conn.execute_batch(SCHEMA).map_err(|e| format!("{}: {e}", path.display()))?;
+        if path.exists() {
+            Self::check(path)?;
+        }
+        let sqlite = |e| OpenError::sqlite(path, e);
+        let conn = Connection::open(path).map_err(sqlite)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sqlite)?;
+        conn.execute_batch(SCHEMA).map_err(sqlite)?;
         Ok(Store { conn })
+    }
+
+    /// Whether the file at `path` is a sound SQLite database: `PRAGMA
+    /// quick_check` reads every page once, so damage behind a valid header
+    /// is found now, not at the first alarm. The file is opened `immutable`
+    /// (read-only, no locks, no journal): a read-write connection to a
+    /// corrupt file deletes its `-wal` and `-shm` when it closes, and they
+    /// are part of what is moved aside for inspection.
+    fn check(path: &Path) -> Result<(), OpenError> {
+        let escaped = path.display().to_string().replace('%', "%25").replace('?', "%3f").replace('#', "%23");
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+        let sqlite = |e| OpenError::sqlite(path, e);
+        let conn = Connection::open_with_flags(format!("file:{escaped}?immutable=1"), flags).map_err(sqlite)?;
+        let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).map_err(sqlite)?;
+        if check == "ok" {
+            Ok(())
+        } else {
+            Err(OpenError::Corrupt { path: path.display().to_string(), message: check })
+        }
     }
 
     pub fn load(&self) -> Result<Vec<Alarm>, String> {
@@ -406,5 +458,46 @@ impl Store {
             })
             .map_err(|e| e.to_string())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_and_damaged_pages_are_corrupt_and_the_journal_survives_the_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("alarms.db");
+        std::fs::write(&db, "not a database\n".repeat(100)).unwrap();
+        std::fs::write(dir.path().join("alarms.db-wal"), b"junk wal").unwrap();
+        let Err(OpenError::Corrupt { message, .. }) = Store::try_open(&db) else { panic!("garbage is corrupt") };
+        assert_eq!(message, "file is not a database");
+        assert_eq!(std::fs::read(dir.path().join("alarms.db-wal")).unwrap(), b"junk wal", "the check deletes nothing");
+
+        // A sound file whose table pages are overwritten behind a valid header.
+        let db = dir.path().join("damaged.db");
+        {
+            let s = Store::open(&db).unwrap();
+            for i in 0..3 {
+                s.conn
+                    .execute(
+                        "INSERT INTO history (fingerprint, name, labels, at_ms, event, detail) VALUES ('f', 'x', '{}', ?1, 'firing', ?2)",
+                        params![i, "y".repeat(3000)],
+                    )
+                    .unwrap();
+            }
+            s.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+        }
+        let mut bytes = std::fs::read(&db).unwrap();
+        assert!(bytes.len() > 3 * 4096, "{}", bytes.len());
+        bytes[4096..3 * 4096].fill(0xA5);
+        std::fs::write(&db, bytes).unwrap();
+        assert!(matches!(Store::try_open(&db), Err(OpenError::Corrupt { .. })));
+
+        // A sound one opens, and keeps what it holds.
+        let db = dir.path().join("sound.db");
+        drop(Store::open(&db).unwrap());
+        assert!(Store::try_open(&db).unwrap().load().unwrap().is_empty());
     }
 }

@@ -233,7 +233,12 @@ async fn write(
     Err(WriteError { line: Some(first.line), ..WriteError::new(StatusCode::BAD_REQUEST, "invalid", message) })
 }
 
-/// Reads the body within the size limit, inflating gzip.
+/// Reads the body within the size limit, inflating gzip. A gzip body may
+/// hold several members one after another (RFC 1952 §2.2; `cat a.gz b.gz`,
+/// or a client that compresses each batch as it goes): every member is
+/// inflated, not just the first. The limit applies to the inflated total,
+/// and inflating stops one byte past it, so a gzip bomb is refused without
+/// being inflated.
 async fn read_body(app: &Live, headers: &HeaderMap, body: Body) -> Result<Vec<u8>, WriteError> {
     let limit = app.max_body_bytes;
     let too_large = || {
@@ -267,7 +272,7 @@ async fn read_body(app: &Live, headers: &HeaderMap, body: Body) -> Result<Vec<u8
         "identity" | "" => Ok(bytes.to_vec()),
         "gzip" | "x-gzip" => {
             let mut out = Vec::with_capacity(bytes.len() * 8);
-            let mut dec = flate2::read::GzDecoder::new(&bytes[..]).take(limit as u64 + 1);
+            let mut dec = flate2::read::MultiGzDecoder::new(&bytes[..]).take(limit as u64 + 1);
             dec.read_to_end(&mut out).map_err(|e| {
                 WriteError::new(StatusCode::BAD_REQUEST, "invalid", format!("body is not valid gzip: {e}"))
             })?;

@@ -11,10 +11,21 @@ fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
-/// A name from the data (site, host, mount, job…): one a spreadsheet would
-/// take for a formula (`=…`, `+…`, `-…`, `@…`) gets a leading `'`.
+/// A name from the data (site, host, mount, job…) as a CSV cell that no
+/// spreadsheet runs as a formula (CSV injection, OWASP): a cell that starts
+/// with `=`, `+`, `-` or `@` — also after leading spaces or control
+/// characters, which Excel and LibreOffice skip — or with a tab, CR or LF
+/// gets a leading `'` and is quoted, so it is shown as the text it is.
 fn csv_name(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@']) { csv_field(&format!("'{s}")) } else { csv_field(s) }
+    let first = s.trim_start_matches(|c: char| c.is_whitespace() || c.is_control()).chars().next();
+    let formula = first.is_some_and(|c| matches!(c, '=' | '+' | '-' | '@'));
+    if formula || s.starts_with(['\t', '\r', '\n']) { format!("\"'{}\"", s.replace('"', "\"\"")) } else { csv_field(s) }
+}
+
+/// A value: a number stays a number (`-40`), anything else is guarded as
+/// a name is.
+fn csv_value(s: &str) -> String {
+    if s.parse::<f64>().is_ok_and(f64::is_finite) { csv_field(s) } else { csv_name(s) }
 }
 
 fn opt(v: Option<f64>) -> String {
@@ -32,7 +43,7 @@ pub fn csv(r: &Report) -> String {
             csv_name(host),
             csv_name(item),
             metric,
-            csv_field(&value)
+            csv_value(&value)
         );
     };
     let s = &r.summary;
@@ -606,11 +617,32 @@ mod tests {
     #[test]
     fn names_a_spreadsheet_would_run_as_formulas_are_quoted() {
         assert_eq!(csv_name("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_name("+cmd"), "'+cmd");
+        assert_eq!(csv_name("+cmd"), "\"'+cmd\"");
         assert_eq!(csv_name("web1"), "web1");
         assert_eq!(csv_name("a,b"), "\"a,b\"");
-        // Values are numbers and stay numbers.
-        assert_eq!(csv_field("-40"), "-40");
+        assert_eq!(csv_name("web-1"), "web-1", "a sign inside a name is no formula");
+        assert_eq!(csv_name(""), "");
+        // Numbers stay numbers; other values are guarded as names are.
+        assert_eq!(csv_value("-40"), "-40");
+        assert_eq!(csv_value("-1e3"), "-1e3");
+        assert_eq!(csv_value("-cmd"), "\"'-cmd\"");
+    }
+
+    /// Regression: the guard looked at the first character only, so a
+    /// leading space, tab, CR or LF let a formula through.
+    #[test]
+    fn a_formula_after_leading_whitespace_or_control_characters_is_neutralised() {
+        assert_eq!(csv_name(" =1+2"), "\"' =1+2\"");
+        assert_eq!(csv_name("  @SUM(A1)"), "\"'  @SUM(A1)\"");
+        assert_eq!(csv_name("\t=cmd|' /C calc'!A0"), "\"'\t=cmd|' /C calc'!A0\"");
+        assert_eq!(csv_name("\r-2+3"), "\"'\r-2+3\"");
+        assert_eq!(csv_name("\n+1"), "\"'\n+1\"");
+        assert_eq!(csv_name("\u{0}\u{1b}=1"), "\"'\u{0}\u{1b}=1\"");
+        // A leading tab or CR alone is enough (OWASP): some tools split there.
+        assert_eq!(csv_name("\tweb1"), "\"'\tweb1\"");
+        assert_eq!(csv_name("\rweb1"), "\"'\rweb1\"");
+        // Leading spaces before plain text are harmless and kept as they are.
+        assert_eq!(csv_name(" web1"), " web1");
     }
 
     #[test]

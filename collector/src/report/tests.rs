@@ -261,3 +261,32 @@ fn two_ups_on_battery_at_once_are_one_site_on_battery() {
     // 14:00–14:40 on the 5th, 12 on the 20th, 10 on the 31st: 62, not 30 + 30 + 12 + 10.
     assert_eq!(r.summary.minutes_on_battery, 62.0);
 }
+
+/// Regression (CSV injection): device and site names come from agents; one
+/// that starts with a formula after a space or tab reached the CSV as it was.
+#[test]
+fn the_csv_neutralises_formulas_in_names_from_the_data() {
+    let obs = [" =HYPERLINK(\"http://x\")", "\t@SUM(A1)", "\r-2+3"]
+        .iter()
+        .map(|device| {
+            point(
+                "ups",
+                &[("site", "hn"), ("device", device)],
+                vec![("on_battery", crate::ingest::lines::ObsValue::Bool(true))],
+                at(20, 9, 0),
+            )
+        })
+        .collect();
+    let r = report_of(obs, at(20, 9, 6), at(20, 9, 6));
+    let csv = render::csv(&r);
+    let rows: Vec<&str> =
+        csv.split_inclusive('\n').filter(|l| l.starts_with("ups,") && l.contains(",minutes_on_battery,")).collect();
+    assert_eq!(
+        rows,
+        [
+            "ups,hn,,\"'\t@SUM(A1)\",minutes_on_battery,6\n",
+            "ups,hn,,\"'\r-2+3\",minutes_on_battery,6\n",
+            "ups,hn,,\"' =HYPERLINK(\"\"http://x\"\")\",minutes_on_battery,6\n",
+        ]
+    );
+}
