@@ -433,6 +433,20 @@ pub struct TrapConfig {
     /// event point names the address as the device). Defaults to false.
     #[serde(default)]
     pub accept_unknown_sources: bool,
+    /// IP addresses of trap forwarders (a trap relay passing on v1 traps of
+    /// other devices): only in a v1 trap from one of these is the trap's
+    /// `agent-addr` taken as the device it is about. From any other address
+    /// agent-addr is ignored (anyone can write any agent-addr) and the trap
+    /// belongs to the address it came from. Defaults to none.
+    #[serde(default)]
+    pub trusted_forwarders: Vec<String>,
+    /// Most SNMPv3 senders the receiver keeps a relay socket for at a time.
+    /// Past it, a new sender takes the place of the least recently heard
+    /// one that never sent a valid trap (else of the least recently heard
+    /// one). A sender with no valid trap is forgotten 5 s after it was first
+    /// heard, one with valid traps after 60 s of silence. Defaults to 256.
+    #[serde(default = "default_max_v3_senders")]
+    pub max_v3_senders: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -526,6 +540,9 @@ fn default_community() -> String {
 }
 fn default_trap_listen() -> String {
     "0.0.0.0:162".into()
+}
+fn default_max_v3_senders() -> usize {
+    256
 }
 fn default_trap_communities() -> Vec<String> {
     vec!["public".into()]
