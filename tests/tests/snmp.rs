@@ -7,7 +7,16 @@ use dcwatch_tests::*;
 
 /// `dcwatch-agent probe snmp …`: (exit code, stdout, stderr).
 fn probe(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(bin("dcwatch-agent")).args(["probe", "snmp"]).args(args).output().expect("run probe");
+    probe_env(args, &[])
+}
+
+fn probe_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(bin("dcwatch-agent"))
+        .args(["probe", "snmp"])
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run probe");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -260,6 +269,23 @@ fn snmpv3_auth_priv_reads_net_snmp_and_a_wrong_password_is_an_authentication_err
             "ups,site=probe,device=v3ups status=\"on_battery\",on_battery=true,battery_charge_pct=64,runtime_remaining_s=720"
         ]
     );
+
+    // The same with no password on the command line (where `ps` shows it):
+    // the auth password from a file, the priv password from the environment.
+    let dir = TempDir::new().expect("tempdir");
+    let auth_file = dir.path().join("auth");
+    std::fs::write(&auth_file, "dcwatch-auth-1\n").expect("write the password file");
+    let mut args = creds("unused");
+    let at = args.iter().position(|a| a == "--auth-password").expect("flag");
+    args.splice(at..at + 2, ["--auth-password-file".to_string(), auth_file.display().to_string()]);
+    let at = args.iter().position(|a| a == "--priv-password").expect("flag");
+    args.drain(at..at + 2);
+    let (code, from_file, err) = probe_env(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        &[("DCWATCH_SNMP_PRIV_PASSWORD", "dcwatch-priv-1")],
+    );
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(from_file.lines().map(strip_ts).collect::<Vec<_>>(), out.lines().map(strip_ts).collect::<Vec<_>>());
 
     let args = creds("wrong-password-1");
     let (code, out, err) = probe(&args.iter().map(String::as_str).collect::<Vec<_>>());

@@ -95,10 +95,24 @@ fn a_file_overwritten_in_place_is_a_new_backup_with_a_size_change() {
 
 #[test]
 fn passwords_in_repository_urls_are_not_shown() {
-    assert_eq!(tools::redact("rest:https://backup:s3cret@nas:8000/repo"), "rest:https://backup:***@nas:8000/repo");
-    assert_eq!(tools::redact("s3:https://s3.local/bucket"), "s3:https://s3.local/bucket");
-    assert_eq!(tools::redact("ssh://backup@nas2/srv/borg"), "ssh://backup@nas2/srv/borg");
-    assert_eq!(tools::redact("/srv/restic"), "/srv/restic");
+    let repo = "rest:https://backup:s3cret@nas:8000/repo";
+    assert_eq!(
+        tools::redacted(
+            &format!("restic exited with status 1: Fatal: unable to open config file: {repo}/config"),
+            repo
+        ),
+        "restic exited with status 1: Fatal: unable to open config file: rest:https://***@nas:8000/repo/config"
+    );
+    // The repository as the tool printed it differs from the configured one.
+    assert_eq!(
+        tools::redacted("ssh: connect to ssh://backup:pw@nas2:22/srv/borg failed", "ssh://backup:pw@nas2/srv/borg"),
+        "ssh: connect to ssh://***@nas2:22/srv/borg failed"
+    );
+    assert_eq!(
+        tools::redacted("repository s3:https://s3.local/bucket is locked", "x"),
+        "repository s3:https://s3.local/bucket is locked"
+    );
+    assert_eq!(tools::redacted("/srv/restic: no such file", "/srv/restic"), "/srv/restic: no such file");
 }
 
 #[test]
