@@ -433,6 +433,20 @@ pub struct TrapConfig {
     /// event point names the address as the device). Defaults to false.
     #[serde(default)]
     pub accept_unknown_sources: bool,
+    /// IP addresses of trap forwarders (a trap relay passing on v1 traps of
+    /// other devices): only in a v1 trap from one of these is the trap's
+    /// `agent-addr` taken as the device it is about. From any other address
+    /// agent-addr is ignored (anyone can write any agent-addr) and the trap
+    /// belongs to the address it came from. Defaults to none.
+    #[serde(default)]
+    pub trusted_forwarders: Vec<String>,
+    /// Most SNMPv3 senders the receiver keeps a relay socket for at a time.
+    /// Past it, a new sender takes the place of the least recently heard
+    /// one that never sent a valid trap (else of the least recently heard
+    /// one). A sender with no valid trap is forgotten 5 s after it was first
+    /// heard, one with valid traps after 60 s of silence. Defaults to 256.
+    #[serde(default = "default_max_v3_senders")]
+    pub max_v3_senders: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -527,6 +541,9 @@ fn default_community() -> String {
 fn default_trap_listen() -> String {
     "0.0.0.0:162".into()
 }
+fn default_max_v3_senders() -> usize {
+    256
+}
 fn default_trap_communities() -> Vec<String> {
     vec!["public".into()]
 }
@@ -552,7 +569,7 @@ impl Validate for AgentConfig {
             p.push(Problem::general("agent.interval_secs: must be at least 1"));
         }
         if let Err(e) = dcwatch_common::write::Writer::new(&self.writer_settings()) {
-            p.push(Problem::general(format!("output: {e}")));
+            p.push(Problem::general(format!("output: {}", dcwatch_common::redact::redact_urls_in(&e))));
         }
         let o = &self.output;
         if o.batch_max_lines == 0 {
@@ -613,18 +630,22 @@ impl AgentConfig {
         Duration::from_secs(self.agent.interval_secs)
     }
 
+    /// The output's writer. A `user:password@` in the URL becomes basic
+    /// authentication (as the HTTP client would make it anyway) and leaves
+    /// the URL, which is then fit for logs and messages.
     pub fn writer_settings(&self) -> WriterSettings {
         let o = &self.output;
+        let (url, username, password) = split_userinfo(&o.url);
         WriterSettings {
-            url: o.url.clone(),
+            url,
             flavour: Flavour::V2,
             org: o.org.clone(),
             bucket: o.bucket.clone(),
             database: String::new(),
             retention_policy: None,
             token: o.token.clone(),
-            username: None,
-            password: None,
+            username,
+            password,
             gzip: o.gzip,
             timeout: Duration::from_millis(o.timeout_ms),
             ca_file: o.ca_file.clone(),
@@ -643,6 +664,41 @@ impl AgentConfig {
             max_in_flight: 1,
         }
     }
+}
+
+/// A URL without its userinfo, and the user and password it held
+/// (percent-decoded). A URL that does not parse is returned as it is.
+fn split_userinfo(url: &str) -> (String, Option<String>, Option<String>) {
+    let Ok(mut u) = reqwest::Url::parse(url) else { return (url.to_string(), None, None) };
+    if u.username().is_empty() && u.password().is_none() {
+        return (url.to_string(), None, None);
+    }
+    let user = percent_decode(u.username());
+    let password = u.password().map(percent_decode);
+    // Cannot fail: the URL has a host, or it would have no userinfo.
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    (u.to_string(), Some(user), password)
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The machine's hostname, as `uname -n` gives it.
@@ -681,6 +737,21 @@ mod tests {
             parse("agent:\n  site: hn\noutput:\n  url: http://127.0.0.1:1\nsources:\n  - type: hots\n").unwrap_err();
         assert_eq!(problems[0].position.map(|p| p.0), Some(6));
         assert!(problems[0].message.contains("hots"), "{}", problems[0].message);
+    }
+
+    #[test]
+    fn a_password_in_the_output_url_becomes_basic_auth_and_leaves_the_url() {
+        let c =
+            parse("agent:\n  site: hn\noutput:\n  url: https://dc%40hn:pa%3Ass@collector.dc.local:8428/x\n").unwrap();
+        let w = c.writer_settings();
+        assert_eq!(
+            (w.url.as_str(), w.username.as_deref(), w.password.as_deref()),
+            ("https://collector.dc.local:8428/x", Some("dc@hn"), Some("pa:ss"))
+        );
+        let problems = parse("agent:\n  site: hn\noutput:\n  url: ftp://admin:S3cretPw@collector:8428\n").unwrap_err();
+        assert_eq!(problems[0].message, "output: url `ftp://collector:8428/` must start with http:// or https://");
+        let problems = parse("agent:\n  site: hn\noutput:\n  url: http://admin:S3cretPw@[::1\n").unwrap_err();
+        assert_eq!(problems[0].message, "output: url `http://***@[::1` is not a valid URL: invalid IPv6 address");
     }
 
     #[test]

@@ -115,21 +115,37 @@ struct ProbeSnmp {
     /// 1, 2c or 3.
     #[arg(long = "snmp-version", default_value = "2c")]
     version: String,
-    #[arg(long, default_value = "public")]
-    community: String,
+    /// v1/v2c community; else --community-file, else the environment
+    /// variable DCWATCH_SNMP_COMMUNITY, else `public`.
+    #[arg(long)]
+    community: Option<String>,
+    /// A file whose first line is the community.
+    #[arg(long, value_name = "FILE")]
+    community_file: Option<PathBuf>,
     /// v3 user.
     #[arg(long)]
     user: Option<String>,
     /// v3: md5, sha, sha224, sha256, sha384, sha512.
     #[arg(long)]
     auth_protocol: Option<String>,
+    /// v3 authentication password. Every user of this machine can read a
+    /// command line (`ps`): prefer --auth-password-file or the environment
+    /// variable DCWATCH_SNMP_AUTH_PASSWORD.
     #[arg(long)]
     auth_password: Option<String>,
+    /// A file whose first line is the v3 authentication password.
+    #[arg(long, value_name = "FILE")]
+    auth_password_file: Option<PathBuf>,
     /// v3: des, aes, aes192, aes256.
     #[arg(long)]
     priv_protocol: Option<String>,
+    /// v3 privacy password; prefer --priv-password-file or the environment
+    /// variable DCWATCH_SNMP_PRIV_PASSWORD.
     #[arg(long)]
     priv_password: Option<String>,
+    /// A file whose first line is the v3 privacy password.
+    #[arg(long, value_name = "FILE")]
+    priv_password_file: Option<PathBuf>,
     /// Profile to use; detected from sysObjectID when left out.
     #[arg(long)]
     profile: Option<String>,
@@ -231,7 +247,9 @@ async fn run(path: PathBuf, mut config: AgentConfig) -> anyhow::Result<()> {
     loop {
         let host = config.host_name();
         let site = config.agent.site.clone();
-        let writer = Writer::new(&config.writer_settings()).map_err(anyhow::Error::msg).context("output")?;
+        let writer = Writer::new(&config.writer_settings())
+            .map_err(|e| anyhow::Error::msg(dcwatch_common::redact::redact_urls_in(&e)))
+            .context("output")?;
         tracing::info!(
             site = %site, host = %host, endpoint = %writer.endpoint(), sources = config.sources.len(), "running"
         );

@@ -2,7 +2,7 @@
 //! technician runs when adding a device.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use dcwatch_common::lp::{OwnedValue, Point};
 
@@ -27,23 +27,66 @@ fn config(profiles_dir: Option<PathBuf>, timeout_ms: u64, retries: u32) -> SnmpC
     }
 }
 
+/// A secret given as `--NAME`, `--NAME-file` (its first line) or the
+/// environment variable `var`, in that order; giving both flags is an error.
+fn secret(name: &str, flag: Option<&String>, file: Option<&Path>, var: &str) -> Result<Option<String>, String> {
+    match (flag, file) {
+        (Some(_), Some(_)) => Err(format!("give --{name} or --{name}-file, not both")),
+        (Some(v), None) => Ok(Some(v.clone())),
+        (None, Some(f)) => {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| format!("--{name}-file {}: cannot read it: {e}", f.display()))?;
+            match text.lines().next().filter(|l| !l.is_empty()) {
+                Some(l) => Ok(Some(l.to_string())),
+                None => Err(format!("--{name}-file {}: the first line is empty", f.display())),
+            }
+        }
+        (None, None) => Ok(std::env::var(var).ok().filter(|v| !v.is_empty())),
+    }
+}
+
+/// The probe's secrets: (community, auth password, priv password).
+fn snmp_secrets(a: &ProbeSnmp) -> Result<(String, Option<String>, Option<String>), String> {
+    let community = secret("community", a.community.as_ref(), a.community_file.as_deref(), "DCWATCH_SNMP_COMMUNITY")?;
+    let auth = secret(
+        "auth-password",
+        a.auth_password.as_ref(),
+        a.auth_password_file.as_deref(),
+        "DCWATCH_SNMP_AUTH_PASSWORD",
+    )?;
+    let privacy = secret(
+        "priv-password",
+        a.priv_password.as_ref(),
+        a.priv_password_file.as_deref(),
+        "DCWATCH_SNMP_PRIV_PASSWORD",
+    )?;
+    Ok((community.unwrap_or_else(|| "public".into()), auth, privacy))
+}
+
 /// Polls the device once and prints the result; the exit code says whether
 /// it worked (0), the device did not answer or fit no profile (1), or the
 /// arguments were wrong (2).
 pub async fn snmp(a: &ProbeSnmp) -> u8 {
     let c = config(a.profiles_dir.clone(), a.timeout_ms, a.retries);
+    let (community, auth_password, priv_password) = match snmp_secrets(a) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("dcwatch-agent probe: {e}");
+            return 2;
+        }
+    };
     let d = SnmpDevice {
         name: a.name.clone(),
         address: a.address.clone(),
         kind: None,
         profile: a.profile.clone(),
         version: a.version.clone(),
-        community: a.community.clone(),
+        community,
         user: a.user.clone(),
         auth_protocol: a.auth_protocol.clone(),
-        auth_password: a.auth_password.clone(),
+        auth_password,
         priv_protocol: a.priv_protocol.clone(),
-        priv_password: a.priv_password.clone(),
+        priv_password,
         interval_secs: None,
         timeout_ms: None,
         retries: None,

@@ -125,3 +125,117 @@ fn a_broken_modbus_profile_in_profiles_dir_is_refused_with_its_file_line_and_col
     assert_eq!(code, 2);
     assert!(stderr.contains(&format!("{p}:5:")) && stderr.contains("float"), "{stderr}");
 }
+
+/// `dcwatch-agent probe snmp …` with exactly the environment `env`.
+fn probe(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_dcwatch-agent"))
+        .args(["probe", "snmp"])
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const V3: [&str; 6] = ["127.0.0.1:9", "--snmp-version", "3", "--user", "u", "--auth-protocol"];
+
+#[test]
+fn probe_takes_v3_passwords_from_a_file_or_the_environment_and_not_both_flags() {
+    // A password of four characters is refused before anything is sent: the
+    // refusal shows where the probe found it.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("auth");
+    std::fs::write(&file, "shrt\nsecond line ignored\n").unwrap();
+    let file = file.display().to_string();
+    let too_short = "dcwatch-agent probe: auth_password: password is shorter than the RFC 3414 minimum of 8 octets\n";
+    let (code, _, err) = probe(&[&V3[..], &["sha", "--auth-password-file", &file]].concat(), &[]);
+    assert_eq!((code, err.as_str()), (2, too_short));
+    let (code, _, err) = probe(&[&V3[..], &["sha"]].concat(), &[("DCWATCH_SNMP_AUTH_PASSWORD", "shrt")]);
+    assert_eq!((code, err.as_str()), (2, too_short));
+    // Without either, the password is missing.
+    let (code, _, err) = probe(&[&V3[..], &["sha"]].concat(), &[]);
+    assert_eq!((code, err.as_str()), (2, "dcwatch-agent probe: v3 needs both `auth_protocol` and `auth_password`\n"));
+
+    let (code, _, err) =
+        probe(&[&V3[..], &["sha", "--auth-password", "x", "--auth-password-file", &file]].concat(), &[]);
+    assert_eq!(
+        (code, err.as_str()),
+        (2, "dcwatch-agent probe: give --auth-password or --auth-password-file, not both\n")
+    );
+    let (code, _, err) = probe(&[&V3[..], &["sha", "--priv-password-file", "/nonexistent/priv"]].concat(), &[]);
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            2,
+            "dcwatch-agent probe: --priv-password-file /nonexistent/priv: cannot read it: No such file or directory (os error 2)\n"
+        )
+    );
+}
+
+#[test]
+fn probe_help_names_the_password_files_and_variables() {
+    let (code, out, _) = probe(&["--help"], &[]);
+    assert_eq!(code, 0);
+    for s in [
+        "--auth-password-file <FILE>",
+        "--priv-password-file <FILE>",
+        "--community-file <FILE>",
+        "DCWATCH_SNMP_AUTH_PASSWORD",
+        "DCWATCH_SNMP_PRIV_PASSWORD",
+        "DCWATCH_SNMP_COMMUNITY",
+    ] {
+        assert!(out.contains(s), "`{s}` is not in the help:\n{out}");
+    }
+}
+
+#[test]
+fn a_password_in_the_output_url_is_in_no_log_line_or_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("agent.yaml");
+    // Nothing listens on port 9: every write fails and is logged with its endpoint.
+    std::fs::write(
+        &cfg,
+        format!(
+            "agent:\n  site: hn\n  interval_secs: 1\noutput:\n  url: http://admin:S3cretPw@127.0.0.1:9\n  \
+             max_backoff_secs: 1\nqueue:\n  dir: {}\n",
+            dir.path().join("queue").display()
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("agent.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dcwatch-agent"))
+        .arg("-c")
+        .arg(&cfg)
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap();
+        if text.contains("write failed; will retry") || start.elapsed() > std::time::Duration::from_secs(60) {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let endpoint = "endpoint=http://127.0.0.1:9/api/v2/write?org=dcwatch&bucket=dcwatch&precision=ns";
+    let running = text.lines().find(|l| l.contains("running")).unwrap_or_default();
+    let failed = text.lines().find(|l| l.contains("write failed; will retry")).unwrap_or_default();
+    assert!(running.contains(endpoint) && failed.contains(endpoint), "{text}");
+    assert!(!text.contains("S3cretPw") && !text.contains("admin"), "{text}");
+
+    // A URL the writer refuses is named without its password, too.
+    let (code, _, stderr) = validate("agent:\n  site: hn\noutput:\n  url: ftp://admin:S3cretPw@collector:8428\n", &[]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "dcwatch-agent: invalid configuration:\nFILE: output: url `ftp://collector:8428/` must start with http:// or https://\n"
+    );
+}

@@ -627,6 +627,27 @@ pub fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp").local_addr().expect("local addr").port()
 }
 
+/// How many file descriptors a process has open (`/proc/PID/fd`).
+pub fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or_else(|e| panic!("/proc/{pid}/fd: {e}"))
+}
+
+/// Bytes waiting in the receive queue of the UDP socket bound to
+/// 127.0.0.1:`port` (`/proc/net/udp`), if there is one: 0 once its owner
+/// has read everything sent to it.
+pub fn udp_rx_queue(port: u16) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/udp").expect("/proc/net/udp");
+    let local = format!("0100007F:{port:04X}");
+    table.lines().skip(1).find_map(|l| {
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        if cols.get(1) != Some(&local.as_str()) {
+            return None;
+        }
+        let (_, rx) = cols.get(4)?.split_once(':')?;
+        u64::from_str_radix(rx, 16).ok()
+    })
+}
+
 /// `shared/testdata/snmp`, beside the checkout.
 pub fn snmp_recordings() -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/snmp");

@@ -42,7 +42,8 @@ fn once(dir: &Path, sources: &str) -> (i32, Vec<String>, String) {
         ),
     )
     .unwrap();
-    let out = Command::new(bin("dcwatch-agent")).arg("-c").arg(&cfg).arg("once").output().expect("run once");
+    let out =
+        Command::new(bin("dcwatch-agent")).arg("-c").arg(&cfg).arg("once").current_dir(dir).output().expect("run once");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect(),
@@ -178,6 +179,42 @@ fn borg_archives_are_reported_exactly_and_a_wrong_passphrase_is_a_clear_failure(
         f["message"],
         "borg exited with status 2: passphrase supplied in BORG_PASSPHRASE, by BORG_PASSCOMMAND or via BORG_PASSPHRASE_FD is incorrect."
     );
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn repositories_whose_names_start_with_a_dash_are_read_as_repositories_by_restic_and_borg() {
+    let t = tempfile::tempdir().unwrap();
+    let src = data(t.path(), 5_000);
+    // `-restic` and `-borg`, relative to the agent's working folder.
+    let restic = || {
+        let mut c = Command::new(system_program("restic"));
+        c.arg(format!("--repo={}/-restic", t.path().display()))
+            .env("RESTIC_PASSWORD", "s3cret")
+            .env("RESTIC_CACHE_DIR", t.path().join("cache"));
+        c
+    };
+    run_ok(restic().args(["init", "-q"]));
+    run_ok(restic().args(["backup", "-q"]).arg(&src));
+    let borg = || {
+        let mut c = Command::new(system_program("borg"));
+        c.env("BORG_BASE_DIR", t.path().join("base")).env("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes");
+        c
+    };
+    run_ok(borg().args(["init", "-e", "none", "--"]).arg(t.path().join("-borg")));
+    run_ok(borg().args(["create", "--"]).arg(format!("{}/-borg::one", t.path().display())).arg(&src));
+    let sources = format!(
+        "  - type: backup\n    state_file: {dir}/state.json\n    jobs:\n      \
+         - name: files\n        kind: restic\n        repository: -restic\n        password: s3cret\n      \
+         - name: home\n        kind: borg\n        repository: -borg\n        env:\n          BORG_BASE_DIR: {dir}/base\n",
+        dir = t.path().display()
+    );
+    let (code, lines, err) = once(t.path(), &sources);
+    assert_eq!(code, 0, "{err}");
+    for job in ["files", "home"] {
+        let f = backup_fields(&lines, job).unwrap_or_else(|| panic!("no {job} line in {lines:?}"));
+        assert_eq!((f["status"].as_str(), f["copies"].as_str()), ("ok", "1"), "{job}: {f:?}");
+    }
 }
 
 /// Processes whose command line mentions `marker`.

@@ -7,7 +7,16 @@ use dcwatch_tests::*;
 
 /// `dcwatch-agent probe snmp …`: (exit code, stdout, stderr).
 fn probe(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(bin("dcwatch-agent")).args(["probe", "snmp"]).args(args).output().expect("run probe");
+    probe_env(args, &[])
+}
+
+fn probe_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(bin("dcwatch-agent"))
+        .args(["probe", "snmp"])
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run probe");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -261,6 +270,23 @@ fn snmpv3_auth_priv_reads_net_snmp_and_a_wrong_password_is_an_authentication_err
         ]
     );
 
+    // The same with no password on the command line (where `ps` shows it):
+    // the auth password from a file, the priv password from the environment.
+    let dir = TempDir::new().expect("tempdir");
+    let auth_file = dir.path().join("auth");
+    std::fs::write(&auth_file, "dcwatch-auth-1\n").expect("write the password file");
+    let mut args = creds("unused");
+    let at = args.iter().position(|a| a == "--auth-password").expect("flag");
+    args.splice(at..at + 2, ["--auth-password-file".to_string(), auth_file.display().to_string()]);
+    let at = args.iter().position(|a| a == "--priv-password").expect("flag");
+    args.drain(at..at + 2);
+    let (code, from_file, err) = probe_env(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        &[("DCWATCH_SNMP_PRIV_PASSWORD", "dcwatch-priv-1")],
+    );
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(from_file.lines().map(strip_ts).collect::<Vec<_>>(), out.lines().map(strip_ts).collect::<Vec<_>>());
+
     let args = creds("wrong-password-1");
     let (code, out, err) = probe(&args.iter().map(String::as_str).collect::<Vec<_>>());
     // The running agent: the device is down, for an authentication error, and the agent runs on.
@@ -296,6 +322,20 @@ fn agent_yaml(capture: &Capture, body: &str) -> String {
     )
 }
 
+/// The integer fields of a line (`name=5i`).
+fn fields(line: &str) -> std::collections::HashMap<String, u64> {
+    let parsed = influxdb_line_protocol::parse_lines(line).next().expect("a line").expect("valid line protocol");
+    parsed
+        .field_set
+        .iter()
+        .filter_map(|(k, v)| match v {
+            influxdb_line_protocol::FieldValue::I64(i) => Some((k.to_string(), *i as u64)),
+            influxdb_line_protocol::FieldValue::U64(u) => Some((k.to_string(), *u)),
+            _ => None,
+        })
+        .collect()
+}
+
 fn snmptrap(args: &[&str]) {
     let st = Command::new(system_program("snmptrap")).args(args).env("MIBS", "").status().expect("run snmptrap");
     assert!(st.success(), "snmptrap {args:?} failed");
@@ -316,8 +356,7 @@ fn traps_from_snmptrap_write_events_at_once_and_repoll_while_bad_ones_are_counte
         &format!(
             "  - type: snmp\n    interval_secs: 1\n    devices:\n      - name: ups-a1\n        address: 127.0.0.1:{}\n        \
              community: eaton-mgeups_9px\n        interval_secs: 3600\n    traps:\n      listen: 127.0.0.1:{trap_port}\n      \
-             communities: [dc-traps]\n      users:\n        - user: trapper\n          auth_protocol: sha\n          \
-             auth_password: trap-auth-1\n          priv_protocol: aes\n          priv_password: trap-priv-1\n",
+             communities: [dc-traps]\n{V3_TRAP_USER}",
             sim.port
         ),
     ));
@@ -345,27 +384,7 @@ fn traps_from_snmptrap_write_events_at_once_and_repoll_while_bad_ones_are_counte
 
     // v1 PowerNet powerRestored (enterprise apc, specific 9) and a v3 authPriv trap.
     snmptrap(&["-v", "1", "-c", "dc-traps", &target, "1.3.6.1.4.1.318", "127.0.0.1", "6", "9", ""]);
-    snmptrap(&[
-        "-v",
-        "3",
-        "-e",
-        "0x8000000001020304",
-        "-u",
-        "trapper",
-        "-l",
-        "authPriv",
-        "-a",
-        "SHA",
-        "-A",
-        "trap-auth-1",
-        "-x",
-        "AES",
-        "-X",
-        "trap-priv-1",
-        &target,
-        "",
-        "1.3.6.1.2.1.33.2.3",
-    ]);
+    v3_trap(&target, "trap-auth-1", "1.3.6.1.2.1.33.2.3");
     let lines = wait_for("the v1 and v3 traps", || {
         let l = captured_lines(&capture);
         (count(&l, "snmp_trap,") == 3).then_some(l)
@@ -389,27 +408,7 @@ fn traps_from_snmptrap_write_events_at_once_and_repoll_while_bad_ones_are_counte
     // no device, a wrong v3 password, garbage, a truncated trap, and a GET.
     snmptrap(&["-v", "2c", "-c", "wrong", &target, "", "1.3.6.1.2.1.33.2.1"]);
     snmptrap(&["--clientaddr=127.0.0.2", "-v", "2c", "-c", "dc-traps", &target, "", "1.3.6.1.2.1.33.2.1"]);
-    snmptrap(&[
-        "-v",
-        "3",
-        "-e",
-        "0x8000000001020304",
-        "-u",
-        "trapper",
-        "-l",
-        "authPriv",
-        "-a",
-        "SHA",
-        "-A",
-        "not-the-password",
-        "-x",
-        "AES",
-        "-X",
-        "trap-priv-1",
-        &target,
-        "",
-        "1.3.6.1.2.1.33.2.1",
-    ]);
+    v3_trap(&target, "not-the-password", "1.3.6.1.2.1.33.2.1");
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
     sock.send_to(b"\xff\x00garbage that is not BER", &target).expect("send garbage");
     // The first 20 bytes of a v2c trap: a SEQUENCE that claims more than it has.
@@ -429,13 +428,18 @@ fn traps_from_snmptrap_write_events_at_once_and_repoll_while_bad_ones_are_counte
             .find(|l| l.starts_with("snmp_trap_receiver,") && l.contains("received_total=9i,"))
     });
     let host = hostname();
+    let (counts, relays) = strip_ts(&counters).split_once(",v3_senders=").expect("the relay counts");
     assert_eq!(
-        strip_ts(&counters),
+        counts,
         format!(
             "snmp_trap_receiver,site=hn-dc1,host={host} received_total=9i,accepted_total=3i,dropped_unknown_source_total=1i,\
              dropped_bad_community_total=1i,dropped_bad_credentials_total=1i,dropped_malformed_total=2i,ignored_not_a_trap_total=1i"
         )
     );
+    // Two v3 senders: the good one is held; the one with the wrong password
+    // is held until its 5 s of grace are up, then expired.
+    let f = fields(&counters);
+    assert_eq!((f["v3_senders"] + f["v3_senders_expired_total"], f["v3_senders_evicted_total"]), (2, 0), "{relays}");
     // None of it became an event; the agent runs on.
     assert_eq!(count(&captured_lines(&capture), "snmp_trap,"), 3);
     let mut agent = agent;
@@ -526,4 +530,282 @@ fn the_demo_ups_simulator_goes_on_battery_with_a_trap_the_agent_acts_on() {
         "{lines:#?}"
     );
     assert!(lines.iter().any(|x| x.starts_with("snmp_trap,site=hn-dc1,device=sim,event=on_battery ")), "{lines:#?}");
+}
+
+/// The v3 trap of the attack: noAuthNoPriv from an unknown user, as
+/// Net-SNMP's snmptrap sends it (caught on a socket of the test).
+fn forged_v3_trap() -> Vec<u8> {
+    let catch = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let at = catch.local_addr().expect("addr").to_string();
+    snmptrap(&[
+        "-v",
+        "3",
+        "-e",
+        "0x8000000001020305",
+        "-u",
+        "attacker",
+        "-l",
+        "noAuthNoPriv",
+        &at,
+        "",
+        "1.3.6.1.2.1.33.2.1",
+    ]);
+    let mut buf = [0u8; 2048];
+    let (n, _) = catch.recv_from(&mut buf).expect("the forged trap");
+    buf[..n].to_vec()
+}
+
+/// An SNMPv3 authPriv trap of user `trapper` (the password decides whether it authenticates).
+fn v3_trap(target: &str, auth_password: &str, trap_oid: &str) {
+    snmptrap(&[
+        "-v",
+        "3",
+        "-e",
+        "0x8000000001020304",
+        "-u",
+        "trapper",
+        "-l",
+        "authPriv",
+        "-a",
+        "SHA",
+        "-A",
+        auth_password,
+        "-x",
+        "AES",
+        "-X",
+        "trap-priv-1",
+        target,
+        "",
+        trap_oid,
+    ]);
+}
+
+const V3_TRAP_USER: &str = "      users:\n        - user: trapper\n          auth_protocol: sha\n          \
+                            auth_password: trap-auth-1\n          priv_protocol: aes\n          priv_password: trap-priv-1\n";
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_flood_of_unauthenticated_v3_traps_from_many_senders_holds_few_sockets_and_a_real_trap_still_arrives() {
+    const SENDERS: usize = 1100;
+    const CAP: usize = 32;
+    let forged = forged_v3_trap();
+    let capture = Capture::start();
+    let trap_port = free_udp_port();
+    let mut agent = Agent::start(&agent_yaml(
+        &capture,
+        &format!(
+            "  - type: snmp\n    traps:\n      listen: 127.0.0.1:{trap_port}\n      accept_unknown_sources: true\n      \
+             max_v3_senders: {CAP}\n{V3_TRAP_USER}"
+        ),
+    ));
+    let target = format!("127.0.0.1:{trap_port}");
+    wait_for("the trap receiver", || agent.proc.output().contains("listening for SNMP traps").then_some(()));
+    wait_for("the first counts", || {
+        captured_lines(&capture).iter().any(|l| l.starts_with("snmp_trap_receiver,")).then_some(())
+    });
+    let pid = agent.proc.pid();
+    let before = open_fds(pid);
+
+    // The attack: each datagram from a socket of its own, on four addresses.
+    // In batches the agent has read before the next is sent, so the kernel
+    // drops none and every one is counted.
+    let mut most = before;
+    for batch in 0..SENDERS / 20 {
+        for i in 0..20 {
+            let ip = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"][(batch * 20 + i) % 4];
+            let s = std::net::UdpSocket::bind((ip, 0)).expect("bind a sender");
+            s.send_to(&forged, &target).expect("send the forged trap");
+        }
+        let start = std::time::Instant::now();
+        while udp_rx_queue(trap_port) != Some(0) {
+            assert!(start.elapsed() < PATIENCE, "the agent stopped reading its trap socket");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        most = most.max(open_fds(pid));
+    }
+
+    // A real, authenticated trap is still received, and written out.
+    v3_trap(&target, "trap-auth-1", "1.3.6.1.2.1.33.2.3");
+    wait_for("the real trap's point", || {
+        captured_lines(&capture)
+            .iter()
+            .any(|l| strip_ts(l) == "snmp_trap,site=hn-dc1,device=127.0.0.1,event=alarm_added trap_oid=\"1.3.6.1.2.1.33.2.3\",version=\"3\",source=\"127.0.0.1\"")
+            .then_some(())
+    });
+    let after = open_fds(pid);
+    // One socket per held sender at most, and a few the agent opens anyway
+    // (its HTTP connection, a queue segment).
+    assert!(
+        most <= before + CAP + 8 && after <= before + CAP + 8,
+        "open fds: {before} before the flood, up to {most} during it, {after} after"
+    );
+
+    // Once the forged senders' grace is over only the real one is held; the
+    // others were all evicted (cap) or expired (grace), each counted.
+    let counts = wait_for("the counts with only the real sender held", || {
+        captured_lines(&capture).into_iter().rev().find(|l| {
+            l.starts_with("snmp_trap_receiver,") && l.contains(",accepted_total=1i,") && l.contains(",v3_senders=1i,")
+        })
+    });
+    let f = fields(&counts);
+    assert_eq!(f["received_total"], SENDERS as u64 + 1, "{counts}");
+    // Each forged trap reached USM, which refused it (unknown user).
+    assert_eq!(f["dropped_bad_credentials_total"], SENDERS as u64, "{counts}");
+    assert_eq!(f["v3_senders_evicted_total"] + f["v3_senders_expired_total"], SENDERS as u64, "{counts}");
+    assert!(!agent.proc.output().contains("cannot persist the spool cursor"), "{}", agent.proc.output());
+    assert!(agent.proc.exited().is_none(), "the agent died");
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_v1_agent_addr_names_another_device_only_in_a_trap_from_a_trusted_forwarder() {
+    let capture = Capture::start();
+    let (trap_port, dead_port) = (free_udp_port(), free_udp_port());
+    let agent = Agent::start(&agent_yaml(
+        &capture,
+        &format!(
+            "  - type: snmp\n    interval_secs: 3600\n    timeout_ms: 200\n    retries: 0\n    devices:\n      - name: ups-far\n        \
+             address: 127.0.0.5:{dead_port}\n    traps:\n      listen: 127.0.0.1:{trap_port}\n      communities: [dc-traps]\n      \
+             trusted_forwarders: [127.0.0.3]\n"
+        ),
+    ));
+    let target = format!("127.0.0.1:{trap_port}");
+    wait_for("the trap receiver", || agent.proc.output().contains("listening for SNMP traps").then_some(()));
+    // APC upsOnBattery, claiming to be about ups-far: from an address that is
+    // no device and no forwarder, then from the forwarder.
+    for from in ["127.0.0.2", "127.0.0.3"] {
+        snmptrap(&[
+            &format!("--clientaddr={from}"),
+            "-v",
+            "1",
+            "-c",
+            "dc-traps",
+            &target,
+            "1.3.6.1.4.1.318",
+            "127.0.0.5",
+            "6",
+            "5",
+            "",
+        ]);
+    }
+    let counts = wait_for("both traps counted", || {
+        captured_lines(&capture)
+            .into_iter()
+            .rev()
+            .find(|l| l.starts_with("snmp_trap_receiver,") && l.contains("received_total=2i,"))
+    });
+    let f = fields(&counts);
+    assert_eq!((f["accepted_total"], f["dropped_unknown_source_total"]), (1, 1), "{counts}");
+    let traps: Vec<String> = captured_lines(&capture)
+        .iter()
+        .filter(|l| l.starts_with("snmp_trap,") || l.starts_with("ups,"))
+        .map(|l| strip_ts(l).to_string())
+        .collect();
+    assert_eq!(
+        traps,
+        vec![
+            "snmp_trap,site=hn-dc1,device=ups-far,event=on_battery trap_oid=\"1.3.6.1.4.1.318.0.5\",version=\"1\",source=\"127.0.0.3\"",
+            "ups,site=hn-dc1,device=ups-far on_battery=true,status=\"on_battery\"",
+        ]
+    );
+    assert!(
+        agent.proc.output().contains("dropped a trap from an address that is no configured device from=127.0.0.2"),
+        "{}",
+        agent.proc.output()
+    );
+}
+
+/// A UDP relay in front of an SNMP agent that sends each reply back from
+/// `reply_from` (its own listening socket, or another address).
+struct Relay {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Relay {
+    fn start(agent_port: u16, spoof_from: Option<&str>) -> Relay {
+        use std::net::UdpSocket;
+        let front = UdpSocket::bind("127.0.0.1:0").expect("bind front");
+        let port = front.local_addr().expect("addr").port();
+        let back = UdpSocket::bind("127.0.0.1:0").expect("bind back");
+        let reply = match spoof_from {
+            Some(ip) => UdpSocket::bind((ip, 0)).expect("bind spoof"),
+            None => front.try_clone().expect("clone front"),
+        };
+        for s in [&front, &back] {
+            s.set_read_timeout(Some(std::time::Duration::from_millis(100))).expect("timeout");
+        }
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 65_536];
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok((n, client)) = front.recv_from(&mut buf) else { continue };
+                back.send_to(&buf[..n], ("127.0.0.1", agent_port)).expect("forward");
+                if let Ok((n, _)) = back.recv_from(&mut buf) {
+                    let _ = reply.send_to(&buf[..n], client);
+                }
+            }
+        });
+        Relay { port, stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_reply_from_another_address_than_the_device_is_ignored_and_the_poll_fails_saying_so() {
+    let sim = Snmpsim::start(&[("apc_ats", Snmpsim::recording("apc_ats"))]);
+    let args = |port: u16| {
+        vec![
+            format!("127.0.0.1:{port}"),
+            "--community".into(),
+            "apc_ats".into(),
+            "--timeout-ms".into(),
+            "500".into(),
+            "--retries".into(),
+            "0".into(),
+            "--format".into(),
+            "lp".into(),
+            "--name".into(),
+            "d".into(),
+        ]
+    };
+    // The relay itself works: replies from the polled address are read.
+    let honest = Relay::start(sim.port, None);
+    let a = args(honest.port);
+    let (code, out, err) = probe(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(
+        out.lines().map(strip_ts).collect::<Vec<_>>(),
+        vec![
+            "ats,site=probe,device=d active_source=\"A\",source_a_ok=true,source_b_ok=true,redundant=true,\
+             switch_ok=true,phase_in_sync=true"
+        ]
+    );
+    drop(honest);
+
+    // The same replies from 127.0.0.2: ignored, and the probe says why.
+    let spoofing = Relay::start(sim.port, Some("127.0.0.2"));
+    let a = args(spoofing.port);
+    let (code, out, err) = probe(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let at = format!("127.0.0.1:{}", spoofing.port);
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert_eq!(
+        err.trim(),
+        format!(
+            "dcwatch-agent probe: no reply from {at}; 1 datagram(s) that did not come from {at} (or did not match \
+             the request) were ignored: replies are taken only from the address polled, so poll the device at the \
+             address it answers from"
+        )
+    );
 }

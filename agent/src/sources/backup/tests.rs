@@ -95,10 +95,24 @@ fn a_file_overwritten_in_place_is_a_new_backup_with_a_size_change() {
 
 #[test]
 fn passwords_in_repository_urls_are_not_shown() {
-    assert_eq!(tools::redact("rest:https://backup:s3cret@nas:8000/repo"), "rest:https://backup:***@nas:8000/repo");
-    assert_eq!(tools::redact("s3:https://s3.local/bucket"), "s3:https://s3.local/bucket");
-    assert_eq!(tools::redact("ssh://backup@nas2/srv/borg"), "ssh://backup@nas2/srv/borg");
-    assert_eq!(tools::redact("/srv/restic"), "/srv/restic");
+    let repo = "rest:https://backup:s3cret@nas:8000/repo";
+    assert_eq!(
+        tools::redacted(
+            &format!("restic exited with status 1: Fatal: unable to open config file: {repo}/config"),
+            repo
+        ),
+        "restic exited with status 1: Fatal: unable to open config file: rest:https://***@nas:8000/repo/config"
+    );
+    // The repository as the tool printed it differs from the configured one.
+    assert_eq!(
+        tools::redacted("ssh: connect to ssh://backup:pw@nas2:22/srv/borg failed", "ssh://backup:pw@nas2/srv/borg"),
+        "ssh: connect to ssh://***@nas2:22/srv/borg failed"
+    );
+    assert_eq!(
+        tools::redacted("repository s3:https://s3.local/bucket is locked", "x"),
+        "repository s3:https://s3.local/bucket is locked"
+    );
+    assert_eq!(tools::redacted("/srv/restic: no such file", "/srv/restic"), "/srv/restic: no such file");
 }
 
 #[test]
@@ -114,6 +128,78 @@ fn matched_folders_count_their_whole_tree() {
     assert_eq!(r.last_size_bytes, Some(30));
     // The newest change inside the tree, not the folder's own time.
     assert_eq!(r.last_success_ts, Some(now + 7200));
+}
+
+#[test]
+fn a_double_star_glob_does_not_follow_symlinked_folders_but_a_named_component_does() {
+    let d = tempfile::tempdir().unwrap();
+    let base = d.path();
+    std::fs::create_dir_all(base.join("hosts/a/2026-11-21")).unwrap();
+    std::fs::create_dir_all(base.join("elsewhere")).unwrap();
+    write(&base.join("hosts/a/2026-11-21/db.tar"), 100, NOW - 600);
+    write(&base.join("elsewhere/other.tar"), 50, NOW - 300);
+    std::os::unix::fs::symlink("2026-11-21", base.join("hosts/a/latest")).unwrap();
+    std::os::unix::fs::symlink("../../elsewhere", base.join("hosts/a/offsite")).unwrap();
+    std::os::unix::fs::symlink("..", base.join("hosts/a/2026-11-21/parent")).unwrap();
+    // `**` stays out of every link: each file once, none through `latest`, `offsite` or `parent`.
+    let r = directory::scan(&format!("{}/hosts/**/*.tar", base.display()), 0, NOW);
+    assert_eq!((r.status, r.copies, r.last_size_bytes), (Status::Ok, Some(1), Some(100)));
+    assert_eq!(r.last_id, Some(format!("{}/hosts/a/2026-11-21/db.tar@{}", base.display(), NOW - 600)));
+    // A link named by the pattern (a `latest` link, a `*` folder) is followed.
+    let r = directory::scan(&format!("{}/hosts/a/latest/*.tar", base.display()), 0, NOW);
+    assert_eq!(r.last_id, Some(format!("{}/hosts/a/latest/db.tar@{}", base.display(), NOW - 600)));
+    let r = directory::scan(&format!("{}/hosts/a/*/*.tar", base.display()), 0, NOW);
+    assert_eq!(r.copies, Some(3), "2026-11-21, latest and offsite: {r:?}");
+}
+
+#[test]
+fn a_scan_deeper_than_its_limit_stops_with_a_clear_failure() {
+    let d = tempfile::tempdir().unwrap();
+    let mut deep = d.path().to_path_buf();
+    for i in 0..5 {
+        deep.push(format!("d{i}"));
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    write(&deep.join("x.tar"), 10, NOW - 60);
+    let pattern = format!("{}/**/*.tar", d.path().display());
+    let limits = |max_depth| directory::Limits { max_depth, max_entries: 1000 };
+    assert_eq!(directory::scan_with(&pattern, 0, NOW, limits(5)).copies, Some(1));
+    let r = directory::scan_with(&pattern, 0, NOW, limits(4));
+    assert_eq!(r.status, Status::Failed);
+    assert_eq!(
+        r.message,
+        Some(format!(
+            "the scan of `{pattern}` stopped: {} is more than 4 folders deep, the deepest a scan goes; narrow the glob",
+            deep.display()
+        ))
+    );
+}
+
+#[test]
+fn a_scan_that_reads_more_entries_than_its_limit_stops_with_a_clear_failure() {
+    let d = tempfile::tempdir().unwrap();
+    for i in 0..10 {
+        write(&d.path().join(format!("f{i}.tar")), 10, NOW - 60);
+    }
+    let pattern = format!("{}/*.tar", d.path().display());
+    let limits = |max_entries| directory::Limits { max_depth: 32, max_entries };
+    assert_eq!(directory::scan_with(&pattern, 0, NOW, limits(10)).copies, Some(10));
+    let r = directory::scan_with(&pattern, 0, NOW, limits(9));
+    assert_eq!(
+        (r.status, r.message),
+        (
+            Status::Failed,
+            Some(format!(
+                "the scan of `{pattern}` stopped: it read 9 folder entries, the most one scan reads; narrow the glob"
+            ))
+        )
+    );
+    // A matched folder's tree counts against the same budget (the folder is
+    // new: looked at a day from now, it has settled).
+    std::fs::create_dir_all(d.path().join("dir.tar/sub")).unwrap();
+    let later = dcwatch_common::now_ns() / 1_000_000_000 + 86400;
+    assert_eq!(directory::scan_with(&pattern, 0, later, limits(11)).status, Status::Failed);
+    assert_eq!(directory::scan_with(&pattern, 0, later, limits(12)).copies, Some(11));
 }
 
 #[test]

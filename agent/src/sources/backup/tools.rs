@@ -3,33 +3,64 @@
 //! fails at once instead of waiting), and is killed, with anything it
 //! started, at the timeout. Repositories are read without taking their lock,
 //! so a check never waits for — or blocks — a backup in progress.
+//!
+//! A tool gets a clean environment: the agent's own holds its secrets
+//! (`DCWATCH_TOKEN`, passwords of other jobs), so only what a program needs
+//! to run and the tool's own variables are passed on (`tool_env`). The
+//! repository never stands where an option could be read: restic takes it
+//! from `RESTIC_REPOSITORY` (not on the command line, where `ps` would show
+//! a password in its URL), borg after `--`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use dcwatch_common::redact::{redact_url, redact_urls_in};
 use serde::Deserialize;
 
 use super::state::StateFile;
 use super::{Report, Status};
 use crate::config::BackupJob;
 
-/// A repository address fit for messages: a password in a URL
-/// (`rest:https://user:pass@host/…`) becomes `***`.
-pub fn redact(repo: &str) -> String {
-    if let Some(scheme_end) = repo.find("://") {
-        let rest = &repo[scheme_end + 3..];
-        let host_end = rest.find('/').unwrap_or(rest.len());
-        if let Some(at) = rest[..host_end].rfind('@')
-            && let Some(colon) = rest[..at].find(':')
-        {
-            return format!("{}{}:***{}", &repo[..scheme_end + 3], &rest[..colon], &rest[at..]);
-        }
-    }
-    repo.to_string()
+/// The agent's variables every tool inherits: what a program needs to find
+/// its binaries, home, locale, time zone and temporary folder.
+const PASSED_ON: [&str; 6] = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
+
+/// What a tool reads from its environment.
+struct ToolVars {
+    /// Its own variables (`RESTIC_…`), inherited from the agent's environment.
+    prefix: &'static str,
+    password: &'static str,
+    /// The variable naming a password file, if the tool has one.
+    password_file: Option<&'static str>,
+    /// Its cache folder, and where under the agent's state it goes.
+    cache: &'static str,
+    cache_sub: &'static str,
 }
 
-/// Runs a command; its stdout, or a one-line reason it failed.
+const RESTIC: ToolVars = ToolVars {
+    prefix: "RESTIC_",
+    password: "RESTIC_PASSWORD",
+    password_file: Some("RESTIC_PASSWORD_FILE"),
+    cache: "RESTIC_CACHE_DIR",
+    cache_sub: "restic",
+};
+
+const BORG: ToolVars = ToolVars {
+    prefix: "BORG_",
+    password: "BORG_PASSPHRASE",
+    password_file: None,
+    cache: "BORG_CACHE_DIR",
+    cache_sub: "borg/cache",
+};
+
+/// A tool's error fit for messages: no password of a URL in it.
+pub fn redacted(e: &str, repo: &str) -> String {
+    redact_urls_in(&e.replace(repo, &redact_url(repo)))
+}
+
+/// Runs a command with exactly the environment `env`; its stdout, or a
+/// one-line reason it failed.
 pub async fn run(
     bin: &Path,
     args: &[String],
@@ -39,6 +70,7 @@ pub async fn run(
     let name = bin.file_name().map_or_else(|| bin.display().to_string(), |n| n.to_string_lossy().into_owned());
     let mut cmd = tokio::process::Command::new(bin);
     cmd.args(args)
+        .env_clear()
         .envs(env)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -81,35 +113,33 @@ fn last_lines(stderr: &[u8]) -> String {
     s
 }
 
-/// The job's environment for the tool: its password, and a cache folder the
-/// agent can write (`cache_var`, unless the job or the agent's environment
-/// sets one): the agent's user may have no writable home.
-fn tool_env(
-    job: &BackupJob,
-    state: &StateFile,
-    var: &str,
-    file_var: Option<&str>,
-    cache_var: &str,
-    cache_sub: &str,
-) -> Result<BTreeMap<String, String>, String> {
-    let mut env = job.env.clone();
-    if !env.contains_key(cache_var)
-        && std::env::var_os(cache_var).is_none()
+/// The tool's whole environment: [`PASSED_ON`] and the tool's own variables
+/// from the agent's environment, then the job's `env`, its password, and a
+/// cache folder the agent can write (unless one is set already): the
+/// agent's user may have no writable home. Variables whose name or value is
+/// not UTF-8 are not passed on.
+fn tool_env(job: &BackupJob, state: &StateFile, tool: &ToolVars) -> Result<BTreeMap<String, String>, String> {
+    let mut env: BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| PASSED_ON.contains(&k.as_str()) || k.starts_with(tool.prefix))
+        .collect();
+    env.extend(job.env.clone());
+    if !env.contains_key(tool.cache)
         && let Some(dir) = state.cache_dir()
     {
-        env.insert(cache_var.into(), dir.join(cache_sub).display().to_string());
+        env.insert(tool.cache.into(), dir.join(tool.cache_sub).display().to_string());
     }
     if let Some(p) = &job.password {
-        env.insert(var.into(), p.clone());
+        env.insert(tool.password.into(), p.clone());
     } else if let Some(f) = &job.password_file {
-        match file_var {
+        match tool.password_file {
             Some(fv) => {
                 env.insert(fv.into(), f.display().to_string());
             }
             None => {
                 let p = std::fs::read_to_string(f)
                     .map_err(|e| format!("cannot read the password file {}: {e}", f.display()))?;
-                env.insert(var.into(), p.trim_end_matches(['\n', '\r']).to_string());
+                env.insert(tool.password.into(), p.trim_end_matches(['\n', '\r']).to_string());
             }
         }
     }
@@ -143,17 +173,18 @@ struct ResticStats {
 pub async fn restic(job: &BackupJob, timeout: Duration, state: &StateFile) -> Report {
     let bin = job.binary.clone().unwrap_or_else(|| PathBuf::from("restic"));
     let repo = job.repository.clone().unwrap_or_default();
-    let env = match tool_env(job, state, "RESTIC_PASSWORD", Some("RESTIC_PASSWORD_FILE"), "RESTIC_CACHE_DIR", "restic")
-    {
+    let mut env = match tool_env(job, state, &RESTIC) {
         Ok(e) => e,
         Err(e) => return Report::failed(e),
     };
-    let mut args: Vec<String> =
-        vec!["-r".into(), repo.clone(), "snapshots".into(), "--json".into(), "--no-lock".into()];
+    // The job's repository, and no other way of naming one.
+    env.remove("RESTIC_REPOSITORY_FILE");
+    env.insert("RESTIC_REPOSITORY".into(), repo.clone());
+    let mut args: Vec<String> = vec!["snapshots".into(), "--json".into(), "--no-lock".into()];
     args.extend(job.args.iter().cloned());
     let out = match run(&bin, &args, &env, timeout).await {
         Ok(o) => o,
-        Err(e) => return Report::failed(e.replace(&repo, &redact(&repo))),
+        Err(e) => return Report::failed(redacted(&e, &repo)),
     };
     // `null` (old versions) or `[]` when there are none.
     let list: Option<Vec<ResticSnapshot>> = match serde_json::from_slice(&out) {
@@ -168,7 +199,10 @@ pub async fn restic(job: &BackupJob, timeout: Duration, state: &StateFile) -> Re
         }
     }
     if snaps.is_empty() {
-        return Report { copies: Some(0), ..Report::missing(format!("repository {} has no snapshots", redact(&repo))) };
+        return Report {
+            copies: Some(0),
+            ..Report::missing(format!("repository {} has no snapshots", redact_url(&repo)))
+        };
     }
     snaps.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.id.cmp(&a.1.id)));
     let mut r = Report {
@@ -196,14 +230,8 @@ pub async fn restic(job: &BackupJob, timeout: Duration, state: &StateFile) -> Re
             None => match known.get(&s.id) {
                 Some(b) => Some(*b),
                 None => {
-                    let a: Vec<String> = vec![
-                        "-r".into(),
-                        repo.clone(),
-                        "stats".into(),
-                        "--json".into(),
-                        "--no-lock".into(),
-                        s.id.clone(),
-                    ];
+                    let a: Vec<String> =
+                        vec!["stats".into(), "--json".into(), "--no-lock".into(), "--".into(), s.id.clone()];
                     match run(&bin, &a, &env, timeout).await {
                         Ok(out) => match serde_json::from_slice::<ResticStats>(&out) {
                             Ok(st) => {
@@ -216,7 +244,7 @@ pub async fn restic(job: &BackupJob, timeout: Duration, state: &StateFile) -> Re
                             }
                         },
                         Err(e) => {
-                            r.message = Some(format!("snapshot sizes unknown: {e}"));
+                            r.message = Some(format!("snapshot sizes unknown: {}", redacted(&e, &repo)));
                             None
                         }
                     }
@@ -269,7 +297,7 @@ fn borg_time(t: &str) -> Result<i64, String> {
 pub async fn borg(job: &BackupJob, timeout: Duration, state: &StateFile) -> Report {
     let bin = job.binary.clone().unwrap_or_else(|| PathBuf::from("borg"));
     let repo = job.repository.clone().unwrap_or_default();
-    let mut env = match tool_env(job, state, "BORG_PASSPHRASE", None, "BORG_CACHE_DIR", "borg/cache") {
+    let mut env = match tool_env(job, state, &BORG) {
         Ok(e) => e,
         Err(e) => return Report::failed(e),
     };
@@ -277,19 +305,20 @@ pub async fn borg(job: &BackupJob, timeout: Duration, state: &StateFile) -> Repo
     // set; the keys folder stays where the job's user keeps it.
     if let Some(dir) = state.cache_dir()
         && !env.contains_key("BORG_SECURITY_DIR")
-        && std::env::var_os("BORG_SECURITY_DIR").is_none()
     {
         env.insert("BORG_SECURITY_DIR".into(), dir.join("borg/security").display().to_string());
     }
     // Listing an unencrypted repository is not a reason to stop at a prompt.
     env.entry("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK".into()).or_insert_with(|| "yes".into());
     env.insert("TZ".into(), "UTC".into());
+    // The job's repository, positional after `--`, and no other.
+    env.remove("BORG_REPO");
     let mut args: Vec<String> = vec!["list".into(), "--json".into(), "--bypass-lock".into()];
     args.extend(job.args.iter().cloned());
-    args.push(repo.clone());
+    args.extend(["--".into(), repo.clone()]);
     let out = match run(&bin, &args, &env, timeout).await {
         Ok(o) => o,
-        Err(e) => return Report::failed(e.replace(&repo, &redact(&repo))),
+        Err(e) => return Report::failed(redacted(&e, &repo)),
     };
     let list: BorgList = match serde_json::from_slice(&out) {
         Ok(l) => l,
@@ -303,7 +332,10 @@ pub async fn borg(job: &BackupJob, timeout: Duration, state: &StateFile) -> Repo
         }
     }
     if archives.is_empty() {
-        return Report { copies: Some(0), ..Report::missing(format!("repository {} has no archives", redact(&repo))) };
+        return Report {
+            copies: Some(0),
+            ..Report::missing(format!("repository {} has no archives", redact_url(&repo)))
+        };
     }
     archives.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| b.1.id.cmp(&a.1.id)));
     let mut r = Report {
@@ -322,7 +354,7 @@ pub async fn borg(job: &BackupJob, timeout: Duration, state: &StateFile) -> Repo
         let mut a: Vec<String> =
             vec!["info".into(), "--json".into(), "--bypass-lock".into(), "--last".into(), "2".into()];
         a.extend(job.args.iter().cloned());
-        a.push(repo.clone());
+        a.extend(["--".into(), repo.clone()]);
         match run(&bin, &a, &env, timeout).await {
             Ok(out) => match serde_json::from_slice::<BorgList>(&out) {
                 Ok(info) => {
@@ -337,7 +369,7 @@ pub async fn borg(job: &BackupJob, timeout: Duration, state: &StateFile) -> Repo
                 }
                 Err(e) => r.message = Some(format!("borg info printed something unexpected: {e}")),
             },
-            Err(e) => r.message = Some(format!("archive sizes unknown: {e}")),
+            Err(e) => r.message = Some(format!("archive sizes unknown: {}", redacted(&e, &repo))),
         }
     }
     let sizes = state.get(&job.name).sizes;

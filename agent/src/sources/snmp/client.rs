@@ -24,12 +24,15 @@ pub enum PollError {
     Network(String),
     /// No profile fits the device.
     Profile(String),
+    /// No reply from the device's address, but datagrams from elsewhere
+    /// came and were ignored (counted as a timeout): how many.
+    ReplyFromElsewhere { target: String, ignored: u64 },
 }
 
 impl PollError {
     pub fn kind(&self) -> &'static str {
         match self {
-            PollError::Timeout => "timeout",
+            PollError::Timeout | PollError::ReplyFromElsewhere { .. } => "timeout",
             PollError::Auth(_) => "auth",
             PollError::Protocol(_) => "protocol",
             PollError::Network(_) => "network",
@@ -44,6 +47,12 @@ impl std::fmt::Display for PollError {
             PollError::Timeout => write!(f, "no reply (timeout)"),
             PollError::Auth(m) => write!(f, "authentication failed: {m}"),
             PollError::Protocol(m) | PollError::Network(m) | PollError::Profile(m) => write!(f, "{m}"),
+            PollError::ReplyFromElsewhere { target, ignored } => write!(
+                f,
+                "no reply from {target}; {ignored} datagram(s) that did not come from {target} (or did not match \
+                 the request) were ignored: replies are taken only from the address polled, so poll the device \
+                 at the address it answers from"
+            ),
         }
     }
 }
@@ -157,6 +166,10 @@ pub struct Device {
     /// Rows the tables had at the last walk: the next walk asks for one more
     /// rather than for `max_repetitions`, so little is read past their end.
     rows_seen: Option<u32>,
+    /// The client has a socket of its own, so its discarded datagrams are its own.
+    dedicated: bool,
+    /// The socket's discarded datagrams when the current poll began.
+    discarded_before: u64,
 }
 
 /// Settings of one device's requests.
@@ -179,11 +192,15 @@ impl Device {
         let retry = Retry::fixed(rs.retries, Duration::ZERO).map_err(|e| PollError::Protocol(e.to_string()))?;
         let target = target(&d.address);
         let engines = (d.version == "3").then(|| std::sync::Arc::new(async_snmp::EngineCache::new()));
-        let mut builder = Client::builder(target.as_str(), auth).request_timeout(rs.timeout).retry(retry);
+        // Only the device's address may answer: a datagram from anywhere else
+        // that guesses a request id must not become the device's values.
+        let mut builder =
+            Client::builder(target.as_str(), auth).request_timeout(rs.timeout).retry(retry).strict_source(true);
         if let Some(e) = &engines {
             builder = builder.engine_cache(e.clone());
         }
         let ipv6 = target.starts_with('[');
+        let dedicated = shared.is_none() || ipv6;
         let client = match shared {
             Some(t) if !ipv6 => builder.build_with(t).await,
             _ => builder.connect().await,
@@ -195,7 +212,15 @@ impl Device {
             version: d.version.clone(),
             max_repetitions: rs.max_repetitions.max(1),
             rows_seen: None,
+            dedicated,
+            discarded_before: 0,
         })
+    }
+
+    /// Marks the start of a poll (for telling a silent device from one
+    /// whose replies come from another address).
+    pub fn begin_poll(&mut self) {
+        self.discarded_before = self.client.stats().discarded_datagrams;
     }
 
     /// GETs the scalars. A v1 device answers noSuchName for the whole
@@ -326,6 +351,10 @@ impl Device {
 
     fn classify(&self, e: &async_snmp::Error) -> PollError {
         let kind = classify(e);
+        let ignored = self.client.stats().discarded_datagrams.saturating_sub(self.discarded_before);
+        if kind == PollError::Timeout && self.dedicated && ignored > 0 {
+            return PollError::ReplyFromElsewhere { target: self.client.peer_addr().to_string(), ignored };
+        }
         if kind == PollError::Timeout
             && let Some(engines) = &self.engines
             && let Some(state) = engines.get(&self.client.peer_addr())

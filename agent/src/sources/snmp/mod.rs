@@ -6,6 +6,7 @@
 pub mod client;
 pub mod normalize;
 pub mod profile;
+mod senders;
 pub mod trap;
 pub mod value;
 
@@ -63,6 +64,19 @@ pub fn validate(c: &SnmpConfig, at: &str, p: &mut Vec<Problem>) {
         if t.listen.parse::<std::net::SocketAddr>().is_err() {
             p.push(Problem::general(format!("{at}.traps.listen: `{}` is not an address:port", t.listen)));
         }
+        for (k, f) in t.trusted_forwarders.iter().enumerate() {
+            if f.parse::<std::net::IpAddr>().is_err() {
+                p.push(Problem::general(format!(
+                    "{at}.traps.trusted_forwarders[{k}]: `{f}` is not an IP address (no port, no host name)"
+                )));
+            }
+        }
+        if !(1..=trap::MAX_V3_SENDERS).contains(&t.max_v3_senders) {
+            p.push(Problem::general(format!(
+                "{at}.traps.max_v3_senders: must be 1 to {} (each is an open socket)",
+                trap::MAX_V3_SENDERS
+            )));
+        }
         for (k, u) in t.users.iter().enumerate() {
             if let Err(e) = client::usm(
                 &u.user,
@@ -100,6 +114,7 @@ pub async fn poll(
     fixed: Option<&str>,
     known: &mut Option<Arc<Profile>>,
 ) -> Result<PollResult, PollError> {
+    dev.begin_poll();
     let mut values = Values::new();
     let mut sys_object_id = None;
     let profile = match (fixed, known.as_ref()) {
@@ -286,7 +301,7 @@ async fn run_device(job: DeviceJob, out: Arc<Queue>, stats: Arc<SourceStats>, mu
                 stats.errors_total.fetch_add(1, Ordering::Relaxed);
                 report_down(&name, &e, &mut was_up, &mut counters);
                 // Detect again when it comes back: it may have been replaced.
-                if job.spec.profile.is_none() && matches!(e, PollError::Timeout) {
+                if job.spec.profile.is_none() && e.kind() == "timeout" {
                     known = None;
                 }
                 let p =

@@ -4,7 +4,12 @@
 //! and communities, and SNMPv3 messages go to async-snmp's notification
 //! receiver, which does USM (authentication, decryption, time windows). It
 //! listens on loopback and is fed through one relay socket per sender, so the
-//! sender's address survives and replies (inform acknowledgements) go back.
+//! sender's address survives and replies (inform acknowledgements) go back;
+//! how many relays are kept, and for how long, is bounded (`senders`).
+//!
+//! A trap belongs to the device at the address it came from. A v1 trap's
+//! `agent-addr` is believed only from a configured trusted forwarder: anyone
+//! can write any address there.
 //!
 //! An accepted trap writes an `snmp_trap` event point and, for the traps a
 //! profile knows, the fields it implies (`ups.on_battery=true`) at once; the
@@ -28,10 +33,14 @@ use tokio::sync::watch;
 use super::Polled;
 use super::client::{auth_protocol, priv_protocol};
 use super::profile::{Profile, TrapField, TrapSpec};
+use super::senders::Senders;
 use crate::config::{TrapConfig, TrapUser};
 use crate::sources::{Queue, SourceStats, emit};
 
 const SNMP_TRAP_OID: &str = "1.3.6.1.6.3.1.1.4.1.0";
+
+/// The most `max_v3_senders` may be.
+pub const MAX_V3_SENDERS: usize = 4096;
 
 /// The traps every loaded profile knows, by trap OID.
 #[derive(Debug, Default, Clone)]
@@ -62,6 +71,17 @@ pub struct TrapCounters {
     pub malformed: AtomicU64,
     /// Well-formed SNMP that is not a notification (a GET sent to the trap port).
     pub not_a_trap: AtomicU64,
+}
+
+/// The SNMPv3 senders' relays, as the counters point shows them.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct SenderCounts {
+    /// Relays held now.
+    pub held: u64,
+    /// Relays dropped to make room for a new sender (`max_v3_senders`).
+    pub evicted: u64,
+    /// Relays dropped because their sender never authenticated in time, or went idle.
+    pub expired: u64,
 }
 
 /// A datagram, decoded as far as it can be without credentials.
@@ -191,10 +211,17 @@ fn usm_failures(r: &NotificationReceiver) -> u64 {
     .sum()
 }
 
-/// One relay socket per SNMPv3 sender.
+/// One relay socket per SNMPv3 sender; dropping it closes the socket.
 struct Relay {
     socket: Arc<UdpSocket>,
     task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        // The task holds the other reference to the socket.
+        self.task.abort();
+    }
 }
 
 /// What the receiver needs to know.
@@ -227,19 +254,26 @@ pub async fn run(setup: Setup, out: Arc<Queue>, stats: Arc<SourceStats>, mut shu
     };
     let by_ip = resolve(&devices).await;
     let communities: Vec<Vec<u8>> = c.communities.iter().map(|s| s.clone().into_bytes()).collect();
-    let mut relays: HashMap<SocketAddr, Relay> = HashMap::new();
-    let mut relay_of: HashMap<SocketAddr, SocketAddr> = HashMap::new();
+    // Validated: every entry is an IP address.
+    let forwarders: Vec<IpAddr> = c.trusted_forwarders.iter().filter_map(|f| f.parse().ok()).collect();
+    let mut senders: Senders<Relay> = Senders::new(c.max_v3_senders);
     let mut buf = vec![0u8; 65_536];
     let mut report = tokio::time::interval(Duration::from_secs(10));
     report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sweep = tokio::time::interval(Duration::from_secs(1));
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let ctx = Ctx { c: &c, by_ip: &by_ip, specs: &specs, site: &site, out: &out, stats: &stats, counters: &counters };
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
             _ = report.tick() => {
                 let usm = v3.as_ref().map_or(0, usm_failures);
-                let p = counters_point(&site, &host, &counters, usm, dcwatch_common::now_ns());
+                let held = SenderCounts { held: senders.len() as u64, evicted: senders.evicted, expired: senders.expired };
+                let p = counters_point(&site, &host, &counters, usm, held, dcwatch_common::now_ns());
                 emit(&[p], &out, &stats);
+            }
+            _ = sweep.tick() => {
+                drop(senders.expire(tokio::time::Instant::now()));
             }
             r = socket.recv_from(&mut buf) => {
                 let (n, from) = match r {
@@ -264,7 +298,10 @@ pub async fn run(setup: Setup, out: Arc<Queue>, stats: Arc<SourceStats>, mut shu
                             tracing::warn!(from = %from, "dropped a trap with a community that is not configured");
                             continue;
                         }
-                        ctx.accept(from.ip(), t.agent_addr, &t.trap_oid, t.version);
+                        let ip = from.ip().to_canonical();
+                        // Only a trusted forwarder speaks for another device.
+                        let about = t.agent_addr.filter(|_| forwarders.contains(&ip));
+                        ctx.accept(ip, about, &t.trap_oid, t.version);
                     }
                     Ok(Decoded::V3) => {
                         let Some(rx) = &v3 else {
@@ -272,36 +309,36 @@ pub async fn run(setup: Setup, out: Arc<Queue>, stats: Arc<SourceStats>, mut shu
                             tracing::warn!(from = %from, "dropped an SNMPv3 trap: no v3 users are configured");
                             continue;
                         };
-                        if relays.len() >= 4096 && !relays.contains_key(&from) {
-                            // Bounded: forget every relay rather than grow without end.
-                            for (_, r) in relays.drain() { r.task.abort(); }
-                            relay_of.clear();
-                        }
-                        if let std::collections::hash_map::Entry::Vacant(slot) = relays.entry(from) {
+                        let now = tokio::time::Instant::now();
+                        if senders.get(from, now).is_none() {
                             match new_relay(from, socket.clone()).await {
-                                Ok(r) => {
-                                    if let Ok(local) = r.socket.local_addr() {
-                                        relay_of.insert(local, from);
-                                    }
-                                    slot.insert(r);
-                                }
+                                Ok((local, r)) => drop(senders.insert(from, local, r, now)),
                                 Err(e) => {
-                                    tracing::warn!(error = %e, "cannot open a relay socket for an SNMPv3 trap");
+                                    tracing::warn!(from = %from, error = %e, "cannot open a relay socket for an SNMPv3 trap; it is dropped");
                                     continue;
                                 }
                             }
                         }
-                        let relay = &relays[&from];
-                        let _ = relay.socket.send_to(&buf[..n], rx.local_addr()).await;
+                        if let Some(relay) = senders.get(from, now) {
+                            let _ = relay.socket.send_to(&buf[..n], rx.local_addr()).await;
+                        }
                     }
                 }
             }
             r = async { v3.as_ref().expect("guarded").recv().await }, if v3.is_some() => {
                 match r {
                     Ok(n) => {
-                        let Some(from) = relay_of.get(&n.source).copied() else { continue };
+                        let Some(from) = senders.sender_of(n.source) else {
+                            counters.unknown_source.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(
+                                relay = %n.source,
+                                "dropped an SNMPv3 trap whose sender was already forgotten (more senders than traps.max_v3_senders?)"
+                            );
+                            continue;
+                        };
+                        senders.authenticated(from, tokio::time::Instant::now());
                         match n.notification.trap_oid() {
-                            Ok(oid) => ctx.accept(from.ip(), None, &oid.to_string(), "3"),
+                            Ok(oid) => ctx.accept(from.ip().to_canonical(), None, &oid.to_string(), "3"),
                             Err(e) => {
                                 counters.malformed.fetch_add(1, Ordering::Relaxed);
                                 tracing::debug!(error = %e, "an SNMPv3 notification without a trap OID");
@@ -313,15 +350,13 @@ pub async fn run(setup: Setup, out: Arc<Queue>, stats: Arc<SourceStats>, mut shu
             }
         }
     }
-    for (_, r) in relays {
-        r.task.abort();
-    }
 }
 
 /// A loopback socket that carries one sender's datagrams to the v3 receiver
 /// and its replies back to the sender.
-async fn new_relay(sender: SocketAddr, public: Arc<UdpSocket>) -> std::io::Result<Relay> {
+async fn new_relay(sender: SocketAddr, public: Arc<UdpSocket>) -> std::io::Result<(SocketAddr, Relay)> {
     let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
+    let local = socket.local_addr()?;
     let s = socket.clone();
     let task = tokio::spawn(async move {
         let mut buf = vec![0u8; 65_536];
@@ -329,7 +364,7 @@ async fn new_relay(sender: SocketAddr, public: Arc<UdpSocket>) -> std::io::Resul
             let _ = public.send_to(&buf[..n], sender).await;
         }
     });
-    Ok(Relay { socket, task })
+    Ok((local, Relay { socket, task }))
 }
 
 struct Ctx<'a> {
@@ -343,8 +378,10 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn accept(&self, from: IpAddr, agent_addr: Option<IpAddr>, trap_oid: &str, version: &str) {
-        let device = self.by_ip.get(&from).or_else(|| agent_addr.and_then(|a| self.by_ip.get(&a)));
+    /// Writes the trap's points. `about` is the device a trusted forwarder
+    /// says the trap is about (a v1 agent-addr), else None.
+    fn accept(&self, from: IpAddr, about: Option<IpAddr>, trap_oid: &str, version: &str) {
+        let device = about.and_then(|a| self.by_ip.get(&a)).or_else(|| self.by_ip.get(&from));
         let name = match device {
             Some(d) => d.name.clone(),
             None if self.c.accept_unknown_sources => from.to_string(),
@@ -388,7 +425,7 @@ impl Ctx<'_> {
     }
 }
 
-fn counters_point(site: &str, host: &str, c: &TrapCounters, usm_failures: u64, ts: i64) -> Point {
+fn counters_point(site: &str, host: &str, c: &TrapCounters, usm_failures: u64, v3: SenderCounts, ts: i64) -> Point {
     let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
     Point::new("snmp_trap_receiver", ts)
         .tag("site", site)
@@ -400,6 +437,9 @@ fn counters_point(site: &str, host: &str, c: &TrapCounters, usm_failures: u64, t
         .u64("dropped_bad_credentials_total", get(&c.bad_credentials) + usm_failures)
         .u64("dropped_malformed_total", get(&c.malformed))
         .u64("ignored_not_a_trap_total", get(&c.not_a_trap))
+        .u64("v3_senders", v3.held)
+        .u64("v3_senders_evicted_total", v3.evicted)
+        .u64("v3_senders_expired_total", v3.expired)
 }
 
 #[cfg(test)]
