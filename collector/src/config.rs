@@ -113,6 +113,23 @@ pub struct ListenConfig {
     /// Longest a shutdown waits for open requests. Defaults to 10.
     #[serde(default = "dcwatch_common::config::defaults::shutdown_timeout_secs")]
     pub shutdown_timeout_secs: u64,
+    /// Connections open at once. A new one past it closes an idle one
+    /// (first one that has not used a valid token); refused only when every
+    /// one has a request in progress. Defaults to 1024.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// A new connection (TCP, TLS handshake, HTTP/1 or HTTP/2) must send its
+    /// first request within this many s, or it is closed. Defaults to 10.
+    #[serde(default = "default_first_request_timeout")]
+    pub first_request_timeout_secs: u64,
+    /// A connection with no request in progress for this many s is closed
+    /// (HTTP/1 and HTTP/2). Defaults to 30.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
+    /// A request still in progress after this many s is answered 503 and its
+    /// connection closed; more than `ingest.read_timeout_secs`. Defaults to 60.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_secs: u64,
 }
 
 impl Default for ListenConfig {
@@ -121,8 +138,31 @@ impl Default for ListenConfig {
             address: default_address(),
             tls: None,
             shutdown_timeout_secs: dcwatch_common::config::defaults::shutdown_timeout_secs(),
+            max_connections: default_max_connections(),
+            first_request_timeout_secs: default_first_request_timeout(),
+            idle_timeout_secs: default_idle_timeout(),
+            request_timeout_secs: default_request_timeout(),
         }
     }
+}
+
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_first_request_timeout() -> u64 {
+    10
+}
+fn default_idle_timeout() -> u64 {
+    30
+}
+fn default_request_timeout() -> u64 {
+    60
+}
+fn default_max_concurrent_bodies() -> usize {
+    16
+}
+fn default_max_hosts_per_token() -> usize {
+    1000
 }
 
 /// A write is acknowledged only once its points are on disk here; each sink
@@ -191,9 +231,21 @@ pub struct TlsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IngestConfig {
-    /// Largest request body, after gzip decompression. Defaults to 33554432 (32 MiB).
+    /// Largest request body, after gzip decompression. The agent sends at
+    /// most 5000 points (about 1 MiB) a request, Telegraf 1000. Defaults to
+    /// 8388608 (8 MiB).
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// Write bodies read and parsed at once (each costs memory several
+    /// times its size); one token may hold half of them. A write that waits
+    /// `read_timeout_secs` for one, or whose token has its half, gets 503.
+    /// Defaults to 16.
+    #[serde(default = "default_max_concurrent_bodies")]
+    pub max_concurrent_bodies: usize,
+    /// (site, host) pairs listed per token in `/health` and `/metrics`;
+    /// writes naming more are accepted, and the rest counted. Defaults to 1000.
+    #[serde(default = "default_max_hosts_per_token")]
+    pub max_hosts_per_token: usize,
     /// Who may write. Each agent (or Telegraf) gets its own token.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
@@ -296,7 +348,7 @@ fn default_address() -> String {
     "0.0.0.0:8186".into()
 }
 fn default_max_body() -> usize {
-    32 * 1024 * 1024
+    8 * 1024 * 1024
 }
 fn default_read_timeout() -> u64 {
     30
@@ -328,6 +380,24 @@ impl Validate for CollectorConfig {
         }
         if self.ingest.max_body_bytes < 1024 {
             p.push(Problem::general("ingest.max_body_bytes: must be at least 1024"));
+        }
+        for (key, v) in [
+            ("ingest.max_concurrent_bodies", self.ingest.max_concurrent_bodies as u64),
+            ("ingest.max_hosts_per_token", self.ingest.max_hosts_per_token as u64),
+            ("listen.max_connections", self.listen.max_connections as u64),
+            ("listen.first_request_timeout_secs", self.listen.first_request_timeout_secs),
+            ("listen.idle_timeout_secs", self.listen.idle_timeout_secs),
+        ] {
+            if v == 0 {
+                p.push(Problem::general(format!("{key}: must be at least 1")));
+            }
+        }
+        if self.listen.request_timeout_secs <= self.ingest.read_timeout_secs {
+            p.push(Problem::general(format!(
+                "listen.request_timeout_secs: must be more than ingest.read_timeout_secs ({}), \
+                 or a slow body would be cut off before it could be answered 408",
+                self.ingest.read_timeout_secs
+            )));
         }
         if self.ingest.tokens.is_empty() && !self.ingest.allow_anonymous {
             p.push(Problem::general(
@@ -448,7 +518,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.listen.address, "0.0.0.0:8186");
-        assert_eq!(c.ingest.max_body_bytes, 32 * 1024 * 1024);
+        assert_eq!(c.ingest.max_body_bytes, 8 * 1024 * 1024);
+        assert_eq!((c.ingest.max_concurrent_bodies, c.ingest.max_hosts_per_token), (16, 1000));
+        let l = &c.listen;
+        assert_eq!(
+            (l.max_connections, l.first_request_timeout_secs, l.idle_timeout_secs, l.request_timeout_secs),
+            (1024, 10, 30, 60)
+        );
         assert_eq!(c.sinks[0].flavour, Flavour::V2);
         assert_eq!(c.spool.max_bytes, 4 * 1024 * 1024 * 1024);
     }

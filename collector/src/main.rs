@@ -8,6 +8,7 @@ mod auth;
 mod bench;
 mod config;
 mod ingest;
+mod listen;
 mod report;
 mod sink;
 mod state;
@@ -233,25 +234,16 @@ fn build_live(
 /// The collector's own alarms: a sink that has not taken data for five
 /// minutes while points wait for it; the spool over 80 % full.
 fn self_checks(state: std::sync::Weak<state::AppState>) -> alarm::SelfChecks {
-    use alarm::conditions::Cond;
     use alarm::config::Severity;
     Box::new(move |cfg: &alarm::config::AlarmsConfig| {
         let Some(app) = state.upgrade() else { return Vec::new() };
         let live = app.live();
         let now = dcwatch_common::now_ns();
         let mut out = Vec::new();
-        let cond =
-            |name: &str, labels: &[(&str, String)], severity, summary: String, value: String, active: bool| Cond {
-                name: name.into(),
-                labels: labels.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
-                severity,
-                summary,
-                value: Some(value),
-                active,
-                for_secs: 0,
-                inhibits: &[],
-                inhibit_hosts: Vec::new(),
-            };
+        let cond = |name: &str, labels: &[(&str, String)], severity, summary: String, value: String, active: bool| {
+            let labels = labels.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+            alarm::self_cond(name, labels, severity, summary, value, active)
+        };
         if cfg.enabled("sink_down") {
             for s in &live.sinks {
                 use std::sync::atomic::Ordering::Relaxed;
@@ -319,11 +311,16 @@ fn reload(path: &std::path::Path, current: &CollectorConfig) -> Result<Option<Co
             Ok(None)
         }
         Ok(new) => {
+            let (n, c) = (&new.ingest, &current.ingest);
             if format!("{:?}", new.listen) != format!("{:?}", current.listen)
                 || format!("{:?}", new.spool) != format!("{:?}", current.spool)
+                || (n.max_concurrent_bodies, n.max_hosts_per_token) != (c.max_concurrent_bodies, c.max_hosts_per_token)
                 || new.audit != current.audit
             {
-                tracing::warn!("changes to listen.*, spool.* and audit.* take effect at the next restart");
+                tracing::warn!(
+                    "changes to listen.*, spool.*, audit.*, ingest.max_concurrent_bodies and \
+                     ingest.max_hosts_per_token take effect at the next restart"
+                );
             }
             Ok(Some(new))
         }
@@ -395,6 +392,8 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
     let mut state = state::AppState::with_alarms(live, engine);
     state.trends = trends.clone();
     state.audit = Some(audit.clone());
+    state.bodies = state::Bodies::new(config.ingest.max_concurrent_bodies);
+    state.max_hosts_per_token = config.ingest.max_hosts_per_token;
     let state = Arc::new(state);
     let trend_task = trends.map(|t| {
         tracing::info!(db = %t.config().db.display(), retention_days = t.config().retention_days, "hourly trends on");
@@ -418,24 +417,8 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
     let app = api::app(state.clone());
 
     let handle = axum_server::Handle::new();
-    let server = match &config.listen.tls {
-        Some(tls) => {
-            let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert_file, &tls.key_file)
-                .await
-                .with_context(|| {
-                    format!("cannot load TLS certificate {} / key {}", tls.cert_file.display(), tls.key_file.display())
-                })?;
-            let mut server = axum_server::bind_rustls(addr, rustls).handle(handle.clone());
-            server.http_builder().http1().header_read_timeout(read_timeout);
-            tokio::spawn(async move { server.serve(app.into_make_service_with_connect_info::<SocketAddr>()).await })
-        }
-        None => {
-            let mut server = axum_server::bind(addr).handle(handle.clone());
-            // Also closes keep-alive connections idle for this long.
-            server.http_builder().http1().header_read_timeout(read_timeout);
-            tokio::spawn(async move { server.serve(app.into_make_service_with_connect_info::<SocketAddr>()).await })
-        }
-    };
+    let server =
+        listen::serve(addr, &config.listen, read_timeout, state.connections.clone(), app, handle.clone()).await?;
     let Some(bound) = handle.listening().await else {
         let err = server.await.context("server task")?.err();
         return Err(anyhow::anyhow!("cannot listen on {addr}: {}", err.map(|e| e.to_string()).unwrap_or_default()));

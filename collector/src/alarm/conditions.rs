@@ -43,6 +43,9 @@ pub fn builtin_severity(name: &str) -> Option<&'static str> {
     })
 }
 
+/// Who added an entry to the latest-state table: a token's name.
+pub type Owner = std::sync::Arc<str>;
+
 /// The latest value of each field of a series (fields merge: a trap's
 /// `on_battery` and a poll's full point update the same series).
 #[derive(Debug, Clone)]
@@ -50,6 +53,9 @@ pub struct Series {
     pub measurement: String,
     pub tags: BTreeMap<String, String>,
     pub fields: HashMap<String, ObsValue>,
+    /// The token that added it (its cap counts it), and when it was last written.
+    pub owner: Owner,
+    pub updated: Instant,
 }
 
 impl Series {
@@ -88,21 +94,58 @@ pub struct Beat {
     /// The agent's `dropped` counter as last seen, and when it last grew.
     pub dropped: Option<f64>,
     pub dropped_grew: Option<Instant>,
+    pub owner: Owner,
 }
+
+/// A filesystem's samples are kept this long: the forecast reads 6 hours.
+const DISK_HISTORY_NS: i64 = 6 * 3_600_000_000_000;
 
 #[derive(Debug, Default)]
 pub struct Latest {
     pub series: HashMap<String, Series>,
     pub agents: HashMap<(String, String), Beat>,
     /// Per filesystem (series key), one (ts, used_bytes, total_bytes) sample
-    /// a minute for the last day: the disk-full forecast.
+    /// a minute for the last 6 hours: the disk-full forecast.
     pub disk_history: HashMap<String, std::collections::VecDeque<(i64, f64, f64)>>,
     /// The first evaluation: expected backup jobs get a grace from here.
     pub since: Option<Instant>,
+    /// Per token: the series and heartbeats it added, the points the cap
+    /// kept out, and when that was last logged.
+    pub owners: HashMap<Owner, OwnerCount>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct OwnerCount {
+    pub entries: usize,
+    pub refused: u64,
+    pub warned: Option<Instant>,
+}
+
+/// What became of an observation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observed {
+    Stored,
+    /// A new series (or heartbeat) past its token's cap: not kept.
+    OverCap,
 }
 
 impl Latest {
-    pub fn observe(&mut self, o: &Observation, now: Instant) {
+    /// The shared name of `token`, made once.
+    pub fn owner(&mut self, token: &str) -> Owner {
+        match self.owners.get_key_value(token) {
+            Some((k, _)) => k.clone(),
+            None => {
+                let k: Owner = token.into();
+                self.owners.insert(k.clone(), OwnerCount::default());
+                k
+            }
+        }
+    }
+
+    /// Takes a point into the table. A point of a new series (or a new
+    /// agent's heartbeat) when its token already has `cap` entries is left
+    /// out, so one token cannot make the table grow without end.
+    pub fn observe(&mut self, o: &Observation, now: Instant, owner: &Owner, cap: usize) -> Observed {
         let tags: BTreeMap<String, String> = o.tags.iter().cloned().collect();
         let mut key = o.measurement.clone();
         for (k, v) in &tags {
@@ -110,6 +153,18 @@ impl Latest {
             key.push_str(k);
             key.push('=');
             key.push_str(v);
+        }
+        let beat = (o.measurement == "dcwatch_agent")
+            .then(|| (o.tag("site").unwrap_or("").to_string(), o.tag("host").unwrap_or("").to_string()));
+        let new = usize::from(!self.series.contains_key(&key))
+            + usize::from(beat.as_ref().is_some_and(|b| !self.agents.contains_key(b)));
+        if new > 0 {
+            let count = self.owners.entry(owner.clone()).or_default();
+            if count.entries + new > cap {
+                count.refused += 1;
+                return Observed::OverCap;
+            }
+            count.entries += new;
         }
         if o.measurement == "host_disk" {
             let num = |f: &str| match o.fields.iter().find(|(k, _)| k == f).map(|(_, v)| v) {
@@ -120,7 +175,7 @@ impl Latest {
                 let h = self.disk_history.entry(key.clone()).or_default();
                 if h.back().is_none_or(|(t, _, _)| o.ts - t >= 60_000_000_000) {
                     h.push_back((o.ts, used, total));
-                    while h.front().is_some_and(|(t, _, _)| o.ts - t > 86_400_000_000_000) {
+                    while h.front().is_some_and(|(t, _, _)| o.ts - t > DISK_HISTORY_NS) {
                         h.pop_front();
                     }
                 }
@@ -128,9 +183,12 @@ impl Latest {
         }
         let s = self.series.entry(key).or_insert_with(|| Series {
             measurement: o.measurement.clone(),
-            tags: tags.clone(),
+            tags,
             fields: HashMap::new(),
+            owner: owner.clone(),
+            updated: now,
         });
+        s.updated = now;
         // A backup point is the job's whole state: a field it leaves out
         // (no size change after a 0-byte backup) is gone, not kept from before.
         if o.measurement == "backup" {
@@ -139,14 +197,14 @@ impl Latest {
         for (k, v) in &o.fields {
             s.fields.insert(k.clone(), v.clone());
         }
-        if o.measurement == "dcwatch_agent" {
-            let who = (o.tag("site").unwrap_or("").to_string(), o.tag("host").unwrap_or("").to_string());
+        if let Some(who) = beat {
             let b = self.agents.entry(who).or_insert(Beat {
                 received: now,
                 last_ts: o.ts,
                 interval_secs: None,
                 dropped: None,
                 dropped_grew: None,
+                owner: owner.clone(),
             });
             if let Some(ObsValue::Num(d)) = o.fields.iter().find(|(k, _)| k == "dropped").map(|(_, v)| v) {
                 if b.dropped.is_some_and(|prev| *d > prev) {
@@ -164,6 +222,50 @@ impl Latest {
             }
             b.received = now;
         }
+        Observed::Stored
+    }
+
+    /// Forgets the series and heartbeats not written for `ttl`; returns how many.
+    pub fn expire(&mut self, now: Instant, ttl: std::time::Duration) -> usize {
+        let stale = |t: Instant| now.saturating_duration_since(t) >= ttl;
+        let mut gone: Vec<Owner> = Vec::new();
+        let before = self.series.len() + self.agents.len();
+        let history = &mut self.disk_history;
+        self.series.retain(|key, s| {
+            if !stale(s.updated) {
+                return true;
+            }
+            history.remove(key);
+            gone.push(s.owner.clone());
+            false
+        });
+        self.agents.retain(|_, b| {
+            if !stale(b.received) {
+                return true;
+            }
+            gone.push(b.owner.clone());
+            false
+        });
+        for o in gone {
+            if let Some(c) = self.owners.get_mut(&o) {
+                c.entries = c.entries.saturating_sub(1);
+            }
+        }
+        before - self.series.len() - self.agents.len()
+    }
+
+    /// Whether some series or heartbeat carries all of `labels` as tags:
+    /// an alarm without a condition whose labels none carries any more has
+    /// lost what it was about.
+    pub fn carries(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.series.values().any(|s| labels.iter().all(|(k, v)| s.tags.get(k) == Some(v)))
+            || self.agents.keys().any(|(site, host)| {
+                labels.iter().all(|(k, v)| match k.as_str() {
+                    "site" => site == v,
+                    "host" => host == v,
+                    _ => false,
+                })
+            })
     }
 }
 

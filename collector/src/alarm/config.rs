@@ -57,6 +57,9 @@ pub struct AlarmsConfig {
     /// and stand for them. Defaults to 2000.
     #[serde(default = "default_inhibit_wait")]
     pub inhibit_wait_ms: u64,
+    /// Bounds on what one writer can make the alarm engine hold and send.
+    #[serde(default)]
+    pub limits: LimitsConfig,
     /// Bounds on silences made through the API.
     #[serde(default)]
     pub silences: SilenceLimits,
@@ -96,6 +99,51 @@ impl Default for SilenceLimits {
     }
 }
 
+/// Bounds on the latest-state table, the alarms and the notices, so that one
+/// token (a broken agent or an attacker holding its token) cannot make the
+/// collector grow without end or bury the on-call engineer in notices.
+/// docs/notes-limits.md says what happens past each.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// A series (or an agent's heartbeat) not updated for this long is
+    /// forgotten; an alarm with no condition whose series are all forgotten
+    /// is resolved as expired. In s. Defaults to 86400 (1 day).
+    #[serde(default = "default_series_ttl")]
+    pub series_ttl_secs: u64,
+    /// Series (and heartbeats) one token may add to the latest-state table;
+    /// points of further new series are still forwarded to the sinks, but
+    /// alarms do not see them (counted, `series_cap_reached`). Defaults to 5000.
+    #[serde(default = "default_series_per_token")]
+    pub max_series_per_token: usize,
+    /// Alarms pending or firing at one site; past it new alarms of the site
+    /// are not raised (most severe first; `alarm_cap_reached`). The site's
+    /// power and service alarms and the collector's own are not counted and
+    /// always raised. Defaults to 500.
+    #[serde(default = "default_alarms_per_site")]
+    pub max_alarms_per_site: usize,
+    /// Notices one receiver gets one by one within `notice_window_secs`;
+    /// the rest of that window's go out as one summary notice at its end.
+    /// 0 turns it off. Defaults to 20.
+    #[serde(default = "default_notices_per_window")]
+    pub max_notices_per_window: usize,
+    /// The window of `max_notices_per_window`, in s. Defaults to 60.
+    #[serde(default = "default_notice_window")]
+    pub notice_window_secs: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            series_ttl_secs: default_series_ttl(),
+            max_series_per_token: default_series_per_token(),
+            max_alarms_per_site: default_alarms_per_site(),
+            max_notices_per_window: default_notices_per_window(),
+            notice_window_secs: default_notice_window(),
+        }
+    }
+}
+
 fn default_silence_max_duration() -> u64 {
     30 * 86_400
 }
@@ -110,6 +158,21 @@ fn default_silence_max_active() -> usize {
 }
 fn default_silence_keep_days() -> u32 {
     7
+}
+fn default_series_ttl() -> u64 {
+    86_400
+}
+fn default_series_per_token() -> usize {
+    5000
+}
+fn default_alarms_per_site() -> usize {
+    500
+}
+fn default_notices_per_window() -> usize {
+    20
+}
+fn default_notice_window() -> u64 {
+    60
 }
 
 /// One site: the feeds it should have live, and what hangs on them.
@@ -478,6 +541,8 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "backup_not_replicated",
     "report_failing",
     "alarms_db_quarantined",
+    "series_cap_reached",
+    "alarm_cap_reached",
 ];
 
 impl dcwatch_common::config::Validate for AlarmsConfig {
@@ -490,6 +555,17 @@ impl AlarmsConfig {
     pub fn check(&self, p: &mut Vec<Problem>) {
         if self.evaluate_every_ms == 0 {
             p.push(Problem::general("alarms.evaluate_every_ms: must be at least 1"));
+        }
+        let l = &self.limits;
+        for (key, v) in [
+            ("series_ttl_secs", l.series_ttl_secs as usize),
+            ("max_series_per_token", l.max_series_per_token),
+            ("max_alarms_per_site", l.max_alarms_per_site),
+            ("notice_window_secs", l.notice_window_secs as usize),
+        ] {
+            if v == 0 {
+                p.push(Problem::general(format!("alarms.limits.{key}: must be at least 1")));
+            }
         }
         for d in &self.builtin.disabled {
             if !BUILTIN_NAMES.contains(&d.as_str()) {

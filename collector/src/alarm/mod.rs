@@ -13,13 +13,14 @@ pub mod quarantine;
 pub mod silence;
 pub mod store;
 pub mod template;
+pub mod texts;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use self::conditions::{Cond, Latest, fingerprint};
+use self::conditions::{Cond, Latest, Observed, fingerprint};
 use self::config::AlarmsConfig;
 use self::store::{Ack, Alarm, Change, State, Store};
 use crate::ingest::lines::Observation;
@@ -34,6 +35,23 @@ pub struct Stats {
     pub notices_queued: AtomicU64,
     pub notices_sent: AtomicU64,
     pub notices_failed: AtomicU64,
+    /// Notices folded into a receiver's summary (`limits.max_notices_per_window`).
+    pub notices_folded: AtomicU64,
+    /// What the limits hold back now, as of the last evaluation.
+    pub limits: Mutex<LimitsSeen>,
+}
+
+/// The limits' state for `/metrics`, copied out of the evaluation so that a
+/// scrape never waits for one.
+#[derive(Debug, Default, Clone)]
+pub struct LimitsSeen {
+    /// Per token: entries in the latest-state table, and points it refused (`series_cap`).
+    pub tokens: BTreeMap<String, (usize, u64)>,
+    /// Per site: active conditions not raised as alarms (`alarm_cap`).
+    pub not_raised: BTreeMap<String, usize>,
+    /// Series and heartbeats in the table; alarms resolved because theirs were forgotten.
+    pub entries: usize,
+    pub expired_alarms: u64,
 }
 
 struct Core {
@@ -41,7 +59,39 @@ struct Core {
     alarms: HashMap<String, Alarm>,
     silences: Vec<store::Silence>,
     flaps: HashMap<String, Flap>,
+    /// Alarms restored at start that have not had a condition since: they
+    /// may be expired only once the table has run for a series TTL.
+    restored: HashSet<String>,
+    grace_over: bool,
+    storms: notify::Storms,
 }
+
+/// Points written while an evaluation holds the table, for it to take next.
+#[derive(Default)]
+struct Pending {
+    batches: Vec<(String, Vec<Observation>, Instant)>,
+    points: usize,
+}
+
+/// Past this many queued points a writer waits for the evaluation and
+/// applies the queue itself (backpressure, never loss).
+const PENDING_MAX_POINTS: usize = 50_000;
+
+/// Alarms a site has one of per configured site or service, and the
+/// collector's own: never held back by `max_alarms_per_site`.
+const UNCAPPED: &[&str] = &[
+    "power_lost",
+    "power_redundancy_degraded",
+    "generator_not_running",
+    "service_degraded",
+    "service_outage",
+    "sink_down",
+    "spool_filling",
+    "notification_failing",
+    "report_failing",
+    "series_cap_reached",
+    "alarm_cap_reached",
+];
 
 /// An alarm's recent firing/resolved changes, for flap damping.
 #[derive(Debug, Default)]
@@ -63,6 +113,8 @@ pub struct Engine {
     /// The measurements the built-ins and rules read (ingest keeps only these).
     watched: std::sync::RwLock<Arc<std::collections::HashSet<String>>>,
     latest: Mutex<Latest>,
+    pending: Mutex<Pending>,
+    opened: Instant,
     core: Mutex<Core>,
     pub stats: Stats,
     /// Wakes the delivery task when notices are queued.
@@ -96,7 +148,17 @@ impl Engine {
             watched: std::sync::RwLock::new(Arc::new(watched(&cfg))),
             config: Mutex::new(Arc::new(cfg)),
             latest: Mutex::new(Latest::default()),
-            core: Mutex::new(Core { silences: store.silences()?, store, alarms, flaps: HashMap::new() }),
+            pending: Mutex::new(Pending::default()),
+            opened: Instant::now(),
+            core: Mutex::new(Core {
+                silences: store.silences()?,
+                store,
+                restored: alarms.keys().cloned().collect(),
+                alarms,
+                flaps: HashMap::new(),
+                grace_over: false,
+                storms: notify::Storms::default(),
+            }),
             stats: Stats::default(),
             wake: tokio::sync::Notify::new(),
             eval_wake: tokio::sync::Notify::new(),
@@ -122,20 +184,59 @@ impl Engine {
         self.watched.read().expect("not poisoned").clone()
     }
 
-    pub fn observe(&self, obs: &[Observation]) {
-        self.observe_at(obs, Instant::now());
+    /// Takes a write's points (of the watched measurements) from `token`.
+    pub fn observe(&self, token: &str, obs: Vec<Observation>) {
+        self.observe_from(token, obs, Instant::now());
     }
 
+    /// [`Self::observe`] of a test's points, at a given moment.
+    #[cfg(test)]
     pub fn observe_at(&self, obs: &[Observation], now: Instant) {
+        self.observe_from("", obs.to_vec(), now);
+    }
+
+    /// The writer applies its points at once when no evaluation holds the
+    /// table, else queues them for the next evaluation: a write never waits
+    /// for an evaluation (unless the queue is full).
+    pub fn observe_from(&self, token: &str, obs: Vec<Observation>, now: Instant) {
         if obs.is_empty() {
             return;
         }
-        let mut l = self.latest.lock().expect("not poisoned");
-        for o in obs {
-            l.observe(o, now);
+        let power = obs.iter().any(|o| matches!(o.measurement.as_str(), "ups" | "power_feed" | "ats" | "generator"));
+        let cap = self.config().limits.max_series_per_token;
+        match self.latest.try_lock() {
+            Ok(mut latest) => {
+                // What was queued first goes in first.
+                self.apply_pending(&mut latest, cap);
+                apply(&mut latest, token, &obs, now, cap);
+            }
+            Err(std::sync::TryLockError::WouldBlock) => {
+                let full = {
+                    let mut p = self.pending.lock().expect("not poisoned");
+                    p.points += obs.len();
+                    p.batches.push((token.to_string(), obs, now));
+                    p.points >= PENDING_MAX_POINTS
+                };
+                if full {
+                    let mut latest = self.latest.lock().expect("not poisoned");
+                    self.apply_pending(&mut latest, cap);
+                }
+            }
+            Err(std::sync::TryLockError::Poisoned(e)) => panic!("the latest-state lock is poisoned: {e}"),
         }
-        if obs.iter().any(|o| matches!(o.measurement.as_str(), "ups" | "power_feed" | "ats" | "generator")) {
+        if power {
             self.eval_wake.notify_one();
+        }
+    }
+
+    fn apply_pending(&self, latest: &mut Latest, cap: usize) {
+        let batches = {
+            let mut p = self.pending.lock().expect("not poisoned");
+            p.points = 0;
+            std::mem::take(&mut p.batches)
+        };
+        for (token, obs, at) in batches {
+            apply(latest, &token, &obs, at, cap);
         }
     }
 
@@ -147,15 +248,24 @@ impl Engine {
     /// [`Self::evaluate`] at a given moment (tests move time on).
     pub fn evaluate_at(&self, now: Instant, now_ms: i64) {
         let cfg = self.config();
+        let lim = &cfg.limits;
+        let ttl = Duration::from_secs(lim.series_ttl_secs);
         let mut core = self.core.lock().expect("not poisoned");
+        // Writers never wait for this lock (they queue): it is held for the
+        // whole look at the table, and the alarms it leaves without one.
+        let mut latest = self.latest.lock().expect("not poisoned");
+        self.apply_pending(&mut latest, lim.max_series_per_token);
+        let expired = latest.expire(now, ttl);
+        latest.since.get_or_insert(now);
         let mut conds = {
-            let mut latest = self.latest.lock().expect("not poisoned");
-            latest.since.get_or_insert(now);
             let alarms = &core.alarms;
             conditions::evaluate(&cfg, &latest, now, now_ms, &|name, labels| {
                 alarms.contains_key(&fingerprint(name, labels))
             })
         };
+        if cfg.enabled("series_cap_reached") {
+            conds.extend(series_cap(&latest, &core.alarms, lim.max_series_per_token));
+        }
         if let Some(f) = &*self.self_checks.lock().expect("not poisoned") {
             conds.extend(f(&cfg));
         }
@@ -167,9 +277,49 @@ impl Engine {
             conds.extend(conditions::notification_failing(&undelivered, core.alarms.values()));
         }
         self.stats.evaluations.fetch_add(1, Ordering::Relaxed);
+        let mut fps: Vec<String> = conds.iter().map(|c| fingerprint(&c.name, &c.labels)).collect();
+        let (refused, not_raised) = cap_alarms(&core.alarms, &conds, &fps, lim.max_alarms_per_site);
+        if cfg.enabled("alarm_cap_reached") {
+            for c in alarm_cap(&core.alarms, &not_raised, lim.max_alarms_per_site) {
+                fps.push(fingerprint(&c.name, &c.labels));
+                conds.push(c);
+            }
+        }
         let mut by_fp: HashMap<String, &Cond> = HashMap::with_capacity(conds.len());
-        for c in &conds {
-            by_fp.insert(fingerprint(&c.name, &c.labels), c);
+        for (i, (fp, c)) in fps.into_iter().zip(&conds).enumerate() {
+            if !refused.contains(&i) {
+                by_fp.insert(fp, c);
+            }
+        }
+        // Alarms without a condition whose series and heartbeats were all
+        // forgotten: nothing will ever clear them, so they expire. Looked
+        // for when something was forgotten, and once when alarms restored at
+        // start have had a series TTL to be seen again.
+        let grace_over = now.saturating_duration_since(self.opened) >= ttl;
+        let mut orphans: Vec<Alarm> = Vec::new();
+        if expired > 0 || (grace_over && !core.grace_over) {
+            core.grace_over = grace_over;
+            orphans = core
+                .alarms
+                .values()
+                .filter(|a| {
+                    !by_fp.contains_key(&a.fingerprint)
+                        && (grace_over || !core.restored.contains(&a.fingerprint))
+                        && !latest.carries(&a.labels)
+                })
+                .cloned()
+                .collect();
+        }
+        {
+            let mut seen = self.stats.limits.lock().expect("not poisoned");
+            seen.tokens = latest.owners.iter().map(|(k, c)| (k.to_string(), (c.entries, c.refused))).collect();
+            seen.not_raised = not_raised;
+            seen.entries = latest.series.len() + latest.agents.len();
+            seen.expired_alarms += orphans.len() as u64;
+        }
+        drop(latest);
+        for fp in by_fp.keys() {
+            core.restored.remove(fp);
         }
         // Inhibition: an active condition that explains others at its site.
         let mut inhibitors: Vec<(String, &Cond)> = Vec::new();
@@ -255,6 +405,16 @@ impl Engine {
                 }
                 (None, false) => {}
             }
+        }
+        let mut expired_summary: HashMap<String, String> = HashMap::new();
+        for a in orphans {
+            let why = texts::expired(lim.series_ttl_secs);
+            tracing::info!(alarm = %a.name, labels = ?a.labels, "alarm expired: nothing reports on it any more");
+            if a.state == State::Firing {
+                history.push((a.clone(), "resolved", why.clone()));
+            }
+            expired_summary.insert(a.fingerprint.clone(), why);
+            removed.push(a);
         }
         // Notices: what fires now, what is resolved, what is due again, what
         // an ended inhibition or silence releases, and escalations.
@@ -389,18 +549,34 @@ impl Engine {
                 notices.push((fp, kind, None));
             }
         }
-        if updated.is_empty() && removed.is_empty() && notices.is_empty() {
+        let summaries = core.storms.ended(now_ms, lim);
+        if updated.is_empty() && removed.is_empty() && notices.is_empty() && summaries.is_empty() {
             return;
         }
+        let known: HashMap<&str, &Alarm> =
+            final_alarms.iter().chain(removed.iter()).map(|a| (a.fingerprint.as_str(), a)).collect();
+        // Most severe first: in a storm, they are the ones sent one by one.
+        notices.sort_by(|(a, _, _), (b, _, _)| {
+            let (a, b) = (known[a.as_str()], known[b.as_str()]);
+            b.severity.cmp(&a.severity).then_with(|| a.name.cmp(&b.name)).then_with(|| a.labels.cmp(&b.labels))
+        });
         let mut payloads: Vec<(String, String, &'static str, String)> = Vec::new();
         for (fp, kind, to) in &notices {
-            let a = final_alarms.iter().chain(removed.iter()).find(|a| &a.fingerprint == fp).expect("known alarm");
-            let resolved_summary = by_fp.get(fp).map(|c| c.summary.clone());
+            let a = known[fp.as_str()];
+            let resolved_summary =
+                by_fp.get(fp).map(|c| c.summary.clone()).or_else(|| expired_summary.get(fp).cloned());
             let receivers = to.clone().unwrap_or_else(|| notify::route(&cfg, a));
             for receiver in receivers {
+                if !core.storms.admit(&receiver, a, kind, now_ms, lim) {
+                    self.stats.notices_folded.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 let payload = notify::payload(a, kind, now_ms, resolved_summary.as_deref());
                 payloads.push((receiver, fp.clone(), *kind, payload));
             }
+        }
+        for (receiver, payload) in summaries {
+            payloads.push((receiver, String::new(), "summary", payload));
         }
         for a in &updated {
             changes.push(Change::Upsert(a));
@@ -484,7 +660,8 @@ impl Engine {
     pub fn status(&self, now: Instant) -> serde_json::Value {
         use crate::ingest::lines::ObsValue;
         let cfg = self.config();
-        let latest = self.latest.lock().expect("not poisoned");
+        let mut latest = self.latest.lock().expect("not poisoned");
+        self.apply_pending(&mut latest, cfg.limits.max_series_per_token);
         let val = |v: Option<&ObsValue>| match v {
             Some(ObsValue::Num(x)) => serde_json::json!(x),
             Some(ObsValue::Bool(b)) => serde_json::json!(b),
@@ -598,6 +775,128 @@ pub async fn run(engine: Arc<Engine>, mut stop: tokio::sync::watch::Receiver<boo
             tracing::error!(error = %err, "alarm evaluation failed");
         }
         tokio::time::sleep(std::time::Duration::from_millis(100).min(every)).await;
+    }
+}
+
+/// Applies one write's points to the table, counting and (once a minute
+/// per token) logging the ones its series cap keeps out.
+fn apply(latest: &mut Latest, token: &str, obs: &[Observation], at: Instant, cap: usize) {
+    let owner = latest.owner(token);
+    let refused = obs.iter().filter(|o| latest.observe(o, at, &owner, cap) == Observed::OverCap).count();
+    if refused == 0 {
+        return;
+    }
+    let c = latest.owners.entry(owner.clone()).or_default();
+    if c.warned.is_none_or(|t| at.saturating_duration_since(t) >= Duration::from_secs(60)) {
+        c.warned = Some(at);
+        tracing::warn!(
+            token = %owner, series = c.entries, cap, refused_points = c.refused,
+            "token at its series cap (alarms.limits.max_series_per_token): points of new series are forwarded \
+             to the sinks, but no alarm sees them"
+        );
+    }
+}
+
+/// `series_cap_reached` of each token at its cap (and of those no longer, to resolve).
+fn series_cap(latest: &Latest, alarms: &HashMap<String, Alarm>, cap: usize) -> Vec<Cond> {
+    let mut out = Vec::new();
+    let mut tokens: std::collections::BTreeSet<String> =
+        latest.owners.iter().filter(|(_, c)| c.entries >= cap).map(|(k, _)| k.to_string()).collect();
+    tokens.extend(
+        alarms.values().filter(|a| a.name == "series_cap_reached").filter_map(|a| a.labels.get("token").cloned()),
+    );
+    for token in tokens {
+        let entries = latest.owners.get(token.as_str()).map_or(0, |c| c.entries);
+        out.push(self_cond(
+            "series_cap_reached",
+            [("token".to_string(), token.clone())].into(),
+            config::Severity::Warning,
+            texts::series_cap(&token, cap),
+            entries.to_string(),
+            entries >= cap,
+        ));
+    }
+    out
+}
+
+/// Which new alarms `max_alarms_per_site` holds back (indexes into `conds`),
+/// and how many per site. The most severe are raised first.
+fn cap_alarms(
+    alarms: &HashMap<String, Alarm>,
+    conds: &[Cond],
+    fps: &[String],
+    cap: usize,
+) -> (HashSet<usize>, BTreeMap<String, usize>) {
+    let site = |labels: &BTreeMap<String, String>| labels.get("site").cloned().unwrap_or_default();
+    let mut active: HashMap<String, usize> = HashMap::new();
+    for a in alarms.values().filter(|a| !UNCAPPED.contains(&a.name.as_str())) {
+        *active.entry(site(&a.labels)).or_default() += 1;
+    }
+    let mut new: Vec<usize> = (0..conds.len())
+        .filter(|&i| conds[i].active && !UNCAPPED.contains(&conds[i].name.as_str()) && !alarms.contains_key(&fps[i]))
+        .collect();
+    new.sort_by(|&a, &b| {
+        let (a, b) = (&conds[a], &conds[b]);
+        b.severity.cmp(&a.severity).then_with(|| a.name.cmp(&b.name)).then_with(|| a.labels.cmp(&b.labels))
+    });
+    let (mut refused, mut not_raised) = (HashSet::new(), BTreeMap::new());
+    for i in new {
+        let n = active.entry(site(&conds[i].labels)).or_default();
+        if *n >= cap {
+            refused.insert(i);
+            *not_raised.entry(site(&conds[i].labels)).or_default() += 1;
+        } else {
+            *n += 1;
+        }
+    }
+    (refused, not_raised)
+}
+
+/// `alarm_cap_reached` of each site over its cap (and of those no longer, to resolve).
+fn alarm_cap(alarms: &HashMap<String, Alarm>, not_raised: &BTreeMap<String, usize>, cap: usize) -> Vec<Cond> {
+    let mut sites: std::collections::BTreeSet<String> = not_raised.keys().cloned().collect();
+    sites.extend(
+        alarms
+            .values()
+            .filter(|a| a.name == "alarm_cap_reached")
+            .map(|a| a.labels.get("site").cloned().unwrap_or_default()),
+    );
+    sites
+        .into_iter()
+        .map(|site| {
+            let n = not_raised.get(&site).copied().unwrap_or(0);
+            let labels = if site.is_empty() { BTreeMap::new() } else { [("site".to_string(), site.clone())].into() };
+            self_cond(
+                "alarm_cap_reached",
+                labels,
+                config::Severity::Warning,
+                texts::alarm_cap(&site, cap, n),
+                n.to_string(),
+                n > 0,
+            )
+        })
+        .collect()
+}
+
+/// A condition about the collector itself (no `for`, no inhibition).
+pub fn self_cond(
+    name: &str,
+    labels: BTreeMap<String, String>,
+    severity: config::Severity,
+    summary: String,
+    value: String,
+    active: bool,
+) -> Cond {
+    Cond {
+        name: name.into(),
+        labels,
+        severity,
+        summary,
+        value: Some(value),
+        active,
+        for_secs: 0,
+        inhibits: &[],
+        inhibit_hosts: Vec::new(),
     }
 }
 
@@ -1273,5 +1572,206 @@ mod tests {
         e.evaluate_at(t0, 0);
         e.evaluate_at(t0 + Duration::from_secs(2), 2_000);
         assert_eq!(notices(&e), vec![("ups_on_battery".into(), "firing".into())]);
+    }
+
+    fn disk(host: &str, mount: &str, used_pct: f64) -> Observation {
+        obs("host_disk", &[("site", "hn"), ("host", host), ("mount", mount)], &[("used_pct", ObsValue::Num(used_pct))])
+    }
+
+    /// The payloads of the queued notices, oldest first.
+    fn payloads(e: &Engine) -> Vec<serde_json::Value> {
+        let due = e.with_store(|s| s.due(i64::MAX, 10_000)).unwrap();
+        due.iter().map(|n| serde_json::from_str(&n.payload).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_token_past_its_series_cap_adds_no_series_but_still_updates_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(dir.path(), "limits: {max_series_per_token: 3}\n")).unwrap();
+        let t0 = Instant::now();
+        let flood: Vec<Observation> = (0..5).map(|i| disk("h1", &format!("/m{i}"), 50.0)).collect();
+        e.observe_from("flood", flood, t0);
+        // Its own series still take new values; another token still adds its own.
+        e.observe_from("flood", vec![disk("h1", "/m0", 95.0)], t0);
+        e.observe_from("web", vec![disk("web1", "/", 20.0)], t0);
+        e.evaluate_at(t0, 1_000);
+        let seen = e.stats.limits.lock().unwrap().clone();
+        assert_eq!(seen.tokens["flood"], (3, 2), "3 series kept, 2 points refused");
+        assert_eq!(seen.tokens["web"], (1, 0));
+        assert_eq!(seen.entries, 4);
+        assert_eq!(
+            firing(&e),
+            vec![
+                ("disk_full".into(), "/m0 on h1 at hn is 95 % full".into()),
+                (
+                    "series_cap_reached".into(),
+                    "Token flood has 3 series in the alarm state, its cap (alarms.limits.max_series_per_token): \
+                     points of new series are still forwarded to the sinks, but no alarm sees them"
+                        .into()
+                ),
+            ]
+        );
+        let cap = e.alarms().into_iter().find(|a| a.name == "series_cap_reached").unwrap();
+        assert_eq!(cap.labels, [("token".to_string(), "flood".to_string())].into());
+    }
+
+    #[test]
+    fn points_written_while_an_evaluation_holds_the_table_wait_in_a_queue_not_on_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(dir.path(), "")).unwrap();
+        let t0 = Instant::now();
+        {
+            let _evaluating = e.latest.lock().unwrap();
+            e.observe_from("web", vec![disk("web1", "/", 95.0)], t0);
+            assert_eq!(e.pending.lock().unwrap().points, 1, "queued, and the writer went on");
+        }
+        e.evaluate_at(t0, 1_000);
+        assert_eq!(e.pending.lock().unwrap().points, 0);
+        assert_eq!(firing(&e), vec![("disk_full".into(), "/ on web1 at hn is 95 % full".into())]);
+    }
+
+    #[test]
+    fn a_series_not_written_for_the_ttl_is_forgotten_and_its_alarm_resolves_as_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(dir.path(), "limits: {series_ttl_secs: 60}\n")).unwrap();
+        let t0 = Instant::now();
+        e.observe_at(&[disk("web1", "/data", 95.0), disk("web2", "/", 20.0)], t0);
+        e.evaluate_at(t0, 1_000);
+        assert_eq!(firing(&e).len(), 1);
+        // web2 keeps writing; web1 goes away for good.
+        e.observe_at(&[disk("web2", "/", 21.0)], t0 + Duration::from_secs(30));
+        e.evaluate_at(t0 + Duration::from_secs(59), 59_000);
+        assert_eq!(firing(&e).len(), 1, "59 s is within the TTL");
+        e.evaluate_at(t0 + Duration::from_secs(60), 60_000);
+        assert!(e.alarms().is_empty());
+        let resolved = payloads(&e).into_iter().find(|p| p["notice"] == "resolved").unwrap();
+        assert_eq!(
+            resolved["summary"],
+            "No data for 1 min: what this alarm is about is no longer reported, so the collector forgot it \
+             (alarms.limits.series_ttl_secs); closed without a recovery"
+        );
+        let seen = e.stats.limits.lock().unwrap().clone();
+        assert_eq!((seen.entries, seen.expired_alarms), (1, 1), "web2's series is kept");
+        assert_eq!(e.history(10).unwrap()[0]["event"], "resolved");
+    }
+
+    #[test]
+    fn an_alarm_without_a_condition_stays_while_a_series_still_carries_its_labels() {
+        use ObsValue::{Num, Str};
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(dir.path(), "limits: {series_ttl_secs: 60}\n")).unwrap();
+        let t0 = Instant::now();
+        let stale =
+            backup("nas1", "db", &[("status", Str("ok".into())), ("last_success_ts", Num((T - 30 * 3600) as f64))]);
+        e.observe_at(&[stale, disk("web1", "/", 20.0)], t0);
+        e.evaluate_at(t0, T * 1000);
+        assert_eq!(firing(&e)[0].0, "backup_stale");
+        // The failed rerun carries no last success: no stale condition, but the job still reports.
+        e.observe_at(&[backup("nas1", "db", &[("status", Str("failed".into()))])], t0 + Duration::from_secs(50));
+        // web1's disk series expires, which makes the engine look for orphans.
+        e.evaluate_at(t0 + Duration::from_secs(61), T * 1000 + 61_000);
+        let names: Vec<String> = firing(&e).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["backup_failed", "backup_stale"]);
+        // Then the job stops reporting too: both expire.
+        e.evaluate_at(t0 + Duration::from_secs(111), T * 1000 + 111_000);
+        assert!(e.alarms().is_empty(), "{:?}", firing(&e));
+    }
+
+    #[test]
+    fn an_alarm_restored_at_start_expires_only_after_a_ttl_without_its_series() {
+        let dir = tempfile::tempdir().unwrap();
+        let extra = "limits: {series_ttl_secs: 60}\n";
+        {
+            let e = Engine::open(cfg(dir.path(), extra)).unwrap();
+            e.observe_at(&[ups(true)], Instant::now());
+            e.evaluate_at(Instant::now(), 1_000);
+        }
+        let e = Engine::open(cfg(dir.path(), extra)).unwrap();
+        let t0 = Instant::now();
+        e.evaluate_at(t0, 2_000);
+        e.evaluate_at(t0 + Duration::from_secs(59), 59_000);
+        assert_eq!(e.alarms().len(), 1, "its UPS may report again within the TTL");
+        e.evaluate_at(t0 + Duration::from_secs(61), 61_000);
+        assert!(e.alarms().is_empty());
+    }
+
+    #[test]
+    fn past_the_site_cap_new_alarms_are_not_raised_the_most_severe_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(dir.path(), "limits: {max_alarms_per_site: 2}\n")).unwrap();
+        let t0 = Instant::now();
+        let mut points: Vec<Observation> = (0..4).map(|i| disk("h1", &format!("/m{i}"), 95.0)).collect();
+        points.push(ups(true));
+        // Both feeds down: the site's power alarm is never held back.
+        points.extend([feed("A", false), feed("B", false)]);
+        e.observe_at(&points, t0);
+        e.evaluate_at(t0, 1_000);
+        let mut names: Vec<String> = e.alarms().into_iter().map(|a| a.name).collect();
+        names.sort();
+        assert_eq!(names, ["alarm_cap_reached", "disk_full", "power_lost", "ups_on_battery"]);
+        let cap = e.alarms().into_iter().find(|a| a.name == "alarm_cap_reached").unwrap();
+        assert_eq!(
+            cap.summary,
+            "2 alarms pending or firing at site hn, its cap (alarms.limits.max_alarms_per_site): 5 more are not raised; \
+             see the console and the writers of that site"
+        );
+        assert_eq!(e.stats.limits.lock().unwrap().not_raised, [("hn".to_string(), 5)].into());
+        // The disk raised is the first by its labels; the two feeds' alarms wait too.
+        let disk = e.alarms().into_iter().find(|a| a.name == "disk_full").unwrap();
+        assert_eq!(disk.labels["mount"], "/m0");
+        // Below the cap again, the rest are raised and the cap alarm resolves.
+        e.set_config(AlarmsConfig {
+            limits: config::LimitsConfig { max_alarms_per_site: 100, ..Default::default() },
+            ..(*e.config()).clone()
+        });
+        e.evaluate_at(t0 + Duration::from_secs(1), 2_000);
+        let names: Vec<String> = e.alarms().into_iter().map(|a| a.name).collect();
+        assert_eq!(names.len(), 8, "{names:?}");
+        assert!(!names.contains(&"alarm_cap_reached".to_string()));
+    }
+
+    #[test]
+    fn a_storm_of_notices_to_one_receiver_is_folded_into_one_summary_at_the_windows_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(dir.path(), "limits: {max_notices_per_window: 3, notice_window_secs: 60}\n")).unwrap();
+        let t0 = Instant::now();
+        let points: Vec<Observation> = (0..10).map(|i| disk(&format!("h{i}"), "/", 95.0)).collect();
+        e.observe_at(&points, t0);
+        e.observe_at(&[ups(true)], t0);
+        e.evaluate_at(t0, 1_000);
+        let sent: Vec<(String, String)> = notices(&e);
+        assert_eq!(
+            sent,
+            [
+                ("ups_on_battery".to_string(), "firing".to_string()),
+                ("disk_full".into(), "firing".into()),
+                ("disk_full".into(), "firing".into())
+            ],
+            "the critical one first"
+        );
+        assert_eq!(e.stats.notices_folded.load(Ordering::Relaxed), 8);
+        e.evaluate_at(t0 + Duration::from_secs(59), 59_000);
+        assert_eq!(notices(&e).len(), 3, "the window has not ended");
+        e.evaluate_at(t0 + Duration::from_secs(61), 61_000);
+        let summary = payloads(&e).pop().unwrap();
+        assert_eq!(summary["notice"], "summary");
+        assert_eq!(summary["severity"], "warning");
+        assert_eq!(summary["labels"], serde_json::json!({"site": "hn"}));
+        assert_eq!(
+            summary["summary"],
+            "8 more alarm notices at site hn in 1 min (8 firing, 0 resolved), not sent one by one; see the console: \
+             disk_full{host=h2,mount=/}, disk_full{host=h3,mount=/}, disk_full{host=h4,mount=/}, \
+             disk_full{host=h5,mount=/}, disk_full{host=h6,mount=/}, … 3 more"
+        );
+        assert_eq!(
+            notify::headline(&summary),
+            "[WARNING] 8 more alarm notices at site hn in 1 min (8 firing, 0 resolved), not sent one by one; \
+             see the console: disk_full{host=h2,mount=/}, disk_full{host=h3,mount=/}, disk_full{host=h4,mount=/}, \
+             disk_full{host=h5,mount=/}, disk_full{host=h6,mount=/}, … 3 more"
+        );
+        // The repeats due then (every 60 s here) are a storm of their own: three sent, the rest folded.
+        let kinds: Vec<String> = notices(&e).into_iter().map(|(_, k)| k).collect();
+        assert_eq!(kinds[3..], ["repeat", "repeat", "repeat", "summary"]);
+        assert_eq!(e.stats.notices_folded.load(Ordering::Relaxed), 8 + 8);
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use super::config::{AlarmsConfig, ReceiverConfig};
+use super::config::{AlarmsConfig, LimitsConfig, ReceiverConfig};
 use super::store::{Alarm, Outgoing};
 use super::{Engine, now_ms};
 
@@ -82,6 +82,107 @@ pub fn payload(a: &Alarm, status: &str, now_ms: i64, resolved_summary: Option<&s
     .to_string()
 }
 
+/// Per receiver, the notices of the current window: the first
+/// `max_notices_per_window` go out one by one, the rest are folded into one
+/// summary notice at the window's end, so a storm (thousands of alarms from
+/// one bad write) is one message, not thousands.
+#[derive(Debug, Default)]
+pub struct Storms(std::collections::HashMap<String, Storm>);
+
+#[derive(Debug)]
+struct Storm {
+    start_ms: i64,
+    sent: usize,
+    folded: usize,
+    resolved: usize,
+    /// The most severe folded.
+    severity: super::config::Severity,
+    sites: std::collections::BTreeSet<String>,
+    /// The first folded alarms, as `name{label=value,…}`.
+    first: Vec<String>,
+}
+
+/// How many folded alarms a summary names.
+const SUMMARY_NAMES: usize = 5;
+
+impl Storms {
+    /// Whether a notice of `a` goes to `receiver` on its own; if not, it is
+    /// counted into the window's summary.
+    pub fn admit(&mut self, receiver: &str, a: &Alarm, kind: &str, now_ms: i64, lim: &LimitsConfig) -> bool {
+        if lim.max_notices_per_window == 0 {
+            return true;
+        }
+        let w = self.0.entry(receiver.to_string()).or_insert_with(|| Storm {
+            start_ms: now_ms,
+            sent: 0,
+            folded: 0,
+            resolved: 0,
+            severity: super::config::Severity::Info,
+            sites: Default::default(),
+            first: Vec::new(),
+        });
+        if w.sent < lim.max_notices_per_window {
+            w.sent += 1;
+            return true;
+        }
+        w.folded += 1;
+        w.resolved += usize::from(kind == "resolved");
+        w.severity = w.severity.max(a.severity);
+        if let Some(site) = a.labels.get("site") {
+            w.sites.insert(site.clone());
+        }
+        if w.first.len() < SUMMARY_NAMES {
+            let labels: Vec<String> =
+                a.labels.iter().filter(|(k, _)| *k != "site").map(|(k, v)| format!("{k}={v}")).collect();
+            w.first.push(format!("{}{{{}}}", a.name, labels.join(",")));
+        }
+        false
+    }
+
+    /// The summary notices (receiver, payload) of the windows that have
+    /// ended; a receiver's next notice starts a new window.
+    pub fn ended(&mut self, now_ms: i64, lim: &LimitsConfig) -> Vec<(String, String)> {
+        let window_ms = (lim.notice_window_secs as i64) * 1000;
+        let mut out = Vec::new();
+        self.0.retain(|receiver, w| {
+            if now_ms - w.start_ms < window_ms {
+                return true;
+            }
+            if w.folded > 0 {
+                out.push((receiver.clone(), storm_payload(w, now_ms, lim.notice_window_secs)));
+            }
+            false
+        });
+        out.sort();
+        out
+    }
+}
+
+fn storm_payload(w: &Storm, now_ms: i64, window_secs: u64) -> String {
+    let summary =
+        super::texts::storm_summary(w.folded, w.folded - w.resolved, w.resolved, &w.sites, window_secs, &w.first);
+    let labels = match w.sites.len() {
+        1 => serde_json::json!({"site": w.sites.iter().next()}),
+        _ => serde_json::json!({}),
+    };
+    serde_json::json!({
+        "status": "firing",
+        "notice": "summary",
+        "fingerprint": "",
+        "name": "notice_summary",
+        "severity": w.severity.as_str(),
+        "labels": labels,
+        "summary": summary,
+        "value": w.folded.to_string(),
+        "started_at": iso(w.start_ms),
+        "ended_at": null,
+        "acknowledged_by": null,
+        "first": w.first,
+        "sent_at": iso(now_ms),
+    })
+    .to_string()
+}
+
 /// Alertmanager's `POST /api/v2/alerts` body for a notice.
 fn alertmanager_body(p: &serde_json::Value) -> serde_json::Value {
     let mut labels = p["labels"].as_object().cloned().unwrap_or_default();
@@ -107,6 +208,13 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 
 /// The one-line text of a notice (email subject, chat message head).
 pub fn headline(p: &serde_json::Value) -> String {
+    if p["notice"] == "summary" {
+        return format!(
+            "[{}] {}",
+            p["severity"].as_str().unwrap_or("").to_uppercase(),
+            p["summary"].as_str().unwrap_or("")
+        );
+    }
     let state = match p["notice"].as_str().unwrap_or("") {
         "resolved" => "RESOLVED",
         "repeat" => "STILL FIRING",

@@ -266,6 +266,7 @@ async fn metrics(State(app): State<Arc<AppState>>, client: access::Client, heade
             seen.points
         );
     }
+    crate::state::write_limit_metrics(&app, &mut m);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], m).into_response()
 }
 

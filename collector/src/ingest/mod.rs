@@ -113,6 +113,11 @@ async fn write(
     let multiplier = lines::precision_multiplier(q.get("precision").map(String::as_str))
         .map_err(|m| reject(RequestRejection::BadRequest, WriteError::new(StatusCode::BAD_REQUEST, "invalid", m)))?;
 
+    // Held while the body is read and parsed (limits.md: bodies at once).
+    let permit = app.bodies.acquire(&who.name, live.read_timeout, &app.stats).await.map_err(|m| {
+        tracing::warn!(agent = %who.name, error = %m, "write refused");
+        reject(RequestRejection::Overloaded, WriteError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m))
+    })?;
     let raw = read_body(&live, &headers, body).await.map_err(|e| {
         let why = match e.status {
             StatusCode::PAYLOAD_TOO_LARGE => RequestRejection::TooLarge,
@@ -135,6 +140,7 @@ async fn write(
         watched.as_ref().is_some_and(|w| w.contains(m)) || (trends && crate::trends::MEASUREMENTS.contains(&m))
     };
     let mut n = lines::normalize_watching(text, &who, multiplier, dcwatch_common::now_ns(), &watch);
+    drop(permit);
 
     if n.accepted > 0 {
         if let Some(d) = &live.durable {
@@ -173,21 +179,13 @@ async fn write(
             }
         }
         app.stats.points_received.fetch_add(n.accepted, Ordering::Relaxed);
-        if let Some(e) = &app.alarms {
-            e.observe(&n.observations);
-        }
         if let Some(t) = &app.trends {
             t.observe(&n.observations);
         }
-        let now = dcwatch_common::now_ns();
-        let mut agents = app.agents.lock().expect("not poisoned");
-        for key in n.agents {
-            let seen = agents.entry(key).or_default();
-            seen.last_write_ns = now;
-            // A body is nearly always one agent's; with several (a proxy
-            // forwarding for many hosts) each is credited with the whole body.
-            seen.points += n.accepted;
+        if let Some(e) = &app.alarms {
+            e.observe(&who.name, std::mem::take(&mut n.observations));
         }
+        app.saw_agents(&who.name, std::mem::take(&mut n.agents), n.accepted, dcwatch_common::now_ns());
     }
     app.stats.points_invalid.fetch_add(n.invalid.len() as u64, Ordering::Relaxed);
     app.stats.points_forbidden.fetch_add(n.forbidden.len() as u64, Ordering::Relaxed);
