@@ -7,7 +7,7 @@ const TOKEN: &str = "e2e-agent-token-0123456789";
 
 fn collector_yaml(sink: &str) -> String {
     format!(
-        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn-dc1\n{sink}"
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn-dc1\n      poller: true\n{sink}"
     )
 }
 
@@ -129,7 +129,7 @@ fn credentials_in_sink_and_webhook_urls_never_reach_health_metrics_logs_or_the_a
         dir,
         &collector_yaml(&format!(
             "sinks:\n  - name: influx\n    url: http://admin:S3cretPw@127.0.0.1:{sink_port}\n    flush_interval_ms: 100\n\
-             alarms:\n  db: {}\n  evaluate_every_ms: 200\n  api_tokens: [api-token-0123456789]\n  rules:\n    - name: room_hot\n      \
+             alarms:\n  db: {}\n  evaluate_every_ms: 200\n  rules:\n    - name: room_hot\n      \
              measurement: env\n      field: temperature_c\n      above: 30\n  receivers:\n    - name: hook\n      \
              webhook: {{url: 'http://hookuser:HookPw99@127.0.0.1:{hook_port}/hook'}}\n",
             db.display()
@@ -149,7 +149,7 @@ fn credentials_in_sink_and_webhook_urls_never_reach_health_metrics_logs_or_the_a
     wait_for("a failed notice in the log", || collector.proc.output().contains("notice not delivered").then_some(()));
     let api = http(None)
         .get(format!("{}/api/alarms", collector.url()))
-        .header("authorization", "Bearer api-token-0123456789")
+        .bearer_auth(dcwatch_tests::API_TOKEN)
         .send()
         .and_then(|r| r.text())
         .expect("api");
