@@ -442,8 +442,10 @@ pub async fn serve(
                 .with_context(|| {
                     format!("cannot load TLS certificate {} / key {}", tls.cert_file.display(), tls.key_file.display())
                 })?;
+            // The tracker's first-request timeout ends a stalled handshake
+            // (and counts it); the acceptor's own is a second line.
             let tls = axum_server::tls_rustls::RustlsAcceptor::new(rustls)
-                .handshake_timeout(limits.first_request)
+                .handshake_timeout(limits.first_request + Duration::from_secs(1))
                 .acceptor(acceptor);
             let server = server.acceptor(tls);
             tokio::spawn(async move { server.serve(service).await })

@@ -112,6 +112,13 @@ impl Proc {
         self.child.id()
     }
 
+    /// A size from `/proc/PID/status` in bytes: `VmRSS` (now) or `VmHWM` (peak).
+    pub fn memory_bytes(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("proc status");
+        let line = status.lines().find(|l| l.starts_with(&format!("{field}:"))).expect("field in proc status");
+        line.split_whitespace().nth(1).and_then(|k| k.parse::<u64>().ok()).expect("kB") * 1024
+    }
+
     /// Exit status if it has exited.
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()
@@ -417,6 +424,38 @@ impl Collector {
         };
         let resp = req.body(body).send().expect("post to collector");
         (resp.status().as_u16(), resp.text().unwrap_or_default())
+    }
+}
+
+/// One HTTP/1.1 request on a connection of its own that the server closes
+/// after the answer (`Connection: close`), so no pooled connection stays
+/// open behind a test that counts connections: (status, body).
+pub fn raw_request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).and_then(|()| s.write_all(body)).expect("send");
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).expect("read the answer");
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or_else(|| panic!("no status in {text:?}"));
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+impl Collector {
+    /// [`Self::metric`] read over a connection of its own (plain HTTP only).
+    pub fn metric_once(&self, series: &str) -> Option<f64> {
+        let (_, text) = raw_request(self.port, "GET", "/metrics", &[], b"");
+        text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
     }
 }
 
