@@ -1,11 +1,17 @@
-//! Loading YAML configuration files: secret expansion, parsing with positions,
-//! and errors a technician can act on.
+//! Loading YAML configuration files: secret references, parsing with
+//! positions, and errors a technician can act on.
 //!
-//! The file is read as text, `${VAR}` and `${file:PATH}` references are expanded
-//! (outside comments), and the result is deserialized straight into the typed
-//! config structs with `serde-saphyr`, which keeps line and column numbers. We
-//! never parse into an untyped value first: that would lose the positions.
+//! The file is deserialized straight into the typed config structs with
+//! `serde-saphyr`, which keeps line and column numbers. We never parse into
+//! an untyped value first: that would lose the positions. `${VAR}` and
+//! `${file:PATH}` references are replaced inside the parsed string values
+//! (`substitute.rs`), so a secret is data whatever it holds; a scan of the
+//! text beforehand finds them all and reports an unset variable or an
+//! unreadable file at its line and column.
 
+mod substitute;
+
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -100,8 +106,13 @@ pub fn load<T: DeserializeOwned + Validate>(path: &Path) -> Result<T, ConfigErro
 /// Parses config text (already read from `base` — used to resolve relative
 /// `${file:…}` paths).
 pub fn parse<T: DeserializeOwned + Validate>(raw: &str, base: &Path) -> Result<T, Vec<Problem>> {
-    let text = expand(raw, base.parent().unwrap_or(Path::new(".")))?;
-    let value: T = serde_saphyr::from_str(&text).map_err(|e| vec![yaml_problem(&e)])?;
+    let base_dir = base.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let resolved = references(raw, &base_dir)?;
+    let secrets = substitute::Secrets { base_dir, resolved };
+    let value: T = serde_saphyr::with_deserializer_from_str(raw, |de| {
+        T::deserialize(substitute::Expand { inner: de, secrets: &secrets })
+    })
+    .map_err(|e| vec![yaml_problem(&e)])?;
     let mut problems = Vec::new();
     value.validate(&mut problems);
     if problems.is_empty() { Ok(value) } else { Err(problems) }
@@ -132,63 +143,57 @@ fn first_meaningful_line(s: &str) -> String {
     line.to_string()
 }
 
-/// Expands `${NAME}` from the environment and `${file:PATH}` from a file
-/// (trailing newline removed; relative paths are relative to the config
-/// file's folder). `$${` stands for a literal `${`. Comment lines are left as
-/// they are, so a commented-out `${TOKEN}` does not need to be defined.
+/// Finds the `${NAME}` (environment) and `${file:PATH}` (a file's contents,
+/// trailing newline removed; relative paths are relative to the config
+/// file's folder) references in the text and resolves them, each problem at
+/// its line and column. `$${` stands for a literal `${`. Comments are
+/// skipped, so a commented-out `${TOKEN}` does not need to be defined.
 ///
-/// Expansion never spans lines, so line numbers in later errors stay right.
-pub fn expand(raw: &str, base_dir: &Path) -> Result<String, Vec<Problem>> {
-    let mut out = String::with_capacity(raw.len());
+/// The text is not changed: the values are put in after parsing, inside the
+/// string values that hold the references (`substitute.rs`).
+pub fn references(raw: &str, base_dir: &Path) -> Result<HashMap<String, String>, Vec<Problem>> {
+    let mut found = HashMap::new();
     let mut problems = Vec::new();
     for (idx, line) in raw.split_inclusive('\n').enumerate() {
         let line_no = idx as u64 + 1;
         if line.trim_start().starts_with('#') || !line.contains('$') {
-            out.push_str(line);
             continue;
         }
-        // A trailing comment is kept as it is: a `${…}` in it is not expanded.
-        let (line, comment) = line.split_at(comment_start(line).unwrap_or(line.len()));
+        // A `${…}` in a trailing comment is no reference.
+        let line = &line[..comment_start(line).unwrap_or(line.len())];
         let mut rest = line;
         let mut col = 1u64;
         while let Some(pos) = rest.find('$') {
-            out.push_str(&rest[..pos]);
             col += rest[..pos].chars().count() as u64;
             let tail = &rest[pos..];
             if let Some(after) = tail.strip_prefix("$${") {
-                out.push_str("${");
                 rest = after;
                 col += 3;
                 continue;
             }
             if !tail.starts_with("${") {
-                out.push('$');
                 rest = &tail[1..];
                 col += 1;
                 continue;
             }
             let Some(end) = tail.find('}') else {
                 problems.push(Problem::at(line_no, col, "unclosed `${`: write `${NAME}`, or `$${` for a literal"));
-                out.push_str(tail);
                 break;
             };
             let name = &tail[2..end];
-            match resolve(name, base_dir) {
-                Ok(value) if value.contains('\n') => problems.push(Problem::at(
-                    line_no,
-                    col,
-                    format!("`${{{name}}}` expands to text with a line break, which cannot stand in one YAML value"),
-                )),
-                Ok(value) => out.push_str(&value),
-                Err(msg) => problems.push(Problem::at(line_no, col, msg)),
+            if !found.contains_key(name) {
+                match resolve(name, base_dir) {
+                    Ok(value) => {
+                        found.insert(name.to_string(), value);
+                    }
+                    Err(msg) => problems.push(Problem::at(line_no, col, msg)),
+                }
             }
             col += tail[..=end].chars().count() as u64;
             rest = &tail[end + 1..];
         }
-        out.push_str(rest);
-        out.push_str(comment);
     }
-    if problems.is_empty() { Ok(out) } else { Err(problems) }
+    if problems.is_empty() { Ok(found) } else { Err(problems) }
 }
 
 /// Where a YAML comment starts on a line: a `#` after whitespace, outside quotes.
@@ -280,21 +285,118 @@ mod tests {
 
     #[test]
     fn an_undefined_variable_names_itself_with_its_position() {
-        let problems = expand("a: 1\nb: x ${DCWATCH_SURELY_UNDEFINED_1}\n", Path::new(".")).unwrap_err();
+        let problems = parse_sample("name: a\ninterval_secs: 1\nb: x ${DCWATCH_SURELY_UNDEFINED_1}\n").unwrap_err();
         assert_eq!(problems.len(), 1);
-        assert_eq!(problems[0].position, Some((2, 6)));
-        assert!(problems[0].message.contains("DCWATCH_SURELY_UNDEFINED_1"));
+        assert_eq!(problems[0].position, Some((3, 6)));
+        assert_eq!(
+            problems[0].message,
+            "environment variable `DCWATCH_SURELY_UNDEFINED_1` is not set (referenced as \
+             `${DCWATCH_SURELY_UNDEFINED_1}`); set it, or use `${file:PATH}`"
+        );
+    }
+
+    /// Every string value of the config, in the shapes configs have.
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Secrets {
+        a: String,
+        #[serde(default)]
+        b: Option<String>,
+        #[serde(default)]
+        list: Vec<String>,
+        #[serde(default)]
+        map: std::collections::BTreeMap<String, String>,
+        #[serde(default)]
+        kind: Option<Kind>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+    enum Kind {
+        Webhook { url: String },
+    }
+
+    impl Validate for Secrets {
+        fn validate(&self, _: &mut Vec<Problem>) {}
+    }
+
+    fn parse_secrets(text: &str, dir: &Path) -> Result<Secrets, Vec<Problem>> {
+        parse(text, &dir.join("x.yaml"))
+    }
+
+    /// Regression: secrets were pasted into the text before parsing, so a
+    /// `#` in one began a comment, `: ` a key, a quote ended the string and
+    /// a line break was refused.
+    #[test]
+    fn secrets_with_yaml_syntax_in_them_come_through_byte_exact() {
+        let tricky = [
+            ("DCWATCH_TEST_SECRET_HASH", "pa #x"),
+            ("DCWATCH_TEST_SECRET_COLON", "a: b"),
+            ("DCWATCH_TEST_SECRET_NEWLINE", "line 1\nline 2: x\n  - y"),
+            ("DCWATCH_TEST_SECRET_DQUOTE", "say \"hi\" \\"),
+            ("DCWATCH_TEST_SECRET_SQUOTE", "it's"),
+            ("DCWATCH_TEST_SECRET_BRACES", "{x: [1, 2]} & *ref ${NOT_A_REFERENCE}"),
+        ];
+        for (k, v) in tricky {
+            // SAFETY: tests in this module set only these variables, with unique names.
+            unsafe { std::env::set_var(k, v) };
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for (name, _) in tricky {
+            let s = parse_secrets(&format!("a: ${{{name}}}\n"), d).unwrap();
+            let want = std::env::var(name).unwrap();
+            assert_eq!(s.a, want, "{name} plain");
+            let s = parse_secrets(&format!("a: \"${{{name}}}\"\nb: '${{{name}}}'\n"), d).unwrap();
+            assert_eq!((s.a.as_str(), s.b.as_deref()), (want.as_str(), Some(want.as_str())), "{name} quoted");
+        }
+        std::fs::write(d.join("token"), "x # y\n: z\n").unwrap();
+        let s = parse_secrets(
+            "a: Bearer ${DCWATCH_TEST_SECRET_HASH}/${DCWATCH_TEST_SECRET_SQUOTE}.  # ${NOT_SET_IN_A_COMMENT}\n\
+             b: ${file:token}\n\
+             list:\n  - ${DCWATCH_TEST_SECRET_COLON}\n  - $${LITERAL} costs $5\n\
+             map:\n  bearer: ${DCWATCH_TEST_SECRET_DQUOTE}\n\
+             kind:\n  type: webhook\n  url: https://h/${DCWATCH_TEST_SECRET_NEWLINE}\n",
+            d,
+        )
+        .unwrap();
+        assert_eq!(
+            s,
+            Secrets {
+                a: "Bearer pa #x/it's.".into(),
+                b: Some("x # y\n: z".into()),
+                list: vec!["a: b".into(), "${LITERAL} costs $5".into()],
+                map: [("bearer".to_string(), "say \"hi\" \\".to_string())].into(),
+                kind: Some(Kind::Webhook { url: "https://h/line 1\nline 2: x\n  - y".into() }),
+            }
+        );
+    }
+
+    #[test]
+    fn errors_after_a_secret_keep_their_positions_in_the_file() {
+        // SAFETY: tests in this module set only this variable, with a unique name.
+        unsafe { std::env::set_var("DCWATCH_TEST_SECRET_LINES", "one\ntwo\nthree") };
+        let dir = tempfile::tempdir().unwrap();
+        let problems = parse_secrets("a: ${DCWATCH_TEST_SECRET_LINES}\nb: x\n  intreval: 3\n", dir.path()).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].position, Some((3, 11)), "{problems:?}");
+        let problems = parse_secrets("a: ${DCWATCH_TEST_SECRET_LINES}\nintreval: 3\n", dir.path()).unwrap_err();
+        assert_eq!(problems[0].position, Some((2, 1)));
+        assert_eq!(problems[0].message, "unknown field `intreval`, expected one of a, b, list, map, kind");
+        let problems = parse_secrets("a: x\nlist:\n  - ${file:no-such-file}\n", dir.path()).unwrap_err();
+        assert_eq!(problems[0].position, Some((3, 5)));
+        assert!(problems[0].message.starts_with("`${file:no-such-file}`: cannot read "), "{problems:?}");
     }
 
     #[test]
     fn comment_lines_and_escaped_references_are_left_alone() {
-        let out = expand("# token: ${NOPE_NOT_SET}\nv: $${LITERAL} costs $5\n", Path::new(".")).unwrap();
-        assert_eq!(out, "# token: ${NOPE_NOT_SET}\nv: ${LITERAL} costs $5\n");
+        let found = references("# token: ${NOPE_NOT_SET}\nv: $${LITERAL} costs $5\n", Path::new(".")).unwrap();
+        assert!(found.is_empty(), "{found:?}");
     }
 
     #[test]
     fn trailing_comments_are_not_expanded_but_a_hash_in_a_value_is_no_comment() {
-        let out = expand(
+        let out = references(
             "a: x   # or ${file:/no/such/file}\nb: '${NOPE_NOT_SET_2} # not a comment'\nc: pa#ss\n",
             Path::new("."),
         );
@@ -302,16 +404,16 @@ mod tests {
         // Only the reference inside quotes, before a `#` that is part of the value.
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].position, Some((2, 5)));
-        let out = expand("a: x   # or ${file:/no/such/file}\nc: pa#ss\n", Path::new(".")).unwrap();
-        assert_eq!(out, "a: x   # or ${file:/no/such/file}\nc: pa#ss\n");
+        let found = references("a: x   # or ${file:/no/such/file}\nc: pa#ss\n", Path::new(".")).unwrap();
+        assert!(found.is_empty(), "{found:?}");
     }
 
     #[test]
     fn file_references_are_read_relative_to_the_config_and_trimmed() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("token"), "s3cret\n").unwrap();
-        let out = expand("token: ${file:token}\n", dir.path()).unwrap();
-        assert_eq!(out, "token: s3cret\n");
+        let s = parse_secrets("a: ${file:token}\n", dir.path()).unwrap();
+        assert_eq!(s.a, "s3cret");
     }
 
     #[test]
