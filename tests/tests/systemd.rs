@@ -40,7 +40,7 @@ fn check(name: &str) {
     };
     let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains(name) || l.contains("ignoring")).collect();
     assert_eq!(warnings, Vec::<&str>::new(), "systemd does not understand every line of {name}");
-    assert!(score <= MAX_EXPOSURE, "{name} scores {score}, more than {MAX_EXPOSURE}: see docs/notes-systemd.md");
+    assert!(score <= MAX_EXPOSURE, "{name} scores {score}, more than {MAX_EXPOSURE}: see docs/security.md");
 }
 
 #[test]
