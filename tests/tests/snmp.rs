@@ -610,10 +610,14 @@ fn a_flood_of_unauthenticated_v3_traps_from_many_senders_holds_few_sockets_and_a
     // In batches the agent has read before the next is sent, so the kernel
     // drops none and every one is counted.
     let mut most = before;
+    // The kernel may give a closed sender's port to a later one: the agent
+    // then sees one sender where the test made two.
+    let mut distinct = std::collections::HashSet::new();
     for batch in 0..SENDERS / 20 {
         for i in 0..20 {
             let ip = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"][(batch * 20 + i) % 4];
             let s = std::net::UdpSocket::bind((ip, 0)).expect("bind a sender");
+            distinct.insert(s.local_addr().expect("sender address"));
             s.send_to(&forged, &target).expect("send the forged trap");
         }
         let start = std::time::Instant::now();
@@ -651,7 +655,10 @@ fn a_flood_of_unauthenticated_v3_traps_from_many_senders_holds_few_sockets_and_a
     assert_eq!(f["received_total"], SENDERS as u64 + 1, "{counts}");
     // Each forged trap reached USM, which refused it (unknown user).
     assert_eq!(f["dropped_bad_credentials_total"], SENDERS as u64, "{counts}");
-    assert_eq!(f["v3_senders_evicted_total"] + f["v3_senders_expired_total"], SENDERS as u64, "{counts}");
+    // Each sender the agent saw went; one whose port came back after it went
+    // is a new sender, so the count lies between the two.
+    let gone = f["v3_senders_evicted_total"] + f["v3_senders_expired_total"];
+    assert!((distinct.len() as u64..=SENDERS as u64).contains(&gone), "{} distinct: {counts}", distinct.len());
     assert!(!agent.proc.output().contains("cannot persist the spool cursor"), "{}", agent.proc.output());
     assert!(agent.proc.exited().is_none(), "the agent died");
 }
