@@ -1,7 +1,7 @@
 //! Attacks from a writer that holds one agent's token (and from anyone who
 //! can open a socket), against the real collector: series, alarms and
 //! notices flooded, bodies held half-sent, connections opened and left
-//! idle. Past each limit (docs/notes-limits.md) the flood is refused or
+//! idle. Past each limit (docs/security.md (Limits)) the flood is refused or
 //! counted exactly, every write of the other agent is accepted, and the
 //! collector keeps serving in bounded memory. Loopback only; bounded in
 //! count; no timing is asserted.

@@ -102,7 +102,7 @@ impl Default for SilenceLimits {
 /// Bounds on the latest-state table, the alarms and the notices, so that one
 /// token (a broken agent or an attacker holding its token) cannot make the
 /// collector grow without end or bury the on-call engineer in notices.
-/// docs/notes-limits.md says what happens past each.
+/// docs/security.md (Limits) says what happens past each.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
