@@ -405,6 +405,12 @@ impl Validate for CollectorConfig {
                  or set ingest.allow_anonymous: true on a closed lab network",
             ));
         }
+        if self.ingest.allow_anonymous && !self.ingest.tokens.is_empty() {
+            p.push(Problem::general(
+                "ingest.allow_anonymous: cannot be used with ingest.tokens: a token holder could leave the token \
+                 out and write for any site and any device; keep one or the other",
+            ));
+        }
         let mut names = HashSet::new();
         for (i, t) in self.ingest.tokens.iter().enumerate() {
             let at = format!("ingest.tokens[{i}]");
@@ -574,6 +580,14 @@ mod tests {
             problems[0].message,
             "api.metrics_require_token: no api.tokens are configured, so nothing could read /metrics"
         );
+    }
+
+    #[test]
+    fn anonymous_writes_and_tokens_do_not_mix() {
+        let problems =
+            parse("ingest:\n  allow_anonymous: true\n  tokens:\n    - {name: a, token: 0123456789abcdef0, site: hn}\n")
+                .unwrap_err();
+        assert!(problems[0].message.starts_with("ingest.allow_anonymous: cannot be used with ingest.tokens"));
     }
 
     #[test]

@@ -114,6 +114,16 @@ pub fn normalize_watching(
         if text.is_empty() || text.starts_with('#') {
             continue;
         }
+        if text.contains(['\n', '\r']) {
+            // An escaped or quoted line break: the parser reads one line, but
+            // a sink that splits on every newline would read the part after
+            // it as a point of its own, one no check here has seen.
+            n.invalid.push(LineError {
+                line: line_no,
+                message: "a line break inside a line (escaped, or in a quoted string) is not accepted".into(),
+            });
+            continue;
+        }
         let parsed = match parse_lines(text).next() {
             Some(Ok(p)) => p,
             Some(Err(e)) => {
@@ -256,6 +266,18 @@ mod tests {
         assert_eq!(n.invalid.len(), 1);
         assert_eq!(n.invalid[0].line, 4);
         assert_eq!(std::str::from_utf8(&n.out).unwrap(), "m,site=hn v=1 1\nm,site=hn v=3 3\n");
+    }
+
+    #[test]
+    fn a_line_break_inside_a_line_cannot_smuggle_a_second_point() {
+        let who = Identity { host: Some("web01".into()), poller: false, ..site_token() };
+        let body = "host_cpu,host=web01 msg=\"x\nups,device=u1 on_battery=true 1\n\" 1\nm v=1\\\nups,device=u1 on_battery=true 1\nm v=2 2\n";
+        let n = normalize(body, &who, 1, 0);
+        assert_eq!(std::str::from_utf8(&n.out).unwrap(), "m,site=hn,host=web01 v=2 2\n");
+        let msgs: Vec<_> = n.invalid.iter().map(|e| (e.line, e.message.as_str())).collect();
+        let why = "a line break inside a line (escaped, or in a quoted string) is not accepted";
+        // Lines are counted as in the file: the first spans three.
+        assert_eq!(msgs, vec![(1, why), (4, why)]);
     }
 
     #[test]
