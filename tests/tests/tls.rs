@@ -144,6 +144,30 @@ fn a_token_bound_to_a_client_certificate_name_is_refused_with_another_hosts_cert
         Some(1.0)
     );
     assert_eq!(collector.metric("dcwatch_collector_points_received_total"), Some(0.0));
+    let audit = collector
+        .client()
+        .get(format!("{}/api/audit?limit=10", collector.url()))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .and_then(|r| r.text())
+        .expect("audit log");
+    let audit: serde_json::Value = serde_json::from_str(&audit).expect("audit JSON");
+    let refused: Vec<_> = audit["audit"]
+        .as_array()
+        .expect("audit rows")
+        .iter()
+        .filter(|r| r["action"] == "ingest_auth_failed")
+        .map(|r| (r["actor"].clone(), r["role"].clone(), r["outcome"].clone(), r["comment"].clone()))
+        .collect();
+    assert_eq!(
+        refused,
+        vec![(
+            "web01".into(),
+            "agent".into(),
+            "refused".into(),
+            "token `web01` must come with a client certificate for `web01.dc.local`".into()
+        )]
+    );
     let web01 = http_as(Some(&d.join("ca.pem")), Some(&make_client_cert(d, "good", WEB01)));
     assert_eq!(post_with(&collector, &web01, TOKEN).expect("write with the web01 certificate"), (204, String::new()));
     assert_eq!(collector.metric("dcwatch_collector_points_received_total"), Some(1.0));
