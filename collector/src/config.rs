@@ -226,6 +226,24 @@ pub struct TlsConfig {
     pub cert_file: PathBuf,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1).
     pub key_file: PathBuf,
+    /// PEM of the CA certificate(s) that sign the agents' client
+    /// certificates. Defaults to none: clients are not asked for one.
+    #[serde(default)]
+    pub client_ca_file: Option<PathBuf>,
+    /// With `client_ca_file`: `optional` (a client may come without a
+    /// certificate; one it presents must be valid) or `required` (the
+    /// handshake fails without a valid one). Defaults to optional.
+    #[serde(default)]
+    pub client_cert: ClientCert,
+}
+
+/// Whether a client must present a certificate (`listen.tls.client_cert`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientCert {
+    #[default]
+    Optional,
+    Required,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -284,6 +302,11 @@ pub struct TokenConfig {
     /// With `poller`, only these devices (their `device` tag). Defaults to any.
     #[serde(default)]
     pub devices: Option<Vec<String>>,
+    /// If set, a request with this token is accepted only over TLS with a
+    /// verified client certificate valid for this DNS name (e.g.
+    /// `web01.dc.local`); needs `listen.tls.client_ca_file`. Defaults to none.
+    #[serde(default)]
+    pub client_cert_name: Option<String>,
 }
 
 /// One InfluxDB-compatible target.
@@ -424,6 +447,17 @@ impl Validate for CollectorConfig {
             if t.devices.is_some() && !t.poller {
                 p.push(Problem::general(format!("{at}.devices: lists devices, so set `poller: true` too")));
             }
+            if let Some(name) = &t.client_cert_name {
+                if rustls::pki_types::DnsName::try_from(name.as_str()).is_err() {
+                    p.push(Problem::general(format!("{at}.client_cert_name: `{name}` is not a DNS name")));
+                }
+                if self.listen.tls.as_ref().is_none_or(|tls| tls.client_ca_file.is_none()) {
+                    p.push(Problem::general(format!(
+                        "{at}.client_cert_name: needs listen.tls with client_ca_file, \
+                         or no client certificate could ever be verified"
+                    )));
+                }
+            }
         }
         let mut api_names = HashSet::new();
         for (i, t) in self.api.tokens.iter().enumerate() {
@@ -469,7 +503,8 @@ impl Validate for CollectorConfig {
         let sp = &self.spool;
         sp.spool_settings().check("spool", p);
         if let Some(tls) = &self.listen.tls {
-            for (key, path) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)] {
+            let ca = tls.client_ca_file.as_ref().map(|c| ("client_ca_file", c));
+            for (key, path) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)].into_iter().chain(ca) {
                 if !path.is_file() {
                     p.push(Problem::general(format!("listen.tls.{key}: {} is not a readable file", path.display())));
                 }
@@ -603,5 +638,44 @@ mod tests {
         let problems = parse("ingest: {}\n").unwrap_err();
         assert!(problems[0].message.starts_with("ingest.tokens: no token is configured"), "{problems:?}");
         assert!(parse("ingest:\n  allow_anonymous: true\n").is_ok());
+    }
+
+    #[test]
+    fn a_missing_client_ca_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = dir.path().join("server.pem");
+        std::fs::write(&pem, "x").unwrap();
+        let problems = parse(&format!(
+            "listen:\n  tls:\n    cert_file: {p}\n    key_file: {p}\n    client_ca_file: {d}/nope.pem\n    \
+             client_cert: required\ningest:\n  allow_anonymous: true\n",
+            p = pem.display(),
+            d = dir.path().display()
+        ))
+        .unwrap_err();
+        let msgs: Vec<_> = problems.iter().map(|p| p.message.clone()).collect();
+        assert_eq!(
+            msgs,
+            vec![format!("listen.tls.client_ca_file: {}/nope.pem is not a readable file", dir.path().display())]
+        );
+    }
+
+    #[test]
+    fn a_client_cert_name_needs_tls_with_a_client_ca() {
+        let problems = parse(
+            "ingest:\n  tokens:\n    - {name: a, token: 0123456789abcdef0, site: hn, client_cert_name: web01.dc.local}\n    \
+             - {name: b, token: 0123456789abcdef1, site: hn, client_cert_name: 'not a name'}\n",
+        )
+        .unwrap_err();
+        let msgs: Vec<_> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "ingest.tokens[0].client_cert_name: needs listen.tls with client_ca_file, \
+                 or no client certificate could ever be verified",
+                "ingest.tokens[1].client_cert_name: `not a name` is not a DNS name",
+                "ingest.tokens[1].client_cert_name: needs listen.tls with client_ca_file, \
+                 or no client certificate could ever be verified",
+            ]
+        );
     }
 }

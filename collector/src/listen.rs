@@ -39,7 +39,7 @@ use axum_server::accept::Accept;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::config::ListenConfig;
+use crate::config::{ClientCert, ListenConfig, TlsConfig};
 
 /// HTTP/2: a ping every this long, and the connection closed if its answer
 /// takes longer than as much again (a peer that went away).
@@ -411,6 +411,63 @@ where
     }
 }
 
+/// Builds the TLS server config from `listen.tls`: the certificate and key,
+/// the client CA if given, and ALPN offering h2 and http/1.1 (as
+/// axum-server's own loaders do).
+pub fn server_config(tls: &TlsConfig) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    use anyhow::Context as _;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certs = CertificateDer::pem_file_iter(&tls.cert_file)
+        .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("listen.tls.cert_file: cannot read {}", tls.cert_file.display()))?;
+    anyhow::ensure!(!certs.is_empty(), "listen.tls.cert_file: {} holds no certificate", tls.cert_file.display());
+    let key = PrivateKeyDer::from_pem_file(&tls.key_file)
+        .with_context(|| format!("listen.tls.key_file: cannot read a private key from {}", tls.key_file.display()))?;
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?;
+    let builder = match &tls.client_ca_file {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            let cas = CertificateDer::pem_file_iter(ca)
+                .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+                .with_context(|| format!("listen.tls.client_ca_file: cannot read {}", ca.display()))?;
+            let (added, _) = roots.add_parsable_certificates(cas);
+            anyhow::ensure!(added > 0, "listen.tls.client_ca_file: {} holds no CA certificate", ca.display());
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier = match tls.client_cert {
+                ClientCert::Required => verifier,
+                ClientCert::Optional => verifier.allow_unauthenticated(),
+            };
+            builder.with_client_cert_verifier(
+                verifier.build().with_context(|| format!("listen.tls.client_ca_file: {}", ca.display()))?,
+            )
+        }
+    };
+    let mut config = builder.with_single_cert(certs, key).with_context(|| {
+        format!("listen.tls: certificate {} does not go with key {}", tls.cert_file.display(), tls.key_file.display())
+    })?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Warns when tokens would cross the network unencrypted: plain HTTP on an
+/// address other than loopback (`0.0.0.0` included).
+pub fn warn_if_clear(addr: std::net::SocketAddr, listen: &ListenConfig) {
+    if listen.tls.is_none() && !addr.ip().is_loopback() {
+        tracing::warn!(address = %addr, "tokens travel in clear: serve HTTPS (listen.tls) on a non-loopback address");
+    }
+}
+
+/// The running server, and its TLS config for a reload of the certificates.
+pub struct Served {
+    pub task: tokio::task::JoinHandle<io::Result<()>>,
+    pub tls: Option<axum_server::tls_rustls::RustlsConfig>,
+}
+
 /// Serves `app` on `addr` (with TLS if given) under the limits, until
 /// `handle` shuts it down.
 pub async fn serve(
@@ -420,8 +477,7 @@ pub async fn serve(
     stats: Arc<Stats>,
     app: axum::Router,
     handle: axum_server::Handle<std::net::SocketAddr>,
-) -> anyhow::Result<tokio::task::JoinHandle<io::Result<()>>> {
-    use anyhow::Context as _;
+) -> anyhow::Result<Served> {
     let limits = Limits::from_config(listen);
     let acceptor = TrackedAcceptor(Tracker::new(limits, stats));
     let mut server = axum_server::bind(addr).handle(handle);
@@ -437,22 +493,20 @@ pub async fn serve(
     let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     Ok(match &listen.tls {
         Some(tls) => {
-            let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert_file, &tls.key_file)
-                .await
-                .with_context(|| {
-                    format!("cannot load TLS certificate {} / key {}", tls.cert_file.display(), tls.key_file.display())
-                })?;
+            let rustls = axum_server::tls_rustls::RustlsConfig::from_config(server_config(tls)?);
             // The tracker's first-request timeout ends a stalled handshake
-            // (and counts it); the acceptor's own is a second line.
-            let tls = axum_server::tls_rustls::RustlsAcceptor::new(rustls)
+            // (and counts it); the acceptor's own is a second line. The TLS
+            // acceptor hands every request the connection's `TlsInfo`, with
+            // the client certificate the handshake verified.
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(rustls.clone())
                 .handshake_timeout(limits.first_request + Duration::from_secs(1))
                 .acceptor(acceptor);
-            let server = server.acceptor(tls);
-            tokio::spawn(async move { server.serve(service).await })
+            let server = server.acceptor(acceptor);
+            Served { task: tokio::spawn(async move { server.serve(service).await }), tls: Some(rustls) }
         }
         None => {
             let server = server.acceptor(acceptor);
-            tokio::spawn(async move { server.serve(service).await })
+            Served { task: tokio::spawn(async move { server.serve(service).await }), tls: None }
         }
     })
 }

@@ -332,6 +332,22 @@ fn reload(path: &std::path::Path, current: &CollectorConfig) -> Result<Option<Co
     }
 }
 
+/// Loads the certificate, key and client CA files again (same paths: a
+/// change of paths waits for a restart), for new connections; a broken
+/// one is refused and the running one kept.
+fn reload_tls(rustls: &axum_server::tls_rustls::RustlsConfig, tls: &config::TlsConfig) {
+    match listen::server_config(tls) {
+        Ok(c) => {
+            rustls.reload_from_config(c);
+            tracing::info!(cert = %tls.cert_file.display(), "TLS certificate, key and client CA reloaded");
+        }
+        Err(e) => tracing::error!(
+            error = %format!("{e:#}"),
+            "cannot load the TLS certificate; new connections keep the running one"
+        ),
+    }
+}
+
 /// A reload of the configuration, in the audit log: the file is the author
 /// (whoever changed it did so with the file system's permissions).
 fn audit_reload(audit: &audit::Audit, path: &std::path::Path, why: &str, outcome: &str, refused: bool) {
@@ -417,12 +433,13 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
     let app = api::app(state.clone());
 
     let handle = axum_server::Handle::new();
-    let server =
+    let listen::Served { task: server, tls } =
         listen::serve(addr, &config.listen, read_timeout, state.connections.clone(), app, handle.clone()).await?;
     let Some(bound) = handle.listening().await else {
         let err = server.await.context("server task")?.err();
         return Err(anyhow::anyhow!("cannot listen on {addr}: {}", err.map(|e| e.to_string()).unwrap_or_default()));
     };
+    listen::warn_if_clear(bound, &config.listen);
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"), address = %bound, tls = config.listen.tls.is_some(),
         sinks = config.sinks.len(), tokens = config.ingest.tokens.len(), "dcwatch-collector listening"
@@ -440,6 +457,10 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
             _ = hup.recv() => {
                 tracing::info!(config = %path.display(), "SIGHUP: reloading the configuration");
                 seen_mtime = mtime(&path);
+                if let (Some(rustls), Some(c)) = (&tls, &config.listen.tls) {
+                    reload_tls(rustls, c);
+                }
+                listen::warn_if_clear(bound, &config.listen);
                 (reload(&path, &config), "SIGHUP")
             }
             _ = file_check.tick() => {

@@ -147,11 +147,21 @@ impl Drop for Proc {
 
 /// A blocking HTTP client that trusts the given CA (or the system roots).
 pub fn http(ca_pem: Option<&Path>) -> reqwest::blocking::Client {
+    http_as(ca_pem, None)
+}
+
+/// [`http`], presenting the client certificate and key in `identity_pem`
+/// (see [`make_client_cert`]) when given.
+pub fn http_as(ca_pem: Option<&Path>, identity_pem: Option<&Path>) -> reqwest::blocking::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut b = reqwest::blocking::Client::builder().timeout(Duration::from_secs(20));
     if let Some(ca) = ca_pem {
         let pem = std::fs::read(ca).expect("read CA");
         b = b.tls_certs_only(reqwest::Certificate::from_pem_bundle(&pem).expect("CA PEM"));
+    }
+    if let Some(id) = identity_pem {
+        let pem = std::fs::read(id).expect("read client identity");
+        b = b.identity(reqwest::Identity::from_pem(&pem).expect("client identity PEM"));
     }
     b.build().expect("client")
 }
@@ -376,10 +386,12 @@ impl Collector {
         (dir, port)
     }
 
-    /// A client that trusts the collector (its `ca.pem` if the test wrote one).
+    /// A client that trusts the collector (its `ca.pem` if the test wrote
+    /// one), presenting the client certificate `identity.pem` if the test
+    /// wrote one.
     pub fn client(&self) -> reqwest::blocking::Client {
-        let ca = self.dir.path().join("ca.pem");
-        http(ca.is_file().then_some(ca.as_path()))
+        let (ca, id) = (self.dir.path().join("ca.pem"), self.dir.path().join("identity.pem"));
+        http_as(ca.is_file().then_some(ca.as_path()), id.is_file().then_some(id.as_path()))
     }
 
     /// `/health` in full, as a holder of the harness's API token sees it.
@@ -539,10 +551,6 @@ pub fn openssl(dir: &Path, args: &[&str]) {
 pub fn make_ca_and_server_cert(dir: &Path, name: &str) {
     let ca_key = format!("{name}-ca.key");
     let ca = format!("{name}-ca.pem");
-    let key = format!("{name}-server.key");
-    let csr = format!("{name}-server.csr");
-    let cert = format!("{name}-server.pem");
-    let ext = format!("{name}-ext.cnf");
     openssl(
         dir,
         &[
@@ -563,6 +571,42 @@ pub fn make_ca_and_server_cert(dir: &Path, name: &str) {
             &format!("/CN={name} test CA"),
         ],
     );
+    sign_cert(
+        dir,
+        name,
+        &format!("{name}-server"),
+        "127.0.0.1",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    );
+}
+
+/// Makes a client certificate for the DNS name `dns`, signed by the CA of
+/// [`make_ca_and_server_cert`]`(dir, ca)`; returns the path of a PEM file
+/// holding the certificate and its key (a client identity).
+pub fn make_client_cert(dir: &Path, ca: &str, dns: &str) -> PathBuf {
+    let prefix = format!("{ca}-client-{dns}");
+    sign_cert(
+        dir,
+        ca,
+        &prefix,
+        dns,
+        &format!(
+            "subjectAltName=DNS:{dns}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n"
+        ),
+    );
+    let mut identity = std::fs::read(dir.join(format!("{prefix}.pem"))).expect("client cert");
+    identity.extend(std::fs::read(dir.join(format!("{prefix}.key"))).expect("client key"));
+    let path = dir.join(format!("{prefix}-identity.pem"));
+    std::fs::write(&path, identity).expect("write identity");
+    path
+}
+
+/// A P-256 key (`{prefix}.key`) and a certificate for it (`{prefix}.pem`)
+/// with the given extensions, signed by the CA `{ca}-ca.pem`.
+fn sign_cert(dir: &Path, ca: &str, prefix: &str, cn: &str, extensions: &str) {
+    let (key, csr, cert, ext) =
+        (format!("{prefix}.key"), format!("{prefix}.csr"), format!("{prefix}.pem"), format!("{prefix}-ext.cnf"));
+    let subj = format!("/CN={cn}");
     openssl(
         dir,
         &[
@@ -577,10 +621,11 @@ pub fn make_ca_and_server_cert(dir: &Path, name: &str) {
             "-out",
             &csr,
             "-subj",
-            "/CN=127.0.0.1",
+            &subj,
         ],
     );
-    std::fs::write(dir.join(&ext), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n").expect("ext");
+    std::fs::write(dir.join(&ext), extensions).expect("ext");
+    let (ca_pem, ca_key) = (format!("{ca}-ca.pem"), format!("{ca}-ca.key"));
     openssl(
         dir,
         &[
@@ -589,7 +634,7 @@ pub fn make_ca_and_server_cert(dir: &Path, name: &str) {
             "-in",
             &csr,
             "-CA",
-            &ca,
+            &ca_pem,
             "-CAkey",
             &ca_key,
             "-CAcreateserial",

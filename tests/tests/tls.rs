@@ -49,3 +49,188 @@ fn an_agent_refuses_a_collector_certificate_not_signed_by_its_ca() {
     assert_eq!(collector.health()["agents"], serde_json::json!([]));
     assert_eq!(collector.metric("dcwatch_collector_points_received_total"), Some(0.0));
 }
+
+const WEB01: &str = "web01.dc.local";
+const LINE: &[u8] = b"host_cpu,site=hn,host=web01 usage_pct=12\n";
+
+/// A collector on HTTPS asking clients for a certificate signed by the
+/// same test CA as its own; `extra_tls` and `tokens` are YAML lines under
+/// `listen.tls` and `ingest.tokens`. Its harness client presents a web01
+/// certificate when `harness_cert` (for `client_cert: required`).
+fn mtls_collector(extra_tls: &str, tokens: &str, harness_cert: bool) -> Collector {
+    let dir = TempDir::new().expect("tempdir");
+    let d = dir.path();
+    make_ca_and_server_cert(d, "good");
+    std::fs::copy(d.join("good-ca.pem"), d.join("ca.pem")).expect("copy CA");
+    if harness_cert {
+        std::fs::copy(make_client_cert(d, "good", WEB01), d.join("identity.pem")).expect("copy identity");
+    }
+    let yaml = format!(
+        "listen:\n  address: 127.0.0.1:{{port}}\n  tls:\n    cert_file: {d}/good-server.pem\n    key_file: {d}/good-server.key\n    \
+         client_ca_file: {d}/good-ca.pem\n{extra_tls}ingest:\n  tokens:\n{tokens}",
+        d = d.display()
+    );
+    Collector::start_in(dir, &yaml)
+}
+
+fn post_with(
+    collector: &Collector,
+    client: &reqwest::blocking::Client,
+    token: &str,
+) -> Result<(u16, String), reqwest::Error> {
+    let resp = client
+        .post(format!("{}/api/v2/write?precision=s", collector.url()))
+        .header("Authorization", format!("Token {token}"))
+        .body(LINE)
+        .send()?;
+    Ok((resp.status().as_u16(), resp.text()?))
+}
+
+/// The whole chain of an error, where rustls puts the TLS alert.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(x) = src {
+        s.push_str(": ");
+        s.push_str(&x.to_string());
+        src = x.source();
+    }
+    s
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn with_client_cert_required_a_client_without_a_certificate_fails_the_handshake_and_one_with_it_writes() {
+    let tokens = format!("    - {{name: agent, token: {TOKEN}, site: hn}}\n");
+    let collector = mtls_collector("    client_cert: required\n", &tokens, true);
+    let d = collector.dir.path();
+    // Over TLS 1.2 the refusal is part of the handshake, so the client sees
+    // the alert itself; over TLS 1.3 it may see the alert or the connection
+    // closed after it, depending on timing.
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(d.join("ca.pem")).expect("CA")).expect("CA PEM");
+    let tls12 = reqwest::blocking::Client::builder()
+        .tls_certs_only([ca])
+        .max_tls_version(reqwest::tls::Version::TLS_1_2)
+        .build()
+        .expect("client");
+    let err = post_with(&collector, &tls12, TOKEN).expect_err("a client without a certificate must be refused");
+    assert!(chain(&err).contains("received fatal alert: CertificateRequired"), "{}", chain(&err));
+    let tls13 = http(Some(&d.join("ca.pem")));
+    post_with(&collector, &tls13, TOKEN).expect_err("a client without a certificate must be refused");
+    assert_eq!(collector.metric("dcwatch_collector_points_received_total"), Some(0.0));
+    let with = http_as(Some(&d.join("ca.pem")), Some(&d.join("identity.pem")));
+    assert_eq!(post_with(&collector, &with, TOKEN).expect("write with a client certificate"), (204, String::new()));
+    assert_eq!(collector.metric("dcwatch_collector_points_received_total"), Some(1.0));
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_token_bound_to_a_client_certificate_name_is_refused_with_another_hosts_certificate() {
+    let tokens = format!("    - {{name: web01, token: {TOKEN}, site: hn, client_cert_name: {WEB01}}}\n");
+    let collector = mtls_collector("", &tokens, false);
+    let d = collector.dir.path();
+    let db01 = http_as(Some(&d.join("ca.pem")), Some(&make_client_cert(d, "good", "db01.dc.local")));
+    let (status, body) = post_with(&collector, &db01, TOKEN).expect("write with the db01 certificate");
+    assert_eq!(status, 403);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).expect("JSON"),
+        serde_json::json!({
+            "code": "forbidden",
+            "message": "token `web01` must come with a client certificate for `web01.dc.local`"
+        })
+    );
+    assert_eq!(
+        collector.metric("dcwatch_collector_write_requests_rejected_total{reason=\"client_certificate\"}"),
+        Some(1.0)
+    );
+    assert_eq!(collector.metric("dcwatch_collector_points_received_total"), Some(0.0));
+    let audit = collector
+        .client()
+        .get(format!("{}/api/audit?limit=10", collector.url()))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .and_then(|r| r.text())
+        .expect("audit log");
+    let audit: serde_json::Value = serde_json::from_str(&audit).expect("audit JSON");
+    let refused: Vec<_> = audit["audit"]
+        .as_array()
+        .expect("audit rows")
+        .iter()
+        .filter(|r| r["action"] == "ingest_auth_failed")
+        .map(|r| (r["actor"].clone(), r["role"].clone(), r["outcome"].clone(), r["comment"].clone()))
+        .collect();
+    assert_eq!(
+        refused,
+        vec![(
+            "web01".into(),
+            "agent".into(),
+            "refused".into(),
+            "token `web01` must come with a client certificate for `web01.dc.local`".into()
+        )]
+    );
+    let web01 = http_as(Some(&d.join("ca.pem")), Some(&make_client_cert(d, "good", WEB01)));
+    assert_eq!(post_with(&collector, &web01, TOKEN).expect("write with the web01 certificate"), (204, String::new()));
+    assert_eq!(collector.metric("dcwatch_collector_points_received_total"), Some(1.0));
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_sighup_makes_new_connections_use_the_replaced_certificate_and_a_broken_one_is_refused() {
+    let collector = tls_collector();
+    let d = collector.dir.path();
+    make_ca_and_server_cert(d, "new");
+    let trusts_new = http(Some(&d.join("new-ca.pem")));
+    let ping =
+        |c: &reqwest::blocking::Client| c.get(format!("{}/ping", collector.url())).send().map(|r| r.status().as_u16());
+    let err = ping(&trusts_new).expect_err("the old certificate is not signed by the new CA");
+    assert!(chain(&err).contains("UnknownIssuer"), "{}", chain(&err));
+
+    std::fs::copy(d.join("new-server.pem"), d.join("good-server.pem")).expect("replace cert");
+    std::fs::copy(d.join("new-server.key"), d.join("good-server.key")).expect("replace key");
+    unsafe { libc::kill(collector.proc.pid() as i32, libc::SIGHUP) };
+    wait_for("the collector to reload its certificate", || {
+        collector.proc.output().contains("TLS certificate, key and client CA reloaded").then_some(())
+    });
+    assert_eq!(ping(&trusts_new).expect("the new certificate"), 204);
+    // The reloaded config still offers h2 by ALPN.
+    let version = trusts_new.get(format!("{}/ping", collector.url())).send().expect("ping").version();
+    assert_eq!(version, reqwest::Version::HTTP_2);
+    let err = ping(&http(Some(&d.join("good-ca.pem")))).expect_err("the old CA no longer matches");
+    assert!(chain(&err).contains("UnknownIssuer"), "{}", chain(&err));
+
+    std::fs::write(d.join("good-server.pem"), "not a certificate\n").expect("break cert");
+    unsafe { libc::kill(collector.proc.pid() as i32, libc::SIGHUP) };
+    let line = wait_for("the collector to refuse the broken certificate", || {
+        collector.proc.output().lines().find(|l| l.contains("cannot load the TLS certificate")).map(str::to_string)
+    });
+    assert!(line.contains("listen.tls.cert_file"), "{line}");
+    assert_eq!(ping(&trusts_new).expect("the running certificate stays"), 204);
+}
+
+fn plain_collector(address: &str) -> Collector {
+    Collector::start(&format!(
+        "listen:\n  address: {address}:{{port}}\ningest:\n  tokens:\n    - {{name: agent, token: {TOKEN}, site: hn}}\n"
+    ))
+}
+
+fn listening_log(collector: &Collector) -> String {
+    wait_for("the collector to log that it listens", || {
+        let out = collector.proc.output();
+        out.contains("dcwatch-collector listening").then_some(out)
+    })
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn plain_http_on_every_address_warns_that_tokens_travel_in_clear_and_on_loopback_does_not() {
+    let open = plain_collector("0.0.0.0");
+    let out = listening_log(&open);
+    let warning: Vec<_> = out.lines().filter(|l| l.contains("tokens travel in clear")).collect();
+    assert_eq!(warning.len(), 1, "{out}");
+    assert!(warning[0].contains(&format!("address=0.0.0.0:{}", open.port)), "{}", warning[0]);
+    assert!(warning[0].contains("WARN"), "{}", warning[0]);
+
+    let local = plain_collector("127.0.0.1");
+    let out = listening_log(&local);
+    assert!(!out.contains("tokens travel in clear"), "{out}");
+}

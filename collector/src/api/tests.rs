@@ -72,6 +72,7 @@ fn state(spool_max_bytes: u64, max_body_bytes: usize) -> (Arc<AppState>, tempfil
         host: host.map(Into::into),
         poller,
         devices: None,
+        client_cert_name: None,
     };
     let tokens = Tokens::new(&[token("hn", TOKEN, None, true), token("web01", WEB01, Some("web01"), false)], false);
     let durable = Durable { spool, committer };

@@ -23,6 +23,9 @@ pub struct Identity {
     pub poller: bool,
     /// If set, device measurements only for these devices.
     pub devices: Option<Vec<String>>,
+    /// If set, the token counts only over TLS with a verified client
+    /// certificate valid for this DNS name.
+    pub client_cert_name: Option<String>,
 }
 
 /// Why a valid line was refused, as a counter label.
@@ -50,7 +53,14 @@ impl Forbidden {
 impl Identity {
     /// Anonymous writers (`allow_anonymous`, a closed lab network) may write anything.
     pub fn anonymous() -> Self {
-        Identity { name: "anonymous".into(), site: None, host: None, poller: true, devices: None }
+        Identity {
+            name: "anonymous".into(),
+            site: None,
+            host: None,
+            poller: true,
+            devices: None,
+            client_cert_name: None,
+        }
     }
 
     /// Whether this token may write a point of `measurement` with these tags
@@ -104,6 +114,24 @@ impl Identity {
     }
 }
 
+impl Identity {
+    /// Whether the connection's client certificate (DER, verified by the
+    /// TLS handshake against `listen.tls.client_ca_file`) satisfies the
+    /// token's `client_cert_name`; the message says why not.
+    pub fn check_client_cert(&self, cert: Option<&[u8]>) -> Result<(), String> {
+        let Some(name) = &self.client_cert_name else {
+            return Ok(());
+        };
+        let refused = || format!("token `{}` must come with a client certificate for `{name}`", self.name);
+        let (Some(der), Ok(server_name)) = (cert, rustls::pki_types::ServerName::try_from(name.as_str())) else {
+            return Err(refused());
+        };
+        let der = rustls::pki_types::CertificateDer::from(der);
+        let cert = webpki::EndEntityCert::try_from(&der).map_err(|_| refused())?;
+        cert.verify_is_valid_for_subject_name(&server_name).map_err(|_| refused())
+    }
+}
+
 /// Why a request could not be authenticated.
 #[derive(Debug, PartialEq, Eq)]
 pub enum AuthError {
@@ -139,6 +167,7 @@ impl Tokens {
                     host: t.host.clone(),
                     poller: t.poller,
                     devices: t.devices.clone(),
+                    client_cert_name: t.client_cert_name.clone(),
                 },
             ))
         }));
@@ -167,6 +196,7 @@ mod tests {
             host: host.map(Into::into),
             poller: false,
             devices: None,
+            client_cert_name: None,
         }
     }
 
@@ -191,6 +221,7 @@ mod tests {
             host: Some("mon1".into()),
             poller,
             devices: devices.map(|d| d.iter().map(|s| s.to_string()).collect()),
+            client_cert_name: None,
         }
     }
 
@@ -204,7 +235,8 @@ mod tests {
                 site: Some("hn".into()),
                 host: Some("web01".into()),
                 poller: false,
-                devices: None
+                devices: None,
+                client_cert_name: None,
             })
         );
         assert_eq!(t.authenticate(Some("site-token-hcm-01")).map(|i| i.name), Ok("hcm".to_string()));

@@ -234,7 +234,14 @@ mod tests {
     use super::*;
 
     fn site_token() -> Identity {
-        Identity { name: "hn-agents".into(), site: Some("hn".into()), host: None, poller: true, devices: None }
+        Identity {
+            name: "hn-agents".into(),
+            site: Some("hn".into()),
+            host: None,
+            poller: true,
+            devices: None,
+            client_cert_name: None,
+        }
     }
 
     #[test]

@@ -19,9 +19,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+use axum_server::tls::TlsInfo;
 
 use crate::state::{AppState, Live, RequestRejection};
 
@@ -66,11 +68,15 @@ impl IntoResponse for WriteError {
 pub async fn write_handler(
     State(app): State<Arc<AppState>>,
     client: crate::api::access::Client,
+    tls: Option<Extension<Arc<TlsInfo>>>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    write(app, client, q, headers, body)
+    // The handshake verified the chain against `listen.tls.client_ca_file`;
+    // the first certificate is the client's own.
+    let cert = tls.and_then(|Extension(t)| t.peer_certificates.first().cloned());
+    write(app, client, cert, q, headers, body)
         .await
         .map_or_else(|e| e.into_response(), |()| StatusCode::NO_CONTENT.into_response())
 }
@@ -78,6 +84,7 @@ pub async fn write_handler(
 async fn write(
     app: Arc<AppState>,
     client: crate::api::access::Client,
+    client_cert: Option<Vec<u8>>,
     q: HashMap<String, String>,
     headers: HeaderMap,
     body: Body,
@@ -108,6 +115,21 @@ async fn write(
             RequestRejection::Unauthorized,
             WriteError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or unknown token"),
         )
+    })?;
+    who.check_client_cert(client_cert.as_deref()).map_err(|m| {
+        tracing::warn!(agent = %who.name, source = ?client.0, error = %m, "write refused: no client certificate for the token");
+        if let Some(a) = &app.audit {
+            a.record_failure(&crate::audit::Event {
+                actor: &who.name,
+                role: "agent",
+                source: client.0,
+                action: "ingest_auth_failed",
+                target: "write",
+                comment: &m,
+                refused: true,
+            });
+        }
+        reject(RequestRejection::ClientCertificate, WriteError::new(StatusCode::FORBIDDEN, "forbidden", m))
     })?;
 
     let multiplier = lines::precision_multiplier(q.get("precision").map(String::as_str))

@@ -35,11 +35,19 @@ pub enum RequestRejection {
     BadRequest,
     Overloaded,
     Timeout,
+    /// The token is bound to a client certificate the connection lacks.
+    ClientCertificate,
 }
 
 impl RequestRejection {
-    pub const ALL: [RequestRejection; 5] =
-        [Self::Unauthorized, Self::TooLarge, Self::BadRequest, Self::Overloaded, Self::Timeout];
+    pub const ALL: [RequestRejection; 6] = [
+        Self::Unauthorized,
+        Self::TooLarge,
+        Self::BadRequest,
+        Self::Overloaded,
+        Self::Timeout,
+        Self::ClientCertificate,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -48,6 +56,7 @@ impl RequestRejection {
             Self::BadRequest => "bad_request",
             Self::Overloaded => "overloaded",
             Self::Timeout => "timeout",
+            Self::ClientCertificate => "client_certificate",
         }
     }
 }
@@ -58,7 +67,7 @@ pub struct IngestStats {
     pub points_received: AtomicU64,
     pub points_invalid: AtomicU64,
     pub points_forbidden: AtomicU64,
-    requests_rejected: [AtomicU64; 5],
+    requests_rejected: [AtomicU64; RequestRejection::ALL.len()],
     forbidden_by: [AtomicU64; Forbidden::ALL.len()],
     /// Writes refused (503) because their token had its share of the bodies
     /// read at once, or because all were taken for `read_timeout`.
