@@ -134,6 +134,13 @@ pub struct OutputConfig {
     /// Defaults to the system's trusted roots.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// PEM client certificate the agent presents when the collector asks for
+    /// one (`listen.tls.client_ca_file`), with `key_file`. Defaults to none.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of `cert_file`. Defaults to none.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
 }
 
 /// One source of measurements, chosen by `type`.
@@ -649,6 +656,8 @@ impl AgentConfig {
             gzip: o.gzip,
             timeout: Duration::from_millis(o.timeout_ms),
             ca_file: o.ca_file.clone(),
+            cert_file: o.cert_file.clone(),
+            key_file: o.key_file.clone(),
         }
     }
 

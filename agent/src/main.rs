@@ -329,7 +329,11 @@ fn mtime(path: &std::path::Path) -> Option<std::time::SystemTime> {
 fn reload(path: &std::path::Path, current: &AgentConfig) -> Option<AgentConfig> {
     match dcwatch_common::config::load::<AgentConfig>(path) {
         Ok(new) => {
-            if format!("{new:?}") == format!("{current:?}") {
+            // The certificate files may have been renewed in place under
+            // the same paths: with any of them set, a reload reads them again.
+            let o = &new.output;
+            let tls_files = o.ca_file.is_some() || o.cert_file.is_some() || o.key_file.is_some();
+            if format!("{new:?}") == format!("{current:?}") && !tls_files {
                 tracing::info!("the configuration is unchanged");
                 return None;
             }

@@ -362,6 +362,13 @@ pub struct SinkConfig {
     /// PEM file of the CA that signed the target's certificate. Defaults to the system's roots.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// PEM client certificate presented when the target asks for one
+    /// (mutual TLS), with `key_file`. Defaults to none.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of `cert_file`. Defaults to none.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
 }
 
 fn default_log_level() -> String {
@@ -528,6 +535,8 @@ impl SinkConfig {
             gzip: self.gzip,
             timeout: Duration::from_millis(self.timeout_ms.max(1)),
             ca_file: self.ca_file.clone(),
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
         }
     }
 

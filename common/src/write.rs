@@ -41,6 +41,34 @@ pub struct WriterSettings {
     pub timeout: Duration,
     /// PEM file of the CA(s) to trust instead of the system roots.
     pub ca_file: Option<PathBuf>,
+    /// PEM certificate (chain) and its private key presented to the server
+    /// when it asks for a client certificate (mutual TLS). Both or neither.
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+}
+
+/// The client certificate and key, read and checked together: a certificate
+/// without its key (or a key without a certificate) is a config mistake.
+fn identity(s: &WriterSettings) -> Result<Option<reqwest::Identity>, String> {
+    let (cert, key) = match (&s.cert_file, &s.key_file) {
+        (None, None) => return Ok(None),
+        (Some(c), Some(k)) => (c, k),
+        (Some(_), None) => return Err("cert_file is set without key_file: give both or neither".into()),
+        (None, Some(_)) => return Err("key_file is set without cert_file: give both or neither".into()),
+    };
+    let mut pem = std::fs::read(cert).map_err(|e| format!("cannot read cert_file {}: {e}", cert.display()))?;
+    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+        return Err(format!("cert_file {} holds no PEM certificate", cert.display()));
+    }
+    let key_pem = std::fs::read(key).map_err(|e| format!("cannot read key_file {}: {e}", key.display()))?;
+    if !key_pem.windows(11).any(|w| w == b"PRIVATE KEY") {
+        return Err(format!("key_file {} holds no PEM private key", key.display()));
+    }
+    pem.push(b'\n');
+    pem.extend_from_slice(&key_pem);
+    reqwest::Identity::from_pem(&pem)
+        .map(Some)
+        .map_err(|e| format!("cert_file {} and key_file {} are not a usable pair: {e}", cert.display(), key.display()))
 }
 
 /// What to do with a batch after one attempt.
@@ -93,6 +121,9 @@ impl Writer {
                 return Err(format!("ca_file {} holds no PEM certificate", ca.display()));
             }
             builder = builder.tls_certs_only(certs);
+        }
+        if let Some(identity) = identity(s)? {
+            builder = builder.identity(identity);
         }
         let client = builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let auth = match (&s.token, &s.username) {
@@ -269,6 +300,8 @@ mod tests {
             gzip: true,
             timeout: Duration::from_secs(5),
             ca_file: None,
+            cert_file: None,
+            key_file: None,
         }
     }
 

@@ -92,6 +92,8 @@ fn writer(url: &str) -> Writer {
         gzip: false,
         timeout: Duration::from_secs(5),
         ca_file: None,
+        cert_file: None,
+        key_file: None,
     })
     .unwrap()
 }

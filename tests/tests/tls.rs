@@ -175,6 +175,102 @@ fn a_token_bound_to_a_client_certificate_name_is_refused_with_another_hosts_cert
 
 #[test]
 #[ignore = "needs real servers: run scripts/test"]
+fn an_agent_presenting_its_client_certificate_writes_where_one_is_required_and_bound_to_its_token() {
+    let tokens = format!("    - {{name: web01, token: {TOKEN}, site: hn, client_cert_name: {WEB01}}}\n");
+    let collector = mtls_collector("    client_cert: required\n", &tokens, true);
+    let d = collector.dir.path();
+    let identity = make_client_cert(d, "good", WEB01);
+    let (cert, key) = (d.join(format!("good-client-{WEB01}.pem")), d.join(format!("good-client-{WEB01}.key")));
+    assert!(identity.exists() && cert.exists() && key.exists());
+    let agent = Agent::start(&format!(
+        "agent:\n  site: hn\n  interval_secs: 1\noutput:\n  url: {}\n  token: {TOKEN}\n  ca_file: {}\n  \
+         cert_file: {}\n  key_file: {}\n  flush_interval_ms: 100\n",
+        collector.url(),
+        d.join("ca.pem").display(),
+        cert.display(),
+        key.display()
+    ));
+    wait_for("the agent's points over mutual TLS", || {
+        collector.health()["agents"][0]["points"].as_u64().filter(|n| *n > 0)
+    });
+    assert_eq!(collector.health()["agents"][0]["host"], hostname());
+    assert_eq!(
+        collector.metric("dcwatch_collector_write_requests_rejected_total{reason=\"client_certificate\"}"),
+        Some(0.0)
+    );
+    assert!(!agent.proc.output().contains("write failed"), "{}", agent.proc.output());
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn an_agent_reads_its_renewed_client_certificate_on_sighup() {
+    let tokens = format!("    - {{name: web01, token: {TOKEN}, site: hn, client_cert_name: {WEB01}}}\n");
+    let collector = mtls_collector("", &tokens, false);
+    let d = collector.dir.path();
+    // First the agent holds a certificate for another name: refused.
+    let (cert, key) = (d.join("agent.pem"), d.join("agent.key"));
+    make_client_cert(d, "good", "db01.dc.local");
+    std::fs::copy(d.join("good-client-db01.dc.local.pem"), &cert).expect("cert");
+    std::fs::copy(d.join("good-client-db01.dc.local.key"), &key).expect("key");
+    let agent = Agent::start(&format!(
+        "agent:\n  site: hn\n  interval_secs: 1\noutput:\n  url: {}\n  token: {TOKEN}\n  ca_file: {}\n  \
+         cert_file: {}\n  key_file: {}\n  flush_interval_ms: 100\n",
+        collector.url(),
+        d.join("ca.pem").display(),
+        cert.display(),
+        key.display()
+    ));
+    wait_for("the collector to refuse the db01 certificate", || {
+        collector
+            .metric("dcwatch_collector_write_requests_rejected_total{reason=\"client_certificate\"}")
+            .filter(|n| *n >= 1.0)
+    });
+    assert_eq!(collector.metric("dcwatch_collector_points_received_total"), Some(0.0));
+    // The renewed certificate, under the same paths, and SIGHUP.
+    make_client_cert(d, "good", WEB01);
+    std::fs::copy(d.join(format!("good-client-{WEB01}.pem")), &cert).expect("cert");
+    std::fs::copy(d.join(format!("good-client-{WEB01}.key")), &key).expect("key");
+    unsafe { libc::kill(agent.proc.pid() as i32, libc::SIGHUP) };
+    wait_for("the agent's points with its renewed certificate", || {
+        collector.metric("dcwatch_collector_points_received_total").filter(|n| *n > 0.0)
+    });
+    assert!(!agent.proc.output().contains("the configuration is unchanged"), "{}", agent.proc.output());
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn an_agent_with_a_client_certificate_but_no_key_is_refused_by_validate() {
+    let dir = TempDir::new().expect("tempdir");
+    let d = dir.path();
+    make_ca_and_server_cert(d, "good");
+    let cert = make_client_cert(d, "good", WEB01);
+    let path = d.join("agent.yaml");
+    let run = |extra: &str| {
+        std::fs::write(
+            &path,
+            format!("agent:\n  site: hn\noutput:\n  url: https://127.0.0.1:1\n  token: {TOKEN}\n{extra}"),
+        )
+        .expect("write config");
+        let out = std::process::Command::new(bin("dcwatch-agent"))
+            .args(["validate", "-c"])
+            .arg(&path)
+            .output()
+            .expect("run validate");
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, stderr) = run(&format!("  cert_file: {}\n", cert.display()));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("output: cert_file is set without key_file: give both or neither"), "{stderr}");
+    let ca = d.join("good-ca.pem");
+    let (code, stderr) = run(&format!("  cert_file: {}\n  key_file: {}\n", cert.display(), ca.display()));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("output: key_file {} holds no PEM private key", ca.display())), "{stderr}");
+    let (code, stderr) = run(&format!("  cert_file: {0}\n  key_file: {0}\n", cert.display()));
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
 fn a_sighup_makes_new_connections_use_the_replaced_certificate_and_a_broken_one_is_refused() {
     let collector = tls_collector();
     let d = collector.dir.path();

@@ -48,6 +48,8 @@ fn state(spool_max_bytes: u64, max_body_bytes: usize) -> (Arc<AppState>, tempfil
         gzip: false,
         timeout: Duration::from_millis(200),
         ca_file: None,
+        cert_file: None,
+        key_file: None,
     })
     .unwrap();
     let fw = ForwarderSettings {
