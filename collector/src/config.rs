@@ -275,6 +275,43 @@ pub struct IngestConfig {
     /// clients cannot pile up. Defaults to 30.
     #[serde(default = "default_read_timeout")]
     pub read_timeout_secs: u64,
+    /// Points each token may write per second, with a burst; a write that
+    /// finds its token's allowance spent gets 429 and `Retry-After`.
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
+}
+
+/// `ingest.rate_limit`: one allowance per token.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Points per second per token, refilled continuously; 0 turns the
+    /// limit off. Defaults to 100000.
+    #[serde(default = "default_points_per_sec")]
+    pub points_per_sec: u64,
+    /// Points a token may write at once after being quiet (an agent
+    /// sending its backlog). Defaults to 1000000.
+    #[serde(default = "default_burst_points")]
+    pub burst_points: u64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig { points_per_sec: default_points_per_sec(), burst_points: default_burst_points() }
+    }
+}
+
+impl RateLimitConfig {
+    pub fn rate(&self) -> crate::ingest::rate::Rate {
+        crate::ingest::rate::Rate { points_per_sec: self.points_per_sec as f64, burst_points: self.burst_points as f64 }
+    }
+}
+
+fn default_points_per_sec() -> u64 {
+    100_000
+}
+fn default_burst_points() -> u64 {
+    1_000_000
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -421,6 +458,14 @@ impl Validate for CollectorConfig {
             if v == 0 {
                 p.push(Problem::general(format!("{key}: must be at least 1")));
             }
+        }
+        let r = &self.ingest.rate_limit;
+        if r.points_per_sec > 0 && r.burst_points < r.points_per_sec {
+            p.push(Problem::general(format!(
+                "ingest.rate_limit.burst_points: must be at least points_per_sec ({}), \
+                 or a token could never write one second's worth at once",
+                r.points_per_sec
+            )));
         }
         if self.listen.request_timeout_secs <= self.ingest.read_timeout_secs {
             p.push(Problem::general(format!(
@@ -570,6 +615,7 @@ mod tests {
         assert_eq!(c.listen.address, "0.0.0.0:8186");
         assert_eq!(c.ingest.max_body_bytes, 8 * 1024 * 1024);
         assert_eq!((c.ingest.max_concurrent_bodies, c.ingest.max_hosts_per_token), (16, 1000));
+        assert_eq!(c.ingest.rate_limit, RateLimitConfig { points_per_sec: 100_000, burst_points: 1_000_000 });
         let l = &c.listen;
         assert_eq!(
             (l.max_connections, l.first_request_timeout_secs, l.idle_timeout_secs, l.request_timeout_secs),
@@ -647,6 +693,22 @@ mod tests {
         let problems = parse("ingest: {}\n").unwrap_err();
         assert!(problems[0].message.starts_with("ingest.tokens: no token is configured"), "{problems:?}");
         assert!(parse("ingest:\n  allow_anonymous: true\n").is_ok());
+    }
+
+    #[test]
+    fn a_rate_limit_burst_below_one_second_is_refused_and_zero_turns_it_off() {
+        let problems =
+            parse("ingest:\n  allow_anonymous: true\n  rate_limit: {points_per_sec: 5000, burst_points: 100}\n")
+                .unwrap_err();
+        assert_eq!(
+            problems.iter().map(|p| p.message.as_str()).collect::<Vec<_>>(),
+            vec![
+                "ingest.rate_limit.burst_points: must be at least points_per_sec (5000), \
+                 or a token could never write one second's worth at once"
+            ]
+        );
+        let off = parse("ingest:\n  allow_anonymous: true\n  rate_limit: {points_per_sec: 0}\n").unwrap();
+        assert_eq!(off.ingest.rate_limit.rate().points_per_sec, 0.0);
     }
 
     #[test]

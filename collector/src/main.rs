@@ -227,6 +227,7 @@ fn build_live(
             Some((hash, crate::auth::ApiIdentity { name: t.name.clone(), role: t.role }))
         })),
         metrics_require_token: config.api.metrics_require_token,
+        rate: config.ingest.rate_limit.rate(),
     };
     Ok((live, tasks))
 }
@@ -278,6 +279,23 @@ fn self_checks(state: std::sync::Weak<state::AppState>) -> alarm::SelfChecks {
                 period,
                 failing.is_some(),
             ));
+        }
+        if cfg.enabled("ingest_rate_limited") {
+            let window = ingest::rate::ALARM_WINDOW.as_secs();
+            for (token, recent) in app.rate_limiter.recently_refused(std::time::Instant::now()) {
+                out.push(cond(
+                    "ingest_rate_limited",
+                    &[("token", token.clone())],
+                    Severity::Warning,
+                    format!(
+                        "Token {token} writes faster than ingest.rate_limit ({} points/s): its writes were refused \
+                         (429) in the last {window} s; a flood, or a limit set too low for this writer",
+                        live.rate.points_per_sec
+                    ),
+                    recent.to_string(),
+                    recent,
+                ));
+            }
         }
         if cfg.enabled("spool_filling")
             && let Some(d) = &live.durable

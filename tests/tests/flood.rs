@@ -222,6 +222,79 @@ fn a_token_reading_half_the_bodies_at_once_gets_503_and_the_other_agent_still_wr
 
 /// Series the flood writes (4 × the default cap, in each of 5 bodies) and
 /// the default limits it meets.
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_token_over_its_write_rate_gets_429_before_its_body_is_read_and_the_other_agent_still_writes() {
+    let dir = TempDir::new().expect("tempdir");
+    let c = Collector::start(&format!(
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  rate_limit: {{points_per_sec: 1, burst_points: 1000}}\n{}\
+         alarms:\n  db: {}\n  evaluate_every_ms: 100\n",
+        tokens(),
+        dir.path().join("alarms.db").display()
+    ));
+    // 3000 lines: let in on a full allowance (1000), which it overdraws to
+    // -1000 (the most debt there can be), paid back at 1 point/s.
+    let body: String = (0..3000).map(|i| format!("host_disk,host=f{i:04},mount=/ used_pct=10\n")).collect();
+    assert_eq!(c.post("/api/v2/write", Some(FLOOD), false, body.as_bytes()), (204, String::new()));
+    // The next is refused at once, before its body is read.
+    let resp = c
+        .client()
+        .post(format!("{}/api/v2/write", c.url()))
+        .header("Authorization", format!("Token {FLOOD}"))
+        .body(body.clone())
+        .send()
+        .expect("the flood's second write");
+    assert_eq!(resp.status().as_u16(), 429);
+    // 1001 s less the seconds since the first write (a few at most).
+    let retry: u64 = resp.headers()["retry-after"].to_str().expect("ASCII").parse().expect("seconds");
+    assert!((990..=1001).contains(&retry), "Retry-After: {retry}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&resp.text().expect("body")).expect("JSON"),
+        serde_json::json!({
+            "code": "too many requests",
+            "message": format!("token `flood` is over its write rate of 1 points/s (ingest.rate_limit); retry in {retry} s")
+        })
+    );
+    // Headers that promise a body never sent: answered at once, not at the
+    // read timeout (408 after 30 s).
+    let mut s = TcpStream::connect(("127.0.0.1", c.port)).expect("connect");
+    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    write!(
+        s,
+        "POST /api/v2/write HTTP/1.1\r\nHost: x\r\nAuthorization: Token {FLOOD}\r\nContent-Length: 100000\r\n\r\nhost_disk"
+    )
+    .expect("send headers");
+    assert_eq!(answer(&mut s), 429);
+    // Another token has its own allowance.
+    assert_eq!(c.post("/api/v2/write", Some(WEB), false, b"host_cpu,cpu=total usage_pct=5\n").0, 204);
+    assert_eq!(c.metric("dcwatch_collector_write_requests_rejected_total{reason=\"rate_limited\"}"), Some(2.0));
+    assert_eq!(c.metric("dcwatch_collector_write_rate_limited_total{token=\"flood\"}"), Some(2.0));
+    assert_eq!(c.metric("dcwatch_collector_write_rate_limited_total{token=\"web01\"}"), None);
+    assert_eq!(c.metric("dcwatch_collector_points_received_total"), Some(3001.0));
+    // One warning, not one per request; and the collector's own alarm.
+    let out = c.proc.output();
+    let warnings: Vec<_> = out.lines().filter(|l| l.contains("token over its write rate")).collect();
+    assert_eq!(warnings.len(), 1, "{out}");
+    assert!(
+        warnings[0].contains("agent=flood") && warnings[0].contains(&format!("retry_after_secs={retry}")),
+        "{}",
+        warnings[0]
+    );
+    let alarm = wait_for("the ingest_rate_limited alarm", || {
+        let v: serde_json::Value = c
+            .client()
+            .get(format!("{}/api/alarms", c.url()))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .and_then(|r| r.text())
+            .map(|t| serde_json::from_str(&t).expect("alarms JSON"))
+            .expect("alarms");
+        v["alarms"].as_array()?.iter().find(|a| a["name"] == "ingest_rate_limited").cloned()
+    });
+    assert_eq!(alarm["labels"], serde_json::json!({"token": "flood"}));
+    assert_eq!(alarm["severity"], "warning");
+}
+
 const FLOOD_BODIES: usize = 5;
 const FLOOD_LINES: usize = 20_000;
 const SERIES_CAP: usize = 5000;

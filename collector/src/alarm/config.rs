@@ -543,6 +543,7 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "alarms_db_quarantined",
     "series_cap_reached",
     "alarm_cap_reached",
+    "ingest_rate_limited",
 ];
 
 impl dcwatch_common::config::Validate for AlarmsConfig {

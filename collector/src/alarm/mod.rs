@@ -91,6 +91,7 @@ const UNCAPPED: &[&str] = &[
     "report_failing",
     "series_cap_reached",
     "alarm_cap_reached",
+    "ingest_rate_limited",
 ];
 
 /// An alarm's recent firing/resolved changes, for flap damping.

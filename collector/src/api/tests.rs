@@ -93,6 +93,7 @@ fn state(spool_max_bytes: u64, max_body_bytes: usize) -> (Arc<AppState>, tempfil
             api("boss", ADMIN, Role::Admin),
         ]),
         metrics_require_token: false,
+        rate: crate::ingest::rate::Rate { points_per_sec: 0.0, burst_points: 0.0 },
     };
     let mut state = AppState::new(live);
     state.audit = Some(Arc::new(crate::audit::Audit::open(&dir.path().join("audit.db"), 400).unwrap()));
@@ -408,6 +409,7 @@ async fn metrics_need_a_token_when_configured() {
                 crate::auth::ApiIdentity { name: "prometheus".into(), role: Role::Viewer },
             )]),
             metrics_require_token: true,
+            rate: live.rate,
         });
         drop(dir);
         Arc::new(s)

@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod lines;
+pub mod rate;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -37,11 +38,13 @@ pub struct WriteError {
     code: &'static str,
     message: String,
     line: Option<usize>,
+    /// `Retry-After` of a 429; a 503 always says [`RETRY_AFTER_SECS`].
+    retry_after: Option<u64>,
 }
 
 impl WriteError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        WriteError { status, code, message: message.into(), line: None }
+        WriteError { status, code, message: message.into(), line: None, retry_after: None }
     }
 }
 
@@ -54,6 +57,9 @@ impl IntoResponse for WriteError {
         let mut resp = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut().insert(header::RETRY_AFTER, RETRY_AFTER_SECS.into());
+        }
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
         }
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Token"));
@@ -132,6 +138,35 @@ async fn write(
         reject(RequestRejection::ClientCertificate, WriteError::new(StatusCode::FORBIDDEN, "forbidden", m))
     })?;
 
+    // Before the body is read: a token past its allowance costs little more
+    // than its headers.
+    if let Err(l) = app.rate_limiter.admit(&who.name, live.rate, std::time::Instant::now()) {
+        let secs = l.retry_after.as_secs();
+        if l.warn {
+            tracing::warn!(
+                agent = %who.name,
+                points_per_sec = live.rate.points_per_sec,
+                burst_points = live.rate.burst_points,
+                retry_after_secs = secs,
+                "token over its write rate (ingest.rate_limit): writes refused with 429 until it slows down"
+            );
+        }
+        return Err(reject(
+            RequestRejection::RateLimited,
+            WriteError {
+                retry_after: Some(secs),
+                ..WriteError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many requests",
+                    format!(
+                        "token `{}` is over its write rate of {} points/s (ingest.rate_limit); retry in {secs} s",
+                        who.name, live.rate.points_per_sec
+                    ),
+                )
+            },
+        ));
+    }
+
     let multiplier = lines::precision_multiplier(q.get("precision").map(String::as_str))
         .map_err(|m| reject(RequestRejection::BadRequest, WriteError::new(StatusCode::BAD_REQUEST, "invalid", m)))?;
 
@@ -140,7 +175,7 @@ async fn write(
         tracing::warn!(agent = %who.name, error = %m, "write refused");
         reject(RequestRejection::Overloaded, WriteError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m))
     })?;
-    let raw = read_body(&live, &headers, body).await.map_err(|e| {
+    let raw = read_raw(&live, &headers, body).await.map_err(|e| {
         let why = match e.status {
             StatusCode::PAYLOAD_TOO_LARGE => RequestRejection::TooLarge,
             StatusCode::REQUEST_TIMEOUT => RequestRejection::Timeout,
@@ -149,20 +184,44 @@ async fn write(
         tracing::warn!(agent = %who.name, error = %e.message, "write refused");
         reject(why, e)
     })?;
-    let text = std::str::from_utf8(&raw).map_err(|e| {
-        reject(
-            RequestRejection::BadRequest,
-            WriteError::new(StatusCode::BAD_REQUEST, "invalid", format!("body is not UTF-8: {e}")),
-        )
-    })?;
-
+    // Inflating and parsing a large body takes milliseconds of CPU: off the
+    // async workers, so other writers' requests are not queued behind it.
     let watched = app.alarms.as_ref().map(|e| e.watched());
     let trends = app.trends.is_some();
-    let watch = |m: &str| {
-        watched.as_ref().is_some_and(|w| w.contains(m)) || (trends && crate::trends::MEASUREMENTS.contains(&m))
-    };
-    let mut n = lines::normalize_watching(text, &who, multiplier, dcwatch_common::now_ns(), &watch);
+    let (limit, encoding) = (live.max_body_bytes, content_encoding(&headers));
+    let parse_as = who.clone();
+    let parsed = tokio::task::spawn_blocking(move || {
+        let raw = inflate(raw, &encoding, limit)?;
+        let text = std::str::from_utf8(&raw).map_err(|e| {
+            (
+                RequestRejection::BadRequest,
+                WriteError::new(StatusCode::BAD_REQUEST, "invalid", format!("body is not UTF-8: {e}")),
+            )
+        })?;
+        let watch = |m: &str| {
+            watched.as_ref().is_some_and(|w| w.contains(m)) || (trends && crate::trends::MEASUREMENTS.contains(&m))
+        };
+        Ok(lines::normalize_watching(text, &parse_as, multiplier, dcwatch_common::now_ns(), &watch))
+    })
+    .await
+    .map_err(|e| {
+        (
+            RequestRejection::BadRequest,
+            WriteError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error", format!("parsing failed: {e}")),
+        )
+    })
+    .and_then(|r| r);
     drop(permit);
+    let mut n = parsed.map_err(|(why, e)| {
+        tracing::warn!(agent = %who.name, error = %e.message, "write refused");
+        reject(why, e)
+    })?;
+    app.rate_limiter.charge(
+        &who.name,
+        n.accepted as usize + n.invalid.len() + n.forbidden.len(),
+        live.rate,
+        std::time::Instant::now(),
+    );
 
     if n.accepted > 0 {
         if let Some(d) = &live.durable {
@@ -253,21 +312,10 @@ async fn write(
     Err(WriteError { line: Some(first.line), ..WriteError::new(StatusCode::BAD_REQUEST, "invalid", message) })
 }
 
-/// Reads the body within the size limit, inflating gzip. A gzip body may
-/// hold several members one after another (RFC 1952 §2.2; `cat a.gz b.gz`,
-/// or a client that compresses each batch as it goes): every member is
-/// inflated, not just the first. The limit applies to the inflated total,
-/// and inflating stops one byte past it, so a gzip bomb is refused without
-/// being inflated.
-async fn read_body(app: &Live, headers: &HeaderMap, body: Body) -> Result<Vec<u8>, WriteError> {
+/// Reads the body as sent, within the size limit and the read timeout.
+async fn read_raw(app: &Live, headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, WriteError> {
     let limit = app.max_body_bytes;
-    let too_large = || {
-        WriteError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request too large",
-            format!("body exceeds the limit of {limit} bytes (ingest.max_body_bytes); send smaller batches"),
-        )
-    };
+    let too_large = || too_large(limit);
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
@@ -287,24 +335,51 @@ async fn read_body(app: &Live, headers: &HeaderMap, body: Body) -> Result<Vec<u8
             WriteError::new(StatusCode::BAD_REQUEST, "invalid", format!("cannot read the body: {e}"))
         }
     })?;
-    let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity");
-    match encoding.trim().to_ascii_lowercase().as_str() {
+    Ok(bytes)
+}
+
+fn too_large(limit: usize) -> WriteError {
+    WriteError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "request too large",
+        format!("body exceeds the limit of {limit} bytes (ingest.max_body_bytes); send smaller batches"),
+    )
+}
+
+/// The body's `Content-Encoding`, lower-cased.
+fn content_encoding(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Inflates a gzip body. A gzip body may hold several members one after
+/// another (RFC 1952 §2.2; `cat a.gz b.gz`, or a client that compresses
+/// each batch as it goes): every member is inflated, not just the first.
+/// The limit applies to the inflated total, and inflating stops one byte
+/// past it, so a gzip bomb is refused without being inflated.
+fn inflate(bytes: axum::body::Bytes, encoding: &str, limit: usize) -> Result<Vec<u8>, (RequestRejection, WriteError)> {
+    let bad = |e: WriteError| (RequestRejection::BadRequest, e);
+    match encoding {
         "identity" | "" => Ok(bytes.to_vec()),
         "gzip" | "x-gzip" => {
             let mut out = Vec::with_capacity(bytes.len() * 8);
             let mut dec = flate2::read::MultiGzDecoder::new(&bytes[..]).take(limit as u64 + 1);
             dec.read_to_end(&mut out).map_err(|e| {
-                WriteError::new(StatusCode::BAD_REQUEST, "invalid", format!("body is not valid gzip: {e}"))
+                bad(WriteError::new(StatusCode::BAD_REQUEST, "invalid", format!("body is not valid gzip: {e}")))
             })?;
             if out.len() > limit {
-                return Err(too_large());
+                return Err((RequestRejection::TooLarge, too_large(limit)));
             }
             Ok(out)
         }
-        other => Err(WriteError::new(
+        other => Err(bad(WriteError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "invalid",
             format!("Content-Encoding `{other}` is not supported; use gzip or none"),
-        )),
+        ))),
     }
 }

@@ -37,16 +37,19 @@ pub enum RequestRejection {
     Timeout,
     /// The token is bound to a client certificate the connection lacks.
     ClientCertificate,
+    /// The token has spent its allowance (`ingest.rate_limit`): 429.
+    RateLimited,
 }
 
 impl RequestRejection {
-    pub const ALL: [RequestRejection; 6] = [
+    pub const ALL: [RequestRejection; 7] = [
         Self::Unauthorized,
         Self::TooLarge,
         Self::BadRequest,
         Self::Overloaded,
         Self::Timeout,
         Self::ClientCertificate,
+        Self::RateLimited,
     ];
 
     pub fn label(self) -> &'static str {
@@ -57,6 +60,7 @@ impl RequestRejection {
             Self::Overloaded => "overloaded",
             Self::Timeout => "timeout",
             Self::ClientCertificate => "client_certificate",
+            Self::RateLimited => "rate_limited",
         }
     }
 }
@@ -118,6 +122,8 @@ pub struct Live {
     pub api_tokens: crate::auth::TokenTable<crate::auth::ApiIdentity>,
     /// `/metrics` needs an API token.
     pub metrics_require_token: bool,
+    /// `ingest.rate_limit`, per token.
+    pub rate: crate::ingest::rate::Rate,
 }
 
 /// How many write bodies are read (and parsed) at once, in all and per
@@ -216,6 +222,8 @@ pub struct AppState {
     pub bodies: Arc<Bodies>,
     /// `ingest.max_hosts_per_token` (set at start).
     pub max_hosts_per_token: usize,
+    /// Each token's allowance of points (`ingest.rate_limit`).
+    pub rate_limiter: crate::ingest::rate::RateLimiter,
     pub started: Instant,
     /// The alarm engine, when `alarms:` is configured.
     pub alarms: Option<Arc<crate::alarm::Engine>>,
@@ -242,6 +250,7 @@ impl AppState {
             connections: Arc::default(),
             bodies: Bodies::new(16),
             max_hosts_per_token: 1000,
+            rate_limiter: Default::default(),
             started: Instant::now(),
             trends: None,
             reports: Arc::default(),
@@ -335,6 +344,15 @@ pub fn write_limit_metrics(app: &AppState, m: &mut String) {
     );
     for (token, n) in app.stats.hosts_untracked.lock().expect("not poisoned").iter() {
         let _ = writeln!(m, "dcwatch_collector_hosts_untracked_total{{token=\"{}\"}} {n}", esc(token));
+    }
+    family(
+        m,
+        "dcwatch_collector_write_rate_limited_total",
+        "counter",
+        "Writes refused (429) because their token was over ingest.rate_limit, by token.",
+    );
+    for (token, n) in app.rate_limiter.refused() {
+        let _ = writeln!(m, "dcwatch_collector_write_rate_limited_total{{token=\"{}\"}} {n}", esc(&token));
     }
     let Some(e) = &app.alarms else { return };
     let seen = e.stats.limits.lock().expect("not poisoned").clone();
