@@ -178,7 +178,7 @@ pub fn run(config: &CollectorConfig, url: Option<String>, token: Option<String>)
         let addr = config.listen.address.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]");
         format!("{}://{addr}", if config.listen.tls.is_some() { "https" } else { "http" })
     });
-    let Some(token) = token.or_else(|| config.api.tokens.iter().find_map(|t| t.token.clone())) else {
+    let Some(token) = token.or_else(|| config.api.tokens.iter().find_map(|t| t.value.token.clone())) else {
         eprintln!(
             "dcwatch-collector status: give --token (or DCWATCH_API_TOKEN): an api.tokens token; \
              the config holds none in clear"

@@ -364,3 +364,30 @@ fn health_tells_strangers_only_pass_or_warn_and_metrics_can_need_a_token() {
     assert_eq!(status, 200);
     assert!(body.contains("dcwatch_collector_write_requests_total 0\n"), "{body}");
 }
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn validate_refuses_an_api_token_that_is_also_an_agent_token_naming_both_places() {
+    let dir = TempDir::new().expect("tempdir");
+    let path = dir.path().join("collector.yaml");
+    // sha256 of WEB01.
+    let hash = "e8fab708172d929dda4875f0c57e6b48419d0cc2ea5856eca2bb50c99e471b10";
+    std::fs::write(
+        &path,
+        format!(
+            "ingest:\n  tokens:\n    - {{name: web01, token: {WEB01}, site: hn}}\n\
+             api:\n  tokens:\n    - {{name: noc, token_sha256: {hash}, role: viewer}}\n"
+        ),
+    )
+    .unwrap();
+    let out =
+        Command::new(bin("dcwatch-collector")).args(["validate", "-c"]).arg(&path).output().expect("run validate");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = format!(
+        "{}:6:7: api.tokens[0] (`noc`): the same token as ingest.tokens[0] (`web01`, line 3 column 7); \
+         an API token must not also be an ingest token\n",
+        path.display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+}

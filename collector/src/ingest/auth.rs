@@ -156,8 +156,8 @@ pub struct Tokens {
 
 impl Tokens {
     /// Builds the table; validation has already checked every entry.
-    pub fn new(config: &[TokenConfig], allow_anonymous: bool) -> Self {
-        let table = TokenTable::new(config.iter().filter_map(|t| {
+    pub fn new<'a>(config: impl IntoIterator<Item = &'a TokenConfig>, allow_anonymous: bool) -> Self {
+        let table = TokenTable::new(config.into_iter().filter_map(|t| {
             let hash = secret_hash(t.token.as_deref(), t.token_sha256.as_deref())?;
             Some((
                 hash,
