@@ -302,7 +302,8 @@ pub struct TokenConfig {
     /// for the agents that poll SNMP or Modbus devices. Defaults to false.
     #[serde(default)]
     pub poller: bool,
-    /// With `poller`, only these devices (their `device` tag). Defaults to any.
+    /// With `poller`, only these devices: their `device` tag, or for
+    /// `power_feed` and `power_feed_phase` their `feed` tag. Defaults to any.
     #[serde(default)]
     pub devices: Option<Vec<String>>,
     /// If set, a request with this token is accepted only over TLS with a

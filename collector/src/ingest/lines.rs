@@ -140,8 +140,10 @@ pub fn normalize_watching(
         }
         let site = parsed.tag_value("site").map(|v| v.as_str());
         let host = parsed.tag_value("host").map(|v| v.as_str());
-        let device = parsed.tag_value("device").map(|v| v.as_str());
-        if let Err((why, message)) = who.may_write(parsed.series.measurement.as_str(), site, host, device) {
+        let measurement = parsed.series.measurement.as_str();
+        let identity =
+            dcwatch_common::schema::identity_tag(measurement).and_then(|t| parsed.tag_value(t)).map(|v| v.as_str());
+        if let Err((why, message)) = who.may_write(measurement, site, host, identity) {
             n.forbidden.push(LineError { line: line_no, message });
             n.forbidden_by[why as usize] += 1;
             continue;
@@ -320,6 +322,46 @@ mod tests {
         assert_eq!(
             precision_multiplier(Some("days")),
             Err("precision `days` is not one of ns, us, ms, s (v1 also n, u, m, h)".into())
+        );
+    }
+
+    /// A poller bound to `devices: [ups1, A]`: UPS ups1 and feed A.
+    fn listed_poller() -> Identity {
+        Identity { devices: Some(vec!["ups1".into(), "A".into()]), ..site_token() }
+    }
+
+    /// Whether a one-line body is accepted from [`listed_poller`]; the
+    /// forbidden reason otherwise.
+    fn verdict(line: &str) -> Result<(), &'static str> {
+        let n = normalize(line, &listed_poller(), 1, 7);
+        match (n.accepted, n.forbidden_by) {
+            (1, [0, 0, 0, 0]) => Ok(()),
+            (0, [0, 0, 0, 1]) => Err("device"),
+            _ => panic!("{line}: accepted {}, forbidden {:?}, invalid {:?}", n.accepted, n.forbidden_by, n.invalid),
+        }
+    }
+
+    #[test]
+    fn a_listed_poller_writes_each_device_measurement_only_for_its_listed_device() {
+        for m in dcwatch_common::schema::DEVICE_MEASUREMENTS.iter().filter(|m| !m.starts_with("power_feed")) {
+            assert_eq!(verdict(&format!("{m},device=ups1 v=1 1")), Ok(()), "{m}");
+            assert_eq!(verdict(&format!("{m},device=ups2 v=1 1")), Err("device"), "{m}");
+            assert_eq!(verdict(&format!("{m},feed=A v=1 1")), Err("device"), "{m}: no device tag");
+        }
+    }
+
+    #[test]
+    fn a_power_feed_point_is_bound_by_its_feed_not_by_the_meter_that_measured_it() {
+        for m in ["power_feed", "power_feed_phase"] {
+            assert_eq!(verdict(&format!("{m},device=ups1,feed=A live=true 1")), Ok(()), "{m}");
+            // The listed UPS may not speak for feed B: it would raise feed_lost for it.
+            assert_eq!(verdict(&format!("{m},device=ups1,feed=B live=false 1")), Err("device"), "{m}");
+            assert_eq!(verdict(&format!("{m},device=ups1 voltage_v=0 1")), Err("device"), "{m}: no feed tag");
+        }
+        let n = normalize("power_feed,device=ups1,feed=B live=false 1", &listed_poller(), 1, 7);
+        assert_eq!(
+            n.forbidden[0].message,
+            "feed `B` of a `power_feed` point is not among the devices token `hn-agents` may write"
         );
     }
 
