@@ -122,6 +122,28 @@ impl Identity {
 }
 
 impl Identity {
+    /// Whether this token may write `field` of a `measurement` point it may
+    /// write: a token without `poller: true` may not write a field whose
+    /// series in VictoriaMetrics or Prometheus (`{measurement}_{field}`)
+    /// would pass for a device measurement's.
+    pub fn may_write_field(&self, measurement: &str, field: &str) -> Result<(), (Forbidden, String)> {
+        if self.poller {
+            return Ok(());
+        }
+        match dcwatch_common::schema::flattened_device_series(measurement, field) {
+            None => Ok(()),
+            Some(device) => Err((
+                Forbidden::Measurement,
+                format!(
+                    "token `{}` may not write field `{field}` of `{measurement}`: as the series \
+                     `{measurement}_{field}` it would pass for a `{device}` one, which only a token \
+                     with `poller: true` may write",
+                    self.name
+                ),
+            )),
+        }
+    }
+
     /// Whether the connection's client certificate (DER, verified by the
     /// TLS handshake against `listen.tls.client_ca_file`) satisfies the
     /// token's `client_cert_name`; the message says why not.
@@ -276,6 +298,21 @@ mod tests {
         );
         assert_eq!(w.may_write("host_cpu", Some("hcm"), None, None).map_err(|e| e.0), Err(Forbidden::Site));
         assert_eq!(w.may_write("host_cpu", None, Some("web02"), None).map_err(|e| e.0), Err(Forbidden::Host));
+    }
+
+    #[test]
+    fn a_server_token_may_not_write_a_field_that_flattens_into_a_device_series() {
+        assert_eq!(
+            who(false, None).may_write_field("ups_on", "battery"),
+            Err((
+                Forbidden::Measurement,
+                "token `ups-poller` may not write field `battery` of `ups_on`: as the series `ups_on_battery` \
+                 it would pass for a `ups` one, which only a token with `poller: true` may write"
+                    .into()
+            ))
+        );
+        assert_eq!(who(false, None).may_write_field("host_cpu", "usage_pct"), Ok(()));
+        assert_eq!(who(true, None).may_write_field("ups_on", "battery"), Ok(()), "a poller may");
     }
 
     #[test]

@@ -143,7 +143,10 @@ pub fn normalize_watching(
         let measurement = parsed.series.measurement.as_str();
         let identity =
             dcwatch_common::schema::identity_tag(measurement).and_then(|t| parsed.tag_value(t)).map(|v| v.as_str());
-        if let Err((why, message)) = who.may_write(measurement, site, host, identity) {
+        let allowed = who
+            .may_write(measurement, site, host, identity)
+            .and_then(|()| parsed.field_set.iter().try_for_each(|(f, _)| who.may_write_field(measurement, f)));
+        if let Err((why, message)) = allowed {
             n.forbidden.push(LineError { line: line_no, message });
             n.forbidden_by[why as usize] += 1;
             continue;
@@ -323,6 +326,17 @@ mod tests {
             precision_multiplier(Some("days")),
             Err("precision `days` is not one of ns, us, ms, s (v1 also n, u, m, h)".into())
         );
+    }
+
+    #[test]
+    fn a_server_token_cannot_write_a_ups_series_by_splitting_its_name() {
+        let who = Identity { host: Some("web01".into()), poller: false, ..site_token() };
+        let body = "ups_on battery=true 1\npower,x=1 load=1,feed_live=false 2\nup s_on_battery=true 3\n";
+        let n = normalize(body, &who, 1, 0);
+        // `up_s_on_battery` is no `ups` series.
+        assert_eq!(std::str::from_utf8(&n.out).unwrap(), "up,site=hn,host=web01 s_on_battery=true 3\n");
+        assert_eq!(n.forbidden.iter().map(|e| e.line).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(n.forbidden_by, [0, 0, 2, 0], "counted as reason `measurement`");
     }
 
     /// A poller bound to `devices: [ups1, A]`: UPS ups1 and feed A.
