@@ -313,6 +313,31 @@ async fn health_without_a_token_says_only_whether_all_is_well() {
 }
 
 #[tokio::test]
+async fn health_with_a_wrong_token_is_audited_as_a_failed_api_login_and_without_one_is_not() {
+    let (app, _dir) = state(1 << 20, 1 << 20);
+    get(&app, "/health").await;
+    call(&app, Request::get("/health"), Some("not-a-token-at-all-x"), "").await;
+    let audit = app.audit.as_ref().unwrap().query(&Default::default()).unwrap();
+    let rows: Vec<_> =
+        audit.iter().map(|r| (r.actor.as_str(), r.action.as_str(), r.target.as_str(), r.comment.as_str())).collect();
+    assert_eq!(rows, vec![("-", "api_auth_failed", "GET /health", "unknown token")]);
+}
+
+#[tokio::test]
+async fn a_repeated_tag_key_is_audited_with_the_token_the_first_line_and_the_reason() {
+    let (app, _dir) = state(1 << 20, 1 << 20);
+    let body = b"m v=1 1\nups,site=hn,site=hcm,device=u1 on_battery=true 2\nm,host=a,host=b v=1 3\n".to_vec();
+    post(&app, "/api/v2/write", Some(TOKEN), None, body).await;
+    let audit = app.audit.as_ref().unwrap().query(&Default::default()).unwrap();
+    let rows: Vec<_> =
+        audit.iter().map(|r| (r.actor.as_str(), r.action.as_str(), r.target.as_str(), r.comment.as_str())).collect();
+    assert_eq!(
+        rows,
+        vec![("hn", "ingest_line_refused", "write", "2 line(s) refused; line 2: tag `site` appears twice")]
+    );
+}
+
+#[tokio::test]
 async fn a_line_with_two_site_tags_is_refused_and_nothing_of_it_is_kept() {
     let (app, _dir) = state(1 << 20, 1 << 20);
     let body = b"ups,site=hn,site=hcm,device=u1 on_battery=true 1\nm,host=a,host=b v=1 2\nm v=3 3\n".to_vec();

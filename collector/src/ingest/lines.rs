@@ -27,6 +27,9 @@ pub struct Normalized {
     pub accepted: u64,
     /// Lines that are not valid line protocol.
     pub invalid: Vec<LineError>,
+    /// The lines of `invalid` that repeat a tag key: an attempt to slip a
+    /// second `site` or `host` past the check, so they are also audited.
+    pub repeated_tag: Vec<LineError>,
     /// Valid lines the token may not write (another site or host, or a
     /// device measurement from a token that is not a poller's).
     pub forbidden: Vec<LineError>,
@@ -135,7 +138,9 @@ pub fn normalize_watching(
         if let Some(key) = repeated_tag(&parsed) {
             // InfluxDB stores only one of them; which one differs between
             // readers, so a point that says two things is refused.
-            n.invalid.push(LineError { line: line_no, message: format!("tag `{key}` appears twice") });
+            let e = LineError { line: line_no, message: format!("tag `{key}` appears twice") };
+            n.repeated_tag.push(e.clone());
+            n.invalid.push(e);
             continue;
         }
         let site = parsed.tag_value("site").map(|v| v.as_str());
@@ -290,6 +295,14 @@ mod tests {
         let why = "a line break inside a line (escaped, or in a quoted string) is not accepted";
         // Lines are counted as in the file: the first spans three.
         assert_eq!(msgs, vec![(1, why), (4, why)]);
+    }
+
+    #[test]
+    fn a_repeated_tag_key_is_invalid_and_kept_apart_for_the_audit_log() {
+        let n = normalize("m,site=hn v=1 1\nm,site=hn,site=hcm v=2 2\nm v=\n", &site_token(), 1, 0);
+        let repeated = vec![LineError { line: 2, message: "tag `site` appears twice".into() }];
+        assert_eq!(n.repeated_tag, repeated);
+        assert_eq!(n.invalid.iter().map(|e| e.line).collect::<Vec<_>>(), vec![2, 3]);
     }
 
     #[test]
