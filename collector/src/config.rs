@@ -52,7 +52,7 @@ pub struct CollectorConfig {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiConfig {
-    /// Tokens of the API (`Authorization: Bearer …`). Defaults to none: the
+    /// Tokens of the API (`Authorization: Bearer …`, `Token …` or `Basic`). Defaults to none: the
     /// API then answers 403, and `/health` says only whether all is well.
     /// Each entry keeps its place in the file, for errors that name two entries.
     #[serde(default)]

@@ -30,7 +30,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     }
 }
 
-/// The token in `Authorization: Bearer …` (or `Token …`).
+/// The token in `Authorization: Bearer …`, `Token …` or `Basic` (the
+/// password); never from the query string.
 fn bearer(headers: &HeaderMap) -> Option<String> {
     let h = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     crate::auth::presented_token(Some(h), None)

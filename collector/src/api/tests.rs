@@ -312,6 +312,29 @@ async fn health_without_a_token_says_only_whether_all_is_well() {
     assert_eq!(body, r#"{"status":"pass"}"#);
 }
 
+/// docs/security.md lists these as the ways the API takes its token.
+#[tokio::test]
+async fn the_api_takes_its_token_as_bearer_token_or_basic_password_and_not_in_the_query() {
+    use base64::Engine;
+    let (app, _dir) = state(1 << 20, 1 << 20);
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("anyone:{ADMIN}"));
+    let mut got = Vec::new();
+    for (uri, authorization) in [
+        ("/api/audit", Some(format!("Bearer {ADMIN}"))),
+        ("/api/audit", Some(format!("token {ADMIN}"))),
+        ("/api/audit", Some(format!("Basic {basic}"))),
+        (&format!("/api/audit?p={ADMIN}") as &str, None),
+    ] {
+        let mut req = Request::get(uri);
+        if let Some(a) = authorization {
+            req = req.header("Authorization", a);
+        }
+        let resp = super::app(app.clone()).oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        got.push(resp.status());
+    }
+    assert_eq!(got, vec![StatusCode::OK, StatusCode::OK, StatusCode::OK, StatusCode::UNAUTHORIZED]);
+}
+
 #[tokio::test]
 async fn health_with_a_wrong_token_is_audited_as_a_failed_api_login_and_without_one_is_not() {
     let (app, _dir) = state(1 << 20, 1 << 20);
