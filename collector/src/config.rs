@@ -841,6 +841,24 @@ mod tests {
     }
 
     #[test]
+    fn a_receiver_url_in_an_error_shows_no_password() {
+        let problems = parse(
+            "ingest:\n  allow_anonymous: true\nalarms:\n  db: /tmp/x.db\n  receivers:\n    \
+             - {name: a, webhook: {url: 'ftp://admin:S3cretPw@hooks.local/x'}}\n    \
+             - {name: b, webhook: {url: 'admin:S3cretPw@hooks.local/x'}}\n",
+        )
+        .unwrap_err();
+        let msgs: Vec<_> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "alarms.receivers[0] (a): url `ftp://***@hooks.local/x` must start with http:// or https://",
+                "alarms.receivers[1] (b): url `***@hooks.local/x` must start with http:// or https://",
+            ]
+        );
+    }
+
+    #[test]
     fn a_duplicate_is_shown_at_its_line_and_column_after_the_file_name() {
         let problems = parse(&format!(
             "ingest:\n  tokens:\n    - {{name: a, token: {SECRET}, site: hn}}\n    - {{name: b, token: {SECRET}, site: hn}}\n"
