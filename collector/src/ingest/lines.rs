@@ -114,17 +114,22 @@ pub fn normalize_watching(
         line_no += body.as_bytes()[counted_to..offset].iter().filter(|b| **b == b'\n').count();
         counted_to = offset;
         let text = raw.trim();
-        if text.is_empty() || text.starts_with('#') {
+        if text.is_empty() {
             continue;
         }
         if text.contains(['\n', '\r']) {
             // An escaped or quoted line break: the parser reads one line, but
             // a sink that splits on every newline would read the part after
-            // it as a point of its own, one no check here has seen.
+            // it as a point of its own, one no check here has seen. Checked
+            // before comments: a comment ending in `\` would otherwise take
+            // the next line, a point, with it unseen and uncounted.
             n.invalid.push(LineError {
                 line: line_no,
                 message: "a line break inside a line (escaped, or in a quoted string) is not accepted".into(),
             });
+            continue;
+        }
+        if text.starts_with('#') {
             continue;
         }
         let parsed = match parse_lines(text).next() {
@@ -306,6 +311,19 @@ mod tests {
     }
 
     #[test]
+    fn a_comment_ending_in_a_backslash_does_not_swallow_the_next_point_unseen() {
+        let n = normalize("m v=1 1\n# a comment \\\nm v=2 2\nm v=3 3\n", &site_token(), 1, 0);
+        assert_eq!(std::str::from_utf8(&n.out).unwrap(), "m,site=hn v=1 1\nm,site=hn v=3 3\n");
+        assert_eq!(
+            n.invalid,
+            vec![LineError {
+                line: 2,
+                message: "a line break inside a line (escaped, or in a quoted string) is not accepted".into()
+            }]
+        );
+    }
+
+    #[test]
     fn a_point_for_another_site_is_forbidden() {
         let n = normalize("m,site=hn v=1 1\nm,site=hcm v=2 2\n", &site_token(), 1, 0);
         assert_eq!(n.accepted, 1);
@@ -402,6 +420,94 @@ mod tests {
             proptest::string::string_regex("[a-z=, ]{1,6}").unwrap()
         }
 
+        /// Escapes a tag key or value.
+        fn esc(s: &str) -> String {
+            s.replace(',', "\\,").replace('=', "\\=").replace(' ', "\\ ")
+        }
+
+        /// Pieces of line protocol, escaped and not: whatever order they come
+        /// in, the body is something a client could send.
+        fn piece() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("m".to_string()),
+                Just("ups".to_string()),
+                // Whole tags, so bodies often repeat one.
+                Just(",site=hn".to_string()),
+                Just(",a=b".to_string()),
+                Just(",a\\ =b".to_string()),
+                Just(",site=".to_string()),
+                Just(",host=".to_string()),
+                Just(",device=".to_string()),
+                Just(" v=".to_string()),
+                Just("=".to_string()),
+                Just(",".to_string()),
+                Just(" ".to_string()),
+                Just("\\".to_string()),
+                Just("\"".to_string()),
+                Just("\n".to_string()),
+                Just("\r\n".to_string()),
+                Just("\\,".to_string()),
+                Just("\\=".to_string()),
+                Just("\\ ".to_string()),
+                Just("\\\"".to_string()),
+                Just("\\\n".to_string()),
+                Just("#".to_string()),
+                Just("1".to_string()),
+                Just("1i".to_string()),
+                Just("true".to_string()),
+                Just(" 17".to_string()),
+                proptest::string::string_regex("[a-z]{1,4}").unwrap(),
+            ]
+        }
+
+        /// The tag keys of a parsed line, as written.
+        fn tag_keys(line: &str) -> Vec<String> {
+            match parse_lines(line).next() {
+                Some(Ok(p)) => p.series.tag_set.iter().flatten().map(|(k, _)| k.to_string()).collect(),
+                other => panic!("an accepted line does not parse back: {line:?}: {other:?}"),
+            }
+        }
+
+        /// A valid line for the site token: a measurement, unique tags (not
+        /// `site` or `host`), and a string field holding quotes, backslashes
+        /// and the other special characters.
+        fn good_line() -> impl Strategy<Value = String> {
+            (
+                proptest::string::string_regex("[a-z][a-z_]{0,5}").unwrap(),
+                proptest::collection::btree_map(word(), word(), 0..4),
+                proptest::string::string_regex("[a-z\"\\\\=, ]{0,8}").unwrap(),
+                proptest::option::of(1i64..1_000_000),
+            )
+                .prop_filter("site and host tags would be checked against the token", |(_, tags, _, _)| {
+                    !tags.contains_key("site") && !tags.contains_key("host")
+                })
+                .prop_map(|(m, tags, text, ts)| {
+                    let tags: String = tags.iter().map(|(k, v)| format!(",{}={}", esc(k), esc(v))).collect();
+                    let text = text.replace('\\', "\\\\").replace('"', "\\\"");
+                    let ts = ts.map(|t| format!(" {t}")).unwrap_or_default();
+                    format!("{m}{tags} s=\"{text}\",v=1i{ts}")
+                })
+        }
+
+        /// A line the parser or the checks refuse, and how many physical lines
+        /// it spans.
+        fn bad_line() -> impl Strategy<Value = (String, usize)> {
+            prop_oneof![
+                word().prop_map(|k| (format!("m,{k}=a,{k}=b v=1", k = esc(&k)), 1)),
+                word().prop_map(|k| (format!("m,{}=a", esc(&k)), 1)),
+                Just(("m v=1x".to_string(), 1)),
+                Just(("m v=1 17x".to_string(), 1)),
+                Just(("m v=\"two\nlines\" 1".to_string(), 2)),
+                Just(("m v=1\\\nups on_battery=true 1".to_string(), 2)),
+            ]
+        }
+
+        /// What may come between lines and changes no numbering: nothing, a
+        /// blank line, a comment.
+        fn filler() -> impl Strategy<Value = &'static str> {
+            prop_oneof![Just(""), Just("\n"), Just("# a comment, with = and \\ and \"\n"), Just("   \n")]
+        }
+
         proptest! {
             #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
 
@@ -411,6 +517,60 @@ mod tests {
             fn arbitrary_bodies_never_panic(body in "\\PC{0,300}") {
                 let n = normalize(&body, &site_token(), 1, 7);
                 prop_assert!(n.accepted as usize + n.invalid.len() + n.forbidden.len() <= body.lines().count().max(1));
+            }
+
+            /// Bodies built of escapes, quotes, line breaks and separators never
+            /// panic, and what is accepted parses back as one line per point,
+            /// none naming a tag key twice.
+            #[test]
+            fn what_is_accepted_parses_back_without_a_repeated_tag_key(
+                pieces in proptest::collection::vec(piece(), 0..40),
+            ) {
+                let body: String = pieces.concat();
+                let n = normalize(&body, &site_token(), 1, 7);
+                let out = std::str::from_utf8(&n.out).unwrap();
+                prop_assert_eq!(out.lines().count() as u64, n.accepted, "{:?} gave {:?}", body, out);
+                for line in out.lines() {
+                    let keys = tag_keys(line);
+                    let distinct: BTreeSet<_> = keys.iter().collect();
+                    prop_assert_eq!(distinct.len(), keys.len(), "{:?} from {:?}", line, body);
+                }
+                for e in n.invalid.iter().chain(&n.forbidden) {
+                    prop_assert!(e.line >= 1 && e.line <= body.split('\n').count(), "{:?} in {:?}", e, body);
+                }
+            }
+
+            /// In a body of good lines with one bad line at a known place
+            /// (blank lines and comments between), the error names that line's
+            /// physical number and every other line is accepted.
+            #[test]
+            fn the_one_bad_line_is_named_by_its_line_number(
+                lines in proptest::collection::vec((good_line(), filler()), 0..8),
+                (bad, bad_spans) in bad_line(),
+                bad_filler in filler(),
+                at in 0usize..8,
+            ) {
+                let at = at.min(lines.len());
+                let mut body = String::new();
+                let mut physical = 1;
+                let mut bad_at = 0;
+                for (i, (good, fill)) in lines.iter().enumerate() {
+                    if i == at {
+                        bad_at = physical;
+                        body.push_str(&format!("{bad}\n{bad_filler}"));
+                        physical += bad_spans + bad_filler.matches('\n').count();
+                    }
+                    body.push_str(&format!("{good}\n{fill}"));
+                    physical += 1 + fill.matches('\n').count();
+                }
+                if at == lines.len() {
+                    bad_at = physical;
+                    body.push_str(&bad);
+                }
+                let n = normalize(&body, &site_token(), 1, 7);
+                let refused: Vec<usize> = n.invalid.iter().chain(&n.forbidden).map(|e| e.line).collect();
+                prop_assert_eq!(refused, vec![bad_at], "{:?}: {:?} {:?}", body, n.invalid, n.forbidden);
+                prop_assert_eq!(n.accepted, lines.len() as u64, "{:?}", body);
             }
 
             /// A line that names a tag key twice is never accepted, however the
@@ -423,7 +583,6 @@ mod tests {
                 other in proptest::collection::vec((word(), word()), 0..3),
                 at in 0usize..3,
             ) {
-                let esc = |s: &str| s.replace(',', "\\,").replace('=', "\\=").replace(' ', "\\ ");
                 let mut tags: Vec<(String, String)> =
                     other.iter().filter(|(k, _)| esc(k) != esc(&key)).map(|(k, v)| (esc(k), esc(v))).collect();
                 tags.insert(at.min(tags.len()), (esc(&key), esc(&a)));
@@ -433,6 +592,7 @@ mod tests {
                 let n = normalize(&line, &site_token(), 1, 7);
                 prop_assert_eq!(n.accepted, 0, "{}", line);
                 prop_assert!(n.out.is_empty());
+                prop_assert_eq!(n.repeated_tag.len(), 1, "{}", line);
             }
         }
     }
