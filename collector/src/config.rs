@@ -12,6 +12,7 @@ use dcwatch_common::config::{Problem, Validate};
 use dcwatch_common::forward::ForwarderSettings;
 use dcwatch_common::write::{Flavour, WriterSettings};
 use serde::Deserialize;
+use serde_saphyr::Spanned;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,10 +52,11 @@ pub struct CollectorConfig {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiConfig {
-    /// Tokens of the API (`Authorization: Bearer …`). Defaults to none: the
+    /// Tokens of the API (`Authorization: Bearer …`, `Token …` or `Basic`). Defaults to none: the
     /// API then answers 403, and `/health` says only whether all is well.
+    /// Each entry keeps its place in the file, for errors that name two entries.
     #[serde(default)]
-    pub tokens: Vec<ApiTokenConfig>,
+    pub tokens: Vec<Spanned<ApiTokenConfig>>,
     /// `/metrics` needs a token (any role), for Prometheus with
     /// `authorization: {credentials: …}`. Defaults to false.
     #[serde(default)]
@@ -264,9 +266,10 @@ pub struct IngestConfig {
     /// writes naming more are accepted, and the rest counted. Defaults to 1000.
     #[serde(default = "default_max_hosts_per_token")]
     pub max_hosts_per_token: usize,
-    /// Who may write. Each agent (or Telegraf) gets its own token.
+    /// Who may write. Each agent (or Telegraf) gets its own token. Each
+    /// entry keeps its place in the file, for errors that name two entries.
     #[serde(default)]
-    pub tokens: Vec<TokenConfig>,
+    pub tokens: Vec<Spanned<TokenConfig>>,
     /// Accept writes with no token, for a closed lab network only. Defaults to false.
     #[serde(default)]
     pub allow_anonymous: bool,
@@ -336,7 +339,8 @@ pub struct TokenConfig {
     /// for the agents that poll SNMP or Modbus devices. Defaults to false.
     #[serde(default)]
     pub poller: bool,
-    /// With `poller`, only these devices (their `device` tag). Defaults to any.
+    /// With `poller`, only these devices: their `device` tag, or for
+    /// `power_feed` and `power_feed_phase` their `feed` tag. Defaults to any.
     #[serde(default)]
     pub devices: Option<Vec<String>>,
     /// If set, a request with this token is accepted only over TLS with a
@@ -486,12 +490,8 @@ impl Validate for CollectorConfig {
                  out and write for any site and any device; keep one or the other",
             ));
         }
-        let mut names = HashSet::new();
-        for (i, t) in self.ingest.tokens.iter().enumerate() {
+        for (i, t) in self.ingest.tokens.iter().map(|t| &t.value).enumerate() {
             let at = format!("ingest.tokens[{i}]");
-            if !names.insert(t.name.as_str()) {
-                p.push(Problem::general(format!("{at}.name: `{}` is used twice; names must be unique", t.name)));
-            }
             if t.site.trim().is_empty() {
                 p.push(Problem::general(format!("{at}.site: must name the site this token writes for")));
             }
@@ -511,14 +511,13 @@ impl Validate for CollectorConfig {
                 }
             }
         }
-        let mut api_names = HashSet::new();
-        for (i, t) in self.api.tokens.iter().enumerate() {
-            let at = format!("api.tokens[{i}]");
-            if t.name.trim().is_empty() || !api_names.insert(t.name.as_str()) {
-                p.push(Problem::general(format!("{at}.name: `{}` must be non-empty and unique", t.name)));
+        for (i, t) in self.api.tokens.iter().map(|t| &t.value).enumerate() {
+            if t.name.trim().is_empty() {
+                p.push(Problem::general(format!("api.tokens[{i}].name: must not be empty")));
             }
-            crate::auth::check_secret(&at, t.token.as_deref(), t.token_sha256.as_deref(), p);
+            crate::auth::check_secret(&format!("api.tokens[{i}]"), t.token.as_deref(), t.token_sha256.as_deref(), p);
         }
+        self.check_tokens_unique(p);
         if self.api.metrics_require_token && self.api.tokens.is_empty() {
             p.push(Problem::general(
                 "api.metrics_require_token: no api.tokens are configured, so nothing could read /metrics",
@@ -560,6 +559,87 @@ impl Validate for CollectorConfig {
                 if !path.is_file() {
                     p.push(Problem::general(format!("listen.tls.{key}: {} is not a readable file", path.display())));
                 }
+            }
+        }
+    }
+}
+
+/// A token entry as the uniqueness check sees it.
+struct Entry<'a> {
+    /// `ingest.tokens[0]`.
+    at: String,
+    name: &'a str,
+    hash: Option<[u8; 32]>,
+    position: Option<(u64, u64)>,
+}
+
+impl Entry<'_> {
+    /// `ingest.tokens[0] (`web01`)`: the entry a problem is at.
+    fn describe(&self) -> String {
+        format!("{} (`{}`)", self.at, self.name)
+    }
+
+    /// `ingest.tokens[0] (`web01`, line 5 column 7)`: the other entry.
+    fn describe_with_place(&self) -> String {
+        match self.position {
+            Some((l, c)) => format!("{} (`{}`, line {l} column {c})", self.at, self.name),
+            None => self.describe(),
+        }
+    }
+}
+
+fn position<T>(s: &Spanned<T>) -> Option<(u64, u64)> {
+    (s.referenced.line() > 0).then(|| (s.referenced.line(), s.referenced.column()))
+}
+
+impl CollectorConfig {
+    /// Every token is held by one entry: the same secret twice (in clear or as a
+    /// hash, in either table) would make the holder ambiguous, and one shared
+    /// by an agent and the API would let a leaked agent token read the API. A
+    /// name is unique within its table. Each problem is at the later entry and
+    /// names the earlier one.
+    fn check_tokens_unique(&self, p: &mut Vec<Problem>) {
+        let ingest = self.ingest.tokens.iter().enumerate().map(|(i, t)| Entry {
+            at: format!("ingest.tokens[{i}]"),
+            name: &t.value.name,
+            hash: crate::auth::secret_hash(t.value.token.as_deref(), t.value.token_sha256.as_deref()),
+            position: position(t),
+        });
+        let api = self.api.tokens.iter().enumerate().map(|(i, t)| Entry {
+            at: format!("api.tokens[{i}]"),
+            name: &t.value.name,
+            hash: crate::auth::secret_hash(t.value.token.as_deref(), t.value.token_sha256.as_deref()),
+            position: position(t),
+        });
+        let (ingest, api): (Vec<_>, Vec<_>) = (ingest.collect(), api.collect());
+        for table in [&ingest, &api] {
+            for (j, later) in table.iter().enumerate() {
+                if let Some(first) = table[..j].iter().find(|e| e.name == later.name && !later.name.trim().is_empty()) {
+                    p.push(Problem {
+                        position: later.position,
+                        message: format!(
+                            "{}.name: `{}` is also the name of {}; names must be unique",
+                            later.at,
+                            later.name,
+                            first.describe_with_place()
+                        ),
+                    });
+                }
+            }
+        }
+        let all: Vec<&Entry> = ingest.iter().chain(&api).collect();
+        for (j, later) in all.iter().enumerate() {
+            let Some(hash) = later.hash else { continue };
+            if let Some(first) = all[..j].iter().find(|e| e.hash == Some(hash)) {
+                let what = if first.at.starts_with("ingest") == later.at.starts_with("ingest") {
+                    "every entry needs a token of its own"
+                } else {
+                    "an API token must not also be an ingest token"
+                };
+                p.push(Problem {
+                    position: later.position,
+                    message: format!("{}: the same token as {}; {what}", later.describe(), first.describe_with_place()),
+                });
             }
         }
     }
@@ -638,9 +718,10 @@ mod tests {
             vec![
                 "listen.address: `nowhere` is not an address:port, e.g. `0.0.0.0:8186`",
                 "ingest.tokens[0].token: too short (5 characters); use at least 16 random characters",
-                "ingest.tokens[1].name: `a` is used twice; names must be unique",
                 "ingest.tokens[1].site: must name the site this token writes for",
                 "ingest.tokens[1]: needs token_sha256 (or token)",
+                "ingest.tokens[1].name: `a` is also the name of ingest.tokens[0] (`a`, line 5 column 7); \
+                 names must be unique",
                 "sinks[0]: url `localhost:8086` must start with http:// or https://",
             ]
         );
@@ -661,8 +742,9 @@ mod tests {
             vec![
                 "api.tokens[0].token: is empty (an unset ${VARIABLE}?); an empty token would let anyone in",
                 "api.tokens[1].token: too short (10 characters); use at least 16 random characters",
-                "api.tokens[2].name: `b` must be non-empty and unique",
                 "api.tokens[2].token_sha256: must be 64 hex digits (see `dcwatch-collector hash-token`)",
+                "api.tokens[2].name: `b` is also the name of api.tokens[1] (`b`, line 6 column 7); \
+                 names must be unique",
             ]
         );
         let problems = parse("ingest:\n  allow_anonymous: true\napi:\n  metrics_require_token: true\n").unwrap_err();
@@ -747,6 +829,117 @@ mod tests {
                 "ingest.tokens[1].client_cert_name: needs listen.tls with client_ca_file, \
                  or no client certificate could ever be verified",
             ]
+        );
+    }
+
+    /// The secret of the ingest and API tokens in these tests, in clear.
+    const SECRET: &str = "0123456789abcdef0";
+
+    fn messages_at(problems: &[Problem]) -> Vec<(Option<(u64, u64)>, &str)> {
+        problems.iter().map(|p| (p.position, p.message.as_str())).collect()
+    }
+
+    #[test]
+    fn the_same_ingest_token_twice_is_refused_at_the_later_entry_naming_both() {
+        let hash = hex::encode(crate::auth::sha256(SECRET));
+        let problems = parse(&format!(
+            "ingest:\n  tokens:\n    - {{name: a, token: {SECRET}, site: hn}}\n    \
+             - {{name: b, token: 0123456789abcdef1, site: hn}}\n    \
+             - {{name: c, token_sha256: {hash}, site: hn}}\n"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            messages_at(&problems),
+            vec![(
+                Some((5, 7)),
+                "ingest.tokens[2] (`c`): the same token as ingest.tokens[0] (`a`, line 3 column 7); \
+                 every entry needs a token of its own"
+            )]
+        );
+    }
+
+    #[test]
+    fn the_same_api_token_twice_is_refused() {
+        let problems = parse(&format!(
+            "ingest:\n  allow_anonymous: true\napi:\n  tokens:\n    - {{name: noc, token: {SECRET}, role: viewer}}\n    \
+             - {{name: boss, token: {SECRET}, role: admin}}\n"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            messages_at(&problems),
+            vec![(
+                Some((6, 7)),
+                "api.tokens[1] (`boss`): the same token as api.tokens[0] (`noc`, line 5 column 7); \
+                 every entry needs a token of its own"
+            )]
+        );
+    }
+
+    #[test]
+    fn an_api_token_that_is_also_an_ingest_token_is_refused_in_either_form() {
+        let hash = hex::encode(crate::auth::sha256(SECRET));
+        let problems = parse(&format!(
+            "ingest:\n  tokens:\n    - name: web01\n      token: {SECRET}\n      site: hn\n\
+             api:\n  tokens:\n    - name: noc\n      token_sha256: {hash}\n      role: viewer\n"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            messages_at(&problems),
+            vec![(
+                Some((8, 7)),
+                "api.tokens[0] (`noc`): the same token as ingest.tokens[0] (`web01`, line 3 column 7); \
+                 an API token must not also be an ingest token"
+            )]
+        );
+    }
+
+    #[test]
+    fn a_name_used_twice_in_one_table_is_refused_but_the_tables_may_share_one() {
+        let problems = parse(
+            "ingest:\n  tokens:\n    - {name: web01, token: 0123456789abcdef0, site: hn}\n    \
+             - {name: web01, token: 0123456789abcdef1, site: hn}\n\
+             api:\n  tokens:\n    - {name: web01, token: 0123456789abcdef2, role: viewer}\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            messages_at(&problems),
+            vec![(
+                Some((4, 7)),
+                "ingest.tokens[1].name: `web01` is also the name of ingest.tokens[0] (`web01`, line 3 column 7); \
+                 names must be unique"
+            )]
+        );
+    }
+
+    #[test]
+    fn a_receiver_url_in_an_error_shows_no_password() {
+        let problems = parse(
+            "ingest:\n  allow_anonymous: true\nalarms:\n  db: /tmp/x.db\n  receivers:\n    \
+             - {name: a, webhook: {url: 'ftp://admin:S3cretPw@hooks.local/x'}}\n    \
+             - {name: b, webhook: {url: 'admin:S3cretPw@hooks.local/x'}}\n",
+        )
+        .unwrap_err();
+        let msgs: Vec<_> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "alarms.receivers[0] (a): url `ftp://***@hooks.local/x` must start with http:// or https://",
+                "alarms.receivers[1] (b): url `***@hooks.local/x` must start with http:// or https://",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_duplicate_is_shown_at_its_line_and_column_after_the_file_name() {
+        let problems = parse(&format!(
+            "ingest:\n  tokens:\n    - {{name: a, token: {SECRET}, site: hn}}\n    - {{name: b, token: {SECRET}, site: hn}}\n"
+        ))
+        .unwrap_err();
+        let e = dcwatch_common::config::ConfigError { path: "/x/collector.yaml".into(), problems };
+        assert_eq!(
+            e.to_string(),
+            "/x/collector.yaml:4:7: ingest.tokens[1] (`b`): the same token as ingest.tokens[0] (`a`, line 3 column 7); \
+             every entry needs a token of its own"
         );
     }
 }

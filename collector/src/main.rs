@@ -217,12 +217,12 @@ fn build_live(
         (sinks, tasks, Some(state::Durable { spool, committer }))
     };
     let live = state::Live {
-        tokens: ingest::auth::Tokens::new(&config.ingest.tokens, config.ingest.allow_anonymous),
+        tokens: ingest::auth::Tokens::new(config.ingest.tokens.iter().map(|t| &t.value), config.ingest.allow_anonymous),
         sinks,
         durable,
         max_body_bytes: config.ingest.max_body_bytes,
         read_timeout: Duration::from_secs(config.ingest.read_timeout_secs),
-        api_tokens: crate::auth::TokenTable::new(config.api.tokens.iter().filter_map(|t| {
+        api_tokens: crate::auth::TokenTable::new(config.api.tokens.iter().map(|t| &t.value).filter_map(|t| {
             let hash = crate::auth::secret_hash(t.token.as_deref(), t.token_sha256.as_deref())?;
             Some((hash, crate::auth::ApiIdentity { name: t.name.clone(), role: t.role }))
         })),

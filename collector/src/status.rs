@@ -45,7 +45,7 @@ fn clock(ms: &Value) -> String {
 
 /// Renders `/api/status` as text.
 pub fn render(st: &Value, url: &str) -> String {
-    let mut o = format!("dcwatch status — collector {url}\n");
+    let mut o = format!("dcwatch status — collector {}\n", dcwatch_common::redact::redact_url(url));
     let feeds = st["feeds"].as_array().cloned().unwrap_or_default();
     for site in st["sites"].as_array().cloned().unwrap_or_default() {
         let name = s(&site["name"]);
@@ -178,7 +178,7 @@ pub fn run(config: &CollectorConfig, url: Option<String>, token: Option<String>)
         let addr = config.listen.address.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]");
         format!("{}://{addr}", if config.listen.tls.is_some() { "https" } else { "http" })
     });
-    let Some(token) = token.or_else(|| config.api.tokens.iter().find_map(|t| t.token.clone())) else {
+    let Some(token) = token.or_else(|| config.api.tokens.iter().find_map(|t| t.value.token.clone())) else {
         eprintln!(
             "dcwatch-collector status: give --token (or DCWATCH_API_TOKEN): an api.tokens token; \
              the config holds none in clear"
@@ -192,6 +192,8 @@ pub fn run(config: &CollectorConfig, url: Option<String>, token: Option<String>)
             return 1;
         }
     };
+    // Errors are printed: no `user:password@` of a --url.
+    let shown = dcwatch_common::redact::redact_url(&url);
     let got = rt.block_on(async {
         let http =
             reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build().map_err(|e| e.to_string())?;
@@ -200,11 +202,11 @@ pub fn run(config: &CollectorConfig, url: Option<String>, token: Option<String>)
             .bearer_auth(&token)
             .send()
             .await
-            .map_err(|e| format!("{url}: {}", e.without_url()))?;
+            .map_err(|e| format!("{shown}: {}", e.without_url()))?;
         let status = r.status();
         let body = r.bytes().await.map_err(|e| e.to_string())?;
         if !status.is_success() {
-            return Err(format!("{url}: HTTP {status}: {}", printable(&String::from_utf8_lossy(&body))));
+            return Err(format!("{shown}: HTTP {status}: {}", printable(&String::from_utf8_lossy(&body))));
         }
         serde_json::from_slice::<Value>(&body).map_err(|e| e.to_string())
     });
@@ -223,6 +225,12 @@ pub fn run(config: &CollectorConfig, url: Option<String>, token: Option<String>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_collector_url_is_shown_without_its_password() {
+        let out = render(&serde_json::json!({}), "https://ops:S3cretPw@collector.dc.local:8186");
+        assert_eq!(out.lines().next(), Some("dcwatch status — collector https://***@collector.dc.local:8186"));
+    }
 
     #[test]
     fn a_degraded_site_and_its_alarms_read_at_a_glance() {

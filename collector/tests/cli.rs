@@ -84,9 +84,11 @@ fn the_shipped_example_configs_are_valid() {
             .env("INFLUX_TOKEN", "example-influx-token")
             .env("DCWATCH_TOKEN_WEB01", "example-token-0123456789")
             .env("DCWATCH_TOKEN_POLLER", "example-token-9876543210")
+            // Each secret its own value: a token shared by the ingest and API
+            // tables is refused.
             .envs(
                 ["DCWATCH_TOKEN", "DCWATCH_API_TOKEN", "TELEGRAM_BOT_TOKEN", "SMTP_PASSWORD", "WEBHOOK_SECRET"]
-                    .map(|k| (k, "example-secret-0123456789")),
+                    .map(|k| (k, format!("example-secret-0123456789-{k}"))),
             )
             .output()
             .unwrap();

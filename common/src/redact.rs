@@ -14,6 +14,20 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// [`redact_url`] for a value that should be a URL but may lack its scheme
+/// (a config mistake such as `admin:pw@hooks.local/x`): without `://`, the
+/// text up to the first `/`, `?` or `#` is taken as the authority.
+pub fn redact_config_url(url: &str) -> String {
+    if url.contains("://") {
+        return redact_url(url);
+    }
+    let authority_len = url.find(['/', '?', '#']).unwrap_or(url.len());
+    match url[..authority_len].rfind('@') {
+        Some(at) => format!("***@{}", &url[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
 /// Every URL inside `text` (an error message that quotes one) redacted.
 pub fn redact_urls_in(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -45,6 +59,13 @@ mod tests {
         assert_eq!(redact_url("http://host:8086/a@b"), "http://host:8086/a@b", "an @ in the path is no userinfo");
         assert_eq!(redact_url("http://a:b@c@host/"), "http://***@host/");
         assert_eq!(redact_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn a_config_url_without_its_scheme_loses_its_userinfo_too() {
+        assert_eq!(redact_config_url("admin:S3cretPw@hooks.local/x@y"), "***@hooks.local/x@y");
+        assert_eq!(redact_config_url("ftp://admin:S3cretPw@hooks.local/"), "ftp://***@hooks.local/");
+        assert_eq!(redact_config_url("hooks.local/a@b"), "hooks.local/a@b");
     }
 
     #[test]

@@ -69,6 +69,21 @@ fn audit(c: &Collector) -> Vec<(String, String, String, String, String, String)>
     rows
 }
 
+/// The comments of the audit records of `action`, oldest first.
+fn audit_comments(c: &Collector, action: &str) -> Vec<String> {
+    let (status, body) = api(c, "GET", &format!("/api/audit?limit=1000&action={action}"), Some(ADMIN), None);
+    assert_eq!(status, 200, "{body}");
+    let mut rows: Vec<_> = json(&body)["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == action)
+        .map(|r| r["comment"].as_str().unwrap().to_string())
+        .collect();
+    rows.reverse();
+    rows
+}
+
 fn row(
     actor: &str,
     role: &str,
@@ -117,6 +132,10 @@ fn a_line_with_two_site_tags_is_refused_and_fires_nothing_at_the_other_site() {
     });
     assert_eq!(alarm_names(&c), Vec::<String>::new());
     assert_eq!(c.metric("dcwatch_collector_points_rejected_total{reason=\"invalid\"}"), Some(1.0));
+    // The attempt is in the audit log, by the token's name and address.
+    let refused: Vec<_> = audit(&c).into_iter().filter(|r| r.3 == "ingest_line_refused").collect();
+    assert_eq!(refused, vec![row("hn-poller", "agent", "ingest_line_refused", "write", "refused")]);
+    assert_eq!(audit_comments(&c, "ingest_line_refused"), vec!["1 line(s) refused; line 1: tag `site` appears twice"]);
 }
 
 #[test]
@@ -347,6 +366,12 @@ fn health_tells_strangers_only_pass_or_warn_and_metrics_can_need_a_token() {
     assert_eq!((status, body.as_str()), (200, r#"{"status":"pass"}"#));
     let (_, body) = api(&c, "GET", "/health", Some(VIEWER), None);
     assert_eq!(json(&body)["sinks"][0]["name"], "capture");
+    // A wrong token gets the stranger's answer, and is audited as a failed login.
+    let (status, body) = api(&c, "GET", "/health", Some("not-an-api-token-at-all"), None);
+    assert_eq!((status, body.as_str()), (200, r#"{"status":"pass"}"#));
+    let failed: Vec<_> = audit(&c).into_iter().filter(|r| r.3 == "api_auth_failed").collect();
+    assert_eq!(failed, vec![row("-", "-", "api_auth_failed", "GET /health", "refused")]);
+    assert_eq!(audit_comments(&c, "api_auth_failed"), vec!["unknown token"]);
     // Plain /metrics is open unless configured otherwise…
     assert_eq!(api(&c, "GET", "/metrics", None, None).0, 200);
     drop(c);
@@ -363,4 +388,31 @@ fn health_tells_strangers_only_pass_or_warn_and_metrics_can_need_a_token() {
     let (status, body) = api(&c, "GET", "/metrics", Some(VIEWER), None);
     assert_eq!(status, 200);
     assert!(body.contains("dcwatch_collector_write_requests_total 0\n"), "{body}");
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn validate_refuses_an_api_token_that_is_also_an_agent_token_naming_both_places() {
+    let dir = TempDir::new().expect("tempdir");
+    let path = dir.path().join("collector.yaml");
+    // sha256 of WEB01.
+    let hash = "e8fab708172d929dda4875f0c57e6b48419d0cc2ea5856eca2bb50c99e471b10";
+    std::fs::write(
+        &path,
+        format!(
+            "ingest:\n  tokens:\n    - {{name: web01, token: {WEB01}, site: hn}}\n\
+             api:\n  tokens:\n    - {{name: noc, token_sha256: {hash}, role: viewer}}\n"
+        ),
+    )
+    .unwrap();
+    let out =
+        Command::new(bin("dcwatch-collector")).args(["validate", "-c"]).arg(&path).output().expect("run validate");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = format!(
+        "{}:6:7: api.tokens[0] (`noc`): the same token as ingest.tokens[0] (`web01`, line 3 column 7); \
+         an API token must not also be an ingest token\n",
+        path.display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
 }

@@ -660,9 +660,11 @@ impl AlarmsConfig {
             ];
             for url in urls.into_iter().flatten() {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    // The message is printed and logged: no `user:password@`.
                     p.push(Problem::general(format!(
-                        "alarms.receivers[{i}] ({}): url `{url}` must start with http:// or https://",
-                        r.name
+                        "alarms.receivers[{i}] ({}): url `{}` must start with http:// or https://",
+                        r.name,
+                        dcwatch_common::redact::redact_config_url(url)
                     )));
                 }
             }

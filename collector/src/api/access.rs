@@ -30,16 +30,34 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     }
 }
 
-/// The token in `Authorization: Bearer …` (or `Token …`).
+/// The token in `Authorization: Bearer …`, `Token …` or `Basic` (the
+/// password); never from the query string.
 fn bearer(headers: &HeaderMap) -> Option<String> {
     let h = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     crate::auth::presented_token(Some(h), None)
 }
 
 /// The caller's identity without refusing anyone: for pages that show more
-/// to a token holder (`/health`).
-pub fn identify(app: &AppState, headers: &HeaderMap) -> Option<ApiIdentity> {
-    app.live().api_tokens.find(&bearer(headers)?)
+/// to a token holder (`/health`). A token that matches none is audited as a
+/// failed authentication (`what` names the request); no token at all is
+/// not, as load balancers ask without one.
+pub fn identify(app: &AppState, headers: &HeaderMap, client: Client, what: &str) -> Option<ApiIdentity> {
+    let presented = bearer(headers).filter(|t| !t.is_empty())?;
+    let who = app.live().api_tokens.find(&presented);
+    if who.is_none()
+        && let Some(a) = &app.audit
+    {
+        a.record_failure(&Event {
+            actor: "-",
+            role: "-",
+            source: client.0,
+            action: "api_auth_failed",
+            target: what,
+            comment: "unknown token",
+            refused: true,
+        });
+    }
+    who
 }
 
 /// The caller, if they present a token whose role is at least `need`;

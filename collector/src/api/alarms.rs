@@ -1,4 +1,5 @@
-//! The alarm API, for tokens of `api.tokens` (`Authorization: Bearer …`):
+//! The alarm API, for tokens of `api.tokens` (`Authorization: Bearer …`,
+//! `Token …` or `Basic`):
 //! viewers read alarms, status, history and silences; operators also
 //! acknowledge and silence; admins also read the audit log. Every action is
 //! audited with the token's name.

@@ -45,7 +45,7 @@ fn secs(ns: i64) -> Option<f64> {
 
 /// `/health`: without a token only whether all is well (for a load
 /// balancer or keepalived); with an API token also the sinks and agents.
-async fn health(State(app): State<Arc<AppState>>, headers: axum::http::HeaderMap) -> Response {
+async fn health(State(app): State<Arc<AppState>>, client: access::Client, headers: axum::http::HeaderMap) -> Response {
     let now = dcwatch_common::now_ns();
     let live = app.live();
     // "warn" while a sink has data it cannot deliver.
@@ -54,7 +54,7 @@ async fn health(State(app): State<Arc<AppState>>, headers: axum::http::HeaderMap
         st.queued_lines.load(Ordering::Relaxed) > 0 && st.last_error.lock().expect("not poisoned").is_some()
     });
     let status = if stuck { "warn" } else { "pass" };
-    if access::identify(&app, &headers).is_none() {
+    if access::identify(&app, &headers, client, "GET /health").is_none() {
         return axum::Json(serde_json::json!({ "status": status })).into_response();
     }
     let sinks: Vec<_> = live

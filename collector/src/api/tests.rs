@@ -315,6 +315,54 @@ async fn health_without_a_token_says_only_whether_all_is_well() {
     assert_eq!(body, r#"{"status":"pass"}"#);
 }
 
+/// docs/security.md lists these as the ways the API takes its token.
+#[tokio::test]
+async fn the_api_takes_its_token_as_bearer_token_or_basic_password_and_not_in_the_query() {
+    use base64::Engine;
+    let (app, _dir) = state(1 << 20, 1 << 20);
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("anyone:{ADMIN}"));
+    let mut got = Vec::new();
+    for (uri, authorization) in [
+        ("/api/audit", Some(format!("Bearer {ADMIN}"))),
+        ("/api/audit", Some(format!("token {ADMIN}"))),
+        ("/api/audit", Some(format!("Basic {basic}"))),
+        (&format!("/api/audit?p={ADMIN}") as &str, None),
+    ] {
+        let mut req = Request::get(uri);
+        if let Some(a) = authorization {
+            req = req.header("Authorization", a);
+        }
+        let resp = super::app(app.clone()).oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        got.push(resp.status());
+    }
+    assert_eq!(got, vec![StatusCode::OK, StatusCode::OK, StatusCode::OK, StatusCode::UNAUTHORIZED]);
+}
+
+#[tokio::test]
+async fn health_with_a_wrong_token_is_audited_as_a_failed_api_login_and_without_one_is_not() {
+    let (app, _dir) = state(1 << 20, 1 << 20);
+    get(&app, "/health").await;
+    call(&app, Request::get("/health"), Some("not-a-token-at-all-x"), "").await;
+    let audit = app.audit.as_ref().unwrap().query(&Default::default()).unwrap();
+    let rows: Vec<_> =
+        audit.iter().map(|r| (r.actor.as_str(), r.action.as_str(), r.target.as_str(), r.comment.as_str())).collect();
+    assert_eq!(rows, vec![("-", "api_auth_failed", "GET /health", "unknown token")]);
+}
+
+#[tokio::test]
+async fn a_repeated_tag_key_is_audited_with_the_token_the_first_line_and_the_reason() {
+    let (app, _dir) = state(1 << 20, 1 << 20);
+    let body = b"m v=1 1\nups,site=hn,site=hcm,device=u1 on_battery=true 2\nm,host=a,host=b v=1 3\n".to_vec();
+    post(&app, "/api/v2/write", Some(TOKEN), None, body).await;
+    let audit = app.audit.as_ref().unwrap().query(&Default::default()).unwrap();
+    let rows: Vec<_> =
+        audit.iter().map(|r| (r.actor.as_str(), r.action.as_str(), r.target.as_str(), r.comment.as_str())).collect();
+    assert_eq!(
+        rows,
+        vec![("hn", "ingest_line_refused", "write", "2 line(s) refused; line 2: tag `site` appears twice")]
+    );
+}
+
 #[tokio::test]
 async fn a_line_with_two_site_tags_is_refused_and_nothing_of_it_is_kept() {
     let (app, _dir) = state(1 << 20, 1 << 20);

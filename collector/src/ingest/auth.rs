@@ -5,7 +5,9 @@
 //! - only a token with `poller: true`: the measurements of power and room
 //!   equipment ([`dcwatch_common::schema::DEVICE_MEASUREMENTS`]), which drive
 //!   the site-wide power alarms and their inhibitions; with `devices:` also
-//!   only for those devices.
+//!   only for those devices, each point named by its measurement's identity
+//!   tag ([`dcwatch_common::schema::identity_tag`]: `feed` for `power_feed`,
+//!   `device` for the others), which it must then have.
 //!
 //! So a leaked server token cannot fake a power cut for the whole site.
 
@@ -64,13 +66,15 @@ impl Identity {
     }
 
     /// Whether this token may write a point of `measurement` with these tags
-    /// (None: the line has no such tag, and the token's own is added).
+    /// (None: the line has no such tag, and the token's own is added);
+    /// `identity` is the value of the measurement's identity tag
+    /// ([`dcwatch_common::schema::identity_tag`]).
     pub fn may_write(
         &self,
         measurement: &str,
         site: Option<&str>,
         host: Option<&str>,
-        device: Option<&str>,
+        identity: Option<&str>,
     ) -> Result<(), (Forbidden, String)> {
         for (why, tag, allowed, got) in
             [(Forbidden::Site, "site", &self.site, site), (Forbidden::Host, "host", &self.host, host)]
@@ -84,9 +88,9 @@ impl Identity {
                 ));
             }
         }
-        if !dcwatch_common::schema::is_device_measurement(measurement) {
+        let Some(tag) = dcwatch_common::schema::identity_tag(measurement) else {
             return Ok(());
-        }
+        };
         if !self.poller {
             return Err((
                 Forbidden::Measurement,
@@ -97,15 +101,18 @@ impl Identity {
                 ),
             ));
         }
-        match (&self.devices, device) {
+        match (&self.devices, identity) {
             (Some(list), Some(d)) if !list.iter().any(|x| x == d) => Err((
                 Forbidden::Device,
-                format!("device `{d}` is not among the devices token `{}` may write", self.name),
+                format!(
+                    "{tag} `{d}` of a `{measurement}` point is not among the devices token `{}` may write",
+                    self.name
+                ),
             )),
             (Some(_), None) => Err((
                 Forbidden::Device,
                 format!(
-                    "a `{measurement}` point needs a `device` tag from token `{}`, which lists its devices",
+                    "a `{measurement}` point needs a `{tag}` tag from token `{}`, which lists its devices",
                     self.name
                 ),
             )),
@@ -115,6 +122,28 @@ impl Identity {
 }
 
 impl Identity {
+    /// Whether this token may write `field` of a `measurement` point it may
+    /// write: a token without `poller: true` may not write a field whose
+    /// series in VictoriaMetrics or Prometheus (`{measurement}_{field}`)
+    /// would pass for a device measurement's.
+    pub fn may_write_field(&self, measurement: &str, field: &str) -> Result<(), (Forbidden, String)> {
+        if self.poller {
+            return Ok(());
+        }
+        match dcwatch_common::schema::flattened_device_series(measurement, field) {
+            None => Ok(()),
+            Some(device) => Err((
+                Forbidden::Measurement,
+                format!(
+                    "token `{}` may not write field `{field}` of `{measurement}`: as the series \
+                     `{measurement}_{field}` it would pass for a `{device}` one, which only a token \
+                     with `poller: true` may write",
+                    self.name
+                ),
+            )),
+        }
+    }
+
     /// Whether the connection's client certificate (DER, verified by the
     /// TLS handshake against `listen.tls.client_ca_file`) satisfies the
     /// token's `client_cert_name`; the message says why not.
@@ -156,8 +185,8 @@ pub struct Tokens {
 
 impl Tokens {
     /// Builds the table; validation has already checked every entry.
-    pub fn new(config: &[TokenConfig], allow_anonymous: bool) -> Self {
-        let table = TokenTable::new(config.iter().filter_map(|t| {
+    pub fn new<'a>(config: impl IntoIterator<Item = &'a TokenConfig>, allow_anonymous: bool) -> Self {
+        let table = TokenTable::new(config.into_iter().filter_map(|t| {
             let hash = secret_hash(t.token.as_deref(), t.token_sha256.as_deref())?;
             Some((
                 hash,
@@ -272,6 +301,21 @@ mod tests {
     }
 
     #[test]
+    fn a_server_token_may_not_write_a_field_that_flattens_into_a_device_series() {
+        assert_eq!(
+            who(false, None).may_write_field("ups_on", "battery"),
+            Err((
+                Forbidden::Measurement,
+                "token `ups-poller` may not write field `battery` of `ups_on`: as the series `ups_on_battery` \
+                 it would pass for a `ups` one, which only a token with `poller: true` may write"
+                    .into()
+            ))
+        );
+        assert_eq!(who(false, None).may_write_field("host_cpu", "usage_pct"), Ok(()));
+        assert_eq!(who(true, None).may_write_field("ups_on", "battery"), Ok(()), "a poller may");
+    }
+
+    #[test]
     fn a_poller_writes_equipment_and_only_its_listed_devices() {
         assert_eq!(who(true, None).may_write("ups", Some("hn"), None, Some("u9")), Ok(()));
         let listed = who(true, Some(&["ups1", "ats1"]));
@@ -281,5 +325,13 @@ mod tests {
         assert_eq!(listed.may_write("host_cpu", None, None, None), Ok(()));
         // A poller is still bound to its site.
         assert_eq!(listed.may_write("ups", Some("hcm"), None, Some("ups1")).map_err(|e| e.0), Err(Forbidden::Site));
+        assert_eq!(
+            listed.may_write("ups", None, None, Some("ups2")).unwrap_err().1,
+            "device `ups2` of a `ups` point is not among the devices token `ups-poller` may write"
+        );
+        assert_eq!(
+            who(true, Some(&["A"])).may_write("power_feed", None, None, None).unwrap_err().1,
+            "a `power_feed` point needs a `feed` tag from token `ups-poller`, which lists its devices"
+        );
     }
 }

@@ -27,6 +27,9 @@ pub struct Normalized {
     pub accepted: u64,
     /// Lines that are not valid line protocol.
     pub invalid: Vec<LineError>,
+    /// The lines of `invalid` that repeat a tag key: an attempt to slip a
+    /// second `site` or `host` past the check, so they are also audited.
+    pub repeated_tag: Vec<LineError>,
     /// Valid lines the token may not write (another site or host, or a
     /// device measurement from a token that is not a poller's).
     pub forbidden: Vec<LineError>,
@@ -111,17 +114,22 @@ pub fn normalize_watching(
         line_no += body.as_bytes()[counted_to..offset].iter().filter(|b| **b == b'\n').count();
         counted_to = offset;
         let text = raw.trim();
-        if text.is_empty() || text.starts_with('#') {
+        if text.is_empty() {
             continue;
         }
         if text.contains(['\n', '\r']) {
             // An escaped or quoted line break: the parser reads one line, but
             // a sink that splits on every newline would read the part after
-            // it as a point of its own, one no check here has seen.
+            // it as a point of its own, one no check here has seen. Checked
+            // before comments: a comment ending in `\` would otherwise take
+            // the next line, a point, with it unseen and uncounted.
             n.invalid.push(LineError {
                 line: line_no,
                 message: "a line break inside a line (escaped, or in a quoted string) is not accepted".into(),
             });
+            continue;
+        }
+        if text.starts_with('#') {
             continue;
         }
         let parsed = match parse_lines(text).next() {
@@ -135,13 +143,20 @@ pub fn normalize_watching(
         if let Some(key) = repeated_tag(&parsed) {
             // InfluxDB stores only one of them; which one differs between
             // readers, so a point that says two things is refused.
-            n.invalid.push(LineError { line: line_no, message: format!("tag `{key}` appears twice") });
+            let e = LineError { line: line_no, message: format!("tag `{key}` appears twice") };
+            n.repeated_tag.push(e.clone());
+            n.invalid.push(e);
             continue;
         }
         let site = parsed.tag_value("site").map(|v| v.as_str());
         let host = parsed.tag_value("host").map(|v| v.as_str());
-        let device = parsed.tag_value("device").map(|v| v.as_str());
-        if let Err((why, message)) = who.may_write(parsed.series.measurement.as_str(), site, host, device) {
+        let measurement = parsed.series.measurement.as_str();
+        let identity =
+            dcwatch_common::schema::identity_tag(measurement).and_then(|t| parsed.tag_value(t)).map(|v| v.as_str());
+        let allowed = who
+            .may_write(measurement, site, host, identity)
+            .and_then(|()| parsed.field_set.iter().try_for_each(|(f, _)| who.may_write_field(measurement, f)));
+        if let Err((why, message)) = allowed {
             n.forbidden.push(LineError { line: line_no, message });
             n.forbidden_by[why as usize] += 1;
             continue;
@@ -288,6 +303,27 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_tag_key_is_invalid_and_kept_apart_for_the_audit_log() {
+        let n = normalize("m,site=hn v=1 1\nm,site=hn,site=hcm v=2 2\nm v=\n", &site_token(), 1, 0);
+        let repeated = vec![LineError { line: 2, message: "tag `site` appears twice".into() }];
+        assert_eq!(n.repeated_tag, repeated);
+        assert_eq!(n.invalid.iter().map(|e| e.line).collect::<Vec<_>>(), vec![2, 3]);
+    }
+
+    #[test]
+    fn a_comment_ending_in_a_backslash_does_not_swallow_the_next_point_unseen() {
+        let n = normalize("m v=1 1\n# a comment \\\nm v=2 2\nm v=3 3\n", &site_token(), 1, 0);
+        assert_eq!(std::str::from_utf8(&n.out).unwrap(), "m,site=hn v=1 1\nm,site=hn v=3 3\n");
+        assert_eq!(
+            n.invalid,
+            vec![LineError {
+                line: 2,
+                message: "a line break inside a line (escaped, or in a quoted string) is not accepted".into()
+            }]
+        );
+    }
+
+    #[test]
     fn a_point_for_another_site_is_forbidden() {
         let n = normalize("m,site=hn v=1 1\nm,site=hcm v=2 2\n", &site_token(), 1, 0);
         assert_eq!(n.accepted, 1);
@@ -323,6 +359,57 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_server_token_cannot_write_a_ups_series_by_splitting_its_name() {
+        let who = Identity { host: Some("web01".into()), poller: false, ..site_token() };
+        let body = "ups_on battery=true 1\npower,x=1 load=1,feed_live=false 2\nup s_on_battery=true 3\n";
+        let n = normalize(body, &who, 1, 0);
+        // `up_s_on_battery` is no `ups` series.
+        assert_eq!(std::str::from_utf8(&n.out).unwrap(), "up,site=hn,host=web01 s_on_battery=true 3\n");
+        assert_eq!(n.forbidden.iter().map(|e| e.line).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(n.forbidden_by, [0, 0, 2, 0], "counted as reason `measurement`");
+    }
+
+    /// A poller bound to `devices: [ups1, A]`: UPS ups1 and feed A.
+    fn listed_poller() -> Identity {
+        Identity { devices: Some(vec!["ups1".into(), "A".into()]), ..site_token() }
+    }
+
+    /// Whether a one-line body is accepted from [`listed_poller`]; the
+    /// forbidden reason otherwise.
+    fn verdict(line: &str) -> Result<(), &'static str> {
+        let n = normalize(line, &listed_poller(), 1, 7);
+        match (n.accepted, n.forbidden_by) {
+            (1, [0, 0, 0, 0]) => Ok(()),
+            (0, [0, 0, 0, 1]) => Err("device"),
+            _ => panic!("{line}: accepted {}, forbidden {:?}, invalid {:?}", n.accepted, n.forbidden_by, n.invalid),
+        }
+    }
+
+    #[test]
+    fn a_listed_poller_writes_each_device_measurement_only_for_its_listed_device() {
+        for m in dcwatch_common::schema::DEVICE_MEASUREMENTS.iter().filter(|m| !m.starts_with("power_feed")) {
+            assert_eq!(verdict(&format!("{m},device=ups1 v=1 1")), Ok(()), "{m}");
+            assert_eq!(verdict(&format!("{m},device=ups2 v=1 1")), Err("device"), "{m}");
+            assert_eq!(verdict(&format!("{m},feed=A v=1 1")), Err("device"), "{m}: no device tag");
+        }
+    }
+
+    #[test]
+    fn a_power_feed_point_is_bound_by_its_feed_not_by_the_meter_that_measured_it() {
+        for m in ["power_feed", "power_feed_phase"] {
+            assert_eq!(verdict(&format!("{m},device=ups1,feed=A live=true 1")), Ok(()), "{m}");
+            // The listed UPS may not speak for feed B: it would raise feed_lost for it.
+            assert_eq!(verdict(&format!("{m},device=ups1,feed=B live=false 1")), Err("device"), "{m}");
+            assert_eq!(verdict(&format!("{m},device=ups1 voltage_v=0 1")), Err("device"), "{m}: no feed tag");
+        }
+        let n = normalize("power_feed,device=ups1,feed=B live=false 1", &listed_poller(), 1, 7);
+        assert_eq!(
+            n.forbidden[0].message,
+            "feed `B` of a `power_feed` point is not among the devices token `hn-agents` may write"
+        );
+    }
+
     mod prop {
         use super::*;
         use proptest::prelude::*;
@@ -331,6 +418,94 @@ mod tests {
         /// (written escaped below).
         fn word() -> impl Strategy<Value = String> {
             proptest::string::string_regex("[a-z=, ]{1,6}").unwrap()
+        }
+
+        /// Escapes a tag key or value.
+        fn esc(s: &str) -> String {
+            s.replace(',', "\\,").replace('=', "\\=").replace(' ', "\\ ")
+        }
+
+        /// Pieces of line protocol, escaped and not: whatever order they come
+        /// in, the body is something a client could send.
+        fn piece() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("m".to_string()),
+                Just("ups".to_string()),
+                // Whole tags, so bodies often repeat one.
+                Just(",site=hn".to_string()),
+                Just(",a=b".to_string()),
+                Just(",a\\ =b".to_string()),
+                Just(",site=".to_string()),
+                Just(",host=".to_string()),
+                Just(",device=".to_string()),
+                Just(" v=".to_string()),
+                Just("=".to_string()),
+                Just(",".to_string()),
+                Just(" ".to_string()),
+                Just("\\".to_string()),
+                Just("\"".to_string()),
+                Just("\n".to_string()),
+                Just("\r\n".to_string()),
+                Just("\\,".to_string()),
+                Just("\\=".to_string()),
+                Just("\\ ".to_string()),
+                Just("\\\"".to_string()),
+                Just("\\\n".to_string()),
+                Just("#".to_string()),
+                Just("1".to_string()),
+                Just("1i".to_string()),
+                Just("true".to_string()),
+                Just(" 17".to_string()),
+                proptest::string::string_regex("[a-z]{1,4}").unwrap(),
+            ]
+        }
+
+        /// The tag keys of a parsed line, as written.
+        fn tag_keys(line: &str) -> Vec<String> {
+            match parse_lines(line).next() {
+                Some(Ok(p)) => p.series.tag_set.iter().flatten().map(|(k, _)| k.to_string()).collect(),
+                other => panic!("an accepted line does not parse back: {line:?}: {other:?}"),
+            }
+        }
+
+        /// A valid line for the site token: a measurement, unique tags (not
+        /// `site` or `host`), and a string field holding quotes, backslashes
+        /// and the other special characters.
+        fn good_line() -> impl Strategy<Value = String> {
+            (
+                proptest::string::string_regex("[a-z][a-z_]{0,5}").unwrap(),
+                proptest::collection::btree_map(word(), word(), 0..4),
+                proptest::string::string_regex("[a-z\"\\\\=, ]{0,8}").unwrap(),
+                proptest::option::of(1i64..1_000_000),
+            )
+                .prop_filter("site and host tags would be checked against the token", |(_, tags, _, _)| {
+                    !tags.contains_key("site") && !tags.contains_key("host")
+                })
+                .prop_map(|(m, tags, text, ts)| {
+                    let tags: String = tags.iter().map(|(k, v)| format!(",{}={}", esc(k), esc(v))).collect();
+                    let text = text.replace('\\', "\\\\").replace('"', "\\\"");
+                    let ts = ts.map(|t| format!(" {t}")).unwrap_or_default();
+                    format!("{m}{tags} s=\"{text}\",v=1i{ts}")
+                })
+        }
+
+        /// A line the parser or the checks refuse, and how many physical lines
+        /// it spans.
+        fn bad_line() -> impl Strategy<Value = (String, usize)> {
+            prop_oneof![
+                word().prop_map(|k| (format!("m,{k}=a,{k}=b v=1", k = esc(&k)), 1)),
+                word().prop_map(|k| (format!("m,{}=a", esc(&k)), 1)),
+                Just(("m v=1x".to_string(), 1)),
+                Just(("m v=1 17x".to_string(), 1)),
+                Just(("m v=\"two\nlines\" 1".to_string(), 2)),
+                Just(("m v=1\\\nups on_battery=true 1".to_string(), 2)),
+            ]
+        }
+
+        /// What may come between lines and changes no numbering: nothing, a
+        /// blank line, a comment.
+        fn filler() -> impl Strategy<Value = &'static str> {
+            prop_oneof![Just(""), Just("\n"), Just("# a comment, with = and \\ and \"\n"), Just("   \n")]
         }
 
         proptest! {
@@ -344,6 +519,60 @@ mod tests {
                 prop_assert!(n.accepted as usize + n.invalid.len() + n.forbidden.len() <= body.lines().count().max(1));
             }
 
+            /// Bodies built of escapes, quotes, line breaks and separators never
+            /// panic, and what is accepted parses back as one line per point,
+            /// none naming a tag key twice.
+            #[test]
+            fn what_is_accepted_parses_back_without_a_repeated_tag_key(
+                pieces in proptest::collection::vec(piece(), 0..40),
+            ) {
+                let body: String = pieces.concat();
+                let n = normalize(&body, &site_token(), 1, 7);
+                let out = std::str::from_utf8(&n.out).unwrap();
+                prop_assert_eq!(out.lines().count() as u64, n.accepted, "{:?} gave {:?}", body, out);
+                for line in out.lines() {
+                    let keys = tag_keys(line);
+                    let distinct: BTreeSet<_> = keys.iter().collect();
+                    prop_assert_eq!(distinct.len(), keys.len(), "{:?} from {:?}", line, body);
+                }
+                for e in n.invalid.iter().chain(&n.forbidden) {
+                    prop_assert!(e.line >= 1 && e.line <= body.split('\n').count(), "{:?} in {:?}", e, body);
+                }
+            }
+
+            /// In a body of good lines with one bad line at a known place
+            /// (blank lines and comments between), the error names that line's
+            /// physical number and every other line is accepted.
+            #[test]
+            fn the_one_bad_line_is_named_by_its_line_number(
+                lines in proptest::collection::vec((good_line(), filler()), 0..8),
+                (bad, bad_spans) in bad_line(),
+                bad_filler in filler(),
+                at in 0usize..8,
+            ) {
+                let at = at.min(lines.len());
+                let mut body = String::new();
+                let mut physical = 1;
+                let mut bad_at = 0;
+                for (i, (good, fill)) in lines.iter().enumerate() {
+                    if i == at {
+                        bad_at = physical;
+                        body.push_str(&format!("{bad}\n{bad_filler}"));
+                        physical += bad_spans + bad_filler.matches('\n').count();
+                    }
+                    body.push_str(&format!("{good}\n{fill}"));
+                    physical += 1 + fill.matches('\n').count();
+                }
+                if at == lines.len() {
+                    bad_at = physical;
+                    body.push_str(&bad);
+                }
+                let n = normalize(&body, &site_token(), 1, 7);
+                let refused: Vec<usize> = n.invalid.iter().chain(&n.forbidden).map(|e| e.line).collect();
+                prop_assert_eq!(refused, vec![bad_at], "{:?}: {:?} {:?}", body, n.invalid, n.forbidden);
+                prop_assert_eq!(n.accepted, lines.len() as u64, "{:?}", body);
+            }
+
             /// A line that names a tag key twice is never accepted, however the
             /// keys and values are escaped or placed.
             #[test]
@@ -354,7 +583,6 @@ mod tests {
                 other in proptest::collection::vec((word(), word()), 0..3),
                 at in 0usize..3,
             ) {
-                let esc = |s: &str| s.replace(',', "\\,").replace('=', "\\=").replace(' ', "\\ ");
                 let mut tags: Vec<(String, String)> =
                     other.iter().filter(|(k, _)| esc(k) != esc(&key)).map(|(k, v)| (esc(k), esc(v))).collect();
                 tags.insert(at.min(tags.len()), (esc(&key), esc(&a)));
@@ -364,6 +592,7 @@ mod tests {
                 let n = normalize(&line, &site_token(), 1, 7);
                 prop_assert_eq!(n.accepted, 0, "{}", line);
                 prop_assert!(n.out.is_empty());
+                prop_assert_eq!(n.repeated_tag.len(), 1, "{}", line);
             }
         }
     }

@@ -283,6 +283,18 @@ async fn write(
             refused: true,
         });
     }
+    if let (Some(a), Some(first)) = (&app.audit, n.repeated_tag.first()) {
+        let comment = format!("{} line(s) refused; line {}: {}", n.repeated_tag.len(), first.line, first.message);
+        a.record_failure(&crate::audit::Event {
+            actor: &who.name,
+            role: "agent",
+            source: client.0,
+            action: "ingest_line_refused",
+            target: "write",
+            comment: &comment,
+            refused: true,
+        });
+    }
     if live.sinks.is_empty() {
         tracing::info!(agent = %who.name, points = n.accepted, invalid = n.invalid.len(), forbidden = n.forbidden.len(), "received (no sink configured)");
     } else {
