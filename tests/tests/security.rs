@@ -240,6 +240,10 @@ fn silences_that_would_hide_everything_or_for_ever_are_refused() {
             "every matcher of this silence also matches an empty label, so it would silence every alarm; name at least one label value (e.g. site: hn-dc1)",
         ),
         (
+            serde_json::json!({"matchers": {"alertname": "~.+", "site": "~(?s).+"}, "duration_secs": 60, "reason": "x"}),
+            "every matcher of this silence matches any value (or an empty label), so it would silence every alarm; name at least one label value (e.g. site: hn-dc1)",
+        ),
+        (
             serde_json::json!({"matchers": {"site": "hn"}, "starts_ms": now_ms + 60_000, "ends_ms": i64::MAX, "reason": "x"}),
             &*forever,
         ),
