@@ -14,6 +14,70 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, params};
 
+/// Longest free text (a comment, a reason, a typed name) the API takes.
+pub const MAX_TEXT_CHARS: usize = 1024;
+
+/// `text` as the API keeps it, or why not: longer than [`MAX_TEXT_CHARS`]
+/// is refused (the message names `field`); control characters are
+/// replaced (see [`clean`]).
+pub fn checked_text(field: &str, text: &str) -> Result<String, String> {
+    let chars = text.chars().count();
+    if chars > MAX_TEXT_CHARS {
+        return Err(format!("`{field}` is {chars} characters long; at most {MAX_TEXT_CHARS}"));
+    }
+    Ok(clean(text))
+}
+
+/// `text` with every control character (C0 including newline and tab, DEL,
+/// C1) replaced by U+FFFD, and an escape sequence (CSI `ESC [ … final`,
+/// OSC `ESC ] … BEL or ESC \`, or `ESC` and one character) replaced whole
+/// by one U+FFFD: a terminal showing the log or a reader of `/api/audit`
+/// must not be sent sequences that move the cursor, retitle the window or
+/// hide what was written before.
+pub fn clean(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if !c.is_control() {
+            out.push(c);
+            continue;
+        }
+        out.push('\u{fffd}');
+        if c != '\u{1b}' {
+            continue;
+        }
+        match chars.next() {
+            // CSI: parameters and intermediates up to a final byte in @..~.
+            Some('[') => {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            // OSC, DCS, SOS, PM, APC: up to BEL or ST (ESC \\).
+            Some(']' | 'P' | 'X' | '^' | '_') => {
+                while let Some(c) = chars.next() {
+                    if c == '\u{7}' {
+                        break;
+                    }
+                    if c == '\u{1b}' {
+                        chars.next_if_eq(&'\\');
+                        break;
+                    }
+                }
+            }
+            // ESC and one character; a control character after it is replaced too.
+            Some(c) if c.is_control() => out.push('\u{fffd}'),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// One record, as stored and as `/api/audit` gives it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Record {
@@ -118,14 +182,18 @@ impl Audit {
     pub fn record_at(&self, e: &Event<'_>, now_ms: i64) {
         let source = source_text(e.source);
         let outcome = if e.refused { "refused" } else { "ok" };
+        // Whatever a caller passes, neither the log nor the database gets a
+        // control character (the API cleans what it takes as well).
+        let (actor, role, action, target, comment) =
+            (clean(e.actor), clean(e.role), clean(e.action), clean(e.target), clean(e.comment));
         if e.refused {
-            tracing::warn!(actor = %e.actor, role = %e.role, source = %source, action = %e.action,
-                target = %e.target, comment = %e.comment, "audit: refused");
+            tracing::warn!(actor = %actor, role = %role, source = %source, action = %action,
+                target = %target, comment = %comment, "audit: refused");
         } else {
-            tracing::info!(actor = %e.actor, role = %e.role, source = %source, action = %e.action,
-                target = %e.target, comment = %e.comment, "audit");
+            tracing::info!(actor = %actor, role = %role, source = %source, action = %action,
+                target = %target, comment = %comment, "audit");
         }
-        self.insert(now_ms, e.actor, e.role, &source, e.action, e.target, e.comment, outcome);
+        self.insert(now_ms, &actor, &role, &source, &action, &target, &comment, outcome);
     }
 
     /// Records a failed authentication, folding a flood (see the module doc).
@@ -187,6 +255,8 @@ impl Audit {
         comment: &str,
         outcome: &str,
     ) {
+        let (actor, role, action, target, comment) =
+            (clean(actor), clean(role), clean(action), clean(target), clean(comment));
         let conn = self.conn.lock().expect("not poisoned");
         if let Err(e) = conn.execute(
             "INSERT INTO audit (at_ms, actor, role, source, action, target, comment, outcome) \
@@ -194,7 +264,7 @@ impl Audit {
             params![at_ms, actor, role, source, action, target, comment, outcome],
         ) {
             // The log line above already holds the record.
-            tracing::error!(error = %e, action, "cannot write the audit record to its database");
+            tracing::error!(error = %e, action = %action, "cannot write the audit record to its database");
         }
     }
 
@@ -277,6 +347,36 @@ mod tests {
                 outcome: "ok".into(),
             }]
         );
+    }
+
+    #[test]
+    fn control_characters_and_escape_sequences_are_replaced() {
+        let f = '\u{fffd}';
+        for (dirty, want) in [
+            ("plain Hà Nội", "plain Hà Nội".to_string()),
+            ("\u{1b}[31mred\u{1b}[0m", format!("{f}red{f}")),
+            ("\u{1b}]0;pwned\u{7}title", format!("{f}title")),
+            ("\u{1b}]8;;http://x\u{1b}\\link", format!("{f}link")),
+            ("a\nb\tc\rd\u{0}e\u{7f}f\u{9b}g\u{85}h", format!("a{f}b{f}c{f}d{f}e{f}f{f}g{f}h")),
+            ("\u{1b}c reset", format!("{f} reset")),
+            ("end\u{1b}", format!("end{f}")),
+        ] {
+            assert_eq!(clean(dirty), want, "{dirty:?}");
+        }
+        assert_eq!(checked_text("comment", &"ắ".repeat(1024)).unwrap(), "ắ".repeat(1024));
+        assert_eq!(
+            checked_text("comment", &"ắ".repeat(1025)).unwrap_err(),
+            "`comment` is 1025 characters long; at most 1024"
+        );
+    }
+
+    #[test]
+    fn a_record_written_with_control_characters_is_stored_without_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = open(&dir);
+        a.record_at(&Event { actor: "nam\u{1b}[2J", comment: "ok\n\u{1b}]0;x\u{7}", ..ack() }, 1_000);
+        let r = &a.query(&Filter::default()).unwrap()[0];
+        assert_eq!((r.actor.as_str(), r.comment.as_str()), ("nam\u{fffd}", "ok\u{fffd}\u{fffd}"));
     }
 
     #[test]

@@ -83,8 +83,16 @@ pub struct AckBody {
     comment: String,
 }
 
-/// Longest comment or reason kept.
-const MAX_COMMENT_CHARS: usize = 2000;
+/// Free text a caller sent, capped and cleaned (`crate::audit::checked_text`),
+/// or the 400 that says which field is too long.
+fn text(field: &str, value: &str) -> Result<String, Box<Response>> {
+    crate::audit::checked_text(field, value).map_err(|e| Box::new(err(StatusCode::BAD_REQUEST, e)))
+}
+
+/// Like [`text`], for an optional field.
+fn opt_text(field: &str, value: Option<&str>) -> Result<Option<String>, Box<Response>> {
+    value.map(|v| text(field, v)).transpose()
+}
 
 pub async fn ack(
     State(app): State<Arc<AppState>>,
@@ -98,14 +106,22 @@ pub async fn ack(
         Err(r) => return *r,
     };
     let b = body.map(|Json(b)| b).unwrap_or(AckBody { by: None, comment: String::new() });
-    if b.comment.chars().count() > MAX_COMMENT_CHARS {
-        return err(StatusCode::BAD_REQUEST, format!("the comment is longer than {MAX_COMMENT_CHARS} characters"));
-    }
-    let by = author(&who, b.by.as_deref());
-    let (fp2, by2, comment) = (fp.clone(), by.clone(), b.comment.clone());
+    let (comment, claimed) = match (text("comment", &b.comment), opt_text("by", b.by.as_deref())) {
+        (Ok(c), Ok(by)) => (c, by),
+        (Err(r), _) | (_, Err(r)) => return *r,
+    };
+    let by = author(&who, claimed.as_deref());
+    let (fp2, by2) = (fp.clone(), by.clone());
     match tokio::task::spawn_blocking(move || engine.ack(&fp2, &by2, &comment)).await {
         Ok(Ok(a)) => {
-            audit(&app, &who, client, "ack", &fp, &format!("{by}: {}", b.comment));
+            audit(
+                &app,
+                &who,
+                client,
+                "ack",
+                &fp,
+                &format!("{by}: {}", a.ack.as_ref().map_or("", |k| k.comment.as_str())),
+            );
             Json(alarm_json(&a)).into_response()
         }
         Ok(Err(e)) => err(StatusCode::NOT_FOUND, e),
@@ -201,9 +217,10 @@ pub async fn add_silence(
     if b.reason.trim().is_empty() {
         return err(StatusCode::BAD_REQUEST, "a silence needs a reason");
     }
-    if b.reason.chars().count() > MAX_COMMENT_CHARS {
-        return err(StatusCode::BAD_REQUEST, format!("the reason is longer than {MAX_COMMENT_CHARS} characters"));
-    }
+    let (reason, claimed) = match (text("reason", &b.reason), opt_text("author", b.author.as_deref())) {
+        (Ok(r), Ok(a)) => (r, a),
+        (Err(r), _) | (_, Err(r)) => return *r,
+    };
     let now = crate::alarm::now_ms();
     let starts = b.starts_ms.unwrap_or(now);
     let Some(ends) = b.ends_ms.or(b.duration_secs.map(|d| starts.saturating_add(d.saturating_mul(1000)))) else {
@@ -213,8 +230,8 @@ pub async fn add_silence(
         matchers: b.matchers,
         starts_ms: starts,
         ends_ms: ends,
-        author: author(&who, b.author.as_deref()),
-        reason: b.reason,
+        author: author(&who, claimed.as_deref()),
+        reason,
     };
     match tokio::task::spawn_blocking(move || engine.add_silence(s, now)).await {
         Ok(Ok(s)) => {
