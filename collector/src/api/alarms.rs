@@ -111,19 +111,15 @@ pub async fn ack(
         (Err(r), _) | (_, Err(r)) => return *r,
     };
     let by = author(&who, claimed.as_deref());
-    let (fp2, by2) = (fp.clone(), by.clone());
-    match tokio::task::spawn_blocking(move || engine.ack(&fp2, &by2, &comment)).await {
-        Ok(Ok(a)) => {
-            audit(
-                &app,
-                &who,
-                client,
-                "ack",
-                &fp,
-                &format!("{by}: {}", a.ack.as_ref().map_or("", |k| k.comment.as_str())),
-            );
-            Json(alarm_json(&a)).into_response()
-        }
+    // The audit record is written in the same blocking task as the action:
+    // a client that goes away mid-request drops this future, not the task.
+    let done = tokio::task::spawn_blocking(move || {
+        let a = engine.ack(&fp, &by, &comment)?;
+        audit(&app, &who, client, "ack", &fp, &format!("{by}: {comment}"));
+        Ok::<_, String>(a)
+    });
+    match done.await {
+        Ok(Ok(a)) => Json(alarm_json(&a)).into_response(),
         Ok(Err(e)) => err(StatusCode::NOT_FOUND, e),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
@@ -141,12 +137,13 @@ pub async fn unack(
         Ok(e) => e,
         Err(r) => return *r,
     };
-    let (fp2, by) = (fp.clone(), who.name.clone());
-    match tokio::task::spawn_blocking(move || engine.unack(&fp2, &by)).await {
-        Ok(Ok(a)) => {
-            audit(&app, &who, client, "unack", &fp, "");
-            Json(alarm_json(&a)).into_response()
-        }
+    let done = tokio::task::spawn_blocking(move || {
+        let a = engine.unack(&fp, &who.name)?;
+        audit(&app, &who, client, "unack", &fp, "");
+        Ok::<_, String>(a)
+    });
+    match done.await {
+        Ok(Ok(a)) => Json(alarm_json(&a)).into_response(),
         Ok(Err(e)) => err(StatusCode::NOT_FOUND, e),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
@@ -233,13 +230,14 @@ pub async fn add_silence(
         author: author(&who, claimed.as_deref()),
         reason,
     };
-    match tokio::task::spawn_blocking(move || engine.add_silence(s, now)).await {
-        Ok(Ok(s)) => {
-            let target = s.id.to_string();
-            let comment = format!("{:?} until {}: {}", s.matchers.raw(), s.ends_ms, s.reason);
-            audit(&app, &who, client, "silence_create", &target, &comment);
-            (StatusCode::CREATED, Json(s)).into_response()
-        }
+    let done = tokio::task::spawn_blocking(move || {
+        let s = engine.add_silence(s, now)?;
+        let comment = format!("{:?} until {}: {}", s.matchers.raw(), s.ends_ms, s.reason);
+        audit(&app, &who, client, "silence_create", &s.id.to_string(), &comment);
+        Ok::<_, String>(s)
+    });
+    match done.await {
+        Ok(Ok(s)) => (StatusCode::CREATED, Json(s)).into_response(),
         Ok(Err(e)) => err(StatusCode::BAD_REQUEST, e),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
@@ -255,11 +253,13 @@ pub async fn end_silence(
         Ok(e) => e,
         Err(r) => return *r,
     };
-    match tokio::task::spawn_blocking(move || engine.end_silence(id)).await {
-        Ok(Ok(())) => {
-            audit(&app, &who, client, "silence_end", &id.to_string(), "");
-            StatusCode::NO_CONTENT.into_response()
-        }
+    let done = tokio::task::spawn_blocking(move || {
+        engine.end_silence(id)?;
+        audit(&app, &who, client, "silence_end", &id.to_string(), "");
+        Ok::<_, String>(())
+    });
+    match done.await {
+        Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
         Ok(Err(e)) => err(StatusCode::NOT_FOUND, e),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
