@@ -54,6 +54,10 @@ pub struct LimitsSeen {
     pub expired_alarms: u64,
 }
 
+/// See [`Engine::hold_lock`].
+#[cfg(test)]
+pub struct CoreHeld<'a>(#[allow(dead_code)] std::sync::MutexGuard<'a, Core>);
+
 struct Core {
     store: Store,
     alarms: HashMap<String, Alarm>,
@@ -753,6 +757,13 @@ impl Engine {
 
     pub fn undelivered(&self) -> Result<Vec<store::Undelivered>, String> {
         self.core.lock().expect("not poisoned").store.undelivered()
+    }
+
+    /// Holds the engine's lock until the guard is dropped, as a long
+    /// evaluation does: for tests of who waits for it.
+    #[cfg(test)]
+    pub fn hold_lock(&self) -> CoreHeld<'_> {
+        CoreHeld(self.core.lock().expect("not poisoned"))
     }
 
     fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {

@@ -38,6 +38,13 @@ fn author(who: &ApiIdentity, claimed: Option<&str>) -> String {
     }
 }
 
+/// Runs `f` on the blocking pool: anything that takes the engine's lock
+/// may wait for an evaluation's SQLite transaction, or reads SQLite itself,
+/// and must not stall the async workers serving ingest.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Box<Response>> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Box::new(err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())))
+}
+
 pub fn alarm_json(a: &Alarm) -> serde_json::Value {
     serde_json::json!({
         "fingerprint": a.fingerprint,
@@ -62,16 +69,22 @@ pub async fn list(State(app): State<Arc<AppState>>, client: Client, headers: Hea
         Ok((e, _)) => e,
         Err(r) => return *r,
     };
-    let alarms: Vec<_> = engine.alarms().iter().map(alarm_json).collect();
-    let failing: Vec<_> = engine
-        .undelivered()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|u| {
-            serde_json::json!({"receiver": u.receiver, "undelivered": u.count, "attempts": u.attempts, "last_error": u.last_error})
-        })
-        .collect();
-    Json(serde_json::json!({"alarms": alarms, "outbox": failing})).into_response()
+    let read = blocking(move || {
+        let alarms: Vec<_> = engine.alarms().iter().map(alarm_json).collect();
+        let failing: Vec<_> = engine
+            .undelivered()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|u| {
+                serde_json::json!({"receiver": u.receiver, "undelivered": u.count, "attempts": u.attempts, "last_error": u.last_error})
+            })
+            .collect();
+        serde_json::json!({"alarms": alarms, "outbox": failing})
+    });
+    match read.await {
+        Ok(v) => Json(v).into_response(),
+        Err(r) => *r,
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -160,15 +173,20 @@ pub async fn history(
         Err(r) => return *r,
     };
     let limit = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(100usize).min(10_000);
-    match engine.history(limit) {
-        Ok(h) => Json(serde_json::json!({"history": h})).into_response(),
-        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+    match blocking(move || engine.history(limit)).await {
+        Ok(Ok(h)) => Json(serde_json::json!({"history": h})).into_response(),
+        Ok(Err(e)) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(r) => *r,
     }
 }
 
 pub async fn silences(State(app): State<Arc<AppState>>, client: Client, headers: HeaderMap) -> Response {
-    match authorized(&app, &headers, client, Role::Viewer, "GET /api/silences") {
-        Ok((e, _)) => Json(serde_json::json!({"silences": e.silences()})).into_response(),
+    let engine = match authorized(&app, &headers, client, Role::Viewer, "GET /api/silences") {
+        Ok((e, _)) => e,
+        Err(r) => return *r,
+    };
+    match blocking(move || engine.silences()).await {
+        Ok(s) => Json(serde_json::json!({"silences": s})).into_response(),
         Err(r) => *r,
     }
 }
@@ -289,7 +307,13 @@ pub async fn status(State(app): State<Arc<AppState>>, client: Client, headers: H
         Ok((e, _)) => e,
         Err(r) => return *r,
     };
-    let mut st = engine.status(std::time::Instant::now());
-    st["alarms"] = serde_json::Value::Array(engine.alarms().iter().map(alarm_json).collect());
-    Json(st).into_response()
+    let read = blocking(move || {
+        let mut st = engine.status(std::time::Instant::now());
+        st["alarms"] = serde_json::Value::Array(engine.alarms().iter().map(alarm_json).collect());
+        st
+    });
+    match read.await {
+        Ok(st) => Json(st).into_response(),
+        Err(r) => *r,
+    }
 }

@@ -464,3 +464,38 @@ fn a_silence_keeps_its_audit_record_when_the_client_goes_away_mid_request() {
     let got: Vec<_> = rows.iter().map(|r| (r.actor.as_str(), r.action.as_str(), r.target.as_str())).collect();
     assert_eq!(got, vec![("oncall", "silence_create", id.as_str())]);
 }
+
+/// Regression (issue 13 review): alarm history, the outbox, the silences,
+/// the status and `/metrics` read SQLite (or waited for the engine's lock,
+/// which an evaluation holds while it writes SQLite) on the async worker.
+/// With the lock held elsewhere, each request must yield (its read waits
+/// on the blocking pool), not block the worker until the lock is free.
+#[test]
+fn alarm_reads_wait_for_the_engine_on_the_blocking_pool_not_on_an_async_worker() {
+    use std::future::Future as _;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (app, engine, _dir) = rt.block_on(async { state_with_alarms() });
+    for uri in ["/api/alarms", "/api/alarms/history", "/api/silences", "/api/status", "/metrics"] {
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let e = engine.clone();
+        let holder = std::thread::spawn(move || {
+            let _held = e.hold_lock();
+            held_tx.send(()).unwrap();
+            // Bounded only so that a regression fails instead of hanging.
+            let _ = release_rx.recv_timeout(Duration::from_secs(5));
+        });
+        held_rx.recv().unwrap();
+        let req = Request::get(uri).header("Authorization", format!("Bearer {VIEWER}")).body(Body::empty()).unwrap();
+        let mut request = Box::pin(super::app(app.clone()).oneshot(req));
+        let pending = {
+            let _in_runtime = rt.enter();
+            request.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())).is_pending()
+        };
+        let _ = release_tx.send(());
+        holder.join().unwrap();
+        assert!(pending, "{uri} waited for the engine on the async worker");
+        let resp = rt.block_on(request).unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{uri}");
+    }
+}
