@@ -411,6 +411,7 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
     state.bodies = state::Bodies::new(config.ingest.max_concurrent_bodies);
     state.max_hosts_per_token = config.ingest.max_hosts_per_token;
     let state = Arc::new(state);
+    let audit_task = tokio::spawn(audit_upkeep(audit.clone(), alarm_stop_rx.clone()));
     let trend_task = trends.map(|t| {
         tracing::info!(db = %t.config().db.display(), retention_days = t.config().retention_days, "hourly trends on");
         tokio::spawn(flush_trends(t, alarm_stop_rx.clone()))
@@ -534,8 +535,33 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
     if let Some(t) = trend_task {
         let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
     }
+    let _ = tokio::time::timeout(Duration::from_secs(10), audit_task).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The audit log's upkeep: every minute the failure windows that have ended
+/// are written (a flood's last failures need no later one to be recorded),
+/// and at the stop every window, ended or not. Started after the listener's
+/// state holds the log, stopped after the server has stopped.
+async fn audit_upkeep(audit: Arc<audit::Audit>, mut stop: watch::Receiver<bool>) {
+    let mut flush = tokio::time::interval(Duration::from_secs(60));
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    flush.tick().await;
+    loop {
+        let last = tokio::select! {
+            _ = flush.tick() => false,
+            _ = stop.changed() => true,
+        };
+        let a = audit.clone();
+        let done = tokio::task::spawn_blocking(move || if last { a.flush_all() } else { a.flush() }).await;
+        if let Err(e) = done {
+            tracing::error!(error = %e, "the audit upkeep panicked");
+        }
+        if last {
+            return;
+        }
+    }
 }
 
 /// Writes the trend deltas every `flush_secs`, and once more at the stop.
