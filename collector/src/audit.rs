@@ -291,7 +291,7 @@ impl Audit {
             .into_iter()
             .filter_map(|k| {
                 let window = w.remove(&k)?;
-                (window.folded > 0).then(|| Folded { source: k.0, action: k.1, window })
+                (window.folded > 0).then_some(Folded { source: k.0, action: k.1, window })
             })
             .collect();
         out.sort_by_key(|f| f.window.last_ms);
