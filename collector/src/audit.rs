@@ -11,8 +11,73 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
+
+/// Longest free text (a comment, a reason, a typed name) the API takes.
+pub const MAX_TEXT_CHARS: usize = 1024;
+
+/// `text` as the API keeps it, or why not: longer than [`MAX_TEXT_CHARS`]
+/// is refused (the message names `field`); control characters are
+/// replaced (see [`clean`]).
+pub fn checked_text(field: &str, text: &str) -> Result<String, String> {
+    let chars = text.chars().count();
+    if chars > MAX_TEXT_CHARS {
+        return Err(format!("`{field}` is {chars} characters long; at most {MAX_TEXT_CHARS}"));
+    }
+    Ok(clean(text))
+}
+
+/// `text` with every control character (C0 including newline and tab, DEL,
+/// C1) replaced by U+FFFD, and an escape sequence (CSI `ESC [ … final`,
+/// OSC `ESC ] … BEL or ESC \`, or `ESC` and one character) replaced whole
+/// by one U+FFFD: a terminal showing the log or a reader of `/api/audit`
+/// must not be sent sequences that move the cursor, retitle the window or
+/// hide what was written before.
+pub fn clean(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if !c.is_control() {
+            out.push(c);
+            continue;
+        }
+        out.push('\u{fffd}');
+        if c != '\u{1b}' {
+            continue;
+        }
+        match chars.next() {
+            // CSI: parameters and intermediates up to a final byte in @..~.
+            Some('[') => {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            // OSC, DCS, SOS, PM, APC: up to BEL or ST (ESC \\).
+            Some(']' | 'P' | 'X' | '^' | '_') => {
+                while let Some(c) = chars.next() {
+                    if c == '\u{7}' {
+                        break;
+                    }
+                    if c == '\u{1b}' {
+                        chars.next_if_eq(&'\\');
+                        break;
+                    }
+                }
+            }
+            // ESC and one character; a control character after it is replaced too.
+            Some(c) if c.is_control() => out.push('\u{fffd}'),
+            _ => {}
+        }
+    }
+    out
+}
 
 /// One record, as stored and as `/api/audit` gives it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -72,10 +137,24 @@ CREATE INDEX IF NOT EXISTS audit_at ON audit (at_ms);
 
 /// Failed authentications from one source, of one kind and actor, this minute.
 struct Window {
-    started_ms: i64,
+    /// When the window opened, on the monotonic clock: a wall clock set
+    /// back must not keep a window open for an hour (or close it at once).
+    opened: Instant,
     folded: u64,
+    /// Wall time (ms since the epoch) of the first and the last folded failure.
+    first_ms: i64,
+    last_ms: i64,
+    /// The last folded failure's.
     actor: String,
+    role: String,
     target: String,
+}
+
+/// A window's count, ready to write.
+struct Folded {
+    source: Option<IpAddr>,
+    action: String,
+    window: Window,
 }
 
 /// A window is per source address, action and actor.
@@ -83,7 +162,7 @@ type WindowKey = (Option<IpAddr>, String, String);
 
 /// Sources tracked at once; past it the rest share one window.
 const MAX_WINDOWS: usize = 1024;
-const WINDOW_MS: i64 = 60_000;
+const WINDOW: Duration = Duration::from_secs(60);
 
 pub struct Audit {
     conn: Mutex<Connection>,
@@ -118,60 +197,115 @@ impl Audit {
     pub fn record_at(&self, e: &Event<'_>, now_ms: i64) {
         let source = source_text(e.source);
         let outcome = if e.refused { "refused" } else { "ok" };
+        // Whatever a caller passes, neither the log nor the database gets a
+        // control character (the API cleans what it takes as well).
+        let (actor, role, action, target, comment) =
+            (clean(e.actor), clean(e.role), clean(e.action), clean(e.target), clean(e.comment));
         if e.refused {
-            tracing::warn!(actor = %e.actor, role = %e.role, source = %source, action = %e.action,
-                target = %e.target, comment = %e.comment, "audit: refused");
+            tracing::warn!(actor = %actor, role = %role, source = %source, action = %action,
+                target = %target, comment = %comment, "audit: refused");
         } else {
-            tracing::info!(actor = %e.actor, role = %e.role, source = %source, action = %e.action,
-                target = %e.target, comment = %e.comment, "audit");
+            tracing::info!(actor = %actor, role = %role, source = %source, action = %action,
+                target = %target, comment = %comment, "audit");
         }
-        self.insert(now_ms, e.actor, e.role, &source, e.action, e.target, e.comment, outcome);
+        self.insert(now_ms, &actor, &role, &source, &action, &target, &comment, outcome);
     }
 
     /// Records a failed authentication, folding a flood (see the module doc).
     pub fn record_failure(&self, e: &Event<'_>) {
-        self.record_failure_at(e, crate::alarm::now_ms());
+        self.record_failure_at(e, Instant::now(), crate::alarm::now_ms());
     }
 
-    pub fn record_failure_at(&self, e: &Event<'_>, now_ms: i64) {
-        let mut flush = Vec::new();
-        let first = {
+    /// [`Self::record_failure`] at `now` (monotonic, for the windows) and
+    /// `now_ms` (wall time, for the record).
+    pub fn record_failure_at(&self, e: &Event<'_>, now: Instant, now_ms: i64) {
+        let (flush, first) = {
             let mut w = self.windows.lock().expect("not poisoned");
-            // Windows that ended: their folded count is written now.
-            w.retain(|(src, action, _), win| {
-                let open = now_ms - win.started_ms < WINDOW_MS;
-                if !open && win.folded > 0 {
-                    flush.push((*src, action.clone(), win.actor.clone(), win.target.clone(), win.folded));
-                }
-                open
-            });
+            let flush = Self::take_ended(&mut w, |win| now.saturating_duration_since(win.opened) >= WINDOW);
             let mut key = (e.source, e.action.to_string(), e.actor.to_string());
             if w.len() >= MAX_WINDOWS && !w.contains_key(&key) {
                 // Past the bound every newcomer shares one window.
                 key = (None, e.action.to_string(), "*".to_string());
             }
-            match w.get_mut(&key) {
+            let first = match w.get_mut(&key) {
                 Some(win) => {
                     win.folded += 1;
+                    if win.folded == 1 {
+                        win.first_ms = now_ms;
+                    }
+                    win.last_ms = now_ms;
                     win.actor = e.actor.to_string();
+                    win.role = e.role.to_string();
                     win.target = e.target.to_string();
                     false
                 }
                 None => {
-                    w.insert(
-                        key,
-                        Window { started_ms: now_ms, folded: 0, actor: String::new(), target: String::new() },
-                    );
+                    let win = Window {
+                        opened: now,
+                        folded: 0,
+                        first_ms: now_ms,
+                        last_ms: now_ms,
+                        actor: String::new(),
+                        role: String::new(),
+                        target: String::new(),
+                    };
+                    w.insert(key, win);
                     true
                 }
-            }
+            };
+            (flush, first)
         };
-        for (src, action, actor, target, n) in flush {
-            let comment = format!("{n} more like it within a minute (the last shown)");
-            self.insert(now_ms, &actor, "-", &source_text(src), &action, &target, &comment, "refused");
-        }
+        self.write_folded(flush);
         if first {
             self.record_at(&Event { refused: true, ..e.clone() }, now_ms);
+        }
+    }
+
+    /// Writes the count of every window that has ended; called every minute
+    /// so the last failures of a flood are recorded without waiting for
+    /// another one.
+    pub fn flush(&self) {
+        self.flush_at(Instant::now());
+    }
+
+    /// [`Self::flush`] as of `now` (monotonic).
+    pub fn flush_at(&self, now: Instant) {
+        let flush = {
+            let mut w = self.windows.lock().expect("not poisoned");
+            Self::take_ended(&mut w, |win| now.saturating_duration_since(win.opened) >= WINDOW)
+        };
+        self.write_folded(flush);
+    }
+
+    /// Writes the count of every window, ended or not: at shutdown.
+    pub fn flush_all(&self) {
+        let flush = Self::take_ended(&mut self.windows.lock().expect("not poisoned"), |_| true);
+        self.write_folded(flush);
+    }
+
+    /// Removes the windows `ended` says have, and returns those that folded
+    /// something (one that folded nothing has been recorded whole).
+    fn take_ended(w: &mut HashMap<WindowKey, Window>, ended: impl Fn(&Window) -> bool) -> Vec<Folded> {
+        let keys: Vec<WindowKey> = w.iter().filter(|(_, win)| ended(win)).map(|(k, _)| k.clone()).collect();
+        let mut out: Vec<Folded> = keys
+            .into_iter()
+            .filter_map(|k| {
+                let window = w.remove(&k)?;
+                (window.folded > 0).then_some(Folded { source: k.0, action: k.1, window })
+            })
+            .collect();
+        out.sort_by_key(|f| f.window.last_ms);
+        out
+    }
+
+    fn write_folded(&self, flush: Vec<Folded>) {
+        for Folded { source, action, window: w } in flush {
+            let at = |ms: i64| jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string());
+            let comment =
+                format!("{} more like it from {} to {} (the last shown)", w.folded, at(w.first_ms), at(w.last_ms));
+            tracing::warn!(actor = %clean(&w.actor), role = %clean(&w.role), source = %source_text(source),
+                action = %clean(&action), target = %clean(&w.target), comment = %comment, "audit: refused");
+            self.insert(w.last_ms, &w.actor, &w.role, &source_text(source), &action, &w.target, &comment, "refused");
         }
     }
 
@@ -187,6 +321,8 @@ impl Audit {
         comment: &str,
         outcome: &str,
     ) {
+        let (actor, role, action, target, comment) =
+            (clean(actor), clean(role), clean(action), clean(target), clean(comment));
         let conn = self.conn.lock().expect("not poisoned");
         if let Err(e) = conn.execute(
             "INSERT INTO audit (at_ms, actor, role, source, action, target, comment, outcome) \
@@ -194,7 +330,7 @@ impl Audit {
             params![at_ms, actor, role, source, action, target, comment, outcome],
         ) {
             // The log line above already holds the record.
-            tracing::error!(error = %e, action, "cannot write the audit record to its database");
+            tracing::error!(error = %e, action = %action, "cannot write the audit record to its database");
         }
     }
 
@@ -280,36 +416,134 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_and_escape_sequences_are_replaced() {
+        let f = '\u{fffd}';
+        for (dirty, want) in [
+            ("plain Hà Nội", "plain Hà Nội".to_string()),
+            ("\u{1b}[31mred\u{1b}[0m", format!("{f}red{f}")),
+            ("\u{1b}]0;pwned\u{7}title", format!("{f}title")),
+            ("\u{1b}]8;;http://x\u{1b}\\link", format!("{f}link")),
+            ("a\nb\tc\rd\u{0}e\u{7f}f\u{9b}g\u{85}h", format!("a{f}b{f}c{f}d{f}e{f}f{f}g{f}h")),
+            ("\u{1b}c reset", format!("{f} reset")),
+            ("end\u{1b}", format!("end{f}")),
+        ] {
+            assert_eq!(clean(dirty), want, "{dirty:?}");
+        }
+        assert_eq!(checked_text("comment", &"ắ".repeat(1024)).unwrap(), "ắ".repeat(1024));
+        assert_eq!(
+            checked_text("comment", &"ắ".repeat(1025)).unwrap_err(),
+            "`comment` is 1025 characters long; at most 1024"
+        );
+    }
+
+    #[test]
+    fn a_record_written_with_control_characters_is_stored_without_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = open(&dir);
+        a.record_at(&Event { actor: "nam\u{1b}[2J", comment: "ok\n\u{1b}]0;x\u{7}", ..ack() }, 1_000);
+        let r = &a.query(&Filter::default()).unwrap()[0];
+        assert_eq!((r.actor.as_str(), r.comment.as_str()), ("nam\u{fffd}", "ok\u{fffd}\u{fffd}"));
+    }
+
+    fn fail<'a>(src: &str, actor: &'a str, role: &'a str) -> Event<'a> {
+        Event {
+            actor,
+            role,
+            source: Some(src.parse().unwrap()),
+            action: "api_forbidden",
+            target: "/api/audit",
+            comment: "needs role admin",
+            refused: true,
+        }
+    }
+
+    fn rows(a: &Audit) -> Vec<(i64, String, String, String, String)> {
+        let rows = a.query(&Filter::default()).unwrap();
+        assert!(rows.iter().all(|r| r.outcome == "refused"));
+        rows.iter()
+            .rev()
+            .map(|r| (r.at_ms, r.source.clone(), r.actor.clone(), r.role.clone(), r.comment.clone()))
+            .collect()
+    }
+
+    fn row(at_ms: i64, source: &str, actor: &str, role: &str, comment: &str) -> (i64, String, String, String, String) {
+        (at_ms, source.into(), actor.into(), role.into(), comment.into())
+    }
+
+    #[test]
     fn a_flood_of_failed_logins_is_folded_per_source_and_minute() {
         let dir = tempfile::tempdir().unwrap();
         let a = open(&dir);
-        let fail = |src: &str| Event {
-            actor: "-",
-            role: "-",
-            source: Some(src.parse().unwrap()),
-            action: "api_auth_failed",
-            target: "/api/alarms",
-            comment: "unknown token",
-            refused: true,
-        };
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        // 1_767_225_600_000 is 2026-01-01T00:00:00Z.
+        let wall = 1_767_225_600_000;
         for i in 0..500 {
-            a.record_failure_at(&fail("10.0.0.9"), 1_000 + i);
+            a.record_failure_at(&fail("10.0.0.9", "noc", "viewer"), t0 + ms(i), wall + i as i64);
         }
-        a.record_failure_at(&fail("10.0.0.10"), 2_000);
+        a.record_failure_at(&fail("10.0.0.10", "noc", "viewer"), t0 + ms(1_000), wall + 1_000);
         // The minute is over: the next failure writes the folded count first.
-        a.record_failure_at(&fail("10.0.0.9"), 62_000);
-        let rows = a.query(&Filter::default()).unwrap();
-        let got: Vec<_> = rows.iter().rev().map(|r| (r.at_ms, r.source.as_str(), r.comment.as_str())).collect();
+        a.record_failure_at(&fail("10.0.0.9", "noc", "viewer"), t0 + ms(61_000), wall + 61_000);
         assert_eq!(
-            got,
+            rows(&a),
             vec![
-                (1_000, "10.0.0.9", "unknown token"),
-                (2_000, "10.0.0.10", "unknown token"),
-                (62_000, "10.0.0.9", "499 more like it within a minute (the last shown)"),
-                (62_000, "10.0.0.9", "unknown token"),
+                row(wall, "10.0.0.9", "noc", "viewer", "needs role admin"),
+                row(wall + 1_000, "10.0.0.10", "noc", "viewer", "needs role admin"),
+                row(
+                    wall + 499,
+                    "10.0.0.9",
+                    "noc",
+                    "viewer",
+                    "499 more like it from 2026-01-01T00:00:00.001Z to 2026-01-01T00:00:00.499Z (the last shown)"
+                ),
+                row(wall + 61_000, "10.0.0.9", "noc", "viewer", "needs role admin"),
             ]
         );
-        assert!(rows.iter().all(|r| r.outcome == "refused"));
+    }
+
+    /// Regression (issue 13 review): a window's count was written only when
+    /// a later failure came, so the end of a flood could stay unrecorded.
+    #[test]
+    fn an_ended_window_is_written_by_the_timer_and_every_window_at_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = open(&dir);
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let wall = 1_767_225_600_000;
+        a.record_failure_at(&fail("10.0.0.9", "noc", "viewer"), t0, wall);
+        a.record_failure_at(&fail("10.0.0.9", "noc", "viewer"), t0 + s(10), wall + 10_000);
+        a.record_failure_at(&fail("10.0.0.9", "noc", "viewer"), t0 + s(20), wall + 20_000);
+        // The wall clock is set back an hour: the windows age by the monotonic one.
+        a.record_failure_at(&fail("10.0.0.7", "oncall", "operator"), t0 + s(30), wall - 3_600_000);
+        a.record_failure_at(&fail("10.0.0.7", "oncall", "operator"), t0 + s(40), wall - 3_590_000);
+        a.flush_at(t0 + s(59));
+        assert_eq!(rows(&a).len(), 2, "no window has ended yet");
+        a.flush_at(t0 + s(60));
+        let first = row(wall, "10.0.0.9", "noc", "viewer", "needs role admin");
+        let second = row(wall - 3_600_000, "10.0.0.7", "oncall", "operator", "needs role admin");
+        let folded_9 = row(
+            wall + 20_000,
+            "10.0.0.9",
+            "noc",
+            "viewer",
+            "2 more like it from 2026-01-01T00:00:10Z to 2026-01-01T00:00:20Z (the last shown)",
+        );
+        assert_eq!(rows(&a), vec![first.clone(), second.clone(), folded_9.clone()]);
+        // Written once: a later tick finds nothing more.
+        a.flush_at(t0 + s(80));
+        assert_eq!(rows(&a).len(), 3);
+        a.flush_all();
+        let folded_7 = row(
+            wall - 3_590_000,
+            "10.0.0.7",
+            "oncall",
+            "operator",
+            "1 more like it from 2025-12-31T23:00:10Z to 2025-12-31T23:00:10Z (the last shown)",
+        );
+        assert_eq!(rows(&a), vec![first, second, folded_9, folded_7]);
+        // After a window is flushed, the next failure is recorded at once again.
+        a.record_failure_at(&fail("10.0.0.9", "noc", "viewer"), t0 + s(130), wall + 130_000);
+        assert_eq!(rows(&a).len(), 5);
     }
 
     #[test]

@@ -429,6 +429,7 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
     state.bodies = state::Bodies::new(config.ingest.max_concurrent_bodies);
     state.max_hosts_per_token = config.ingest.max_hosts_per_token;
     let state = Arc::new(state);
+    let upkeep_task = tokio::spawn(upkeep(audit.clone(), state.alarms.clone(), alarm_stop_rx.clone()));
     let trend_task = trends.map(|t| {
         tracing::info!(db = %t.config().db.display(), retention_days = t.config().retention_days, "hourly trends on");
         tokio::spawn(flush_trends(t, alarm_stop_rx.clone()))
@@ -552,8 +553,62 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
     if let Some(t) = trend_task {
         let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
     }
+    let _ = tokio::time::timeout(Duration::from_secs(10), upkeep_task).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What the audit log and the silences need on a timer: every minute the
+/// failure windows that have ended are written (a flood's last failures
+/// need no later one to be recorded), and at the stop every window, ended
+/// or not; at start and then daily, audit records past
+/// `audit.retention_days` and silences past `keep_expired_days` are
+/// removed. Stopped after the server has stopped.
+async fn upkeep(audit: Arc<audit::Audit>, engine: Option<Arc<alarm::Engine>>, mut stop: watch::Receiver<bool>) {
+    #[derive(Clone, Copy)]
+    enum Job {
+        Flush,
+        Purge,
+        Stop,
+    }
+    let mut flush = tokio::time::interval(Duration::from_secs(60));
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    flush.tick().await;
+    // The first tick is at once: the purge runs at start too.
+    let mut purge = tokio::time::interval(Duration::from_secs(86_400));
+    purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let job = tokio::select! {
+            _ = flush.tick() => Job::Flush,
+            _ = purge.tick() => Job::Purge,
+            _ = stop.changed() => Job::Stop,
+        };
+        let (a, e) = (audit.clone(), engine.clone());
+        let done = tokio::task::spawn_blocking(move || match job {
+            Job::Flush => a.flush(),
+            Job::Stop => a.flush_all(),
+            Job::Purge => {
+                let now = alarm::now_ms();
+                match a.purge(now) {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "audit records past audit.retention_days removed"),
+                    Err(err) => tracing::error!(error = %err, "cannot remove old audit records"),
+                }
+                match e.map(|e| e.purge_silences(now)) {
+                    Some(Ok(0)) | None => {}
+                    Some(Ok(n)) => tracing::info!(removed = n, "silences past keep_expired_days removed"),
+                    Some(Err(err)) => tracing::error!(error = %err, "cannot remove ended silences"),
+                }
+            }
+        })
+        .await;
+        if let Err(e) = done {
+            tracing::error!(error = %e, "the audit and silence upkeep panicked");
+        }
+        if matches!(job, Job::Stop) {
+            return;
+        }
+    }
 }
 
 /// Writes the trend deltas every `flush_secs`, and once more at the stop.

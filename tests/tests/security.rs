@@ -243,6 +243,103 @@ fn api_actions_are_refused_by_role_and_every_one_is_audited_with_its_author_and_
     assert!(log.contains("action=silence_end"), "the end of a silence is in the log: {log}");
 }
 
+/// Regression (issue 13 review): free text went into the audit log (and
+/// the log) uncapped and with terminal escape sequences intact.
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn free_text_over_1024_characters_is_refused_and_escape_sequences_never_reach_the_audit_log() {
+    let (hook, sink) = (Capture::start(), Capture::start());
+    let c = start(&hook, &sink, "");
+    let (status, _) = c.post("/api/v2/write", Some(POLLER), false, b"ups,device=ups1 on_battery=true\n");
+    assert_eq!(status, 204);
+    let fp = wait_for("ups_on_battery", || {
+        let (_, body) = api(&c, "GET", "/api/alarms", Some(VIEWER), None);
+        json(&body)["alarms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == "ups_on_battery")
+            .map(|a| a["fingerprint"].as_str().unwrap().to_string())
+    });
+    let ack_path = format!("/api/alarms/{fp}/ack");
+    let long = "ắ".repeat(1025);
+    let refusals = [
+        (ack_path.as_str(), serde_json::json!({"comment": long}), "`comment` is 1025 characters long; at most 1024"),
+        (
+            ack_path.as_str(),
+            serde_json::json!({"by": long, "comment": "x"}),
+            "`by` is 1025 characters long; at most 1024",
+        ),
+        (
+            "/api/silences",
+            serde_json::json!({"matchers": {"site": "hn"}, "duration_secs": 60, "reason": long}),
+            "`reason` is 1025 characters long; at most 1024",
+        ),
+        (
+            "/api/silences",
+            serde_json::json!({"matchers": {"site": "hn"}, "duration_secs": 60, "reason": "x", "author": long}),
+            "`author` is 1025 characters long; at most 1024",
+        ),
+    ];
+    for (path, body, want) in refusals {
+        let (status, text) = api(&c, "POST", path, Some(OPERATOR), Some(body));
+        assert_eq!((status, json(&text)["error"].as_str().unwrap()), (400, want), "{path}");
+    }
+    // Exactly 1024 is taken; escape sequences (a window title, colours, a
+    // C1 CSI, a screen clear) and other control characters are replaced.
+    let (status, body) = api(
+        &c,
+        "POST",
+        &ack_path,
+        Some(OPERATOR),
+        Some(
+            serde_json::json!({"by": "Minh\u{1b}[2J", "comment": "\u{1b}]0;pwned\u{7}đang \u{1b}[31mxử\u{1b}[0m lý\n\u{9b}1A\u{7f}"}),
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    let f = '\u{fffd}';
+    let (by, comment) = (format!("oncall (Minh{f})"), format!("{f}đang {f}xử{f} lý{f}{f}1A{f}"));
+    assert_eq!(
+        json(&body)["ack"],
+        serde_json::json!({"by": by, "at_ms": json(&body)["ack"]["at_ms"], "comment": comment})
+    );
+    let (status, body) = api(
+        &c,
+        "POST",
+        "/api/silences",
+        Some(OPERATOR),
+        Some(
+            serde_json::json!({"matchers": {"site": "hn"}, "duration_secs": 60, "reason": "ắ".repeat(1023) + "\u{1b}", "author": "Lan\r\n"}),
+        ),
+    );
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(json(&body)["author"], format!("oncall (Lan{f}{f})"));
+    assert_eq!(json(&body)["reason"], "ắ".repeat(1023) + "\u{fffd}");
+    let id = json(&body)["id"].as_i64().unwrap();
+    let (status, text) = api(&c, "GET", "/api/audit?limit=1000", Some(ADMIN), None);
+    assert_eq!(status, 200);
+    let comments: Vec<(String, String)> = json(&text)["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["outcome"] == "ok")
+        .map(|r| (r["action"].as_str().unwrap().to_string(), r["comment"].as_str().unwrap().to_string()))
+        .collect();
+    let until = json(&body)["ends_ms"].as_i64().unwrap();
+    assert_eq!(
+        comments,
+        vec![
+            ("silence_create".to_string(), format!("{{\"site\": \"hn\"}} until {until}: {}{f}", "ắ".repeat(1023))),
+            ("ack".to_string(), format!("{by}: {comment}")),
+        ],
+        "silence {id}"
+    );
+    assert!(!text.contains("\\u001b") && !text.contains('\u{1b}'), "no ESC in /api/audit: {text}");
+    let log = c.proc.output();
+    assert!(log.contains("action=ack"), "{log}");
+    assert!(!log.contains('\u{1b}') && !log.contains('\u{9b}') && !log.contains('\u{7}'), "no escape in the log");
+}
+
 #[test]
 #[ignore = "needs real servers: run scripts/test"]
 fn silences_that_would_hide_everything_or_for_ever_are_refused() {
@@ -257,6 +354,10 @@ fn silences_that_would_hide_everything_or_for_ever_are_refused() {
         (
             serde_json::json!({"matchers": {"alertname": "~.*"}, "duration_secs": 3_153_600_000i64, "reason": "x"}),
             "every matcher of this silence also matches an empty label, so it would silence every alarm; name at least one label value (e.g. site: hn-dc1)",
+        ),
+        (
+            serde_json::json!({"matchers": {"alertname": "~.+", "site": "~(?s).+"}, "duration_secs": 60, "reason": "x"}),
+            "every matcher of this silence matches any value (or an empty label), so it would silence every alarm; name at least one label value (e.g. site: hn-dc1)",
         ),
         (
             serde_json::json!({"matchers": {"site": "hn"}, "starts_ms": now_ms + 60_000, "ends_ms": i64::MAX, "reason": "x"}),

@@ -4,6 +4,13 @@
 
 use std::collections::BTreeMap;
 
+/// Label values of every shape an alarm has: a short word, names with an
+/// underscore, a digit, a long one, and one with a space, a dash, a dot and
+/// letters outside ASCII. A regex that matches all of them (and so is
+/// taken to match anything) is one a silence may not consist of.
+pub const PROBES: &[&str] =
+    &["x", "disk_full", "ups_on_battery", "hn", "0", "rack07.pdu-b.outlet-12.hn-dc1.example.vn", "Hà Nội dc-1.a"];
+
 #[derive(Debug, Clone)]
 enum Matcher {
     Exact(String),
@@ -78,6 +85,17 @@ impl Matchers {
         self.compiled.iter().all(|(_, m)| match m {
             Matcher::Exact(want) => want.is_empty(),
             Matcher::Regex(re) => re.is_match(""),
+        })
+    }
+
+    /// Whether every matcher accepts the empty string or every value of
+    /// [`PROBES`]: `alertname: "~.+"` or `"~(?s).+"` skip the empty label
+    /// but still match every alarm, so the empty string alone is not a
+    /// test of "matches everything".
+    pub fn all_match_anything(&self) -> bool {
+        self.compiled.iter().all(|(_, m)| match m {
+            Matcher::Exact(want) => want.is_empty(),
+            Matcher::Regex(re) => re.is_match("") || PROBES.iter().all(|p| re.is_match(p)),
         })
     }
 

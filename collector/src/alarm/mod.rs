@@ -54,6 +54,10 @@ pub struct LimitsSeen {
     pub expired_alarms: u64,
 }
 
+/// See [`Engine::hold_lock`].
+#[cfg(test)]
+pub struct CoreHeld<'a>(#[allow(dead_code)] std::sync::MutexGuard<'a, Core>);
+
 struct Core {
     store: Store,
     alarms: HashMap<String, Alarm>,
@@ -737,6 +741,19 @@ impl Engine {
         Ok(s)
     }
 
+    /// Removes the silences that ended more than
+    /// `alarms.silences.keep_expired_days` before `now_ms`; how many. Run
+    /// daily (and at start), as well as when a silence is added.
+    pub fn purge_silences(&self, now_ms: i64) -> Result<usize, String> {
+        let keep_days = self.config().silences.keep_expired_days;
+        let mut core = self.core.lock().expect("not poisoned");
+        let n = core.store.purge_silences(now_ms - i64::from(keep_days) * 86_400_000)?;
+        if n > 0 {
+            core.silences = core.store.silences()?;
+        }
+        Ok(n)
+    }
+
     /// Ends a silence now.
     pub fn end_silence(&self, id: i64) -> Result<(), String> {
         let mut core = self.core.lock().expect("not poisoned");
@@ -754,6 +771,13 @@ impl Engine {
 
     pub fn undelivered(&self) -> Result<Vec<store::Undelivered>, String> {
         self.core.lock().expect("not poisoned").store.undelivered()
+    }
+
+    /// Holds the engine's lock until the guard is dropped, as a long
+    /// evaluation does: for tests of who waits for it.
+    #[cfg(test)]
+    pub fn hold_lock(&self) -> CoreHeld<'_> {
+        CoreHeld(self.core.lock().expect("not poisoned"))
     }
 
     fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
@@ -1373,6 +1397,31 @@ mod tests {
         e.evaluate_at(t0 + Duration::from_secs(21), 21_000);
         assert_eq!(e.alarms()[0].name, "agent_silent");
         assert_eq!(e.alarms()[0].summary, "Host db1 at hn has sent nothing for 16 s");
+    }
+
+    #[test]
+    fn ended_silences_are_purged_seven_days_after_they_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(dir.path(), "")).unwrap();
+        const T: i64 = 1_800_000_000_000;
+        const HOUR: i64 = 3_600_000;
+        const DAY: i64 = 24 * HOUR;
+        let add = |site: &str, ends_ms: i64| {
+            let matchers = [("site".to_string(), site.to_string())].into_iter().collect();
+            let new = silence::NewSilence { matchers, starts_ms: T, ends_ms, author: "Lan".into(), reason: "x".into() };
+            e.add_silence(new, T).unwrap().id
+        };
+        let (short, long) = (add("hn", T + HOUR), add("hcm", T + 2 * DAY));
+        let ids = || e.silences().iter().map(|s| s.id).collect::<Vec<_>>();
+        // Exactly seven days after it ended it is still kept.
+        assert_eq!(e.purge_silences(T + HOUR + 7 * DAY).unwrap(), 0);
+        assert_eq!(ids(), vec![short, long]);
+        assert_eq!(e.purge_silences(T + HOUR + 7 * DAY + 1).unwrap(), 1);
+        assert_eq!(ids(), vec![long]);
+        // Gone from the store too, not only from memory.
+        drop(e);
+        let e = Engine::open(cfg(dir.path(), "")).unwrap();
+        assert_eq!(e.silences().iter().map(|s| s.id).collect::<Vec<_>>(), vec![long]);
     }
 
     #[test]

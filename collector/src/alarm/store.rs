@@ -328,15 +328,29 @@ impl Store {
             .conn
             .prepare("SELECT id, matchers, starts_ms, ends_ms, author, reason FROM silences ORDER BY id")
             .map_err(|e| e.to_string())?;
-        let rows = st
-            .query_map([], |r| {
-                let m: String = r.get(1)?;
-                Ok((r.get::<_, i64>(0)?, m, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
-            })
-            .map_err(|e| e.to_string())?;
+        // The id (the rowid, always an integer) apart from the rest, so a
+        // column of the wrong type skips its row, named, not every silence.
+        type Columns = (String, i64, i64, String, String);
+        fn columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<Columns> {
+            Ok((r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+        }
+        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, columns(r)))).map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, m, starts_ms, ends_ms, author, reason) = row.map_err(|e| e.to_string())?;
+            let (id, rest) = match row {
+                Ok(row) => row,
+                Err(e) => {
+                    tracing::error!(error = %e, "a stored silence cannot be read; it is skipped");
+                    continue;
+                }
+            };
+            let (m, starts_ms, ends_ms, author, reason) = match rest {
+                Ok(rest) => rest,
+                Err(e) => {
+                    tracing::error!(id, error = %e, "a stored silence cannot be read; it is skipped");
+                    continue;
+                }
+            };
             match serde_json::from_str::<super::matchers::Matchers>(&m) {
                 Ok(matchers) if !matchers.is_empty() => {
                     out.push(Silence { id, matchers, starts_ms, ends_ms, author, reason })
@@ -499,5 +513,37 @@ mod tests {
         let db = dir.path().join("sound.db");
         drop(Store::open(&db).unwrap());
         assert!(Store::try_open(&db).unwrap().load().unwrap().is_empty());
+    }
+
+    /// Regression (issue 13 review): one row with a column of the wrong
+    /// type made `silences()` fail, and with it the loading of all of them.
+    #[test]
+    fn a_damaged_silence_row_is_skipped_and_the_others_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("alarms.db")).unwrap();
+        let m = |site: &str| {
+            super::super::matchers::Matchers::try_from(BTreeMap::from([("site".to_string(), site.to_string())]))
+                .unwrap()
+        };
+        let silence = |site: &str| Silence {
+            id: 0,
+            matchers: m(site),
+            starts_ms: 1_000,
+            ends_ms: 2_000,
+            author: "nam".into(),
+            reason: "bảo trì".into(),
+        };
+        for site in ["hn", "hcm", "dn", "hp", "ct"] {
+            s.add_silence(&silence(site)).unwrap();
+        }
+        // Matchers stored as a blob, a time as text, matchers that are not JSON,
+        // a reason as a blob (TEXT affinity turns an integer into text, so the
+        // wrong types that stay are blobs and non-numeric text).
+        s.conn.execute("UPDATE silences SET matchers = X'00FF' WHERE id = 1", []).unwrap();
+        s.conn.execute("UPDATE silences SET starts_ms = 'soon' WHERE id = 2", []).unwrap();
+        s.conn.execute("UPDATE silences SET matchers = '{not json' WHERE id = 4", []).unwrap();
+        s.conn.execute("UPDATE silences SET reason = X'01' WHERE id = 5", []).unwrap();
+        let got = s.silences().unwrap();
+        assert_eq!(got, vec![Silence { id: 3, ..silence("dn") }]);
     }
 }

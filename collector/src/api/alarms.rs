@@ -39,6 +39,13 @@ fn author(who: &ApiIdentity, claimed: Option<&str>) -> String {
     }
 }
 
+/// Runs `f` on the blocking pool: anything that takes the engine's lock
+/// may wait for an evaluation's SQLite transaction, or reads SQLite itself,
+/// and must not stall the async workers serving ingest.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Box<Response>> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Box::new(err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())))
+}
+
 pub fn alarm_json(a: &Alarm) -> serde_json::Value {
     serde_json::json!({
         "fingerprint": a.fingerprint,
@@ -63,16 +70,22 @@ pub async fn list(State(app): State<Arc<AppState>>, client: Client, headers: Hea
         Ok((e, _)) => e,
         Err(r) => return *r,
     };
-    let alarms: Vec<_> = engine.alarms().iter().map(alarm_json).collect();
-    let failing: Vec<_> = engine
-        .undelivered()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|u| {
-            serde_json::json!({"receiver": u.receiver, "undelivered": u.count, "attempts": u.attempts, "last_error": u.last_error})
-        })
-        .collect();
-    Json(serde_json::json!({"alarms": alarms, "outbox": failing})).into_response()
+    let read = blocking(move || {
+        let alarms: Vec<_> = engine.alarms().iter().map(alarm_json).collect();
+        let failing: Vec<_> = engine
+            .undelivered()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|u| {
+                serde_json::json!({"receiver": u.receiver, "undelivered": u.count, "attempts": u.attempts, "last_error": u.last_error})
+            })
+            .collect();
+        serde_json::json!({"alarms": alarms, "outbox": failing})
+    });
+    match read.await {
+        Ok(v) => Json(v).into_response(),
+        Err(r) => *r,
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -84,8 +97,16 @@ pub struct AckBody {
     comment: String,
 }
 
-/// Longest comment or reason kept.
-const MAX_COMMENT_CHARS: usize = 2000;
+/// Free text a caller sent, capped and cleaned (`crate::audit::checked_text`),
+/// or the 400 that says which field is too long.
+fn text(field: &str, value: &str) -> Result<String, Box<Response>> {
+    crate::audit::checked_text(field, value).map_err(|e| Box::new(err(StatusCode::BAD_REQUEST, e)))
+}
+
+/// Like [`text`], for an optional field.
+fn opt_text(field: &str, value: Option<&str>) -> Result<Option<String>, Box<Response>> {
+    value.map(|v| text(field, v)).transpose()
+}
 
 pub async fn ack(
     State(app): State<Arc<AppState>>,
@@ -99,16 +120,20 @@ pub async fn ack(
         Err(r) => return *r,
     };
     let b = body.map(|Json(b)| b).unwrap_or(AckBody { by: None, comment: String::new() });
-    if b.comment.chars().count() > MAX_COMMENT_CHARS {
-        return err(StatusCode::BAD_REQUEST, format!("the comment is longer than {MAX_COMMENT_CHARS} characters"));
-    }
-    let by = author(&who, b.by.as_deref());
-    let (fp2, by2, comment) = (fp.clone(), by.clone(), b.comment.clone());
-    match tokio::task::spawn_blocking(move || engine.ack(&fp2, &by2, &comment)).await {
-        Ok(Ok(a)) => {
-            audit(&app, &who, client, "ack", &fp, &format!("{by}: {}", b.comment));
-            Json(alarm_json(&a)).into_response()
-        }
+    let (comment, claimed) = match (text("comment", &b.comment), opt_text("by", b.by.as_deref())) {
+        (Ok(c), Ok(by)) => (c, by),
+        (Err(r), _) | (_, Err(r)) => return *r,
+    };
+    let by = author(&who, claimed.as_deref());
+    // The audit record is written in the same blocking task as the action:
+    // a client that goes away mid-request drops this future, not the task.
+    let done = tokio::task::spawn_blocking(move || {
+        let a = engine.ack(&fp, &by, &comment)?;
+        audit(&app, &who, client, "ack", &fp, &format!("{by}: {comment}"));
+        Ok::<_, String>(a)
+    });
+    match done.await {
+        Ok(Ok(a)) => Json(alarm_json(&a)).into_response(),
         Ok(Err(e)) => err(StatusCode::NOT_FOUND, e),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
@@ -126,12 +151,13 @@ pub async fn unack(
         Ok(e) => e,
         Err(r) => return *r,
     };
-    let (fp2, by) = (fp.clone(), who.name.clone());
-    match tokio::task::spawn_blocking(move || engine.unack(&fp2, &by)).await {
-        Ok(Ok(a)) => {
-            audit(&app, &who, client, "unack", &fp, "");
-            Json(alarm_json(&a)).into_response()
-        }
+    let done = tokio::task::spawn_blocking(move || {
+        let a = engine.unack(&fp, &who.name)?;
+        audit(&app, &who, client, "unack", &fp, "");
+        Ok::<_, String>(a)
+    });
+    match done.await {
+        Ok(Ok(a)) => Json(alarm_json(&a)).into_response(),
         Ok(Err(e)) => err(StatusCode::NOT_FOUND, e),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
@@ -148,15 +174,20 @@ pub async fn history(
         Err(r) => return *r,
     };
     let limit = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(100usize).min(10_000);
-    match engine.history(limit) {
-        Ok(h) => Json(serde_json::json!({"history": h})).into_response(),
-        Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+    match blocking(move || engine.history(limit)).await {
+        Ok(Ok(h)) => Json(serde_json::json!({"history": h})).into_response(),
+        Ok(Err(e)) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(r) => *r,
     }
 }
 
 pub async fn silences(State(app): State<Arc<AppState>>, client: Client, headers: HeaderMap) -> Response {
-    match authorized(&app, &headers, client, Role::Viewer, "GET /api/silences") {
-        Ok((e, _)) => Json(serde_json::json!({"silences": e.silences()})).into_response(),
+    let engine = match authorized(&app, &headers, client, Role::Viewer, "GET /api/silences") {
+        Ok((e, _)) => e,
+        Err(r) => return *r,
+    };
+    match blocking(move || engine.silences()).await {
+        Ok(s) => Json(serde_json::json!({"silences": s})).into_response(),
         Err(r) => *r,
     }
 }
@@ -202,9 +233,10 @@ pub async fn add_silence(
     if b.reason.trim().is_empty() {
         return err(StatusCode::BAD_REQUEST, "a silence needs a reason");
     }
-    if b.reason.chars().count() > MAX_COMMENT_CHARS {
-        return err(StatusCode::BAD_REQUEST, format!("the reason is longer than {MAX_COMMENT_CHARS} characters"));
-    }
+    let (reason, claimed) = match (text("reason", &b.reason), opt_text("author", b.author.as_deref())) {
+        (Ok(r), Ok(a)) => (r, a),
+        (Err(r), _) | (_, Err(r)) => return *r,
+    };
     let now = crate::alarm::now_ms();
     let starts = b.starts_ms.unwrap_or(now);
     let Some(ends) = b.ends_ms.or(b.duration_secs.map(|d| starts.saturating_add(d.saturating_mul(1000)))) else {
@@ -214,16 +246,17 @@ pub async fn add_silence(
         matchers: b.matchers,
         starts_ms: starts,
         ends_ms: ends,
-        author: author(&who, b.author.as_deref()),
-        reason: b.reason,
+        author: author(&who, claimed.as_deref()),
+        reason,
     };
-    match tokio::task::spawn_blocking(move || engine.add_silence(s, now)).await {
-        Ok(Ok(s)) => {
-            let target = s.id.to_string();
-            let comment = format!("{:?} until {}: {}", s.matchers.raw(), s.ends_ms, s.reason);
-            audit(&app, &who, client, "silence_create", &target, &comment);
-            (StatusCode::CREATED, Json(s)).into_response()
-        }
+    let done = tokio::task::spawn_blocking(move || {
+        let s = engine.add_silence(s, now)?;
+        let comment = format!("{:?} until {}: {}", s.matchers.raw(), s.ends_ms, s.reason);
+        audit(&app, &who, client, "silence_create", &s.id.to_string(), &comment);
+        Ok::<_, String>(s)
+    });
+    match done.await {
+        Ok(Ok(s)) => (StatusCode::CREATED, Json(s)).into_response(),
         Ok(Err(e)) => err(StatusCode::BAD_REQUEST, e),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
@@ -239,11 +272,13 @@ pub async fn end_silence(
         Ok(e) => e,
         Err(r) => return *r,
     };
-    match tokio::task::spawn_blocking(move || engine.end_silence(id)).await {
-        Ok(Ok(())) => {
-            audit(&app, &who, client, "silence_end", &id.to_string(), "");
-            StatusCode::NO_CONTENT.into_response()
-        }
+    let done = tokio::task::spawn_blocking(move || {
+        engine.end_silence(id)?;
+        audit(&app, &who, client, "silence_end", &id.to_string(), "");
+        Ok::<_, String>(())
+    });
+    match done.await {
+        Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
         Ok(Err(e)) => err(StatusCode::NOT_FOUND, e),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
@@ -273,7 +308,13 @@ pub async fn status(State(app): State<Arc<AppState>>, client: Client, headers: H
         Ok((e, _)) => e,
         Err(r) => return *r,
     };
-    let mut st = engine.status(std::time::Instant::now());
-    st["alarms"] = serde_json::Value::Array(engine.alarms().iter().map(alarm_json).collect());
-    Json(st).into_response()
+    let read = blocking(move || {
+        let mut st = engine.status(std::time::Instant::now());
+        st["alarms"] = serde_json::Value::Array(engine.alarms().iter().map(alarm_json).collect());
+        st
+    });
+    match read.await {
+        Ok(st) => Json(st).into_response(),
+        Err(r) => *r,
+    }
 }

@@ -137,8 +137,16 @@ async fn metrics(State(app): State<Arc<AppState>>, client: access::Client, heade
             s.rejected(why)
         );
     }
-    if let Some(e) = &app.alarms {
-        let alarms = e.alarms();
+    // What the engine holds, read on the blocking pool (its lock waits for
+    // SQLite; the outbox is read from SQLite).
+    let engine_reads = match app.alarms.clone() {
+        Some(e) => match alarms::blocking(move || (e.alarms(), e.undelivered().unwrap_or_default())).await {
+            Ok(r) => Some(r),
+            Err(r) => return *r,
+        },
+        None => None,
+    };
+    if let (Some(e), Some((alarms, undelivered))) = (&app.alarms, engine_reads) {
         family(&mut m, "dcwatch_collector_alarms", "gauge", "Alarms pending or firing, by state and severity.");
         for state in ["pending", "firing"] {
             for sev in ["critical", "warning", "info"] {
@@ -161,7 +169,7 @@ async fn metrics(State(app): State<Arc<AppState>>, client: access::Client, heade
             let _ = writeln!(m, "dcwatch_collector_notices_total{{result=\"{what}\"}} {}", v.load(Ordering::Relaxed));
         }
         family(&mut m, "dcwatch_collector_notices_undelivered", "gauge", "Notices waiting in the outbox, by receiver.");
-        for u in e.undelivered().unwrap_or_default() {
+        for u in undelivered {
             let _ = writeln!(m, "dcwatch_collector_notices_undelivered{{receiver=\"{}\"}} {}", u.receiver, u.count);
         }
     }

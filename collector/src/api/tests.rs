@@ -468,3 +468,86 @@ async fn metrics_need_a_token_when_configured() {
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("dcwatch_collector_write_requests_total 0\n"), "{body}");
 }
+
+/// [`state`] with an alarm engine (no rules beyond the built-in ones).
+fn state_with_alarms() -> (Arc<AppState>, Arc<crate::alarm::Engine>, tempfile::TempDir) {
+    let (app, dir) = state(1 << 20, 1 << 20);
+    let yaml = format!(
+        "db: {}\nsites:\n  - name: hn\nreceivers:\n  - name: hook\n    webhook: {{url: http://127.0.0.1:9/x}}\n",
+        dir.path().join("alarms.db").display()
+    );
+    let cfg = dcwatch_common::config::parse(&yaml, std::path::Path::new("/x/alarms.yaml")).unwrap();
+    let engine = Arc::new(crate::alarm::Engine::open(cfg).unwrap());
+    let mut s = Arc::try_unwrap(app).ok().expect("no other holder yet");
+    s.alarms = Some(engine.clone());
+    (Arc::new(s), engine, dir)
+}
+
+/// Regression (issue 13 review): the audit record was written after the
+/// handler awaited the blocking action, so a client that went away
+/// mid-request left a silence without its record. The request is polled
+/// once (the action starts on the blocking pool) and dropped, as the
+/// server drops a request whose client disconnected.
+#[test]
+fn a_silence_keeps_its_audit_record_when_the_client_goes_away_mid_request() {
+    use std::future::Future as _;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (app, engine, _dir) = rt.block_on(async { state_with_alarms() });
+    let body = r#"{"matchers": {"site": "hn"}, "duration_secs": 600, "reason": "thay ắc quy"}"#;
+    let req = Request::post("/api/silences")
+        .header("Authorization", format!("Bearer {OPERATOR}"))
+        .header("Content-Type", "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    {
+        let _in_runtime = rt.enter();
+        let mut request = Box::pin(super::app(app.clone()).oneshot(req));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(request.as_mut().poll(&mut cx).is_pending(), "the action runs on the blocking pool");
+    }
+    // The action finishes whatever happened to the request; dropping the
+    // runtime waits for the blocking task it runs in.
+    while engine.silences().is_empty() {
+        std::thread::yield_now();
+    }
+    drop(rt);
+    let id = engine.silences()[0].id.to_string();
+    let rows = app.audit.as_ref().unwrap().query(&crate::audit::Filter::default()).unwrap();
+    let got: Vec<_> = rows.iter().map(|r| (r.actor.as_str(), r.action.as_str(), r.target.as_str())).collect();
+    assert_eq!(got, vec![("oncall", "silence_create", id.as_str())]);
+}
+
+/// Regression (issue 13 review): alarm history, the outbox, the silences,
+/// the status and `/metrics` read SQLite (or waited for the engine's lock,
+/// which an evaluation holds while it writes SQLite) on the async worker.
+/// With the lock held elsewhere, each request must yield (its read waits
+/// on the blocking pool), not block the worker until the lock is free.
+#[test]
+fn alarm_reads_wait_for_the_engine_on_the_blocking_pool_not_on_an_async_worker() {
+    use std::future::Future as _;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (app, engine, _dir) = rt.block_on(async { state_with_alarms() });
+    for uri in ["/api/alarms", "/api/alarms/history", "/api/silences", "/api/status", "/metrics"] {
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let e = engine.clone();
+        let holder = std::thread::spawn(move || {
+            let _held = e.hold_lock();
+            held_tx.send(()).unwrap();
+            // Bounded only so that a regression fails instead of hanging.
+            let _ = release_rx.recv_timeout(Duration::from_secs(5));
+        });
+        held_rx.recv().unwrap();
+        let req = Request::get(uri).header("Authorization", format!("Bearer {VIEWER}")).body(Body::empty()).unwrap();
+        let mut request = Box::pin(super::app(app.clone()).oneshot(req));
+        let pending = {
+            let _in_runtime = rt.enter();
+            request.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())).is_pending()
+        };
+        let _ = release_tx.send(());
+        holder.join().unwrap();
+        assert!(pending, "{uri} waited for the engine on the async worker");
+        let resp = rt.block_on(request).unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{uri}");
+    }
+}
