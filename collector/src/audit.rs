@@ -18,6 +18,10 @@ use rusqlite::{Connection, params};
 /// Longest free text (a comment, a reason, a typed name) the API takes.
 pub const MAX_TEXT_CHARS: usize = 1024;
 
+/// Longest text a record's field keeps, whoever wrote it: a comment joins
+/// a person's text (at most [`MAX_TEXT_CHARS`]) to what the action names.
+pub const MAX_RECORD_CHARS: usize = 4096;
+
 /// `text` as the API keeps it, or why not: longer than [`MAX_TEXT_CHARS`]
 /// is refused (the message names `field`); control characters are
 /// replaced (see [`clean`]).
@@ -34,15 +38,29 @@ pub fn checked_text(field: &str, text: &str) -> Result<String, String> {
 /// OSC `ESC ] … BEL or ESC \`, or `ESC` and one character) replaced whole
 /// by one U+FFFD: a terminal showing the log or a reader of `/api/audit`
 /// must not be sent sequences that move the cursor, retitle the window or
-/// hide what was written before.
+/// hide what was written before. The characters that reorder or hide text
+/// (bidirectional controls, zero-width ones) are replaced too; a sequence
+/// that never ends swallows at most 64 characters; and the text is cut at
+/// [`MAX_RECORD_CHARS`] (with `…`), whoever wrote it (a writer's tag values
+/// reach the audit log in refusal comments).
 pub fn clean(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
+    let hiding = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+    };
+    if !text.chars().any(hiding) && text.len() <= MAX_RECORD_CHARS {
         return text.to_string();
     }
-    let mut out = String::with_capacity(text.len());
+    let mut out = String::with_capacity(text.len().min(4 * MAX_RECORD_CHARS + 3));
+    let mut kept = 0;
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
-        if !c.is_control() {
+        if kept == MAX_RECORD_CHARS {
+            out.push('…');
+            break;
+        }
+        kept += 1;
+        if !hiding(c) {
             out.push(c);
             continue;
         }
@@ -53,7 +71,7 @@ pub fn clean(text: &str) -> String {
         match chars.next() {
             // CSI: parameters and intermediates up to a final byte in @..~.
             Some('[') => {
-                for c in chars.by_ref() {
+                for c in chars.by_ref().take(64) {
                     if ('@'..='~').contains(&c) {
                         break;
                     }
@@ -61,7 +79,8 @@ pub fn clean(text: &str) -> String {
             }
             // OSC, DCS, SOS, PM, APC: up to BEL or ST (ESC \\).
             Some(']' | 'P' | 'X' | '^' | '_') => {
-                while let Some(c) = chars.next() {
+                for _ in 0..64 {
+                    let Some(c) = chars.next() else { break };
                     if c == '\u{7}' {
                         break;
                     }
@@ -426,10 +445,16 @@ mod tests {
             ("a\nb\tc\rd\u{0}e\u{7f}f\u{9b}g\u{85}h", format!("a{f}b{f}c{f}d{f}e{f}f{f}g{f}h")),
             ("\u{1b}c reset", format!("{f} reset")),
             ("end\u{1b}", format!("end{f}")),
+            // Text that reorders or hides: replaced.
+            ("ab\u{202e}cd\u{2066}e\u{200b}f", format!("ab{f}cd{f}e{f}f")),
+            // An OSC that never ends swallows 64 characters, not the rest.
+            (&format!("\u{1b}]{}token=web01", "x".repeat(64)), format!("{f}token=web01")),
         ] {
             assert_eq!(clean(dirty), want, "{dirty:?}");
         }
         assert_eq!(checked_text("comment", &"ắ".repeat(1024)).unwrap(), "ắ".repeat(1024));
+        // Whoever writes it, a record's text is cut at 4096 characters.
+        assert_eq!(clean(&"ắ".repeat(5000)), format!("{}…", "ắ".repeat(4096)));
         assert_eq!(
             checked_text("comment", &"ắ".repeat(1025)).unwrap_err(),
             "`comment` is 1025 characters long; at most 1024"

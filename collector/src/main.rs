@@ -6,6 +6,7 @@ mod api;
 mod audit;
 mod auth;
 mod bench;
+mod bulk;
 mod config;
 mod ingest;
 mod listen;
@@ -324,7 +325,12 @@ fn mtime(path: &std::path::Path) -> Option<std::time::SystemTime> {
 /// Loads the config again: None if unchanged, the problems if broken (logged).
 fn reload(path: &std::path::Path, current: &CollectorConfig) -> Result<Option<CollectorConfig>, String> {
     match dcwatch_common::config::load::<CollectorConfig>(path) {
-        Ok(new) if format!("{new:?}") == format!("{current:?}") => {
+        // A sink's certificate files may have been renewed in place under
+        // the same paths: with any of them set, a reload reads them again.
+        Ok(new)
+            if format!("{new:?}") == format!("{current:?}")
+                && !new.sinks.iter().any(|s| s.ca_file.is_some() || s.cert_file.is_some() || s.key_file.is_some()) =>
+        {
             tracing::info!("the configuration is unchanged");
             Ok(None)
         }
@@ -494,6 +500,10 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
             r = &mut server => {
+                // Not the way through the stop below: write the audit
+                // log's open failure windows here.
+                let a = audit.clone();
+                let _ = tokio::task::spawn_blocking(move || a.flush_all()).await;
                 r.context("server task")?.context("server failed")?;
                 return Ok(());
             }

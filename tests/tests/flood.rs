@@ -220,8 +220,6 @@ fn a_token_reading_half_the_bodies_at_once_gets_503_and_the_other_agent_still_wr
     assert_eq!(c.metric("dcwatch_collector_write_requests_rejected_total{reason=\"overloaded\"}"), Some(1.0));
 }
 
-/// Series the flood writes (4 × the default cap, in each of 5 bodies) and
-/// the default limits it meets.
 #[test]
 #[ignore = "needs real servers: run scripts/test"]
 fn a_token_over_its_write_rate_gets_429_before_its_body_is_read_and_the_other_agent_still_writes() {
@@ -233,7 +231,7 @@ fn a_token_over_its_write_rate_gets_429_before_its_body_is_read_and_the_other_ag
         dir.path().join("alarms.db").display()
     ));
     // 3000 lines: let in on a full allowance (1000), which it overdraws to
-    // -1000 (the most debt there can be), paid back at 1 point/s.
+    // -2000, paid back at 1 point/s.
     let body: String = (0..3000).map(|i| format!("host_disk,host=f{i:04},mount=/ used_pct=10\n")).collect();
     assert_eq!(c.post("/api/v2/write", Some(FLOOD), false, body.as_bytes()), (204, String::new()));
     // The next is refused at once, before its body is read.
@@ -245,9 +243,9 @@ fn a_token_over_its_write_rate_gets_429_before_its_body_is_read_and_the_other_ag
         .send()
         .expect("the flood's second write");
     assert_eq!(resp.status().as_u16(), 429);
-    // 1001 s less the seconds since the first write (a few at most).
+    // 2001 s less the seconds since the first write (a few at most).
     let retry: u64 = resp.headers()["retry-after"].to_str().expect("ASCII").parse().expect("seconds");
-    assert!((990..=1001).contains(&retry), "Retry-After: {retry}");
+    assert!((1990..=2001).contains(&retry), "Retry-After: {retry}");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&resp.text().expect("body")).expect("JSON"),
         serde_json::json!({
@@ -295,6 +293,38 @@ fn a_token_over_its_write_rate_gets_429_before_its_body_is_read_and_the_other_ag
     assert_eq!(alarm["severity"], "warning");
 }
 
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_refused_body_and_a_long_line_are_charged_to_the_rate_limit_by_their_size() {
+    let c = Collector::start(&format!(
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  rate_limit: {{points_per_sec: 1, burst_points: 1000}}\n{}",
+        tokens()
+    ));
+    // One malformed line of 300 000 bytes: refused (400), and it costs
+    // 300000 / 256 = 1171 points, more than the allowance.
+    let (status, _) = c.post("/api/v2/write", Some(FLOOD), false, &b"x".repeat(300_000));
+    assert_eq!(status, 400);
+    assert_eq!(c.post("/api/v2/write", Some(FLOOD), false, b"host_disk,host=x,mount=/ used_pct=1\n").0, 429);
+    // A body that is not gzip at all, sent as gzip: refused and charged too.
+    let c2 = Collector::start(&format!(
+        "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  rate_limit: {{points_per_sec: 1, burst_points: 1000}}\n{}",
+        tokens()
+    ));
+    let resp = c2
+        .client()
+        .post(format!("{}/api/v2/write", c2.url()))
+        .header("Authorization", format!("Token {FLOOD}"))
+        .header("Content-Encoding", "gzip")
+        .body(vec![b'y'; 40_000])
+        .send()
+        .expect("bad gzip");
+    assert_eq!(resp.status().as_u16(), 400);
+    assert_eq!(c2.post("/api/v2/write", Some(FLOOD), false, b"host_disk,host=x,mount=/ used_pct=1\n").0, 429);
+    assert_eq!(c2.post("/api/v2/write", Some(WEB), false, b"host_cpu,cpu=total usage_pct=5\n").0, 204);
+}
+
+/// Series the flood writes (4 × the default cap, in each of 5 bodies) and
+/// the default limits it meets.
 const FLOOD_BODIES: usize = 5;
 const FLOOD_LINES: usize = 20_000;
 const SERIES_CAP: usize = 5000;

@@ -89,12 +89,16 @@ impl Matchers {
     }
 
     /// Whether every matcher accepts the empty string or every value of
-    /// [`PROBES`]: `alertname: "~.+"` or `"~(?s).+"` skip the empty label
+    /// [`PROBES`] (for `alertname`: every built-in alarm's name):
+    /// `alertname: "~.+"`, `"~[a-z_]+"` or `"~.{2,}"` skip the empty label
     /// but still match every alarm, so the empty string alone is not a
     /// test of "matches everything".
     pub fn all_match_anything(&self) -> bool {
-        self.compiled.iter().all(|(_, m)| match m {
+        self.compiled.iter().all(|(label, m)| match m {
             Matcher::Exact(want) => want.is_empty(),
+            Matcher::Regex(re) if label == "alertname" => {
+                re.is_match("") || crate::alarm::config::BUILTIN_NAMES.iter().all(|n| re.is_match(n))
+            }
             Matcher::Regex(re) => re.is_match("") || PROBES.iter().all(|p| re.is_match(p)),
         })
     }

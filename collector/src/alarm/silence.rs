@@ -173,13 +173,23 @@ mod tests {
             &[("alertname", "~.*.")],
             &[("alertname", "~[^\n]+")],
             &[("alertname", "~(?s).+")],
+            // Every alarm's name is of these, though "0" or "Hà Nội" is not.
+            &[("alertname", "~[a-z_]+")],
+            &[("alertname", "~.{2,}")],
+            &[("alertname", "~..+")],
             &[("site", "~.+"), ("host", "~(?s).+")],
             // One matcher accepts the empty label, the other any value.
             &[("site", "~.+"), ("host", "~.*")],
         ] {
             assert_eq!(refused(new(m, NOW, NOW + HOUR)), any, "{m:?}");
         }
-        for m in [&[("alertname", "disk_full")][..], &[("host", "~web0[1-3]")], &[("site", "hn"), ("host", "~.+")]] {
+        for m in [
+            &[("alertname", "disk_full")][..],
+            &[("alertname", "~disk_.*|ups_.*")],
+            &[("host", "~web0[1-3]")],
+            &[("site", "hn"), ("host", "~.+")],
+            &[("site", "hn"), ("alertname", "~[a-z_]+")],
+        ] {
             let s = check(new(m, NOW, NOW + HOUR), &SilenceLimits::default(), NOW, 0).unwrap();
             assert_eq!(s.matchers.raw(), &new(m, NOW, NOW + HOUR).matchers);
         }
@@ -189,18 +199,21 @@ mod tests {
         use super::*;
         use proptest::prelude::*;
 
-        /// Label values to try an accepted silence on, written here apart
-        /// from the check's own probes: an accepted silence must leave at
-        /// least one of these alarms unsilenced.
-        const VALUES: &[&str] = &[
-            "x",
-            "disk_full",
-            "ups_on_battery",
-            "hn",
-            "0",
-            "rack07.pdu-b.outlet-12.hn-dc1.example.vn",
-            "Hà Nội dc-1.a",
-        ];
+        /// The alarms to try an accepted silence on, made apart from the
+        /// check's own probes: every built-in alarm, once with no label but
+        /// its name (as the collector's own alarms are) and once at a site,
+        /// host and device of ordinary names. An accepted silence must
+        /// leave at least one of them unsilenced.
+        fn alarms() -> Vec<BTreeMap<&'static str, &'static str>> {
+            let mut v = Vec::new();
+            for name in crate::alarm::config::BUILTIN_NAMES {
+                v.push(BTreeMap::from([("alertname", *name)]));
+                for (site, host, device) in [("hn-dc1", "web01", "ups1"), ("hcm", "db-02.local", "pdu-a")] {
+                    v.push(BTreeMap::from([("alertname", *name), ("site", site), ("host", host), ("device", device)]));
+                }
+            }
+            v
+        }
 
         /// A matcher value: often one of the catch-alls reviewers found, or
         /// a piece of an ordinary one; sometimes anything.
@@ -223,6 +236,10 @@ mod tests {
                 "~[a-z]+",
                 "~[[:alpha:]].*",
                 "~.{1,}",
+                "~.{2,}",
+                "~..+",
+                "~[a-z_]+",
+                "~[[:alpha:]][a-z0-9_-]*",
                 "~\\S+",
                 "~\\PC+",
                 "hn",
@@ -238,9 +255,8 @@ mod tests {
             #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
             /// Any matchers and times: an answer, never a panic; and for
-            /// every silence accepted there is an alarm it does not match:
-            /// one named after one of [`VALUES`] without other labels, or
-            /// one whose name and labels all are one of them.
+            /// every silence accepted there is an alarm of [`alarms`] it
+            /// does not match.
             #[test]
             fn every_accepted_silence_leaves_some_alarm_unsilenced(
                 matchers in proptest::collection::btree_map(
@@ -255,11 +271,7 @@ mod tests {
                 let ends = starts.saturating_add(lasts);
                 let n = NewSilence { matchers, starts_ms: starts, ends_ms: ends, author: "a".into(), reason: "r".into() };
                 if let Ok(s) = check(n, &SilenceLimits::default(), NOW, 0) {
-                    // Every alarm has a name; its other labels may be missing.
-                    let named = |v: &'static str| move |k: &str| (k == "alertname").then_some(v);
-                    let spared = VALUES
-                        .iter()
-                        .any(|v| !s.matchers.matches(named(v)) || !s.matchers.matches(|_| Some(*v)));
+                    let spared = alarms().iter().any(|a| !s.matchers.matches(|k| a.get(k).copied()));
                     prop_assert!(spared, "{:?} matches every alarm", s.matchers.raw());
                     prop_assert!(s.ends_ms - s.starts_ms <= 30 * 86_400_000);
                 }

@@ -125,9 +125,10 @@ impl Identity {
     /// Whether this token may write `field` of a `measurement` point it may
     /// write: a token without `poller: true` may not write a field whose
     /// series in VictoriaMetrics or Prometheus (`{measurement}_{field}`)
-    /// would pass for a device measurement's.
+    /// would pass for a device measurement's; nor may a poller bound to a
+    /// `devices:` list (such a series carries no identity tag to check).
     pub fn may_write_field(&self, measurement: &str, field: &str) -> Result<(), (Forbidden, String)> {
-        if self.poller {
+        if self.poller && self.devices.is_none() {
             return Ok(());
         }
         match dcwatch_common::schema::flattened_device_series(measurement, field) {
@@ -137,8 +138,9 @@ impl Identity {
                 format!(
                     "token `{}` may not write field `{field}` of `{measurement}`: as the series \
                      `{measurement}_{field}` it would pass for a `{device}` one, which only a token \
-                     with `poller: true` may write",
-                    self.name
+                     with `poller: true` {}may write",
+                    self.name,
+                    if self.poller { "and no `devices:` list " } else { "" }
                 ),
             )),
         }
@@ -313,6 +315,18 @@ mod tests {
         );
         assert_eq!(who(false, None).may_write_field("host_cpu", "usage_pct"), Ok(()));
         assert_eq!(who(true, None).may_write_field("ups_on", "battery"), Ok(()), "a poller may");
+        // A poller bound to its devices may not: the series names no device to check.
+        assert_eq!(
+            who(true, Some(&["ups1"])).may_write_field("ups_on", "battery"),
+            Err((
+                Forbidden::Measurement,
+                "token `ups-poller` may not write field `battery` of `ups_on`: as the series `ups_on_battery` \
+                 it would pass for a `ups` one, which only a token with `poller: true` and no `devices:` list \
+                 may write"
+                    .into()
+            ))
+        );
+        assert_eq!(who(true, Some(&["ups1"])).may_write_field("host_cpu", "usage_pct"), Ok(()));
     }
 
     #[test]

@@ -190,8 +190,24 @@ async fn write(
     let trends = app.trends.is_some();
     let (limit, encoding) = (live.max_body_bytes, content_encoding(&headers));
     let parse_as = who.clone();
-    let parsed = tokio::task::spawn_blocking(move || {
-        let raw = inflate(raw, &encoding, limit)?;
+    let inflated_size = if encoding == "identity" || encoding.is_empty() { raw.len() } else { raw.len() * 8 };
+    let (limiter, rate) = (app.clone(), live.rate);
+    // The permit and the charge go with the work: a client that goes away
+    // mid-request neither frees its body's place before the parsing ends
+    // nor escapes the rate limit.
+    let parse = move || {
+        let _permit = permit;
+        let charge = |bytes: usize, lines: usize| {
+            let cost = lines.max(bytes / rate::BYTES_PER_POINT);
+            limiter.rate_limiter.charge(&parse_as.name, cost, rate, std::time::Instant::now());
+        };
+        let sent = raw.len();
+        let raw = inflate(raw, &encoding, limit).inspect_err(|(why, _)| {
+            // A refused body is charged too: inflating it was the cost.
+            charge(if *why == RequestRejection::TooLarge { limit } else { sent.saturating_mul(8) }, 0)
+        })?;
+        let lines = raw.iter().filter(|&&b| b == b'\n').count() + usize::from(raw.last().is_some_and(|&b| b != b'\n'));
+        charge(raw.len(), lines);
         let text = std::str::from_utf8(&raw).map_err(|e| {
             (
                 RequestRejection::BadRequest,
@@ -202,26 +218,28 @@ async fn write(
             watched.as_ref().is_some_and(|w| w.contains(m)) || (trends && crate::trends::MEASUREMENTS.contains(&m))
         };
         Ok(lines::normalize_watching(text, &parse_as, multiplier, dcwatch_common::now_ns(), &watch))
-    })
-    .await
-    .map_err(|e| {
-        (
-            RequestRejection::BadRequest,
-            WriteError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error", format!("parsing failed: {e}")),
-        )
-    })
-    .and_then(|r| r);
-    drop(permit);
+    };
+    let parsed = if inflated_size >= crate::bulk::LARGE_BODY_BYTES {
+        crate::bulk::run(parse)
+            .await
+            .map_err(|e| {
+                (
+                    RequestRejection::Internal,
+                    WriteError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal error",
+                        format!("parsing failed: {e}"),
+                    ),
+                )
+            })
+            .and_then(|r| r)
+    } else {
+        parse()
+    };
     let mut n = parsed.map_err(|(why, e)| {
         tracing::warn!(agent = %who.name, error = %e.message, "write refused");
         reject(why, e)
     })?;
-    app.rate_limiter.charge(
-        &who.name,
-        n.accepted as usize + n.invalid.len() + n.forbidden.len(),
-        live.rate,
-        std::time::Instant::now(),
-    );
 
     if n.accepted > 0 {
         if let Some(d) = &live.durable {
@@ -260,11 +278,22 @@ async fn write(
             }
         }
         app.stats.points_received.fetch_add(n.accepted, Ordering::Relaxed);
-        if let Some(t) = &app.trends {
-            t.observe(&n.observations);
-        }
-        if let Some(e) = &app.alarms {
-            e.observe(&who.name, std::mem::take(&mut n.observations));
+        let (trends, alarms, token) = (app.trends.clone(), app.alarms.clone(), who.name.clone());
+        let observations = std::mem::take(&mut n.observations);
+        let observe = move || {
+            if let Some(t) = &trends {
+                t.observe(&observations);
+            }
+            if let Some(e) = &alarms {
+                e.observe(&token, observations);
+            }
+        };
+        if n.accepted as usize >= crate::bulk::LARGE_OBSERVATIONS {
+            if let Err(e) = crate::bulk::run(observe).await {
+                tracing::error!(agent = %who.name, error = %e, "the write's points did not reach the alarm state");
+            }
+        } else {
+            observe();
         }
         app.saw_agents(&who.name, std::mem::take(&mut n.agents), n.accepted, dcwatch_common::now_ns());
     }
@@ -378,7 +407,7 @@ fn inflate(bytes: axum::body::Bytes, encoding: &str, limit: usize) -> Result<Vec
     match encoding {
         "identity" | "" => Ok(bytes.to_vec()),
         "gzip" | "x-gzip" => {
-            let mut out = Vec::with_capacity(bytes.len() * 8);
+            let mut out = Vec::with_capacity(bytes.len().saturating_mul(8).min(limit + 1));
             let mut dec = flate2::read::MultiGzDecoder::new(&bytes[..]).take(limit as u64 + 1);
             dec.read_to_end(&mut out).map_err(|e| {
                 bad(WriteError::new(StatusCode::BAD_REQUEST, "invalid", format!("body is not valid gzip: {e}")))

@@ -44,6 +44,10 @@ pub struct Limited {
     pub warn: bool,
 }
 
+/// A write costs one point per line, and at least one per this many bytes
+/// (inflated), so a few very long lines cost what they take to parse.
+pub const BYTES_PER_POINT: usize = 256;
+
 /// Tokens refused within this long are named by the `ingest_rate_limited` alarm.
 pub const ALARM_WINDOW: Duration = Duration::from_secs(60);
 
@@ -84,9 +88,9 @@ impl RateLimiter {
         let mut buckets = self.buckets.lock().expect("not poisoned");
         if let Some(b) = buckets.get_mut(token) {
             refill(b, rate, now);
-            // Never more than one burst in debt: a single huge body (within
-            // max_body_bytes) waits at most burst / rate seconds.
-            b.level = (b.level - lines as f64).max(-rate.burst_points);
+            // Debt is kept whole: writes let in together (up to half of
+            // max_concurrent_bodies) are all paid for.
+            b.level -= lines as f64;
         }
     }
 
@@ -139,11 +143,11 @@ mod tests {
         // A debt of 3000 is paid back at 1000/s.
         assert!(r.admit("flood", RATE, t0 + Duration::from_millis(2900)).is_err());
         assert_eq!(r.admit("flood", RATE, t0 + Duration::from_millis(3100)), Ok(()));
-        // Debt is capped at one burst.
+        // Debt is paid in full, however large.
         r.charge("flood", 1_000_000, RATE, t0 + Duration::from_millis(3100));
         assert_eq!(
             r.admit("flood", RATE, t0 + Duration::from_millis(3100)).unwrap_err().retry_after,
-            Duration::from_secs(6)
+            Duration::from_secs(1000)
         );
         assert_eq!(r.refused(), vec![("flood".to_string(), 4)]);
         assert_eq!(r.recently_refused(t0 + Duration::from_secs(30)), vec![("flood".to_string(), true)]);

@@ -39,10 +39,12 @@ pub enum RequestRejection {
     ClientCertificate,
     /// The token has spent its allowance (`ingest.rate_limit`): 429.
     RateLimited,
+    /// The collector failed (a parsing thread lost): 500.
+    Internal,
 }
 
 impl RequestRejection {
-    pub const ALL: [RequestRejection; 7] = [
+    pub const ALL: [RequestRejection; 8] = [
         Self::Unauthorized,
         Self::TooLarge,
         Self::BadRequest,
@@ -50,6 +52,7 @@ impl RequestRejection {
         Self::Timeout,
         Self::ClientCertificate,
         Self::RateLimited,
+        Self::Internal,
     ];
 
     pub fn label(self) -> &'static str {
@@ -61,6 +64,7 @@ impl RequestRejection {
             Self::Timeout => "timeout",
             Self::ClientCertificate => "client_certificate",
             Self::RateLimited => "rate_limited",
+            Self::Internal => "internal",
         }
     }
 }
