@@ -244,12 +244,23 @@ async fn run(path: PathBuf, mut config: AgentConfig) -> anyhow::Result<()> {
     let mut hup =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     let mut seen_mtime = mtime(&path);
+    // The config before the last reload, to go back to if the new one's
+    // output cannot be built after all (a certificate file replaced again
+    // between the check and the start).
+    let mut previous: Option<AgentConfig> = None;
     loop {
         let host = config.host_name();
         let site = config.agent.site.clone();
-        let writer = Writer::new(&config.writer_settings())
-            .map_err(|e| anyhow::Error::msg(dcwatch_common::redact::redact_urls_in(&e)))
-            .context("output")?;
+        let writer = match Writer::new(&config.writer_settings()) {
+            Ok(w) => w,
+            Err(e) => {
+                let e = dcwatch_common::redact::redact_urls_in(&e);
+                let Some(prev) = previous.take() else { return Err(anyhow::Error::msg(e).context("output")) };
+                tracing::error!(error = %e, "the reloaded output cannot be started; going back to the running configuration");
+                config = prev;
+                continue;
+            }
+        };
         tracing::info!(
             site = %site, host = %host, endpoint = %writer.endpoint(), sources = config.sources.len(), "running"
         );
@@ -308,7 +319,7 @@ async fn run(path: PathBuf, mut config: AgentConfig) -> anyhow::Result<()> {
                 if new.queue.dir != config.queue.dir {
                     tracing::warn!("queue.dir changed: it takes effect at the next restart; the open queue is kept");
                 }
-                config = *new;
+                previous = Some(std::mem::replace(&mut config, *new));
                 dcwatch_common::set_log_level(&config.agent.log_level);
             }
         }

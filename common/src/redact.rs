@@ -14,16 +14,26 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// [`redact_url`] for a value that should be a URL but may lack its scheme
-/// (a config mistake such as `admin:pw@hooks.local/x`): without `://`, the
-/// text up to the first `/`, `?` or `#` is taken as the authority.
+/// [`redact_url`] for a value that should be a URL but may be misspelt (a
+/// config mistake such as `admin:pw@hooks.local/x`, or a mangled scheme
+/// `https:/u:pw@h`, `https//u:pw@h`): without `://`, a leading `http` or
+/// `https` with one or two slashes, with or without its colon, is set
+/// aside, and the text up to the first `/`, `?` or `#` is taken as the
+/// authority.
 pub fn redact_config_url(url: &str) -> String {
     if url.contains("://") {
         return redact_url(url);
     }
-    let authority_len = url.find(['/', '?', '#']).unwrap_or(url.len());
-    match url[..authority_len].rfind('@') {
-        Some(at) => format!("***@{}", &url[at + 1..]),
+    let lower = url.to_ascii_lowercase();
+    let scheme = ["https", "http"].iter().find(|s| lower.starts_with(*s)).map_or(0, |s| s.len());
+    let after = &url[scheme..];
+    let slashes = after.strip_prefix(':').unwrap_or(after);
+    let prefix_len =
+        if scheme > 0 && slashes.starts_with('/') { url.len() - slashes.trim_start_matches('/').len() } else { 0 };
+    let (prefix, rest) = url.split_at(prefix_len);
+    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_len].rfind('@') {
+        Some(at) => format!("{prefix}***@{}", &rest[at + 1..]),
         None => url.to_string(),
     }
 }
@@ -66,6 +76,10 @@ mod tests {
         assert_eq!(redact_config_url("admin:S3cretPw@hooks.local/x@y"), "***@hooks.local/x@y");
         assert_eq!(redact_config_url("ftp://admin:S3cretPw@hooks.local/"), "ftp://***@hooks.local/");
         assert_eq!(redact_config_url("hooks.local/a@b"), "hooks.local/a@b");
+        // A scheme misspelt keeps no password either.
+        assert_eq!(redact_config_url("https:/admin:S3cretPw@hooks.local/x"), "https:/***@hooks.local/x");
+        assert_eq!(redact_config_url("https//admin:S3cretPw@hooks.local/x"), "https//***@hooks.local/x");
+        assert_eq!(redact_config_url("HTTP:admin:S3cretPw@hooks.local"), "***@hooks.local");
     }
 
     #[test]
