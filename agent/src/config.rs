@@ -45,6 +45,16 @@ pub struct QueueConfig {
     /// Size of one queue file. Defaults to 8388608 (8 MiB).
     #[serde(default = "default_segment_bytes")]
     pub segment_max_bytes: u64,
+    /// What a full queue does: `drop_oldest` (the oldest points are dropped
+    /// and counted; a collector down for days must not stop the newest
+    /// readings) or `refuse` (the newest points are lost and counted instead).
+    /// Defaults to `drop_oldest`.
+    #[serde(default = "default_when_full")]
+    pub when_full: dcwatch_common::spool::WhenFull,
+    /// `drop_oldest` never drops points queued less than this long ago; new
+    /// points are lost instead. Defaults to 3600 (1 hour).
+    #[serde(default = "dcwatch_common::config::defaults::drop_min_age_secs")]
+    pub drop_min_age_secs: u64,
 }
 
 impl Default for QueueConfig {
@@ -54,6 +64,8 @@ impl Default for QueueConfig {
             max_bytes: default_queue_bytes(),
             max_age_secs: dcwatch_common::config::defaults::max_age_secs(),
             segment_max_bytes: default_segment_bytes(),
+            when_full: default_when_full(),
+            drop_min_age_secs: dcwatch_common::config::defaults::drop_min_age_secs(),
         }
     }
 }
@@ -65,10 +77,15 @@ impl QueueConfig {
             self.max_bytes,
             self.max_age_secs,
             self.segment_max_bytes,
+            self.when_full,
+            self.drop_min_age_secs,
         )
     }
 }
 
+fn default_when_full() -> dcwatch_common::spool::WhenFull {
+    dcwatch_common::spool::WhenFull::DropOldest
+}
 fn default_queue_dir() -> PathBuf {
     PathBuf::from("/var/lib/dcwatch-agent/queue")
 }
