@@ -143,8 +143,9 @@ fn a_sink_behind_a_segment_drop_oldest_deleted_reaches_the_end_and_the_spool_shr
     influx.stop();
     let dir = TempDir::new().expect("tempdir");
     let spool = format!(
-        "  dir: {}\n  max_bytes: 262144\n  segment_max_bytes: 65536\n  when_full: drop_oldest\n  drop_min_age_secs: 0\n",
-        dir.path().join("spool").display()
+        "  dir: {}\n  max_bytes: 262144\n  segment_max_bytes: 65536\n  when_full: drop_oldest\n  drop_min_age_secs: 0\nalarms:\n  db: {}\n  evaluate_every_ms: 100\n",
+        dir.path().join("spool").display(),
+        dir.path().join("alarms.db").display()
     );
     let collector = Collector::start_in(dir, &collector_yaml(&influx.url(), &spool));
     let url = format!("{}/api/v2/write", collector.url());
@@ -165,6 +166,19 @@ fn a_sink_behind_a_segment_drop_oldest_deleted_reaches_the_end_and_the_spool_shr
         collector.metric("dcwatch_collector_sink_points_dropped_total{sink=\"influx\"}").filter(|d| *d > 0.0)
     });
     assert!(collector.proc.output().contains("when_full: drop_oldest"));
+    // The collector's own alarm: a 204 no longer meant delivered.
+    let alarm = wait_for("the spool_dropped_points alarm", || {
+        let v: serde_json::Value = collector
+            .client()
+            .get(format!("{}/api/alarms", collector.url()))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .and_then(|r| r.text())
+            .map(|t| serde_json::from_str(&t).expect("alarms JSON"))
+            .expect("alarms");
+        v["alarms"].as_array()?.iter().find(|a| a["name"] == "spool_dropped_points").cloned()
+    });
+    assert_eq!(alarm["severity"], "critical");
 
     influx.restart();
     wait_for("the sink to reach the end of the spool", || {
