@@ -758,6 +758,21 @@ mod tests {
     }
 
     #[test]
+    fn the_queue_drops_its_oldest_points_when_full_unless_told_to_refuse() {
+        let base = "agent:\n  site: hn\noutput:\n  url: http://127.0.0.1:8428\n";
+        let s = parse(base).unwrap().queue.spool_settings();
+        assert_eq!((s.when_full, s.drop_min_age.as_secs()), (dcwatch_common::spool::WhenFull::DropOldest, 3600));
+        let s = parse(&format!("{base}queue:\n  when_full: refuse\n  drop_min_age_secs: 60\n"))
+            .unwrap()
+            .queue
+            .spool_settings();
+        assert_eq!((s.when_full, s.drop_min_age.as_secs()), (dcwatch_common::spool::WhenFull::Refuse, 60));
+        let problems = parse(&format!("{base}queue:\n  when_full: drop_newest\n")).unwrap_err();
+        assert_eq!(problems[0].position.map(|p| p.0), Some(6));
+        assert!(problems[0].message.contains("drop_oldest"), "{}", problems[0].message);
+    }
+
+    #[test]
     fn an_unknown_source_type_is_reported_at_its_line() {
         let problems =
             parse("agent:\n  site: hn\noutput:\n  url: http://127.0.0.1:1\nsources:\n  - type: hots\n").unwrap_err();

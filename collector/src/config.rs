@@ -718,6 +718,8 @@ mod tests {
         );
         assert_eq!(c.sinks[0].flavour, Flavour::V2);
         assert_eq!(c.spool.max_bytes, 4 * 1024 * 1024 * 1024);
+        let s = c.spool.spool_settings();
+        assert_eq!((s.when_full, s.drop_min_age.as_secs()), (dcwatch_common::spool::WhenFull::Refuse, 3600));
     }
 
     #[test]
