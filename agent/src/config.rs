@@ -45,6 +45,16 @@ pub struct QueueConfig {
     /// Size of one queue file. Defaults to 8388608 (8 MiB).
     #[serde(default = "default_segment_bytes")]
     pub segment_max_bytes: u64,
+    /// What a full queue does: `drop_oldest` (the oldest points are dropped
+    /// and counted; a collector down for days must not stop the newest
+    /// readings) or `refuse` (the newest points are lost and counted instead).
+    /// Defaults to `drop_oldest`.
+    #[serde(default = "default_when_full")]
+    pub when_full: dcwatch_common::spool::WhenFull,
+    /// `drop_oldest` never drops points queued less than this long ago; new
+    /// points are lost instead. Defaults to 3600 (1 hour).
+    #[serde(default = "dcwatch_common::config::defaults::drop_min_age_secs")]
+    pub drop_min_age_secs: u64,
 }
 
 impl Default for QueueConfig {
@@ -54,6 +64,8 @@ impl Default for QueueConfig {
             max_bytes: default_queue_bytes(),
             max_age_secs: dcwatch_common::config::defaults::max_age_secs(),
             segment_max_bytes: default_segment_bytes(),
+            when_full: default_when_full(),
+            drop_min_age_secs: dcwatch_common::config::defaults::drop_min_age_secs(),
         }
     }
 }
@@ -65,10 +77,15 @@ impl QueueConfig {
             self.max_bytes,
             self.max_age_secs,
             self.segment_max_bytes,
+            self.when_full,
+            self.drop_min_age_secs,
         )
     }
 }
 
+fn default_when_full() -> dcwatch_common::spool::WhenFull {
+    dcwatch_common::spool::WhenFull::DropOldest
+}
 fn default_queue_dir() -> PathBuf {
     PathBuf::from("/var/lib/dcwatch-agent/queue")
 }
@@ -738,6 +755,21 @@ mod tests {
         assert!(c.output.gzip);
         let SourceConfig::Host(h) = &c.sources[0] else { panic!("not a host source") };
         assert_eq!(h.ignore_interfaces, vec!["lo".to_string()]);
+    }
+
+    #[test]
+    fn the_queue_drops_its_oldest_points_when_full_unless_told_to_refuse() {
+        let base = "agent:\n  site: hn\noutput:\n  url: http://127.0.0.1:8428\n";
+        let s = parse(base).unwrap().queue.spool_settings();
+        assert_eq!((s.when_full, s.drop_min_age.as_secs()), (dcwatch_common::spool::WhenFull::DropOldest, 3600));
+        let s = parse(&format!("{base}queue:\n  when_full: refuse\n  drop_min_age_secs: 60\n"))
+            .unwrap()
+            .queue
+            .spool_settings();
+        assert_eq!((s.when_full, s.drop_min_age.as_secs()), (dcwatch_common::spool::WhenFull::Refuse, 60));
+        let problems = parse(&format!("{base}queue:\n  when_full: drop_newest\n")).unwrap_err();
+        assert_eq!(problems[0].position.map(|p| p.0), Some(6));
+        assert!(problems[0].message.contains("drop_oldest"), "{}", problems[0].message);
     }
 
     #[test]

@@ -180,13 +180,24 @@ pub struct SpoolConfig {
     /// Defaults to 4294967296 (4 GiB).
     #[serde(default = "default_spool_bytes")]
     pub max_bytes: u64,
-    /// Points older than this are dropped (counted per sink) even if a sink
-    /// never took them. Defaults to 604800 (7 days).
+    /// With `when_full: drop_oldest`, points older than this are dropped
+    /// (counted per sink) even if a sink never took them; with `refuse` it
+    /// drops nothing unsent. Defaults to 604800 (7 days).
     #[serde(default = "dcwatch_common::config::defaults::max_age_secs")]
     pub max_age_secs: u64,
     /// Size of one spool file. Defaults to 67108864 (64 MiB).
     #[serde(default = "default_spool_segment")]
     pub segment_max_bytes: u64,
+    /// What a write that does not fit under `max_bytes` does: `refuse` (503,
+    /// nothing unsent is ever deleted) or `drop_oldest` (the oldest unsent
+    /// points are deleted, counted per sink, alarm `spool_dropped_points`).
+    /// Defaults to `refuse`.
+    #[serde(default)]
+    pub when_full: dcwatch_common::spool::WhenFull,
+    /// `drop_oldest` never deletes points accepted less than this long ago;
+    /// writes are refused instead. Defaults to 3600 (1 hour).
+    #[serde(default = "dcwatch_common::config::defaults::drop_min_age_secs")]
+    pub drop_min_age_secs: u64,
 }
 
 impl Default for SpoolConfig {
@@ -196,6 +207,8 @@ impl Default for SpoolConfig {
             max_bytes: default_spool_bytes(),
             max_age_secs: dcwatch_common::config::defaults::max_age_secs(),
             segment_max_bytes: default_spool_segment(),
+            when_full: dcwatch_common::spool::WhenFull::Refuse,
+            drop_min_age_secs: dcwatch_common::config::defaults::drop_min_age_secs(),
         }
     }
 }
@@ -207,6 +220,8 @@ impl SpoolConfig {
             self.max_bytes,
             self.max_age_secs,
             self.segment_max_bytes,
+            self.when_full,
+            self.drop_min_age_secs,
         )
     }
 }
@@ -703,6 +718,8 @@ mod tests {
         );
         assert_eq!(c.sinks[0].flavour, Flavour::V2);
         assert_eq!(c.spool.max_bytes, 4 * 1024 * 1024 * 1024);
+        let s = c.spool.spool_settings();
+        assert_eq!((s.when_full, s.drop_min_age.as_secs()), (dcwatch_common::spool::WhenFull::Refuse, 3600));
     }
 
     #[test]

@@ -314,6 +314,25 @@ fn self_checks(state: std::sync::Weak<state::AppState>) -> alarm::SelfChecks {
                 pct > 80.0,
             ));
         }
+        if cfg.enabled("spool_dropped_points")
+            && let Some(d) = &live.durable
+        {
+            // Only with `spool.when_full: drop_oldest`: points some sink never
+            // had were deleted to make room. Fires for an hour after a drop.
+            let (lines, last_ns) = d.spool.dropped();
+            let recent = last_ns > 0 && dcwatch_common::now_ns() - last_ns < 3_600_000_000_000;
+            out.push(cond(
+                "spool_dropped_points",
+                &[],
+                Severity::Critical,
+                format!(
+                    "The collector's spool deleted {lines} points some sink had not taken (spool.when_full: \
+                     drop_oldest, the spool is full): sinks are far behind, or spool.max_bytes is too small"
+                ),
+                lines.to_string(),
+                recent,
+            ));
+        }
         out
     })
 }

@@ -86,6 +86,9 @@ pub mod defaults {
     pub fn max_age_secs() -> u64 {
         7 * 24 * 3600
     }
+    pub fn drop_min_age_secs() -> u64 {
+        3600
+    }
 }
 
 /// A config that can check itself after parsing. Every problem is collected

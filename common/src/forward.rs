@@ -115,11 +115,16 @@ impl State {
     fn finish(&mut self, start: u64, end: u64) -> Option<u64> {
         self.finished.insert(start, end);
         let before = self.commit;
-        while let Some(end) = self.finished.remove(&self.commit) {
-            self.commit = end;
+        // A batch may start before the commit: the spool dropped records and
+        // the cursor jumped into or past it. It still moves the commit to its
+        // end (a batch read from a dropped position starts at `from`, not at
+        // the first record it holds, so none may start exactly at the jump).
+        while let Some((&s, &e)) = self.finished.first_key_value()
+            && s <= self.commit
+        {
+            self.finished.pop_first();
+            self.commit = self.commit.max(e);
         }
-        // Batches wholly before the commit (the spool dropped what lay between).
-        self.finished.retain(|s, _| *s >= self.commit);
         (self.commit > before).then_some(self.commit)
     }
 }
@@ -150,7 +155,7 @@ async fn run(
         let cs = spool.consumer_stats(consumer);
         if cs.cursor > st.commit {
             st.commit = cs.cursor;
-            st.finished.retain(|start, _| *start >= cs.cursor);
+            st.finished.retain(|_, end| *end > cs.cursor);
         }
         st.read_pos = st.read_pos.max(st.commit);
         stats.queued_lines.store(cs.queued_lines, Ordering::Relaxed);
@@ -339,6 +344,19 @@ mod tests {
         assert_eq!(st.finish(10, 20), None, "0..10 is still in flight");
         assert_eq!(st.finish(20, 30), None);
         assert_eq!(st.finish(0, 10), Some(30));
+        assert!(st.finished.is_empty());
+    }
+
+    /// Regression (issue 14): after the spool dropped a segment the cursor
+    /// jumped to 15; the batch read from the old position 10 ends at 20 and
+    /// must move the commit there, not be forgotten.
+    #[test]
+    fn a_batch_starting_before_a_jumped_commit_still_moves_it_to_its_end() {
+        let mut st = State { read_pos: 30, commit: 15, finished: BTreeMap::new() };
+        assert_eq!(st.finish(20, 30), None, "10..20 is still in flight");
+        assert_eq!(st.finish(10, 20), Some(30));
+        assert!(st.finished.is_empty());
+        assert_eq!(st.finish(0, 5), None, "wholly before the commit: nothing moves");
         assert!(st.finished.is_empty());
     }
 }

@@ -23,9 +23,25 @@
 //! checksum ends that segment there — the file is truncated to the last good
 //! record and the loss is counted — so a damaged tail never stops a restart.
 //!
-//! Bounds: past `max_bytes` in all, or when a whole segment is older than
-//! `max_age`, the oldest segment is deleted; every consumer that had not
-//! read all of it has the lines it lost added to its `dropped` count.
+//! Bounds: an append that would take the spool past `max_bytes` is checked
+//! and written under one lock, so concurrent writers cannot overshoot it
+//! together. What happens then is the policy [`WhenFull`]:
+//! - `Refuse` (the collector's default): the append fails with
+//!   [`AppendError::Full`] and nothing is written; the caller refuses the
+//!   write (503) before acknowledging anything. No bound ever deletes a
+//!   record some consumer has not acknowledged, and `max_age` drops nothing
+//!   unsent.
+//! - `DropOldest` (the agent's default: its sources cannot be told to wait):
+//!   the oldest segment is deleted to make room, and likewise a segment whose
+//!   newest record is older than `max_age`; every consumer that had not read
+//!   all of it has the lines it lost added to its `dropped` count. A segment
+//!   with a record younger than `drop_min_age` is never deleted: then the
+//!   append fails with `Full` instead.
+//!
+//! Space comes back by itself: a segment is deleted once every consumer has
+//! acknowledged all of it, and a drained active segment (every consumer has
+//! acknowledged everything) is replaced by an empty one once it is large, or
+//! after a write failed (a full disk), and on open.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -49,18 +65,78 @@ pub struct SpoolSettings {
     pub segment_max_bytes: u64,
     /// All segments together; past it the oldest segment is dropped.
     pub max_bytes: u64,
-    /// Segments whose newest record is older than this are dropped.
+    /// With [`WhenFull::DropOldest`], segments whose newest record is older
+    /// than this are dropped; with `Refuse` it drops nothing unsent.
     pub max_age: Option<Duration>,
+    /// What an append that does not fit under `max_bytes` does.
+    pub when_full: WhenFull,
+    /// `DropOldest` never drops a segment holding a record younger than this.
+    pub drop_min_age: Duration,
+}
+
+/// What the spool does when an append would pass `max_bytes` (config key
+/// `when_full`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenFull {
+    /// Refuse the append; nothing a consumer has not acknowledged is deleted.
+    #[default]
+    Refuse,
+    /// Delete the oldest segment (counted per consumer as dropped), unless it
+    /// holds records younger than `drop_min_age`.
+    DropOldest,
+}
+
+impl WhenFull {
+    pub fn label(self) -> &'static str {
+        match self {
+            WhenFull::Refuse => "refuse",
+            WhenFull::DropOldest => "drop_oldest",
+        }
+    }
+}
+
+/// Why an append failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// The record does not fit under `max_bytes` and the policy keeps what
+    /// is there; nothing was written.
+    #[error("the spool is full: {needed} more bytes do not fit under max_bytes ({max_bytes})")]
+    Full { needed: u64, max_bytes: u64 },
+    /// Writing failed (a full disk); nothing was kept.
+    #[error(transparent)]
+    Io(#[from] io::Error),
 }
 
 impl SpoolSettings {
     /// From the config keys both programs share (`queue.*`, `spool.*`).
-    pub fn from_config(dir: &Path, max_bytes: u64, max_age_secs: u64, segment_max_bytes: u64) -> SpoolSettings {
+    pub fn from_config(
+        dir: &Path,
+        max_bytes: u64,
+        max_age_secs: u64,
+        segment_max_bytes: u64,
+        when_full: WhenFull,
+        drop_min_age_secs: u64,
+    ) -> SpoolSettings {
         SpoolSettings {
             dir: dir.to_path_buf(),
             segment_max_bytes,
             max_bytes,
             max_age: Some(Duration::from_secs(max_age_secs)),
+            when_full,
+            drop_min_age: Duration::from_secs(drop_min_age_secs),
+        }
+    }
+
+    /// Settings with no age bound and the `Refuse` policy (tests, tools).
+    pub fn new(dir: &Path, segment_max_bytes: u64, max_bytes: u64) -> SpoolSettings {
+        SpoolSettings {
+            dir: dir.to_path_buf(),
+            segment_max_bytes,
+            max_bytes,
+            max_age: None,
+            when_full: WhenFull::Refuse,
+            drop_min_age: Duration::ZERO,
         }
     }
 
@@ -139,6 +215,13 @@ struct Inner {
     total_bytes: u64,
     consumers: Vec<Consumer>,
     corrupt_records: u64,
+    /// A write failed since the active segment began (a full disk): release
+    /// it as soon as it is drained, however small.
+    write_failed: bool,
+    /// Lines deleted by `DropOldest` before every consumer had them, and
+    /// when that last happened (ns; 0 = never).
+    dropped_lines: u64,
+    last_drop_ns: i64,
 }
 
 /// The durable queue. Share it as `Arc<Spool>`; every method is safe to call
@@ -331,9 +414,22 @@ impl Spool {
                 total_bytes,
                 consumers,
                 corrupt_records: report.corrupt_records,
+                write_failed: false,
+                dropped_lines: 0,
+                last_drop_ns: 0,
             }),
             appended: tokio::sync::watch::channel(next_seq).0,
         };
+        // What every consumer acknowledged before the restart goes now, the
+        // active segment too: a spool that filled its disk and was drained
+        // before a restart must not stay full after it.
+        {
+            let mut g = spool.inner.lock().expect("not poisoned");
+            if !g.consumers.is_empty() {
+                spool.release(&mut g, true)?;
+            }
+            report.segments = g.segments.len();
+        }
         Ok((Arc::new(spool), report))
     }
 
@@ -342,9 +438,13 @@ impl Spool {
     }
 
     /// Appends one record; returns its sequence number. Not yet durable: see
-    /// [`Spool::sync`] and [`Committer`]. On a write error (a full disk) the
-    /// segment is cut back to its last whole record and the error returned.
-    pub fn append(&self, lines: u64, data: &[u8], now_ns: i64) -> io::Result<u64> {
+    /// [`Spool::sync`] and [`Committer`]. The room check and the write are
+    /// one step under the spool's lock: a record that does not fit under
+    /// `max_bytes` (after what the [`WhenFull`] policy may delete) is not
+    /// written and [`AppendError::Full`] returned. On a write error (a full
+    /// disk) the segment is cut back to its last whole record and the error
+    /// returned.
+    pub fn append(&self, lines: u64, data: &[u8], now_ns: i64) -> Result<u64, AppendError> {
         let mut g = self.inner.lock().expect("not poisoned");
         let inner = &mut *g;
         if inner.segments.back().is_some_and(|s| s.bytes >= self.settings.segment_max_bytes && !s.records.is_empty()) {
@@ -353,12 +453,14 @@ impl Spool {
         let seq = inner.next_seq;
         let lines32 = u32::try_from(lines).unwrap_or(u32::MAX);
         let rec = encode(seq, lines32, now_ns, data);
+        self.make_room(inner, rec.len() as u64, now_ns)?;
         let seg = inner.segments.back_mut().expect("there is always an active segment");
         let off = seg.bytes;
         if let Err(e) = seg.file.write_all_at(&rec, off) {
             // Leave no half record behind: a later append would follow it.
             let _ = seg.file.set_len(off);
-            return Err(e);
+            inner.write_failed = true;
+            return Err(e.into());
         }
         seg.bytes += rec.len() as u64;
         seg.records.push((off, lines32));
@@ -366,7 +468,6 @@ impl Spool {
         seg.newest_ns = seg.newest_ns.max(now_ns);
         inner.total_bytes += rec.len() as u64;
         inner.next_seq += 1;
-        self.enforce_bounds(inner, now_ns)?;
         drop(g);
         self.appended.send_replace(seq + 1);
         Ok(seq)
@@ -391,16 +492,17 @@ impl Spool {
         Ok(())
     }
 
-    /// Drops the oldest segments past the size or age bound.
-    fn enforce_bounds(&self, inner: &mut Inner, now_ns: i64) -> io::Result<()> {
-        while inner.segments.len() > 1 {
+    /// Makes room for `need` more bytes as the policy allows; `Full` if
+    /// they still do not fit. Under `Refuse` nothing is deleted here: a
+    /// segment goes only once every consumer acknowledged it ([`Spool::ack`]).
+    fn make_room(&self, inner: &mut Inner, need: u64, now_ns: i64) -> Result<(), AppendError> {
+        let st = &self.settings;
+        while st.when_full == WhenFull::DropOldest && inner.segments.len() > 1 {
             let oldest = inner.segments.front().expect("len > 1");
-            let too_big = inner.total_bytes > self.settings.max_bytes;
-            let too_old = self
-                .settings
-                .max_age
-                .is_some_and(|age| oldest.newest_ns < now_ns.saturating_sub(age.as_nanos() as i64));
-            if !(too_big || too_old) {
+            let too_big = inner.total_bytes + need > st.max_bytes;
+            let too_old = st.max_age.is_some_and(|age| oldest.newest_ns < now_ns.saturating_sub(age.as_nanos() as i64));
+            let protected = oldest.newest_ns > now_ns.saturating_sub(st.drop_min_age.as_nanos() as i64);
+            if !(too_big || too_old) || protected {
                 break;
             }
             let seg = inner.segments.pop_front().expect("len > 1");
@@ -413,15 +515,64 @@ impl Spool {
                         .map(|r| u64::from(r.1))
                         .sum();
                     c.dropped_lines += lost;
+                    inner.dropped_lines += lost;
+                    inner.last_drop_ns = now_ns;
                     c.cursor = end;
                     tracing::error!(
                         consumer = %c.name, lost_lines = lost, reason = if too_big { "size" } else { "age" },
-                        "spool bound reached: dropped the oldest segment before this consumer had it"
+                        "spool bound reached (when_full: drop_oldest): dropped the oldest segment before this consumer had it"
                     );
-                    write_cursor(&self.settings.dir, &c.name, c.cursor)?;
+                    write_cursor(&st.dir, &c.name, c.cursor)?;
                 }
             }
             std::fs::remove_file(&seg.path)?;
+        }
+        if inner.total_bytes + need > st.max_bytes {
+            // Whatever every consumer already has can go, however small.
+            self.release(inner, true)?;
+        }
+        if inner.total_bytes + need > st.max_bytes {
+            return Err(AppendError::Full { needed: need, max_bytes: st.max_bytes });
+        }
+        Ok(())
+    }
+
+    /// Deletes the segments every consumer has acknowledged. A drained
+    /// active segment is replaced by an empty one when `force`, when a write
+    /// failed since it began, or once it holds a sixteenth of
+    /// `segment_max_bytes` (not after every ack: that would make a file per
+    /// batch).
+    fn release(&self, inner: &mut Inner, force: bool) -> io::Result<()> {
+        let done = inner.consumers.iter().map(|c| c.cursor).min().unwrap_or(inner.next_seq);
+        while inner.segments.len() > 1 && inner.segments.front().is_some_and(|s| s.end_seq() <= done) {
+            let seg = inner.segments.pop_front().expect("len > 1");
+            inner.total_bytes -= seg.bytes;
+            std::fs::remove_file(&seg.path)?;
+        }
+        let active = inner.segments.back().expect("there is always an active segment");
+        let large = active.bytes >= (self.settings.segment_max_bytes / 16).max(1);
+        if done >= inner.next_seq
+            && inner.segments.len() == 1
+            && !active.records.is_empty()
+            && (force || inner.write_failed || large)
+        {
+            // The new file first: if creating it fails, the old one still
+            // names where the sequence stands.
+            let path = self.settings.dir.join(seg_name(inner.next_seq));
+            let file = open_rw(&path)?;
+            let old = inner.segments.pop_front().expect("len == 1");
+            inner.total_bytes -= old.bytes;
+            inner.segments.push_back(Segment {
+                first_seq: inner.next_seq,
+                path,
+                file: Arc::new(file),
+                bytes: 0,
+                records: Vec::new(),
+                lines: 0,
+                newest_ns: 0,
+            });
+            inner.write_failed = false;
+            std::fs::remove_file(&old.path)?;
         }
         Ok(())
     }
@@ -507,9 +658,11 @@ impl Spool {
         lines_from(&g.segments, seq)
     }
 
-    /// Whether `bytes` more fit under `max_bytes` without dropping anything.
-    pub fn has_room(&self, bytes: u64) -> bool {
-        self.inner.lock().expect("not poisoned").total_bytes + bytes + HEADER as u64 <= self.settings.max_bytes
+    /// Lines `DropOldest` deleted before every consumer had them, and when
+    /// that last happened (Unix ns; 0 = never) — for a self-alarm.
+    pub fn dropped(&self) -> (u64, i64) {
+        let g = self.inner.lock().expect("not poisoned");
+        (g.dropped_lines, g.last_drop_ns)
     }
 
     /// Sequence number the next append will get.
@@ -528,14 +681,16 @@ impl Spool {
             return Ok(());
         }
         c.cursor = next_seq.min(inner.next_seq);
-        write_cursor(&self.settings.dir, &c.name, c.cursor)?;
-        let done = inner.consumers.iter().map(|c| c.cursor).min().unwrap_or(inner.next_seq);
-        while inner.segments.len() > 1 && inner.segments.front().is_some_and(|s| s.end_seq() <= done) {
-            let seg = inner.segments.pop_front().expect("len > 1");
-            inner.total_bytes -= seg.bytes;
-            std::fs::remove_file(&seg.path)?;
+        let (name, cursor) = (c.name.clone(), c.cursor);
+        // On a full disk even the small cursor file may not fit: free the
+        // acknowledged segments first (what they held was delivered), then
+        // try again.
+        let written = write_cursor(&self.settings.dir, &name, cursor);
+        self.release(inner, false)?;
+        match written {
+            Ok(()) => Ok(()),
+            Err(_) => write_cursor(&self.settings.dir, &name, cursor),
         }
-        Ok(())
     }
 
     /// Replaces the set of consumers (after a config reload). A consumer
@@ -693,7 +848,7 @@ mod tests {
     use super::*;
 
     fn settings(dir: &Path) -> SpoolSettings {
-        SpoolSettings { dir: dir.to_path_buf(), segment_max_bytes: 1 << 20, max_bytes: 1 << 30, max_age: None }
+        SpoolSettings::new(dir, 1 << 20, 1 << 30)
     }
 
     fn texts(records: &[Record]) -> Vec<String> {
@@ -809,11 +964,12 @@ mod tests {
     }
 
     #[test]
-    fn past_max_bytes_the_oldest_segment_is_dropped_and_counted_per_consumer() {
+    fn with_drop_oldest_past_max_bytes_the_oldest_segment_is_dropped_and_counted_per_consumer() {
         let dir = tempfile::tempdir().unwrap();
         let mut st = settings(dir.path());
         st.segment_max_bytes = 100;
         st.max_bytes = 300;
+        st.when_full = WhenFull::DropOldest;
         let (s, _) = Spool::open(st, &["slow", "fast"]).unwrap();
         for i in 0..4 {
             s.append(2, format!("{i:0>60}\n").as_bytes(), 1).unwrap();
@@ -826,11 +982,12 @@ mod tests {
     }
 
     #[test]
-    fn segments_older_than_max_age_are_dropped() {
+    fn with_drop_oldest_segments_older_than_max_age_are_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let mut st = settings(dir.path());
         st.segment_max_bytes = 10;
         st.max_age = Some(Duration::from_secs(60));
+        st.when_full = WhenFull::DropOldest;
         let (s, _) = Spool::open(st, &["c"]).unwrap();
         let t0 = 1_000_000_000_000;
         s.append(1, b"old\n", t0).unwrap();
@@ -864,6 +1021,123 @@ mod tests {
         // `a` comes back: it resumes from its cursor file.
         s.set_consumers(&["b", "c", "a"]).unwrap();
         assert_eq!(s.consumer_stats(2).cursor, 0);
+    }
+
+    fn seg_files(dir: &Path) -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "seg"))
+            .count()
+    }
+
+    /// Regression (issue 14): `has_room` and `append` were two steps, so
+    /// concurrent writers passed the bound together and the bound then
+    /// deleted acknowledged records.
+    #[test]
+    fn sixteen_concurrent_writers_never_pass_max_bytes_and_nothing_appended_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = SpoolSettings::new(dir.path(), 4096, 16 * 1024);
+        let (s, _) = Spool::open(st, &["c"]).unwrap();
+        let line = format!("m v={:0>90}\n", 1);
+        let rec = (HEADER + line.len()) as u64;
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                let (s, line) = (s.clone(), line.clone());
+                std::thread::spawn(move || {
+                    let (mut ok, mut full) = (0u64, 0u64);
+                    for _ in 0..50 {
+                        match s.append(1, line.as_bytes(), 1) {
+                            Ok(_) => ok += 1,
+                            Err(AppendError::Full { .. }) => full += 1,
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                    (ok, full)
+                })
+            })
+            .collect();
+        let (ok, full) = threads.into_iter().map(|t| t.join().unwrap()).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        assert_eq!(ok, 16 * 1024 / rec);
+        assert_eq!(full, 16 * 50 - ok);
+        assert_eq!(s.total_bytes(), ok * rec);
+        assert_eq!(s.consumer_stats(0), ConsumerStats { cursor: 0, queued_lines: ok, dropped_lines: 0 });
+        assert_eq!(s.read(0, u64::MAX).unwrap().0.len() as u64, ok);
+    }
+
+    #[test]
+    fn with_refuse_a_full_spool_refuses_the_append_and_keeps_every_unsent_record_past_max_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = SpoolSettings::new(dir.path(), 100, 300);
+        st.max_age = Some(Duration::from_secs(60));
+        let (s, _) = Spool::open(st, &["c"]).unwrap();
+        let t0 = 1_000_000_000_000;
+        for i in 0..3 {
+            assert_eq!(s.append(2, format!("{i:0>60}\n").as_bytes(), t0).unwrap(), i);
+        }
+        let late = t0 + 3_600_000_000_000;
+        let e = s.append(2, format!("{:0>60}\n", 3).as_bytes(), late).unwrap_err();
+        assert_eq!(e.to_string(), "the spool is full: 89 more bytes do not fit under max_bytes (300)");
+        assert_eq!(s.consumer_stats(0), ConsumerStats { cursor: 0, queued_lines: 6, dropped_lines: 0 });
+        assert_eq!(s.dropped(), (0, 0));
+        // Once the consumer has them, the space is free again.
+        s.ack(0, 3).unwrap();
+        assert_eq!(s.append(2, format!("{:0>60}\n", 3).as_bytes(), late).unwrap(), 3);
+    }
+
+    #[test]
+    fn drop_oldest_never_drops_records_younger_than_drop_min_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = SpoolSettings::new(dir.path(), 100, 300);
+        st.when_full = WhenFull::DropOldest;
+        st.drop_min_age = Duration::from_secs(60);
+        let (s, _) = Spool::open(st, &["c"]).unwrap();
+        let t0 = 1_000_000_000_000;
+        for i in 0..3 {
+            s.append(1, format!("{i:0>60}\n").as_bytes(), t0).unwrap();
+        }
+        // 30 s later the oldest segment is still protected: refused.
+        let e = s.append(1, format!("{:0>60}\n", 3).as_bytes(), t0 + 30_000_000_000).unwrap_err();
+        assert!(matches!(e, AppendError::Full { needed: 89, max_bytes: 300 }), "{e}");
+        assert_eq!(s.consumer_stats(0).dropped_lines, 0);
+        // 61 s later it may go.
+        let t1 = t0 + 61_000_000_000;
+        assert_eq!(s.append(1, format!("{:0>60}\n", 3).as_bytes(), t1).unwrap(), 3);
+        assert_eq!(s.consumer_stats(0), ConsumerStats { cursor: 2, queued_lines: 2, dropped_lines: 2 });
+        assert_eq!(s.dropped(), (2, t1));
+    }
+
+    /// Regression (issue 14): a drained active segment was never removed,
+    /// so a spool that had filled its disk stayed full after the sinks
+    /// caught up, and after a restart.
+    #[test]
+    fn a_drained_active_segment_is_replaced_by_an_empty_one_and_after_a_restart_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = SpoolSettings::new(dir.path(), 3200, 1 << 20);
+        {
+            let (s, _) = Spool::open(st.clone(), &["a", "b"]).unwrap();
+            // 89 bytes a record: 2 of them are under a sixteenth (200 bytes) of a segment.
+            for i in 0..2 {
+                s.append(1, format!("{i:0>60}\n").as_bytes(), 1).unwrap();
+            }
+            s.ack(0, 2).unwrap();
+            s.ack(1, 2).unwrap();
+            assert_eq!(s.total_bytes(), 178, "small: kept, so a busy spool does not make a file per batch");
+            s.append(1, format!("{:0>60}\n", 2).as_bytes(), 1).unwrap();
+            s.ack(0, 3).unwrap();
+            assert_eq!(s.total_bytes(), 267, "b has not read the last one");
+            s.ack(1, 3).unwrap();
+            assert_eq!(s.total_bytes(), 0);
+            assert_eq!(seg_files(dir.path()), 1);
+            assert_eq!(std::fs::metadata(dir.path().join(seg_name(3))).unwrap().len(), 0);
+            s.append(1, b"small\n", 1).unwrap();
+            s.ack(0, 4).unwrap();
+            s.ack(1, 4).unwrap();
+            assert_eq!(s.total_bytes(), 34);
+        }
+        let (s, report) = Spool::open(st, &["a", "b"]).unwrap();
+        assert_eq!((report.segments, s.total_bytes(), seg_files(dir.path())), (1, 0, 1));
+        assert_eq!(s.append(1, b"next\n", 1).unwrap(), 4);
+        assert_eq!(texts(&s.read(s.consumer_stats(0).cursor, 100).unwrap().0), vec!["next\n"]);
     }
 
     #[tokio::test]

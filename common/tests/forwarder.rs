@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use dcwatch_common::forward::{self, ForwarderSettings};
-use dcwatch_common::spool::{Spool, SpoolSettings};
+use dcwatch_common::spool::{Spool, SpoolSettings, WhenFull};
 use dcwatch_common::write::{Flavour, Writer, WriterSettings};
 use tokio::sync::watch;
 
@@ -69,7 +69,8 @@ fn settings(max_backoff: Duration) -> ForwarderSettings {
 }
 
 fn spool(dir: &std::path::Path, max_bytes: u64) -> Arc<Spool> {
-    let settings = SpoolSettings { dir: dir.to_path_buf(), segment_max_bytes: 64, max_bytes, max_age: None };
+    let mut settings = SpoolSettings::new(dir, 64, max_bytes);
+    settings.when_full = WhenFull::DropOldest;
     Spool::open(settings, &["target"]).unwrap().0
 }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use dcwatch_common::config::Problem;
 use dcwatch_common::lp::Point;
-use dcwatch_common::spool::{Committer, Spool};
+use dcwatch_common::spool::{AppendError, Committer, Spool};
 use tokio::sync::watch;
 
 use crate::config::{AgentConfig, SourceConfig};
@@ -94,10 +94,21 @@ impl Queue {
             Err(e) => {
                 self.lost_points.fetch_add(lines, Ordering::Relaxed);
                 if !self.failing.swap(true, Ordering::Relaxed) {
-                    tracing::error!(
-                        dir = %self.spool.settings().dir.display(), error = %e,
-                        "cannot write to the queue (is the disk full?); points are lost until this clears"
-                    );
+                    let settings = self.spool.settings();
+                    if let AppendError::Full { .. } = e {
+                        // `refuse`, or `drop_oldest` with every segment younger
+                        // than `drop_min_age_secs`.
+                        tracing::error!(
+                            dir = %settings.dir.display(), error = %e, when_full = settings.when_full.label(),
+                            drop_min_age_secs = settings.drop_min_age.as_secs(),
+                            "the queue is full (queue.max_bytes) and may drop nothing older; new points are lost until the collector takes some"
+                        );
+                    } else {
+                        tracing::error!(
+                            dir = %settings.dir.display(), error = %e,
+                            "cannot write to the queue (is the disk full?); points are lost until this clears"
+                        );
+                    }
                 }
             }
         }

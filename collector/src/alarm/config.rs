@@ -533,6 +533,7 @@ pub const BUILTIN_NAMES: &[&str] = &[
     "service_outage",
     "sink_down",
     "spool_filling",
+    "spool_dropped_points",
     "notification_failing",
     "backup_failed",
     "backup_stale",

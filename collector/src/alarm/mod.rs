@@ -91,6 +91,7 @@ const UNCAPPED: &[&str] = &[
     "service_outage",
     "sink_down",
     "spool_filling",
+    "spool_dropped_points",
     "notification_failing",
     "report_failing",
     "series_cap_reached",

@@ -28,12 +28,7 @@ const ADMIN: &str = "api-token-admin-0000001";
 /// count it. The spool lives in the returned directory.
 fn state(spool_max_bytes: u64, max_body_bytes: usize) -> (Arc<AppState>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let settings = SpoolSettings {
-        dir: dir.path().to_path_buf(),
-        segment_max_bytes: 1 << 20,
-        max_bytes: spool_max_bytes,
-        max_age: None,
-    };
+    let settings = SpoolSettings::new(dir.path(), 1 << 20, spool_max_bytes);
     let (spool, _) = Spool::open(settings, &["dead"]).unwrap();
     let writer = Writer::new(&WriterSettings {
         url: "http://127.0.0.1:1".into(),

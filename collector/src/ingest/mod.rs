@@ -27,6 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum_server::tls::TlsInfo;
 
 use crate::state::{AppState, Live, RequestRejection};
+use dcwatch_common::spool::AppendError;
 
 /// Seconds a client should wait after a 503 before trying again.
 const RETRY_AFTER_SECS: u64 = 5;
@@ -243,8 +244,15 @@ async fn write(
 
     if n.accepted > 0 {
         if let Some(d) = &live.durable {
-            // Refuse rather than make the spool drop older points.
-            if !d.spool.has_room(n.out.len() as u64) {
+            // The room check and the append are one step in the spool: a
+            // write that does not fit is refused whole, before any 204.
+            let spool = d.spool.clone();
+            let (lines, out) = (n.accepted, std::mem::take(&mut n.out));
+            let appended = tokio::task::spawn_blocking(move || spool.append(lines, &out, dcwatch_common::now_ns()))
+                .await
+                .map_err(|e| AppendError::Io(std::io::Error::other(e.to_string())))
+                .and_then(|r| r);
+            if let Err(AppendError::Full { .. }) = appended {
                 tracing::warn!(agent = %who.name, points = n.accepted, "spool full (sinks behind); asking the writer to retry later");
                 return Err(reject(
                     RequestRejection::Overloaded,
@@ -255,12 +263,6 @@ async fn write(
                     ),
                 ));
             }
-            let spool = d.spool.clone();
-            let (lines, out) = (n.accepted, std::mem::take(&mut n.out));
-            let appended = tokio::task::spawn_blocking(move || spool.append(lines, &out, dcwatch_common::now_ns()))
-                .await
-                .map_err(|e| std::io::Error::other(e.to_string()))
-                .and_then(|r| r);
             let durable = match appended {
                 Ok(seq) => d.committer.wait_durable(seq).await,
                 Err(e) => Err(e.to_string()),
