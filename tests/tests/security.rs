@@ -119,7 +119,7 @@ fn a_line_with_two_site_tags_is_refused_and_fires_nothing_at_the_other_site() {
     assert_eq!(status, 400);
     assert_eq!(
         json(&text)["message"],
-        "partial write: line 1: tag `site` appears twice (accepted: 1, rejected: 1; do not resend this body)"
+        "partial write: line 1: column 13: tag `site` appears twice (accepted: 1, rejected: 1; do not resend this body)"
     );
     wait_for("the good line at the sink", || (!forwarded(&sink).is_empty()).then_some(()));
     let lines = forwarded(&sink);

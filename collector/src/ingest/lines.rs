@@ -1,17 +1,26 @@
 //! Checking and normalising a body of line protocol before it is forwarded.
 //!
-//! Every line is parsed (InfluxData's parser), checked against what the
-//! writer's token allows, given the token's `site`/`host` tags if it has none,
-//! and given a nanosecond timestamp (the receipt time if it had none — so a
-//! point delayed in a queue keeps the time it was received, not the time it
-//! was forwarded). A line that needs no change is forwarded byte for byte.
+//! Every line is read as InfluxDB 1.x reads it ([`super::parse`]), checked
+//! against what the writer's token allows and against what the sinks can
+//! store (the reserved `time` key, InfluxDB's time range and key length,
+//! field types that change within the body, unsigned integers for a v1
+//! sink), given the token's `site`/`host` tags if it has none, and given a
+//! nanosecond timestamp (the receipt time if it had none — so a point
+//! delayed in a queue keeps the time it was received, not the time it was
+//! forwarded).
+//!
+//! A line that needs no change is forwarded byte for byte. One that does is
+//! changed in place, not re-encoded: the added tags are spliced in after the
+//! series key, a timestamp is appended or scaled, a `u` suffix becomes `i`.
+//! Everything the writer wrote stays as written, so every sink reads the
+//! same escapes the writer meant, by its own rules (a re-encoding would
+//! have to guess how each sink unescapes; that guess once made series that
+//! could not be queried).
 
-use std::collections::BTreeSet;
-
-use dcwatch_common::lp::{Value, write_line};
-use influxdb_line_protocol::{FieldValue, parse_lines, split_lines};
+use std::collections::{BTreeSet, HashMap};
 
 use super::auth::{Forbidden, Identity};
+use super::parse::{self, Value};
 
 /// A line that was not accepted, by its 1-based line number in the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +34,7 @@ pub struct Normalized {
     /// Accepted lines, each ending in `\n`, timestamps in ns.
     pub out: Vec<u8>,
     pub accepted: u64,
-    /// Lines that are not valid line protocol.
+    /// Lines that are not valid line protocol, or that a sink could not store.
     pub invalid: Vec<LineError>,
     /// The lines of `invalid` that repeat a tag key: an attempt to slip a
     /// second `site` or `host` past the check, so they are also audited.
@@ -64,6 +73,14 @@ impl Observation {
     }
 }
 
+/// What the configured sinks can store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SinkRules {
+    /// A sink is InfluxDB 1.x, which refuses unsigned integers: they are
+    /// written as signed ones, and refused past `i64::MAX`.
+    pub unsigned_as_signed: bool,
+}
+
 /// A body naming more hosts than this is a proxy or a bulk import; only the
 /// first ones are tracked as agents.
 pub const MAX_AGENTS_PER_BODY: usize = 64;
@@ -82,18 +99,14 @@ pub fn precision_multiplier(p: Option<&str>) -> Result<i64, String> {
     })
 }
 
-/// The first tag key that appears more than once in the line, if any.
-fn repeated_tag<'a>(parsed: &'a influxdb_line_protocol::ParsedLine<'_>) -> Option<&'a str> {
-    let tags = parsed.series.tag_set.as_ref()?;
-    // Lines have a handful of tags: comparing each with those before is
-    // cheaper than a set.
-    tags.iter().enumerate().find_map(|(i, (k, _))| tags[..i].iter().any(|(k2, _)| k2 == k).then_some(k.as_str()))
-}
-
 #[cfg(test)]
 pub fn normalize(body: &str, who: &Identity, multiplier: i64, now_ns: i64) -> Normalized {
-    normalize_watching(body, who, multiplier, now_ns, &|_| false)
+    normalize_watching(body, who, multiplier, now_ns, SinkRules::default(), &|_| false)
 }
+
+/// The type each (measurement, field) has taken in this body, and the line
+/// that gave it: InfluxDB refuses a point whose field changes type.
+type FieldTypes = HashMap<(String, String), (&'static str, usize)>;
 
 /// [`normalize`], also keeping the accepted points of the measurements
 /// `watch` picks as [`Observation`]s.
@@ -102,146 +115,214 @@ pub fn normalize_watching(
     who: &Identity,
     multiplier: i64,
     now_ns: i64,
+    rules: SinkRules,
     watch: &dyn Fn(&str) -> bool,
 ) -> Normalized {
     let mut n = Normalized { out: Vec::with_capacity(body.len() + body.len() / 8), ..Default::default() };
-    let base = body.as_ptr() as usize;
+    let mut types = FieldTypes::new();
     let mut line_no = 1;
     let mut counted_to = 0;
-    for raw in split_lines(body) {
+    for (offset, raw) in parse::split_lines(body) {
         // Physical line number: count the newlines before this line.
-        let offset = raw.as_ptr() as usize - base;
         line_no += body.as_bytes()[counted_to..offset].iter().filter(|b| **b == b'\n').count();
         counted_to = offset;
-        let text = raw.trim();
-        if text.is_empty() {
-            continue;
-        }
-        if text.contains(['\n', '\r']) {
-            // An escaped or quoted line break: the parser reads one line, but
+        // CRLF line ends are read as LF (docs/architecture.md).
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        // Blank lines and comments are skipped; a comment ending in `\`
+        // takes the next line with it (InfluxDB reads them as one), and is
+        // refused below like any line break inside a line.
+        let start = parse::content_start(raw);
+        if raw.contains('\n') {
+            // An escaped or quoted line break: InfluxDB reads one line, but
             // a sink that splits on every newline would read the part after
-            // it as a point of its own, one no check here has seen. Checked
-            // before comments: a comment ending in `\` would otherwise take
-            // the next line, a point, with it unseen and uncounted.
+            // it as a point of its own, one no check here has seen.
             n.invalid.push(LineError {
                 line: line_no,
                 message: "a line break inside a line (escaped, or in a quoted string) is not accepted".into(),
             });
             continue;
         }
-        if text.starts_with('#') {
-            continue;
-        }
-        let parsed = match parse_lines(text).next() {
-            Some(Ok(p)) => p,
-            Some(Err(e)) => {
-                n.invalid.push(LineError { line: line_no, message: e.to_string() });
-                continue;
-            }
-            None => continue,
-        };
-        if let Some(key) = repeated_tag(&parsed) {
-            // InfluxDB stores only one of them; which one differs between
-            // readers, so a point that says two things is refused.
-            let e = LineError { line: line_no, message: format!("tag `{key}` appears twice") };
-            n.repeated_tag.push(e.clone());
-            n.invalid.push(e);
-            continue;
-        }
-        let site = parsed.tag_value("site").map(|v| v.as_str());
-        let host = parsed.tag_value("host").map(|v| v.as_str());
-        let measurement = parsed.series.measurement.as_str();
-        let identity =
-            dcwatch_common::schema::identity_tag(measurement).and_then(|t| parsed.tag_value(t)).map(|v| v.as_str());
-        let allowed = who
-            .may_write(measurement, site, host, identity)
-            .and_then(|()| parsed.field_set.iter().try_for_each(|(f, _)| who.may_write_field(measurement, f)));
-        if let Err((why, message)) = allowed {
-            n.forbidden.push(LineError { line: line_no, message });
-            n.forbidden_by[why as usize] += 1;
-            continue;
-        }
-        let add_site = site.is_none().then_some(who.site.as_deref()).flatten();
-        let add_host = host.is_none().then_some(who.host.as_deref()).flatten();
-        let ts = match parsed.timestamp {
-            Some(t) => match t.checked_mul(multiplier) {
-                Some(t) => t,
-                None => {
-                    n.invalid.push(LineError {
-                        line: line_no,
-                        message: format!("timestamp {t} is out of range at this precision"),
-                    });
-                    continue;
+        let Some(start) = start else { continue };
+        let text = &raw[start..];
+        let column0 = raw[..start].chars().count();
+        let at = |e: &parse::ParseError| format!("column {}: {}", e.column + column0, e.message);
+        let parsed = match parse::parse_line(text) {
+            Ok(p) => p,
+            Err(e) => {
+                let le = LineError { line: line_no, message: at(&e) };
+                if e.repeated_tag {
+                    n.repeated_tag.push(le.clone());
                 }
-            },
-            None => now_ns,
-        };
-        if n.agents.len() < MAX_AGENTS_PER_BODY {
-            let s = site.or(add_site).unwrap_or("");
-            let h = host.or(add_host).unwrap_or("");
-            if !h.is_empty() && !n.agents.contains(&(s.to_string(), h.to_string())) {
-                n.agents.insert((s.to_string(), h.to_string()));
-            }
-        }
-        if watch(parsed.series.measurement.as_str()) {
-            let mut tags: Vec<(String, String)> =
-                parsed.series.tag_set.iter().flatten().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-            if let Some(s) = add_site {
-                tags.push(("site".into(), s.to_string()));
-            }
-            if let Some(h) = add_host {
-                tags.push(("host".into(), h.to_string()));
-            }
-            let fields = parsed
-                .field_set
-                .iter()
-                .map(|(k, v)| {
-                    let v = match v {
-                        FieldValue::I64(x) => ObsValue::Num(*x as f64),
-                        FieldValue::U64(x) => ObsValue::Num(*x as f64),
-                        FieldValue::F64(x) => ObsValue::Num(*x),
-                        FieldValue::Boolean(x) => ObsValue::Bool(*x),
-                        FieldValue::String(s) => ObsValue::Str(s.to_string()),
-                    };
-                    (k.to_string(), v)
-                })
-                .collect();
-            n.observations.push(Observation { measurement: parsed.series.measurement.to_string(), tags, fields, ts });
-        }
-        if add_site.is_none() && add_host.is_none() && parsed.timestamp.is_some() && multiplier == 1 {
-            n.out.extend_from_slice(text.as_bytes());
-            n.out.push(b'\n');
-        } else {
-            let mut tags: Vec<(&str, &str)> =
-                parsed.series.tag_set.iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            if let Some(s) = add_site {
-                tags.push(("site", s));
-            }
-            if let Some(h) = add_host {
-                tags.push(("host", h));
-            }
-            let fields: Vec<(&str, Value<'_>)> = parsed
-                .field_set
-                .iter()
-                .map(|(k, v)| {
-                    let v = match v {
-                        FieldValue::I64(x) => Value::I64(*x),
-                        FieldValue::U64(x) => Value::U64(*x),
-                        FieldValue::F64(x) => Value::F64(*x),
-                        FieldValue::Boolean(x) => Value::Bool(*x),
-                        FieldValue::String(s) => Value::Str(s.as_str()),
-                    };
-                    (k.as_str(), v)
-                })
-                .collect();
-            if !write_line(&mut n.out, parsed.series.measurement.as_str(), &tags, &fields, Some(ts)) {
-                n.invalid.push(LineError { line: line_no, message: "no writable field".into() });
+                n.invalid.push(le);
                 continue;
             }
+        };
+        match accept(&mut n, &mut types, &parsed, who, multiplier, now_ns, rules, watch, line_no) {
+            Ok(()) => n.accepted += 1,
+            Err(Refusal::Invalid(message)) => n.invalid.push(LineError { line: line_no, message }),
+            Err(Refusal::Forbidden(why, message)) => {
+                n.forbidden.push(LineError { line: line_no, message });
+                n.forbidden_by[why as usize] += 1;
+            }
         }
-        n.accepted += 1;
     }
     n
+}
+
+enum Refusal {
+    Invalid(String),
+    Forbidden(Forbidden, String),
+}
+
+/// Checks one parsed line and appends it, changed where it must be, to
+/// `n.out`.
+#[allow(clippy::too_many_arguments)]
+fn accept(
+    n: &mut Normalized,
+    types: &mut FieldTypes,
+    parsed: &parse::Line<'_>,
+    who: &Identity,
+    multiplier: i64,
+    now_ns: i64,
+    rules: SinkRules,
+    watch: &dyn Fn(&str) -> bool,
+    line_no: usize,
+) -> Result<(), Refusal> {
+    let measurement = parsed.measurement.as_ref();
+    let site = parsed.tag("site");
+    let host = parsed.tag("host");
+    let identity = dcwatch_common::schema::identity_tag(measurement).and_then(|t| parsed.tag(t));
+    who.may_write(measurement, site, host, identity)
+        .and_then(|()| parsed.fields.iter().try_for_each(|f| who.may_write_field(measurement, &f.key)))
+        .map_err(|(why, message)| Refusal::Forbidden(why, message))?;
+
+    // What InfluxDB would drop after answering: refused here instead.
+    if parsed.tags.iter().any(|t| t.key == "time") {
+        return Err(Refusal::Invalid(
+            "tag `time`: `time` is reserved for the timestamp; InfluxDB drops a point with a `time` tag".into(),
+        ));
+    }
+    if parsed.fields.iter().all(|f| f.key == "time") {
+        return Err(Refusal::Invalid(
+            "field `time`: `time` is reserved for the timestamp and the point has no other field".into(),
+        ));
+    }
+    let ts = match parsed.timestamp {
+        Some(t) => t
+            .checked_mul(multiplier)
+            .filter(|t| (parse::MIN_TIME_NS..=parse::MAX_TIME_NS).contains(t))
+            .ok_or_else(|| {
+                Refusal::Invalid(format!(
+                    "timestamp `{t}` is outside InfluxDB's range (about the years 1677 to 2262) at this precision"
+                ))
+            })?,
+        None => now_ns,
+    };
+
+    let add_site = site.is_none().then_some(who.site.as_deref()).flatten();
+    let add_host = host.is_none().then_some(who.host.as_deref()).flatten();
+    let mut added = String::new();
+    for (k, v) in [("site", add_site), ("host", add_host)] {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            let e = parse::escape_tag(v)
+                .ok_or_else(|| Refusal::Invalid(format!("the token's {k} `{v}` cannot be written as a tag value")))?;
+            added.push_str(&format!(",{k}={e}"));
+        }
+    }
+    let longest_field = parsed.fields.iter().map(|f| f.raw_key.len()).max().unwrap_or(0);
+    let key_bytes = parsed.key_end + added.len() + 4 + longest_field;
+    if key_bytes > parse::MAX_KEY_BYTES {
+        return Err(Refusal::Invalid(format!(
+            "the series key{} and its longest field key are {key_bytes} bytes, more than InfluxDB's limit of {}",
+            if added.is_empty() { "" } else { " (with the token's tags)" },
+            parse::MAX_KEY_BYTES
+        )));
+    }
+
+    // Field types: the same within the line and within the body.
+    let mut unsigned = Vec::new();
+    let mut line_types: Vec<(&str, &'static str)> = Vec::new();
+    for f in &parsed.fields {
+        let t = match f.value {
+            Value::U64(v) if rules.unsigned_as_signed => {
+                if v > i64::MAX as u64 {
+                    return Err(Refusal::Invalid(format!(
+                        "field `{}`: `{v}u` is more than 9223372036854775807, the largest integer InfluxDB 1.x stores",
+                        f.key
+                    )));
+                }
+                unsigned.push(f.value_at.1 - 1);
+                "integer"
+            }
+            ref v => v.type_name(),
+        };
+        if let Some((_, before)) = line_types.iter().find(|(k, t2)| *k == f.key && *t2 != t) {
+            return Err(Refusal::Invalid(format!(
+                "field `{}` is written twice in the line, as {before} and as {t}; InfluxDB refuses a field whose type changes",
+                f.key
+            )));
+        }
+        if let Some((before, l)) = types.get(&(measurement.to_string(), f.key.to_string()))
+            && *before != t
+        {
+            return Err(Refusal::Invalid(format!(
+                "field `{}` is {t} here but {before} in line {l} of this body; InfluxDB refuses a field whose type changes",
+                f.key
+            )));
+        }
+        line_types.push((&f.key, t));
+    }
+    for (k, t) in line_types {
+        types.entry((measurement.to_string(), k.to_string())).or_insert((t, line_no));
+    }
+
+    if n.agents.len() < MAX_AGENTS_PER_BODY {
+        let s = site.or(add_site).unwrap_or("");
+        let h = host.or(add_host).unwrap_or("");
+        if !h.is_empty() && !n.agents.contains(&(s.to_string(), h.to_string())) {
+            n.agents.insert((s.to_string(), h.to_string()));
+        }
+    }
+    if watch(measurement) {
+        let mut tags: Vec<(String, String)> =
+            parsed.tags.iter().map(|t| (t.key.to_string(), t.value.to_string())).collect();
+        tags.extend(add_site.map(|s| ("site".to_string(), s.to_string())));
+        tags.extend(add_host.map(|h| ("host".to_string(), h.to_string())));
+        let fields = parsed
+            .fields
+            .iter()
+            .map(|f| {
+                let v = match &f.value {
+                    Value::I64(x) => ObsValue::Num(*x as f64),
+                    Value::U64(x) => ObsValue::Num(*x as f64),
+                    Value::F64(x) => ObsValue::Num(*x),
+                    Value::Bool(x) => ObsValue::Bool(*x),
+                    Value::Str(s) => ObsValue::Str(s.to_string()),
+                };
+                (f.key.to_string(), v)
+            })
+            .collect();
+        n.observations.push(Observation { measurement: measurement.to_string(), tags, fields, ts });
+    }
+
+    let text = parsed.text;
+    if added.is_empty() && unsigned.is_empty() && parsed.timestamp.is_some() && multiplier == 1 {
+        n.out.extend_from_slice(text.as_bytes());
+    } else {
+        let fields_end = parsed.fields.last().map_or(parsed.key_end, |f| f.value_at.1);
+        n.out.extend_from_slice(&text.as_bytes()[..parsed.key_end]);
+        n.out.extend_from_slice(added.as_bytes());
+        let mut from = parsed.key_end;
+        for u in unsigned {
+            n.out.extend_from_slice(&text.as_bytes()[from..u]);
+            n.out.push(b'i');
+            from = u + 1;
+        }
+        n.out.extend_from_slice(&text.as_bytes()[from..fields_end]);
+        n.out.extend_from_slice(format!(" {ts}").as_bytes());
+    }
+    n.out.push(b'\n');
+    Ok(())
 }
 
 #[cfg(test)]
@@ -305,7 +386,7 @@ mod tests {
     #[test]
     fn a_repeated_tag_key_is_invalid_and_kept_apart_for_the_audit_log() {
         let n = normalize("m,site=hn v=1 1\nm,site=hn,site=hcm v=2 2\nm v=\n", &site_token(), 1, 0);
-        let repeated = vec![LineError { line: 2, message: "tag `site` appears twice".into() }];
+        let repeated = vec![LineError { line: 2, message: "column 11: tag `site` appears twice".into() }];
         assert_eq!(n.repeated_tag, repeated);
         assert_eq!(n.invalid.iter().map(|e| e.line).collect::<Vec<_>>(), vec![2, 3]);
     }
@@ -348,7 +429,10 @@ mod tests {
     fn a_timestamp_that_overflows_at_its_precision_is_invalid() {
         let n = normalize("m,site=hn v=1 9223372036854775\n", &site_token(), 1_000_000_000, 0);
         assert_eq!(n.accepted, 0);
-        assert_eq!(n.invalid[0].message, "timestamp 9223372036854775 is out of range at this precision");
+        assert_eq!(
+            n.invalid[0].message,
+            "timestamp `9223372036854775` is outside InfluxDB's range (about the years 1677 to 2262) at this precision"
+        );
     }
 
     #[test]
@@ -462,9 +546,9 @@ mod tests {
 
         /// The tag keys of a parsed line, as written.
         fn tag_keys(line: &str) -> Vec<String> {
-            match parse_lines(line).next() {
-                Some(Ok(p)) => p.series.tag_set.iter().flatten().map(|(k, _)| k.to_string()).collect(),
-                other => panic!("an accepted line does not parse back: {line:?}: {other:?}"),
+            match parse::parse_line(line) {
+                Ok(p) => p.tags.iter().map(|t| t.raw_key.to_string()).collect(),
+                Err(e) => panic!("an accepted line does not parse back: {line:?}: {e}"),
             }
         }
 
@@ -505,7 +589,7 @@ mod tests {
         /// What may come between lines and changes no numbering: nothing, a
         /// blank line, a comment.
         fn filler() -> impl Strategy<Value = &'static str> {
-            prop_oneof![Just(""), Just("\n"), Just("# a comment, with = and \\ and \"\n"), Just("   \n")]
+            prop_oneof![Just(""), Just("\n"), Just("# a comment, with = and \\ and ,\n"), Just("   \n")]
         }
 
         proptest! {

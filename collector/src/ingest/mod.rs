@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod lines;
+pub mod parse;
 pub mod rate;
 
 use std::collections::HashMap;
@@ -190,18 +191,16 @@ async fn write(
     let trends = app.trends.is_some();
     let (limit, encoding) = (live.max_body_bytes, content_encoding(&headers));
     let parse_as = who.clone();
+    let rules = lines::SinkRules { unsigned_as_signed: live.sinks.iter().any(|s| s.v1) };
     let parsed = tokio::task::spawn_blocking(move || {
         let raw = inflate(raw, &encoding, limit)?;
-        let text = std::str::from_utf8(&raw).map_err(|e| {
-            (
-                RequestRejection::BadRequest,
-                WriteError::new(StatusCode::BAD_REQUEST, "invalid", format!("body is not UTF-8: {e}")),
-            )
-        })?;
+        // Bytes that are not UTF-8 are read as U+FFFD, which is what
+        // InfluxDB shows for them (docs/architecture.md).
+        let text = parse::to_utf8(&raw);
         let watch = |m: &str| {
             watched.as_ref().is_some_and(|w| w.contains(m)) || (trends && crate::trends::MEASUREMENTS.contains(&m))
         };
-        Ok(lines::normalize_watching(text, &parse_as, multiplier, dcwatch_common::now_ns(), &watch))
+        Ok(lines::normalize_watching(&text, &parse_as, multiplier, dcwatch_common::now_ns(), rules, &watch))
     })
     .await
     .map_err(|e| {
