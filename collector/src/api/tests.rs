@@ -210,6 +210,19 @@ async fn a_malformed_line_is_named_and_the_valid_lines_are_kept() {
 }
 
 #[tokio::test]
+async fn a_body_with_no_good_line_is_no_partial_write_and_names_line_column_and_fault() {
+    let (app, _dir) = state(1 << 20, 1 << 20);
+    let body = b"# header\nm,host=a n=1,msg=\"oops 1\nm v=.\n".to_vec();
+    let (status, body) = post(&app, "/api/v2/write", Some(TOKEN), None, body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        r#"{"code":"invalid","line":2,"message":"line 2: column 18: unbalanced quote in field `msg` starting at column 18 (rejected: 1, nothing was accepted)"}"#
+    );
+    assert_eq!(queued(&app), 0);
+}
+
+#[tokio::test]
 async fn a_body_over_the_limit_is_413_whether_plain_or_gzipped() {
     let (app, _dir) = state(1 << 20, 2048);
     let big = "m,site=hn v=1 1\n".repeat(200).into_bytes();

@@ -135,11 +135,14 @@ pub fn normalize_watching(
         if raw.contains('\n') {
             // An escaped or quoted line break: InfluxDB reads one line, but
             // a sink that splits on every newline would read the part after
-            // it as a point of its own, one no check here has seen.
-            n.invalid.push(LineError {
-                line: line_no,
-                message: "a line break inside a line (escaped, or in a quoted string) is not accepted".into(),
-            });
+            // it as a point of its own, one no check here has seen. A line
+            // that is malformed anyway (a quote never closed, so the rest of
+            // the body is in it) is named by what is wrong with it.
+            let message = match start.map(|s| (s, parse::parse_line(&raw[s..]))) {
+                Some((s, Err(e))) => format!("column {}: {}", e.column + raw[..s].chars().count(), e.message),
+                _ => "a line break inside a line (escaped, or in a quoted string) is not accepted".into(),
+            };
+            n.invalid.push(LineError { line: line_no, message });
             continue;
         }
         let Some(start) = start else { continue };
@@ -379,8 +382,9 @@ mod tests {
         assert_eq!(std::str::from_utf8(&n.out).unwrap(), "m,site=hn,host=web01 v=2 2\n");
         let msgs: Vec<_> = n.invalid.iter().map(|e| (e.line, e.message.as_str())).collect();
         let why = "a line break inside a line (escaped, or in a quoted string) is not accepted";
-        // Lines are counted as in the file: the first spans three.
-        assert_eq!(msgs, vec![(1, why), (4, why)]);
+        // Lines are counted as in the file: the first spans three. The
+        // second is malformed anyway, and named by what is wrong.
+        assert_eq!(msgs, vec![(1, why), (4, "column 6: field `v`: `1\\\nups` is not a number")]);
     }
 
     #[test]
@@ -494,6 +498,88 @@ mod tests {
         );
     }
 
+    fn out(n: &Normalized) -> &str {
+        std::str::from_utf8(&n.out).unwrap()
+    }
+
+    const V1: SinkRules = SinkRules { unsigned_as_signed: true };
+
+    #[test]
+    fn unsigned_integers_are_written_as_signed_for_a_v1_sink_and_refused_past_i64_max() {
+        let body = "m,site=hn a=1u,b=\"x=1u\",c=9223372036854775807u 1\nm,site=hn a=9223372036854775808u 2\n";
+        let n = normalize_watching(body, &site_token(), 1, 0, V1, &|_| false);
+        assert_eq!(out(&n), "m,site=hn a=1i,b=\"x=1u\",c=9223372036854775807i 1\n");
+        assert_eq!(
+            n.invalid,
+            vec![LineError {
+                line: 2,
+                message: "field `a`: `9223372036854775808u` is more than 9223372036854775807, the largest integer InfluxDB 1.x stores".into()
+            }]
+        );
+        // Without a v1 sink they are forwarded as they came.
+        assert_eq!(out(&normalize("m,site=hn a=1u 1\n", &site_token(), 1, 0)), "m,site=hn a=1u 1\n");
+    }
+
+    #[test]
+    fn a_field_whose_type_changes_within_a_line_or_a_body_is_refused() {
+        let body = "cpu a=1i 1\ncpu a=2.5 2\ncpu,n=2 a=3i 3\nmem a=1.5 4\ncpu b=1i,b=2.5 5\n";
+        let n = normalize(body, &site_token(), 1, 0);
+        assert_eq!(out(&n), "cpu,site=hn a=1i 1\ncpu,n=2,site=hn a=3i 3\nmem,site=hn a=1.5 4\n");
+        let msgs: Vec<_> = n.invalid.iter().map(|e| (e.line, e.message.as_str())).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                (
+                    2,
+                    "field `a` is float here but integer in line 1 of this body; InfluxDB refuses a field whose type changes"
+                ),
+                (
+                    5,
+                    "field `b` is written twice in the line, as integer and as float; InfluxDB refuses a field whose type changes"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_time_key_and_timestamps_outside_influxdbs_range_are_refused() {
+        let body =
+            "m,time=x v=1 1\nm time=1 2\nm time=1,v=2 3\nm v=1 9223372036854775807\nm v=1 -9223372036854775806\n";
+        let n = normalize(body, &site_token(), 1, 0);
+        assert_eq!(out(&n), "m,site=hn time=1,v=2 3\nm,site=hn v=1 -9223372036854775806\n");
+        assert_eq!(n.invalid.iter().map(|e| e.line).collect::<Vec<_>>(), vec![1, 2, 4]);
+    }
+
+    #[test]
+    fn a_key_pushed_over_influxdbs_limit_by_the_added_site_tag_is_refused() {
+        // 65520 + `,site=hn` (8) + `#!~#` (4) + `v` (1) = 65533: fits.
+        let fits = format!("{} v=1 1\n", "m".repeat(65520));
+        assert_eq!(normalize(&fits, &site_token(), 1, 0).accepted, 1);
+        let over = format!("{} v=1 1\n", "m".repeat(65523));
+        let n = normalize(&over, &site_token(), 1, 0);
+        assert_eq!(n.accepted, 0);
+        assert_eq!(
+            n.invalid[0].message,
+            "the series key (with the token's tags) and its longest field key are 65536 bytes, more than InfluxDB's limit of 65535"
+        );
+    }
+
+    #[test]
+    fn crlf_line_ends_are_read_as_lf_and_the_cr_is_not_forwarded() {
+        let n = normalize("m,site=hn v=1 1\r\n\r\nm,site=hn s=\"x\" 2\r\n", &site_token(), 1, 0);
+        assert_eq!(out(&n), "m,site=hn v=1 1\nm,site=hn s=\"x\" 2\n");
+        assert!(n.invalid.is_empty());
+    }
+
+    #[test]
+    fn an_added_tag_goes_after_the_key_and_leaves_the_writers_escapes_as_written() {
+        let body = "c\\pu\\=x,t=eas\\t\\ a va\\\"lue=1,s=\"a\\\\b\" 7\n";
+        assert_eq!(
+            out(&normalize(body, &site_token(), 1, 0)),
+            "c\\pu\\=x,t=eas\\t\\ a,site=hn va\\\"lue=1,s=\"a\\\\b\" 7\n"
+        );
+    }
+
     mod prop {
         use super::*;
         use proptest::prelude::*;
@@ -592,8 +678,76 @@ mod tests {
             prop_oneof![Just(""), Just("\n"), Just("# a comment, with = and \\ and ,\n"), Just("   \n")]
         }
 
+        /// A piece of a name: plain, unicode, or an escape InfluxDB knows or
+        /// keeps as written.
+        fn name_piece() -> impl Strategy<Value = &'static str> {
+            prop_oneof![
+                Just("a"),
+                Just("b"),
+                Just("ü"),
+                Just("\\,"),
+                Just("\\ "),
+                Just("\\="),
+                Just("\\x"),
+                Just("\""),
+                Just("#"),
+                Just("="),
+                Just("\\\\"),
+            ]
+        }
+
+        fn name() -> impl Strategy<Value = String> {
+            proptest::collection::vec(name_piece(), 1..5).prop_map(|p| p.concat())
+        }
+
+        fn field_value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("1".to_string()),
+                Just("-.5e1".to_string()),
+                Just("1.".to_string()),
+                Just("7i".to_string()),
+                Just("8u".to_string()),
+                Just("T".to_string()),
+                Just("false".to_string()),
+                proptest::string::string_regex("\"([a-z ,=ü]|\\\\\\\\|\\\\\")*\"").unwrap(),
+            ]
+        }
+
+        /// What a line reads as, with tags sorted.
+        fn reading(line: &str) -> (String, Vec<(String, String)>, Vec<(String, String)>, Option<i64>) {
+            let l = parse::parse_line(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            let mut tags: Vec<_> = l.tags.iter().map(|t| (t.key.to_string(), t.value.to_string())).collect();
+            tags.sort();
+            let fields = l.fields.iter().map(|f| (f.key.to_string(), format!("{:?}", f.value))).collect();
+            (l.measurement.to_string(), tags, fields, l.timestamp)
+        }
         proptest! {
-            #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+            #![proptest_config(ProptestConfig { cases: 3000, max_global_rejects: 200_000, ..ProptestConfig::default() })]
+
+            /// Whatever valid line a writer sends, the forwarded line reads
+            /// the same, plus the token's tag and the receipt time.
+            #[test]
+            fn a_forwarded_line_reads_as_the_received_one_plus_the_added_tags(
+                m in name(),
+                tags in proptest::collection::vec((name(), name()), 0..4),
+                fields in proptest::collection::vec((name(), field_value()), 1..4),
+                ts in proptest::option::of(-5i64..5_000),
+            ) {
+                let tags: String = tags.iter().map(|(k, v)| format!(",{k}={v}")).collect();
+                let fields: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let ts = ts.map(|t| format!(" {t}")).unwrap_or_default();
+                let line = format!("{m}{tags} {}{ts}", fields.join(","));
+                let received = parse::parse_line(&line);
+                prop_assume!(received.is_ok());
+                let n = normalize(&format!("{line}\n"), &site_token(), 1, 42);
+                prop_assume!(n.accepted == 1);
+                let forwarded = out(&n).strip_suffix('\n').unwrap();
+                let (m, mut tags, fields, ts) = reading(&line);
+                prop_assume!(!tags.iter().any(|(k, _)| k == "site"));
+                tags.push(("site".into(), "hn".into()));
+                tags.sort();
+                prop_assert_eq!(reading(forwarded), (m, tags, fields, Some(ts.unwrap_or(42))), "{:?} -> {:?}", line, forwarded);
+            }
 
             /// Whatever the body, normalising it gives an answer, never a panic,
             /// and every line is accounted for.

@@ -315,11 +315,17 @@ async fn write(
     let mut all: Vec<_> = n.invalid.iter().chain(&n.forbidden).collect();
     all.sort_by_key(|e| e.line);
     let first = all[0];
-    let message = format!(
-        "partial write: line {}: {} (accepted: {}, rejected: {}; do not resend this body)",
-        first.line, first.message, n.accepted, rejected
-    );
-    tracing::warn!(agent = %who.name, error = %message, "write partly rejected");
+    // "partial write" only when some lines are in: then the body must not
+    // be resent; when none are, the writer may fix it and send it again.
+    let message = if n.accepted > 0 {
+        format!(
+            "partial write: line {}: {} (accepted: {}, rejected: {}; do not resend this body)",
+            first.line, first.message, n.accepted, rejected
+        )
+    } else {
+        format!("line {}: {} (rejected: {rejected}, nothing was accepted)", first.line, first.message)
+    };
+    tracing::warn!(agent = %who.name, error = %message, "write rejected in part or in whole");
     Err(WriteError { line: Some(first.line), ..WriteError::new(StatusCode::BAD_REQUEST, "invalid", message) })
 }
 
