@@ -17,6 +17,7 @@
 //! have to guess how each sink unescapes; that guess once made series that
 //! could not be queried).
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
 use super::auth::{Forbidden, Identity};
@@ -106,7 +107,7 @@ pub fn normalize(body: &str, who: &Identity, multiplier: i64, now_ns: i64) -> No
 
 /// The type each (measurement, field) has taken in this body, and the line
 /// that gave it: InfluxDB refuses a point whose field changes type.
-type FieldTypes = HashMap<(String, String), (&'static str, usize)>;
+type FieldTypes<'a> = HashMap<(Cow<'a, str>, Cow<'a, str>), (&'static str, usize)>;
 
 /// [`normalize`], also keeping the accepted points of the measurements
 /// `watch` picks as [`Observation`]s.
@@ -180,10 +181,10 @@ enum Refusal {
 /// Checks one parsed line and appends it, changed where it must be, to
 /// `n.out`.
 #[allow(clippy::too_many_arguments)]
-fn accept(
+fn accept<'a>(
     n: &mut Normalized,
-    types: &mut FieldTypes,
-    parsed: &parse::Line<'_>,
+    types: &mut FieldTypes<'a>,
+    parsed: &parse::Line<'a>,
     who: &Identity,
     multiplier: i64,
     now_ns: i64,
@@ -244,7 +245,7 @@ fn accept(
 
     // Field types: the same within the line and within the body.
     let mut unsigned = Vec::new();
-    let mut line_types: Vec<(&str, &'static str)> = Vec::new();
+    let mut line_types: Vec<(&Cow<'a, str>, &'static str)> = Vec::new();
     for f in &parsed.fields {
         let t = match f.value {
             Value::U64(v) if rules.unsigned_as_signed => {
@@ -259,13 +260,14 @@ fn accept(
             }
             ref v => v.type_name(),
         };
-        if let Some((_, before)) = line_types.iter().find(|(k, t2)| *k == f.key && *t2 != t) {
+        if let Some((_, before)) = line_types.iter().find(|(k, t2)| **k == f.key && *t2 != t) {
             return Err(Refusal::Invalid(format!(
                 "field `{}` is written twice in the line, as {before} and as {t}; InfluxDB refuses a field whose type changes",
                 f.key
             )));
         }
-        if let Some((before, l)) = types.get(&(measurement.to_string(), f.key.to_string()))
+        // Cloning a borrowed `Cow` (the usual case, no escapes) is free.
+        if let Some((before, l)) = types.get(&(parsed.measurement.clone(), f.key.clone()))
             && *before != t
         {
             return Err(Refusal::Invalid(format!(
@@ -276,7 +278,7 @@ fn accept(
         line_types.push((&f.key, t));
     }
     for (k, t) in line_types {
-        types.entry((measurement.to_string(), k.to_string())).or_insert((t, line_no));
+        types.entry((parsed.measurement.clone(), k.clone())).or_insert((t, line_no));
     }
 
     if n.agents.len() < MAX_AGENTS_PER_BODY {
@@ -713,8 +715,11 @@ mod tests {
             ]
         }
 
+        /// Measurement, tags, fields (value as debug text), timestamp.
+        type Reading = (String, Vec<(String, String)>, Vec<(String, String)>, Option<i64>);
+
         /// What a line reads as, with tags sorted.
-        fn reading(line: &str) -> (String, Vec<(String, String)>, Vec<(String, String)>, Option<i64>) {
+        fn reading(line: &str) -> Reading {
             let l = parse::parse_line(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
             let mut tags: Vec<_> = l.tags.iter().map(|t| (t.key.to_string(), t.value.to_string())).collect();
             tags.sort();
