@@ -22,6 +22,7 @@ const UNSIGNED: &str =
 const CRLF: &str =
     "a CR before a line end is read as part of the line end (Windows writers); InfluxDB 1.6 refuses the line";
 const LINE_BREAK: &str = "a line break inside a line (escaped, or in a quoted string) is refused: a sink or reader that splits at every newline would read a point no check has seen";
+const COMMENT: &str = "InfluxDB reads a comment that ends in a backslash, or opens a quote after a `=`, together with the next line and drops both with a 204; the collector refuses them and says so";
 const DEVIATIONS: &[(&str, &str)] = &[
     ("uint: plain", UNSIGNED),
     ("uint: zero", UNSIGNED),
@@ -49,10 +50,8 @@ const DEVIATIONS: &[(&str, &str)] = &[
     ("eol: CR only", CRLF),
     ("eol: CRLF blank line", CRLF),
     ("extra: CRLF with trailing space", CRLF),
-    (
-        "body: comment ending in backslash",
-        "InfluxDB reads a comment ending in a backslash together with the next line and drops both with a 204; the collector refuses them and says so",
-    ),
+    ("body: comment ending in backslash", COMMENT),
+    ("body: comment with an equals sign and a quote", COMMENT),
     (
         "multi: time field among good lines",
         "InfluxDB 1.6 answers 204 for this body and drops the point whose only field is `time`; the collector refuses that line and says so",

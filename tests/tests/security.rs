@@ -135,7 +135,10 @@ fn a_line_with_two_site_tags_is_refused_and_fires_nothing_at_the_other_site() {
     // The attempt is in the audit log, by the token's name and address.
     let refused: Vec<_> = audit(&c).into_iter().filter(|r| r.3 == "ingest_line_refused").collect();
     assert_eq!(refused, vec![row("hn-poller", "agent", "ingest_line_refused", "write", "refused")]);
-    assert_eq!(audit_comments(&c, "ingest_line_refused"), vec!["1 line(s) refused; line 1: column 13: tag `site` appears twice"]);
+    assert_eq!(
+        audit_comments(&c, "ingest_line_refused"),
+        vec!["1 line(s) refused; line 1: column 13: tag `site` appears twice"]
+    );
 }
 
 #[test]

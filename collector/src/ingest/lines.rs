@@ -141,6 +141,11 @@ pub fn normalize_watching(
             // the body is in it) is named by what is wrong with it.
             let message = match start.map(|s| (s, parse::parse_line(&raw[s..]))) {
                 Some((s, Err(e))) => format!("column {}: {}", e.column + raw[..s].chars().count(), e.message),
+                None if raw.trim_start_matches([' ', '\t', '\0']).starts_with('#') => {
+                    "this comment takes the next line with it (it ends in a backslash, or opens a quote after \
+                     a `=`), as InfluxDB reads it; that line would be dropped unseen, so both are refused"
+                        .into()
+                }
                 _ => "a line break inside a line (escaped, or in a quoted string) is not accepted".into(),
             };
             n.invalid.push(LineError { line: line_no, message });
@@ -399,15 +404,13 @@ mod tests {
 
     #[test]
     fn a_comment_ending_in_a_backslash_does_not_swallow_the_next_point_unseen() {
-        let n = normalize("m v=1 1\n# a comment \\\nm v=2 2\nm v=3 3\n", &site_token(), 1, 0);
+        let body = "m v=1 1\n# a comment \\\nm v=2 2\nm v=3 3\n# a=\" opens a quote\nm v=4 4\n";
+        let n = normalize(body, &site_token(), 1, 0);
         assert_eq!(std::str::from_utf8(&n.out).unwrap(), "m,site=hn v=1 1\nm,site=hn v=3 3\n");
-        assert_eq!(
-            n.invalid,
-            vec![LineError {
-                line: 2,
-                message: "a line break inside a line (escaped, or in a quoted string) is not accepted".into()
-            }]
-        );
+        let why = "this comment takes the next line with it (it ends in a backslash, or opens a quote after a `=`), \
+                   as InfluxDB reads it; that line would be dropped unseen, so both are refused";
+        let msgs: Vec<_> = n.invalid.iter().map(|e| (e.line, e.message.as_str())).collect();
+        assert_eq!(msgs, vec![(2, why), (5, why)]);
     }
 
     #[test]
