@@ -748,6 +748,24 @@ mod tests {
     }
 
     #[test]
+    fn leading_spaces_tabs_and_nuls_are_skipped_and_comments_and_blank_lines_are_no_points() {
+        assert_eq!(content_start(" \t\0m v=1"), Some(3));
+        assert_eq!(content_start("\0"), None);
+        assert_eq!(content_start("  # note"), None);
+        // Inside a line they are part of what they are in.
+        let l = ok("m\0x,t=a\tb v=1 1");
+        assert_eq!((l.measurement.as_ref(), l.tag("t")), ("m\0x", Some("a\tb")));
+    }
+
+    #[test]
+    fn a_string_value_is_what_lies_between_its_first_and_last_byte() {
+        // InfluxDB 1.x takes `"abc"x` as `abc"`, and `"a""b"` as `a""b`.
+        assert_eq!(ok(r#"m s="abc"x 1"#).fields[0].value, Value::Str(r#"abc""#.into()));
+        assert_eq!(ok(r#"m s="a""b" 1"#).fields[0].value, Value::Str(r#"a""b"#.into()));
+        assert_eq!(ok(r#"m s="a\"b\\" 1"#).fields[0].value, Value::Str(r#"a"b\"#.into()));
+    }
+
+    #[test]
     fn each_invalid_byte_becomes_one_replacement_character() {
         assert_eq!(to_utf8(b"a\xe2\x82\"b\xff"), "a\u{FFFD}\u{FFFD}\"b\u{FFFD}");
     }
