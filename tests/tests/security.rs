@@ -119,7 +119,7 @@ fn a_line_with_two_site_tags_is_refused_and_fires_nothing_at_the_other_site() {
     assert_eq!(status, 400);
     assert_eq!(
         json(&text)["message"],
-        "partial write: line 1: tag `site` appears twice (accepted: 1, rejected: 1; do not resend this body)"
+        "partial write: line 1: column 13: tag `site` appears twice (accepted: 1, rejected: 1; do not resend this body)"
     );
     wait_for("the good line at the sink", || (!forwarded(&sink).is_empty()).then_some(()));
     let lines = forwarded(&sink);
@@ -135,7 +135,10 @@ fn a_line_with_two_site_tags_is_refused_and_fires_nothing_at_the_other_site() {
     // The attempt is in the audit log, by the token's name and address.
     let refused: Vec<_> = audit(&c).into_iter().filter(|r| r.3 == "ingest_line_refused").collect();
     assert_eq!(refused, vec![row("hn-poller", "agent", "ingest_line_refused", "write", "refused")]);
-    assert_eq!(audit_comments(&c, "ingest_line_refused"), vec!["1 line(s) refused; line 1: tag `site` appears twice"]);
+    assert_eq!(
+        audit_comments(&c, "ingest_line_refused"),
+        vec!["1 line(s) refused; line 1: column 13: tag `site` appears twice"]
+    );
 }
 
 #[test]

@@ -59,7 +59,7 @@ fn state(spool_max_bytes: u64, max_body_bytes: usize) -> (Arc<AppState>, tempfil
     // Dropping the sender would stop the forwarder; keep it for the test process.
     std::mem::forget(tx);
     let (stats, _task) = forward::spawn(writer, fw, spool.clone(), 0, rx);
-    let sink = Sink { name: "dead".into(), endpoint: "http://127.0.0.1:1".into(), stats };
+    let sink = Sink { name: "dead".into(), endpoint: "http://127.0.0.1:1".into(), v1: false, stats };
     let committer = Committer::start(spool.clone());
     let token = |name: &str, secret: &str, host: Option<&str>, poller: bool| TokenConfig {
         name: name.into(),
@@ -202,6 +202,19 @@ async fn a_malformed_line_is_named_and_the_valid_lines_are_kept() {
     assert_eq!(json["code"], "invalid");
     assert!(json["message"].as_str().unwrap().starts_with("partial write: line 3: "), "{body}");
     assert_eq!(queued(&app), 3);
+}
+
+#[tokio::test]
+async fn a_body_with_no_good_line_is_no_partial_write_and_names_line_column_and_fault() {
+    let (app, _dir) = state(1 << 20, 1 << 20);
+    let body = b"# header\nm,host=a n=1,msg=\"oops 1\nm v=.\n".to_vec();
+    let (status, body) = post(&app, "/api/v2/write", Some(TOKEN), None, body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        r#"{"code":"invalid","line":2,"message":"line 2: column 18: unbalanced quote in field `msg` starting at column 18 (rejected: 1, nothing was accepted)"}"#
+    );
+    assert_eq!(queued(&app), 0);
 }
 
 #[tokio::test]
@@ -354,7 +367,7 @@ async fn a_repeated_tag_key_is_audited_with_the_token_the_first_line_and_the_rea
         audit.iter().map(|r| (r.actor.as_str(), r.action.as_str(), r.target.as_str(), r.comment.as_str())).collect();
     assert_eq!(
         rows,
-        vec![("hn", "ingest_line_refused", "write", "2 line(s) refused; line 2: tag `site` appears twice")]
+        vec![("hn", "ingest_line_refused", "write", "2 line(s) refused; line 2: column 13: tag `site` appears twice")]
     );
 }
 
@@ -366,7 +379,7 @@ async fn a_line_with_two_site_tags_is_refused_and_nothing_of_it_is_kept() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body,
-        r#"{"code":"invalid","line":1,"message":"partial write: line 1: tag `site` appears twice (accepted: 1, rejected: 2; do not resend this body)"}"#
+        r#"{"code":"invalid","line":1,"message":"partial write: line 1: column 13: tag `site` appears twice (accepted: 1, rejected: 2; do not resend this body)"}"#
     );
     assert_eq!(queued(&app), 1);
 }

@@ -1,17 +1,27 @@
 //! Checking and normalising a body of line protocol before it is forwarded.
 //!
-//! Every line is parsed (InfluxData's parser), checked against what the
-//! writer's token allows, given the token's `site`/`host` tags if it has none,
-//! and given a nanosecond timestamp (the receipt time if it had none — so a
-//! point delayed in a queue keeps the time it was received, not the time it
-//! was forwarded). A line that needs no change is forwarded byte for byte.
+//! Every line is read as InfluxDB 1.x reads it ([`super::parse`]), checked
+//! against what the writer's token allows and against what the sinks can
+//! store (the reserved `time` key, InfluxDB's time range and key length,
+//! field types that change within the body, unsigned integers for a v1
+//! sink), given the token's `site`/`host` tags if it has none, and given a
+//! nanosecond timestamp (the receipt time if it had none — so a point
+//! delayed in a queue keeps the time it was received, not the time it was
+//! forwarded).
+//!
+//! A line that needs no change is forwarded byte for byte. One that does is
+//! changed in place, not re-encoded: the added tags are spliced in after the
+//! series key, a timestamp is appended or scaled, a `u` suffix becomes `i`.
+//! Everything the writer wrote stays as written, so every sink reads the
+//! same escapes the writer meant, by its own rules (a re-encoding would
+//! have to guess how each sink unescapes; that guess once made series that
+//! could not be queried).
 
-use std::collections::BTreeSet;
-
-use dcwatch_common::lp::{Value, write_line};
-use influxdb_line_protocol::{FieldValue, parse_lines, split_lines};
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
 
 use super::auth::{Forbidden, Identity};
+use super::parse::{self, Value};
 
 /// A line that was not accepted, by its 1-based line number in the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +35,7 @@ pub struct Normalized {
     /// Accepted lines, each ending in `\n`, timestamps in ns.
     pub out: Vec<u8>,
     pub accepted: u64,
-    /// Lines that are not valid line protocol.
+    /// Lines that are not valid line protocol, or that a sink could not store.
     pub invalid: Vec<LineError>,
     /// The lines of `invalid` that repeat a tag key: an attempt to slip a
     /// second `site` or `host` past the check, so they are also audited.
@@ -64,6 +74,14 @@ impl Observation {
     }
 }
 
+/// What the configured sinks can store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SinkRules {
+    /// A sink is InfluxDB 1.x, which refuses unsigned integers: they are
+    /// written as signed ones, and refused past `i64::MAX`.
+    pub unsigned_as_signed: bool,
+}
+
 /// A body naming more hosts than this is a proxy or a bulk import; only the
 /// first ones are tracked as agents.
 pub const MAX_AGENTS_PER_BODY: usize = 64;
@@ -82,18 +100,14 @@ pub fn precision_multiplier(p: Option<&str>) -> Result<i64, String> {
     })
 }
 
-/// The first tag key that appears more than once in the line, if any.
-fn repeated_tag<'a>(parsed: &'a influxdb_line_protocol::ParsedLine<'_>) -> Option<&'a str> {
-    let tags = parsed.series.tag_set.as_ref()?;
-    // Lines have a handful of tags: comparing each with those before is
-    // cheaper than a set.
-    tags.iter().enumerate().find_map(|(i, (k, _))| tags[..i].iter().any(|(k2, _)| k2 == k).then_some(k.as_str()))
-}
-
 #[cfg(test)]
 pub fn normalize(body: &str, who: &Identity, multiplier: i64, now_ns: i64) -> Normalized {
-    normalize_watching(body, who, multiplier, now_ns, &|_| false)
+    normalize_watching(body, who, multiplier, now_ns, SinkRules::default(), &|_| false)
 }
+
+/// The type each (measurement, field) has taken in this body, and the line
+/// that gave it: InfluxDB refuses a point whose field changes type.
+type FieldTypes<'a> = HashMap<(Cow<'a, str>, Cow<'a, str>), (&'static str, usize)>;
 
 /// [`normalize`], also keeping the accepted points of the measurements
 /// `watch` picks as [`Observation`]s.
@@ -102,146 +116,223 @@ pub fn normalize_watching(
     who: &Identity,
     multiplier: i64,
     now_ns: i64,
+    rules: SinkRules,
     watch: &dyn Fn(&str) -> bool,
 ) -> Normalized {
     let mut n = Normalized { out: Vec::with_capacity(body.len() + body.len() / 8), ..Default::default() };
-    let base = body.as_ptr() as usize;
+    let mut types = FieldTypes::new();
     let mut line_no = 1;
     let mut counted_to = 0;
-    for raw in split_lines(body) {
+    for (offset, raw) in parse::split_lines(body) {
         // Physical line number: count the newlines before this line.
-        let offset = raw.as_ptr() as usize - base;
         line_no += body.as_bytes()[counted_to..offset].iter().filter(|b| **b == b'\n').count();
         counted_to = offset;
-        let text = raw.trim();
-        if text.is_empty() {
-            continue;
-        }
-        if text.contains(['\n', '\r']) {
-            // An escaped or quoted line break: the parser reads one line, but
+        // CRLF line ends are read as LF (docs/architecture.md).
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        // Blank lines and comments are skipped; a comment ending in `\`
+        // takes the next line with it (InfluxDB reads them as one), and is
+        // refused below like any line break inside a line.
+        let start = parse::content_start(raw);
+        if raw.contains('\n') {
+            // An escaped or quoted line break: InfluxDB reads one line, but
             // a sink that splits on every newline would read the part after
-            // it as a point of its own, one no check here has seen. Checked
-            // before comments: a comment ending in `\` would otherwise take
-            // the next line, a point, with it unseen and uncounted.
-            n.invalid.push(LineError {
-                line: line_no,
-                message: "a line break inside a line (escaped, or in a quoted string) is not accepted".into(),
-            });
-            continue;
-        }
-        if text.starts_with('#') {
-            continue;
-        }
-        let parsed = match parse_lines(text).next() {
-            Some(Ok(p)) => p,
-            Some(Err(e)) => {
-                n.invalid.push(LineError { line: line_no, message: e.to_string() });
-                continue;
-            }
-            None => continue,
-        };
-        if let Some(key) = repeated_tag(&parsed) {
-            // InfluxDB stores only one of them; which one differs between
-            // readers, so a point that says two things is refused.
-            let e = LineError { line: line_no, message: format!("tag `{key}` appears twice") };
-            n.repeated_tag.push(e.clone());
-            n.invalid.push(e);
-            continue;
-        }
-        let site = parsed.tag_value("site").map(|v| v.as_str());
-        let host = parsed.tag_value("host").map(|v| v.as_str());
-        let measurement = parsed.series.measurement.as_str();
-        let identity =
-            dcwatch_common::schema::identity_tag(measurement).and_then(|t| parsed.tag_value(t)).map(|v| v.as_str());
-        let allowed = who
-            .may_write(measurement, site, host, identity)
-            .and_then(|()| parsed.field_set.iter().try_for_each(|(f, _)| who.may_write_field(measurement, f)));
-        if let Err((why, message)) = allowed {
-            n.forbidden.push(LineError { line: line_no, message });
-            n.forbidden_by[why as usize] += 1;
-            continue;
-        }
-        let add_site = site.is_none().then_some(who.site.as_deref()).flatten();
-        let add_host = host.is_none().then_some(who.host.as_deref()).flatten();
-        let ts = match parsed.timestamp {
-            Some(t) => match t.checked_mul(multiplier) {
-                Some(t) => t,
-                None => {
-                    n.invalid.push(LineError {
-                        line: line_no,
-                        message: format!("timestamp {t} is out of range at this precision"),
-                    });
-                    continue;
+            // it as a point of its own, one no check here has seen. A line
+            // that is malformed anyway (a quote never closed, so the rest of
+            // the body is in it) is named by what is wrong with it.
+            let message = match start.map(|s| (s, parse::parse_line(&raw[s..]))) {
+                Some((s, Err(e))) => format!("column {}: {}", e.column + raw[..s].chars().count(), e.message),
+                None if raw.trim_start_matches([' ', '\t', '\0']).starts_with('#') => {
+                    "this comment takes the next line with it (it ends in a backslash, or opens a quote after \
+                     a `=`), as InfluxDB reads it; that line would be dropped unseen, so both are refused"
+                        .into()
                 }
-            },
-            None => now_ns,
-        };
-        if n.agents.len() < MAX_AGENTS_PER_BODY {
-            let s = site.or(add_site).unwrap_or("");
-            let h = host.or(add_host).unwrap_or("");
-            if !h.is_empty() && !n.agents.contains(&(s.to_string(), h.to_string())) {
-                n.agents.insert((s.to_string(), h.to_string()));
-            }
+                _ => "a line break inside a line (escaped, or in a quoted string) is not accepted".into(),
+            };
+            n.invalid.push(LineError { line: line_no, message });
+            continue;
         }
-        if watch(parsed.series.measurement.as_str()) {
-            let mut tags: Vec<(String, String)> =
-                parsed.series.tag_set.iter().flatten().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-            if let Some(s) = add_site {
-                tags.push(("site".into(), s.to_string()));
-            }
-            if let Some(h) = add_host {
-                tags.push(("host".into(), h.to_string()));
-            }
-            let fields = parsed
-                .field_set
-                .iter()
-                .map(|(k, v)| {
-                    let v = match v {
-                        FieldValue::I64(x) => ObsValue::Num(*x as f64),
-                        FieldValue::U64(x) => ObsValue::Num(*x as f64),
-                        FieldValue::F64(x) => ObsValue::Num(*x),
-                        FieldValue::Boolean(x) => ObsValue::Bool(*x),
-                        FieldValue::String(s) => ObsValue::Str(s.to_string()),
-                    };
-                    (k.to_string(), v)
-                })
-                .collect();
-            n.observations.push(Observation { measurement: parsed.series.measurement.to_string(), tags, fields, ts });
-        }
-        if add_site.is_none() && add_host.is_none() && parsed.timestamp.is_some() && multiplier == 1 {
-            n.out.extend_from_slice(text.as_bytes());
-            n.out.push(b'\n');
-        } else {
-            let mut tags: Vec<(&str, &str)> =
-                parsed.series.tag_set.iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            if let Some(s) = add_site {
-                tags.push(("site", s));
-            }
-            if let Some(h) = add_host {
-                tags.push(("host", h));
-            }
-            let fields: Vec<(&str, Value<'_>)> = parsed
-                .field_set
-                .iter()
-                .map(|(k, v)| {
-                    let v = match v {
-                        FieldValue::I64(x) => Value::I64(*x),
-                        FieldValue::U64(x) => Value::U64(*x),
-                        FieldValue::F64(x) => Value::F64(*x),
-                        FieldValue::Boolean(x) => Value::Bool(*x),
-                        FieldValue::String(s) => Value::Str(s.as_str()),
-                    };
-                    (k.as_str(), v)
-                })
-                .collect();
-            if !write_line(&mut n.out, parsed.series.measurement.as_str(), &tags, &fields, Some(ts)) {
-                n.invalid.push(LineError { line: line_no, message: "no writable field".into() });
+        let Some(start) = start else { continue };
+        let text = &raw[start..];
+        let column0 = raw[..start].chars().count();
+        let at = |e: &parse::ParseError| format!("column {}: {}", e.column + column0, e.message);
+        let parsed = match parse::parse_line(text) {
+            Ok(p) => p,
+            Err(e) => {
+                let le = LineError { line: line_no, message: at(&e) };
+                if e.repeated_tag {
+                    n.repeated_tag.push(le.clone());
+                }
+                n.invalid.push(le);
                 continue;
             }
+        };
+        match accept(&mut n, &mut types, &parsed, who, multiplier, now_ns, rules, watch, line_no) {
+            Ok(()) => n.accepted += 1,
+            Err(Refusal::Invalid(message)) => n.invalid.push(LineError { line: line_no, message }),
+            Err(Refusal::Forbidden(why, message)) => {
+                n.forbidden.push(LineError { line: line_no, message });
+                n.forbidden_by[why as usize] += 1;
+            }
         }
-        n.accepted += 1;
     }
     n
+}
+
+enum Refusal {
+    Invalid(String),
+    Forbidden(Forbidden, String),
+}
+
+/// Checks one parsed line and appends it, changed where it must be, to
+/// `n.out`.
+#[allow(clippy::too_many_arguments)]
+fn accept<'a>(
+    n: &mut Normalized,
+    types: &mut FieldTypes<'a>,
+    parsed: &parse::Line<'a>,
+    who: &Identity,
+    multiplier: i64,
+    now_ns: i64,
+    rules: SinkRules,
+    watch: &dyn Fn(&str) -> bool,
+    line_no: usize,
+) -> Result<(), Refusal> {
+    let measurement = parsed.measurement.as_ref();
+    let site = parsed.tag("site");
+    let host = parsed.tag("host");
+    let identity = dcwatch_common::schema::identity_tag(measurement).and_then(|t| parsed.tag(t));
+    who.may_write(measurement, site, host, identity)
+        .and_then(|()| parsed.fields.iter().try_for_each(|f| who.may_write_field(measurement, &f.key)))
+        .map_err(|(why, message)| Refusal::Forbidden(why, message))?;
+
+    // What InfluxDB would drop after answering: refused here instead.
+    if parsed.tags.iter().any(|t| t.key == "time") {
+        return Err(Refusal::Invalid(
+            "tag `time`: `time` is reserved for the timestamp; InfluxDB drops a point with a `time` tag".into(),
+        ));
+    }
+    if parsed.fields.iter().all(|f| f.key == "time") {
+        return Err(Refusal::Invalid(
+            "field `time`: `time` is reserved for the timestamp and the point has no other field".into(),
+        ));
+    }
+    let ts = match parsed.timestamp {
+        Some(t) => t
+            .checked_mul(multiplier)
+            .filter(|t| (parse::MIN_TIME_NS..=parse::MAX_TIME_NS).contains(t))
+            .ok_or_else(|| {
+                Refusal::Invalid(format!(
+                    "timestamp `{t}` is outside InfluxDB's range (about the years 1677 to 2262) at this precision"
+                ))
+            })?,
+        None => now_ns,
+    };
+
+    let add_site = site.is_none().then_some(who.site.as_deref()).flatten();
+    let add_host = host.is_none().then_some(who.host.as_deref()).flatten();
+    let mut added = String::new();
+    for (k, v) in [("site", add_site), ("host", add_host)] {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            let e = parse::escape_tag(v)
+                .ok_or_else(|| Refusal::Invalid(format!("the token's {k} `{v}` cannot be written as a tag value")))?;
+            added.push_str(&format!(",{k}={e}"));
+        }
+    }
+    let longest_field = parsed.fields.iter().map(|f| f.raw_key.len()).max().unwrap_or(0);
+    let key_bytes = parsed.key_end + added.len() + 4 + longest_field;
+    if key_bytes > parse::MAX_KEY_BYTES {
+        return Err(Refusal::Invalid(format!(
+            "the series key{} and its longest field key are {key_bytes} bytes, more than InfluxDB's limit of {}",
+            if added.is_empty() { "" } else { " (with the token's tags)" },
+            parse::MAX_KEY_BYTES
+        )));
+    }
+
+    // Field types: the same within the line and within the body.
+    let mut unsigned = Vec::new();
+    let mut line_types: Vec<(&Cow<'a, str>, &'static str)> = Vec::new();
+    for f in &parsed.fields {
+        let t = match f.value {
+            Value::U64(v) if rules.unsigned_as_signed => {
+                if v > i64::MAX as u64 {
+                    return Err(Refusal::Invalid(format!(
+                        "field `{}`: `{v}u` is more than 9223372036854775807, the largest integer InfluxDB 1.x stores",
+                        f.key
+                    )));
+                }
+                unsigned.push(f.value_at.1 - 1);
+                "integer"
+            }
+            ref v => v.type_name(),
+        };
+        if let Some((_, before)) = line_types.iter().find(|(k, t2)| **k == f.key && *t2 != t) {
+            return Err(Refusal::Invalid(format!(
+                "field `{}` is written twice in the line, as {before} and as {t}; InfluxDB refuses a field whose type changes",
+                f.key
+            )));
+        }
+        // Cloning a borrowed `Cow` (the usual case, no escapes) is free.
+        if let Some((before, l)) = types.get(&(parsed.measurement.clone(), f.key.clone()))
+            && *before != t
+        {
+            return Err(Refusal::Invalid(format!(
+                "field `{}` is {t} here but {before} in line {l} of this body; InfluxDB refuses a field whose type changes",
+                f.key
+            )));
+        }
+        line_types.push((&f.key, t));
+    }
+    for (k, t) in line_types {
+        types.entry((parsed.measurement.clone(), k.clone())).or_insert((t, line_no));
+    }
+
+    if n.agents.len() < MAX_AGENTS_PER_BODY {
+        let s = site.or(add_site).unwrap_or("");
+        let h = host.or(add_host).unwrap_or("");
+        if !h.is_empty() && !n.agents.contains(&(s.to_string(), h.to_string())) {
+            n.agents.insert((s.to_string(), h.to_string()));
+        }
+    }
+    if watch(measurement) {
+        let mut tags: Vec<(String, String)> =
+            parsed.tags.iter().map(|t| (t.key.to_string(), t.value.to_string())).collect();
+        tags.extend(add_site.map(|s| ("site".to_string(), s.to_string())));
+        tags.extend(add_host.map(|h| ("host".to_string(), h.to_string())));
+        let fields = parsed
+            .fields
+            .iter()
+            .map(|f| {
+                let v = match &f.value {
+                    Value::I64(x) => ObsValue::Num(*x as f64),
+                    Value::U64(x) => ObsValue::Num(*x as f64),
+                    Value::F64(x) => ObsValue::Num(*x),
+                    Value::Bool(x) => ObsValue::Bool(*x),
+                    Value::Str(s) => ObsValue::Str(s.to_string()),
+                };
+                (f.key.to_string(), v)
+            })
+            .collect();
+        n.observations.push(Observation { measurement: measurement.to_string(), tags, fields, ts });
+    }
+
+    let text = parsed.text;
+    if added.is_empty() && unsigned.is_empty() && parsed.timestamp.is_some() && multiplier == 1 {
+        n.out.extend_from_slice(text.as_bytes());
+    } else {
+        let fields_end = parsed.fields.last().map_or(parsed.key_end, |f| f.value_at.1);
+        n.out.extend_from_slice(&text.as_bytes()[..parsed.key_end]);
+        n.out.extend_from_slice(added.as_bytes());
+        let mut from = parsed.key_end;
+        for u in unsigned {
+            n.out.extend_from_slice(&text.as_bytes()[from..u]);
+            n.out.push(b'i');
+            from = u + 1;
+        }
+        n.out.extend_from_slice(&text.as_bytes()[from..fields_end]);
+        n.out.extend_from_slice(format!(" {ts}").as_bytes());
+    }
+    n.out.push(b'\n');
+    Ok(())
 }
 
 #[cfg(test)]
@@ -298,29 +389,28 @@ mod tests {
         assert_eq!(std::str::from_utf8(&n.out).unwrap(), "m,site=hn,host=web01 v=2 2\n");
         let msgs: Vec<_> = n.invalid.iter().map(|e| (e.line, e.message.as_str())).collect();
         let why = "a line break inside a line (escaped, or in a quoted string) is not accepted";
-        // Lines are counted as in the file: the first spans three.
-        assert_eq!(msgs, vec![(1, why), (4, why)]);
+        // Lines are counted as in the file: the first spans three. The
+        // second is malformed anyway, and named by what is wrong.
+        assert_eq!(msgs, vec![(1, why), (4, "column 6: field `v`: `1\\\nups` is not a number")]);
     }
 
     #[test]
     fn a_repeated_tag_key_is_invalid_and_kept_apart_for_the_audit_log() {
         let n = normalize("m,site=hn v=1 1\nm,site=hn,site=hcm v=2 2\nm v=\n", &site_token(), 1, 0);
-        let repeated = vec![LineError { line: 2, message: "tag `site` appears twice".into() }];
+        let repeated = vec![LineError { line: 2, message: "column 11: tag `site` appears twice".into() }];
         assert_eq!(n.repeated_tag, repeated);
         assert_eq!(n.invalid.iter().map(|e| e.line).collect::<Vec<_>>(), vec![2, 3]);
     }
 
     #[test]
     fn a_comment_ending_in_a_backslash_does_not_swallow_the_next_point_unseen() {
-        let n = normalize("m v=1 1\n# a comment \\\nm v=2 2\nm v=3 3\n", &site_token(), 1, 0);
+        let body = "m v=1 1\n# a comment \\\nm v=2 2\nm v=3 3\n# a=\" opens a quote\nm v=4 4\n";
+        let n = normalize(body, &site_token(), 1, 0);
         assert_eq!(std::str::from_utf8(&n.out).unwrap(), "m,site=hn v=1 1\nm,site=hn v=3 3\n");
-        assert_eq!(
-            n.invalid,
-            vec![LineError {
-                line: 2,
-                message: "a line break inside a line (escaped, or in a quoted string) is not accepted".into()
-            }]
-        );
+        let why = "this comment takes the next line with it (it ends in a backslash, or opens a quote after a `=`), \
+                   as InfluxDB reads it; that line would be dropped unseen, so both are refused";
+        let msgs: Vec<_> = n.invalid.iter().map(|e| (e.line, e.message.as_str())).collect();
+        assert_eq!(msgs, vec![(2, why), (5, why)]);
     }
 
     #[test]
@@ -348,7 +438,10 @@ mod tests {
     fn a_timestamp_that_overflows_at_its_precision_is_invalid() {
         let n = normalize("m,site=hn v=1 9223372036854775\n", &site_token(), 1_000_000_000, 0);
         assert_eq!(n.accepted, 0);
-        assert_eq!(n.invalid[0].message, "timestamp 9223372036854775 is out of range at this precision");
+        assert_eq!(
+            n.invalid[0].message,
+            "timestamp `9223372036854775` is outside InfluxDB's range (about the years 1677 to 2262) at this precision"
+        );
     }
 
     #[test]
@@ -410,6 +503,88 @@ mod tests {
         );
     }
 
+    fn out(n: &Normalized) -> &str {
+        std::str::from_utf8(&n.out).unwrap()
+    }
+
+    const V1: SinkRules = SinkRules { unsigned_as_signed: true };
+
+    #[test]
+    fn unsigned_integers_are_written_as_signed_for_a_v1_sink_and_refused_past_i64_max() {
+        let body = "m,site=hn a=1u,b=\"x=1u\",c=9223372036854775807u 1\nm,site=hn a=9223372036854775808u 2\n";
+        let n = normalize_watching(body, &site_token(), 1, 0, V1, &|_| false);
+        assert_eq!(out(&n), "m,site=hn a=1i,b=\"x=1u\",c=9223372036854775807i 1\n");
+        assert_eq!(
+            n.invalid,
+            vec![LineError {
+                line: 2,
+                message: "field `a`: `9223372036854775808u` is more than 9223372036854775807, the largest integer InfluxDB 1.x stores".into()
+            }]
+        );
+        // Without a v1 sink they are forwarded as they came.
+        assert_eq!(out(&normalize("m,site=hn a=1u 1\n", &site_token(), 1, 0)), "m,site=hn a=1u 1\n");
+    }
+
+    #[test]
+    fn a_field_whose_type_changes_within_a_line_or_a_body_is_refused() {
+        let body = "cpu a=1i 1\ncpu a=2.5 2\ncpu,n=2 a=3i 3\nmem a=1.5 4\ncpu b=1i,b=2.5 5\n";
+        let n = normalize(body, &site_token(), 1, 0);
+        assert_eq!(out(&n), "cpu,site=hn a=1i 1\ncpu,n=2,site=hn a=3i 3\nmem,site=hn a=1.5 4\n");
+        let msgs: Vec<_> = n.invalid.iter().map(|e| (e.line, e.message.as_str())).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                (
+                    2,
+                    "field `a` is float here but integer in line 1 of this body; InfluxDB refuses a field whose type changes"
+                ),
+                (
+                    5,
+                    "field `b` is written twice in the line, as integer and as float; InfluxDB refuses a field whose type changes"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_time_key_and_timestamps_outside_influxdbs_range_are_refused() {
+        let body =
+            "m,time=x v=1 1\nm time=1 2\nm time=1,v=2 3\nm v=1 9223372036854775807\nm v=1 -9223372036854775806\n";
+        let n = normalize(body, &site_token(), 1, 0);
+        assert_eq!(out(&n), "m,site=hn time=1,v=2 3\nm,site=hn v=1 -9223372036854775806\n");
+        assert_eq!(n.invalid.iter().map(|e| e.line).collect::<Vec<_>>(), vec![1, 2, 4]);
+    }
+
+    #[test]
+    fn a_key_pushed_over_influxdbs_limit_by_the_added_site_tag_is_refused() {
+        // 65520 + `,site=hn` (8) + `#!~#` (4) + `v` (1) = 65533: fits.
+        let fits = format!("{} v=1 1\n", "m".repeat(65520));
+        assert_eq!(normalize(&fits, &site_token(), 1, 0).accepted, 1);
+        let over = format!("{} v=1 1\n", "m".repeat(65523));
+        let n = normalize(&over, &site_token(), 1, 0);
+        assert_eq!(n.accepted, 0);
+        assert_eq!(
+            n.invalid[0].message,
+            "the series key (with the token's tags) and its longest field key are 65536 bytes, more than InfluxDB's limit of 65535"
+        );
+    }
+
+    #[test]
+    fn crlf_line_ends_are_read_as_lf_and_the_cr_is_not_forwarded() {
+        let n = normalize("m,site=hn v=1 1\r\n\r\nm,site=hn s=\"x\" 2\r\n", &site_token(), 1, 0);
+        assert_eq!(out(&n), "m,site=hn v=1 1\nm,site=hn s=\"x\" 2\n");
+        assert!(n.invalid.is_empty());
+    }
+
+    #[test]
+    fn an_added_tag_goes_after_the_key_and_leaves_the_writers_escapes_as_written() {
+        let body = "c\\pu\\=x,t=eas\\t\\ a va\\\"lue=1,s=\"a\\\\b\" 7\n";
+        assert_eq!(
+            out(&normalize(body, &site_token(), 1, 0)),
+            "c\\pu\\=x,t=eas\\t\\ a,site=hn va\\\"lue=1,s=\"a\\\\b\" 7\n"
+        );
+    }
+
     mod prop {
         use super::*;
         use proptest::prelude::*;
@@ -462,9 +637,9 @@ mod tests {
 
         /// The tag keys of a parsed line, as written.
         fn tag_keys(line: &str) -> Vec<String> {
-            match parse_lines(line).next() {
-                Some(Ok(p)) => p.series.tag_set.iter().flatten().map(|(k, _)| k.to_string()).collect(),
-                other => panic!("an accepted line does not parse back: {line:?}: {other:?}"),
+            match parse::parse_line(line) {
+                Ok(p) => p.tags.iter().map(|t| t.raw_key.to_string()).collect(),
+                Err(e) => panic!("an accepted line does not parse back: {line:?}: {e}"),
             }
         }
 
@@ -505,11 +680,82 @@ mod tests {
         /// What may come between lines and changes no numbering: nothing, a
         /// blank line, a comment.
         fn filler() -> impl Strategy<Value = &'static str> {
-            prop_oneof![Just(""), Just("\n"), Just("# a comment, with = and \\ and \"\n"), Just("   \n")]
+            prop_oneof![Just(""), Just("\n"), Just("# a comment, with = and \\ and ,\n"), Just("   \n")]
         }
 
+        /// A piece of a name: plain, unicode, or an escape InfluxDB knows or
+        /// keeps as written.
+        fn name_piece() -> impl Strategy<Value = &'static str> {
+            prop_oneof![
+                Just("a"),
+                Just("b"),
+                Just("ü"),
+                Just("\\,"),
+                Just("\\ "),
+                Just("\\="),
+                Just("\\x"),
+                Just("\""),
+                Just("#"),
+                Just("="),
+                Just("\\\\"),
+            ]
+        }
+
+        fn name() -> impl Strategy<Value = String> {
+            proptest::collection::vec(name_piece(), 1..5).prop_map(|p| p.concat())
+        }
+
+        fn field_value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("1".to_string()),
+                Just("-.5e1".to_string()),
+                Just("1.".to_string()),
+                Just("7i".to_string()),
+                Just("8u".to_string()),
+                Just("T".to_string()),
+                Just("false".to_string()),
+                proptest::string::string_regex("\"([a-z ,=ü]|\\\\\\\\|\\\\\")*\"").unwrap(),
+            ]
+        }
+
+        /// Measurement, tags, fields (value as debug text), timestamp.
+        type Reading = (String, Vec<(String, String)>, Vec<(String, String)>, Option<i64>);
+
+        /// What a line reads as, with tags sorted.
+        fn reading(line: &str) -> Reading {
+            let l = parse::parse_line(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            let mut tags: Vec<_> = l.tags.iter().map(|t| (t.key.to_string(), t.value.to_string())).collect();
+            tags.sort();
+            let fields = l.fields.iter().map(|f| (f.key.to_string(), format!("{:?}", f.value))).collect();
+            (l.measurement.to_string(), tags, fields, l.timestamp)
+        }
         proptest! {
-            #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+            #![proptest_config(ProptestConfig { cases: 3000, max_global_rejects: 200_000, ..ProptestConfig::default() })]
+
+            /// Whatever valid line a writer sends, the forwarded line reads
+            /// the same, plus the token's tag and the receipt time.
+            #[test]
+            fn a_forwarded_line_reads_as_the_received_one_plus_the_added_tags(
+                m in name(),
+                tags in proptest::collection::vec((name(), name()), 0..4),
+                fields in proptest::collection::vec((name(), field_value()), 1..4),
+                ts in proptest::option::of(-5i64..5_000),
+            ) {
+                let tags: String = tags.iter().map(|(k, v)| format!(",{k}={v}")).collect();
+                let fields: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let ts = ts.map(|t| format!(" {t}")).unwrap_or_default();
+                let line = format!("{m}{tags} {}{ts}", fields.join(","));
+                let received = parse::parse_line(&line);
+                prop_assume!(received.is_ok());
+                let n = normalize(&format!("{line}\n"), &site_token(), 1, 42);
+                prop_assume!(n.accepted == 1);
+                let forwarded = out(&n).strip_suffix('\n').unwrap();
+                let (m, mut tags, fields, ts) = reading(&line);
+                prop_assume!(!tags.iter().any(|(k, _)| k == "site"));
+                tags.push(("site".into(), "hn".into()));
+                tags.sort();
+                prop_assert_eq!(reading(forwarded), (m, tags, fields, Some(ts.unwrap_or(42))), "{:?} -> {:?}", line, forwarded);
+            }
 
             /// Whatever the body, normalising it gives an answer, never a panic,
             /// and every line is accounted for.

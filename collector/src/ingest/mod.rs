@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod lines;
+pub mod parse;
 pub mod rate;
 
 use std::collections::HashMap;
@@ -193,6 +194,7 @@ async fn write(
     let parse_as = who.clone();
     let inflated_size = if encoding == "identity" || encoding.is_empty() { raw.len() } else { raw.len() * 8 };
     let (limiter, rate) = (app.clone(), live.rate);
+    let rules = lines::SinkRules { unsigned_as_signed: live.sinks.iter().any(|s| s.v1) };
     // The permit and the charge go with the work: a client that goes away
     // mid-request neither frees its body's place before the parsing ends
     // nor escapes the rate limit.
@@ -209,16 +211,13 @@ async fn write(
         })?;
         let lines = raw.iter().filter(|&&b| b == b'\n').count() + usize::from(raw.last().is_some_and(|&b| b != b'\n'));
         charge(raw.len(), lines);
-        let text = std::str::from_utf8(&raw).map_err(|e| {
-            (
-                RequestRejection::BadRequest,
-                WriteError::new(StatusCode::BAD_REQUEST, "invalid", format!("body is not UTF-8: {e}")),
-            )
-        })?;
+        // Bytes that are not UTF-8 are read as U+FFFD, which is what
+        // InfluxDB shows for them (docs/architecture.md).
+        let text = parse::to_utf8(&raw);
         let watch = |m: &str| {
             watched.as_ref().is_some_and(|w| w.contains(m)) || (trends && crate::trends::MEASUREMENTS.contains(&m))
         };
-        Ok(lines::normalize_watching(text, &parse_as, multiplier, dcwatch_common::now_ns(), &watch))
+        Ok(lines::normalize_watching(&text, &parse_as, multiplier, dcwatch_common::now_ns(), rules, &watch))
     };
     let parsed = if inflated_size >= crate::bulk::LARGE_BODY_BYTES {
         crate::bulk::run(parse)
@@ -347,11 +346,17 @@ async fn write(
     let mut all: Vec<_> = n.invalid.iter().chain(&n.forbidden).collect();
     all.sort_by_key(|e| e.line);
     let first = all[0];
-    let message = format!(
-        "partial write: line {}: {} (accepted: {}, rejected: {}; do not resend this body)",
-        first.line, first.message, n.accepted, rejected
-    );
-    tracing::warn!(agent = %who.name, error = %message, "write partly rejected");
+    // "partial write" only when some lines are in: then the body must not
+    // be resent; when none are, the writer may fix it and send it again.
+    let message = if n.accepted > 0 {
+        format!(
+            "partial write: line {}: {} (accepted: {}, rejected: {}; do not resend this body)",
+            first.line, first.message, n.accepted, rejected
+        )
+    } else {
+        format!("line {}: {} (rejected: {rejected}, nothing was accepted)", first.line, first.message)
+    };
+    tracing::warn!(agent = %who.name, error = %message, "write rejected in part or in whole");
     Err(WriteError { line: Some(first.line), ..WriteError::new(StatusCode::BAD_REQUEST, "invalid", message) })
 }
 

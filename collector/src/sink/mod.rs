@@ -38,7 +38,8 @@ pub fn spawn_all(
             stats.clone(),
             shutdown.clone(),
         );
-        sinks.push(Sink { name: c.name.clone(), endpoint, stats });
+        let v1 = c.flavour == dcwatch_common::write::Flavour::V1;
+        sinks.push(Sink { name: c.name.clone(), endpoint, v1, stats });
         tasks.push(task);
     }
     Ok((sinks, tasks))

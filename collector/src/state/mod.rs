@@ -18,6 +18,9 @@ use crate::ingest::auth::{Forbidden, Tokens};
 pub struct Sink {
     pub name: String,
     pub endpoint: String,
+    /// An InfluxDB 1.x sink (`flavour: v1`): it cannot store unsigned
+    /// integers, so ingest writes them as signed ones.
+    pub v1: bool,
     pub stats: Arc<forward::Stats>,
 }
 
