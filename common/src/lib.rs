@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod forward;
+pub mod isolate;
 pub mod lp;
 pub mod redact;
 pub mod schema;
