@@ -100,6 +100,9 @@ impl Delivery {
     }
 }
 
+/// A refusal already received for a set of lines: status and message.
+type Answer = (u16, String);
+
 /// Longest part of a refused line that is logged.
 pub const LINE_SHOWN: usize = 200;
 
@@ -127,8 +130,7 @@ where
 
     // Sets of line indices still to deliver, with the answer already known
     // for the set, if any. Popped first half first, so order is kept.
-    let mut todo: Vec<(Vec<usize>, Option<(u16, String)>)> =
-        vec![((0..lines.len()).collect(), Some((status, message)))];
+    let mut todo: Vec<(Vec<usize>, Option<Answer>)> = vec![((0..lines.len()).collect(), Some((status, message)))];
     while let Some((set, known)) = todo.pop() {
         let (status, message) = match known {
             Some(k) => k,

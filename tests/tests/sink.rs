@@ -49,10 +49,11 @@ fn a_type_conflict_in_a_shared_batch_drops_only_the_conflicting_lines_in_influxd
     // A conflict within the batch, across two requests: ingest sees each alone.
     assert_eq!(collector.post("/api/v2/write", Some(WRITER_B), false, b"mix value=7i 5000000000\n").0, 204);
 
+    let dropped = "dcwatch_collector_sink_points_dropped_total";
     wait_for("the sink to finish the batch", || {
-        (sink_metric(&collector, "dcwatch_collector_sink_queue_points", "") == 0.0
-            && sink_metric(&collector, "dcwatch_collector_sink_points_sent_total", "") > 0.0)
-            .then_some(())
+        let sent = sink_metric(&collector, "dcwatch_collector_sink_points_sent_total", "");
+        let lost = sink_metric(&collector, dropped, ",reason=\"type_conflict\"");
+        (sink_metric(&collector, "dcwatch_collector_sink_queue_points", "") == 0.0 && sent + lost == 14.0).then_some(())
     });
     let count = influx.scalar("dc", "SELECT count(\"value\") FROM \"good\" WHERE \"writer\" = 'a'");
     assert_eq!(count.and_then(|v| v.as_u64()), Some(10), "all of writer A's points are stored");
@@ -67,7 +68,6 @@ fn a_type_conflict_in_a_shared_batch_drops_only_the_conflicting_lines_in_influxd
     assert_eq!(values("mix"), vec![2.5]);
 
     assert_eq!(sink_metric(&collector, "dcwatch_collector_sink_points_sent_total", ""), 12.0);
-    let dropped = "dcwatch_collector_sink_points_dropped_total";
     assert_eq!(sink_metric(&collector, dropped, ",reason=\"type_conflict\""), 2.0);
     for reason in ["unparsable", "too_large", "refused", "spool_bound"] {
         assert_eq!(sink_metric(&collector, dropped, &format!(",reason=\"{reason}\"")), 0.0, "{reason}");
