@@ -33,6 +33,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::isolate::{self, Delivery, Reason};
+use crate::origin::Origins;
 use crate::spool::Spool;
 use crate::write::Writer;
 
@@ -64,6 +65,9 @@ pub struct ForwarderSettings {
     /// Batches written at once. 1 keeps strict order (the agent); more lets a
     /// collector sink keep up with many agents (InfluxDB orders by timestamp).
     pub max_in_flight: usize,
+    /// Who wrote each spool record (the collector's ingest tokens), to name
+    /// the writer of a refused line in the log; `None` in the agent.
+    pub origins: Option<Arc<Origins>>,
 }
 
 /// Counters shared with whoever reports them (heartbeat, /metrics).
@@ -121,6 +125,22 @@ struct Batch {
     end: u64,
     lines: u64,
     body: Arc<Vec<u8>>,
+    /// Each record's sequence number and non-empty lines in `body`, in order.
+    records: Vec<(u64, usize)>,
+}
+
+impl Batch {
+    /// The spool record holding the batch's `index`th non-empty line.
+    fn record_of(&self, index: usize) -> Option<u64> {
+        let mut first = 0;
+        for &(seq, n) in &self.records {
+            if index < first + n {
+                return Some(seq);
+            }
+            first += n;
+        }
+        None
+    }
 }
 
 /// Starts the forwarder for spool consumer `consumer`. It ends when
@@ -255,7 +275,11 @@ async fn run(
                             body.extend_from_slice(&r.data);
                         }
                         unread = unread.saturating_sub(lines);
-                        Batch { start: from, end: next, lines, body: Arc::new(body) }
+                        let records = records
+                            .iter()
+                            .map(|r| (r.seq, r.data.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count()))
+                            .collect();
+                        Batch { start: from, end: next, lines, body: Arc::new(body), records }
                     }
                 };
                 let (w, body) = (writer.clone(), batch.body.clone());
@@ -310,7 +334,10 @@ async fn run(
                             stats.last_success_ns.store(crate::now_ns(), Ordering::Relaxed);
                         }
                         if !refused.is_empty() {
-                            report_refused(&s.name, writer.endpoint(), &refused, sent, requests, &stats);
+                            let writer_of = |index: Option<usize>| -> Option<Arc<str>> {
+                                s.origins.as_ref()?.of(done.record_of(index?)?)
+                            };
+                            report_refused(&s.name, writer.endpoint(), &refused, sent, requests, &stats, writer_of);
                         }
                         backoff = Duration::from_millis(500);
                         last_accepted = Instant::now();
@@ -370,12 +397,22 @@ async fn run(
 /// Logs and counts the lines the target refused in one batch. ERROR: this
 /// is data loss. Each refused line is logged once, up to
 /// [`REFUSED_LOGGED_PER_BATCH`] per batch; the rest are summed.
-fn report_refused(name: &str, endpoint: &str, refused: &[isolate::Refused], sent: u64, requests: u32, stats: &Stats) {
+fn report_refused(
+    name: &str,
+    endpoint: &str,
+    refused: &[isolate::Refused],
+    sent: u64,
+    requests: u32,
+    stats: &Stats,
+    writer_of: impl Fn(Option<usize>) -> Option<Arc<str>>,
+) {
     for (i, r) in refused.iter().enumerate() {
         stats.count_rejected(r.reason, r.lines);
         if i < REFUSED_LOGGED_PER_BATCH {
+            let writer = writer_of(r.index);
             tracing::error!(
                 forwarder = %name, endpoint = %endpoint, reason = r.reason.label(), lines = r.lines,
+                writer = writer.as_deref().unwrap_or("(unknown)"),
                 line = r.line.as_deref().unwrap_or("(not named)"), error = %format!("HTTP {}: {}", r.status, r.message),
                 "the target refused this data itself; a retry cannot succeed, so it is dropped"
             );
@@ -426,6 +463,13 @@ mod tests {
         assert_eq!(backoff_ceiling(t0, t0 + Duration::from_secs(61), max), PROBE_INTERVAL);
         assert_eq!(backoff_ceiling(t0, t0 + RECENT_WINDOW, max), max);
         assert_eq!(backoff_ceiling(t0, t0, Duration::from_secs(2)), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_line_of_a_batch_is_found_in_its_spool_record() {
+        let b =
+            Batch { start: 7, end: 10, lines: 4, body: Arc::new(Vec::new()), records: vec![(7, 1), (8, 0), (9, 3)] };
+        assert_eq!([0, 1, 3, 4].map(|i| b.record_of(i)), [Some(7), Some(9), Some(9), None]);
     }
 
     #[test]

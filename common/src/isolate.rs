@@ -75,6 +75,8 @@ pub struct Refused {
     /// The line (cut to [`LINE_SHOWN`] bytes), when the target or the search
     /// named it.
     pub line: Option<String>,
+    /// Its index among the batch's non-empty lines, when named.
+    pub index: Option<usize>,
     pub status: u16,
     pub message: String,
 }
@@ -123,8 +125,9 @@ where
     let lines: Vec<&[u8]> = body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
     let mut refused = Vec::new();
     if let Some((rejected, line_no)) = collector_partial_write(&message) {
-        let line = line_no.and_then(|n| lines.get(n.checked_sub(1)?)).map(|l| shown(l));
-        refused.push(Refused { reason: Reason::of(status, &message), lines: rejected, line, status, message });
+        let index = line_no.and_then(|n| n.checked_sub(1)).filter(|i| *i < lines.len());
+        let line = index.map(|i| shown(lines[i]));
+        refused.push(Refused { reason: Reason::of(status, &message), lines: rejected, line, index, status, message });
         return Delivery::Done { refused, requests };
     }
 
@@ -152,8 +155,9 @@ where
         let reason = Reason::of(status, &message);
         if set.len() <= 1 || !matches!(status, 400 | 413 | 422) {
             // A single line, or a refusal that splitting cannot change.
-            let line = (set.len() == 1).then(|| shown(lines[set[0]]));
-            refused.push(Refused { reason, lines: set.len().max(1) as u64, line, status, message });
+            let index = (set.len() == 1).then(|| set[0]);
+            let line = index.map(|i| shown(lines[i]));
+            refused.push(Refused { reason, lines: set.len().max(1) as u64, line, index, status, message });
             continue;
         }
         let named = quoted_lines(&message);
@@ -165,6 +169,7 @@ where
                     reason,
                     lines: 1,
                     line: Some(shown(lines[i])),
+                    index: Some(i),
                     status,
                     message: message.clone(),
                 });
@@ -269,6 +274,7 @@ mod tests {
                     reason: Reason::TypeConflict,
                     lines: 1,
                     line: Some("cpu,bad=1 value=1i 3".into()),
+                    index: Some(2),
                     status: 400,
                     message: CONFLICT.into(),
                 }],
@@ -322,6 +328,7 @@ mod tests {
                     reason: Reason::Refused,
                     lines: 1,
                     line: Some("b,site=x,site=y v=2 2".into()),
+                    index: Some(1),
                     status: 400,
                     message: message.into(),
                 }],

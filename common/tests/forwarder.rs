@@ -65,6 +65,7 @@ fn settings(max_backoff: Duration) -> ForwarderSettings {
         max_backoff,
         shutdown_timeout: Duration::from_secs(5),
         max_in_flight: 1,
+        origins: None,
     }
 }
 

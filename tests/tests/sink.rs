@@ -77,6 +77,8 @@ fn a_type_conflict_in_a_shared_batch_drops_only_the_conflicting_lines_in_influxd
     let log = collector.proc.output();
     for line in ["cpu,site=hn-dc1 value=1i 2000000000", "mix,site=hn-dc1 value=7i 5000000000"] {
         assert_eq!(log.matches(line).count(), 1, "{line} is logged once:\n{log}");
+        let logged = log.lines().find(|l| l.contains(line)).expect("logged");
+        assert!(logged.contains("writer=\"writer-b\"") || logged.contains("writer=writer-b"), "{logged}");
     }
     assert_eq!(
         log.matches("reason=\"type_conflict\"").count() + log.matches("reason=type_conflict").count(),

@@ -244,7 +244,10 @@ async fn write(
                 .map_err(|e| std::io::Error::other(e.to_string()))
                 .and_then(|r| r);
             let durable = match appended {
-                Ok(seq) => d.committer.wait_durable(seq).await,
+                Ok(seq) => {
+                    d.origins.record(seq, &who.name);
+                    d.committer.wait_durable(seq).await
+                }
                 Err(e) => Err(e.to_string()),
             };
             if let Err(e) = durable {
