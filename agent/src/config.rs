@@ -688,6 +688,7 @@ impl AgentConfig {
             shutdown_timeout: Duration::from_secs(self.agent.shutdown_timeout_secs),
             // One server's points are few: one batch at a time keeps them in order.
             max_in_flight: 1,
+            origins: None,
         }
     }
 }

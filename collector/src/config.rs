@@ -688,6 +688,7 @@ impl SinkConfig {
             max_backoff: Duration::from_secs(self.max_backoff_secs.max(1)),
             shutdown_timeout,
             max_in_flight: self.max_in_flight,
+            origins: None,
         }
     }
 }

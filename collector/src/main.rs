@@ -195,10 +195,10 @@ fn build_live(
         (Vec::new(), Vec::new(), None)
     } else {
         let names: Vec<&str> = config.sinks.iter().map(|s| s.name.as_str()).collect();
-        let (spool, committer) = match previous.and_then(|p| p.durable.as_ref()) {
+        let (spool, committer, origins) = match previous.and_then(|p| p.durable.as_ref()) {
             Some(d) => {
                 d.spool.set_consumers(&names).context("cannot update the spool's consumers")?;
-                (d.spool.clone(), d.committer.clone())
+                (d.spool.clone(), d.committer.clone(), d.origins.clone())
             }
             None => {
                 let (spool, report) = Spool::open(config.spool.spool_settings(), &names)
@@ -208,14 +208,14 @@ fn build_live(
                     "spool opened"
                 );
                 let committer = Committer::start(spool.clone());
-                (spool, committer)
+                (spool, committer, Default::default())
             }
         };
         let counters =
             |name: &str| previous.and_then(|p| p.sinks.iter().find(|s| s.name == name)).map(|s| s.stats.clone());
-        let (sinks, tasks) =
-            sink::spawn_all(&config.sinks, &spool, shutdown_timeout, stop_rx, counters).map_err(anyhow::Error::msg)?;
-        (sinks, tasks, Some(state::Durable { spool, committer }))
+        let (sinks, tasks) = sink::spawn_all(&config.sinks, &spool, &origins, shutdown_timeout, stop_rx, counters)
+            .map_err(anyhow::Error::msg)?;
+        (sinks, tasks, Some(state::Durable { spool, committer, origins }))
     };
     let live = state::Live {
         tokens: ingest::auth::Tokens::new(config.ingest.tokens.iter().map(|t| &t.value), config.ingest.allow_anonymous),

@@ -13,6 +13,14 @@
 //! `max_in_flight` batches that were in flight are sent again. InfluxDB keeps
 //! one point per series and timestamp, so a resent point is not a duplicate
 //! there.
+//!
+//! A batch the target refuses as bad data is searched for the lines it
+//! refuses ([`crate::isolate`]): only those are dropped, counted by reason.
+//!
+//! Backoff after passing faults doubles from 0.5 s up to `max_backoff`, but
+//! while the target accepted a write within the last [`RECENT_WINDOW`] (or the
+//! forwarder started within it) the wait is capped at [`PROBE_INTERVAL`], so
+//! delivery resumes within seconds of a restarted peer's return.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -24,8 +32,20 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::isolate::{self, Delivery, Reason};
+use crate::origin::Origins;
 use crate::spool::Spool;
-use crate::write::{Outcome, Writer};
+use crate::write::Writer;
+
+/// Longest wait between retries to a target that accepted a write within
+/// [`RECENT_WINDOW`]: a peer that restarts is back in use within this.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(5);
+/// How long after its last accepted write (or the forwarder's start) a target
+/// is probed every [`PROBE_INTERVAL`] at most; after that the backoff grows to
+/// `max_backoff`.
+pub const RECENT_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Refused lines logged one by one per batch; the rest are summed in one line.
+const REFUSED_LOGGED_PER_BATCH: usize = 10;
 
 /// Batching and retry settings.
 #[derive(Debug, Clone)]
@@ -45,6 +65,9 @@ pub struct ForwarderSettings {
     /// Batches written at once. 1 keeps strict order (the agent); more lets a
     /// collector sink keep up with many agents (InfluxDB orders by timestamp).
     pub max_in_flight: usize,
+    /// Who wrote each spool record (the collector's ingest tokens), to name
+    /// the writer of a refused line in the log; `None` in the agent.
+    pub origins: Option<Arc<Origins>>,
 }
 
 /// Counters shared with whoever reports them (heartbeat, /metrics).
@@ -61,9 +84,39 @@ pub struct Stats {
     pub errors_total: AtomicU64,
     /// Lines the target refused as bad data (part of `dropped_lines`).
     pub rejected_lines: AtomicU64,
+    /// `rejected_lines` by reason, indexed as [`Reason::ALL`].
+    pub rejected_by_reason: [AtomicU64; 4],
+    /// Lines the spool's bound dropped before this forwarder had them (part
+    /// of `dropped_lines`).
+    pub spool_dropped_lines: AtomicU64,
     /// Unix time (ns) of the last successful write; 0 before the first.
     pub last_success_ns: AtomicI64,
     pub last_error: Mutex<Option<String>>,
+}
+
+impl Stats {
+    /// Lines the target refused for `reason`.
+    pub fn rejected(&self, reason: Reason) -> u64 {
+        let i = Reason::ALL.iter().position(|r| *r == reason).expect("every reason is in ALL");
+        self.rejected_by_reason[i].load(Ordering::Relaxed)
+    }
+
+    fn count_rejected(&self, reason: Reason, lines: u64) {
+        let i = Reason::ALL.iter().position(|r| *r == reason).expect("every reason is in ALL");
+        self.rejected_by_reason[i].fetch_add(lines, Ordering::Relaxed);
+        self.rejected_lines.fetch_add(lines, Ordering::Relaxed);
+    }
+}
+
+/// The longest wait after a passing fault: [`PROBE_INTERVAL`] while the
+/// target accepted a write (or the forwarder started) within
+/// [`RECENT_WINDOW`] of `now`, else `max_backoff`.
+fn backoff_ceiling(last_accepted: Instant, now: Instant, max_backoff: Duration) -> Duration {
+    if now.saturating_duration_since(last_accepted) < RECENT_WINDOW {
+        PROBE_INTERVAL.min(max_backoff)
+    } else {
+        max_backoff
+    }
 }
 
 /// A batch: records `[start, end)` of the spool, their lines, and the body.
@@ -72,6 +125,22 @@ struct Batch {
     end: u64,
     lines: u64,
     body: Arc<Vec<u8>>,
+    /// Each record's sequence number and non-empty lines in `body`, in order.
+    records: Vec<(u64, usize)>,
+}
+
+impl Batch {
+    /// The spool record holding the batch's `index`th non-empty line.
+    fn record_of(&self, index: usize) -> Option<u64> {
+        let mut first = 0;
+        for &(seq, n) in &self.records {
+            if index < first + n {
+                return Some(seq);
+            }
+            first += n;
+        }
+        None
+    }
 }
 
 /// Starts the forwarder for spool consumer `consumer`. It ends when
@@ -143,10 +212,13 @@ async fn run(
     let mut st = State { read_pos: start, commit: start, finished: BTreeMap::new() };
     let mut appended = spool.subscribe();
     let mut retry: VecDeque<Batch> = VecDeque::new();
-    let mut tasks: JoinSet<Outcome> = JoinSet::new();
+    let mut tasks: JoinSet<Delivery> = JoinSet::new();
     let mut inflight: HashMap<tokio::task::Id, Batch> = HashMap::new();
     let mut next_attempt = Instant::now();
     let mut backoff = Duration::from_millis(500);
+    // Starting counts as recent: a peer that is down when we start is
+    // probably restarting too.
+    let mut last_accepted = Instant::now();
     let mut flush_at: Option<Instant> = None;
     let mut stop_by: Option<Instant> = None;
 
@@ -159,6 +231,7 @@ async fn run(
         }
         st.read_pos = st.read_pos.max(st.commit);
         stats.queued_lines.store(cs.queued_lines, Ordering::Relaxed);
+        stats.spool_dropped_lines.store(cs.dropped_lines, Ordering::Relaxed);
         stats.dropped_lines.store(cs.dropped_lines + stats.rejected_lines.load(Ordering::Relaxed), Ordering::Relaxed);
 
         let now = Instant::now();
@@ -207,11 +280,23 @@ async fn run(
                             body.extend_from_slice(&r.data);
                         }
                         unread = unread.saturating_sub(lines);
-                        Batch { start: from, end: next, lines, body: Arc::new(body) }
+                        let records = records
+                            .iter()
+                            .map(|r| (r.seq, r.data.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count()))
+                            .collect();
+                        Batch { start: from, end: next, lines, body: Arc::new(body), records }
                     }
                 };
                 let (w, body) = (writer.clone(), batch.body.clone());
-                let id = tasks.spawn(async move { w.write(&body).await }).id();
+                let id = tasks
+                    .spawn(async move {
+                        isolate::deliver(body, |b| {
+                            let w = w.clone();
+                            async move { w.write(&b).await }
+                        })
+                        .await
+                    })
+                    .id();
                 inflight.insert(id, batch);
             }
             if unread == 0 && retry.is_empty() {
@@ -241,35 +326,37 @@ async fn run(
             Some(res) = tasks.join_next_with_id(), if !tasks.is_empty() => {
                 let (id, outcome) = match res {
                     Ok((id, outcome)) => (id, outcome),
-                    Err(e) => (e.id(), Outcome::Retry { after: None, reason: format!("write task failed: {e}") }),
+                    Err(e) => (e.id(), Delivery::Retry { after: None, reason: format!("write task failed: {e}") }),
                 };
                 let done = inflight.remove(&id).expect("every task has its batch");
                 match outcome {
-                    Outcome::Written => {
-                        stats.sent_lines.fetch_add(done.lines, Ordering::Relaxed);
-                        stats.sent_batches.fetch_add(1, Ordering::Relaxed);
-                        stats.last_success_ns.store(crate::now_ns(), Ordering::Relaxed);
+                    Delivery::Done { refused, requests } => {
+                        let refused_lines: u64 = refused.iter().map(|r| r.lines).sum();
+                        let sent = done.lines.saturating_sub(refused_lines);
+                        if sent > 0 {
+                            stats.sent_lines.fetch_add(sent, Ordering::Relaxed);
+                            stats.sent_batches.fetch_add(1, Ordering::Relaxed);
+                            stats.last_success_ns.store(crate::now_ns(), Ordering::Relaxed);
+                        }
+                        if !refused.is_empty() {
+                            let writer_of = |index: Option<usize>| -> Option<Arc<str>> {
+                                s.origins.as_ref()?.of(done.record_of(index?)?)
+                            };
+                            report_refused(&s.name, writer.endpoint(), &refused, sent, requests, &stats, writer_of);
+                        }
                         backoff = Duration::from_millis(500);
+                        last_accepted = Instant::now();
                         if let Some(c) = st.finish(done.start, done.end) {
                             ack(&spool, consumer, c, &s.name);
                         }
                     }
-                    Outcome::Rejected { status, message } => {
-                        let text = format!("HTTP {status}: {message}");
-                        tracing::error!(
-                            forwarder = %s.name, endpoint = %writer.endpoint(), lines = done.lines, error = %text,
-                            "the target refused the data itself; a retry cannot succeed, so the batch is dropped"
-                        );
-                        // The reason first: whoever sees the count then sees why.
-                        *stats.last_error.lock().expect("not poisoned") = Some(text);
-                        stats.errors_total.fetch_add(1, Ordering::Relaxed);
-                        stats.rejected_lines.fetch_add(done.lines, Ordering::Relaxed);
-                        if let Some(c) = st.finish(done.start, done.end) {
-                            ack(&spool, consumer, c, &s.name);
-                        }
-                    }
-                    Outcome::Retry { after, reason } => {
-                        let wait = after.unwrap_or_else(|| jitter(backoff)).min(s.max_backoff.max(Duration::from_secs(1)));
+                    Delivery::Retry { after, reason } => {
+                        let ceiling = backoff_ceiling(last_accepted, Instant::now(), s.max_backoff);
+                        let wait = match after {
+                            // The target said when: it knows its own state best.
+                            Some(after) => after.min(s.max_backoff.max(Duration::from_secs(1))),
+                            None => jitter(backoff.min(ceiling)),
+                        };
                         backoff = (backoff * 2).min(s.max_backoff);
                         tracing::warn!(
                             forwarder = %s.name, endpoint = %writer.endpoint(), error = %reason,
@@ -282,7 +369,7 @@ async fn run(
                         // Due again as soon as the backoff allows, new data or not.
                         flush_at = Some(Instant::now());
                     }
-                    Outcome::Stalled { status, message } => {
+                    Delivery::Stalled { status, message } => {
                         let text = format!("HTTP {status}: {message}");
                         tracing::error!(
                             forwarder = %s.name, endpoint = %writer.endpoint(), error = %text,
@@ -312,6 +399,42 @@ async fn run(
     }
 }
 
+/// Logs and counts the lines the target refused in one batch. ERROR: this
+/// is data loss. Each refused line is logged once, up to
+/// [`REFUSED_LOGGED_PER_BATCH`] per batch; the rest are summed.
+fn report_refused(
+    name: &str,
+    endpoint: &str,
+    refused: &[isolate::Refused],
+    sent: u64,
+    requests: u32,
+    stats: &Stats,
+    writer_of: impl Fn(Option<usize>) -> Option<Arc<str>>,
+) {
+    for (i, r) in refused.iter().enumerate() {
+        stats.count_rejected(r.reason, r.lines);
+        if i < REFUSED_LOGGED_PER_BATCH {
+            let writer = writer_of(r.index);
+            tracing::error!(
+                forwarder = %name, endpoint = %endpoint, reason = r.reason.label(), lines = r.lines,
+                writer = writer.as_deref().unwrap_or("(unknown)"),
+                line = r.line.as_deref().unwrap_or("(not named)"), error = %format!("HTTP {}: {}", r.status, r.message),
+                "the target refused this data itself; a retry cannot succeed, so it is dropped"
+            );
+        }
+    }
+    let total: u64 = refused.iter().map(|r| r.lines).sum();
+    if refused.len() > REFUSED_LOGGED_PER_BATCH {
+        let more: u64 = refused[REFUSED_LOGGED_PER_BATCH..].iter().map(|r| r.lines).sum();
+        tracing::error!(forwarder = %name, endpoint = %endpoint, lines = more, "and more refused lines in the same batch, not logged one by one");
+    }
+    tracing::info!(forwarder = %name, sent_lines = sent, refused_lines = total, requests, "delivered a batch the target partly refused");
+    // The reason first: whoever sees the count then sees why.
+    let first = &refused[0];
+    *stats.last_error.lock().expect("not poisoned") = Some(format!("HTTP {}: {}", first.status, first.message));
+    stats.errors_total.fetch_add(1, Ordering::Relaxed);
+}
+
 fn ack(spool: &Spool, consumer: usize, commit: u64, name: &str) {
     if let Err(e) = spool.ack(consumer, commit) {
         tracing::error!(forwarder = %name, error = %e, "cannot persist the spool cursor; after a restart some points may be sent again");
@@ -336,6 +459,22 @@ mod tests {
             let j = jitter(Duration::from_secs(4));
             assert!(j >= Duration::from_secs(2) && j <= Duration::from_secs(4), "{j:?}");
         }
+    }
+
+    #[test]
+    fn a_target_that_accepted_recently_is_probed_every_probe_interval_at_most() {
+        let t0 = Instant::now();
+        let max = Duration::from_secs(60);
+        assert_eq!(backoff_ceiling(t0, t0 + Duration::from_secs(61), max), PROBE_INTERVAL);
+        assert_eq!(backoff_ceiling(t0, t0 + RECENT_WINDOW, max), max);
+        assert_eq!(backoff_ceiling(t0, t0, Duration::from_secs(2)), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_line_of_a_batch_is_found_in_its_spool_record() {
+        let b =
+            Batch { start: 7, end: 10, lines: 4, body: Arc::new(Vec::new()), records: vec![(7, 1), (8, 0), (9, 3)] };
+        assert_eq!([0, 1, 3, 4].map(|i| b.record_of(i)), [Some(7), Some(9), Some(9), None]);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 
 pub mod config;
 pub mod forward;
+pub mod isolate;
 pub mod lp;
+pub mod origin;
 pub mod redact;
 pub mod schema;
 pub mod spool;

@@ -65,6 +65,7 @@ fn settings(max_backoff: Duration) -> ForwarderSettings {
         max_backoff,
         shutdown_timeout: Duration::from_secs(5),
         max_in_flight: 1,
+        origins: None,
     }
 }
 
@@ -195,4 +196,50 @@ async fn past_the_spool_bound_the_oldest_lines_are_dropped_and_counted() {
     // 6 × 64 = 384 bytes > 200: the three oldest segments go.
     until("three drops", || stats.dropped_lines.load(Ordering::Relaxed) == 3).await;
     assert_eq!(sp.consumer_stats(0).queued_lines, 3);
+}
+
+/// A target that refuses, as InfluxDB 1.x does a type conflict (naming no
+/// line), any body holding a line with `bad`, and records what it accepted.
+async fn picky_target() -> (Arc<Mutex<Vec<String>>>, String) {
+    let accepted: Arc<Mutex<Vec<String>>> = Default::default();
+    let seen = accepted.clone();
+    let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+        let seen = seen.clone();
+        async move {
+            let text = String::from_utf8(body.to_vec()).unwrap();
+            if text.contains("bad") {
+                let msg = r#"{"error":"partial write: field type conflict: input field \"v\" on measurement \"bad\" is type integer, already exists as type float dropped=1"}"#;
+                return (StatusCode::BAD_REQUEST, msg);
+            }
+            seen.lock().unwrap().push(text);
+            (StatusCode::NO_CONTENT, "")
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (accepted, url)
+}
+
+#[tokio::test]
+async fn a_refused_batch_delivers_its_good_lines_and_counts_only_the_bad_one_by_reason() {
+    let (accepted, url) = picky_target().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sp = spool(dir.path(), 1 << 20);
+    let (_stop, stop_rx) = watch::channel(false);
+    let mut s = settings(Duration::from_secs(2));
+    s.flush_interval = Duration::from_millis(300);
+    let (stats, _task) = forward::spawn(writer(&url), s, sp.clone(), 0, stop_rx);
+    // Two writers' records in one batch.
+    push(&sp, "a v=1 1\na v=2 2\na v=3 3\n");
+    push(&sp, "bad v=1i 4\nb v=5 5\n");
+    until("the batch to be finished", || sp.consumer_stats(0).queued_lines == 0).await;
+    assert_eq!(stats.sent_lines.load(Ordering::Relaxed), 4);
+    assert_eq!(stats.sent_batches.load(Ordering::Relaxed), 1);
+    assert_eq!(stats.rejected_lines.load(Ordering::Relaxed), 1);
+    assert_eq!(stats.rejected(dcwatch_common::isolate::Reason::TypeConflict), 1);
+    assert_eq!(stats.rejected(dcwatch_common::isolate::Reason::Refused), 0);
+    until("the dropped count", || stats.dropped_lines.load(Ordering::Relaxed) == 1).await;
+    let stored: String = accepted.lock().unwrap().concat();
+    assert_eq!(stored, "a v=1 1\na v=2 2\na v=3 3\nb v=5 5\n");
 }

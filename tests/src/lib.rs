@@ -422,6 +422,12 @@ impl Collector {
         self.metrics().lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
     }
 
+    /// The sum of the metric lines whose series starts with `prefix`
+    /// (`name{sink="s"` adds up every reason of a sink); None if none.
+    pub fn metric_sum(&self, prefix: &str) -> Option<f64> {
+        metric_sum(&self.metrics(), prefix)
+    }
+
     /// Posts a body; returns the status and the answer text.
     pub fn post(&self, path_and_query: &str, token: Option<&str>, gzip: bool, body: &[u8]) -> (u16, String) {
         let mut req = self.client().post(format!("{}{}", self.url(), path_and_query));
@@ -437,6 +443,14 @@ impl Collector {
         let resp = req.body(body).send().expect("post to collector");
         (resp.status().as_u16(), resp.text().unwrap_or_default())
     }
+}
+
+/// The sum of the lines of a `/metrics` text whose series starts with
+/// `prefix`; None if none does.
+pub fn metric_sum(text: &str, prefix: &str) -> Option<f64> {
+    let values: Vec<f64> =
+        text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit_once(' ')?.1.parse().ok()).collect();
+    (!values.is_empty()).then(|| values.iter().sum())
 }
 
 /// One HTTP/1.1 request on a connection of its own that the server closes

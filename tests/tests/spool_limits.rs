@@ -128,7 +128,7 @@ fn sixteen_writers_against_a_full_spool_get_503s_and_every_acknowledged_point_su
     wait_for("the sink to drain", || {
         (collector.metric("dcwatch_collector_sink_queue_points{sink=\"influx\"}") == Some(0.0)).then_some(())
     });
-    assert_eq!(collector.metric("dcwatch_collector_sink_points_dropped_total{sink=\"influx\"}"), Some(0.0));
+    assert_eq!(collector.metric_sum("dcwatch_collector_sink_points_dropped_total{sink=\"influx\""), Some(0.0));
     assert!(!collector.proc.output().contains("dropped the oldest segment"), "{}", collector.proc.output());
 }
 
@@ -163,7 +163,7 @@ fn a_sink_behind_a_segment_drop_oldest_deleted_reaches_the_end_and_the_spool_shr
     }
     let total = (BATCHES * PER_BATCH) as u64;
     wait_for("a drop to be counted", || {
-        collector.metric("dcwatch_collector_sink_points_dropped_total{sink=\"influx\"}").filter(|d| *d > 0.0)
+        collector.metric_sum("dcwatch_collector_sink_points_dropped_total{sink=\"influx\"").filter(|d| *d > 0.0)
     });
     assert!(collector.proc.output().contains("when_full: drop_oldest"));
     // The collector's own alarm: a 204 no longer meant delivered.
@@ -185,7 +185,7 @@ fn a_sink_behind_a_segment_drop_oldest_deleted_reaches_the_end_and_the_spool_shr
         (collector.metric("dcwatch_collector_sink_queue_points{sink=\"influx\"}") == Some(0.0)).then_some(())
     });
     let dropped =
-        collector.metric("dcwatch_collector_sink_points_dropped_total{sink=\"influx\"}").expect("dropped") as u64;
+        collector.metric_sum("dcwatch_collector_sink_points_dropped_total{sink=\"influx\"").expect("dropped") as u64;
     assert_eq!(dropped % PER_BATCH as u64, 0, "whole records are dropped");
     assert!(dropped > 0 && dropped < total, "{dropped}");
     // The spool kept the newest `total - dropped` points (v counts from 0):
@@ -279,5 +279,5 @@ fn a_spool_that_filled_its_disk_takes_writes_again_once_drained_without_and_afte
     take_one(b);
     acked += PER_BATCH as u64;
     wait_for("the new point in InfluxDB", || (stored(&influx) == acked).then_some(()));
-    assert_eq!(collector.metric("dcwatch_collector_sink_points_dropped_total{sink=\"influx\"}"), Some(0.0));
+    assert_eq!(collector.metric_sum("dcwatch_collector_sink_points_dropped_total{sink=\"influx\""), Some(0.0));
 }

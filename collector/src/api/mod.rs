@@ -215,16 +215,10 @@ async fn metrics(State(app): State<Arc<AppState>>, client: access::Client, heade
     }
 
     type Get = fn(&dcwatch_common::forward::Stats) -> i64;
-    let sink_metrics: [(&str, &str, &str, Get); 6] = [
+    let sink_metrics: [(&str, &str, &str, Get); 5] = [
         ("dcwatch_collector_sink_points_sent_total", "counter", "Points written to the sink.", |st| {
             st.sent_lines.load(Ordering::Relaxed) as i64
         }),
-        (
-            "dcwatch_collector_sink_points_dropped_total",
-            "counter",
-            "Points the sink refused as bad data, or dropped past the buffer bound.",
-            |st| st.dropped_lines.load(Ordering::Relaxed) as i64,
-        ),
         ("dcwatch_collector_sink_queue_points", "gauge", "Points waiting for the sink.", |st| {
             st.queued_lines.load(Ordering::Relaxed) as i64
         }),
@@ -246,6 +240,31 @@ async fn metrics(State(app): State<Arc<AppState>>, client: access::Client, heade
         for sink in &live.sinks {
             let _ = writeln!(m, "{name}{{sink=\"{}\"}} {}", label(&sink.name), get(&sink.stats));
         }
+    }
+
+    // Lines, not batches: a batch the sink partly refused counts only the
+    // lines it refused (common::isolate).
+    family(
+        &mut m,
+        "dcwatch_collector_sink_points_dropped_total",
+        "counter",
+        "Points the sink refused as bad data, by reason, or dropped past the spool bound (reason spool_bound).",
+    );
+    for sink in &live.sinks {
+        let name = label(&sink.name);
+        for reason in dcwatch_common::isolate::Reason::ALL {
+            let _ = writeln!(
+                m,
+                "dcwatch_collector_sink_points_dropped_total{{sink=\"{name}\",reason=\"{}\"}} {}",
+                reason.label(),
+                sink.stats.rejected(reason)
+            );
+        }
+        let _ = writeln!(
+            m,
+            "dcwatch_collector_sink_points_dropped_total{{sink=\"{name}\",reason=\"spool_bound\"}} {}",
+            sink.stats.spool_dropped_lines.load(Ordering::Relaxed)
+        );
     }
 
     let agents = app.agents.lock().expect("not poisoned").clone();

@@ -54,6 +54,7 @@ fn state(spool_max_bytes: u64, max_body_bytes: usize) -> (Arc<AppState>, tempfil
         max_backoff: Duration::from_secs(3600),
         shutdown_timeout: Duration::from_secs(1),
         max_in_flight: 1,
+        origins: None,
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
     // Dropping the sender would stop the forwarder; keep it for the test process.
@@ -72,7 +73,7 @@ fn state(spool_max_bytes: u64, max_body_bytes: usize) -> (Arc<AppState>, tempfil
         client_cert_name: None,
     };
     let tokens = Tokens::new(&[token("hn", TOKEN, None, true), token("web01", WEB01, Some("web01"), false)], false);
-    let durable = Durable { spool, committer };
+    let durable = Durable { spool, committer, origins: Default::default() };
     let api = |name: &str, secret: &str, role| {
         (crate::auth::sha256(secret), crate::auth::ApiIdentity { name: name.into(), role })
     };

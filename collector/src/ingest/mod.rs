@@ -263,7 +263,10 @@ async fn write(
                 ));
             }
             let durable = match appended {
-                Ok(seq) => d.committer.wait_durable(seq).await,
+                Ok(seq) => {
+                    d.origins.record(seq, &who.name);
+                    d.committer.wait_durable(seq).await
+                }
                 Err(e) => Err(e.to_string()),
             };
             if let Err(e) = durable {

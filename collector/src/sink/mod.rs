@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dcwatch_common::forward;
+use dcwatch_common::origin::Origins;
 use dcwatch_common::spool::Spool;
 use dcwatch_common::write::Writer;
 use tokio::sync::watch;
@@ -13,11 +14,13 @@ use tokio::sync::watch;
 use crate::config::SinkConfig;
 use crate::state::Sink;
 
-/// Starts every sink; sink `i` is spool consumer `i`. `counters` gives a
+/// Starts every sink; sink `i` is spool consumer `i`. `origins` names the
+/// writer of each spool record in the log of a refused line. `counters` gives a
 /// sink's counters from before a reload, so they carry on.
 pub fn spawn_all(
     configs: &[SinkConfig],
     spool: &Arc<Spool>,
+    origins: &Arc<Origins>,
     shutdown_timeout: Duration,
     shutdown: &watch::Receiver<bool>,
     counters: impl Fn(&str) -> Option<Arc<forward::Stats>>,
@@ -30,14 +33,9 @@ pub fn spawn_all(
         let queued = spool.consumer_stats(i).queued_lines;
         tracing::info!(sink = %c.name, endpoint = %endpoint, flavour = ?c.flavour, queued_points = queued, "sink ready");
         let stats = counters(&c.name).unwrap_or_default();
-        let task = forward::spawn_counting(
-            writer,
-            c.forwarder_settings(shutdown_timeout),
-            spool.clone(),
-            i,
-            stats.clone(),
-            shutdown.clone(),
-        );
+        let mut settings = c.forwarder_settings(shutdown_timeout);
+        settings.origins = Some(origins.clone());
+        let task = forward::spawn_counting(writer, settings, spool.clone(), i, stats.clone(), shutdown.clone());
         let v1 = c.flavour == dcwatch_common::write::Flavour::V1;
         sinks.push(Sink { name: c.name.clone(), endpoint, v1, stats });
         tasks.push(task);

@@ -28,6 +28,8 @@ pub struct Sink {
 pub struct Durable {
     pub spool: Arc<Spool>,
     pub committer: Arc<Committer>,
+    /// Which token wrote each spool record, for the sinks' logs.
+    pub origins: Arc<dcwatch_common::origin::Origins>,
 }
 
 /// Why a whole request was refused.
