@@ -304,7 +304,7 @@ pub struct IngestConfig {
 #[serde(deny_unknown_fields)]
 pub struct RateLimitConfig {
     /// Points per second per token, refilled continuously; 0 turns the
-    /// limit off. Defaults to 100000.
+    /// limit off. Defaults to 10000.
     #[serde(default = "default_points_per_sec")]
     pub points_per_sec: u64,
     /// Points a token may write at once after being quiet (an agent
@@ -326,7 +326,7 @@ impl RateLimitConfig {
 }
 
 fn default_points_per_sec() -> u64 {
-    100_000
+    10_000
 }
 fn default_burst_points() -> u64 {
     1_000_000
@@ -711,7 +711,7 @@ mod tests {
         assert_eq!(c.listen.address, "0.0.0.0:8186");
         assert_eq!(c.ingest.max_body_bytes, 8 * 1024 * 1024);
         assert_eq!((c.ingest.max_concurrent_bodies, c.ingest.max_hosts_per_token), (16, 1000));
-        assert_eq!(c.ingest.rate_limit, RateLimitConfig { points_per_sec: 100_000, burst_points: 1_000_000 });
+        assert_eq!(c.ingest.rate_limit, RateLimitConfig { points_per_sec: 10_000, burst_points: 1_000_000 });
         let l = &c.listen;
         assert_eq!(
             (l.max_connections, l.first_request_timeout_secs, l.idle_timeout_secs, l.request_timeout_secs),

@@ -150,7 +150,17 @@ impl Writer {
             Auth::Basic(u, p) => req.basic_auth(u, Some(p)),
         };
         let req = if self.gzip {
-            match gzip(body) {
+            // Compressing a large batch takes milliseconds: off the async
+            // workers, which answer the writers meanwhile.
+            let zipped = if body.len() >= GZIP_INLINE_MAX_BYTES {
+                let owned = body.to_vec();
+                tokio::task::spawn_blocking(move || gzip(&owned))
+                    .await
+                    .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
+            } else {
+                gzip(body)
+            };
+            match zipped {
                 Ok(z) => req.header("Content-Encoding", "gzip").body(z),
                 Err(e) => return Outcome::Retry { after: None, reason: format!("gzip failed: {e}") },
             }
@@ -275,6 +285,9 @@ fn endpoint(s: &WriterSettings) -> Result<reqwest::Url, String> {
 }
 
 /// Gzips a body at a fast level: line protocol compresses ~10× even so.
+/// A body at least this large is compressed on the blocking pool.
+const GZIP_INLINE_MAX_BYTES: usize = 64 * 1024;
+
 pub fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
     use std::io::Write;
     let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 6), flate2::Compression::fast());
