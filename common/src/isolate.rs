@@ -203,9 +203,10 @@ fn quoted_lines(message: &str) -> Vec<&str> {
 
 /// A dcwatch collector's 400: it kept the good lines and says how many it
 /// refused, naming the first: `… line N: … (accepted: A, rejected: R; do not
-/// resend this body)`. Returns (R, N).
+/// resend this body)`, or, when it kept none, `line N: … (rejected: R,
+/// nothing was accepted)`. Returns (R, N).
 fn collector_partial_write(message: &str) -> Option<(u64, Option<usize>)> {
-    if !message.contains("do not resend this body") {
+    if !message.contains("do not resend this body") && !message.contains("nothing was accepted") {
         return None;
     }
     let after = |key: &str| -> Option<u64> {
@@ -335,6 +336,20 @@ mod tests {
                 requests: 1,
             }
         );
+    }
+
+    /// Regression (issue 14 review): the collector's answer when it kept no
+    /// line was searched line by line, 2n - 1 requests against the rate limit.
+    #[test]
+    fn a_dcwatch_collector_that_kept_nothing_is_not_searched() {
+        let message = "line 1: tag `site` appears twice (rejected: 2, nothing was accepted)";
+        let (d, seen) = run("a,site=x,site=y v=1 1\nb,site=x,site=y v=2 2\n", |_| Outcome::Rejected {
+            status: 400,
+            message: message.into(),
+        });
+        assert_eq!(seen.len(), 1, "one request, no search");
+        let Delivery::Done { refused, requests } = d else { panic!("{d:?}") };
+        assert_eq!((requests, refused.iter().map(|r| r.lines).sum::<u64>()), (1, 2));
     }
 
     #[test]

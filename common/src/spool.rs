@@ -480,6 +480,7 @@ impl Spool {
         }
         let path = self.settings.dir.join(seg_name(inner.next_seq));
         let file = open_rw(&path)?;
+        sync_dir(&self.settings.dir)?;
         inner.segments.push_back(Segment {
             first_seq: inner.next_seq,
             path,
@@ -560,6 +561,7 @@ impl Spool {
             // names where the sequence stands.
             let path = self.settings.dir.join(seg_name(inner.next_seq));
             let file = open_rw(&path)?;
+            sync_dir(&self.settings.dir)?;
             let old = inner.segments.pop_front().expect("len == 1");
             inner.total_bytes -= old.bytes;
             inner.segments.push_back(Segment {
@@ -762,6 +764,12 @@ fn lines_from(segments: &VecDeque<Segment>, seq: u64) -> u64 {
         }
     }
     lines
+}
+
+/// Makes a new file's name in `dir` survive a power cut: points fsynced
+/// into a segment whose directory entry was lost would be lost with it.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }
 
 fn write_cursor(dir: &Path, name: &str, cursor: u64) -> io::Result<()> {

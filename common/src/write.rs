@@ -225,16 +225,24 @@ fn summarize_body(body: &str) -> String {
     if body.is_empty() { "(empty body)".to_string() } else { shorten(body) }
 }
 
+/// At most about 300 bytes of an answer: its start and its end, where a
+/// dcwatch collector puts its counts (`… (accepted: A, rejected: R; do not
+/// resend this body)`), which the forwarder reads.
 fn shorten(s: &str) -> String {
-    const MAX: usize = 300;
-    if s.len() <= MAX {
+    const HEAD: usize = 200;
+    const TAIL: usize = 100;
+    if s.len() <= HEAD + TAIL {
         return s.to_string();
     }
-    let mut end = MAX;
+    let mut end = HEAD;
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}…", &s[..end])
+    let mut start = s.len() - TAIL;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("{}…{}", &s[..end], &s[start..])
 }
 
 /// Joins an error with its sources — `reqwest` hides the useful part (e.g.
@@ -298,6 +306,17 @@ pub fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_answer_keeps_its_start_and_its_end() {
+        let long =
+            format!("partial write: line 2: {} (accepted: 4, rejected: 1; do not resend this body)", "x".repeat(500));
+        let short = shorten(&long);
+        assert!(short.starts_with("partial write: line 2: xxx"), "{short}");
+        assert!(short.ends_with("(accepted: 4, rejected: 1; do not resend this body)"), "{short}");
+        assert!(short.len() <= 304, "{}", short.len());
+        assert_eq!(shorten("short"), "short");
+    }
 
     fn settings(url: &str, flavour: Flavour) -> WriterSettings {
         WriterSettings {

@@ -80,6 +80,12 @@ pub struct SinkRules {
     /// A sink is InfluxDB 1.x, which refuses unsigned integers: they are
     /// written as signed ones, and refused past `i64::MAX`.
     pub unsigned_as_signed: bool,
+    /// A sink is not InfluxDB 1.x (`flavour: v2`, e.g. VictoriaMetrics),
+    /// which may read a doubled backslash in the series key otherwise
+    /// than InfluxDB does (VictoriaMetrics counts backslashes, so `\\,`
+    /// ends the measurement there): such a key is refused, so no tag
+    /// reaches the sink that the token check did not see.
+    pub plain_series_keys: bool,
 }
 
 /// A body naming more hosts than this is a proxy or a bulk import; only the
@@ -197,6 +203,13 @@ fn accept<'a>(
     watch: &dyn Fn(&str) -> bool,
     line_no: usize,
 ) -> Result<(), Refusal> {
+    if rules.plain_series_keys && parsed.text.as_bytes()[..parsed.key_end].windows(2).any(|w| w == b"\\\\") {
+        return Err(Refusal::Invalid(
+            "a doubled backslash (`\\\\`) in the measurement or a tag: a v2 sink (VictoriaMetrics) may read the \
+             series key otherwise than it is checked here; write the value without it"
+                .into(),
+        ));
+    }
     let measurement = parsed.measurement.as_ref();
     let site = parsed.tag("site");
     let host = parsed.tag("host");
@@ -320,6 +333,16 @@ fn accept<'a>(
         n.out.extend_from_slice(text.as_bytes());
     } else {
         let fields_end = parsed.fields.last().map_or(parsed.key_end, |f| f.value_at.1);
+        // A timestamp appended after an odd run of backslashes would be
+        // read as an escaped space in the last field.
+        let trailing = text.as_bytes()[..fields_end].iter().rev().take_while(|&&b| b == b'\\').count();
+        if trailing % 2 == 1 {
+            return Err(Refusal::Invalid(
+                "the fields end in a backslash, which would escape the timestamp added after them; \
+                 give the point a timestamp or drop the backslash"
+                    .into(),
+            ));
+        }
         n.out.extend_from_slice(&text.as_bytes()[..parsed.key_end]);
         n.out.extend_from_slice(added.as_bytes());
         let mut from = parsed.key_end;
@@ -507,7 +530,7 @@ mod tests {
         std::str::from_utf8(&n.out).unwrap()
     }
 
-    const V1: SinkRules = SinkRules { unsigned_as_signed: true };
+    const V1: SinkRules = SinkRules { unsigned_as_signed: true, plain_series_keys: false };
 
     #[test]
     fn unsigned_integers_are_written_as_signed_for_a_v1_sink_and_refused_past_i64_max() {
@@ -523,6 +546,34 @@ mod tests {
         );
         // Without a v1 sink they are forwarded as they came.
         assert_eq!(out(&normalize("m,site=hn a=1u 1\n", &site_token(), 1, 0)), "m,site=hn a=1u 1\n");
+    }
+
+    /// Regression (issue 14 review): VictoriaMetrics ends the measurement
+    /// at `\\,`, where InfluxDB reads an escaped comma, so `site=other`
+    /// would reach a v2 sink unchecked.
+    #[test]
+    fn a_doubled_backslash_in_the_series_key_is_refused_when_a_sink_is_v2() {
+        let v2 = SinkRules { unsigned_as_signed: false, plain_series_keys: true };
+        let body = "host_cpu\\\\,site=other,host=x usage=1 1\nm,t=a\\\\b v=1 2\nm,t=a\\ b v=1 3\n";
+        let n = normalize_watching(body, &site_token(), 1, 0, v2, &|_| false);
+        assert_eq!(out(&n), "m,t=a\\ b,site=hn v=1 3\n");
+        let refused: Vec<usize> = n.invalid.iter().map(|e| e.line).collect();
+        assert_eq!(refused, vec![1, 2]);
+        assert!(n.invalid[0].message.contains("a doubled backslash"), "{}", n.invalid[0].message);
+        // With only v1 sinks, InfluxDB reads it as checked: accepted.
+        let n = normalize_watching(body, &site_token(), 1, 0, V1, &|_| false);
+        assert_eq!(n.invalid, vec![]);
+    }
+
+    /// Regression (issue 14 review): a timestamp added after fields that end
+    /// in one backslash would be read as an escaped space.
+    #[test]
+    fn fields_ending_in_a_backslash_are_refused_when_a_timestamp_is_added() {
+        // The last line of a body, with no line break after it.
+        let n = normalize("m s=\"a\"\\\\\nm s=\"a\"\\", &site_token(), 1, 42);
+        assert_eq!(n.invalid.iter().map(|e| e.line).collect::<Vec<_>>(), vec![2]);
+        assert!(n.invalid[0].message.contains("the fields end in a backslash"), "{}", n.invalid[0].message);
+        assert_eq!(out(&n), "m,site=hn s=\"a\"\\\\ 42\n");
     }
 
     #[test]

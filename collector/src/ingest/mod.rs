@@ -194,7 +194,10 @@ async fn write(
     let parse_as = who.clone();
     let inflated_size = if encoding == "identity" || encoding.is_empty() { raw.len() } else { raw.len() * 8 };
     let (limiter, rate) = (app.clone(), live.rate);
-    let rules = lines::SinkRules { unsigned_as_signed: live.sinks.iter().any(|s| s.v1) };
+    let rules = lines::SinkRules {
+        unsigned_as_signed: live.sinks.iter().any(|s| s.v1),
+        plain_series_keys: live.sinks.iter().any(|s| !s.v1),
+    };
     // The permit and the charge go with the work: a client that goes away
     // mid-request neither frees its body's place before the parsing ends
     // nor escapes the rate limit.
