@@ -478,19 +478,18 @@ impl Spool {
         if let Some(cur) = inner.segments.back() {
             cur.file.sync_data()?;
         }
-        let path = self.settings.dir.join(seg_name(inner.next_seq));
+        let seg = self.new_segment(inner.next_seq)?;
+        inner.segments.push_back(seg);
+        Ok(())
+    }
+
+    /// An empty segment file starting at `first_seq`, its name made durable
+    /// in the spool's directory.
+    fn new_segment(&self, first_seq: u64) -> io::Result<Segment> {
+        let path = self.settings.dir.join(seg_name(first_seq));
         let file = open_rw(&path)?;
         sync_dir(&self.settings.dir)?;
-        inner.segments.push_back(Segment {
-            first_seq: inner.next_seq,
-            path,
-            file: Arc::new(file),
-            bytes: 0,
-            records: Vec::new(),
-            lines: 0,
-            newest_ns: 0,
-        });
-        Ok(())
+        Ok(Segment { first_seq, path, file: Arc::new(file), bytes: 0, records: Vec::new(), lines: 0, newest_ns: 0 })
     }
 
     /// Makes room for `need` more bytes as the policy allows; `Full` if
@@ -559,20 +558,10 @@ impl Spool {
         {
             // The new file first: if creating it fails, the old one still
             // names where the sequence stands.
-            let path = self.settings.dir.join(seg_name(inner.next_seq));
-            let file = open_rw(&path)?;
-            sync_dir(&self.settings.dir)?;
+            let seg = self.new_segment(inner.next_seq)?;
             let old = inner.segments.pop_front().expect("len == 1");
             inner.total_bytes -= old.bytes;
-            inner.segments.push_back(Segment {
-                first_seq: inner.next_seq,
-                path,
-                file: Arc::new(file),
-                bytes: 0,
-                records: Vec::new(),
-                lines: 0,
-                newest_ns: 0,
-            });
+            inner.segments.push_back(seg);
             inner.write_failed = false;
             std::fs::remove_file(&old.path)?;
         }

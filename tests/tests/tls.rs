@@ -173,6 +173,18 @@ fn a_token_bound_to_a_client_certificate_name_is_refused_with_another_hosts_cert
     assert_eq!(collector.metric("dcwatch_collector_points_received_total"), Some(1.0));
 }
 
+/// An agent of site hn trusting the test CA and presenting `cert` and `key`.
+fn agent_with_cert(collector: &Collector, cert: &std::path::Path, key: &std::path::Path) -> Agent {
+    Agent::start(&format!(
+        "agent:\n  site: hn\n  interval_secs: 1\noutput:\n  url: {}\n  token: {TOKEN}\n  ca_file: {}\n  \
+         cert_file: {}\n  key_file: {}\n  flush_interval_ms: 100\n",
+        collector.url(),
+        collector.dir.path().join("ca.pem").display(),
+        cert.display(),
+        key.display()
+    ))
+}
+
 #[test]
 #[ignore = "needs real servers: run scripts/test"]
 fn an_agent_presenting_its_client_certificate_writes_where_one_is_required_and_bound_to_its_token() {
@@ -182,14 +194,7 @@ fn an_agent_presenting_its_client_certificate_writes_where_one_is_required_and_b
     let identity = make_client_cert(d, "good", WEB01);
     let (cert, key) = (d.join(format!("good-client-{WEB01}.pem")), d.join(format!("good-client-{WEB01}.key")));
     assert!(identity.exists() && cert.exists() && key.exists());
-    let agent = Agent::start(&format!(
-        "agent:\n  site: hn\n  interval_secs: 1\noutput:\n  url: {}\n  token: {TOKEN}\n  ca_file: {}\n  \
-         cert_file: {}\n  key_file: {}\n  flush_interval_ms: 100\n",
-        collector.url(),
-        d.join("ca.pem").display(),
-        cert.display(),
-        key.display()
-    ));
+    let agent = agent_with_cert(&collector, &cert, &key);
     wait_for("the agent's points over mutual TLS", || {
         collector.health()["agents"][0]["points"].as_u64().filter(|n| *n > 0)
     });
@@ -212,14 +217,7 @@ fn an_agent_reads_its_renewed_client_certificate_on_sighup() {
     make_client_cert(d, "good", "db01.dc.local");
     std::fs::copy(d.join("good-client-db01.dc.local.pem"), &cert).expect("cert");
     std::fs::copy(d.join("good-client-db01.dc.local.key"), &key).expect("key");
-    let agent = Agent::start(&format!(
-        "agent:\n  site: hn\n  interval_secs: 1\noutput:\n  url: {}\n  token: {TOKEN}\n  ca_file: {}\n  \
-         cert_file: {}\n  key_file: {}\n  flush_interval_ms: 100\n",
-        collector.url(),
-        d.join("ca.pem").display(),
-        cert.display(),
-        key.display()
-    ));
+    let agent = agent_with_cert(&collector, &cert, &key);
     wait_for("the collector to refuse the db01 certificate", || {
         collector
             .metric("dcwatch_collector_write_requests_rejected_total{reason=\"client_certificate\"}")
