@@ -39,12 +39,24 @@ pub struct CollectorConfig {
     /// Reports: their time zone, and the ones sent by email on a schedule.
     #[serde(default)]
     pub reports: crate::report::schedule::ReportsConfig,
+    /// The site's time zone, e.g. `Asia/Ho_Chi_Minh`: the times in notices,
+    /// `status` and the console are written in it, and reports use it unless
+    /// `reports.timezone` says otherwise. Defaults to the system's.
+    #[serde(default)]
+    pub timezone: Option<String>,
     /// Who may use the HTTP API (alarms, silences, status, audit) and how.
     #[serde(default)]
     pub api: ApiConfig,
     /// The audit log: who acknowledged, silenced, or failed to log in.
     #[serde(default)]
     pub audit: AuditConfig,
+}
+
+impl CollectorConfig {
+    /// The site's time zone (`timezone`, else the system's).
+    pub fn tz(&self) -> jiff::tz::TimeZone {
+        self.timezone.as_deref().and_then(|z| jiff::tz::TimeZone::get(z).ok()).unwrap_or_else(jiff::tz::TimeZone::system)
+    }
 }
 
 /// The HTTP API's tokens. Each has a name (it is the author of what it
@@ -448,6 +460,11 @@ fn default_in_flight() -> usize {
 
 impl Validate for CollectorConfig {
     fn validate(&self, p: &mut Vec<Problem>) {
+        if let Some(z) = &self.timezone
+            && let Err(e) = jiff::tz::TimeZone::get(z)
+        {
+            p.push(Problem::general(format!("timezone: `{z}` is not a time zone this system knows: {e}")));
+        }
         if let Some(a) = &self.alarms {
             a.check(p);
         }

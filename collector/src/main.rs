@@ -8,6 +8,7 @@ mod auth;
 mod bench;
 mod bulk;
 mod config;
+mod i18n;
 mod ingest;
 mod listen;
 mod report;
@@ -467,6 +468,7 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
             t.db.clone(),
             a.clone(),
             config.reports.clone(),
+            config.reports.tz(&config.tz()),
             state.reports.clone(),
             alarm_stop_rx.clone(),
         )));

@@ -884,7 +884,7 @@ fn backups(
             // is a condition too, inactive: a shrunk alarm of the one before resolves.
             let pct = s.num("size_change_pct");
             let size =
-                s.num("last_size_bytes").map(|b| crate::report::i18n::Lang::En.bytes(b)).unwrap_or_else(|| "?".into());
+                s.num("last_size_bytes").map(|b| crate::i18n::Lang::En.bytes(b)).unwrap_or_else(|| "?".into());
             let summary = match pct {
                 Some(pct) => {
                     format!(

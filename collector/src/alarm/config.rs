@@ -17,6 +17,10 @@ pub struct AlarmsConfig {
     /// How often alarms are evaluated, in ms. Defaults to 1000.
     #[serde(default = "default_eval_ms")]
     pub evaluate_every_ms: u64,
+    /// The language of notices and `status` when a receiver does not say
+    /// (`vi` or `en`). Defaults to `vi`.
+    #[serde(default)]
+    pub lang: crate::i18n::Lang,
     /// A firing alarm nobody acknowledged is sent again after this. Defaults to 14400 (4 h).
     #[serde(default = "default_repeat")]
     pub repeat_interval_secs: u64,

@@ -5,7 +5,7 @@
 //! as CSV or as one self-contained HTML file with inline SVG charts, in
 //! Vietnamese or English (`i18n`).
 
-pub mod i18n;
+use crate::i18n;
 pub mod render;
 pub mod sample;
 pub mod schedule;
@@ -906,7 +906,7 @@ pub fn run_cli(config: &crate::config::CollectorConfig, a: &Args) -> u8 {
             Ok(tz) => tz,
             Err(e) => return fail(2, format!("--tz {name}: {e}")),
         },
-        None => config.reports.tz(),
+        None => config.reports.tz(&config.tz()),
     };
     let lang = match i18n::Lang::parse(&a.lang) {
         Ok(l) => l,

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::Report;
-use super::i18n::Lang;
+use crate::i18n::Lang;
 
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }

@@ -59,8 +59,9 @@ fn default_hour() -> i8 {
 }
 
 impl ReportsConfig {
-    pub fn tz(&self) -> TimeZone {
-        self.timezone.as_deref().and_then(|z| TimeZone::get(z).ok()).unwrap_or_else(TimeZone::system)
+    /// The reports' zone: `reports.timezone`, else the site's `site_tz`.
+    pub fn tz(&self, site_tz: &TimeZone) -> TimeZone {
+        self.timezone.as_deref().and_then(|z| TimeZone::get(z).ok()).unwrap_or_else(|| site_tz.clone())
     }
 
     pub fn check(&self, trends_on: bool, alarms: Option<&AlarmsConfig>, p: &mut Vec<Problem>) {
@@ -77,7 +78,7 @@ impl ReportsConfig {
             if !(0..=23).contains(&s.hour) {
                 p.push(Problem::general(format!("{at}.hour: must be 0–23")));
             }
-            if super::i18n::Lang::parse(&s.lang).is_err() {
+            if crate::i18n::Lang::parse(&s.lang).is_err() {
                 p.push(Problem::general(format!("{at}.lang: `{}` is not vi or en", s.lang)));
             }
             match alarms.and_then(|a| a.receivers.iter().find(|r| r.name == s.receiver)) {
@@ -154,11 +155,11 @@ pub async fn run(
     trends_db: PathBuf,
     alarms: AlarmsConfig,
     cfg: ReportsConfig,
+    tz: TimeZone,
     stats: std::sync::Arc<ReportStats>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     use std::sync::atomic::Ordering::Relaxed;
-    let tz = cfg.tz();
     let mut failed_at: HashMap<String, i64> = HashMap::new();
     // Sent, also when the database cannot say so (a full disk): not again.
     let mut sent_here: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
@@ -242,7 +243,7 @@ async fn send(
     period: &str,
     now: i64,
 ) -> Result<String, String> {
-    let lang = super::i18n::Lang::parse(&s.lang)?;
+    let lang = crate::i18n::Lang::parse(&s.lang)?;
     // Reading a month of trends is blocking work: off the async threads.
     let (db, alarm_path, zone, site, label) =
         (trends_db.to_path_buf(), alarms.db.clone(), tz.clone(), s.site.clone(), period.to_string());

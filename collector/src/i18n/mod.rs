@@ -1,0 +1,117 @@
+//! The one catalogue of every word a user reads (notices, `status`, the
+//! console, reports), in Vietnamese and English, and how each language
+//! writes numbers and dates (Vietnamese: `1.234,5` and `22/11/2026`;
+//! English: `1,234.5` and `22 Nov 2026`).
+//!
+//! Each part has its own module: `report` holds the report's words. A
+//! language's words are a struct, so a word missing in one language does
+//! not compile.
+
+pub mod report;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    #[default]
+    Vi,
+    En,
+}
+
+impl Lang {
+    pub fn parse(s: &str) -> Result<Lang, String> {
+        match s {
+            "vi" => Ok(Lang::Vi),
+            "en" => Ok(Lang::En),
+            _ => Err(format!("`{s}` is not a language dcwatch speaks: vi or en")),
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Vi => "vi",
+            Lang::En => "en",
+        }
+    }
+
+    /// The report's words.
+    pub fn t(self) -> &'static report::Text {
+        match self {
+            Lang::Vi => &report::VI,
+            Lang::En => &report::EN,
+        }
+    }
+
+    /// A number with `decimals` places, grouped by thousands.
+    pub fn num(self, x: f64, decimals: usize) -> String {
+        let (group, point) = match self {
+            Lang::Vi => ('.', ','),
+            Lang::En => (',', '.'),
+        };
+        let s = format!("{:.*}", decimals, x.abs());
+        let (int, frac) = s.split_once('.').map_or((s.as_str(), ""), |(i, f)| (i, f));
+        let mut out = String::new();
+        for (i, c) in int.chars().enumerate() {
+            if i > 0 && (int.len() - i).is_multiple_of(3) {
+                out.push(group);
+            }
+            out.push(c);
+        }
+        if !frac.is_empty() {
+            out.push(point);
+            out.push_str(frac);
+        }
+        if x < 0.0 && out.chars().any(|c| c.is_ascii_digit() && c != '0') {
+            out.insert(0, '-');
+        }
+        out
+    }
+
+    /// `2026-11-22` written the language's way.
+    pub fn date(self, iso: &str) -> String {
+        let Ok(d) = iso.parse::<jiff::civil::Date>() else { return iso.to_string() };
+        match self {
+            Lang::Vi => d.strftime("%d/%m/%Y").to_string(),
+            Lang::En => d.strftime("%-d %b %Y").to_string(),
+        }
+    }
+
+    /// `2026-11-22 14:05` written the language's way.
+    pub fn datetime(self, iso: &str) -> String {
+        match iso.split_once(' ') {
+            Some((d, t)) => format!("{} {t}", self.date(d)),
+            None => self.date(iso),
+        }
+    }
+
+    /// Bytes in binary units.
+    pub fn bytes(self, b: f64) -> String {
+        const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+        let mut x = b.abs();
+        let mut u = 0;
+        while x >= 1024.0 && u + 1 < UNITS.len() {
+            x /= 1024.0;
+            u += 1;
+        }
+        let sign = if b < 0.0 { "-" } else { "" };
+        format!("{sign}{} {}", self.num(x, if u == 0 { 0 } else { 1 }), UNITS[u])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_dates_in_each_language() {
+        assert_eq!(Lang::Vi.num(1234567.891, 1), "1.234.567,9");
+        assert_eq!(Lang::En.num(1234567.891, 1), "1,234,567.9");
+        assert_eq!(Lang::En.num(-40.0, 0), "-40");
+        assert_eq!(Lang::Vi.num(999.0, 0), "999");
+        assert_eq!(Lang::Vi.num(-0.01, 1), "0,0");
+        assert_eq!(Lang::Vi.date("2026-11-02"), "02/11/2026");
+        assert_eq!(Lang::En.date("2026-11-02"), "2 Nov 2026");
+        assert_eq!(Lang::Vi.datetime("2026-10-05 14:05"), "05/10/2026 14:05");
+        assert_eq!(Lang::Vi.bytes(1_610_612_736.0), "1,5 GiB");
+        assert_eq!(Lang::En.bytes(512.0), "512 B");
+    }
+}
