@@ -92,9 +92,21 @@ pub struct Stats {
     /// Unix time (ns) of the last successful write; 0 before the first.
     pub last_success_ns: AtomicI64,
     pub last_error: Mutex<Option<String>>,
+    /// Unix time (ns) of the last write that failed (the target unreachable,
+    /// or refusing this client); 0 before the first. The target is down
+    /// while this is later than `last_success_ns`. Lines refused as bad
+    /// data set `last_error` but not this: the target is up.
+    pub last_error_ns: AtomicI64,
 }
 
 impl Stats {
+    /// Records a failed write attempt (the target is down) and why.
+    fn failed(&self, why: String) {
+        *self.last_error.lock().expect("not poisoned") = Some(why);
+        self.last_error_ns.store(crate::now_ns(), Ordering::Relaxed);
+        self.errors_total.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Lines the target refused for `reason`.
     pub fn rejected(&self, reason: Reason) -> u64 {
         let i = Reason::ALL.iter().position(|r| *r == reason).expect("every reason is in ALL");
@@ -362,8 +374,7 @@ async fn run(
                             forwarder = %s.name, endpoint = %writer.endpoint(), error = %reason,
                             retry_in_ms = wait.as_millis() as u64, "write failed; will retry"
                         );
-                        *stats.last_error.lock().expect("not poisoned") = Some(reason);
-                        stats.errors_total.fetch_add(1, Ordering::Relaxed);
+                        stats.failed(reason);
                         retry.push_front(done);
                         next_attempt = Instant::now() + wait;
                         // Due again as soon as the backoff allows, new data or not.
@@ -376,8 +387,7 @@ async fn run(
                             retry_in_s = s.max_backoff.as_secs(),
                             "the target refuses this client (check the token, credentials and URL); data is kept and retried"
                         );
-                        *stats.last_error.lock().expect("not poisoned") = Some(text);
-                        stats.errors_total.fetch_add(1, Ordering::Relaxed);
+                        stats.failed(text);
                         retry.push_front(done);
                         next_attempt = Instant::now() + s.max_backoff;
                         flush_at = Some(Instant::now());
@@ -431,6 +441,7 @@ fn report_refused(
     tracing::info!(forwarder = %name, sent_lines = sent, refused_lines = total, requests, "delivered a batch the target partly refused");
     // The reason first: whoever sees the count then sees why.
     let first = &refused[0];
+    // Not `failed`: the target is up, it refused some data.
     *stats.last_error.lock().expect("not poisoned") = Some(format!("HTTP {}: {}", first.status, first.message));
     stats.errors_total.fetch_add(1, Ordering::Relaxed);
 }

@@ -734,6 +734,11 @@ impl Spool {
         self.inner.lock().expect("not poisoned").total_bytes
     }
 
+    /// Segment files on disk (the active one included).
+    pub fn segment_count(&self) -> usize {
+        self.inner.lock().expect("not poisoned").segments.len()
+    }
+
     /// Corrupt records found so far (on open and on reading).
     pub fn corrupt_records(&self) -> u64 {
         self.inner.lock().expect("not poisoned").corrupt_records

@@ -661,8 +661,8 @@ impl Engine {
         Ok(a)
     }
 
-    /// What a technician wants at a glance: feeds, UPS, devices down,
-    /// silent agents (from the latest values) — for `/api/status`.
+    /// What a technician wants at a glance: feeds, UPS, generators, devices
+    /// down, silent agents, backups (from the latest values) — for `/api/status`.
     pub fn status(&self, now: Instant) -> serde_json::Value {
         use crate::ingest::lines::ObsValue;
         let cfg = self.config();
@@ -678,6 +678,7 @@ impl Engine {
         let mut ups = Vec::new();
         let mut down = Vec::new();
         let mut backups = Vec::new();
+        let mut generators = Vec::new();
         let now_ms = now_ms();
         for s in latest.series.values() {
             match s.measurement.as_str() {
@@ -697,6 +698,11 @@ impl Engine {
                     "rpo_s": val(s.fields.get("rpo_s")), "last_size_bytes": val(s.fields.get("last_size_bytes")),
                     "message": val(s.fields.get("message")),
                 })),
+                "generator" => generators.push(serde_json::json!({
+                    "site": s.tag("site"), "device": s.tag("device"), "running": val(s.fields.get("running")),
+                    "state": val(s.fields.get("state")), "alarm": val(s.fields.get("alarm")),
+                    "fuel_pct": val(s.fields.get("fuel_pct")),
+                })),
                 "device" if s.flag("up") == Some(false) => down.push(serde_json::json!({
                     "site": s.tag("site"), "device": s.tag("device"), "kind": s.tag("kind"), "protocol": s.tag("protocol"),
                 })),
@@ -706,6 +712,7 @@ impl Engine {
         let key = |v: &serde_json::Value| format!("{}/{}/{}", v["site"], v["feed"], v["device"]);
         feeds.sort_by_key(key);
         ups.sort_by_key(key);
+        generators.sort_by_key(key);
         down.sort_by_key(key);
         backups.sort_by_key(|v| format!("{}/{}/{}", v["site"], v["host"], v["job"]));
         let mut agents: Vec<serde_json::Value> = latest
@@ -721,8 +728,8 @@ impl Engine {
         agents.sort_by_key(|v| format!("{}/{}", v["site"], v["host"]));
         let sites: Vec<serde_json::Value> =
             cfg.sites.iter().map(|s| serde_json::json!({"name": s.name, "feeds": s.feeds})).collect();
-        serde_json::json!({"sites": sites, "feeds": feeds, "ups": ups, "devices_down": down, "agents": agents,
-            "backups": backups})
+        serde_json::json!({"sites": sites, "feeds": feeds, "ups": ups, "generators": generators,
+            "devices_down": down, "agents": agents, "backups": backups})
     }
 
     pub fn silences(&self) -> Vec<store::Silence> {

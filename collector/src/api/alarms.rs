@@ -302,19 +302,28 @@ pub async fn audit_log(
     }
 }
 
-/// Everything `dcwatch-collector status` shows.
+/// Everything `dcwatch-collector status` shows. Without `alarms:` only the
+/// sinks and the spool (`"alarms": null`).
 pub async fn status(State(app): State<Arc<AppState>>, client: Client, headers: HeaderMap) -> Response {
-    let engine = match authorized(&app, &headers, client, Role::Viewer, "GET /api/status") {
-        Ok((e, _)) => e,
-        Err(r) => return *r,
-    };
+    if let Err(r) = require(&app, &headers, client, Role::Viewer, "GET /api/status") {
+        return *r;
+    }
+    let live = app.live();
+    let (sinks, spool) = (crate::api::sinks_json(&live, dcwatch_common::now_ns()), crate::api::spool_json(&live));
+    let engine = app.alarms.clone();
     let read = blocking(move || {
+        let Some(engine) = engine else { return serde_json::json!({ "alarms": null }) };
         let mut st = engine.status(std::time::Instant::now());
         st["alarms"] = serde_json::Value::Array(engine.alarms().iter().map(alarm_json).collect());
         st
     });
     match read.await {
-        Ok(st) => Json(st).into_response(),
+        Ok(mut st) => {
+            st["sinks"] = serde_json::Value::Array(sinks);
+            st["spool"] = spool;
+            // Issue 18 (peering) adds the peer's state here as `st["peer"]`.
+            Json(st).into_response()
+        }
         Err(r) => *r,
     }
 }

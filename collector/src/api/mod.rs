@@ -43,6 +43,49 @@ fn secs(ns: i64) -> Option<f64> {
     (ns > 0).then(|| ns as f64 / 1e9)
 }
 
+/// Each sink: its backlog, counts, and whether it is up: `down` while its
+/// last failed write is later than its last good one, `idle` before either.
+pub fn sinks_json(live: &crate::state::Live, now_ns: i64) -> Vec<serde_json::Value> {
+    let ms = |ns: i64| (ns > 0).then_some(ns / 1_000_000);
+    live.sinks
+        .iter()
+        .map(|s| {
+            let st = &s.stats;
+            let last = st.last_success_ns.load(Ordering::Relaxed);
+            let failed = st.last_error_ns.load(Ordering::Relaxed);
+            let state = match (last, failed) {
+                (0, 0) => "idle",
+                (l, f) if f > l => "down",
+                _ => "up",
+            };
+            serde_json::json!({
+                "name": s.name,
+                "endpoint": dcwatch_common::redact::redact_url(&s.endpoint),
+                "state": state,
+                "queued_points": st.queued_lines.load(Ordering::Relaxed),
+                "sent_points": st.sent_lines.load(Ordering::Relaxed),
+                "dropped_points": st.dropped_lines.load(Ordering::Relaxed),
+                "errors": st.errors_total.load(Ordering::Relaxed),
+                "last_success_s_ago": (last > 0).then(|| (now_ns - last) / 1_000_000_000),
+                "last_success_ms": ms(last),
+                "last_error_ms": ms(failed),
+                "last_error": st.last_error.lock().expect("not poisoned").as_deref().map(dcwatch_common::redact::redact_urls_in),
+            })
+        })
+        .collect()
+}
+
+/// The spool's size and bound, when there are sinks.
+pub fn spool_json(live: &crate::state::Live) -> serde_json::Value {
+    let Some(d) = &live.durable else { return serde_json::Value::Null };
+    serde_json::json!({
+        "bytes": d.spool.total_bytes(),
+        "max_bytes": d.spool.settings().max_bytes,
+        "points": d.spool.lines_from(0),
+        "segments": d.spool.segment_count(),
+    })
+}
+
 /// `/health`: without a token only whether all is well (for a load
 /// balancer or keepalived); with an API token also the sinks and agents.
 async fn health(State(app): State<Arc<AppState>>, client: access::Client, headers: axum::http::HeaderMap) -> Response {
@@ -57,24 +100,7 @@ async fn health(State(app): State<Arc<AppState>>, client: access::Client, header
     if access::identify(&app, &headers, client, "GET /health").is_none() {
         return axum::Json(serde_json::json!({ "status": status })).into_response();
     }
-    let sinks: Vec<_> = live
-        .sinks
-        .iter()
-        .map(|s| {
-            let st = &s.stats;
-            let last = st.last_success_ns.load(Ordering::Relaxed);
-            serde_json::json!({
-                "name": s.name,
-                "endpoint": dcwatch_common::redact::redact_url(&s.endpoint),
-                "queued_points": st.queued_lines.load(Ordering::Relaxed),
-                "sent_points": st.sent_lines.load(Ordering::Relaxed),
-                "dropped_points": st.dropped_lines.load(Ordering::Relaxed),
-                "errors": st.errors_total.load(Ordering::Relaxed),
-                "last_success_s_ago": (last > 0).then(|| (now - last) / 1_000_000_000),
-                "last_error": st.last_error.lock().expect("not poisoned").as_deref().map(dcwatch_common::redact::redact_urls_in),
-            })
-        })
-        .collect();
+    let sinks = sinks_json(&live, now);
     let agents: Vec<_> = app
         .agents
         .lock()

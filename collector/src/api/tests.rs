@@ -284,6 +284,31 @@ async fn health_lists_agents_by_site_and_host() {
     assert_eq!(health["sinks"][0]["queued_points"], 1);
 }
 
+/// Regression: without `alarms:` `/api/status` answered 404, so `status`
+/// could not show the sinks and the spool.
+#[tokio::test]
+async fn status_without_alarms_shows_the_sinks_and_the_spool() {
+    let (app, _dir) = state(1 << 20, 1 << 20);
+    post(&app, "/api/v2/write", Some(TOKEN), None, b"host_cpu,host=web01 usage_pct=3 1\n".to_vec()).await;
+    let (status, body) = call(&app, Request::get("/api/status"), Some(VIEWER), "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let st: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(st["alarms"], serde_json::Value::Null);
+    let sink = &st["sinks"][0];
+    // Its flush interval is an hour: no write tried yet.
+    assert_eq!(
+        (sink["name"].as_str(), sink["state"].as_str(), sink["queued_points"].as_u64()),
+        (Some("dead"), Some("idle"), Some(1))
+    );
+    let spool = &st["spool"];
+    assert_eq!(
+        (spool["points"].as_u64(), spool["segments"].as_u64(), spool["max_bytes"].as_u64()),
+        (Some(1), Some(1), Some(1 << 20))
+    );
+    let on_disk = app.live().durable.as_ref().unwrap().spool.total_bytes();
+    assert_eq!(spool["bytes"].as_u64(), Some(on_disk));
+}
+
 /// A request body whose bytes never come, like a client that stalled.
 struct Stalled;
 
