@@ -102,8 +102,9 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         step_minutes: i64,
     },
-    /// Show the running collector's sites, feeds, UPS, devices down, silent
-    /// agents and alarms (for a technician over SSH).
+    /// Show the running collector's sinks and spool, sites and power feeds,
+    /// UPS, generators, devices down, silent agents, backups and alarms (for a
+    /// technician over SSH).
     Status {
         /// The collector's URL. Defaults to its `listen.address`.
         #[arg(long)]
@@ -111,6 +112,9 @@ enum Command {
         /// An `api.tokens` token (any role). Defaults to the config's first given in clear.
         #[arg(long, env = "DCWATCH_API_TOKEN")]
         token: Option<String>,
+        /// `vi` or `en`. Defaults to `alarms.lang` (`vi`).
+        #[arg(long, value_parser = i18n::Lang::parse)]
+        lang: Option<i18n::Lang>,
     },
 }
 
@@ -162,8 +166,8 @@ fn main() -> ExitCode {
         };
         return ExitCode::from(report::run_cli(&config, &args));
     }
-    if let Some(Command::Status { url, token }) = &cli.command {
-        return ExitCode::from(status::run(&config, url.clone(), token.clone()));
+    if let Some(Command::Status { url, token, lang }) = &cli.command {
+        return ExitCode::from(status::run(&config, url.clone(), token.clone(), *lang));
     }
     dcwatch_common::init_logging(&config.log_level);
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

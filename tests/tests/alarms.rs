@@ -103,13 +103,13 @@ fn losing_feed_a_raises_power_redundancy_degraded_at_a_webhook_and_alertmanager_
     assert!(find(&hook, "feed_lost", "firing").is_none());
     // What a technician sees over SSH.
     let out = std::process::Command::new(bin("dcwatch-collector"))
-        .args(["status", "-c"])
+        .args(["status", "--lang", "en", "-c"])
         .arg(collector.dir.path().join("collector.yaml"))
         .output()
         .expect("status");
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("SITE hn-dc1   feeds:  A DOWN (0 V)  B live (230 V)  → redundancy DEGRADED\n"), "{text}");
+    assert!(text.contains("  hn-dc1  redundancy DEGRADED  A: DOWN (0 V), B: live (230 V)\n"), "{text}");
     assert!(text.contains("ALARMS (2 firing, 0 pending)\n"), "{text}");
     let listed = alarms();
     let names: Vec<&str> = listed["alarms"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();

@@ -8,6 +8,7 @@
 //! not compile.
 
 pub mod report;
+pub mod status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
