@@ -722,6 +722,26 @@ mod tests {
         );
     }
 
+    /// Regression (issue 15): `status --help` did not name backups.
+    #[test]
+    fn status_help_names_everything_it_shows_and_the_language_flag() {
+        use clap::CommandFactory as _;
+        let cli = crate::Cli::command();
+        let status = cli.find_subcommand("status").expect("a status command");
+        assert_eq!(
+            status.get_about().map(ToString::to_string).as_deref(),
+            Some(
+                "Show the running collector's sinks and spool, sites and power feeds, UPS, generators, devices \
+                 down, silent agents, backups and alarms (for a technician over SSH)"
+            )
+        );
+        let lang = status.get_arguments().find(|a| a.get_id() == "lang").expect("--lang");
+        assert_eq!(
+            lang.get_help().map(ToString::to_string).as_deref(),
+            Some("`vi` or `en`. Defaults to `alarms.lang` (`vi`)")
+        );
+    }
+
     /// Regression: names and messages from agents reached the terminal raw,
     /// so an alarm or host name could clear the screen (`ESC[2J`), set the
     /// window title (OSC `ESC]0;…BEL`) or reverse the text (U+202E).
