@@ -103,7 +103,7 @@ enum Command {
         step_minutes: i64,
     },
     /// Show the running collector's sites, feeds, UPS, devices down, silent
-    /// agents and alarms (for a technician over SSH).
+    /// agents, backups and alarms (for a technician over SSH).
     Status {
         /// The collector's URL. Defaults to its `listen.address`.
         #[arg(long)]

@@ -177,7 +177,7 @@ pub fn spawn_all(
                 tasks.push(tokio::spawn(run_host(src, interval, out.clone(), stats.clone(), shutdown.clone())));
             }
             SourceConfig::Snmp(c) => tasks.extend(snmp::spawn(c, &site, &host, out, stats, shutdown)?),
-            SourceConfig::Modbus(c) => tasks.extend(modbus::spawn(c, &site, out, stats, shutdown)?),
+            SourceConfig::Modbus(c) => tasks.extend(modbus::spawn(c, &site, &host, out, stats, shutdown)?),
             SourceConfig::Backup(c) => {
                 // Two backup sources with one state file share it.
                 let path = config.backup_state_file(c);
