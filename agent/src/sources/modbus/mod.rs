@@ -43,9 +43,7 @@ pub fn address_range(a: u16, b: u16) -> String {
 /// The built-in profiles plus those of `profiles_dir` (a local profile with
 /// a built-in's name replaces it).
 pub fn load_profiles(dir: Option<&std::path::Path>) -> Result<Vec<Profile>, String> {
-    let files = crate::sources::profile_files::collect(profile::BUILT_IN, dir)?;
-    let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
-    profile::load(&refs)
+    crate::sources::profile_files::load(profile::BUILT_IN, dir, "Modbus", profile::load)
 }
 
 /// The connection a device is reached through.

@@ -31,9 +31,7 @@ const SYS_OBJECT_ID: &str = "1.3.6.1.2.1.1.2.0";
 /// The built-in profiles plus those of `profiles_dir` (which replace a
 /// built-in of the same name).
 pub fn load_profiles(c: &SnmpConfig) -> Result<Vec<Profile>, String> {
-    let files = crate::sources::profile_files::collect(profile::BUILT_IN, c.profiles_dir.as_deref())?;
-    let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
-    profile::load(&refs)
+    crate::sources::profile_files::load(profile::BUILT_IN, c.profiles_dir.as_deref(), "SNMP", profile::load)
 }
 
 /// Checks an `snmp` source; problems carry the key path `at`.
