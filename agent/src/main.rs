@@ -388,7 +388,8 @@ async fn once(config: &AgentConfig) -> anyhow::Result<()> {
                 points
             }
             SourceConfig::Snmp(c) => {
-                let (points, errors) = sources::snmp::once(c, &config.agent.site).await.map_err(anyhow::Error::msg)?;
+                let (points, errors) =
+                    sources::snmp::once(c, &config.agent.site, &host).await.map_err(anyhow::Error::msg)?;
                 for (name, e) in errors {
                     eprintln!("{name}: {e} ({})", e.kind());
                 }

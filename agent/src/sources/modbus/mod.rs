@@ -239,9 +239,7 @@ pub fn read_points(
         bind_feed(&mut n.points, feed, from.site, &d.name, ts, h);
     }
     if let Some(host) = from.host {
-        for p in &mut n.points {
-            p.tags.insert(1, ("host".into(), host.to_string()));
-        }
+        super::tag_host(&mut n.points, host);
     }
     n
 }
