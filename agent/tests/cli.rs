@@ -131,7 +131,8 @@ fn a_broken_modbus_profile_in_profiles_dir_is_refused_with_its_file_line_and_col
     let p = profile.display().to_string();
     assert!(
         stderr.contains(&format!(
-            "{p}:6:53: points[0].fields[1] (current_a): input registers 1..2 overlap points[0].fields[0] (voltage_v) (0..1)"
+            "{p}:6:53: points[0].fields[1] (current_a): input registers 0x0001–0x0002 (1–2) overlap points[0].fields[0] \
+             (voltage_v) (0x0000–0x0001 (0–1))"
         )),
         "{stderr}"
     );

@@ -185,8 +185,8 @@ impl Validate for ProfileFile {
                 }
                 if u32::from(f.addr()) + u32::from(f.count()) > 65536 {
                     p.push(pos(format!(
-                        "{at}: address {} with {} register(s) runs past 65535, the last Modbus address",
-                        f.addr(),
+                        "{at}: address {} with {} register(s) runs past 0xFFFF (65535), the last Modbus address",
+                        super::address(f.addr()),
                         f.count()
                     )));
                 }
@@ -213,12 +213,10 @@ impl Validate for ProfileFile {
                     let (b0, b1) = (u32::from(g.addr()), u32::from(g.addr()) + u32::from(g.count()));
                     if g.function == f.function && a0 < b1 && b0 < a1 && (a0, a1) != (b0, b1) {
                         p.push(pos(format!(
-                            "{at}: {} registers {}..{} overlap {gat} ({}..{})",
+                            "{at}: {} registers {} overlap {gat} ({})",
                             f.function.name(),
-                            a0,
-                            a1 - 1,
-                            b0,
-                            b1 - 1
+                            super::address_range(f.addr(), (a1 - 1).min(65535) as u16),
+                            super::address_range(g.addr(), (b1 - 1).min(65535) as u16),
                         )));
                     }
                 }
@@ -339,8 +337,10 @@ mod tests {
         // c is another function.
         assert_eq!(
             e,
-            "bad.yaml:6:47: points[0].fields[1] (b): holding registers 11..11 overlap points[0].fields[0] (a) (10..11)\n\
-             bad.yaml:8:47: points[0].fields[3] (d): holding registers 10..11 overlap points[0].fields[1] (b) (11..11)"
+            "bad.yaml:6:47: points[0].fields[1] (b): holding registers 0x000B (11) overlap points[0].fields[0] (a) \
+             (0x000A–0x000B (10–11))\n\
+             bad.yaml:8:47: points[0].fields[3] (d): holding registers 0x000A–0x000B (10–11) overlap points[0].fields[1] (b) \
+             (0x000B (11))"
         );
     }
 
@@ -368,7 +368,8 @@ mod tests {
         );
         assert_eq!(
             e,
-            "bad.yaml:7:18: points[0].fields[0] (a): address 65535 with 2 register(s) runs past 65535, the last Modbus address"
+            "bad.yaml:7:18: points[0].fields[0] (a): address 0xFFFF (65535) with 2 register(s) runs past 0xFFFF (65535), \
+             the last Modbus address"
         );
         let e = err(
             "name: x\npoints:\n  - measurement: custom_ups\n    fields:\n      - {name: a, function: input, address: 70000}\n",
