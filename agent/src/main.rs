@@ -23,12 +23,14 @@ use crate::config::{AgentConfig, SourceConfig};
 /// Exit codes: 0 clean stop, 1 runtime failure, 2 bad config or flags.
 const EXIT_FAILURE: u8 = 1;
 const EXIT_CONFIG: u8 = 2;
+/// Where the configuration file is unless `-c` says otherwise.
+pub const DEFAULT_CONFIG: &str = "/etc/dcwatch/agent.yaml";
 
 #[derive(Parser)]
 #[command(name = "dcwatch-agent", version, about = "dcwatch agent: reports host health to a collector or InfluxDB")]
 struct Cli {
     /// Configuration file.
-    #[arg(short, long, global = true, default_value = "/etc/dcwatch/agent.yaml")]
+    #[arg(short, long, global = true, default_value = DEFAULT_CONFIG)]
     config: PathBuf,
     #[command(subcommand)]
     command: Option<Command>,
@@ -48,10 +50,16 @@ enum Command {
         #[command(subcommand)]
         what: Probe,
     },
-    /// List the SNMP profiles (built in, plus those of `--profiles-dir`).
+    /// List the SNMP and Modbus profiles: those built in, plus those of each
+    /// snmp and modbus source's `profiles_dir` in the configuration file (when
+    /// it exists), or of --snmp-dir and --modbus-dir instead.
     Profiles {
-        #[arg(long)]
-        profiles_dir: Option<PathBuf>,
+        /// A directory of extra SNMP profiles (instead of the configuration's).
+        #[arg(long, value_name = "DIR")]
+        snmp_dir: Option<PathBuf>,
+        /// A directory of extra Modbus profiles (instead of the configuration's).
+        #[arg(long, value_name = "DIR")]
+        modbus_dir: Option<PathBuf>,
     },
 }
 
@@ -80,8 +88,9 @@ struct ProbeModbus {
     /// A directory of extra profiles.
     #[arg(long)]
     profiles_dir: Option<PathBuf>,
-    /// Dump COUNT registers from protocol address ADDRESS (0-based) instead.
-    #[arg(long, num_args = 2, value_names = ["ADDRESS", "COUNT"])]
+    /// Dump COUNT registers from protocol address ADDRESS (0-based, decimal
+    /// or hex as in profiles: `20480` or `0x5000`) instead.
+    #[arg(long, num_args = 2, value_names = ["ADDRESS", "COUNT"], value_parser = probe::parse_u16)]
     raw: Option<Vec<u16>>,
     /// With --raw: holding, input, coil or discrete.
     #[arg(long, default_value = "holding", value_parser = ["holding", "input", "coil", "discrete"])]
@@ -181,7 +190,9 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Some(Command::Profiles { profiles_dir }) => return ExitCode::from(probe::profiles(profiles_dir.clone())),
+        Some(Command::Profiles { snmp_dir, modbus_dir }) => {
+            return ExitCode::from(probe::profiles(&cli.config, snmp_dir.clone(), modbus_dir.clone()));
+        }
         _ => {}
     }
     let config: AgentConfig = match dcwatch_common::config::load(&cli.config) {
@@ -377,7 +388,8 @@ async fn once(config: &AgentConfig) -> anyhow::Result<()> {
                 points
             }
             SourceConfig::Snmp(c) => {
-                let (points, errors) = sources::snmp::once(c, &config.agent.site).await.map_err(anyhow::Error::msg)?;
+                let (points, errors) =
+                    sources::snmp::once(c, &config.agent.site, &host).await.map_err(anyhow::Error::msg)?;
                 for (name, e) in errors {
                     eprintln!("{name}: {e} ({})", e.kind());
                 }
@@ -388,7 +400,7 @@ async fn once(config: &AgentConfig) -> anyhow::Result<()> {
             }
             SourceConfig::Modbus(c) => {
                 let (points, errors) =
-                    sources::modbus::once(c, &config.agent.site).await.map_err(anyhow::Error::msg)?;
+                    sources::modbus::once(c, &config.agent.site, &host).await.map_err(anyhow::Error::msg)?;
                 for (name, e) in errors {
                     eprintln!("{name}: {e}");
                 }

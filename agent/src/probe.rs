@@ -199,32 +199,82 @@ fn table(points: &[Point]) -> String {
     rows.iter().map(|r| format!("{:w0$}  {:w1$}  {}\n", r[0], r[1], r[2])).collect()
 }
 
-/// Lists the profiles: name, kind, description (SNMP: what they detect).
-pub fn profiles(dir: Option<PathBuf>) -> u8 {
-    let snmp = match snmp::load_profiles(&config(dir.clone(), 2000, 1)) {
-        Ok(ps) => ps,
+/// The profile directories `profiles` lists: the flags' if any is given,
+/// else those of the configuration's snmp and modbus sources (None: the
+/// built-ins alone), else none. (SNMP dirs, Modbus dirs.)
+type ProfileDirs = (Vec<Option<PathBuf>>, Vec<Option<PathBuf>>);
+
+fn profile_dirs(config: &Path, snmp_dir: Option<PathBuf>, modbus_dir: Option<PathBuf>) -> Result<ProfileDirs, String> {
+    if snmp_dir.is_some() || modbus_dir.is_some() {
+        return Ok((vec![snmp_dir], vec![modbus_dir]));
+    }
+    if !config.exists() && config == Path::new(crate::DEFAULT_CONFIG) {
+        return Ok((vec![None], vec![None]));
+    }
+    let c: crate::config::AgentConfig =
+        dcwatch_common::config::load(config).map_err(|e| format!("invalid configuration:\n{e}"))?;
+    let (mut snmp, mut modbus) = (Vec::new(), Vec::new());
+    for s in &c.sources {
+        let (dirs, dir) = match s {
+            crate::config::SourceConfig::Snmp(x) => (&mut snmp, &x.profiles_dir),
+            crate::config::SourceConfig::Modbus(x) => (&mut modbus, &x.profiles_dir),
+            _ => continue,
+        };
+        if !dirs.contains(dir) {
+            dirs.push(dir.clone());
+        }
+    }
+    for dirs in [&mut snmp, &mut modbus] {
+        if dirs.is_empty() {
+            dirs.push(None);
+        }
+    }
+    Ok((snmp, modbus))
+}
+
+/// "built in" or "built in and DIR's".
+fn origin(dir: &Option<PathBuf>) -> String {
+    match dir {
+        Some(d) => format!("built in and from {}", d.display()),
+        None => "built in".to_string(),
+    }
+}
+
+/// Lists the profiles, SNMP and Modbus, each kind from its own directories:
+/// name, kind, description (SNMP: what they detect).
+pub fn profiles(config: &Path, snmp_dir: Option<PathBuf>, modbus_dir: Option<PathBuf>) -> u8 {
+    match list_profiles(config, snmp_dir, modbus_dir) {
+        Ok(text) => {
+            print!("{text}");
+            0
+        }
         Err(e) => {
             eprintln!("dcwatch-agent profiles: {e}");
-            return 2;
+            2
         }
-    };
-    let mb = match modbus::load_profiles(dir.as_deref()) {
-        Ok(ps) => ps,
-        Err(e) => {
-            eprintln!("dcwatch-agent profiles: {e}");
-            return 2;
+    }
+}
+
+fn list_profiles(config: &Path, snmp_dir: Option<PathBuf>, modbus_dir: Option<PathBuf>) -> Result<String, String> {
+    let (snmp_dirs, modbus_dirs) = profile_dirs(config, snmp_dir, modbus_dir)?;
+    let mut out = String::new();
+    for dir in &snmp_dirs {
+        let ps = snmp::load_profiles(&self::config(dir.clone(), 2000, 1))?;
+        let _ = writeln!(out, "SNMP profiles, {} (chosen by sysObjectID unless a device names one):", origin(dir));
+        for p in ps {
+            let how =
+                if p.detect.fallback { "fallback".to_string() } else { p.detect.sys_object_id_prefixes.join(", ") };
+            let _ = writeln!(out, "  {:16} {:9} {} (detects: {how})", p.name, p.kind(), p.description);
         }
-    };
-    println!("SNMP (chosen by sysObjectID unless a device names one):");
-    for p in snmp {
-        let how = if p.detect.fallback { "fallback".to_string() } else { p.detect.sys_object_id_prefixes.join(", ") };
-        println!("  {:16} {:9} {} (detects: {how})", p.name, p.kind(), p.description);
     }
-    println!("Modbus (named by each device's `profile:`):");
-    for p in mb {
-        println!("  {:16} {:9} {}", p.name, p.kind(), p.description);
+    for dir in &modbus_dirs {
+        let ps = modbus::load_profiles(dir.as_deref())?;
+        let _ = writeln!(out, "Modbus profiles, {} (named by each device's `profile:`):", origin(dir));
+        for p in ps {
+            let _ = writeln!(out, "  {:16} {:9} {}", p.name, p.kind(), p.description);
+        }
     }
-    0
+    Ok(out)
 }
 
 fn modbus_device(a: &ProbeModbus, profile: &str) -> ModbusDevice {
@@ -279,7 +329,11 @@ pub async fn modbus(a: &ProbeModbus) -> u8 {
         };
         let (start, count) = (raw[0], raw[1]);
         if count == 0 || count > function.max_read() || u32::from(start) + u32::from(count) > 65536 {
-            eprintln!("dcwatch-agent probe: --raw {start} {count}: 1 to {} values within 0–65535", function.max_read());
+            eprintln!(
+                "dcwatch-agent probe: --raw {} {count}: 1 to {} values within 0–65535 (0x0000–0xFFFF)",
+                modbus::address(start),
+                function.max_read()
+            );
             return 2;
         }
         let mut conn = Conn::new(ep.clone());
@@ -333,7 +387,8 @@ pub async fn modbus(a: &ProbeModbus) -> u8 {
         return 1;
     }
     let ts = dcwatch_common::now_ns();
-    let n = modbus::read_points(&p, &o, "probe", &d, ts, &mut modbus::Hysteresis::of(&d));
+    let from = modbus::Origin { site: "probe", host: None };
+    let n = modbus::read_points(&p, &o, &from, &d, ts, &mut modbus::Hysteresis::of(&d));
     if a.format == "lp" {
         print_lp(&n.points);
     } else {
@@ -354,9 +409,7 @@ pub async fn modbus(a: &ProbeModbus) -> u8 {
             let list: Vec<String> = learned
                 .missing
                 .iter()
-                .map(|(f, a, n)| {
-                    format!("{} {a}{}", f.name(), if *n > 1 { format!("–{}", a + n - 1) } else { String::new() })
-                })
+                .map(|(f, a, n)| format!("{} {}", f.name(), modbus::address_range(*a, a + n - 1)))
                 .collect();
             println!("\nnot on this device (exception 02), left out: {}", list.join(", "));
         }
@@ -369,22 +422,33 @@ pub async fn modbus(a: &ProbeModbus) -> u8 {
     0
 }
 
+/// `--raw`'s ADDRESS and COUNT: decimal, or hex with `0x` as in profiles.
+pub fn parse_u16(s: &str) -> Result<u16, String> {
+    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u16::from_str_radix(hex, 16),
+        None => s.parse::<u16>(),
+    };
+    r.map_err(|_| format!("`{s}` is not 0 to 65535 (decimal, or hex as 0x0000 to 0xFFFF)"))
+}
+
 /// Registers side by side in every type and byte/word order.
 fn raw_table(ep: &str, unit: u8, function: Function, start: u16, words: &[u16]) -> String {
-    let last = u32::from(start) + words.len() as u32 - 1;
+    // `conn.read` returns what was asked for, and `--raw` keeps it within 65535.
+    let at = |i: usize| start + i as u16;
     let mut out = format!(
-        "{ep} unit {unit}: {} {start}–{last} (0-based protocol addresses: a manual's 40001 or 30001 is 0)\n\n",
-        function.name()
+        "{ep} unit {unit}: {} {} — 0-based protocol addresses: a manual's 40001 or 30001 is 0\n\n",
+        function.name(),
+        modbus::address_range(start, at(words.len().saturating_sub(1)))
     );
     if function.is_bits() {
         for (i, w) in words.iter().enumerate() {
-            let _ = writeln!(out, "{:>5}  {}", u32::from(start) + i as u32, *w != 0);
+            let _ = writeln!(out, "{:>14}  {}", modbus::address(at(i)), *w != 0);
         }
         return out;
     }
     let _ = writeln!(
         out,
-        "{:>5}  {:>4}  {:>6}  {:>6}  {:<5}| 2 registers from here: {:>11} {:>11} {:>11} {:>11} {:>12} {:>12} {:>12} {:>12}",
+        "{:>14}  {:>4}  {:>6}  {:>6}  {:<5}| 2 registers from here: {:>11} {:>11} {:>11} {:>11} {:>12} {:>12} {:>12} {:>12}",
         "addr",
         "hex",
         "u16",
@@ -411,7 +475,7 @@ fn raw_table(ep: &str, unit: u8, function: Function, start: u16, words: &[u16]) 
     for (i, w) in words.iter().enumerate() {
         let ascii: String =
             w.to_be_bytes().iter().map(|b| if b.is_ascii_graphic() || *b == b' ' { *b as char } else { '.' }).collect();
-        let _ = write!(out, "{:>5}  {w:04X}  {w:>6}  {:>6}  {ascii:<5}|", u32::from(start) + i as u32, *w as i16);
+        let _ = write!(out, "{:>14}  {w:04X}  {w:>6}  {:>6}  {ascii:<5}|", modbus::address(at(i)), *w as i16);
         if let Some(pair) = words.get(i..i + 2) {
             let _ = write!(
                 out,
@@ -428,4 +492,37 @@ fn raw_table(ep: &str, unit: u8, function: Function, start: u16, words: &[u16]) 
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_takes_hex_addresses_as_profiles_write_them() {
+        // Regression: `--raw 0x5000 4` was refused.
+        assert_eq!(parse_u16("0x5000"), Ok(20480));
+        assert_eq!(parse_u16("0X34"), Ok(52));
+        assert_eq!(parse_u16("20480"), Ok(20480));
+        assert_eq!(
+            parse_u16("0x10000"),
+            Err("`0x10000` is not 0 to 65535 (decimal, or hex as 0x0000 to 0xFFFF)".to_string())
+        );
+    }
+
+    #[test]
+    fn the_raw_dump_prints_each_address_in_hex_and_decimal() {
+        let t = raw_table("tcp://h:502", 1, Function::Discrete, 0x5000, &[1, 0]);
+        assert_eq!(
+            t,
+            "tcp://h:502 unit 1: discrete 0x5000–0x5001 (20480–20481) — 0-based protocol addresses: a manual's 40001 \
+             or 30001 is 0\n\n0x5000 (20480)  true\n0x5001 (20481)  false\n"
+        );
+        let t = raw_table("tcp://h:502", 1, Function::Holding, 0x5000, &[0x4366, 0x8000]);
+        let rows: Vec<&str> = t.lines().skip(3).map(|l| l.split('|').next().unwrap()).collect();
+        assert_eq!(
+            rows,
+            ["0x5000 (20480)  4366   17254   17254  Cf   ", "0x5001 (20481)  8000   32768  -32768  ..   "]
+        );
+    }
 }

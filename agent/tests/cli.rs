@@ -4,6 +4,9 @@
 use std::path::Path;
 use std::process::Command;
 
+#[path = "../../tests/src/docs_check.rs"]
+mod docs_check;
+
 fn validate(yaml: &str, envs: &[(&str, &str)]) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("agent.yaml");
@@ -70,18 +73,18 @@ fn a_missing_file_is_refused() {
 }
 
 #[test]
-fn the_shipped_example_configs_are_valid() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    for cfg in [
-        "configs/agent.yaml",
-        "configs/demo/agent.yaml",
-        "configs/examples/agent-snmp.yaml",
-        "configs/examples/agent-modbus.yaml",
-        "configs/examples/agent-backup.yaml",
-    ] {
+fn every_example_config_is_an_agents_or_a_collectors_and_the_agents_are_valid() {
+    let all = docs_check::example_configs();
+    let name = |f: &String| Path::new(f).file_name().unwrap().to_string_lossy().into_owned();
+    let unclaimed: Vec<&String> =
+        all.iter().filter(|f| !name(f).starts_with("agent") && !name(f).starts_with("collector")).collect();
+    assert!(unclaimed.is_empty(), "name each example agent*.yaml or collector*.yaml: {unclaimed:?}");
+    let agents: Vec<&String> = all.iter().filter(|f| name(f).starts_with("agent")).collect();
+    assert!(agents.len() >= 5, "{agents:?}");
+    for cfg in agents {
         let out = Command::new(env!("CARGO_BIN_EXE_dcwatch-agent"))
             .args(["validate", "-c"])
-            .arg(root.join(cfg))
+            .arg(docs_check::root().join(cfg))
             .env("DCWATCH_TOKEN", "example-token-0123456789")
             .env("SNMP_COMMUNITY", "example-community")
             .envs(
@@ -92,6 +95,19 @@ fn the_shipped_example_configs_are_valid() {
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{cfg}: {}", String::from_utf8_lossy(&out.stderr));
     }
+}
+
+#[test]
+fn the_commands_and_flags_of_dcwatch_agent_are_those_docs_configuration_md_lists() {
+    let help = docs_check::from_help(Path::new(env!("CARGO_BIN_EXE_dcwatch-agent")));
+    assert_eq!(
+        help.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["once", "probe modbus", "probe snmp", "profiles", "run", "validate"]
+    );
+    assert_eq!(docs_check::documented("dcwatch-agent"), help);
+    // Regression: `profiles --help` said SNMP, and it lists Modbus profiles too.
+    let profiles = docs_check::help(Path::new(env!("CARGO_BIN_EXE_dcwatch-agent")), &["profiles"]);
+    assert!(profiles.starts_with("List the SNMP and Modbus profiles: "), "{profiles}");
 }
 
 #[test]
@@ -115,7 +131,8 @@ fn a_broken_modbus_profile_in_profiles_dir_is_refused_with_its_file_line_and_col
     let p = profile.display().to_string();
     assert!(
         stderr.contains(&format!(
-            "{p}:6:53: points[0].fields[1] (current_a): input registers 1..2 overlap points[0].fields[0] (voltage_v) (0..1)"
+            "{p}:6:53: points[0].fields[1] (current_a): input registers 0x0001–0x0002 (1–2) overlap points[0].fields[0] \
+             (voltage_v) (0x0000–0x0001 (0–1))"
         )),
         "{stderr}"
     );
@@ -124,6 +141,77 @@ fn a_broken_modbus_profile_in_profiles_dir_is_refused_with_its_file_line_and_col
     let (code, _, stderr) = validate(&yaml, &[("DCWATCH_TEST_TOKEN", "abc")]);
     assert_eq!(code, 2);
     assert!(stderr.contains(&format!("{p}:5:")) && stderr.contains("float"), "{stderr}");
+}
+
+/// `dcwatch-agent ARGS`: exit code, stdout, stderr.
+fn agent(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_dcwatch-agent")).args(args).output().unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn profiles_lists_snmp_and_modbus_profiles_each_from_its_own_directory() {
+    // Regression: `profiles --profiles-dir <a Modbus dir>` read the Modbus
+    // profiles as SNMP ones and failed; `profiles -c FILE` listed none of the
+    // configuration's own Modbus profiles.
+    let dir = tempfile::tempdir().unwrap();
+    let mb = dir.path().join("modbus");
+    std::fs::create_dir(&mb).unwrap();
+    std::fs::write(
+        mb.join("my-meter.yaml"),
+        "name: my-meter\ndescription: My meter\npoints:\n  - measurement: power_feed\n    fields:\n      \
+         - {name: voltage_v, function: input, address: 0x10, type: f32}\n",
+    )
+    .unwrap();
+    let modbus = format!(
+        "Modbus profiles, built in and from {} (named by each device's `profile:`):\n  \
+         apc-smartups     ups       APC Smart-UPS, Modbus map (as NUT's apc_modbus reads it)\n  \
+         sdm630           meter     Eastron SDM630 three-phase meter\n  \
+         dse-gencomm      generator Deep Sea Electronics generator controller (GenComm)\n  \
+         meter-3phase     meter     Generic three-phase meter (holding registers, fixed point)\n  \
+         ats-contacts     ats       Generic ATS through discrete inputs (source A ok, source B ok, on B)\n  \
+         my-meter         meter     My meter\n",
+        mb.display()
+    );
+    let check = |(code, out, err): (i32, String, String)| {
+        assert_eq!((code, err.as_str()), (0, ""));
+        assert!(
+            out.starts_with("SNMP profiles, built in (chosen by sysObjectID unless a device names one):\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("\n  ups-mib          ups       RFC 1628 UPS-MIB (generic UPS) (detects: fallback)\n"),
+            "{out}"
+        );
+        assert_eq!(&out[out.find("Modbus profiles").unwrap()..], modbus);
+    };
+    check(agent(&["profiles".as_ref(), "--modbus-dir".as_ref(), mb.as_os_str()]));
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}sources:\n  - type: modbus\n    profiles_dir: {}\n    devices:\n      \
+             - {{name: m, address: 10.0.0.5, profile: my-meter}}\n",
+            GOOD.replace("${DCWATCH_TEST_TOKEN}", "abc"),
+            mb.display()
+        ),
+    )
+    .unwrap();
+    check(agent(&["profiles".as_ref(), "-c".as_ref(), config.as_os_str()]));
+
+    // Given as SNMP profiles, a Modbus one is refused as the wrong kind.
+    let (code, out, err) = agent(&["profiles".as_ref(), "--snmp-dir".as_ref(), mb.as_os_str()]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(
+        err.ends_with(
+            "(this is a Modbus profile, in a directory of SNMP profiles: give it as the profiles_dir of a modbus source)\n"
+        ),
+        "{err}"
+    );
 }
 
 /// `dcwatch-agent probe snmp …` with exactly the environment `env`.

@@ -4,6 +4,9 @@
 use std::path::Path;
 use std::process::Command;
 
+#[path = "../../tests/src/docs_check.rs"]
+mod docs_check;
+
 fn validate(yaml: &str) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("collector.yaml");
@@ -70,17 +73,16 @@ fn hash_token_prints_the_sha256_of_standard_input() {
 }
 
 #[test]
-fn the_shipped_example_configs_are_valid() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    for cfg in [
-        "configs/collector.yaml",
-        "configs/demo/collector.yaml",
-        "configs/examples/collector-alarms.yaml",
-        "configs/examples/collector-reports.yaml",
-    ] {
+fn every_example_config_of_the_collector_is_valid() {
+    let collectors: Vec<String> = docs_check::example_configs()
+        .into_iter()
+        .filter(|f| Path::new(f).file_name().is_some_and(|n| n.to_string_lossy().starts_with("collector")))
+        .collect();
+    assert!(collectors.len() >= 4, "{collectors:?}");
+    for cfg in collectors {
         let out = Command::new(env!("CARGO_BIN_EXE_dcwatch-collector"))
             .args(["validate", "-c"])
-            .arg(root.join(cfg))
+            .arg(docs_check::root().join(&cfg))
             .env("INFLUX_TOKEN", "example-influx-token")
             .env("DCWATCH_TOKEN_WEB01", "example-token-0123456789")
             .env("DCWATCH_TOKEN_POLLER", "example-token-9876543210")
@@ -94,6 +96,24 @@ fn the_shipped_example_configs_are_valid() {
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{cfg}: {}", String::from_utf8_lossy(&out.stderr));
     }
+}
+
+#[test]
+fn the_commands_and_flags_of_dcwatch_collector_are_those_docs_configuration_md_lists() {
+    let help = docs_check::from_help(Path::new(env!("CARGO_BIN_EXE_dcwatch-collector")));
+    assert_eq!(
+        help.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["hash-token", "report", "run", "status", "validate"]
+    );
+    assert_eq!(docs_check::documented("dcwatch-collector"), help);
+    // Regression: `status --help` left out the backups it shows.
+    let status = docs_check::help(Path::new(env!("CARGO_BIN_EXE_dcwatch-collector")), &["status"]);
+    assert_eq!(
+        status.lines().next(),
+        Some(
+            "Show the running collector's sinks and spool, sites and power feeds, UPS, generators, devices down, silent agents, backups and alarms (for a technician over SSH)"
+        )
+    );
 }
 
 #[test]

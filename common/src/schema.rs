@@ -22,6 +22,98 @@ pub const DEVICE_MEASUREMENTS: &[&str] = &[
     "snmp_trap",
 ];
 
+/// The measurements a device profile (SNMP or Modbus) may feed, each with
+/// its fields: the contract of docs/metrics.md, which a test checks against
+/// this table. The agent writes `device` and `snmp_trap` itself.
+pub const PROFILE_FIELDS: &[(&str, &[&str])] = &[
+    (
+        "ups",
+        &[
+            "status",
+            "on_battery",
+            "low_battery",
+            "replace_battery",
+            "overload",
+            "battery_charge_pct",
+            "runtime_remaining_s",
+            "seconds_on_battery",
+            "battery_voltage_v",
+            "battery_temperature_c",
+            "input_voltage_v",
+            "input_frequency_hz",
+            "output_voltage_v",
+            "output_frequency_hz",
+            "output_current_a",
+            "output_power_w",
+            "load_pct",
+        ],
+    ),
+    ("ups_phase", &["voltage_v", "current_a", "power_w", "load_pct"]),
+    ("ats", &["active_source", "on_source_b", "source_a_ok", "source_b_ok", "redundant", "switch_ok", "phase_in_sync"]),
+    (
+        "pdu",
+        &[
+            "load_state",
+            "current_a",
+            "peak_current_a",
+            "voltage_v",
+            "power_w",
+            "peak_power_w",
+            "power_va",
+            "power_factor",
+            "energy_kwh",
+            "power_supply_alarm",
+        ],
+    ),
+    (
+        "power_feed",
+        &[
+            "live",
+            "voltage_v",
+            "current_a",
+            "power_w",
+            "power_va",
+            "power_var",
+            "power_factor",
+            "frequency_hz",
+            "energy_kwh",
+            "import_energy_kwh",
+            "export_energy_kwh",
+        ],
+    ),
+    ("power_feed_phase", &["voltage_v", "current_a", "power_w"]),
+    (
+        "generator",
+        &[
+            "state",
+            "running",
+            "control_mode",
+            "alarm",
+            "fuel_pct",
+            "battery_voltage_v",
+            "voltage_v",
+            "frequency_hz",
+            "power_w",
+            "engine_rpm",
+            "oil_pressure_kpa",
+            "coolant_temperature_c",
+            "run_hours",
+            "starts_total",
+        ],
+    ),
+    ("generator_phase", &["voltage_v", "current_a"]),
+];
+
+/// A measurement or field name outside the contract starts with this: the
+/// stored name itself tells every reader that dcwatch gives it no meaning.
+pub const CUSTOM_PREFIX: &str = "custom_";
+
+/// The fields a profile may give `measurement`: None if it is not one a
+/// profile may feed.
+pub fn profile_fields(measurement: &str) -> Option<&'static [&'static str]> {
+    PROFILE_FIELDS.iter().find(|(m, _)| *m == measurement).map(|(_, f)| *f)
+}
+
 /// The tag that names what a device measurement's point is about, for the
 /// measurements whose identity is not the usual `device` tag: a
 /// `power_feed` point is about its feed (the alarms `feed_lost` and the
@@ -85,6 +177,44 @@ mod tests {
             ]
         );
         assert_eq!(identity_tag("host_cpu"), None);
+    }
+
+    /// The `### `name`` sections of docs/metrics.md's power equipment, with
+    /// the backquoted names in the first column of their tables.
+    fn documented_profile_fields() -> Vec<(String, Vec<String>)> {
+        let doc = include_str!("../../docs/metrics.md");
+        let start = doc.find("\n## Power equipment over SNMP").expect("the SNMP section");
+        let end = doc[start..].find("\n## Backups").expect("the backups section") + start;
+        let ticked = |s: &str| -> Vec<String> { s.split('`').skip(1).step_by(2).map(str::to_string).collect() };
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for line in doc[start..end].lines() {
+            if let Some(h) = line.strip_prefix("### ") {
+                out.push((ticked(h)[0].clone(), Vec::new()));
+            } else if let Some(row) = line.strip_prefix("| `")
+                && let Some((_, fields)) = out.last_mut()
+            {
+                fields.extend(ticked(&format!("`{}", row.split(" |").next().unwrap_or(""))));
+            }
+        }
+        out.retain(|(m, _)| !["device", "snmp_trap", "snmp_trap_receiver"].contains(&m.as_str()));
+        out
+    }
+
+    #[test]
+    fn the_profile_fields_are_those_docs_metrics_md_lists() {
+        let schema: Vec<(String, Vec<String>)> =
+            PROFILE_FIELDS.iter().map(|(m, f)| (m.to_string(), f.iter().map(|f| f.to_string()).collect())).collect();
+        let mut documented = documented_profile_fields();
+        let mut sorted = schema.clone();
+        for (_, f) in documented.iter_mut().chain(sorted.iter_mut()) {
+            f.sort();
+        }
+        documented.sort();
+        sorted.sort();
+        assert_eq!(documented, sorted);
+        assert!(PROFILE_FIELDS.iter().all(|(m, _)| is_device_measurement(m)));
+        assert_eq!(profile_fields("generator_phase"), Some(&["voltage_v", "current_a"][..]));
+        assert_eq!(profile_fields("host_cpu"), None);
     }
 
     #[test]

@@ -173,19 +173,30 @@ fn every_shipped_profile_decodes_pymodbus_registers_as_computed_by_hand() {
     // The raw dump, for word-order questions: 0x4366 0x8000 is 230.5 in ABCD.
     let (code, out, _) = probe(&[&addr, "--unit", "2", "--raw", "0", "2", "--function", "input"]);
     assert_eq!(code, 0);
-    let row = out.lines().find(|l| l.trim_start().starts_with("0  4366")).unwrap_or_else(|| panic!("{out}"));
+    let row = out.lines().find(|l| l.trim_start().starts_with("0x0000 (0)  4366")).unwrap_or_else(|| panic!("{out}"));
     assert!(row.contains(" 230.500 "), "{row}");
+    // Addresses in hex, as profiles write them (regression: `--raw 0x0` was refused).
+    let (code, hex, err) = probe(&[&addr, "--unit", "2", "--raw", "0x0", "0x2", "--function", "input"]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(hex, out);
+    assert_eq!(
+        out.lines().next(),
+        Some(format!("tcp://{addr} unit 2: input 0x0000–0x0001 (0–1) — 0-based protocol addresses: a manual's 40001 or 30001 is 0").as_str())
+    );
 }
 
 fn agent_yaml(capture: &Capture, body: &str) -> String {
     format!(
-        "agent:\n  site: hn-dc1\n  interval_secs: 60\noutput:\n  url: {}\n  flush_interval_ms: 200\nsources:\n{body}",
+        "agent:\n  site: hn-dc1\n  host: mon1\n  interval_secs: 60\noutput:\n  url: {}\n  flush_interval_ms: 200\nsources:\n{body}",
         capture.url()
     )
 }
 
 fn last_device(capture: &Capture, name: &str) -> Option<String> {
-    captured_lines(capture).into_iter().rev().find(|l| l.starts_with(&format!("device,site=hn-dc1,device={name},")))
+    captured_lines(capture)
+        .into_iter()
+        .rev()
+        .find(|l| l.starts_with(&format!("device,site=hn-dc1,host=mon1,device={name},")))
 }
 
 #[test]
@@ -226,23 +237,19 @@ fn the_planner_reads_each_profile_in_the_fewest_requests_and_remembers_a_refused
     // 12–17; 12–17 refused (15 is missing), split into 12–14 and 16–17: five
     // requests the first time, three from then on, with every value read.
     let first = wait_for("holey's first poll", || {
-        captured_lines(&capture).into_iter().find(|l| l.starts_with("device,site=hn-dc1,device=holey,"))
+        captured_lines(&capture).into_iter().find(|l| l.starts_with("device,site=hn-dc1,host=mon1,device=holey,"))
     });
     assert!(first.contains(",requests=5i,"), "{first}");
     let polls = wait_for("holey's later polls", || {
         let l: Vec<String> = captured_lines(&capture)
             .into_iter()
-            .filter(|l| l.starts_with("device,site=hn-dc1,device=holey,"))
+            .filter(|l| l.starts_with("device,site=hn-dc1,host=mon1,device=holey,"))
             .collect();
         (l.len() >= 3).then_some(l)
     });
     assert!(polls[1..].iter().all(|l| l.contains(",requests=3i,")), "{polls:#?}");
-    assert!(
-        captured_lines(&capture)
-            .iter()
-            .any(|l| strip_ts(l)
-                == "power_feed,site=hn-dc1,device=holey power_w=8400,frequency_hz=50.02,energy_kwh=1000")
-    );
+    assert!(captured_lines(&capture).iter().any(|l| strip_ts(l)
+        == "power_feed,site=hn-dc1,host=mon1,device=holey power_w=8400,frequency_hz=50.02,energy_kwh=1000"));
 }
 
 #[test]
@@ -277,15 +284,16 @@ fn exceptions_silence_and_a_dropped_connection_are_survived_and_the_feed_does_no
             captured_lines(capture)
                 .into_iter()
                 .rev()
-                .find(|l| l.starts_with("power_feed,site=hn-dc1,device=meter-a,feed=A "))
+                .find(|l| l.starts_with("power_feed,site=hn-dc1,host=mon1,device=meter-a,feed=A "))
                 .filter(|l| l.contains(&format!(" live={live},")))
         }
     };
     let l = wait_for("feed A live", feed(true));
     // The lowest phase, 229.8 V, and the highest current, 13.1 A.
     assert!(
-        strip_ts(&l)
-            .starts_with("power_feed,site=hn-dc1,device=meter-a,feed=A live=true,voltage_v=229.8,current_a=13.1,"),
+        strip_ts(&l).starts_with(
+            "power_feed,site=hn-dc1,host=mon1,device=meter-a,feed=A live=true,voltage_v=229.8,current_a=13.1,"
+        ),
         "{l}"
     );
 
@@ -323,7 +331,7 @@ fn exceptions_silence_and_a_dropped_connection_are_survived_and_the_feed_does_no
     assert!(
         !captured_lines(&capture)
             .iter()
-            .any(|l| l.starts_with("device,site=hn-dc1,device=ats,") && l.contains(" up=false,"))
+            .any(|l| l.starts_with("device,site=hn-dc1,host=mon1,device=ats,") && l.contains(" up=false,"))
     );
 }
 
@@ -350,11 +358,12 @@ fn rtu_over_a_pty_reads_two_units_on_one_bus() {
     wait_for("both units read over RTU", || {
         let l = captured_lines(&capture);
         let meter = l.iter().any(|x| {
-            strip_ts(x) == "power_feed,site=hn-dc1,device=meter power_w=8400,frequency_hz=50.02,energy_kwh=1000"
+            strip_ts(x)
+                == "power_feed,site=hn-dc1,host=mon1,device=meter power_w=8400,frequency_hz=50.02,energy_kwh=1000"
         });
         let ats = l.iter().any(|x| {
             strip_ts(x)
-                == "ats,site=hn-dc1,device=ats source_a_ok=true,source_b_ok=true,on_source_b=false,active_source=\"A\""
+                == "ats,site=hn-dc1,host=mon1,device=ats source_a_ok=true,source_b_ok=true,on_source_b=false,active_source=\"A\""
         });
         (meter && ats).then_some(())
     });
@@ -393,11 +402,11 @@ fn the_demo_site_simulator_loses_feed_a_and_the_generator_takes_over() {
         let (capture, prefix, needle) = (&capture, prefix.to_string(), needle.to_string());
         move || captured_lines(capture).into_iter().find(|l| l.starts_with(&prefix) && l.contains(&needle))
     };
-    wait_for("feed A live at first", seen("power_feed,site=hn-dc1,device=meter-a,feed=A ", " live=true,"));
-    wait_for("feed A dead", seen("power_feed,site=hn-dc1,device=meter-a,feed=A ", " live=false,"));
-    wait_for("the UPS on battery", seen("ups,site=hn-dc1,device=ups ", "status=\"on_battery\""));
-    wait_for("the generator running", seen("generator,site=hn-dc1,device=gen ", "state=\"running\""));
-    wait_for("the ATS on the generator", seen("ats,site=hn-dc1,device=ats ", "active_source=\"B\""));
+    wait_for("feed A live at first", seen("power_feed,site=hn-dc1,host=mon1,device=meter-a,feed=A ", " live=true,"));
+    wait_for("feed A dead", seen("power_feed,site=hn-dc1,host=mon1,device=meter-a,feed=A ", " live=false,"));
+    wait_for("the UPS on battery", seen("ups,site=hn-dc1,host=mon1,device=ups ", "status=\"on_battery\""));
+    wait_for("the generator running", seen("generator,site=hn-dc1,host=mon1,device=gen ", "state=\"running\""));
+    wait_for("the ATS on the generator", seen("ats,site=hn-dc1,host=mon1,device=ats ", "active_source=\"B\""));
     // Online again, fed by the generator through the ATS, after having been on battery.
     let lines = captured_lines(&capture);
     let on_batt =

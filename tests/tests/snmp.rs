@@ -184,7 +184,7 @@ fn an_implausible_value_is_flagged_with_its_oid_and_a_silent_device_is_a_clear_e
         ),
     ));
     let dev = wait_for("the device point", || {
-        captured_lines(&capture).into_iter().find(|l| l.starts_with("device,site=hn-dc1,device=u,"))
+        captured_lines(&capture).into_iter().find(|l| l.starts_with("device,site=hn-dc1,host=mon1,device=u,"))
     });
     // Twice per poll: the `ups` input voltage and the input phase's voltage.
     assert!(dev.contains(",implausible_total=2i,"), "{dev}");
@@ -302,7 +302,7 @@ fn snmpv3_auth_priv_reads_net_snmp_and_a_wrong_password_is_an_authentication_err
     let down = wait_for("two failed polls", || {
         captured_lines(&capture).into_iter().find(|l| l.starts_with("device,") && l.contains(",errors_auth_total=2i,"))
     });
-    assert!(down.starts_with("device,site=hn-dc1,device=v3ups,kind=snmp,protocol=snmp up=false,"), "{down}");
+    assert!(down.starts_with("device,site=hn-dc1,host=mon1,device=v3ups,kind=snmp,protocol=snmp up=false,"), "{down}");
     assert!(agent.proc.exited().is_none(), "the agent died");
     assert_eq!((code, out.as_str()), (1, ""));
     assert!(err.starts_with("dcwatch-agent probe: authentication failed: "), "{err}");
@@ -317,7 +317,7 @@ fn snmpv3_auth_priv_reads_net_snmp_and_a_wrong_password_is_an_authentication_err
 
 fn agent_yaml(capture: &Capture, body: &str) -> String {
     format!(
-        "agent:\n  site: hn-dc1\n  interval_secs: 60\noutput:\n  url: {}\n  flush_interval_ms: 200\nsources:\n{body}",
+        "agent:\n  site: hn-dc1\n  host: mon1\n  interval_secs: 60\noutput:\n  url: {}\n  flush_interval_ms: 200\nsources:\n{body}",
         capture.url()
     )
 }
@@ -363,7 +363,7 @@ fn traps_from_snmptrap_write_events_at_once_and_repoll_while_bad_ones_are_counte
     let target = format!("127.0.0.1:{trap_port}");
     // The first (and, with a one-hour interval, only scheduled) poll.
     wait_for("the first poll", || {
-        (count(&captured_lines(&capture), "device,site=hn-dc1,device=ups-a1") == 1).then_some(())
+        (count(&captured_lines(&capture), "device,site=hn-dc1,host=mon1,device=ups-a1") == 1).then_some(())
     });
     wait_for("the trap receiver", || agent.proc.output().contains("listening for SNMP traps").then_some(()));
 
@@ -371,16 +371,19 @@ fn traps_from_snmptrap_write_events_at_once_and_repoll_while_bad_ones_are_counte
     snmptrap(&["-v", "2c", "-c", "dc-traps", &target, "", "1.3.6.1.2.1.33.2.1"]);
     let lines = wait_for("the on-battery trap's points", || {
         let l = captured_lines(&capture);
-        (count(&l, "snmp_trap,") == 1 && count(&l, "device,site=hn-dc1,device=ups-a1") == 2).then_some(l)
+        (count(&l, "snmp_trap,") == 1 && count(&l, "device,site=hn-dc1,host=mon1,device=ups-a1") == 2).then_some(l)
     });
     let stripped: Vec<&str> = lines.iter().map(|l| strip_ts(l)).collect();
     assert!(
         stripped.contains(
-            &"snmp_trap,site=hn-dc1,device=ups-a1,event=on_battery trap_oid=\"1.3.6.1.2.1.33.2.1\",version=\"2c\",source=\"127.0.0.1\""
+            &"snmp_trap,site=hn-dc1,host=mon1,device=ups-a1,event=on_battery trap_oid=\"1.3.6.1.2.1.33.2.1\",version=\"2c\",source=\"127.0.0.1\""
         ),
         "{stripped:#?}"
     );
-    assert!(stripped.contains(&"ups,site=hn-dc1,device=ups-a1 on_battery=true,status=\"on_battery\""), "{stripped:#?}");
+    assert!(
+        stripped.contains(&"ups,site=hn-dc1,host=mon1,device=ups-a1 on_battery=true,status=\"on_battery\""),
+        "{stripped:#?}"
+    );
 
     // v1 PowerNet powerRestored (enterprise apc, specific 9) and a v3 authPriv trap.
     snmptrap(&["-v", "1", "-c", "dc-traps", &target, "1.3.6.1.4.1.318", "127.0.0.1", "6", "9", ""]);
@@ -392,14 +395,17 @@ fn traps_from_snmptrap_write_events_at_once_and_repoll_while_bad_ones_are_counte
     let stripped: Vec<&str> = lines.iter().map(|l| strip_ts(l)).collect();
     assert!(
         stripped.contains(
-            &"snmp_trap,site=hn-dc1,device=ups-a1,event=power_restored trap_oid=\"1.3.6.1.4.1.318.0.9\",version=\"1\",source=\"127.0.0.1\""
+            &"snmp_trap,site=hn-dc1,host=mon1,device=ups-a1,event=power_restored trap_oid=\"1.3.6.1.4.1.318.0.9\",version=\"1\",source=\"127.0.0.1\""
         ),
         "{stripped:#?}"
     );
-    assert!(stripped.contains(&"ups,site=hn-dc1,device=ups-a1 on_battery=false,status=\"online\""), "{stripped:#?}");
+    assert!(
+        stripped.contains(&"ups,site=hn-dc1,host=mon1,device=ups-a1 on_battery=false,status=\"online\""),
+        "{stripped:#?}"
+    );
     assert!(
         stripped.contains(
-            &"snmp_trap,site=hn-dc1,device=ups-a1,event=alarm_added trap_oid=\"1.3.6.1.2.1.33.2.3\",version=\"3\",source=\"127.0.0.1\""
+            &"snmp_trap,site=hn-dc1,host=mon1,device=ups-a1,event=alarm_added trap_oid=\"1.3.6.1.2.1.33.2.3\",version=\"3\",source=\"127.0.0.1\""
         ),
         "{stripped:#?}"
     );
@@ -427,7 +433,7 @@ fn traps_from_snmptrap_write_events_at_once_and_repoll_while_bad_ones_are_counte
             .rev()
             .find(|l| l.starts_with("snmp_trap_receiver,") && l.contains("received_total=9i,"))
     });
-    let host = hostname();
+    let host = "mon1";
     let (counts, relays) = strip_ts(&counters).split_once(",v3_senders=").expect("the relay counts");
     assert_eq!(
         counts,
@@ -463,7 +469,7 @@ fn a_device_that_stops_answering_is_down_within_two_intervals_and_comes_back() {
         ),
     ));
     let up = |l: &String, dev: &str, v: bool| {
-        l.starts_with(&format!("device,site=hn-dc1,device={dev},")) && l.contains(&format!(" up={v},"))
+        l.starts_with(&format!("device,site=hn-dc1,host=mon1,device={dev},")) && l.contains(&format!(" up={v},"))
     };
     wait_for("both devices up", || {
         let l = captured_lines(&capture);
@@ -478,11 +484,11 @@ fn a_device_that_stops_answering_is_down_within_two_intervals_and_comes_back() {
     });
     let first_down = lines[before..].iter().position(|x| up(x, "smx", false)).expect("found") + before;
     let smx_polls_between =
-        lines[before..first_down].iter().filter(|x| x.starts_with("device,site=hn-dc1,device=smx,")).count();
+        lines[before..first_down].iter().filter(|x| x.starts_with("device,site=hn-dc1,host=mon1,device=smx,")).count();
     assert!(smx_polls_between <= 1, "more than two polls before `down`: {:#?}", &lines[before..=first_down]);
     let down = &lines[first_down];
     assert!(down.contains("errors_timeout_total=1i"), "{down}");
-    assert!(down.starts_with("device,site=hn-dc1,device=smx,kind=ups,protocol=snmp up=false,"), "{down}");
+    assert!(down.starts_with("device,site=hn-dc1,host=mon1,device=smx,kind=ups,protocol=snmp up=false,"), "{down}");
 
     // Back on the same port: up again, and the values flow.
     let _flaky = Snmpsim::start_on(&[("apc_smx750", Snmpsim::recording("apc_smx750"))], flaky_port);
@@ -521,15 +527,22 @@ fn the_demo_ups_simulator_goes_on_battery_with_a_trap_the_agent_acts_on() {
         let l = captured_lines(&capture);
         l.iter()
             .any(|x| {
-                x.starts_with("ups,site=hn-dc1,device=sim status=\"on_battery\",on_battery=true,low_battery=false,")
+                x.starts_with(
+                    "ups,site=hn-dc1,host=mon1,device=sim status=\"on_battery\",on_battery=true,low_battery=false,",
+                )
             })
             .then_some(l)
     });
     assert!(
-        lines.iter().any(|x| strip_ts(x) == "ups,site=hn-dc1,device=sim on_battery=true,status=\"on_battery\""),
+        lines
+            .iter()
+            .any(|x| strip_ts(x) == "ups,site=hn-dc1,host=mon1,device=sim on_battery=true,status=\"on_battery\""),
         "{lines:#?}"
     );
-    assert!(lines.iter().any(|x| x.starts_with("snmp_trap,site=hn-dc1,device=sim,event=on_battery ")), "{lines:#?}");
+    assert!(
+        lines.iter().any(|x| x.starts_with("snmp_trap,site=hn-dc1,host=mon1,device=sim,event=on_battery ")),
+        "{lines:#?}"
+    );
 }
 
 /// The v3 trap of the attack: noAuthNoPriv from an unknown user, as
@@ -633,7 +646,7 @@ fn a_flood_of_unauthenticated_v3_traps_from_many_senders_holds_few_sockets_and_a
     wait_for("the real trap's point", || {
         captured_lines(&capture)
             .iter()
-            .any(|l| strip_ts(l) == "snmp_trap,site=hn-dc1,device=127.0.0.1,event=alarm_added trap_oid=\"1.3.6.1.2.1.33.2.3\",version=\"3\",source=\"127.0.0.1\"")
+            .any(|l| strip_ts(l) == "snmp_trap,site=hn-dc1,host=mon1,device=127.0.0.1,event=alarm_added trap_oid=\"1.3.6.1.2.1.33.2.3\",version=\"3\",source=\"127.0.0.1\"")
             .then_some(())
     });
     let after = open_fds(pid);
@@ -711,8 +724,8 @@ fn a_v1_agent_addr_names_another_device_only_in_a_trap_from_a_trusted_forwarder(
     assert_eq!(
         traps,
         vec![
-            "snmp_trap,site=hn-dc1,device=ups-far,event=on_battery trap_oid=\"1.3.6.1.4.1.318.0.5\",version=\"1\",source=\"127.0.0.3\"",
-            "ups,site=hn-dc1,device=ups-far on_battery=true,status=\"on_battery\"",
+            "snmp_trap,site=hn-dc1,host=mon1,device=ups-far,event=on_battery trap_oid=\"1.3.6.1.4.1.318.0.5\",version=\"1\",source=\"127.0.0.3\"",
+            "ups,site=hn-dc1,host=mon1,device=ups-far on_battery=true,status=\"on_battery\"",
         ]
     );
     assert!(

@@ -148,6 +148,14 @@ pub fn power_state(points: &[Point]) -> String {
     sig
 }
 
+/// Tags every point with the agent's `host`, after `site`: the points of
+/// the devices an agent polls name it as the host's own do.
+pub fn tag_host(points: &mut [Point], host: &str) {
+    for p in points {
+        p.tags.insert(1.min(p.tags.len()), ("host".into(), host.to_string()));
+    }
+}
+
 /// Serializes points and queues them as one record.
 pub fn emit(points: &[Point], out: &Queue, stats: &SourceStats) {
     let mut buf = Vec::with_capacity(points.len() * 128);
@@ -177,7 +185,7 @@ pub fn spawn_all(
                 tasks.push(tokio::spawn(run_host(src, interval, out.clone(), stats.clone(), shutdown.clone())));
             }
             SourceConfig::Snmp(c) => tasks.extend(snmp::spawn(c, &site, &host, out, stats, shutdown)?),
-            SourceConfig::Modbus(c) => tasks.extend(modbus::spawn(c, &site, out, stats, shutdown)?),
+            SourceConfig::Modbus(c) => tasks.extend(modbus::spawn(c, &site, &host, out, stats, shutdown)?),
             SourceConfig::Backup(c) => {
                 // Two backup sources with one state file share it.
                 let path = config.backup_state_file(c);
@@ -222,5 +230,18 @@ async fn run_host(
         stats.errors_total.fetch_add(errors + unit_errors, Ordering::Relaxed);
         emit(&points, &out, &stats);
         emit(&units, &out, &stats);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_polled_devices_points_carry_the_agents_host_after_the_site() {
+        // Regression: SNMP and Modbus points had no `host` tag, though every point has one.
+        let mut points = [Point::new("ups", 7).tag("site", "hn").tag("device", "u").f64("load_pct", 35.0)];
+        tag_host(&mut points, "mon1");
+        assert_eq!(crate::sources::normal::line(&points[0]), "ups,site=hn,host=mon1,device=u load_pct=35 7");
     }
 }

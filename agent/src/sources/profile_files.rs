@@ -36,6 +36,44 @@ pub fn collect(built_in: &[(&str, &str)], dir: Option<&Path>) -> Result<Vec<(Str
     Ok(files.into_iter().map(|(f, t, _)| (f, t)).collect())
 }
 
+/// Parses the built-in profiles and those of `dir` with `parse`; an error
+/// says so when a file is a profile of another kind than `kind`.
+pub fn load<P>(
+    built_in: &[(&str, &str)],
+    dir: Option<&Path>,
+    kind: &str,
+    parse: impl Fn(&[(&str, &str)]) -> Result<Vec<P>, String>,
+) -> Result<Vec<P>, String> {
+    let files = collect(built_in, dir)?;
+    let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+    parse(&refs).map_err(|e| hint_kind(e, &files, kind))
+}
+
+/// The kind of profile a file's text looks like, by keys only that kind's
+/// fields have: `function:` (Modbus), `oid:` or `column:` (SNMP).
+pub fn kind_of(text: &str) -> Option<&'static str> {
+    if text.contains("function:") {
+        Some("Modbus")
+    } else if text.contains("oid:") || text.contains("column:") {
+        Some("SNMP")
+    } else {
+        None
+    }
+}
+
+/// A load error `e` of `want` profiles, with a hint when the file it names
+/// is a profile of the other kind (a Modbus directory given for SNMP).
+pub fn hint_kind(e: String, files: &[(String, String)], want: &str) -> String {
+    let wrong = files.iter().find(|(f, t)| e.starts_with(&format!("{f}:")) && kind_of(t).is_some_and(|k| k != want));
+    match wrong.and_then(|(_, t)| kind_of(t)) {
+        Some(k) => format!(
+            "{e}\n(this is a {k} profile, in a directory of {want} profiles: give it as the profiles_dir of a {} source)",
+            k.to_lowercase()
+        ),
+        None => e,
+    }
+}
+
 /// The `name:` of a profile file, read without parsing the rest.
 pub fn name_of(text: &str) -> Option<String> {
     text.lines()
@@ -60,5 +98,17 @@ mod tests {
         assert_eq!(names, [Some("apc".into()), Some("new-one".into()), Some("ups-mib".into())]);
         assert_eq!(files[2].1, "name: ups-mib # mine\n");
         assert_eq!(collect(&built_in, None).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_profile_of_the_other_kind_is_named_as_such() {
+        let files =
+            [("d/m.yaml".to_string(), "points:\n  - fields:\n      - {name: v, function: input}\n".to_string())];
+        assert_eq!(
+            hint_kind("d/m.yaml:3:24: unknown field `function`".into(), &files, "SNMP"),
+            "d/m.yaml:3:24: unknown field `function`\n(this is a Modbus profile, in a directory of SNMP profiles: \
+             give it as the profiles_dir of a modbus source)"
+        );
+        assert_eq!(hint_kind("d/m.yaml:1:1: bad".into(), &files, "Modbus"), "d/m.yaml:1:1: bad");
     }
 }

@@ -29,12 +29,21 @@ use super::normal::Normalized;
 use super::{Queue, SourceStats, emit};
 use crate::config::{ModbusConfig, ModbusDevice, ModbusTransport};
 
+/// A protocol address as manuals and profiles write it, and in decimal:
+/// `0x5000 (20480)`.
+pub fn address(a: u16) -> String {
+    format!("0x{a:04X} ({a})")
+}
+
+/// Addresses `a` to `b` as [`address`] writes one: `0x5000–0x5003 (20480–20483)`.
+pub fn address_range(a: u16, b: u16) -> String {
+    if a == b { address(a) } else { format!("0x{a:04X}–0x{b:04X} ({a}–{b})") }
+}
+
 /// The built-in profiles plus those of `profiles_dir` (a local profile with
 /// a built-in's name replaces it).
 pub fn load_profiles(dir: Option<&std::path::Path>) -> Result<Vec<Profile>, String> {
-    let files = crate::sources::profile_files::collect(profile::BUILT_IN, dir)?;
-    let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
-    profile::load(&refs)
+    crate::sources::profile_files::load(profile::BUILT_IN, dir, "Modbus", profile::load)
 }
 
 /// The connection a device is reached through.
@@ -209,18 +218,28 @@ fn shared_conn(conns: &mut Vec<(Endpoint, Arc<Mutex<Conn>>)>, ep: Endpoint) -> A
     c
 }
 
+/// Where a poll's points come from: the site, the agent's host (tag `host`,
+/// after `site`; None for `probe`, whose points no agent sends).
+pub struct Origin<'a> {
+    pub site: &'a str,
+    pub host: Option<&'a str>,
+}
+
 /// A poll's points: the profile's, bound to the device's feed if it has one.
 pub fn read_points(
     profile: &Profile,
     o: &PollOutcome,
-    site: &str,
+    from: &Origin,
     d: &ModbusDevice,
     ts: i64,
     h: &mut Hysteresis,
 ) -> Normalized {
-    let mut n = normalize::normalize(profile, &o.image, site, &d.name, ts);
+    let mut n = normalize::normalize(profile, &o.image, from.site, &d.name, ts);
     if let Some(feed) = &d.feed {
-        bind_feed(&mut n.points, feed, site, &d.name, ts, h);
+        bind_feed(&mut n.points, feed, from.site, &d.name, ts, h);
+    }
+    if let Some(host) = from.host {
+        super::tag_host(&mut n.points, host);
     }
     n
 }
@@ -267,7 +286,7 @@ pub async fn poll(
                 if plan::refused(&read, &ranges, learned) {
                     tracing::info!(
                         function = read.function.name(),
-                        start = read.start,
+                        start = %address(read.start),
                         count = read.count,
                         "the device refused a merged read (exception 02): splitting it, and remembering"
                     );
@@ -278,7 +297,7 @@ pub async fn poll(
                     out.errors.push(ReadError::Exception(ExceptionCode::IllegalDataAddress));
                     tracing::warn!(
                         function = read.function.name(),
-                        address = read.start,
+                        address = %address(read.start),
                         count = read.count,
                         "the device does not have these registers (exception 02): they are left out from now on"
                     );
@@ -313,12 +332,14 @@ struct Job {
     timeout: Duration,
     max_gap: u16,
     site: String,
+    host: String,
 }
 
 /// Starts one task per device; devices on one connection share it.
 pub fn spawn(
     c: &ModbusConfig,
     site: &str,
+    host: &str,
     out: &Arc<Queue>,
     stats: &Arc<SourceStats>,
     shutdown: &watch::Receiver<bool>,
@@ -342,6 +363,7 @@ pub fn spawn(
             timeout: Duration::from_millis(d.timeout_ms.unwrap_or(c.timeout_ms)),
             max_gap: c.max_gap,
             site: site.to_string(),
+            host: host.to_string(),
         };
         tasks.push(tokio::spawn(run_device(job, out.clone(), stats.clone(), shutdown.clone())));
     }
@@ -393,7 +415,8 @@ async fn run_device(job: Job, out: Arc<Queue>, stats: Arc<SourceStats>, mut shut
         was_up = Some(up);
         let mut points = Vec::new();
         if up {
-            let n = read_points(&job.profile, &o, &job.site, &job.spec, ts, &mut hysteresis);
+            let from = Origin { site: &job.site, host: Some(&job.host) };
+            let n = read_points(&job.profile, &o, &from, &job.spec, ts, &mut hysteresis);
             counters.implausible += n.flags.len() as u64;
             let now: BTreeSet<String> = n.flags.iter().map(|f| f.field.clone()).collect();
             for f in n.flags.iter().filter(|f| !flagged.contains(&f.field)) {
@@ -420,6 +443,7 @@ fn device_point(job: &Job, ts: i64, up: bool, elapsed: Duration, requests: u32, 
     let total: u64 = c.errors.values().sum();
     let mut p = Point::new("device", ts)
         .tag("site", job.site.as_str())
+        .tag("host", job.host.as_str())
         .tag("device", job.spec.name.as_str())
         .tag("kind", kind)
         .tag("protocol", "modbus")
@@ -439,7 +463,7 @@ fn device_point(job: &Job, ts: i64, up: bool, elapsed: Duration, requests: u32, 
 }
 
 /// Reads every device of a source once, at the same time (`dcwatch-agent once`).
-pub async fn once(c: &ModbusConfig, site: &str) -> Result<(Vec<Point>, Vec<(String, String)>), String> {
+pub async fn once(c: &ModbusConfig, site: &str, host: &str) -> Result<(Vec<Point>, Vec<(String, String)>), String> {
     let profiles = load_profiles(c.profiles_dir.as_deref())?;
     let mut conns: Vec<(Endpoint, Arc<Mutex<Conn>>)> = Vec::new();
     let mut set = tokio::task::JoinSet::new();
@@ -447,14 +471,19 @@ pub async fn once(c: &ModbusConfig, site: &str) -> Result<(Vec<Point>, Vec<(Stri
         let ep = endpoint(&d)?;
         let conn = shared_conn(&mut conns, ep);
         let profile = profiles.iter().find(|p| p.name == d.profile).cloned().ok_or("unknown profile")?;
-        let (timeout, gap, site) =
-            (Duration::from_millis(d.timeout_ms.unwrap_or(c.timeout_ms)), c.max_gap, site.to_string());
+        let (timeout, gap, site, host) = (
+            Duration::from_millis(d.timeout_ms.unwrap_or(c.timeout_ms)),
+            c.max_gap,
+            site.to_string(),
+            host.to_string(),
+        );
         set.spawn(async move {
             let mut learned = Learned::default();
             let o = poll(&conn, d.unit, &profile, d.merge_reads.then_some(gap), timeout, &mut learned).await;
             let ts = dcwatch_common::now_ns();
             let mut h = Hysteresis::of(&d);
-            let points = read_points(&profile, &o, &site, &d, ts, &mut h).points;
+            let from = Origin { site: &site, host: Some(&host) };
+            let points = read_points(&profile, &o, &from, &d, ts, &mut h).points;
             let err = (!o.answered).then(|| o.errors.first().map_or("no answer".to_string(), |e| e.to_string()));
             (d.name, points, err)
         });
@@ -510,6 +539,35 @@ mod tests {
             "power_feed,site=hn,device=m,feed=A live=false,voltage_v=0,current_a=5,power_w=2000 7"
         );
         assert_eq!(line(&pts[1]), "power_feed_phase,site=hn,device=m,feed=A,phase=1 voltage_v=231,current_a=5 7");
+    }
+
+    #[test]
+    fn every_point_of_a_poll_carries_the_agents_host_after_the_site() {
+        // Regression: Modbus points had no `host` tag, though every point has one.
+        let profiles = load_profiles(None).unwrap();
+        let meter = profiles.iter().find(|p| p.name == "meter-3phase").unwrap();
+        let mut image = Image::default();
+        image.insert(profile::Function::Holding, 0, &[2315, 2302, 2298, 1250, 1175, 1310]);
+        image.insert(profile::Function::Holding, 12, &[0, 8400, 5002, 0, 0x0001, 0x86A0]);
+        let o = PollOutcome { image, requests: 1, answered: true, errors: Vec::new() };
+        let d: ModbusDevice =
+            serde_saphyr::from_str("{name: m, address: 10.0.0.5, profile: meter-3phase, feed: A}").unwrap();
+        let mut h = Hysteresis::of(&d);
+        let from = Origin { site: "hn", host: Some("mon1") };
+        let n = read_points(meter, &o, &from, &d, 7, &mut h);
+        assert_eq!(
+            crate::sources::normal::lines(&n),
+            [
+                "power_feed,site=hn,host=mon1,device=m,feed=A live=true,voltage_v=229.8,current_a=13.1,power_w=8400,\
+                 frequency_hz=50.02,energy_kwh=1000 7",
+                "power_feed_phase,site=hn,host=mon1,device=m,feed=A,phase=1 voltage_v=231.5,current_a=12.5 7",
+                "power_feed_phase,site=hn,host=mon1,device=m,feed=A,phase=2 voltage_v=230.2,current_a=11.75 7",
+                "power_feed_phase,site=hn,host=mon1,device=m,feed=A,phase=3 voltage_v=229.8,current_a=13.1 7",
+            ]
+        );
+        // `probe` sends nothing: no host.
+        let n = read_points(meter, &o, &Origin { site: "probe", host: None }, &d, 7, &mut h);
+        assert!(crate::sources::normal::lines(&n)[0].starts_with("power_feed,site=probe,device=m,feed=A "));
     }
 
     #[test]

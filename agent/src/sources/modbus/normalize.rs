@@ -98,8 +98,8 @@ fn read(f: &FieldSpec, p: &Profile, image: &Image) -> Got {
         && !(range[0]..=range[1]).contains(&v)
     {
         return Got::Implausible(Flag {
-            field: f.name.clone(),
-            at: format!("{} {}", f.function.name(), f.addr()),
+            field: f.name.value.clone(),
+            at: format!("{} {}", f.function.name(), super::address(f.addr())),
             value: v,
             range,
         });
@@ -111,13 +111,13 @@ fn read(f: &FieldSpec, p: &Profile, image: &Image) -> Got {
 pub fn normalize(profile: &Profile, image: &Image, site: &str, device: &str, ts: i64) -> Normalized {
     let mut out = Normalized::default();
     for spec in &profile.points {
-        let mut p = Point::new(spec.measurement.clone(), ts).tag("site", site).tag("device", device);
+        let mut p = Point::new(spec.measurement.value.clone(), ts).tag("site", site).tag("device", device);
         for (k, v) in &spec.tags {
             p = p.tag(k.clone(), v.clone());
         }
         for f in &spec.fields {
             match read(f, profile, image) {
-                Got::Value(v) => p = put(p, &f.name, v),
+                Got::Value(v) => p = put(p, &f.name.value, v),
                 Got::Unknown => out.unknown += 1,
                 Got::Implausible(flag) => out.flags.push(flag),
                 Got::Absent => {}
@@ -253,7 +253,12 @@ mod tests {
         let n = normalize(&p, &img, "hn", "m", 7);
         assert_eq!(
             n.flags,
-            vec![Flag { field: "voltage_v".into(), at: "holding 0".into(), value: 2360.0, range: [0.0, 500.0] }]
+            vec![Flag {
+                field: "voltage_v".into(),
+                at: "holding 0x0000 (0)".into(),
+                value: 2360.0,
+                range: [0.0, 500.0]
+            }]
         );
         assert!(!lines(&n).iter().any(|l| l.contains("phase=1 voltage_v")));
     }

@@ -73,7 +73,8 @@ pub struct ProfileFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PointSpec {
-    pub measurement: String,
+    /// One of docs/metrics.md's, or `custom_…`.
+    pub measurement: Spanned<String>,
     /// Fixed tags (e.g. `phase: "1"`).
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
@@ -83,7 +84,9 @@ pub struct PointSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FieldSpec {
-    pub name: String,
+    /// One of docs/metrics.md's for the measurement, or `custom_…` (any
+    /// name in a `custom_…` measurement).
+    pub name: Spanned<String>,
     pub function: Function,
     /// Protocol address, 0-based (a manual's "40001" or "register 1" is 0).
     pub address: Spanned<u16>,
@@ -156,8 +159,9 @@ impl Validate for ProfileFile {
         }
         let mut seen: Vec<(&FieldSpec, String)> = Vec::new();
         for (i, pt) in self.points.iter().enumerate() {
+            check_names(pt, i, p);
             for (j, f) in pt.fields.iter().enumerate() {
-                let at = format!("points[{i}].fields[{j}] ({})", f.name);
+                let at = format!("points[{i}].fields[{j}] ({})", f.name.value);
                 let pos = |msg: String| Problem::at(f.address.referenced.line(), f.address.referenced.column(), msg);
                 let t = f.data_type();
                 if f.function.is_bits() && t != DataType::Bit {
@@ -181,8 +185,8 @@ impl Validate for ProfileFile {
                 }
                 if u32::from(f.addr()) + u32::from(f.count()) > 65536 {
                     p.push(pos(format!(
-                        "{at}: address {} with {} register(s) runs past 65535, the last Modbus address",
-                        f.addr(),
+                        "{at}: address {} with {} register(s) runs past 0xFFFF (65535), the last Modbus address",
+                        super::address(f.addr()),
                         f.count()
                     )));
                 }
@@ -209,17 +213,52 @@ impl Validate for ProfileFile {
                     let (b0, b1) = (u32::from(g.addr()), u32::from(g.addr()) + u32::from(g.count()));
                     if g.function == f.function && a0 < b1 && b0 < a1 && (a0, a1) != (b0, b1) {
                         p.push(pos(format!(
-                            "{at}: {} registers {}..{} overlap {gat} ({}..{})",
+                            "{at}: {} registers {} overlap {gat} ({})",
                             f.function.name(),
-                            a0,
-                            a1 - 1,
-                            b0,
-                            b1 - 1
+                            super::address_range(f.addr(), (a1 - 1).min(65535) as u16),
+                            super::address_range(g.addr(), (b1 - 1).min(65535) as u16),
                         )));
                     }
                 }
                 seen.push((f, at));
             }
+        }
+    }
+}
+
+/// Refuses a measurement, or a field of a known one, that is neither in the
+/// schema (docs/metrics.md) nor `custom_…`: a misspelt `freq_hz` would
+/// otherwise be stored where no alarm or report looks.
+fn check_names(pt: &PointSpec, i: usize, p: &mut Vec<Problem>) {
+    use dcwatch_common::schema::{CUSTOM_PREFIX, PROFILE_FIELDS, profile_fields};
+    let at = |s: &Spanned<String>, msg: String| Problem::at(s.referenced.line(), s.referenced.column(), msg);
+    let m = &pt.measurement;
+    if m.value.starts_with(CUSTOM_PREFIX) {
+        return;
+    }
+    let Some(fields) = profile_fields(&m.value) else {
+        let known: Vec<&str> = PROFILE_FIELDS.iter().map(|(m, _)| *m).collect();
+        p.push(at(
+            m,
+            format!(
+                "points[{i}].measurement: `{}` is not a measurement of docs/metrics.md ({}); name your own `{CUSTOM_PREFIX}…`",
+                m.value,
+                known.join(", ")
+            ),
+        ));
+        return;
+    };
+    for (j, f) in pt.fields.iter().enumerate() {
+        let n = &f.name.value;
+        if !n.starts_with(CUSTOM_PREFIX) && !fields.contains(&n.as_str()) {
+            p.push(at(
+                &f.name,
+                format!(
+                    "points[{i}].fields[{j}]: `{n}` is not a field of `{}` in docs/metrics.md ({}); name your own `{CUSTOM_PREFIX}…`",
+                    m.value,
+                    fields.join(", ")
+                ),
+            ));
         }
     }
 }
@@ -236,7 +275,7 @@ pub struct Profile {
 impl Profile {
     /// The kind of equipment (tag `kind` of `device`): its first measurement.
     pub fn kind(&self) -> &str {
-        match self.points.first().map(|p| p.measurement.as_str()) {
+        match self.points.first().map(|p| p.measurement.value.as_str()) {
             Some("power_feed" | "power_feed_phase") => "meter",
             Some(m) => m,
             None => "modbus",
@@ -281,7 +320,7 @@ mod tests {
     #[test]
     fn an_unknown_type_is_named_at_its_line_and_column() {
         let e = err(
-            "name: x\npoints:\n  - measurement: ups\n    fields:\n      - {name: a, function: holding, address: 1, type: u24}\n",
+            "name: x\npoints:\n  - measurement: custom_ups\n    fields:\n      - {name: a, function: holding, address: 1, type: u24}\n",
         );
         assert!(e.starts_with("bad.yaml:5:"), "{e}");
         assert!(e.contains("u24"), "{e}");
@@ -290,7 +329,7 @@ mod tests {
     #[test]
     fn overlapping_fields_are_refused_at_the_address() {
         let e = err(
-            "name: x\npoints:\n  - measurement: ups\n    fields:\n      - {name: a, function: holding, address: 10, type: u32}\n      \
+            "name: x\npoints:\n  - measurement: custom_ups\n    fields:\n      - {name: a, function: holding, address: 10, type: u32}\n      \
              - {name: b, function: holding, address: 11, type: u16}\n      - {name: c, function: input, address: 11}\n      \
              - {name: d, function: holding, address: 10, type: u32, bit: 3}\n",
         );
@@ -298,22 +337,42 @@ mod tests {
         // c is another function.
         assert_eq!(
             e,
-            "bad.yaml:6:47: points[0].fields[1] (b): holding registers 11..11 overlap points[0].fields[0] (a) (10..11)\n\
-             bad.yaml:8:47: points[0].fields[3] (d): holding registers 10..11 overlap points[0].fields[1] (b) (11..11)"
+            "bad.yaml:6:47: points[0].fields[1] (b): holding registers 0x000B (11) overlap points[0].fields[0] (a) \
+             (0x000A–0x000B (10–11))\n\
+             bad.yaml:8:47: points[0].fields[3] (d): holding registers 0x000A–0x000B (10–11) overlap points[0].fields[1] (b) \
+             (0x000B (11))"
+        );
+    }
+
+    #[test]
+    fn a_field_or_measurement_not_in_docs_metrics_md_is_refused_at_its_name_unless_custom() {
+        // Regression: `freq_hz` (for `frequency_hz`) loaded and was stored where nothing looks.
+        let e = err("name: x\npoints:\n  - measurement: power_feed\n    fields:\n      \
+             - {name: freq_hz, function: input, address: 0}\n      - {name: custom_freq_hz, function: input, address: 1}\n  \
+             - measurement: chiller\n    fields:\n      - {name: temperature_c, function: input, address: 2}\n  \
+             - measurement: custom_chiller\n    fields:\n      - {name: temperature_c, function: input, address: 3}\n");
+        assert_eq!(
+            e,
+            "bad.yaml:5:16: points[0].fields[0]: `freq_hz` is not a field of `power_feed` in docs/metrics.md (live, \
+             voltage_v, current_a, power_w, power_va, power_var, power_factor, frequency_hz, energy_kwh, \
+             import_energy_kwh, export_energy_kwh); name your own `custom_…`\n\
+             bad.yaml:7:18: points[1].measurement: `chiller` is not a measurement of docs/metrics.md (ups, ups_phase, \
+             ats, pdu, power_feed, power_feed_phase, generator, generator_phase); name your own `custom_…`"
         );
     }
 
     #[test]
     fn an_address_out_of_range_is_refused_at_the_address() {
         let e = err(
-            "name: x\npoints:\n  - measurement: ups\n    fields:\n      - name: a\n        function: input\n        address: 65535\n        type: f32\n",
+            "name: x\npoints:\n  - measurement: custom_ups\n    fields:\n      - name: a\n        function: input\n        address: 65535\n        type: f32\n",
         );
         assert_eq!(
             e,
-            "bad.yaml:7:18: points[0].fields[0] (a): address 65535 with 2 register(s) runs past 65535, the last Modbus address"
+            "bad.yaml:7:18: points[0].fields[0] (a): address 0xFFFF (65535) with 2 register(s) runs past 0xFFFF (65535), \
+             the last Modbus address"
         );
         let e = err(
-            "name: x\npoints:\n  - measurement: ups\n    fields:\n      - {name: a, function: input, address: 70000}\n",
+            "name: x\npoints:\n  - measurement: custom_ups\n    fields:\n      - {name: a, function: input, address: 70000}\n",
         );
         assert!(e.starts_with("bad.yaml:5:"), "{e}");
     }

@@ -31,9 +31,7 @@ const SYS_OBJECT_ID: &str = "1.3.6.1.2.1.1.2.0";
 /// The built-in profiles plus those of `profiles_dir` (which replace a
 /// built-in of the same name).
 pub fn load_profiles(c: &SnmpConfig) -> Result<Vec<Profile>, String> {
-    let files = crate::sources::profile_files::collect(profile::BUILT_IN, c.profiles_dir.as_deref())?;
-    let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
-    profile::load(&refs)
+    crate::sources::profile_files::load(profile::BUILT_IN, c.profiles_dir.as_deref(), "SNMP", profile::load)
 }
 
 /// Checks an `snmp` source; problems carry the key path `at`.
@@ -185,6 +183,7 @@ pub fn spawn(
             rs: settings(c, d),
             interval,
             site: site.to_string(),
+            host: host.to_string(),
             profiles: profiles.clone(),
             shared: shared.clone(),
             repoll,
@@ -209,6 +208,7 @@ struct DeviceJob {
     rs: RequestSettings,
     interval: Duration,
     site: String,
+    host: String,
     profiles: Arc<Vec<Arc<Profile>>>,
     shared: Arc<tokio::sync::OnceCell<Option<UdpTransport>>>,
     repoll: Arc<Notify>,
@@ -281,6 +281,7 @@ async fn run_device(job: DeviceJob, out: Arc<Queue>, stats: Arc<SourceStats>, mu
                 }
                 flagged = now_flagged;
                 let mut points = n.points;
+                super::tag_host(&mut points, &job.host);
                 points.push(device_point(
                     &job,
                     ts,
@@ -333,6 +334,7 @@ fn device_point(
     let total: u64 = c.errors.values().sum();
     let mut p = Point::new("device", ts)
         .tag("site", job.site.as_str())
+        .tag("host", job.host.as_str())
         .tag("device", job.spec.name.as_str())
         .tag("kind", kind)
         .tag("protocol", "snmp")
@@ -378,7 +380,7 @@ async fn probe_with(
 
 /// Polls every device of a source once, all at the same time over one
 /// socket (`dcwatch-agent once`): the points, and an error per device that failed.
-pub async fn once(c: &SnmpConfig, site: &str) -> Result<(Vec<Point>, Vec<(String, PollError)>), String> {
+pub async fn once(c: &SnmpConfig, site: &str, host: &str) -> Result<(Vec<Point>, Vec<(String, PollError)>), String> {
     let profiles: Arc<Vec<Arc<Profile>>> = Arc::new(load_profiles(c)?.into_iter().map(Arc::new).collect());
     let shared = Arc::new(UdpTransport::bind("0.0.0.0:0").await.map_err(|e| format!("cannot open a UDP socket: {e}"))?);
     let mut set = tokio::task::JoinSet::new();
@@ -393,7 +395,10 @@ pub async fn once(c: &SnmpConfig, site: &str) -> Result<(Vec<Point>, Vec<(String
     let mut errors = Vec::new();
     while let Some(j) = set.join_next().await {
         match j {
-            Ok((_, Ok((_, n, _)))) => points.extend(n.points),
+            Ok((_, Ok((_, mut n, _)))) => {
+                super::tag_host(&mut n.points, host);
+                points.extend(n.points)
+            }
             Ok((name, Err(e))) => errors.push((name, e)),
             Err(e) => return Err(format!("a poll task failed: {e}")),
         }

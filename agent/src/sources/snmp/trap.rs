@@ -262,7 +262,16 @@ pub async fn run(setup: Setup, out: Arc<Queue>, stats: Arc<SourceStats>, mut shu
     report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sweep = tokio::time::interval(Duration::from_secs(1));
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let ctx = Ctx { c: &c, by_ip: &by_ip, specs: &specs, site: &site, out: &out, stats: &stats, counters: &counters };
+    let ctx = Ctx {
+        c: &c,
+        by_ip: &by_ip,
+        specs: &specs,
+        site: &site,
+        host: &host,
+        out: &out,
+        stats: &stats,
+        counters: &counters,
+    };
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
@@ -372,6 +381,7 @@ struct Ctx<'a> {
     by_ip: &'a HashMap<IpAddr, Polled>,
     specs: &'a TrapSpecs,
     site: &'a str,
+    host: &'a str,
     out: &'a Arc<Queue>,
     stats: &'a Arc<SourceStats>,
     counters: &'a Arc<TrapCounters>,
@@ -399,6 +409,7 @@ impl Ctx<'_> {
         let mut points = vec![
             Point::new("snmp_trap", ts)
                 .tag("site", self.site)
+                .tag("host", self.host)
                 .tag("device", name.as_str())
                 .tag("event", event)
                 .str("trap_oid", trap_oid.to_string())
@@ -408,7 +419,10 @@ impl Ctx<'_> {
         if let Some(s) = spec
             && !s.set.is_empty()
         {
-            let mut p = Point::new(s.measurement.clone(), ts).tag("site", self.site).tag("device", name.as_str());
+            let mut p = Point::new(s.measurement.clone(), ts)
+                .tag("site", self.site)
+                .tag("host", self.host)
+                .tag("device", name.as_str());
             for (k, v) in &s.set {
                 p = match v {
                     TrapField::Bool(b) => p.bool(k.clone(), *b),
