@@ -13,7 +13,6 @@ pub mod quarantine;
 pub mod silence;
 pub mod store;
 pub mod template;
-pub mod texts;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +22,7 @@ use std::time::{Duration, Instant};
 use self::conditions::{Cond, Latest, Observed, fingerprint};
 use self::config::AlarmsConfig;
 use self::store::{Ack, Alarm, Change, State, Store};
+use crate::i18n::alarms::{self as words, Texts};
 use crate::ingest::lines::Observation;
 
 pub fn now_ms() -> i64 {
@@ -385,7 +385,7 @@ impl Engine {
                     history.push((
                         a.clone(),
                         if a.state == State::Firing { "firing" } else { "pending" },
-                        a.summary.clone(),
+                        a.summary.get(cfg.lang).to_string(),
                     ));
                     updated.push(a);
                 }
@@ -396,7 +396,7 @@ impl Engine {
                     if a.state == State::Pending && now_ms - a.since_ms >= (c.for_secs as i64) * 1000 {
                         a.state = State::Firing;
                         a.fired_ms = Some(now_ms);
-                        history.push((a.clone(), "firing", a.summary.clone()));
+                        history.push((a.clone(), "firing", a.summary.get(cfg.lang).to_string()));
                         changed = true;
                     }
                     if changed {
@@ -405,19 +405,19 @@ impl Engine {
                 }
                 (Some(a), false) => {
                     if a.state == State::Firing {
-                        history.push((a.clone(), "resolved", c.summary.clone()));
+                        history.push((a.clone(), "resolved", c.summary.get(cfg.lang).to_string()));
                     }
                     removed.push(a);
                 }
                 (None, false) => {}
             }
         }
-        let mut expired_summary: HashMap<String, String> = HashMap::new();
+        let mut expired_summary: HashMap<String, Texts> = HashMap::new();
         for a in orphans {
-            let why = texts::expired(lim.series_ttl_secs);
+            let why = Texts::new(|l| words::expired(l, lim.series_ttl_secs));
             tracing::info!(alarm = %a.name, labels = ?a.labels, "alarm expired: nothing reports on it any more");
             if a.state == State::Firing {
-                history.push((a.clone(), "resolved", why.clone()));
+                history.push((a.clone(), "resolved", why.get(cfg.lang).to_string()));
             }
             expired_summary.insert(a.fingerprint.clone(), why);
             removed.push(a);
@@ -555,7 +555,8 @@ impl Engine {
                 notices.push((fp, kind, None));
             }
         }
-        let summaries = core.storms.ended(now_ms, lim);
+        let zone = cfg.zone();
+        let summaries = core.storms.ended(now_ms, lim, &|r: &str| cfg.lang_of(r), &zone);
         if updated.is_empty() && removed.is_empty() && notices.is_empty() && summaries.is_empty() {
             return;
         }
@@ -577,7 +578,8 @@ impl Engine {
                     self.stats.notices_folded.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                let payload = notify::payload(a, kind, now_ms, resolved_summary.as_deref());
+                let lang = cfg.lang_of(&receiver);
+                let payload = notify::payload(a, kind, now_ms, resolved_summary.as_ref(), lang, &zone);
                 payloads.push((receiver, fp.clone(), *kind, payload));
             }
         }
@@ -611,7 +613,7 @@ impl Engine {
             return;
         }
         for (a, event, _) in &history {
-            tracing::info!(alarm = %a.name, labels = ?a.labels, event, summary = %a.summary, "alarm");
+            tracing::info!(alarm = %a.name, labels = ?a.labels, event, summary = %a.summary.en, "alarm");
         }
         for a in updated {
             core.alarms.insert(a.fingerprint.clone(), a);
@@ -837,7 +839,7 @@ fn series_cap(latest: &Latest, alarms: &HashMap<String, Alarm>, cap: usize) -> V
             "series_cap_reached",
             [("token".to_string(), token.clone())].into(),
             config::Severity::Warning,
-            texts::series_cap(&token, cap),
+            Texts::new(|l| words::series_cap(l, &token, cap)),
             entries.to_string(),
             entries >= cap,
         ));
@@ -896,7 +898,7 @@ fn alarm_cap(alarms: &HashMap<String, Alarm>, not_raised: &BTreeMap<String, usiz
                 "alarm_cap_reached",
                 labels,
                 config::Severity::Warning,
-                texts::alarm_cap(&site, cap, n),
+                Texts::new(|l| words::alarm_cap(l, &site, cap, n)),
                 n.to_string(),
                 n > 0,
             )
@@ -909,7 +911,7 @@ pub fn self_cond(
     name: &str,
     labels: BTreeMap<String, String>,
     severity: config::Severity,
-    summary: String,
+    summary: Texts,
     value: String,
     active: bool,
 ) -> Cond {
@@ -943,7 +945,7 @@ mod tests {
 
     fn cfg(dir: &std::path::Path, extra: &str) -> AlarmsConfig {
         let yaml = format!(
-            "db: {}\nrepeat_interval_secs: 60\ninhibit_wait_ms: 0\nsites:\n  - name: hn\n    feeds: [A, B]\nreceivers:\n  - name: hook\n    webhook: {{url: http://127.0.0.1:9/x}}\n{extra}",
+            "db: {}\nlang: en\nrepeat_interval_secs: 60\ninhibit_wait_ms: 0\nsites:\n  - name: hn\n    feeds: [A, B]\nreceivers:\n  - name: hook\n    webhook: {{url: http://127.0.0.1:9/x}}\n{extra}",
             dir.join("alarms.db").display()
         );
         dcwatch_common::config::parse::<AlarmsConfig>(&yaml, std::path::Path::new("/x/alarms.yaml")).unwrap()
@@ -999,7 +1001,7 @@ mod tests {
             .alarms()
             .iter()
             .filter(|a| a.state == State::Firing)
-            .map(|a| (a.name.clone(), a.summary.clone()))
+            .map(|a| (a.name.clone(), a.summary.en.clone()))
             .collect();
         v.sort();
         v
@@ -1238,7 +1240,7 @@ mod tests {
         e.evaluate_at(t0 + Duration::from_secs(40), 40_000);
         let by_name = |n: &str| e.alarms().into_iter().find(|a| a.name == n).unwrap();
         assert_eq!(
-            by_name("ups_output_off").summary,
+            by_name("ups_output_off").summary.en,
             "UPS ups1 at dc2: output off (fault); what it powers has no power; it powers 2 host(s): web1, db1"
         );
         let silent_host =
@@ -1269,7 +1271,7 @@ mod tests {
         e.evaluate_at(t0 + Duration::from_secs(1), 2_000);
         assert_eq!(notices(&e), vec![("ups_on_battery".to_string(), "firing".to_string())]);
         let a = &e.alarms()[0];
-        assert_eq!(a.summary, "UPS ups1 at hn is on battery (87 % charge, 25 min runtime)");
+        assert_eq!(a.summary.en, "UPS ups1 at hn is on battery (87 % charge, 25 min runtime)");
         e.observe_at(&[ups(false)], t0);
         e.evaluate_at(t0 + Duration::from_secs(2), 3_000);
         e.evaluate_at(t0 + Duration::from_secs(3), 4_000);
@@ -1298,7 +1300,7 @@ mod tests {
         assert!(notices(&e).is_empty(), "not yet: 59 s of 60");
         e.evaluate_at(t0 + Duration::from_secs(60), 60_000);
         assert_eq!(notices(&e), vec![("room_hot".into(), "firing".into())]);
-        assert_eq!(e.alarms()[0].summary, "Phòng room1 nóng: 31.5 °C");
+        assert_eq!(e.alarms()[0].summary.en, "Phòng room1 nóng: 31.5 °C");
         // Below the threshold but above `clear`: still firing.
         e.observe_at(&[temp(28.0)], t0);
         e.evaluate_at(t0 + Duration::from_secs(61), 61_000);
@@ -1349,7 +1351,7 @@ mod tests {
         );
         let lost = e.alarms().into_iter().find(|a| a.name == "power_lost").unwrap();
         assert_eq!(
-            lost.summary,
+            lost.summary.en,
             "Site hn: ALL power feeds down (A, B); UPS ups1 on battery (87 %, 25 min left); 1 host(s) silent: web1"
         );
         let inhibited: Vec<_> = e.alarms().into_iter().filter(|a| a.inhibited_by.is_some()).map(|a| a.name).collect();
@@ -1397,7 +1399,7 @@ mod tests {
         assert!(e.alarms().is_empty(), "15 s of silence is 3 intervals, not more");
         e.evaluate_at(t0 + Duration::from_secs(21), 21_000);
         assert_eq!(e.alarms()[0].name, "agent_silent");
-        assert_eq!(e.alarms()[0].summary, "Host db1 at hn has sent nothing for 16 s");
+        assert_eq!(e.alarms()[0].summary.en, "Host db1 at hn has sent nothing for 16 s");
     }
 
     #[test]
@@ -1547,7 +1549,7 @@ mod tests {
         e.observe_at(&[beat("hcm", "web3")], t0 + Duration::from_secs(40));
         e.evaluate_at(t0 + Duration::from_secs(41), 41_000);
         let names: Vec<String> =
-            e.alarms().into_iter().filter(|a| a.name.starts_with("service")).map(|a| a.summary).collect();
+            e.alarms().into_iter().filter(|a| a.name.starts_with("service")).map(|a| a.summary.en).collect();
         assert_eq!(names, ["Service portal: every host at hn is silent; it runs on the other site(s) only"]);
         e.evaluate_at(t0 + Duration::from_secs(80), 80_000);
         let names: Vec<String> =
@@ -1571,7 +1573,7 @@ mod tests {
         e.observe_at(&[beat("hcm", "db2")], t0 + Duration::from_secs(40));
         e.evaluate_at(t0 + Duration::from_secs(41), 41_000);
         let got: Vec<(String, String)> =
-            e.alarms().into_iter().filter(|a| a.name.starts_with("service")).map(|a| (a.name, a.summary)).collect();
+            e.alarms().into_iter().filter(|a| a.name.starts_with("service")).map(|a| (a.name, a.summary.en)).collect();
         assert_eq!(
             got,
             [(
@@ -1762,7 +1764,7 @@ mod tests {
         assert_eq!(names, ["alarm_cap_reached", "disk_full", "power_lost", "ups_on_battery"]);
         let cap = e.alarms().into_iter().find(|a| a.name == "alarm_cap_reached").unwrap();
         assert_eq!(
-            cap.summary,
+            cap.summary.en,
             "2 alarms pending or firing at site hn, its cap (alarms.limits.max_alarms_per_site): 5 more are not raised; \
              see the console and the writers of that site"
         );
