@@ -1049,12 +1049,22 @@ fn rule(
             continue;
         }
         let mut vars = s.tags.clone();
-        vars.insert("value".into(), shown.clone());
         vars.insert("name".into(), r.name.clone());
-        let summary = match &r.summary {
-            Some(t) => Texts::new(|l| super::template::render(t.get(l), &vars)),
-            None => Texts::same(format!("{}: {} = {}", r.name, r.field, shown)),
-        };
+        // `{value}` written the language's way (`31,5` in Vietnamese).
+        let summary = Texts::new(|l| {
+            let value = match v {
+                ObsValue::Num(x) => words::n(l, *x),
+                _ => shown.clone(),
+            };
+            match &r.summary {
+                Some(t) => {
+                    let mut vars = vars.clone();
+                    vars.insert("value".into(), value);
+                    super::template::render(t.get(l), &vars)
+                }
+                None => format!("{}: {} = {value}", r.name, r.field),
+            }
+        });
         out.push(Cond {
             name: r.name.clone(),
             labels: lbl,

@@ -1827,4 +1827,138 @@ mod tests {
         assert_eq!(kinds[3..], ["repeat", "repeat", "repeat", "summary"]);
         assert_eq!(e.stats.notices_folded.load(Ordering::Relaxed), 8 + 8);
     }
+
+    fn hanoi() -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::get("Asia/Ho_Chi_Minh").unwrap()
+    }
+
+    /// 2026-11-22T07:05:00Z: 14:05 in Hanoi.
+    const HANOI_1405: i64 = 1_795_331_100_000;
+
+    #[test]
+    fn each_receiver_gets_the_notice_in_its_language_with_the_time_in_the_sites_zone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = cfg(dir.path(), "  - name: truc-ca\n    lang: vi\n    webhook: {url: http://127.0.0.1:9/y}\n");
+        c.tz = Some(hanoi());
+        let e = Engine::open(c).unwrap();
+        let t0 = Instant::now();
+        e.observe_at(&[ups(true)], t0);
+        e.evaluate_at(t0, HANOI_1405);
+        let ps = payloads(&e);
+        assert_eq!(ps.len(), 2);
+        let (vi, en) = if ps[0]["lang"] == "vi" { (&ps[0], &ps[1]) } else { (&ps[1], &ps[0]) };
+        let fp = e.alarms()[0].fingerprint.clone();
+        assert_eq!(vi["summary"], "UPS ups1 tại trung tâm hn đang chạy bằng ắc quy (còn 87 %, 25 phút)");
+        assert_eq!(vi["started_at"], "2026-11-22T07:05:00.000Z", "JSON times stay UTC for machines");
+        assert_eq!(vi["started"], "22/11/2026 14:05");
+        assert_eq!(
+            notify::headline(vi),
+            "[NGHIÊM TRỌNG] ĐANG CẢNH BÁO ups_on_battery: UPS ups1 tại trung tâm hn đang chạy bằng ắc quy (còn 87 %, 25 phút)"
+        );
+        assert_eq!(
+            notify::text(vi),
+            format!(
+                "{}\n\nthiết bị: ups1\ntrung tâm: hn\nbắt đầu: 22/11/2026 14:05\ncần làm: UPS mất điện lưới và đang \
+                 chạy bằng ắc quy. Kiểm tra nguồn điện lưới và máy phát; chuẩn bị tắt máy chủ theo thứ tự nếu điện \
+                 không sớm trở lại.\nmã cảnh báo: {fp}\n",
+                notify::headline(vi)
+            )
+        );
+        assert_eq!(
+            notify::headline(en),
+            "[CRITICAL] FIRING ups_on_battery: UPS ups1 at hn is on battery (87 % charge, 25 min runtime)"
+        );
+        assert!(notify::text(en).contains("\nsince: 22 Nov 2026 14:05\n"), "{}", notify::text(en));
+        // The resolve: its end in the zone too.
+        e.observe_at(&[ups(false)], t0);
+        e.evaluate_at(t0 + Duration::from_secs(1), HANOI_1405 + 30 * 60_000);
+        let resolved = payloads(&e).into_iter().find(|p| p["notice"] == "resolved" && p["lang"] == "vi").unwrap();
+        assert_eq!(
+            notify::headline(&resolved),
+            "[NGHIÊM TRỌNG] ĐÃ HẾT ups_on_battery: UPS ups1 tại trung tâm hn đang chạy bằng ắc quy (còn 87 %, 25 phút)"
+        );
+        assert!(notify::text(&resolved).contains("\nbắt đầu: 22/11/2026 14:05\nkết thúc: 22/11/2026 14:35\n"));
+    }
+
+    #[test]
+    fn a_storm_summary_to_a_vietnamese_receiver_is_in_vietnamese() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = cfg(dir.path(), "limits: {max_notices_per_window: 3, notice_window_secs: 60}\n");
+        c.lang = crate::i18n::Lang::Vi;
+        let e = Engine::open(c).unwrap();
+        let t0 = Instant::now();
+        let points: Vec<Observation> = (0..10).map(|i| disk(&format!("h{i}"), "/", 95.0)).collect();
+        e.observe_at(&points, t0);
+        e.evaluate_at(t0, 1_000);
+        e.evaluate_at(t0 + Duration::from_secs(61), 61_000);
+        let summary = payloads(&e).into_iter().find(|p| p["notice"] == "summary").unwrap();
+        assert_eq!(
+            notify::headline(&summary),
+            "[CHÚ Ý] Thêm 7 thông báo cảnh báo tại trung tâm hn trong 1 phút (7 đang cảnh báo, 0 đã hết), không gửi \
+             từng cái; xem bảng điều khiển: disk_full{host=h3,mount=/}, disk_full{host=h4,mount=/}, \
+             disk_full{host=h5,mount=/}, disk_full{host=h6,mount=/}, disk_full{host=h7,mount=/}, … và 2 nữa"
+        );
+        let disk = payloads(&e).into_iter().find(|p| p["name"] == "disk_full").unwrap();
+        assert_eq!(disk["summary"], "Ổ đĩa / trên máy chủ h0 tại trung tâm hn đã đầy 95 %");
+    }
+
+    #[test]
+    fn a_rule_summary_may_give_each_language_and_writes_its_value_the_languages_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let rule = "rules:\n  - name: room_hot\n    measurement: env\n    field: temperature_c\n    above: 30\n    \
+                    summary: {vi: \"Phòng {device} nóng: {value} °C\", en: \"Room {device} is hot: {value} °C\"}\n  \
+                    - name: room_humid\n    measurement: env\n    field: humidity_pct\n    above: 70\n";
+        let e = Engine::open(cfg(dir.path(), rule)).unwrap();
+        let t0 = Instant::now();
+        e.observe_at(
+            &[obs(
+                "env",
+                &[("site", "hn"), ("device", "room1")],
+                &[("temperature_c", ObsValue::Num(31.5)), ("humidity_pct", ObsValue::Num(1234.5))],
+            )],
+            t0,
+        );
+        e.evaluate_at(t0, 0);
+        let mut got: Vec<(String, Texts)> = e.alarms().into_iter().map(|a| (a.name, a.summary)).collect();
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            got,
+            [
+                (
+                    "room_hot".to_string(),
+                    Texts { vi: "Phòng room1 nóng: 31,5 °C".into(), en: "Room room1 is hot: 31.5 °C".into() }
+                ),
+                (
+                    "room_humid".to_string(),
+                    Texts {
+                        vi: "room_humid: humidity_pct = 1.234,5".into(),
+                        en: "room_humid: humidity_pct = 1,234.5".into()
+                    }
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_rule_summary_in_a_language_dcwatch_does_not_speak_is_refused() {
+        let yaml = "db: /tmp/x.db\nrules:\n  - name: room_hot\n    measurement: env\n    field: t\n    above: 30\n    \
+                    summary: {vi: \"nóng\", fr: \"chaud\"}\n";
+        let problems =
+            dcwatch_common::config::parse::<AlarmsConfig>(yaml, std::path::Path::new("/x/alarms.yaml")).unwrap_err();
+        let shown: Vec<String> = problems.iter().map(|p| p.message.clone()).collect();
+        assert_eq!(shown, ["alarms.rules[0] (room_hot).summary.fr: `fr` is not a language dcwatch speaks: vi or en"]);
+    }
+
+    #[test]
+    fn a_receivers_language_defaults_to_alarms_lang_which_defaults_to_vietnamese() {
+        let yaml = "db: /tmp/x.db\nreceivers:\n  - {name: a, webhook: {url: http://h/}}\n  - {name: b, lang: en, webhook: {url: http://h/}}\n";
+        let c = dcwatch_common::config::parse::<AlarmsConfig>(yaml, std::path::Path::new("/x/alarms.yaml")).unwrap();
+        assert_eq!((c.lang_of("a"), c.lang_of("b")), (crate::i18n::Lang::Vi, crate::i18n::Lang::En));
+        let c = dcwatch_common::config::parse::<AlarmsConfig>(
+            &format!("lang: en\n{yaml}"),
+            std::path::Path::new("/x/a.yaml"),
+        )
+        .unwrap();
+        assert_eq!(c.lang_of("a"), crate::i18n::Lang::En);
+    }
 }

@@ -568,4 +568,35 @@ mod tests {
         let got = s.silences().unwrap();
         assert_eq!(got, vec![Silence { id: 3, ..silence("dn") }]);
     }
+
+    #[test]
+    fn a_store_from_before_both_languages_keeps_its_alarms_with_their_one_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("alarms.db");
+        {
+            // The alarms table as it was, with one alarm in it.
+            let c = Connection::open(&db).unwrap();
+            c.execute_batch(
+                "CREATE TABLE alarms (
+                    fingerprint TEXT PRIMARY KEY, name TEXT NOT NULL, labels TEXT NOT NULL, severity TEXT NOT NULL,
+                    state TEXT NOT NULL, summary TEXT NOT NULL, value TEXT, since_ms INTEGER NOT NULL, fired_ms INTEGER,
+                    sent_ms INTEGER, ack_by TEXT, ack_ms INTEGER, ack_comment TEXT, inhibited_by TEXT, escalated_ms INTEGER);
+                 INSERT INTO alarms VALUES ('f1', 'feed_lost', '{\"site\":\"hn\"}', 'warning', 'firing',
+                    'Feed A at hn is down', NULL, 1, 1, 1, NULL, NULL, NULL, NULL, NULL);",
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(&db).unwrap();
+        let mut a = s.load().unwrap().pop().unwrap();
+        assert_eq!(a.summary.vi, "Feed A at hn is down");
+        assert_eq!(a.summary.en, "Feed A at hn is down");
+        a.summary = crate::i18n::alarms::Texts {
+            vi: "Mất nguồn A tại trung tâm hn".into(),
+            en: "Feed A at hn is down".into(),
+        };
+        s.apply(&[Change::Upsert(&a)]).unwrap();
+        drop(s);
+        let s = Store::open(&db).unwrap();
+        assert_eq!(s.load().unwrap()[0].summary, a.summary);
+    }
 }

@@ -21,12 +21,6 @@ impl Texts {
         Texts { vi: f(Lang::Vi), en: f(Lang::En) }
     }
 
-    /// The same text in both (a rule's one-language summary, an error message).
-    pub fn same(s: impl Into<String>) -> Texts {
-        let s = s.into();
-        Texts { vi: s.clone(), en: s }
-    }
-
     pub fn get(&self, l: Lang) -> &str {
         match l {
             Lang::Vi => &self.vi,
