@@ -260,7 +260,7 @@ fn self_checks(state: std::sync::Weak<state::AppState>) -> alarm::SelfChecks {
                     "sink_down",
                     &[("sink", s.name.clone())],
                     Severity::Critical,
-                    Texts::new(|l| words::sink_down(l, &s.name, &s.endpoint, since, queued as u64, &err)),
+                    Texts::new(|l| words::sink_down(l, &s.name, &s.endpoint, since, queued, &err)),
                     queued.to_string(),
                     queued > 0 && since > 300,
                 ));
@@ -316,7 +316,7 @@ fn self_checks(state: std::sync::Weak<state::AppState>) -> alarm::SelfChecks {
                 "spool_dropped_points",
                 &[],
                 Severity::Critical,
-                Texts::new(|l| words::spool_dropped_points(l, lines as u64)),
+                Texts::new(|l| words::spool_dropped_points(l, lines)),
                 lines.to_string(),
                 recent,
             ));

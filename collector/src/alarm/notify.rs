@@ -495,4 +495,31 @@ mod tests {
         let (one, _) = grouped(&[p("power_lost", "firing")]);
         assert_eq!(one, "[CRITICAL] FIRING power_lost: power_lost happened");
     }
+
+    #[test]
+    fn grouped_notices_to_a_vietnamese_receiver_are_one_vietnamese_message() {
+        let p = |name: &str, notice: &str, summary: &str| {
+            serde_json::json!({"name": name, "notice": notice, "severity": "critical", "summary": summary, "lang": "vi",
+                "labels": {"site": "hn-dc1"}, "started_at": "2026-11-22T07:00:00.000Z", "started": "22/11/2026 14:00",
+                "ended_at": null, "ended": null, "fingerprint": "f", "value": "0/2"})
+        };
+        let (subject, body) = grouped(&[
+            p("power_lost", "firing", "Trung tâm hn-dc1: MẤT ĐIỆN mọi nguồn (A, B)"),
+            p("room_hot", "resolved", "Phòng máy nóng"),
+        ]);
+        assert_eq!(
+            subject,
+            "[NGHIÊM TRỌNG] 2 thông báo tại trung tâm hn-dc1: ĐANG CẢNH BÁO power_lost, ĐÃ HẾT room_hot"
+        );
+        assert_eq!(
+            body,
+            format!(
+                "{subject}\n\n[NGHIÊM TRỌNG] ĐANG CẢNH BÁO power_lost: Trung tâm hn-dc1: MẤT ĐIỆN mọi nguồn (A, B)\n\n\
+                 trung tâm: hn-dc1\nbắt đầu: 22/11/2026 14:00\ngiá trị: 0/2\ncần làm: {}\nmã cảnh báo: f\n\n\
+                 [NGHIÊM TRỌNG] ĐÃ HẾT room_hot: Phòng máy nóng\n\ntrung tâm: hn-dc1\nbắt đầu: 22/11/2026 14:00\n\
+                 giá trị: 0/2\nmã cảnh báo: f\n",
+                crate::i18n::alarms::description(Lang::Vi, "power_lost").unwrap()
+            )
+        );
+    }
 }

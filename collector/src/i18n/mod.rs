@@ -3,7 +3,8 @@
 //! writes numbers and dates (Vietnamese: `1.234,5` and `22/11/2026`;
 //! English: `1,234.5` and `22 Nov 2026`).
 //!
-//! Each part has its own module: `report` holds the report's words. A
+//! Each part has its own module: `report` holds the report's words,
+//! `alarms` the alarms' and notices'. A
 //! language's words are a struct, so a word missing in one language does
 //! not compile.
 
