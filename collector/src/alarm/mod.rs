@@ -521,7 +521,7 @@ impl Engine {
                         history.push((
                             a.clone(),
                             "flapping",
-                            format!("{} changes in {} s", f.changes.len(), cfg.flap_window_secs),
+                            words::flap_changes(cfg.lang, f.changes.len(), cfg.flap_window_secs),
                         ));
                     }
                     kept.push((fp, "flapping", to));

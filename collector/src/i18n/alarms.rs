@@ -616,6 +616,14 @@ pub fn flapping(l: Lang, summary: &str) -> String {
     }
 }
 
+/// The history's note of an alarm that started flapping.
+pub fn flap_changes(l: Lang, changes: usize, window_secs: u64) -> String {
+    match l {
+        Lang::Vi => format!("{changes} lần thay đổi trong {window_secs} giây"),
+        Lang::En => format!("{changes} changes in {window_secs} s"),
+    }
+}
+
 /// The summary of an escalated notice.
 pub fn not_acknowledged(l: Lang, summary: &str) -> String {
     match l {
