@@ -373,11 +373,30 @@ pub struct RuleConfig {
 
 /// A rule's summary: one text, or one per language (`vi`, `en`; a language
 /// left out uses the other's).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum RuleSummary {
     One(String),
     PerLang(BTreeMap<String, String>),
+}
+
+/// By hand rather than `untagged`, so that a wrong kind says what is expected.
+impl<'de> Deserialize<'de> for RuleSummary {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RuleSummary;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a text, or a text per language (`vi: …`, `en: …`)")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<RuleSummary, E> {
+                Ok(RuleSummary::One(s.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, m: A) -> Result<RuleSummary, A::Error> {
+                BTreeMap::deserialize(serde::de::value::MapAccessDeserializer::new(m)).map(RuleSummary::PerLang)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl RuleSummary {

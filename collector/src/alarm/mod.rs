@@ -1895,7 +1895,7 @@ mod tests {
         assert_eq!(
             notify::headline(&summary),
             "[CHÚ Ý] Thêm 7 thông báo cảnh báo tại trung tâm hn trong 1 phút (7 đang cảnh báo, 0 đã hết), không gửi \
-             từng cái; xem bảng điều khiển: disk_full{host=h3,mount=/}, disk_full{host=h4,mount=/}, \
+             riêng từng thông báo; xem bảng điều khiển: disk_full{host=h3,mount=/}, disk_full{host=h4,mount=/}, \
              disk_full{host=h5,mount=/}, disk_full{host=h6,mount=/}, disk_full{host=h7,mount=/}, … và 2 nữa"
         );
         let disk = payloads(&e).into_iter().find(|p| p["name"] == "disk_full").unwrap();
@@ -1947,6 +1947,15 @@ mod tests {
             dcwatch_common::config::parse::<AlarmsConfig>(yaml, std::path::Path::new("/x/alarms.yaml")).unwrap_err();
         let shown: Vec<String> = problems.iter().map(|p| p.message.clone()).collect();
         assert_eq!(shown, ["alarms.rules[0] (room_hot).summary.fr: `fr` is not a language dcwatch speaks: vi or en"]);
+        let problems = dcwatch_common::config::parse::<AlarmsConfig>(
+            &yaml.replace("{vi: \"nóng\", fr: \"chaud\"}", "[nóng, chaud]"),
+            std::path::Path::new("/x/alarms.yaml"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (problems[0].position, problems[0].message.as_str()),
+            (Some((7, 5)), "invalid type: sequence, expected a text, or a text per language (`vi: …`, `en: …`)")
+        );
     }
 
     #[test]

@@ -495,7 +495,7 @@ pub fn expired(l: Lang, ttl_secs: u64) -> String {
     match l {
         Lang::Vi => format!(
             "Không có dữ liệu trong {d}: thứ cảnh báo này theo dõi không còn được gửi về, nên collector đã bỏ nó \
-             (alarms.limits.series_ttl_secs); đóng mà không có xác nhận đã trở lại bình thường"
+             (alarms.limits.series_ttl_secs); cảnh báo được đóng dù chưa thấy trở lại bình thường"
         ),
         Lang::En => format!(
             "No data for {d}: what this alarm is about is no longer reported, so the collector forgot it \
@@ -565,7 +565,7 @@ pub fn storm_summary(
             };
             format!(
                 "Thêm {count} thông báo cảnh báo{at} trong {w} ({firing} đang cảnh báo, {resolved} đã hết), không gửi \
-                 từng cái; xem bảng điều khiển: {names}{rest}"
+                 riêng từng thông báo; xem bảng điều khiển: {names}{rest}"
             )
         }
         Lang::En => {
@@ -874,8 +874,8 @@ mod tests {
         let first = vec!["disk_full{host=a}".to_string(), "disk_full{host=b}".to_string()];
         assert_eq!(
             storm_summary(Lang::Vi, 5, 4, 1, &sites, 60, &first),
-            "Thêm 5 thông báo cảnh báo tại trung tâm hn trong 1 phút (4 đang cảnh báo, 1 đã hết), không gửi từng \
-             cái; xem bảng điều khiển: disk_full{host=a}, disk_full{host=b}, … và 3 nữa"
+            "Thêm 5 thông báo cảnh báo tại trung tâm hn trong 1 phút (4 đang cảnh báo, 1 đã hết), không gửi riêng \
+             từng thông báo; xem bảng điều khiển: disk_full{host=a}, disk_full{host=b}, … và 3 nữa"
         );
         assert_eq!(
             storm_summary(Lang::En, 5, 4, 1, &sites, 60, &first),
