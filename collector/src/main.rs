@@ -247,7 +247,8 @@ fn self_checks(state: std::sync::Weak<state::AppState>) -> alarm::SelfChecks {
         let live = app.live();
         let now = dcwatch_common::now_ns();
         let mut out = Vec::new();
-        let cond = |name: &str, labels: &[(&str, String)], severity, summary: String, value: String, active: bool| {
+        use crate::i18n::alarms::{self as words, Texts};
+        let cond = |name: &str, labels: &[(&str, String)], severity, summary: Texts, value: String, active: bool| {
             let labels = labels.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
             alarm::self_cond(name, labels, severity, summary, value, active)
         };
@@ -263,10 +264,7 @@ fn self_checks(state: std::sync::Weak<state::AppState>) -> alarm::SelfChecks {
                     "sink_down",
                     &[("sink", s.name.clone())],
                     Severity::Critical,
-                    format!(
-                        "Sink {} ({}) has taken nothing for {since} s; {queued} points wait in the spool: {err}",
-                        s.name, s.endpoint
-                    ),
+                    Texts::new(|l| words::sink_down(l, &s.name, &s.endpoint, since, queued, &err)),
                     queued.to_string(),
                     queued > 0 && since > 300,
                 ));
@@ -279,9 +277,7 @@ fn self_checks(state: std::sync::Weak<state::AppState>) -> alarm::SelfChecks {
                 "report_failing",
                 &[],
                 Severity::Warning,
-                format!(
-                    "The scheduled report {period} cannot be sent to {receiver}: {err}; trying again every 10 minutes"
-                ),
+                Texts::new(|l| words::report_failing(l, &period, &receiver, &err)),
                 period,
                 failing.is_some(),
             ));
@@ -293,11 +289,7 @@ fn self_checks(state: std::sync::Weak<state::AppState>) -> alarm::SelfChecks {
                     "ingest_rate_limited",
                     &[("token", token.clone())],
                     Severity::Warning,
-                    format!(
-                        "Token {token} writes faster than ingest.rate_limit ({} points/s): its writes were refused \
-                         (429) in the last {window} s; a flood, or a limit set too low for this writer",
-                        live.rate.points_per_sec
-                    ),
+                    Texts::new(|l| words::ingest_rate_limited(l, &token, live.rate.points_per_sec, window)),
                     recent.to_string(),
                     recent,
                 ));
@@ -312,9 +304,7 @@ fn self_checks(state: std::sync::Weak<state::AppState>) -> alarm::SelfChecks {
                 "spool_filling",
                 &[],
                 Severity::Warning,
-                format!(
-                    "The collector's spool is {pct:.0} % full: sinks are behind; at 100 % writers are refused (503)"
-                ),
+                Texts::new(|l| words::spool_filling(l, pct)),
                 format!("{pct:.0}"),
                 pct > 80.0,
             ));
@@ -330,10 +320,7 @@ fn self_checks(state: std::sync::Weak<state::AppState>) -> alarm::SelfChecks {
                 "spool_dropped_points",
                 &[],
                 Severity::Critical,
-                format!(
-                    "The collector's spool deleted {lines} points some sink had not taken (spool.when_full: \
-                     drop_oldest, the spool is full): sinks are far behind, or spool.max_bytes is too small"
-                ),
+                Texts::new(|l| words::spool_dropped_points(l, lines)),
                 lines.to_string(),
                 recent,
             ));
@@ -420,6 +407,13 @@ async fn stop_sinks(stop_tx: &watch::Sender<bool>, tasks: Vec<tokio::task::JoinH
     }
 }
 
+/// The alarms' config with the site's zone (top-level `timezone:`) for times in notices.
+fn alarms_with_zone(a: &alarm::config::AlarmsConfig, config: &CollectorConfig) -> alarm::config::AlarmsConfig {
+    let mut a = a.clone();
+    a.tz = Some(config.tz());
+    a
+}
+
 async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
     let addr: SocketAddr = config.listen.address.parse().context("listen.address")?;
     let shutdown_timeout = Duration::from_secs(config.listen.shutdown_timeout_secs);
@@ -427,7 +421,9 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
     let (live, mut sink_tasks) = build_live(&config, None, &stop_rx)?;
     let read_timeout = live.read_timeout;
     let engine = match &config.alarms {
-        Some(a) => Some(Arc::new(alarm::Engine::open(a.clone()).map_err(anyhow::Error::msg).context("alarms.db")?)),
+        Some(a) => Some(Arc::new(
+            alarm::Engine::open(alarms_with_zone(a, &config)).map_err(anyhow::Error::msg).context("alarms.db")?,
+        )),
         None => None,
     };
     let (alarm_stop_tx, alarm_stop_rx) = watch::channel(false);
@@ -551,7 +547,7 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
                 state.replace(live);
                 sink_tasks = tasks;
                 match (&state.alarms, &new.alarms) {
-                    (Some(e), Some(a)) => e.set_config(a.clone()),
+                    (Some(e), Some(a)) => e.set_config(alarms_with_zone(a, &new)),
                     (None, None) => {}
                     _ => tracing::warn!("turning alarms on or off takes effect at the next restart"),
                 }

@@ -23,7 +23,7 @@ fn collector_yaml(hook: &Capture, am: &Alertmanager, db: &std::path::Path) -> St
 fn collector_yaml_with(hook: &Capture, am: &Alertmanager, db: &std::path::Path, more_receivers: &str) -> String {
     format!(
         "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn-dc1\n      poller: true\n\
-         alarms:\n  db: {}\n  evaluate_every_ms: 200\n  sites:\n    - name: hn-dc1\n      feeds: [A, B]\n  \
+         alarms:\n  lang: en\n  db: {}\n  evaluate_every_ms: 200\n  sites:\n    - name: hn-dc1\n      feeds: [A, B]\n  \
          receivers:\n    - name: hook\n      webhook: {{url: {}/hook, secret: s3cret}}\n    - name: am\n      alertmanager: {{url: {}}}\n{more_receivers}",
         db.display(),
         hook.url(),
@@ -173,7 +173,7 @@ fn a_collector_killed_while_alarms_fire_sends_no_duplicate_and_delivers_the_reso
 fn rule_collector(db: &std::path::Path, receivers: &str) -> Collector {
     Collector::start(&format!(
         "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn-dc1\n      poller: true\n\
-         alarms:\n  db: {}\n  evaluate_every_ms: 200\n  rules:\n    - name: room_hot\n      \
+         alarms:\n  lang: en\n  db: {}\n  evaluate_every_ms: 200\n  rules:\n    - name: room_hot\n      \
          measurement: env\n      field: temperature_c\n      above: 30\n      severity: critical\n      \
          summary: \"Phòng máy {{device}} nóng: {{value}} °C\"\n  receivers:\n{receivers}",
         db.display()
@@ -215,6 +215,78 @@ fn an_alarm_reaches_a_real_smtp_server_in_utf8_and_a_telegram_style_api() {
     let msg: serde_json::Value = serde_json::from_slice(&msg).unwrap();
     assert_eq!(msg["chat_id"], "-1001");
     assert!(msg["text"].as_str().unwrap().starts_with("[CRITICAL] FIRING room_hot: Phòng máy room1 nóng: 35.5 °C"));
+}
+
+/// The site's zone of these tests: UTC+7, so a time in UTC would show.
+const HANOI: &str = "Asia/Ho_Chi_Minh";
+
+/// `ms` written the way a notice writes it: `02/12/2026 14:05` (vi) or `2 Dec 2026 14:05` (en).
+fn hanoi_time(ms: i64, format: &str) -> String {
+    let tz = jiff::tz::TimeZone::get(HANOI).expect("zone");
+    jiff::Timestamp::from_millisecond(ms).expect("ms").to_zoned(tz).strftime(format).to_string()
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_ups_on_battery_reaches_email_and_telegram_in_vietnamese_and_an_english_receiver_in_english_in_the_sites_zone() {
+    let dir = TempDir::new().expect("tempdir");
+    let smtp = SmtpServer::start_on(free_port());
+    let tg = Capture::start();
+    // No `alarms.lang`: Vietnamese by default; one receiver asks for English.
+    let c = Collector::start(&format!(
+        "timezone: {HANOI}\nlisten:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn-dc1\n      poller: true\n\
+         alarms:\n  db: {}\n  evaluate_every_ms: 200\n  receivers:\n    \
+         - name: truc-ca\n      email: {{host: 127.0.0.1, port: {}, tls: none, from: dcwatch@dc.local, to: [truc.ca@dc.local]}}\n    \
+         - name: vendor\n      lang: en\n      email: {{host: 127.0.0.1, port: {}, tls: none, from: dcwatch@dc.local, to: [vendor@example.com]}}\n    \
+         - name: tg\n      telegram: {{bot_token: \"123456:ABC-secret\", chat_id: \"-1001\", api_url: {}}}\n",
+        dir.path().join("alarms.db").display(),
+        smtp.port,
+        smtp.port,
+        tg.url()
+    ));
+    write(&c, "ups,device=ups1 on_battery=true,battery_charge_pct=87.5,runtime_remaining_s=1500");
+    let alarm = wait_for("the alarm in the API", || {
+        api_alarms(&c)["alarms"].as_array()?.iter().find(|a| a["name"] == "ups_on_battery").cloned()
+    });
+    let (fp, fired) = (alarm["fingerprint"].as_str().unwrap().to_string(), alarm["fired_ms"].as_i64().unwrap());
+    assert_eq!(alarm["summary"], "UPS ups1 tại trung tâm hn-dc1 đang chạy bằng ắc quy (còn 87,5 %, 25 phút)");
+    assert_eq!(alarm["summaries"]["en"], "UPS ups1 at hn-dc1 is on battery (87.5 % charge, 25 min runtime)");
+
+    let mail = |to: &str| {
+        wait_for(&format!("the email to {to}"), || smtp.messages().into_iter().find(|m| m["to"] == json!([to])))
+    };
+    // A 7-bit (plain ASCII) body arrives with the line end SMTP's data ends with.
+    let body_of =
+        |m: &serde_json::Value| m["body"].as_str().unwrap().replace("\r\n", "\n").trim_end().to_string() + "\n";
+    let vi = mail("truc.ca@dc.local");
+    let subject = "[NGHIÊM TRỌNG] ĐANG CẢNH BÁO ups_on_battery: UPS ups1 tại trung tâm hn-dc1 đang chạy bằng ắc quy \
+                   (còn 87,5 %, 25 phút)";
+    assert_eq!(vi["subject"], subject);
+    let body = format!(
+        "{subject}\n\nthiết bị: ups1\ntrung tâm: hn-dc1\nbắt đầu: {}\ncần làm: UPS mất điện lưới và đang chạy bằng \
+         ắc quy. Kiểm tra nguồn điện lưới và máy phát; chuẩn bị tắt máy chủ theo thứ tự nếu điện không sớm trở lại.\n\
+         mã cảnh báo: {fp}\n",
+        hanoi_time(fired, "%d/%m/%Y %H:%M")
+    );
+    assert_eq!(body_of(&vi), body);
+
+    let (path, msg) = wait_for("the Telegram message", || tg.requests().into_iter().next());
+    assert_eq!(path, "/bot123456:ABC-secret/sendMessage");
+    let msg: serde_json::Value = serde_json::from_slice(&msg).unwrap();
+    assert_eq!(msg["text"], body);
+
+    let en = mail("vendor@example.com");
+    let subject = "[CRITICAL] FIRING ups_on_battery: UPS ups1 at hn-dc1 is on battery (87.5 % charge, 25 min runtime)";
+    assert_eq!(en["subject"], subject);
+    assert_eq!(
+        body_of(&en),
+        format!(
+            "{subject}\n\ndevice: ups1\nsite: hn-dc1\nsince: {}\nwhat to do: The UPS lost mains and runs on its \
+             battery. Check the feed and the generator; get ready to shut servers down in order if power does not \
+             come back soon.\nfingerprint: {fp}\n",
+            hanoi_time(fired, "%-d %b %Y %H:%M")
+        )
+    );
 }
 
 #[test]
@@ -262,7 +334,7 @@ fn a_ups_on_battery_trap_from_snmptrap_reaches_the_webhook_at_once() {
     let hook = Capture::start();
     let c = Collector::start(&format!(
         "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn-dc1\n      poller: true\n\
-         alarms:\n  db: {}\n  evaluate_every_ms: 100\n  builtin:\n    disabled: [device_unreachable]\n  receivers:\n    \
+         alarms:\n  lang: en\n  db: {}\n  evaluate_every_ms: 100\n  builtin:\n    disabled: [device_unreachable]\n  receivers:\n    \
          - name: hook\n      webhook: {{url: {}/hook}}\n",
         dir.path().join("alarms.db").display(),
         hook.url()
@@ -309,7 +381,7 @@ fn both_feeds_lost_is_one_power_alarm_that_explains_the_silent_hosts() {
     let hook = Capture::start();
     let collector = Collector::start(&format!(
         "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn-dc1\n      poller: true\n\
-         alarms:\n  db: {}\n  evaluate_every_ms: 200\n  sites:\n    - name: hn-dc1\n      feeds: [A, B]\n  \
+         alarms:\n  lang: en\n  db: {}\n  evaluate_every_ms: 200\n  sites:\n    - name: hn-dc1\n      feeds: [A, B]\n  \
          receivers:\n    - name: hook\n      webhook: {{url: {}/hook}}\n",
         dir.path().join("alarms.db").display(),
         hook.url()

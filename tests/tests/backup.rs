@@ -429,7 +429,7 @@ fn backup_alarms_fire_from_what_the_agent_finds_and_resolve_when_the_backups_are
     let hook = Capture::start();
     let collector = Collector::start(&format!(
         "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens:\n    - name: agent\n      token: {TOKEN}\n      site: hn\n\
-         alarms:\n  db: {}\n  evaluate_every_ms: 200\n  group_wait_ms: 0\n  receivers:\n    - name: hook\n      webhook: {{url: {}/hook}}\n",
+         alarms:\n  lang: en\n  db: {}\n  evaluate_every_ms: 200\n  group_wait_ms: 0\n  receivers:\n    - name: hook\n      webhook: {{url: {}/hook}}\n",
         t.path().join("alarms.db").display(),
         hook.url()
     ));

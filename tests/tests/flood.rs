@@ -339,7 +339,7 @@ fn one_token_flooding_series_alarms_and_notices_is_held_at_the_caps_while_anothe
     let hook = Capture::start();
     let c = Collector::start(&format!(
         "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  max_hosts_per_token: 100\n{}sinks:\n  - name: capture\n    url: {}\n    \
-         flush_interval_ms: 100\nalarms:\n  db: {}\n  receivers:\n    - {{name: hook, webhook: {{url: '{}/hook'}}}}\n  \
+         flush_interval_ms: 100\nalarms:\n  lang: en\n  db: {}\n  receivers:\n    - {{name: hook, webhook: {{url: '{}/hook'}}}}\n  \
          limits: {{notice_window_secs: 5}}\n",
         tokens(),
         sink.url(),

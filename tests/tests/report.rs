@@ -202,7 +202,7 @@ fn a_scheduled_report_that_cannot_be_sent_is_counted_and_raises_report_failing()
     let closed = free_port();
     let collector = Collector::start(&format!(
         "listen:\n  address: 127.0.0.1:{{port}}\ningest:\n  tokens: []\n  allow_anonymous: true\ntrends:\n  db: {d}/trends.db\n\
-         alarms:\n  db: {d}/alarms.db\n  evaluate_every_ms: 200\n  receivers:\n    - name: mail\n      \
+         alarms:\n  lang: en\n  db: {d}/alarms.db\n  evaluate_every_ms: 200\n  receivers:\n    - name: mail\n      \
          email: {{host: 127.0.0.1, port: {closed}, tls: none, from: dcwatch@dc.local, to: [oncall@dc.local]}}\n\
          reports:\n  schedule:\n    - {{every: monthly, receiver: mail, hour: 0}}\n",
         d = dir.path().display(),

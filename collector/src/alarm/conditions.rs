@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use super::config::{AlarmsConfig, RuleConfig, Severity};
+use crate::i18n::alarms::{self as words, Texts};
 use crate::ingest::lines::{ObsValue, Observation};
 
 /// Alarms a site's power alarm explains (and inhibits).
@@ -275,7 +276,7 @@ pub struct Cond {
     pub name: String,
     pub labels: BTreeMap<String, String>,
     pub severity: Severity,
-    pub summary: String,
+    pub summary: Texts,
     pub value: Option<String>,
     pub active: bool,
     /// How long it must hold before firing.
@@ -323,7 +324,7 @@ pub fn evaluate(
     let mut gens_stopped: HashMap<String, Vec<String>> = HashMap::new();
     // Feed states per site: feed → live.
     let mut feeds: HashMap<String, BTreeMap<String, bool>> = HashMap::new();
-    let mut ups_by_site: HashMap<String, Vec<String>> = HashMap::new();
+    let mut ups_by_site: HashMap<String, Vec<Texts>> = HashMap::new();
     for s in latest.series.values() {
         let site = s.tag("site");
         match s.measurement.as_str() {
@@ -331,25 +332,16 @@ pub fn evaluate(
                 let dev = s.tag("device");
                 let l = labels(&[("site", site), ("device", dev)]);
                 if let Some(b) = s.flag("on_battery") {
+                    let charge = s.num("battery_charge_pct");
+                    let runtime = s.num("runtime_remaining_s").map(|r| (r / 60.0).floor());
                     if b {
-                        let charge = s.num("battery_charge_pct").map(fmt_num).unwrap_or_else(|| "?".into());
-                        let runtime = s
-                            .num("runtime_remaining_s")
-                            .map(|r| fmt_num((r / 60.0).floor()))
-                            .unwrap_or_else(|| "?".into());
                         ups_by_site
                             .entry(site.to_string())
                             .or_default()
-                            .push(format!("UPS {dev} on battery ({charge} %, {runtime} min left)"));
+                            .push(Texts::new(|l| words::ups_on_battery_short(l, dev, charge, runtime)));
                     }
                     if on("ups_on_battery") {
-                        let summary = format!(
-                            "UPS {dev} at {site} is on battery ({} % charge, {} min runtime)",
-                            s.num("battery_charge_pct").map(fmt_num).unwrap_or_else(|| "?".into()),
-                            s.num("runtime_remaining_s")
-                                .map(|r| fmt_num((r / 60.0).floor()))
-                                .unwrap_or_else(|| "?".into())
-                        );
+                        let summary = Texts::new(|l| words::ups_on_battery(l, dev, site, charge, runtime));
                         push(&mut out, "ups_on_battery", l.clone(), Severity::Critical, summary, None, b);
                     }
                 }
@@ -361,7 +353,7 @@ pub fn evaluate(
                         "ups_low_battery",
                         l.clone(),
                         Severity::Critical,
-                        format!("UPS {dev} at {site}: battery low, shutdown near"),
+                        Texts::new(|l| words::ups_low_battery(l, dev, site)),
                         None,
                         b,
                     );
@@ -379,7 +371,7 @@ pub fn evaluate(
                         "ups_runtime_low",
                         l.clone(),
                         Severity::Critical,
-                        format!("UPS {dev} at {site}: {} min of runtime left", fmt_num((r / 60.0).floor())),
+                        Texts::new(|l| words::ups_runtime_low(l, dev, site, (r / 60.0).floor())),
                         Some(fmt_num(r)),
                         active,
                     );
@@ -392,7 +384,7 @@ pub fn evaluate(
                         "ups_replace_battery",
                         l.clone(),
                         Severity::Warning,
-                        format!("UPS {dev} at {site}: replace the battery"),
+                        Texts::new(|l| words::ups_replace_battery(l, dev, site)),
                         None,
                         b,
                     );
@@ -405,7 +397,7 @@ pub fn evaluate(
                         "ups_output_off",
                         l.clone(),
                         Severity::Critical,
-                        format!("UPS {dev} at {site}: output off ({st}); what it powers has no power"),
+                        Texts::new(|l| words::ups_output_off(l, dev, site, st)),
                         Some(st.to_string()),
                         st == "off" || st == "fault",
                     );
@@ -418,7 +410,7 @@ pub fn evaluate(
                         "ups_overload",
                         l,
                         Severity::Critical,
-                        format!("UPS {dev} at {site} is overloaded"),
+                        Texts::new(|l| words::ups_overload(l, dev, site)),
                         None,
                         b,
                     );
@@ -449,7 +441,7 @@ pub fn evaluate(
                             "ats_on_secondary",
                             labels(&[("site", site), ("device", dev)]),
                             Severity::Warning,
-                            format!("ATS {dev} at {site} is on its secondary source"),
+                            Texts::new(|l| words::ats_on_secondary(l, dev, site)),
                             s.text("active_source").map(str::to_string),
                             b,
                         );
@@ -469,7 +461,7 @@ pub fn evaluate(
                             "generator_running",
                             labels(&[("site", site), ("device", dev)]),
                             Severity::Info,
-                            format!("Generator {dev} at {site} is running"),
+                            Texts::new(|l| words::generator_running(l, dev, site)),
                             s.num("fuel_pct").map(|f| format!("fuel {} %", fmt_num(f))),
                             run,
                         );
@@ -486,7 +478,7 @@ pub fn evaluate(
                         "device_unreachable",
                         labels(&[("site", site), ("device", dev)]),
                         Severity::Warning,
-                        format!("{} {dev} at {site} does not answer ({})", s.tag("kind"), s.tag("protocol")),
+                        Texts::new(|l| words::device_unreachable(l, s.tag("kind"), dev, site, s.tag("protocol"))),
                         None,
                         !up,
                     );
@@ -504,7 +496,7 @@ pub fn evaluate(
                         "disk_full",
                         l,
                         Severity::Warning,
-                        format!("{} on {} at {site} is {} % full", s.tag("mount"), s.tag("host"), fmt_num(p)),
+                        Texts::new(|l| words::disk_full(l, s.tag("mount"), s.tag("host"), site, p)),
                         Some(fmt_num(p)),
                         active,
                     );
@@ -521,7 +513,7 @@ pub fn evaluate(
                     "feed_lost",
                     labels(&[("site", site), ("feed", feed)]),
                     Severity::Warning,
-                    format!("Feed {feed} at {site} is down"),
+                    Texts::new(|l| words::feed_lost(l, feed, site)),
                     None,
                     !live,
                 );
@@ -540,11 +532,7 @@ pub fn evaluate(
         let site = sc.name.as_str();
         let l = labels(&[("site", site)]);
         if on("power_redundancy_degraded") {
-            let summary = format!(
-                "Site {site}: power redundancy lost, only feed {} live ({} down)",
-                live.join(", "),
-                dead.join(", ")
-            );
+            let summary = Texts::new(|l| words::power_redundancy_degraded(l, site, &live, &dead));
             out.push(Cond {
                 name: "power_redundancy_degraded".into(),
                 labels: l.clone(),
@@ -559,9 +547,9 @@ pub fn evaluate(
         }
         let all_dead = live.is_empty() && !dead.is_empty();
         if on("power_lost") {
-            let mut summary = format!("Site {site}: ALL power feeds down ({})", dead.join(", "));
+            let mut summary = Texts::new(|l| words::power_lost(l, site, &dead));
             if let Some(u) = ups_by_site.get(site) {
-                summary.push_str(&format!("; {}", u.join("; ")));
+                summary.push(|l| u.iter().map(|t| format!("; {}", t.get(l))).collect());
             }
             // The hosts it affects: those of the site that have gone silent.
             let silent: Vec<&str> = latest
@@ -577,14 +565,12 @@ pub fn evaluate(
                 .collect();
             let powered: std::collections::BTreeSet<&str> = sc.ups.values().flatten().map(String::as_str).collect();
             if !powered.is_empty() {
-                summary.push_str(&format!("; {} host(s) on its UPS", powered.len()));
+                summary.push(|l| words::power_lost_on_ups(l, powered.len()));
             }
             if !silent.is_empty() {
                 let mut hosts = silent.clone();
                 hosts.sort_unstable();
-                let shown: Vec<&str> = hosts.iter().take(10).copied().collect();
-                let more = if hosts.len() > 10 { format!(", … {} more", hosts.len() - 10) } else { String::new() };
-                summary.push_str(&format!("; {} host(s) silent: {}{more}", hosts.len(), shown.join(", ")));
+                summary.push(|l| words::power_lost_silent(l, &hosts));
             }
             out.push(Cond {
                 name: "power_lost".into(),
@@ -605,7 +591,7 @@ pub fn evaluate(
                 "generator_not_running",
                 l,
                 Severity::Critical,
-                format!("Site {site}: every feed is down and generator {} is not running", stopped.join(", ")),
+                Texts::new(|l| words::generator_not_running(l, site, &stopped)),
                 None,
                 all_dead && !stopped.is_empty(),
             );
@@ -621,7 +607,7 @@ pub fn evaluate(
                 "agent_silent",
                 labels(&[("site", site), ("host", host)]),
                 Severity::Critical,
-                format!("Host {host} at {site} has sent nothing for {} s", quiet as u64),
+                Texts::new(|l| words::agent_silent(l, host, site, quiet as u64)),
                 Some(format!("{}", quiet as u64)),
                 quiet > limit,
             );
@@ -637,10 +623,7 @@ pub fn evaluate(
                 "agent_dropped_data",
                 labels(&[("site", site), ("host", host)]),
                 Severity::Warning,
-                format!(
-                    "Agent on {host} at {site} dropped data ({} points lost in all; its queue was full, too old, or the disk failed)",
-                    b.dropped.map(fmt_num).unwrap_or_default()
-                ),
+                Texts::new(|l| words::agent_dropped_data(l, host, site, b.dropped)),
                 b.dropped.map(fmt_num),
                 recent,
             );
@@ -659,13 +642,7 @@ pub fn evaluate(
                 "disk_full_forecast",
                 l,
                 Severity::Warning,
-                format!(
-                    "{} on {} at {} will be full in about {:.1} days at its recent growth",
-                    s.tag("mount"),
-                    s.tag("host"),
-                    s.tag("site"),
-                    days
-                ),
+                Texts::new(|l| words::disk_full_forecast(l, s.tag("mount"), s.tag("host"), s.tag("site"), days)),
                 Some(format!("{days:.1}")),
                 active,
             );
@@ -705,11 +682,7 @@ pub fn evaluate(
                     "service_degraded",
                     l.clone(),
                     Severity::Warning,
-                    format!(
-                        "Service {}: every host at {} is silent; it runs on the other site(s) only",
-                        svc.name,
-                        down_sites.join(", ")
-                    ),
+                    Texts::new(|l| words::service_degraded(l, &svc.name, &down_sites)),
                     Some(format!("{}/{}", svc.members.len() - down_sites.len(), svc.members.len())),
                     !down_sites.is_empty() && !out_of_service,
                 );
@@ -720,17 +693,7 @@ pub fn evaluate(
                     "service_outage",
                     l,
                     Severity::Critical,
-                    if up_sites == 0 {
-                        format!("Service {}: every host at every site is silent", svc.name)
-                    } else {
-                        format!(
-                            "Service {}: it needs {} site(s) and runs at {} — every host at {} is silent",
-                            svc.name,
-                            svc.min_sites,
-                            up_sites,
-                            down_sites.join(", ")
-                        )
-                    },
+                    Texts::new(|l| words::service_outage(l, &svc.name, svc.min_sites, up_sites, &down_sites)),
                     Some(format!("{up_sites}/{}", svc.members.len())),
                     out_of_service,
                 );
@@ -800,20 +763,13 @@ fn ups_chain(cfg: &AlarmsConfig, latest: &Latest, out: &mut [Cond]) {
             }) else {
                 continue;
             };
-            let shown: Vec<&str> = hosts.iter().take(10).map(String::as_str).collect();
-            let more = if hosts.len() > 10 { format!(", … {} more", hosts.len() - 10) } else { String::new() };
-            c.summary.push_str(&format!("; it powers {} host(s): {}{more}", hosts.len(), shown.join(", ")));
+            c.summary.push(|l| words::ups_powers(l, hosts));
             if !explained.is_empty() {
                 c.inhibits = &["agent_silent"];
                 c.inhibit_hosts = explained;
             }
         }
     }
-}
-
-fn fmt_hours(secs: f64) -> String {
-    let h = secs / 3600.0;
-    if h < 48.0 { format!("{} h", fmt_num((h * 10.0).round() / 10.0)) } else { format!("{:.1} days", h / 24.0) }
 }
 
 /// The backup alarms: failed, stale, shrunk, missing, not replicated.
@@ -851,10 +807,7 @@ fn backups(
                 "backup_failed",
                 l.clone(),
                 Severity::Warning,
-                format!(
-                    "Backup {job} on {host} at {site} failed{}",
-                    if message.is_empty() { String::new() } else { format!(": {message}") }
-                ),
+                Texts::new(|l| words::backup_failed(l, job, host, site, message)),
                 s.num("exit_status").map(fmt_num),
                 active,
             );
@@ -869,11 +822,7 @@ fn backups(
                 "backup_stale",
                 l.clone(),
                 Severity::Critical,
-                format!(
-                    "Backup {job} on {host} at {site}: the last good backup is {} old (RPO {})",
-                    fmt_hours(age),
-                    fmt_hours(rpo)
-                ),
+                Texts::new(|l| words::backup_stale(l, job, host, site, age, rpo)),
                 // In tenths of hours, like the summary: not a change every second.
                 Some(format!("{:.1}", age.max(0.0) / 3600.0)),
                 age > rpo + b.backup_grace_secs as f64,
@@ -883,16 +832,8 @@ fn backups(
             // A backup point without a size change (nothing to compare with)
             // is a condition too, inactive: a shrunk alarm of the one before resolves.
             let pct = s.num("size_change_pct");
-            let size = s.num("last_size_bytes").map(|b| crate::i18n::Lang::En.bytes(b)).unwrap_or_else(|| "?".into());
-            let summary = match pct {
-                Some(pct) => {
-                    format!(
-                        "Backup {job} on {host} at {site} is {} % smaller than the one before ({size})",
-                        fmt_num(-pct)
-                    )
-                }
-                None => format!("Backup {job} on {host} at {site}: no size change to compare ({size})"),
-            };
+            let size = s.num("last_size_bytes");
+            let summary = Texts::new(|l| words::backup_shrunk(l, job, host, site, pct.map(|p| -p), size));
             push(
                 out,
                 "backup_shrunk",
@@ -909,10 +850,7 @@ fn backups(
                 "backup_missing",
                 l.clone(),
                 Severity::Warning,
-                format!(
-                    "Backup {job} on {host} at {site}: no backup found{}",
-                    if message.is_empty() { String::new() } else { format!(" ({message})") }
-                ),
+                Texts::new(|l| words::backup_missing(l, job, host, site, message)),
                 None,
                 status == "missing" && last.is_none(),
             );
@@ -931,16 +869,16 @@ fn backups(
         {
             let copies = s.num("mirror_copies").unwrap_or(f64::NAN);
             let mirror = if copies > 0.0 { s.num("mirror_last_success_ts") } else { None };
-            let detail = match mirror {
-                Some(m) => format!("the newest copy there is {} older", fmt_hours(ts - m)),
-                None => "no copy there".into(),
+            let lag = match mirror {
+                Some(m) => words::MirrorLag::Older(ts - m),
+                None => words::MirrorLag::NoCopy,
             };
             push(
                 out,
                 "backup_not_replicated",
                 l.clone(),
                 Severity::Warning,
-                format!("Backup {job} on {host} at {site} has not reached its mirror: {detail}"),
+                Texts::new(|l| words::backup_not_replicated(l, (job, host, site), None, &lag)),
                 None,
                 !copies.is_nan() && lagging(ts, mirror, b.backup_replication_lag_secs),
             );
@@ -952,10 +890,10 @@ fn backups(
             let Some(ts) = p.num("last_success_ts") else { continue };
             let m = find(&r.mirror);
             let mirror_ts = m.and_then(|m| m.num("last_success_ts"));
-            let detail = match (m, mirror_ts) {
-                (None, _) => "it has not reported".to_string(),
-                (Some(_), None) => "it has no good backup".to_string(),
-                (Some(_), Some(mt)) => format!("its last good backup is {} older", fmt_hours(ts - mt)),
+            let lag = match (m, mirror_ts) {
+                (None, _) => words::MirrorLag::NotReported,
+                (Some(_), None) => words::MirrorLag::NoGoodBackup,
+                (Some(_), Some(mt)) => words::MirrorLag::PairOlder(ts - mt),
             };
             let (pr, mr) = (&r.primary, &r.mirror);
             push(
@@ -963,10 +901,10 @@ fn backups(
                 "backup_not_replicated",
                 labels(&[("site", &pr.site), ("host", &pr.host), ("job", &pr.job)]),
                 Severity::Warning,
-                format!(
-                    "Backup {} on {} at {} has not reached its mirror {} on {} at {}: {detail}",
-                    pr.job, pr.host, pr.site, mr.job, mr.host, mr.site
-                ),
+                Texts::new(|l| {
+                    let mirror = Some((mr.job.as_str(), mr.host.as_str(), mr.site.as_str()));
+                    words::backup_not_replicated(l, (&pr.job, &pr.host, &pr.site), mirror, &lag)
+                }),
                 None,
                 lagging(ts, mirror_ts, r.max_lag_secs.unwrap_or(b.backup_replication_lag_secs)),
             );
@@ -984,10 +922,7 @@ fn backups(
                 "backup_missing",
                 labels(&[("site", &e.site), ("host", &e.host), ("job", &e.job)]),
                 Severity::Warning,
-                format!(
-                    "Backup {} on {} at {}: never reported (is the job configured on its agent?)",
-                    e.job, e.host, e.site
-                ),
+                Texts::new(|l| words::backup_never_reported(l, &e.job, &e.host, &e.site)),
                 None,
                 waited,
             );
@@ -1008,12 +943,9 @@ pub fn notification_failing<'a>(
             "notification_failing",
             labels(&[("receiver", &u.receiver)]),
             Severity::Critical,
-            format!(
-                "Notices to {} are not delivered ({} waiting): {}",
-                u.receiver,
-                u.count,
-                u.last_error.clone().unwrap_or_default()
-            ),
+            Texts::new(|l| {
+                words::notification_failing(l, &u.receiver, u.count, u.last_error.as_deref().unwrap_or_default())
+            }),
             Some(u.count.to_string()),
             u.attempts >= 3,
         );
@@ -1026,7 +958,7 @@ pub fn notification_failing<'a>(
                 "notification_failing",
                 a.labels.clone(),
                 a.severity,
-                format!("Notices to {receiver} are delivered again"),
+                Texts::new(|l| words::notification_recovered(l, &receiver)),
                 None,
                 false,
             );
@@ -1062,7 +994,7 @@ fn push(
     name: &str,
     labels: BTreeMap<String, String>,
     severity: Severity,
-    summary: String,
+    summary: Texts,
     value: Option<String>,
     active: bool,
 ) {
@@ -1117,12 +1049,22 @@ fn rule(
             continue;
         }
         let mut vars = s.tags.clone();
-        vars.insert("value".into(), shown.clone());
         vars.insert("name".into(), r.name.clone());
-        let summary = match &r.summary {
-            Some(t) => super::template::render(t, &vars),
-            None => format!("{}: {} = {}", r.name, r.field, shown),
-        };
+        // `{value}` written the language's way (`31,5` in Vietnamese).
+        let summary = Texts::new(|l| {
+            let value = match v {
+                ObsValue::Num(x) => words::n(l, *x),
+                _ => shown.clone(),
+            };
+            match &r.summary {
+                Some(t) => {
+                    let mut vars = vars.clone();
+                    vars.insert("value".into(), value);
+                    super::template::render(t.get(l), &vars)
+                }
+                None => format!("{}: {} = {value}", r.name, r.field),
+            }
+        });
         out.push(Cond {
             name: r.name.clone(),
             labels: lbl,

@@ -21,6 +21,10 @@ pub struct AlarmsConfig {
     /// (`vi` or `en`). Defaults to `vi`.
     #[serde(default)]
     pub lang: crate::i18n::Lang,
+    /// The site's zone for times in notices: the top-level `timezone:`,
+    /// set by the collector (not a key of `alarms:`).
+    #[serde(skip)]
+    pub tz: Option<jiff::tz::TimeZone>,
     /// A firing alarm nobody acknowledged is sent again after this. Defaults to 14400 (4 h).
     #[serde(default = "default_repeat")]
     pub repeat_interval_secs: u64,
@@ -358,18 +362,69 @@ pub struct RuleConfig {
     #[serde(default = "default_severity")]
     pub severity: Severity,
     /// Message; `{site}`, `{device}`, `{host}`, any tag, and `{value}` are
-    /// filled in. Defaults to "<name>: <field> = <value>".
+    /// filled in. One text for both languages, or `{vi: "…", en: "…"}`.
+    /// Defaults to "<name>: <field> = <value>".
     #[serde(default)]
-    pub summary: Option<String>,
+    pub summary: Option<RuleSummary>,
     /// Extra labels of the alarm (for routing).
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+}
+
+/// A rule's summary: one text, or one per language (`vi`, `en`; a language
+/// left out uses the other's).
+#[derive(Debug, Clone)]
+pub enum RuleSummary {
+    One(String),
+    PerLang(BTreeMap<String, String>),
+}
+
+/// By hand rather than `untagged`, so that a wrong kind says what is expected.
+impl<'de> Deserialize<'de> for RuleSummary {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RuleSummary;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a text, or a text per language (`vi: …`, `en: …`)")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<RuleSummary, E> {
+                Ok(RuleSummary::One(s.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, m: A) -> Result<RuleSummary, A::Error> {
+                BTreeMap::deserialize(serde::de::value::MapAccessDeserializer::new(m)).map(RuleSummary::PerLang)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl RuleSummary {
+    /// The template of language `l`.
+    pub fn get(&self, l: crate::i18n::Lang) -> &str {
+        match self {
+            RuleSummary::One(t) => t,
+            RuleSummary::PerLang(m) => {
+                m.get(l.code()).or_else(|| m.values().next()).map(String::as_str).unwrap_or_default()
+            }
+        }
+    }
+
+    fn templates(&self) -> Vec<(String, &str)> {
+        match self {
+            RuleSummary::One(t) => vec![(String::new(), t.as_str())],
+            RuleSummary::PerLang(m) => m.iter().map(|(k, v)| (format!(".{k}"), v.as_str())).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiverConfig {
     pub name: String,
+    /// The language of this receiver's notices (`vi` or `en`). Defaults to `alarms.lang`.
+    #[serde(default)]
+    pub lang: Option<crate::i18n::Lang>,
     /// POST of a JSON document per notice, signed with HMAC-SHA256 when `secret` is set.
     #[serde(default)]
     pub webhook: Option<WebhookConfig>,
@@ -558,6 +613,16 @@ impl dcwatch_common::config::Validate for AlarmsConfig {
 }
 
 impl AlarmsConfig {
+    /// The language of `receiver`'s notices: its `lang`, else `alarms.lang`.
+    pub fn lang_of(&self, receiver: &str) -> crate::i18n::Lang {
+        self.receivers.iter().find(|r| r.name == receiver).and_then(|r| r.lang).unwrap_or(self.lang)
+    }
+
+    /// The zone of times in notices: the collector's `timezone:`, else the system's.
+    pub fn zone(&self) -> jiff::tz::TimeZone {
+        self.tz.clone().unwrap_or_else(jiff::tz::TimeZone::system)
+    }
+
     pub fn check(&self, p: &mut Vec<Problem>) {
         if self.evaluate_every_ms == 0 {
             p.push(Problem::general("alarms.evaluate_every_ms: must be at least 1"));
@@ -620,10 +685,22 @@ impl AlarmsConfig {
             if BUILTIN_NAMES.contains(&r.name.as_str()) {
                 p.push(Problem::general(format!("{at}: the name is a built-in alarm's")));
             }
-            if let Some(t) = &r.summary
-                && let Err(e) = super::template::check(t)
-            {
-                p.push(Problem::general(format!("{at}.summary: {e}")));
+            if let Some(sm) = &r.summary {
+                if let RuleSummary::PerLang(m) = sm {
+                    if m.is_empty() {
+                        p.push(Problem::general(format!("{at}.summary: give a text, or `vi:` and `en:` texts")));
+                    }
+                    for k in m.keys() {
+                        if let Err(e) = crate::i18n::Lang::parse(k) {
+                            p.push(Problem::general(format!("{at}.summary.{k}: {e}")));
+                        }
+                    }
+                }
+                for (k, t) in sm.templates() {
+                    if let Err(e) = super::template::check(t) {
+                        p.push(Problem::general(format!("{at}.summary{k}: {e}")));
+                    }
+                }
             }
         }
         let mut names = std::collections::BTreeSet::new();

@@ -13,7 +13,6 @@ pub mod quarantine;
 pub mod silence;
 pub mod store;
 pub mod template;
-pub mod texts;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +22,7 @@ use std::time::{Duration, Instant};
 use self::conditions::{Cond, Latest, Observed, fingerprint};
 use self::config::AlarmsConfig;
 use self::store::{Ack, Alarm, Change, State, Store};
+use crate::i18n::alarms::{self as words, Texts};
 use crate::ingest::lines::Observation;
 
 pub fn now_ms() -> i64 {
@@ -385,7 +385,7 @@ impl Engine {
                     history.push((
                         a.clone(),
                         if a.state == State::Firing { "firing" } else { "pending" },
-                        a.summary.clone(),
+                        a.summary.get(cfg.lang).to_string(),
                     ));
                     updated.push(a);
                 }
@@ -396,7 +396,7 @@ impl Engine {
                     if a.state == State::Pending && now_ms - a.since_ms >= (c.for_secs as i64) * 1000 {
                         a.state = State::Firing;
                         a.fired_ms = Some(now_ms);
-                        history.push((a.clone(), "firing", a.summary.clone()));
+                        history.push((a.clone(), "firing", a.summary.get(cfg.lang).to_string()));
                         changed = true;
                     }
                     if changed {
@@ -405,19 +405,19 @@ impl Engine {
                 }
                 (Some(a), false) => {
                     if a.state == State::Firing {
-                        history.push((a.clone(), "resolved", c.summary.clone()));
+                        history.push((a.clone(), "resolved", c.summary.get(cfg.lang).to_string()));
                     }
                     removed.push(a);
                 }
                 (None, false) => {}
             }
         }
-        let mut expired_summary: HashMap<String, String> = HashMap::new();
+        let mut expired_summary: HashMap<String, Texts> = HashMap::new();
         for a in orphans {
-            let why = texts::expired(lim.series_ttl_secs);
+            let why = Texts::new(|l| words::expired(l, lim.series_ttl_secs));
             tracing::info!(alarm = %a.name, labels = ?a.labels, "alarm expired: nothing reports on it any more");
             if a.state == State::Firing {
-                history.push((a.clone(), "resolved", why.clone()));
+                history.push((a.clone(), "resolved", why.get(cfg.lang).to_string()));
             }
             expired_summary.insert(a.fingerprint.clone(), why);
             removed.push(a);
@@ -521,7 +521,7 @@ impl Engine {
                         history.push((
                             a.clone(),
                             "flapping",
-                            format!("{} changes in {} s", f.changes.len(), cfg.flap_window_secs),
+                            words::flap_changes(cfg.lang, f.changes.len(), cfg.flap_window_secs),
                         ));
                     }
                     kept.push((fp, "flapping", to));
@@ -555,7 +555,8 @@ impl Engine {
                 notices.push((fp, kind, None));
             }
         }
-        let summaries = core.storms.ended(now_ms, lim);
+        let zone = cfg.zone();
+        let summaries = core.storms.ended(now_ms, lim, &|r: &str| cfg.lang_of(r), &zone);
         if updated.is_empty() && removed.is_empty() && notices.is_empty() && summaries.is_empty() {
             return;
         }
@@ -577,7 +578,8 @@ impl Engine {
                     self.stats.notices_folded.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                let payload = notify::payload(a, kind, now_ms, resolved_summary.as_deref());
+                let lang = cfg.lang_of(&receiver);
+                let payload = notify::payload(a, kind, now_ms, resolved_summary.as_ref(), lang, &zone);
                 payloads.push((receiver, fp.clone(), *kind, payload));
             }
         }
@@ -611,7 +613,7 @@ impl Engine {
             return;
         }
         for (a, event, _) in &history {
-            tracing::info!(alarm = %a.name, labels = ?a.labels, event, summary = %a.summary, "alarm");
+            tracing::info!(alarm = %a.name, labels = ?a.labels, event, summary = %a.summary.en, "alarm");
         }
         for a in updated {
             core.alarms.insert(a.fingerprint.clone(), a);
@@ -844,7 +846,7 @@ fn series_cap(latest: &Latest, alarms: &HashMap<String, Alarm>, cap: usize) -> V
             "series_cap_reached",
             [("token".to_string(), token.clone())].into(),
             config::Severity::Warning,
-            texts::series_cap(&token, cap),
+            Texts::new(|l| words::series_cap(l, &token, cap)),
             entries.to_string(),
             entries >= cap,
         ));
@@ -903,7 +905,7 @@ fn alarm_cap(alarms: &HashMap<String, Alarm>, not_raised: &BTreeMap<String, usiz
                 "alarm_cap_reached",
                 labels,
                 config::Severity::Warning,
-                texts::alarm_cap(&site, cap, n),
+                Texts::new(|l| words::alarm_cap(l, &site, cap, n)),
                 n.to_string(),
                 n > 0,
             )
@@ -916,7 +918,7 @@ pub fn self_cond(
     name: &str,
     labels: BTreeMap<String, String>,
     severity: config::Severity,
-    summary: String,
+    summary: Texts,
     value: String,
     active: bool,
 ) -> Cond {
@@ -950,7 +952,7 @@ mod tests {
 
     fn cfg(dir: &std::path::Path, extra: &str) -> AlarmsConfig {
         let yaml = format!(
-            "db: {}\nrepeat_interval_secs: 60\ninhibit_wait_ms: 0\nsites:\n  - name: hn\n    feeds: [A, B]\nreceivers:\n  - name: hook\n    webhook: {{url: http://127.0.0.1:9/x}}\n{extra}",
+            "db: {}\nlang: en\nrepeat_interval_secs: 60\ninhibit_wait_ms: 0\nsites:\n  - name: hn\n    feeds: [A, B]\nreceivers:\n  - name: hook\n    webhook: {{url: http://127.0.0.1:9/x}}\n{extra}",
             dir.join("alarms.db").display()
         );
         dcwatch_common::config::parse::<AlarmsConfig>(&yaml, std::path::Path::new("/x/alarms.yaml")).unwrap()
@@ -1006,7 +1008,7 @@ mod tests {
             .alarms()
             .iter()
             .filter(|a| a.state == State::Firing)
-            .map(|a| (a.name.clone(), a.summary.clone()))
+            .map(|a| (a.name.clone(), a.summary.en.clone()))
             .collect();
         v.sort();
         v
@@ -1245,7 +1247,7 @@ mod tests {
         e.evaluate_at(t0 + Duration::from_secs(40), 40_000);
         let by_name = |n: &str| e.alarms().into_iter().find(|a| a.name == n).unwrap();
         assert_eq!(
-            by_name("ups_output_off").summary,
+            by_name("ups_output_off").summary.en,
             "UPS ups1 at dc2: output off (fault); what it powers has no power; it powers 2 host(s): web1, db1"
         );
         let silent_host =
@@ -1276,7 +1278,7 @@ mod tests {
         e.evaluate_at(t0 + Duration::from_secs(1), 2_000);
         assert_eq!(notices(&e), vec![("ups_on_battery".to_string(), "firing".to_string())]);
         let a = &e.alarms()[0];
-        assert_eq!(a.summary, "UPS ups1 at hn is on battery (87 % charge, 25 min runtime)");
+        assert_eq!(a.summary.en, "UPS ups1 at hn is on battery (87 % charge, 25 min runtime)");
         e.observe_at(&[ups(false)], t0);
         e.evaluate_at(t0 + Duration::from_secs(2), 3_000);
         e.evaluate_at(t0 + Duration::from_secs(3), 4_000);
@@ -1305,7 +1307,7 @@ mod tests {
         assert!(notices(&e).is_empty(), "not yet: 59 s of 60");
         e.evaluate_at(t0 + Duration::from_secs(60), 60_000);
         assert_eq!(notices(&e), vec![("room_hot".into(), "firing".into())]);
-        assert_eq!(e.alarms()[0].summary, "Phòng room1 nóng: 31.5 °C");
+        assert_eq!(e.alarms()[0].summary.en, "Phòng room1 nóng: 31.5 °C");
         // Below the threshold but above `clear`: still firing.
         e.observe_at(&[temp(28.0)], t0);
         e.evaluate_at(t0 + Duration::from_secs(61), 61_000);
@@ -1356,7 +1358,7 @@ mod tests {
         );
         let lost = e.alarms().into_iter().find(|a| a.name == "power_lost").unwrap();
         assert_eq!(
-            lost.summary,
+            lost.summary.en,
             "Site hn: ALL power feeds down (A, B); UPS ups1 on battery (87 %, 25 min left); 1 host(s) silent: web1"
         );
         let inhibited: Vec<_> = e.alarms().into_iter().filter(|a| a.inhibited_by.is_some()).map(|a| a.name).collect();
@@ -1404,7 +1406,7 @@ mod tests {
         assert!(e.alarms().is_empty(), "15 s of silence is 3 intervals, not more");
         e.evaluate_at(t0 + Duration::from_secs(21), 21_000);
         assert_eq!(e.alarms()[0].name, "agent_silent");
-        assert_eq!(e.alarms()[0].summary, "Host db1 at hn has sent nothing for 16 s");
+        assert_eq!(e.alarms()[0].summary.en, "Host db1 at hn has sent nothing for 16 s");
     }
 
     #[test]
@@ -1554,7 +1556,7 @@ mod tests {
         e.observe_at(&[beat("hcm", "web3")], t0 + Duration::from_secs(40));
         e.evaluate_at(t0 + Duration::from_secs(41), 41_000);
         let names: Vec<String> =
-            e.alarms().into_iter().filter(|a| a.name.starts_with("service")).map(|a| a.summary).collect();
+            e.alarms().into_iter().filter(|a| a.name.starts_with("service")).map(|a| a.summary.en).collect();
         assert_eq!(names, ["Service portal: every host at hn is silent; it runs on the other site(s) only"]);
         e.evaluate_at(t0 + Duration::from_secs(80), 80_000);
         let names: Vec<String> =
@@ -1578,7 +1580,7 @@ mod tests {
         e.observe_at(&[beat("hcm", "db2")], t0 + Duration::from_secs(40));
         e.evaluate_at(t0 + Duration::from_secs(41), 41_000);
         let got: Vec<(String, String)> =
-            e.alarms().into_iter().filter(|a| a.name.starts_with("service")).map(|a| (a.name, a.summary)).collect();
+            e.alarms().into_iter().filter(|a| a.name.starts_with("service")).map(|a| (a.name, a.summary.en)).collect();
         assert_eq!(
             got,
             [(
@@ -1769,7 +1771,7 @@ mod tests {
         assert_eq!(names, ["alarm_cap_reached", "disk_full", "power_lost", "ups_on_battery"]);
         let cap = e.alarms().into_iter().find(|a| a.name == "alarm_cap_reached").unwrap();
         assert_eq!(
-            cap.summary,
+            cap.summary.en,
             "2 alarms pending or firing at site hn, its cap (alarms.limits.max_alarms_per_site): 5 more are not raised; \
              see the console and the writers of that site"
         );
@@ -1831,5 +1833,148 @@ mod tests {
         let kinds: Vec<String> = notices(&e).into_iter().map(|(_, k)| k).collect();
         assert_eq!(kinds[3..], ["repeat", "repeat", "repeat", "summary"]);
         assert_eq!(e.stats.notices_folded.load(Ordering::Relaxed), 8 + 8);
+    }
+
+    fn hanoi() -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::get("Asia/Ho_Chi_Minh").unwrap()
+    }
+
+    /// 2026-11-22T07:05:00Z: 14:05 in Hanoi.
+    const HANOI_1405: i64 = 1_795_331_100_000;
+
+    #[test]
+    fn each_receiver_gets_the_notice_in_its_language_with_the_time_in_the_sites_zone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = cfg(dir.path(), "  - name: truc-ca\n    lang: vi\n    webhook: {url: http://127.0.0.1:9/y}\n");
+        c.tz = Some(hanoi());
+        let e = Engine::open(c).unwrap();
+        let t0 = Instant::now();
+        e.observe_at(&[ups(true)], t0);
+        e.evaluate_at(t0, HANOI_1405);
+        let ps = payloads(&e);
+        assert_eq!(ps.len(), 2);
+        let (vi, en) = if ps[0]["lang"] == "vi" { (&ps[0], &ps[1]) } else { (&ps[1], &ps[0]) };
+        let fp = e.alarms()[0].fingerprint.clone();
+        assert_eq!(vi["summary"], "UPS ups1 tại trung tâm hn đang chạy bằng ắc quy (còn 87 %, 25 phút)");
+        assert_eq!(vi["started_at"], "2026-11-22T07:05:00.000Z", "JSON times stay UTC for machines");
+        assert_eq!(vi["started"], "22/11/2026 14:05");
+        assert_eq!(
+            notify::headline(vi),
+            "[NGHIÊM TRỌNG] ĐANG CẢNH BÁO ups_on_battery: UPS ups1 tại trung tâm hn đang chạy bằng ắc quy (còn 87 %, 25 phút)"
+        );
+        assert_eq!(
+            notify::text(vi),
+            format!(
+                "{}\n\nthiết bị: ups1\ntrung tâm: hn\nbắt đầu: 22/11/2026 14:05\ncần làm: UPS mất điện lưới và đang \
+                 chạy bằng ắc quy. Kiểm tra nguồn điện lưới và máy phát; chuẩn bị tắt máy chủ theo thứ tự nếu điện \
+                 không sớm trở lại.\nmã cảnh báo: {fp}\n",
+                notify::headline(vi)
+            )
+        );
+        assert_eq!(
+            notify::headline(en),
+            "[CRITICAL] FIRING ups_on_battery: UPS ups1 at hn is on battery (87 % charge, 25 min runtime)"
+        );
+        assert!(notify::text(en).contains("\nsince: 22 Nov 2026 14:05\n"), "{}", notify::text(en));
+        // The resolve: its end in the zone too.
+        e.observe_at(&[ups(false)], t0);
+        e.evaluate_at(t0 + Duration::from_secs(1), HANOI_1405 + 30 * 60_000);
+        let resolved = payloads(&e).into_iter().find(|p| p["notice"] == "resolved" && p["lang"] == "vi").unwrap();
+        assert_eq!(
+            notify::headline(&resolved),
+            "[NGHIÊM TRỌNG] ĐÃ HẾT ups_on_battery: UPS ups1 tại trung tâm hn đang chạy bằng ắc quy (còn 87 %, 25 phút)"
+        );
+        assert!(notify::text(&resolved).contains("\nbắt đầu: 22/11/2026 14:05\nkết thúc: 22/11/2026 14:35\n"));
+    }
+
+    #[test]
+    fn a_storm_summary_to_a_vietnamese_receiver_is_in_vietnamese() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = cfg(dir.path(), "limits: {max_notices_per_window: 3, notice_window_secs: 60}\n");
+        c.lang = crate::i18n::Lang::Vi;
+        let e = Engine::open(c).unwrap();
+        let t0 = Instant::now();
+        let points: Vec<Observation> = (0..10).map(|i| disk(&format!("h{i}"), "/", 95.0)).collect();
+        e.observe_at(&points, t0);
+        e.evaluate_at(t0, 1_000);
+        e.evaluate_at(t0 + Duration::from_secs(61), 61_000);
+        let summary = payloads(&e).into_iter().find(|p| p["notice"] == "summary").unwrap();
+        assert_eq!(
+            notify::headline(&summary),
+            "[CHÚ Ý] Thêm 7 thông báo cảnh báo tại trung tâm hn trong 1 phút (7 đang cảnh báo, 0 đã hết), không gửi \
+             riêng từng thông báo; xem bảng điều khiển: disk_full{host=h3,mount=/}, disk_full{host=h4,mount=/}, \
+             disk_full{host=h5,mount=/}, disk_full{host=h6,mount=/}, disk_full{host=h7,mount=/}, … và 2 nữa"
+        );
+        let disk = payloads(&e).into_iter().find(|p| p["name"] == "disk_full").unwrap();
+        assert_eq!(disk["summary"], "Ổ đĩa / trên máy chủ h0 tại trung tâm hn đã đầy 95 %");
+    }
+
+    #[test]
+    fn a_rule_summary_may_give_each_language_and_writes_its_value_the_languages_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let rule = "rules:\n  - name: room_hot\n    measurement: env\n    field: temperature_c\n    above: 30\n    \
+                    summary: {vi: \"Phòng {device} nóng: {value} °C\", en: \"Room {device} is hot: {value} °C\"}\n  \
+                    - name: room_humid\n    measurement: env\n    field: humidity_pct\n    above: 70\n";
+        let e = Engine::open(cfg(dir.path(), rule)).unwrap();
+        let t0 = Instant::now();
+        e.observe_at(
+            &[obs(
+                "env",
+                &[("site", "hn"), ("device", "room1")],
+                &[("temperature_c", ObsValue::Num(31.5)), ("humidity_pct", ObsValue::Num(1234.5))],
+            )],
+            t0,
+        );
+        e.evaluate_at(t0, 0);
+        let mut got: Vec<(String, Texts)> = e.alarms().into_iter().map(|a| (a.name, a.summary)).collect();
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            got,
+            [
+                (
+                    "room_hot".to_string(),
+                    Texts { vi: "Phòng room1 nóng: 31,5 °C".into(), en: "Room room1 is hot: 31.5 °C".into() }
+                ),
+                (
+                    "room_humid".to_string(),
+                    Texts {
+                        vi: "room_humid: humidity_pct = 1.234,5".into(),
+                        en: "room_humid: humidity_pct = 1,234.5".into()
+                    }
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_rule_summary_in_a_language_dcwatch_does_not_speak_is_refused() {
+        let yaml = "db: /tmp/x.db\nrules:\n  - name: room_hot\n    measurement: env\n    field: t\n    above: 30\n    \
+                    summary: {vi: \"nóng\", fr: \"chaud\"}\n";
+        let problems =
+            dcwatch_common::config::parse::<AlarmsConfig>(yaml, std::path::Path::new("/x/alarms.yaml")).unwrap_err();
+        let shown: Vec<String> = problems.iter().map(|p| p.message.clone()).collect();
+        assert_eq!(shown, ["alarms.rules[0] (room_hot).summary.fr: `fr` is not a language dcwatch speaks: vi or en"]);
+        let problems = dcwatch_common::config::parse::<AlarmsConfig>(
+            &yaml.replace("{vi: \"nóng\", fr: \"chaud\"}", "[nóng, chaud]"),
+            std::path::Path::new("/x/alarms.yaml"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (problems[0].position, problems[0].message.as_str()),
+            (Some((7, 5)), "invalid type: sequence, expected a text, or a text per language (`vi: …`, `en: …`)")
+        );
+    }
+
+    #[test]
+    fn a_receivers_language_defaults_to_alarms_lang_which_defaults_to_vietnamese() {
+        let yaml = "db: /tmp/x.db\nreceivers:\n  - {name: a, webhook: {url: http://h/}}\n  - {name: b, lang: en, webhook: {url: http://h/}}\n";
+        let c = dcwatch_common::config::parse::<AlarmsConfig>(yaml, std::path::Path::new("/x/alarms.yaml")).unwrap();
+        assert_eq!((c.lang_of("a"), c.lang_of("b")), (crate::i18n::Lang::Vi, crate::i18n::Lang::En));
+        let c = dcwatch_common::config::parse::<AlarmsConfig>(
+            &format!("lang: en\n{yaml}"),
+            std::path::Path::new("/x/a.yaml"),
+        )
+        .unwrap();
+        assert_eq!(c.lang_of("a"), crate::i18n::Lang::En);
     }
 }

@@ -13,6 +13,8 @@ use sha2::Sha256;
 use super::config::{AlarmsConfig, LimitsConfig, ReceiverConfig};
 use super::store::{Alarm, Outgoing};
 use super::{Engine, now_ms};
+use crate::i18n::Lang;
+use crate::i18n::alarms::{self as words, Texts};
 
 /// The receivers an alarm goes to: those of the first route that matches;
 /// without routes, every receiver.
@@ -57,15 +59,27 @@ fn iso(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem / 60 % 60, rem % 60, ms.rem_euclid(1000))
 }
 
-/// The JSON document of a notice (webhook body; Alertmanager gets its own).
-pub fn payload(a: &Alarm, status: &str, now_ms: i64, resolved_summary: Option<&str>) -> String {
+/// The JSON document of a notice (webhook body; Alertmanager gets its own),
+/// its words in `lang`: `summary`, and `started`/`ended`, the times in the
+/// site's zone `tz` for people (`started_at`/`ended_at` stay RFC 3339 UTC
+/// for machines).
+pub fn payload(
+    a: &Alarm,
+    status: &str,
+    now_ms: i64,
+    resolved_summary: Option<&Texts>,
+    lang: Lang,
+    tz: &jiff::tz::TimeZone,
+) -> String {
     let resolved = status == "resolved";
+    let own = a.summary.get(lang);
     let summary = match status {
-        "resolved" => resolved_summary.unwrap_or(&a.summary).to_string(),
-        "flapping" => format!("{} (flapping: notices paused until it is stable)", a.summary),
-        "escalated" => format!("NOT ACKNOWLEDGED: {}", a.summary),
-        _ => a.summary.clone(),
+        "resolved" => resolved_summary.map_or(own, |t| t.get(lang)).to_string(),
+        "flapping" => words::flapping(lang, own),
+        "escalated" => words::not_acknowledged(lang, own),
+        _ => own.to_string(),
     };
+    let started = a.fired_ms.unwrap_or(a.since_ms);
     serde_json::json!({
         "status": if resolved { "resolved" } else { "firing" },
         "notice": status,
@@ -75,9 +89,12 @@ pub fn payload(a: &Alarm, status: &str, now_ms: i64, resolved_summary: Option<&s
         "labels": a.labels,
         "summary": summary,
         "value": a.value,
-        "started_at": iso(a.fired_ms.unwrap_or(a.since_ms)),
+        "started_at": iso(started),
         "ended_at": if resolved { Some(iso(now_ms)) } else { None },
         "acknowledged_by": a.ack.as_ref().map(|k| k.by.clone()),
+        "lang": lang.code(),
+        "started": lang.time(started, tz),
+        "ended": if resolved { Some(lang.time(now_ms, tz)) } else { None },
     })
     .to_string()
 }
@@ -140,8 +157,15 @@ impl Storms {
     }
 
     /// The summary notices (receiver, payload) of the windows that have
-    /// ended; a receiver's next notice starts a new window.
-    pub fn ended(&mut self, now_ms: i64, lim: &LimitsConfig) -> Vec<(String, String)> {
+    /// ended, each in its receiver's language; a receiver's next notice
+    /// starts a new window.
+    pub fn ended(
+        &mut self,
+        now_ms: i64,
+        lim: &LimitsConfig,
+        lang_of: &dyn Fn(&str) -> Lang,
+        tz: &jiff::tz::TimeZone,
+    ) -> Vec<(String, String)> {
         let window_ms = (lim.notice_window_secs as i64) * 1000;
         let mut out = Vec::new();
         self.0.retain(|receiver, w| {
@@ -149,7 +173,8 @@ impl Storms {
                 return true;
             }
             if w.folded > 0 {
-                out.push((receiver.clone(), storm_payload(w, now_ms, lim.notice_window_secs)));
+                let lang = lang_of(receiver);
+                out.push((receiver.clone(), storm_payload(w, now_ms, lim.notice_window_secs, lang, tz)));
             }
             false
         });
@@ -158,9 +183,9 @@ impl Storms {
     }
 }
 
-fn storm_payload(w: &Storm, now_ms: i64, window_secs: u64) -> String {
-    let summary =
-        super::texts::storm_summary(w.folded, w.folded - w.resolved, w.resolved, &w.sites, window_secs, &w.first);
+fn storm_payload(w: &Storm, now_ms: i64, window_secs: u64, lang: Lang, tz: &jiff::tz::TimeZone) -> String {
+    let (firing, resolved) = (w.folded - w.resolved, w.resolved);
+    let summary = words::storm_summary(lang, w.folded, firing, resolved, &w.sites, window_secs, &w.first);
     let labels = match w.sites.len() {
         1 => serde_json::json!({"site": w.sites.iter().next()}),
         _ => serde_json::json!({}),
@@ -179,6 +204,9 @@ fn storm_payload(w: &Storm, now_ms: i64, window_secs: u64) -> String {
         "acknowledged_by": null,
         "first": w.first,
         "sent_at": iso(now_ms),
+        "lang": lang.code(),
+        "started": lang.time(w.start_ms, tz),
+        "ended": null,
     })
     .to_string()
 }
@@ -206,46 +234,49 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// The one-line text of a notice (email subject, chat message head).
-pub fn headline(p: &serde_json::Value) -> String {
-    if p["notice"] == "summary" {
-        return format!(
-            "[{}] {}",
-            p["severity"].as_str().unwrap_or("").to_uppercase(),
-            p["summary"].as_str().unwrap_or("")
-        );
-    }
-    let state = match p["notice"].as_str().unwrap_or("") {
-        "resolved" => "RESOLVED",
-        "repeat" => "STILL FIRING",
-        "flapping" => "FLAPPING",
-        "escalated" => "ESCALATED",
-        _ => "FIRING",
-    };
-    format!(
-        "[{}] {state} {}: {}",
-        p["severity"].as_str().unwrap_or("").to_uppercase(),
-        p["name"].as_str().unwrap_or(""),
-        p["summary"].as_str().unwrap_or("")
-    )
+/// The language a payload was written in (`lang`; English in a notice
+/// queued before notices had languages).
+fn lang(p: &serde_json::Value) -> Lang {
+    p["lang"].as_str().and_then(|l| Lang::parse(l).ok()).unwrap_or(Lang::En)
 }
 
-/// The full text of a notice (email body, chat message).
+/// The one-line text of a notice (email subject, chat message head), in its language.
+pub fn headline(p: &serde_json::Value) -> String {
+    let l = lang(p);
+    let sev = words::severity(l, p["severity"].as_str().unwrap_or(""));
+    if p["notice"] == "summary" {
+        return format!("[{sev}] {}", p["summary"].as_str().unwrap_or(""));
+    }
+    let state = words::state(l, p["notice"].as_str().unwrap_or(""));
+    format!("[{sev}] {state} {}: {}", p["name"].as_str().unwrap_or(""), p["summary"].as_str().unwrap_or(""))
+}
+
+/// The full text of a notice (email body, chat message), in its language,
+/// its times in the site's zone.
 pub fn text(p: &serde_json::Value) -> String {
+    let l = lang(p);
+    let w = words::body(l);
     let mut t = format!("{}\n\n", headline(p));
-    if let Some(l) = p["labels"].as_object() {
-        for (k, v) in l {
-            t.push_str(&format!("{k}: {}\n", v.as_str().unwrap_or("")));
+    if let Some(labels) = p["labels"].as_object() {
+        for (k, v) in labels {
+            t.push_str(&format!("{}: {}\n", words::label(l, k), v.as_str().unwrap_or("")));
         }
     }
-    t.push_str(&format!("since: {}\n", p["started_at"].as_str().unwrap_or("")));
-    if let Some(e) = p["ended_at"].as_str() {
-        t.push_str(&format!("ended: {e}\n"));
+    // Notices queued before `started` existed have only the UTC time.
+    let since = p["started"].as_str().or(p["started_at"].as_str()).unwrap_or("");
+    t.push_str(&format!("{}: {since}\n", w.since));
+    if let Some(e) = p["ended"].as_str().or(p["ended_at"].as_str()) {
+        t.push_str(&format!("{}: {e}\n", w.ended));
     }
     if let Some(v) = p["value"].as_str() {
-        t.push_str(&format!("value: {v}\n"));
+        t.push_str(&format!("{}: {v}\n", w.value));
     }
-    t.push_str(&format!("fingerprint: {}\n", p["fingerprint"].as_str().unwrap_or("")));
+    if p["notice"] != "resolved"
+        && let Some(d) = p["name"].as_str().and_then(|n| words::description(l, n))
+    {
+        t.push_str(&format!("{}: {d}\n", w.what_to_do));
+    }
+    t.push_str(&format!("{}: {}\n", w.fingerprint, p["fingerprint"].as_str().unwrap_or("")));
     t
 }
 
@@ -254,17 +285,16 @@ pub fn grouped(ps: &[serde_json::Value]) -> (String, String) {
     if ps.len() == 1 {
         return (headline(&ps[0]), text(&ps[0]));
     }
-    let sev = ps[0]["severity"].as_str().unwrap_or("").to_uppercase();
+    let l = lang(&ps[0]);
     let site = ps[0]["labels"]["site"].as_str().unwrap_or("").to_string();
     let names: Vec<String> = ps
         .iter()
         .map(|p| {
-            let state = if p["notice"] == "resolved" { "RESOLVED" } else { "FIRING" };
+            let state = words::state(l, if p["notice"] == "resolved" { "resolved" } else { "firing" });
             format!("{state} {}", p["name"].as_str().unwrap_or(""))
         })
         .collect();
-    let at = if site.is_empty() { String::new() } else { format!(" at {site}") };
-    let subject = format!("[{sev}] {} notices{at}: {}", ps.len(), names.join(", "));
+    let subject = words::grouped_subject(l, ps[0]["severity"].as_str().unwrap_or(""), ps.len(), &site, &names);
     let body = ps.iter().map(text).collect::<Vec<_>>().join("\n");
     (subject.clone(), format!("{subject}\n\n{body}"))
 }
@@ -464,5 +494,32 @@ mod tests {
         assert!(body.contains("[CRITICAL] RESOLVED ups_overload: ups_overload happened"), "{body}");
         let (one, _) = grouped(&[p("power_lost", "firing")]);
         assert_eq!(one, "[CRITICAL] FIRING power_lost: power_lost happened");
+    }
+
+    #[test]
+    fn grouped_notices_to_a_vietnamese_receiver_are_one_vietnamese_message() {
+        let p = |name: &str, notice: &str, summary: &str| {
+            serde_json::json!({"name": name, "notice": notice, "severity": "critical", "summary": summary, "lang": "vi",
+                "labels": {"site": "hn-dc1"}, "started_at": "2026-11-22T07:00:00.000Z", "started": "22/11/2026 14:00",
+                "ended_at": null, "ended": null, "fingerprint": "f", "value": "0/2"})
+        };
+        let (subject, body) = grouped(&[
+            p("power_lost", "firing", "Trung tâm hn-dc1: MẤT ĐIỆN mọi nguồn (A, B)"),
+            p("room_hot", "resolved", "Phòng máy nóng"),
+        ]);
+        assert_eq!(
+            subject,
+            "[NGHIÊM TRỌNG] 2 thông báo tại trung tâm hn-dc1: ĐANG CẢNH BÁO power_lost, ĐÃ HẾT room_hot"
+        );
+        assert_eq!(
+            body,
+            format!(
+                "{subject}\n\n[NGHIÊM TRỌNG] ĐANG CẢNH BÁO power_lost: Trung tâm hn-dc1: MẤT ĐIỆN mọi nguồn (A, B)\n\n\
+                 trung tâm: hn-dc1\nbắt đầu: 22/11/2026 14:00\ngiá trị: 0/2\ncần làm: {}\nmã cảnh báo: f\n\n\
+                 [NGHIÊM TRỌNG] ĐÃ HẾT room_hot: Phòng máy nóng\n\ntrung tâm: hn-dc1\nbắt đầu: 22/11/2026 14:00\n\
+                 giá trị: 0/2\nmã cảnh báo: f\n",
+                crate::i18n::alarms::description(Lang::Vi, "power_lost").unwrap()
+            )
+        );
     }
 }

@@ -79,14 +79,11 @@ pub fn newest(db: &Path) -> Option<(PathBuf, i64)> {
 /// The `alarms_db_quarantined` condition at `now_ms`.
 pub fn condition(db: &Path, now_ms: i64) -> Cond {
     let newest = newest(db).filter(|(_, at)| now_ms - at < QUARANTINE_ALARM_SECS * 1000);
+    use crate::i18n::alarms::{self as words, Texts};
+    let at = db.display().to_string();
     let summary = match &newest {
-        Some((path, _)) => format!(
-            "{} was corrupt at the start and was moved to {}; the collector runs with fresh alarm state \
-             (earlier alarms, acknowledgements, silences, history and undelivered notices are in the moved file)",
-            db.display(),
-            path.display()
-        ),
-        None => format!("{} is in use again", db.display()),
+        Some((path, _)) => Texts::new(|l| words::db_quarantined(l, &at, &path.display().to_string())),
+        None => Texts::new(|l| words::db_in_use_again(l, &at)),
     };
     Cond {
         name: "alarms_db_quarantined".into(),
@@ -137,7 +134,8 @@ mod tests {
         let c = condition(&db, AT + 60_000);
         assert!(c.active);
         assert_eq!((c.name.as_str(), c.severity), ("alarms_db_quarantined", Severity::Warning));
-        assert!(c.summary.contains(&format!("was moved to {}", moved.display())), "{}", c.summary);
+        assert!(c.summary.en.contains(&format!("was moved to {}", moved.display())), "{}", c.summary.en);
+        assert!(c.summary.vi.contains(&format!("đã được chuyển sang {}", moved.display())), "{}", c.summary.vi);
         assert!(condition(&db, AT + QUARANTINE_ALARM_SECS * 1000 - 1).active);
         assert!(!condition(&db, AT + QUARANTINE_ALARM_SECS * 1000).active, "over after 24 h");
         std::fs::rename(&moved, dir.path().join("inspected.db")).unwrap();

@@ -40,7 +40,8 @@ pub struct Alarm {
     pub labels: BTreeMap<String, String>,
     pub severity: Severity,
     pub state: State,
-    pub summary: String,
+    /// In both languages (column `summary` holds the Vietnamese, `summary_en` the English).
+    pub summary: crate::i18n::alarms::Texts,
     pub value: Option<String>,
     /// When the condition began (ms since the epoch).
     pub since_ms: i64,
@@ -111,7 +112,8 @@ PRAGMA synchronous = NORMAL;
 CREATE TABLE IF NOT EXISTS alarms (
     fingerprint TEXT PRIMARY KEY, name TEXT NOT NULL, labels TEXT NOT NULL, severity TEXT NOT NULL,
     state TEXT NOT NULL, summary TEXT NOT NULL, value TEXT, since_ms INTEGER NOT NULL, fired_ms INTEGER,
-    sent_ms INTEGER, ack_by TEXT, ack_ms INTEGER, ack_comment TEXT, inhibited_by TEXT, escalated_ms INTEGER
+    sent_ms INTEGER, ack_by TEXT, ack_ms INTEGER, ack_comment TEXT, inhibited_by TEXT, escalated_ms INTEGER,
+    summary_en TEXT
 );
 CREATE TABLE IF NOT EXISTS silences (
     id INTEGER PRIMARY KEY, matchers TEXT NOT NULL, starts_ms INTEGER NOT NULL, ends_ms INTEGER NOT NULL,
@@ -129,6 +131,16 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (delivered_ms, next_ms);
 ";
+
+/// Brings a store made by an earlier version up to this schema, keeping its rows.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has_en: bool =
+        conn.prepare("SELECT 1 FROM pragma_table_info('alarms') WHERE name = 'summary_en'")?.exists([])?;
+    if !has_en {
+        conn.execute_batch("ALTER TABLE alarms ADD COLUMN summary_en TEXT")?;
+    }
+    Ok(())
+}
 
 fn sev(s: &str) -> Severity {
     match s {
@@ -203,6 +215,7 @@ impl Store {
         let conn = Connection::open(path).map_err(sqlite)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sqlite)?;
         conn.execute_batch(SCHEMA).map_err(sqlite)?;
+        migrate(&conn).map_err(sqlite)?;
         Ok(Store { conn })
     }
 
@@ -230,7 +243,7 @@ impl Store {
             .conn
             .prepare(
                 "SELECT fingerprint, name, labels, severity, state, summary, value, since_ms, fired_ms, sent_ms,
-                        ack_by, ack_ms, ack_comment, inhibited_by, escalated_ms FROM alarms",
+                        ack_by, ack_ms, ack_comment, inhibited_by, escalated_ms, summary_en FROM alarms",
             )
             .map_err(|e| e.to_string())?;
         let rows = st
@@ -243,7 +256,12 @@ impl Store {
                     labels: serde_json::from_str(&labels).unwrap_or_default(),
                     severity: sev(&r.get::<_, String>(3)?),
                     state: if r.get::<_, String>(4)? == "firing" { State::Firing } else { State::Pending },
-                    summary: r.get(5)?,
+                    summary: {
+                        let vi: String = r.get(5)?;
+                        // A row from before both languages were kept: its one text for both.
+                        let en: Option<String> = r.get(15)?;
+                        crate::i18n::alarms::Texts { en: en.unwrap_or_else(|| vi.clone()), vi }
+                    },
                     value: r.get(6)?,
                     since_ms: r.get(7)?,
                     fired_ms: r.get(8)?,
@@ -270,14 +288,17 @@ impl Store {
             match c {
                 Change::Upsert(a) => {
                     tx.execute(
-                        "INSERT OR REPLACE INTO alarms VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                        "INSERT OR REPLACE INTO alarms (fingerprint, name, labels, severity, state, summary, value,
+                             since_ms, fired_ms, sent_ms, ack_by, ack_ms, ack_comment, inhibited_by, escalated_ms,
+                             summary_en)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                         params![
                             a.fingerprint,
                             a.name,
                             serde_json::to_string(&a.labels).unwrap_or_default(),
                             a.severity.as_str(),
                             a.state.as_str(),
-                            a.summary,
+                            a.summary.vi,
                             a.value,
                             a.since_ms,
                             a.fired_ms,
@@ -287,6 +308,7 @@ impl Store {
                             a.ack.as_ref().map(|k| k.comment.clone()),
                             a.inhibited_by,
                             a.escalated_ms,
+                            a.summary.en,
                         ],
                     )
                     .map_err(|e| e.to_string())?;
@@ -545,5 +567,36 @@ mod tests {
         s.conn.execute("UPDATE silences SET reason = X'01' WHERE id = 5", []).unwrap();
         let got = s.silences().unwrap();
         assert_eq!(got, vec![Silence { id: 3, ..silence("dn") }]);
+    }
+
+    #[test]
+    fn a_store_from_before_both_languages_keeps_its_alarms_with_their_one_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("alarms.db");
+        {
+            // The alarms table as it was, with one alarm in it.
+            let c = Connection::open(&db).unwrap();
+            c.execute_batch(
+                "CREATE TABLE alarms (
+                    fingerprint TEXT PRIMARY KEY, name TEXT NOT NULL, labels TEXT NOT NULL, severity TEXT NOT NULL,
+                    state TEXT NOT NULL, summary TEXT NOT NULL, value TEXT, since_ms INTEGER NOT NULL, fired_ms INTEGER,
+                    sent_ms INTEGER, ack_by TEXT, ack_ms INTEGER, ack_comment TEXT, inhibited_by TEXT, escalated_ms INTEGER);
+                 INSERT INTO alarms VALUES ('f1', 'feed_lost', '{\"site\":\"hn\"}', 'warning', 'firing',
+                    'Feed A at hn is down', NULL, 1, 1, 1, NULL, NULL, NULL, NULL, NULL);",
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(&db).unwrap();
+        let mut a = s.load().unwrap().pop().unwrap();
+        assert_eq!(a.summary.vi, "Feed A at hn is down");
+        assert_eq!(a.summary.en, "Feed A at hn is down");
+        a.summary = crate::i18n::alarms::Texts {
+            vi: "Mất nguồn A tại trung tâm hn".into(),
+            en: "Feed A at hn is down".into(),
+        };
+        s.apply(&[Change::Upsert(&a)]).unwrap();
+        drop(s);
+        let s = Store::open(&db).unwrap();
+        assert_eq!(s.load().unwrap()[0].summary, a.summary);
     }
 }

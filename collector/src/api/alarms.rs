@@ -46,14 +46,17 @@ pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static)
     tokio::task::spawn_blocking(f).await.map_err(|e| Box::new(err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())))
 }
 
-pub fn alarm_json(a: &Alarm) -> serde_json::Value {
+/// An alarm for the API: `summary` in the default language (`alarms.lang`),
+/// `summaries` in each.
+pub fn alarm_json(a: &Alarm, lang: crate::i18n::Lang) -> serde_json::Value {
     serde_json::json!({
         "fingerprint": a.fingerprint,
         "name": a.name,
         "state": a.state.as_str(),
         "severity": a.severity.as_str(),
         "labels": a.labels,
-        "summary": a.summary,
+        "summary": a.summary.get(lang),
+        "summaries": {"vi": a.summary.vi, "en": a.summary.en},
         "value": a.value,
         "since_ms": a.since_ms,
         "fired_ms": a.fired_ms,
@@ -71,7 +74,10 @@ pub async fn list(State(app): State<Arc<AppState>>, client: Client, headers: Hea
         Err(r) => return *r,
     };
     let read = blocking(move || {
-        let alarms: Vec<_> = engine.alarms().iter().map(alarm_json).collect();
+        let alarms: Vec<_> = {
+            let lang = engine.config().lang;
+            engine.alarms().iter().map(|a| alarm_json(a, lang)).collect()
+        };
         let failing: Vec<_> = engine
             .undelivered()
             .unwrap_or_default()
@@ -127,13 +133,14 @@ pub async fn ack(
     let by = author(&who, claimed.as_deref());
     // The audit record is written in the same blocking task as the action:
     // a client that goes away mid-request drops this future, not the task.
+    let engine_lang = engine.config().lang;
     let done = tokio::task::spawn_blocking(move || {
         let a = engine.ack(&fp, &by, &comment)?;
         audit(&app, &who, client, "ack", &fp, &format!("{by}: {comment}"));
         Ok::<_, String>(a)
     });
     match done.await {
-        Ok(Ok(a)) => Json(alarm_json(&a)).into_response(),
+        Ok(Ok(a)) => Json(alarm_json(&a, engine_lang)).into_response(),
         Ok(Err(e)) => err(StatusCode::NOT_FOUND, e),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
@@ -151,13 +158,14 @@ pub async fn unack(
         Ok(e) => e,
         Err(r) => return *r,
     };
+    let engine_lang = engine.config().lang;
     let done = tokio::task::spawn_blocking(move || {
         let a = engine.unack(&fp, &who.name)?;
         audit(&app, &who, client, "unack", &fp, "");
         Ok::<_, String>(a)
     });
     match done.await {
-        Ok(Ok(a)) => Json(alarm_json(&a)).into_response(),
+        Ok(Ok(a)) => Json(alarm_json(&a, engine_lang)).into_response(),
         Ok(Err(e)) => err(StatusCode::NOT_FOUND, e),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
@@ -314,7 +322,10 @@ pub async fn status(State(app): State<Arc<AppState>>, client: Client, headers: H
     let read = blocking(move || {
         let Some(engine) = engine else { return serde_json::json!({ "alarms": null }) };
         let mut st = engine.status(std::time::Instant::now());
-        st["alarms"] = serde_json::Value::Array(engine.alarms().iter().map(alarm_json).collect());
+        st["alarms"] = serde_json::Value::Array({
+            let lang = engine.config().lang;
+            engine.alarms().iter().map(|a| alarm_json(a, lang)).collect()
+        });
         st
     });
     match read.await {

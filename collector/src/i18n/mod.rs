@@ -3,10 +3,12 @@
 //! writes numbers and dates (Vietnamese: `1.234,5` and `22/11/2026`;
 //! English: `1,234.5` and `22 Nov 2026`).
 //!
-//! Each part has its own module: `report` holds the report's words. A
+//! Each part has its own module: `report` holds the report's words,
+//! `alarms` the alarms' and notices'. A
 //! language's words are a struct, so a word missing in one language does
 //! not compile.
 
+pub mod alarms;
 pub mod report;
 pub mod status;
 
@@ -84,6 +86,17 @@ impl Lang {
         }
     }
 
+    /// An instant (ms since the epoch) in the zone `tz`, to the minute:
+    /// `22/11/2026 14:05` (vi), `22 Nov 2026 14:05` (en).
+    pub fn time(self, ms: i64, tz: &jiff::tz::TimeZone) -> String {
+        let Ok(t) = jiff::Timestamp::from_millisecond(ms) else { return ms.to_string() };
+        let z = t.to_zoned(tz.clone());
+        match self {
+            Lang::Vi => z.strftime("%d/%m/%Y %H:%M").to_string(),
+            Lang::En => z.strftime("%-d %b %Y %H:%M").to_string(),
+        }
+    }
+
     /// Bytes in binary units.
     pub fn bytes(self, b: f64) -> String {
         const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -114,5 +127,10 @@ mod tests {
         assert_eq!(Lang::Vi.datetime("2026-10-05 14:05"), "05/10/2026 14:05");
         assert_eq!(Lang::Vi.bytes(1_610_612_736.0), "1,5 GiB");
         assert_eq!(Lang::En.bytes(512.0), "512 B");
+        // 2026-11-22T07:05:00Z is 14:05 in Hanoi (UTC+7).
+        let hanoi = jiff::tz::TimeZone::get("Asia/Ho_Chi_Minh").unwrap();
+        assert_eq!(Lang::Vi.time(1_795_331_100_000, &hanoi), "22/11/2026 14:05");
+        assert_eq!(Lang::En.time(1_795_331_100_000, &hanoi), "22 Nov 2026 14:05");
+        assert_eq!(Lang::Vi.time(1_795_331_100_000, &jiff::tz::TimeZone::UTC), "22/11/2026 07:05");
     }
 }
