@@ -55,7 +55,10 @@ pub struct CollectorConfig {
 impl CollectorConfig {
     /// The site's time zone (`timezone`, else the system's).
     pub fn tz(&self) -> jiff::tz::TimeZone {
-        self.timezone.as_deref().and_then(|z| jiff::tz::TimeZone::get(z).ok()).unwrap_or_else(jiff::tz::TimeZone::system)
+        self.timezone
+            .as_deref()
+            .and_then(|z| jiff::tz::TimeZone::get(z).ok())
+            .unwrap_or_else(jiff::tz::TimeZone::system)
     }
 }
 

@@ -883,8 +883,7 @@ fn backups(
             // A backup point without a size change (nothing to compare with)
             // is a condition too, inactive: a shrunk alarm of the one before resolves.
             let pct = s.num("size_change_pct");
-            let size =
-                s.num("last_size_bytes").map(|b| crate::i18n::Lang::En.bytes(b)).unwrap_or_else(|| "?".into());
+            let size = s.num("last_size_bytes").map(|b| crate::i18n::Lang::En.bytes(b)).unwrap_or_else(|| "?".into());
             let summary = match pct {
                 Some(pct) => {
                     format!(
