@@ -338,7 +338,7 @@ fn report_with(
 
 /// The 90-second demo: the agent reports every 2 s; the UPS is on battery
 /// for 20 s (10 samples) and the generator runs as long; power is lost at
-/// 10:00:28 and the demo stops before it is resolved.
+/// 10:00:31 and is not resolved before the collector stops, at 10:29:30.
 fn demo_points() -> Vec<crate::ingest::lines::Observation> {
     use crate::ingest::lines::ObsValue::{Bool, Num};
     let mut obs = Vec::new();
@@ -349,6 +349,11 @@ fn demo_points() -> Vec<crate::ingest::lines::Observation> {
         obs.push(point("ups", &[("site", "hn"), ("device", "ups1")], vec![("on_battery", Bool(on))], t));
         obs.push(point("generator", &[("site", "hn"), ("device", "gen1")], vec![("running", Bool(on))], t));
     }
+    // The agent goes on beating after the demo's devices stopped, until 10:29:30.
+    for i in 0..57i64 {
+        let t = at(20, 10, 1) + 30 + i * 30;
+        obs.push(point("dcwatch_agent", &[("site", "hn"), ("host", "web1")], vec![("uptime_s", Num(1.0))], t));
+    }
     obs
 }
 
@@ -358,15 +363,15 @@ fn demo_points() -> Vec<crate::ingest::lines::Observation> {
 /// time the hour was observed (45 samples × 2 s), not for the whole hour.
 #[test]
 fn minutes_in_a_state_are_the_share_of_samples_times_the_time_observed_and_do_not_grow_later() {
-    let history = [("power_lost", r#"{"site":"hn"}"#, at(20, 10, 0) + 28, None)];
+    let history = [("power_lost", r#"{"site":"hn"}"#, at(20, 10, 0) + 31, None)];
     let r = report_with(demo_points(), &history, "2026-10", at(20, 10, 30));
     // 10 of 45 samples over 90 s: 20 s.
     assert_eq!(r.ups[0].minutes_on_battery, 0.3);
     assert_eq!(r.ups[0].daily_battery_minutes[19], Some(0.3));
     assert_eq!(r.generators[0].run_minutes, 0.3);
     assert_eq!((r.sites[0].minutes_on_battery, r.summary.minutes_on_battery), (0.3, 0.3));
-    // Still open: counted up to the newest data (10:01:29), 61 s.
-    assert_eq!(r.sites[0].power_lost_minutes, 1.0);
+    // Still open: counted up to the newest data (10:29:31), 29 minutes.
+    assert_eq!(r.sites[0].power_lost_minutes, 29.0);
     let later = report_with(demo_points(), &history, "2026-10", at(20, 10, 31));
     let json = |r: &Report| {
         let mut v = serde_json::to_value(r).unwrap();
