@@ -354,7 +354,9 @@ figcaption{{font-weight:bold;margin-bottom:2px}}@media print{{h2{{page-break-aft
     if r.partial {
         let _ = write!(o, "<p class=note>{}</p>", esc(t.partial));
     }
-    let _ = write!(o, "<p class=note>{}</p>", esc(&(t.coverage)(&lang.num(r.coverage_pct, 0))));
+    // Whole percents, but a first day's 0,1 % is not written 0.
+    let cov_decimals = if r.coverage_pct > 0.0 && r.coverage_pct < 10.0 { 1 } else { 0 };
+    let _ = write!(o, "<p class=note>{}</p>", esc(&(t.coverage)(&lang.num(r.coverage_pct, cov_decimals))));
     if !r.alarm_history {
         let _ = write!(o, "<p class=note>{}</p>", esc(t.no_alarm_history));
     }
