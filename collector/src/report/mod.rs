@@ -436,7 +436,7 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
     // The newest data received (from the site, for a site's report): open
     // alarms and the time observed end there, so a report made again later
     // without new data gives the same figures.
-    let newest = trends::first_last(inp.trends, None, site)?.map(|(_, l)| l + 1);
+    let newest = trends::newest_sample(inp.trends, site, from_h, to_h)?.map(|l| l + 1);
     let seen_to = newest.map_or(from, |n| n.clamp(from, to));
     let all_spans = match inp.alarms {
         Some(c) => spans(c, from, to, now_s, seen_to)?,
@@ -457,8 +457,8 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
     // are not gaps (dcwatch was not running there yet).
     let mut first_heard: HashMap<String, i64> = HashMap::new();
     for s in heard.keys() {
-        if let Some((f, _)) = trends::first_last(inp.trends, Some("dcwatch_agent"), Some(s))? {
-            first_heard.insert(s.clone(), f.div_euclid(3600));
+        if let Some(h) = trends::first_hour(inp.trends, "dcwatch_agent", s)? {
+            first_heard.insert(s.clone(), h);
         }
     }
     // The hours without data from a site, and the minutes it was heard in.

@@ -420,20 +420,33 @@ fn add_sample_times(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// The first and last sample time (Unix seconds) of the series of
-/// `measurement` (any, when None) at `site` (any, when None), over all the
-/// hours kept: when data began, and the newest data received.
-pub fn first_last(
-    conn: &Connection,
-    measurement: Option<&str>,
-    site: Option<&str>,
-) -> Result<Option<(i64, i64)>, String> {
+/// The first hour of data ever kept for `measurement` at `site` (when
+/// dcwatch began hearing from it). Each series' oldest row is found on its
+/// primary key, not by a scan.
+pub fn first_hour(conn: &Connection, measurement: &str, site: &str) -> Result<Option<i64>, String> {
     conn.query_row(
-        "SELECT MIN(COALESCE(h.first_s, h.hour * 3600)), MAX(COALESCE(h.last_s, h.hour * 3600 + 3599)) \
-         FROM hourly h JOIN series s ON h.series = s.id WHERE (?1 IS NULL OR s.measurement = ?1) \
-         AND (?2 IS NULL OR s.site = ?2)",
+        "SELECT MIN((SELECT MIN(h.hour) FROM hourly h WHERE h.series = s.id)) FROM series s \
+         WHERE s.measurement = ?1 AND s.site = ?2",
         params![measurement, site],
-        |r| Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<i64>>(1)?)),
+        |r| r.get::<_, Option<i64>>(0),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The time (Unix seconds) of the newest sample in `[from_hour, to_hour)`
+/// of any series (at `site`, when given); an hour written before sample
+/// times were kept counts as ending at its last second.
+pub fn newest_sample(
+    conn: &Connection,
+    site: Option<&str>,
+    from_hour: i64,
+    to_hour: i64,
+) -> Result<Option<i64>, String> {
+    conn.query_row(
+        "SELECT MAX(COALESCE(h.last_s, h.hour * 3600 + 3599)) FROM hourly h JOIN series s ON h.series = s.id \
+         WHERE (?1 IS NULL OR s.site = ?1) AND h.hour >= ?2 AND h.hour < ?3",
+        params![site, from_hour, to_hour],
+        |r| r.get::<_, Option<i64>>(0),
     )
     .map_err(|e| e.to_string())
 }

@@ -144,5 +144,6 @@ fn a_database_from_before_sample_times_gets_the_columns_and_keeps_its_hours() {
     let got = read(&t.conn(), "ups", "on_battery", None, T0 / H, T0 / H + 1, By::Hour).unwrap();
     let a = &got[0].1[0].1;
     assert_eq!((a.n, a.sum, a.first_s, a.last_s), (60, 30.0, None, None));
-    assert_eq!(first_last(&t.conn(), Some("ups"), Some("hn")).unwrap(), Some((T0, T0 + 3599)));
+    assert_eq!(first_hour(&t.conn(), "ups", "hn").unwrap(), Some(T0 / H));
+    assert_eq!(newest_sample(&t.conn(), None, T0 / H, T0 / H + 1).unwrap(), Some(T0 + 3599));
 }
