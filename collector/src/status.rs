@@ -334,7 +334,8 @@ fn alarms(o: &mut String, st: &Value, lang: Lang, tz: &TimeZone) {
             .as_object()
             .map(|m| m.iter().map(|(k, v)| format!("{}={}", printable(k), s(v))).collect())
             .unwrap_or_default();
-        let mut summary = s(&a["summary"]);
+        // The alarm's text in the language asked for; an older collector sends only `summary`.
+        let mut summary = a["summaries"].get(lang.code()).map_or_else(|| s(&a["summary"]), s);
         if !a["ack"].is_null() {
             summary = format!("{summary}  {}", (t.acked_by)(&s(&a["ack"]["by"])));
         } else if !a["silenced_by"].is_null() {
@@ -342,12 +343,7 @@ fn alarms(o: &mut String, st: &Value, lang: Lang, tz: &TimeZone) {
         } else if !a["inhibited_by"].is_null() {
             summary = format!("{summary}  {}", t.explained);
         }
-        let severity = match a["severity"].as_str() {
-            Some("critical") => t.critical.into(),
-            Some("warning") => t.warning.into(),
-            Some("info") => t.info.into(),
-            _ => s(&a["severity"]).to_uppercase(),
-        };
+        let severity = crate::i18n::alarms::severity(lang, &s(&a["severity"]));
         let state = match a["state"].as_str() {
             Some("firing") => t.firing.into(),
             Some("pending") => t.pending.into(),
@@ -537,7 +533,7 @@ mod tests {
                 "CẢNH BÁO (1 đang cảnh báo, 1 đang chờ)",
                 "  mức độ        trạng thái     cảnh báo    nhãn                từ lúc            nội dung",
                 "  NGHIÊM TRỌNG  đang cảnh báo  power_lost  site=hn-dc1         02/12/2025 09:02  Site hn-dc1: power lost",
-                "  CẢNH BÁO      đang chờ       feed_lost   feed=A,site=hn-dc1  02/12/2025 09:03  \
+                "  CHÚ Ý         đang chờ       feed_lost   feed=A,site=hn-dc1  02/12/2025 09:03  \
                  Feed A at hn-dc1 is down  [do sự cố nguồn điện]",
             ]
         );

@@ -199,8 +199,17 @@ async fn metrics(State(app): State<Arc<AppState>>, client: access::Client, heade
             let _ = writeln!(m, "dcwatch_collector_notices_undelivered{{receiver=\"{}\"}} {}", u.receiver, u.count);
         }
     }
-    family(&mut m, "dcwatch_collector_reports_total", "counter", "Scheduled reports sent, and failed attempts.");
-    for (what, v) in [("sent", &app.reports.sent), ("failed_attempt", &app.reports.failed_attempts)] {
+    family(
+        &mut m,
+        "dcwatch_collector_reports_total",
+        "counter",
+        "Scheduled reports sent, failed attempts, and periods not sent for too little data.",
+    );
+    for (what, v) in [
+        ("sent", &app.reports.sent),
+        ("failed_attempt", &app.reports.failed_attempts),
+        ("skipped_low_coverage", &app.reports.skipped),
+    ] {
         let _ = writeln!(m, "dcwatch_collector_reports_total{{result=\"{what}\"}} {}", v.load(Ordering::Relaxed));
     }
     family(&mut m, "dcwatch_collector_points_received_total", "counter", "Points accepted from writers.");

@@ -82,6 +82,9 @@ pub struct Report {
     pub to: String,
     /// The period is not over: figures are up to `generated_at`.
     pub partial: bool,
+    /// The share of the period's hours for which trends exist (any data
+    /// at all, from the site when the report is of one).
+    pub coverage_pct: f64,
     pub generated_at: String,
     pub summary: Summary,
     pub sites: Vec<SiteRow>,
@@ -118,6 +121,9 @@ pub struct SiteRow {
     /// Hours in which nothing at all came from the site (the collector or
     /// the link was down): not counted for or against availability.
     pub gap_hours: u64,
+    /// Minutes any of the site's UPS was on battery (hour by hour, the UPS
+    /// longest on battery).
+    pub minutes_on_battery: f64,
     pub power_lost_minutes: f64,
     pub redundancy_degraded_minutes: f64,
     pub power_availability_pct: Option<f64>,
@@ -129,7 +135,8 @@ pub struct ServiceRow {
     pub service: String,
     pub outage_minutes: f64,
     pub degraded_minutes: f64,
-    pub availability_pct: f64,
+    /// None: no data in the period.
+    pub availability_pct: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -142,7 +149,9 @@ pub struct Incident {
     pub start: String,
     pub end: Option<String>,
     pub minutes: f64,
+    /// The summary the alarm history kept (a rule's own words).
     pub summary: String,
+    pub labels: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -273,8 +282,10 @@ fn round3(x: f64) -> f64 {
 }
 
 /// The alarm history's spans that overlap `[from, to)` (Unix seconds); a
-/// span is resolved if it was by `now`.
-fn spans(conn: &Connection, from: i64, to: i64, now: i64) -> Result<Vec<Span>, String> {
+/// span is resolved if it was by `now`. A span still open counts up to
+/// `open_to`, the newest data received: a report made again later, with no
+/// new data, gives the same minutes.
+fn spans(conn: &Connection, from: i64, to: i64, now: i64, open_to: i64) -> Result<Vec<Span>, String> {
     let mut st = conn
         .prepare(
             "SELECT fingerprint, name, labels, at_ms, event, detail FROM history \
@@ -297,7 +308,7 @@ fn spans(conn: &Connection, from: i64, to: i64, now: i64) -> Result<Vec<Span>, S
     let mut out = Vec::new();
     let mut close = |name: String, labels, start_ms: i64, end_ms: Option<i64>, summary: String| {
         let (s, e) = (start_ms.div_euclid(1000), end_ms.map(|e| e.div_euclid(1000)));
-        let clipped_end = e.unwrap_or(to).min(to);
+        let clipped_end = e.unwrap_or(open_to.max(s)).min(to);
         if clipped_end > from && s < to {
             out.push(Span {
                 name,
@@ -360,10 +371,41 @@ fn hour_minutes(h: i64, to: i64) -> f64 {
     ((to - h * 3600) as f64 / 60.0).clamp(0.0, 60.0)
 }
 
-/// Minutes a 0/1 series was 1 until `to`: each hour's share of samples,
-/// times the hour.
+/// The sampling interval of a series, in seconds: the shortest of its
+/// hours' (last − first) / (n − 1). None: no hour has two samples.
+fn interval_secs(hours: &[(i64, Agg)]) -> Option<f64> {
+    hours
+        .iter()
+        .filter_map(|(_, a)| match (a.first_s, a.last_s) {
+            (Some(f), Some(l)) if a.n >= 2 && l > f => Some((l - f) as f64 / (a.n - 1) as f64),
+            _ => None,
+        })
+        .min_by(f64::total_cmp)
+}
+
+/// The minutes hour `h` of a series was observed: its samples times the
+/// sampling interval (`Agg::observed_secs`); an hour written before sample
+/// times were kept counts as the whole hour up to `to`.
+fn observed_minutes(h: i64, a: &Agg, interval: Option<f64>, to: i64) -> f64 {
+    match (a.first_s, a.last_s) {
+        (Some(f), Some(l)) if a.n >= 2 && l > f => a.observed_secs(0.0) / 60.0,
+        (Some(_), Some(_)) => (a.n as f64 * interval.unwrap_or(0.0)).min(3600.0) / 60.0,
+        _ => hour_minutes(h, to),
+    }
+}
+
+/// The one definition of time in a state that devices report (on battery,
+/// generator running, feed dead): per hour, the share of samples in the
+/// state times the minutes the hour was observed. `f` maps an hour's mean
+/// of the 0/1 series to the share (1 − mean for "dead").
+fn state_minutes(hours: &[(i64, Agg)], to: i64, f: impl Fn(f64) -> f64) -> Vec<(i64, f64)> {
+    let interval = interval_secs(hours);
+    hours.iter().filter_map(|(h, a)| a.avg().map(|m| (*h, f(m) * observed_minutes(*h, a, interval, to)))).collect()
+}
+
+/// Minutes a 0/1 series was 1.
 fn true_minutes(hours: &[(i64, Agg)], to: i64) -> f64 {
-    hours.iter().filter_map(|(h, a)| a.avg().map(|f| f * hour_minutes(*h, to))).sum()
+    state_minutes(hours, to, |m| m).iter().map(|(_, m)| m).sum()
 }
 
 fn key_part<'a>(k: &'a SeriesKey, name: &str) -> &'a str {
@@ -391,8 +433,13 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
             .unwrap_or_default()
     };
     let date_str = |d: Date| d.strftime("%Y-%m-%d").to_string();
+    // The newest data received (from the site, for a site's report): open
+    // alarms and the time observed end there, so a report made again later
+    // without new data gives the same figures.
+    let newest = trends::newest_sample(inp.trends, site, from_h, to_h)?.map(|l| l + 1);
+    let seen_to = newest.map_or(from, |n| n.clamp(from, to));
     let all_spans = match inp.alarms {
-        Some(c) => spans(c, from, to, now_s)?,
+        Some(c) => spans(c, from, to, now_s, seen_to)?,
         None => Vec::new(),
     };
     let in_site = |s: &Span| site.is_none_or(|x| s.labels.get("site").map(String::as_str) == Some(x));
@@ -406,16 +453,27 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
         hosts.insert((k.site.clone(), k.host.clone()));
         heard.entry(k.site.clone()).or_default().extend(hours.iter().map(|(h, _)| *h));
     }
-    let period_hours = (to_h - from_h).max(0) as u64;
+    // The hour each site was first heard from, ever: the hours before it
+    // are not gaps (dcwatch was not running there yet).
+    let mut first_heard: HashMap<String, i64> = HashMap::new();
+    for s in heard.keys() {
+        if let Some(h) = trends::first_hour(inp.trends, "dcwatch_agent", s)? {
+            first_heard.insert(s.clone(), h);
+        }
+    }
     // The hours without data from a site, and the minutes it was heard in.
     let gaps_of = |site: &str| -> BTreeSet<i64> {
         let heard = heard.get(site);
         (from_h..to_h).filter(|h| heard.is_none_or(|x| !x.contains(h))).collect()
     };
+    let gap_hours_of = |site: &str| -> u64 {
+        let first = first_heard.get(site).copied().unwrap_or(to_h).max(from_h);
+        gaps_of(site).range(first..).count() as u64
+    };
     let covered_minutes = |site: &str| -> f64 {
         let gaps = gaps_of(site);
-        let gap_min: f64 = gaps.iter().map(|h| hour_minutes(*h, to) - hour_minutes(*h, from)).sum();
-        ((to - from) as f64 / 60.0 - gap_min).max(0.0)
+        let gap_min: f64 = gaps.iter().map(|h| hour_minutes(*h, seen_to) - hour_minutes(*h, from)).sum();
+        ((seen_to - from) as f64 / 60.0 - gap_min).max(0.0)
     };
 
     // Hosts: availability, CPU and memory p95, disks.
@@ -445,6 +503,8 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
     }
     let disk_total: HashMap<(String, String, String), Agg> =
         total("host_disk", "total_bytes")?.into_iter().map(|(k, h)| ((k.site, k.host, k.key), all(&h))).collect();
+    let disk_free: HashMap<(String, String, String), Vec<(i64, Agg)>> =
+        read("host_disk", "free_bytes")?.into_iter().map(|(k, h)| ((k.site, k.host, k.key), h)).collect();
     let silent = spans_of("agent_silent");
     let end_date = *period.days.last().expect("days");
     // Days left are counted from the period's last day, or from today for a
@@ -474,7 +534,8 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
             let pts: Vec<(f64, f64)> =
                 daily_used.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i as f64, v))).collect();
             let last = pts.last().copied();
-            let tot = disk_total.get(&(s.clone(), h.clone(), k.key.clone())).and_then(|a| (a.n > 0).then_some(a.max));
+            let dk = (s.clone(), h.clone(), k.key.clone());
+            let tot = disk_total.get(&dk).and_then(|a| (a.n > 0).then_some(a.max));
             let fit = crate::stats::theil_sen(&pts);
             // Used at the end of the last day with data: its average is mid-day.
             let used_end = match (last, fit) {
@@ -482,8 +543,16 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
                 (Some((_, v)), None) => Some(v),
                 _ => None,
             };
+            // What df counts as the disk: used + available (root's reserve
+            // is neither), on the last day with both; the total without
+            // `free_bytes` (another agent).
+            let usable = last.and_then(|(d, used_avg)| {
+                let free = daily(period, disk_free.get(&dk)?).get(d as usize)?.as_ref().and_then(Agg::avg)?;
+                Some(used_avg + free)
+            });
+            let cap = usable.or(tot);
             let (mut full_on, mut days_left, mut confidence) = (None, None, None);
-            if let (Some((slope, spread)), Some(u), Some(t), Some((last_day, _))) = (fit, used_end, tot, last)
+            if let (Some((slope, spread)), Some(u), Some(t), Some((last_day, _))) = (fit, used_end, cap, last)
                 && slope > 0.0
             {
                 // Capped at a century: a disk that barely grows is not
@@ -522,7 +591,7 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
                 });
             }
             disks.push(DiskRow {
-                used_pct: used_end.zip(tot).filter(|(_, t)| *t > 0.0).map(|(u, t)| round1(100.0 * u / t)),
+                used_pct: used_end.zip(cap).filter(|(_, t)| *t > 0.0).map(|(u, t)| round1(100.0 * u / t)),
                 used_bytes: used_end.map(f64::round),
                 total_bytes: tot,
                 growth_bytes_per_month: fit.map(|(slope, _)| (slope * 30.0).round()),
@@ -566,9 +635,23 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
             .then_with(|| (&a.site, &a.host, &a.mount).cmp(&(&b.site, &b.host, &b.mount)))
     });
 
+    // Minutes each site ran on battery: two UPS on battery in the same
+    // hour count as the one longer on battery (exact when they overlap, as
+    // in a power cut; the hourly trends cannot tell more).
+    let on_batt = read("ups", "on_battery")?;
+    let mut site_battery: BTreeMap<String, BTreeMap<i64, f64>> = BTreeMap::new();
+    for (k, hours) in &on_batt {
+        let by_hour = site_battery.entry(k.site.clone()).or_default();
+        for (h, m) in state_minutes(hours, seen_to, |m| m) {
+            let e = by_hour.entry(h).or_insert(0.0);
+            *e = e.max(m);
+        }
+    }
+
     // Sites.
     let mut site_names: BTreeSet<String> = heard.keys().cloned().collect();
     site_names.extend(hosts.iter().map(|(s, _)| s.clone()));
+    site_names.extend(site_battery.keys().cloned());
     if let Some(s) = site {
         site_names.insert(s.to_string());
     }
@@ -589,7 +672,8 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
             SiteRow {
                 site: s.clone(),
                 hosts: mine.len(),
-                gap_hours: period_hours - heard.get(s).map_or(0, |x| x.len() as u64),
+                gap_hours: gap_hours_of(s),
+                minutes_on_battery: round1(site_battery.get(s).map_or(0.0, |m| m.values().sum())),
                 power_lost_minutes: round1(lost_min),
                 redundancy_degraded_minutes: round1(of(&degraded)),
                 power_availability_pct: (inp.alarms.is_some() && cov > 0.0)
@@ -599,8 +683,9 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
         })
         .collect();
 
-    // Services.
-    let period_min = (to - from) as f64 / 60.0;
+    // Services: over the minutes for which there is data at all.
+    let data_hours = trends::hours_with_data(inp.trends, site, from_h, to_h)?;
+    let period_min = (data_hours as f64 * 60.0).min((seen_to - from) as f64 / 60.0);
     let services: Vec<ServiceRow> = if inp.alarms.is_some() {
         inp.services
             .iter()
@@ -618,7 +703,7 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
                     service: name.clone(),
                     outage_minutes: round1(out),
                     degraded_minutes: round1(of("service_degraded")),
-                    availability_pct: round3(100.0 * (1.0 - out / period_min.max(1.0)).max(0.0)),
+                    availability_pct: (period_min > 0.0).then(|| round3(100.0 * (1.0 - out / period_min).max(0.0))),
                 }
             })
             .collect()
@@ -644,9 +729,12 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
                 start: fmt_ts(s.fired),
                 end: s.resolved.map(fmt_ts),
                 // The whole incident, also past the period's end; an open
-                // one until the report.
-                minutes: round1((s.resolved.unwrap_or(now_s.max(s.fired)) - s.fired) as f64 / 60.0),
+                // one until the newest data.
+                minutes: round1(
+                    (s.resolved.unwrap_or(newest.unwrap_or(now_s).min(now_s).max(s.fired)) - s.fired) as f64 / 60.0,
+                ),
                 summary: s.summary.clone(),
+                labels: s.labels.clone(),
             })
         })
         .collect();
@@ -654,7 +742,6 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
     let mttr = (!ended.is_empty()).then(|| round1(ended.iter().sum::<f64>() / ended.len() as f64));
 
     // Power equipment.
-    let on_batt = read("ups", "on_battery")?;
     let load = total("ups", "load_pct")?;
     let charge = total("ups", "battery_charge_pct")?;
     let runtime = total("ups", "runtime_remaining_s")?;
@@ -672,7 +759,7 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
         ups.push(UpsRow {
             site: k.site.clone(),
             device: key_part(k, "device").to_string(),
-            minutes_on_battery: round1(hours.map_or(0.0, |h| true_minutes(h, to))),
+            minutes_on_battery: round1(hours.map_or(0.0, |h| true_minutes(h, seen_to))),
             load_peak_pct: l.as_ref().filter(|a| a.n > 0).map(|a| round1(a.max)),
             load_p95_pct: l.as_ref().and_then(|a| a.sketch.as_ref()).and_then(|s| s.quantile(0.95)).map(round1),
             min_charge_pct: find(&charge, k).filter(|a| a.n > 0).map(|a| round1(a.min)),
@@ -684,10 +771,10 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
         });
         // Per day: the minutes of its hours.
         if let (Some(h), Some(row)) = (hours, ups.last_mut()) {
-            for (hour, a) in h {
-                if let (Some(d), Some(f)) = (period.day_of(hour * 3600), a.avg()) {
-                    let m = row.daily_battery_minutes[d].get_or_insert(0.0);
-                    *m = round1(*m + f * hour_minutes(*hour, to));
+            for (hour, m) in state_minutes(h, seen_to, |m| m) {
+                if let Some(d) = period.day_of(hour * 3600) {
+                    let day = row.daily_battery_minutes[d].get_or_insert(0.0);
+                    *day = round1(*day + m);
                 }
             }
         }
@@ -705,10 +792,8 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
         });
         if inp.alarms.is_none() {
             // Without the alarm history: the minutes its meter saw it dead.
-            row.down_minutes = round1(
-                row.down_minutes
-                    .max(hours.iter().filter_map(|(h, a)| a.avg().map(|f| (1.0 - f) * hour_minutes(*h, to))).sum()),
-            );
+            let dead: f64 = state_minutes(hours, seen_to, |m| 1.0 - m).iter().map(|(_, m)| m).sum();
+            row.down_minutes = round1(row.down_minutes.max(dead));
         }
     }
     for s in &feed_lost {
@@ -741,7 +826,7 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
                         })
                         .count()
                 }),
-                run_minutes: round1(true_minutes(hours, to)),
+                run_minutes: round1(true_minutes(hours, seen_to)),
                 min_fuel_pct: find(&fuel, k).filter(|a| a.n > 0).map(|a| round1(a.min)),
                 device: dev,
             }
@@ -790,42 +875,6 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
         });
     }
 
-    // Minutes the sites ran on battery: two UPS on battery at once are one
-    // site on battery. From the alarm history (the union of each site's
-    // `ups_on_battery` spans) when there is one, else the UPS longest on
-    // battery at each site.
-    let site_battery_minutes: f64 = if inp.alarms.is_some() {
-        let mut by_site: BTreeMap<&str, Vec<(i64, i64)>> = BTreeMap::new();
-        for s in spans_of("ups_on_battery") {
-            by_site.entry(s.labels.get("site").map_or("", String::as_str)).or_default().push((s.start, s.end));
-        }
-        by_site
-            .into_values()
-            .map(|mut v| {
-                v.sort_unstable();
-                let (mut total, mut cur): (i64, Option<(i64, i64)>) = (0, None);
-                for (a, b) in v {
-                    cur = match cur {
-                        Some((ca, cb)) if a <= cb => Some((ca, cb.max(b))),
-                        Some((ca, cb)) => {
-                            total += cb - ca;
-                            Some((a, b))
-                        }
-                        None => Some((a, b)),
-                    };
-                }
-                total + cur.map_or(0, |(a, b)| b - a)
-            })
-            .sum::<i64>() as f64
-            / 60.0
-    } else {
-        let mut by_site: BTreeMap<&str, f64> = BTreeMap::new();
-        for u in &ups {
-            let e = by_site.entry(u.site.as_str()).or_insert(0.0);
-            *e = e.max(u.minutes_on_battery);
-        }
-        by_site.values().sum()
-    };
     let av: Vec<f64> = host_rows.iter().filter_map(|h| h.availability_pct).collect();
     let pav: Vec<f64> = sites.iter().filter_map(|s| s.power_availability_pct).collect();
     let bdays: usize = backups.iter().map(|b| b.days).sum();
@@ -833,7 +882,7 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
         hosts: host_rows.len(),
         host_availability_pct: (!av.is_empty()).then(|| round3(av.iter().sum::<f64>() / av.len() as f64)),
         power_availability_pct: (!pav.is_empty()).then(|| round3(pav.iter().cloned().fold(f64::INFINITY, f64::min))),
-        minutes_on_battery: round1(site_battery_minutes),
+        minutes_on_battery: round1(sites.iter().map(|x| x.minutes_on_battery).sum()),
         feed_outages: feeds.iter().map(|f| f.outages).sum(),
         incidents: incidents.len(),
         backup_success_pct: (bdays > 0)
@@ -847,6 +896,10 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
         from: date_str(period.days[0]),
         to: date_str(end_date),
         partial: to < to_full,
+        coverage_pct: {
+            let hours = trends::hours_with_data(inp.trends, site, from_h, to_full.div_euclid(3600))?;
+            round1(100.0 * hours as f64 / ((to_full - from) as f64 / 3600.0).max(1.0))
+        },
         generated_at: fmt_ts(now_s),
         summary,
         sites,

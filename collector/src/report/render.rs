@@ -51,6 +51,7 @@ pub fn csv(r: &Report) -> String {
     row("report", "", "", "", "from", r.from.clone());
     row("report", "", "", "", "to", r.to.clone());
     row("report", "", "", "", "partial", r.partial.to_string());
+    row("report", "", "", "", "coverage_pct", r.coverage_pct.to_string());
     row("summary", "", "", "", "hosts", s.hosts.to_string());
     row("summary", "", "", "", "host_availability_pct", opt(s.host_availability_pct));
     row("summary", "", "", "", "power_availability_pct", opt(s.power_availability_pct));
@@ -63,6 +64,7 @@ pub fn csv(r: &Report) -> String {
     for x in &r.sites {
         row("site", &x.site, "", "", "hosts", x.hosts.to_string());
         row("site", &x.site, "", "", "gap_hours", x.gap_hours.to_string());
+        row("site", &x.site, "", "", "minutes_on_battery", x.minutes_on_battery.to_string());
         row("site", &x.site, "", "", "power_lost_minutes", x.power_lost_minutes.to_string());
         row("site", &x.site, "", "", "redundancy_degraded_minutes", x.redundancy_degraded_minutes.to_string());
         row("site", &x.site, "", "", "power_availability_pct", opt(x.power_availability_pct));
@@ -71,7 +73,7 @@ pub fn csv(r: &Report) -> String {
     for x in &r.services {
         row("service", "", "", &x.service, "outage_minutes", x.outage_minutes.to_string());
         row("service", "", "", &x.service, "degraded_minutes", x.degraded_minutes.to_string());
-        row("service", "", "", &x.service, "availability_pct", x.availability_pct.to_string());
+        row("service", "", "", &x.service, "availability_pct", opt(x.availability_pct));
     }
     for x in &r.incidents {
         let item = format!("{} {} {}", x.start, x.name, x.subject).trim_end().to_string();
@@ -143,10 +145,38 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// Decimals for an availability over `minutes`: enough that one minute
+/// without service shows (a month: 3, `99,998 %`; a week: 2; a day: 1).
+pub fn availability_decimals(minutes: f64) -> usize {
+    let one_minute = 100.0 / minutes.max(1.0);
+    (0..4).find(|d| one_minute >= 0.5 * 10f64.powi(-(*d as i32))).unwrap_or(4)
+}
+
+/// An availability with the precision it has: `100 %` when nothing was
+/// lost, else `decimals` places without trailing zeros, never rounded up
+/// to 100 (`99,98 %`, `99,999 %`).
+pub fn availability(v: f64, decimals: usize, lang: Lang) -> String {
+    if v >= 100.0 {
+        return "100 %".into();
+    }
+    let step = 10f64.powi(-(decimals as i32));
+    let r = ((v / step).round() * step).min(100.0 - step);
+    let s = lang.num(r, decimals);
+    let s = if s.contains([',', '.']) && decimals > 0 {
+        let point = if lang == Lang::Vi { ',' } else { '.' };
+        s.trim_end_matches('0').trim_end_matches(point).to_string()
+    } else {
+        s
+    };
+    format!("{s} %")
+}
+
 /// Vertical bars, one per label; None is left empty (a gap, not a zero).
-fn bars(title: &str, labels: &[String], values: &[Option<f64>], lang: Lang, unit: &str) -> String {
+/// `full`: the value drawn full height (100 for percentages), else the
+/// largest value.
+fn bars(title: &str, labels: &[String], values: &[Option<f64>], lang: Lang, unit: &str, full: Option<f64>) -> String {
     let (w, h, left, bottom, top) = (720.0, 220.0, 48.0, 28.0, 24.0);
-    let max = values.iter().flatten().cloned().fold(0.0_f64, f64::max).max(1.0);
+    let max = full.unwrap_or_else(|| values.iter().flatten().cloned().fold(0.0_f64, f64::max).max(1.0));
     let n = values.len().max(1) as f64;
     let bw = (w - left - 8.0) / n;
     let mut s = format!(
@@ -173,9 +203,9 @@ fn bars(title: &str, labels: &[String], values: &[Option<f64>], lang: Lang, unit
                     s,
                     r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="#3a6ea5"><title>{}: {}</title></rect>"##,
                     x + 1.0,
-                    y(*v),
+                    y(v.min(max)),
                     (bw - 2.0).max(1.0),
-                    (h - bottom - y(*v)).max(0.0),
+                    (h - bottom - y(v.min(max))).max(0.0),
                     esc(&labels[i]),
                     lang.num(*v, 1)
                 );
@@ -280,6 +310,16 @@ pub fn html(r: &Report, lang: Lang) -> String {
     let pct = |v: Option<f64>, d: usize| {
         v.map_or_else(|| format!("<span class=gap>{}</span>", t.no_data), |x| format!("{} %", lang.num(x, d)))
     };
+    // Availabilities with the decimals the period's length gives.
+    let period_minutes = {
+        let from: jiff::civil::Date = r.from.parse().unwrap_or_default();
+        let to: jiff::civil::Date = r.to.parse().unwrap_or_default();
+        ((to - from).get_days() + 1).max(1) as f64 * 1440.0
+    };
+    let ad = availability_decimals(period_minutes);
+    let avail = |v: Option<f64>| {
+        v.map_or_else(|| format!("<span class=gap>{}</span>", t.no_data), |x| availability(x, ad, lang))
+    };
     let mut o = String::new();
     let site = r.site.clone().unwrap_or_else(|| t.all_sites.to_string());
     let _ = write!(
@@ -314,6 +354,9 @@ figcaption{{font-weight:bold;margin-bottom:2px}}@media print{{h2{{page-break-aft
     if r.partial {
         let _ = write!(o, "<p class=note>{}</p>", esc(t.partial));
     }
+    // Whole percents, but a first day's 0,1 % is not written 0.
+    let cov_decimals = if r.coverage_pct > 0.0 && r.coverage_pct < 10.0 { 1 } else { 0 };
+    let _ = write!(o, "<p class=note>{}</p>", esc(&(t.coverage)(&lang.num(r.coverage_pct, cov_decimals))));
     if !r.alarm_history {
         let _ = write!(o, "<p class=note>{}</p>", esc(t.no_alarm_history));
     }
@@ -333,13 +376,13 @@ figcaption{{font-weight:bold;margin-bottom:2px}}@media print{{h2{{page-break-aft
     card(
         &mut o,
         t.host_availability,
-        pct(s.host_availability_pct, 3),
+        avail(s.host_availability_pct),
         s.host_availability_pct.is_some_and(|v| v < 99.9),
     );
     card(
         &mut o,
         t.power_availability,
-        pct(s.power_availability_pct, 3),
+        avail(s.power_availability_pct),
         s.power_availability_pct.is_some_and(|v| v < 99.9),
     );
     card(&mut o, t.minutes_on_battery, lang.num(s.minutes_on_battery, 1), s.minutes_on_battery > 0.0);
@@ -382,8 +425,9 @@ figcaption{{font-weight:bold;margin-bottom:2px}}@media print{{h2{{page-break-aft
         vec![
             txt(&x.site),
             num(x.hosts.to_string()),
-            num(pct(x.host_availability_pct, 3)),
-            num(pct(x.power_availability_pct, 3)),
+            num(avail(x.host_availability_pct)),
+            num(avail(x.power_availability_pct)),
+            num(lang.num(x.minutes_on_battery, 1)),
             num(lang.num(x.power_lost_minutes, 1)),
             num(lang.num(x.redundancy_degraded_minutes, 1)),
             num(x.gap_hours.to_string()),
@@ -396,6 +440,7 @@ figcaption{{font-weight:bold;margin-bottom:2px}}@media print{{h2{{page-break-aft
             t.hosts,
             t.host_availability,
             t.power_availability,
+            t.minutes_on_battery,
             t.power_lost_min,
             t.redundancy_degraded_min,
             t.gap_hours,
@@ -407,7 +452,7 @@ figcaption{{font-weight:bold;margin-bottom:2px}}@media print{{h2{{page-break-aft
         let rows = r.services.iter().map(|x| {
             vec![
                 txt(&x.service),
-                num(pct(Some(x.availability_pct), 3)),
+                num(avail(x.availability_pct)),
                 num(lang.num(x.outage_minutes, 1)),
                 num(lang.num(x.degraded_minutes, 1)),
             ]
@@ -430,10 +475,10 @@ figcaption{{font-weight:bold;margin-bottom:2px}}@media print{{h2{{page-break-aft
                 num(lang.num(x.minutes, 1)),
                 txt(&x.name),
                 txt(&format!("{} {}", x.site, x.subject)),
-                txt(&x.summary),
+                txt(&crate::i18n::report::incident_text(lang, &x.name, &x.labels).unwrap_or_else(|| x.summary.clone())),
             ]
         });
-        table(&mut o, &[t.start, t.end, t.minutes, t.alarm, t.subject, ""], rows);
+        table(&mut o, &[t.start, t.end, t.minutes, t.alarm, t.subject, t.what_happened], rows);
     }
     // Power.
     let _ = write!(o, "<h2>{}</h2>", esc(t.power));
@@ -456,7 +501,7 @@ figcaption{{font-weight:bold;margin-bottom:2px}}@media print{{h2{{page-break-aft
                 (!v.is_empty()).then(|| v.iter().cloned().fold(0.0, f64::max))
             })
             .collect();
-        o.push_str(&bars(t.chart_battery, &day_labels, &per_day, lang, t.minutes));
+        o.push_str(&bars(t.chart_battery, &day_labels, &per_day, lang, t.minutes, None));
         let rows = r.ups.iter().map(|u| {
             vec![
                 txt(&u.site),
@@ -514,7 +559,7 @@ figcaption{{font-weight:bold;margin-bottom:2px}}@media print{{h2{{page-break-aft
     if !by_cpu.is_empty() {
         let labels: Vec<String> = by_cpu.iter().map(|h| h.host.clone()).collect();
         let vals: Vec<Option<f64>> = by_cpu.iter().map(|h| h.cpu_p95_pct).collect();
-        o.push_str(&bars(t.chart_cpu, &labels, &vals, lang, "%"));
+        o.push_str(&bars(t.chart_cpu, &labels, &vals, lang, "%", Some(100.0)));
     }
     let days = r.hosts.iter().flat_map(|h| h.disks.first()).map(|d| d.daily_used_bytes.len()).next().unwrap_or(0);
     let urgent: Vec<(String, Vec<Option<f64>>)> = r
@@ -554,7 +599,7 @@ figcaption{{font-weight:bold;margin-bottom:2px}}@media print{{h2{{page-break-aft
             "<tr><td rowspan={rows}>{}</td><td rowspan={rows}>{}</td><td rowspan={rows} class=n>{}</td><td rowspan={rows} class=n>{}</td><td rowspan={rows} class=n>{}</td><td rowspan={rows} class=n>{}</td>",
             esc(&h.site),
             esc(&h.host),
-            pct(h.availability_pct, 3),
+            avail(h.availability_pct),
             pct(h.cpu_p95_pct, 1),
             pct(h.mem_p95_pct, 1),
             match (h.net_rx_p95_bytes_s, h.net_tx_p95_bytes_s) {

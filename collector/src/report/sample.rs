@@ -87,12 +87,17 @@ pub fn generate(dir: &std::path::Path, extra_hosts: usize, step_minutes: i64) ->
                 }
             }
             if minute % 10 == 0 {
-                // db1's /data: 300 GiB on 1 October at 00:00, 10 GiB more a day, of 1000 GiB.
+                // db1's /data: 300 GiB on 1 October at 00:00, 10 GiB more a day, of
+                // 1000 GiB with 50 GiB reserved for root: df counts 950 GiB.
                 let used = 300.0 * GIB + 10.0 * GIB * (t - start) as f64 / 86_400.0;
                 batch.push(obs(
                     "host_disk",
                     &[("site", "hn"), ("host", "db1"), ("mount", "/data")],
-                    vec![("used_bytes", ObsValue::Num(used)), ("total_bytes", ObsValue::Num(1000.0 * GIB))],
+                    vec![
+                        ("used_bytes", ObsValue::Num(used)),
+                        ("free_bytes", ObsValue::Num(950.0 * GIB - used)),
+                        ("total_bytes", ObsValue::Num(1000.0 * GIB)),
+                    ],
                     t,
                 ));
                 // The nightly backup at 01:30, except on 7 and 22 October; the 12th is 45 % smaller.

@@ -1,7 +1,9 @@
 //! Reports sent by email on a schedule: monthly on the 1st, weekly on
 //! Monday, at `hour` in the report zone, for the period just ended. Each is
 //! sent once (remembered in the trends database, so a restart does not send
-//! it again); a failed send is tried again ten minutes later.
+//! it again); a failed send is tried again ten minutes later. A period for
+//! which trends cover less than `min_coverage_pct` of the hours (a month
+//! before dcwatch was installed) is not sent.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -14,7 +16,7 @@ use serde::Deserialize;
 use crate::alarm::config::{AlarmsConfig, EmailConfig};
 use dcwatch_common::config::Problem;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportsConfig {
     /// The zone of the reports' days, e.g. `Asia/Ho_Chi_Minh`. Defaults to the system's.
@@ -22,6 +24,25 @@ pub struct ReportsConfig {
     pub timezone: Option<String>,
     #[serde(default)]
     pub schedule: Vec<ScheduleConfig>,
+    /// A scheduled report is sent only if trends cover at least this share
+    /// (0–100) of its period's hours. Defaults to 50.
+    #[serde(default = "default_min_coverage")]
+    pub min_coverage_pct: f64,
+}
+
+fn default_min_coverage() -> f64 {
+    50.0
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        ReportsConfig { timezone: None, schedule: Vec::new(), min_coverage_pct: default_min_coverage() }
+    }
+}
+
+/// Whether a scheduled report covers enough of its period to be sent.
+pub fn covers_enough(coverage_pct: f64, min_coverage_pct: f64) -> bool {
+    coverage_pct >= min_coverage_pct
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -69,6 +90,9 @@ impl ReportsConfig {
             && let Err(e) = TimeZone::get(z)
         {
             p.push(Problem::general(format!("reports.timezone: `{z}`: {e}")));
+        }
+        if !(0.0..=100.0).contains(&self.min_coverage_pct) {
+            p.push(Problem::general("reports.min_coverage_pct: must be 0–100"));
         }
         if !self.schedule.is_empty() && !trends_on {
             p.push(Problem::general("reports.schedule: needs the `trends:` section (the reports are made from it)"));
@@ -146,6 +170,8 @@ pub fn due(every: Every, hour: i8, now_s: i64, tz: &TimeZone) -> (String, i64) {
 pub struct ReportStats {
     pub sent: std::sync::atomic::AtomicU64,
     pub failed_attempts: std::sync::atomic::AtomicU64,
+    /// Periods not sent: too little of them covered by trends.
+    pub skipped: std::sync::atomic::AtomicU64,
     /// The last failure (receiver, period, error), until a report is sent.
     pub failing: std::sync::Mutex<Option<(String, String, String)>>,
 }
@@ -163,6 +189,8 @@ pub async fn run(
     let mut failed_at: HashMap<String, i64> = HashMap::new();
     // Sent, also when the database cannot say so (a full disk): not again.
     let mut sent_here: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
+    // Not sent for too little data: looked at once a run.
+    let mut skipped_here: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     let mut first = true;
     loop {
@@ -177,6 +205,7 @@ pub async fn run(
             if now < due_at
                 || failed_at.get(&key).is_some_and(|t| now - t < 600)
                 || sent_here.contains(&(key.clone(), period.clone()))
+                || skipped_here.contains(&(key.clone(), period.clone()))
             {
                 continue;
             }
@@ -193,8 +222,19 @@ pub async fn run(
                     continue;
                 }
             }
-            match send(&trends_db, &alarms, &tz, s, &period, now).await {
-                Ok(to) => {
+            match send(&trends_db, &alarms, &tz, s, &period, now, cfg.min_coverage_pct).await {
+                Ok(Outcome::TooLittleData(pct)) => {
+                    skipped_here.insert((key.clone(), period.clone()));
+                    stats.skipped.fetch_add(1, Relaxed);
+                    tracing::info!(
+                        period = %period,
+                        receiver = %s.receiver,
+                        coverage_pct = pct,
+                        min_coverage_pct = cfg.min_coverage_pct,
+                        "scheduled report not sent: trends cover too little of the period"
+                    );
+                }
+                Ok(Outcome::Sent(to)) => {
                     sent_here.insert((key.clone(), period.clone()));
                     failed_at.remove(&key);
                     stats.sent.fetch_add(1, Relaxed);
@@ -235,6 +275,14 @@ fn mark_sent(db: &std::path::Path, key: &str, period: &str, now: i64) -> Result<
     .map_err(|e| e.to_string())
 }
 
+/// What became of a scheduled report.
+enum Outcome {
+    /// Sent to these addresses.
+    Sent(String),
+    /// Not sent: trends cover only this share of the period.
+    TooLittleData(f64),
+}
+
 async fn send(
     trends_db: &std::path::Path,
     alarms: &AlarmsConfig,
@@ -242,22 +290,30 @@ async fn send(
     s: &ScheduleConfig,
     period: &str,
     now: i64,
-) -> Result<String, String> {
+    min_coverage_pct: f64,
+) -> Result<Outcome, String> {
     let lang = crate::i18n::Lang::parse(&s.lang)?;
     // Reading a month of trends is blocking work: off the async threads.
     let (db, alarm_path, zone, site, label) =
         (trends_db.to_path_buf(), alarms.db.clone(), tz.clone(), s.site.clone(), period.to_string());
     let services: Vec<String> = alarms.services.iter().map(|x| x.name.clone()).collect();
-    let (html, csv) = tokio::task::spawn_blocking(move || -> Result<(String, String), String> {
+    let built = tokio::task::spawn_blocking(move || -> Result<Result<(String, String), f64>, String> {
         let trends = crate::trends::open_read(&db)?;
         let alarm_db = Connection::open_with_flags(&alarm_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok();
         let inputs = super::Inputs { trends: &trends, alarms: alarm_db.as_ref(), tz: zone.clone(), services };
         let p = super::parse_period(&label, &zone)?;
         let r = super::build(&inputs, &p, site.as_deref(), now)?;
-        Ok((super::render::html(&r, lang), super::render::csv(&r)))
+        if !covers_enough(r.coverage_pct, min_coverage_pct) {
+            return Ok(Err(r.coverage_pct));
+        }
+        Ok(Ok((super::render::html(&r, lang), super::render::csv(&r))))
     })
     .await
     .map_err(|e| format!("the report build panicked: {e}"))??;
+    let (html, csv) = match built {
+        Ok(x) => x,
+        Err(pct) => return Ok(Outcome::TooLittleData(pct)),
+    };
     let mut email: EmailConfig = alarms
         .receivers
         .iter()
@@ -277,7 +333,7 @@ async fn send(
             .body(csv, ContentType::parse("text/csv; charset=utf-8").map_err(|e| e.to_string())?),
     );
     crate::alarm::notify::send_message(&email, &subject, body).await?;
-    Ok(email.to.join(", "))
+    Ok(Outcome::Sent(email.to.join(", ")))
 }
 
 #[cfg(test)]

@@ -63,7 +63,8 @@ fn a_generated_month_gives_its_known_figures() {
         (20.0, Some(round3(100.0 * (1.0 - 20.0 / covered))))
     );
     assert_eq!(r.services[0].outage_minutes, 10.0);
-    assert_eq!(r.services[0].availability_pct, 99.978);
+    // Of the 44 280 minutes with data (the collector's 6 hours down are not counted).
+    assert_eq!(r.services[0].availability_pct, Some(99.977));
 
     // Power: 52 minutes on battery: the 5th, the 20th, and October's last 10.
     let ups = &r.ups[0];
@@ -109,19 +110,22 @@ fn a_generated_month_gives_its_known_figures() {
     let db1 = r.hosts.iter().find(|h| h.host == "db1").unwrap();
     assert_eq!((db1.down_minutes, db1.availability_pct), (0.0, Some(100.0)));
 
-    // Capacity: CPU p95 57 % (within the sketch's 1 %); the disk fills on 10 December.
+    // Capacity: CPU p95 57 % (within the sketch's 1 %); the disk fills on 5 December.
     let cpu = web1.cpu_p95_pct.unwrap();
     assert!((cpu - 57.0).abs() <= 0.6, "{cpu}");
     let disk = &r.hosts.iter().find(|h| h.host == "db1").unwrap().disks[0];
     assert_eq!(disk.mount, "/data");
     assert_eq!(disk.total_bytes, Some(1000.0 * GIB));
     assert!((disk.growth_bytes_per_month.unwrap() - 300.0 * GIB).abs() < 1.0, "{:?}", disk.growth_bytes_per_month);
-    assert_eq!((disk.full_on.as_deref(), disk.days_left), (Some("2026-12-10"), Some(40)));
+    // df's 950 GiB (used + available), not the 1000 GiB with root's reserve:
+    // 610 GiB used at the month's end is 64,2 %, not 61,0 %.
+    assert_eq!(disk.used_pct, Some(64.2));
+    assert_eq!((disk.full_on.as_deref(), disk.days_left), (Some("2026-12-05"), Some(35)));
     assert_eq!(disk.confidence.as_deref(), Some("high"));
     assert_eq!(disk.daily_used_bytes.len(), 31);
     assert!(disk.daily_used_bytes.iter().all(Option::is_some));
     assert_eq!(r.act_first.len(), 1);
-    assert_eq!((r.act_first[0].host.as_str(), r.act_first[0].days_left), ("db1", Some(40)));
+    assert_eq!((r.act_first[0].host.as_str(), r.act_first[0].days_left), ("db1", Some(35)));
 
     // Backups: 29 of 31 days, 7 and 22 October missed, the largest shrink 45 %.
     let b = &r.backups[0];
@@ -150,7 +154,7 @@ fn hours_without_data_are_gaps_in_the_daily_figures_not_zeros() {
     let csv = render::csv(&oct);
     assert!(csv.contains("host,hn,web1,,availability_pct,\n"), "{csv}");
     let html = render::html(&oct, i18n::Lang::Vi);
-    assert!(html.contains("<span class=gap>không có dữ liệu</span>"));
+    assert!(html.contains("<span class=gap>chưa có dữ liệu</span>"));
 }
 
 #[test]
@@ -218,8 +222,8 @@ fn a_report_so_far_counts_days_left_from_today() {
     let r = build(&inputs, &parse_period("2026-10", &tz()).unwrap(), None, at(5, 12, 0)).unwrap();
     assert!(r.partial);
     let disk = &r.hosts.iter().find(|h| h.host == "db1").unwrap().disks[0];
-    // The same date as at the month's end, 66 days from the 5th (not 40 from the 31st).
-    assert_eq!((disk.full_on.as_deref(), disk.days_left), (Some("2026-12-10"), Some(66)));
+    // The same date as at the month's end, 61 days from the 5th (not 35 from the 31st).
+    assert_eq!((disk.full_on.as_deref(), disk.days_left), (Some("2026-12-05"), Some(61)));
 }
 
 #[test]
@@ -245,21 +249,21 @@ fn a_disk_that_barely_grows_has_no_full_date_and_no_overflow() {
 
 #[test]
 fn two_ups_on_battery_at_once_are_one_site_on_battery() {
-    let dir = tempfile::tempdir().unwrap();
-    let (trends, alarms) = month(dir.path());
-    // A second UPS on battery on the 5th from 14:10 to 14:40, overlapping ups-a1's 14:00–14:30.
-    for (event, at_s) in [("firing", at(5, 14, 10)), ("resolved", at(5, 14, 40))] {
-        alarms
-            .execute(
-                "INSERT INTO history (fingerprint, name, labels, at_ms, event, detail) VALUES ('b', 'ups_on_battery', ?1, ?2, ?3, '')",
-                params![r#"{"device":"ups-b1","site":"hn"}"#, at_s * 1000, event],
-            )
-            .unwrap();
+    use crate::ingest::lines::ObsValue::Bool;
+    // A power cut on the 5th: ups-a1 on battery 14:00–14:30, ups-b1 14:05–14:25, sampled every minute.
+    let mut obs = Vec::new();
+    for m in 0..60i64 {
+        let t = at(5, 14, 0) + m * 60;
+        for (dev, on) in [("ups-a1", m < 30), ("ups-b1", (5..25).contains(&m))] {
+            obs.push(point("ups", &[("site", "hn"), ("device", dev)], vec![("on_battery", Bool(on))], t));
+        }
     }
-    let inputs = Inputs { trends: &trends, alarms: Some(&alarms), tz: tz(), services: Vec::new() };
-    let r = build(&inputs, &parse_period("2026-10", &tz()).unwrap(), None, at(31, 0, 0) + 3 * 86_400).unwrap();
-    // 14:00–14:40 on the 5th, 12 on the 20th, 10 on the 31st: 62, not 30 + 30 + 12 + 10.
-    assert_eq!(r.summary.minutes_on_battery, 62.0);
+    let r = report_of(obs, at(5, 15, 0), at(31, 0, 0) + 3 * 86_400);
+    let minutes: Vec<f64> = r.ups.iter().map(|u| u.minutes_on_battery).collect();
+    assert_eq!(minutes, [30.0, 20.0]);
+    // 30, not 30 + 20: the site was on battery for 30 minutes.
+    assert_eq!((r.sites[0].site.as_str(), r.sites[0].minutes_on_battery), ("hn", 30.0));
+    assert_eq!(r.summary.minutes_on_battery, 30.0);
 }
 
 /// Regression (CSV injection): device and site names come from agents; one
@@ -284,9 +288,244 @@ fn the_csv_neutralises_formulas_in_names_from_the_data() {
     assert_eq!(
         rows,
         [
-            "ups,hn,,\"'\t@SUM(A1)\",minutes_on_battery,6\n",
-            "ups,hn,,\"'\r-2+3\",minutes_on_battery,6\n",
-            "ups,hn,,\"' =HYPERLINK(\"\"http://x\"\")\",minutes_on_battery,6\n",
+            "ups,hn,,\"'\t@SUM(A1)\",minutes_on_battery,0\n",
+            "ups,hn,,\"'\r-2+3\",minutes_on_battery,0\n",
+            "ups,hn,,\"' =HYPERLINK(\"\"http://x\"\")\",minutes_on_battery,0\n",
         ]
     );
+}
+
+/// A report from these points and alarm history rows (name, labels,
+/// firing at, resolved at), for `period`, made at `now`.
+fn report_with(
+    points: Vec<crate::ingest::lines::Observation>,
+    history: &[(&str, &str, i64, Option<i64>)],
+    period: &str,
+    now: i64,
+) -> Report {
+    let dir = tempfile::tempdir().unwrap();
+    let t = crate::trends::Trends::open(crate::trends::TrendsConfig {
+        db: dir.path().join("trends.db"),
+        retention_days: 730,
+        flush_secs: 60,
+    })
+    .unwrap();
+    t.observe(&points);
+    t.flush(now * 1_000_000_000).unwrap();
+    drop(crate::alarm::store::Store::open(&dir.path().join("alarms.db")).unwrap());
+    let alarms = Connection::open(dir.path().join("alarms.db")).unwrap();
+    for (name, labels, start, end) in history {
+        let fp = format!("{name}{labels}");
+        alarms
+            .execute(
+                "INSERT INTO history (fingerprint, name, labels, at_ms, event, detail) VALUES (?1, ?2, ?3, ?4, 'firing', ?5)",
+                params![fp, name, labels, start * 1000, format!("{name} fired")],
+            )
+            .unwrap();
+        if let Some(e) = end {
+            alarms
+                .execute(
+                    "INSERT INTO history (fingerprint, name, labels, at_ms, event, detail) VALUES (?1, ?2, ?3, ?4, 'resolved', '')",
+                    params![fp, name, labels, e * 1000],
+                )
+                .unwrap();
+        }
+    }
+    let trends = crate::trends::open_read(&dir.path().join("trends.db")).unwrap();
+    let inputs = Inputs { trends: &trends, alarms: Some(&alarms), tz: tz(), services: vec!["portal".into()] };
+    build(&inputs, &parse_period(period, &tz()).unwrap(), None, now).unwrap()
+}
+
+/// The 90-second demo: the agent reports every 2 s; the UPS is on battery
+/// for 20 s (10 samples) and the generator runs as long; power is lost at
+/// 10:00:31 and is not resolved before the collector stops, at 10:29:30.
+fn demo_points() -> Vec<crate::ingest::lines::Observation> {
+    use crate::ingest::lines::ObsValue::{Bool, Num};
+    let mut obs = Vec::new();
+    for i in 0..45i64 {
+        let t = at(20, 10, 0) + i * 2;
+        let on = (10..20).contains(&i);
+        obs.push(point("dcwatch_agent", &[("site", "hn"), ("host", "web1")], vec![("uptime_s", Num(1.0))], t));
+        obs.push(point("ups", &[("site", "hn"), ("device", "ups1")], vec![("on_battery", Bool(on))], t));
+        obs.push(point("generator", &[("site", "hn"), ("device", "gen1")], vec![("running", Bool(on))], t));
+    }
+    // The agent goes on beating after the demo's devices stopped, until 10:29:30.
+    for i in 0..57i64 {
+        let t = at(20, 10, 1) + 30 + i * 30;
+        obs.push(point("dcwatch_agent", &[("site", "hn"), ("host", "web1")], vec![("uptime_s", Num(1.0))], t));
+    }
+    obs
+}
+
+/// Regression (issue 15): after a 90-second demo the UPS table said 20,0
+/// minutes on battery, the generator 18,0 and the summary 1,0; a minute
+/// later the JSON said 20,5. An hour's share of samples counts for the
+/// time the hour was observed (45 samples × 2 s), not for the whole hour.
+#[test]
+fn minutes_in_a_state_are_the_share_of_samples_times_the_time_observed_and_do_not_grow_later() {
+    let history = [("power_lost", r#"{"site":"hn"}"#, at(20, 10, 0) + 31, None)];
+    let r = report_with(demo_points(), &history, "2026-10", at(20, 10, 30));
+    // 10 of 45 samples over 90 s: 20 s.
+    assert_eq!(r.ups[0].minutes_on_battery, 0.3);
+    assert_eq!(r.ups[0].daily_battery_minutes[19], Some(0.3));
+    assert_eq!(r.generators[0].run_minutes, 0.3);
+    assert_eq!((r.sites[0].minutes_on_battery, r.summary.minutes_on_battery), (0.3, 0.3));
+    // Still open: counted up to the newest data (10:29:31), 29 minutes.
+    assert_eq!(r.sites[0].power_lost_minutes, 29.0);
+    let later = report_with(demo_points(), &history, "2026-10", at(20, 10, 31));
+    let json = |r: &Report| {
+        let mut v = serde_json::to_value(r).unwrap();
+        v["generated_at"] = serde_json::Value::Null;
+        v
+    };
+    assert_eq!(json(&later), json(&r), "a minute later, without new data, the same figures");
+}
+
+/// Regression (issue 15): "19 hours without data" on the first day of use.
+#[test]
+fn hours_before_the_first_data_and_after_now_are_not_hours_without_data() {
+    use crate::ingest::lines::ObsValue::Num;
+    // Heartbeats from 20 October 05:00 to 06:59; the report is made at 09:30.
+    let obs = (0..120)
+        .map(|m| {
+            point(
+                "dcwatch_agent",
+                &[("site", "hn"), ("host", "web1")],
+                vec![("uptime_s", Num(1.0))],
+                at(20, 5, 0) + m * 60,
+            )
+        })
+        .collect();
+    let r = report_of(obs, at(20, 7, 0), at(20, 9, 30));
+    // 07:00, 08:00 and the 09:00 hour so far: not the 19 days before, nor the rest of October.
+    assert_eq!(r.sites[0].gap_hours, 3);
+}
+
+/// Regression (issue 15): 3 % CPU was drawn full height.
+#[test]
+fn the_cpu_chart_draws_percentages_on_a_100_percent_scale() {
+    use crate::ingest::lines::ObsValue::Num;
+    let obs = (0..60)
+        .map(|m| {
+            point(
+                "host_cpu",
+                &[("site", "hn"), ("host", "web1"), ("cpu", "total")],
+                vec![("usage_pct", Num(3.0))],
+                at(20, 5, 0) + m * 60,
+            )
+        })
+        .collect();
+    let r = report_of(obs, at(20, 7, 0), at(31, 0, 0) + 86_400 * 3);
+    assert_eq!(r.hosts[0].cpu_p95_pct, Some(3.0));
+    let html = render::html(&r, i18n::Lang::En);
+    // 3 % of the 168-pixel plot: 5 pixels high, its top at 24 + 168 × 0.97.
+    assert!(
+        html.contains(r##"y="187.0" width="662.0" height="5.0" fill="#3a6ea5"><title>web1: 3.0</title>"##),
+        "{html}"
+    );
+}
+
+#[test]
+fn availability_is_written_with_the_precision_the_period_gives() {
+    use render::{availability, availability_decimals};
+    // One minute shows: in a month (44 640 min) 0,002 %, in a week 0,01 %, in a day 0,1 %.
+    assert_eq!(
+        [availability_decimals(31.0 * 1440.0), availability_decimals(7.0 * 1440.0), availability_decimals(1440.0)],
+        [3, 2, 1]
+    );
+    assert_eq!(availability(100.0, 3, i18n::Lang::Vi), "100 %");
+    assert_eq!(availability(99.98, 3, i18n::Lang::Vi), "99,98 %");
+    assert_eq!(availability(99.898, 3, i18n::Lang::Vi), "99,898 %");
+    assert_eq!(availability(99.977, 2, i18n::Lang::En), "99.98 %");
+    // Less than 100 is never written 100.
+    assert_eq!(availability(99.9996, 3, i18n::Lang::Vi), "99,999 %");
+    assert_eq!(availability(99.0, 3, i18n::Lang::En), "99 %");
+}
+
+#[test]
+fn the_report_speaks_its_language_in_incidents_and_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (trends, alarms) = month(dir.path());
+    let inputs = Inputs { trends: &trends, alarms: Some(&alarms), tz: tz(), services: vec!["portal".into()] };
+    let r = build(&inputs, &parse_period("2026-10", &tz()).unwrap(), None, at(31, 0, 0) + 3 * 86_400).unwrap();
+    let vi = render::html(&r, i18n::Lang::Vi);
+    assert!(vi.contains("<th>Diễn biến</th>"), "the incidents' text has a header");
+    assert!(vi.contains("<td>UPS ups-a1 chạy bằng ắc quy</td>"));
+    assert!(vi.contains("<td>Mất nguồn A</td>"));
+    assert!(!vi.contains("fired"), "no English summary in the Vietnamese report");
+    assert!(vi.contains("<h1>Báo cáo công suất và mức độ sẵn sàng</h1>"));
+    assert!(vi.contains("<td rowspan=1 class=n>100 %</td>"), "db1's availability: 100 %, not 100,000 %");
+    assert!(vi.contains("Dữ liệu có cho 99 % của kỳ báo cáo."));
+    for word in ["p95", "năng lực", "pin"] {
+        assert!(!vi.contains(word), "`{word}` in the Vietnamese report");
+    }
+    let en = render::html(&r, i18n::Lang::En);
+    assert!(en.contains("<th>What happened</th>") && en.contains("<td>UPS ups-a1 on battery</td>"));
+    assert!(!en.contains("p95"));
+}
+
+/// Every total in the summary is the aggregate of its table.
+#[test]
+fn every_summary_total_agrees_with_its_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let (trends, alarms) = month(dir.path());
+    let inputs = Inputs { trends: &trends, alarms: Some(&alarms), tz: tz(), services: vec!["portal".into()] };
+    let r = build(&inputs, &parse_period("2026-10", &tz()).unwrap(), None, at(31, 0, 0) + 3 * 86_400).unwrap();
+    let s = &r.summary;
+    assert_eq!(s.hosts, r.hosts.len());
+    assert_eq!(s.hosts, r.sites.iter().map(|x| x.hosts).sum::<usize>());
+    assert_eq!(s.minutes_on_battery, 52.0);
+    assert_eq!(s.minutes_on_battery, r.sites.iter().map(|x| x.minutes_on_battery).sum::<f64>());
+    for site in &r.sites {
+        let ups: Vec<&UpsRow> = r.ups.iter().filter(|u| u.site == site.site).collect();
+        let longest = ups.iter().map(|u| u.minutes_on_battery).fold(0.0, f64::max);
+        let sum: f64 = ups.iter().map(|u| u.minutes_on_battery).sum();
+        assert!(site.minutes_on_battery >= longest && site.minutes_on_battery <= sum, "{site:?}");
+    }
+    for u in &r.ups {
+        let days: f64 = u.daily_battery_minutes.iter().flatten().sum();
+        assert_eq!(round1(days), u.minutes_on_battery, "the chart's days add up to the table");
+    }
+    assert_eq!(s.feed_outages, r.feeds.iter().map(|f| f.outages).sum::<usize>());
+    assert_eq!(s.incidents, r.incidents.len());
+    assert_eq!(s.disks_full_within_60_days, r.act_first.iter().filter(|a| a.what == "disk").count());
+    let (ok, days) = r.backups.iter().fold((0, 0), |(o, d), b| (o + b.success_days, d + b.days));
+    assert_eq!(s.backup_success_pct, Some(round1(100.0 * ok as f64 / days as f64)));
+    let hav: Vec<f64> = r.hosts.iter().filter_map(|h| h.availability_pct).collect();
+    assert_eq!(s.host_availability_pct, Some(round3(hav.iter().sum::<f64>() / hav.len() as f64)));
+    let pav = r.sites.iter().filter_map(|x| x.power_availability_pct).fold(f64::INFINITY, f64::min);
+    assert_eq!(s.power_availability_pct, Some(pav));
+    // The HTML shows the same figures as the JSON.
+    let html = render::html(&r, i18n::Lang::Vi);
+    assert!(html.contains("Số phút chạy bằng ắc quy<b class=\"bad\">52,0</b>"), "{html}");
+}
+
+/// Part 3 of issue 15: at first start the collector emailed the month before
+/// it was installed, with service availability "100".
+#[test]
+fn a_period_before_dcwatch_ran_covers_nothing_and_is_not_sent() {
+    use crate::ingest::lines::ObsValue::Num;
+    // Data from 2 November on; October's report.
+    let obs = (0..120)
+        .map(|m| {
+            point(
+                "dcwatch_agent",
+                &[("site", "hn"), ("host", "web1")],
+                vec![("uptime_s", Num(1.0))],
+                at(31, 0, 0) + 2 * 86_400 + m * 60,
+            )
+        })
+        .collect();
+    let r = report_with(obs, &[], "2026-10", at(31, 0, 0) + 3 * 86_400);
+    assert_eq!(r.coverage_pct, 0.0);
+    assert_eq!(r.services[0].availability_pct, None, "no data: no availability, not 100");
+    assert!(r.sites.is_empty(), "no site was heard from in October: no hours without data");
+    assert!(!schedule::covers_enough(r.coverage_pct, 50.0));
+    // The generated October: 738 of 744 hours.
+    let dir = tempfile::tempdir().unwrap();
+    let (trends, alarms) = month(dir.path());
+    let inputs = Inputs { trends: &trends, alarms: Some(&alarms), tz: tz(), services: Vec::new() };
+    let oct = build(&inputs, &parse_period("2026-10", &tz()).unwrap(), None, at(31, 0, 0) + 3 * 86_400).unwrap();
+    assert_eq!(oct.coverage_pct, 99.2);
+    assert!(schedule::covers_enough(oct.coverage_pct, 50.0));
 }

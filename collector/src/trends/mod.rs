@@ -69,7 +69,10 @@ fn kept(o: &Observation) -> Option<(String, &'static [(&'static str, bool)])> {
         "host_cpu" if tag("cpu") == "total" => (String::new(), &[("usage_pct", true)]),
         // What the report reads, no more: a server-year is thousands of rows per field.
         "host_mem" => (String::new(), &[("used_pct", true)]),
-        "host_disk" => (format!("mount={}", tag("mount")), &[("used_bytes", false), ("total_bytes", false)]),
+        // `free_bytes` is df's Avail: used / (used + free) is df's Use%.
+        "host_disk" => {
+            (format!("mount={}", tag("mount")), &[("used_bytes", false), ("free_bytes", false), ("total_bytes", false)])
+        }
         "host_net" => (format!("iface={}", tag("iface")), &[("rx_bytes_per_s", true), ("tx_bytes_per_s", true)]),
         "ups" => (
             format!("device={}", tag("device")),
@@ -116,10 +119,14 @@ pub struct Agg {
     pub max: f64,
     pub sum: f64,
     pub sketch: Option<Sketch>,
+    /// Unix seconds of the hour's first and last sample (None: an hour
+    /// written before they were kept).
+    pub first_s: Option<i64>,
+    pub last_s: Option<i64>,
 }
 
 impl Agg {
-    fn add(&mut self, x: f64, sketch: bool) {
+    fn add(&mut self, x: f64, ts_s: i64, sketch: bool) {
         if self.n == 0 {
             self.min = x;
             self.max = x;
@@ -127,6 +134,8 @@ impl Agg {
             self.min = self.min.min(x);
             self.max = self.max.max(x);
         }
+        self.first_s = Some(self.first_s.map_or(ts_s, |f| f.min(ts_s)));
+        self.last_s = Some(self.last_s.map_or(ts_s, |l| l.max(ts_s)));
         self.n += 1;
         self.sum += x;
         if sketch {
@@ -141,9 +150,13 @@ impl Agg {
         if self.n == 0 {
             self.min = o.min;
             self.max = o.max;
+            (self.first_s, self.last_s) = (o.first_s, o.last_s);
         } else {
             self.min = self.min.min(o.min);
             self.max = self.max.max(o.max);
+            // An hour without times (written before they were kept) stays without.
+            self.first_s = self.first_s.zip(o.first_s).map(|(a, b)| a.min(b));
+            self.last_s = self.last_s.zip(o.last_s).map(|(a, b)| a.max(b));
         }
         self.n += o.n;
         self.sum += o.sum;
@@ -154,6 +167,21 @@ impl Agg {
 
     pub fn avg(&self) -> Option<f64> {
         (self.n > 0).then(|| self.sum / self.n as f64)
+    }
+
+    /// Seconds of the hour its samples stand for: the span from the first
+    /// to the last sample plus one sampling interval (estimated as the span
+    /// over `n − 1`), so `n` samples every `i` seconds stand for `n × i`.
+    /// One sample alone, or an hour written before sample times were kept,
+    /// stands for `fallback_s`.
+    pub fn observed_secs(&self, fallback_s: f64) -> f64 {
+        match (self.first_s, self.last_s) {
+            (Some(f), Some(l)) if self.n >= 2 && l > f => {
+                let span = (l - f) as f64;
+                (span + span / (self.n - 1) as f64).min(3600.0)
+            }
+            _ => fallback_s,
+        }
     }
 }
 
@@ -166,7 +194,8 @@ CREATE TABLE IF NOT EXISTS series (
 );
 CREATE TABLE IF NOT EXISTS hourly (
     series INTEGER NOT NULL, hour INTEGER NOT NULL, n INTEGER NOT NULL, min REAL NOT NULL,
-    max REAL NOT NULL, sum REAL NOT NULL, sketch BLOB, PRIMARY KEY (series, hour)
+    max REAL NOT NULL, sum REAL NOT NULL, sketch BLOB, first_s INTEGER, last_s INTEGER,
+    PRIMARY KEY (series, hour)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS reports_sent (
     schedule TEXT NOT NULL, period TEXT NOT NULL, sent_ms INTEGER NOT NULL, PRIMARY KEY (schedule, period)
@@ -188,6 +217,7 @@ impl Trends {
         }
         let conn = Connection::open(&cfg.db).map_err(|e| format!("{}: {e}", cfg.db.display()))?;
         conn.execute_batch(SCHEMA).map_err(|e| format!("{}: {e}", cfg.db.display()))?;
+        add_sample_times(&conn).map_err(|e| format!("{}: {e}", cfg.db.display()))?;
         Ok(Trends {
             cfg,
             conn: Mutex::new(conn),
@@ -207,6 +237,7 @@ impl Trends {
         for o in obs {
             let Some((key, fields)) = kept(o) else { continue };
             let hour = o.ts.div_euclid(3_600_000_000_000);
+            let ts_s = o.ts.div_euclid(1_000_000_000);
             let site = o.tag("site").unwrap_or("").to_string();
             let host = o.tag("host").unwrap_or("").to_string();
             for (f, sketch) in fields {
@@ -233,7 +264,7 @@ impl Trends {
                     host: host.clone(),
                     key: key.clone(),
                 };
-                pending.entry((k, hour)).or_default().add(x, *sketch);
+                pending.entry((k, hour)).or_default().add(x, ts_s, *sketch);
             }
         }
     }
@@ -270,8 +301,19 @@ impl Trends {
             let mut row = read_row(&tx, id, *hour)?.unwrap_or_default();
             row.merge(delta);
             tx.execute(
-                "INSERT OR REPLACE INTO hourly (series, hour, n, min, max, sum, sketch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![id, hour, row.n as i64, row.min, row.max, row.sum, row.sketch.as_ref().map(Sketch::encode)],
+                "INSERT OR REPLACE INTO hourly (series, hour, n, min, max, sum, sketch, first_s, last_s) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    id,
+                    hour,
+                    row.n as i64,
+                    row.min,
+                    row.max,
+                    row.sum,
+                    row.sketch.as_ref().map(Sketch::encode),
+                    row.first_s,
+                    row.last_s
+                ],
             )
             .map_err(|e| e.to_string())?;
         }
@@ -321,7 +363,8 @@ pub fn read(
 ) -> Result<Vec<SeriesHours>, String> {
     let mut st = conn
         .prepare(
-            "SELECT s.site, s.host, s.key, h.hour, h.n, h.min, h.max, h.sum, h.sketch FROM series s JOIN hourly h \
+            "SELECT s.site, s.host, s.key, h.hour, h.n, h.min, h.max, h.sum, h.sketch, h.first_s, h.last_s \
+             FROM series s JOIN hourly h \
              ON h.series = s.id WHERE s.measurement = ?1 AND s.field = ?2 AND (?3 IS NULL OR s.site = ?3) \
              AND h.hour >= ?4 AND h.hour < ?5 ORDER BY s.site, s.host, s.key, h.hour",
         )
@@ -338,6 +381,8 @@ pub fn read(
                     max: r.get(6)?,
                     sum: r.get(7)?,
                     sketch: blob.and_then(|b| Sketch::decode(&b).ok()),
+                    first_s: r.get(9)?,
+                    last_s: r.get(10)?,
                 },
             ))
         })
@@ -360,6 +405,65 @@ pub fn read(
     Ok(out)
 }
 
+/// A database made before the hours kept their first and last sample's
+/// time gets the two columns (empty for its old hours).
+fn add_sample_times(conn: &Connection) -> rusqlite::Result<()> {
+    let has: bool =
+        conn.query_row("SELECT COUNT(*) FROM pragma_table_info('hourly') WHERE name = 'first_s'", [], |r| {
+            r.get::<_, i64>(0).map(|n| n > 0)
+        })?;
+    if !has {
+        conn.execute_batch(
+            "ALTER TABLE hourly ADD COLUMN first_s INTEGER; ALTER TABLE hourly ADD COLUMN last_s INTEGER;",
+        )?;
+    }
+    Ok(())
+}
+
+/// The first hour of data ever kept for `measurement` at `site` (when
+/// dcwatch began hearing from it). Each series' oldest row is found on its
+/// primary key, not by a scan.
+pub fn first_hour(conn: &Connection, measurement: &str, site: &str) -> Result<Option<i64>, String> {
+    conn.query_row(
+        "SELECT MIN((SELECT MIN(h.hour) FROM hourly h WHERE h.series = s.id)) FROM series s \
+         WHERE s.measurement = ?1 AND s.site = ?2",
+        params![measurement, site],
+        |r| r.get::<_, Option<i64>>(0),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The time (Unix seconds) of the newest sample in `[from_hour, to_hour)`
+/// of any series (at `site`, when given); an hour written before sample
+/// times were kept counts as ending at its last second.
+pub fn newest_sample(
+    conn: &Connection,
+    site: Option<&str>,
+    from_hour: i64,
+    to_hour: i64,
+) -> Result<Option<i64>, String> {
+    conn.query_row(
+        "SELECT MAX(COALESCE(h.last_s, h.hour * 3600 + 3599)) FROM hourly h JOIN series s ON h.series = s.id \
+         WHERE (?1 IS NULL OR s.site = ?1) AND h.hour >= ?2 AND h.hour < ?3",
+        params![site, from_hour, to_hour],
+        |r| r.get::<_, Option<i64>>(0),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The hours in `[from_hour, to_hour)` in which any series (at `site`,
+/// when given) has data.
+pub fn hours_with_data(conn: &Connection, site: Option<&str>, from_hour: i64, to_hour: i64) -> Result<u64, String> {
+    conn.query_row(
+        "SELECT COUNT(DISTINCT h.hour) FROM hourly h JOIN series s ON h.series = s.id \
+         WHERE (?1 IS NULL OR s.site = ?1) AND h.hour >= ?2 AND h.hour < ?3",
+        params![site, from_hour, to_hour],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n.max(0) as u64)
+    .map_err(|e| e.to_string())
+}
+
 fn series_id(conn: &Connection, k: &SeriesKey) -> rusqlite::Result<i64> {
     conn.execute(
         "INSERT OR IGNORE INTO series (measurement, field, site, host, key) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -374,7 +478,7 @@ fn series_id(conn: &Connection, k: &SeriesKey) -> rusqlite::Result<i64> {
 
 fn read_row(conn: &Connection, id: i64, hour: i64) -> Result<Option<Agg>, String> {
     conn.query_row(
-        "SELECT n, min, max, sum, sketch FROM hourly WHERE series = ?1 AND hour = ?2",
+        "SELECT n, min, max, sum, sketch, first_s, last_s FROM hourly WHERE series = ?1 AND hour = ?2",
         params![id, hour],
         |r| {
             let blob: Option<Vec<u8>> = r.get(4)?;
@@ -384,6 +488,8 @@ fn read_row(conn: &Connection, id: i64, hour: i64) -> Result<Option<Agg>, String
                 max: r.get(2)?,
                 sum: r.get(3)?,
                 sketch: blob.and_then(|b| Sketch::decode(&b).ok()),
+                first_s: r.get(5)?,
+                last_s: r.get(6)?,
             })
         },
     )

@@ -104,3 +104,46 @@ fn infinite_values_are_left_out_and_the_flush_still_works() {
     let got = read(&t.conn(), "host_mem", "used_pct", None, 0, i64::MAX, By::Hour).unwrap();
     assert_eq!((got[0].1[0].1.n, got[0].1[0].1.sum), (1, 40.0));
 }
+
+#[test]
+fn an_hour_keeps_its_first_and_last_sample_time_across_flushes() {
+    let d = tempfile::tempdir().unwrap();
+    let t = open(d.path());
+    let ups = |on: bool, ts: i64| {
+        obs("ups", &[("site", "hn"), ("device", "ups1")], &[("on_battery", ObsValue::Bool(on))], ts)
+    };
+    t.observe(&[ups(false, T0 + 600), ups(true, T0 + 602)]);
+    t.flush(T0 * 1_000_000_000).unwrap();
+    // A later flush, and a point replayed late that is older than both.
+    t.observe(&[ups(true, T0 + 690), ups(false, T0 + 500)]);
+    t.flush((T0 + 700) * 1_000_000_000).unwrap();
+    let got = read(&t.conn(), "ups", "on_battery", None, T0 / H, T0 / H + 1, By::Hour).unwrap();
+    let a = &got[0].1[0].1;
+    assert_eq!((a.n, a.first_s, a.last_s), (4, Some(T0 + 500), Some(T0 + 690)));
+    // 4 samples over 190 s: one every 63⅓ s, standing for 253⅓ s.
+    assert_eq!(a.observed_secs(0.0), 190.0 + 190.0 / 3.0);
+}
+
+#[test]
+fn a_database_from_before_sample_times_gets_the_columns_and_keeps_its_hours() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("trends.db");
+    {
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE series (id INTEGER PRIMARY KEY, measurement TEXT NOT NULL, field TEXT NOT NULL, \
+             site TEXT NOT NULL, host TEXT NOT NULL, key TEXT NOT NULL, UNIQUE (measurement, field, site, host, key));
+             CREATE TABLE hourly (series INTEGER NOT NULL, hour INTEGER NOT NULL, n INTEGER NOT NULL, \
+             min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL, sketch BLOB, PRIMARY KEY (series, hour)) WITHOUT ROWID;
+             INSERT INTO series VALUES (1, 'ups', 'on_battery', 'hn', '', 'device=ups1');",
+        )
+        .unwrap();
+        c.execute("INSERT INTO hourly VALUES (1, ?1, 60, 0, 1, 30, NULL)", params![T0 / H]).unwrap();
+    }
+    let t = open(d.path());
+    let got = read(&t.conn(), "ups", "on_battery", None, T0 / H, T0 / H + 1, By::Hour).unwrap();
+    let a = &got[0].1[0].1;
+    assert_eq!((a.n, a.sum, a.first_s, a.last_s), (60, 30.0, None, None));
+    assert_eq!(first_hour(&t.conn(), "ups", "hn").unwrap(), Some(T0 / H));
+    assert_eq!(newest_sample(&t.conn(), None, T0 / H, T0 / H + 1).unwrap(), Some(T0 + 3599));
+}
