@@ -884,6 +884,20 @@ mod tests {
         );
     }
 
+    /// Regression: a source's fields are buffered (by `type`), and a wrong
+    /// type in one was reported at the list item as "expected u32, found a map".
+    #[test]
+    fn a_wrong_type_inside_a_source_is_named_at_its_value() {
+        let problems = parse(
+            "agent:\n  site: hn\noutput:\n  url: http://x\nsources:\n  - type: snmp\n    max_repetitions: many\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            messages_at(&problems),
+            vec![(Some((7, 22)), "sources[0].max_repetitions: expected a whole number, found `many`")]
+        );
+    }
+
     #[test]
     fn an_empty_output_token_is_refused_at_its_key() {
         let problems = parse("agent:\n  site: hn\noutput:\n  url: http://x\n  token: ''\n").unwrap_err();

@@ -160,6 +160,16 @@ fn yaml_problem(e: &serde_saphyr::Error, positions: &positions::Positions) -> Pr
                     at = node.value;
                 }
             }
+            if let Some(text) = unexpected_scalar(&message)
+                && let Some(map) = positions.container_at(at)
+                && let Some((_, node)) =
+                    positions.descendants(map).into_iter().find(|(_, n)| n.scalar.as_deref() == Some(text))
+            {
+                // An internally tagged enum (`sources[0]`, by `type`) is
+                // buffered before its fields are read, and serde-saphyr puts
+                // their errors at the item: the value is found by its text.
+                at = node.value;
+            }
             let message = match positions.at_value(at) {
                 Some((path, found)) => in_words(&message, path, found).unwrap_or(message),
                 None => message,
@@ -168,6 +178,17 @@ fn yaml_problem(e: &serde_saphyr::Error, positions: &positions::Positions) -> Pr
         }
         _ => Problem::general(message),
     }
+}
+
+/// The value serde names in `invalid type: string "many", expected u32`.
+fn unexpected_scalar(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("invalid type: ").or_else(|| message.strip_prefix("invalid value: "))?;
+    let (unexpected, _) = rest.rsplit_once(", expected ")?;
+    if let Some(s) = unexpected.strip_prefix("string \"") {
+        return s.strip_suffix('"');
+    }
+    let (_, quoted) = unexpected.split_once(" `")?;
+    quoted.strip_suffix('`')
 }
 
 /// A type error in words, naming its key: `agent.max_gap: expected a whole
@@ -197,7 +218,17 @@ fn in_words(message: &str, path: &str, found: &str) -> Option<String> {
             // serde's own words: `invalid type: string "ten", expected a duration …`.
             let rest = m.strip_prefix("invalid type: ").or_else(|| m.strip_prefix("invalid value: "))?;
             let (_, expected) = rest.rsplit_once(", expected ")?;
-            expected.to_string()
+            match expected {
+                "u8" => whole(" from 0 to 255"),
+                "u16" => whole(" from 0 to 65535"),
+                "u32" | "u64" | "u128" | "usize" => whole(""),
+                "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => format!("a whole number{unit} (may be negative)"),
+                "f32" | "f64" => "a number".into(),
+                "a boolean" => "true or false".into(),
+                "a string" => "text".into(),
+                "a sequence" => "a list".into(),
+                e => e.to_string(),
+            }
         }
     };
     Some(format!("{path}: expected {expected}, found {found}"))

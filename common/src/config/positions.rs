@@ -173,6 +173,20 @@ impl Positions {
         out
     }
 
+    /// Every value below `parent` ("" for the root), in file order.
+    pub fn descendants(&self, parent: &str) -> Vec<(&str, &Node)> {
+        let mut out: Vec<(&str, &Node)> = self
+            .by_path
+            .iter()
+            .filter(|(path, _)| {
+                parent.is_empty() || path.strip_prefix(parent).is_some_and(|r| r.starts_with(['.', '[']))
+            })
+            .map(|(path, node)| (path.as_str(), node))
+            .collect();
+        out.sort_by_key(|(_, n)| n.value);
+        out
+    }
+
     /// Where `path` is written, or else the nearest enclosing key that is
     /// (a default left out is reported at the section that would hold it).
     pub fn nearest(&self, path: &str) -> Option<(u64, u64)> {
