@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use dcwatch_common::config::{Problem, Validate};
+use dcwatch_common::config::{Problem, Validate, duration};
 use dcwatch_common::forward::ForwarderSettings;
 use dcwatch_common::write::{Flavour, WriterSettings};
 use serde::Deserialize;
@@ -40,7 +40,7 @@ pub struct QueueConfig {
     #[serde(default = "default_queue_bytes")]
     pub max_bytes: u64,
     /// Points older than this are dropped and counted. Defaults to 604800 (7 days).
-    #[serde(default = "dcwatch_common::config::defaults::max_age_secs")]
+    #[serde(default = "dcwatch_common::config::defaults::max_age_secs", deserialize_with = "duration::secs")]
     pub max_age_secs: u64,
     /// Size of one queue file. Defaults to 8388608 (8 MiB).
     #[serde(default = "default_segment_bytes")]
@@ -53,7 +53,7 @@ pub struct QueueConfig {
     pub when_full: dcwatch_common::spool::WhenFull,
     /// `drop_oldest` never drops points queued less than this long ago; new
     /// points are lost instead. Defaults to 3600 (1 hour).
-    #[serde(default = "dcwatch_common::config::defaults::drop_min_age_secs")]
+    #[serde(default = "dcwatch_common::config::defaults::drop_min_age_secs", deserialize_with = "duration::secs")]
     pub drop_min_age_secs: u64,
 }
 
@@ -106,14 +106,14 @@ pub struct AgentSection {
     #[serde(default)]
     pub host: Option<String>,
     /// Heartbeat interval, and the default interval of sources. Defaults to 10.
-    #[serde(default = "default_interval")]
+    #[serde(default = "default_interval", deserialize_with = "duration::secs")]
     pub interval_secs: u64,
     /// Log level (error, warn, info, debug, trace). Defaults to info; `RUST_LOG` wins.
     #[serde(default = "default_log_level")]
     pub log_level: String,
     /// Longest a stop (SIGTERM) or reload waits for a batch in flight; what
     /// is not sent stays queued. Defaults to 10.
-    #[serde(default = "dcwatch_common::config::defaults::shutdown_timeout_secs")]
+    #[serde(default = "dcwatch_common::config::defaults::shutdown_timeout_secs", deserialize_with = "duration::secs")]
     pub shutdown_timeout_secs: u64,
 }
 
@@ -139,13 +139,13 @@ pub struct OutputConfig {
     #[serde(default = "dcwatch_common::config::defaults::batch_max_lines")]
     pub batch_max_lines: u64,
     /// Longest a point waits before it is sent. Defaults to 1000.
-    #[serde(default = "dcwatch_common::config::defaults::flush_interval_ms")]
+    #[serde(default = "dcwatch_common::config::defaults::flush_interval_ms", deserialize_with = "duration::ms")]
     pub flush_interval_ms: u64,
     /// Request timeout. Defaults to 10000.
-    #[serde(default = "dcwatch_common::config::defaults::timeout_ms")]
+    #[serde(default = "dcwatch_common::config::defaults::timeout_ms", deserialize_with = "duration::ms")]
     pub timeout_ms: u64,
     /// Longest wait between retries. Defaults to 60.
-    #[serde(default = "default_backoff")]
+    #[serde(default = "default_backoff", deserialize_with = "duration::secs")]
     pub max_backoff_secs: u64,
     /// PEM file of the CA that signed the collector's certificate (HTTPS).
     /// Defaults to the system's trusted roots.
@@ -182,14 +182,14 @@ pub enum SourceConfig {
 pub struct BackupConfig {
     /// Every job is reported this often (its age goes on counting), and
     /// folders and status files are rescanned. Defaults to 60.
-    #[serde(default = "default_backup_interval")]
+    #[serde(default = "default_backup_interval", deserialize_with = "duration::secs")]
     pub interval_secs: u64,
     /// restic and borg repositories are read this often (and when their
     /// local repository changes). Defaults to 900.
-    #[serde(default = "default_tool_interval")]
+    #[serde(default = "default_tool_interval", deserialize_with = "duration::secs")]
     pub tool_interval_secs: u64,
     /// Longest a restic or borg command may run; it is then killed. Defaults to 120.
-    #[serde(default = "default_tool_timeout")]
+    #[serde(default = "default_tool_timeout", deserialize_with = "duration::secs")]
     pub timeout_secs: u64,
     /// Watch folders, status files and local repositories for changes
     /// (inotify), so a finished backup is reported within seconds. The
@@ -198,7 +198,7 @@ pub struct BackupConfig {
     #[serde(default = "dcwatch_common::config::defaults::yes")]
     pub watch: bool,
     /// After a change is seen, wait this long for more before rescanning. Defaults to 1000.
-    #[serde(default = "default_debounce")]
+    #[serde(default = "default_debounce", deserialize_with = "duration::ms")]
     pub debounce_ms: u64,
     /// Where the last successful backup of each job is remembered across
     /// restarts. Defaults to `backup-state.json` beside the queue directory.
@@ -253,13 +253,13 @@ pub struct BackupJob {
     /// being written (`running`), not yet a backup; it is looked at again
     /// when it has settled. 0 for writers that rename a finished file into
     /// place. Defaults to 60.
-    #[serde(default = "default_settle")]
+    #[serde(default = "default_settle", deserialize_with = "duration::secs")]
     pub settle_secs: u64,
     /// Rescan interval of this job. Defaults to the source's.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "duration::opt_secs")]
     pub interval_secs: Option<u64>,
     /// restic and borg: timeout of this job's commands. Defaults to the source's.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "duration::opt_secs")]
     pub timeout_secs: Option<u64>,
 }
 
@@ -288,10 +288,10 @@ impl BackupKind {
 #[serde(deny_unknown_fields)]
 pub struct ModbusConfig {
     /// Default polling interval of the devices. Defaults to 10.
-    #[serde(default = "default_interval")]
+    #[serde(default = "default_interval", deserialize_with = "duration::secs")]
     pub interval_secs: u64,
     /// Default wait for one reply (and for a connection). Defaults to 1000.
-    #[serde(default = "default_modbus_timeout")]
+    #[serde(default = "default_modbus_timeout", deserialize_with = "duration::ms")]
     pub timeout_ms: u64,
     /// Registers between two fields that one read may span rather than
     /// making two reads. Defaults to 16.
@@ -351,9 +351,9 @@ pub struct ModbusDevice {
     /// for a device that answers only single-value reads. Defaults to true.
     #[serde(default = "dcwatch_common::config::defaults::yes")]
     pub merge_reads: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "duration::opt_secs")]
     pub interval_secs: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "duration::opt_ms")]
     pub timeout_ms: Option<u64>,
 }
 
@@ -371,10 +371,10 @@ pub enum ModbusTransport {
 #[serde(deny_unknown_fields)]
 pub struct SnmpConfig {
     /// Default polling interval of the devices. Defaults to 10.
-    #[serde(default = "default_interval")]
+    #[serde(default = "default_interval", deserialize_with = "duration::secs")]
     pub interval_secs: u64,
     /// Default wait for one reply. Defaults to 2000.
-    #[serde(default = "default_snmp_timeout")]
+    #[serde(default = "default_snmp_timeout", deserialize_with = "duration::ms")]
     pub timeout_ms: u64,
     /// Default number of resends after a timeout. Defaults to 1.
     #[serde(default = "default_snmp_retries")]
@@ -429,9 +429,9 @@ pub struct SnmpDevice {
     #[serde(default)]
     pub priv_password: Option<String>,
     /// Polling interval of this device. Defaults to the source's.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "duration::opt_secs")]
     pub interval_secs: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "duration::opt_ms")]
     pub timeout_ms: Option<u64>,
     #[serde(default)]
     pub retries: Option<u32>,
@@ -489,7 +489,7 @@ pub struct TrapUser {
 #[serde(deny_unknown_fields)]
 pub struct HostConfig {
     /// Polling interval. Defaults to `agent.interval_secs`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "duration::opt_secs")]
     pub interval_secs: Option<u64>,
     /// systemd units whose state is reported (`host_service`), e.g. `nginx.service`.
     #[serde(default)]
@@ -635,10 +635,42 @@ impl Validate for AgentConfig {
                 }
             }
         }
+        self.check_devices_unique(p);
+        if self.output.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            p.push(Problem::general(
+                "output.token: is empty (an unset ${VARIABLE}?); leave it out if the target needs no token",
+            ));
+        }
     }
 }
 
 impl AgentConfig {
+    /// The `device` tag names one device: two sources (SNMP and Modbus, or
+    /// two of one kind) polling devices of the same name would mix their
+    /// points. Names within one source are checked by the source.
+    fn check_devices_unique(&self, p: &mut Vec<Problem>) {
+        let mut first: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for (i, s) in self.sources.iter().enumerate() {
+            let names: Vec<&str> = match s {
+                SourceConfig::Snmp(c) => c.devices.iter().map(|d| d.name.as_str()).collect(),
+                SourceConfig::Modbus(c) => c.devices.iter().map(|d| d.name.as_str()).collect(),
+                _ => continue,
+            };
+            for (j, name) in names.into_iter().enumerate() {
+                match first.get(name) {
+                    Some(&k) if k != i => p.push(Problem::general(format!(
+                        "sources[{i}].devices[{j}].name: `{name}` is also the name of a device of sources[{k}]; \
+                         each device needs a name of its own (tag `device`)"
+                    ))),
+                    Some(_) => {}
+                    None => {
+                        first.insert(name, i);
+                    }
+                }
+            }
+        }
+    }
+
     pub fn host_name(&self) -> String {
         self.agent.host.clone().unwrap_or_else(hostname)
     }
@@ -811,6 +843,70 @@ mod tests {
                 "output: url `ftp://x` must start with http:// or https://",
                 "sources[0].interval_secs: must be at least 1",
             ]
+        );
+    }
+
+    fn messages_at(problems: &[Problem]) -> Vec<(Option<(u64, u64)>, &str)> {
+        problems.iter().map(|p| (p.position, p.message.as_str())).collect()
+    }
+
+    #[test]
+    fn durations_are_read_in_the_forms_people_write_and_stay_numbers() {
+        let c = parse(
+            "agent:\n  site: hn\n  interval_secs: 30s\n  shutdown_timeout_secs: 1m\noutput:\n  url: http://x\n  \
+             timeout_ms: 2s\n  flush_interval_ms: 500ms\n  max_backoff_secs: 90\nqueue:\n  max_age_secs: 7d\n  \
+             drop_min_age_secs: 1h30m\nsources:\n  - type: host\n    interval_secs: 5m\n",
+        )
+        .unwrap();
+        assert_eq!((c.agent.interval_secs, c.agent.shutdown_timeout_secs), (30, 60));
+        assert_eq!((c.output.timeout_ms, c.output.flush_interval_ms, c.output.max_backoff_secs), (2000, 500, 90));
+        assert_eq!((c.queue.max_age_secs, c.queue.drop_min_age_secs), (604_800, 5400));
+        let SourceConfig::Host(h) = &c.sources[0] else { panic!("not a host source") };
+        assert_eq!(h.interval_secs, Some(300));
+    }
+
+    #[test]
+    fn a_device_name_used_by_two_sources_is_refused_at_the_later_one() {
+        let problems = parse(
+            "agent:\n  site: hn\noutput:\n  url: http://x\nsources:\n  - type: snmp\n    devices:\n      \
+             - {name: ups1, address: 10.0.0.1, profile: ups-mib}\n  - type: modbus\n    devices:\n      \
+             - {name: meter-a, address: 10.0.0.2, profile: sdm630}\n      \
+             - {name: ups1, address: 10.0.0.3, profile: sdm630}\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            messages_at(&problems),
+            vec![(
+                Some((12, 10)),
+                "sources[1].devices[1].name: `ups1` is also the name of a device of sources[0]; \
+                 each device needs a name of its own (tag `device`)"
+            )]
+        );
+    }
+
+    /// Regression: a source's fields are buffered (by `type`), and a wrong
+    /// type in one was reported at the list item as "expected u32, found a map".
+    #[test]
+    fn a_wrong_type_inside_a_source_is_named_at_its_value() {
+        let problems = parse(
+            "agent:\n  site: hn\noutput:\n  url: http://x\nsources:\n  - type: snmp\n    max_repetitions: many\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            messages_at(&problems),
+            vec![(Some((7, 22)), "sources[0].max_repetitions: expected a whole number, found `many`")]
+        );
+    }
+
+    #[test]
+    fn an_empty_output_token_is_refused_at_its_key() {
+        let problems = parse("agent:\n  site: hn\noutput:\n  url: http://x\n  token: ''\n").unwrap_err();
+        assert_eq!(
+            messages_at(&problems),
+            vec![(
+                Some((5, 3)),
+                "output.token: is empty (an unset ${VARIABLE}?); leave it out if the target needs no token"
+            )]
         );
     }
 }

@@ -42,10 +42,28 @@ fn an_unknown_key_names_file_line_and_column() {
 }
 
 #[test]
-fn a_wrong_type_names_file_line_and_column() {
+fn a_wrong_type_names_file_line_and_column_the_key_and_the_kind_in_words() {
     let (code, _, stderr) = validate("agent:\n  site: hn\n  interval_secs: often\noutput:\n  url: http://x\n", &[]);
     assert_eq!(code, 2);
-    assert!(stderr.starts_with("dcwatch-agent: invalid configuration:\nFILE:3:18: "), "{stderr}");
+    assert_eq!(
+        stderr,
+        "dcwatch-agent: invalid configuration:\nFILE:3:18: agent.interval_secs: expected a duration such as 30s, 5m, \
+         1h30m or a number of seconds, found `often`\n"
+    );
+    let (code, _, stderr) = validate("agent:\n  site: hn\noutput:\n  url: http://x\n  gzip: sometimes\n", &[]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr,
+        "dcwatch-agent: invalid configuration:\nFILE:5:9: output.gzip: expected true or false, found `sometimes`\n"
+    );
+}
+
+#[test]
+fn durations_are_accepted_in_the_forms_people_write() {
+    let yaml = "agent:\n  site: hn\n  interval_secs: 30s\n  shutdown_timeout_secs: 1m\noutput:\n  url: http://x\n  \
+                timeout_ms: 2s\nqueue:\n  max_age_secs: 7d\n  drop_min_age_secs: 1h30m\n";
+    let (code, stdout, stderr) = validate(yaml, &[]);
+    assert_eq!((code, stderr.as_str()), (0, ""), "{stdout}");
 }
 
 #[test]
@@ -324,6 +342,6 @@ fn a_password_in_the_output_url_is_in_no_log_line_or_message() {
     assert_eq!(code, 2);
     assert_eq!(
         stderr,
-        "dcwatch-agent: invalid configuration:\nFILE: output: url `ftp://collector:8428/` must start with http:// or https://\n"
+        "dcwatch-agent: invalid configuration:\nFILE:3:1: output: url `ftp://collector:8428/` must start with http:// or https://\n"
     );
 }

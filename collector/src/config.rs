@@ -3,12 +3,12 @@
 //! See `configs/collector.yaml` for a commented example and
 //! `docs/configuration.md` for the reference.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use dcwatch_common::config::{Problem, Validate};
+use dcwatch_common::config::{Problem, Validate, duration};
 use dcwatch_common::forward::ForwarderSettings;
 use dcwatch_common::write::{Flavour, WriterSettings};
 use serde::Deserialize;
@@ -128,7 +128,7 @@ pub struct ListenConfig {
     #[serde(default)]
     pub tls: Option<TlsConfig>,
     /// Longest a shutdown waits for open requests. Defaults to 10.
-    #[serde(default = "dcwatch_common::config::defaults::shutdown_timeout_secs")]
+    #[serde(default = "dcwatch_common::config::defaults::shutdown_timeout_secs", deserialize_with = "duration::secs")]
     pub shutdown_timeout_secs: u64,
     /// Connections open at once. A new one past it closes an idle one
     /// (first one that has not used a valid token); refused only when every
@@ -137,15 +137,15 @@ pub struct ListenConfig {
     pub max_connections: usize,
     /// A new connection (TCP, TLS handshake, HTTP/1 or HTTP/2) must send its
     /// first request within this many s, or it is closed. Defaults to 10.
-    #[serde(default = "default_first_request_timeout")]
+    #[serde(default = "default_first_request_timeout", deserialize_with = "duration::secs")]
     pub first_request_timeout_secs: u64,
     /// A connection with no request in progress for this many s is closed
     /// (HTTP/1 and HTTP/2). Defaults to 30.
-    #[serde(default = "default_idle_timeout")]
+    #[serde(default = "default_idle_timeout", deserialize_with = "duration::secs")]
     pub idle_timeout_secs: u64,
     /// A request still in progress after this many s is answered 503 and its
     /// connection closed; more than `ingest.read_timeout_secs`. Defaults to 60.
-    #[serde(default = "default_request_timeout")]
+    #[serde(default = "default_request_timeout", deserialize_with = "duration::secs")]
     pub request_timeout_secs: u64,
 }
 
@@ -198,7 +198,7 @@ pub struct SpoolConfig {
     /// With `when_full: drop_oldest`, points older than this are dropped
     /// (counted per sink) even if a sink never took them; with `refuse` it
     /// drops nothing unsent. Defaults to 604800 (7 days).
-    #[serde(default = "dcwatch_common::config::defaults::max_age_secs")]
+    #[serde(default = "dcwatch_common::config::defaults::max_age_secs", deserialize_with = "duration::secs")]
     pub max_age_secs: u64,
     /// Size of one spool file. Defaults to 67108864 (64 MiB).
     #[serde(default = "default_spool_segment")]
@@ -211,7 +211,7 @@ pub struct SpoolConfig {
     pub when_full: dcwatch_common::spool::WhenFull,
     /// `drop_oldest` never deletes points accepted less than this long ago;
     /// writes are refused instead. Defaults to 3600 (1 hour).
-    #[serde(default = "dcwatch_common::config::defaults::drop_min_age_secs")]
+    #[serde(default = "dcwatch_common::config::defaults::drop_min_age_secs", deserialize_with = "duration::secs")]
     pub drop_min_age_secs: u64,
 }
 
@@ -306,7 +306,7 @@ pub struct IngestConfig {
     /// Longest a client may take to send a request's headers, and then its
     /// body; a slower one gets 408 and its connection closed, so stalled
     /// clients cannot pile up. Defaults to 30.
-    #[serde(default = "default_read_timeout")]
+    #[serde(default = "default_read_timeout", deserialize_with = "duration::secs")]
     pub read_timeout_secs: u64,
     /// Points each token may write per second, with a burst; a write that
     /// finds its token's allowance spent gets 429 and `Retry-After`.
@@ -419,13 +419,13 @@ pub struct SinkConfig {
     #[serde(default = "dcwatch_common::config::defaults::batch_max_lines")]
     pub batch_max_lines: u64,
     /// Longest a point waits before it is sent. Defaults to 1000.
-    #[serde(default = "dcwatch_common::config::defaults::flush_interval_ms")]
+    #[serde(default = "dcwatch_common::config::defaults::flush_interval_ms", deserialize_with = "duration::ms")]
     pub flush_interval_ms: u64,
     /// Request timeout. Defaults to 10000.
-    #[serde(default = "dcwatch_common::config::defaults::timeout_ms")]
+    #[serde(default = "dcwatch_common::config::defaults::timeout_ms", deserialize_with = "duration::ms")]
     pub timeout_ms: u64,
     /// Longest wait between retries. Defaults to 30.
-    #[serde(default = "default_backoff")]
+    #[serde(default = "default_backoff", deserialize_with = "duration::secs")]
     pub max_backoff_secs: u64,
     /// Batches written at once to this sink. Defaults to 4.
     #[serde(default = "default_in_flight")]
@@ -470,6 +470,8 @@ impl Validate for CollectorConfig {
         }
         if let Some(a) = &self.alarms {
             a.check(p);
+            let token_sites: Vec<&str> = self.ingest.tokens.iter().map(|t| t.value.site.as_str()).collect();
+            a.check_sites(&token_sites, p);
         }
         if let Some(t) = &self.trends {
             t.check(p);
@@ -553,6 +555,7 @@ impl Validate for CollectorConfig {
             crate::auth::check_secret(&format!("api.tokens[{i}]"), t.token.as_deref(), t.token_sha256.as_deref(), p);
         }
         self.check_tokens_unique(p);
+        self.check_devices_unique(p);
         if self.api.metrics_require_token && self.api.tokens.is_empty() {
             p.push(Problem::general(
                 "api.metrics_require_token: no api.tokens are configured, so nothing could read /metrics",
@@ -675,6 +678,29 @@ impl CollectorConfig {
                     position: later.position,
                     message: format!("{}: the same token as {}; {what}", later.describe(), first.describe_with_place()),
                 });
+            }
+        }
+    }
+}
+
+impl CollectorConfig {
+    /// A device is polled by one agent: the same device of a site in two
+    /// tokens' `devices` (or twice in one) would let two agents write its
+    /// points, and each alarm would flip with whichever wrote last.
+    fn check_devices_unique(&self, p: &mut Vec<Problem>) {
+        let mut seen: HashMap<(&str, &str), String> = HashMap::new();
+        for (i, t) in self.ingest.tokens.iter().map(|t| &t.value).enumerate() {
+            for (j, d) in t.devices.iter().flatten().enumerate() {
+                let at = format!("ingest.tokens[{i}].devices[{j}]");
+                match seen.get(&(t.site.as_str(), d.as_str())) {
+                    Some(first) => p.push(Problem::general(format!(
+                        "{at}: `{d}` at site `{}` is also {first}; each device is polled by one agent",
+                        t.site
+                    ))),
+                    None => {
+                        seen.insert((&t.site, d), format!("{at} (`{}`)", t.name));
+                    }
+                }
             }
         }
     }
@@ -978,6 +1004,143 @@ mod tests {
             e.to_string(),
             "/x/collector.yaml:4:7: ingest.tokens[1] (`b`): the same token as ingest.tokens[0] (`a`, line 3 column 7); \
              every entry needs a token of its own"
+        );
+    }
+
+    #[test]
+    fn a_site_listed_twice_is_refused_at_the_second_and_so_is_a_site_twice_in_a_service() {
+        let problems = parse(
+            "ingest:\n  allow_anonymous: true\nalarms:\n  db: /tmp/x.db\n  sites:\n    - name: hn\n    - name: hcm\n    \
+             - name: hn\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            messages_at(&problems),
+            vec![(Some((8, 7)), "alarms.sites[2].name: `hn` is also the name of an earlier site; list each site once")]
+        );
+        let problems = parse(
+            "ingest:\n  allow_anonymous: true\nalarms:\n  db: /tmp/x.db\n  services:\n    - name: web\n      \
+             members: {hn: [web01], hn: [web02]}\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            messages_at(&problems),
+            vec![(Some((7, 30)), "alarms.services[0].members.hn: `hn` is written twice in this map; keep one")]
+        );
+    }
+
+    #[test]
+    fn a_service_member_or_backup_at_a_site_not_configured_is_refused_naming_the_sites() {
+        let problems = parse(&format!(
+            "ingest:\n  tokens:\n    - {{name: web01, token: {SECRET}, site: hn}}\nalarms:\n  db: /tmp/x.db\n  \
+             services:\n    - name: web\n      members: {{hn: [web01], hcm: [web02]}}\n"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            messages_at(&problems),
+            vec![(
+                Some((8, 30)),
+                "alarms.services[0] (web).members.hcm: no site `hcm` is configured; \
+                 the sites of alarms.sites and ingest.tokens are: hn"
+            )]
+        );
+        let problems = parse(
+            "ingest:\n  allow_anonymous: true\nalarms:\n  db: /tmp/x.db\n  sites:\n    - name: hn\n    - name: hcm\n  \
+             backups:\n    expected:\n      - {site: hn, host: db1, job: pg}\n      - {site: hnn, host: db1, job: pg}\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            messages_at(&problems),
+            vec![(
+                Some((11, 10)),
+                "alarms.backups.expected[1].site: no site `hnn` is configured; \
+                 the sites of alarms.sites and ingest.tokens are: hcm, hn"
+            )]
+        );
+    }
+
+    #[test]
+    fn an_ingest_token_with_no_token_or_an_empty_one_is_refused_at_its_entry() {
+        let problems = parse(
+            "ingest:\n  tokens:\n    - {name: web01, site: hn}\n    - name: web02\n      site: hn\n      token: ''\n    \
+             - {name: web03, site: hn, token_sha256: ''}\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            messages_at(&problems),
+            vec![
+                (Some((3, 7)), "ingest.tokens[0]: needs token_sha256 (or token)"),
+                (
+                    Some((6, 7)),
+                    "ingest.tokens[1].token: is empty (an unset ${VARIABLE}?); an empty token would let anyone in"
+                ),
+                (
+                    Some((7, 31)),
+                    "ingest.tokens[2].token_sha256: must be 64 hex digits (see `dcwatch-collector hash-token`)"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_route_to_an_unknown_receiver_is_refused_at_the_name_listing_the_receivers() {
+        let problems = parse(
+            "ingest:\n  allow_anonymous: true\nalarms:\n  db: /tmp/x.db\n  receivers:\n    \
+             - {name: noc, webhook: {url: 'http://h/x'}}\n    - {name: boss, webhook: {url: 'http://h/y'}}\n  \
+             routes:\n    - receivers: [noc, nco]\n      escalate_to: [bos]\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            messages_at(&problems),
+            vec![
+                (
+                    Some((9, 24)),
+                    "alarms.routes[0].receivers[1]: no receiver is named `nco`; the receivers are: boss, noc"
+                ),
+                (
+                    Some((10, 21)),
+                    "alarms.routes[0].escalate_to[0]: no receiver is named `bos`; the receivers are: boss, noc"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_device_in_two_poller_tokens_of_one_site_is_refused() {
+        let problems = parse(
+            "ingest:\n  tokens:\n    - {name: pa, token: 0123456789abcdef0, site: hn, poller: true, devices: [ups1]}\n    \
+             - {name: pb, token: 0123456789abcdef1, site: hn, poller: true, devices: [ups2, ups1]}\n    \
+             - {name: pc, token: 0123456789abcdef2, site: hcm, poller: true, devices: [ups1]}\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            messages_at(&problems),
+            vec![(
+                Some((4, 84)),
+                "ingest.tokens[1].devices[1]: `ups1` at site `hn` is also ingest.tokens[0].devices[0] (`pa`); \
+                 each device is polled by one agent"
+            )]
+        );
+    }
+
+    #[test]
+    fn durations_are_read_in_the_forms_people_write() {
+        let c = parse(
+            "listen:\n  idle_timeout_secs: 2m\ningest:\n  allow_anonymous: true\n  read_timeout_secs: 45s\n\
+             alarms:\n  db: /tmp/x.db\n  evaluate_every_ms: 2s\n  repeat_interval_secs: 1h30m\n  \
+             silences:\n    max_duration_secs: 7d\n",
+        )
+        .unwrap();
+        assert_eq!((c.listen.idle_timeout_secs, c.ingest.read_timeout_secs), (120, 45));
+        let a = c.alarms.unwrap();
+        assert_eq!((a.evaluate_every_ms, a.repeat_interval_secs, a.silences.max_duration_secs), (2000, 5400, 604_800));
+        let problems = parse("ingest:\n  allow_anonymous: true\n  read_timeout_secs: 1y\n").unwrap_err();
+        assert_eq!(
+            messages_at(&problems),
+            vec![(
+                Some((3, 22)),
+                "ingest.read_timeout_secs: expected a duration such as 30s, 5m, 1h30m or a number of seconds, found `1y`"
+            )]
         );
     }
 }

@@ -9,6 +9,8 @@
 //! text beforehand finds them all and reports an unset variable or an
 //! unreadable file at its line and column.
 
+pub mod duration;
+mod positions;
 mod substitute;
 
 use std::collections::HashMap;
@@ -38,6 +40,10 @@ impl Problem {
         Problem { position: Some((line, column)), message: message.into() }
     }
 
+    /// A problem found after parsing. When its message starts with the key
+    /// path (`alarms.routes[2].receivers[0]: …`; names in parentheses after a
+    /// list item are skipped), [`parse`] puts it at that key's line and
+    /// column, or at the nearest enclosing key written in the file.
     pub fn general(message: impl Into<String>) -> Self {
         Problem { position: None, message: message.into() }
     }
@@ -112,24 +118,120 @@ pub fn parse<T: DeserializeOwned + Validate>(raw: &str, base: &Path) -> Result<T
     let base_dir = base.parent().unwrap_or(Path::new(".")).to_path_buf();
     let resolved = references(raw, &base_dir)?;
     let secrets = substitute::Secrets { base_dir, resolved };
-    let value: T = serde_saphyr::with_deserializer_from_str(raw, |de| {
+    let value: Result<T, _> = serde_saphyr::with_deserializer_from_str(raw, |de| {
         T::deserialize(substitute::Expand { inner: de, secrets: &secrets })
-    })
-    .map_err(|e| vec![yaml_problem(&e)])?;
+    });
+    let positions = positions::Positions::of(raw);
+    let value = value.map_err(|e| vec![yaml_problem(&e, &positions)])?;
     let mut problems = Vec::new();
     value.validate(&mut problems);
+    for p in problems.iter_mut().filter(|p| p.position.is_none()) {
+        p.position = positions::leading_path(&p.message).and_then(|path| positions.nearest(&path));
+    }
     if problems.is_empty() { Ok(value) } else { Err(problems) }
 }
 
-fn yaml_problem(e: &serde_saphyr::Error) -> Problem {
+fn yaml_problem(e: &serde_saphyr::Error, positions: &positions::Positions) -> Problem {
     // serde-saphyr's Display renders a multi-line snippet; the first line of the
     // plain message is what we want after our own `file:line:col:` prefix.
     let message = e.to_string();
     let message = first_meaningful_line(&message);
+    if let Some(rest) = message.strip_prefix("duplicate mapping key: ")
+        && let Some(loc) = e.location()
+    {
+        // The message goes on about serde-saphyr's options, which are not ours.
+        let key = rest.split(", set DuplicateKeyPolicy").next().unwrap_or(rest);
+        let at = (loc.line(), loc.column());
+        let path = positions.at_key(at).map_or(String::new(), |(path, _)| format!("{path}: "));
+        return Problem::at(at.0, at.1, format!("{path}`{key}` is written twice in this map; keep one"));
+    }
     match e.location() {
-        Some(loc) if loc.line() > 0 => Problem::at(loc.line(), loc.column(), message),
+        Some(loc) if loc.line() > 0 => {
+            let mut at = (loc.line(), loc.column());
+            if message.contains(", expected a duration such as ") {
+                // serde-saphyr puts a visitor's error at the key (or the
+                // enclosing map): the value at fault is the key's, or the
+                // map's first duration key that is no duration.
+                let refused =
+                    |(path, n): &(&str, &positions::Node)| duration::refuses(path, n.scalar.as_deref()) == Some(true);
+                let in_map =
+                    || positions.container_at(at).and_then(|map| positions.children(map).into_iter().find(refused));
+                if let Some((_, node)) = positions.at_key(at).filter(refused).or_else(in_map) {
+                    at = node.value;
+                }
+            }
+            if let Some(text) = unexpected_scalar(&message)
+                && let Some(map) = positions.container_at(at)
+                && let Some((_, node)) =
+                    positions.descendants(map).into_iter().find(|(_, n)| n.scalar.as_deref() == Some(text))
+            {
+                // An internally tagged enum (`sources[0]`, by `type`) is
+                // buffered before its fields are read, and serde-saphyr puts
+                // their errors at the item: the value is found by its text.
+                at = node.value;
+            }
+            let message = match positions.at_value(at) {
+                Some((path, found)) => in_words(&message, path, found).unwrap_or(message),
+                None => message,
+            };
+            Problem::at(at.0, at.1, message)
+        }
         _ => Problem::general(message),
     }
+}
+
+/// The value serde names in `invalid type: string "many", expected u32`.
+fn unexpected_scalar(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("invalid type: ").or_else(|| message.strip_prefix("invalid value: "))?;
+    let (unexpected, _) = rest.rsplit_once(", expected ")?;
+    if let Some(s) = unexpected.strip_prefix("string \"") {
+        return s.strip_suffix('"');
+    }
+    let (_, quoted) = unexpected.split_once(" `")?;
+    quoted.strip_suffix('`')
+}
+
+/// A type error in words, naming its key: `agent.max_gap: expected a whole
+/// number from 0 to 65535, found `lots`` rather than `invalid u16`. None for
+/// the errors that are clear already (unknown field, missing field, …).
+fn in_words(message: &str, path: &str, found: &str) -> Option<String> {
+    let unit = [("_secs", " of seconds"), ("_ms", " of milliseconds"), ("_days", " of days"), ("_bytes", " of bytes")]
+        .iter()
+        .find(|(end, _)| path.ends_with(end))
+        .map_or("", |(_, words)| words);
+    let whole = |range: &str| format!("a whole number{unit}{range}");
+    let expected = match message {
+        "invalid u8" => whole(" from 0 to 255"),
+        "invalid u16" => whole(" from 0 to 65535"),
+        "invalid u32" | "invalid u64" | "invalid u128" | "invalid usize" => whole(""),
+        "invalid i8" | "invalid i16" | "invalid i32" | "invalid i64" | "invalid i128" | "invalid isize" => {
+            format!("a whole number{unit} (may be negative)")
+        }
+        "invalid floating point" => "a number".into(),
+        "invalid boolean" => "true or false".into(),
+        "invalid char" => "one character".into(),
+        "expected string scalar" => "a single value (text or a number)".into(),
+        "expected sequence start" => "a list".into(),
+        "expected mapping start" => "a map (keys with values)".into(),
+        m if m.starts_with("unknown variant ") => return Some(format!("{path}: {m}")),
+        m => {
+            // serde's own words: `invalid type: string "ten", expected a duration …`.
+            let rest = m.strip_prefix("invalid type: ").or_else(|| m.strip_prefix("invalid value: "))?;
+            let (_, expected) = rest.rsplit_once(", expected ")?;
+            match expected {
+                "u8" => whole(" from 0 to 255"),
+                "u16" => whole(" from 0 to 65535"),
+                "u32" | "u64" | "u128" | "usize" => whole(""),
+                "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => format!("a whole number{unit} (may be negative)"),
+                "f32" | "f64" => "a number".into(),
+                "a boolean" => "true or false".into(),
+                "a string" => "text".into(),
+                "a sequence" => "a list".into(),
+                e => e.to_string(),
+            }
+        }
+    };
+    Some(format!("{path}: expected {expected}, found {found}"))
 }
 
 /// The message without the position and severity serde-saphyr puts in front
@@ -267,15 +369,69 @@ mod tests {
     }
 
     #[test]
-    fn a_wrong_type_is_reported_at_the_value() {
+    fn a_wrong_type_is_reported_at_the_value_naming_the_key_and_the_kind_in_words() {
         let problems = parse_sample("name: a\ninterval_secs: ten\n").unwrap_err();
-        assert_eq!(problems[0].position.map(|p| p.0), Some(2));
+        assert_eq!(
+            problems,
+            vec![Problem::at(2, 16, "interval_secs: expected a whole number of seconds, found `ten`")]
+        );
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Kinds {
+        #[serde(default)]
+        port: u16,
+        #[serde(default)]
+        pct: f64,
+        #[serde(default)]
+        on: bool,
+        #[serde(default)]
+        name: String,
+        #[serde(default)]
+        list: Vec<String>,
+        #[serde(default)]
+        map: std::collections::BTreeMap<String, String>,
+        #[serde(default, deserialize_with = "duration::secs")]
+        wait_secs: u64,
+        #[serde(default)]
+        nested: Vec<Sample>,
+    }
+
+    impl Validate for Kinds {
+        fn validate(&self, _: &mut Vec<Problem>) {}
     }
 
     #[test]
-    fn semantic_problems_are_all_collected() {
-        let problems = parse_sample("name: a\ninterval_secs: 0\n").unwrap_err();
-        assert_eq!(problems, vec![Problem::general("interval_secs: must be at least 1")]);
+    fn each_kind_of_value_is_named_in_words_with_what_was_found() {
+        for (text, want) in [
+            ("port: 70000", "port: expected a whole number from 0 to 65535, found `70000`"),
+            ("pct: high", "pct: expected a number, found `high`"),
+            ("on: maybe", "on: expected true or false, found `maybe`"),
+            ("name: [a, b]", "name: expected a single value (text or a number), found a list"),
+            ("list: x", "list: expected a list, found `x`"),
+            ("map: [x]", "map: expected a map (keys with values), found a list"),
+            (
+                "wait_secs: soon",
+                "wait_secs: expected a duration such as 30s, 5m, 1h30m or a number of seconds, found `soon`",
+            ),
+            (
+                "wait_secs: 1.5",
+                "wait_secs: expected a duration such as 30s, 5m, 1h30m or a number of seconds, found `1.5`",
+            ),
+            (
+                "nested:\n  - name: a\n    interval_secs: -1",
+                "nested[0].interval_secs: expected a whole number of seconds, found `-1`",
+            ),
+        ] {
+            let problems = parse::<Kinds>(&format!("{text}\n"), Path::new("/nonexistent/x.yaml")).unwrap_err();
+            assert_eq!(
+                problems.iter().map(|p| p.message.as_str()).collect::<Vec<_>>(),
+                vec![want],
+                "{text} {problems:?}"
+            );
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use dcwatch_common::config::Problem;
+use dcwatch_common::config::{Problem, duration};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -15,7 +15,7 @@ pub struct AlarmsConfig {
     #[serde(default = "default_db")]
     pub db: PathBuf,
     /// How often alarms are evaluated, in ms. Defaults to 1000.
-    #[serde(default = "default_eval_ms")]
+    #[serde(default = "default_eval_ms", deserialize_with = "duration::ms")]
     pub evaluate_every_ms: u64,
     /// The language of notices and `status` when a receiver does not say
     /// (`vi` or `en`). Defaults to `vi`.
@@ -26,7 +26,7 @@ pub struct AlarmsConfig {
     #[serde(skip)]
     pub tz: Option<jiff::tz::TimeZone>,
     /// A firing alarm nobody acknowledged is sent again after this. Defaults to 14400 (4 h).
-    #[serde(default = "default_repeat")]
+    #[serde(default = "default_repeat", deserialize_with = "duration::secs")]
     pub repeat_interval_secs: u64,
     /// The sites and their power chains.
     #[serde(default)]
@@ -53,17 +53,17 @@ pub struct AlarmsConfig {
     /// it has been stable for the window. 0 turns it off. Defaults to 4 and 600.
     #[serde(default = "default_flap_changes")]
     pub flap_changes: u32,
-    #[serde(default = "default_flap_window")]
+    #[serde(default = "default_flap_window", deserialize_with = "duration::secs")]
     pub flap_window_secs: u64,
     /// Email and Telegram notices wait this long for others of the same site
     /// and severity, and go out as one message. Defaults to 1000; 0: no grouping.
-    #[serde(default = "default_group_wait")]
+    #[serde(default = "default_group_wait", deserialize_with = "duration::ms")]
     pub group_wait_ms: u64,
     /// At a site with feeds configured, the alarms a power loss would
     /// explain (UPS on battery, feed lost, agent silent, device unreachable)
     /// wait this long before their first notice, for the power alarm to form
     /// and stand for them. Defaults to 2000.
-    #[serde(default = "default_inhibit_wait")]
+    #[serde(default = "default_inhibit_wait", deserialize_with = "duration::ms")]
     pub inhibit_wait_ms: u64,
     /// Bounds on what one writer can make the alarm engine hold and send.
     #[serde(default)]
@@ -79,7 +79,7 @@ pub struct AlarmsConfig {
 #[serde(deny_unknown_fields)]
 pub struct SilenceLimits {
     /// Longest a silence may last. Defaults to 2592000 (30 days).
-    #[serde(default = "default_silence_max_duration")]
+    #[serde(default = "default_silence_max_duration", deserialize_with = "duration::secs")]
     pub max_duration_secs: u64,
     /// Most matchers in one silence. Defaults to 16.
     #[serde(default = "default_silence_max_matchers")]
@@ -117,7 +117,7 @@ pub struct LimitsConfig {
     /// A series (or an agent's heartbeat) not updated for this long is
     /// forgotten; an alarm with no condition whose series are all forgotten
     /// is resolved as expired. In s. Defaults to 86400 (1 day).
-    #[serde(default = "default_series_ttl")]
+    #[serde(default = "default_series_ttl", deserialize_with = "duration::secs")]
     pub series_ttl_secs: u64,
     /// Series (and heartbeats) one token may add to the latest-state table;
     /// points of further new series are still forwarded to the sinks, but
@@ -136,7 +136,7 @@ pub struct LimitsConfig {
     #[serde(default = "default_notices_per_window")]
     pub max_notices_per_window: usize,
     /// The window of `max_notices_per_window`, in s. Defaults to 60.
-    #[serde(default = "default_notice_window")]
+    #[serde(default = "default_notice_window", deserialize_with = "duration::secs")]
     pub notice_window_secs: u64,
 }
 
@@ -249,7 +249,7 @@ pub struct Replication {
     pub primary: JobRef,
     pub mirror: JobRef,
     /// Defaults to `builtin.backup_replication_lag_secs`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "duration::opt_secs")]
     pub max_lag_secs: Option<u64>,
 }
 
@@ -264,7 +264,7 @@ pub struct BuiltinConfig {
     #[serde(default = "default_silent_intervals")]
     pub agent_silent_intervals: u32,
     /// The interval assumed until an agent's heartbeats show its own. Defaults to 10.
-    #[serde(default = "default_agent_interval")]
+    #[serde(default = "default_agent_interval", deserialize_with = "duration::secs")]
     pub agent_interval_secs: u64,
     /// UPS runtime below this many minutes: alarm. Defaults to 10.
     #[serde(default = "default_runtime_min")]
@@ -281,17 +281,17 @@ pub struct BuiltinConfig {
     pub disk_forecast_days: f64,
     /// A backup is stale when its last success is older than its RPO (the
     /// agent's `rpo_s`) plus this. Defaults to 7200 (2 h).
-    #[serde(default = "default_backup_grace")]
+    #[serde(default = "default_backup_grace", deserialize_with = "duration::secs")]
     pub backup_grace_secs: u64,
     /// A backup this many percent smaller than the one before: `backup_shrunk`. Defaults to 30.
     #[serde(default = "default_backup_shrink")]
     pub backup_shrink_pct: f64,
     /// A mirror may lag its job's newest backup this long. Defaults to 21600 (6 h).
-    #[serde(default = "default_backup_lag")]
+    #[serde(default = "default_backup_lag", deserialize_with = "duration::secs")]
     pub backup_replication_lag_secs: u64,
     /// An expected job not reported this long after the collector started
     /// is missing. Defaults to 900.
-    #[serde(default = "default_backup_report_grace")]
+    #[serde(default = "default_backup_report_grace", deserialize_with = "duration::secs")]
     pub backup_report_grace_secs: u64,
 }
 
@@ -356,7 +356,7 @@ pub struct RuleConfig {
     #[serde(default)]
     pub clear: Option<f64>,
     /// How long the condition must hold before the alarm fires. Defaults to 0.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "duration::secs")]
     pub for_secs: u64,
     /// Defaults to warning.
     #[serde(default = "default_severity")]
@@ -502,7 +502,7 @@ pub struct RouteConfig {
     #[serde(default)]
     pub escalate_to: Vec<String>,
     /// Defaults to 900 (15 min).
-    #[serde(default = "default_escalate_after")]
+    #[serde(default = "default_escalate_after", deserialize_with = "duration::secs")]
     pub escalate_after_secs: u64,
 }
 
@@ -751,12 +751,62 @@ impl AlarmsConfig {
                 }
             }
         }
+        let known = if names.is_empty() {
+            "no receiver is configured".to_string()
+        } else {
+            format!("the receivers are: {}", names.iter().copied().collect::<Vec<_>>().join(", "))
+        };
         for (i, r) in self.routes.iter().enumerate() {
-            for name in r.receivers.iter().chain(&r.escalate_to) {
+            let listed = r.receivers.iter().enumerate().map(|(j, n)| ("receivers", j, n));
+            for (key, j, name) in listed.chain(r.escalate_to.iter().enumerate().map(|(j, n)| ("escalate_to", j, n))) {
                 if !names.contains(name.as_str()) {
-                    p.push(Problem::general(format!("alarms.routes[{i}]: no receiver is named `{name}`")));
+                    p.push(Problem::general(format!(
+                        "alarms.routes[{i}].{key}[{j}]: no receiver is named `{name}`; {known}"
+                    )));
                 }
             }
+        }
+        let mut sites = std::collections::BTreeSet::new();
+        for (i, s) in self.sites.iter().enumerate() {
+            if s.name.trim().is_empty() {
+                p.push(Problem::general(format!("alarms.sites[{i}].name: must name the site, e.g. `hn-dc1`")));
+            } else if !sites.insert(s.name.as_str()) {
+                p.push(Problem::general(format!(
+                    "alarms.sites[{i}].name: `{}` is also the name of an earlier site; list each site once",
+                    s.name
+                )));
+            }
+        }
+    }
+
+    /// Every site a service or a backup job names is configured: in
+    /// `alarms.sites`, or as the site of an ingest token (`token_sites`).
+    /// Nothing to check against when neither lists one (anonymous writes).
+    pub fn check_sites(&self, token_sites: &[&str], p: &mut Vec<Problem>) {
+        let known: std::collections::BTreeSet<&str> =
+            self.sites.iter().map(|s| s.name.as_str()).chain(token_sites.iter().copied()).collect();
+        if known.is_empty() {
+            return;
+        }
+        let list = known.iter().copied().collect::<Vec<_>>().join(", ");
+        let mut check = |at: String, site: &str| {
+            if !known.contains(site) {
+                p.push(Problem::general(format!(
+                    "{at}: no site `{site}` is configured; the sites of alarms.sites and ingest.tokens are: {list}"
+                )));
+            }
+        };
+        for (i, svc) in self.services.iter().enumerate() {
+            for site in svc.members.keys() {
+                check(format!("alarms.services[{i}] ({}).members.{site}", svc.name), site);
+            }
+        }
+        for (i, j) in self.backups.expected.iter().enumerate() {
+            check(format!("alarms.backups.expected[{i}].site"), &j.site);
+        }
+        for (i, r) in self.backups.replication.iter().enumerate() {
+            check(format!("alarms.backups.replication[{i}].primary.site"), &r.primary.site);
+            check(format!("alarms.backups.replication[{i}].mirror.site"), &r.mirror.site);
         }
     }
 

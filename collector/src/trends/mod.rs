@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use dcwatch_common::config::duration;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
 
@@ -32,7 +33,7 @@ pub struct TrendsConfig {
     #[serde(default = "default_retention")]
     pub retention_days: u32,
     /// How often the in-memory deltas are written. Defaults to 60.
-    #[serde(default = "default_flush")]
+    #[serde(default = "default_flush", deserialize_with = "duration::secs")]
     pub flush_secs: u64,
 }
 
