@@ -372,7 +372,7 @@ mod tests {
         let err =
             profile::load(&[("bad.yaml", "name: x\npoints:\n  - measurement: ups\n    fields:\n      - name: y\n")])
                 .unwrap_err();
-        assert_eq!(err, "bad.yaml: points[0].fields[0] (y): needs oid or column");
+        assert_eq!(err, "bad.yaml:5:9: points[0].fields[0] (y): needs oid or column");
         let err = profile::load(&[("x.yaml", "name: x\nextends: nope\n")]).unwrap_err();
         assert_eq!(err, "profile `x` extends `nope`, which does not exist");
     }
