@@ -104,6 +104,7 @@ fn every_example_config_is_an_agents_or_a_collectors_and_the_agents_are_valid() 
             .args(["validate", "-c"])
             .arg(docs_check::root().join(cfg))
             .env("DCWATCH_TOKEN", "example-token-0123456789")
+            .env("DCWATCH_DEMO_DIR", "/tmp/dcwatch-demo.example")
             .env("SNMP_COMMUNITY", "example-community")
             .envs(
                 ["UPS_B1_AUTH", "UPS_B1_PRIV", "TRAP_AUTH", "TRAP_PRIV", "BORG_HOME_PASSPHRASE"]
@@ -113,6 +114,30 @@ fn every_example_config_is_an_agents_or_a_collectors_and_the_agents_are_valid() 
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{cfg}: {}", String::from_utf8_lossy(&out.stderr));
     }
+}
+
+/// Regression: the examples pointed agents at `:8428`, VictoriaMetrics'
+/// port; the collector listens on 8186 (`listen.address`' default).
+#[test]
+fn the_example_agents_send_to_the_collectors_port() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let configs = [
+        "configs/agent.yaml",
+        "configs/demo/agent.yaml",
+        "configs/examples/agent-snmp.yaml",
+        "configs/examples/agent-modbus.yaml",
+        "configs/examples/agent-backup.yaml",
+    ];
+    let ports: Vec<(&str, String)> = configs
+        .iter()
+        .map(|cfg| {
+            let text = std::fs::read_to_string(root.join(cfg)).unwrap();
+            // The first `url:` is output.url in every example.
+            let url = text.lines().find_map(|l| l.trim().strip_prefix("url: ")).unwrap_or_else(|| panic!("{cfg}: no url"));
+            (*cfg, url.rsplit_once(':').unwrap().1.to_string())
+        })
+        .collect();
+    assert_eq!(ports, configs.map(|cfg| (cfg, "8186".to_string())));
 }
 
 #[test]

@@ -82,7 +82,8 @@ enum Command {
         /// vi or en.
         #[arg(long, default_value = "vi", value_parser = ["vi", "en"])]
         lang: String,
-        /// Time zone of the days, e.g. Asia/Ho_Chi_Minh. Defaults to the system's.
+        /// Time zone of the days, e.g. Asia/Ho_Chi_Minh. Defaults to reports.timezone,
+        /// else timezone, else the system's zone.
         #[arg(long)]
         tz: Option<String>,
         /// Write here instead of to standard output.

@@ -747,11 +747,10 @@ pub fn udp_rx_queue(port: u16) -> Option<u64> {
     })
 }
 
-/// `shared/testdata/snmp`, beside the checkout.
+/// `tests/data/snmp`: the recordings of real devices the SNMP tests serve
+/// (their origin and licence are in its README).
 pub fn snmp_recordings() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/snmp");
-    assert!(p.is_dir(), "{} is missing: the SNMP recordings live in shared/testdata beside the checkout", p.display());
-    p
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/snmp")
 }
 
 /// The Python venv with snmpsim (scripts/test makes it): `DCWATCH_VENV`,
@@ -829,9 +828,10 @@ impl Snmpsim {
         Snmpsim { proc, port, dir }
     }
 
-    /// Reads a recording of shared/testdata/snmp.
+    /// Reads a recording of tests/data/snmp.
     pub fn recording(name: &str) -> String {
-        std::fs::read_to_string(snmp_recordings().join(format!("{name}.snmprec"))).expect("read recording")
+        let path = snmp_recordings().join(format!("{name}.snmprec"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
     }
 }
 

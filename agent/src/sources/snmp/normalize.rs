@@ -169,9 +169,9 @@ mod tests {
     use crate::sources::snmp::value::parse_snmprec;
 
     fn recording(name: &str) -> Values {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/snmp").join(name);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/snmp").join(name);
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!("{} is missing ({e}): the recordings live in shared/testdata beside the checkout", path.display())
+            panic!("{} is missing ({e}): the recordings live in tests/data/snmp", path.display())
         });
         parse_snmprec(&text).unwrap()
     }
