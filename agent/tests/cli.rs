@@ -133,7 +133,8 @@ fn the_example_agents_send_to_the_collectors_port() {
         .map(|cfg| {
             let text = std::fs::read_to_string(root.join(cfg)).unwrap();
             // The first `url:` is output.url in every example.
-            let url = text.lines().find_map(|l| l.trim().strip_prefix("url: ")).unwrap_or_else(|| panic!("{cfg}: no url"));
+            let url =
+                text.lines().find_map(|l| l.trim().strip_prefix("url: ")).unwrap_or_else(|| panic!("{cfg}: no url"));
             (*cfg, url.rsplit_once(':').unwrap().1.to_string())
         })
         .collect();

@@ -170,9 +170,8 @@ mod tests {
 
     fn recording(name: &str) -> Values {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/snmp").join(name);
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!("{} is missing ({e}): the recordings live in tests/data/snmp", path.display())
-        });
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{} is missing ({e}): the recordings live in tests/data/snmp", path.display()));
         parse_snmprec(&text).unwrap()
     }
 
