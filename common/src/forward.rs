@@ -218,119 +218,54 @@ async fn run(
     stats: Arc<Stats>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let writer = Arc::new(writer);
-    let max_in_flight = s.max_in_flight.max(1);
     let start = spool.consumer_stats(consumer).cursor;
-    let mut st = State { read_pos: start, commit: start, finished: BTreeMap::new() };
     let mut appended = spool.subscribe();
-    let mut retry: VecDeque<Batch> = VecDeque::new();
+    let mut f = Forwarder {
+        writer: Arc::new(writer),
+        max_in_flight: s.max_in_flight.max(1),
+        s,
+        spool,
+        consumer,
+        stats,
+        st: State { read_pos: start, commit: start, finished: BTreeMap::new() },
+        retry: VecDeque::new(),
+        inflight: HashMap::new(),
+        next_attempt: Instant::now(),
+        backoff: Duration::from_millis(500),
+        // Starting counts as recent: a peer that is down when we start is
+        // probably restarting too.
+        last_accepted: Instant::now(),
+        flush_at: None,
+    };
     let mut tasks: JoinSet<Delivery> = JoinSet::new();
-    let mut inflight: HashMap<tokio::task::Id, Batch> = HashMap::new();
-    let mut next_attempt = Instant::now();
-    let mut backoff = Duration::from_millis(500);
-    // Starting counts as recent: a peer that is down when we start is
-    // probably restarting too.
-    let mut last_accepted = Instant::now();
-    let mut flush_at: Option<Instant> = None;
     let mut stop_by: Option<Instant> = None;
 
     loop {
-        // The spool may have dropped records this forwarder had not read.
-        let cs = spool.consumer_stats(consumer);
-        if cs.cursor > st.commit {
-            st.commit = cs.cursor;
-            st.finished.retain(|_, end| *end > cs.cursor);
-        }
-        st.read_pos = st.read_pos.max(st.commit);
-        stats.queued_lines.store(cs.queued_lines, Ordering::Relaxed);
-        stats.spool_dropped_lines.store(cs.dropped_lines, Ordering::Relaxed);
-        stats.dropped_lines.store(cs.dropped_lines + stats.rejected_lines.load(Ordering::Relaxed), Ordering::Relaxed);
-
+        let unread = f.follow_spool();
         let now = Instant::now();
-        let unread = spool.lines_from(st.read_pos);
-        if (unread > 0 || !retry.is_empty()) && flush_at.is_none() {
-            flush_at = Some(now + s.flush_interval);
+        if (unread > 0 || !f.retry.is_empty()) && f.flush_at.is_none() {
+            f.flush_at = Some(now + f.s.flush_interval);
         }
-        if spool.take_flush_request() && unread > 0 {
-            flush_at = Some(now);
+        if f.spool.take_flush_request() && unread > 0 {
+            f.flush_at = Some(now);
         }
-        // Start as many batches as there are free slots and due data.
         if stop_by.is_none() {
-            let mut unread = unread;
-            while tasks.len() < max_in_flight && now >= next_attempt {
-                let due = !retry.is_empty() || unread >= s.batch_max_lines || flush_at.is_some_and(|t| now >= t);
-                if !due {
-                    break;
-                }
-                let batch = match retry.pop_front() {
-                    Some(b) => b,
-                    None => {
-                        if unread == 0 {
-                            break;
-                        }
-                        let from = st.read_pos;
-                        let (records, next) = match spool.read(from, s.batch_max_lines) {
-                            Ok(r) => r,
-                            Err(e) => {
-                                tracing::error!(forwarder = %s.name, error = %e, "cannot read the spool; will retry");
-                                next_attempt = now + Duration::from_secs(1);
-                                break;
-                            }
-                        };
-                        st.read_pos = next;
-                        if records.is_empty() {
-                            // Only corrupt records in that range: nothing to send.
-                            if let Some(c) = st.finish(from, next) {
-                                ack(&spool, consumer, c, &s.name);
-                            }
-                            unread = spool.lines_from(st.read_pos);
-                            continue;
-                        }
-                        let lines: u64 = records.iter().map(|r| r.lines).sum();
-                        let mut body = Vec::with_capacity(records.iter().map(|r| r.data.len()).sum());
-                        for r in &records {
-                            body.extend_from_slice(&r.data);
-                        }
-                        unread = unread.saturating_sub(lines);
-                        let records = records
-                            .iter()
-                            .map(|r| (r.seq, r.data.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count()))
-                            .collect();
-                        Batch { start: from, end: next, lines, body: Arc::new(body), records }
-                    }
-                };
-                let (w, body) = (writer.clone(), batch.body.clone());
-                let id = tasks
-                    .spawn(async move {
-                        isolate::deliver(body, |b| {
-                            let w = w.clone();
-                            async move { w.write(&b).await }
-                        })
-                        .await
-                    })
-                    .id();
-                inflight.insert(id, batch);
-            }
-            if unread == 0 && retry.is_empty() {
-                flush_at = None;
-            } else if flush_at.is_some_and(|t| now >= t) {
-                flush_at = Some(now + s.flush_interval);
-            }
+            f.start_due(&mut tasks, now, unread);
         }
 
         if let Some(t) = stop_by
             && (tasks.is_empty() || now >= t)
         {
-            let left = spool.consumer_stats(consumer).queued_lines;
+            let left = f.spool.consumer_stats(f.consumer).queued_lines;
             if left > 0 {
-                tracing::info!(forwarder = %s.name, queued_lines = left, "stopped; unsent lines stay in the spool for the next start");
+                tracing::info!(forwarder = %f.s.name, queued_lines = left, "stopped; unsent lines stay in the spool for the next start");
             }
             return;
         }
 
-        let wake = match (flush_at, stop_by) {
+        let wake = match (f.flush_at, stop_by) {
             (_, Some(t)) => t,
-            (Some(f), None) => f.max(next_attempt),
+            (Some(at), None) => at.max(f.next_attempt),
             (None, None) => now + Duration::from_secs(3600),
         };
 
@@ -340,71 +275,191 @@ async fn run(
                     Ok((id, outcome)) => (id, outcome),
                     Err(e) => (e.id(), Delivery::Retry { after: None, reason: format!("write task failed: {e}") }),
                 };
-                let done = inflight.remove(&id).expect("every task has its batch");
-                match outcome {
-                    Delivery::Done { refused, requests } => {
-                        let refused_lines: u64 = refused.iter().map(|r| r.lines).sum();
-                        let sent = done.lines.saturating_sub(refused_lines);
-                        if sent > 0 {
-                            stats.sent_lines.fetch_add(sent, Ordering::Relaxed);
-                            stats.sent_batches.fetch_add(1, Ordering::Relaxed);
-                            stats.last_success_ns.store(crate::now_ns(), Ordering::Relaxed);
-                        }
-                        if !refused.is_empty() {
-                            let writer_of = |index: Option<usize>| -> Option<Arc<str>> {
-                                s.origins.as_ref()?.of(done.record_of(index?)?)
-                            };
-                            report_refused(&s.name, writer.endpoint(), &refused, sent, requests, &stats, writer_of);
-                        }
-                        backoff = Duration::from_millis(500);
-                        last_accepted = Instant::now();
-                        if let Some(c) = st.finish(done.start, done.end) {
-                            ack(&spool, consumer, c, &s.name);
-                        }
-                    }
-                    Delivery::Retry { after, reason } => {
-                        let ceiling = backoff_ceiling(last_accepted, Instant::now(), s.max_backoff);
-                        let wait = match after {
-                            // The target said when: it knows its own state best.
-                            Some(after) => after.min(s.max_backoff.max(Duration::from_secs(1))),
-                            None => jitter(backoff.min(ceiling)),
-                        };
-                        backoff = (backoff * 2).min(s.max_backoff);
-                        tracing::warn!(
-                            forwarder = %s.name, endpoint = %writer.endpoint(), error = %reason,
-                            retry_in_ms = wait.as_millis() as u64, "write failed; will retry"
-                        );
-                        stats.failed(reason);
-                        retry.push_front(done);
-                        next_attempt = Instant::now() + wait;
-                        // Due again as soon as the backoff allows, new data or not.
-                        flush_at = Some(Instant::now());
-                    }
-                    Delivery::Stalled { status, message } => {
-                        let text = format!("HTTP {status}: {message}");
-                        tracing::error!(
-                            forwarder = %s.name, endpoint = %writer.endpoint(), error = %text,
-                            retry_in_s = s.max_backoff.as_secs(),
-                            "the target refuses this client (check the token, credentials and URL); data is kept and retried"
-                        );
-                        stats.failed(text);
-                        retry.push_front(done);
-                        next_attempt = Instant::now() + s.max_backoff;
-                        flush_at = Some(Instant::now());
-                    }
-                }
+                f.delivered(id, outcome);
             }
             changed = appended.changed(), if stop_by.is_none() => {
                 if changed.is_err() {
-                    stop_by = Some(Instant::now() + s.shutdown_timeout);
+                    stop_by = Some(Instant::now() + f.s.shutdown_timeout);
                 }
             }
             changed = shutdown.changed(), if stop_by.is_none() => {
                 if changed.is_err() || *shutdown.borrow() {
-                    stop_by = Some(Instant::now() + s.shutdown_timeout);
+                    stop_by = Some(Instant::now() + f.s.shutdown_timeout);
                 }
             }
             _ = tokio::time::sleep_until(wake) => {}
+        }
+    }
+}
+
+/// One forwarder's state between turns of its loop ([`run`]); the write
+/// tasks themselves are the loop's.
+struct Forwarder {
+    writer: Arc<Writer>,
+    s: ForwarderSettings,
+    max_in_flight: usize,
+    spool: Arc<Spool>,
+    consumer: usize,
+    stats: Arc<Stats>,
+    st: State,
+    /// Batches to send again, first first.
+    retry: VecDeque<Batch>,
+    inflight: HashMap<tokio::task::Id, Batch>,
+    next_attempt: Instant,
+    backoff: Duration,
+    last_accepted: Instant,
+    /// When the data waiting is due, full batch or not.
+    flush_at: Option<Instant>,
+}
+
+impl Forwarder {
+    /// Catches up with records the spool dropped before this forwarder read
+    /// them, updates the counts, and returns the lines not yet read.
+    fn follow_spool(&mut self) -> u64 {
+        let (st, stats) = (&mut self.st, &self.stats);
+        let cs = self.spool.consumer_stats(self.consumer);
+        if cs.cursor > st.commit {
+            st.commit = cs.cursor;
+            st.finished.retain(|_, end| *end > cs.cursor);
+        }
+        st.read_pos = st.read_pos.max(st.commit);
+        stats.queued_lines.store(cs.queued_lines, Ordering::Relaxed);
+        stats.spool_dropped_lines.store(cs.dropped_lines, Ordering::Relaxed);
+        stats.dropped_lines.store(cs.dropped_lines + stats.rejected_lines.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.spool.lines_from(st.read_pos)
+    }
+
+    /// Starts as many batches as there are free slots and due data.
+    fn start_due(&mut self, tasks: &mut JoinSet<Delivery>, now: Instant, mut unread: u64) {
+        while tasks.len() < self.max_in_flight && now >= self.next_attempt {
+            let due =
+                !self.retry.is_empty() || unread >= self.s.batch_max_lines || self.flush_at.is_some_and(|t| now >= t);
+            if !due {
+                break;
+            }
+            let batch = match self.retry.pop_front() {
+                Some(b) => b,
+                None => {
+                    if unread == 0 {
+                        break;
+                    }
+                    match self.read_batch(now) {
+                        Ok(Some(b)) => {
+                            unread = unread.saturating_sub(b.lines);
+                            b
+                        }
+                        Ok(None) => {
+                            unread = self.spool.lines_from(self.st.read_pos);
+                            continue;
+                        }
+                        Err(()) => break,
+                    }
+                }
+            };
+            let (w, body) = (self.writer.clone(), batch.body.clone());
+            let id = tasks
+                .spawn(async move {
+                    isolate::deliver(body, |b| {
+                        let w = w.clone();
+                        async move { w.write(&b).await }
+                    })
+                    .await
+                })
+                .id();
+            self.inflight.insert(id, batch);
+        }
+        if unread == 0 && self.retry.is_empty() {
+            self.flush_at = None;
+        } else if self.flush_at.is_some_and(|t| now >= t) {
+            self.flush_at = Some(now + self.s.flush_interval);
+        }
+    }
+
+    /// The next batch from the spool; `None` when that range held only
+    /// corrupt records (nothing to send); `Err` when the spool cannot be
+    /// read (retried in a second).
+    fn read_batch(&mut self, now: Instant) -> Result<Option<Batch>, ()> {
+        let from = self.st.read_pos;
+        let (records, next) = match self.spool.read(from, self.s.batch_max_lines) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(forwarder = %self.s.name, error = %e, "cannot read the spool; will retry");
+                self.next_attempt = now + Duration::from_secs(1);
+                return Err(());
+            }
+        };
+        self.st.read_pos = next;
+        if records.is_empty() {
+            if let Some(c) = self.st.finish(from, next) {
+                ack(&self.spool, self.consumer, c, &self.s.name);
+            }
+            return Ok(None);
+        }
+        let lines: u64 = records.iter().map(|r| r.lines).sum();
+        let mut body = Vec::with_capacity(records.iter().map(|r| r.data.len()).sum());
+        for r in &records {
+            body.extend_from_slice(&r.data);
+        }
+        let records =
+            records.iter().map(|r| (r.seq, r.data.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count())).collect();
+        Ok(Some(Batch { start: from, end: next, lines, body: Arc::new(body), records }))
+    }
+
+    /// What a write task came to: acknowledged (moving the cursor), or kept
+    /// to retry after a backoff.
+    fn delivered(&mut self, id: tokio::task::Id, outcome: Delivery) {
+        let done = self.inflight.remove(&id).expect("every task has its batch");
+        let (s, stats) = (&self.s, &self.stats);
+        match outcome {
+            Delivery::Done { refused, requests } => {
+                let refused_lines: u64 = refused.iter().map(|r| r.lines).sum();
+                let sent = done.lines.saturating_sub(refused_lines);
+                if sent > 0 {
+                    stats.sent_lines.fetch_add(sent, Ordering::Relaxed);
+                    stats.sent_batches.fetch_add(1, Ordering::Relaxed);
+                    stats.last_success_ns.store(crate::now_ns(), Ordering::Relaxed);
+                }
+                if !refused.is_empty() {
+                    let writer_of =
+                        |index: Option<usize>| -> Option<Arc<str>> { s.origins.as_ref()?.of(done.record_of(index?)?) };
+                    report_refused(&s.name, self.writer.endpoint(), &refused, sent, requests, stats, writer_of);
+                }
+                self.backoff = Duration::from_millis(500);
+                self.last_accepted = Instant::now();
+                if let Some(c) = self.st.finish(done.start, done.end) {
+                    ack(&self.spool, self.consumer, c, &s.name);
+                }
+            }
+            Delivery::Retry { after, reason } => {
+                let ceiling = backoff_ceiling(self.last_accepted, Instant::now(), s.max_backoff);
+                let wait = match after {
+                    // The target said when: it knows its own state best.
+                    Some(after) => after.min(s.max_backoff.max(Duration::from_secs(1))),
+                    None => jitter(self.backoff.min(ceiling)),
+                };
+                self.backoff = (self.backoff * 2).min(s.max_backoff);
+                tracing::warn!(
+                    forwarder = %s.name, endpoint = %self.writer.endpoint(), error = %reason,
+                    retry_in_ms = wait.as_millis() as u64, "write failed; will retry"
+                );
+                stats.failed(reason);
+                self.retry.push_front(done);
+                self.next_attempt = Instant::now() + wait;
+                // Due again as soon as the backoff allows, new data or not.
+                self.flush_at = Some(Instant::now());
+            }
+            Delivery::Stalled { status, message } => {
+                let text = format!("HTTP {status}: {message}");
+                tracing::error!(
+                    forwarder = %s.name, endpoint = %self.writer.endpoint(), error = %text,
+                    retry_in_s = s.max_backoff.as_secs(),
+                    "the target refuses this client (check the token, credentials and URL); data is kept and retried"
+                );
+                stats.failed(text);
+                self.retry.push_front(done);
+                self.next_attempt = Instant::now() + s.max_backoff;
+                self.flush_at = Some(Instant::now());
+            }
         }
     }
 }

@@ -139,22 +139,38 @@ async fn metrics(State(app): State<Arc<AppState>>, client: access::Client, heade
         return *r;
     }
     let mut m = String::with_capacity(4096);
-    let family = |m: &mut String, name: &str, kind: &str, help: &str| {
-        let _ = writeln!(m, "# HELP {name} {help}\n# TYPE {name} {kind}");
-    };
-    let s = &app.stats;
     family(&mut m, "dcwatch_collector_build_info", "gauge", "Version of this collector.");
     let _ = writeln!(m, "dcwatch_collector_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
     family(&mut m, "dcwatch_collector_uptime_seconds", "gauge", "Seconds since the collector started.");
     let _ = writeln!(m, "dcwatch_collector_uptime_seconds {}", app.started.elapsed().as_secs());
-    family(&mut m, "dcwatch_collector_write_requests_total", "counter", "Write requests received.");
+    write_request_metrics(&mut m, &app.stats);
+    // What the engine holds, read on the blocking pool (its lock waits for
+    // SQLite; the outbox is read from SQLite).
+    if let Some(e) = app.alarms.clone() {
+        let read = e.clone();
+        match alarms::blocking(move || (read.alarms(), read.undelivered().unwrap_or_default())).await {
+            Ok((alarms, undelivered)) => alarm_metrics(&mut m, &e, &alarms, &undelivered),
+            Err(r) => return *r,
+        }
+    }
+    report_metrics(&mut m, &app);
+    point_metrics(&mut m, &app.stats);
+    spool_metrics(&mut m, &live);
+    sink_metrics(&mut m, &live);
+    agent_metrics(&mut m, &app);
+    crate::state::write_limit_metrics(&app, &mut m);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], m).into_response()
+}
+
+/// A metric family's `# HELP` and `# TYPE` lines.
+fn family(m: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(m, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn write_request_metrics(m: &mut String, s: &crate::state::IngestStats) {
+    family(m, "dcwatch_collector_write_requests_total", "counter", "Write requests received.");
     let _ = writeln!(m, "dcwatch_collector_write_requests_total {}", s.requests_total.load(Ordering::Relaxed));
-    family(
-        &mut m,
-        "dcwatch_collector_write_requests_rejected_total",
-        "counter",
-        "Write requests refused whole, by reason.",
-    );
+    family(m, "dcwatch_collector_write_requests_rejected_total", "counter", "Write requests refused whole, by reason.");
     for why in RequestRejection::ALL {
         let _ = writeln!(
             m,
@@ -163,44 +179,39 @@ async fn metrics(State(app): State<Arc<AppState>>, client: access::Client, heade
             s.rejected(why)
         );
     }
-    // What the engine holds, read on the blocking pool (its lock waits for
-    // SQLite; the outbox is read from SQLite).
-    let engine_reads = match app.alarms.clone() {
-        Some(e) => match alarms::blocking(move || (e.alarms(), e.undelivered().unwrap_or_default())).await {
-            Ok(r) => Some(r),
-            Err(r) => return *r,
-        },
-        None => None,
-    };
-    if let (Some(e), Some((alarms, undelivered))) = (&app.alarms, engine_reads) {
-        family(&mut m, "dcwatch_collector_alarms", "gauge", "Alarms pending or firing, by state and severity.");
-        for state in ["pending", "firing"] {
-            for sev in ["critical", "warning", "info"] {
-                let n = alarms.iter().filter(|a| a.state.as_str() == state && a.severity.as_str() == sev).count();
-                let _ = writeln!(m, "dcwatch_collector_alarms{{state=\"{state}\",severity=\"{sev}\"}} {n}");
-            }
-        }
-        let st = &e.stats;
-        family(&mut m, "dcwatch_collector_alarm_evaluations_total", "counter", "Alarm evaluations.");
-        let _ = writeln!(m, "dcwatch_collector_alarm_evaluations_total {}", st.evaluations.load(Ordering::Relaxed));
-        family(
-            &mut m,
-            "dcwatch_collector_notices_total",
-            "counter",
-            "Notices queued, delivered, and failed delivery attempts.",
-        );
-        for (what, v) in
-            [("queued", &st.notices_queued), ("delivered", &st.notices_sent), ("failed_attempt", &st.notices_failed)]
-        {
-            let _ = writeln!(m, "dcwatch_collector_notices_total{{result=\"{what}\"}} {}", v.load(Ordering::Relaxed));
-        }
-        family(&mut m, "dcwatch_collector_notices_undelivered", "gauge", "Notices waiting in the outbox, by receiver.");
-        for u in undelivered {
-            let _ = writeln!(m, "dcwatch_collector_notices_undelivered{{receiver=\"{}\"}} {}", u.receiver, u.count);
+}
+
+fn alarm_metrics(
+    m: &mut String,
+    e: &crate::alarm::Engine,
+    alarms: &[crate::alarm::store::Alarm],
+    undelivered: &[crate::alarm::store::Undelivered],
+) {
+    family(m, "dcwatch_collector_alarms", "gauge", "Alarms pending or firing, by state and severity.");
+    for state in ["pending", "firing"] {
+        for sev in ["critical", "warning", "info"] {
+            let n = alarms.iter().filter(|a| a.state.as_str() == state && a.severity.as_str() == sev).count();
+            let _ = writeln!(m, "dcwatch_collector_alarms{{state=\"{state}\",severity=\"{sev}\"}} {n}");
         }
     }
+    let st = &e.stats;
+    family(m, "dcwatch_collector_alarm_evaluations_total", "counter", "Alarm evaluations.");
+    let _ = writeln!(m, "dcwatch_collector_alarm_evaluations_total {}", st.evaluations.load(Ordering::Relaxed));
+    family(m, "dcwatch_collector_notices_total", "counter", "Notices queued, delivered, and failed delivery attempts.");
+    for (what, v) in
+        [("queued", &st.notices_queued), ("delivered", &st.notices_sent), ("failed_attempt", &st.notices_failed)]
+    {
+        let _ = writeln!(m, "dcwatch_collector_notices_total{{result=\"{what}\"}} {}", v.load(Ordering::Relaxed));
+    }
+    family(m, "dcwatch_collector_notices_undelivered", "gauge", "Notices waiting in the outbox, by receiver.");
+    for u in undelivered {
+        let _ = writeln!(m, "dcwatch_collector_notices_undelivered{{receiver=\"{}\"}} {}", u.receiver, u.count);
+    }
+}
+
+fn report_metrics(m: &mut String, app: &AppState) {
     family(
-        &mut m,
+        m,
         "dcwatch_collector_reports_total",
         "counter",
         "Scheduled reports sent, failed attempts, and periods not sent for too little data.",
@@ -212,9 +223,12 @@ async fn metrics(State(app): State<Arc<AppState>>, client: access::Client, heade
     ] {
         let _ = writeln!(m, "dcwatch_collector_reports_total{{result=\"{what}\"}} {}", v.load(Ordering::Relaxed));
     }
-    family(&mut m, "dcwatch_collector_points_received_total", "counter", "Points accepted from writers.");
+}
+
+fn point_metrics(m: &mut String, s: &crate::state::IngestStats) {
+    family(m, "dcwatch_collector_points_received_total", "counter", "Points accepted from writers.");
     let _ = writeln!(m, "dcwatch_collector_points_received_total {}", s.points_received.load(Ordering::Relaxed));
-    family(&mut m, "dcwatch_collector_points_rejected_total", "counter", "Points refused, by reason.");
+    family(m, "dcwatch_collector_points_rejected_total", "counter", "Points refused, by reason.");
     let _ = writeln!(
         m,
         "dcwatch_collector_points_rejected_total{{reason=\"invalid\"}} {}",
@@ -226,7 +240,7 @@ async fn metrics(State(app): State<Arc<AppState>>, client: access::Client, heade
         s.points_forbidden.load(Ordering::Relaxed)
     );
     family(
-        &mut m,
+        m,
         "dcwatch_collector_points_forbidden_total",
         "counter",
         "Valid points refused because their token may not write them, by what it may not write.",
@@ -235,20 +249,25 @@ async fn metrics(State(app): State<Arc<AppState>>, client: access::Client, heade
         let _ =
             writeln!(m, "dcwatch_collector_points_forbidden_total{{reason=\"{}\"}} {}", why.label(), s.forbidden(why));
     }
+}
+
+fn spool_metrics(m: &mut String, live: &crate::state::Live) {
     if let Some(d) = &live.durable {
-        family(&mut m, "dcwatch_collector_spool_bytes", "gauge", "Bytes on disk in the spool.");
+        family(m, "dcwatch_collector_spool_bytes", "gauge", "Bytes on disk in the spool.");
         let _ = writeln!(m, "dcwatch_collector_spool_bytes {}", d.spool.total_bytes());
-        family(&mut m, "dcwatch_collector_spool_max_bytes", "gauge", "The spool's size bound (spool.max_bytes).");
+        family(m, "dcwatch_collector_spool_max_bytes", "gauge", "The spool's size bound (spool.max_bytes).");
         let _ = writeln!(m, "dcwatch_collector_spool_max_bytes {}", d.spool.settings().max_bytes);
         family(
-            &mut m,
+            m,
             "dcwatch_collector_spool_corrupt_records_total",
             "counter",
             "Spool records found torn or corrupt and skipped.",
         );
         let _ = writeln!(m, "dcwatch_collector_spool_corrupt_records_total {}", d.spool.corrupt_records());
     }
+}
 
+fn sink_metrics(m: &mut String, live: &crate::state::Live) {
     type Get = fn(&dcwatch_common::forward::Stats) -> i64;
     let sink_metrics: [(&str, &str, &str, Get); 5] = [
         ("dcwatch_collector_sink_points_sent_total", "counter", "Points written to the sink.", |st| {
@@ -271,7 +290,7 @@ async fn metrics(State(app): State<Arc<AppState>>, client: access::Client, heade
         ),
     ];
     for (name, kind, help, get) in sink_metrics {
-        family(&mut m, name, kind, help);
+        family(m, name, kind, help);
         for sink in &live.sinks {
             let _ = writeln!(m, "{name}{{sink=\"{}\"}} {}", label(&sink.name), get(&sink.stats));
         }
@@ -280,7 +299,7 @@ async fn metrics(State(app): State<Arc<AppState>>, client: access::Client, heade
     // Lines, not batches: a batch the sink partly refused counts only the
     // lines it refused (common::isolate).
     family(
-        &mut m,
+        m,
         "dcwatch_collector_sink_points_dropped_total",
         "counter",
         "Points the sink refused as bad data, by reason, or dropped past the spool bound (reason spool_bound).",
@@ -301,10 +320,12 @@ async fn metrics(State(app): State<Arc<AppState>>, client: access::Client, heade
             sink.stats.spool_dropped_lines.load(Ordering::Relaxed)
         );
     }
+}
 
+fn agent_metrics(m: &mut String, app: &AppState) {
     let agents = app.agents.lock().expect("not poisoned").clone();
     family(
-        &mut m,
+        m,
         "dcwatch_collector_agent_last_write_timestamp_seconds",
         "gauge",
         "Unix time of the last write seen from each agent.",
@@ -318,7 +339,7 @@ async fn metrics(State(app): State<Arc<AppState>>, client: access::Client, heade
             secs(seen.last_write_ns).unwrap_or(0.0)
         );
     }
-    family(&mut m, "dcwatch_collector_agent_points_total", "counter", "Points received from each agent.");
+    family(m, "dcwatch_collector_agent_points_total", "counter", "Points received from each agent.");
     for ((site, host), seen) in &agents {
         let _ = writeln!(
             m,
@@ -328,8 +349,6 @@ async fn metrics(State(app): State<Arc<AppState>>, client: access::Client, heade
             seen.points
         );
     }
-    crate::state::write_limit_metrics(&app, &mut m);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], m).into_response()
 }
 
 #[cfg(test)]

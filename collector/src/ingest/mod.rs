@@ -99,11 +99,57 @@ async fn write(
 ) -> Result<(), WriteError> {
     app.stats.requests_total.fetch_add(1, Ordering::Relaxed);
     let live = app.live();
-    let reject = |why: RequestRejection, e: WriteError| {
-        app.stats.reject(why);
-        e
-    };
+    let who = authenticate(&app, &live, client, client_cert.as_deref(), &q, &headers)?;
+    admit(&app, &live, &who)?;
+    let multiplier = lines::precision_multiplier(q.get("precision").map(String::as_str)).map_err(|m| {
+        refuse(&app, RequestRejection::BadRequest, WriteError::new(StatusCode::BAD_REQUEST, "invalid", m))
+    })?;
 
+    // Held while the body is read and parsed (limits.md: bodies at once).
+    let permit = app.bodies.acquire(&who.name, live.read_timeout, &app.stats).await.map_err(|m| {
+        tracing::warn!(agent = %who.name, error = %m, "write refused");
+        refuse(&app, RequestRejection::Overloaded, WriteError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m))
+    })?;
+    let raw = read_raw(&live, &headers, body).await.map_err(|e| {
+        let why = match e.status {
+            StatusCode::PAYLOAD_TOO_LARGE => RequestRejection::TooLarge,
+            StatusCode::REQUEST_TIMEOUT => RequestRejection::Timeout,
+            _ => RequestRejection::BadRequest,
+        };
+        tracing::warn!(agent = %who.name, error = %e.message, "write refused");
+        refuse(&app, why, e)
+    })?;
+    let mut n = parse_body(&app, &live, &who, permit, raw, &headers, multiplier).await?;
+
+    if n.accepted > 0 {
+        store(&app, &live, &who, &mut n).await?;
+        observe(&app, &who, &mut n).await;
+    }
+    count_refused(&app, client, &who, &n);
+    if live.sinks.is_empty() {
+        tracing::info!(agent = %who.name, points = n.accepted, invalid = n.invalid.len(), forbidden = n.forbidden.len(), "received (no sink configured)");
+    } else {
+        tracing::debug!(agent = %who.name, points = n.accepted, invalid = n.invalid.len(), forbidden = n.forbidden.len(), "received");
+    }
+    answer(&who, &n)
+}
+
+/// Counts a refused request under its reason, and passes its error on.
+fn refuse(app: &AppState, why: RequestRejection, e: WriteError) -> WriteError {
+    app.stats.reject(why);
+    e
+}
+
+/// The token (header or `p=`) and, when the token asks for one, the client
+/// certificate; each refusal is audited.
+fn authenticate(
+    app: &AppState,
+    live: &Live,
+    client: crate::api::access::Client,
+    client_cert: Option<&[u8]>,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<auth::Identity, WriteError> {
     let authz = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let presented = auth::presented_token(authz, q.get("p").map(String::as_str));
     let who = live.tokens.authenticate(presented.as_deref()).map_err(|e| {
@@ -119,12 +165,13 @@ async fn write(
                 refused: true,
             });
         }
-        reject(
+        refuse(
+            app,
             RequestRejection::Unauthorized,
             WriteError::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or unknown token"),
         )
     })?;
-    who.check_client_cert(client_cert.as_deref()).map_err(|m| {
+    who.check_client_cert(client_cert).map_err(|m| {
         tracing::warn!(agent = %who.name, source = ?client.0, error = %m, "write refused: no client certificate for the token");
         if let Some(a) = &app.audit {
             a.record_failure(&crate::audit::Event {
@@ -137,60 +184,59 @@ async fn write(
                 refused: true,
             });
         }
-        reject(RequestRejection::ClientCertificate, WriteError::new(StatusCode::FORBIDDEN, "forbidden", m))
+        refuse(app, RequestRejection::ClientCertificate, WriteError::new(StatusCode::FORBIDDEN, "forbidden", m))
     })?;
+    Ok(who)
+}
 
-    // Before the body is read: a token past its allowance costs little more
-    // than its headers.
-    if let Err(l) = app.rate_limiter.admit(&who.name, live.rate, std::time::Instant::now()) {
-        let secs = l.retry_after.as_secs();
-        if l.warn {
-            tracing::warn!(
-                agent = %who.name,
-                points_per_sec = live.rate.points_per_sec,
-                burst_points = live.rate.burst_points,
-                retry_after_secs = secs,
-                "token over its write rate (ingest.rate_limit): writes refused with 429 until it slows down"
-            );
-        }
-        return Err(reject(
-            RequestRejection::RateLimited,
-            WriteError {
-                retry_after: Some(secs),
-                ..WriteError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too many requests",
-                    format!(
-                        "token `{}` is over its write rate of {} points/s (ingest.rate_limit); retry in {secs} s",
-                        who.name, live.rate.points_per_sec
-                    ),
-                )
-            },
-        ));
+/// The token's write rate, before the body is read: a token past its
+/// allowance costs little more than its headers.
+fn admit(app: &AppState, live: &Live, who: &auth::Identity) -> Result<(), WriteError> {
+    let Err(l) = app.rate_limiter.admit(&who.name, live.rate, std::time::Instant::now()) else {
+        return Ok(());
+    };
+    let secs = l.retry_after.as_secs();
+    if l.warn {
+        tracing::warn!(
+            agent = %who.name,
+            points_per_sec = live.rate.points_per_sec,
+            burst_points = live.rate.burst_points,
+            retry_after_secs = secs,
+            "token over its write rate (ingest.rate_limit): writes refused with 429 until it slows down"
+        );
     }
+    Err(refuse(
+        app,
+        RequestRejection::RateLimited,
+        WriteError {
+            retry_after: Some(secs),
+            ..WriteError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many requests",
+                format!(
+                    "token `{}` is over its write rate of {} points/s (ingest.rate_limit); retry in {secs} s",
+                    who.name, live.rate.points_per_sec
+                ),
+            )
+        },
+    ))
+}
 
-    let multiplier = lines::precision_multiplier(q.get("precision").map(String::as_str))
-        .map_err(|m| reject(RequestRejection::BadRequest, WriteError::new(StatusCode::BAD_REQUEST, "invalid", m)))?;
-
-    // Held while the body is read and parsed (limits.md: bodies at once).
-    let permit = app.bodies.acquire(&who.name, live.read_timeout, &app.stats).await.map_err(|m| {
-        tracing::warn!(agent = %who.name, error = %m, "write refused");
-        reject(RequestRejection::Overloaded, WriteError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m))
-    })?;
-    let raw = read_raw(&live, &headers, body).await.map_err(|e| {
-        let why = match e.status {
-            StatusCode::PAYLOAD_TOO_LARGE => RequestRejection::TooLarge,
-            StatusCode::REQUEST_TIMEOUT => RequestRejection::Timeout,
-            _ => RequestRejection::BadRequest,
-        };
-        tracing::warn!(agent = %who.name, error = %e.message, "write refused");
-        reject(why, e)
-    })?;
-    // Inflating and parsing a large body takes milliseconds of CPU: off the
-    // async workers, so other writers' requests are not queued behind it.
+/// Inflates and parses the body, charging the token's rate for it.
+/// Inflating and parsing a large body takes milliseconds of CPU: off the
+/// async workers, so other writers' requests are not queued behind it.
+async fn parse_body(
+    app: &Arc<AppState>,
+    live: &Live,
+    who: &auth::Identity,
+    permit: crate::state::BodyPermit,
+    raw: axum::body::Bytes,
+    headers: &HeaderMap,
+    multiplier: i64,
+) -> Result<lines::Normalized, WriteError> {
     let watched = app.alarms.as_ref().map(|e| e.watched());
     let trends = app.trends.is_some();
-    let (limit, encoding) = (live.max_body_bytes, content_encoding(&headers));
+    let (limit, encoding) = (live.max_body_bytes, content_encoding(headers));
     let parse_as = who.clone();
     let inflated_size = if encoding == "identity" || encoding.is_empty() { raw.len() } else { raw.len() * 8 };
     let (limiter, rate) = (app.clone(), live.rate);
@@ -239,104 +285,105 @@ async fn write(
     } else {
         parse()
     };
-    let mut n = parsed.map_err(|(why, e)| {
+    parsed.map_err(|(why, e)| {
         tracing::warn!(agent = %who.name, error = %e.message, "write refused");
-        reject(why, e)
-    })?;
+        refuse(app, why, e)
+    })
+}
 
-    if n.accepted > 0 {
-        if let Some(d) = &live.durable {
-            // The room check and the append are one step in the spool: a
-            // write that does not fit is refused whole, before any 204.
-            let spool = d.spool.clone();
-            let (lines, out) = (n.accepted, std::mem::take(&mut n.out));
-            let appended = tokio::task::spawn_blocking(move || spool.append(lines, &out, dcwatch_common::now_ns()))
-                .await
-                .map_err(|e| AppendError::Io(std::io::Error::other(e.to_string())))
-                .and_then(|r| r);
-            if let Err(AppendError::Full { .. }) = appended {
-                tracing::warn!(agent = %who.name, points = n.accepted, "spool full (sinks behind); asking the writer to retry later");
-                return Err(reject(
-                    RequestRejection::Overloaded,
-                    WriteError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "unavailable",
-                        format!("the spool is full while sinks catch up; retry in {RETRY_AFTER_SECS} s"),
-                    ),
-                ));
-            }
-            let durable = match appended {
-                Ok(seq) => {
-                    d.origins.record(seq, &who.name);
-                    d.committer.wait_durable(seq).await
-                }
-                Err(e) => Err(e.to_string()),
-            };
-            if let Err(e) = durable {
-                tracing::error!(agent = %who.name, error = %e, "cannot store the write durably; refused it (503)");
-                return Err(reject(
-                    RequestRejection::Overloaded,
-                    WriteError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "unavailable",
-                        format!("cannot store the points durably ({e}); retry in {RETRY_AFTER_SECS} s"),
-                    ),
-                ));
-            }
+/// Appends the accepted lines to the spool and waits until they are on
+/// disk. The room check and the append are one step in the spool: a write
+/// that does not fit is refused whole, before any 204.
+async fn store(app: &AppState, live: &Live, who: &auth::Identity, n: &mut lines::Normalized) -> Result<(), WriteError> {
+    if let Some(d) = &live.durable {
+        let spool = d.spool.clone();
+        let (lines, out) = (n.accepted, std::mem::take(&mut n.out));
+        let appended = tokio::task::spawn_blocking(move || spool.append(lines, &out, dcwatch_common::now_ns()))
+            .await
+            .map_err(|e| AppendError::Io(std::io::Error::other(e.to_string())))
+            .and_then(|r| r);
+        if let Err(AppendError::Full { .. }) = appended {
+            tracing::warn!(agent = %who.name, points = n.accepted, "spool full (sinks behind); asking the writer to retry later");
+            return Err(unavailable(app, "the spool is full while sinks catch up"));
         }
-        app.stats.points_received.fetch_add(n.accepted, Ordering::Relaxed);
-        let (trends, alarms, token) = (app.trends.clone(), app.alarms.clone(), who.name.clone());
-        let observations = std::mem::take(&mut n.observations);
-        let observe = move || {
-            if let Some(t) = &trends {
-                t.observe(&observations);
+        let durable = match appended {
+            Ok(seq) => {
+                d.origins.record(seq, &who.name);
+                d.committer.wait_durable(seq).await
             }
-            if let Some(e) = &alarms {
-                e.observe(&token, observations);
-            }
+            Err(e) => Err(e.to_string()),
         };
-        if n.accepted as usize >= crate::bulk::LARGE_OBSERVATIONS {
-            if let Err(e) = crate::bulk::run(observe).await {
-                tracing::error!(agent = %who.name, error = %e, "the write's points did not reach the alarm state");
-            }
-        } else {
-            observe();
+        if let Err(e) = durable {
+            tracing::error!(agent = %who.name, error = %e, "cannot store the write durably; refused it (503)");
+            return Err(unavailable(app, &format!("cannot store the points durably ({e})")));
         }
-        app.saw_agents(&who.name, std::mem::take(&mut n.agents), n.accepted, dcwatch_common::now_ns());
     }
+    app.stats.points_received.fetch_add(n.accepted, Ordering::Relaxed);
+    Ok(())
+}
+
+/// A 503 that says why and when to retry.
+fn unavailable(app: &AppState, why: &str) -> WriteError {
+    refuse(
+        app,
+        RequestRejection::Overloaded,
+        WriteError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            format!("{why}; retry in {RETRY_AFTER_SECS} s"),
+        ),
+    )
+}
+
+/// Hands the write's observations to the trends and the alarm state, and
+/// notes the agents it speaks for.
+async fn observe(app: &AppState, who: &auth::Identity, n: &mut lines::Normalized) {
+    let (trends, alarms, token) = (app.trends.clone(), app.alarms.clone(), who.name.clone());
+    let observations = std::mem::take(&mut n.observations);
+    let observe = move || {
+        if let Some(t) = &trends {
+            t.observe(&observations);
+        }
+        if let Some(e) = &alarms {
+            e.observe(&token, observations);
+        }
+    };
+    if n.accepted as usize >= crate::bulk::LARGE_OBSERVATIONS {
+        if let Err(e) = crate::bulk::run(observe).await {
+            tracing::error!(agent = %who.name, error = %e, "the write's points did not reach the alarm state");
+        }
+    } else {
+        observe();
+    }
+    app.saw_agents(&who.name, std::mem::take(&mut n.agents), n.accepted, dcwatch_common::now_ns());
+}
+
+/// Counts the lines refused, and audits the first forbidden line and the
+/// first that repeats a tag key.
+fn count_refused(app: &AppState, client: crate::api::access::Client, who: &auth::Identity, n: &lines::Normalized) {
     app.stats.points_invalid.fetch_add(n.invalid.len() as u64, Ordering::Relaxed);
     app.stats.points_forbidden.fetch_add(n.forbidden.len() as u64, Ordering::Relaxed);
     app.stats.add_forbidden(&n.forbidden_by);
-    if let (Some(a), Some(first)) = (&app.audit, n.forbidden.first()) {
-        let comment = format!("{} line(s) refused; line {}: {}", n.forbidden.len(), first.line, first.message);
-        a.record_failure(&crate::audit::Event {
-            actor: &who.name,
-            role: "agent",
-            source: client.0,
-            action: "ingest_forbidden",
-            target: "write",
-            comment: &comment,
-            refused: true,
-        });
+    let Some(a) = &app.audit else { return };
+    for (refused, action) in [(&n.forbidden, "ingest_forbidden"), (&n.repeated_tag, "ingest_line_refused")] {
+        if let Some(first) = refused.first() {
+            let comment = format!("{} line(s) refused; line {}: {}", refused.len(), first.line, first.message);
+            a.record_failure(&crate::audit::Event {
+                actor: &who.name,
+                role: "agent",
+                source: client.0,
+                action,
+                target: "write",
+                comment: &comment,
+                refused: true,
+            });
+        }
     }
-    if let (Some(a), Some(first)) = (&app.audit, n.repeated_tag.first()) {
-        let comment = format!("{} line(s) refused; line {}: {}", n.repeated_tag.len(), first.line, first.message);
-        a.record_failure(&crate::audit::Event {
-            actor: &who.name,
-            role: "agent",
-            source: client.0,
-            action: "ingest_line_refused",
-            target: "write",
-            comment: &comment,
-            refused: true,
-        });
-    }
-    if live.sinks.is_empty() {
-        tracing::info!(agent = %who.name, points = n.accepted, invalid = n.invalid.len(), forbidden = n.forbidden.len(), "received (no sink configured)");
-    } else {
-        tracing::debug!(agent = %who.name, points = n.accepted, invalid = n.invalid.len(), forbidden = n.forbidden.len(), "received");
-    }
+}
 
+/// 204 when every line is in; 403 when every line was forbidden; else 400
+/// naming the first bad line.
+fn answer(who: &auth::Identity, n: &lines::Normalized) -> Result<(), WriteError> {
     if n.invalid.is_empty() && n.forbidden.is_empty() {
         return Ok(());
     }

@@ -163,39 +163,70 @@ fn skip_whitespace(buf: &[u8], mut i: usize) -> usize {
 /// Reads one line (already stripped of leading whitespace, see
 /// [`content_start`]).
 pub fn parse_line(text: &str) -> Result<Line<'_>, ParseError> {
-    let buf = text.as_bytes();
-    let err = |at: usize, message: String| ParseError { column: column(buf, at), message, repeated_tag: false };
-    let quote = |from: usize, to: usize| -> String {
-        let s = &text[boundary(text, from)..boundary(text, to)];
-        if s.chars().count() > 40 { format!("{}…", s.chars().take(40).collect::<String>()) } else { s.to_string() }
-    };
+    let scan = Scan { text, buf: text.as_bytes() };
+    let (measurement_end, has_tags) = scan.measurement()?;
+    let (tags, key_end) = if has_tags { scan.tags(measurement_end + 1)? } else { (Vec::new(), measurement_end) };
+    let measurement = unescape(&text[..measurement_end]);
+    let (fields_start, fields_end) = scan.field_span(key_end)?;
+    let fields = scan.fields(fields_start, fields_end)?;
+    let (timestamp, timestamp_at) = scan.timestamp(fields_end)?;
+    Ok(Line { text, key_end, measurement, tags, fields, timestamp, timestamp_at })
+}
 
-    // The measurement (scanMeasurement).
-    if buf.is_empty() || buf[0] == b',' {
-        return Err(err(0, "the line has no measurement: it starts with a comma".into()));
+/// One line being read: its text, and errors at a column of it.
+struct Scan<'a> {
+    text: &'a str,
+    buf: &'a [u8],
+}
+
+impl<'a> Scan<'a> {
+    fn err(&self, at: usize, message: String) -> ParseError {
+        ParseError { column: column(self.buf, at), message, repeated_tag: false }
     }
-    let mut i = 0;
-    let mut has_tags = false;
-    loop {
-        i += 1;
-        if i >= buf.len() {
-            return Err(err(i, format!("measurement `{}` is followed by no fields", quote(0, i))));
-        }
-        if buf[i - 1] == b'\\' {
-            continue;
-        }
-        if buf[i] == b',' {
-            has_tags = true;
-            break;
-        }
-        if buf[i] == b' ' {
-            break;
-        }
+
+    /// The text from `from` to `to`, cut at 40 characters.
+    fn quote(&self, from: usize, to: usize) -> String {
+        let s = &self.text[boundary(self.text, from)..boundary(self.text, to)];
+        if s.chars().count() > 40 { format!("{}…", s.chars().take(40).collect::<String>()) } else { s.to_string() }
     }
-    let measurement_end = i;
-    let mut tags: Vec<Tag<'_>> = Vec::new();
-    if has_tags {
-        i += 1;
+
+    /// Where the measurement ends (scanMeasurement), and whether tags follow it.
+    fn measurement(&self) -> Result<(usize, bool), ParseError> {
+        let buf = self.buf;
+        let err = |at: usize, message: String| self.err(at, message);
+        let quote = |from: usize, to: usize| self.quote(from, to);
+        // The measurement (scanMeasurement).
+        if buf.is_empty() || buf[0] == b',' {
+            return Err(err(0, "the line has no measurement: it starts with a comma".into()));
+        }
+        let mut i = 0;
+        let mut has_tags = false;
+        loop {
+            i += 1;
+            if i >= buf.len() {
+                return Err(err(i, format!("measurement `{}` is followed by no fields", quote(0, i))));
+            }
+            if buf[i - 1] == b'\\' {
+                continue;
+            }
+            if buf[i] == b',' {
+                has_tags = true;
+                break;
+            }
+            if buf[i] == b' ' {
+                break;
+            }
+        }
+        Ok((i, has_tags))
+    }
+
+    /// The tags from `i` (scanTags: key, `=`, value, then `,` for another
+    /// tag or ` ` for the fields), and where they end.
+    fn tags(&self, mut i: usize) -> Result<(Vec<Tag<'a>>, usize), ParseError> {
+        let (text, buf) = (self.text, self.buf);
+        let err = |at: usize, message: String| self.err(at, message);
+        let quote = |from: usize, to: usize| self.quote(from, to);
+        let mut tags: Vec<Tag<'a>> = Vec::new();
         // scanTags: key, `=`, value, then `,` (another tag) or ` ` (fields).
         loop {
             let key_start = i;
@@ -264,159 +295,180 @@ pub fn parse_line(text: &str) -> Result<Line<'_>, ParseError> {
                 return Err(ParseError { repeated_tag: true, ..err(at, format!("tag `{}` appears twice", t.key)) });
             }
         }
+        Ok((tags, i))
     }
-    let key_end = i;
-    let measurement = unescape(&text[..measurement_end]);
 
-    // The fields (scanFields), then each value read (scanFieldValue).
-    let fields_start = skip_whitespace(buf, i);
-    i = fields_start;
-    let (mut quoted, mut equals, mut commas) = (false, 0usize, 0usize);
-    let mut quote_at = 0;
-    while i < buf.len() {
-        if buf[i] == b'\\' && i + 1 < buf.len() {
-            i += 2;
-            continue;
-        }
-        if buf[i] == b'"' && equals > commas {
-            quoted = !quoted;
-            quote_at = i;
-            i += 1;
-            continue;
-        }
-        if buf[i] == b'=' && !quoted {
-            equals += 1;
-            let before = |n: usize| if i >= n { buf.get(i - n).copied() } else { None };
-            if (before(1) == Some(b' ') || before(1) == Some(b',')) && before(2) != Some(b'\\') || i == fields_start {
-                return Err(err(i, "a field has an empty key (`=` with nothing before it)".into()));
-            }
-            let key = field_key_before(buf, fields_start, i);
-            if i + 1 >= buf.len() || matches!(buf[i + 1], b',' | b' ') {
-                return Err(err(i + 1, format!("field `{}` has no value after `=`", quote(key, i))));
-            }
-            let c = buf[i + 1];
-            if c.is_ascii_digit() || c == b'.' || c == b'-' || c == b'N' || c == b'n' {
-                i = scan_number(buf, i + 1).map_err(|(at, why)| {
-                    let end = (i + 1..buf.len()).find(|&j| matches!(buf[j], b',' | b' ')).unwrap_or(buf.len());
-                    err(at, format!("field `{}`: `{}` {why}", quote(key, i), quote(i + 1, end)))
-                })?;
+    /// Where the fields start and end (scanFields), each value's form
+    /// checked on the way (scanFieldValue).
+    fn field_span(&self, key_end: usize) -> Result<(usize, usize), ParseError> {
+        let buf = self.buf;
+        let err = |at: usize, message: String| self.err(at, message);
+        let quote = |from: usize, to: usize| self.quote(from, to);
+        let fields_start = skip_whitespace(buf, key_end);
+        let mut i = fields_start;
+        let (mut quoted, mut equals, mut commas) = (false, 0usize, 0usize);
+        let mut quote_at = 0;
+        while i < buf.len() {
+            if buf[i] == b'\\' && i + 1 < buf.len() {
+                i += 2;
                 continue;
             }
-            if c != b'"' {
-                i = scan_boolean(buf, i + 1).map_err(|end| {
-                    err(
-                        i + 1,
-                        format!(
-                            "field `{}`: `{}` is not a number, a boolean or a quoted string",
-                            quote(key, i),
-                            quote(i + 1, end)
-                        ),
-                    )
-                })?;
-                continue;
-            }
-        }
-        if buf[i] == b',' && !quoted {
-            commas += 1;
-        }
-        if buf[i] == b' ' && !quoted {
-            break;
-        }
-        i += 1;
-    }
-    if quoted {
-        let key = field_key_before(buf, fields_start, quote_at.saturating_sub(1));
-        return Err(err(
-            quote_at,
-            format!(
-                "unbalanced quote in field `{}` starting at column {}",
-                quote(key, quote_at.saturating_sub(1)),
-                column(buf, quote_at)
-            ),
-        ));
-    }
-    let fields_end = i;
-    if fields_start >= fields_end {
-        return Err(err(fields_start, format!("`{}` has no fields", quote(0, key_end))));
-    }
-    if equals == 0 || commas != equals - 1 {
-        let what = if equals == 0 {
-            format!("`{}` is no field (`key=value`)", quote(fields_start, fields_end))
-        } else if buf[fields_end - 1] == b',' {
-            "the fields end in a comma (a trailing comma)".to_string()
-        } else {
-            format!("`{}` is not a list of `key=value` fields separated by commas", quote(fields_start, fields_end))
-        };
-        return Err(err(fields_start, what));
-    }
-    let mut fields = Vec::new();
-    let mut j = fields_start;
-    while j < fields_end {
-        // The key, up to its unescaped `=` (InfluxDB's `scanTo`).
-        let key_start = j;
-        while j < fields_end && !(buf[j] == b'=' && buf[j - 1] != b'\\') {
-            j += 1;
-        }
-        if j + 2 > fields_end {
-            return Err(err(
-                key_start,
-                format!("field `{}` has no unescaped `=` before its value", quote(key_start, fields_end)),
-            ));
-        }
-        let raw_key = &text[key_start..j];
-        j += 1;
-        let value_start = j;
-        let mut quoted = false;
-        while j < fields_end {
-            if buf[j] == b'\\' && j + 1 < fields_end && matches!(buf[j + 1], b'"' | b'\\') {
-                j += 2;
-                continue;
-            }
-            if buf[j] == b'"' {
+            if buf[i] == b'"' && equals > commas {
                 quoted = !quoted;
-                j += 1;
+                quote_at = i;
+                i += 1;
                 continue;
             }
-            if buf[j] == b',' && !quoted {
+            if buf[i] == b'=' && !quoted {
+                equals += 1;
+                let before = |n: usize| if i >= n { buf.get(i - n).copied() } else { None };
+                if (before(1) == Some(b' ') || before(1) == Some(b',')) && before(2) != Some(b'\\') || i == fields_start
+                {
+                    return Err(err(i, "a field has an empty key (`=` with nothing before it)".into()));
+                }
+                let key = field_key_before(buf, fields_start, i);
+                if i + 1 >= buf.len() || matches!(buf[i + 1], b',' | b' ') {
+                    return Err(err(i + 1, format!("field `{}` has no value after `=`", quote(key, i))));
+                }
+                let c = buf[i + 1];
+                if c.is_ascii_digit() || c == b'.' || c == b'-' || c == b'N' || c == b'n' {
+                    i = scan_number(buf, i + 1).map_err(|(at, why)| {
+                        let end = (i + 1..buf.len()).find(|&j| matches!(buf[j], b',' | b' ')).unwrap_or(buf.len());
+                        err(at, format!("field `{}`: `{}` {why}", quote(key, i), quote(i + 1, end)))
+                    })?;
+                    continue;
+                }
+                if c != b'"' {
+                    i = scan_boolean(buf, i + 1).map_err(|end| {
+                        err(
+                            i + 1,
+                            format!(
+                                "field `{}`: `{}` is not a number, a boolean or a quoted string",
+                                quote(key, i),
+                                quote(i + 1, end)
+                            ),
+                        )
+                    })?;
+                    continue;
+                }
+            }
+            if buf[i] == b',' && !quoted {
+                commas += 1;
+            }
+            if buf[i] == b' ' && !quoted {
                 break;
             }
-            j += 1;
+            i += 1;
         }
-        let raw = &text[value_start..j];
-        let value = read_value(raw).map_err(|why| err(value_start, format!("field `{raw_key}`: `{raw}` {why}")))?;
-        let key = unescape(raw_key);
-        fields.push(Field { raw_key, key, value, value_at: (value_start, j) });
-        j += 1;
+        if quoted {
+            let key = field_key_before(buf, fields_start, quote_at.saturating_sub(1));
+            return Err(err(
+                quote_at,
+                format!(
+                    "unbalanced quote in field `{}` starting at column {}",
+                    quote(key, quote_at.saturating_sub(1)),
+                    column(buf, quote_at)
+                ),
+            ));
+        }
+        let fields_end = i;
+        if fields_start >= fields_end {
+            return Err(err(fields_start, format!("`{}` has no fields", quote(0, key_end))));
+        }
+        if equals == 0 || commas != equals - 1 {
+            let what = if equals == 0 {
+                format!("`{}` is no field (`key=value`)", quote(fields_start, fields_end))
+            } else if buf[fields_end - 1] == b',' {
+                "the fields end in a comma (a trailing comma)".to_string()
+            } else {
+                format!("`{}` is not a list of `key=value` fields separated by commas", quote(fields_start, fields_end))
+            };
+            return Err(err(fields_start, what));
+        }
+        Ok((fields_start, fields_end))
     }
 
-    // The timestamp (scanTime), then nothing but spaces.
-    let ts_start = skip_whitespace(buf, fields_end);
-    let mut k = ts_start;
-    while k < buf.len() && !matches!(buf[k], b'\n' | b' ') {
-        if !(buf[k].is_ascii_digit() || (k == ts_start && buf[k] == b'-')) {
-            let end = (k..buf.len()).find(|&j| buf[j] == b' ').unwrap_or(buf.len());
-            return Err(err(
-                k,
-                format!("`{}` after the fields is not a timestamp (an integer)", quote(ts_start, end.max(k + 1))),
-            ));
+    /// The fields between `fields_start` and `fields_end`, each read.
+    fn fields(&self, fields_start: usize, fields_end: usize) -> Result<Vec<Field<'a>>, ParseError> {
+        let (text, buf) = (self.text, self.buf);
+        let err = |at: usize, message: String| self.err(at, message);
+        let quote = |from: usize, to: usize| self.quote(from, to);
+        let mut fields = Vec::new();
+        let mut j = fields_start;
+        while j < fields_end {
+            // The key, up to its unescaped `=` (InfluxDB's `scanTo`).
+            let key_start = j;
+            while j < fields_end && !(buf[j] == b'=' && buf[j - 1] != b'\\') {
+                j += 1;
+            }
+            if j + 2 > fields_end {
+                return Err(err(
+                    key_start,
+                    format!("field `{}` has no unescaped `=` before its value", quote(key_start, fields_end)),
+                ));
+            }
+            let raw_key = &text[key_start..j];
+            j += 1;
+            let value_start = j;
+            let mut quoted = false;
+            while j < fields_end {
+                if buf[j] == b'\\' && j + 1 < fields_end && matches!(buf[j + 1], b'"' | b'\\') {
+                    j += 2;
+                    continue;
+                }
+                if buf[j] == b'"' {
+                    quoted = !quoted;
+                    j += 1;
+                    continue;
+                }
+                if buf[j] == b',' && !quoted {
+                    break;
+                }
+                j += 1;
+            }
+            let raw = &text[value_start..j];
+            let value = read_value(raw).map_err(|why| err(value_start, format!("field `{raw_key}`: `{raw}` {why}")))?;
+            let key = unescape(raw_key);
+            fields.push(Field { raw_key, key, value, value_at: (value_start, j) });
+            j += 1;
         }
-        k += 1;
+
+        Ok(fields)
     }
-    let (timestamp, timestamp_at) = if k == ts_start {
-        (None, None)
-    } else {
-        let t: i64 = text[ts_start..k]
-            .parse()
-            .map_err(|_| err(ts_start, format!("timestamp `{}` is not a 64-bit integer", quote(ts_start, k))))?;
-        if let Some(p) = buf[k..].iter().position(|b| *b != b' ') {
-            return Err(err(
-                k + p,
-                format!("`{}` after the timestamp: a line ends after its timestamp", quote(k + p, buf.len())),
-            ));
+
+    /// The timestamp after the fields (scanTime), then nothing but spaces.
+    #[allow(clippy::type_complexity)]
+    fn timestamp(&self, fields_end: usize) -> Result<(Option<i64>, Option<(usize, usize)>), ParseError> {
+        let (text, buf) = (self.text, self.buf);
+        let err = |at: usize, message: String| self.err(at, message);
+        let quote = |from: usize, to: usize| self.quote(from, to);
+        let ts_start = skip_whitespace(buf, fields_end);
+        let mut k = ts_start;
+        while k < buf.len() && !matches!(buf[k], b'\n' | b' ') {
+            if !(buf[k].is_ascii_digit() || (k == ts_start && buf[k] == b'-')) {
+                let end = (k..buf.len()).find(|&j| buf[j] == b' ').unwrap_or(buf.len());
+                return Err(err(
+                    k,
+                    format!("`{}` after the fields is not a timestamp (an integer)", quote(ts_start, end.max(k + 1))),
+                ));
+            }
+            k += 1;
         }
-        (Some(t), Some((ts_start, k)))
-    };
-    Ok(Line { text, key_end, measurement, tags, fields, timestamp, timestamp_at })
+        Ok(if k == ts_start {
+            (None, None)
+        } else {
+            let t: i64 = text[ts_start..k]
+                .parse()
+                .map_err(|_| err(ts_start, format!("timestamp `{}` is not a 64-bit integer", quote(ts_start, k))))?;
+            if let Some(p) = buf[k..].iter().position(|b| *b != b' ') {
+                return Err(err(
+                    k + p,
+                    format!("`{}` after the timestamp: a line ends after its timestamp", quote(k + p, buf.len())),
+                ));
+            }
+            (Some(t), Some((ts_start, k)))
+        })
+    }
 }
 
 /// The 1-based column, in characters, of byte `at`.
