@@ -477,6 +477,35 @@ impl Validate for CollectorConfig {
             t.check(p);
         }
         self.reports.check(self.trends.is_some(), self.alarms.as_ref(), p);
+        self.check_listen_and_ingest(p);
+        self.check_ingest_tokens(p);
+        self.check_tokens_unique(p);
+        self.check_devices_unique(p);
+        if self.api.metrics_require_token && self.api.tokens.is_empty() {
+            p.push(Problem::general(
+                "api.metrics_require_token: no api.tokens are configured, so nothing could read /metrics",
+            ));
+        }
+        if self.audit.retention_days == 0 {
+            p.push(Problem::general("audit.retention_days: must be at least 1"));
+        }
+        self.check_sinks(p);
+        let sp = &self.spool;
+        sp.spool_settings().check("spool", p);
+        if let Some(tls) = &self.listen.tls {
+            let ca = tls.client_ca_file.as_ref().map(|c| ("client_ca_file", c));
+            for (key, path) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)].into_iter().chain(ca) {
+                if !path.is_file() {
+                    p.push(Problem::general(format!("listen.tls.{key}: {} is not a readable file", path.display())));
+                }
+            }
+        }
+    }
+}
+
+impl CollectorConfig {
+    /// `listen` and `ingest`'s limits and timeouts, and how agents may write.
+    fn check_listen_and_ingest(&self, p: &mut Vec<Problem>) {
         if self.listen.address.parse::<SocketAddr>().is_err() {
             p.push(Problem::general(format!(
                 "listen.address: `{}` is not an address:port, e.g. `0.0.0.0:8186`",
@@ -527,6 +556,11 @@ impl Validate for CollectorConfig {
                  out and write for any site and any device; keep one or the other",
             ));
         }
+    }
+
+    /// Each `ingest.tokens` entry: its site, its secret, its devices and
+    /// its client certificate.
+    fn check_ingest_tokens(&self, p: &mut Vec<Problem>) {
         for (i, t) in self.ingest.tokens.iter().map(|t| &t.value).enumerate() {
             let at = format!("ingest.tokens[{i}]");
             if t.site.trim().is_empty() {
@@ -554,16 +588,11 @@ impl Validate for CollectorConfig {
             }
             crate::auth::check_secret(&format!("api.tokens[{i}]"), t.token.as_deref(), t.token_sha256.as_deref(), p);
         }
-        self.check_tokens_unique(p);
-        self.check_devices_unique(p);
-        if self.api.metrics_require_token && self.api.tokens.is_empty() {
-            p.push(Problem::general(
-                "api.metrics_require_token: no api.tokens are configured, so nothing could read /metrics",
-            ));
-        }
-        if self.audit.retention_days == 0 {
-            p.push(Problem::general("audit.retention_days: must be at least 1"));
-        }
+    }
+
+    /// Each sink: a unique name that can name a spool cursor, a target the
+    /// writer accepts, and its limits.
+    fn check_sinks(&self, p: &mut Vec<Problem>) {
         let mut sink_names = HashSet::new();
         for (i, s) in self.sinks.iter().enumerate() {
             let at = format!("sinks[{i}]");
@@ -587,16 +616,6 @@ impl Validate for CollectorConfig {
             }
             if s.flavour == Flavour::V1 && s.database.trim().is_empty() {
                 p.push(Problem::general(format!("{at}.database: must name the InfluxDB 1.x database")));
-            }
-        }
-        let sp = &self.spool;
-        sp.spool_settings().check("spool", p);
-        if let Some(tls) = &self.listen.tls {
-            let ca = tls.client_ca_file.as_ref().map(|c| ("client_ca_file", c));
-            for (key, path) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)].into_iter().chain(ca) {
-                if !path.is_file() {
-                    p.push(Problem::general(format!("listen.tls.{key}: {} is not a readable file", path.display())));
-                }
             }
         }
     }

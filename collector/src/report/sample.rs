@@ -47,73 +47,11 @@ pub fn generate(dir: &std::path::Path, extra_hosts: usize, step_minutes: i64) ->
     while t < end {
         if !collector_down(t) {
             let minute = (t - start) / 60;
-            // Heartbeats every minute; web1 silent on 10 October 03:00–03:45.
-            for host in ["web1", "db1"] {
-                if host == "web1" && t >= at(10, 3, 0) && t < at(10, 3, 45) {
-                    continue;
-                }
-                batch.push(obs(
-                    "dcwatch_agent",
-                    &[("site", "hn"), ("host", host)],
-                    vec![("uptime_s", ObsValue::Num(1.0))],
-                    t,
-                ));
-            }
-            // web1's CPU: 1 … 60 % over each hour (the month's p95 is 57 %).
-            batch.push(obs(
-                "host_cpu",
-                &[("site", "hn"), ("host", "web1"), ("cpu", "total")],
-                vec![("usage_pct", ObsValue::Num((minute % 60 + 1) as f64))],
-                t,
-            ));
-            // The UPS: on battery 5 October 14:00–14:30, 20 October 09:00–09:12,
-            // and from 31 October 23:50 into November.
-            let on = (t >= at(5, 14, 0) && t < at(5, 14, 30))
-                || (t >= at(20, 9, 0) && t < at(20, 9, 12))
-                || t >= at(31, 23, 50);
-            batch.push(obs(
-                "ups",
-                &[("site", "hn"), ("device", "ups-a1")],
-                vec![
-                    ("on_battery", ObsValue::Bool(on)),
-                    ("load_pct", ObsValue::Num(if on { 71.5 } else { 40.0 })),
-                    ("battery_charge_pct", ObsValue::Num(if on { 83.0 } else { 100.0 })),
-                ],
-                t,
-            ));
+            known_minute(&mut batch, start, minute, t);
             if minute % step_minutes.max(1) == 0 {
                 for (i, h) in names.iter().enumerate() {
                     ordinary(&mut batch, h, i, minute, t);
                 }
-            }
-            if minute % 10 == 0 {
-                // db1's /data: 300 GiB on 1 October at 00:00, 10 GiB more a day, of
-                // 1000 GiB with 50 GiB reserved for root: df counts 950 GiB.
-                let used = 300.0 * GIB + 10.0 * GIB * (t - start) as f64 / 86_400.0;
-                batch.push(obs(
-                    "host_disk",
-                    &[("site", "hn"), ("host", "db1"), ("mount", "/data")],
-                    vec![
-                        ("used_bytes", ObsValue::Num(used)),
-                        ("free_bytes", ObsValue::Num(950.0 * GIB - used)),
-                        ("total_bytes", ObsValue::Num(1000.0 * GIB)),
-                    ],
-                    t,
-                ));
-                // The nightly backup at 01:30, except on 7 and 22 October; the 12th is 45 % smaller.
-                let mut last = None;
-                for d in 1..=31i8 {
-                    let run = at(d, 1, 30);
-                    if run <= t && d != 7 && d != 22 {
-                        last = Some((d, run));
-                    }
-                }
-                let mut f = vec![("status", ObsValue::Str(if last.is_some() { "ok" } else { "missing" }.into()))];
-                if let Some((d, run)) = last {
-                    f.push(("last_success_ts", ObsValue::Num(run as f64)));
-                    f.push(("size_change_pct", ObsValue::Num(if d == 12 { -45.0 } else { 0.5 })));
-                }
-                batch.push(obs("backup", &[("site", "hn"), ("host", "db1"), ("job", "db")], f, t));
             }
         }
         if batch.len() > 10_000 {
@@ -126,7 +64,73 @@ pub fn generate(dir: &std::path::Path, extra_hosts: usize, step_minutes: i64) ->
     trends.flush(end * 1_000_000_000)?;
     drop(trends);
 
-    // The alarm history of the same month, as the engine writes it.
+    alarm_history(dir)
+}
+
+/// One minute `t` of the known month: heartbeats, web1's CPU, the UPS, and
+/// every ten minutes db1's disk and backup.
+fn known_minute(batch: &mut Vec<Observation>, start: i64, minute: i64, t: i64) {
+    // Heartbeats every minute; web1 silent on 10 October 03:00–03:45.
+    for host in ["web1", "db1"] {
+        if host == "web1" && t >= at(10, 3, 0) && t < at(10, 3, 45) {
+            continue;
+        }
+        batch.push(obs("dcwatch_agent", &[("site", "hn"), ("host", host)], vec![("uptime_s", ObsValue::Num(1.0))], t));
+    }
+    // web1's CPU: 1 … 60 % over each hour (the month's p95 is 57 %).
+    batch.push(obs(
+        "host_cpu",
+        &[("site", "hn"), ("host", "web1"), ("cpu", "total")],
+        vec![("usage_pct", ObsValue::Num((minute % 60 + 1) as f64))],
+        t,
+    ));
+    // The UPS: on battery 5 October 14:00–14:30, 20 October 09:00–09:12,
+    // and from 31 October 23:50 into November.
+    let on =
+        (t >= at(5, 14, 0) && t < at(5, 14, 30)) || (t >= at(20, 9, 0) && t < at(20, 9, 12)) || t >= at(31, 23, 50);
+    batch.push(obs(
+        "ups",
+        &[("site", "hn"), ("device", "ups-a1")],
+        vec![
+            ("on_battery", ObsValue::Bool(on)),
+            ("load_pct", ObsValue::Num(if on { 71.5 } else { 40.0 })),
+            ("battery_charge_pct", ObsValue::Num(if on { 83.0 } else { 100.0 })),
+        ],
+        t,
+    ));
+    if minute % 10 == 0 {
+        // db1's /data: 300 GiB on 1 October at 00:00, 10 GiB more a day, of
+        // 1000 GiB with 50 GiB reserved for root: df counts 950 GiB.
+        let used = 300.0 * GIB + 10.0 * GIB * (t - start) as f64 / 86_400.0;
+        batch.push(obs(
+            "host_disk",
+            &[("site", "hn"), ("host", "db1"), ("mount", "/data")],
+            vec![
+                ("used_bytes", ObsValue::Num(used)),
+                ("free_bytes", ObsValue::Num(950.0 * GIB - used)),
+                ("total_bytes", ObsValue::Num(1000.0 * GIB)),
+            ],
+            t,
+        ));
+        // The nightly backup at 01:30, except on 7 and 22 October; the 12th is 45 % smaller.
+        let mut last = None;
+        for d in 1..=31i8 {
+            let run = at(d, 1, 30);
+            if run <= t && d != 7 && d != 22 {
+                last = Some((d, run));
+            }
+        }
+        let mut f = vec![("status", ObsValue::Str(if last.is_some() { "ok" } else { "missing" }.into()))];
+        if let Some((d, run)) = last {
+            f.push(("last_success_ts", ObsValue::Num(run as f64)));
+            f.push(("size_change_pct", ObsValue::Num(if d == 12 { -45.0 } else { 0.5 })));
+        }
+        batch.push(obs("backup", &[("site", "hn"), ("host", "db1"), ("job", "db")], f, t));
+    }
+}
+
+/// The alarm history of the same month, as the engine writes it.
+fn alarm_history(dir: &std::path::Path) -> Result<(), String> {
     drop(crate::alarm::store::Store::open(&dir.join("alarms.db"))?);
     let alarms = Connection::open(dir.join("alarms.db")).map_err(|e| e.to_string())?;
     let spans: &[(&str, &str, i64, Option<i64>)] = &[
