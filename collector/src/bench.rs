@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::alarm::Engine;
 use crate::alarm::config::AlarmsConfig;
-use crate::ingest::lines::{ObsValue, Observation};
+use crate::model::{ObsValue, Observation};
 
 fn cpu_secs() -> f64 {
     // SAFETY: getrusage writes into the struct we pass.

@@ -11,6 +11,7 @@ mod config;
 mod i18n;
 mod ingest;
 mod listen;
+mod model;
 mod report;
 mod sink;
 mod state;

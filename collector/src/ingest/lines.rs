@@ -51,28 +51,7 @@ pub struct Normalized {
     pub observations: Vec<Observation>,
 }
 
-/// An accepted point, owned, for the alarm engine.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Observation {
-    pub measurement: String,
-    /// Tags, with `site`/`host` as forwarded.
-    pub tags: Vec<(String, String)>,
-    pub fields: Vec<(String, ObsValue)>,
-    pub ts: i64,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum ObsValue {
-    Num(f64),
-    Bool(bool),
-    Str(String),
-}
-
-impl Observation {
-    pub fn tag(&self, k: &str) -> Option<&str> {
-        self.tags.iter().find(|(t, _)| t == k).map(|(_, v)| v.as_str())
-    }
-}
+pub use crate::model::{ObsValue, Observation};
 
 /// What the configured sinks can store.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 use jiff::tz::TimeZone;
 use rusqlite::{Connection, params};
 
-use crate::ingest::lines::{ObsValue, Observation};
+use crate::model::{ObsValue, Observation};
 use crate::trends::{Trends, TrendsConfig};
 
 pub const GIB: f64 = 1_073_741_824.0;

@@ -9,7 +9,7 @@ fn month(dir: &std::path::Path) -> (Connection, Connection) {
 }
 
 /// A report of October from just these points, made at `now`.
-fn report_of(points: Vec<crate::ingest::lines::Observation>, flush_at: i64, now: i64) -> Report {
+fn report_of(points: Vec<crate::model::Observation>, flush_at: i64, now: i64) -> Report {
     let dir = tempfile::tempdir().unwrap();
     let t = crate::trends::Trends::open(crate::trends::TrendsConfig {
         db: dir.path().join("trends.db"),
@@ -28,10 +28,10 @@ fn report_of(points: Vec<crate::ingest::lines::Observation>, flush_at: i64, now:
 fn point(
     m: &str,
     tags: &[(&str, &str)],
-    fields: Vec<(&str, crate::ingest::lines::ObsValue)>,
+    fields: Vec<(&str, crate::model::ObsValue)>,
     ts: i64,
-) -> crate::ingest::lines::Observation {
-    crate::ingest::lines::Observation {
+) -> crate::model::Observation {
+    crate::model::Observation {
         measurement: m.into(),
         tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         fields: fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
@@ -173,7 +173,7 @@ fn periods_are_months_or_iso_weeks_in_the_site_zone() {
 
 #[test]
 fn network_p95_is_the_busiest_interfaces() {
-    use crate::ingest::lines::ObsValue::Num;
+    use crate::model::ObsValue::Num;
     let mut obs = Vec::new();
     for i in 0..100i64 {
         let ts = at(2, 10, 0) + i * 30;
@@ -203,7 +203,7 @@ fn the_hour_a_report_so_far_ends_in_counts_only_its_minutes_so_far() {
             point(
                 "ups",
                 &[("site", "hn"), ("device", "ups-a1")],
-                vec![("on_battery", crate::ingest::lines::ObsValue::Bool(true))],
+                vec![("on_battery", crate::model::ObsValue::Bool(true))],
                 at(20, 9, 0) + i * 60,
             )
         })
@@ -228,7 +228,7 @@ fn a_report_so_far_counts_days_left_from_today() {
 
 #[test]
 fn a_disk_that_barely_grows_has_no_full_date_and_no_overflow() {
-    use crate::ingest::lines::ObsValue::Num;
+    use crate::model::ObsValue::Num;
     // 1 TB free, growing by a few bytes a day: billions of days.
     let obs = (0..10i64)
         .map(|d| {
@@ -249,7 +249,7 @@ fn a_disk_that_barely_grows_has_no_full_date_and_no_overflow() {
 
 #[test]
 fn two_ups_on_battery_at_once_are_one_site_on_battery() {
-    use crate::ingest::lines::ObsValue::Bool;
+    use crate::model::ObsValue::Bool;
     // A power cut on the 5th: ups-a1 on battery 14:00–14:30, ups-b1 14:05–14:25, sampled every minute.
     let mut obs = Vec::new();
     for m in 0..60i64 {
@@ -276,7 +276,7 @@ fn the_csv_neutralises_formulas_in_names_from_the_data() {
             point(
                 "ups",
                 &[("site", "hn"), ("device", device)],
-                vec![("on_battery", crate::ingest::lines::ObsValue::Bool(true))],
+                vec![("on_battery", crate::model::ObsValue::Bool(true))],
                 at(20, 9, 0),
             )
         })
@@ -298,7 +298,7 @@ fn the_csv_neutralises_formulas_in_names_from_the_data() {
 /// A report from these points and alarm history rows (name, labels,
 /// firing at, resolved at), for `period`, made at `now`.
 fn report_with(
-    points: Vec<crate::ingest::lines::Observation>,
+    points: Vec<crate::model::Observation>,
     history: &[(&str, &str, i64, Option<i64>)],
     period: &str,
     now: i64,
@@ -339,8 +339,8 @@ fn report_with(
 /// The 90-second demo: the agent reports every 2 s; the UPS is on battery
 /// for 20 s (10 samples) and the generator runs as long; power is lost at
 /// 10:00:31 and is not resolved before the collector stops, at 10:29:30.
-fn demo_points() -> Vec<crate::ingest::lines::Observation> {
-    use crate::ingest::lines::ObsValue::{Bool, Num};
+fn demo_points() -> Vec<crate::model::Observation> {
+    use crate::model::ObsValue::{Bool, Num};
     let mut obs = Vec::new();
     for i in 0..45i64 {
         let t = at(20, 10, 0) + i * 2;
@@ -384,7 +384,7 @@ fn minutes_in_a_state_are_the_share_of_samples_times_the_time_observed_and_do_no
 /// Regression (issue 15): "19 hours without data" on the first day of use.
 #[test]
 fn hours_before_the_first_data_and_after_now_are_not_hours_without_data() {
-    use crate::ingest::lines::ObsValue::Num;
+    use crate::model::ObsValue::Num;
     // Heartbeats from 20 October 05:00 to 06:59; the report is made at 09:30.
     let obs = (0..120)
         .map(|m| {
@@ -404,7 +404,7 @@ fn hours_before_the_first_data_and_after_now_are_not_hours_without_data() {
 /// Regression (issue 15): 3 % CPU was drawn full height.
 #[test]
 fn the_cpu_chart_draws_percentages_on_a_100_percent_scale() {
-    use crate::ingest::lines::ObsValue::Num;
+    use crate::model::ObsValue::Num;
     let obs = (0..60)
         .map(|m| {
             point(
@@ -504,7 +504,7 @@ fn every_summary_total_agrees_with_its_table() {
 /// it was installed, with service availability "100".
 #[test]
 fn a_period_before_dcwatch_ran_covers_nothing_and_is_not_sent() {
-    use crate::ingest::lines::ObsValue::Num;
+    use crate::model::ObsValue::Num;
     // Data from 2 November on; October's report.
     let obs = (0..120)
         .map(|m| {

@@ -21,7 +21,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
 
 use self::sketch::Sketch;
-use crate::ingest::lines::{ObsValue, Observation};
+use crate::model::{ObsValue, Observation};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
