@@ -305,354 +305,410 @@ fn num(s: String) -> (String, bool) {
     (s, true)
 }
 
+/// What every part of the HTML page needs: the report, its language and
+/// the decimals its availabilities are written with.
+struct Page<'a> {
+    r: &'a Report,
+    lang: Lang,
+    t: &'static crate::i18n::report::Text,
+    /// Availabilities with the decimals the period's length gives.
+    ad: usize,
+}
+
 pub fn html(r: &Report, lang: Lang) -> String {
-    let t = lang.t();
-    let pct = |v: Option<f64>, d: usize| {
-        v.map_or_else(|| format!("<span class=gap>{}</span>", t.no_data), |x| format!("{} %", lang.num(x, d)))
-    };
-    // Availabilities with the decimals the period's length gives.
     let period_minutes = {
         let from: jiff::civil::Date = r.from.parse().unwrap_or_default();
         let to: jiff::civil::Date = r.to.parse().unwrap_or_default();
         ((to - from).get_days() + 1).max(1) as f64 * 1440.0
     };
-    let ad = availability_decimals(period_minutes);
-    let avail = |v: Option<f64>| {
-        v.map_or_else(|| format!("<span class=gap>{}</span>", t.no_data), |x| availability(x, ad, lang))
-    };
+    let page = Page { r, lang, t: lang.t(), ad: availability_decimals(period_minutes) };
     let mut o = String::new();
-    let site = r.site.clone().unwrap_or_else(|| t.all_sites.to_string());
-    let _ = write!(
-        o,
-        r#"<!DOCTYPE html><html lang="{}"><head><meta charset="utf-8"><title>{} — {} — {}</title><style>
-body{{font-family:"Noto Sans","DejaVu Sans",Arial,sans-serif;margin:24px;color:#222;font-size:13px}}
-h1{{font-size:20px;margin:0 0 4px}}h2{{font-size:16px;border-bottom:2px solid #3a6ea5;padding-bottom:2px;margin-top:28px}}
-table{{border-collapse:collapse;width:100%;margin:8px 0}}th,td{{border:1px solid #ccc;padding:3px 6px;text-align:left}}
-td.n{{text-align:right;font-variant-numeric:tabular-nums}}th{{background:#eef2f7}}.gap{{color:#999;font-style:italic}}
-.cards{{display:flex;flex-wrap:wrap;gap:8px}}.card{{border:1px solid #ccc;border-radius:4px;padding:8px 12px;min-width:150px}}
-.card b{{display:block;font-size:18px}}.bad{{color:#b00}}.note{{color:#555;font-size:12px}}figure{{margin:8px 0}}
-figcaption{{font-weight:bold;margin-bottom:2px}}@media print{{h2{{page-break-after:avoid}}table,figure{{page-break-inside:avoid}}}}
-</style></head><body>"#,
-        lang.code(),
-        esc(t.title),
-        esc(&site),
-        esc(&r.period)
-    );
-    let _ = write!(
-        o,
-        "<h1>{}</h1><p>{}: <b>{}</b> · {}: <b>{} – {}</b> ({}) · {}: {}</p>",
-        esc(t.title),
-        esc(t.site),
-        esc(&site),
-        esc(t.period),
-        lang.date(&r.from),
-        lang.date(&r.to),
-        esc(&r.time_zone),
-        esc(t.generated),
-        lang.datetime(&r.generated_at)
-    );
-    if r.partial {
-        let _ = write!(o, "<p class=note>{}</p>", esc(t.partial));
+    page.head(&mut o);
+    page.summary(&mut o);
+    page.act_first(&mut o);
+    page.availability(&mut o);
+    page.incidents(&mut o);
+    page.power(&mut o);
+    page.capacity(&mut o);
+    page.backups(&mut o);
+    o.push_str("</body></html>\n");
+    o
+}
+
+impl Page<'_> {
+    fn pct(&self, v: Option<f64>, d: usize) -> String {
+        v.map_or_else(|| format!("<span class=gap>{}</span>", self.t.no_data), |x| format!("{} %", self.lang.num(x, d)))
     }
-    // Whole percents, but a first day's 0,1 % is not written 0.
-    let cov_decimals = if r.coverage_pct > 0.0 && r.coverage_pct < 10.0 { 1 } else { 0 };
-    let _ = write!(o, "<p class=note>{}</p>", esc(&(t.coverage)(&lang.num(r.coverage_pct, cov_decimals))));
-    if !r.alarm_history {
-        let _ = write!(o, "<p class=note>{}</p>", esc(t.no_alarm_history));
+
+    fn avail(&self, v: Option<f64>) -> String {
+        v.map_or_else(|| format!("<span class=gap>{}</span>", self.t.no_data), |x| availability(x, self.ad, self.lang))
     }
-    // Summary.
-    let s = &r.summary;
-    let _ = write!(o, "<h2>{}</h2><div class=cards>", esc(t.summary));
-    let card = |o: &mut String, label: &str, value: String, bad: bool| {
+
+    /// The page's head, title line and notes on what the report covers.
+    fn head(&self, o: &mut String) {
+        let (r, lang, t) = (self.r, self.lang, self.t);
+        let site = r.site.clone().unwrap_or_else(|| t.all_sites.to_string());
         let _ = write!(
             o,
-            "<div class=card>{}<b class=\"{}\">{}</b></div>",
-            esc(label),
-            if bad { "bad" } else { "" },
-            value
+            r#"<!DOCTYPE html><html lang="{}"><head><meta charset="utf-8"><title>{} — {} — {}</title><style>
+    body{{font-family:"Noto Sans","DejaVu Sans",Arial,sans-serif;margin:24px;color:#222;font-size:13px}}
+    h1{{font-size:20px;margin:0 0 4px}}h2{{font-size:16px;border-bottom:2px solid #3a6ea5;padding-bottom:2px;margin-top:28px}}
+    table{{border-collapse:collapse;width:100%;margin:8px 0}}th,td{{border:1px solid #ccc;padding:3px 6px;text-align:left}}
+    td.n{{text-align:right;font-variant-numeric:tabular-nums}}th{{background:#eef2f7}}.gap{{color:#999;font-style:italic}}
+    .cards{{display:flex;flex-wrap:wrap;gap:8px}}.card{{border:1px solid #ccc;border-radius:4px;padding:8px 12px;min-width:150px}}
+    .card b{{display:block;font-size:18px}}.bad{{color:#b00}}.note{{color:#555;font-size:12px}}figure{{margin:8px 0}}
+    figcaption{{font-weight:bold;margin-bottom:2px}}@media print{{h2{{page-break-after:avoid}}table,figure{{page-break-inside:avoid}}}}
+    </style></head><body>"#,
+            lang.code(),
+            esc(t.title),
+            esc(&site),
+            esc(&r.period)
         );
-    };
-    card(&mut o, t.hosts, lang.num(s.hosts as f64, 0), false);
-    card(
-        &mut o,
-        t.host_availability,
-        avail(s.host_availability_pct),
-        s.host_availability_pct.is_some_and(|v| v < 99.9),
-    );
-    card(
-        &mut o,
-        t.power_availability,
-        avail(s.power_availability_pct),
-        s.power_availability_pct.is_some_and(|v| v < 99.9),
-    );
-    card(&mut o, t.minutes_on_battery, lang.num(s.minutes_on_battery, 1), s.minutes_on_battery > 0.0);
-    card(&mut o, t.feed_outages, lang.num(s.feed_outages as f64, 0), s.feed_outages > 0);
-    card(&mut o, t.incidents, lang.num(s.incidents as f64, 0), false);
-    card(
-        &mut o,
-        t.mttr,
-        r.mttr_minutes.map_or_else(|| t.none.to_string(), |m| format!("{} {}", lang.num(m, 1), t.minutes)),
-        false,
-    );
-    card(&mut o, t.backup_success, pct(s.backup_success_pct, 1), s.backup_success_pct.is_some_and(|v| v < 100.0));
-    card(&mut o, t.disks_full_60, lang.num(s.disks_full_within_60_days as f64, 0), s.disks_full_within_60_days > 0);
-    o.push_str("</div>");
-    // Act first.
-    let _ = write!(o, "<h2>{}</h2>", esc(t.act_first));
-    if r.act_first.is_empty() {
-        let _ = write!(o, "<p>{}</p>", esc(t.nothing_urgent));
-    } else {
-        let rows = r.act_first.iter().enumerate().map(|(i, a)| {
-            let what = match (a.what.as_str(), &a.mount) {
-                ("disk", Some(m)) => format!("{} {}", t.act_disk, m),
-                ("cpu", _) => format!("{} {}", t.act_cpu, pct(a.value_pct, 1)),
-                _ => format!("{} {}", t.act_memory, pct(a.value_pct, 1)),
-            };
-            vec![
-                num((i + 1).to_string()),
-                txt(&a.site),
-                txt(&a.host),
-                txt(&what),
-                (a.full_on.as_deref().map(|d| lang.date(d)).unwrap_or_default(), false),
-                num(a.days_left.map(|d| lang.num(d as f64, 0)).unwrap_or_default()),
-            ]
-        });
-        table(&mut o, &["#", t.site, t.host, "", t.full_on, t.days_left], rows);
+        let _ = write!(
+            o,
+            "<h1>{}</h1><p>{}: <b>{}</b> · {}: <b>{} – {}</b> ({}) · {}: {}</p>",
+            esc(t.title),
+            esc(t.site),
+            esc(&site),
+            esc(t.period),
+            lang.date(&r.from),
+            lang.date(&r.to),
+            esc(&r.time_zone),
+            esc(t.generated),
+            lang.datetime(&r.generated_at)
+        );
+        if r.partial {
+            let _ = write!(o, "<p class=note>{}</p>", esc(t.partial));
+        }
+        // Whole percents, but a first day's 0,1 % is not written 0.
+        let cov_decimals = if r.coverage_pct > 0.0 && r.coverage_pct < 10.0 { 1 } else { 0 };
+        let _ = write!(o, "<p class=note>{}</p>", esc(&(t.coverage)(&lang.num(r.coverage_pct, cov_decimals))));
+        if !r.alarm_history {
+            let _ = write!(o, "<p class=note>{}</p>", esc(t.no_alarm_history));
+        }
     }
-    // Availability.
-    let _ = write!(o, "<h2>{}</h2>", esc(t.availability));
-    let rows = r.sites.iter().map(|x| {
-        vec![
-            txt(&x.site),
-            num(x.hosts.to_string()),
-            num(avail(x.host_availability_pct)),
-            num(avail(x.power_availability_pct)),
-            num(lang.num(x.minutes_on_battery, 1)),
-            num(lang.num(x.power_lost_minutes, 1)),
-            num(lang.num(x.redundancy_degraded_minutes, 1)),
-            num(x.gap_hours.to_string()),
-        ]
-    });
-    table(
-        &mut o,
-        &[
-            t.site,
-            t.hosts,
-            t.host_availability,
+
+    /// The summary cards.
+    fn summary(&self, o: &mut String) {
+        let (r, lang, t) = (self.r, self.lang, self.t);
+        let pct = |v: Option<f64>, d: usize| self.pct(v, d);
+        let avail = |v: Option<f64>| self.avail(v);
+        let s = &r.summary;
+        let _ = write!(o, "<h2>{}</h2><div class=cards>", esc(t.summary));
+        let card = |o: &mut String, label: &str, value: String, bad: bool| {
+            let _ = write!(
+                o,
+                "<div class=card>{}<b class=\"{}\">{}</b></div>",
+                esc(label),
+                if bad { "bad" } else { "" },
+                value
+            );
+        };
+        card(o, t.hosts, lang.num(s.hosts as f64, 0), false);
+        card(o, t.host_availability, avail(s.host_availability_pct), s.host_availability_pct.is_some_and(|v| v < 99.9));
+        card(
+            o,
             t.power_availability,
-            t.minutes_on_battery,
-            t.power_lost_min,
-            t.redundancy_degraded_min,
-            t.gap_hours,
-        ],
-        rows,
-    );
-    let _ = write!(o, "<p class=note>{}</p>", esc(t.gap_note));
-    if !r.services.is_empty() {
-        let rows = r.services.iter().map(|x| {
-            vec![
-                txt(&x.service),
-                num(avail(x.availability_pct)),
-                num(lang.num(x.outage_minutes, 1)),
-                num(lang.num(x.degraded_minutes, 1)),
-            ]
-        });
-        table(&mut o, &[t.service, t.availability, t.outage_min, t.degraded_min], rows);
+            avail(s.power_availability_pct),
+            s.power_availability_pct.is_some_and(|v| v < 99.9),
+        );
+        card(o, t.minutes_on_battery, lang.num(s.minutes_on_battery, 1), s.minutes_on_battery > 0.0);
+        card(o, t.feed_outages, lang.num(s.feed_outages as f64, 0), s.feed_outages > 0);
+        card(o, t.incidents, lang.num(s.incidents as f64, 0), false);
+        card(
+            o,
+            t.mttr,
+            r.mttr_minutes.map_or_else(|| t.none.to_string(), |m| format!("{} {}", lang.num(m, 1), t.minutes)),
+            false,
+        );
+        card(o, t.backup_success, pct(s.backup_success_pct, 1), s.backup_success_pct.is_some_and(|v| v < 100.0));
+        card(o, t.disks_full_60, lang.num(s.disks_full_within_60_days as f64, 0), s.disks_full_within_60_days > 0);
+        o.push_str("</div>");
     }
-    // Incidents.
-    let _ = write!(
-        o,
-        "<h2>{}</h2><p>{}: {}</p>",
-        esc(t.incident_list),
-        esc(t.mttr),
-        r.mttr_minutes.map_or_else(|| t.none.to_string(), |m| format!("{} {}", lang.num(m, 1), t.minutes))
-    );
-    if !r.incidents.is_empty() {
-        let rows = r.incidents.iter().map(|x| {
-            vec![
-                (lang.datetime(&x.start), false),
-                (x.end.as_deref().map_or_else(|| t.ongoing.to_string(), |e| lang.datetime(e)), false),
-                num(lang.num(x.minutes, 1)),
-                txt(&x.name),
-                txt(&format!("{} {}", x.site, x.subject)),
-                txt(&crate::i18n::report::incident_text(lang, &x.name, &x.labels).unwrap_or_else(|| x.summary.clone())),
-            ]
-        });
-        table(&mut o, &[t.start, t.end, t.minutes, t.alarm, t.subject, t.what_happened], rows);
+
+    /// What to act on first.
+    fn act_first(&self, o: &mut String) {
+        let (r, lang, t) = (self.r, self.lang, self.t);
+        let pct = |v: Option<f64>, d: usize| self.pct(v, d);
+        let _ = write!(o, "<h2>{}</h2>", esc(t.act_first));
+        if r.act_first.is_empty() {
+            let _ = write!(o, "<p>{}</p>", esc(t.nothing_urgent));
+        } else {
+            let rows = r.act_first.iter().enumerate().map(|(i, a)| {
+                let what = match (a.what.as_str(), &a.mount) {
+                    ("disk", Some(m)) => format!("{} {}", t.act_disk, m),
+                    ("cpu", _) => format!("{} {}", t.act_cpu, pct(a.value_pct, 1)),
+                    _ => format!("{} {}", t.act_memory, pct(a.value_pct, 1)),
+                };
+                vec![
+                    num((i + 1).to_string()),
+                    txt(&a.site),
+                    txt(&a.host),
+                    txt(&what),
+                    (a.full_on.as_deref().map(|d| lang.date(d)).unwrap_or_default(), false),
+                    num(a.days_left.map(|d| lang.num(d as f64, 0)).unwrap_or_default()),
+                ]
+            });
+            table(o, &["#", t.site, t.host, "", t.full_on, t.days_left], rows);
+        }
     }
-    // Power.
-    let _ = write!(o, "<h2>{}</h2>", esc(t.power));
-    let day_labels: Vec<String> = {
-        let from: jiff::civil::Date = r.from.parse().unwrap_or_default();
-        let to: jiff::civil::Date = r.to.parse().unwrap_or_default();
-        let n = ((to - from).get_days() + 1).max(0) as usize;
-        (0..n)
-            .map(|i| {
-                from.checked_add(jiff::Span::new().days(i as i64)).map(|d| d.day().to_string()).unwrap_or_default()
-            })
-            .collect()
-    };
-    if !r.ups.is_empty() {
-        let per_day: Vec<Option<f64>> = (0..day_labels.len())
-            .map(|d| {
-                // The UPS longest on battery that day.
-                let v: Vec<f64> =
-                    r.ups.iter().filter_map(|u| u.daily_battery_minutes.get(d).copied().flatten()).collect();
-                (!v.is_empty()).then(|| v.iter().cloned().fold(0.0, f64::max))
-            })
-            .collect();
-        o.push_str(&bars(t.chart_battery, &day_labels, &per_day, lang, t.minutes, None));
-        let rows = r.ups.iter().map(|u| {
+
+    /// Availability by site, and of the services.
+    fn availability(&self, o: &mut String) {
+        let (r, lang, t) = (self.r, self.lang, self.t);
+        let avail = |v: Option<f64>| self.avail(v);
+        let _ = write!(o, "<h2>{}</h2>", esc(t.availability));
+        let rows = r.sites.iter().map(|x| {
             vec![
-                txt(&u.site),
-                txt(&u.device),
-                num(lang.num(u.minutes_on_battery, 1)),
-                num(pct(u.load_peak_pct, 1)),
-                num(pct(u.load_p95_pct, 1)),
-                num(pct(u.min_charge_pct, 1)),
-                num(u.min_runtime_minutes.map_or_else(
-                    || format!("<span class=gap>{}</span>", t.no_data),
-                    |m| format!("{} {}", lang.num(m, 1), t.minutes),
-                )),
-                (if u.replace_battery { format!("<b class=bad>{}</b>", t.yes) } else { t.no.to_string() }, false),
+                txt(&x.site),
+                num(x.hosts.to_string()),
+                num(avail(x.host_availability_pct)),
+                num(avail(x.power_availability_pct)),
+                num(lang.num(x.minutes_on_battery, 1)),
+                num(lang.num(x.power_lost_minutes, 1)),
+                num(lang.num(x.redundancy_degraded_minutes, 1)),
+                num(x.gap_hours.to_string()),
             ]
         });
         table(
-            &mut o,
+            o,
             &[
                 t.site,
-                t.ups,
+                t.hosts,
+                t.host_availability,
+                t.power_availability,
                 t.minutes_on_battery,
-                t.load_peak,
-                t.load_p95,
-                t.min_charge,
-                t.min_runtime,
-                t.replace_battery,
+                t.power_lost_min,
+                t.redundancy_degraded_min,
+                t.gap_hours,
             ],
             rows,
         );
+        let _ = write!(o, "<p class=note>{}</p>", esc(t.gap_note));
+        if !r.services.is_empty() {
+            let rows = r.services.iter().map(|x| {
+                vec![
+                    txt(&x.service),
+                    num(avail(x.availability_pct)),
+                    num(lang.num(x.outage_minutes, 1)),
+                    num(lang.num(x.degraded_minutes, 1)),
+                ]
+            });
+            table(o, &[t.service, t.availability, t.outage_min, t.degraded_min], rows);
+        }
     }
-    if !r.feeds.is_empty() {
-        let rows = r
-            .feeds
-            .iter()
-            .map(|f| vec![txt(&f.site), txt(&f.feed), num(f.outages.to_string()), num(lang.num(f.down_minutes, 1))]);
-        table(&mut o, &[t.site, t.feed, t.outages, t.down_min], rows);
-    }
-    if !r.generators.is_empty() {
-        let rows = r.generators.iter().map(|g| {
-            vec![
-                txt(&g.site),
-                txt(&g.device),
-                num(lang.num(g.run_minutes, 1)),
-                num(g.runs.map(|r| r.to_string()).unwrap_or_default()),
-                num(pct(g.min_fuel_pct, 1)),
-            ]
-        });
-        table(&mut o, &[t.site, t.generator, t.run_minutes, t.runs, t.min_fuel], rows);
-    }
-    // Capacity.
-    let _ = write!(o, "<h2>{}</h2>", esc(t.capacity));
-    let mut by_cpu: Vec<&super::HostRow> = r.hosts.iter().filter(|h| h.cpu_p95_pct.is_some()).collect();
-    by_cpu.sort_by(|a, b| b.cpu_p95_pct.unwrap_or(0.0).total_cmp(&a.cpu_p95_pct.unwrap_or(0.0)));
-    by_cpu.truncate(20);
-    if !by_cpu.is_empty() {
-        let labels: Vec<String> = by_cpu.iter().map(|h| h.host.clone()).collect();
-        let vals: Vec<Option<f64>> = by_cpu.iter().map(|h| h.cpu_p95_pct).collect();
-        o.push_str(&bars(t.chart_cpu, &labels, &vals, lang, "%", Some(100.0)));
-    }
-    let days = r.hosts.iter().flat_map(|h| h.disks.first()).map(|d| d.daily_used_bytes.len()).next().unwrap_or(0);
-    let urgent: Vec<(String, Vec<Option<f64>>)> = r
-        .act_first
-        .iter()
-        .filter(|a| a.what == "disk")
-        .take(5)
-        .filter_map(|a| {
-            let h = r.hosts.iter().find(|h| h.site == a.site && h.host == a.host)?;
-            let d = h.disks.iter().find(|d| Some(&d.mount) == a.mount.as_ref())?;
-            Some((format!("{} {}", h.host, d.mount), d.daily_used_bytes.clone()))
-        })
-        .collect();
-    if !urgent.is_empty() {
-        o.push_str(&lines(t.chart_disk, days, &urgent, lang));
-    }
-    let _ = write!(
-        o,
-        "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-        esc(t.site),
-        esc(t.host),
-        esc(t.availability),
-        esc(t.cpu_p95),
-        esc(t.mem_p95),
-        esc(t.net_p95),
-        esc(t.disk),
-        esc(t.used),
-        esc(t.size),
-        esc(t.growth_month),
-        esc(t.full_on),
-        esc(t.confidence)
-    );
-    for h in &r.hosts {
-        let rows = h.disks.len().max(1);
+
+    /// The incidents of the period.
+    fn incidents(&self, o: &mut String) {
+        let (r, lang, t) = (self.r, self.lang, self.t);
         let _ = write!(
             o,
-            "<tr><td rowspan={rows}>{}</td><td rowspan={rows}>{}</td><td rowspan={rows} class=n>{}</td><td rowspan={rows} class=n>{}</td><td rowspan={rows} class=n>{}</td><td rowspan={rows} class=n>{}</td>",
-            esc(&h.site),
-            esc(&h.host),
-            avail(h.availability_pct),
-            pct(h.cpu_p95_pct, 1),
-            pct(h.mem_p95_pct, 1),
-            match (h.net_rx_p95_bytes_s, h.net_tx_p95_bytes_s) {
-                (Some(r), Some(t)) => format!("{}/s ↓ {}/s ↑", lang.bytes(r), lang.bytes(t)),
-                _ => String::new(),
-            }
+            "<h2>{}</h2><p>{}: {}</p>",
+            esc(t.incident_list),
+            esc(t.mttr),
+            r.mttr_minutes.map_or_else(|| t.none.to_string(), |m| format!("{} {}", lang.num(m, 1), t.minutes))
         );
-        if h.disks.is_empty() {
-            o.push_str("<td colspan=6></td></tr>");
+        if !r.incidents.is_empty() {
+            let rows = r.incidents.iter().map(|x| {
+                vec![
+                    (lang.datetime(&x.start), false),
+                    (x.end.as_deref().map_or_else(|| t.ongoing.to_string(), |e| lang.datetime(e)), false),
+                    num(lang.num(x.minutes, 1)),
+                    txt(&x.name),
+                    txt(&format!("{} {}", x.site, x.subject)),
+                    txt(&crate::i18n::report::incident_text(lang, &x.name, &x.labels)
+                        .unwrap_or_else(|| x.summary.clone())),
+                ]
+            });
+            table(o, &[t.start, t.end, t.minutes, t.alarm, t.subject, t.what_happened], rows);
         }
-        for (i, d) in h.disks.iter().enumerate() {
-            if i > 0 {
-                o.push_str("<tr>");
-            }
-            let conf = match d.confidence.as_deref() {
-                Some("high") => t.conf_high,
-                Some("medium") => t.conf_medium,
-                Some(_) => t.conf_low,
-                None => "",
-            };
-            let _ = write!(
+    }
+
+    /// Power: UPS, feeds and generators.
+    fn power(&self, o: &mut String) {
+        let (r, lang, t) = (self.r, self.lang, self.t);
+        let pct = |v: Option<f64>, d: usize| self.pct(v, d);
+        let _ = write!(o, "<h2>{}</h2>", esc(t.power));
+        let day_labels: Vec<String> = {
+            let from: jiff::civil::Date = r.from.parse().unwrap_or_default();
+            let to: jiff::civil::Date = r.to.parse().unwrap_or_default();
+            let n = ((to - from).get_days() + 1).max(0) as usize;
+            (0..n)
+                .map(|i| {
+                    from.checked_add(jiff::Span::new().days(i as i64)).map(|d| d.day().to_string()).unwrap_or_default()
+                })
+                .collect()
+        };
+        if !r.ups.is_empty() {
+            let per_day: Vec<Option<f64>> = (0..day_labels.len())
+                .map(|d| {
+                    // The UPS longest on battery that day.
+                    let v: Vec<f64> =
+                        r.ups.iter().filter_map(|u| u.daily_battery_minutes.get(d).copied().flatten()).collect();
+                    (!v.is_empty()).then(|| v.iter().cloned().fold(0.0, f64::max))
+                })
+                .collect();
+            o.push_str(&bars(t.chart_battery, &day_labels, &per_day, lang, t.minutes, None));
+            let rows = r.ups.iter().map(|u| {
+                vec![
+                    txt(&u.site),
+                    txt(&u.device),
+                    num(lang.num(u.minutes_on_battery, 1)),
+                    num(pct(u.load_peak_pct, 1)),
+                    num(pct(u.load_p95_pct, 1)),
+                    num(pct(u.min_charge_pct, 1)),
+                    num(u.min_runtime_minutes.map_or_else(
+                        || format!("<span class=gap>{}</span>", t.no_data),
+                        |m| format!("{} {}", lang.num(m, 1), t.minutes),
+                    )),
+                    (if u.replace_battery { format!("<b class=bad>{}</b>", t.yes) } else { t.no.to_string() }, false),
+                ]
+            });
+            table(
                 o,
-                "<td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&d.mount),
-                pct(d.used_pct, 1),
-                d.total_bytes.map(|b| lang.bytes(b)).unwrap_or_default(),
-                d.growth_bytes_per_month.map(|b| lang.bytes(b)).unwrap_or_default(),
-                d.full_on.as_deref().map(|x| lang.date(x)).unwrap_or_default(),
-                conf
+                &[
+                    t.site,
+                    t.ups,
+                    t.minutes_on_battery,
+                    t.load_peak,
+                    t.load_p95,
+                    t.min_charge,
+                    t.min_runtime,
+                    t.replace_battery,
+                ],
+                rows,
             );
         }
+        if !r.feeds.is_empty() {
+            let rows = r.feeds.iter().map(|f| {
+                vec![txt(&f.site), txt(&f.feed), num(f.outages.to_string()), num(lang.num(f.down_minutes, 1))]
+            });
+            table(o, &[t.site, t.feed, t.outages, t.down_min], rows);
+        }
+        if !r.generators.is_empty() {
+            let rows = r.generators.iter().map(|g| {
+                vec![
+                    txt(&g.site),
+                    txt(&g.device),
+                    num(lang.num(g.run_minutes, 1)),
+                    num(g.runs.map(|r| r.to_string()).unwrap_or_default()),
+                    num(pct(g.min_fuel_pct, 1)),
+                ]
+            });
+            table(o, &[t.site, t.generator, t.run_minutes, t.runs, t.min_fuel], rows);
+        }
     }
-    o.push_str("</table>");
-    let _ = write!(o, "<p class=note>{}</p>", esc(t.confidence_note));
-    // Backups.
-    if !r.backups.is_empty() {
-        let _ = write!(o, "<h2>{}</h2>", esc(t.backups));
-        let rows = r.backups.iter().map(|b| {
-            let missed: Vec<String> = b.missed_days.iter().map(|d| lang.date(d)).collect();
-            vec![
-                txt(&b.site),
-                txt(&b.host),
-                txt(&b.job),
-                num(pct(b.success_pct, 1)),
-                num(format!("{} / {}", b.success_days, b.days)),
-                if missed.is_empty() { (t.none.to_string(), false) } else { txt(&missed.join(", ")) },
-                num(b.largest_shrink_pct.map(|p| format!("{} %", lang.num(p, 1))).unwrap_or_default()),
-            ]
-        });
-        table(&mut o, &[t.site, t.host, t.job, t.success_rate, t.success_days, t.missed_days, t.largest_shrink], rows);
+
+    /// Capacity: CPU, disks growing, and every host's table.
+    fn capacity(&self, o: &mut String) {
+        let (r, lang, t) = (self.r, self.lang, self.t);
+        let pct = |v: Option<f64>, d: usize| self.pct(v, d);
+        let avail = |v: Option<f64>| self.avail(v);
+        let _ = write!(o, "<h2>{}</h2>", esc(t.capacity));
+        let mut by_cpu: Vec<&super::HostRow> = r.hosts.iter().filter(|h| h.cpu_p95_pct.is_some()).collect();
+        by_cpu.sort_by(|a, b| b.cpu_p95_pct.unwrap_or(0.0).total_cmp(&a.cpu_p95_pct.unwrap_or(0.0)));
+        by_cpu.truncate(20);
+        if !by_cpu.is_empty() {
+            let labels: Vec<String> = by_cpu.iter().map(|h| h.host.clone()).collect();
+            let vals: Vec<Option<f64>> = by_cpu.iter().map(|h| h.cpu_p95_pct).collect();
+            o.push_str(&bars(t.chart_cpu, &labels, &vals, lang, "%", Some(100.0)));
+        }
+        let days = r.hosts.iter().flat_map(|h| h.disks.first()).map(|d| d.daily_used_bytes.len()).next().unwrap_or(0);
+        let urgent: Vec<(String, Vec<Option<f64>>)> = r
+            .act_first
+            .iter()
+            .filter(|a| a.what == "disk")
+            .take(5)
+            .filter_map(|a| {
+                let h = r.hosts.iter().find(|h| h.site == a.site && h.host == a.host)?;
+                let d = h.disks.iter().find(|d| Some(&d.mount) == a.mount.as_ref())?;
+                Some((format!("{} {}", h.host, d.mount), d.daily_used_bytes.clone()))
+            })
+            .collect();
+        if !urgent.is_empty() {
+            o.push_str(&lines(t.chart_disk, days, &urgent, lang));
+        }
+        let _ = write!(
+            o,
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            esc(t.site),
+            esc(t.host),
+            esc(t.availability),
+            esc(t.cpu_p95),
+            esc(t.mem_p95),
+            esc(t.net_p95),
+            esc(t.disk),
+            esc(t.used),
+            esc(t.size),
+            esc(t.growth_month),
+            esc(t.full_on),
+            esc(t.confidence)
+        );
+        for h in &r.hosts {
+            let rows = h.disks.len().max(1);
+            let _ = write!(
+                o,
+                "<tr><td rowspan={rows}>{}</td><td rowspan={rows}>{}</td><td rowspan={rows} class=n>{}</td><td rowspan={rows} class=n>{}</td><td rowspan={rows} class=n>{}</td><td rowspan={rows} class=n>{}</td>",
+                esc(&h.site),
+                esc(&h.host),
+                avail(h.availability_pct),
+                pct(h.cpu_p95_pct, 1),
+                pct(h.mem_p95_pct, 1),
+                match (h.net_rx_p95_bytes_s, h.net_tx_p95_bytes_s) {
+                    (Some(r), Some(t)) => format!("{}/s ↓ {}/s ↑", lang.bytes(r), lang.bytes(t)),
+                    _ => String::new(),
+                }
+            );
+            if h.disks.is_empty() {
+                o.push_str("<td colspan=6></td></tr>");
+            }
+            for (i, d) in h.disks.iter().enumerate() {
+                if i > 0 {
+                    o.push_str("<tr>");
+                }
+                let conf = match d.confidence.as_deref() {
+                    Some("high") => t.conf_high,
+                    Some("medium") => t.conf_medium,
+                    Some(_) => t.conf_low,
+                    None => "",
+                };
+                let _ = write!(
+                    o,
+                    "<td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&d.mount),
+                    pct(d.used_pct, 1),
+                    d.total_bytes.map(|b| lang.bytes(b)).unwrap_or_default(),
+                    d.growth_bytes_per_month.map(|b| lang.bytes(b)).unwrap_or_default(),
+                    d.full_on.as_deref().map(|x| lang.date(x)).unwrap_or_default(),
+                    conf
+                );
+            }
+        }
+        o.push_str("</table>");
+        let _ = write!(o, "<p class=note>{}</p>", esc(t.confidence_note));
     }
-    o.push_str("</body></html>\n");
-    o
+
+    /// Backups.
+    fn backups(&self, o: &mut String) {
+        let (r, lang, t) = (self.r, self.lang, self.t);
+        let pct = |v: Option<f64>, d: usize| self.pct(v, d);
+        if !r.backups.is_empty() {
+            let _ = write!(o, "<h2>{}</h2>", esc(t.backups));
+            let rows = r.backups.iter().map(|b| {
+                let missed: Vec<String> = b.missed_days.iter().map(|d| lang.date(d)).collect();
+                vec![
+                    txt(&b.site),
+                    txt(&b.host),
+                    txt(&b.job),
+                    num(pct(b.success_pct, 1)),
+                    num(format!("{} / {}", b.success_days, b.days)),
+                    if missed.is_empty() { (t.none.to_string(), false) } else { txt(&missed.join(", ")) },
+                    num(b.largest_shrink_pct.map(|p| format!("{} %", lang.num(p, 1))).unwrap_or_default()),
+                ]
+            });
+            table(o, &[t.site, t.host, t.job, t.success_rate, t.success_days, t.missed_days, t.largest_shrink], rows);
+        }
+    }
 }
 
 #[cfg(test)]
