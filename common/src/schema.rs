@@ -22,6 +22,82 @@ pub const DEVICE_MEASUREMENTS: &[&str] = &[
     "snmp_trap",
 ];
 
+/// Measurement names that something besides the store reads: the alarms,
+/// the trends, the reports, `status` and the agent's own sources name them
+/// by these constants, so a rename is one change and a typo does not
+/// compile.
+pub mod m {
+    pub const UPS: &str = "ups";
+    pub const POWER_FEED: &str = "power_feed";
+    pub const ATS: &str = "ats";
+    pub const GENERATOR: &str = "generator";
+    pub const PDU: &str = "pdu";
+    pub const DEVICE: &str = "device";
+    pub const SNMP_TRAP: &str = "snmp_trap";
+    pub const HOST_CPU: &str = "host_cpu";
+    pub const HOST_MEM: &str = "host_mem";
+    pub const HOST_DISK: &str = "host_disk";
+    pub const HOST_NET: &str = "host_net";
+    pub const HOST_SERVICE: &str = "host_service";
+    pub const BACKUP: &str = "backup";
+    pub const AGENT: &str = "dcwatch_agent";
+}
+
+/// Field names that something besides the store reads (see [`m`]).
+pub mod f {
+    // ups
+    pub const STATUS: &str = "status";
+    pub const ON_BATTERY: &str = "on_battery";
+    pub const LOW_BATTERY: &str = "low_battery";
+    pub const REPLACE_BATTERY: &str = "replace_battery";
+    pub const OVERLOAD: &str = "overload";
+    pub const BATTERY_CHARGE_PCT: &str = "battery_charge_pct";
+    pub const RUNTIME_REMAINING_S: &str = "runtime_remaining_s";
+    pub const LOAD_PCT: &str = "load_pct";
+    // power_feed
+    pub const LIVE: &str = "live";
+    pub const VOLTAGE_V: &str = "voltage_v";
+    pub const POWER_W: &str = "power_w";
+    // ats
+    pub const ACTIVE_SOURCE: &str = "active_source";
+    pub const ON_SOURCE_B: &str = "on_source_b";
+    pub const REDUNDANT: &str = "redundant";
+    // generator
+    pub const RUNNING: &str = "running";
+    pub const STATE: &str = "state";
+    pub const FUEL_PCT: &str = "fuel_pct";
+    // device
+    pub const UP: &str = "up";
+    // host
+    pub const USAGE_PCT: &str = "usage_pct";
+    pub const USED_PCT: &str = "used_pct";
+    pub const USED_BYTES: &str = "used_bytes";
+    pub const FREE_BYTES: &str = "free_bytes";
+    pub const TOTAL_BYTES: &str = "total_bytes";
+    // backup
+    pub const OK: &str = "ok";
+    pub const LAST_SUCCESS_TS: &str = "last_success_ts";
+    pub const SIZE_CHANGE_PCT: &str = "size_change_pct";
+    // dcwatch_agent
+    pub const BEAT: &str = "beat";
+}
+
+/// The fields whose change is a change of power state: the agent sends a
+/// poll at once when one of them changed since the last (not at the batch
+/// timer), and the collector's power chain reads them. Listed once, here.
+pub const POWER_STATE_FIELDS: &[(&str, &[&str])] = &[
+    (m::UPS, &[f::STATUS, f::ON_BATTERY, f::LOW_BATTERY]),
+    (m::POWER_FEED, &[f::LIVE]),
+    (m::ATS, &[f::ACTIVE_SOURCE, f::ON_SOURCE_B]),
+    (m::GENERATOR, &[f::RUNNING, f::STATE]),
+    (m::DEVICE, &[f::UP]),
+];
+
+/// Whether `field` of `measurement` is a power state ([`POWER_STATE_FIELDS`]).
+pub fn is_power_state(measurement: &str, field: &str) -> bool {
+    POWER_STATE_FIELDS.iter().any(|(m, fs)| *m == measurement && fs.contains(&field))
+}
+
 /// The measurements a device profile (SNMP or Modbus) may feed, each with
 /// its fields: the contract of docs/metrics.md, which a test checks against
 /// this table. The agent writes `device` and `snmp_trap` itself.
@@ -215,6 +291,20 @@ mod tests {
         assert!(PROFILE_FIELDS.iter().all(|(m, _)| is_device_measurement(m)));
         assert_eq!(profile_fields("generator_phase"), Some(&["voltage_v", "current_a"][..]));
         assert_eq!(profile_fields("host_cpu"), None);
+    }
+
+    #[test]
+    fn the_power_states_are_fields_of_the_contract() {
+        for (m, fields) in POWER_STATE_FIELDS {
+            for f in *fields {
+                let known = profile_fields(m).is_some_and(|p| p.contains(f)) || (*m, *f) == (m::DEVICE, f::UP);
+                assert!(known, "{m}.{f} is not in PROFILE_FIELDS");
+            }
+        }
+        assert!(is_power_state("ups", "on_battery"));
+        assert!(is_power_state("device", "up"));
+        assert!(!is_power_state("ups", "load_pct"));
+        assert!(!is_power_state("power_feed", "on_battery"));
     }
 
     #[test]
