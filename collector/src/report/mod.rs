@@ -897,8 +897,8 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
         to: date_str(end_date),
         partial: to < to_full,
         coverage_pct: {
-            let hours = trends::hours_with_data(inp.trends, site, from_h, to_full.div_euclid(3600))?;
-            round1(100.0 * hours as f64 / ((to_full - from) as f64 / 3600.0).max(1.0))
+            let secs = trends::seconds_with_data(inp.trends, site, from, to_full)?;
+            round1((100.0 * secs as f64 / ((to_full - from) as f64).max(1.0)).min(100.0))
         },
         generated_at: fmt_ts(now_s),
         summary,

@@ -8,8 +8,8 @@ fn month(dir: &std::path::Path) -> (Connection, Connection) {
     (crate::trends::open_read(&dir.join("trends.db")).unwrap(), Connection::open(dir.join("alarms.db")).unwrap())
 }
 
-/// A report of October from just these points, made at `now`.
-fn report_of(points: Vec<crate::ingest::lines::Observation>, flush_at: i64, now: i64) -> Report {
+/// A trends database (in its directory) of just these points, flushed at `flush_at`.
+fn trends_of(points: &[crate::ingest::lines::Observation], flush_at: i64) -> (tempfile::TempDir, Connection) {
     let dir = tempfile::tempdir().unwrap();
     let t = crate::trends::Trends::open(crate::trends::TrendsConfig {
         db: dir.path().join("trends.db"),
@@ -17,9 +17,15 @@ fn report_of(points: Vec<crate::ingest::lines::Observation>, flush_at: i64, now:
         flush_secs: 60,
     })
     .unwrap();
-    t.observe(&points);
+    t.observe(points);
     t.flush(flush_at * 1_000_000_000).unwrap();
     let trends = crate::trends::open_read(&dir.path().join("trends.db")).unwrap();
+    (dir, trends)
+}
+
+/// A report of October from just these points, made at `now`.
+fn report_of(points: Vec<crate::ingest::lines::Observation>, flush_at: i64, now: i64) -> Report {
+    let (_dir, trends) = trends_of(&points, flush_at);
     let inputs = Inputs { trends: &trends, alarms: None, tz: tz(), services: Vec::new() };
     build(&inputs, &parse_period("2026-10", &tz()).unwrap(), None, now).unwrap()
 }
@@ -303,15 +309,7 @@ fn report_with(
     period: &str,
     now: i64,
 ) -> Report {
-    let dir = tempfile::tempdir().unwrap();
-    let t = crate::trends::Trends::open(crate::trends::TrendsConfig {
-        db: dir.path().join("trends.db"),
-        retention_days: 730,
-        flush_secs: 60,
-    })
-    .unwrap();
-    t.observe(&points);
-    t.flush(now * 1_000_000_000).unwrap();
+    let (dir, trends) = trends_of(&points, now);
     drop(crate::alarm::store::Store::open(&dir.path().join("alarms.db")).unwrap());
     let alarms = Connection::open(dir.path().join("alarms.db")).unwrap();
     for (name, labels, start, end) in history {
@@ -331,7 +329,6 @@ fn report_with(
                 .unwrap();
         }
     }
-    let trends = crate::trends::open_read(&dir.path().join("trends.db")).unwrap();
     let inputs = Inputs { trends: &trends, alarms: Some(&alarms), tz: tz(), services: vec!["portal".into()] };
     build(&inputs, &parse_period(period, &tz()).unwrap(), None, now).unwrap()
 }
@@ -528,4 +525,33 @@ fn a_period_before_dcwatch_ran_covers_nothing_and_is_not_sent() {
     let oct = build(&inputs, &parse_period("2026-10", &tz()).unwrap(), None, at(31, 0, 0) + 3 * 86_400).unwrap();
     assert_eq!(oct.coverage_pct, 99.2);
     assert!(schedule::covers_enough(oct.coverage_pct, 50.0));
+}
+
+/// Review of issue 15: in a zone with a half-hour offset (Asia/Kolkata,
+/// +05:30) a period starts and ends in the middle of an hour of the trends;
+/// the hour before the period must not count, nor any hour for more than
+/// its part inside the period.
+#[test]
+fn coverage_in_a_half_hour_zone_counts_only_the_period() {
+    use crate::ingest::lines::ObsValue::Num;
+    let ist = TimeZone::fixed(jiff::tz::Offset::from_seconds(5 * 3600 + 1800).unwrap());
+    let oct = parse_period("2026-10", &ist).unwrap();
+    // The coverage of October with a sample every 10 minutes in [from, to).
+    let coverage = |from: i64, to: i64| {
+        let points: Vec<_> = (from..to)
+            .step_by(600)
+            .map(|t| point("dcwatch_agent", &[("site", "hn"), ("host", "web1")], vec![("uptime_s", Num(1.0))], t))
+            .collect();
+        let (_dir, trends) = trends_of(&points, oct.end() + 2 * 86_400);
+        let inputs = Inputs { trends: &trends, alarms: None, tz: ist.clone(), services: Vec::new() };
+        build(&inputs, &oct, None, oct.end() + 2 * 86_400).unwrap().coverage_pct
+    };
+    // All of October and the days either side: all of it, not more.
+    assert_eq!(coverage(oct.start() - 86_400, oct.end() + 86_400), 100.0);
+    // Samples only in the 25 minutes before the period: none of it.
+    assert_eq!(coverage(oct.start() - 1500, oct.start()), 0.0);
+    // From 25 minutes before to 10 days in: the first hour counts for its
+    // half inside the period, then 239 hours, then the hour of the last
+    // samples: 240.5 of 744 hours.
+    assert_eq!(coverage(oct.start() - 1500, oct.start() + 10 * 86_400), 32.3);
 }
