@@ -269,7 +269,7 @@ pub fn text(p: &serde_json::Value) -> String {
         t.push_str(&format!("{}: {e}\n", w.ended));
     }
     if let Some(v) = p["value"].as_str() {
-        t.push_str(&format!("{}: {v}\n", w.value));
+        t.push_str(&format!("{}: {}\n", w.value, words::value(l, v)));
     }
     if p["notice"] != "resolved"
         && let Some(d) = p["name"].as_str().and_then(|n| words::description(l, n))
@@ -521,5 +521,26 @@ mod tests {
                 crate::i18n::alarms::description(Lang::Vi, "power_lost").unwrap()
             )
         );
+    }
+
+    /// Review of issue 15: the value line was the engine's string, `3.5`
+    /// in a Vietnamese notice.
+    #[test]
+    fn the_value_line_is_written_the_receivers_way() {
+        let p = |lang: &str, value: &str| {
+            serde_json::json!({"name": "room_hot", "notice": "firing", "severity": "warning", "summary": "s", "lang": lang,
+                "labels": {}, "started_at": "2026-11-22T07:00:00.000Z", "started": "22/11/2026 14:00",
+                "ended_at": null, "ended": null, "fingerprint": "f", "value": value})
+        };
+        let line = |lang: &str, value: &str| {
+            let t = text(&p(lang, value));
+            t.lines().find(|x| x.starts_with("giá trị: ") || x.starts_with("value: ")).unwrap().to_string()
+        };
+        assert_eq!(line("vi", "3.5"), "giá trị: 3,5");
+        assert_eq!(line("en", "3.5"), "value: 3.5");
+        assert_eq!(line("vi", "1500"), "giá trị: 1.500");
+        assert_eq!(line("en", "-2.25"), "value: -2.25");
+        assert_eq!(line("vi", "0/2"), "giá trị: 0/2");
+        assert_eq!(line("vi", "10.0.0.1"), "giá trị: 10.0.0.1");
     }
 }

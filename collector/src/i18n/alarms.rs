@@ -40,6 +40,21 @@ pub fn n(l: Lang, x: f64) -> String {
     l.num(x, if x.fract() == 0.0 { 0 } else { 1 })
 }
 
+/// An alarm's value as the notice's "value" line shows it: a number written
+/// the language's way with the decimals it was given (`3.5` is `3,5` in
+/// Vietnamese, `1500` is `1.500`); anything else (`0/2`, a text field) as it
+/// is.
+pub fn value(l: Lang, raw: &str) -> String {
+    let number = raw
+        .parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite() && raw.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-'));
+    match number {
+        Some(x) => l.num(x, raw.split_once('.').map_or(0, |(_, f)| f.len())),
+        None => raw.to_string(),
+    }
+}
+
 fn opt(l: Lang, x: Option<f64>) -> String {
     x.map_or_else(|| "?".into(), |x| n(l, x))
 }
