@@ -134,10 +134,56 @@ pub fn ups_replace_battery(l: Lang, dev: &str, site: &str) -> String {
     }
 }
 
+/// A UPS's `status` as an agent reports it (`online`, `on_battery`, `off`,
+/// …), in the language; a value dcwatch does not know is shown as written,
+/// without control characters.
+pub fn ups_status(l: Lang, status: &str) -> String {
+    let vi = match status {
+        "online" => "chạy điện lưới",
+        "on_battery" | "onbattery" => "chạy bằng ắc quy",
+        "off" => "tắt",
+        "fault" => "lỗi",
+        "bypass" => "nối tắt (bypass)",
+        "boost" => "tăng áp",
+        "trim" => "giảm áp",
+        "sleeping" => "chờ",
+        "rebooting" => "đang khởi động lại",
+        "unknown" => "không rõ",
+        _ => return crate::status::printable(status),
+    };
+    match l {
+        Lang::Vi => vi.to_string(),
+        Lang::En => status.to_string(),
+    }
+}
+
+/// A device's `kind` tag (`ups`, `pdu`, `generator`, …), in the language;
+/// a kind dcwatch does not know is shown as written, without control characters.
+pub fn device_kind(l: Lang, kind: &str) -> String {
+    let (vi, en) = match kind {
+        "ups" => ("UPS", "UPS"),
+        "pdu" => ("PDU", "PDU"),
+        "ats" => ("ATS", "ATS"),
+        "generator" => ("máy phát điện", "generator"),
+        "meter" | "power_feed" => ("đồng hồ điện", "meter"),
+        "snmp" => ("SNMP", "SNMP device"),
+        "modbus" => ("Modbus", "Modbus device"),
+        _ => return crate::status::printable(kind),
+    };
+    match l {
+        Lang::Vi => vi.to_string(),
+        Lang::En => en.to_string(),
+    }
+}
+
 pub fn ups_output_off(l: Lang, dev: &str, site: &str, status: &str) -> String {
+    let status = ups_status(l, status);
     match l {
         Lang::Vi => {
-            format!("UPS {dev} tại trung tâm {site}: đầu ra đã tắt ({status}); các thiết bị UPS cấp điện đang mất điện")
+            format!(
+                "UPS {dev} tại trung tâm {site}: đầu ra đã tắt (trạng thái: {status}); các thiết bị UPS cấp điện đang \
+                 mất điện"
+            )
         }
         Lang::En => format!("UPS {dev} at {site}: output off ({status}); what it powers has no power"),
     }
@@ -175,6 +221,8 @@ pub fn generator_running(l: Lang, dev: &str, site: &str) -> String {
 }
 
 pub fn device_unreachable(l: Lang, kind: &str, dev: &str, site: &str, protocol: &str) -> String {
+    let kind = device_kind(l, kind);
+    let protocol = crate::status::printable(protocol);
     match l {
         Lang::Vi => format!("Thiết bị {kind} {dev} tại trung tâm {site} không phản hồi ({protocol})"),
         Lang::En => format!("{kind} {dev} at {site} does not answer ({protocol})"),
@@ -897,5 +945,30 @@ mod tests {
             "5 more alarm notices at site hn in 1 min (4 firing, 1 resolved), not sent one by one; see the \
              console: disk_full{host=a}, disk_full{host=b}, … 3 more"
         );
+    }
+
+    /// Review of issue 15: Vietnamese summaries carried the agents' English
+    /// words (`ups`, `(off)`).
+    #[test]
+    fn device_kinds_and_ups_states_are_written_in_vietnamese() {
+        assert_eq!(
+            ups_output_off(Lang::Vi, "ups-a1", "hn", "off"),
+            "UPS ups-a1 tại trung tâm hn: đầu ra đã tắt (trạng thái: tắt); các thiết bị UPS cấp điện đang mất điện"
+        );
+        assert_eq!(
+            ups_output_off(Lang::En, "ups-a1", "hn", "fault"),
+            "UPS ups-a1 at hn: output off (fault); what it powers has no power"
+        );
+        assert_eq!(
+            device_unreachable(Lang::Vi, "generator", "gen1", "hn", "modbus"),
+            "Thiết bị máy phát điện gen1 tại trung tâm hn không phản hồi (modbus)"
+        );
+        assert_eq!(
+            device_unreachable(Lang::En, "pdu", "pdu-1", "hn", "snmp"),
+            "PDU pdu-1 at hn does not answer (snmp)"
+        );
+        // Unknown words stay as written, without what would forge a line.
+        assert_eq!(ups_status(Lang::Vi, "eco\nmode"), "eco\u{FFFD}mode");
+        assert_eq!(device_kind(Lang::Vi, "chiller"), "chiller");
     }
 }
