@@ -138,23 +138,17 @@ pub fn ups_replace_battery(l: Lang, dev: &str, site: &str) -> String {
 /// …), in the language; a value dcwatch does not know is shown as written,
 /// without control characters.
 pub fn ups_status(l: Lang, status: &str) -> String {
-    let vi = match status {
-        "online" => "chạy điện lưới",
-        "on_battery" | "onbattery" => "chạy bằng ắc quy",
-        "off" => "tắt",
-        "fault" => "lỗi",
-        "bypass" => "nối tắt (bypass)",
-        "boost" => "tăng áp",
-        "trim" => "giảm áp",
-        "sleeping" => "chờ",
-        "rebooting" => "đang khởi động lại",
-        "unknown" => "không rõ",
-        _ => return crate::status::printable(status),
+    let word = match (l, status) {
+        (_, "onbattery") => return ups_status(l, "on_battery"),
+        (Lang::En, _) => None,
+        // The words of `status` (one word for each thing), in a sentence.
+        (Lang::Vi, s) => (l.status().ups_status)(s).map(str::to_lowercase).or_else(|| match s {
+            "sleeping" => Some("chờ".into()),
+            "rebooting" => Some("đang khởi động lại".into()),
+            _ => None,
+        }),
     };
-    match l {
-        Lang::Vi => vi.to_string(),
-        Lang::En => status.to_string(),
-    }
+    word.unwrap_or_else(|| crate::status::printable(status))
 }
 
 /// A device's `kind` tag (`ups`, `pdu`, `generator`, …), in the language;
@@ -953,7 +947,8 @@ mod tests {
     fn device_kinds_and_ups_states_are_written_in_vietnamese() {
         assert_eq!(
             ups_output_off(Lang::Vi, "ups-a1", "hn", "off"),
-            "UPS ups-a1 tại trung tâm hn: đầu ra đã tắt (trạng thái: tắt); các thiết bị UPS cấp điện đang mất điện"
+            "UPS ups-a1 tại trung tâm hn: đầu ra đã tắt (trạng thái: tắt đầu ra); các thiết bị UPS cấp điện đang mất \
+             điện"
         );
         assert_eq!(
             ups_output_off(Lang::En, "ups-a1", "hn", "fault"),
@@ -968,6 +963,8 @@ mod tests {
             "PDU pdu-1 at hn does not answer (snmp)"
         );
         // Unknown words stay as written, without what would forge a line.
+        assert_eq!(ups_status(Lang::Vi, "fault"), "lỗi");
+        assert_eq!(ups_status(Lang::Vi, "onbattery"), "chạy bằng ắc quy");
         assert_eq!(ups_status(Lang::Vi, "eco\nmode"), "eco\u{FFFD}mode");
         assert_eq!(device_kind(Lang::Vi, "chiller"), "chiller");
     }
