@@ -1044,7 +1044,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             messages_at(&problems),
-            vec![(Some((7, 30)), "alarms.services[0].members.hn: `hn` is written twice in this map; keep one")]
+            vec![(Some((7, 30)), "`alarms.services[0].members.hn`: duplicate key (first at 7:17); keep one")]
         );
     }
 

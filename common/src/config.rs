@@ -122,7 +122,7 @@ pub fn parse<T: DeserializeOwned + Validate>(raw: &str, base: &Path) -> Result<T
         T::deserialize(substitute::Expand { inner: de, secrets: &secrets })
     });
     let positions = positions::Positions::of(raw);
-    let value = value.map_err(|e| vec![yaml_problem(&e, &positions)])?;
+    let value = value.map_err(|e| vec![yaml_problem(&e, &positions, &secrets)])?;
     let mut problems = Vec::new();
     value.validate(&mut problems);
     for p in problems.iter_mut().filter(|p| p.position.is_none()) {
@@ -131,7 +131,7 @@ pub fn parse<T: DeserializeOwned + Validate>(raw: &str, base: &Path) -> Result<T
     if problems.is_empty() { Ok(value) } else { Err(problems) }
 }
 
-fn yaml_problem(e: &serde_saphyr::Error, positions: &positions::Positions) -> Problem {
+fn yaml_problem(e: &serde_saphyr::Error, positions: &positions::Positions, secrets: &substitute::Secrets) -> Problem {
     // serde-saphyr's Display renders a multi-line snippet; the first line of the
     // plain message is what we want after our own `file:line:col:` prefix.
     let message = e.to_string();
@@ -142,37 +142,60 @@ fn yaml_problem(e: &serde_saphyr::Error, positions: &positions::Positions) -> Pr
         // The message goes on about serde-saphyr's options, which are not ours.
         let key = rest.split(", set DuplicateKeyPolicy").next().unwrap_or(rest);
         let at = (loc.line(), loc.column());
-        let path = positions.at_key(at).map_or(String::new(), |(path, _)| format!("{path}: "));
-        return Problem::at(at.0, at.1, format!("{path}`{key}` is written twice in this map; keep one"));
+        // The path records the first of the two; this one is at `at`.
+        let message = match positions.at_key(at) {
+            Some((path, first)) if first.key != at => {
+                format!("`{path}`: duplicate key (first at {}:{}); keep one", first.key.0, first.key.1)
+            }
+            Some((path, _)) => format!("`{path}`: duplicate key; keep one"),
+            None => format!("`{key}`: duplicate key; keep one"),
+        };
+        return Problem::at(at.0, at.1, message);
     }
     match e.location() {
         Some(loc) if loc.line() > 0 => {
             let mut at = (loc.line(), loc.column());
-            if message.contains(", expected a duration such as ") {
+            if message.contains(", expected a duration ") {
                 // serde-saphyr puts a visitor's error at the key (or the
                 // enclosing map): the value at fault is the key's, or the
-                // map's first duration key that is no duration.
-                let refused =
-                    |(path, n): &(&str, &positions::Node)| duration::refuses(path, n.scalar.as_deref()) == Some(true);
+                // map's first duration key that is no duration — judged on
+                // the value serde saw (`${VAR}` put in; `~` a null).
+                let null_refused = message.contains("unit value") || message.contains("null");
+                let refused = |(path, n): &(&str, &positions::Node)| {
+                    let text = n.scalar.as_deref().map(|t| secrets.substitute(t).unwrap_or(t.into()));
+                    duration::refuses(path, text.as_deref(), null_refused) == Some(true)
+                };
                 let in_map =
                     || positions.container_at(at).and_then(|map| positions.children(map).into_iter().find(refused));
                 if let Some((_, node)) = positions.at_key(at).filter(refused).or_else(in_map) {
                     at = node.value;
                 }
             }
+            // An internally tagged enum (`sources[0]`, by `type`) is
+            // buffered before its fields are read, and serde-saphyr puts
+            // their errors at the item: the value is found by its text. When
+            // two values below the item are written the same, nothing tells
+            // which was refused: the message names both, at the item.
+            let mut either = None;
             if let Some(text) = unexpected_scalar(&message)
                 && let Some(map) = positions.container_at(at)
-                && let Some((_, node)) =
-                    positions.descendants(map).into_iter().find(|(_, n)| n.scalar.as_deref() == Some(text))
             {
-                // An internally tagged enum (`sources[0]`, by `type`) is
-                // buffered before its fields are read, and serde-saphyr puts
-                // their errors at the item: the value is found by its text.
-                at = node.value;
+                let same: Vec<_> =
+                    positions.descendants(map).into_iter().filter(|(_, n)| n.scalar.as_deref() == Some(text)).collect();
+                match same.as_slice() {
+                    [(_, node)] => at = node.value,
+                    [] => {}
+                    many => {
+                        let names: Vec<String> =
+                            many.iter().map(|(p, n)| format!("{p} ({}:{})", n.value.0, n.value.1)).collect();
+                        either = Some((names.join(" or "), format!("`{}`", text)));
+                    }
+                }
             }
-            let message = match positions.at_value(at) {
-                Some((path, found)) => in_words(&message, path, found).unwrap_or(message),
-                None => message,
+            let message = match (&either, positions.at_value(at)) {
+                (Some((paths, found)), _) => in_words(&message, paths, found).unwrap_or(message),
+                (None, Some((path, found))) => in_words(&message, path, found).unwrap_or(message),
+                (None, None) => message,
             };
             Problem::at(at.0, at.1, message)
         }
@@ -580,5 +603,133 @@ mod tests {
         let err = load::<Sample>(Path::new("/nonexistent/dcwatch.yaml")).unwrap_err();
         let text = err.to_string();
         assert!(text.starts_with("/nonexistent/dcwatch.yaml: cannot read the config file"), "{text}");
+    }
+}
+#[cfg(test)]
+mod review_15 {
+    //! The reviewer's findings on how problems are placed and named.
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Top {
+        #[serde(default)]
+        name: String,
+        #[serde(default)]
+        count: u32,
+        #[serde(default, deserialize_with = "duration::secs")]
+        interval_secs: u64,
+        #[serde(default)]
+        agent: Option<Box<Top>>,
+        #[serde(default)]
+        sources: Vec<Source>,
+    }
+
+    /// Internally tagged, like the agent's sources: serde-saphyr places its
+    /// fields' errors at the item.
+    #[derive(Debug, Deserialize)]
+    #[serde(tag = "type", rename_all = "lowercase")]
+    #[allow(dead_code)]
+    enum Source {
+        Host {
+            #[serde(default)]
+            label: String,
+            #[serde(default)]
+            count: u32,
+            #[serde(default, deserialize_with = "duration::opt_secs")]
+            timeout_secs: Option<u64>,
+            #[serde(default, deserialize_with = "duration::secs")]
+            retry_secs: u64,
+            #[serde(default, deserialize_with = "duration::secs")]
+            backoff_secs: u64,
+            #[serde(default, deserialize_with = "duration::secs")]
+            interval_secs: u64,
+        },
+    }
+
+    impl Validate for Top {
+        fn validate(&self, _: &mut Vec<Problem>) {}
+    }
+
+    fn problems(text: &str) -> Vec<(Option<(u64, u64)>, String)> {
+        parse::<Top>(text, Path::new("/nonexistent/x.yaml"))
+            .unwrap_err()
+            .into_iter()
+            .map(|p| (p.position, p.message))
+            .collect()
+    }
+
+    /// `~` is None to an optional key, `${VAR}` is what it stands for and
+    /// `+5` is 5: none of them is the duration at fault.
+    #[test]
+    fn the_duration_at_fault_is_judged_on_what_serde_saw() {
+        // SAFETY: only this test sets this variable, with a unique name.
+        unsafe { std::env::set_var("DCWATCH_TEST_REVIEW_RETRY", "30s") };
+        assert_eq!(
+            problems(
+                "sources:\n  - type: host\n    timeout_secs: ~\n    retry_secs: ${DCWATCH_TEST_REVIEW_RETRY}\n    \
+                 backoff_secs: +5\n    interval_secs: ten\n"
+            ),
+            vec![(
+                Some((6, 20)),
+                "sources[0].interval_secs: expected a duration such as 30s, 5m, 1h30m or a number of seconds, \
+                 found `ten`"
+                    .to_string()
+            )]
+        );
+    }
+
+    /// The value is found by its text in a tagged item: when two values
+    /// there are written the same, the message names both.
+    #[test]
+    fn a_refused_text_written_twice_in_an_item_names_both_places() {
+        assert_eq!(
+            problems("sources:\n  - type: host\n    label: ten\n    count: ten\n"),
+            vec![(
+                Some((2, 5)),
+                "sources[0].label (3:12) or sources[0].count (4:12): expected a whole number, found `ten`".to_string()
+            )]
+        );
+        assert_eq!(
+            problems("name: ten\nsources:\n  - type: host\n    count: ten\n"),
+            vec![(Some((4, 12)), "sources[0].count: expected a whole number, found `ten`".to_string())]
+        );
+    }
+
+    #[test]
+    fn an_alias_as_a_key_leaves_the_later_keys_their_paths() {
+        assert_eq!(
+            problems("name: &k interval_secs\nagent:\n  *k : 5\n  count: ten\n"),
+            vec![(Some((4, 10)), "agent.count: expected a whole number, found `ten`".to_string())]
+        );
+    }
+
+    #[test]
+    fn an_aliased_value_is_reported_at_its_use_with_what_it_holds() {
+        assert_eq!(
+            problems("name: &v ten\nagent:\n  count: *v\n"),
+            vec![(Some((3, 10)), "agent.count: expected a whole number, found `ten`".to_string())]
+        );
+    }
+
+    #[test]
+    fn a_duration_past_ten_years_is_refused_naming_its_key() {
+        assert_eq!(
+            problems("agent:\n  interval_secs: 400000d\n"),
+            vec![(
+                Some((2, 18)),
+                "agent.interval_secs: expected a duration of at most 10 years (3650d), found `400000d`".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn a_duplicate_key_is_named_once_with_where_it_was_first() {
+        assert_eq!(
+            problems("name: a\nagent:\n  count: 1\n  name: b\n  count: 2\n"),
+            vec![(Some((5, 3)), "`agent.count`: duplicate key (first at 3:3); keep one".to_string())]
+        );
     }
 }

@@ -240,15 +240,25 @@ fn lang(p: &serde_json::Value) -> Lang {
     p["lang"].as_str().and_then(|l| Lang::parse(l).ok()).unwrap_or(Lang::En)
 }
 
+/// A text of a payload as a person may read it: what came from an agent
+/// (tags, device names, text fields, and the summaries made of them) with
+/// every control character — a line break that would forge a line of the
+/// notice, an escape that would steer a terminal — replaced by U+FFFD
+/// ([`crate::status::printable`]). Notices go as plain text (email
+/// `text/plain`, Telegram without a `parse_mode`), so `<b>` stays `<b>`.
+fn shown(v: &serde_json::Value) -> String {
+    crate::status::printable(v.as_str().unwrap_or(""))
+}
+
 /// The one-line text of a notice (email subject, chat message head), in its language.
 pub fn headline(p: &serde_json::Value) -> String {
     let l = lang(p);
     let sev = words::severity(l, p["severity"].as_str().unwrap_or(""));
     if p["notice"] == "summary" {
-        return format!("[{sev}] {}", p["summary"].as_str().unwrap_or(""));
+        return format!("[{sev}] {}", shown(&p["summary"]));
     }
     let state = words::state(l, p["notice"].as_str().unwrap_or(""));
-    format!("[{sev}] {state} {}: {}", p["name"].as_str().unwrap_or(""), p["summary"].as_str().unwrap_or(""))
+    format!("[{sev}] {state} {}: {}", shown(&p["name"]), shown(&p["summary"]))
 }
 
 /// The full text of a notice (email body, chat message), in its language,
@@ -259,24 +269,24 @@ pub fn text(p: &serde_json::Value) -> String {
     let mut t = format!("{}\n\n", headline(p));
     if let Some(labels) = p["labels"].as_object() {
         for (k, v) in labels {
-            t.push_str(&format!("{}: {}\n", words::label(l, k), v.as_str().unwrap_or("")));
+            t.push_str(&format!("{}: {}\n", crate::status::printable(words::label(l, k)), shown(v)));
         }
     }
     // Notices queued before `started` existed have only the UTC time.
-    let since = p["started"].as_str().or(p["started_at"].as_str()).unwrap_or("");
+    let since = p["started"].as_str().or(p["started_at"].as_str()).map(crate::status::printable).unwrap_or_default();
     t.push_str(&format!("{}: {since}\n", w.since));
     if let Some(e) = p["ended"].as_str().or(p["ended_at"].as_str()) {
-        t.push_str(&format!("{}: {e}\n", w.ended));
+        t.push_str(&format!("{}: {}\n", w.ended, crate::status::printable(e)));
     }
     if let Some(v) = p["value"].as_str() {
-        t.push_str(&format!("{}: {v}\n", w.value));
+        t.push_str(&format!("{}: {}\n", w.value, crate::status::printable(&words::value(l, v))));
     }
     if p["notice"] != "resolved"
         && let Some(d) = p["name"].as_str().and_then(|n| words::description(l, n))
     {
         t.push_str(&format!("{}: {d}\n", w.what_to_do));
     }
-    t.push_str(&format!("{}: {}\n", w.fingerprint, p["fingerprint"].as_str().unwrap_or("")));
+    t.push_str(&format!("{}: {}\n", w.fingerprint, shown(&p["fingerprint"])));
     t
 }
 
@@ -286,12 +296,12 @@ pub fn grouped(ps: &[serde_json::Value]) -> (String, String) {
         return (headline(&ps[0]), text(&ps[0]));
     }
     let l = lang(&ps[0]);
-    let site = ps[0]["labels"]["site"].as_str().unwrap_or("").to_string();
+    let site = shown(&ps[0]["labels"]["site"]);
     let names: Vec<String> = ps
         .iter()
         .map(|p| {
             let state = words::state(l, if p["notice"] == "resolved" { "resolved" } else { "firing" });
-            format!("{state} {}", p["name"].as_str().unwrap_or(""))
+            format!("{state} {}", shown(&p["name"]))
         })
         .collect();
     let subject = words::grouped_subject(l, ps[0]["severity"].as_str().unwrap_or(""), ps.len(), &site, &names);
@@ -340,6 +350,12 @@ async fn deliver_email(e: &super::config::EmailConfig, msg: lettre::Message) -> 
     mailer.send(msg).await.map(|_| ()).map_err(|x| format!("SMTP {}: {x}", e.host))
 }
 
+/// Telegram's `sendMessage` body: plain text, no `parse_mode`, so nothing
+/// in a notice (a tag holding `<b>` or `*`) is read as markup.
+fn telegram_body(chat_id: &str, text: &str) -> serde_json::Value {
+    serde_json::json!({"chat_id": chat_id, "text": text, "disable_web_page_preview": true})
+}
+
 /// Delivers notices to one receiver: email and Telegram take a group as one
 /// message; webhook and Alertmanager take one notice at a time.
 async fn deliver(http: &reqwest::Client, r: &ReceiverConfig, group: &[&Outgoing]) -> Result<(), String> {
@@ -354,8 +370,7 @@ async fn deliver(http: &reqwest::Client, r: &ReceiverConfig, group: &[&Outgoing]
     let (url, body, sig) = if let Some(t) = &r.telegram {
         let (_, text) = grouped(&parsed()?);
         let url = format!("{}/bot{}/sendMessage", t.api_url.trim_end_matches('/'), t.bot_token);
-        let body = serde_json::json!({"chat_id": t.chat_id, "text": text, "disable_web_page_preview": true});
-        (url, body.to_string(), None)
+        (url, telegram_body(&t.chat_id, &text).to_string(), None)
     } else if let Some(w) = &r.webhook {
         let sig = w.secret.as_ref().map(|s| signature(s, n.payload.as_bytes()));
         (w.url.clone(), n.payload.clone(), sig)
@@ -521,5 +536,49 @@ mod tests {
                 crate::i18n::alarms::description(Lang::Vi, "power_lost").unwrap()
             )
         );
+    }
+
+    /// Review of issue 15: the value line was the engine's string, `3.5`
+    /// in a Vietnamese notice.
+    #[test]
+    fn the_value_line_is_written_the_receivers_way() {
+        let p = |lang: &str, value: &str| {
+            serde_json::json!({"name": "room_hot", "notice": "firing", "severity": "warning", "summary": "s", "lang": lang,
+                "labels": {}, "started_at": "2026-11-22T07:00:00.000Z", "started": "22/11/2026 14:00",
+                "ended_at": null, "ended": null, "fingerprint": "f", "value": value})
+        };
+        let line = |lang: &str, value: &str| {
+            let t = text(&p(lang, value));
+            t.lines().find(|x| x.starts_with("giá trị: ") || x.starts_with("value: ")).unwrap().to_string()
+        };
+        assert_eq!(line("vi", "3.5"), "giá trị: 3,5");
+        assert_eq!(line("en", "3.5"), "value: 3.5");
+        assert_eq!(line("vi", "1500"), "giá trị: 1.500");
+        assert_eq!(line("en", "-2.25"), "value: -2.25");
+        assert_eq!(line("vi", "0/2"), "giá trị: 0/2");
+        assert_eq!(line("vi", "10.0.0.1"), "giá trị: 10.0.0.1");
+    }
+
+    /// Review of issue 15: a tag from an agent went into the notice as it
+    /// was, so a line break forged a line of the notice.
+    #[test]
+    fn what_an_agent_wrote_cannot_forge_lines_of_a_notice() {
+        let p = serde_json::json!({"name": "ups_on_battery", "notice": "firing", "severity": "critical", "lang": "vi",
+            "summary": "UPS ups-a1\ncần làm: bỏ qua", "labels": {"site": "hn", "device": "ups-a1\nmã cảnh báo: <b>x</b>\u{1b}[2J"},
+            "started_at": "2026-11-22T07:00:00.000Z", "started": "22/11/2026 14:00", "ended_at": null, "ended": null,
+            "fingerprint": "f", "value": "on\rbattery"});
+        assert_eq!(
+            text(&p),
+            format!(
+                "[NGHIÊM TRỌNG] ĐANG CẢNH BÁO ups_on_battery: UPS ups-a1\u{FFFD}cần làm: bỏ qua\n\n\
+                 thiết bị: ups-a1\u{FFFD}mã cảnh báo: <b>x</b>\u{FFFD}[2J\ntrung tâm: hn\nbắt đầu: 22/11/2026 14:00\n\
+                 giá trị: on\u{FFFD}battery\ncần làm: {}\nmã cảnh báo: f\n",
+                crate::i18n::alarms::description(Lang::Vi, "ups_on_battery").unwrap()
+            )
+        );
+        // Plain text to Telegram: `<b>` is not markup.
+        let body = telegram_body("42", &text(&p));
+        assert!(body.get("parse_mode").is_none(), "{body}");
+        assert_eq!(body["text"].as_str().unwrap().matches("<b>x</b>").count(), 1);
     }
 }

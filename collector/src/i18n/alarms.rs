@@ -40,6 +40,21 @@ pub fn n(l: Lang, x: f64) -> String {
     l.num(x, if x.fract() == 0.0 { 0 } else { 1 })
 }
 
+/// An alarm's value as the notice's "value" line shows it: a number written
+/// the language's way with the decimals it was given (`3.5` is `3,5` in
+/// Vietnamese, `1500` is `1.500`); anything else (`0/2`, a text field) as it
+/// is.
+pub fn value(l: Lang, raw: &str) -> String {
+    let number = raw
+        .parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite() && raw.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-'));
+    match number {
+        Some(x) => l.num(x, raw.split_once('.').map_or(0, |(_, f)| f.len())),
+        None => raw.to_string(),
+    }
+}
+
 fn opt(l: Lang, x: Option<f64>) -> String {
     x.map_or_else(|| "?".into(), |x| n(l, x))
 }
@@ -119,10 +134,50 @@ pub fn ups_replace_battery(l: Lang, dev: &str, site: &str) -> String {
     }
 }
 
+/// A UPS's `status` as an agent reports it (`online`, `on_battery`, `off`,
+/// …), in the language; a value dcwatch does not know is shown as written,
+/// without control characters.
+pub fn ups_status(l: Lang, status: &str) -> String {
+    let word = match (l, status) {
+        (_, "onbattery") => return ups_status(l, "on_battery"),
+        (Lang::En, _) => None,
+        // The words of `status` (one word for each thing), in a sentence.
+        (Lang::Vi, s) => (l.status().ups_status)(s).map(str::to_lowercase).or_else(|| match s {
+            "sleeping" => Some("chờ".into()),
+            "rebooting" => Some("đang khởi động lại".into()),
+            _ => None,
+        }),
+    };
+    word.unwrap_or_else(|| crate::status::printable(status))
+}
+
+/// A device's `kind` tag (`ups`, `pdu`, `generator`, …), in the language;
+/// a kind dcwatch does not know is shown as written, without control characters.
+pub fn device_kind(l: Lang, kind: &str) -> String {
+    let (vi, en) = match kind {
+        "ups" => ("UPS", "UPS"),
+        "pdu" => ("PDU", "PDU"),
+        "ats" => ("ATS", "ATS"),
+        "generator" => ("máy phát điện", "generator"),
+        "meter" | "power_feed" => ("đồng hồ điện", "meter"),
+        "snmp" => ("SNMP", "SNMP device"),
+        "modbus" => ("Modbus", "Modbus device"),
+        _ => return crate::status::printable(kind),
+    };
+    match l {
+        Lang::Vi => vi.to_string(),
+        Lang::En => en.to_string(),
+    }
+}
+
 pub fn ups_output_off(l: Lang, dev: &str, site: &str, status: &str) -> String {
+    let status = ups_status(l, status);
     match l {
         Lang::Vi => {
-            format!("UPS {dev} tại trung tâm {site}: đầu ra đã tắt ({status}); các thiết bị UPS cấp điện đang mất điện")
+            format!(
+                "UPS {dev} tại trung tâm {site}: đầu ra đã tắt (trạng thái: {status}); các thiết bị UPS cấp điện đang \
+                 mất điện"
+            )
         }
         Lang::En => format!("UPS {dev} at {site}: output off ({status}); what it powers has no power"),
     }
@@ -160,6 +215,8 @@ pub fn generator_running(l: Lang, dev: &str, site: &str) -> String {
 }
 
 pub fn device_unreachable(l: Lang, kind: &str, dev: &str, site: &str, protocol: &str) -> String {
+    let kind = device_kind(l, kind);
+    let protocol = crate::status::printable(protocol);
     match l {
         Lang::Vi => format!("Thiết bị {kind} {dev} tại trung tâm {site} không phản hồi ({protocol})"),
         Lang::En => format!("{kind} {dev} at {site} does not answer ({protocol})"),
@@ -882,5 +939,33 @@ mod tests {
             "5 more alarm notices at site hn in 1 min (4 firing, 1 resolved), not sent one by one; see the \
              console: disk_full{host=a}, disk_full{host=b}, … 3 more"
         );
+    }
+
+    /// Review of issue 15: Vietnamese summaries carried the agents' English
+    /// words (`ups`, `(off)`).
+    #[test]
+    fn device_kinds_and_ups_states_are_written_in_vietnamese() {
+        assert_eq!(
+            ups_output_off(Lang::Vi, "ups-a1", "hn", "off"),
+            "UPS ups-a1 tại trung tâm hn: đầu ra đã tắt (trạng thái: tắt đầu ra); các thiết bị UPS cấp điện đang mất \
+             điện"
+        );
+        assert_eq!(
+            ups_output_off(Lang::En, "ups-a1", "hn", "fault"),
+            "UPS ups-a1 at hn: output off (fault); what it powers has no power"
+        );
+        assert_eq!(
+            device_unreachable(Lang::Vi, "generator", "gen1", "hn", "modbus"),
+            "Thiết bị máy phát điện gen1 tại trung tâm hn không phản hồi (modbus)"
+        );
+        assert_eq!(
+            device_unreachable(Lang::En, "pdu", "pdu-1", "hn", "snmp"),
+            "PDU pdu-1 at hn does not answer (snmp)"
+        );
+        // Unknown words stay as written, without what would forge a line.
+        assert_eq!(ups_status(Lang::Vi, "fault"), "lỗi");
+        assert_eq!(ups_status(Lang::Vi, "onbattery"), "chạy bằng ắc quy");
+        assert_eq!(ups_status(Lang::Vi, "eco\nmode"), "eco\u{FFFD}mode");
+        assert_eq!(device_kind(Lang::Vi, "chiller"), "chiller");
     }
 }

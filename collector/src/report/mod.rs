@@ -87,6 +87,10 @@ pub struct Report {
     /// The share of the period's hours for which trends exist (any data
     /// at all, from the site when the report is of one).
     pub coverage_pct: f64,
+    /// `coverage_pct` before it is rounded for reading: what
+    /// `reports.min_coverage_pct` is compared with (49.96 is less than 50).
+    #[serde(skip)]
+    pub coverage_exact: f64,
     pub generated_at: String,
     pub summary: Summary,
     pub sites: Vec<SiteRow>,
@@ -453,6 +457,10 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
         disks_full_within_60_days: act_first.iter().filter(|a| a.what == "disk").count(),
     };
     let (from, to_full) = (c.from, c.to_full);
+    let coverage = {
+        let secs = trends::seconds_with_data(inp.trends, site, from, to_full)?;
+        (100.0 * secs as f64 / ((to_full - from) as f64).max(1.0)).min(100.0)
+    };
     Ok(Report {
         period: period.label.clone(),
         site: site.map(str::to_string),
@@ -460,10 +468,8 @@ pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) 
         from: date_str(period.days[0]),
         to: date_str(*period.days.last().expect("days")),
         partial: c.to < to_full,
-        coverage_pct: {
-            let hours = trends::hours_with_data(inp.trends, site, c.from_h, to_full.div_euclid(3600))?;
-            round1(100.0 * hours as f64 / ((to_full - from) as f64 / 3600.0).max(1.0))
-        },
+        coverage_pct: round1(coverage),
+        coverage_exact: coverage,
         generated_at: c.fmt_ts(now_s),
         summary,
         sites,

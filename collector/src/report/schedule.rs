@@ -40,9 +40,10 @@ impl Default for ReportsConfig {
     }
 }
 
-/// Whether a scheduled report covers enough of its period to be sent.
-pub fn covers_enough(coverage_pct: f64, min_coverage_pct: f64) -> bool {
-    coverage_pct >= min_coverage_pct
+/// Whether a scheduled report covers enough of its period to be sent: its
+/// coverage as computed, not as rounded for reading (49.96 % is not 50 %).
+pub fn covers_enough(r: &super::Report, min_coverage_pct: f64) -> bool {
+    r.coverage_exact >= min_coverage_pct
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -303,8 +304,8 @@ async fn send(
         let inputs = super::Inputs { trends: &trends, alarms: alarm_db.as_ref(), tz: zone.clone(), services };
         let p = super::parse_period(&label, &zone)?;
         let r = super::build(&inputs, &p, site.as_deref(), now)?;
-        if !covers_enough(r.coverage_pct, min_coverage_pct) {
-            return Ok(Err(r.coverage_pct));
+        if !covers_enough(&r, min_coverage_pct) {
+            return Ok(Err(r.coverage_exact));
         }
         Ok(Ok((super::render::html(&r, lang), super::render::csv(&r))))
     })

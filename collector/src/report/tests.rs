@@ -8,8 +8,8 @@ fn month(dir: &std::path::Path) -> (Connection, Connection) {
     (crate::trends::open_read(&dir.join("trends.db")).unwrap(), Connection::open(dir.join("alarms.db")).unwrap())
 }
 
-/// A report of October from just these points, made at `now`.
-fn report_of(points: Vec<crate::model::Observation>, flush_at: i64, now: i64) -> Report {
+/// A trends database (in its directory) of just these points, flushed at `flush_at`.
+fn trends_of(points: &[crate::model::Observation], flush_at: i64) -> (tempfile::TempDir, Connection) {
     let dir = tempfile::tempdir().unwrap();
     let t = crate::trends::Trends::open(crate::trends::TrendsConfig {
         db: dir.path().join("trends.db"),
@@ -17,9 +17,15 @@ fn report_of(points: Vec<crate::model::Observation>, flush_at: i64, now: i64) ->
         flush_secs: 60,
     })
     .unwrap();
-    t.observe(&points);
+    t.observe(points);
     t.flush(flush_at * 1_000_000_000).unwrap();
     let trends = crate::trends::open_read(&dir.path().join("trends.db")).unwrap();
+    (dir, trends)
+}
+
+/// A report of October from just these points, made at `now`.
+fn report_of(points: Vec<crate::model::Observation>, flush_at: i64, now: i64) -> Report {
+    let (_dir, trends) = trends_of(&points, flush_at);
     let inputs = Inputs { trends: &trends, alarms: None, tz: tz(), services: Vec::new() };
     build(&inputs, &parse_period("2026-10", &tz()).unwrap(), None, now).unwrap()
 }
@@ -303,15 +309,7 @@ fn report_with(
     period: &str,
     now: i64,
 ) -> Report {
-    let dir = tempfile::tempdir().unwrap();
-    let t = crate::trends::Trends::open(crate::trends::TrendsConfig {
-        db: dir.path().join("trends.db"),
-        retention_days: 730,
-        flush_secs: 60,
-    })
-    .unwrap();
-    t.observe(&points);
-    t.flush(now * 1_000_000_000).unwrap();
+    let (dir, trends) = trends_of(&points, now);
     drop(crate::alarm::store::Store::open(&dir.path().join("alarms.db")).unwrap());
     let alarms = Connection::open(dir.path().join("alarms.db")).unwrap();
     for (name, labels, start, end) in history {
@@ -331,7 +329,6 @@ fn report_with(
                 .unwrap();
         }
     }
-    let trends = crate::trends::open_read(&dir.path().join("trends.db")).unwrap();
     let inputs = Inputs { trends: &trends, alarms: Some(&alarms), tz: tz(), services: vec!["portal".into()] };
     build(&inputs, &parse_period(period, &tz()).unwrap(), None, now).unwrap()
 }
@@ -520,12 +517,63 @@ fn a_period_before_dcwatch_ran_covers_nothing_and_is_not_sent() {
     assert_eq!(r.coverage_pct, 0.0);
     assert_eq!(r.services[0].availability_pct, None, "no data: no availability, not 100");
     assert!(r.sites.is_empty(), "no site was heard from in October: no hours without data");
-    assert!(!schedule::covers_enough(r.coverage_pct, 50.0));
+    assert!(!schedule::covers_enough(&r, 50.0));
     // The generated October: 738 of 744 hours.
     let dir = tempfile::tempdir().unwrap();
     let (trends, alarms) = month(dir.path());
     let inputs = Inputs { trends: &trends, alarms: Some(&alarms), tz: tz(), services: Vec::new() };
     let oct = build(&inputs, &parse_period("2026-10", &tz()).unwrap(), None, at(31, 0, 0) + 3 * 86_400).unwrap();
     assert_eq!(oct.coverage_pct, 99.2);
-    assert!(schedule::covers_enough(oct.coverage_pct, 50.0));
+    assert!(schedule::covers_enough(&oct, 50.0));
+}
+
+fn ist() -> TimeZone {
+    TimeZone::fixed(jiff::tz::Offset::from_seconds(5 * 3600 + 1800).unwrap())
+}
+
+/// The report of October in Asia/Kolkata (+05:30) with a sample every 10
+/// minutes in `[from, to)`, made two days after.
+fn ist_october(from: i64, to: i64) -> Report {
+    use crate::model::ObsValue::Num;
+    let oct = parse_period("2026-10", &ist()).unwrap();
+    let points: Vec<_> = (from..to)
+        .step_by(600)
+        .map(|t| point("dcwatch_agent", &[("site", "hn"), ("host", "web1")], vec![("uptime_s", Num(1.0))], t))
+        .collect();
+    let (_dir, trends) = trends_of(&points, oct.end() + 2 * 86_400);
+    let inputs = Inputs { trends: &trends, alarms: None, tz: ist(), services: Vec::new() };
+    build(&inputs, &oct, None, oct.end() + 2 * 86_400).unwrap()
+}
+
+/// Review of issue 15: in a zone with a half-hour offset (Asia/Kolkata,
+/// +05:30) a period starts and ends in the middle of an hour of the trends;
+/// the hour before the period must not count, nor any hour for more than
+/// its part inside the period.
+#[test]
+fn coverage_in_a_half_hour_zone_counts_only_the_period() {
+    let oct = parse_period("2026-10", &ist()).unwrap();
+    let coverage = |from: i64, to: i64| ist_october(from, to).coverage_pct;
+    // All of October and the days either side: all of it, not more.
+    assert_eq!(coverage(oct.start() - 86_400, oct.end() + 86_400), 100.0);
+    // Samples only in the 25 minutes before the period: none of it.
+    assert_eq!(coverage(oct.start() - 1500, oct.start()), 0.0);
+    // From 25 minutes before to 10 days in: the first hour counts for its
+    // half inside the period, then 239 hours, then the hour of the last
+    // samples: 240.5 of 744 hours.
+    assert_eq!(coverage(oct.start() - 1500, oct.start() + 10 * 86_400), 32.3);
+}
+
+/// Review of issue 15: the coverage was rounded before it was compared with
+/// `reports.min_coverage_pct`, so 49.96 % passed a minimum of 50 %.
+#[test]
+fn the_minimum_coverage_is_compared_with_the_coverage_before_rounding() {
+    let oct = parse_period("2026-10", &ist()).unwrap();
+    // 3.5 of 744 hours: 0.47 %, shown 0.5 %.
+    let r = ist_october(oct.start(), oct.start() + 3 * 3600 + 1800);
+    assert_eq!(r.coverage_pct, 0.5);
+    assert_eq!(r.coverage_exact, 100.0 * 12_600.0 / 2_678_400.0);
+    assert!(!schedule::covers_enough(&r, 0.5), "{}", r.coverage_exact);
+    assert!(schedule::covers_enough(&r, 0.47));
+    let r = Report { coverage_pct: 50.0, coverage_exact: 49.96, ..r };
+    assert!(!schedule::covers_enough(&r, 50.0), "49.96 % is skipped by a 50 % minimum");
 }

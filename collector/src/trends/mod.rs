@@ -465,6 +465,36 @@ pub fn hours_with_data(conn: &Connection, site: Option<&str>, from_hour: i64, to
     .map_err(|e| e.to_string())
 }
 
+/// The seconds of `[from, to)` covered by hours in which any series (at
+/// `site`, when given) has data. An hour counts for the part of it inside
+/// the span (a period in a zone with a half-hour offset starts and ends in
+/// the middle of an hour), and an hour at either end only if samples of it
+/// fall inside (its first and last sample's times; an hour written before
+/// they were kept counts as if they did).
+pub fn seconds_with_data(conn: &Connection, site: Option<&str>, from: i64, to: i64) -> Result<i64, String> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT h.hour, MIN(COALESCE(h.first_s, h.hour * 3600)), MAX(COALESCE(h.last_s, h.hour * 3600 + 3599)) \
+             FROM hourly h JOIN series s ON h.series = s.id \
+             WHERE (?1 IS NULL OR s.site = ?1) AND h.hour >= ?2 AND h.hour < ?3 GROUP BY h.hour",
+        )
+        .map_err(|e| e.to_string())?;
+    let rows = stmt
+        .query_map(params![site, from.div_euclid(3600), (to + 3599).div_euclid(3600)], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        })
+        .map_err(|e| e.to_string())?;
+    let mut total = 0;
+    for row in rows {
+        let (hour, first, last) = row.map_err(|e| e.to_string())?;
+        if last < from || first >= to {
+            continue;
+        }
+        total += (hour * 3600 + 3600).min(to) - (hour * 3600).max(from);
+    }
+    Ok(total)
+}
+
 fn series_id(conn: &Connection, k: &SeriesKey) -> rusqlite::Result<i64> {
     conn.execute(
         "INSERT OR IGNORE INTO series (measurement, field, site, host, key) VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -37,23 +37,50 @@ impl Unit {
     }
 }
 
+/// The longest duration a key takes: ten years of 365 days. Longer is a
+/// slip of the finger (`400000d`), and would overflow the timers it sets.
+pub const MAX_SECS: u64 = 10 * 365 * 86_400;
+
+/// What a duration past [`MAX_SECS`] is told.
+struct TooLong;
+
+impl de::Expected for TooLong {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a duration of at most 10 years (3650d)")
+    }
+}
+
 struct DurationVisitor(Unit);
 
 impl DurationVisitor {
-    /// The text form: a plain number in the key's unit, or a jiff span.
+    /// The text form: a plain number in the key's unit (`45`, or `+45` as
+    /// YAML reads an unquoted `+45`), or a jiff span.
     fn parse_text<E: de::Error>(&self, s: &str) -> Result<u64, E> {
         let t = s.trim();
-        if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
-            return t.parse().map_err(|_| E::invalid_value(Unexpected::Str(s), self));
+        let digits = t.strip_prefix('+').unwrap_or(t);
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            let n = digits.parse().map_err(|_| E::invalid_value(Unexpected::Str(s), &TooLong))?;
+            return self.capped(n, Unexpected::Str(s));
         }
         let bad = || E::invalid_value(Unexpected::Str(s), self);
         let span: jiff::Span = t.parse().map_err(|_| bad())?;
         let ms = span.total((jiff::Unit::Millisecond, jiff::SpanRelativeTo::days_are_24_hours())).map_err(|_| bad())?;
         let unit = self.0.millis() as f64;
-        if ms < 0.0 || ms.fract() != 0.0 || (ms / unit).fract() != 0.0 || ms / unit > u64::MAX as f64 {
+        if ms < 0.0 || ms.fract() != 0.0 || (ms / unit).fract() != 0.0 {
             return Err(bad());
         }
+        if ms / unit > (MAX_SECS * 1000 / self.0.millis()) as f64 {
+            return Err(E::invalid_value(Unexpected::Str(s), &TooLong));
+        }
         Ok((ms / unit) as u64)
+    }
+
+    /// `n` in the key's unit, if at most [`MAX_SECS`].
+    fn capped<E: de::Error>(&self, n: u64, found: Unexpected) -> Result<u64, E> {
+        if n > MAX_SECS * 1000 / self.0.millis() {
+            return Err(E::invalid_value(found, &TooLong));
+        }
+        Ok(n)
     }
 }
 
@@ -68,11 +95,12 @@ impl<'de> Visitor<'de> for DurationVisitor {
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
-        Ok(v)
+        self.capped(v, Unexpected::Unsigned(v))
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
-        u64::try_from(v).map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
+        let v = u64::try_from(v).map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))?;
+        self.capped(v, Unexpected::Unsigned(v))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
@@ -80,10 +108,16 @@ impl<'de> Visitor<'de> for DurationVisitor {
     }
 }
 
-/// Whether `text` is a valid value of the duration key `key` (`…_secs` or
-/// `…_ms`); None for other keys. serde-saphyr places a visitor's error at
-/// the enclosing map, so `parse` uses this to find the key at fault.
-pub fn refuses(key: &str, text: Option<&str>) -> Option<bool> {
+/// Whether `text`, a scalar as written in the file after `${…}` references
+/// are put in (so `${INTERVAL}` is what it stands for), is refused by the
+/// duration key `key` (`…_secs` or `…_ms`); None for other keys.
+/// serde-saphyr places a visitor's error at the enclosing map, so `parse`
+/// uses this to find the key at fault.
+///
+/// A null (`~`, `null`, nothing) is what serde makes of it: `None` of an
+/// optional key, refused by a required one — `null_refused` says which the
+/// error was about (it names a unit or null value).
+pub fn refuses(key: &str, text: Option<&str>, null_refused: bool) -> Option<bool> {
     let unit = if key.ends_with("_secs") {
         Unit::Secs
     } else if key.ends_with("_ms") {
@@ -91,7 +125,13 @@ pub fn refuses(key: &str, text: Option<&str>) -> Option<bool> {
     } else {
         return None;
     };
-    Some(text.is_none_or(|t| DurationVisitor(unit).parse_text::<de::value::Error>(t).is_err()))
+    let Some(t) = text.filter(|t| !is_null(t)) else { return Some(null_refused) };
+    Some(DurationVisitor(unit).parse_text::<de::value::Error>(t).is_err())
+}
+
+/// YAML 1.2's null: nothing, `~` or `null` (any case YAML allows).
+pub fn is_null(text: &str) -> bool {
+    matches!(text, "" | "~" | "null" | "Null" | "NULL")
 }
 
 /// A `*_secs` key: seconds.
@@ -167,6 +207,33 @@ mod tests {
         assert_eq!(d("c_secs: 15\n").map(|d| d.c_secs), Ok(Some(15)));
         assert_eq!(d("c_secs: ~\n").map(|d| d.c_secs), Ok(None));
         assert_eq!(d("a_secs: '45'\n").map(|d| d.a_secs), Ok(45));
+        // YAML reads an unquoted `+5` as the number 5; quoted, it is the same.
+        assert_eq!(d("a_secs: +5\n").map(|d| d.a_secs), Ok(5));
+        assert_eq!(d("a_secs: '+5'\n").map(|d| d.a_secs), Ok(5));
+        assert_eq!(d("a_secs: 3650d\n").map(|d| d.a_secs), Ok(MAX_SECS));
+    }
+
+    /// Review of issue 15: `400000d` (a slip for `40d`) was taken.
+    #[test]
+    fn a_duration_longer_than_ten_years_is_refused() {
+        for text in ["3651d", "400000d", "315360001", "'315360001'"] {
+            let e = d(&format!("a_secs: {text}\n")).unwrap_err();
+            assert!(e.ends_with("expected a duration of at most 10 years (3650d)"), "{text}: {e}");
+        }
+        let e = d("b_ms: 315360000001\n").unwrap_err();
+        assert!(e.ends_with("expected a duration of at most 10 years (3650d)"), "{e}");
+        assert_eq!(d("b_ms: 315360000000\n").map(|d| d.b_ms), Ok(MAX_SECS * 1000));
+    }
+
+    #[test]
+    fn refused_is_what_serde_would_refuse() {
+        assert_eq!(refuses("a_secs", Some("~"), false), Some(false), "an optional key's null is None");
+        assert_eq!(refuses("a_secs", Some("~"), true), Some(true));
+        assert_eq!(refuses("a_secs", None, false), Some(false));
+        assert_eq!(refuses("a_secs", Some("+5"), false), Some(false));
+        assert_eq!(refuses("a_secs", Some("ten"), false), Some(true));
+        assert_eq!(refuses("a_secs", Some("4000d"), false), Some(true));
+        assert_eq!(refuses("name", Some("ten"), false), None);
     }
 
     #[test]

@@ -57,6 +57,9 @@ impl Positions {
         let mut out = Positions::default();
         let mut stack: Vec<Frame> = Vec::new();
         let mut root_done = false;
+        // Anchor id → what the anchored node is and, for a scalar, its text:
+        // an alias stands for it.
+        let mut anchors: HashMap<usize, (String, Option<String>)> = HashMap::new();
         for item in Parser::new_from_str(text) {
             let Ok((event, span)) = item else { break };
             let at = (span.start.line() as u64, span.start.col() as u64 + 1);
@@ -65,7 +68,7 @@ impl Positions {
                 Event::Scalar(v, ..) => format!("`{}`", shorten(v)),
                 Event::SequenceStart(..) => "a list".into(),
                 Event::MappingStart(..) => "a map".into(),
-                Event::Alias(..) => "an alias".into(),
+                Event::Alias(id) => anchors.get(id).map_or_else(|| "an alias".into(), |(f, _)| f.clone()),
                 Event::SequenceEnd | Event::MappingEnd => {
                     stack.pop();
                     if stack.is_empty() {
@@ -79,8 +82,16 @@ impl Positions {
             // Where this node sits: a key, a map's value, a list's item, or the root.
             let scalar = match &event {
                 Event::Scalar(v, ..) => Some(v.to_string()),
+                Event::Alias(id) => anchors.get(id).and_then(|(_, s)| s.clone()),
                 _ => None,
             };
+            let anchor = match &event {
+                Event::Scalar(_, _, a, _) | Event::SequenceStart(_, a, _) | Event::MappingStart(_, a, _) => *a,
+                _ => 0,
+            };
+            if anchor != 0 {
+                anchors.insert(anchor, (found.clone(), scalar.clone()));
+            }
             let path = match stack.last_mut() {
                 None => {
                     if root_done {
@@ -90,12 +101,11 @@ impl Positions {
                     String::new()
                 }
                 Some(Frame::Map { key: key @ None, .. }) => {
-                    let name = match &event {
-                        Event::Scalar(v, ..) => v.to_string(),
-                        _ => "?".into(),
-                    };
+                    // A key written as an alias (`*k: …`) is the anchored text.
+                    let name = scalar.clone().unwrap_or_else(|| "?".into());
                     *key = Some((name, at));
-                    if !matches!(event, Event::Scalar(..)) {
+                    // An alias has no end event: it opens no frame.
+                    if matches!(event, Event::SequenceStart(..) | Event::MappingStart(..)) {
                         // A complex key: its children are recorded under `…?`.
                         stack.push(Frame::Map { path: "?".into(), key: None });
                     }
@@ -279,5 +289,28 @@ mod tests {
         assert_eq!(leading_path("cannot read the config file: x"), None);
         assert_eq!(leading_path("listen.address: `a:b`").as_deref(), Some("listen.address"));
         assert_eq!(leading_path("a[x]: y"), None);
+    }
+
+    /// Review of issue 15: an alias used as a key opened a frame that was
+    /// never closed, so every later key had a wrong path.
+    #[test]
+    fn an_alias_as_a_key_is_its_anchor_s_text_and_later_keys_keep_their_paths() {
+        let p = Positions::of("name: &k interval_secs\nagent:\n  *k : 5\n  site: hn\ncount: ten\n");
+        assert_eq!(p.get("agent.interval_secs").map(|n| (n.key, n.value)), Some(((3, 3), (3, 8))));
+        assert_eq!(p.get("agent.site").map(|n| n.key), Some((4, 3)));
+        assert_eq!(p.get("count").map(|n| (n.key, n.value, n.found.as_str())), Some(((5, 1), (5, 8), "`ten`")));
+    }
+
+    /// Review of issue 15: an aliased value is at the alias, and is what its
+    /// anchor holds (not "an alias").
+    #[test]
+    fn an_aliased_value_is_placed_at_its_use_with_the_anchor_s_value() {
+        let p = Positions::of("name: &v ten\nagent:\n  count: *v\n");
+        let n = p.get("agent.count").unwrap();
+        assert_eq!((n.value, n.found.as_str(), n.scalar.as_deref()), ((3, 10), "`ten`", Some("ten")));
+        assert_eq!(p.at_value((3, 10)), Some(("agent.count", "`ten`")));
+        let anchor = p.get("name").unwrap().value;
+        assert_ne!(anchor, (3, 10));
+        assert_eq!(p.at_value(anchor), Some(("name", "`ten`")));
     }
 }
