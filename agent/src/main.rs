@@ -252,9 +252,7 @@ async fn run(path: PathBuf, mut config: AgentConfig) -> anyhow::Result<()> {
     let out_stats = Arc::new(forward::Stats::default());
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot listen for SIGTERM")?;
-    let mut hup =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).context("cannot listen for SIGHUP")?;
-    let mut seen_mtime = mtime(&path);
+    let mut watch = dcwatch_common::reload::ConfigWatch::new(&path).context("cannot listen for SIGHUP")?;
     // The config before the last reload, to go back to if the new one's
     // output cannot be built after all (a certificate file replaced again
     // between the check and the start).
@@ -287,7 +285,6 @@ async fn run(path: PathBuf, mut config: AgentConfig) -> anyhow::Result<()> {
         let source_tasks = sources::spawn_all(&config, &queue, &stats, &stop_rx).map_err(anyhow::Error::msg)?;
         let mut tick = tokio::time::interval(config.interval());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut file_check = tokio::time::interval(Duration::from_secs(2));
         let next = loop {
             tokio::select! {
                 _ = tick.tick() => {
@@ -295,21 +292,9 @@ async fn run(path: PathBuf, mut config: AgentConfig) -> anyhow::Result<()> {
                     let p = heartbeat::point(&site, &host, started, &stats, &out_stats, losses, dcwatch_common::now_ns());
                     sources::emit(&[p], &queue, &stats);
                 }
-                _ = hup.recv() => {
-                    tracing::info!(config = %path.display(), "SIGHUP: reloading the configuration");
-                    seen_mtime = mtime(&path);
+                _ = watch.changed() => {
                     if let Some(new) = reload(&path, &config) {
                         break Next::Reload(Box::new(new));
-                    }
-                }
-                _ = file_check.tick() => {
-                    let now = mtime(&path);
-                    if now != seen_mtime {
-                        seen_mtime = now;
-                        tracing::info!(config = %path.display(), "the configuration file changed: reloading it");
-                        if let Some(new) = reload(&path, &config) {
-                            break Next::Reload(Box::new(new));
-                        }
                     }
                 }
                 _ = term.recv() => break Next::Stop,
@@ -340,10 +325,6 @@ async fn run(path: PathBuf, mut config: AgentConfig) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
-}
-
-fn mtime(path: &std::path::Path) -> Option<std::time::SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// Loads the config again. A broken file is refused with every problem

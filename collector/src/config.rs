@@ -14,7 +14,7 @@ use dcwatch_common::write::{Flavour, WriterSettings};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CollectorConfig {
     #[serde(default)]
@@ -118,7 +118,7 @@ fn default_audit_retention() -> u32 {
     400
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenConfig {
     /// Address and port of the HTTP(S) API. Defaults to `0.0.0.0:8186`.
@@ -184,7 +184,7 @@ fn default_max_hosts_per_token() -> usize {
 
 /// A write is acknowledged only once its points are on disk here; each sink
 /// reads them at its own pace.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpoolConfig {
     /// Directory of the spool files. Defaults to /var/lib/dcwatch/spool
@@ -251,7 +251,7 @@ fn default_spool_segment() -> u64 {
     64 * 1024 * 1024
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
     /// PEM certificate chain, server certificate first.
@@ -278,7 +278,7 @@ pub enum ClientCert {
     Required,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IngestConfig {
     /// Largest request body, after gzip decompression. The agent sends at
@@ -347,7 +347,7 @@ fn default_burst_points() -> u64 {
     1_000_000
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenConfig {
     /// Who holds it (logs, metrics), e.g. the agent's host name.
@@ -381,7 +381,7 @@ pub struct TokenConfig {
 }
 
 /// One InfluxDB-compatible target.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SinkConfig {
     /// Name in logs and metrics. Required, unique.

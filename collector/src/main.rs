@@ -331,42 +331,28 @@ fn self_checks(state: std::sync::Weak<state::AppState>) -> alarm::SelfChecks {
     })
 }
 
-fn mtime(path: &std::path::Path) -> Option<std::time::SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
-}
-
 /// Loads the config again: None if unchanged, the problems if broken (logged).
 fn reload(path: &std::path::Path, current: &CollectorConfig) -> Result<Option<CollectorConfig>, String> {
-    match dcwatch_common::config::load::<CollectorConfig>(path) {
-        // A sink's certificate files may have been renewed in place under
-        // the same paths: with any of them set, a reload reads them again.
-        Ok(new)
-            if format!("{new:?}") == format!("{current:?}")
-                && !new.sinks.iter().any(|s| s.ca_file.is_some() || s.cert_file.is_some() || s.key_file.is_some()) =>
+    // A sink's certificate files may have been renewed in place under the
+    // same paths: with any of them set, a reload reads them again.
+    let sink_files = |c: &CollectorConfig| {
+        c.sinks.iter().any(|s| s.ca_file.is_some() || s.cert_file.is_some() || s.key_file.is_some())
+    };
+    let new = dcwatch_common::reload::reload(path, current, sink_files)?;
+    if let Some(new) = &new {
+        let (n, c) = (&new.ingest, &current.ingest);
+        if new.listen != current.listen
+            || new.spool != current.spool
+            || (n.max_concurrent_bodies, n.max_hosts_per_token) != (c.max_concurrent_bodies, c.max_hosts_per_token)
+            || new.audit != current.audit
         {
-            tracing::info!("the configuration is unchanged");
-            Ok(None)
-        }
-        Ok(new) => {
-            let (n, c) = (&new.ingest, &current.ingest);
-            if format!("{:?}", new.listen) != format!("{:?}", current.listen)
-                || format!("{:?}", new.spool) != format!("{:?}", current.spool)
-                || (n.max_concurrent_bodies, n.max_hosts_per_token) != (c.max_concurrent_bodies, c.max_hosts_per_token)
-                || new.audit != current.audit
-            {
-                tracing::warn!(
-                    "changes to listen.*, spool.*, audit.*, ingest.max_concurrent_bodies and \
-                     ingest.max_hosts_per_token take effect at the next restart"
-                );
-            }
-            Ok(Some(new))
-        }
-        Err(e) => {
-            let problems = e.to_string().replace('\n', "; ");
-            tracing::error!(problems = %problems, "the new configuration is invalid; keeping the running one");
-            Err(problems)
+            tracing::warn!(
+                "changes to listen.*, spool.*, audit.*, ingest.max_concurrent_bodies and \
+                 ingest.max_hosts_per_token take effect at the next restart"
+            );
         }
     }
+    Ok(new)
 }
 
 /// Loads the certificate, key and client CA files again (same paths: a
@@ -495,30 +481,19 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot listen for SIGTERM")?;
-    let mut hup =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).context("cannot listen for SIGHUP")?;
-    let mut file_check = tokio::time::interval(Duration::from_secs(2));
-    let mut seen_mtime = mtime(&path);
+    let mut watch = dcwatch_common::reload::ConfigWatch::new(&path).context("cannot listen for SIGHUP")?;
     let mut server = server;
     loop {
         let (new, why) = tokio::select! {
-            _ = hup.recv() => {
-                tracing::info!(config = %path.display(), "SIGHUP: reloading the configuration");
-                seen_mtime = mtime(&path);
-                if let (Some(rustls), Some(c)) = (&tls, &config.listen.tls) {
-                    reload_tls(rustls, c);
+            why = watch.changed() => {
+                // A certificate renewed under the same paths: new connections get it.
+                if why == dcwatch_common::reload::Trigger::Hangup {
+                    if let (Some(rustls), Some(c)) = (&tls, &config.listen.tls) {
+                        reload_tls(rustls, c);
+                    }
+                    listen::warn_if_clear(bound, &config.listen);
                 }
-                listen::warn_if_clear(bound, &config.listen);
-                (reload(&path, &config), "SIGHUP")
-            }
-            _ = file_check.tick() => {
-                let now = mtime(&path);
-                if now == seen_mtime {
-                    continue;
-                }
-                seen_mtime = now;
-                tracing::info!(config = %path.display(), "the configuration file changed: reloading it");
-                (reload(&path, &config), "file changed")
+                (reload(&path, &config), why.as_str())
             }
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,

@@ -7,6 +7,7 @@ pub mod isolate;
 pub mod lp;
 pub mod origin;
 pub mod redact;
+pub mod reload;
 pub mod schema;
 pub mod spool;
 pub mod write;

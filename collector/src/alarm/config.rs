@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use dcwatch_common::config::{Problem, duration};
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlarmsConfig {
     /// SQLite database of alarm state, history, acknowledgements, silences
@@ -111,7 +111,7 @@ impl Default for SilenceLimits {
 /// token (a broken agent or an attacker holding its token) cannot make the
 /// collector grow without end or bury the on-call engineer in notices.
 /// docs/security.md (Limits) says what happens past each.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// A series (or an agent's heartbeat) not updated for this long is
@@ -184,7 +184,7 @@ fn default_notice_window() -> u64 {
 }
 
 /// One site: the feeds it should have live, and what hangs on them.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteConfig {
     pub name: String,
@@ -203,7 +203,7 @@ pub struct SiteConfig {
 
 /// A service and the hosts that run it at each site. One site's hosts all
 /// silent: `service_degraded`; every site's: `service_outage`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfig {
     pub name: String,
@@ -220,7 +220,7 @@ fn default_min_sites() -> usize {
 }
 
 /// What the collector knows of backups beyond what agents report.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackupsConfig {
     /// Jobs that must be reported: one that no agent has reported within
@@ -243,7 +243,7 @@ pub struct JobRef {
     pub job: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Replication {
     pub primary: JobRef,
@@ -254,7 +254,7 @@ pub struct Replication {
 }
 
 /// Switches and thresholds of the built-in alarms (docs/alarms.md).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BuiltinConfig {
     /// Built-in alarms switched off, by name (e.g. `generator_running`).
@@ -334,7 +334,7 @@ impl Severity {
 /// An alarm on one field of one measurement: fires when the value crosses
 /// `above`/`below` (or equals `equals`) for `for_secs`, clears when it is back
 /// past `clear` (hysteresis; defaults to the threshold itself).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
     /// Alarm name (label `alertname`), e.g. `room_too_hot`.
@@ -373,7 +373,7 @@ pub struct RuleConfig {
 
 /// A rule's summary: one text, or one per language (`vi`, `en`; a language
 /// left out uses the other's).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum RuleSummary {
     One(String),
     PerLang(BTreeMap<String, String>),
@@ -418,7 +418,7 @@ impl RuleSummary {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiverConfig {
     pub name: String,
@@ -439,7 +439,7 @@ pub struct ReceiverConfig {
     pub telegram: Option<TelegramConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmailConfig {
     /// SMTP server host name.
@@ -459,7 +459,7 @@ pub struct EmailConfig {
     pub to: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TelegramConfig {
     /// The bot's token (use `${file:…}`).
@@ -471,7 +471,7 @@ pub struct TelegramConfig {
     pub api_url: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
     pub url: String,
@@ -480,14 +480,14 @@ pub struct WebhookConfig {
     pub secret: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertmanagerConfig {
     /// Base URL, e.g. http://127.0.0.1:9093.
     pub url: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     pub receivers: Vec<String>,

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::alarm::config::{AlarmsConfig, EmailConfig};
 use dcwatch_common::config::Problem;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportsConfig {
     /// The zone of the reports' days, e.g. `Asia/Ho_Chi_Minh`. Defaults to the system's.
@@ -46,7 +46,7 @@ pub fn covers_enough(r: &super::Report, min_coverage_pct: f64) -> bool {
     r.coverage_exact >= min_coverage_pct
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleConfig {
     /// `monthly` or `weekly`.

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use self::sketch::Sketch;
 use crate::model::{ObsValue, Observation};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrendsConfig {
     /// SQLite database of the hourly trends. Defaults to /var/lib/dcwatch/trends.db.
