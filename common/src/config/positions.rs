@@ -40,6 +40,9 @@ pub struct Positions {
     aliases: HashMap<(u64, u64), (u64, u64)>,
 }
 
+/// An anchored node: what it is ("found"), its text if a scalar, and where it starts.
+type Anchored = (String, Option<String>, (u64, u64));
+
 enum Frame {
     /// A mapping at `path`; the key read and waiting for its value.
     Map {
@@ -61,7 +64,7 @@ impl Positions {
         let mut root_done = false;
         // Anchor id → what the anchored node is and, for a scalar, its text:
         // an alias stands for it.
-        let mut anchors: HashMap<usize, (String, Option<String>, (u64, u64))> = HashMap::new();
+        let mut anchors: HashMap<usize, Anchored> = HashMap::new();
         for item in Parser::new_from_str(text) {
             let Ok((event, span)) = item else { break };
             let at = (span.start.line() as u64, span.start.col() as u64 + 1);
