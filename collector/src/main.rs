@@ -448,15 +448,23 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
         tracing::info!(db = %t.config().db.display(), retention_days = t.config().retention_days, "hourly trends on");
         tokio::spawn(flush_trends(t, alarm_stop_rx.clone()))
     });
-    // Scheduled reports (validation made sure trends and the receivers exist).
-    if let (Some(t), Some(a)) = (&config.trends, &config.alarms)
-        && !config.reports.schedule.is_empty()
-    {
+    // Scheduled reports (validation made sure trends and the receivers
+    // exist). With trends and alarms on, the task runs even without a
+    // schedule: a reload may add one, or change the zone, and sends it here.
+    let report_settings = |c: &CollectorConfig| {
+        c.alarms.as_ref().map(|a| report::schedule::Settings {
+            alarms: a.clone(),
+            cfg: c.reports.clone(),
+            tz: c.reports.tz(&c.tz()),
+        })
+    };
+    let mut reports_tx = None;
+    if let (Some(t), Some(settings)) = (&config.trends, report_settings(&config)) {
+        let (tx, rx) = watch::channel(settings);
+        reports_tx = Some(tx);
         alarm_tasks.push(tokio::spawn(report::schedule::run(
             t.db.clone(),
-            a.clone(),
-            config.reports.clone(),
-            config.reports.tz(&config.tz()),
+            rx,
             state.reports.clone(),
             alarm_stop_rx.clone(),
         )));
@@ -529,6 +537,9 @@ async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<()> {
                     _ => tracing::warn!("turning alarms on or off takes effect at the next restart"),
                 }
                 dcwatch_common::set_log_level(&new.log_level);
+                if let (Some(tx), Some(settings)) = (&reports_tx, report_settings(&new)) {
+                    tx.send_replace(settings);
+                }
                 config = new;
                 tracing::info!(
                     sinks = config.sinks.len(),

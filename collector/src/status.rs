@@ -120,7 +120,8 @@ fn sinks(o: &mut String, st: &Value, lang: Lang, tz: &TimeZone) {
         let state = match k["state"].as_str() {
             Some("up") => t.sink_up,
             Some("down") => t.sink_down,
-            _ => t.sink_idle,
+            Some("idle") => t.sink_idle,
+            _ => t.sink_unknown,
         };
         let error = match k["last_error"].as_str() {
             Some(e) if !k["last_error_ms"].is_null() => {
@@ -531,7 +532,7 @@ mod tests {
             section(&out, "CẢNH BÁO"),
             [
                 "CẢNH BÁO (1 đang cảnh báo, 1 đang chờ)",
-                "  mức độ        trạng thái     cảnh báo    nhãn                từ lúc            nội dung",
+                "  mức độ        trạng thái     cảnh báo    nhãn                bắt đầu           nội dung",
                 "  NGHIÊM TRỌNG  đang cảnh báo  power_lost  site=hn-dc1         02/12/2025 09:02  Site hn-dc1: power lost",
                 "  CHÚ Ý         đang chờ       feed_lost   feed=A,site=hn-dc1  02/12/2025 09:03  \
                  Feed A at hn-dc1 is down  [do sự cố nguồn điện]",
@@ -566,7 +567,7 @@ mod tests {
             section(&vi(&st), "NGUỒN ĐIỆN"),
             [
                 "NGUỒN ĐIỆN",
-                "  trung tâm  nguồn điện                                   các nguồn",
+                "  trung tâm  tình trạng                                   các nguồn",
                 "  hn-dc1     chưa có dữ liệu                              A: chưa có dữ liệu, B: chưa có dữ liệu",
                 "  hcm-dc2    MẤT ĐIỆN                                     A: MẤT ĐIỆN (0 V), B: chưa có dữ liệu",
                 "  dn-dc3     chưa rõ dự phòng (có nguồn chưa có dữ liệu)  A: có điện (231 V), B: chưa có dữ liệu",
@@ -701,7 +702,7 @@ mod tests {
             section(&out, "NGUỒN ĐIỆN"),
             [
                 "NGUỒN ĐIỆN".to_string(),
-                "  trung tâm          nguồn điện       các nguồn".to_string(),
+                "  trung tâm          tình trạng       các nguồn".to_string(),
                 "  Hà Nội             chưa có dữ liệu  A: chưa có dữ liệu".into(),
                 format!("  {CT}  chưa có dữ liệu  A: chưa có dữ liệu"),
                 "  hcm                chưa có dữ liệu  A: chưa có dữ liệu".into(),
@@ -768,5 +769,42 @@ mod tests {
         let steering: Vec<char> =
             out.chars().filter(|c| (c.is_control() && *c != '\n') || ('\u{202a}'..='\u{2069}').contains(c)).collect();
         assert_eq!(steering, Vec::<char>::new(), "{out:?}");
+    }
+
+    /// Review of issue 15: a generator's warning read "cảnh báo" (the word
+    /// for an alarm), not the severity's "chú ý".
+    #[test]
+    fn a_generator_warning_is_chu_y() {
+        let st = serde_json::json!({
+            "generators": [{"site": "hn-dc1", "device": "gen1", "running": true, "state": "running", "alarm": "warning", "fuel_pct": 80.0}],
+        });
+        assert_eq!(
+            section(&vi(&st), "MÁY PHÁT ĐIỆN"),
+            [
+                "MÁY PHÁT ĐIỆN",
+                "  trung tâm  thiết bị  trạng thái  nhiên liệu  báo lỗi",
+                "  hn-dc1     gen1      đang chạy         80 %  chú ý",
+            ]
+        );
+    }
+
+    /// Review of issue 15: a sink state `status` does not know read as
+    /// "nothing sent yet", which it is not known to be.
+    #[test]
+    fn an_unknown_sink_state_is_unknown_not_idle() {
+        let st = serde_json::json!({
+            "sinks": [{"name": "a", "state": "idle", "queued_points": 0, "last_error": null, "last_error_ms": null},
+                      {"name": "b", "state": "draining", "queued_points": 0, "last_error": null, "last_error_ms": null}],
+            "alarms": null,
+        });
+        assert_eq!(
+            vi(&st).lines().skip(3).take(3).collect::<Vec<_>>(),
+            [
+                "  tên  trạng thái        chờ gửi  lỗi gần nhất",
+                "  a    chưa gửi lần nào   0 điểm  —",
+                "  b    không rõ           0 điểm  —"
+            ]
+        );
+        assert_eq!(en(&st).lines().nth(5), Some("  b     unknown           0 points  —"));
     }
 }

@@ -197,6 +197,11 @@ fn yaml_problem(e: &serde_saphyr::Error, positions: &positions::Positions, secre
                 (None, Some((path, found))) => in_words(&message, path, found).unwrap_or(message),
                 (None, None) => message,
             };
+            // At an alias: what is wrong is written at its anchor.
+            let message = match positions.anchor_of(at) {
+                Some((l, c)) => format!("{message} (the alias stands for what is written at {l}:{c})"),
+                None => message,
+            };
             Problem::at(at.0, at.1, message)
         }
         _ => Problem::general(message),
@@ -710,7 +715,28 @@ mod review_15 {
     fn an_aliased_value_is_reported_at_its_use_with_what_it_holds() {
         assert_eq!(
             problems("name: &v ten\nagent:\n  count: *v\n"),
-            vec![(Some((3, 10)), "agent.count: expected a whole number, found `ten`".to_string())]
+            vec![(
+                Some((3, 10)),
+                "agent.count: expected a whole number, found `ten` (the alias stands for what is written at 1:10)"
+                    .to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn an_error_in_what_an_alias_stands_for_is_at_the_alias_and_names_the_anchor() {
+        let p = positions::Positions::of("sources:\n  - &a\n    type: host\nagent: *a\n");
+        let anchor = p.get("sources[0]").unwrap().value;
+        assert_eq!(
+            problems("sources:\n  - &a\n    type: host\nagent: *a\n"),
+            vec![(
+                Some((4, 8)),
+                format!(
+                    "unknown field `type`, expected one of name, count, interval_secs, agent, sources (the alias \
+                     stands for what is written at {}:{})",
+                    anchor.0, anchor.1
+                )
+            )]
         );
     }
 

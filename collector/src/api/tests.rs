@@ -585,3 +585,28 @@ fn alarm_reads_wait_for_the_engine_on_the_blocking_pool_not_on_an_async_worker()
         assert_eq!(resp.status(), StatusCode::OK, "{uri}");
     }
 }
+
+/// Review of issue 15: a sink that failed and then wrote again is up, and
+/// `status` still shows when and why it last failed.
+#[tokio::test]
+async fn a_sink_that_recovers_after_an_error_is_up_again_with_its_last_error() {
+    use std::sync::atomic::Ordering;
+    let (app, _dir) = state(1 << 20, 1 << 20);
+    // 2 December 2025 07:20 UTC it failed; a minute later a write went through.
+    let failed_ns = 1_764_660_000_000_000_000i64;
+    {
+        let live = app.live();
+        let st = &live.sinks[0].stats;
+        *st.last_error.lock().unwrap() = Some("connection refused".into());
+        st.last_error_ns.store(failed_ns, Ordering::Relaxed);
+        st.last_success_ns.store(failed_ns + 60_000_000_000, Ordering::Relaxed);
+    }
+    let (status, body) = call(&app, Request::get("/api/status"), Some(VIEWER), "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let st: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(st["sinks"][0]["state"], "up");
+    let hanoi = jiff::tz::TimeZone::fixed(jiff::tz::offset(7));
+    let out = crate::status::render(&st, "http://127.0.0.1:1", crate::i18n::Lang::Vi, &hanoi);
+    let line = out.lines().find(|l| l.trim_start().starts_with("dead")).unwrap_or_default().to_string();
+    assert_eq!(line, "  dead  hoạt động    0 điểm  02/12/2025 14:20: connection refused");
+}

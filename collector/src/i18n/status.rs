@@ -22,6 +22,8 @@ pub struct Text {
     pub sink_up: &'static str,
     pub sink_down: &'static str,
     pub sink_idle: &'static str,
+    /// A state this `status` does not know (a newer collector's).
+    pub sink_unknown: &'static str,
     /// Points waiting: `1.234 điểm`.
     pub points: fn(&str) -> String,
     /// The spool: size, its bound, points and segment files in it.
@@ -112,6 +114,7 @@ pub static EN: Text = Text {
     sink_up: "up",
     sink_down: "DOWN",
     sink_idle: "nothing sent yet",
+    sink_unknown: "unknown",
     points: |n| format!("{n} point{}", if n == "1" { "" } else { "s" }),
     spool: |b, max, p, s| {
         let (ps, ss) = (if p == "1" { "" } else { "s" }, if s == "1" { "" } else { "s" });
@@ -227,12 +230,13 @@ pub static VI: Text = Text {
     sink_up: "hoạt động",
     sink_down: "MẤT KẾT NỐI",
     sink_idle: "chưa gửi lần nào",
+    sink_unknown: "không rõ",
     points: |n| format!("{n} điểm"),
     spool: |b, max, p, s| format!("HÀNG ĐỢI TRÊN ĐĨA  {b} / {max}, {p} điểm trong {s} tệp"),
 
     power: "NGUỒN ĐIỆN",
     site: "trung tâm",
-    verdict: "nguồn điện",
+    verdict: "tình trạng",
     feeds: "các nguồn",
     feed_live: "có điện",
     feed_down: "MẤT ĐIỆN",
@@ -275,7 +279,7 @@ pub static VI: Text = Text {
             "running" => "đang chạy",
             "cooling_down" => "đang làm mát",
             "none" => "không",
-            "warning" => "cảnh báo",
+            "warning" => "chú ý",
             "shutdown" => "DỪNG SỰ CỐ",
             "electrical_trip" => "NHẢY BẢO VỆ ĐIỆN",
             _ => return None,
@@ -311,7 +315,7 @@ pub static VI: Text = Text {
     severity: "mức độ",
     alarm: "cảnh báo",
     labels: "nhãn",
-    since: "từ lúc",
+    since: "bắt đầu",
     summary: "nội dung",
     firing: "đang cảnh báo",
     pending: "đang chờ",

@@ -177,12 +177,33 @@ pub struct ReportStats {
     pub failing: std::sync::Mutex<Option<(String, String, String)>>,
 }
 
-/// The schedule's task: looks once a minute.
+/// What the schedule works from: the receivers, `reports:` and its zone.
+/// A reload of the configuration sends new ones; the next look uses them.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub alarms: AlarmsConfig,
+    pub cfg: ReportsConfig,
+    pub tz: TimeZone,
+}
+
+/// Each schedule's key, the period just ended at `now` in the settings'
+/// zone, and when its report is due.
+pub fn periods(s: &Settings, now: i64) -> Vec<(String, String, i64)> {
+    s.cfg
+        .schedule
+        .iter()
+        .map(|x| {
+            let (period, due_at) = due(x.every, x.hour, now, &s.tz);
+            (x.key(), period, due_at)
+        })
+        .collect()
+}
+
+/// The schedule's task: looks once a minute, with the settings of the
+/// latest configuration.
 pub async fn run(
     trends_db: PathBuf,
-    alarms: AlarmsConfig,
-    cfg: ReportsConfig,
-    tz: TimeZone,
+    settings: tokio::sync::watch::Receiver<Settings>,
     stats: std::sync::Arc<ReportStats>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -200,9 +221,9 @@ pub async fn run(
             _ = stop.changed() => return,
         }
         let now = dcwatch_common::now_ns() / 1_000_000_000;
-        for s in &cfg.schedule {
-            let key = s.key();
-            let (period, due_at) = due(s.every, s.hour, now, &tz);
+        let current = settings.borrow().clone();
+        let Settings { alarms, cfg, tz } = &current;
+        for (s, (key, period, due_at)) in cfg.schedule.iter().zip(periods(&current, now)) {
             if now < due_at
                 || failed_at.get(&key).is_some_and(|t| now - t < 600)
                 || sent_here.contains(&(key.clone(), period.clone()))
@@ -223,7 +244,7 @@ pub async fn run(
                     continue;
                 }
             }
-            match send(&trends_db, &alarms, &tz, s, &period, now, cfg.min_coverage_pct).await {
+            match send(&trends_db, alarms, tz, s, &period, now, cfg.min_coverage_pct).await {
                 Ok(Outcome::TooLittleData(pct)) => {
                     skipped_here.insert((key.clone(), period.clone()));
                     stats.skipped.fetch_add(1, Relaxed);
@@ -370,6 +391,34 @@ mod tests {
                 "reports.schedule[1].receiver: no receiver is named `mail` in alarms.receivers",
             ]
         );
+    }
+
+    /// Review of issue 15: a reload did not change the zone the schedule
+    /// counted its days in.
+    #[test]
+    fn the_schedule_counts_days_in_the_zone_of_the_latest_settings() {
+        let yaml = "db: /tmp/x.db\nreceivers:\n  - name: mail\n    email: {host: 127.0.0.1, from: a@dc.local, to: [b@dc.local]}\n";
+        let alarms: AlarmsConfig = dcwatch_common::config::parse(yaml, std::path::Path::new("/x/a.yaml")).unwrap();
+        let cfg = ReportsConfig {
+            schedule: vec![ScheduleConfig {
+                every: Every::Monthly,
+                receiver: "mail".into(),
+                to: Vec::new(),
+                lang: "vi".into(),
+                site: None,
+                hour: 7,
+            }],
+            ..ReportsConfig::default()
+        };
+        let hanoi = TimeZone::fixed(jiff::tz::offset(7));
+        let (tx, rx) = tokio::sync::watch::channel(Settings { alarms, cfg, tz: hanoi });
+        // 1 December 2026, 00:30 UTC: 07:30 in Hanoi, November's report is due.
+        let now = at(2026, 12, 1, 7) + 1800;
+        let key = rx.borrow().cfg.schedule[0].key();
+        assert_eq!(periods(&rx.borrow(), now), [(key.clone(), "2026-11".to_string(), at(2026, 12, 1, 7))]);
+        // Reloaded with reports in UTC: it is 00:30, before 07:00; October's is the latest.
+        tx.send_modify(|s| s.tz = TimeZone::UTC);
+        assert_eq!(periods(&rx.borrow(), now), [(key, "2026-10".to_string(), at(2026, 11, 1, 14))]);
     }
 
     #[test]

@@ -36,7 +36,12 @@ pub struct Positions {
     by_key: HashMap<(u64, u64), String>,
     /// Where the root value starts.
     root: Option<(u64, u64)>,
+    /// An alias's position → where the node it stands for starts.
+    aliases: HashMap<(u64, u64), (u64, u64)>,
 }
+
+/// An anchored node: what it is ("found"), its text if a scalar, and where it starts.
+type Anchored = (String, Option<String>, (u64, u64));
 
 enum Frame {
     /// A mapping at `path`; the key read and waiting for its value.
@@ -59,7 +64,7 @@ impl Positions {
         let mut root_done = false;
         // Anchor id → what the anchored node is and, for a scalar, its text:
         // an alias stands for it.
-        let mut anchors: HashMap<usize, (String, Option<String>)> = HashMap::new();
+        let mut anchors: HashMap<usize, Anchored> = HashMap::new();
         for item in Parser::new_from_str(text) {
             let Ok((event, span)) = item else { break };
             let at = (span.start.line() as u64, span.start.col() as u64 + 1);
@@ -68,7 +73,12 @@ impl Positions {
                 Event::Scalar(v, ..) => format!("`{}`", shorten(v)),
                 Event::SequenceStart(..) => "a list".into(),
                 Event::MappingStart(..) => "a map".into(),
-                Event::Alias(id) => anchors.get(id).map_or_else(|| "an alias".into(), |(f, _)| f.clone()),
+                Event::Alias(id) => {
+                    if let Some((_, _, anchor_at)) = anchors.get(id) {
+                        out.aliases.insert(at, *anchor_at);
+                    }
+                    anchors.get(id).map_or_else(|| "an alias".into(), |(f, ..)| f.clone())
+                }
                 Event::SequenceEnd | Event::MappingEnd => {
                     stack.pop();
                     if stack.is_empty() {
@@ -82,7 +92,7 @@ impl Positions {
             // Where this node sits: a key, a map's value, a list's item, or the root.
             let scalar = match &event {
                 Event::Scalar(v, ..) => Some(v.to_string()),
-                Event::Alias(id) => anchors.get(id).and_then(|(_, s)| s.clone()),
+                Event::Alias(id) => anchors.get(id).and_then(|(_, s, _)| s.clone()),
                 _ => None,
             };
             let anchor = match &event {
@@ -90,7 +100,7 @@ impl Positions {
                 _ => 0,
             };
             if anchor != 0 {
-                anchors.insert(anchor, (found.clone(), scalar.clone()));
+                anchors.insert(anchor, (found.clone(), scalar.clone(), at));
             }
             let path = match stack.last_mut() {
                 None => {
@@ -138,6 +148,11 @@ impl Positions {
         self.by_value.entry(node.value).or_insert_with(|| path.clone());
         self.by_key.entry(node.key).or_insert_with(|| path.clone());
         self.by_path.entry(path).or_insert(node);
+    }
+
+    /// Where the node starts that the alias at `at` stands for.
+    pub fn anchor_of(&self, at: (u64, u64)) -> Option<(u64, u64)> {
+        self.aliases.get(&at).copied()
     }
 
     pub fn get(&self, path: &str) -> Option<&Node> {
