@@ -111,6 +111,8 @@ fn every_example_config_of_the_collector_is_valid() {
             .env("INFLUX_TOKEN", "example-influx-token")
             .env("DCWATCH_TOKEN_WEB01", "example-token-0123456789")
             .env("DCWATCH_TOKEN_POLLER", "example-token-9876543210")
+            // configs/demo names the folder scripts/demo makes for each run.
+            .env("DCWATCH_DEMO_DIR", "/tmp/dcwatch-demo.example")
             // Each secret its own value: a token shared by the ingest and API
             // tables is refused.
             .envs(
