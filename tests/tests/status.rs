@@ -83,7 +83,7 @@ fn status_shows_a_feed_without_data_and_a_sink_that_is_down_in_vietnamese_and_en
             format!("HÀNG ĐỢI TRÊN ĐĨA  {bytes} B / 8,0 MiB, 1 điểm trong 1 tệp"),
             String::new(),
             "NGUỒN ĐIỆN".into(),
-            "  trung tâm  nguồn điện                                   các nguồn".into(),
+            "  trung tâm  tình trạng                                   các nguồn".into(),
             "  hn-dc1     chưa rõ dự phòng (có nguồn chưa có dữ liệu)  A: có điện (231 V), B: chưa có dữ liệu".into(),
             "  hcm-dc2    chưa có dữ liệu                              A: chưa có dữ liệu, B: chưa có dữ liệu".into(),
             String::new(),
