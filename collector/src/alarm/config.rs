@@ -570,41 +570,8 @@ fn default_severity() -> Severity {
     Severity::Warning
 }
 
-pub const BUILTIN_NAMES: &[&str] = &[
-    "agent_silent",
-    "device_unreachable",
-    "ups_on_battery",
-    "ups_low_battery",
-    "ups_runtime_low",
-    "ups_replace_battery",
-    "ups_overload",
-    "ups_output_off",
-    "feed_lost",
-    "power_redundancy_degraded",
-    "power_lost",
-    "ats_on_secondary",
-    "generator_running",
-    "generator_not_running",
-    "disk_full",
-    "disk_full_forecast",
-    "agent_dropped_data",
-    "service_degraded",
-    "service_outage",
-    "sink_down",
-    "spool_filling",
-    "spool_dropped_points",
-    "notification_failing",
-    "backup_failed",
-    "backup_stale",
-    "backup_shrunk",
-    "backup_missing",
-    "backup_not_replicated",
-    "report_failing",
-    "alarms_db_quarantined",
-    "series_cap_reached",
-    "alarm_cap_reached",
-    "ingest_rate_limited",
-];
+/// The built-in alarms' names, from their families (`alarm/builtin/`).
+pub use super::builtin::BUILTIN_NAMES;
 
 impl dcwatch_common::config::Validate for AlarmsConfig {
     fn validate(&self, p: &mut Vec<Problem>) {

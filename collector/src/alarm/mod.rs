@@ -5,6 +5,7 @@
 //! kept in SQLite (`store.rs`); from changes, notices in an outbox that
 //! `notify.rs` delivers with retries.
 
+pub mod builtin;
 pub mod conditions;
 pub mod config;
 pub mod matchers;
@@ -23,7 +24,7 @@ use self::conditions::{Cond, Latest, Observed, fingerprint};
 use self::config::AlarmsConfig;
 use self::store::{Ack, Alarm, Change, State, Store};
 use crate::i18n::alarms::{self as words, Texts};
-use crate::ingest::lines::Observation;
+use crate::model::Observation;
 
 pub fn now_ms() -> i64 {
     dcwatch_common::now_ns() / 1_000_000
@@ -270,7 +271,7 @@ impl Engine {
             })
         };
         if cfg.enabled("series_cap_reached") {
-            conds.extend(series_cap(&latest, &core.alarms, lim.max_series_per_token));
+            conds.extend(builtin::collector::series_cap(&latest, &core.alarms, lim.max_series_per_token));
         }
         if let Some(f) = &*self.self_checks.lock().expect("not poisoned") {
             conds.extend(f(&cfg));
@@ -286,7 +287,7 @@ impl Engine {
         let mut fps: Vec<String> = conds.iter().map(|c| fingerprint(&c.name, &c.labels)).collect();
         let (refused, not_raised) = cap_alarms(&core.alarms, &conds, &fps, lim.max_alarms_per_site);
         if cfg.enabled("alarm_cap_reached") {
-            for c in alarm_cap(&core.alarms, &not_raised, lim.max_alarms_per_site) {
+            for c in builtin::collector::alarm_cap(&core.alarms, &not_raised, lim.max_alarms_per_site) {
                 fps.push(fingerprint(&c.name, &c.labels));
                 conds.push(c);
             }
@@ -666,7 +667,7 @@ impl Engine {
     /// What a technician wants at a glance: feeds, UPS, generators, devices
     /// down, silent agents, backups (from the latest values) — for `/api/status`.
     pub fn status(&self, now: Instant) -> serde_json::Value {
-        use crate::ingest::lines::ObsValue;
+        use crate::model::ObsValue;
         let cfg = self.config();
         let mut latest = self.latest.lock().expect("not poisoned");
         self.apply_pending(&mut latest, cfg.limits.max_series_per_token);
@@ -721,10 +722,8 @@ impl Engine {
             .agents
             .iter()
             .map(|((site, host), b)| {
-                let interval = b.interval_secs.unwrap_or(cfg.builtin.agent_interval_secs as f64);
-                let quiet = now.saturating_duration_since(b.received).as_secs_f64();
-                serde_json::json!({"site": site, "host": host, "quiet_s": quiet.round(),
-                    "silent": quiet > interval * f64::from(cfg.builtin.agent_silent_intervals)})
+                serde_json::json!({"site": site, "host": host, "quiet_s": b.quiet_secs(now).round(),
+                    "silent": b.silent(&cfg.builtin, now)})
             })
             .collect();
         agents.sort_by_key(|v| format!("{}/{}", v["site"], v["host"]));
@@ -832,28 +831,6 @@ fn apply(latest: &mut Latest, token: &str, obs: &[Observation], at: Instant, cap
     }
 }
 
-/// `series_cap_reached` of each token at its cap (and of those no longer, to resolve).
-fn series_cap(latest: &Latest, alarms: &HashMap<String, Alarm>, cap: usize) -> Vec<Cond> {
-    let mut out = Vec::new();
-    let mut tokens: std::collections::BTreeSet<String> =
-        latest.owners.iter().filter(|(_, c)| c.entries >= cap).map(|(k, _)| k.to_string()).collect();
-    tokens.extend(
-        alarms.values().filter(|a| a.name == "series_cap_reached").filter_map(|a| a.labels.get("token").cloned()),
-    );
-    for token in tokens {
-        let entries = latest.owners.get(token.as_str()).map_or(0, |c| c.entries);
-        out.push(self_cond(
-            "series_cap_reached",
-            [("token".to_string(), token.clone())].into(),
-            config::Severity::Warning,
-            Texts::new(|l| words::series_cap(l, &token, cap)),
-            entries.to_string(),
-            entries >= cap,
-        ));
-    }
-    out
-}
-
 /// Which new alarms `max_alarms_per_site` holds back (indexes into `conds`),
 /// and how many per site. The most severe are raised first.
 fn cap_alarms(
@@ -887,57 +864,9 @@ fn cap_alarms(
     (refused, not_raised)
 }
 
-/// `alarm_cap_reached` of each site over its cap (and of those no longer, to resolve).
-fn alarm_cap(alarms: &HashMap<String, Alarm>, not_raised: &BTreeMap<String, usize>, cap: usize) -> Vec<Cond> {
-    let mut sites: std::collections::BTreeSet<String> = not_raised.keys().cloned().collect();
-    sites.extend(
-        alarms
-            .values()
-            .filter(|a| a.name == "alarm_cap_reached")
-            .map(|a| a.labels.get("site").cloned().unwrap_or_default()),
-    );
-    sites
-        .into_iter()
-        .map(|site| {
-            let n = not_raised.get(&site).copied().unwrap_or(0);
-            let labels = if site.is_empty() { BTreeMap::new() } else { [("site".to_string(), site.clone())].into() };
-            self_cond(
-                "alarm_cap_reached",
-                labels,
-                config::Severity::Warning,
-                Texts::new(|l| words::alarm_cap(l, &site, cap, n)),
-                n.to_string(),
-                n > 0,
-            )
-        })
-        .collect()
-}
-
-/// A condition about the collector itself (no `for`, no inhibition).
-pub fn self_cond(
-    name: &str,
-    labels: BTreeMap<String, String>,
-    severity: config::Severity,
-    summary: Texts,
-    value: String,
-    active: bool,
-) -> Cond {
-    Cond {
-        name: name.into(),
-        labels,
-        severity,
-        summary,
-        value: Some(value),
-        active,
-        for_secs: 0,
-        inhibits: &[],
-        inhibit_hosts: Vec::new(),
-    }
-}
-
 fn watched(cfg: &AlarmsConfig) -> std::collections::HashSet<String> {
-    conditions::BUILTIN_MEASUREMENTS
-        .iter()
+    builtin::measurements()
+        .into_iter()
         .map(|m| m.to_string())
         .chain(cfg.rules.iter().map(|r| r.measurement.clone()))
         .collect()
@@ -948,7 +877,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::ingest::lines::ObsValue;
+    use crate::model::ObsValue;
 
     fn cfg(dir: &std::path::Path, extra: &str) -> AlarmsConfig {
         let yaml = format!(
@@ -1528,15 +1457,15 @@ mod tests {
         for s in h.iter_mut().skip(350).take(5) {
             s.1 += 20.0 * gib;
         }
-        let days = conditions::days_to_full(&h).unwrap();
+        let days = builtin::host::days_to_full(&h).unwrap();
         // 34 GiB left at 24 GiB a day: 1.42 days (the burst moves it by less than 1 %).
         assert!((days - 34.0 / 24.0).abs() < 0.02, "{days}");
         // A gap of three hours changes nothing.
         h.retain(|(t, _, _)| !(60 * 60_000_000_000..240 * 60_000_000_000).contains(t));
-        assert!((conditions::days_to_full(&h).unwrap() - 34.0 / 24.0).abs() < 0.02);
+        assert!((builtin::host::days_to_full(&h).unwrap() - 34.0 / 24.0).abs() < 0.02);
         // Shrinking or flat: no forecast.
         let flat: VecDeque<(i64, f64, f64)> = (0..60).map(|m| (m * 60_000_000_000, 50.0 * gib, 100.0 * gib)).collect();
-        assert_eq!(conditions::days_to_full(&flat), None);
+        assert_eq!(builtin::host::days_to_full(&flat), None);
     }
 
     #[test]
