@@ -591,6 +591,16 @@ impl AlarmsConfig {
     }
 
     pub fn check(&self, p: &mut Vec<Problem>) {
+        self.check_limits(p);
+        self.check_builtin(p);
+        self.check_rules(p);
+        let names = self.check_receivers(p);
+        self.check_routes(&names, p);
+        self.check_site_names(p);
+    }
+
+    /// The evaluation period and `limits`.
+    fn check_limits(&self, p: &mut Vec<Problem>) {
         if self.evaluate_every_ms == 0 {
             p.push(Problem::general("alarms.evaluate_every_ms: must be at least 1"));
         }
@@ -605,6 +615,10 @@ impl AlarmsConfig {
                 p.push(Problem::general(format!("alarms.limits.{key}: must be at least 1")));
             }
         }
+    }
+
+    /// `builtin`, `services` and `backups`.
+    fn check_builtin(&self, p: &mut Vec<Problem>) {
         for d in &self.builtin.disabled {
             if !BUILTIN_NAMES.contains(&d.as_str()) {
                 p.push(Problem::general(format!(
@@ -633,6 +647,10 @@ impl AlarmsConfig {
         if self.builtin.disk_clear_pct > self.builtin.disk_used_pct {
             p.push(Problem::general("alarms.builtin.disk_clear_pct: must not be above disk_used_pct"));
         }
+    }
+
+    /// The rules: one threshold, a clear on its side, a name of their own, summaries that parse.
+    fn check_rules(&self, p: &mut Vec<Problem>) {
         for (i, r) in self.rules.iter().enumerate() {
             let at = format!("alarms.rules[{i}] ({})", r.name);
             let n = [r.above.is_some(), r.below.is_some(), r.equals.is_some()].iter().filter(|b| **b).count();
@@ -670,6 +688,11 @@ impl AlarmsConfig {
                 }
             }
         }
+    }
+
+    /// The receivers: named once, one kind each, email and URLs well formed.
+    /// Returns their names.
+    fn check_receivers(&self, p: &mut Vec<Problem>) -> std::collections::BTreeSet<&str> {
         let mut names = std::collections::BTreeSet::new();
         for (i, r) in self.receivers.iter().enumerate() {
             if !names.insert(r.name.as_str()) {
@@ -718,6 +741,11 @@ impl AlarmsConfig {
                 }
             }
         }
+        names
+    }
+
+    /// The routes name configured receivers.
+    fn check_routes(&self, names: &std::collections::BTreeSet<&str>, p: &mut Vec<Problem>) {
         let known = if names.is_empty() {
             "no receiver is configured".to_string()
         } else {
@@ -733,6 +761,10 @@ impl AlarmsConfig {
                 }
             }
         }
+    }
+
+    /// The sites are named, each once.
+    fn check_site_names(&self, p: &mut Vec<Problem>) {
         let mut sites = std::collections::BTreeSet::new();
         for (i, s) in self.sites.iter().enumerate() {
             if s.name.trim().is_empty() {
