@@ -8,6 +8,7 @@
 pub mod builtin;
 pub mod conditions;
 pub mod config;
+pub mod lifecycle;
 pub mod matchers;
 pub mod notify;
 pub mod quarantine;
@@ -63,7 +64,7 @@ struct Core {
     store: Store,
     alarms: HashMap<String, Alarm>,
     silences: Vec<store::Silence>,
-    flaps: HashMap<String, Flap>,
+    flaps: HashMap<String, lifecycle::flap::Flap>,
     /// Alarms restored at start that have not had a condition since: they
     /// may be expired only once the table has run for a series TTL.
     restored: HashSet<String>,
@@ -99,17 +100,6 @@ const UNCAPPED: &[&str] = &[
     "alarm_cap_reached",
     "ingest_rate_limited",
 ];
-
-/// An alarm's recent firing/resolved changes, for flap damping.
-#[derive(Debug, Default)]
-struct Flap {
-    changes: std::collections::VecDeque<i64>,
-    flapping: bool,
-    /// The notice its state calls for, and the last one sent.
-    wanted: &'static str,
-    sent: &'static str,
-    alarm: Option<Alarm>,
-}
 
 /// Conditions about the collector itself (sinks, spool), from `main`.
 pub type SelfChecks = Box<dyn Fn(&AlarmsConfig) -> Vec<Cond> + Send + Sync>;
@@ -329,89 +319,20 @@ impl Engine {
             core.restored.remove(fp);
         }
         // Inhibition: an active condition that explains others at its site.
-        let mut inhibitors: Vec<(String, &Cond)> = Vec::new();
-        for (fp, c) in &by_fp {
-            if c.active && !c.inhibits.is_empty() {
-                inhibitors.push((fp.clone(), c));
-            }
-        }
-        let inhibitor_of = |c: &Cond| -> Option<String> {
-            inhibitors
-                .iter()
-                .find(|(_, i)| {
-                    i.inhibits.contains(&c.name.as_str())
-                        && i.labels.get("site") == c.labels.get("site")
-                        && (i.inhibit_hosts.is_empty()
-                            || c.labels.get("host").is_some_and(|h| i.inhibit_hosts.contains(h)))
-                })
-                .map(|(fp, _)| fp.clone())
-        };
+        let inhibitors = lifecycle::inhibit::Inhibitors::new(&by_fp);
         let mut changes: Vec<Change<'_>> = Vec::new();
         let mut updated: Vec<Alarm> = Vec::new();
         let mut removed: Vec<Alarm> = Vec::new();
-        let mut history: Vec<(Alarm, &'static str, String)> = Vec::new();
+        let mut history: Vec<lifecycle::Event> = Vec::new();
         for (fp, c) in &by_fp {
             // Unchanged and nothing due: skip the copy (the steady state of most alarms).
-            if let Some(a) = core.alarms.get(fp)
-                && c.active
-                && a.summary == c.summary
-                && a.value == c.value
-                && (a.state == State::Firing || now_ms - a.since_ms < (c.for_secs as i64) * 1000)
-            {
+            if core.alarms.get(fp).is_some_and(|a| lifecycle::transition::unchanged(a, c, now_ms)) {
                 continue;
             }
-            let existing = core.alarms.get(fp).cloned();
-            match (existing, c.active) {
-                (None, true) => {
-                    let mut a = Alarm {
-                        fingerprint: fp.clone(),
-                        name: c.name.clone(),
-                        labels: c.labels.clone(),
-                        severity: c.severity,
-                        state: State::Pending,
-                        summary: c.summary.clone(),
-                        value: c.value.clone(),
-                        since_ms: now_ms,
-                        fired_ms: None,
-                        sent_ms: None,
-                        ack: None,
-                        inhibited_by: None,
-                        escalated_ms: None,
-                        silenced_by: None,
-                    };
-                    if c.for_secs == 0 {
-                        a.state = State::Firing;
-                        a.fired_ms = Some(now_ms);
-                    }
-                    history.push((
-                        a.clone(),
-                        if a.state == State::Firing { "firing" } else { "pending" },
-                        a.summary.get(cfg.lang).to_string(),
-                    ));
-                    updated.push(a);
-                }
-                (Some(mut a), true) => {
-                    let mut changed = a.summary != c.summary || a.value != c.value;
-                    a.summary = c.summary.clone();
-                    a.value = c.value.clone();
-                    if a.state == State::Pending && now_ms - a.since_ms >= (c.for_secs as i64) * 1000 {
-                        a.state = State::Firing;
-                        a.fired_ms = Some(now_ms);
-                        history.push((a.clone(), "firing", a.summary.get(cfg.lang).to_string()));
-                        changed = true;
-                    }
-                    if changed {
-                        updated.push(a);
-                    }
-                }
-                (Some(a), false) => {
-                    if a.state == State::Firing {
-                        history.push((a.clone(), "resolved", c.summary.get(cfg.lang).to_string()));
-                    }
-                    removed.push(a);
-                }
-                (None, false) => {}
-            }
+            let step = lifecycle::transition::step(core.alarms.get(fp), fp, c, now_ms, cfg.lang);
+            updated.extend(step.updated);
+            removed.extend(step.removed);
+            history.extend(step.history);
         }
         let mut expired_summary: HashMap<String, Texts> = HashMap::new();
         for a in orphans {
@@ -434,14 +355,14 @@ impl Engine {
         }
         all.retain(|a| !removed.iter().any(|r| r.fingerprint == a.fingerprint));
         // (fingerprint, notice, receivers: None = the alarm's route)
-        let mut notices: Vec<(String, &'static str, Option<Vec<String>>)> = Vec::new();
+        let mut notices: Vec<lifecycle::flap::Notice> = Vec::new();
         let mut final_alarms: Vec<Alarm> = Vec::new();
         for mut a in all {
             let before = a.clone();
             a.silenced_by = silences.iter().find(|s| s.matches(&a, now_ms)).map(|s| s.id);
             if a.state == State::Firing {
                 let cond = by_fp.get(&a.fingerprint);
-                a.inhibited_by = cond.and_then(|c| inhibitor_of(c)).or_else(|| {
+                a.inhibited_by = cond.and_then(|c| inhibitors.of(c)).or_else(|| {
                     // A restored alarm without a condition yet keeps its inhibition.
                     if cond.is_none() { a.inhibited_by.clone() } else { None }
                 });
@@ -494,68 +415,17 @@ impl Engine {
                 notices.push((r.fingerprint.clone(), "resolved", None));
             }
         }
-        // Flap damping: an alarm that fired and resolved `flap_changes` times
-        // within `flap_window_secs` sends one "flapping" notice, then nothing
-        // until it has been stable for the window; then its state then.
-        let window = (cfg.flap_window_secs as i64) * 1000;
-        if cfg.flap_changes > 0 {
-            let mut kept = Vec::new();
-            for (fp, kind, to) in notices {
-                if !matches!(kind, "firing" | "resolved") {
-                    kept.push((fp, kind, to));
-                    continue;
-                }
-                let f = core.flaps.entry(fp.clone()).or_default();
-                f.changes.push_back(now_ms);
-                while f.changes.front().is_some_and(|t| now_ms - *t > window) {
-                    f.changes.pop_front();
-                }
-                f.wanted = kind;
-                let alarm = final_alarms.iter().chain(removed.iter()).find(|a| a.fingerprint == fp).cloned();
-                f.alarm = alarm;
-                if f.flapping {
-                    continue;
-                }
-                if f.changes.len() >= cfg.flap_changes as usize {
-                    f.flapping = true;
-                    if let Some(a) = &f.alarm {
-                        history.push((
-                            a.clone(),
-                            "flapping",
-                            words::flap_changes(cfg.lang, f.changes.len(), cfg.flap_window_secs),
-                        ));
-                    }
-                    kept.push((fp, "flapping", to));
-                    continue;
-                }
-                f.sent = kind;
-                kept.push((fp, kind, to));
-            }
-            notices = kept;
-            let mut settled = Vec::new();
-            for (fp, f) in core.flaps.iter_mut() {
-                let stable = f.changes.back().is_none_or(|t| now_ms - *t > window);
-                if f.flapping && stable {
-                    f.flapping = false;
-                    f.changes.clear();
-                    if f.wanted != f.sent {
-                        f.sent = f.wanted;
-                        settled.push((fp.clone(), f.wanted, f.alarm.clone()));
-                    }
-                } else if !f.flapping && stable {
-                    f.changes.clear();
-                }
-            }
-            core.flaps.retain(|_, f| f.flapping || !f.changes.is_empty());
-            for (fp, kind, a) in settled {
-                if let Some(a) = a
-                    && !final_alarms.iter().chain(removed.iter()).any(|x| x.fingerprint == fp)
-                {
-                    removed.push(a);
-                }
-                notices.push((fp, kind, None));
-            }
-        }
+        let damping =
+            lifecycle::flap::Damping { changes: cfg.flap_changes, window_secs: cfg.flap_window_secs, lang: cfg.lang };
+        notices = lifecycle::flap::damp(
+            &mut core.flaps,
+            notices,
+            &final_alarms,
+            &mut removed,
+            &mut history,
+            &damping,
+            now_ms,
+        );
         let zone = cfg.zone();
         let summaries = core.storms.ended(now_ms, lim, &|r: &str| cfg.lang_of(r), &zone);
         if updated.is_empty() && removed.is_empty() && notices.is_empty() && summaries.is_empty() {
