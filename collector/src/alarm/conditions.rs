@@ -8,9 +8,9 @@ use super::config::{AlarmsConfig, RuleConfig, Severity};
 use crate::i18n::alarms::{self as words, Texts};
 use crate::model::{ObsValue, Observation};
 
+pub use super::builtin::builtin_severity;
 pub use super::builtin::collector::notification_failing;
 use super::builtin::fmt_num;
-pub use super::builtin::{EXPLAINED_BY_POWER, builtin_severity};
 
 /// Who added an entry to the latest-state table: a token's name.
 pub type Owner = std::sync::Arc<str>;

@@ -346,7 +346,6 @@ impl Engine {
         }
         // Notices: what fires now, what is resolved, what is due again, what
         // an ended inhibition or silence releases, and escalations.
-        let repeat_ms = (cfg.repeat_interval_secs as i64) * 1000;
         let silences = core.silences.clone();
         let mut all: Vec<Alarm> = core.alarms.values().cloned().collect();
         for u in &updated {
@@ -366,34 +365,9 @@ impl Engine {
                     // A restored alarm without a condition yet keeps its inhibition.
                     if cond.is_none() { a.inhibited_by.clone() } else { None }
                 });
-                // An alarm a site power alarm could explain waits a moment
-                // before its first notice, so that the power alarm, whose
-                // points may come a poll later, can form and stand for it.
-                let settling = a.sent_ms.is_none()
-                    && conditions::EXPLAINED_BY_POWER.contains(&a.name.as_str())
-                    && a.labels.get("site").is_some_and(|s| {
-                        cfg.sites.iter().any(|c| &c.name == s && !(c.feeds.is_empty() && c.ups.is_empty()))
-                    })
-                    && now_ms - a.fired_ms.unwrap_or(now_ms) < cfg.inhibit_wait_ms as i64;
-                if a.inhibited_by.is_none() && a.silenced_by.is_none() && !settling {
-                    let due = match a.sent_ms {
-                        None => Some("firing"),
-                        Some(t) if a.ack.is_none() && repeat_ms > 0 && now_ms - t >= repeat_ms => Some("repeat"),
-                        _ => None,
-                    };
-                    if let Some(kind) = due {
-                        a.sent_ms = Some(now_ms);
-                        notices.push((a.fingerprint.clone(), kind, None));
-                    }
-                    if a.ack.is_none()
-                        && a.escalated_ms.is_none()
-                        && let Some((to, after)) = notify::escalation(&cfg, &a)
-                        && now_ms - a.fired_ms.unwrap_or(now_ms) >= (after as i64) * 1000
-                    {
-                        a.escalated_ms = Some(now_ms);
-                        history.push((a.clone(), "escalated", to.join(", ")));
-                        notices.push((a.fingerprint.clone(), "escalated", Some(to)));
-                    }
+                let held = a.inhibited_by.is_some() || a.silenced_by.is_some();
+                if !held && !lifecycle::dispatch::settling(&cfg, &a, now_ms) {
+                    lifecycle::dispatch::due(&cfg, &mut a, now_ms, &mut history, &mut notices);
                 }
             }
             // `silenced_by` is worked out each time, not stored: compare without it.

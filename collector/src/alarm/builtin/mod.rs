@@ -228,9 +228,12 @@ pub(crate) mod test_support {
 
     pub fn cfg(extra: &str) -> AlarmsConfig {
         let sites = if extra.contains("sites:") { "" } else { "sites:\n  - name: hn\n    feeds: [A, B]\n" };
-        let yaml = format!(
-            "db: never-opened.db\nlang: en\n{sites}receivers:\n  - name: hook\n    webhook: {{url: http://127.0.0.1:9/x}}\n{extra}"
-        );
+        let receivers = if extra.contains("receivers:") {
+            ""
+        } else {
+            "receivers:\n  - name: hook\n    webhook: {url: http://127.0.0.1:9/x}\n"
+        };
+        let yaml = format!("db: never-opened.db\nlang: en\n{sites}{receivers}{extra}");
         dcwatch_common::config::parse::<AlarmsConfig>(&yaml, std::path::Path::new("/x/alarms.yaml")).unwrap()
     }
 

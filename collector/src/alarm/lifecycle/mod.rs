@@ -2,11 +2,13 @@
 //! Each is a small unit over its inputs, with its own tests:
 //! - `transition`: pending → firing → resolved, `for`;
 //! - `inhibit`: which active condition explains another, as data;
+//! - `dispatch`: the settle wait, first notice, repeats and escalation;
 //! - `flap`: flap damping of the firing and resolved notices.
 //!
-//! Silences, the settle wait, repeats, escalation, routing and the one store
-//! write are still inline in `evaluate_at`.
+//! Silences (matched in `silence.rs`), routing with storm folding
+//! (`notify.rs`) and the one store write are still inline in `evaluate_at`.
 
+pub mod dispatch;
 pub mod flap;
 pub mod inhibit;
 pub mod transition;
