@@ -192,91 +192,50 @@ fn serve(path: PathBuf, config: CollectorConfig) -> ExitCode {
 
 /// The collector's own alarms: a sink that has not taken data for five
 /// minutes while points wait for it; the spool over 80 % full.
+/// The collector's self-checks (`alarm::builtin::collector`), on a snapshot
+/// of what the program runs: its sinks, reports, rate limit and spool.
 pub(crate) fn self_checks(state: std::sync::Weak<state::AppState>) -> alarm::SelfChecks {
-    use alarm::config::Severity;
+    use alarm::builtin::collector::{Health, SinkHealth, SpoolHealth};
+    use std::sync::atomic::Ordering::Relaxed;
     Box::new(move |cfg: &alarm::config::AlarmsConfig| {
         let Some(app) = state.upgrade() else { return Vec::new() };
         let live = app.live();
         let now = dcwatch_common::now_ns();
-        let mut out = Vec::new();
-        use crate::i18n::alarms::{self as words, Texts};
-        let cond = |name: &str, labels: &[(&str, String)], severity, summary: Texts, value: String, active: bool| {
-            let labels = labels.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-            alarm::self_cond(name, labels, severity, summary, value, active)
-        };
-        if cfg.enabled("sink_down") {
-            for s in &live.sinks {
-                use std::sync::atomic::Ordering::Relaxed;
-                let queued = s.stats.queued_lines.load(Relaxed);
+        let sinks = live
+            .sinks
+            .iter()
+            .map(|s| {
                 let last = s.stats.last_success_ns.load(Relaxed);
-                let since =
-                    if last > 0 { (now - last) / 1_000_000_000 } else { app.started.elapsed().as_secs() as i64 };
-                let err = s.stats.last_error.lock().expect("not poisoned").clone().unwrap_or_default();
-                out.push(cond(
-                    "sink_down",
-                    &[("sink", s.name.clone())],
-                    Severity::Critical,
-                    Texts::new(|l| words::sink_down(l, &s.name, &s.endpoint, since, queued, &err)),
-                    queued.to_string(),
-                    queued > 0 && since > 300,
-                ));
-            }
-        }
-        if cfg.enabled("report_failing") {
-            let failing = app.reports.failing.lock().expect("not poisoned").clone();
-            let (receiver, period, err) = failing.clone().unwrap_or_default();
-            out.push(cond(
-                "report_failing",
-                &[],
-                Severity::Warning,
-                Texts::new(|l| words::report_failing(l, &period, &receiver, &err)),
-                period,
-                failing.is_some(),
-            ));
-        }
-        if cfg.enabled("ingest_rate_limited") {
-            let window = ingest::rate::ALARM_WINDOW.as_secs();
-            for (token, recent) in app.rate_limiter.recently_refused(std::time::Instant::now()) {
-                out.push(cond(
-                    "ingest_rate_limited",
-                    &[("token", token.clone())],
-                    Severity::Warning,
-                    Texts::new(|l| words::ingest_rate_limited(l, &token, live.rate.points_per_sec, window)),
-                    recent.to_string(),
-                    recent,
-                ));
-            }
-        }
-        if cfg.enabled("spool_filling")
-            && let Some(d) = &live.durable
-        {
+                SinkHealth {
+                    name: s.name.clone(),
+                    endpoint: s.endpoint.clone(),
+                    queued: s.stats.queued_lines.load(Relaxed),
+                    since_secs: if last > 0 {
+                        (now - last) / 1_000_000_000
+                    } else {
+                        app.started.elapsed().as_secs() as i64
+                    },
+                    last_error: s.stats.last_error.lock().expect("not poisoned").clone().unwrap_or_default(),
+                }
+            })
+            .collect();
+        let spool = live.durable.as_ref().map(|d| {
             let max = d.spool.settings().max_bytes.max(1);
-            let pct = d.spool.total_bytes() as f64 * 100.0 / max as f64;
-            out.push(cond(
-                "spool_filling",
-                &[],
-                Severity::Warning,
-                Texts::new(|l| words::spool_filling(l, pct)),
-                format!("{pct:.0}"),
-                pct > 80.0,
-            ));
-        }
-        if cfg.enabled("spool_dropped_points")
-            && let Some(d) = &live.durable
-        {
-            // Only with `spool.when_full: drop_oldest`: points some sink never
-            // had were deleted to make room. Fires for an hour after a drop.
             let (lines, last_ns) = d.spool.dropped();
-            let recent = last_ns > 0 && dcwatch_common::now_ns() - last_ns < 3_600_000_000_000;
-            out.push(cond(
-                "spool_dropped_points",
-                &[],
-                Severity::Critical,
-                Texts::new(|l| words::spool_dropped_points(l, lines)),
-                lines.to_string(),
-                recent,
-            ));
-        }
-        out
+            SpoolHealth {
+                used_pct: d.spool.total_bytes() as f64 * 100.0 / max as f64,
+                dropped_lines: lines,
+                dropped_recently: last_ns > 0 && now - last_ns < 3_600_000_000_000,
+            }
+        });
+        let health = Health {
+            sinks,
+            report_failing: app.reports.failing.lock().expect("not poisoned").clone(),
+            rate_limited: app.rate_limiter.recently_refused(std::time::Instant::now()),
+            rate_points_per_sec: live.rate.points_per_sec,
+            rate_window_secs: ingest::rate::ALARM_WINDOW.as_secs(),
+            spool,
+        };
+        alarm::builtin::collector::self_checks(cfg, &health)
     })
 }

@@ -570,41 +570,8 @@ fn default_severity() -> Severity {
     Severity::Warning
 }
 
-pub const BUILTIN_NAMES: &[&str] = &[
-    "agent_silent",
-    "device_unreachable",
-    "ups_on_battery",
-    "ups_low_battery",
-    "ups_runtime_low",
-    "ups_replace_battery",
-    "ups_overload",
-    "ups_output_off",
-    "feed_lost",
-    "power_redundancy_degraded",
-    "power_lost",
-    "ats_on_secondary",
-    "generator_running",
-    "generator_not_running",
-    "disk_full",
-    "disk_full_forecast",
-    "agent_dropped_data",
-    "service_degraded",
-    "service_outage",
-    "sink_down",
-    "spool_filling",
-    "spool_dropped_points",
-    "notification_failing",
-    "backup_failed",
-    "backup_stale",
-    "backup_shrunk",
-    "backup_missing",
-    "backup_not_replicated",
-    "report_failing",
-    "alarms_db_quarantined",
-    "series_cap_reached",
-    "alarm_cap_reached",
-    "ingest_rate_limited",
-];
+/// The built-in alarms' names, from their families (`alarm/builtin/`).
+pub use super::builtin::BUILTIN_NAMES;
 
 impl dcwatch_common::config::Validate for AlarmsConfig {
     fn validate(&self, p: &mut Vec<Problem>) {
@@ -624,6 +591,16 @@ impl AlarmsConfig {
     }
 
     pub fn check(&self, p: &mut Vec<Problem>) {
+        self.check_limits(p);
+        self.check_builtin(p);
+        self.check_rules(p);
+        let names = self.check_receivers(p);
+        self.check_routes(&names, p);
+        self.check_site_names(p);
+    }
+
+    /// The evaluation period and `limits`.
+    fn check_limits(&self, p: &mut Vec<Problem>) {
         if self.evaluate_every_ms == 0 {
             p.push(Problem::general("alarms.evaluate_every_ms: must be at least 1"));
         }
@@ -638,6 +615,10 @@ impl AlarmsConfig {
                 p.push(Problem::general(format!("alarms.limits.{key}: must be at least 1")));
             }
         }
+    }
+
+    /// `builtin`, `services` and `backups`.
+    fn check_builtin(&self, p: &mut Vec<Problem>) {
         for d in &self.builtin.disabled {
             if !BUILTIN_NAMES.contains(&d.as_str()) {
                 p.push(Problem::general(format!(
@@ -666,6 +647,10 @@ impl AlarmsConfig {
         if self.builtin.disk_clear_pct > self.builtin.disk_used_pct {
             p.push(Problem::general("alarms.builtin.disk_clear_pct: must not be above disk_used_pct"));
         }
+    }
+
+    /// The rules: one threshold, a clear on its side, a name of their own, summaries that parse.
+    fn check_rules(&self, p: &mut Vec<Problem>) {
         for (i, r) in self.rules.iter().enumerate() {
             let at = format!("alarms.rules[{i}] ({})", r.name);
             let n = [r.above.is_some(), r.below.is_some(), r.equals.is_some()].iter().filter(|b| **b).count();
@@ -703,6 +688,11 @@ impl AlarmsConfig {
                 }
             }
         }
+    }
+
+    /// The receivers: named once, one kind each, email and URLs well formed.
+    /// Returns their names.
+    fn check_receivers(&self, p: &mut Vec<Problem>) -> std::collections::BTreeSet<&str> {
         let mut names = std::collections::BTreeSet::new();
         for (i, r) in self.receivers.iter().enumerate() {
             if !names.insert(r.name.as_str()) {
@@ -751,6 +741,11 @@ impl AlarmsConfig {
                 }
             }
         }
+        names
+    }
+
+    /// The routes name configured receivers.
+    fn check_routes(&self, names: &std::collections::BTreeSet<&str>, p: &mut Vec<Problem>) {
         let known = if names.is_empty() {
             "no receiver is configured".to_string()
         } else {
@@ -766,6 +761,10 @@ impl AlarmsConfig {
                 }
             }
         }
+    }
+
+    /// The sites are named, each once.
+    fn check_site_names(&self, p: &mut Vec<Problem>) {
         let mut sites = std::collections::BTreeSet::new();
         for (i, s) in self.sites.iter().enumerate() {
             if s.name.trim().is_empty() {

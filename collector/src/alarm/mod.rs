@@ -5,8 +5,10 @@
 //! kept in SQLite (`store.rs`); from changes, notices in an outbox that
 //! `notify.rs` delivers with retries.
 
+pub mod builtin;
 pub mod conditions;
 pub mod config;
+pub mod lifecycle;
 pub mod matchers;
 pub mod notify;
 pub mod quarantine;
@@ -23,7 +25,7 @@ use self::conditions::{Cond, Latest, Observed, fingerprint};
 use self::config::AlarmsConfig;
 use self::store::{Ack, Alarm, Change, State, Store};
 use crate::i18n::alarms::{self as words, Texts};
-use crate::ingest::lines::Observation;
+use crate::model::Observation;
 
 pub fn now_ms() -> i64 {
     dcwatch_common::now_ns() / 1_000_000
@@ -62,7 +64,7 @@ struct Core {
     store: Store,
     alarms: HashMap<String, Alarm>,
     silences: Vec<store::Silence>,
-    flaps: HashMap<String, Flap>,
+    flaps: HashMap<String, lifecycle::flap::Flap>,
     /// Alarms restored at start that have not had a condition since: they
     /// may be expired only once the table has run for a series TTL.
     restored: HashSet<String>,
@@ -98,17 +100,6 @@ const UNCAPPED: &[&str] = &[
     "alarm_cap_reached",
     "ingest_rate_limited",
 ];
-
-/// An alarm's recent firing/resolved changes, for flap damping.
-#[derive(Debug, Default)]
-struct Flap {
-    changes: std::collections::VecDeque<i64>,
-    flapping: bool,
-    /// The notice its state calls for, and the last one sent.
-    wanted: &'static str,
-    sent: &'static str,
-    alarm: Option<Alarm>,
-}
 
 /// Conditions about the collector itself (sinks, spool), from `main`.
 pub type SelfChecks = Box<dyn Fn(&AlarmsConfig) -> Vec<Cond> + Send + Sync>;
@@ -270,7 +261,7 @@ impl Engine {
             })
         };
         if cfg.enabled("series_cap_reached") {
-            conds.extend(series_cap(&latest, &core.alarms, lim.max_series_per_token));
+            conds.extend(builtin::collector::series_cap(&latest, &core.alarms, lim.max_series_per_token));
         }
         if let Some(f) = &*self.self_checks.lock().expect("not poisoned") {
             conds.extend(f(&cfg));
@@ -286,7 +277,7 @@ impl Engine {
         let mut fps: Vec<String> = conds.iter().map(|c| fingerprint(&c.name, &c.labels)).collect();
         let (refused, not_raised) = cap_alarms(&core.alarms, &conds, &fps, lim.max_alarms_per_site);
         if cfg.enabled("alarm_cap_reached") {
-            for c in alarm_cap(&core.alarms, &not_raised, lim.max_alarms_per_site) {
+            for c in builtin::collector::alarm_cap(&core.alarms, &not_raised, lim.max_alarms_per_site) {
                 fps.push(fingerprint(&c.name, &c.labels));
                 conds.push(c);
             }
@@ -328,89 +319,20 @@ impl Engine {
             core.restored.remove(fp);
         }
         // Inhibition: an active condition that explains others at its site.
-        let mut inhibitors: Vec<(String, &Cond)> = Vec::new();
-        for (fp, c) in &by_fp {
-            if c.active && !c.inhibits.is_empty() {
-                inhibitors.push((fp.clone(), c));
-            }
-        }
-        let inhibitor_of = |c: &Cond| -> Option<String> {
-            inhibitors
-                .iter()
-                .find(|(_, i)| {
-                    i.inhibits.contains(&c.name.as_str())
-                        && i.labels.get("site") == c.labels.get("site")
-                        && (i.inhibit_hosts.is_empty()
-                            || c.labels.get("host").is_some_and(|h| i.inhibit_hosts.contains(h)))
-                })
-                .map(|(fp, _)| fp.clone())
-        };
+        let inhibitors = lifecycle::inhibit::Inhibitors::new(&by_fp);
         let mut changes: Vec<Change<'_>> = Vec::new();
         let mut updated: Vec<Alarm> = Vec::new();
         let mut removed: Vec<Alarm> = Vec::new();
-        let mut history: Vec<(Alarm, &'static str, String)> = Vec::new();
+        let mut history: Vec<lifecycle::Event> = Vec::new();
         for (fp, c) in &by_fp {
             // Unchanged and nothing due: skip the copy (the steady state of most alarms).
-            if let Some(a) = core.alarms.get(fp)
-                && c.active
-                && a.summary == c.summary
-                && a.value == c.value
-                && (a.state == State::Firing || now_ms - a.since_ms < (c.for_secs as i64) * 1000)
-            {
+            if core.alarms.get(fp).is_some_and(|a| lifecycle::transition::unchanged(a, c, now_ms)) {
                 continue;
             }
-            let existing = core.alarms.get(fp).cloned();
-            match (existing, c.active) {
-                (None, true) => {
-                    let mut a = Alarm {
-                        fingerprint: fp.clone(),
-                        name: c.name.clone(),
-                        labels: c.labels.clone(),
-                        severity: c.severity,
-                        state: State::Pending,
-                        summary: c.summary.clone(),
-                        value: c.value.clone(),
-                        since_ms: now_ms,
-                        fired_ms: None,
-                        sent_ms: None,
-                        ack: None,
-                        inhibited_by: None,
-                        escalated_ms: None,
-                        silenced_by: None,
-                    };
-                    if c.for_secs == 0 {
-                        a.state = State::Firing;
-                        a.fired_ms = Some(now_ms);
-                    }
-                    history.push((
-                        a.clone(),
-                        if a.state == State::Firing { "firing" } else { "pending" },
-                        a.summary.get(cfg.lang).to_string(),
-                    ));
-                    updated.push(a);
-                }
-                (Some(mut a), true) => {
-                    let mut changed = a.summary != c.summary || a.value != c.value;
-                    a.summary = c.summary.clone();
-                    a.value = c.value.clone();
-                    if a.state == State::Pending && now_ms - a.since_ms >= (c.for_secs as i64) * 1000 {
-                        a.state = State::Firing;
-                        a.fired_ms = Some(now_ms);
-                        history.push((a.clone(), "firing", a.summary.get(cfg.lang).to_string()));
-                        changed = true;
-                    }
-                    if changed {
-                        updated.push(a);
-                    }
-                }
-                (Some(a), false) => {
-                    if a.state == State::Firing {
-                        history.push((a.clone(), "resolved", c.summary.get(cfg.lang).to_string()));
-                    }
-                    removed.push(a);
-                }
-                (None, false) => {}
-            }
+            let step = lifecycle::transition::step(core.alarms.get(fp), fp, c, now_ms, cfg.lang);
+            updated.extend(step.updated);
+            removed.extend(step.removed);
+            history.extend(step.history);
         }
         let mut expired_summary: HashMap<String, Texts> = HashMap::new();
         for a in orphans {
@@ -424,7 +346,6 @@ impl Engine {
         }
         // Notices: what fires now, what is resolved, what is due again, what
         // an ended inhibition or silence releases, and escalations.
-        let repeat_ms = (cfg.repeat_interval_secs as i64) * 1000;
         let silences = core.silences.clone();
         let mut all: Vec<Alarm> = core.alarms.values().cloned().collect();
         for u in &updated {
@@ -433,45 +354,20 @@ impl Engine {
         }
         all.retain(|a| !removed.iter().any(|r| r.fingerprint == a.fingerprint));
         // (fingerprint, notice, receivers: None = the alarm's route)
-        let mut notices: Vec<(String, &'static str, Option<Vec<String>>)> = Vec::new();
+        let mut notices: Vec<lifecycle::flap::Notice> = Vec::new();
         let mut final_alarms: Vec<Alarm> = Vec::new();
         for mut a in all {
             let before = a.clone();
             a.silenced_by = silences.iter().find(|s| s.matches(&a, now_ms)).map(|s| s.id);
             if a.state == State::Firing {
                 let cond = by_fp.get(&a.fingerprint);
-                a.inhibited_by = cond.and_then(|c| inhibitor_of(c)).or_else(|| {
+                a.inhibited_by = cond.and_then(|c| inhibitors.of(c)).or_else(|| {
                     // A restored alarm without a condition yet keeps its inhibition.
                     if cond.is_none() { a.inhibited_by.clone() } else { None }
                 });
-                // An alarm a site power alarm could explain waits a moment
-                // before its first notice, so that the power alarm, whose
-                // points may come a poll later, can form and stand for it.
-                let settling = a.sent_ms.is_none()
-                    && conditions::EXPLAINED_BY_POWER.contains(&a.name.as_str())
-                    && a.labels.get("site").is_some_and(|s| {
-                        cfg.sites.iter().any(|c| &c.name == s && !(c.feeds.is_empty() && c.ups.is_empty()))
-                    })
-                    && now_ms - a.fired_ms.unwrap_or(now_ms) < cfg.inhibit_wait_ms as i64;
-                if a.inhibited_by.is_none() && a.silenced_by.is_none() && !settling {
-                    let due = match a.sent_ms {
-                        None => Some("firing"),
-                        Some(t) if a.ack.is_none() && repeat_ms > 0 && now_ms - t >= repeat_ms => Some("repeat"),
-                        _ => None,
-                    };
-                    if let Some(kind) = due {
-                        a.sent_ms = Some(now_ms);
-                        notices.push((a.fingerprint.clone(), kind, None));
-                    }
-                    if a.ack.is_none()
-                        && a.escalated_ms.is_none()
-                        && let Some((to, after)) = notify::escalation(&cfg, &a)
-                        && now_ms - a.fired_ms.unwrap_or(now_ms) >= (after as i64) * 1000
-                    {
-                        a.escalated_ms = Some(now_ms);
-                        history.push((a.clone(), "escalated", to.join(", ")));
-                        notices.push((a.fingerprint.clone(), "escalated", Some(to)));
-                    }
+                let held = a.inhibited_by.is_some() || a.silenced_by.is_some();
+                if !held && !lifecycle::dispatch::settling(&cfg, &a, now_ms) {
+                    lifecycle::dispatch::due(&cfg, &mut a, now_ms, &mut history, &mut notices);
                 }
             }
             // `silenced_by` is worked out each time, not stored: compare without it.
@@ -493,68 +389,17 @@ impl Engine {
                 notices.push((r.fingerprint.clone(), "resolved", None));
             }
         }
-        // Flap damping: an alarm that fired and resolved `flap_changes` times
-        // within `flap_window_secs` sends one "flapping" notice, then nothing
-        // until it has been stable for the window; then its state then.
-        let window = (cfg.flap_window_secs as i64) * 1000;
-        if cfg.flap_changes > 0 {
-            let mut kept = Vec::new();
-            for (fp, kind, to) in notices {
-                if !matches!(kind, "firing" | "resolved") {
-                    kept.push((fp, kind, to));
-                    continue;
-                }
-                let f = core.flaps.entry(fp.clone()).or_default();
-                f.changes.push_back(now_ms);
-                while f.changes.front().is_some_and(|t| now_ms - *t > window) {
-                    f.changes.pop_front();
-                }
-                f.wanted = kind;
-                let alarm = final_alarms.iter().chain(removed.iter()).find(|a| a.fingerprint == fp).cloned();
-                f.alarm = alarm;
-                if f.flapping {
-                    continue;
-                }
-                if f.changes.len() >= cfg.flap_changes as usize {
-                    f.flapping = true;
-                    if let Some(a) = &f.alarm {
-                        history.push((
-                            a.clone(),
-                            "flapping",
-                            words::flap_changes(cfg.lang, f.changes.len(), cfg.flap_window_secs),
-                        ));
-                    }
-                    kept.push((fp, "flapping", to));
-                    continue;
-                }
-                f.sent = kind;
-                kept.push((fp, kind, to));
-            }
-            notices = kept;
-            let mut settled = Vec::new();
-            for (fp, f) in core.flaps.iter_mut() {
-                let stable = f.changes.back().is_none_or(|t| now_ms - *t > window);
-                if f.flapping && stable {
-                    f.flapping = false;
-                    f.changes.clear();
-                    if f.wanted != f.sent {
-                        f.sent = f.wanted;
-                        settled.push((fp.clone(), f.wanted, f.alarm.clone()));
-                    }
-                } else if !f.flapping && stable {
-                    f.changes.clear();
-                }
-            }
-            core.flaps.retain(|_, f| f.flapping || !f.changes.is_empty());
-            for (fp, kind, a) in settled {
-                if let Some(a) = a
-                    && !final_alarms.iter().chain(removed.iter()).any(|x| x.fingerprint == fp)
-                {
-                    removed.push(a);
-                }
-                notices.push((fp, kind, None));
-            }
-        }
+        let damping =
+            lifecycle::flap::Damping { changes: cfg.flap_changes, window_secs: cfg.flap_window_secs, lang: cfg.lang };
+        notices = lifecycle::flap::damp(
+            &mut core.flaps,
+            notices,
+            &final_alarms,
+            &mut removed,
+            &mut history,
+            &damping,
+            now_ms,
+        );
         let zone = cfg.zone();
         let summaries = core.storms.ended(now_ms, lim, &|r: &str| cfg.lang_of(r), &zone);
         if updated.is_empty() && removed.is_empty() && notices.is_empty() && summaries.is_empty() {
@@ -666,7 +511,7 @@ impl Engine {
     /// What a technician wants at a glance: feeds, UPS, generators, devices
     /// down, silent agents, backups (from the latest values) — for `/api/status`.
     pub fn status(&self, now: Instant) -> serde_json::Value {
-        use crate::ingest::lines::ObsValue;
+        use crate::model::ObsValue;
         let cfg = self.config();
         let mut latest = self.latest.lock().expect("not poisoned");
         self.apply_pending(&mut latest, cfg.limits.max_series_per_token);
@@ -721,10 +566,8 @@ impl Engine {
             .agents
             .iter()
             .map(|((site, host), b)| {
-                let interval = b.interval_secs.unwrap_or(cfg.builtin.agent_interval_secs as f64);
-                let quiet = now.saturating_duration_since(b.received).as_secs_f64();
-                serde_json::json!({"site": site, "host": host, "quiet_s": quiet.round(),
-                    "silent": quiet > interval * f64::from(cfg.builtin.agent_silent_intervals)})
+                serde_json::json!({"site": site, "host": host, "quiet_s": b.quiet_secs(now).round(),
+                    "silent": b.silent(&cfg.builtin, now)})
             })
             .collect();
         agents.sort_by_key(|v| format!("{}/{}", v["site"], v["host"]));
@@ -832,28 +675,6 @@ fn apply(latest: &mut Latest, token: &str, obs: &[Observation], at: Instant, cap
     }
 }
 
-/// `series_cap_reached` of each token at its cap (and of those no longer, to resolve).
-fn series_cap(latest: &Latest, alarms: &HashMap<String, Alarm>, cap: usize) -> Vec<Cond> {
-    let mut out = Vec::new();
-    let mut tokens: std::collections::BTreeSet<String> =
-        latest.owners.iter().filter(|(_, c)| c.entries >= cap).map(|(k, _)| k.to_string()).collect();
-    tokens.extend(
-        alarms.values().filter(|a| a.name == "series_cap_reached").filter_map(|a| a.labels.get("token").cloned()),
-    );
-    for token in tokens {
-        let entries = latest.owners.get(token.as_str()).map_or(0, |c| c.entries);
-        out.push(self_cond(
-            "series_cap_reached",
-            [("token".to_string(), token.clone())].into(),
-            config::Severity::Warning,
-            Texts::new(|l| words::series_cap(l, &token, cap)),
-            entries.to_string(),
-            entries >= cap,
-        ));
-    }
-    out
-}
-
 /// Which new alarms `max_alarms_per_site` holds back (indexes into `conds`),
 /// and how many per site. The most severe are raised first.
 fn cap_alarms(
@@ -887,57 +708,9 @@ fn cap_alarms(
     (refused, not_raised)
 }
 
-/// `alarm_cap_reached` of each site over its cap (and of those no longer, to resolve).
-fn alarm_cap(alarms: &HashMap<String, Alarm>, not_raised: &BTreeMap<String, usize>, cap: usize) -> Vec<Cond> {
-    let mut sites: std::collections::BTreeSet<String> = not_raised.keys().cloned().collect();
-    sites.extend(
-        alarms
-            .values()
-            .filter(|a| a.name == "alarm_cap_reached")
-            .map(|a| a.labels.get("site").cloned().unwrap_or_default()),
-    );
-    sites
-        .into_iter()
-        .map(|site| {
-            let n = not_raised.get(&site).copied().unwrap_or(0);
-            let labels = if site.is_empty() { BTreeMap::new() } else { [("site".to_string(), site.clone())].into() };
-            self_cond(
-                "alarm_cap_reached",
-                labels,
-                config::Severity::Warning,
-                Texts::new(|l| words::alarm_cap(l, &site, cap, n)),
-                n.to_string(),
-                n > 0,
-            )
-        })
-        .collect()
-}
-
-/// A condition about the collector itself (no `for`, no inhibition).
-pub fn self_cond(
-    name: &str,
-    labels: BTreeMap<String, String>,
-    severity: config::Severity,
-    summary: Texts,
-    value: String,
-    active: bool,
-) -> Cond {
-    Cond {
-        name: name.into(),
-        labels,
-        severity,
-        summary,
-        value: Some(value),
-        active,
-        for_secs: 0,
-        inhibits: &[],
-        inhibit_hosts: Vec::new(),
-    }
-}
-
 fn watched(cfg: &AlarmsConfig) -> std::collections::HashSet<String> {
-    conditions::BUILTIN_MEASUREMENTS
-        .iter()
+    builtin::measurements()
+        .into_iter()
         .map(|m| m.to_string())
         .chain(cfg.rules.iter().map(|r| r.measurement.clone()))
         .collect()
@@ -948,7 +721,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::ingest::lines::ObsValue;
+    use crate::model::ObsValue;
 
     fn cfg(dir: &std::path::Path, extra: &str) -> AlarmsConfig {
         let yaml = format!(
@@ -1528,15 +1301,15 @@ mod tests {
         for s in h.iter_mut().skip(350).take(5) {
             s.1 += 20.0 * gib;
         }
-        let days = conditions::days_to_full(&h).unwrap();
+        let days = builtin::host::days_to_full(&h).unwrap();
         // 34 GiB left at 24 GiB a day: 1.42 days (the burst moves it by less than 1 %).
         assert!((days - 34.0 / 24.0).abs() < 0.02, "{days}");
         // A gap of three hours changes nothing.
         h.retain(|(t, _, _)| !(60 * 60_000_000_000..240 * 60_000_000_000).contains(t));
-        assert!((conditions::days_to_full(&h).unwrap() - 34.0 / 24.0).abs() < 0.02);
+        assert!((builtin::host::days_to_full(&h).unwrap() - 34.0 / 24.0).abs() < 0.02);
         // Shrinking or flat: no forecast.
         let flat: VecDeque<(i64, f64, f64)> = (0..60).map(|m| (m * 60_000_000_000, 50.0 * gib, 100.0 * gib)).collect();
-        assert_eq!(conditions::days_to_full(&flat), None);
+        assert_eq!(builtin::host::days_to_full(&flat), None);
     }
 
     #[test]

@@ -1,0 +1,104 @@
+//! The dispatch stage of a firing alarm that nothing holds back (no
+//! silence, no inhibition, not settling): its first notice, its repeats
+//! while unacknowledged, and its escalation once.
+
+use super::Event;
+use super::flap::Notice;
+use crate::alarm::config::AlarmsConfig;
+use crate::alarm::notify;
+use crate::alarm::store::Alarm;
+
+/// Whether `a` still waits before its first notice: an alarm a site power
+/// alarm could explain waits `inhibit_wait_ms`, so that the power alarm,
+/// whose points may come a poll later, can form and stand for it.
+pub fn settling(cfg: &AlarmsConfig, a: &Alarm, now_ms: i64) -> bool {
+    a.sent_ms.is_none()
+        && crate::alarm::builtin::EXPLAINED_BY_POWER.contains(&a.name.as_str())
+        && a.labels
+            .get("site")
+            .is_some_and(|s| cfg.sites.iter().any(|c| &c.name == s && !(c.feeds.is_empty() && c.ups.is_empty())))
+        && now_ms - a.fired_ms.unwrap_or(now_ms) < cfg.inhibit_wait_ms as i64
+}
+
+/// The notices `a` is due now ("firing", "repeat", "escalated"), noted on it.
+pub fn due(cfg: &AlarmsConfig, a: &mut Alarm, now_ms: i64, history: &mut Vec<Event>, notices: &mut Vec<Notice>) {
+    let repeat_ms = (cfg.repeat_interval_secs as i64) * 1000;
+    let kind = match a.sent_ms {
+        None => Some("firing"),
+        Some(t) if a.ack.is_none() && repeat_ms > 0 && now_ms - t >= repeat_ms => Some("repeat"),
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        a.sent_ms = Some(now_ms);
+        notices.push((a.fingerprint.clone(), kind, None));
+    }
+    if a.ack.is_none()
+        && a.escalated_ms.is_none()
+        && let Some((to, after)) = notify::escalation(cfg, a)
+        && now_ms - a.fired_ms.unwrap_or(now_ms) >= (after as i64) * 1000
+    {
+        a.escalated_ms = Some(now_ms);
+        history.push((a.clone(), "escalated", to.join(", ")));
+        notices.push((a.fingerprint.clone(), "escalated", Some(to)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alarm::builtin::test_support::cfg;
+    use crate::alarm::conditions::Cond;
+    use crate::alarm::lifecycle::transition::step;
+    use crate::alarm::store::Ack;
+    use crate::i18n::Lang;
+
+    fn fired(name: &'static str, at: i64) -> Alarm {
+        let labels = crate::alarm::builtin::labels(&[("site", "hn"), ("host", "web1")]);
+        let c: Cond =
+            crate::alarm::builtin::cond(name, labels, crate::i18n::alarms::Texts::new(|_| String::new()), None, true);
+        step(None, "fp", &c, at, Lang::En).updated.unwrap()
+    }
+
+    #[test]
+    fn a_firing_alarm_is_sent_repeated_until_acknowledged_and_escalated_once() {
+        let c = cfg(concat!(
+            "repeat_interval_secs: 60\n",
+            "routes:\n  - receivers: [hook]\n    escalate_to: [boss]\n    escalate_after_secs: 300\n",
+            "receivers:\n  - name: hook\n    webhook: {url: http://127.0.0.1:9/x}\n",
+            "  - name: boss\n    webhook: {url: http://127.0.0.1:9/y}\n",
+        ));
+        let sent = |at: i64| Alarm { sent_ms: Some(at), ..fired("disk_full", 0) };
+        let acked = Alarm { ack: Some(Ack { by: "an".into(), at_ms: 1, comment: String::new() }), ..sent(0) };
+        let escalated = Alarm { escalated_ms: Some(300_000), ..sent(300_000) };
+        // (alarm, now) → the notices due.
+        let table = [
+            (fired("disk_full", 0), 0, vec!["firing"]),
+            (sent(0), 59_000, vec![]),
+            (sent(0), 60_000, vec!["repeat"]),
+            (acked, 600_000, vec![]),
+            (sent(240_000), 300_000, vec!["repeat", "escalated"]),
+            (escalated, 330_000, vec![]),
+        ];
+        for (mut a, now, want) in table {
+            let (mut history, mut notices) = (Vec::new(), Vec::new());
+            due(&c, &mut a, now, &mut history, &mut notices);
+            assert_eq!(notices.iter().map(|(_, k, _)| *k).collect::<Vec<_>>(), want, "at {now}");
+            if want.contains(&"escalated") {
+                assert_eq!(notices[1].2, Some(vec!["boss".to_string()]));
+                assert_eq!(
+                    history.iter().map(|(_, e, d)| (*e, d.as_str())).collect::<Vec<_>>(),
+                    [("escalated", "boss")]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn what_the_power_alarm_may_explain_settles_first() {
+        let c = cfg("inhibit_wait_ms: 5000\n");
+        let table = [("agent_silent", 4_999, true), ("agent_silent", 5_000, false), ("disk_full", 0, false)];
+        for (name, now, want) in table {
+            assert_eq!(settling(&c, &fired(name, 0), now), want, "{name} at {now}");
+        }
+    }
+}
