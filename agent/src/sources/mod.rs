@@ -20,6 +20,11 @@ use tokio::sync::watch;
 
 use crate::config::{AgentConfig, SourceConfig};
 
+/// The agent's interval and the sources' default one, in seconds.
+pub fn default_interval() -> u64 {
+    10
+}
+
 /// What every polling source checks first: its profiles (directory) load,
 /// its interval and timeout are at least 1. Returns the profiles.
 pub fn check_poller<P>(

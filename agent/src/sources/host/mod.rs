@@ -5,6 +5,7 @@
 //! usage and memory each tick; disks and interfaces have their own long-lived
 //! lists. Measurement names and units are in docs/metrics.md.
 
+pub mod config;
 mod cpu;
 mod disk;
 mod memory;
@@ -16,7 +17,7 @@ use std::time::Duration;
 use dcwatch_common::lp::Point;
 use sysinfo::{CpuRefreshKind, DiskRefreshKind, MemoryRefreshKind, RefreshKind};
 
-use crate::config::HostConfig;
+use self::config::HostConfig;
 
 pub struct HostSource {
     config: HostConfig,

@@ -32,9 +32,9 @@ use tokio::sync::watch;
 
 use super::Polled;
 use super::client::{auth_protocol, priv_protocol};
+use super::config::{TrapConfig, TrapUser};
 use super::profile::{Profile, TrapField, TrapSpec};
 use super::senders::Senders;
-use crate::config::{TrapConfig, TrapUser};
 use crate::sources::{Queue, SourceStats, emit};
 
 const SNMP_TRAP_OID: &str = "1.3.6.1.6.3.1.1.4.1.0";
