@@ -188,6 +188,18 @@ fn default_backoff() -> u64 {
     60
 }
 
+impl SourceConfig {
+    /// The source a section configures: the one place each kind is registered.
+    pub fn source(&self) -> &dyn crate::sources::Source {
+        match self {
+            SourceConfig::Host(c) => c,
+            SourceConfig::Snmp(c) => c,
+            SourceConfig::Modbus(c) => c,
+            SourceConfig::Backup(c) => c,
+        }
+    }
+}
+
 impl Validate for AgentConfig {
     fn validate(&self, p: &mut Vec<Problem>) {
         if self.agent.site.trim().is_empty() {
@@ -213,20 +225,15 @@ impl Validate for AgentConfig {
         }
         let mut backup_jobs = std::collections::HashSet::new();
         for (i, s) in self.sources.iter().enumerate() {
-            match s {
-                SourceConfig::Host(c) => crate::sources::host::config::validate(c, &format!("sources[{i}]"), p),
-                SourceConfig::Snmp(c) => crate::sources::snmp::config::validate(c, &format!("sources[{i}]"), p),
-                SourceConfig::Modbus(c) => crate::sources::modbus::config::validate(c, &format!("sources[{i}]"), p),
-                SourceConfig::Backup(c) => {
-                    crate::sources::backup::config::validate(c, &format!("sources[{i}]"), p);
-                    // Jobs of all backup sources share the state file's names.
-                    for j in &c.jobs {
-                        if !backup_jobs.insert(j.name.as_str()) {
-                            p.push(Problem::general(format!(
-                                "sources[{i}]: backup job `{}` is also in another backup source",
-                                j.name
-                            )));
-                        }
+            s.source().validate(&format!("sources[{i}]"), p);
+            // Jobs of all backup sources share the state file's names.
+            if let SourceConfig::Backup(c) = s {
+                for j in &c.jobs {
+                    if !backup_jobs.insert(j.name.as_str()) {
+                        p.push(Problem::general(format!(
+                            "sources[{i}]: backup job `{}` is also in another backup source",
+                            j.name
+                        )));
                     }
                 }
             }

@@ -342,5 +342,27 @@ pub async fn once(c: &BackupConfig, state_path: &Path, site: &str, host: &str) -
     points
 }
 
+impl crate::sources::Source for BackupConfig {
+    fn validate(&self, at: &str, p: &mut Vec<dcwatch_common::config::Problem>) {
+        config::validate(self, at, p)
+    }
+
+    fn spawn(&self, ctx: &mut crate::sources::Context<'_>) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+        // Two backup sources with one state file share it.
+        let path = ctx.agent.backup_state_file(self);
+        let state = ctx.backup_states.entry(path.clone()).or_insert_with(|| Arc::new(StateFile::open(&path))).clone();
+        Ok(spawn(self, state, &ctx.site, &ctx.host, ctx.out, ctx.stats, ctx.shutdown))
+    }
+
+    fn once<'a>(
+        &'a self,
+        agent: &'a crate::config::AgentConfig,
+        site: &'a str,
+        host: &'a str,
+    ) -> crate::sources::Once<'a> {
+        Box::pin(async move { Ok(once(self, &agent.backup_state_file(self), site, host).await) })
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -459,6 +459,26 @@ pub async fn once(c: &ModbusConfig, site: &str, host: &str) -> Result<(Vec<Point
     Ok((points, errors))
 }
 
+impl crate::sources::Source for ModbusConfig {
+    fn validate(&self, at: &str, p: &mut Vec<dcwatch_common::config::Problem>) {
+        config::validate(self, at, p)
+    }
+
+    fn spawn(&self, ctx: &mut crate::sources::Context<'_>) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+        spawn(self, &ctx.site, &ctx.host, ctx.out, ctx.stats, ctx.shutdown)
+    }
+
+    fn once<'a>(&'a self, _: &'a crate::config::AgentConfig, site: &'a str, host: &'a str) -> crate::sources::Once<'a> {
+        Box::pin(async move {
+            let (points, errors) = once(self, site, host).await?;
+            for (name, e) in errors {
+                eprintln!("{name}: {e}");
+            }
+            Ok(points)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
