@@ -11,6 +11,12 @@ use dcwatch_common::forward::ForwarderSettings;
 use dcwatch_common::write::{Flavour, WriterSettings};
 use serde::Deserialize;
 
+use crate::sources::backup::config::BackupConfig;
+use crate::sources::default_interval;
+use crate::sources::host::config::HostConfig;
+use crate::sources::modbus::config::ModbusConfig;
+use crate::sources::snmp::config::SnmpConfig;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
@@ -175,410 +181,23 @@ pub enum SourceConfig {
     Backup(BackupConfig),
 }
 
-/// The backup source: one task per job, watching for finished backups and
-/// rescanning on its interval.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BackupConfig {
-    /// Every job is reported this often (its age goes on counting), and
-    /// folders and status files are rescanned. Defaults to 60.
-    #[serde(default = "default_backup_interval", deserialize_with = "duration::secs")]
-    pub interval_secs: u64,
-    /// restic and borg repositories are read this often (and when their
-    /// local repository changes). Defaults to 900.
-    #[serde(default = "default_tool_interval", deserialize_with = "duration::secs")]
-    pub tool_interval_secs: u64,
-    /// Longest a restic or borg command may run; it is then killed. Defaults to 120.
-    #[serde(default = "default_tool_timeout", deserialize_with = "duration::secs")]
-    pub timeout_secs: u64,
-    /// Watch folders, status files and local repositories for changes
-    /// (inotify), so a finished backup is reported within seconds. The
-    /// periodic rescan stays, for network mounts where watches miss
-    /// events. Defaults to true.
-    #[serde(default = "dcwatch_common::config::defaults::yes")]
-    pub watch: bool,
-    /// After a change is seen, wait this long for more before rescanning. Defaults to 1000.
-    #[serde(default = "default_debounce", deserialize_with = "duration::ms")]
-    pub debounce_ms: u64,
-    /// Where the last successful backup of each job is remembered across
-    /// restarts. Defaults to `backup-state.json` beside the queue directory.
-    #[serde(default)]
-    pub state_file: Option<PathBuf>,
-    pub jobs: Vec<BackupJob>,
-}
-
-/// One backup job.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BackupJob {
-    /// Job name (tag `job`). Required, unique.
-    pub name: String,
-    /// `directory`, `status_file`, `restic` or `borg`. Required.
-    pub kind: BackupKind,
-    /// directory: a glob of the backup files (or folders), e.g.
-    /// `/backup/db/*.sql.gz`; status_file: the file's path.
-    #[serde(default)]
-    pub path: Option<String>,
-    /// directory: a glob of the copies at the second site (e.g. its mount):
-    /// reported as `mirror_last_success_ts`, for the collector's "not
-    /// replicated" alarm.
-    #[serde(default)]
-    pub mirror: Option<String>,
-    /// restic and borg: the repository (a path, or what the tool accepts:
-    /// `sftp:…`, `ssh://…`, `s3:…`).
-    #[serde(default)]
-    pub repository: Option<String>,
-    /// restic and borg: the repository password. Use `${ENV}` or
-    /// `${file:PATH}`; or `password_file`; or neither, and the tool reads
-    /// its own environment (`RESTIC_PASSWORD…`, `BORG_PASSPHRASE…`).
-    #[serde(default)]
-    pub password: Option<String>,
-    #[serde(default)]
-    pub password_file: Option<PathBuf>,
-    /// restic and borg: the program. Defaults to `restic` / `borg` on PATH.
-    #[serde(default)]
-    pub binary: Option<PathBuf>,
-    /// restic and borg: extra arguments of the listing command, e.g.
-    /// `[--host, db1]` (restic) or `[--glob-archives, 'db-*']` (borg).
-    #[serde(default)]
-    pub args: Vec<String>,
-    /// restic and borg: extra environment, e.g. `AWS_ACCESS_KEY_ID`.
-    #[serde(default)]
-    pub env: std::collections::BTreeMap<String, String>,
-    /// How old the newest backup may be (the recovery point objective);
-    /// reported as `rpo_s` for the collector's stale alarm. Defaults to 24.
-    #[serde(default = "default_rpo_hours")]
-    pub rpo_hours: f64,
-    /// directory: a newest file modified less than this long ago is still
-    /// being written (`running`), not yet a backup; it is looked at again
-    /// when it has settled. 0 for writers that rename a finished file into
-    /// place. Defaults to 60.
-    #[serde(default = "default_settle", deserialize_with = "duration::secs")]
-    pub settle_secs: u64,
-    /// Rescan interval of this job. Defaults to the source's.
-    #[serde(default, deserialize_with = "duration::opt_secs")]
-    pub interval_secs: Option<u64>,
-    /// restic and borg: timeout of this job's commands. Defaults to the source's.
-    #[serde(default, deserialize_with = "duration::opt_secs")]
-    pub timeout_secs: Option<u64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BackupKind {
-    Directory,
-    StatusFile,
-    Restic,
-    Borg,
-}
-
-impl BackupKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BackupKind::Directory => "directory",
-            BackupKind::StatusFile => "status_file",
-            BackupKind::Restic => "restic",
-            BackupKind::Borg => "borg",
-        }
-    }
-}
-
-/// The Modbus source: devices, each with a register-map profile.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModbusConfig {
-    /// Default polling interval of the devices. Defaults to 10.
-    #[serde(default = "default_interval", deserialize_with = "duration::secs")]
-    pub interval_secs: u64,
-    /// Default wait for one reply (and for a connection). Defaults to 1000.
-    #[serde(default = "default_modbus_timeout", deserialize_with = "duration::ms")]
-    pub timeout_ms: u64,
-    /// Registers between two fields that one read may span rather than
-    /// making two reads. Defaults to 16.
-    #[serde(default = "default_max_gap")]
-    pub max_gap: u16,
-    /// A directory of extra profiles (`*.yaml`); one named like a built-in replaces it.
-    #[serde(default)]
-    pub profiles_dir: Option<PathBuf>,
-    #[serde(default)]
-    pub devices: Vec<ModbusDevice>,
-}
-
-/// One Modbus device (a unit id on a connection).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModbusDevice {
-    /// Name of the device (tag `device`). Required.
-    pub name: String,
-    /// `tcp` (Modbus TCP), `rtu` (a serial port) or `rtu_over_tcp` (RTU
-    /// frames through a transparent serial-to-Ethernet gateway). Defaults to tcp.
-    #[serde(default)]
-    pub transport: ModbusTransport,
-    /// `host:port` for tcp and rtu_over_tcp (port 502 unless given).
-    #[serde(default)]
-    pub address: Option<String>,
-    /// Serial port for rtu, e.g. /dev/ttyUSB0.
-    #[serde(default)]
-    pub port: Option<String>,
-    /// rtu: bits per second. Defaults to 9600.
-    #[serde(default = "default_baud")]
-    pub baud_rate: u32,
-    /// rtu: none, even or odd. Defaults to none.
-    #[serde(default = "default_parity")]
-    pub parity: crate::sources::modbus::conn::Parity,
-    /// rtu: 1 or 2. Defaults to 1.
-    #[serde(default = "default_stop_bits")]
-    pub stop_bits: u8,
-    /// Unit id (slave address), 0–247. Defaults to 1.
-    #[serde(default = "default_unit")]
-    pub unit: u8,
-    /// Register-map profile (`dcwatch-agent profiles`). Required.
-    pub profile: String,
-    /// Tag `kind` of the `device` point. Defaults to the profile's.
-    #[serde(default)]
-    pub kind: Option<String>,
-    /// The site feed this meter (or UPS input) measures, e.g. `A`, `B`,
-    /// `generator`: its `power_feed` points carry tag `feed`, and `live`.
-    #[serde(default)]
-    pub feed: Option<String>,
-    /// The feed turns live when its lowest phase voltage reaches this. Defaults to 190.
-    #[serde(default = "default_live_above")]
-    pub live_above_v: f64,
-    /// … and dead when it falls below this. Defaults to 150.
-    #[serde(default = "default_dead_below")]
-    pub dead_below_v: f64,
-    /// Read several fields in one request where the map allows. Set false
-    /// for a device that answers only single-value reads. Defaults to true.
-    #[serde(default = "dcwatch_common::config::defaults::yes")]
-    pub merge_reads: bool,
-    #[serde(default, deserialize_with = "duration::opt_secs")]
-    pub interval_secs: Option<u64>,
-    #[serde(default, deserialize_with = "duration::opt_ms")]
-    pub timeout_ms: Option<u64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ModbusTransport {
-    #[default]
-    Tcp,
-    Rtu,
-    RtuOverTcp,
-}
-
-/// The SNMP source: devices to poll, their profiles, and the trap receiver.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SnmpConfig {
-    /// Default polling interval of the devices. Defaults to 10.
-    #[serde(default = "default_interval", deserialize_with = "duration::secs")]
-    pub interval_secs: u64,
-    /// Default wait for one reply. Defaults to 2000.
-    #[serde(default = "default_snmp_timeout", deserialize_with = "duration::ms")]
-    pub timeout_ms: u64,
-    /// Default number of resends after a timeout. Defaults to 1.
-    #[serde(default = "default_snmp_retries")]
-    pub retries: u32,
-    /// Starting GETBULK max-repetitions (v2c/v3). Halved, and remembered, for a
-    /// device that answers tooBig or times out on a bulk request. Defaults to 25.
-    #[serde(default = "default_max_repetitions")]
-    pub max_repetitions: u32,
-    /// A directory of extra profiles (`*.yaml`), added to the built-in ones; a
-    /// profile with a built-in's name replaces it. Defaults to none.
-    #[serde(default)]
-    pub profiles_dir: Option<PathBuf>,
-    #[serde(default)]
-    pub devices: Vec<SnmpDevice>,
-    /// The trap receiver. Defaults to off.
-    #[serde(default)]
-    pub traps: Option<TrapConfig>,
-}
-
-/// One SNMP device.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SnmpDevice {
-    /// Name of the device (tag `device`), e.g. `ups-a1`. Required.
-    pub name: String,
-    /// `host` or `host:port` (port defaults to 161). Required.
-    pub address: String,
-    /// What kind of equipment (tag `kind` on the `device` point): ups, ats,
-    /// pdu, env, meter, … Defaults to the profile's kind.
-    #[serde(default)]
-    pub kind: Option<String>,
-    /// Profile name (see `dcwatch-agent profiles`). Defaults to detection by sysObjectID.
-    #[serde(default)]
-    pub profile: Option<String>,
-    /// `1`, `2c` or `3`. Defaults to `2c`.
-    #[serde(default = "default_snmp_version")]
-    pub version: String,
-    /// Community (v1/v2c). Defaults to `public`.
-    #[serde(default = "default_community")]
-    pub community: String,
-    /// v3 user name.
-    #[serde(default)]
-    pub user: Option<String>,
-    /// v3 authentication: md5, sha, sha224, sha256, sha384, sha512.
-    #[serde(default)]
-    pub auth_protocol: Option<String>,
-    #[serde(default)]
-    pub auth_password: Option<String>,
-    /// v3 privacy: des, aes (= aes128), aes192, aes256.
-    #[serde(default)]
-    pub priv_protocol: Option<String>,
-    #[serde(default)]
-    pub priv_password: Option<String>,
-    /// Polling interval of this device. Defaults to the source's.
-    #[serde(default, deserialize_with = "duration::opt_secs")]
-    pub interval_secs: Option<u64>,
-    #[serde(default, deserialize_with = "duration::opt_ms")]
-    pub timeout_ms: Option<u64>,
-    #[serde(default)]
-    pub retries: Option<u32>,
-    #[serde(default)]
-    pub max_repetitions: Option<u32>,
-}
-
-/// The trap receiver: traps from the configured devices become event points
-/// at once and trigger an immediate poll of the device that sent them.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrapConfig {
-    /// UDP address to listen on. Defaults to `0.0.0.0:162`.
-    #[serde(default = "default_trap_listen")]
-    pub listen: String,
-    /// Communities accepted for v1/v2c traps. Defaults to `public`.
-    #[serde(default = "default_trap_communities")]
-    pub communities: Vec<String>,
-    /// v3 users whose traps are accepted (authNoPriv or authPriv).
-    #[serde(default)]
-    pub users: Vec<TrapUser>,
-    /// Accept traps from addresses that are not configured devices (their
-    /// event point names the address as the device). Defaults to false.
-    #[serde(default)]
-    pub accept_unknown_sources: bool,
-    /// IP addresses of trap forwarders (a trap relay passing on v1 traps of
-    /// other devices): only in a v1 trap from one of these is the trap's
-    /// `agent-addr` taken as the device it is about. From any other address
-    /// agent-addr is ignored (anyone can write any agent-addr) and the trap
-    /// belongs to the address it came from. Defaults to none.
-    #[serde(default)]
-    pub trusted_forwarders: Vec<String>,
-    /// Most SNMPv3 senders the receiver keeps a relay socket for at a time.
-    /// Past it, a new sender takes the place of the least recently heard
-    /// one that never sent a valid trap (else of the least recently heard
-    /// one). A sender with no valid trap is forgotten 5 s after it was first
-    /// heard, one with valid traps after 60 s of silence. Defaults to 256.
-    #[serde(default = "default_max_v3_senders")]
-    pub max_v3_senders: usize,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrapUser {
-    pub user: String,
-    pub auth_protocol: String,
-    pub auth_password: String,
-    #[serde(default)]
-    pub priv_protocol: Option<String>,
-    #[serde(default)]
-    pub priv_password: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct HostConfig {
-    /// Polling interval. Defaults to `agent.interval_secs`.
-    #[serde(default, deserialize_with = "duration::opt_secs")]
-    pub interval_secs: Option<u64>,
-    /// systemd units whose state is reported (`host_service`), e.g. `nginx.service`.
-    #[serde(default)]
-    pub systemd_units: Vec<String>,
-    /// Mount points not to report, e.g. `/boot/efi`. Defaults to none.
-    #[serde(default)]
-    pub ignore_mounts: Vec<String>,
-    /// Interfaces not to report. Defaults to `lo`.
-    #[serde(default = "default_ignore_ifaces")]
-    pub ignore_interfaces: Vec<String>,
-}
-
-fn default_interval() -> u64 {
-    10
-}
-fn default_backup_interval() -> u64 {
-    60
-}
-fn default_tool_interval() -> u64 {
-    900
-}
-fn default_tool_timeout() -> u64 {
-    120
-}
-fn default_debounce() -> u64 {
-    1000
-}
-fn default_settle() -> u64 {
-    60
-}
-fn default_rpo_hours() -> f64 {
-    24.0
-}
-fn default_modbus_timeout() -> u64 {
-    1000
-}
-fn default_max_gap() -> u16 {
-    16
-}
-fn default_baud() -> u32 {
-    9600
-}
-fn default_parity() -> crate::sources::modbus::conn::Parity {
-    crate::sources::modbus::conn::Parity::None
-}
-fn default_stop_bits() -> u8 {
-    1
-}
-fn default_unit() -> u8 {
-    1
-}
-fn default_live_above() -> f64 {
-    190.0
-}
-fn default_dead_below() -> f64 {
-    150.0
-}
-fn default_snmp_timeout() -> u64 {
-    2000
-}
-fn default_snmp_retries() -> u32 {
-    1
-}
-fn default_max_repetitions() -> u32 {
-    25
-}
-fn default_snmp_version() -> String {
-    "2c".into()
-}
-fn default_community() -> String {
-    "public".into()
-}
-fn default_trap_listen() -> String {
-    "0.0.0.0:162".into()
-}
-fn default_max_v3_senders() -> usize {
-    256
-}
-fn default_trap_communities() -> Vec<String> {
-    vec!["public".into()]
-}
 fn default_log_level() -> String {
     "info".into()
 }
 fn default_backoff() -> u64 {
     60
 }
-fn default_ignore_ifaces() -> Vec<String> {
-    vec!["lo".into()]
+
+impl SourceConfig {
+    /// The source a section configures: the one place each kind is registered.
+    pub fn source(&self) -> &dyn crate::sources::Source {
+        match self {
+            SourceConfig::Host(c) => c,
+            SourceConfig::Snmp(c) => c,
+            SourceConfig::Modbus(c) => c,
+            SourceConfig::Backup(c) => c,
+        }
+    }
 }
 
 impl Validate for AgentConfig {
@@ -606,31 +225,15 @@ impl Validate for AgentConfig {
         }
         let mut backup_jobs = std::collections::HashSet::new();
         for (i, s) in self.sources.iter().enumerate() {
-            match s {
-                SourceConfig::Host(h) => {
-                    if h.interval_secs == Some(0) {
-                        p.push(Problem::general(format!("sources[{i}].interval_secs: must be at least 1")));
-                    }
-                    for (j, u) in h.systemd_units.iter().enumerate() {
-                        if u.trim().is_empty() || u.contains(char::is_whitespace) {
-                            p.push(Problem::general(format!(
-                                "sources[{i}].systemd_units[{j}]: `{u}` is not a unit name"
-                            )));
-                        }
-                    }
-                }
-                SourceConfig::Snmp(c) => crate::sources::snmp::validate(c, &format!("sources[{i}]"), p),
-                SourceConfig::Modbus(c) => crate::sources::modbus::validate(c, &format!("sources[{i}]"), p),
-                SourceConfig::Backup(c) => {
-                    crate::sources::backup::validate(c, &format!("sources[{i}]"), p);
-                    // Jobs of all backup sources share the state file's names.
-                    for j in &c.jobs {
-                        if !backup_jobs.insert(j.name.as_str()) {
-                            p.push(Problem::general(format!(
-                                "sources[{i}]: backup job `{}` is also in another backup source",
-                                j.name
-                            )));
-                        }
+            s.source().validate(&format!("sources[{i}]"), p);
+            // Jobs of all backup sources share the state file's names.
+            if let SourceConfig::Backup(c) = s {
+                for j in &c.jobs {
+                    if !backup_jobs.insert(j.name.as_str()) {
+                        p.push(Problem::general(format!(
+                            "sources[{i}]: backup job `{}` is also in another backup source",
+                            j.name
+                        )));
                     }
                 }
             }

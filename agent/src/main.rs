@@ -18,7 +18,7 @@ use dcwatch_common::spool::Spool;
 use dcwatch_common::write::Writer;
 use tokio::sync::watch;
 
-use crate::config::{AgentConfig, SourceConfig};
+use crate::config::AgentConfig;
 
 /// Exit codes: 0 clean stop, 1 runtime failure, 2 bad config or flags.
 const EXIT_FAILURE: u8 = 1;
@@ -356,38 +356,7 @@ async fn once(config: &AgentConfig) -> anyhow::Result<()> {
     let host = config.host_name();
     let mut all = Vec::new();
     for s in &config.sources {
-        let points = match s {
-            SourceConfig::Host(h) => {
-                let mut src =
-                    sources::host::HostSource::new(h.clone(), &config.agent.site, &host).map_err(anyhow::Error::msg)?;
-                // CPU usage and rates need two samples.
-                let _ = src.collect_sync(dcwatch_common::now_ns());
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                let ts = dcwatch_common::now_ns();
-                let (mut points, _) = src.collect_sync(ts);
-                points.extend(src.collect_units(ts).await.0);
-                points
-            }
-            SourceConfig::Snmp(c) => {
-                let (points, errors) =
-                    sources::snmp::once(c, &config.agent.site, &host).await.map_err(anyhow::Error::msg)?;
-                for (name, e) in errors {
-                    eprintln!("{name}: {e} ({})", e.kind());
-                }
-                points
-            }
-            SourceConfig::Backup(c) => {
-                sources::backup::once(c, &config.backup_state_file(c), &config.agent.site, &host).await
-            }
-            SourceConfig::Modbus(c) => {
-                let (points, errors) =
-                    sources::modbus::once(c, &config.agent.site, &host).await.map_err(anyhow::Error::msg)?;
-                for (name, e) in errors {
-                    eprintln!("{name}: {e}");
-                }
-                points
-            }
-        };
+        let points = s.source().once(config, &config.agent.site, &host).await.map_err(anyhow::Error::msg)?;
         all.extend(points);
     }
     let mut buf = Vec::new();

@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 
 use dcwatch_common::lp::{OwnedValue, Point};
 
-use crate::config::{ModbusDevice, ModbusTransport, SnmpConfig, SnmpDevice};
+use crate::sources::modbus::config::{ModbusDevice, ModbusTransport};
 use crate::sources::modbus::conn::{Conn, Parity};
 use crate::sources::modbus::decode::{DataType, Order, Raw, decode};
 use crate::sources::modbus::plan::Read;
 use crate::sources::modbus::profile::Function;
 use crate::sources::modbus::{self};
+use crate::sources::snmp::config::{SnmpConfig, SnmpDevice};
 use crate::sources::snmp::{self, client::PollError};
 use crate::{ProbeModbus, ProbeSnmp};
 
@@ -93,7 +94,7 @@ pub async fn snmp(a: &ProbeSnmp) -> u8 {
         max_repetitions: None,
     };
     let mut problems = Vec::new();
-    snmp::validate(&SnmpConfig { devices: vec![d.clone()], ..c.clone() }, "probe", &mut problems);
+    snmp::config::validate(&SnmpConfig { devices: vec![d.clone()], ..c.clone() }, "probe", &mut problems);
     if refused(&problems) {
         return 2;
     }
@@ -354,7 +355,7 @@ pub async fn modbus(a: &ProbeModbus) -> u8 {
         );
         return 2;
     }
-    let c = crate::config::ModbusConfig {
+    let c = crate::sources::modbus::config::ModbusConfig {
         interval_secs: 10,
         timeout_ms: a.timeout_ms,
         max_gap: 16,
@@ -362,7 +363,7 @@ pub async fn modbus(a: &ProbeModbus) -> u8 {
         devices: vec![d.clone()],
     };
     let mut problems = Vec::new();
-    modbus::validate(&c, "probe", &mut problems);
+    modbus::config::validate(&c, "probe", &mut problems);
     if refused(&problems) {
         return 2;
     }

@@ -8,17 +8,25 @@ pub mod normal;
 pub mod profile_files;
 pub mod snmp;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
 
 use dcwatch_common::config::Problem;
 use dcwatch_common::lp::Point;
 use dcwatch_common::spool::{AppendError, Committer, Spool};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
-use crate::config::{AgentConfig, SourceConfig};
+use crate::config::AgentConfig;
+
+/// The agent's interval and the sources' default one, in seconds.
+pub fn default_interval() -> u64 {
+    10
+}
 
 /// What every polling source checks first: its profiles (directory) load,
 /// its interval and timeout are at least 1. Returns the profiles.
@@ -166,71 +174,56 @@ pub fn emit(points: &[Point], out: &Queue, stats: &SourceStats) {
     }
 }
 
-/// Starts one task per configured source.
+/// What a running source is given: who it is writing for, where its points
+/// go, and when to stop.
+pub struct Context<'a> {
+    /// The whole configuration (the agent's interval, the queue's directory).
+    pub agent: &'a AgentConfig,
+    pub site: String,
+    pub host: String,
+    pub out: &'a Arc<Queue>,
+    pub stats: &'a Arc<SourceStats>,
+    pub shutdown: &'a watch::Receiver<bool>,
+    /// Backup state files by path: two backup sources with one file share it.
+    pub backup_states: HashMap<PathBuf, Arc<backup::StateFile>>,
+}
+
+/// What `once` gives: the points, for stdout.
+pub type Once<'a> = Pin<Box<dyn Future<Output = Result<Vec<Point>, String>> + 'a>>;
+
+/// One kind of source, as its configuration section (`type: …`). Each kind
+/// is registered once, in `config::SourceConfig`.
+pub trait Source {
+    /// Checks the section; problems carry the key path `at`.
+    fn validate(&self, at: &str, p: &mut Vec<Problem>);
+    /// Starts the source's tasks (the daemon).
+    fn spawn(&self, ctx: &mut Context<'_>) -> Result<Vec<JoinHandle<()>>, String>;
+    /// Collects once (`dcwatch-agent once`); problems with single devices
+    /// go to stderr.
+    fn once<'a>(&'a self, agent: &'a AgentConfig, site: &'a str, host: &'a str) -> Once<'a>;
+}
+
+/// Starts the tasks of every configured source.
 pub fn spawn_all(
     config: &AgentConfig,
     out: &Arc<Queue>,
     stats: &Arc<SourceStats>,
     shutdown: &watch::Receiver<bool>,
-) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
-    let site = config.agent.site.clone();
-    let host = config.host_name();
+) -> Result<Vec<JoinHandle<()>>, String> {
+    let mut ctx = Context {
+        agent: config,
+        site: config.agent.site.clone(),
+        host: config.host_name(),
+        out,
+        stats,
+        shutdown,
+        backup_states: HashMap::new(),
+    };
     let mut tasks = Vec::new();
-    let mut states = std::collections::HashMap::new();
     for s in &config.sources {
-        match s {
-            SourceConfig::Host(h) => {
-                let interval = Duration::from_secs(h.interval_secs.unwrap_or(config.agent.interval_secs));
-                let src = host::HostSource::new(h.clone(), &site, &host)?;
-                tasks.push(tokio::spawn(run_host(src, interval, out.clone(), stats.clone(), shutdown.clone())));
-            }
-            SourceConfig::Snmp(c) => tasks.extend(snmp::spawn(c, &site, &host, out, stats, shutdown)?),
-            SourceConfig::Modbus(c) => tasks.extend(modbus::spawn(c, &site, &host, out, stats, shutdown)?),
-            SourceConfig::Backup(c) => {
-                // Two backup sources with one state file share it.
-                let path = config.backup_state_file(c);
-                let state = states.entry(path.clone()).or_insert_with(|| Arc::new(backup::StateFile::open(&path)));
-                tasks.extend(backup::spawn(c, state.clone(), &site, &host, out, stats, shutdown))
-            }
-        }
+        tasks.extend(s.source().spawn(&mut ctx)?);
     }
     Ok(tasks)
-}
-
-async fn run_host(
-    mut src: host::HostSource,
-    interval: Duration,
-    out: Arc<Queue>,
-    stats: Arc<SourceStats>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            _ = tick.tick() => {}
-        }
-        let ts = dcwatch_common::now_ns();
-        // /proc and statvfs are blocking reads: keep them off the async threads.
-        let joined = tokio::task::spawn_blocking(move || {
-            let r = src.collect_sync(ts);
-            (src, r)
-        })
-        .await;
-        let (points, errors);
-        (src, (points, errors)) = match joined {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::error!(error = %e, "host source panicked; it stops");
-                return;
-            }
-        };
-        let (units, unit_errors) = src.collect_units(ts).await;
-        stats.errors_total.fetch_add(errors + unit_errors, Ordering::Relaxed);
-        emit(&points, &out, &stats);
-        emit(&units, &out, &stats);
-    }
 }
 
 #[cfg(test)]

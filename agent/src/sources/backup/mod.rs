@@ -7,6 +7,7 @@
 //! check with what the job's state file remembers (the last success, its
 //! size), and writes the `backup` point.
 
+pub mod config;
 mod directory;
 mod state;
 mod status_file;
@@ -17,12 +18,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dcwatch_common::config::Problem;
 use dcwatch_common::lp::Point;
 use tokio::sync::{Notify, watch as tokio_watch};
 
+use self::config::{BackupConfig, BackupJob, BackupKind};
 use super::{Queue, SourceStats, emit};
-use crate::config::{BackupConfig, BackupJob, BackupKind};
 pub use state::StateFile;
 
 /// A job's status (`status` field).
@@ -186,69 +186,6 @@ pub fn point(site: &str, host: &str, job: &BackupJob, r: &Report, now_ns: i64) -
     p
 }
 
-pub fn validate(c: &BackupConfig, at: &str, p: &mut Vec<Problem>) {
-    if c.interval_secs == 0 {
-        p.push(Problem::general(format!("{at}.interval_secs: must be at least 1")));
-    }
-    if c.tool_interval_secs == 0 {
-        p.push(Problem::general(format!("{at}.tool_interval_secs: must be at least 1")));
-    }
-    if c.timeout_secs == 0 {
-        p.push(Problem::general(format!("{at}.timeout_secs: must be at least 1")));
-    }
-    if c.jobs.is_empty() {
-        p.push(Problem::general(format!("{at}.jobs: name at least one backup job")));
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    for (i, j) in c.jobs.iter().enumerate() {
-        let at = format!("{at}.jobs[{i}]");
-        super::check_name(&mut seen, &at, &j.name, "must not be empty", "job", p);
-        let needs_path = matches!(j.kind, BackupKind::Directory | BackupKind::StatusFile);
-        match (&j.path, needs_path) {
-            (None, true) => p.push(Problem::general(format!("{at}.path: a {} job needs a path", j.kind.as_str()))),
-            (Some(_), false) => {
-                p.push(Problem::general(format!("{at}.path: a {} job reads `repository`, not `path`", j.kind.as_str())))
-            }
-            _ => {}
-        }
-        if j.kind == BackupKind::Directory {
-            for (key, pat) in [("path", &j.path), ("mirror", &j.mirror)] {
-                if let Some(pat) = pat
-                    && let Err(e) = glob::Pattern::new(pat)
-                {
-                    p.push(Problem::general(format!("{at}.{key}: `{pat}` is not a valid glob: {e}")));
-                }
-            }
-        } else if j.mirror.is_some() {
-            p.push(Problem::general(format!(
-                "{at}.mirror: only a directory job has a mirror path; for other kinds, pair the jobs of both sites in the collector's `backups.replication`"
-            )));
-        }
-        if j.kind == BackupKind::StatusFile && j.path.as_deref().is_some_and(|p| p.contains(['*', '?', '['])) {
-            p.push(Problem::general(format!("{at}.path: a status file is one file, not a glob")));
-        }
-        let tool = matches!(j.kind, BackupKind::Restic | BackupKind::Borg);
-        if tool && j.repository.as_deref().is_none_or(|r| r.trim().is_empty()) {
-            p.push(Problem::general(format!("{at}.repository: a {} job needs its repository", j.kind.as_str())));
-        }
-        if !tool && (j.repository.is_some() || j.password.is_some() || j.password_file.is_some()) {
-            p.push(Problem::general(format!(
-                "{at}: repository and password are for restic and borg jobs, not {}",
-                j.kind.as_str()
-            )));
-        }
-        if j.password.is_some() && j.password_file.is_some() {
-            p.push(Problem::general(format!("{at}: give `password` or `password_file`, not both")));
-        }
-        if !(j.rpo_hours > 0.0 && j.rpo_hours.is_finite()) {
-            p.push(Problem::general(format!("{at}.rpo_hours: must be above 0")));
-        }
-        if j.interval_secs == Some(0) || j.timeout_secs == Some(0) {
-            p.push(Problem::general(format!("{at}: interval_secs and timeout_secs must be at least 1")));
-        }
-    }
-}
-
 /// Starts one task per job (and the watcher they share).
 pub fn spawn(
     c: &BackupConfig,
@@ -403,6 +340,28 @@ pub async fn once(c: &BackupConfig, state_path: &Path, site: &str, host: &str) -
         points.push(point(site, host, job, &r, dcwatch_common::now_ns()));
     }
     points
+}
+
+impl crate::sources::Source for BackupConfig {
+    fn validate(&self, at: &str, p: &mut Vec<dcwatch_common::config::Problem>) {
+        config::validate(self, at, p)
+    }
+
+    fn spawn(&self, ctx: &mut crate::sources::Context<'_>) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+        // Two backup sources with one state file share it.
+        let path = ctx.agent.backup_state_file(self);
+        let state = ctx.backup_states.entry(path.clone()).or_insert_with(|| Arc::new(StateFile::open(&path))).clone();
+        Ok(spawn(self, state, &ctx.site, &ctx.host, ctx.out, ctx.stats, ctx.shutdown))
+    }
+
+    fn once<'a>(
+        &'a self,
+        agent: &'a crate::config::AgentConfig,
+        site: &'a str,
+        host: &'a str,
+    ) -> crate::sources::Once<'a> {
+        Box::pin(async move { Ok(once(self, &agent.backup_state_file(self), site, host).await) })
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use super::config::validate;
 use super::*;
 
 fn set_mtime(path: &Path, unix: i64) {

@@ -18,9 +18,9 @@ use std::time::Duration;
 use dcwatch_common::redact::{redact_url, redact_urls_in};
 use serde::Deserialize;
 
+use super::config::BackupJob;
 use super::state::StateFile;
 use super::{Report, Status};
-use crate::config::BackupJob;
 
 /// The agent's variables every tool inherits: what a program needs to find
 /// its binaries, home, locale, time zone and temporary folder.

@@ -10,7 +10,7 @@ use notify::event::{AccessKind, AccessMode};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 use tokio::sync::Notify;
 
-use crate::config::{BackupJob, BackupKind};
+use super::config::{BackupJob, BackupKind};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Route {

@@ -5,6 +5,7 @@
 //! usage and memory each tick; disks and interfaces have their own long-lived
 //! lists. Measurement names and units are in docs/metrics.md.
 
+pub mod config;
 mod cpu;
 mod disk;
 mod memory;
@@ -16,7 +17,14 @@ use std::time::Duration;
 use dcwatch_common::lp::Point;
 use sysinfo::{CpuRefreshKind, DiskRefreshKind, MemoryRefreshKind, RefreshKind};
 
-use crate::config::HostConfig;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::sync::watch;
+
+use self::config::HostConfig;
+use crate::config::AgentConfig;
+use crate::sources::{Context, Once, Queue, SourceStats, emit};
 
 pub struct HostSource {
     config: HostConfig,
@@ -106,5 +114,67 @@ impl HostSource {
                 (out, 1)
             }
         }
+    }
+}
+
+impl crate::sources::Source for HostConfig {
+    fn validate(&self, at: &str, p: &mut Vec<dcwatch_common::config::Problem>) {
+        config::validate(self, at, p)
+    }
+
+    fn spawn(&self, ctx: &mut Context<'_>) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+        let interval = Duration::from_secs(self.interval_secs.unwrap_or(ctx.agent.agent.interval_secs));
+        let src = HostSource::new(self.clone(), &ctx.site, &ctx.host)?;
+        Ok(vec![tokio::spawn(run(src, interval, ctx.out.clone(), ctx.stats.clone(), ctx.shutdown.clone()))])
+    }
+
+    fn once<'a>(&'a self, _: &'a AgentConfig, site: &'a str, host: &'a str) -> Once<'a> {
+        Box::pin(async move {
+            let mut src = HostSource::new(self.clone(), site, host)?;
+            // CPU usage and rates need two samples.
+            let _ = src.collect_sync(dcwatch_common::now_ns());
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let ts = dcwatch_common::now_ns();
+            let (mut points, _) = src.collect_sync(ts);
+            points.extend(src.collect_units(ts).await.0);
+            Ok(points)
+        })
+    }
+}
+
+/// The daemon's host source: collects on its interval until shutdown.
+async fn run(
+    mut src: HostSource,
+    interval: Duration,
+    out: Arc<Queue>,
+    stats: Arc<SourceStats>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let ts = dcwatch_common::now_ns();
+        // /proc and statvfs are blocking reads: keep them off the async threads.
+        let joined = tokio::task::spawn_blocking(move || {
+            let r = src.collect_sync(ts);
+            (src, r)
+        })
+        .await;
+        let (points, errors);
+        (src, (points, errors)) = match joined {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "host source panicked; it stops");
+                return;
+            }
+        };
+        let (units, unit_errors) = src.collect_units(ts).await;
+        stats.errors_total.fetch_add(errors + unit_errors, Ordering::Relaxed);
+        emit(&points, &out, &stats);
+        emit(&units, &out, &stats);
     }
 }

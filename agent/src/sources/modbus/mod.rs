@@ -5,6 +5,7 @@
 //! the feed a meter measures with its `live` state, and writes a `device`
 //! point.
 
+pub mod config;
 pub mod conn;
 pub mod decode;
 pub mod normalize;
@@ -16,18 +17,17 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use dcwatch_common::config::Problem;
 use dcwatch_common::lp::{OwnedValue, Point};
 use tokio::sync::{Mutex, watch};
 use tokio_modbus::ExceptionCode;
 
+use self::config::{ModbusConfig, ModbusDevice, ModbusTransport};
 use self::conn::{Conn, Endpoint, ReadError};
 use self::normalize::Image;
 use self::plan::Learned;
 use self::profile::Profile;
 use super::normal::Normalized;
 use super::{Queue, SourceStats, emit};
-use crate::config::{ModbusConfig, ModbusDevice, ModbusTransport};
 
 /// A protocol address as manuals and profiles write it, and in decimal:
 /// `0x5000 (20480)`.
@@ -78,47 +78,6 @@ fn same_connection(a: &Endpoint, b: &Endpoint) -> bool {
         (Endpoint::Tcp(x), Endpoint::Tcp(y)) | (Endpoint::RtuOverTcp(x), Endpoint::RtuOverTcp(y)) => x == y,
         (Endpoint::Rtu { port: x, .. }, Endpoint::Rtu { port: y, .. }) => x == y,
         _ => false,
-    }
-}
-
-/// Checks a `modbus` source; problems carry the key path `at`.
-pub fn validate(c: &ModbusConfig, at: &str, p: &mut Vec<Problem>) {
-    let profiles = super::check_poller(load_profiles(c.profiles_dir.as_deref()), c.interval_secs, c.timeout_ms, at, p);
-    let known: Vec<&str> = profiles.iter().map(|pr| pr.name.as_str()).collect();
-    let mut names = BTreeSet::new();
-    let mut seen: Vec<(Endpoint, u8, String)> = Vec::new();
-    for (j, d) in c.devices.iter().enumerate() {
-        let at = format!("{at}.devices[{j}]");
-        super::check_name(&mut names, &at, &d.name, "must name the device, e.g. `meter-a`", "device", p);
-        super::check_profile(&known, &at, &d.profile, p);
-        if d.unit > 247 {
-            p.push(Problem::general(format!("{at}.unit: {} is not a unit id (0–247)", d.unit)));
-        }
-        if d.dead_below_v.partial_cmp(&d.live_above_v) != Some(std::cmp::Ordering::Less) {
-            p.push(Problem::general(format!(
-                "{at}: dead_below_v ({}) must be below live_above_v ({}), or the feed flaps",
-                d.dead_below_v, d.live_above_v
-            )));
-        }
-        if d.interval_secs == Some(0) || d.timeout_ms == Some(0) {
-            p.push(Problem::general(format!("{at}: interval_secs and timeout_ms must be at least 1")));
-        }
-        match endpoint(d) {
-            Err(e) => p.push(Problem::general(format!("{at}.{e}"))),
-            Ok(ep) => {
-                for (other, unit, name) in &seen {
-                    if same_connection(other, &ep) && *other != ep {
-                        p.push(Problem::general(format!(
-                            "{at}: shares {ep} with `{name}` but with other serial settings ({other})"
-                        )));
-                    }
-                    if same_connection(other, &ep) && *unit == d.unit {
-                        p.push(Problem::general(format!("{at}.unit: unit {} on {ep} is also `{name}`", d.unit)));
-                    }
-                }
-                seen.push((ep, d.unit, d.name.clone()));
-            }
-        }
     }
 }
 
@@ -498,6 +457,26 @@ pub async fn once(c: &ModbusConfig, site: &str, host: &str) -> Result<(Vec<Point
         }
     }
     Ok((points, errors))
+}
+
+impl crate::sources::Source for ModbusConfig {
+    fn validate(&self, at: &str, p: &mut Vec<dcwatch_common::config::Problem>) {
+        config::validate(self, at, p)
+    }
+
+    fn spawn(&self, ctx: &mut crate::sources::Context<'_>) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+        spawn(self, &ctx.site, &ctx.host, ctx.out, ctx.stats, ctx.shutdown)
+    }
+
+    fn once<'a>(&'a self, _: &'a crate::config::AgentConfig, site: &'a str, host: &'a str) -> crate::sources::Once<'a> {
+        Box::pin(async move {
+            let (points, errors) = once(self, site, host).await?;
+            for (name, e) in errors {
+                eprintln!("{name}: {e}");
+            }
+            Ok(points)
+        })
+    }
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use async_snmp::{
     Auth, AuthProtocol, Client, ErrorKind, ErrorStatus, Oid, PrivProtocol, Retry, UdpTransport, UsmConfig, Value,
 };
 
+use super::config::SnmpDevice;
 use super::value::{SnmpValue, Values};
-use crate::config::SnmpDevice;
 
 /// Why a poll failed, by kind (the `device` point counts each kind).
 #[derive(Debug, Clone, PartialEq)]

@@ -4,6 +4,7 @@
 //! polled again straight away.
 
 pub mod client;
+pub mod config;
 pub mod normalize;
 pub mod profile;
 mod senders;
@@ -16,15 +17,14 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use async_snmp::UdpTransport;
-use dcwatch_common::config::Problem;
 use dcwatch_common::lp::Point;
 use tokio::sync::{Notify, watch};
 
 use self::client::{Device, PollError, RequestSettings};
+use self::config::{SnmpConfig, SnmpDevice};
 use self::profile::Profile;
 use self::value::Values;
 use super::{Queue, SourceStats, emit};
-use crate::config::{SnmpConfig, SnmpDevice};
 
 const SYS_OBJECT_ID: &str = "1.3.6.1.2.1.1.2.0";
 
@@ -32,61 +32,6 @@ const SYS_OBJECT_ID: &str = "1.3.6.1.2.1.1.2.0";
 /// built-in of the same name).
 pub fn load_profiles(c: &SnmpConfig) -> Result<Vec<Profile>, String> {
     crate::sources::profile_files::load(profile::BUILT_IN, c.profiles_dir.as_deref(), "SNMP", profile::load)
-}
-
-/// Checks an `snmp` source; problems carry the key path `at`.
-pub fn validate(c: &SnmpConfig, at: &str, p: &mut Vec<Problem>) {
-    let profiles = super::check_poller(load_profiles(c), c.interval_secs, c.timeout_ms, at, p);
-    let known: Vec<&str> = profiles.iter().map(|pr| pr.name.as_str()).collect();
-    let mut names = BTreeSet::new();
-    for (j, d) in c.devices.iter().enumerate() {
-        let at = format!("{at}.devices[{j}]");
-        super::check_name(&mut names, &at, &d.name, "must name the device, e.g. `ups-a1`", "device", p);
-        if d.address.trim().is_empty() {
-            p.push(Problem::general(format!("{at}.address: must be a host or host:port")));
-        }
-        if let Err(e) = client::auth(d) {
-            p.push(Problem::general(format!("{at}: {e}")));
-        }
-        if let Some(name) = &d.profile {
-            super::check_profile(&known, &at, name, p);
-        }
-        if d.interval_secs == Some(0) {
-            p.push(Problem::general(format!("{at}.interval_secs: must be at least 1")));
-        }
-        if d.timeout_ms == Some(0) {
-            p.push(Problem::general(format!("{at}.timeout_ms: must be at least 1")));
-        }
-    }
-    if let Some(t) = &c.traps {
-        if t.listen.parse::<std::net::SocketAddr>().is_err() {
-            p.push(Problem::general(format!("{at}.traps.listen: `{}` is not an address:port", t.listen)));
-        }
-        for (k, f) in t.trusted_forwarders.iter().enumerate() {
-            if f.parse::<std::net::IpAddr>().is_err() {
-                p.push(Problem::general(format!(
-                    "{at}.traps.trusted_forwarders[{k}]: `{f}` is not an IP address (no port, no host name)"
-                )));
-            }
-        }
-        if !(1..=trap::MAX_V3_SENDERS).contains(&t.max_v3_senders) {
-            p.push(Problem::general(format!(
-                "{at}.traps.max_v3_senders: must be 1 to {} (each is an open socket)",
-                trap::MAX_V3_SENDERS
-            )));
-        }
-        for (k, u) in t.users.iter().enumerate() {
-            if let Err(e) = client::usm(
-                &u.user,
-                Some(&u.auth_protocol),
-                Some(&u.auth_password),
-                u.priv_protocol.as_deref(),
-                u.priv_password.as_deref(),
-            ) {
-                p.push(Problem::general(format!("{at}.traps.users[{k}]: {e}")));
-            }
-        }
-    }
 }
 
 fn settings(c: &SnmpConfig, d: &SnmpDevice) -> RequestSettings {
@@ -404,4 +349,24 @@ pub async fn once(c: &SnmpConfig, site: &str, host: &str) -> Result<(Vec<Point>,
         }
     }
     Ok((points, errors))
+}
+
+impl crate::sources::Source for SnmpConfig {
+    fn validate(&self, at: &str, p: &mut Vec<dcwatch_common::config::Problem>) {
+        config::validate(self, at, p)
+    }
+
+    fn spawn(&self, ctx: &mut crate::sources::Context<'_>) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+        spawn(self, &ctx.site, &ctx.host, ctx.out, ctx.stats, ctx.shutdown)
+    }
+
+    fn once<'a>(&'a self, _: &'a crate::config::AgentConfig, site: &'a str, host: &'a str) -> crate::sources::Once<'a> {
+        Box::pin(async move {
+            let (points, errors) = once(self, site, host).await?;
+            for (name, e) in errors {
+                eprintln!("{name}: {e} ({})", e.kind());
+            }
+            Ok(points)
+        })
+    }
 }

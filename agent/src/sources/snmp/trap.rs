@@ -32,9 +32,9 @@ use tokio::sync::watch;
 
 use super::Polled;
 use super::client::{auth_protocol, priv_protocol};
+use super::config::{TrapConfig, TrapUser};
 use super::profile::{Profile, TrapField, TrapSpec};
 use super::senders::Senders;
-use crate::config::{TrapConfig, TrapUser};
 use crate::sources::{Queue, SourceStats, emit};
 
 const SNMP_TRAP_OID: &str = "1.3.6.1.6.3.1.1.4.1.0";
@@ -293,69 +293,67 @@ pub async fn run(setup: Setup, out: Arc<Queue>, stats: Arc<SourceStats>, mut shu
                     }
                 };
                 counters.received.fetch_add(1, Ordering::Relaxed);
-                match decode(&buf[..n]) {
-                    Err(e) => {
-                        counters.malformed.fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!(from = %from, error = %e, "dropped a datagram that is not SNMP");
-                    }
-                    Ok(Decoded::NotATrap) => {
-                        counters.not_a_trap.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(Decoded::Trap(t)) => {
-                        if !communities.contains(&t.community) {
-                            counters.bad_community.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(from = %from, "dropped a trap with a community that is not configured");
-                            continue;
-                        }
-                        let ip = from.ip().to_canonical();
-                        // Only a trusted forwarder speaks for another device.
-                        let about = t.agent_addr.filter(|_| forwarders.contains(&ip));
-                        ctx.accept(ip, about, &t.trap_oid, t.version);
-                    }
-                    Ok(Decoded::V3) => {
-                        let Some(rx) = &v3 else {
-                            counters.bad_credentials.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(from = %from, "dropped an SNMPv3 trap: no v3 users are configured");
-                            continue;
-                        };
-                        let now = tokio::time::Instant::now();
-                        if senders.get(from, now).is_none() {
-                            match new_relay(from, socket.clone()).await {
-                                Ok((local, r)) => drop(senders.insert(from, local, r, now)),
-                                Err(e) => {
-                                    tracing::warn!(from = %from, error = %e, "cannot open a relay socket for an SNMPv3 trap; it is dropped");
-                                    continue;
-                                }
-                            }
-                        }
-                        if let Some(relay) = senders.get(from, now) {
-                            let _ = relay.socket.send_to(&buf[..n], rx.local_addr()).await;
-                        }
-                    }
-                }
+                let peers = Peers { communities: &communities, forwarders: &forwarders, v3: v3.as_ref(), socket: &socket };
+                on_datagram(&ctx, &peers, &mut senders, from, &buf[..n]).await;
             }
             r = async { v3.as_ref().expect("guarded").recv().await }, if v3.is_some() => {
                 match r {
-                    Ok(n) => {
-                        let Some(from) = senders.sender_of(n.source) else {
-                            counters.unknown_source.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(
-                                relay = %n.source,
-                                "dropped an SNMPv3 trap whose sender was already forgotten (more senders than traps.max_v3_senders?)"
-                            );
-                            continue;
-                        };
-                        senders.authenticated(from, tokio::time::Instant::now());
-                        match n.notification.trap_oid() {
-                            Ok(oid) => ctx.accept(from.ip().to_canonical(), None, &oid.to_string(), "3"),
-                            Err(e) => {
-                                counters.malformed.fetch_add(1, Ordering::Relaxed);
-                                tracing::debug!(error = %e, "an SNMPv3 notification without a trap OID");
-                            }
-                        }
-                    }
+                    Ok(n) => ctx.on_v3(&mut senders, n),
                     Err(e) => tracing::warn!(error = %e, "SNMPv3 trap receiver error"),
                 }
+            }
+        }
+    }
+}
+
+/// What a datagram is checked against, and where v3 datagrams go.
+struct Peers<'a> {
+    communities: &'a [Vec<u8>],
+    forwarders: &'a [IpAddr],
+    v3: Option<&'a NotificationReceiver>,
+    socket: &'a Arc<UdpSocket>,
+}
+
+/// One datagram from the trap port: counted, checked, accepted or relayed.
+async fn on_datagram(ctx: &Ctx<'_>, peers: &Peers<'_>, senders: &mut Senders<Relay>, from: SocketAddr, data: &[u8]) {
+    let counters = ctx.counters;
+    match decode(data) {
+        Err(e) => {
+            counters.malformed.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(from = %from, error = %e, "dropped a datagram that is not SNMP");
+        }
+        Ok(Decoded::NotATrap) => {
+            counters.not_a_trap.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(Decoded::Trap(t)) => {
+            if !peers.communities.contains(&t.community) {
+                counters.bad_community.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(from = %from, "dropped a trap with a community that is not configured");
+                return;
+            }
+            let ip = from.ip().to_canonical();
+            // Only a trusted forwarder speaks for another device.
+            let about = t.agent_addr.filter(|_| peers.forwarders.contains(&ip));
+            ctx.accept(ip, about, &t.trap_oid, t.version);
+        }
+        Ok(Decoded::V3) => {
+            let Some(rx) = peers.v3 else {
+                counters.bad_credentials.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(from = %from, "dropped an SNMPv3 trap: no v3 users are configured");
+                return;
+            };
+            let now = tokio::time::Instant::now();
+            if senders.get(from, now).is_none() {
+                match new_relay(from, peers.socket.clone()).await {
+                    Ok((local, r)) => drop(senders.insert(from, local, r, now)),
+                    Err(e) => {
+                        tracing::warn!(from = %from, error = %e, "cannot open a relay socket for an SNMPv3 trap; it is dropped");
+                        return;
+                    }
+                }
+            }
+            if let Some(relay) = senders.get(from, now) {
+                let _ = relay.socket.send_to(data, rx.local_addr()).await;
             }
         }
     }
@@ -388,6 +386,26 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// A notification the v3 receiver authenticated, from the sender behind its relay.
+    fn on_v3(&self, senders: &mut Senders<Relay>, n: async_snmp::notification::ReceivedNotification) {
+        let Some(from) = senders.sender_of(n.source) else {
+            self.counters.unknown_source.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                relay = %n.source,
+                "dropped an SNMPv3 trap whose sender was already forgotten (more senders than traps.max_v3_senders?)"
+            );
+            return;
+        };
+        senders.authenticated(from, tokio::time::Instant::now());
+        match n.notification.trap_oid() {
+            Ok(oid) => self.accept(from.ip().to_canonical(), None, &oid.to_string(), "3"),
+            Err(e) => {
+                self.counters.malformed.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(error = %e, "an SNMPv3 notification without a trap OID");
+            }
+        }
+    }
+
     /// Writes the trap's points. `about` is the device a trusted forwarder
     /// says the trap is about (a v1 agent-addr), else None.
     fn accept(&self, from: IpAddr, about: Option<IpAddr>, trap_oid: &str, version: &str) {
