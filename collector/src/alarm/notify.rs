@@ -247,7 +247,22 @@ fn lang(p: &serde_json::Value) -> Lang {
 /// ([`crate::status::printable`]). Notices go as plain text (email
 /// `text/plain`, Telegram without a `parse_mode`), so `<b>` stays `<b>`.
 fn shown(v: &serde_json::Value) -> String {
-    crate::status::printable(v.as_str().unwrap_or(""))
+    cut(&crate::status::printable(v.as_str().unwrap_or("")), SHOWN_MAX_CHARS)
+}
+
+/// The most of one value a notice shows: a tag of an agent may be tens of
+/// kilobytes, which no reader wants and Telegram refuses (4096 characters
+/// a message).
+const SHOWN_MAX_CHARS: usize = 300;
+/// Telegram's limit for a message's text.
+const TELEGRAM_MAX_CHARS: usize = 4096;
+
+/// `s`, cut at `max` characters with `…` at the end.
+fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max.saturating_sub(1)) {
+        Some((i, _)) if s.chars().count() > max => format!("{}…", &s[..i]),
+        _ => s.to_string(),
+    }
 }
 
 /// The one-line text of a notice (email subject, chat message head), in its language.
@@ -353,6 +368,7 @@ async fn deliver_email(e: &super::config::EmailConfig, msg: lettre::Message) -> 
 /// Telegram's `sendMessage` body: plain text, no `parse_mode`, so nothing
 /// in a notice (a tag holding `<b>` or `*`) is read as markup.
 fn telegram_body(chat_id: &str, text: &str) -> serde_json::Value {
+    let text = cut(text, TELEGRAM_MAX_CHARS);
     serde_json::json!({"chat_id": chat_id, "text": text, "disable_web_page_preview": true})
 }
 
@@ -471,6 +487,19 @@ pub async fn run(engine: Arc<Engine>, http: reqwest::Client, mut stop: tokio::sy
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_value_from_an_agent_is_cut_and_a_telegram_message_fits_its_limit() {
+        assert_eq!(cut("abcdef", 4), "abc…");
+        assert_eq!(cut("ắc quy", 6), "ắc quy");
+        assert_eq!(cut("ắc quy", 3), "ắc…");
+        let huge = "x".repeat(60_000);
+        let shown = shown(&serde_json::Value::String(huge.clone()));
+        assert_eq!(shown.chars().count(), SHOWN_MAX_CHARS);
+        let body = telegram_body("42", &huge);
+        assert_eq!(body["text"].as_str().unwrap().chars().count(), TELEGRAM_MAX_CHARS);
+        assert!(body["text"].as_str().unwrap().ends_with('…'));
+    }
 
     #[test]
     fn timestamps_are_rfc3339_utc() {
