@@ -586,6 +586,11 @@ mod tests {
         assert_eq!(line("en", "-2.25"), "value: -2.25");
         assert_eq!(line("vi", "0/2"), "giá trị: 0/2");
         assert_eq!(line("vi", "10.0.0.1"), "giá trị: 10.0.0.1");
+        // The digits as written: 20 of them do not pass through an f64.
+        assert_eq!(line("vi", "18446744073709551615"), "giá trị: 18.446.744.073.709.551.615");
+        assert_eq!(line("en", "0.123456789012345678"), "value: 0.123456789012345678");
+        assert_eq!(line("vi", "-"), "giá trị: -");
+        assert_eq!(line("vi", "5."), "giá trị: 5.");
     }
 
     /// Review of issue 15: a tag from an agent went into the notice as it

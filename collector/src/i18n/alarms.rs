@@ -45,14 +45,30 @@ pub fn n(l: Lang, x: f64) -> String {
 /// Vietnamese, `1500` is `1.500`); anything else (`0/2`, a text field) as it
 /// is.
 pub fn value(l: Lang, raw: &str) -> String {
-    let number = raw
-        .parse::<f64>()
-        .ok()
-        .filter(|x| x.is_finite() && raw.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-'));
-    match number {
-        Some(x) => l.num(x, raw.split_once('.').map_or(0, |(_, f)| f.len())),
-        None => raw.to_string(),
+    // The digits as written, only the separators changed: a number read
+    // into an f64 and written again could change (20 digits, long decimals).
+    let (sign, digits) = raw.strip_prefix('-').map_or(("", raw), |d| ("-", d));
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || !all_digits(int) || !all_digits(frac) || (digits.contains('.') && frac.is_empty()) {
+        return raw.to_string();
     }
+    let (group, point) = match l {
+        Lang::Vi => ('.', ','),
+        Lang::En => (',', '.'),
+    };
+    let mut out = String::from(sign);
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i).is_multiple_of(3) {
+            out.push(group);
+        }
+        out.push(c);
+    }
+    if !frac.is_empty() {
+        out.push(point);
+        out.push_str(frac);
+    }
+    out
 }
 
 fn opt(l: Lang, x: Option<f64>) -> String {
