@@ -84,8 +84,8 @@ fn reload(path: &std::path::Path, current: &CollectorConfig) -> Result<Option<Co
                  ingest.max_hosts_per_token take effect at the next restart"
             );
         }
-        if new.trends != current.trends || new.alarms.is_some() != current.alarms.is_some() {
-            tracing::warn!("turning trends or alarms on or off, and trends.* changes, take effect at the next restart");
+        if new.trends != current.trends {
+            tracing::warn!("changes to trends.* (turning trends on or off too) take effect at the next restart");
         }
     }
     Ok(new)
