@@ -17,7 +17,7 @@ use crate::sources::host::config::HostConfig;
 use crate::sources::modbus::config::ModbusConfig;
 use crate::sources::snmp::config::SnmpConfig;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
     pub agent: AgentSection,
@@ -33,7 +33,7 @@ pub struct AgentConfig {
 /// Points wait here, on disk, until the output target acknowledges them: a
 /// collector or network outage, or a restart of the agent, loses nothing
 /// within these bounds.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueueConfig {
     /// Directory of the queue files. Defaults to /var/lib/dcwatch-agent/queue
@@ -103,7 +103,7 @@ fn default_segment_bytes() -> u64 {
 }
 
 /// Who this agent is.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentSection {
     /// Site this server belongs to (tag `site` on every point). Required.
@@ -124,7 +124,7 @@ pub struct AgentSection {
 }
 
 /// Where the agent writes: a dcwatch collector, or InfluxDB directly.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputConfig {
     /// Base URL, e.g. `https://collector.dc.local:8428`. Required.
@@ -167,7 +167,7 @@ pub struct OutputConfig {
 }
 
 /// One source of measurements, chosen by `type`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SourceConfig {
     /// CPU, load, memory, filesystems, network interfaces, uptime and systemd units.

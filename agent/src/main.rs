@@ -327,29 +327,16 @@ async fn run(path: PathBuf, mut config: AgentConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Loads the config again. A broken file is refused with every problem
-/// logged, and the running config is kept.
+/// Loads the config again (`common::reload`): None if unchanged, or
+/// broken (its problems logged; the running config is kept).
 fn reload(path: &std::path::Path, current: &AgentConfig) -> Option<AgentConfig> {
-    match dcwatch_common::config::load::<AgentConfig>(path) {
-        Ok(new) => {
-            // The certificate files may have been renewed in place under
-            // the same paths: with any of them set, a reload reads them again.
-            let o = &new.output;
-            let tls_files = o.ca_file.is_some() || o.cert_file.is_some() || o.key_file.is_some();
-            if format!("{new:?}") == format!("{current:?}") && !tls_files {
-                tracing::info!("the configuration is unchanged");
-                return None;
-            }
-            Some(new)
-        }
-        Err(e) => {
-            tracing::error!(
-                problems = %e.to_string().replace('\n', "; "),
-                "the new configuration is invalid; keeping the running one"
-            );
-            None
-        }
-    }
+    // The certificate files may have been renewed in place under the same
+    // paths: with any of them set, a reload reads them again.
+    let tls_files = |c: &AgentConfig| {
+        let o = &c.output;
+        o.ca_file.is_some() || o.cert_file.is_some() || o.key_file.is_some()
+    };
+    dcwatch_common::reload::reload(path, current, tls_files).ok().flatten()
 }
 
 async fn once(config: &AgentConfig) -> anyhow::Result<()> {

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 /// The backup source: one task per job, watching for finished backups and
 /// rescanning on its interval.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackupConfig {
     /// Every job is reported this often (its age goes on counting), and
@@ -38,7 +38,7 @@ pub struct BackupConfig {
 }
 
 /// One backup job.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackupJob {
     /// Job name (tag `job`). Required, unique.

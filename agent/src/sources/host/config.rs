@@ -3,7 +3,7 @@
 use dcwatch_common::config::{Problem, duration};
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct HostConfig {
     /// Polling interval. Defaults to `agent.interval_secs`.

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::sources::default_interval;
 
 /// The Modbus source: devices, each with a register-map profile.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModbusConfig {
     /// Default polling interval of the devices. Defaults to 10.
@@ -30,7 +30,7 @@ pub struct ModbusConfig {
 }
 
 /// One Modbus device (a unit id on a connection).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModbusDevice {
     /// Name of the device (tag `device`). Required.

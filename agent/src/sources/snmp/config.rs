@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::sources::default_interval;
 
 /// The SNMP source: devices to poll, their profiles, and the trap receiver.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SnmpConfig {
     /// Default polling interval of the devices. Defaults to 10.
@@ -37,7 +37,7 @@ pub struct SnmpConfig {
 }
 
 /// One SNMP device.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SnmpDevice {
     /// Name of the device (tag `device`), e.g. `ups-a1`. Required.
@@ -83,7 +83,7 @@ pub struct SnmpDevice {
 
 /// The trap receiver: traps from the configured devices become event points
 /// at once and trigger an immediate poll of the device that sent them.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrapConfig {
     /// UDP address to listen on. Defaults to `0.0.0.0:162`.
@@ -115,7 +115,7 @@ pub struct TrapConfig {
     pub max_v3_senders: usize,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrapUser {
     pub user: String,
