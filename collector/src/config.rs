@@ -1049,6 +1049,22 @@ mod tests {
     }
 
     #[test]
+    fn a_threshold_that_is_not_a_number_is_refused_at_its_key() {
+        let problems = parse(
+            "ingest:\n  allow_anonymous: true\nalarms:\n  db: /tmp/x.db\n  builtin:\n    disk_used_pct: .nan\n  \
+             rules:\n    - {name: hot, measurement: env, field: temperature_c, above: .nan}\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            messages_at(&problems),
+            vec![
+                (Some((6, 5)), "alarms.builtin.disk_used_pct: must be a number, found `NaN`"),
+                (Some((8, 59)), "alarms.rules[0].above: must be a number, found `NaN`"),
+            ]
+        );
+    }
+
+    #[test]
     fn a_service_member_or_backup_at_a_site_not_configured_is_refused_naming_the_sites() {
         let problems = parse(&format!(
             "ingest:\n  tokens:\n    - {{name: web01, token: {SECRET}, site: hn}}\nalarms:\n  db: /tmp/x.db\n  \

@@ -647,6 +647,18 @@ impl AlarmsConfig {
         if self.builtin.disk_clear_pct > self.builtin.disk_used_pct {
             p.push(Problem::general("alarms.builtin.disk_clear_pct: must not be above disk_used_pct"));
         }
+        // `.nan` passes every comparison above and would never fire.
+        let b = &self.builtin;
+        for (key, v) in [
+            ("ups_runtime_min", b.ups_runtime_min),
+            ("disk_used_pct", b.disk_used_pct),
+            ("disk_clear_pct", b.disk_clear_pct),
+            ("disk_forecast_days", b.disk_forecast_days),
+        ] {
+            if !v.is_finite() {
+                p.push(Problem::general(format!("alarms.builtin.{key}: must be a number, found `{v}`")));
+            }
+        }
     }
 
     /// The rules: one threshold, a clear on its side, a name of their own, summaries that parse.
@@ -656,6 +668,11 @@ impl AlarmsConfig {
             let n = [r.above.is_some(), r.below.is_some(), r.equals.is_some()].iter().filter(|b| **b).count();
             if n != 1 {
                 p.push(Problem::general(format!("{at}: give exactly one of above, below, equals")));
+            }
+            for (key, v) in [("above", r.above), ("below", r.below), ("clear", r.clear)] {
+                if let Some(v) = v.filter(|v| !v.is_finite()) {
+                    p.push(Problem::general(format!("alarms.rules[{i}].{key}: must be a number, found `{v}`")));
+                }
             }
             if let (Some(a), Some(c)) = (r.above, r.clear)
                 && c > a
