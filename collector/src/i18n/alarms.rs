@@ -53,22 +53,8 @@ pub fn value(l: Lang, raw: &str) -> String {
     if int.is_empty() || !all_digits(int) || !all_digits(frac) || (digits.contains('.') && frac.is_empty()) {
         return raw.to_string();
     }
-    let (group, point) = match l {
-        Lang::Vi => ('.', ','),
-        Lang::En => (',', '.'),
-    };
-    let mut out = String::from(sign);
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i).is_multiple_of(3) {
-            out.push(group);
-        }
-        out.push(c);
-    }
-    if !frac.is_empty() {
-        out.push(point);
-        out.push_str(frac);
-    }
-    out
+    let (group, point) = l.separators();
+    format!("{sign}{}", super::join_digits(int, frac, group, point))
 }
 
 fn opt(l: Lang, x: Option<f64>) -> String {

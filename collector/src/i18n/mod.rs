@@ -44,25 +44,20 @@ impl Lang {
         }
     }
 
-    /// A number with `decimals` places, grouped by thousands.
-    pub fn num(self, x: f64, decimals: usize) -> String {
-        let (group, point) = match self {
+    /// The thousands separator and the decimal point.
+    pub fn separators(self) -> (char, char) {
+        match self {
             Lang::Vi => ('.', ','),
             Lang::En => (',', '.'),
-        };
+        }
+    }
+
+    /// A number with `decimals` places, grouped by thousands.
+    pub fn num(self, x: f64, decimals: usize) -> String {
+        let (group, point) = self.separators();
         let s = format!("{:.*}", decimals, x.abs());
         let (int, frac) = s.split_once('.').map_or((s.as_str(), ""), |(i, f)| (i, f));
-        let mut out = String::new();
-        for (i, c) in int.chars().enumerate() {
-            if i > 0 && (int.len() - i).is_multiple_of(3) {
-                out.push(group);
-            }
-            out.push(c);
-        }
-        if !frac.is_empty() {
-            out.push(point);
-            out.push_str(frac);
-        }
+        let mut out = join_digits(int, frac, group, point);
         if x < 0.0 && out.chars().any(|c| c.is_ascii_digit() && c != '0') {
             out.insert(0, '-');
         }
@@ -109,6 +104,23 @@ impl Lang {
         let sign = if b < 0.0 { "-" } else { "" };
         format!("{sign}{} {}", self.num(x, if u == 0 { 0 } else { 1 }), UNITS[u])
     }
+}
+
+/// The digits `int` grouped by thousands with `group`, then `point` and
+/// `frac` if there is a fraction.
+pub fn join_digits(int: &str, frac: &str, group: char, point: char) -> String {
+    let mut out = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i).is_multiple_of(3) {
+            out.push(group);
+        }
+        out.push(c);
+    }
+    if !frac.is_empty() {
+        out.push(point);
+        out.push_str(frac);
+    }
+    out
 }
 
 #[cfg(test)]
