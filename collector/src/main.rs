@@ -12,6 +12,7 @@ mod daemon;
 mod i18n;
 mod ingest;
 mod listen;
+mod mail;
 mod model;
 mod report;
 mod sink;

@@ -94,7 +94,7 @@ fn duration(secs: f64, lang: Lang) -> String {
 
 /// `n %`, or the sign for a value not received.
 fn pct(v: &Value, lang: Lang) -> String {
-    v.as_f64().map_or_else(|| lang.status().none.into(), |x| format!("{} %", lang.num(x, 0)))
+    v.as_f64().map_or_else(|| lang.status().none.into(), |x| lang.pct(x, 0))
 }
 
 /// A state word the catalogue knows, else the raw (printable) value; the

@@ -80,6 +80,11 @@ pub mod f {
     pub const SIZE_CHANGE_PCT: &str = "size_change_pct";
     // dcwatch_agent
     pub const BEAT: &str = "beat";
+    // host_net
+    pub const RX_BYTES_PER_S: &str = "rx_bytes_per_s";
+    pub const TX_BYTES_PER_S: &str = "tx_bytes_per_s";
+    // backup
+    pub const LAST_SIZE_BYTES: &str = "last_size_bytes";
 }
 
 /// The fields whose change is a change of power state: the agent sends a

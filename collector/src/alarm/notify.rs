@@ -324,47 +324,6 @@ pub fn grouped(ps: &[serde_json::Value]) -> (String, String) {
     (subject.clone(), format!("{subject}\n\n{body}"))
 }
 
-async fn send_email(e: &super::config::EmailConfig, subject: &str, body: &str) -> Result<(), String> {
-    use lettre::message::header::ContentType;
-    let msg = message(e, subject)?.header(ContentType::TEXT_PLAIN).body(body.to_string()).map_err(|x| x.to_string())?;
-    deliver_email(e, msg).await
-}
-
-/// An email of several parts (the scheduled reports: text, HTML, CSV).
-pub async fn send_message(
-    e: &super::config::EmailConfig,
-    subject: &str,
-    body: lettre::message::MultiPart,
-) -> Result<(), String> {
-    let msg = message(e, subject)?.multipart(body).map_err(|x| x.to_string())?;
-    deliver_email(e, msg).await
-}
-
-fn message(e: &super::config::EmailConfig, subject: &str) -> Result<lettre::message::MessageBuilder, String> {
-    let mut m = lettre::Message::builder().from(e.from.parse().map_err(|x| format!("from: {x}"))?).subject(subject);
-    for to in &e.to {
-        m = m.to(to.parse().map_err(|x| format!("to {to}: {x}"))?);
-    }
-    Ok(m)
-}
-
-async fn deliver_email(e: &super::config::EmailConfig, msg: lettre::Message) -> Result<(), String> {
-    use lettre::transport::smtp::authentication::Credentials;
-    use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-    type Smtp = AsyncSmtpTransport<Tokio1Executor>;
-    let builder = match e.tls.as_str() {
-        "tls" => Smtp::relay(&e.host).map_err(|x| x.to_string())?.port(e.port.unwrap_or(465)),
-        "none" => Smtp::builder_dangerous(&e.host).port(e.port.unwrap_or(25)),
-        _ => Smtp::starttls_relay(&e.host).map_err(|x| x.to_string())?.port(e.port.unwrap_or(587)),
-    };
-    let builder = match (&e.username, &e.password) {
-        (Some(u), Some(pw)) => builder.credentials(Credentials::new(u.clone(), pw.clone())),
-        _ => builder,
-    };
-    let mailer = builder.timeout(Some(Duration::from_secs(15))).build();
-    mailer.send(msg).await.map(|_| ()).map_err(|x| format!("SMTP {}: {x}", e.host))
-}
-
 /// Telegram's `sendMessage` body: plain text, no `parse_mode`, so nothing
 /// in a notice (a tag holding `<b>` or `*`) is read as markup.
 fn telegram_body(chat_id: &str, text: &str) -> serde_json::Value {
@@ -381,7 +340,8 @@ async fn deliver(http: &reqwest::Client, r: &ReceiverConfig, group: &[&Outgoing]
     };
     if let Some(e) = &r.email {
         let (subject, body) = grouped(&parsed()?);
-        return send_email(e, &subject, &body).await;
+        let sent = crate::mail::send(e, crate::mail::Mail::text(subject, body)).await;
+        return sent.map_err(|x| dcwatch_common::write::error_chain(&x));
     }
     let (url, body, sig) = if let Some(t) = &r.telegram {
         let (_, text) = grouped(&parsed()?);

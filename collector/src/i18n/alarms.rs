@@ -744,151 +744,183 @@ pub fn grouped_subject(l: Lang, sev: &str, count: usize, site: &str, names: &[St
 
 /// What a built-in alarm means and what to do first.
 pub fn description(l: Lang, name: &str) -> Option<&'static str> {
-    let (vi, en) = match name {
-        "ups_on_battery" => (
-            "UPS mất điện lưới và đang chạy bằng ắc quy. Kiểm tra nguồn điện lưới và máy phát; chuẩn bị tắt máy chủ \
-             theo thứ tự nếu điện không sớm trở lại.",
-            "The UPS lost mains and runs on its battery. Check the feed and the generator; get ready to shut \
-             servers down in order if power does not come back soon.",
-        ),
-        "ups_low_battery" => (
-            "Ắc quy UPS sắp cạn, UPS sẽ tắt. Tắt ngay các máy chủ do UPS này cấp điện.",
-            "The UPS battery is nearly empty and the UPS will shut down. Shut down the servers it powers now.",
-        ),
-        "ups_runtime_low" => (
-            "Thời gian lưu điện còn dưới ngưỡng. Tắt các máy chủ không quan trọng để kéo dài thời gian lưu điện.",
-            "Runtime left is below the threshold. Shut down less important servers to stretch it.",
-        ),
-        "ups_replace_battery" => (
-            "UPS báo cần thay ắc quy. Đặt lịch thay ắc quy; khi mất điện, thời gian lưu điện sẽ ngắn hơn dự kiến.",
-            "The UPS asks for a new battery. Schedule the replacement; on a power cut the runtime will be shorter.",
-        ),
-        "ups_overload" => (
-            "Tải vượt công suất UPS. Chuyển bớt thiết bị sang UPS khác; quá tải có thể làm UPS chuyển bypass hoặc tắt.",
-            "The load is above the UPS's capacity. Move equipment to another UPS; an overload can send it to \
-             bypass or off.",
-        ),
-        "ups_output_off" => (
-            "Đầu ra UPS đã tắt: thiết bị UPS cấp điện không có điện. Đến phòng máy kiểm tra UPS ngay.",
-            "The UPS output is off: what it powers has no power. Go to the room and check the UPS now.",
-        ),
-        "feed_lost" => (
-            "Một nguồn điện lưới mất điện. Kiểm tra aptomat và báo bên cung cấp điện.",
-            "A power feed is down. Check its breaker and call the utility.",
-        ),
-        "power_redundancy_degraded" => (
-            "Trung tâm chỉ còn một phần nguồn điện: mất thêm một nguồn là mất điện. Khôi phục nguồn bị mất sớm nhất.",
-            "The site runs on part of its feeds: one more loss is a power cut. Restore the lost feed first.",
-        ),
-        "power_lost" => (
-            "Trung tâm mất điện mọi nguồn; UPS và máy phát đang gánh tải. Kiểm tra máy phát, theo dõi thời gian lưu \
-             điện, chuẩn bị tắt máy chủ.",
-            "Every feed of the site is down; UPSes and the generator carry the load. Check the generator, watch \
-             the runtime, get ready to shut servers down.",
-        ),
-        "generator_not_running" => (
-            "Mất điện mọi nguồn mà máy phát điện không chạy. Khởi động máy phát bằng tay; kiểm tra nhiên liệu và ATS.",
-            "Every feed is down and the generator does not run. Start it by hand; check its fuel and the ATS.",
-        ),
-        "generator_running" => {
-            ("Máy phát điện đang chạy. Theo dõi nhiên liệu.", "The generator is running. Watch its fuel.")
-        }
-        "ats_on_secondary" => (
-            "ATS đang dùng nguồn dự phòng. Kiểm tra nguồn chính.",
-            "The ATS is on its secondary source. Check the primary.",
-        ),
-        "device_unreachable" => (
-            "Thiết bị không trả lời SNMP/Modbus. Kiểm tra mạng và card quản lý của thiết bị.",
-            "The device does not answer SNMP/Modbus. Check the network and its management card.",
-        ),
-        "agent_silent" => (
-            "Máy chủ không gửi dữ liệu. Kiểm tra máy chủ còn chạy không, mạng và dịch vụ dcwatch-agent.",
-            "The host sends nothing. Check that it runs, its network and the dcwatch-agent service.",
-        ),
-        "disk_full" => (
-            "Ổ đĩa sắp đầy. Dọn tệp nhật ký và tệp tạm, hoặc mở rộng ổ đĩa.",
-            "The filesystem is nearly full. Clear logs and temporary files, or grow it.",
-        ),
-        "disk_full_forecast" => (
-            "Với tốc độ tăng hiện nay ổ đĩa sẽ đầy trong vài ngày. Tìm thứ đang tăng và lên kế hoạch mở rộng.",
-            "At its current growth the filesystem fills within days. Find what grows and plan more space.",
-        ),
-        "agent_dropped_data" => (
-            "Agent đã bỏ dữ liệu (hàng đợi đầy, quá cũ hoặc ổ đĩa lỗi). Kiểm tra kết nối tới collector và ổ đĩa của agent.",
-            "The agent dropped data (queue full, too old, or disk failure). Check its link to the collector and its disk.",
-        ),
-        "service_degraded" => (
-            "Dịch vụ mất một trung tâm và chỉ còn chạy ở trung tâm khác. Khôi phục trung tâm bị mất.",
-            "The service lost a site and runs at the others only. Restore the lost site.",
-        ),
-        "service_outage" => (
-            "Dịch vụ không còn đủ trung tâm để chạy. Khôi phục ngay một trung tâm.",
-            "The service runs at too few sites. Restore a site now.",
-        ),
-        "sink_down" => (
-            "Nơi lưu dữ liệu (InfluxDB, VictoriaMetrics) không nhận dữ liệu; dữ liệu đang dồn trong hàng đợi trên đĩa. \
-             Kiểm tra nơi lưu dữ liệu.",
-            "A sink (InfluxDB, VictoriaMetrics) takes nothing; data waits in the spool. Check the sink.",
-        ),
-        "spool_filling" => (
-            "Hàng đợi trên đĩa của collector sắp đầy. Kiểm tra nơi lưu dữ liệu và dung lượng đĩa.",
-            "The collector's spool is nearly full. Check the sinks and the disk.",
-        ),
-        "spool_dropped_points" => (
-            "Collector đã xoá dữ liệu chưa lưu để lấy chỗ. Kiểm tra nơi lưu dữ liệu; tăng spool.max_bytes nếu cần.",
-            "The collector deleted data not yet stored to make room. Check the sinks; raise spool.max_bytes if needed.",
-        ),
-        "notification_failing" => (
-            "Không gửi được thông báo tới một nơi nhận. Kiểm tra máy chủ thư, bot Telegram hoặc webhook.",
-            "Notices to a receiver fail. Check the mail server, the Telegram bot or the webhook.",
-        ),
-        "backup_failed" => (
-            "Lần sao lưu gần nhất thất bại. Đọc lý do trong nội dung và chạy lại tác vụ sao lưu.",
-            "The last backup failed. Read the reason in the summary and run the job again.",
-        ),
-        "backup_stale" => (
-            "Bản sao lưu tốt gần nhất đã quá cũ so với RPO. Kiểm tra lịch sao lưu và chạy sao lưu ngay.",
-            "The last good backup is older than its RPO. Check the schedule and run a backup now.",
-        ),
-        "backup_shrunk" => (
-            "Bản sao lưu nhỏ hơn hẳn bản trước. Kiểm tra dữ liệu nguồn có bị xoá không và bản sao lưu có đầy đủ không.",
-            "The backup is much smaller than the one before. Check whether source data was deleted and the backup is whole.",
-        ),
-        "backup_missing" => (
-            "Không tìm thấy bản sao lưu nào. Kiểm tra cấu hình tác vụ trên agent và thư mục sao lưu.",
-            "No backup is found. Check the job's configuration on its agent and the backup folder.",
-        ),
-        "backup_not_replicated" => (
-            "Bản sao lưu chưa được sao chép sang trung tâm kia. Kiểm tra tác vụ sao chép và đường truyền.",
-            "The backup has not reached the other site. Check the copy job and the link.",
-        ),
-        "report_failing" => (
-            "Không gửi được báo cáo định kỳ. Kiểm tra máy chủ thư; collector sẽ thử lại.",
-            "A scheduled report cannot be sent. Check the mail server; the collector tries again.",
-        ),
-        "alarms_db_quarantined" => (
-            "Cơ sở dữ liệu cảnh báo bị hỏng và đã được chuyển sang chỗ khác. Giữ tệp đã chuyển để kiểm tra; kiểm tra ổ đĩa.",
-            "The alarm database was corrupt and was moved aside. Keep the moved file for inspection; check the disk.",
-        ),
-        "series_cap_reached" => (
-            "Một token gửi quá nhiều chuỗi số liệu; cảnh báo không thấy các chuỗi mới. Kiểm tra nguồn ghi dùng token đó.",
-            "A token writes too many series; alarms do not see the new ones. Check the writer using that token.",
-        ),
-        "alarm_cap_reached" => (
-            "Một trung tâm có quá nhiều cảnh báo; các cảnh báo mới không được tạo. Tìm nguồn ghi gây ra.",
-            "A site has too many alarms; new ones are not raised. Find the writer causing it.",
-        ),
-        "ingest_rate_limited" => (
-            "Một token ghi nhanh hơn giới hạn và bị từ chối. Kiểm tra nguồn ghi, hoặc nâng ingest.rate_limit.",
-            "A token writes faster than the limit and is refused. Check the writer, or raise ingest.rate_limit.",
-        ),
-        _ => return None,
-    };
+    let (_, vi, en) = DESCRIPTIONS.iter().find(|(n, _, _)| *n == name)?;
     Some(match l {
         Lang::Vi => vi,
         Lang::En => en,
     })
 }
+
+/// What to do about each built-in alarm: its name, then Vietnamese and English.
+const DESCRIPTIONS: &[(&str, &str, &str)] = &[
+    (
+        "ups_on_battery",
+        "UPS mất điện lưới và đang chạy bằng ắc quy. Kiểm tra nguồn điện lưới và máy phát; chuẩn bị tắt máy chủ \
+         theo thứ tự nếu điện không sớm trở lại.",
+        "The UPS lost mains and runs on its battery. Check the feed and the generator; get ready to shut \
+         servers down in order if power does not come back soon.",
+    ),
+    (
+        "ups_low_battery",
+        "Ắc quy UPS sắp cạn, UPS sẽ tắt. Tắt ngay các máy chủ do UPS này cấp điện.",
+        "The UPS battery is nearly empty and the UPS will shut down. Shut down the servers it powers now.",
+    ),
+    (
+        "ups_runtime_low",
+        "Thời gian lưu điện còn dưới ngưỡng. Tắt các máy chủ không quan trọng để kéo dài thời gian lưu điện.",
+        "Runtime left is below the threshold. Shut down less important servers to stretch it.",
+    ),
+    (
+        "ups_replace_battery",
+        "UPS báo cần thay ắc quy. Đặt lịch thay ắc quy; khi mất điện, thời gian lưu điện sẽ ngắn hơn dự kiến.",
+        "The UPS asks for a new battery. Schedule the replacement; on a power cut the runtime will be shorter.",
+    ),
+    (
+        "ups_overload",
+        "Tải vượt công suất UPS. Chuyển bớt thiết bị sang UPS khác; quá tải có thể làm UPS chuyển bypass hoặc tắt.",
+        "The load is above the UPS's capacity. Move equipment to another UPS; an overload can send it to \
+         bypass or off.",
+    ),
+    (
+        "ups_output_off",
+        "Đầu ra UPS đã tắt: thiết bị UPS cấp điện không có điện. Đến phòng máy kiểm tra UPS ngay.",
+        "The UPS output is off: what it powers has no power. Go to the room and check the UPS now.",
+    ),
+    (
+        "feed_lost",
+        "Một nguồn điện lưới mất điện. Kiểm tra aptomat và báo bên cung cấp điện.",
+        "A power feed is down. Check its breaker and call the utility.",
+    ),
+    (
+        "power_redundancy_degraded",
+        "Trung tâm chỉ còn một phần nguồn điện: mất thêm một nguồn là mất điện. Khôi phục nguồn bị mất sớm nhất.",
+        "The site runs on part of its feeds: one more loss is a power cut. Restore the lost feed first.",
+    ),
+    (
+        "power_lost",
+        "Trung tâm mất điện mọi nguồn; UPS và máy phát đang gánh tải. Kiểm tra máy phát, theo dõi thời gian lưu \
+         điện, chuẩn bị tắt máy chủ.",
+        "Every feed of the site is down; UPSes and the generator carry the load. Check the generator, watch \
+         the runtime, get ready to shut servers down.",
+    ),
+    (
+        "generator_not_running",
+        "Mất điện mọi nguồn mà máy phát điện không chạy. Khởi động máy phát bằng tay; kiểm tra nhiên liệu và ATS.",
+        "Every feed is down and the generator does not run. Start it by hand; check its fuel and the ATS.",
+    ),
+    ("generator_running", "Máy phát điện đang chạy. Theo dõi nhiên liệu.", "The generator is running. Watch its fuel."),
+    (
+        "ats_on_secondary",
+        "ATS đang dùng nguồn dự phòng. Kiểm tra nguồn chính.",
+        "The ATS is on its secondary source. Check the primary.",
+    ),
+    (
+        "device_unreachable",
+        "Thiết bị không trả lời SNMP/Modbus. Kiểm tra mạng và card quản lý của thiết bị.",
+        "The device does not answer SNMP/Modbus. Check the network and its management card.",
+    ),
+    (
+        "agent_silent",
+        "Máy chủ không gửi dữ liệu. Kiểm tra máy chủ còn chạy không, mạng và dịch vụ dcwatch-agent.",
+        "The host sends nothing. Check that it runs, its network and the dcwatch-agent service.",
+    ),
+    (
+        "disk_full",
+        "Ổ đĩa sắp đầy. Dọn tệp nhật ký và tệp tạm, hoặc mở rộng ổ đĩa.",
+        "The filesystem is nearly full. Clear logs and temporary files, or grow it.",
+    ),
+    (
+        "disk_full_forecast",
+        "Với tốc độ tăng hiện nay ổ đĩa sẽ đầy trong vài ngày. Tìm thứ đang tăng và lên kế hoạch mở rộng.",
+        "At its current growth the filesystem fills within days. Find what grows and plan more space.",
+    ),
+    (
+        "agent_dropped_data",
+        "Agent đã bỏ dữ liệu (hàng đợi đầy, quá cũ hoặc ổ đĩa lỗi). Kiểm tra kết nối tới collector và ổ đĩa của agent.",
+        "The agent dropped data (queue full, too old, or disk failure). Check its link to the collector and its disk.",
+    ),
+    (
+        "service_degraded",
+        "Dịch vụ mất một trung tâm và chỉ còn chạy ở trung tâm khác. Khôi phục trung tâm bị mất.",
+        "The service lost a site and runs at the others only. Restore the lost site.",
+    ),
+    (
+        "service_outage",
+        "Dịch vụ không còn đủ trung tâm để chạy. Khôi phục ngay một trung tâm.",
+        "The service runs at too few sites. Restore a site now.",
+    ),
+    (
+        "sink_down",
+        "Nơi lưu dữ liệu (InfluxDB, VictoriaMetrics) không nhận dữ liệu; dữ liệu đang dồn trong hàng đợi trên đĩa. \
+         Kiểm tra nơi lưu dữ liệu.",
+        "A sink (InfluxDB, VictoriaMetrics) takes nothing; data waits in the spool. Check the sink.",
+    ),
+    (
+        "spool_filling",
+        "Hàng đợi trên đĩa của collector sắp đầy. Kiểm tra nơi lưu dữ liệu và dung lượng đĩa.",
+        "The collector's spool is nearly full. Check the sinks and the disk.",
+    ),
+    (
+        "spool_dropped_points",
+        "Collector đã xoá dữ liệu chưa lưu để lấy chỗ. Kiểm tra nơi lưu dữ liệu; tăng spool.max_bytes nếu cần.",
+        "The collector deleted data not yet stored to make room. Check the sinks; raise spool.max_bytes if needed.",
+    ),
+    (
+        "notification_failing",
+        "Không gửi được thông báo tới một nơi nhận. Kiểm tra máy chủ thư, bot Telegram hoặc webhook.",
+        "Notices to a receiver fail. Check the mail server, the Telegram bot or the webhook.",
+    ),
+    (
+        "backup_failed",
+        "Lần sao lưu gần nhất thất bại. Đọc lý do trong nội dung và chạy lại tác vụ sao lưu.",
+        "The last backup failed. Read the reason in the summary and run the job again.",
+    ),
+    (
+        "backup_stale",
+        "Bản sao lưu tốt gần nhất đã quá cũ so với RPO. Kiểm tra lịch sao lưu và chạy sao lưu ngay.",
+        "The last good backup is older than its RPO. Check the schedule and run a backup now.",
+    ),
+    (
+        "backup_shrunk",
+        "Bản sao lưu nhỏ hơn hẳn bản trước. Kiểm tra dữ liệu nguồn có bị xoá không và bản sao lưu có đầy đủ không.",
+        "The backup is much smaller than the one before. Check whether source data was deleted and the backup is whole.",
+    ),
+    (
+        "backup_missing",
+        "Không tìm thấy bản sao lưu nào. Kiểm tra cấu hình tác vụ trên agent và thư mục sao lưu.",
+        "No backup is found. Check the job's configuration on its agent and the backup folder.",
+    ),
+    (
+        "backup_not_replicated",
+        "Bản sao lưu chưa được sao chép sang trung tâm kia. Kiểm tra tác vụ sao chép và đường truyền.",
+        "The backup has not reached the other site. Check the copy job and the link.",
+    ),
+    (
+        "report_failing",
+        "Không gửi được báo cáo định kỳ. Kiểm tra máy chủ thư; collector sẽ thử lại.",
+        "A scheduled report cannot be sent. Check the mail server; the collector tries again.",
+    ),
+    (
+        "alarms_db_quarantined",
+        "Cơ sở dữ liệu cảnh báo bị hỏng và đã được chuyển sang chỗ khác. Giữ tệp đã chuyển để kiểm tra; kiểm tra ổ đĩa.",
+        "The alarm database was corrupt and was moved aside. Keep the moved file for inspection; check the disk.",
+    ),
+    (
+        "series_cap_reached",
+        "Một token gửi quá nhiều chuỗi số liệu; cảnh báo không thấy các chuỗi mới. Kiểm tra nguồn ghi dùng token đó.",
+        "A token writes too many series; alarms do not see the new ones. Check the writer using that token.",
+    ),
+    (
+        "alarm_cap_reached",
+        "Một trung tâm có quá nhiều cảnh báo; các cảnh báo mới không được tạo. Tìm nguồn ghi gây ra.",
+        "A site has too many alarms; new ones are not raised. Find the writer causing it.",
+    ),
+    (
+        "ingest_rate_limited",
+        "Một token ghi nhanh hơn giới hạn và bị từ chối. Kiểm tra nguồn ghi, hoặc nâng ingest.rate_limit.",
+        "A token writes faster than the limit and is refused. Check the writer, or raise ingest.rate_limit.",
+    ),
+];
 
 #[cfg(test)]
 mod tests {

@@ -92,6 +92,11 @@ impl Lang {
         }
     }
 
+    /// A percentage with `decimals` places: `12,5 %` (vi), `12.5 %` (en).
+    pub fn pct(self, x: f64, decimals: usize) -> String {
+        format!("{} %", self.num(x, decimals))
+    }
+
     /// Bytes in binary units.
     pub fn bytes(self, b: f64) -> String {
         const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -139,6 +144,8 @@ mod tests {
         assert_eq!(Lang::Vi.datetime("2026-10-05 14:05"), "05/10/2026 14:05");
         assert_eq!(Lang::Vi.bytes(1_610_612_736.0), "1,5 GiB");
         assert_eq!(Lang::En.bytes(512.0), "512 B");
+        assert_eq!(Lang::Vi.pct(12.5, 1), "12,5 %");
+        assert_eq!(Lang::En.pct(1234.0, 0), "1,234 %");
         // 2026-11-22T07:05:00Z is 14:05 in Hanoi (UTC+7).
         let hanoi = jiff::tz::TimeZone::get("Asia/Ho_Chi_Minh").unwrap();
         assert_eq!(Lang::Vi.time(1_795_331_100_000, &hanoi), "22/11/2026 14:05");

@@ -208,7 +208,29 @@ fn accept<'a>(
             "field `time`: `time` is reserved for the timestamp and the point has no other field".into(),
         ));
     }
-    let ts = match parsed.timestamp {
+    let ts = timestamp(parsed, multiplier, now_ns)?;
+
+    let (add_site, add_host, added) = token_tags(parsed, who, site, host)?;
+
+    let unsigned = field_types(types, parsed, rules, line_no)?;
+
+    if n.agents.len() < MAX_AGENTS_PER_BODY {
+        let s = site.or(add_site).unwrap_or("");
+        let h = host.or(add_host).unwrap_or("");
+        if !h.is_empty() && !n.agents.contains(&(s.to_string(), h.to_string())) {
+            n.agents.insert((s.to_string(), h.to_string()));
+        }
+    }
+    if watch(measurement) {
+        n.observations.push(observation(parsed, add_site, add_host, ts));
+    }
+
+    write_line(&mut n.out, parsed, &added, &unsigned, multiplier, ts)
+}
+
+/// The point's time in nanoseconds: its own at the body's precision, or now.
+fn timestamp(parsed: &parse::Line<'_>, multiplier: i64, now_ns: i64) -> Result<i64, Refusal> {
+    Ok(match parsed.timestamp {
         Some(t) => t
             .checked_mul(multiplier)
             .filter(|t| (parse::MIN_TIME_NS..=parse::MAX_TIME_NS).contains(t))
@@ -218,8 +240,17 @@ fn accept<'a>(
                 ))
             })?,
         None => now_ns,
-    };
+    })
+}
 
+/// The `site` and `host` tags the token adds when the line has none, and
+/// them written as the series key's suffix, checked against the key limit.
+fn token_tags<'w>(
+    parsed: &parse::Line<'_>,
+    who: &'w Identity,
+    site: Option<&str>,
+    host: Option<&str>,
+) -> Result<(Option<&'w str>, Option<&'w str>, String), Refusal> {
     let add_site = site.is_none().then_some(who.site.as_deref()).flatten();
     let add_host = host.is_none().then_some(who.host.as_deref()).flatten();
     let mut added = String::new();
@@ -239,8 +270,18 @@ fn accept<'a>(
             parse::MAX_KEY_BYTES
         )));
     }
+    Ok((add_site, add_host, added))
+}
 
-    // Field types: the same within the line and within the body.
+/// Checks field types, the same within the line and within the body, and
+/// records the line's; returns where unsigned values end (their `u` to
+/// rewrite as `i` for a 1.x sink).
+fn field_types<'a>(
+    types: &mut FieldTypes<'a>,
+    parsed: &parse::Line<'a>,
+    rules: SinkRules,
+    line_no: usize,
+) -> Result<Vec<usize>, Refusal> {
     let mut unsigned = Vec::new();
     let mut line_types: Vec<(&Cow<'a, str>, &'static str)> = Vec::new();
     for f in &parsed.fields {
@@ -277,39 +318,45 @@ fn accept<'a>(
     for (k, t) in line_types {
         types.entry((parsed.measurement.clone(), k.clone())).or_insert((t, line_no));
     }
+    Ok(unsigned)
+}
 
-    if n.agents.len() < MAX_AGENTS_PER_BODY {
-        let s = site.or(add_site).unwrap_or("");
-        let h = host.or(add_host).unwrap_or("");
-        if !h.is_empty() && !n.agents.contains(&(s.to_string(), h.to_string())) {
-            n.agents.insert((s.to_string(), h.to_string()));
-        }
-    }
-    if watch(measurement) {
-        let mut tags: Vec<(String, String)> =
-            parsed.tags.iter().map(|t| (t.key.to_string(), t.value.to_string())).collect();
-        tags.extend(add_site.map(|s| ("site".to_string(), s.to_string())));
-        tags.extend(add_host.map(|h| ("host".to_string(), h.to_string())));
-        let fields = parsed
-            .fields
-            .iter()
-            .map(|f| {
-                let v = match &f.value {
-                    Value::I64(x) => ObsValue::Num(*x as f64),
-                    Value::U64(x) => ObsValue::Num(*x as f64),
-                    Value::F64(x) => ObsValue::Num(*x),
-                    Value::Bool(x) => ObsValue::Bool(*x),
-                    Value::Str(s) => ObsValue::Str(s.to_string()),
-                };
-                (f.key.to_string(), v)
-            })
-            .collect();
-        n.observations.push(Observation { measurement: measurement.to_string(), tags, fields, ts });
-    }
+/// The line as the alarms and trends read it, with the token's tags.
+fn observation(parsed: &parse::Line<'_>, add_site: Option<&str>, add_host: Option<&str>, ts: i64) -> Observation {
+    let mut tags: Vec<(String, String)> =
+        parsed.tags.iter().map(|t| (t.key.to_string(), t.value.to_string())).collect();
+    tags.extend(add_site.map(|s| ("site".to_string(), s.to_string())));
+    tags.extend(add_host.map(|h| ("host".to_string(), h.to_string())));
+    let fields = parsed
+        .fields
+        .iter()
+        .map(|f| {
+            let v = match &f.value {
+                Value::I64(x) => ObsValue::Num(*x as f64),
+                Value::U64(x) => ObsValue::Num(*x as f64),
+                Value::F64(x) => ObsValue::Num(*x),
+                Value::Bool(x) => ObsValue::Bool(*x),
+                Value::Str(s) => ObsValue::Str(s.to_string()),
+            };
+            (f.key.to_string(), v)
+        })
+        .collect();
+    Observation { measurement: parsed.measurement.to_string(), tags, fields, ts }
+}
 
+/// Appends the line to `out`: as it came, or with the token's tags, the
+/// unsigned values as integers and the timestamp in nanoseconds.
+fn write_line(
+    out: &mut Vec<u8>,
+    parsed: &parse::Line<'_>,
+    added: &str,
+    unsigned: &[usize],
+    multiplier: i64,
+    ts: i64,
+) -> Result<(), Refusal> {
     let text = parsed.text;
     if added.is_empty() && unsigned.is_empty() && parsed.timestamp.is_some() && multiplier == 1 {
-        n.out.extend_from_slice(text.as_bytes());
+        out.extend_from_slice(text.as_bytes());
     } else {
         let fields_end = parsed.fields.last().map_or(parsed.key_end, |f| f.value_at.1);
         // A timestamp appended after an odd run of backslashes would be
@@ -322,18 +369,18 @@ fn accept<'a>(
                     .into(),
             ));
         }
-        n.out.extend_from_slice(&text.as_bytes()[..parsed.key_end]);
-        n.out.extend_from_slice(added.as_bytes());
+        out.extend_from_slice(&text.as_bytes()[..parsed.key_end]);
+        out.extend_from_slice(added.as_bytes());
         let mut from = parsed.key_end;
-        for u in unsigned {
-            n.out.extend_from_slice(&text.as_bytes()[from..u]);
-            n.out.push(b'i');
+        for &u in unsigned {
+            out.extend_from_slice(&text.as_bytes()[from..u]);
+            out.push(b'i');
             from = u + 1;
         }
-        n.out.extend_from_slice(&text.as_bytes()[from..fields_end]);
-        n.out.extend_from_slice(format!(" {ts}").as_bytes());
+        out.extend_from_slice(&text.as_bytes()[from..fields_end]);
+        out.extend_from_slice(format!(" {ts}").as_bytes());
     }
-    n.out.push(b'\n');
+    out.push(b'\n');
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! What every section of a report reads: the inputs, the period's bounds,
 //! the alarm spans of the period and the hours each site was heard from.
 
+use dcwatch_common::schema::{f, m};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::{Inputs, Period, Span, hour_minutes, spans};
@@ -64,7 +65,7 @@ impl<'a> Ctx<'a> {
             heard: BTreeMap::new(),
             first_heard: HashMap::new(),
         };
-        for (k, hours) in &c.read("dcwatch_agent", "beat")? {
+        for (k, hours) in &c.read(m::AGENT, f::BEAT)? {
             c.beat_hosts.insert((k.site.clone(), k.host.clone()));
             c.heard.entry(k.site.clone()).or_default().extend(hours.iter().map(|(h, _)| *h));
         }

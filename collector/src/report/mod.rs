@@ -6,6 +6,7 @@
 //! Vietnamese or English (`i18n`).
 
 use crate::i18n;
+use dcwatch_common::schema::{f, m};
 mod context;
 pub mod render;
 pub mod sample;
@@ -433,7 +434,7 @@ pub struct Inputs<'a> {
 pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) -> Result<Report, String> {
     let c = context::Ctx::new(inp, period, site, now_s)?;
     let (hosts, act_first) = sections::hosts::build(&c)?;
-    let on_battery = c.read("ups", "on_battery")?;
+    let on_battery = c.read(m::UPS, f::ON_BATTERY)?;
     let sites = sections::sites::build(&c, &hosts, &on_battery);
     let services = sections::services::build(&c)?;
     let (incidents, mttr) = sections::incidents::build(&c);

@@ -337,7 +337,7 @@ pub fn html(r: &Report, lang: Lang) -> String {
 
 impl Page<'_> {
     fn pct(&self, v: Option<f64>, d: usize) -> String {
-        v.map_or_else(|| format!("<span class=gap>{}</span>", self.t.no_data), |x| format!("{} %", self.lang.num(x, d)))
+        v.map_or_else(|| format!("<span class=gap>{}</span>", self.t.no_data), |x| self.lang.pct(x, d))
     }
 
     fn avail(&self, v: Option<f64>) -> String {
@@ -703,7 +703,7 @@ impl Page<'_> {
                     num(pct(b.success_pct, 1)),
                     num(format!("{} / {}", b.success_days, b.days)),
                     if missed.is_empty() { (t.none.to_string(), false) } else { txt(&missed.join(", ")) },
-                    num(b.largest_shrink_pct.map(|p| format!("{} %", lang.num(p, 1))).unwrap_or_default()),
+                    num(b.largest_shrink_pct.map(|p| lang.pct(p, 1)).unwrap_or_default()),
                 ]
             });
             table(o, &[t.site, t.host, t.job, t.success_rate, t.success_days, t.missed_days, t.largest_shrink], rows);

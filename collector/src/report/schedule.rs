@@ -14,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
 
 use crate::alarm::config::{AlarmsConfig, EmailConfig};
+use crate::mail::{Attachment, Mail};
 use dcwatch_common::config::Problem;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -117,7 +118,7 @@ impl ReportsConfig {
                 ))),
             }
             for a in &s.to {
-                if a.parse::<lettre::message::Mailbox>().is_err() {
+                if !crate::mail::valid_address(a) {
                     p.push(Problem::general(format!("{at}.to: `{a}` is not an email address")));
                 }
             }
@@ -349,12 +350,17 @@ async fn send(
     let site = s.site.clone().unwrap_or_else(|| t.all_sites.to_string());
     let subject = format!("[dcwatch] {} — {site} — {period}", t.title);
     let text = format!("{} — {site} — {period}\n\n{}", t.title, t.see_attachment);
-    use lettre::message::{Attachment, MultiPart, header::ContentType};
-    let body = MultiPart::mixed().multipart(MultiPart::alternative_plain_html(text, html)).singlepart(
-        Attachment::new(format!("dcwatch-{period}.csv"))
-            .body(csv, ContentType::parse("text/csv; charset=utf-8").map_err(|e| e.to_string())?),
-    );
-    crate::alarm::notify::send_message(&email, &subject, body).await?;
+    let mail = Mail {
+        subject,
+        text,
+        html: Some(html),
+        attachments: vec![Attachment {
+            name: format!("dcwatch-{period}.csv"),
+            content_type: "text/csv; charset=utf-8".into(),
+            body: csv,
+        }],
+    };
+    crate::mail::send(&email, mail).await.map_err(|e| dcwatch_common::write::error_chain(&e))?;
     Ok(Outcome::Sent(email.to.join(", ")))
 }
 

@@ -12,6 +12,7 @@
 
 pub mod sketch;
 
+use dcwatch_common::schema::{f, m};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -60,40 +61,41 @@ impl TrendsConfig {
 
 /// The measurements trends are kept for.
 pub const MEASUREMENTS: &[&str] =
-    &["host_cpu", "host_mem", "host_disk", "host_net", "ups", "power_feed", "generator", "backup", "dcwatch_agent"];
+    &[m::HOST_CPU, m::HOST_MEM, m::HOST_DISK, m::HOST_NET, m::UPS, m::POWER_FEED, m::GENERATOR, m::BACKUP, m::AGENT];
 
 /// What is kept of a point: the tags that name the thing within its host
 /// (as `k=v,…`), and (field, keep a sketch) pairs. None: nothing.
 fn kept(o: &Observation) -> Option<(String, &'static [(&'static str, bool)])> {
     let tag = |k: &str| o.tag(k).unwrap_or("");
     Some(match o.measurement.as_str() {
-        "host_cpu" if tag("cpu") == "total" => (String::new(), &[("usage_pct", true)]),
+        m::HOST_CPU if tag("cpu") == "total" => (String::new(), &[(f::USAGE_PCT, true)]),
         // What the report reads, no more: a server-year is thousands of rows per field.
-        "host_mem" => (String::new(), &[("used_pct", true)]),
+        m::HOST_MEM => (String::new(), &[(f::USED_PCT, true)]),
         // `free_bytes` is df's Avail: used / (used + free) is df's Use%.
-        "host_disk" => {
-            (format!("mount={}", tag("mount")), &[("used_bytes", false), ("free_bytes", false), ("total_bytes", false)])
-        }
-        "host_net" => (format!("iface={}", tag("iface")), &[("rx_bytes_per_s", true), ("tx_bytes_per_s", true)]),
-        "ups" => (
+        m::HOST_DISK => (
+            format!("mount={}", tag("mount")),
+            &[(f::USED_BYTES, false), (f::FREE_BYTES, false), (f::TOTAL_BYTES, false)],
+        ),
+        m::HOST_NET => (format!("iface={}", tag("iface")), &[(f::RX_BYTES_PER_S, true), (f::TX_BYTES_PER_S, true)]),
+        m::UPS => (
             format!("device={}", tag("device")),
             &[
-                ("load_pct", true),
-                ("battery_charge_pct", false),
-                ("runtime_remaining_s", false),
-                ("on_battery", false),
-                ("replace_battery", false),
+                (f::LOAD_PCT, true),
+                (f::BATTERY_CHARGE_PCT, false),
+                (f::RUNTIME_REMAINING_S, false),
+                (f::ON_BATTERY, false),
+                (f::REPLACE_BATTERY, false),
             ],
         ),
-        "power_feed" if !tag("feed").is_empty() => {
-            (format!("device={},feed={}", tag("device"), tag("feed")), &[("power_w", true), ("live", false)])
+        m::POWER_FEED if !tag("feed").is_empty() => {
+            (format!("device={},feed={}", tag("device"), tag("feed")), &[(f::POWER_W, true), (f::LIVE, false)])
         }
-        "generator" => (format!("device={}", tag("device")), &[("running", false), ("fuel_pct", false)]),
-        "backup" => (
+        m::GENERATOR => (format!("device={}", tag("device")), &[(f::RUNNING, false), (f::FUEL_PCT, false)]),
+        m::BACKUP => (
             format!("job={}", tag("job")),
-            &[("ok", false), ("last_success_ts", false), ("last_size_bytes", false), ("size_change_pct", false)],
+            &[(f::OK, false), (f::LAST_SUCCESS_TS, false), (f::LAST_SIZE_BYTES, false), (f::SIZE_CHANGE_PCT, false)],
         ),
-        "dcwatch_agent" => (String::new(), &[("beat", false)]),
+        m::AGENT => (String::new(), &[(f::BEAT, false)]),
         _ => return None,
     })
 }

@@ -2,6 +2,7 @@
 //! days are counted from the first on which the job was watched, and today
 //! does not count until it is over.
 
+use dcwatch_common::schema::{f, m};
 use std::collections::BTreeSet;
 
 use super::super::context::Ctx;
@@ -10,9 +11,9 @@ use super::super::{BackupRow, all, date_str, key_part, round1};
 /// One row per job that reported its outcome.
 pub fn build(c: &Ctx<'_>) -> Result<Vec<BackupRow>, String> {
     let period = c.period;
-    let last_ok = c.read("backup", "last_success_ts")?;
-    let outcome = c.read("backup", "ok")?;
-    let shrink = c.total("backup", "size_change_pct")?;
+    let last_ok = c.read(m::BACKUP, f::LAST_SUCCESS_TS)?;
+    let outcome = c.read(m::BACKUP, f::OK)?;
+    let shrink = c.total(m::BACKUP, f::SIZE_CHANGE_PCT)?;
     let today = period.day_of(c.now_s);
     let mut backups = Vec::new();
     for (k, hours) in &outcome {

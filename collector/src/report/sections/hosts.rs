@@ -2,6 +2,7 @@
 //! CPU, memory and network p95, disks and when they fill; what to act on
 //! first (disks full within 60 days, CPU or memory at 90 % or more).
 
+use dcwatch_common::schema::{f, m};
 use std::collections::{BTreeSet, HashMap};
 
 use super::super::context::Ctx;
@@ -17,8 +18,8 @@ pub fn build(c: &Ctx<'_>) -> Result<(Vec<HostRow>, Vec<ActFirst>), String> {
     let per_host = |m: &str, f: &str| -> Result<HashMap<HostKey, Agg>, String> {
         Ok(c.total(m, f)?.into_iter().map(|(k, h)| ((k.site, k.host), all(&h))).collect())
     };
-    let (cpu, mem) = (per_host("host_cpu", "usage_pct")?, per_host("host_mem", "used_pct")?);
-    let (rx, tx) = (busiest(c, "rx_bytes_per_s")?, busiest(c, "tx_bytes_per_s")?);
+    let (cpu, mem) = (per_host(m::HOST_CPU, f::USAGE_PCT)?, per_host(m::HOST_MEM, f::USED_PCT)?);
+    let (rx, tx) = (busiest(c, f::RX_BYTES_PER_S)?, busiest(c, f::TX_BYTES_PER_S)?);
     let disks = Disks::read(c)?;
     let mut hosts: BTreeSet<HostKey> = c.beat_hosts.clone();
     hosts.extend(cpu.keys().chain(mem.keys()).chain(rx.keys()).cloned());
@@ -86,7 +87,7 @@ pub fn build(c: &Ctx<'_>) -> Result<(Vec<HostRow>, Vec<ActFirst>), String> {
 /// Each host's busiest interface: the highest p95 of `field` among them.
 fn busiest(c: &Ctx<'_>, field: &str) -> Result<HashMap<HostKey, f64>, String> {
     let mut m: HashMap<HostKey, f64> = HashMap::new();
-    for (k, h) in c.total("host_net", field)? {
+    for (k, h) in c.total(m::HOST_NET, field)? {
         if let Some(p) = all(&h).sketch.as_ref().and_then(|s| s.quantile(0.95)) {
             let e = m.entry((k.site, k.host)).or_insert(p);
             *e = e.max(p);
@@ -106,13 +107,13 @@ struct Disks {
 impl Disks {
     fn read(c: &Ctx<'_>) -> Result<Disks, String> {
         Ok(Disks {
-            used: c.read("host_disk", "used_bytes")?,
+            used: c.read(m::HOST_DISK, f::USED_BYTES)?,
             total: c
-                .total("host_disk", "total_bytes")?
+                .total(m::HOST_DISK, f::TOTAL_BYTES)?
                 .into_iter()
                 .map(|(k, h)| ((k.site, k.host, k.key), all(&h)))
                 .collect(),
-            free: c.read("host_disk", "free_bytes")?.into_iter().map(|(k, h)| ((k.site, k.host, k.key), h)).collect(),
+            free: c.read(m::HOST_DISK, f::FREE_BYTES)?.into_iter().map(|(k, h)| ((k.site, k.host, k.key), h)).collect(),
         })
     }
 

@@ -2,6 +2,7 @@
 //! runtime, battery to replace), each feed (outages, minutes down) and each
 //! generator (minutes running, runs, lowest fuel).
 
+use dcwatch_common::schema::{f, m};
 use std::collections::BTreeMap;
 
 use super::super::context::Ctx;
@@ -15,10 +16,10 @@ fn find(v: &[SeriesHours], k: &SeriesKey) -> Option<Agg> {
 
 /// One row per UPS that reported its state or its load.
 pub fn ups(c: &Ctx<'_>, on_battery: &[SeriesHours]) -> Result<Vec<UpsRow>, String> {
-    let load = c.total("ups", "load_pct")?;
-    let charge = c.total("ups", "battery_charge_pct")?;
-    let runtime = c.total("ups", "runtime_remaining_s")?;
-    let replace = c.total("ups", "replace_battery")?;
+    let load = c.total(m::UPS, f::LOAD_PCT)?;
+    let charge = c.total(m::UPS, f::BATTERY_CHARGE_PCT)?;
+    let runtime = c.total(m::UPS, f::RUNTIME_REMAINING_S)?;
+    let replace = c.total(m::UPS, f::REPLACE_BATTERY)?;
     let mut keys: Vec<SeriesKey> = on_battery.iter().chain(&load).map(|(k, _)| k.clone()).collect();
     keys.sort_by(|a, b| (&a.site, &a.key).cmp(&(&b.site, &b.key)));
     keys.dedup_by(|a, b| a.site == b.site && a.key == b.key);
@@ -56,7 +57,7 @@ pub fn ups(c: &Ctx<'_>, on_battery: &[SeriesHours]) -> Result<Vec<UpsRow>, Strin
 /// One row per feed: outages that began in the period and minutes down
 /// (from the alarm history; without it, the minutes its meter saw it dead).
 pub fn feeds(c: &Ctx<'_>) -> Result<Vec<FeedRow>, String> {
-    let live = c.read("power_feed", "live")?;
+    let live = c.read(m::POWER_FEED, f::LIVE)?;
     let mut feeds: BTreeMap<(String, String), FeedRow> = BTreeMap::new();
     for (k, hours) in &live {
         let feed = key_part(k, "feed").to_string();
@@ -86,8 +87,8 @@ pub fn feeds(c: &Ctx<'_>) -> Result<Vec<FeedRow>, String> {
 
 /// One row per generator that reported whether it runs.
 pub fn generators(c: &Ctx<'_>) -> Result<Vec<GeneratorRow>, String> {
-    let running = c.read("generator", "running")?;
-    let fuel = c.total("generator", "fuel_pct")?;
+    let running = c.read(m::GENERATOR, f::RUNNING)?;
+    let fuel = c.total(m::GENERATOR, f::FUEL_PCT)?;
     let gen_runs = c.spans_of("generator_running");
     Ok(running
         .iter()
