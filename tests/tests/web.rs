@@ -92,7 +92,7 @@ fn audit(c: &Collector, action: &str) -> Vec<(String, String, String, String)> {
         .bearer_auth(API_TOKEN)
         .send()
         .unwrap();
-    let v: serde_json::Value = r.json().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&r.text().unwrap()).unwrap();
     let mut rows: Vec<_> = v["audit"]
         .as_array()
         .unwrap()
