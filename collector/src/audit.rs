@@ -214,7 +214,12 @@ impl Audit {
     }
 
     pub fn record_at(&self, e: &Event<'_>, now_ms: i64) {
-        let source = source_text(e.source);
+        self.record_from(e, &source_text(e.source), now_ms);
+    }
+
+    /// Records `e` done on this machine, not over the network: `source`
+    /// says how (`cli` for `dcwatch-collector user …`).
+    pub fn record_from(&self, e: &Event<'_>, source: &str, now_ms: i64) {
         let outcome = if e.refused { "refused" } else { "ok" };
         // Whatever a caller passes, neither the log nor the database gets a
         // control character (the API cleans what it takes as well).
@@ -227,7 +232,7 @@ impl Audit {
             tracing::info!(actor = %actor, role = %role, source = %source, action = %action,
                 target = %target, comment = %comment, "audit");
         }
-        self.insert(now_ms, &actor, &role, &source, &action, &target, &comment, outcome);
+        self.insert(now_ms, &actor, &role, source, &action, &target, &comment, outcome);
     }
 
     /// Records a failed authentication, folding a flood (see the module doc).

@@ -50,6 +50,9 @@ pub struct CollectorConfig {
     /// The audit log: who acknowledged, silenced, or failed to log in.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// The web console at `/ui`, its users and sessions (docs/web.md).
+    #[serde(default)]
+    pub web: crate::web::config::WebConfig,
 }
 
 impl CollectorConfig {
@@ -490,6 +493,7 @@ impl Validate for CollectorConfig {
             p.push(Problem::general("audit.retention_days: must be at least 1"));
         }
         self.check_sinks(p);
+        self.web.check(p);
         let sp = &self.spool;
         sp.spool_settings().check("spool", p);
         if let Some(tls) = &self.listen.tls {

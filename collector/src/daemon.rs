@@ -78,9 +78,10 @@ fn reload(path: &std::path::Path, current: &CollectorConfig) -> Result<Option<Co
             || new.spool != current.spool
             || (n.max_concurrent_bodies, n.max_hosts_per_token) != (c.max_concurrent_bodies, c.max_hosts_per_token)
             || new.audit != current.audit
+            || new.web != current.web
         {
             tracing::warn!(
-                "changes to listen.*, spool.*, audit.*, ingest.max_concurrent_bodies and \
+                "changes to listen.*, spool.*, audit.*, web.*, ingest.max_concurrent_bodies and \
                  ingest.max_hosts_per_token take effect at the next restart"
             );
         }
@@ -150,7 +151,7 @@ pub async fn run(path: PathBuf, mut config: CollectorConfig) -> anyhow::Result<(
     let read_timeout = live.read_timeout;
     let (state, audit) = open_state(&config, live)?;
     let background = Background::start(&config, &state, &audit)?;
-    let app = api::app(state.clone());
+    let app = crate::web::mount(api::app(state.clone()), &config, &state)?;
 
     let handle = axum_server::Handle::new();
     let listen::Served { task: server, tls } =

@@ -20,6 +20,7 @@ mod state;
 mod stats;
 mod status;
 mod trends;
+mod web;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -100,6 +101,11 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         step_minutes: i64,
     },
+    /// Manage the web console's users (`web.users_db`): add, passwd, disable, list.
+    User {
+        #[command(subcommand)]
+        action: web::cli::UserCommand,
+    },
     /// Show the running collector's sinks and spool, sites and power feeds,
     /// UPS, generators, devices down, silent agents, backups and alarms (for a
     /// technician over SSH).
@@ -143,6 +149,7 @@ fn main() -> ExitCode {
             ExitCode::from(report::run_cli(&config, &report::Args { period, site, format, lang, tz, output }))
         }
         Command::Status { url, token, lang } => ExitCode::from(status::run(&config, url, token, lang)),
+        Command::User { action } => ExitCode::from(web::cli::run(&config, action)),
         Command::Run => serve(cli.config, config),
         Command::BenchAlarms { .. } | Command::GenTrends { .. } | Command::HashToken => unreachable!("handled above"),
     }

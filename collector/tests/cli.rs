@@ -130,7 +130,7 @@ fn the_commands_and_flags_of_dcwatch_collector_are_those_docs_configuration_md_l
     let help = docs_check::from_help(Path::new(env!("CARGO_BIN_EXE_dcwatch-collector")));
     assert_eq!(
         help.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["hash-token", "report", "run", "status", "validate"]
+        ["hash-token", "report", "run", "status", "user add", "user disable", "user list", "user passwd", "validate"]
     );
     assert_eq!(docs_check::documented("dcwatch-collector"), help);
     // Regression: `status --help` left out the backups it shows.

@@ -1,0 +1,233 @@
+//! The web console at `/ui` (docs/web.md): users and their sessions, the
+//! login with its rate limit, CSRF tokens and the one check every action
+//! goes through ([`authorize`]), the layout every page shares, and the
+//! pages. Served by the API's listener, with its TLS.
+
+pub mod cli;
+pub mod config;
+mod layout;
+mod limit;
+mod login;
+mod pages;
+pub mod session;
+pub mod users;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+use crate::api::access::Client;
+use crate::audit::Event;
+use crate::auth::Role;
+use crate::i18n::Lang;
+use crate::state::AppState;
+
+/// What the console's handlers share.
+pub struct Web {
+    pub app: Arc<AppState>,
+    pub users: users::Users,
+    pub sessions: session::Sessions,
+    pub limit: limit::LoginLimit,
+    pub cfg: config::WebConfig,
+    /// The listener has TLS: cookies are `Secure`.
+    pub secure: bool,
+    pub tz: jiff::tz::TimeZone,
+    pub wall: Vec<config::Cidr>,
+}
+
+impl Web {
+    pub fn new(
+        app: Arc<AppState>,
+        cfg: config::WebConfig,
+        secure: bool,
+        tz: jiff::tz::TimeZone,
+    ) -> Result<Web, String> {
+        let users = users::Users::open(&cfg.users_db).map_err(|e| e.to_string())?;
+        let sessions =
+            session::Sessions::new(Duration::from_secs(cfg.idle_timeout_secs), Duration::from_secs(cfg.lifetime_secs));
+        let wall = cfg.wall.blocks();
+        Ok(Web { app, users, sessions, limit: limit::LoginLimit::default(), cfg, secure, tz, wall })
+    }
+
+    /// Records an action or a refusal in the audit log.
+    fn audit(&self, e: &Event<'_>) {
+        if let Some(a) = &self.app.audit {
+            if e.refused { a.record_failure(e) } else { a.record(e) }
+        }
+    }
+}
+
+/// `app` with the console under `/ui`, if `web.enabled`.
+pub fn mount(app: Router, config: &crate::config::CollectorConfig, state: &Arc<AppState>) -> anyhow::Result<Router> {
+    use anyhow::Context;
+    if !config.web.enabled {
+        return Ok(app);
+    }
+    let web = Web::new(state.clone(), config.web.clone(), config.listen.tls.is_some(), config.tz())
+        .map_err(anyhow::Error::msg)
+        .context("web.users_db")?;
+    match web.users.any_enabled() {
+        Ok(true) => tracing::info!(path = "/ui", "web console on"),
+        _ => tracing::warn!(
+            users_db = %config.web.users_db.display(),
+            "web console on at /ui, but it has no user yet: add one with `dcwatch-collector user add NAME --role admin`"
+        ),
+    }
+    Ok(app.merge(router(Arc::new(web))))
+}
+
+/// The console's routes, apart from any listener so tests call them directly.
+pub fn router(web: Arc<Web>) -> Router {
+    Router::new()
+        .route("/ui", get(|| async { Redirect::to("/ui/") }))
+        .route("/ui/", get(pages::overview))
+        .route("/ui/login", get(login::form).post(login::submit))
+        .route("/ui/logout", post(login::logout))
+        .route("/ui/lang", post(pages::set_lang))
+        .route("/ui/wall", get(pages::wall))
+        .route("/ui/alarms/{fingerprint}/ack", post(pages::ack))
+        .route("/ui/assets/{name}", get(layout::asset))
+        .route("/ui/{page}", get(pages::later))
+        .layer(axum::middleware::map_response(secure_headers))
+        .with_state(web)
+}
+
+/// Every answer: no framing, no sniffing, scripts and styles from here
+/// only, forms posted only here; pages are not cached (they hold a CSRF token).
+async fn secure_headers(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    r
+}
+
+/// Someone logged in, as the current request shows them.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub token: String,
+    pub session: session::Session,
+    pub user: users::User,
+    pub lang: Lang,
+}
+
+/// The language of a request without a user's choice: the first of vi and
+/// en the browser asks for (by `q`), Vietnamese when it names neither.
+pub fn lang_of(headers: &HeaderMap) -> Lang {
+    let Some(h) = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()) else { return Lang::Vi };
+    let mut best: Option<(f32, Lang)> = None;
+    for part in h.split(',') {
+        let mut it = part.trim().split(';');
+        let tag = it.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = it.find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok())).unwrap_or(1.0);
+        let lang = match tag.split('-').next() {
+            Some("vi") => Lang::Vi,
+            Some("en") => Lang::En,
+            _ => continue,
+        };
+        if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+            best = Some((q, lang));
+        }
+    }
+    best.map_or(Lang::Vi, |(_, l)| l)
+}
+
+/// The session cookie's token, if the request has one.
+fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| session::cookie(h, session::COOKIE))
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+}
+
+/// Who is calling, if their session is alive and their user still exists
+/// unchanged and enabled (a user disabled or given a new password since
+/// the login ends the session here).
+pub fn current(web: &Web, headers: &HeaderMap, now: Instant) -> Option<Caller> {
+    let token = session_token(headers)?;
+    let session = web.sessions.get(&token, now)?;
+    let user = match web.users.get(&session.user) {
+        Ok(Some(u)) if !u.disabled && u.epoch == session.epoch => u,
+        Ok(_) => {
+            web.sessions.end(&token);
+            return None;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the console's users");
+            return None;
+        }
+    };
+    let lang = user.lang.unwrap_or_else(|| lang_of(headers));
+    Some(Caller { token, session, user, lang })
+}
+
+/// Where a request without a live session is sent: the login page, saying
+/// the session ended if the browser still had a cookie.
+fn to_login(web: &Web, headers: &HeaderMap) -> Response {
+    let to = if session_token(headers).is_some() { "/ui/login?m=ended" } else { "/ui/login" };
+    let mut r = Redirect::to(to).into_response();
+    if session_token(headers).is_some() {
+        // The browser may drop a cookie the server has forgotten.
+        if let Ok(v) = HeaderValue::from_str(&session::clear_cookie(session::COOKIE, web.secure)) {
+            r.headers_mut().insert(header::SET_COOKIE, v);
+        }
+    }
+    r
+}
+
+/// The caller of a page (GET): logged in, else sent to the login page.
+pub fn viewer(web: &Web, headers: &HeaderMap) -> Result<Caller, Box<Response>> {
+    current(web, headers, Instant::now()).ok_or_else(|| Box::new(to_login(web, headers)))
+}
+
+/// The one check of every action (POST) of the console: a live session,
+/// the session's CSRF token in the form (`csrf`), and a role of at least
+/// `need`. A refusal is answered 403 (a missing session: to the login
+/// page) and audited; `what` names the action in the audit log.
+pub fn authorize(
+    web: &Web,
+    headers: &HeaderMap,
+    client: Client,
+    csrf: Option<&str>,
+    need: Role,
+    what: &str,
+) -> Result<Caller, Box<Response>> {
+    let caller = viewer(web, headers)?;
+    let t = caller.lang.web();
+    let refuse = |action: &str, comment: &str, message: &str| {
+        web.audit(&Event {
+            actor: &caller.user.name,
+            role: caller.user.role.as_str(),
+            source: client.0,
+            action,
+            target: what,
+            comment,
+            refused: true,
+        });
+        Box::new(layout::message(web, Some(&caller), StatusCode::FORBIDDEN, t.forbidden_title, message))
+    };
+    if !csrf.is_some_and(|c| session::same_token(c, &caller.session.csrf)) {
+        return Err(refuse("web_csrf_refused", "missing or wrong CSRF token", t.csrf_refused));
+    }
+    if caller.user.role < need {
+        let comment = format!("needs role {}", need.as_str());
+        return Err(refuse("web_forbidden", &comment, &(t.role_refused)(need.as_str())));
+    }
+    Ok(caller)
+}
