@@ -373,7 +373,7 @@ pub async fn modbus(a: &ProbeModbus) -> u8 {
     let conn = tokio::sync::Mutex::new(Conn::new(ep.clone()));
     let started = std::time::Instant::now();
     let mut learned = modbus::plan::Learned::default();
-    let o = modbus::poll(&conn, a.unit, &p, Some(16), timeout, &mut learned).await;
+    let o = modbus::poll(&conn, a.unit, p, Some(16), timeout, &mut learned).await;
     if !o.answered {
         let why = o.errors.first().map_or("no answer".to_string(), |e| e.to_string());
         eprintln!(
