@@ -225,7 +225,7 @@ impl Validate for AgentConfig {
         }
         let mut backup_jobs = std::collections::HashSet::new();
         for (i, s) in self.sources.iter().enumerate() {
-            s.source().validate(&format!("sources[{i}]"), p);
+            s.source().build(&format!("sources[{i}]"), p);
             // Jobs of all backup sources share the state file's names.
             if let SourceConfig::Backup(c) = s {
                 for j in &c.jobs {

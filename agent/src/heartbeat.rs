@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use dcwatch_common::forward::Stats;
 use dcwatch_common::lp::Point;
+use dcwatch_common::schema::m;
 
 use crate::sources::SourceStats;
 
@@ -21,7 +22,7 @@ pub fn point(
     ts: i64,
 ) -> Point {
     let errors = sources.errors_total.load(Ordering::Relaxed) + output.errors_total.load(Ordering::Relaxed) + corrupt;
-    Point::new("dcwatch_agent", ts)
+    Point::new(m::AGENT, ts)
         .tag("site", site)
         .tag("host", host)
         .str("version", env!("CARGO_PKG_VERSION"))

@@ -342,8 +342,8 @@ fn reload(path: &std::path::Path, current: &AgentConfig) -> Option<AgentConfig> 
 async fn once(config: &AgentConfig) -> anyhow::Result<()> {
     let host = config.host_name();
     let mut all = Vec::new();
-    for s in &config.sources {
-        let points = s.source().once(config, &config.agent.site, &host).await.map_err(anyhow::Error::msg)?;
+    for s in sources::build_all(config).map_err(anyhow::Error::msg)? {
+        let points = s.once(config, &config.agent.site, &host).await.map_err(anyhow::Error::msg)?;
         all.extend(points);
     }
     let mut buf = Vec::new();

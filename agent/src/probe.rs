@@ -94,12 +94,12 @@ pub async fn snmp(a: &ProbeSnmp) -> u8 {
         max_repetitions: None,
     };
     let mut problems = Vec::new();
-    snmp::config::validate(&SnmpConfig { devices: vec![d.clone()], ..c.clone() }, "probe", &mut problems);
-    if refused(&problems) {
+    let built = snmp::config::build(&SnmpConfig { devices: vec![d], ..c }, "probe", &mut problems);
+    let (Some(built), false) = (built, refused(&problems)) else {
         return 2;
-    }
+    };
     let started = std::time::Instant::now();
-    match snmp::probe(&c, &d, "probe").await {
+    match snmp::probe(&built, &built.devices[0], "probe", None).await {
         Ok((r, n, max_rep)) => {
             if a.format == "lp" {
                 print_lp(&n.points);
@@ -260,7 +260,8 @@ fn list_profiles(config: &Path, snmp_dir: Option<PathBuf>, modbus_dir: Option<Pa
     let (snmp_dirs, modbus_dirs) = profile_dirs(config, snmp_dir, modbus_dir)?;
     let mut out = String::new();
     for dir in &snmp_dirs {
-        let ps = snmp::load_profiles(&self::config(dir.clone(), 2000, 1))?;
+        let ps =
+            snmp::load_profiles(&self::config(dir.clone(), 2000, 1)).map_err(|e| dcwatch_common::error_chain(&e))?;
         let _ = writeln!(out, "SNMP profiles, {} (chosen by sysObjectID unless a device names one):", origin(dir));
         for p in ps {
             let how =
@@ -269,7 +270,7 @@ fn list_profiles(config: &Path, snmp_dir: Option<PathBuf>, modbus_dir: Option<Pa
         }
     }
     for dir in &modbus_dirs {
-        let ps = modbus::load_profiles(dir.as_deref())?;
+        let ps = modbus::load_profiles(dir.as_deref()).map_err(|e| dcwatch_common::error_chain(&e))?;
         let _ = writeln!(out, "Modbus profiles, {} (named by each device's `profile:`):", origin(dir));
         for p in ps {
             let _ = writeln!(out, "  {:16} {:9} {}", p.name, p.kind(), p.description);
@@ -363,22 +364,16 @@ pub async fn modbus(a: &ProbeModbus) -> u8 {
         devices: vec![d.clone()],
     };
     let mut problems = Vec::new();
-    modbus::config::validate(&c, "probe", &mut problems);
-    if refused(&problems) {
+    let built = modbus::config::build(&c, "probe", &mut problems);
+    let (Some(built), false) = (built, refused(&problems)) else {
         return 2;
-    }
-    let profiles = match modbus::load_profiles(a.profiles_dir.as_deref()) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("dcwatch-agent probe: {e}");
-            return 2;
-        }
     };
-    let p = profiles.into_iter().find(|p| p.name == profile).expect("validated");
+    let t = &built.devices[0];
+    let (p, ep, timeout) = (&t.profile, &t.endpoint, t.timeout);
     let conn = tokio::sync::Mutex::new(Conn::new(ep.clone()));
     let started = std::time::Instant::now();
     let mut learned = modbus::plan::Learned::default();
-    let o = modbus::poll(&conn, a.unit, &p, Some(16), timeout, &mut learned).await;
+    let o = modbus::poll(&conn, a.unit, p, Some(16), timeout, &mut learned).await;
     if !o.answered {
         let why = o.errors.first().map_or("no answer".to_string(), |e| e.to_string());
         eprintln!(
@@ -389,7 +384,7 @@ pub async fn modbus(a: &ProbeModbus) -> u8 {
     }
     let ts = dcwatch_common::now_ns();
     let from = modbus::Origin { site: "probe", host: None };
-    let n = modbus::read_points(&p, &o, &from, &d, ts, &mut modbus::Hysteresis::of(&d));
+    let n = modbus::read_points(p, &o, &from, &t.spec, ts, &mut modbus::Hysteresis::of(&t.spec));
     if a.format == "lp" {
         print_lp(&n.points);
     } else {

@@ -50,6 +50,19 @@ pub fn set_log_level(level: &str) {
     }
 }
 
+/// An error and its sources, joined by ": " (what `{:#}` of anyhow prints):
+/// for messages that carry an error whose cause is a source, not its text.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        next = s.source();
+    }
+    out
+}
+
 /// Nanoseconds since the Unix epoch, now.
 pub fn now_ns() -> i64 {
     let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

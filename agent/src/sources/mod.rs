@@ -31,14 +31,14 @@ pub fn default_interval() -> u64 {
 /// What every polling source checks first: its profiles (directory) load,
 /// its interval and timeout are at least 1. Returns the profiles.
 pub fn check_poller<P>(
-    profiles: Result<Vec<P>, String>,
+    profiles: Result<Vec<P>, profile_files::ProfileError>,
     interval_secs: u64,
     timeout_ms: u64,
     at: &str,
     p: &mut Vec<Problem>,
 ) -> Vec<P> {
     let profiles = profiles.unwrap_or_else(|e| {
-        p.push(Problem::general(format!("{at}.profiles_dir: {e}")));
+        p.push(Problem::general(format!("{at}.profiles_dir: {}", dcwatch_common::error_chain(&e))));
         Vec::new()
     });
     if interval_secs == 0 {
@@ -123,23 +123,15 @@ impl Queue {
     }
 }
 
-/// The power states in `points` (UPS status and on-battery, feed live,
-/// ATS source, generator running, device up): when they change from one
+/// The power states in `points` (`schema::POWER_STATE_FIELDS`: UPS status
+/// and on-battery, feed live, ATS source, generator running, device up): when they change from one
 /// poll to the next, the points are sent at once, not at the batch timer.
 pub fn power_state(points: &[Point]) -> String {
     use dcwatch_common::lp::OwnedValue;
     let mut sig = String::new();
     for p in points {
         for (k, v) in &p.fields {
-            let key = matches!(
-                (p.measurement.as_ref(), k.as_ref()),
-                ("ups", "status" | "on_battery" | "low_battery")
-                    | ("power_feed", "live")
-                    | ("ats", "active_source" | "on_source_b")
-                    | ("generator", "running" | "state")
-                    | ("device", "up")
-            );
-            if key {
+            if dcwatch_common::schema::is_power_state(p.measurement.as_ref(), k.as_ref()) {
                 let v = match v {
                     OwnedValue::Bool(b) => b.to_string(),
                     OwnedValue::Str(s) => s.clone(),
@@ -194,13 +186,33 @@ pub type Once<'a> = Pin<Box<dyn Future<Output = Result<Vec<Point>, String>> + 'a
 /// One kind of source, as its configuration section (`type: …`). Each kind
 /// is registered once, in `config::SourceConfig`.
 pub trait Source {
-    /// Checks the section; problems carry the key path `at`.
-    fn validate(&self, at: &str, p: &mut Vec<Problem>);
+    /// Checks the section and builds the source from it: profiles loaded,
+    /// strings read into typed values, once. Problems carry the key path
+    /// `at`; None when there was one.
+    fn build(&self, at: &str, p: &mut Vec<Problem>) -> Option<Box<dyn Built>>;
+}
+
+/// A source built from its section: the one shape the daemon, `once` and
+/// `probe` run. Nothing in it is parsed again.
+pub trait Built {
     /// Starts the source's tasks (the daemon).
     fn spawn(&self, ctx: &mut Context<'_>) -> Result<Vec<JoinHandle<()>>, String>;
     /// Collects once (`dcwatch-agent once`); problems with single devices
     /// go to stderr.
     fn once<'a>(&'a self, agent: &'a AgentConfig, site: &'a str, host: &'a str) -> Once<'a>;
+}
+
+/// Builds every configured source (`sources[i]`); the problems, joined by
+/// "; ", if any (a loaded config has none).
+pub fn build_all(config: &AgentConfig) -> Result<Vec<Box<dyn Built>>, String> {
+    let mut p = Vec::new();
+    let built: Vec<_> = config
+        .sources
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.source().build(&format!("sources[{i}]"), &mut p))
+        .collect();
+    if p.is_empty() { Ok(built) } else { Err(p.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("; ")) }
 }
 
 /// Starts the tasks of every configured source.
@@ -210,6 +222,7 @@ pub fn spawn_all(
     stats: &Arc<SourceStats>,
     shutdown: &watch::Receiver<bool>,
 ) -> Result<Vec<JoinHandle<()>>, String> {
+    let built = build_all(config)?;
     let mut ctx = Context {
         agent: config,
         site: config.agent.site.clone(),
@@ -220,8 +233,8 @@ pub fn spawn_all(
         backup_states: HashMap::new(),
     };
     let mut tasks = Vec::new();
-    for s in &config.sources {
-        tasks.extend(s.source().spawn(&mut ctx)?);
+    for b in &built {
+        tasks.extend(b.spawn(&mut ctx)?);
     }
     Ok(tasks)
 }

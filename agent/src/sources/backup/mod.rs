@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dcwatch_common::lp::Point;
+use dcwatch_common::schema::{f, m};
 use tokio::sync::{Notify, watch as tokio_watch};
 
 use self::config::{BackupConfig, BackupJob, BackupKind};
@@ -142,21 +143,21 @@ pub async fn check(job: &BackupJob, ctx: &Ctx, state: &StateFile) -> Checked {
 /// The `backup` point of a job's report at `now_ns`.
 pub fn point(site: &str, host: &str, job: &BackupJob, r: &Report, now_ns: i64) -> Point {
     let now = now_ns / 1_000_000_000;
-    let mut p = Point::new("backup", now_ns)
+    let mut p = Point::new(m::BACKUP, now_ns)
         .tag("site", site)
         .tag("host", host)
         .tag("job", job.name.as_str())
         .tag("kind", job.kind.as_str())
-        .str("status", r.status.as_str())
+        .str(f::STATUS, r.status.as_str())
         .i64("rpo_s", (job.rpo_hours * 3600.0).round() as i64);
     if let Some(ts) = r.last_success_ts {
-        p = p.i64("last_success_ts", ts).i64("age_s", (now - ts).max(0));
+        p = p.i64(f::LAST_SUCCESS_TS, ts).i64("age_s", (now - ts).max(0));
     }
     if let Some(b) = r.last_size_bytes {
         p = p.u64("last_size_bytes", b);
         if let Some(prev) = r.prev_size_bytes.filter(|p| *p > 0) {
             let pct = (b as f64 - prev as f64) / prev as f64 * 100.0;
-            p = p.f64("size_change_pct", (pct * 10.0).round() / 10.0);
+            p = p.f64(f::SIZE_CHANGE_PCT, (pct * 10.0).round() / 10.0);
         }
     }
     if let Some(d) = r.duration_s {
@@ -343,10 +344,14 @@ pub async fn once(c: &BackupConfig, state_path: &Path, site: &str, host: &str) -
 }
 
 impl crate::sources::Source for BackupConfig {
-    fn validate(&self, at: &str, p: &mut Vec<dcwatch_common::config::Problem>) {
-        config::validate(self, at, p)
+    fn build(&self, at: &str, p: &mut Vec<dcwatch_common::config::Problem>) -> Option<Box<dyn crate::sources::Built>> {
+        let before = p.len();
+        config::validate(self, at, p);
+        (p.len() == before).then(|| Box::new(self.clone()) as Box<dyn crate::sources::Built>)
     }
+}
 
+impl crate::sources::Built for BackupConfig {
     fn spawn(&self, ctx: &mut crate::sources::Context<'_>) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
         // Two backup sources with one state file share it.
         let path = ctx.agent.backup_state_file(self);

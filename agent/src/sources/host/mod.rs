@@ -15,6 +15,7 @@ mod systemd;
 use std::time::Duration;
 
 use dcwatch_common::lp::Point;
+use dcwatch_common::schema::m;
 use sysinfo::{CpuRefreshKind, DiskRefreshKind, MemoryRefreshKind, RefreshKind};
 
 use std::sync::Arc;
@@ -68,7 +69,7 @@ impl HostSource {
         let mut out = Vec::with_capacity(16);
         self.sys.refresh_cpu_usage();
         self.sys.refresh_memory();
-        if let Some(p) = self.cpu.collect(&self.sys, self.base("host_cpu", ts)) {
+        if let Some(p) = self.cpu.collect(&self.sys, self.base(m::HOST_CPU, ts)) {
             out.push(p);
         }
         let mut errors = 0;
@@ -78,7 +79,7 @@ impl HostSource {
             }
             Err(_) => errors += 1,
         }
-        out.push(memory::collect(&self.sys, self.base("host_mem", ts)));
+        out.push(memory::collect(&self.sys, self.base(m::HOST_MEM, ts)));
         let mut system = self.base("host_system", ts).i64("cpus", self.sys.cpus().len() as i64);
         if let (Ok(up), Ok(boot)) = (sysinfo::System::uptime(), sysinfo::System::boot_time()) {
             system = system.u64("uptime_s", up).u64("boot_time_s", boot);
@@ -86,8 +87,8 @@ impl HostSource {
         out.push(system);
         // Re-read the mount list each tick: a disk mounted later is picked up.
         self.disks.refresh_specifics(true, DiskRefreshKind::nothing());
-        errors += disk::collect(&self.disks, &self.config.ignore_mounts, &self.base("host_disk", ts), &mut out);
-        self.net.collect(&self.config.ignore_interfaces, &self.base("host_net", ts), &mut out);
+        errors += disk::collect(&self.disks, &self.config.ignore_mounts, &self.base(m::HOST_DISK, ts), &mut out);
+        self.net.collect(&self.config.ignore_interfaces, &self.base(m::HOST_NET, ts), &mut out);
         (out, errors)
     }
 
@@ -103,7 +104,7 @@ impl HostSource {
                     tracing::info!("systemd unit states readable again");
                     self.systemd_failing = false;
                 }
-                systemd::points(&self.config.systemd_units, &states, &self.base("host_service", ts), &mut out);
+                systemd::points(&self.config.systemd_units, &states, &self.base(m::HOST_SERVICE, ts), &mut out);
                 (out, 0)
             }
             Err(e) => {
@@ -118,10 +119,15 @@ impl HostSource {
 }
 
 impl crate::sources::Source for HostConfig {
-    fn validate(&self, at: &str, p: &mut Vec<dcwatch_common::config::Problem>) {
-        config::validate(self, at, p)
+    fn build(&self, at: &str, p: &mut Vec<dcwatch_common::config::Problem>) -> Option<Box<dyn crate::sources::Built>> {
+        let before = p.len();
+        config::validate(self, at, p);
+        (p.len() == before).then(|| Box::new(self.clone()) as Box<dyn crate::sources::Built>)
     }
+}
 
+/// The host source has nothing to read from strings: its section is what runs.
+impl crate::sources::Built for HostConfig {
     fn spawn(&self, ctx: &mut Context<'_>) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
         let interval = Duration::from_secs(self.interval_secs.unwrap_or(ctx.agent.agent.interval_secs));
         let src = HostSource::new(self.clone(), &ctx.site, &ctx.host)?;

@@ -2,9 +2,14 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use dcwatch_common::config::{Problem, duration};
 use serde::Deserialize;
+
+use super::conn::Endpoint;
+use super::profile::Profile;
 
 use crate::sources::default_interval;
 
@@ -91,8 +96,29 @@ pub enum ModbusTransport {
     RtuOverTcp,
 }
 
-/// Checks a `modbus` source; problems carry the key path `at`.
-pub fn validate(c: &ModbusConfig, at: &str, p: &mut Vec<Problem>) {
+/// One device as the source polls it: its section, and its connection,
+/// profile and times, read once when the source was built.
+#[derive(Clone)]
+pub struct Target {
+    pub spec: ModbusDevice,
+    pub endpoint: Endpoint,
+    pub profile: Arc<Profile>,
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+/// A `modbus` source built from its section: checked, profiles loaded,
+/// every device's connection read once.
+#[derive(Clone)]
+pub struct Built {
+    pub devices: Vec<Target>,
+    pub max_gap: u16,
+}
+
+/// Checks a `modbus` source and builds it; problems carry the key path
+/// `at`. None when there was a problem.
+pub fn build(c: &ModbusConfig, at: &str, p: &mut Vec<Problem>) -> Option<Built> {
+    let before = p.len();
     let profiles = crate::sources::check_poller(
         super::load_profiles(c.profiles_dir.as_deref()),
         c.interval_secs,
@@ -102,7 +128,8 @@ pub fn validate(c: &ModbusConfig, at: &str, p: &mut Vec<Problem>) {
     );
     let known: Vec<&str> = profiles.iter().map(|pr| pr.name.as_str()).collect();
     let mut names = BTreeSet::new();
-    let mut seen: Vec<(super::conn::Endpoint, u8, String)> = Vec::new();
+    let mut seen: Vec<(Endpoint, u8, String)> = Vec::new();
+    let mut devices = Vec::new();
     for (j, d) in c.devices.iter().enumerate() {
         let at = format!("{at}.devices[{j}]");
         crate::sources::check_name(&mut names, &at, &d.name, "must name the device, e.g. `meter-a`", "device", p);
@@ -132,10 +159,21 @@ pub fn validate(c: &ModbusConfig, at: &str, p: &mut Vec<Problem>) {
                         p.push(Problem::general(format!("{at}.unit: unit {} on {ep} is also `{name}`", d.unit)));
                     }
                 }
-                seen.push((ep, d.unit, d.name.clone()));
+                seen.push((ep.clone(), d.unit, d.name.clone()));
+                // A profile that is not known was named above.
+                if let Some(profile) = profiles.iter().find(|pr| pr.name == d.profile) {
+                    devices.push(Target {
+                        spec: d.clone(),
+                        endpoint: ep,
+                        profile: Arc::new(profile.clone()),
+                        interval: Duration::from_secs(d.interval_secs.unwrap_or(c.interval_secs)),
+                        timeout: Duration::from_millis(d.timeout_ms.unwrap_or(c.timeout_ms)),
+                    });
+                }
             }
         }
     }
+    (p.len() == before).then_some(Built { devices, max_gap: c.max_gap })
 }
 
 fn default_modbus_timeout() -> u64 {

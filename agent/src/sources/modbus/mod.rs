@@ -18,10 +18,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use dcwatch_common::lp::{OwnedValue, Point};
+use dcwatch_common::schema::{f, m};
 use tokio::sync::{Mutex, watch};
 use tokio_modbus::ExceptionCode;
 
-use self::config::{ModbusConfig, ModbusDevice, ModbusTransport};
+use self::config::{Built, ModbusConfig, ModbusDevice, ModbusTransport, Target};
 use self::conn::{Conn, Endpoint, ReadError};
 use self::normalize::Image;
 use self::plan::Learned;
@@ -42,7 +43,9 @@ pub fn address_range(a: u16, b: u16) -> String {
 
 /// The built-in profiles plus those of `profiles_dir` (a local profile with
 /// a built-in's name replaces it).
-pub fn load_profiles(dir: Option<&std::path::Path>) -> Result<Vec<Profile>, String> {
+pub fn load_profiles(
+    dir: Option<&std::path::Path>,
+) -> Result<Vec<Profile>, crate::sources::profile_files::ProfileError> {
     crate::sources::profile_files::load(profile::BUILT_IN, dir, "Modbus", profile::load)
 }
 
@@ -134,14 +137,14 @@ pub fn bind_feed(points: &mut Vec<Point>, feed: &str, site: &str, device: &str, 
             phase_a.extend(field_f64(p, "current_a"));
         }
     }
-    if !points.iter().any(|p| p.measurement == "power_feed") {
-        let ups = points.iter().find(|p| p.measurement == "ups");
+    if !points.iter().any(|p| p.measurement == m::POWER_FEED) {
+        let ups = points.iter().find(|p| p.measurement == m::UPS);
         let (v, hz) =
             (ups.and_then(|u| field_f64(u, "input_voltage_v")), ups.and_then(|u| field_f64(u, "input_frequency_hz")));
         if v.is_none() && phase_v.is_empty() {
             return;
         }
-        let mut p = Point::new("power_feed", ts).tag("site", site).tag("device", device).tag("feed", feed);
+        let mut p = Point::new(m::POWER_FEED, ts).tag("site", site).tag("device", device).tag("feed", feed);
         if let Some(v) = v {
             p = p.f64("voltage_v", v);
         }
@@ -150,7 +153,7 @@ pub fn bind_feed(points: &mut Vec<Point>, feed: &str, site: &str, device: &str, 
         }
         points.insert(0, p);
     }
-    let feed_point = points.iter_mut().find(|p| p.measurement == "power_feed").expect("inserted above");
+    let feed_point = points.iter_mut().find(|p| p.measurement == m::POWER_FEED).expect("inserted above");
     if field_f64(feed_point, "voltage_v").is_none()
         && let Some(min) = phase_v.iter().copied().reduce(f64::min)
     {
@@ -284,61 +287,42 @@ struct Counters {
 }
 
 struct Job {
-    spec: ModbusDevice,
-    profile: Arc<Profile>,
+    t: Target,
     conn: Arc<Mutex<Conn>>,
-    interval: Duration,
-    timeout: Duration,
     max_gap: u16,
     site: String,
     host: String,
 }
 
-/// Starts one task per device; devices on one connection share it.
+/// Starts one task per device of a built source; devices on one connection share it.
 pub fn spawn(
-    c: &ModbusConfig,
+    b: &Built,
     site: &str,
     host: &str,
     out: &Arc<Queue>,
     stats: &Arc<SourceStats>,
     shutdown: &watch::Receiver<bool>,
-) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
-    let profiles = load_profiles(c.profiles_dir.as_deref())?;
+) -> Vec<tokio::task::JoinHandle<()>> {
     let mut conns: Vec<(Endpoint, Arc<Mutex<Conn>>)> = Vec::new();
     let mut tasks = Vec::new();
-    for d in &c.devices {
-        let ep = endpoint(d)?;
-        let conn = shared_conn(&mut conns, ep);
-        let profile = profiles
-            .iter()
-            .find(|p| p.name == d.profile)
-            .cloned()
-            .ok_or_else(|| format!("no Modbus profile named `{}`", d.profile))?;
-        let job = Job {
-            spec: d.clone(),
-            profile: Arc::new(profile),
-            conn,
-            interval: Duration::from_secs(d.interval_secs.unwrap_or(c.interval_secs)),
-            timeout: Duration::from_millis(d.timeout_ms.unwrap_or(c.timeout_ms)),
-            max_gap: c.max_gap,
-            site: site.to_string(),
-            host: host.to_string(),
-        };
+    for t in &b.devices {
+        let conn = shared_conn(&mut conns, t.endpoint.clone());
+        let job = Job { t: t.clone(), conn, max_gap: b.max_gap, site: site.to_string(), host: host.to_string() };
         tasks.push(tokio::spawn(run_device(job, out.clone(), stats.clone(), shutdown.clone())));
     }
-    Ok(tasks)
+    tasks
 }
 
 async fn run_device(job: Job, out: Arc<Queue>, stats: Arc<SourceStats>, mut shutdown: watch::Receiver<bool>) {
-    let name = job.spec.name.clone();
-    let mut tick = tokio::time::interval(job.interval);
+    let name = job.t.spec.name.clone();
+    let mut tick = tokio::time::interval(job.t.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut learned = Learned::default();
     let mut counters = Counters::default();
     let mut was_up: Option<bool> = None;
     let mut flagged: BTreeSet<String> = BTreeSet::new();
     let mut last_state: Option<String> = None;
-    let mut hysteresis = Hysteresis::of(&job.spec);
+    let mut hysteresis = Hysteresis::of(&job.t.spec);
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -346,8 +330,8 @@ async fn run_device(job: Job, out: Arc<Queue>, stats: Arc<SourceStats>, mut shut
         }
         let started = Instant::now();
         let ts = dcwatch_common::now_ns();
-        let gap = job.spec.merge_reads.then_some(job.max_gap);
-        let o = poll(&job.conn, job.spec.unit, &job.profile, gap, job.timeout, &mut learned).await;
+        let gap = job.t.spec.merge_reads.then_some(job.max_gap);
+        let o = poll(&job.conn, job.t.spec.unit, &job.t.profile, gap, job.t.timeout, &mut learned).await;
         let elapsed = started.elapsed();
         for e in &o.errors {
             let key = match e {
@@ -363,7 +347,7 @@ async fn run_device(job: Job, out: Arc<Queue>, stats: Arc<SourceStats>, mut shut
         if was_up != Some(up) {
             match (up, o.errors.first()) {
                 (true, _) => {
-                    tracing::info!(device = %name, profile = %job.profile.name, requests = o.requests, "device answers")
+                    tracing::info!(device = %name, profile = %job.t.profile.name, requests = o.requests, "device answers")
                 }
                 (false, Some(e)) => {
                     tracing::warn!(device = %name, kind = e.kind(), error = %e, "device does not answer; marked down")
@@ -375,7 +359,7 @@ async fn run_device(job: Job, out: Arc<Queue>, stats: Arc<SourceStats>, mut shut
         let mut points = Vec::new();
         if up {
             let from = Origin { site: &job.site, host: Some(&job.host) };
-            let n = read_points(&job.profile, &o, &from, &job.spec, ts, &mut hysteresis);
+            let n = read_points(&job.t.profile, &o, &from, &job.t.spec, ts, &mut hysteresis);
             counters.implausible += n.flags.len() as u64;
             let now: BTreeSet<String> = n.flags.iter().map(|f| f.field.clone()).collect();
             for f in n.flags.iter().filter(|f| !flagged.contains(&f.field)) {
@@ -398,15 +382,15 @@ async fn run_device(job: Job, out: Arc<Queue>, stats: Arc<SourceStats>, mut shut
 }
 
 fn device_point(job: &Job, ts: i64, up: bool, elapsed: Duration, requests: u32, c: &Counters) -> Point {
-    let kind = job.spec.kind.clone().unwrap_or_else(|| job.profile.kind().to_string());
+    let kind = job.t.spec.kind.clone().unwrap_or_else(|| job.t.profile.kind().to_string());
     let total: u64 = c.errors.values().sum();
-    let mut p = Point::new("device", ts)
+    let mut p = Point::new(m::DEVICE, ts)
         .tag("site", job.site.as_str())
         .tag("host", job.host.as_str())
-        .tag("device", job.spec.name.as_str())
+        .tag("device", job.t.spec.name.as_str())
         .tag("kind", kind)
         .tag("protocol", "modbus")
-        .bool("up", up)
+        .bool(f::UP, up)
         .f64("poll_ms", (elapsed.as_secs_f64() * 10_000.0).round() / 10.0)
         .u64("requests", u64::from(requests))
         .u64("errors_total", total);
@@ -418,33 +402,26 @@ fn device_point(job: &Job, ts: i64, up: bool, elapsed: Duration, requests: u32, 
     for (k, v) in c.errors.iter().filter(|(k, _)| k.starts_with("exception_")) {
         p = p.u64(format!("errors_{k}_total"), *v);
     }
-    p.u64("implausible_total", c.implausible).str("profile", job.profile.name.clone())
+    p.u64("implausible_total", c.implausible).str("profile", job.t.profile.name.clone())
 }
 
-/// Reads every device of a source once, at the same time (`dcwatch-agent once`).
-pub async fn once(c: &ModbusConfig, site: &str, host: &str) -> Result<(Vec<Point>, Vec<(String, String)>), String> {
-    let profiles = load_profiles(c.profiles_dir.as_deref())?;
+/// Reads every device of a built source once, at the same time (`dcwatch-agent once`).
+pub async fn once(b: &Built, site: &str, host: &str) -> Result<(Vec<Point>, Vec<(String, String)>), String> {
     let mut conns: Vec<(Endpoint, Arc<Mutex<Conn>>)> = Vec::new();
     let mut set = tokio::task::JoinSet::new();
-    for d in c.devices.clone() {
-        let ep = endpoint(&d)?;
-        let conn = shared_conn(&mut conns, ep);
-        let profile = profiles.iter().find(|p| p.name == d.profile).cloned().ok_or("unknown profile")?;
-        let (timeout, gap, site, host) = (
-            Duration::from_millis(d.timeout_ms.unwrap_or(c.timeout_ms)),
-            c.max_gap,
-            site.to_string(),
-            host.to_string(),
-        );
+    for t in b.devices.clone() {
+        let conn = shared_conn(&mut conns, t.endpoint.clone());
+        let (gap, site, host) = (b.max_gap, site.to_string(), host.to_string());
         set.spawn(async move {
+            let d = &t.spec;
             let mut learned = Learned::default();
-            let o = poll(&conn, d.unit, &profile, d.merge_reads.then_some(gap), timeout, &mut learned).await;
+            let o = poll(&conn, d.unit, &t.profile, d.merge_reads.then_some(gap), t.timeout, &mut learned).await;
             let ts = dcwatch_common::now_ns();
-            let mut h = Hysteresis::of(&d);
+            let mut h = Hysteresis::of(d);
             let from = Origin { site: &site, host: Some(&host) };
-            let points = read_points(&profile, &o, &from, &d, ts, &mut h).points;
+            let points = read_points(&t.profile, &o, &from, d, ts, &mut h).points;
             let err = (!o.answered).then(|| o.errors.first().map_or("no answer".to_string(), |e| e.to_string()));
-            (d.name, points, err)
+            (t.spec.name, points, err)
         });
     }
     let mut points = Vec::new();
@@ -460,12 +437,14 @@ pub async fn once(c: &ModbusConfig, site: &str, host: &str) -> Result<(Vec<Point
 }
 
 impl crate::sources::Source for ModbusConfig {
-    fn validate(&self, at: &str, p: &mut Vec<dcwatch_common::config::Problem>) {
-        config::validate(self, at, p)
+    fn build(&self, at: &str, p: &mut Vec<dcwatch_common::config::Problem>) -> Option<Box<dyn crate::sources::Built>> {
+        config::build(self, at, p).map(|b| Box::new(b) as Box<dyn crate::sources::Built>)
     }
+}
 
+impl crate::sources::Built for Built {
     fn spawn(&self, ctx: &mut crate::sources::Context<'_>) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
-        spawn(self, &ctx.site, &ctx.host, ctx.out, ctx.stats, ctx.shutdown)
+        Ok(spawn(self, &ctx.site, &ctx.host, ctx.out, ctx.stats, ctx.shutdown))
     }
 
     fn once<'a>(&'a self, _: &'a crate::config::AgentConfig, site: &'a str, host: &'a str) -> crate::sources::Once<'a> {

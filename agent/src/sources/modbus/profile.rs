@@ -289,13 +289,14 @@ impl Profile {
 }
 
 /// Parses profile files (name, text). Errors name the file and position.
-pub fn load(files: &[(&str, &str)]) -> Result<Vec<Profile>, String> {
+pub fn load(files: &[(&str, &str)]) -> Result<Vec<Profile>, crate::sources::profile_files::ProfileError> {
     let mut out: Vec<Profile> = Vec::new();
     for (file, text) in files {
         let pf: ProfileFile = dcwatch_common::config::parse(text, std::path::Path::new(file))
-            .map_err(|problems| dcwatch_common::config::ConfigError { path: (*file).into(), problems }.to_string())?;
+            .map_err(|problems| dcwatch_common::config::ConfigError { path: (*file).into(), problems })?;
         if out.iter().any(|p| p.name == pf.name) {
-            return Err(format!("{file}: a second profile is named `{}`", pf.name));
+            let what = format!("`{}`", pf.name);
+            return Err(crate::sources::profile_files::ProfileError::Duplicate { file: file.to_string(), what });
         }
         out.push(Profile { name: pf.name, description: pf.description, order: pf.order, points: pf.points });
     }
@@ -307,7 +308,7 @@ mod tests {
     use super::*;
 
     fn err(text: &str) -> String {
-        load(&[("bad.yaml", text)]).unwrap_err()
+        load(&[("bad.yaml", text)]).unwrap_err().to_string()
     }
 
     #[test]

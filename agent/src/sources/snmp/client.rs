@@ -8,7 +8,7 @@ use async_snmp::{
     Auth, AuthProtocol, Client, ErrorKind, ErrorStatus, Oid, PrivProtocol, Retry, UdpTransport, UsmConfig, Value,
 };
 
-use super::config::SnmpDevice;
+use super::config::{SnmpDevice, Target, Version};
 use super::value::{SnmpValue, Values};
 
 /// Why a poll failed, by kind (the `device` point counts each kind).
@@ -93,24 +93,24 @@ pub fn target(address: &str) -> String {
     }
 }
 
-/// The authentication of a device's configuration; errors name the key.
-pub fn auth(d: &SnmpDevice) -> Result<Auth, String> {
-    match d.version.as_str() {
-        "1" => Ok(Auth::v1(d.community.as_str())),
-        "2c" | "2" => Ok(Auth::v2c(d.community.as_str())),
-        "3" => {
+/// The version and authentication of a device's configuration; errors name the key.
+pub fn auth(d: &SnmpDevice) -> Result<(Version, Auth), String> {
+    let version = Version::parse(&d.version)?;
+    let auth = match version {
+        Version::V1 => Auth::v1(d.community.as_str()),
+        Version::V2c => Auth::v2c(d.community.as_str()),
+        Version::V3 => {
             let user = d.user.as_deref().ok_or("version 3 needs `user`")?;
-            usm(
+            Auth::Usm(usm(
                 user,
                 d.auth_protocol.as_deref(),
                 d.auth_password.as_deref(),
                 d.priv_protocol.as_deref(),
                 d.priv_password.as_deref(),
-            )
-            .map(Auth::Usm)
+            )?)
         }
-        v => Err(format!("version `{v}` is not one of 1, 2c, 3")),
-    }
+    };
+    Ok((version, auth))
 }
 
 pub fn auth_protocol(name: &str) -> Result<AuthProtocol, String> {
@@ -160,7 +160,7 @@ pub struct Device {
     /// v3: what engine discovery learned, to tell wrong credentials (the
     /// device discovers but never authenticates) from silence.
     engines: Option<std::sync::Arc<async_snmp::EngineCache>>,
-    pub version: String,
+    pub version: Version,
     /// GETBULK max-repetitions that works for this device.
     pub max_repetitions: u32,
     /// Rows the tables had at the last walk: the next walk asks for one more
@@ -183,19 +183,17 @@ pub struct RequestSettings {
 impl Device {
     /// Builds the client. IPv4 devices share the source's socket; IPv6
     /// devices get their own.
-    pub async fn connect(
-        d: &SnmpDevice,
-        rs: RequestSettings,
-        shared: Option<&UdpTransport>,
-    ) -> Result<Device, PollError> {
-        let auth = auth(d).map_err(PollError::Protocol)?;
+    pub async fn connect(t: &Target, shared: Option<&UdpTransport>) -> Result<Device, PollError> {
+        let rs = t.rs;
         let retry = Retry::fixed(rs.retries, Duration::ZERO).map_err(|e| PollError::Protocol(e.to_string()))?;
-        let target = target(&d.address);
-        let engines = (d.version == "3").then(|| std::sync::Arc::new(async_snmp::EngineCache::new()));
+        let target = &t.target;
+        let engines = (t.version == Version::V3).then(|| std::sync::Arc::new(async_snmp::EngineCache::new()));
         // Only the device's address may answer: a datagram from anywhere else
         // that guesses a request id must not become the device's values.
-        let mut builder =
-            Client::builder(target.as_str(), auth).request_timeout(rs.timeout).retry(retry).strict_source(true);
+        let mut builder = Client::builder(target.as_str(), t.auth.clone())
+            .request_timeout(rs.timeout)
+            .retry(retry)
+            .strict_source(true);
         if let Some(e) = &engines {
             builder = builder.engine_cache(e.clone());
         }
@@ -209,7 +207,7 @@ impl Device {
         Ok(Device {
             client,
             engines,
-            version: d.version.clone(),
+            version: t.version,
             max_repetitions: rs.max_repetitions.max(1),
             rows_seen: None,
             dedicated,
@@ -281,14 +279,14 @@ impl Device {
                 (true, Some(r)) => (r + 1).min(self.max_repetitions),
                 _ => self.max_repetitions,
             };
-            let reply = if self.version == "1" {
+            let reply = if self.version == Version::V1 {
                 self.client.get_next_many(&oids).await.map(|r| r.varbinds)
             } else {
                 self.client.get_bulk(&oids, 0, reps).await
             };
             let vbs = match reply {
                 Ok(v) => v,
-                Err(e) if self.version != "1" && self.max_repetitions > 1 && smaller_may_work(&e) => {
+                Err(e) if self.version != Version::V1 && self.max_repetitions > 1 && smaller_may_work(&e) => {
                     let why = match &*e {
                         async_snmp::Error::Snmp { status, .. } => status.to_string(),
                         _ => "the request is too large".to_string(),
@@ -297,7 +295,7 @@ impl Device {
                     continue;
                 }
                 Err(e)
-                    if self.version != "1"
+                    if self.version != Version::V1
                         && self.max_repetitions > 1
                         && e.kind() == ErrorKind::Timeout
                         && timeouts == 0 =>

@@ -2,10 +2,14 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use dcwatch_common::config::{Problem, duration};
 use serde::Deserialize;
 
+use super::client::RequestSettings;
+use super::profile::Profile;
 use crate::sources::default_interval;
 
 /// The SNMP source: devices to poll, their profiles, and the trap receiver.
@@ -127,20 +131,80 @@ pub struct TrapUser {
     pub priv_password: Option<String>,
 }
 
-/// Checks an `snmp` source; problems carry the key path `at`.
-pub fn validate(c: &SnmpConfig, at: &str, p: &mut Vec<Problem>) {
+/// An SNMP version, read from `version` once, when the source is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    V1,
+    V2c,
+    V3,
+}
+
+impl Version {
+    /// `1`, `2c` (or `2`) or `3`.
+    pub fn parse(v: &str) -> Result<Version, String> {
+        match v {
+            "1" => Ok(Version::V1),
+            "2c" | "2" => Ok(Version::V2c),
+            "3" => Ok(Version::V3),
+            v => Err(format!("version `{v}` is not one of 1, 2c, 3")),
+        }
+    }
+}
+
+/// One device as the source polls it: its section, and what was read from
+/// its strings when the source was built.
+#[derive(Clone)]
+pub struct Target {
+    pub spec: SnmpDevice,
+    pub version: Version,
+    pub auth: async_snmp::Auth,
+    /// `host:port` (port 161 unless given).
+    pub target: String,
+    pub rs: RequestSettings,
+    pub interval: Duration,
+}
+
+/// A v3 user whose traps are accepted, with its protocols read.
+#[derive(Clone)]
+pub struct V3User {
+    pub user: String,
+    pub auth: async_snmp::AuthProtocol,
+    pub auth_password: String,
+    pub privacy: Option<(async_snmp::PrivProtocol, String)>,
+}
+
+/// The trap receiver as built: its section, the v3 users and forwarders read.
+#[derive(Clone)]
+pub struct Traps {
+    pub config: TrapConfig,
+    pub users: Vec<V3User>,
+    pub forwarders: Vec<std::net::IpAddr>,
+}
+
+/// An `snmp` source built from its section: checked, profiles loaded, every
+/// string that names a version, a protocol or an address read once.
+#[derive(Clone)]
+pub struct Built {
+    pub profiles: Arc<Vec<Arc<Profile>>>,
+    pub devices: Vec<Target>,
+    pub traps: Option<Traps>,
+}
+
+/// Checks an `snmp` source and builds it; problems carry the key path `at`.
+/// None when there was a problem.
+pub fn build(c: &SnmpConfig, at: &str, p: &mut Vec<Problem>) -> Option<Built> {
+    let before = p.len();
     let profiles = crate::sources::check_poller(super::load_profiles(c), c.interval_secs, c.timeout_ms, at, p);
     let known: Vec<&str> = profiles.iter().map(|pr| pr.name.as_str()).collect();
     let mut names = BTreeSet::new();
+    let mut devices = Vec::new();
     for (j, d) in c.devices.iter().enumerate() {
         let at = format!("{at}.devices[{j}]");
         crate::sources::check_name(&mut names, &at, &d.name, "must name the device, e.g. `ups-a1`", "device", p);
         if d.address.trim().is_empty() {
             p.push(Problem::general(format!("{at}.address: must be a host or host:port")));
         }
-        if let Err(e) = super::client::auth(d) {
-            p.push(Problem::general(format!("{at}: {e}")));
-        }
+        let auth = super::client::auth(d).map_err(|e| p.push(Problem::general(format!("{at}: {e}")))).ok();
         if let Some(name) = &d.profile {
             crate::sources::check_profile(&known, &at, name, p);
         }
@@ -150,35 +214,78 @@ pub fn validate(c: &SnmpConfig, at: &str, p: &mut Vec<Problem>) {
         if d.timeout_ms == Some(0) {
             p.push(Problem::general(format!("{at}.timeout_ms: must be at least 1")));
         }
+        if let Some((version, auth)) = auth {
+            devices.push(Target {
+                spec: d.clone(),
+                version,
+                auth,
+                target: super::client::target(&d.address),
+                rs: settings(c, d),
+                interval: Duration::from_secs(d.interval_secs.unwrap_or(c.interval_secs)),
+            });
+        }
     }
-    if let Some(t) = &c.traps {
-        if t.listen.parse::<std::net::SocketAddr>().is_err() {
-            p.push(Problem::general(format!("{at}.traps.listen: `{}` is not an address:port", t.listen)));
+    let traps = c.traps.as_ref().map(|t| build_traps(t, at, p));
+    (p.len() == before).then(|| Built {
+        profiles: Arc::new(profiles.into_iter().map(Arc::new).collect()),
+        devices,
+        traps,
+    })
+}
+
+fn build_traps(t: &TrapConfig, at: &str, p: &mut Vec<Problem>) -> Traps {
+    if t.listen.parse::<std::net::SocketAddr>().is_err() {
+        p.push(Problem::general(format!("{at}.traps.listen: `{}` is not an address:port", t.listen)));
+    }
+    let mut forwarders = Vec::new();
+    for (k, f) in t.trusted_forwarders.iter().enumerate() {
+        match f.parse::<std::net::IpAddr>() {
+            Ok(ip) => forwarders.push(ip),
+            Err(_) => p.push(Problem::general(format!(
+                "{at}.traps.trusted_forwarders[{k}]: `{f}` is not an IP address (no port, no host name)"
+            ))),
         }
-        for (k, f) in t.trusted_forwarders.iter().enumerate() {
-            if f.parse::<std::net::IpAddr>().is_err() {
-                p.push(Problem::general(format!(
-                    "{at}.traps.trusted_forwarders[{k}]: `{f}` is not an IP address (no port, no host name)"
-                )));
-            }
+    }
+    if !(1..=super::trap::MAX_V3_SENDERS).contains(&t.max_v3_senders) {
+        p.push(Problem::general(format!(
+            "{at}.traps.max_v3_senders: must be 1 to {} (each is an open socket)",
+            super::trap::MAX_V3_SENDERS
+        )));
+    }
+    let mut users = Vec::new();
+    for (k, u) in t.users.iter().enumerate() {
+        let checked = super::client::usm(
+            &u.user,
+            Some(&u.auth_protocol),
+            Some(&u.auth_password),
+            u.priv_protocol.as_deref(),
+            u.priv_password.as_deref(),
+        );
+        if let Err(e) = checked {
+            p.push(Problem::general(format!("{at}.traps.users[{k}]: {e}")));
+            continue;
         }
-        if !(1..=super::trap::MAX_V3_SENDERS).contains(&t.max_v3_senders) {
-            p.push(Problem::general(format!(
-                "{at}.traps.max_v3_senders: must be 1 to {} (each is an open socket)",
-                super::trap::MAX_V3_SENDERS
-            )));
-        }
-        for (k, u) in t.users.iter().enumerate() {
-            if let Err(e) = super::client::usm(
-                &u.user,
-                Some(&u.auth_protocol),
-                Some(&u.auth_password),
-                u.priv_protocol.as_deref(),
-                u.priv_password.as_deref(),
-            ) {
-                p.push(Problem::general(format!("{at}.traps.users[{k}]: {e}")));
-            }
-        }
+        // usm() accepted both protocols and the pair of privacy keys.
+        let (Ok(auth), privacy) = (
+            super::client::auth_protocol(&u.auth_protocol),
+            u.priv_protocol
+                .as_deref()
+                .zip(u.priv_password.clone())
+                .map(|(pp, pw)| super::client::priv_protocol(pp).map(|pp| (pp, pw))),
+        ) else {
+            continue;
+        };
+        let Ok(privacy) = privacy.transpose() else { continue };
+        users.push(V3User { user: u.user.clone(), auth, auth_password: u.auth_password.clone(), privacy });
+    }
+    Traps { config: t.clone(), users, forwarders }
+}
+
+fn settings(c: &SnmpConfig, d: &SnmpDevice) -> RequestSettings {
+    RequestSettings {
+        timeout: Duration::from_millis(d.timeout_ms.unwrap_or(c.timeout_ms)),
+        retries: d.retries.unwrap_or(c.retries),
+        max_repetitions: d.max_repetitions.unwrap_or(c.max_repetitions),
     }
 }
 

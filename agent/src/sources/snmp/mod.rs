@@ -18,10 +18,11 @@ use std::time::{Duration, Instant};
 
 use async_snmp::UdpTransport;
 use dcwatch_common::lp::Point;
+use dcwatch_common::schema::{f, m};
 use tokio::sync::{Notify, watch};
 
-use self::client::{Device, PollError, RequestSettings};
-use self::config::{SnmpConfig, SnmpDevice};
+use self::client::{Device, PollError};
+use self::config::{Built, SnmpConfig, Target};
 use self::profile::Profile;
 use self::value::Values;
 use super::{Queue, SourceStats, emit};
@@ -30,16 +31,8 @@ const SYS_OBJECT_ID: &str = "1.3.6.1.2.1.1.2.0";
 
 /// The built-in profiles plus those of `profiles_dir` (which replace a
 /// built-in of the same name).
-pub fn load_profiles(c: &SnmpConfig) -> Result<Vec<Profile>, String> {
+pub fn load_profiles(c: &SnmpConfig) -> Result<Vec<Profile>, crate::sources::profile_files::ProfileError> {
     crate::sources::profile_files::load(profile::BUILT_IN, c.profiles_dir.as_deref(), "SNMP", profile::load)
-}
-
-fn settings(c: &SnmpConfig, d: &SnmpDevice) -> RequestSettings {
-    RequestSettings {
-        timeout: Duration::from_millis(d.timeout_ms.unwrap_or(c.timeout_ms)),
-        retries: d.retries.unwrap_or(c.retries),
-        max_repetitions: d.max_repetitions.unwrap_or(c.max_repetitions),
-    }
 }
 
 /// What one poll of a device gave.
@@ -100,58 +93,52 @@ struct DeviceCounters {
 #[derive(Clone)]
 pub struct Polled {
     pub name: String,
-    pub address: String,
+    /// `host:port`, as polled.
+    pub target: String,
     pub repoll: Arc<Notify>,
 }
 
-/// Starts the device tasks and the trap receiver of one `snmp` source.
+/// Starts the device tasks and the trap receiver of one built `snmp` source.
 pub fn spawn(
-    c: &SnmpConfig,
+    b: &Built,
     site: &str,
     host: &str,
     out: &Arc<Queue>,
     stats: &Arc<SourceStats>,
     shutdown: &watch::Receiver<bool>,
-) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
-    let profiles: Vec<Arc<Profile>> = load_profiles(c)?.into_iter().map(Arc::new).collect();
-    let profiles = Arc::new(profiles);
+) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     let mut polled = Vec::new();
     // One socket for every IPv4 device; it opens inside the runtime.
     let shared: Arc<tokio::sync::OnceCell<Option<UdpTransport>>> = Arc::new(tokio::sync::OnceCell::new());
-    for d in &c.devices {
+    for t in &b.devices {
         let repoll = Arc::new(Notify::new());
-        polled.push(Polled { name: d.name.clone(), address: d.address.clone(), repoll: repoll.clone() });
-        let interval = Duration::from_secs(d.interval_secs.unwrap_or(c.interval_secs));
+        polled.push(Polled { name: t.spec.name.clone(), target: t.target.clone(), repoll: repoll.clone() });
         let job = DeviceJob {
-            spec: d.clone(),
-            rs: settings(c, d),
-            interval,
+            t: t.clone(),
             site: site.to_string(),
             host: host.to_string(),
-            profiles: profiles.clone(),
+            profiles: b.profiles.clone(),
             shared: shared.clone(),
             repoll,
         };
         tasks.push(tokio::spawn(run_device(job, out.clone(), stats.clone(), shutdown.clone())));
     }
-    if let Some(t) = &c.traps {
+    if let Some(t) = &b.traps {
         let setup = trap::Setup {
-            config: t.clone(),
+            traps: t.clone(),
             devices: polled,
-            specs: trap::TrapSpecs::from_profiles(&profiles),
+            specs: trap::TrapSpecs::from_profiles(&b.profiles),
             site: site.to_string(),
             host: host.to_string(),
         };
         tasks.push(tokio::spawn(trap::run(setup, out.clone(), stats.clone(), shutdown.clone())));
     }
-    Ok(tasks)
+    tasks
 }
 
 struct DeviceJob {
-    spec: SnmpDevice,
-    rs: RequestSettings,
-    interval: Duration,
+    t: Target,
     site: String,
     host: String,
     profiles: Arc<Vec<Arc<Profile>>>,
@@ -160,8 +147,8 @@ struct DeviceJob {
 }
 
 async fn run_device(job: DeviceJob, out: Arc<Queue>, stats: Arc<SourceStats>, mut shutdown: watch::Receiver<bool>) {
-    let name = job.spec.name.clone();
-    let mut tick = tokio::time::interval(job.interval);
+    let name = job.t.spec.name.clone();
+    let mut tick = tokio::time::interval(job.t.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dev: Option<Device> = None;
     let mut known: Option<Arc<Profile>> = None;
@@ -193,7 +180,7 @@ async fn run_device(job: DeviceJob, out: Arc<Queue>, stats: Arc<SourceStats>, mu
                         .ok()
                 })
                 .await;
-            match Device::connect(&job.spec, job.rs, shared.as_ref()).await {
+            match Device::connect(&job.t, shared.as_ref()).await {
                 Ok(d) => dev = Some(d),
                 Err(e) => {
                     report_down(&name, &e, &mut was_up, &mut counters);
@@ -204,7 +191,7 @@ async fn run_device(job: DeviceJob, out: Arc<Queue>, stats: Arc<SourceStats>, mu
             }
         }
         let d = dev.as_mut().expect("connected above");
-        let result = poll(d, &job.profiles, job.spec.profile.as_deref(), &mut known).await;
+        let result = poll(d, &job.profiles, job.t.spec.profile.as_deref(), &mut known).await;
         let elapsed = started.elapsed();
         match result {
             Ok(r) => {
@@ -247,7 +234,7 @@ async fn run_device(job: DeviceJob, out: Arc<Queue>, stats: Arc<SourceStats>, mu
                 stats.errors_total.fetch_add(1, Ordering::Relaxed);
                 report_down(&name, &e, &mut was_up, &mut counters);
                 // Detect again when it comes back: it may have been replaced.
-                if job.spec.profile.is_none() && e.kind() == "timeout" {
+                if job.t.spec.profile.is_none() && e.kind() == "timeout" {
                     known = None;
                 }
                 let p =
@@ -275,15 +262,16 @@ fn device_point(
     profile: Option<&Arc<Profile>>,
     max_rep: Option<u32>,
 ) -> Point {
-    let kind = job.spec.kind.clone().or_else(|| profile.map(|p| p.kind().to_string())).unwrap_or_else(|| "snmp".into());
+    let kind =
+        job.t.spec.kind.clone().or_else(|| profile.map(|p| p.kind().to_string())).unwrap_or_else(|| "snmp".into());
     let total: u64 = c.errors.values().sum();
-    let mut p = Point::new("device", ts)
+    let mut p = Point::new(m::DEVICE, ts)
         .tag("site", job.site.as_str())
         .tag("host", job.host.as_str())
-        .tag("device", job.spec.name.as_str())
+        .tag("device", job.t.spec.name.as_str())
         .tag("kind", kind)
         .tag("protocol", "snmp")
-        .bool("up", up)
+        .bool(f::UP, up)
         .f64("poll_ms", (elapsed.as_secs_f64() * 1000.0 * 10.0).round() / 10.0)
         .u64("errors_total", total);
     for k in ["timeout", "auth", "protocol", "network", "profile"] {
@@ -299,41 +287,33 @@ fn device_point(
     p
 }
 
-/// Polls one device once, for `dcwatch-agent probe snmp`.
+/// Polls one device of a built source once (`dcwatch-agent probe snmp`,
+/// and each device of `once`).
 pub async fn probe(
-    c: &SnmpConfig,
-    d: &SnmpDevice,
+    b: &Built,
+    t: &Target,
     site: &str,
-) -> Result<(PollResult, normalize::Normalized, u32), PollError> {
-    let profiles: Vec<Arc<Profile>> = load_profiles(c).map_err(PollError::Profile)?.into_iter().map(Arc::new).collect();
-    probe_with(c, d, site, &profiles, None).await
-}
-
-async fn probe_with(
-    c: &SnmpConfig,
-    d: &SnmpDevice,
-    site: &str,
-    profiles: &[Arc<Profile>],
     shared: Option<&UdpTransport>,
 ) -> Result<(PollResult, normalize::Normalized, u32), PollError> {
-    let mut dev = Device::connect(d, settings(c, d), shared).await?;
+    let mut dev = Device::connect(t, shared).await?;
     let mut known = None;
-    let r = poll(&mut dev, profiles, d.profile.as_deref(), &mut known).await?;
-    let n = normalize::normalize(&r.profile, &r.values, site, &d.name, dcwatch_common::now_ns());
+    let r = poll(&mut dev, &b.profiles, t.spec.profile.as_deref(), &mut known).await?;
+    let n = normalize::normalize(&r.profile, &r.values, site, &t.spec.name, dcwatch_common::now_ns());
     Ok((r, n, dev.max_repetitions))
 }
 
 /// Polls every device of a source once, all at the same time over one
 /// socket (`dcwatch-agent once`): the points, and an error per device that failed.
-pub async fn once(c: &SnmpConfig, site: &str, host: &str) -> Result<(Vec<Point>, Vec<(String, PollError)>), String> {
-    let profiles: Arc<Vec<Arc<Profile>>> = Arc::new(load_profiles(c)?.into_iter().map(Arc::new).collect());
+pub async fn once(b: &Built, site: &str, host: &str) -> Result<(Vec<Point>, Vec<(String, PollError)>), String> {
+    let b = Arc::new(b.clone());
     let shared = Arc::new(UdpTransport::bind("0.0.0.0:0").await.map_err(|e| format!("cannot open a UDP socket: {e}"))?);
     let mut set = tokio::task::JoinSet::new();
-    for d in c.devices.clone() {
-        let (c, site, profiles, shared) = (c.clone(), site.to_string(), profiles.clone(), shared.clone());
+    for i in 0..b.devices.len() {
+        let (b, site, shared) = (b.clone(), site.to_string(), shared.clone());
         set.spawn(async move {
-            let r = probe_with(&c, &d, &site, &profiles, Some(&shared)).await;
-            (d.name, r)
+            let t = &b.devices[i];
+            let r = probe(&b, t, &site, Some(&shared)).await;
+            (t.spec.name.clone(), r)
         });
     }
     let mut points = Vec::new();
@@ -352,12 +332,14 @@ pub async fn once(c: &SnmpConfig, site: &str, host: &str) -> Result<(Vec<Point>,
 }
 
 impl crate::sources::Source for SnmpConfig {
-    fn validate(&self, at: &str, p: &mut Vec<dcwatch_common::config::Problem>) {
-        config::validate(self, at, p)
+    fn build(&self, at: &str, p: &mut Vec<dcwatch_common::config::Problem>) -> Option<Box<dyn crate::sources::Built>> {
+        config::build(self, at, p).map(|b| Box::new(b) as Box<dyn crate::sources::Built>)
     }
+}
 
+impl crate::sources::Built for Built {
     fn spawn(&self, ctx: &mut crate::sources::Context<'_>) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
-        spawn(self, &ctx.site, &ctx.host, ctx.out, ctx.stats, ctx.shutdown)
+        Ok(spawn(self, &ctx.site, &ctx.host, ctx.out, ctx.stats, ctx.shutdown))
     }
 
     fn once<'a>(&'a self, _: &'a crate::config::AgentConfig, site: &'a str, host: &'a str) -> crate::sources::Once<'a> {

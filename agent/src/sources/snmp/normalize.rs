@@ -370,9 +370,10 @@ mod tests {
     fn a_profile_error_names_the_file_and_the_problem() {
         let err =
             profile::load(&[("bad.yaml", "name: x\npoints:\n  - measurement: ups\n    fields:\n      - name: y\n")])
-                .unwrap_err();
+                .unwrap_err()
+                .to_string();
         assert_eq!(err, "bad.yaml:5:9: points[0].fields[0] (y): needs oid or column");
-        let err = profile::load(&[("x.yaml", "name: x\nextends: nope\n")]).unwrap_err();
+        let err = profile::load(&[("x.yaml", "name: x\nextends: nope\n")]).unwrap_err().to_string();
         assert_eq!(err, "profile `x` extends `nope`, which does not exist");
     }
 

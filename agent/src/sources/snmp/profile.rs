@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use dcwatch_common::config::{Problem, Validate};
 use serde::Deserialize;
 
+use crate::sources::profile_files::ProfileError;
+
 /// The profiles shipped with dcwatch, built in.
 pub const BUILT_IN: &[(&str, &str)] = &[
     ("ups-mib.yaml", include_str!("../../../../configs/profiles/snmp/ups-mib.yaml")),
@@ -259,18 +261,16 @@ impl Profile {
 }
 
 /// Parses profile files (name, text) and resolves them. Errors name the file.
-pub fn load(files: &[(&str, &str)]) -> Result<Vec<Profile>, String> {
+pub fn load(files: &[(&str, &str)]) -> Result<Vec<Profile>, ProfileError> {
     let mut raw: BTreeMap<String, ProfileFile> = BTreeMap::new();
     for (file, text) in files {
-        let pf: ProfileFile = dcwatch_common::config::parse(text, std::path::Path::new(file)).map_err(|problems| {
-            let err = dcwatch_common::config::ConfigError { path: (*file).into(), problems };
-            err.to_string()
-        })?;
+        let pf: ProfileFile = dcwatch_common::config::parse(text, std::path::Path::new(file))
+            .map_err(|problems| dcwatch_common::config::ConfigError { path: (*file).into(), problems })?;
         if raw.insert(pf.name.clone(), pf).is_some() {
-            return Err(format!("{file}: a second profile is named the same"));
+            return Err(ProfileError::Duplicate { file: file.to_string(), what: "the same".into() });
         }
     }
-    raw.values().map(|pf| resolve(pf, &raw, 0)).collect()
+    raw.values().map(|pf| resolve(pf, &raw, 0).map_err(ProfileError::Invalid)).collect()
 }
 
 fn resolve(pf: &ProfileFile, all: &BTreeMap<String, ProfileFile>, depth: usize) -> Result<Profile, String> {

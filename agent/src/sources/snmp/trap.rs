@@ -27,12 +27,12 @@ use async_snmp::notification::{NotificationAcceptance, NotificationReceiver};
 use async_snmp::{AuthoritativeEngine, DecodeConfig, PduType, SecurityLevel, UsmUser, VarBind, Version};
 use bytes::Bytes;
 use dcwatch_common::lp::Point;
+use dcwatch_common::schema::m;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
 use super::Polled;
-use super::client::{auth_protocol, priv_protocol};
-use super::config::{TrapConfig, TrapUser};
+use super::config::{TrapConfig, Traps, V3User};
 use super::profile::{Profile, TrapField, TrapSpec};
 use super::senders::Senders;
 use crate::sources::{Queue, SourceStats, emit};
@@ -138,7 +138,7 @@ fn trap_oid_of(vbs: &[VarBind]) -> Option<String> {
 async fn resolve(devices: &[Polled]) -> HashMap<IpAddr, Polled> {
     let mut m = HashMap::new();
     for d in devices {
-        let target = super::client::target(&d.address);
+        let target = &d.target;
         match tokio::net::lookup_host(target.as_str()).await {
             Ok(addrs) => {
                 for a in addrs {
@@ -153,25 +153,24 @@ async fn resolve(devices: &[Polled]) -> HashMap<IpAddr, Polled> {
     m
 }
 
-fn usm_user(u: &TrapUser, base: UsmUser) -> Result<UsmUser, String> {
-    let ap = auth_protocol(&u.auth_protocol)?;
-    match (&u.priv_protocol, &u.priv_password) {
-        (Some(pp), Some(ppw)) => base.auth_priv(ap, &u.auth_password, priv_protocol(pp)?, ppw),
-        _ => base.auth(ap, &u.auth_password),
+fn usm_user(u: &V3User, base: UsmUser) -> Result<UsmUser, String> {
+    match &u.privacy {
+        Some((pp, ppw)) => base.auth_priv(u.auth, &u.auth_password, *pp, ppw),
+        None => base.auth(u.auth, &u.auth_password),
     }
     .map_err(|e| e.to_string())
 }
 
 /// async-snmp's receiver for SNMPv3, on loopback, behind the relay.
-async fn v3_receiver(c: &TrapConfig, counters: &Arc<TrapCounters>) -> Result<Option<NotificationReceiver>, String> {
-    if c.users.is_empty() {
+async fn v3_receiver(users: &[V3User], counters: &Arc<TrapCounters>) -> Result<Option<NotificationReceiver>, String> {
+    if users.is_empty() {
         return Ok(None);
     }
     let engine_id = format!("dcwatch-agent:{}", crate::config::hostname()).into_bytes();
     let engine = AuthoritativeEngine::install(engine_id, |_| Ok::<(), std::convert::Infallible>(()))
         .map_err(|e| e.to_string())?;
     let mut b = NotificationReceiver::builder().bind("127.0.0.1:0").authoritative_engine(engine);
-    for u in &c.users {
+    for u in users {
         let mut err = None;
         b = b
             .usm_user(u.user.clone().into_bytes(), |base| {
@@ -226,7 +225,7 @@ impl Drop for Relay {
 
 /// What the receiver needs to know.
 pub struct Setup {
-    pub config: TrapConfig,
+    pub traps: Traps,
     pub devices: Vec<Polled>,
     pub specs: TrapSpecs,
     pub site: String,
@@ -234,7 +233,7 @@ pub struct Setup {
 }
 
 pub async fn run(setup: Setup, out: Arc<Queue>, stats: Arc<SourceStats>, mut shutdown: watch::Receiver<bool>) {
-    let Setup { config: c, devices, specs, site, host } = setup;
+    let Setup { traps: Traps { config: c, users, forwarders }, devices, specs, site, host } = setup;
     let counters = Arc::new(TrapCounters::default());
     let socket = match UdpSocket::bind(&c.listen).await {
         Ok(s) => Arc::new(s),
@@ -244,8 +243,8 @@ pub async fn run(setup: Setup, out: Arc<Queue>, stats: Arc<SourceStats>, mut shu
             return;
         }
     };
-    tracing::info!(listen = %c.listen, v3_users = c.users.len(), "listening for SNMP traps");
-    let v3 = match v3_receiver(&c, &counters).await {
+    tracing::info!(listen = %c.listen, v3_users = users.len(), "listening for SNMP traps");
+    let v3 = match v3_receiver(&users, &counters).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the SNMPv3 trap receiver; v3 traps are dropped");
@@ -254,8 +253,6 @@ pub async fn run(setup: Setup, out: Arc<Queue>, stats: Arc<SourceStats>, mut shu
     };
     let by_ip = resolve(&devices).await;
     let communities: Vec<Vec<u8>> = c.communities.iter().map(|s| s.clone().into_bytes()).collect();
-    // Validated: every entry is an IP address.
-    let forwarders: Vec<IpAddr> = c.trusted_forwarders.iter().filter_map(|f| f.parse().ok()).collect();
     let mut senders: Senders<Relay> = Senders::new(c.max_v3_senders);
     let mut buf = vec![0u8; 65_536];
     let mut report = tokio::time::interval(Duration::from_secs(10));
@@ -425,7 +422,7 @@ impl Ctx<'_> {
         let event = spec.map_or("other", |s| s.event.as_str());
         tracing::info!(device = %name, event, trap_oid, version, "trap");
         let mut points = vec![
-            Point::new("snmp_trap", ts)
+            Point::new(m::SNMP_TRAP, ts)
                 .tag("site", self.site)
                 .tag("host", self.host)
                 .tag("device", name.as_str())
