@@ -15,11 +15,8 @@ const LIMIT: usize = 120;
 
 /// Functions still over the limit, to be split (issue 16); the list may
 /// only shrink: a function that fits is taken off it, and none is added.
-const NOT_YET_SPLIT: &[(&str, &str)] = &[
-    ("collector/src/alarm/mod.rs", "evaluate_at"),
-    ("collector/src/i18n/alarms.rs", "description"),
-    ("collector/src/ingest/lines.rs", "accept"),
-];
+const NOT_YET_SPLIT: &[(&str, &str)] =
+    &[("collector/src/i18n/alarms.rs", "description"), ("collector/src/ingest/lines.rs", "accept")];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root").to_path_buf()
@@ -127,3 +124,4 @@ fn no_function_outside_tests_is_longer_than_120_lines() {
         NOT_YET_SPLIT.iter().filter(|(f, n)| !still_long.iter().any(|(sf, sn)| sf == f && sn == n)).collect();
     assert_eq!(fits, Vec::<&(&str, &str)>::new(), "these fit now: take them off NOT_YET_SPLIT");
 }
+
