@@ -101,6 +101,15 @@ const UNCAPPED: &[&str] = &[
     "alarms_db_quarantined",
 ];
 
+/// The config loader's check of the alarms section: here, where the
+/// registry's names meet the config, so that `config.rs` need not import the
+/// families (which read it).
+impl dcwatch_common::config::Validate for AlarmsConfig {
+    fn validate(&self, p: &mut Vec<dcwatch_common::config::Problem>) {
+        self.check(builtin::BUILTIN_NAMES, p);
+    }
+}
+
 /// Conditions about the collector itself (sinks, spool), from `main`.
 pub type SelfChecks = Box<dyn Fn(&AlarmsConfig) -> Vec<Cond> + Send + Sync>;
 
