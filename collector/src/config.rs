@@ -472,7 +472,7 @@ impl Validate for CollectorConfig {
             p.push(Problem::general(format!("timezone: `{z}` is not a time zone this system knows: {e}")));
         }
         if let Some(a) = &self.alarms {
-            a.check(p);
+            a.check(crate::alarm::builtin::BUILTIN_NAMES, p);
             let token_sites: Vec<&str> = self.ingest.tokens.iter().map(|t| t.value.site.as_str()).collect();
             a.check_sites(&token_sites, p);
         }

@@ -570,15 +570,6 @@ fn default_severity() -> Severity {
     Severity::Warning
 }
 
-/// The built-in alarms' names, from their families (`alarm/builtin/`).
-pub use super::builtin::BUILTIN_NAMES;
-
-impl dcwatch_common::config::Validate for AlarmsConfig {
-    fn validate(&self, p: &mut Vec<Problem>) {
-        self.check(p);
-    }
-}
-
 impl AlarmsConfig {
     /// The language of `receiver`'s notices: its `lang`, else `alarms.lang`.
     pub fn lang_of(&self, receiver: &str) -> crate::i18n::Lang {
@@ -590,10 +581,14 @@ impl AlarmsConfig {
         self.tz.clone().unwrap_or_else(jiff::tz::TimeZone::system)
     }
 
-    pub fn check(&self, p: &mut Vec<Problem>) {
+    /// Every check of the section; `builtin` is the built-in alarms' names
+    /// (`builtin::BUILTIN_NAMES`), given by the caller so that this file does
+    /// not import the families, which read it (the config loader's
+    /// `Validate` is in `alarm/mod.rs`).
+    pub fn check(&self, builtin: &[&str], p: &mut Vec<Problem>) {
         self.check_limits(p);
-        self.check_builtin(p);
-        self.check_rules(p);
+        self.check_builtin(builtin, p);
+        self.check_rules(builtin, p);
         let names = self.check_receivers(p);
         self.check_routes(&names, p);
         self.check_site_names(p);
@@ -618,12 +613,12 @@ impl AlarmsConfig {
     }
 
     /// `builtin`, `services` and `backups`.
-    fn check_builtin(&self, p: &mut Vec<Problem>) {
+    fn check_builtin(&self, names: &[&str], p: &mut Vec<Problem>) {
         for d in &self.builtin.disabled {
-            if !BUILTIN_NAMES.contains(&d.as_str()) {
+            if !names.contains(&d.as_str()) {
                 p.push(Problem::general(format!(
                     "alarms.builtin.disabled: `{d}` is not a built-in alarm; they are: {}",
-                    BUILTIN_NAMES.join(", ")
+                    names.join(", ")
                 )));
             }
         }
@@ -662,7 +657,7 @@ impl AlarmsConfig {
     }
 
     /// The rules: one threshold, a clear on its side, a name of their own, summaries that parse.
-    fn check_rules(&self, p: &mut Vec<Problem>) {
+    fn check_rules(&self, builtin: &[&str], p: &mut Vec<Problem>) {
         for (i, r) in self.rules.iter().enumerate() {
             let at = format!("alarms.rules[{i}] ({})", r.name);
             let n = [r.above.is_some(), r.below.is_some(), r.equals.is_some()].iter().filter(|b| **b).count();
@@ -684,7 +679,7 @@ impl AlarmsConfig {
             {
                 p.push(Problem::general(format!("{at}: clear ({c}) must not be below `below` ({b})")));
             }
-            if BUILTIN_NAMES.contains(&r.name.as_str()) {
+            if builtin.contains(&r.name.as_str()) {
                 p.push(Problem::general(format!("{at}: the name is a built-in alarm's")));
             }
             if let Some(sm) = &r.summary {

@@ -97,7 +97,7 @@ impl Matchers {
         self.compiled.iter().all(|(label, m)| match m {
             Matcher::Exact(want) => want.is_empty(),
             Matcher::Regex(re) if label == "alertname" => {
-                re.is_match("") || crate::alarm::config::BUILTIN_NAMES.iter().all(|n| re.is_match(n))
+                re.is_match("") || crate::alarm::builtin::BUILTIN_NAMES.iter().all(|n| re.is_match(n))
             }
             Matcher::Regex(re) => re.is_match("") || PROBES.iter().all(|p| re.is_match(p)),
         })

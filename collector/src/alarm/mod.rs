@@ -23,8 +23,7 @@ use std::time::{Duration, Instant};
 
 use self::conditions::{Cond, Latest, Observed, fingerprint};
 use self::config::AlarmsConfig;
-use self::store::{Ack, Alarm, Change, State, Store};
-use crate::i18n::alarms::{self as words, Texts};
+use self::store::{Ack, Alarm, Change, Store};
 use crate::model::Observation;
 
 pub fn now_ms() -> i64 {
@@ -99,7 +98,17 @@ const UNCAPPED: &[&str] = &[
     "series_cap_reached",
     "alarm_cap_reached",
     "ingest_rate_limited",
+    "alarms_db_quarantined",
 ];
+
+/// The config loader's check of the alarms section: here, where the
+/// registry's names meet the config, so that `config.rs` need not import the
+/// families (which read it).
+impl dcwatch_common::config::Validate for AlarmsConfig {
+    fn validate(&self, p: &mut Vec<dcwatch_common::config::Problem>) {
+        self.check(builtin::BUILTIN_NAMES, p);
+    }
+}
 
 /// Conditions about the collector itself (sinks, spool), from `main`.
 pub type SelfChecks = Box<dyn Fn(&AlarmsConfig) -> Vec<Cond> + Send + Sync>;
@@ -242,29 +251,79 @@ impl Engine {
         self.evaluate_at(Instant::now(), now_ms());
     }
 
-    /// [`Self::evaluate`] at a given moment (tests move time on).
+    /// [`Self::evaluate`] at a given moment (tests move time on): the
+    /// conditions, then the lifecycle's stages in turn (`lifecycle/`).
     pub fn evaluate_at(&self, now: Instant, now_ms: i64) {
+        use lifecycle::{dispatch, expiry, flap, inhibit, route, transition, write};
         let cfg = self.config();
-        let lim = &cfg.limits;
-        let ttl = Duration::from_secs(lim.series_ttl_secs);
+        let ttl = Duration::from_secs(cfg.limits.series_ttl_secs);
         let mut core = self.core.lock().expect("not poisoned");
         // Writers never wait for this lock (they queue): it is held for the
         // whole look at the table, and the alarms it leaves without one.
         let mut latest = self.latest.lock().expect("not poisoned");
-        self.apply_pending(&mut latest, lim.max_series_per_token);
-        let expired = latest.expire(now, ttl);
+        self.apply_pending(&mut latest, cfg.limits.max_series_per_token);
+        let forgotten = latest.expire(now, ttl);
         latest.since.get_or_insert(now);
-        let mut conds = {
-            let alarms = &core.alarms;
-            conditions::evaluate(&cfg, &latest, now, now_ms, &|name, labels| {
-                alarms.contains_key(&fingerprint(name, labels))
-            })
-        };
+        let (conds, not_raised) = self.conditions(&cfg, &core, &latest, now, now_ms);
+        let by_fp: HashMap<String, &Cond> = conds.iter().map(|(fp, c)| (fp.clone(), c)).collect();
+        let grace_over = now.saturating_duration_since(self.opened) >= ttl;
+        let mut orphans = Vec::new();
+        if expiry::look(forgotten, grace_over, &mut core.grace_over) {
+            let has_cond = |fp: &str| by_fp.contains_key(fp);
+            orphans = expiry::orphans(&core.alarms, &has_cond, &core.restored, grace_over, &|l| latest.carries(l));
+        }
+        self.note_limits(&latest, not_raised, orphans.len());
+        drop(latest);
+        for fp in by_fp.keys() {
+            core.restored.remove(fp);
+        }
+        let mut round = lifecycle::Round::default();
+        transition::run(&core.alarms, &by_fp, now_ms, cfg.lang, &mut round);
+        let expired = expiry::expire(orphans, cfg.limits.series_ttl_secs, cfg.lang, &mut round);
+        let inhibitors = inhibit::Inhibitors::new(&by_fp);
+        let held = dispatch::Held { silences: &core.silences, inhibitors: &inhibitors, conds: &by_fp };
+        dispatch::run(&cfg, core.alarms.values(), &held, now_ms, &mut round);
+        let core = &mut *core;
+        flap::run(&mut core.flaps, &cfg, &mut round, now_ms);
+        let zone = cfg.zone();
+        let summaries = core.storms.ended(now_ms, &cfg.limits, &|r: &str| cfg.lang_of(r), &zone);
+        if round.is_empty() && summaries.is_empty() {
+            return;
+        }
+        let why_resolved = |fp: &str| by_fp.get(fp).map(|c| c.summary.clone()).or_else(|| expired.get(fp).cloned());
+        let (payloads, folded) =
+            route::run(&cfg, &mut core.storms, &mut round, &why_resolved, summaries, &zone, now_ms);
+        self.stats.notices_folded.fetch_add(folded, Ordering::Relaxed);
+        if let Err(e) = write::run(&mut core.store, &mut core.alarms, &cfg, round, &payloads, now_ms) {
+            tracing::error!(error = %e, "cannot write alarm state; will retry at the next evaluation");
+            return;
+        }
+        if !payloads.is_empty() {
+            self.stats.notices_queued.fetch_add(payloads.len() as u64, Ordering::Relaxed);
+            self.wake.notify_one();
+        }
+    }
+
+    /// This evaluation's conditions with their fingerprints — the families'
+    /// and rules', the collector's own — past `max_alarms_per_site`; and
+    /// how many that cap holds back per site.
+    fn conditions(
+        &self,
+        cfg: &AlarmsConfig,
+        core: &Core,
+        latest: &Latest,
+        now: Instant,
+        now_ms: i64,
+    ) -> (Vec<(String, Cond)>, BTreeMap<String, usize>) {
+        let lim = &cfg.limits;
+        let mut conds = conditions::evaluate(cfg, latest, now, now_ms, &|name, labels| {
+            core.alarms.contains_key(&fingerprint(name, labels))
+        });
         if cfg.enabled("series_cap_reached") {
-            conds.extend(builtin::collector::series_cap(&latest, &core.alarms, lim.max_series_per_token));
+            conds.extend(builtin::collector::series_cap(latest, &core.alarms, lim.max_series_per_token));
         }
         if let Some(f) = &*self.self_checks.lock().expect("not poisoned") {
-            conds.extend(f(&cfg));
+            conds.extend(f(cfg));
         }
         if cfg.enabled("alarms_db_quarantined") {
             conds.push(quarantine::condition(&cfg.db, now_ms));
@@ -274,202 +333,25 @@ impl Engine {
             conds.extend(conditions::notification_failing(&undelivered, core.alarms.values()));
         }
         self.stats.evaluations.fetch_add(1, Ordering::Relaxed);
-        let mut fps: Vec<String> = conds.iter().map(|c| fingerprint(&c.name, &c.labels)).collect();
+        let fps: Vec<String> = conds.iter().map(|c| fingerprint(&c.name, &c.labels)).collect();
         let (refused, not_raised) = cap_alarms(&core.alarms, &conds, &fps, lim.max_alarms_per_site);
+        let mut raised: Vec<(String, Cond)> =
+            fps.into_iter().zip(conds).enumerate().filter(|(i, _)| !refused.contains(i)).map(|(_, p)| p).collect();
         if cfg.enabled("alarm_cap_reached") {
             for c in builtin::collector::alarm_cap(&core.alarms, &not_raised, lim.max_alarms_per_site) {
-                fps.push(fingerprint(&c.name, &c.labels));
-                conds.push(c);
+                raised.push((fingerprint(&c.name, &c.labels), c));
             }
         }
-        let mut by_fp: HashMap<String, &Cond> = HashMap::with_capacity(conds.len());
-        for (i, (fp, c)) in fps.into_iter().zip(&conds).enumerate() {
-            if !refused.contains(&i) {
-                by_fp.insert(fp, c);
-            }
-        }
-        // Alarms without a condition whose series and heartbeats were all
-        // forgotten: nothing will ever clear them, so they expire. Looked
-        // for when something was forgotten, and once when alarms restored at
-        // start have had a series TTL to be seen again.
-        let grace_over = now.saturating_duration_since(self.opened) >= ttl;
-        let mut orphans: Vec<Alarm> = Vec::new();
-        if expired > 0 || (grace_over && !core.grace_over) {
-            core.grace_over = grace_over;
-            orphans = core
-                .alarms
-                .values()
-                .filter(|a| {
-                    !by_fp.contains_key(&a.fingerprint)
-                        && (grace_over || !core.restored.contains(&a.fingerprint))
-                        && !latest.carries(&a.labels)
-                })
-                .cloned()
-                .collect();
-        }
-        {
-            let mut seen = self.stats.limits.lock().expect("not poisoned");
-            seen.tokens = latest.owners.iter().map(|(k, c)| (k.to_string(), (c.entries, c.refused))).collect();
-            seen.not_raised = not_raised;
-            seen.entries = latest.series.len() + latest.agents.len();
-            seen.expired_alarms += orphans.len() as u64;
-        }
-        drop(latest);
-        for fp in by_fp.keys() {
-            core.restored.remove(fp);
-        }
-        // Inhibition: an active condition that explains others at its site.
-        let inhibitors = lifecycle::inhibit::Inhibitors::new(&by_fp);
-        let mut changes: Vec<Change<'_>> = Vec::new();
-        let mut updated: Vec<Alarm> = Vec::new();
-        let mut removed: Vec<Alarm> = Vec::new();
-        let mut history: Vec<lifecycle::Event> = Vec::new();
-        for (fp, c) in &by_fp {
-            // Unchanged and nothing due: skip the copy (the steady state of most alarms).
-            if core.alarms.get(fp).is_some_and(|a| lifecycle::transition::unchanged(a, c, now_ms)) {
-                continue;
-            }
-            let step = lifecycle::transition::step(core.alarms.get(fp), fp, c, now_ms, cfg.lang);
-            updated.extend(step.updated);
-            removed.extend(step.removed);
-            history.extend(step.history);
-        }
-        let mut expired_summary: HashMap<String, Texts> = HashMap::new();
-        for a in orphans {
-            let why = Texts::new(|l| words::expired(l, lim.series_ttl_secs));
-            tracing::info!(alarm = %a.name, labels = ?a.labels, "alarm expired: nothing reports on it any more");
-            if a.state == State::Firing {
-                history.push((a.clone(), "resolved", why.get(cfg.lang).to_string()));
-            }
-            expired_summary.insert(a.fingerprint.clone(), why);
-            removed.push(a);
-        }
-        // Notices: what fires now, what is resolved, what is due again, what
-        // an ended inhibition or silence releases, and escalations.
-        let silences = core.silences.clone();
-        let mut all: Vec<Alarm> = core.alarms.values().cloned().collect();
-        for u in &updated {
-            all.retain(|a| a.fingerprint != u.fingerprint);
-            all.push(u.clone());
-        }
-        all.retain(|a| !removed.iter().any(|r| r.fingerprint == a.fingerprint));
-        // (fingerprint, notice, receivers: None = the alarm's route)
-        let mut notices: Vec<lifecycle::flap::Notice> = Vec::new();
-        let mut final_alarms: Vec<Alarm> = Vec::new();
-        for mut a in all {
-            let before = a.clone();
-            a.silenced_by = silences.iter().find(|s| s.matches(&a, now_ms)).map(|s| s.id);
-            if a.state == State::Firing {
-                let cond = by_fp.get(&a.fingerprint);
-                a.inhibited_by = cond.and_then(|c| inhibitors.of(c)).or_else(|| {
-                    // A restored alarm without a condition yet keeps its inhibition.
-                    if cond.is_none() { a.inhibited_by.clone() } else { None }
-                });
-                let held = a.inhibited_by.is_some() || a.silenced_by.is_some();
-                if !held && !lifecycle::dispatch::settling(&cfg, &a, now_ms) {
-                    lifecycle::dispatch::due(&cfg, &mut a, now_ms, &mut history, &mut notices);
-                }
-            }
-            // `silenced_by` is worked out each time, not stored: compare without it.
-            let changed = {
-                let mut b = before;
-                b.silenced_by = a.silenced_by;
-                b != a
-            };
-            if changed && !updated.iter().any(|u| u.fingerprint == a.fingerprint) {
-                updated.push(a.clone());
-            } else if let Some(u) = updated.iter_mut().find(|u| u.fingerprint == a.fingerprint) {
-                *u = a.clone();
-            }
-            final_alarms.push(a);
-        }
-        for r in &removed {
-            // Only a notice that went out gets a resolve notice.
-            if r.state == State::Firing && r.sent_ms.is_some() {
-                notices.push((r.fingerprint.clone(), "resolved", None));
-            }
-        }
-        let damping =
-            lifecycle::flap::Damping { changes: cfg.flap_changes, window_secs: cfg.flap_window_secs, lang: cfg.lang };
-        notices = lifecycle::flap::damp(
-            &mut core.flaps,
-            notices,
-            &final_alarms,
-            &mut removed,
-            &mut history,
-            &damping,
-            now_ms,
-        );
-        let zone = cfg.zone();
-        let summaries = core.storms.ended(now_ms, lim, &|r: &str| cfg.lang_of(r), &zone);
-        if updated.is_empty() && removed.is_empty() && notices.is_empty() && summaries.is_empty() {
-            return;
-        }
-        let known: HashMap<&str, &Alarm> =
-            final_alarms.iter().chain(removed.iter()).map(|a| (a.fingerprint.as_str(), a)).collect();
-        // Most severe first: in a storm, they are the ones sent one by one.
-        notices.sort_by(|(a, _, _), (b, _, _)| {
-            let (a, b) = (known[a.as_str()], known[b.as_str()]);
-            b.severity.cmp(&a.severity).then_with(|| a.name.cmp(&b.name)).then_with(|| a.labels.cmp(&b.labels))
-        });
-        let mut payloads: Vec<(String, String, &'static str, String)> = Vec::new();
-        for (fp, kind, to) in &notices {
-            let a = known[fp.as_str()];
-            let resolved_summary =
-                by_fp.get(fp).map(|c| c.summary.clone()).or_else(|| expired_summary.get(fp).cloned());
-            let receivers = to.clone().unwrap_or_else(|| notify::route(&cfg, a));
-            for receiver in receivers {
-                if !core.storms.admit(&receiver, a, kind, now_ms, lim) {
-                    self.stats.notices_folded.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-                let lang = cfg.lang_of(&receiver);
-                let payload = notify::payload(a, kind, now_ms, resolved_summary.as_ref(), lang, &zone);
-                payloads.push((receiver, fp.clone(), *kind, payload));
-            }
-        }
-        for (receiver, payload) in summaries {
-            payloads.push((receiver, String::new(), "summary", payload));
-        }
-        for a in &updated {
-            changes.push(Change::Upsert(a));
-        }
-        for r in &removed {
-            changes.push(Change::Remove(&r.fingerprint));
-        }
-        for (a, event, detail) in &history {
-            changes.push(Change::History { alarm: a, event, detail: detail.clone(), at_ms: now_ms });
-        }
-        for (receiver, fp, kind, payload) in &payloads {
-            let human =
-                cfg.receivers.iter().any(|r| &r.name == receiver && (r.email.is_some() || r.telegram.is_some()));
-            let delay_ms = if human { cfg.group_wait_ms as i64 } else { 0 };
-            changes.push(Change::Notice {
-                receiver,
-                fingerprint: fp,
-                status: kind,
-                payload: payload.clone(),
-                at_ms: now_ms,
-                delay_ms,
-            });
-        }
-        if let Err(e) = core.store.apply(&changes) {
-            tracing::error!(error = %e, "cannot write alarm state; will retry at the next evaluation");
-            return;
-        }
-        for (a, event, _) in &history {
-            tracing::info!(alarm = %a.name, labels = ?a.labels, event, summary = %a.summary.en, "alarm");
-        }
-        for a in updated {
-            core.alarms.insert(a.fingerprint.clone(), a);
-        }
-        for r in removed {
-            core.alarms.remove(&r.fingerprint);
-        }
-        if !payloads.is_empty() {
-            self.stats.notices_queued.fetch_add(payloads.len() as u64, Ordering::Relaxed);
-            self.wake.notify_one();
-        }
+        (raised, not_raised)
+    }
+
+    /// Copies what the limits hold back for `/metrics`.
+    fn note_limits(&self, latest: &Latest, not_raised: BTreeMap<String, usize>, expired: usize) {
+        let mut seen = self.stats.limits.lock().expect("not poisoned");
+        seen.tokens = latest.owners.iter().map(|(k, c)| (k.to_string(), (c.entries, c.refused))).collect();
+        seen.not_raised = not_raised;
+        seen.entries = latest.series.len() + latest.agents.len();
+        seen.expired_alarms += expired as u64;
     }
 
     /// The alarms pending or firing, most severe first.
@@ -720,7 +602,9 @@ fn watched(cfg: &AlarmsConfig) -> std::collections::HashSet<String> {
 mod tests {
     use std::time::Duration;
 
+    use super::store::State;
     use super::*;
+    use crate::i18n::alarms::Texts;
     use crate::model::ObsValue;
 
     fn cfg(dir: &std::path::Path, extra: &str) -> AlarmsConfig {

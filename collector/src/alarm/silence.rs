@@ -206,7 +206,7 @@ mod tests {
         /// leave at least one of them unsilenced.
         fn alarms() -> Vec<BTreeMap<&'static str, &'static str>> {
             let mut v = Vec::new();
-            for name in crate::alarm::config::BUILTIN_NAMES {
+            for name in crate::alarm::builtin::BUILTIN_NAMES {
                 v.push(BTreeMap::from([("alertname", *name)]));
                 for (site, host, device) in [("hn-dc1", "web01", "ups1"), ("hcm", "db-02.local", "pdu-a")] {
                     v.push(BTreeMap::from([("alertname", *name), ("site", site), ("host", host), ("device", device)]));

@@ -928,7 +928,7 @@ mod tests {
 
     #[test]
     fn every_builtin_alarm_has_a_description_in_both_languages() {
-        for name in crate::alarm::config::BUILTIN_NAMES {
+        for name in crate::alarm::builtin::BUILTIN_NAMES {
             assert!(description(Lang::Vi, name).is_some_and(|d| !d.is_empty()), "{name}");
             assert!(description(Lang::En, name).is_some_and(|d| !d.is_empty()), "{name}");
         }

@@ -1,12 +1,69 @@
-//! The dispatch stage of a firing alarm that nothing holds back (no
-//! silence, no inhibition, not settling): its first notice, its repeats
-//! while unacknowledged, and its escalation once.
+//! The dispatch stage: every alarm the round leaves, through its silence
+//! and inhibition; a firing one that nothing holds back (no silence, no
+//! inhibition, not settling) gets its first notice, its repeats while
+//! unacknowledged, and its escalation once. A removed alarm whose notice
+//! went out gets its resolve notice.
 
-use super::Event;
+use std::collections::HashMap;
+
 use super::flap::Notice;
+use super::inhibit::Inhibitors;
+use super::{Event, Round, silence};
+use crate::alarm::conditions::Cond;
 use crate::alarm::config::AlarmsConfig;
 use crate::alarm::notify;
-use crate::alarm::store::Alarm;
+use crate::alarm::store::{Alarm, Silence, State};
+
+/// What the dispatch stage reads besides the round.
+pub struct Held<'a> {
+    pub silences: &'a [Silence],
+    pub inhibitors: &'a Inhibitors<'a>,
+    /// This evaluation's conditions, by fingerprint.
+    pub conds: &'a HashMap<String, &'a Cond>,
+}
+
+/// The engine's alarms with the round's changes (`round.updated` in, the
+/// removed out), each through [`Held`] and [`due`], into `round.alarms`;
+/// those that changed are (re)noted in `round.updated`. Then the resolve
+/// notices of the removed.
+pub fn run<'a>(
+    cfg: &AlarmsConfig,
+    alarms: impl Iterator<Item = &'a Alarm>,
+    held: &Held,
+    now_ms: i64,
+    round: &mut Round,
+) {
+    let mut all: Vec<Alarm> = alarms.cloned().collect();
+    for u in &round.updated {
+        all.retain(|a| a.fingerprint != u.fingerprint);
+        all.push(u.clone());
+    }
+    all.retain(|a| !round.removed.iter().any(|r| r.fingerprint == a.fingerprint));
+    for mut a in all {
+        let before = a.clone();
+        a.silenced_by = silence::silenced_by(held.silences, &a, now_ms);
+        if a.state == State::Firing {
+            a.inhibited_by = held.inhibitors.held(held.conds.get(&a.fingerprint).copied(), a.inhibited_by.take());
+            let quiet = a.inhibited_by.is_some() || a.silenced_by.is_some();
+            if !quiet && !settling(cfg, &a, now_ms) {
+                due(cfg, &mut a, now_ms, &mut round.history, &mut round.notices);
+            }
+        }
+        let changed = silence::changed(&before, &a);
+        if changed && !round.updated.iter().any(|u| u.fingerprint == a.fingerprint) {
+            round.updated.push(a.clone());
+        } else if let Some(u) = round.updated.iter_mut().find(|u| u.fingerprint == a.fingerprint) {
+            *u = a.clone();
+        }
+        round.alarms.push(a);
+    }
+    for r in &round.removed {
+        // Only a notice that went out gets a resolve notice.
+        if r.state == State::Firing && r.sent_ms.is_some() {
+            round.notices.push((r.fingerprint.clone(), "resolved", None));
+        }
+    }
+}
 
 /// Whether `a` still waits before its first notice: an alarm a site power
 /// alarm could explain waits `inhibit_wait_ms`, so that the power alarm,
@@ -91,6 +148,37 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_silenced_alarm_sends_nothing_and_a_sent_one_that_is_removed_is_resolved() {
+        let c = cfg("repeat_interval_secs: 60\n");
+        let mut quiet = fired("disk_full", 0);
+        quiet.fingerprint = "quiet".into();
+        quiet.labels.insert("host".into(), "db1".into());
+        let loud = fired("disk_full", 0);
+        let gone = Alarm { fingerprint: "gone".into(), sent_ms: Some(0), ..fired("disk_full", 0) };
+        let m: std::collections::BTreeMap<String, String> = [("host".to_string(), "db1".to_string())].into();
+        let silences = [Silence {
+            id: 4,
+            matchers: crate::alarm::matchers::Matchers::try_from(m).unwrap(),
+            starts_ms: 0,
+            ends_ms: 10_000,
+            author: "an".into(),
+            reason: "maintenance".into(),
+        }];
+        let conds = HashMap::new();
+        let inhibitors = Inhibitors::new(&conds);
+        let held = Held { silences: &silences, inhibitors: &inhibitors, conds: &conds };
+        let mut round = Round { removed: vec![gone.clone()], ..Default::default() };
+        run(&c, [&quiet, &loud, &gone].into_iter(), &held, 1_000, &mut round);
+        let kept: Vec<(&str, Option<i64>, Option<i64>)> =
+            round.alarms.iter().map(|a| (a.fingerprint.as_str(), a.silenced_by, a.sent_ms)).collect();
+        assert_eq!(kept, [("quiet", Some(4), None), ("fp", None, Some(1_000))]);
+        let updated: Vec<&str> = round.updated.iter().map(|a| a.fingerprint.as_str()).collect();
+        assert_eq!(updated, ["fp"], "a silence alone is not written");
+        let notices: Vec<(&str, &str)> = round.notices.iter().map(|(fp, k, _)| (fp.as_str(), *k)).collect();
+        assert_eq!(notices, [("fp", "firing"), ("gone", "resolved")]);
     }
 
     #[test]

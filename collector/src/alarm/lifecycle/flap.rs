@@ -4,7 +4,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use super::Event;
+use super::{Event, Round};
+use crate::alarm::config::AlarmsConfig;
 use crate::alarm::store::Alarm;
 use crate::i18n::Lang;
 use crate::i18n::alarms as words;
@@ -28,6 +29,13 @@ pub struct Damping {
     pub changes: u32,
     pub window_secs: u64,
     pub lang: Lang,
+}
+
+/// The flap stage over the round's notices, with `cfg`'s settings.
+pub fn run(flaps: &mut HashMap<String, Flap>, cfg: &AlarmsConfig, round: &mut Round, now_ms: i64) {
+    let d = Damping { changes: cfg.flap_changes, window_secs: cfg.flap_window_secs, lang: cfg.lang };
+    let notices = std::mem::take(&mut round.notices);
+    round.notices = damp(flaps, notices, &round.alarms, &mut round.removed, &mut round.history, &d, now_ms);
 }
 
 /// The notices that go out of `notices`, flap damped; an alarm that settles

@@ -11,11 +11,16 @@ pub struct Inhibitors<'a>(Vec<(String, &'a Cond)>);
 
 impl<'a> Inhibitors<'a> {
     pub fn new(by_fp: &HashMap<String, &'a Cond>) -> Self {
-        Self(by_fp.iter().filter(|(_, c)| c.active && !c.inhibits.is_empty()).map(|(fp, c)| (fp.clone(), *c)).collect())
+        let mut v: Vec<(String, &'a Cond)> =
+            by_fp.iter().filter(|(_, c)| c.active && !c.inhibits.is_empty()).map(|(fp, c)| (fp.clone(), *c)).collect();
+        // The first by name (then labels) explains: not whichever the map gives first.
+        v.sort_by(|(_, a), (_, b)| a.name.cmp(&b.name).then_with(|| a.labels.cmp(&b.labels)));
+        Self(v)
     }
 
-    /// The fingerprint of the condition that explains `c`: one at its site
-    /// that names it, for its host when the explainer lists hosts.
+    /// The fingerprint of the condition that explains `c`: the first by
+    /// name at its site that names it, for its host when the explainer
+    /// lists hosts.
     pub fn of(&self, c: &Cond) -> Option<String> {
         self.0
             .iter()
@@ -25,6 +30,16 @@ impl<'a> Inhibitors<'a> {
                     && (i.inhibit_hosts.is_empty() || c.labels.get("host").is_some_and(|h| i.inhibit_hosts.contains(h)))
             })
             .map(|(fp, _)| fp.clone())
+    }
+
+    /// What inhibits a firing alarm now, given its condition (if any) and
+    /// what inhibited it `before`: a restored alarm without a condition yet
+    /// keeps its inhibition.
+    pub fn held(&self, cond: Option<&Cond>, before: Option<String>) -> Option<String> {
+        match cond {
+            Some(c) => self.of(c),
+            None => before,
+        }
     }
 }
 
@@ -65,5 +80,19 @@ mod tests {
         let inh = Inhibitors::new(&by_fp);
         let silent = |h| c("agent_silent", &[("site", "hn"), ("host", h)], true);
         assert_eq!((inh.of(&silent("web1")).as_deref(), inh.of(&silent("db1"))), (Some("ups"), None));
+    }
+
+    #[test]
+    fn of_two_explainers_the_first_by_name_is_chosen_whatever_the_maps_order() {
+        let mut ups = c("ups_on_battery", &[("site", "hn"), ("device", "ups1")], true);
+        ups.inhibits = builtin::EXPLAINED_BY_UPS;
+        ups.inhibit_hosts = vec!["web1".into()];
+        let lost = c("power_lost", &[("site", "hn")], true);
+        let silent = c("agent_silent", &[("site", "hn"), ("host", "web1")], true);
+        // Each map has its own hash seed: many maps, many orders.
+        for _ in 0..50 {
+            let by_fp: HashMap<String, &Cond> = [("ups".to_string(), &ups), ("lost".to_string(), &lost)].into();
+            assert_eq!(Inhibitors::new(&by_fp).of(&silent).as_deref(), Some("lost"));
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! The transition stage: a condition against the alarm it stands for, if any.
 
-use super::Event;
+use std::collections::HashMap;
+
+use super::{Event, Round};
 use crate::alarm::conditions::Cond;
 use crate::alarm::store::{Alarm, State};
 use crate::i18n::Lang;
@@ -21,6 +23,27 @@ pub fn unchanged(a: &Alarm, c: &Cond, now_ms: i64) -> bool {
         && a.summary == c.summary
         && a.value == c.value
         && (a.state == State::Firing || now_ms - a.since_ms < (c.for_secs as i64) * 1000)
+}
+
+/// The transition stage over every condition, by fingerprint, against the
+/// engine's `alarms`: what changes goes into `round`.
+pub fn run(
+    alarms: &HashMap<String, Alarm>,
+    by_fp: &HashMap<String, &Cond>,
+    now_ms: i64,
+    lang: Lang,
+    round: &mut Round,
+) {
+    for (fp, c) in by_fp {
+        // Unchanged and nothing due: skip the copy (the steady state of most alarms).
+        if alarms.get(fp).is_some_and(|a| unchanged(a, c, now_ms)) {
+            continue;
+        }
+        let s = step(alarms.get(fp), fp, c, now_ms, lang);
+        round.updated.extend(s.updated);
+        round.removed.extend(s.removed);
+        round.history.extend(s.history);
+    }
 }
 
 /// A new active condition is pending (firing at once without `for`); a
