@@ -25,6 +25,8 @@ pub struct Text {
     pub wrong_login: &'static str,
     /// Too many failed logins: try again in about N minutes.
     pub rate_limited: fn(u64) -> String,
+    /// Too many logins being checked at once (a flood): try again shortly.
+    pub login_busy: &'static str,
     pub no_users: &'static str,
     pub session_ended: &'static str,
     pub logged_out: &'static str,
@@ -74,6 +76,7 @@ pub static VI: Text = Text {
     log_in: "Đăng nhập",
     wrong_login: "Sai tên đăng nhập hoặc mật khẩu.",
     rate_limited: |m| format!("Đăng nhập sai quá nhiều lần. Hãy thử lại sau khoảng {m} phút."),
+    login_busy: "Máy chủ đang bận kiểm tra các lượt đăng nhập khác. Hãy thử lại sau ít phút.",
     no_users: "Chưa có người dùng nào. Trên máy collector, hãy tạo một người dùng: dcwatch-collector user add TÊN --role admin",
     session_ended: "Phiên làm việc đã hết hạn. Hãy đăng nhập lại.",
     logged_out: "Đã đăng xuất.",
@@ -119,6 +122,7 @@ pub static EN: Text = Text {
     rate_limited: |m| {
         format!("Too many failed logins. Try again in about {m} minute{}.", if m == 1 { "" } else { "s" })
     },
+    login_busy: "The server is busy checking other logins. Try again in a minute.",
     no_users: "There is no user yet. On the collector's machine, make one: dcwatch-collector user add NAME --role admin",
     session_ended: "Your session has ended. Please log in again.",
     logged_out: "Logged out.",

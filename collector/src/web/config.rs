@@ -130,10 +130,15 @@ impl WebConfig {
             p.push(Problem::general("web.title: is empty; leave it out for `dcwatch`"));
         }
         for (i, a) in self.wall.allow_from.iter().enumerate() {
-            if Cidr::parse(a).is_none() {
-                p.push(Problem::general(format!(
+            match Cidr::parse(a) {
+                None => p.push(Problem::general(format!(
                     "web.wall.allow_from[{i}]: `{a}` is not an address or block, e.g. `10.1.2.30` or `10.1.2.0/24`"
-                )));
+                ))),
+                Some(c) if c.prefix == 0 => p.push(Problem::general(format!(
+                    "web.wall.allow_from[{i}]: `{a}` holds every address and would show the wall display to anyone; \
+                     name the wall screens' addresses or their room's block"
+                ))),
+                Some(_) => {}
             }
         }
     }
@@ -164,7 +169,7 @@ mod tests {
         let c = WebConfig {
             idle_timeout_secs: 600,
             lifetime_secs: 60,
-            wall: WallConfig { allow_from: vec!["10.0.0.0/8".into(), "wall".into()] },
+            wall: WallConfig { allow_from: vec!["10.0.0.0/8".into(), "wall".into(), "::/0".into()] },
             ..WebConfig::default()
         };
         let mut p = Vec::new();
@@ -175,6 +180,8 @@ mod tests {
             vec![
                 "web.lifetime_secs: 60 is shorter than web.idle_timeout_secs (600); make it at least as long",
                 "web.wall.allow_from[1]: `wall` is not an address or block, e.g. `10.1.2.30` or `10.1.2.0/24`",
+                "web.wall.allow_from[2]: `::/0` holds every address and would show the wall display to anyone; \
+                 name the wall screens' addresses or their room's block",
             ]
         );
     }

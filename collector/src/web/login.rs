@@ -21,6 +21,7 @@ use crate::api::access::Client;
 use crate::audit::Event;
 use crate::auth::Role;
 use crate::i18n::Lang;
+use crate::web::users::{MAX_PASSWORD_CHARS, Refused};
 
 type Fields = HashMap<String, String>;
 
@@ -35,6 +36,13 @@ fn with_cookies(mut r: Response, cookies: &[String]) -> Response {
         }
     }
     r
+}
+
+/// How a name that is no user's is written in the audit log: the first 12
+/// hex digits of its SHA-256, enough to see one name tried many times.
+fn unknown_name(name: &str) -> String {
+    let h = crate::auth::sha256(name);
+    format!("(unknown {})", hex::encode(&h[..6]))
 }
 
 /// The login page with a fresh form token; `error` is shown above the form.
@@ -117,7 +125,7 @@ pub async fn submit(
         return layout::message_in(&web, lang, None, StatusCode::FORBIDDEN, t.forbidden_title, t.csrf_refused);
     }
     let now = Instant::now();
-    if let Some(wait) = web.limit.refused_for(&name, client.0, now) {
+    if let Err(wait) = web.limit.attempt(&name, client.0, now) {
         web.audit(&event("web_login_limited", "too many failed logins", true));
         let minutes = wait.as_secs().div_ceil(60).max(1);
         let mut r = render(&web, lang, StatusCode::TOO_MANY_REQUESTS, Some((&(t.rate_limited)(minutes), true)), &name);
@@ -126,17 +134,27 @@ pub async fn submit(
         }
         return r;
     }
-    let checked = {
+    // A password no user can have is not hashed (argon2 of a megabyte).
+    let checked = if password.chars().count() > MAX_PASSWORD_CHARS {
+        Ok(Ok(Err(Refused::WrongPassword)))
+    } else {
+        let Ok(Ok(_permit)) = tokio::time::timeout(super::PASSWORD_CHECK_WAIT, web.checks.acquire()).await else {
+            web.limit.withdraw(&name, client.0, now);
+            return render(&web, lang, StatusCode::SERVICE_UNAVAILABLE, Some((t.login_busy, true)), &name);
+        };
         let (web, name, password) = (web.clone(), name.clone(), password.clone());
         tokio::task::spawn_blocking(move || web.users.check_login(&name, &password)).await
     };
     let user = match checked {
         Ok(Ok(Ok(u))) => u,
         Ok(Ok(Err(why))) => {
-            web.limit.failed(&name, client.0, now);
-            // Each failure is recorded whole (the limit bounds how many).
+            // Each failure is recorded whole (the limit bounds how many). A
+            // name no user has is not written as it was typed: it may be a
+            // password typed into the wrong box.
+            let hidden = unknown_name(&name);
+            let actor = if why == Refused::UnknownUser { hidden.as_str() } else { event("", "", true).actor };
             if let Some(a) = &web.app.audit {
-                a.record(&event("web_login_failed", why.as_str(), true));
+                a.record(&Event { actor, ..event("web_login_failed", why.as_str(), true) });
             }
             return render(&web, lang, StatusCode::UNAUTHORIZED, Some((t.wrong_login, true)), &name);
         }
@@ -149,7 +167,7 @@ pub async fn submit(
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    web.limit.succeeded(&user.name);
+    web.limit.succeeded(&user.name, client.0, now);
     let (token, _) = web.sessions.open(&user.name, user.role, user.epoch, now);
     web.audit(&Event { role: user.role.as_str(), ..event("web_login", "", false) });
     with_cookies(

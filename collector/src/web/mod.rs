@@ -30,11 +30,20 @@ use crate::i18n::Lang;
 use crate::state::AppState;
 
 /// What the console's handlers share.
+/// Password checks run at once (see [`Web::checks`]).
+pub const PASSWORD_CHECKS: usize = 2;
+/// How long a login waits for a password check before it is told to try again.
+pub const PASSWORD_CHECK_WAIT: Duration = Duration::from_secs(10);
+
 pub struct Web {
     pub app: Arc<AppState>,
     pub users: users::Users,
     pub sessions: session::Sessions,
     pub limit: limit::LoginLimit,
+    /// Password checks running at once: each argon2id check takes about
+    /// 19 MiB, so a flood of logins must wait here, not run the collector
+    /// out of memory.
+    pub checks: tokio::sync::Semaphore,
     pub cfg: config::WebConfig,
     /// The listener has TLS: cookies are `Secure`.
     pub secure: bool,
@@ -53,7 +62,17 @@ impl Web {
         let sessions =
             session::Sessions::new(Duration::from_secs(cfg.idle_timeout_secs), Duration::from_secs(cfg.lifetime_secs));
         let wall = cfg.wall.blocks();
-        Ok(Web { app, users, sessions, limit: limit::LoginLimit::default(), cfg, secure, tz, wall })
+        Ok(Web {
+            app,
+            users,
+            sessions,
+            limit: limit::LoginLimit::default(),
+            checks: tokio::sync::Semaphore::new(PASSWORD_CHECKS),
+            cfg,
+            secure,
+            tz,
+            wall,
+        })
     }
 
     /// Records an action or a refusal in the audit log.
@@ -95,14 +114,18 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/ui/alarms/{fingerprint}/ack", post(pages::ack))
         .route("/ui/assets/{name}", get(layout::asset))
         .route("/ui/{page}", get(pages::later))
-        .layer(axum::middleware::map_response(secure_headers))
+        .layer(axum::middleware::map_response_with_state(web.secure, secure_headers))
         .with_state(web)
 }
 
 /// Every answer: no framing, no sniffing, scripts and styles from here
-/// only, forms posted only here; pages are not cached (they hold a CSRF token).
-async fn secure_headers(mut r: Response) -> Response {
+/// only, forms posted only here; pages are not cached (they hold a CSRF
+/// token); under TLS, browsers keep to HTTPS for a year (HSTS).
+async fn secure_headers(axum::extract::State(tls): axum::extract::State<bool>, mut r: Response) -> Response {
     let h = r.headers_mut();
+    if tls {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(

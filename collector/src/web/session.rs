@@ -21,6 +21,9 @@ pub const COOKIE: &str = "dcwatch_session";
 pub const LOGIN_COOKIE: &str = "dcwatch_login";
 /// Sessions held at once; past it the one idle longest is ended.
 const MAX_SESSIONS: usize = 10_000;
+/// Sessions one user holds at once; a new login past it ends that user's
+/// least recently used one (so one account cannot push out the others').
+pub const MAX_SESSIONS_PER_USER: usize = 10;
 
 /// 32 random bytes from the operating system, hex.
 pub fn random_token() -> String {
@@ -86,6 +89,12 @@ impl Sessions {
         let s = Session { user: user.to_string(), role, csrf: random_token(), epoch, opened: now, last_seen: now };
         let mut map = self.map.lock().expect("not poisoned");
         map.retain(|_, s| !self.expired(s, now));
+        let mine: Vec<_> = map.iter().filter(|(_, s)| s.user == user).map(|(k, s)| (s.last_seen, *k)).collect();
+        if mine.len() >= MAX_SESSIONS_PER_USER
+            && let Some((_, k)) = mine.iter().min()
+        {
+            map.remove(k);
+        }
         if map.len() >= MAX_SESSIONS
             && let Some(k) = map.iter().min_by_key(|(_, s)| s.last_seen).map(|(k, _)| *k)
         {
@@ -157,6 +166,20 @@ mod tests {
         s.end(&tok);
         assert_eq!(s.get(&tok, t0), None);
         assert_eq!(s.get("not-a-token", t0), None);
+    }
+
+    #[test]
+    fn web_an_eleventh_login_of_one_user_ends_that_users_oldest_session_only() {
+        let s = Sessions::new(Duration::from_secs(1800), Duration::from_secs(43_200));
+        let t0 = Instant::now();
+        let at = |i: u64| t0 + Duration::from_secs(i);
+        let (other, _) = s.open("lan", Role::Viewer, 1, at(0));
+        let tokens: Vec<String> = (1..=10).map(|i| s.open("nam", Role::Operator, 1, at(i)).0).collect();
+        let (newest, _) = s.open("nam", Role::Operator, 1, at(11));
+        let alive: Vec<bool> = tokens.iter().map(|t| s.get(t, at(12)).is_some()).collect();
+        assert_eq!(alive, [false, true, true, true, true, true, true, true, true, true]);
+        assert_eq!(s.get(&newest, at(12)).map(|x| x.user), Some("nam".to_string()));
+        assert_eq!(s.get(&other, at(12)).map(|x| x.user), Some("lan".to_string()));
     }
 
     #[test]

@@ -109,3 +109,37 @@ fn web_the_language_follows_accept_language_and_is_vietnamese_otherwise() {
     assert_eq!(lang_of(&h("de,fr")), Lang::Vi);
     assert_eq!(lang_of(&h("vi;q=0,en")), Lang::En);
 }
+
+#[tokio::test]
+async fn web_a_failed_login_of_a_name_no_user_has_is_audited_without_the_name_as_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = web(&dir);
+    let form = "dcwatch_login=t0k3n";
+    let (status, _, _) = post(&web, "/ui/login", form, "csrf=t0k3n&user=Hunter2-secret&password=x").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = post(&web, "/ui/login", form, "csrf=t0k3n&user=nam&password=wrong-password").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let hidden = format!("(unknown {})", &hex::encode(crate::auth::sha256("Hunter2-secret"))[..12]);
+    assert_eq!(
+        actions(&web),
+        vec![
+            (hidden, "web_login_failed".to_string(), "refused".to_string()),
+            ("nam".to_string(), "web_login_failed".to_string(), "refused".to_string()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn web_answers_carry_hsts_under_tls_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = web(&dir);
+    let get = |w: Arc<Web>| async move {
+        let resp = router(w).oneshot(Request::get("/ui/login").body(Body::empty()).unwrap()).await.unwrap();
+        resp.headers().get(header::STRICT_TRANSPORT_SECURITY).map(|v| v.to_str().unwrap().to_string())
+    };
+    assert_eq!(get(plain.clone()).await, None);
+    let dir2 = tempfile::tempdir().unwrap();
+    let cfg = config::WebConfig { users_db: dir2.path().join("users.db"), ..Default::default() };
+    let tls = Arc::new(Web::new(plain.app.clone(), cfg, true, jiff::tz::TimeZone::UTC).unwrap());
+    assert_eq!(get(tls).await, Some("max-age=31536000".to_string()));
+}
