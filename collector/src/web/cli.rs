@@ -41,6 +41,19 @@ fn parse_role(s: &str) -> Result<Role, String> {
     }
 }
 
+/// Who runs this command, for the audit log: the operating-system user,
+/// and under sudo the user who called sudo (`root (sudo by minh)`).
+fn actor() -> String {
+    actor_of(os_user(), std::env::var("SUDO_USER").ok())
+}
+
+fn actor_of(user: String, sudo_user: Option<String>) -> String {
+    match sudo_user.as_deref().map(str::trim) {
+        Some(by) if !by.is_empty() && by != user => format!("{user} (sudo by {by})"),
+        _ => user,
+    }
+}
+
 /// The operating-system user running this command.
 fn os_user() -> String {
     // SAFETY: getpwuid returns a pointer into static storage or null; it is
@@ -90,6 +103,11 @@ fn exec(config: &CollectorConfig, cmd: UserCommand) -> Result<String, (u8, Strin
     };
     let users = Users::open(&config.web.users_db).map_err(|e| (1, e.to_string()))?;
     let now = crate::alarm::now_ms();
+    // Opened before the change: a change that cannot be audited is not made.
+    let audit = match &cmd {
+        UserCommand::List => None,
+        _ => Some(crate::audit::Audit::open(&config.audit.db, config.audit.retention_days).map_err(|e| (1, e))?),
+    };
     let (action, name, comment) = match cmd {
         UserCommand::List => return list(&users, config).map_err(refused),
         UserCommand::Add { name, role, lang } => {
@@ -107,8 +125,7 @@ fn exec(config: &CollectorConfig, cmd: UserCommand) -> Result<String, (u8, Strin
             ("user_disable", name, String::new())
         }
     };
-    let audit = crate::audit::Audit::open(&config.audit.db, config.audit.retention_days).map_err(|e| (1, e))?;
-    let actor = os_user();
+    let actor = actor();
     let e = crate::audit::Event {
         actor: &actor,
         role: "-",
@@ -117,7 +134,9 @@ fn exec(config: &CollectorConfig, cmd: UserCommand) -> Result<String, (u8, Strin
         comment: &comment,
         ..Default::default()
     };
-    audit.record_from(&e, "cli", now);
+    if let Some(audit) = &audit {
+        audit.record_from(&e, "cli", now);
+    }
     Ok(format!("{action}: {name}\n"))
 }
 
@@ -133,4 +152,17 @@ fn list(users: &Users, config: &CollectorConfig) -> Result<String, UserError> {
         out.push_str(&format!("{}\t{}\t{state}\t{lang}\t{changed}\n", u.name, u.role.as_str()));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn web_a_user_change_under_sudo_names_who_called_sudo() {
+        assert_eq!(actor_of("root".into(), Some("minh".into())), "root (sudo by minh)");
+        assert_eq!(actor_of("root".into(), None), "root");
+        assert_eq!(actor_of("dcwatch".into(), Some("dcwatch".into())), "dcwatch");
+        assert_eq!(actor_of("root".into(), Some(" ".into())), "root");
+    }
 }
