@@ -237,7 +237,7 @@ fn open_state(
         None => None,
     };
     let trends = match &config.trends {
-        Some(t) => Some(Arc::new(trends::Trends::open(t.clone()).map_err(anyhow::Error::msg).context("trends.db")?)),
+        Some(t) => Some(Arc::new(trends::Trends::open(t.clone()).context("trends.db")?)),
         None => None,
     };
     let audit = Arc::new(
