@@ -240,11 +240,7 @@ fn open_state(
         Some(t) => Some(Arc::new(trends::Trends::open(t.clone()).context("trends.db")?)),
         None => None,
     };
-    let audit = Arc::new(
-        audit::Audit::open(&config.audit.db, config.audit.retention_days)
-            .map_err(anyhow::Error::msg)
-            .context("audit.db")?,
-    );
+    let audit = Arc::new(audit::Audit::open(&config.audit.db, config.audit.retention_days).context("audit.db")?);
     let mut state = state::AppState::with_alarms(live, engine);
     state.trends = trends;
     state.audit = Some(audit.clone());

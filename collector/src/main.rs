@@ -9,6 +9,7 @@ mod bench;
 mod bulk;
 mod config;
 mod daemon;
+mod db;
 mod i18n;
 mod ingest;
 mod listen;

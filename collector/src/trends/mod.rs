@@ -208,27 +208,9 @@ CREATE TABLE IF NOT EXISTS reports_sent (
 /// Why the trends could not be opened, read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum TrendsError {
-    /// The database's folder cannot be made.
-    #[error("{}", path.display())]
-    Dir {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// The database cannot be opened for writing.
-    #[error("{}", path.display())]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: rusqlite::Error,
-    },
-    /// The tables cannot be made or brought up to date.
-    #[error("{}", path.display())]
-    Schema {
-        path: PathBuf,
-        #[source]
-        source: rusqlite::Error,
-    },
+    /// The database cannot be opened for writing (its folder, the file or its tables).
+    #[error(transparent)]
+    Open(#[from] crate::db::OpenError),
     /// The database cannot be opened for reading (`report`).
     #[error("cannot open the trends database {}", path.display())]
     OpenRead {
@@ -251,13 +233,8 @@ pub struct Trends {
 
 impl Trends {
     pub fn open(cfg: TrendsConfig) -> Result<Trends, TrendsError> {
-        if let Some(dir) = cfg.db.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| TrendsError::Dir { path: dir.to_path_buf(), source })?;
-        }
-        let conn = Connection::open(&cfg.db).map_err(|source| TrendsError::Open { path: cfg.db.clone(), source })?;
-        let schema = |source| TrendsError::Schema { path: cfg.db.clone(), source };
-        conn.execute_batch(SCHEMA).map_err(schema)?;
-        add_sample_times(&conn).map_err(schema)?;
+        let conn = crate::db::open(&cfg.db, None, SCHEMA)?;
+        add_sample_times(&conn).map_err(|source| crate::db::OpenError::Schema { path: cfg.db.clone(), source })?;
         Ok(Trends {
             cfg,
             conn: Mutex::new(conn),

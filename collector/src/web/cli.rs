@@ -88,7 +88,7 @@ fn exec(config: &CollectorConfig, cmd: UserCommand) -> Result<String, (u8, Strin
         let code = if matches!(e, UserError::Db(_) | UserError::Hash(_)) { 1 } else { 2 };
         (code, e.to_string())
     };
-    let users = Users::open(&config.web.users_db).map_err(|e| (1, e.to_string()))?;
+    let users = Users::open(&config.web.users_db).map_err(|e| (1, dcwatch_common::error_chain(&e)))?;
     let now = crate::alarm::now_ms();
     let (action, name, comment) = match cmd {
         UserCommand::List => return list(&users, config).map_err(refused),
@@ -107,7 +107,8 @@ fn exec(config: &CollectorConfig, cmd: UserCommand) -> Result<String, (u8, Strin
             ("user_disable", name, String::new())
         }
     };
-    let audit = crate::audit::Audit::open(&config.audit.db, config.audit.retention_days).map_err(|e| (1, e))?;
+    let audit = crate::audit::Audit::open(&config.audit.db, config.audit.retention_days)
+        .map_err(|e| (1, dcwatch_common::error_chain(&e)))?;
     let actor = os_user();
     let e = crate::audit::Event {
         actor: &actor,

@@ -49,7 +49,7 @@ impl Web {
         secure: bool,
         tz: jiff::tz::TimeZone,
     ) -> Result<Web, String> {
-        let users = users::Users::open(&cfg.users_db).map_err(|e| e.to_string())?;
+        let users = users::Users::open(&cfg.users_db).map_err(|e| dcwatch_common::error_chain(&e))?;
         let sessions =
             session::Sessions::new(Duration::from_secs(cfg.idle_timeout_secs), Duration::from_secs(cfg.lifetime_secs));
         let wall = cfg.wall.blocks();
