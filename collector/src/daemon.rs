@@ -44,8 +44,7 @@ pub fn build_live(
         };
         let counters =
             |name: &str| previous.and_then(|p| p.sinks.iter().find(|s| s.name == name)).map(|s| s.stats.clone());
-        let (sinks, tasks) = sink::spawn_all(&config.sinks, &spool, &origins, shutdown_timeout, stop_rx, counters)
-            .map_err(anyhow::Error::msg)?;
+        let (sinks, tasks) = sink::spawn_all(&config.sinks, &spool, &origins, shutdown_timeout, stop_rx, counters)?;
         (sinks, tasks, Some(state::Durable { spool, committer, origins }))
     };
     let live = state::Live {
@@ -432,7 +431,7 @@ async fn flush_trends(t: Arc<trends::Trends>, mut stop: watch::Receiver<bool>) {
         match tokio::task::spawn_blocking(move || t2.flush(dcwatch_common::now_ns())).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
-                tracing::error!(error = %e, "cannot write the hourly trends; they are kept in memory for the next try")
+                tracing::error!(error = %dcwatch_common::error_chain(&e), "cannot write the hourly trends; they are kept in memory for the next try")
             }
             Err(e) => tracing::error!(error = %e, "the trend flush panicked"),
         }
