@@ -281,22 +281,20 @@ pub async fn run(
     }
 }
 
-fn sent(db: &std::path::Path, key: &str, period: &str) -> Result<bool, String> {
-    let c = Connection::open(db).map_err(|e| e.to_string())?;
+fn sent(db: &std::path::Path, key: &str, period: &str) -> rusqlite::Result<bool> {
+    let c = Connection::open(db)?;
     c.query_row("SELECT 1 FROM reports_sent WHERE schedule = ?1 AND period = ?2", params![key, period], |_| Ok(()))
         .optional()
         .map(|r| r.is_some())
-        .map_err(|e| e.to_string())
 }
 
-fn mark_sent(db: &std::path::Path, key: &str, period: &str, now: i64) -> Result<(), String> {
-    let c = Connection::open(db).map_err(|e| e.to_string())?;
+fn mark_sent(db: &std::path::Path, key: &str, period: &str, now: i64) -> rusqlite::Result<()> {
+    let c = Connection::open(db)?;
     c.execute(
         "INSERT OR REPLACE INTO reports_sent (schedule, period, sent_ms) VALUES (?1, ?2, ?3)",
         params![key, period, now * 1000],
     )
     .map(|_| ())
-    .map_err(|e| e.to_string())
 }
 
 /// What became of a scheduled report.
