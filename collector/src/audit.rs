@@ -194,15 +194,8 @@ fn source_text(s: Option<IpAddr>) -> String {
 }
 
 impl Audit {
-    pub fn open(path: &Path, retention_days: u32) -> Result<Audit, String> {
-        if let Some(dir) = path.parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        }
-        let conn = Connection::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| e.to_string())?;
-        conn.execute_batch(SCHEMA).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn open(path: &Path, retention_days: u32) -> Result<Audit, crate::db::OpenError> {
+        let conn = crate::db::open(path, Some(std::time::Duration::from_secs(5)), SCHEMA)?;
         let audit = Audit { conn: Mutex::new(conn), windows: Mutex::new(HashMap::new()), retention_days };
         audit.purge(crate::alarm::now_ms())?;
         Ok(audit)
@@ -388,13 +381,9 @@ impl Audit {
     }
 
     /// Removes records past the retention.
-    pub fn purge(&self, now_ms: i64) -> Result<usize, String> {
+    pub fn purge(&self, now_ms: i64) -> rusqlite::Result<usize> {
         let cutoff = now_ms - i64::from(self.retention_days) * 86_400_000;
-        self.conn
-            .lock()
-            .expect("not poisoned")
-            .execute("DELETE FROM audit WHERE at_ms < ?1", params![cutoff])
-            .map_err(|e| e.to_string())
+        self.conn.lock().expect("not poisoned").execute("DELETE FROM audit WHERE at_ms < ?1", params![cutoff])
     }
 }
 

@@ -56,8 +56,17 @@ fn queue() -> &'static Mutex<mpsc::Sender<Job>> {
     })
 }
 
+/// Why a bulk job gave no result.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BulkError {
+    #[error("the bulk threads have stopped")]
+    Stopped,
+    #[error("a bulk job ended without a result")]
+    NoResult,
+}
+
 /// Runs `f` on a bulk thread and waits for its result.
-pub async fn run<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+pub async fn run<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, BulkError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     queue()
         .lock()
@@ -65,8 +74,8 @@ pub async fn run<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> R
         .send(Box::new(move || {
             let _ = tx.send(f());
         }))
-        .map_err(|_| "the bulk threads have stopped".to_string())?;
-    rx.await.map_err(|_| "a bulk job ended without a result".to_string())
+        .map_err(|_| BulkError::Stopped)?;
+    rx.await.map_err(|_| BulkError::NoResult)
 }
 
 #[cfg(test)]

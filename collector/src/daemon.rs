@@ -44,8 +44,7 @@ pub fn build_live(
         };
         let counters =
             |name: &str| previous.and_then(|p| p.sinks.iter().find(|s| s.name == name)).map(|s| s.stats.clone());
-        let (sinks, tasks) = sink::spawn_all(&config.sinks, &spool, &origins, shutdown_timeout, stop_rx, counters)
-            .map_err(anyhow::Error::msg)?;
+        let (sinks, tasks) = sink::spawn_all(&config.sinks, &spool, &origins, shutdown_timeout, stop_rx, counters)?;
         (sinks, tasks, Some(state::Durable { spool, committer, origins }))
     };
     let live = state::Live {
@@ -237,14 +236,10 @@ fn open_state(
         None => None,
     };
     let trends = match &config.trends {
-        Some(t) => Some(Arc::new(trends::Trends::open(t.clone()).map_err(anyhow::Error::msg).context("trends.db")?)),
+        Some(t) => Some(Arc::new(trends::Trends::open(t.clone()).context("trends.db")?)),
         None => None,
     };
-    let audit = Arc::new(
-        audit::Audit::open(&config.audit.db, config.audit.retention_days)
-            .map_err(anyhow::Error::msg)
-            .context("audit.db")?,
-    );
+    let audit = Arc::new(audit::Audit::open(&config.audit.db, config.audit.retention_days).context("audit.db")?);
     let mut state = state::AppState::with_alarms(live, engine);
     state.trends = trends;
     state.audit = Some(audit.clone());
@@ -436,7 +431,7 @@ async fn flush_trends(t: Arc<trends::Trends>, mut stop: watch::Receiver<bool>) {
         match tokio::task::spawn_blocking(move || t2.flush(dcwatch_common::now_ns())).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
-                tracing::error!(error = %e, "cannot write the hourly trends; they are kept in memory for the next try")
+                tracing::error!(error = %dcwatch_common::error_chain(&e), "cannot write the hourly trends; they are kept in memory for the next try")
             }
             Err(e) => tracing::error!(error = %e, "the trend flush panicked"),
         }

@@ -9,6 +9,7 @@ mod bench;
 mod bulk;
 mod config;
 mod daemon;
+mod db;
 mod i18n;
 mod ingest;
 mod listen;
@@ -159,7 +160,7 @@ fn gen_trends(dir: &std::path::Path, hosts: usize, step_minutes: i64) -> ExitCod
     match report::sample::generate(dir, hosts, step_minutes) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("dcwatch-collector gen-trends: {e}");
+            eprintln!("dcwatch-collector gen-trends: {}", dcwatch_common::error_chain(&*e));
             ExitCode::from(EXIT_FAILURE)
         }
     }

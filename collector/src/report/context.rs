@@ -4,7 +4,7 @@
 use dcwatch_common::schema::{f, m};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::{Inputs, Period, Span, hour_minutes, spans};
+use super::{Inputs, Period, ReportError, Span, hour_minutes, spans};
 use crate::trends::{self, SeriesHours};
 
 pub struct Ctx<'a> {
@@ -38,7 +38,12 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(inp: &'a Inputs<'a>, period: &'a Period, site: Option<&'a str>, now_s: i64) -> Result<Ctx<'a>, String> {
+    pub fn new(
+        inp: &'a Inputs<'a>,
+        period: &'a Period,
+        site: Option<&'a str>,
+        now_s: i64,
+    ) -> Result<Ctx<'a>, ReportError> {
         let (from, to_full) = (period.start(), period.end());
         let to = to_full.min(now_s.max(from));
         let (from_h, to_h) = (from.div_euclid(3600), (to + 3599).div_euclid(3600));
@@ -78,13 +83,13 @@ impl<'a> Ctx<'a> {
     }
 
     /// A field's series, hour by hour.
-    pub fn read(&self, m: &str, f: &str) -> Result<Vec<SeriesHours>, String> {
-        trends::read(self.inp.trends, m, f, self.site, self.from_h, self.to_h, trends::By::Hour)
+    pub fn read(&self, m: &str, f: &str) -> Result<Vec<SeriesHours>, ReportError> {
+        Ok(trends::read(self.inp.trends, m, f, self.site, self.from_h, self.to_h, trends::By::Hour)?)
     }
 
     /// A field's series, each as one aggregate of the period.
-    pub fn total(&self, m: &str, f: &str) -> Result<Vec<SeriesHours>, String> {
-        trends::read(self.inp.trends, m, f, self.site, self.from_h, self.to_h, trends::By::Series)
+    pub fn total(&self, m: &str, f: &str) -> Result<Vec<SeriesHours>, ReportError> {
+        Ok(trends::read(self.inp.trends, m, f, self.site, self.from_h, self.to_h, trends::By::Series)?)
     }
 
     /// A time in the report's zone: `2026-10-05 14:00`.

@@ -20,7 +20,8 @@ use jiff::tz::TimeZone;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
-use crate::trends::{self, Agg, SeriesKey};
+use crate::trends::{self, Agg, SeriesKey, TrendsError};
+use dcwatch_common::error_chain;
 
 /// The report's time span, in the site's time zone.
 #[derive(Debug, Clone)]
@@ -50,9 +51,37 @@ impl Period {
     }
 }
 
+/// Why a report was not made: the kinds `report` exits on (a bad period
+/// is a bad argument; the data or the file cannot be read or written).
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// `--period` (or a schedule's period) is neither a month nor an ISO week.
+    #[error("`{0}` is not a period: give a month (2026-10) or an ISO week (2026-W43)")]
+    Period(String),
+    /// A day of the period has no time in the zone.
+    #[error(transparent)]
+    Calendar(#[from] jiff::Error),
+    /// The trends cannot be read.
+    #[error(transparent)]
+    Trends(#[from] TrendsError),
+    /// The alarm history cannot be read.
+    #[error(transparent)]
+    Alarms(rusqlite::Error),
+    /// The report file cannot be written.
+    #[error("{}", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The standard output cannot be written.
+    #[error(transparent)]
+    Stdout(std::io::Error),
+}
+
 /// `YYYY-MM` (a month) or `YYYY-Www` (an ISO week), in `tz`.
-pub fn parse_period(s: &str, tz: &TimeZone) -> Result<Period, String> {
-    let bad = || format!("`{s}` is not a period: give a month (2026-10) or an ISO week (2026-W43)");
+pub fn parse_period(s: &str, tz: &TimeZone) -> Result<Period, ReportError> {
+    let bad = || ReportError::Period(s.to_string());
     let (first, count) = if let Some((y, w)) = s.split_once("-W") {
         let y: i16 = y.parse().map_err(|_| bad())?;
         let w: i8 = w.parse().map_err(|_| bad())?;
@@ -66,8 +95,8 @@ pub fn parse_period(s: &str, tz: &TimeZone) -> Result<Period, String> {
     let mut days = Vec::new();
     let mut bounds = Vec::new();
     for i in 0..=count {
-        let d = first.checked_add(jiff::Span::new().days(i)).map_err(|e| e.to_string())?;
-        let z = d.to_zoned(tz.clone()).map_err(|e| e.to_string())?;
+        let d = first.checked_add(jiff::Span::new().days(i))?;
+        let z = d.to_zoned(tz.clone())?;
         bounds.push(z.timestamp().as_second());
         if i < count {
             days.push(d);
@@ -292,13 +321,13 @@ fn round3(x: f64) -> f64 {
 /// span is resolved if it was by `now`. A span still open counts up to
 /// `open_to`, the newest data received: a report made again later, with no
 /// new data, gives the same minutes.
-fn spans(conn: &Connection, from: i64, to: i64, now: i64, open_to: i64) -> Result<Vec<Span>, String> {
+fn spans(conn: &Connection, from: i64, to: i64, now: i64, open_to: i64) -> Result<Vec<Span>, ReportError> {
     let mut st = conn
         .prepare(
             "SELECT fingerprint, name, labels, at_ms, event, detail FROM history \
              WHERE at_ms < ?1 AND event IN ('firing', 'resolved') ORDER BY id",
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(ReportError::Alarms)?;
     let rows = st
         .query_map(params![now.max(to) * 1000 + 1000], |r| {
             Ok((
@@ -310,7 +339,7 @@ fn spans(conn: &Connection, from: i64, to: i64, now: i64, open_to: i64) -> Resul
                 r.get::<_, String>(5)?,
             ))
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(ReportError::Alarms)?;
     let mut open: HashMap<String, (String, BTreeMap<String, String>, i64, String)> = HashMap::new();
     let mut out = Vec::new();
     let mut close = |name: String, labels, start_ms: i64, end_ms: Option<i64>, summary: String| {
@@ -330,7 +359,7 @@ fn spans(conn: &Connection, from: i64, to: i64, now: i64, open_to: i64) -> Resul
         }
     };
     for row in rows {
-        let (fp, name, labels, at, event, detail) = row.map_err(|e| e.to_string())?;
+        let (fp, name, labels, at, event, detail) = row.map_err(ReportError::Alarms)?;
         match event.as_str() {
             // Spans that start after the period are not its.
             "firing" if at < to * 1000 => {
@@ -431,7 +460,7 @@ pub struct Inputs<'a> {
 /// The report of `period` (of one site, or of all), as made at `now_s`:
 /// each section from its own file under `sections/`, then the summary of
 /// their totals.
-pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) -> Result<Report, String> {
+pub fn build(inp: &Inputs<'_>, period: &Period, site: Option<&str>, now_s: i64) -> Result<Report, ReportError> {
     let c = context::Ctx::new(inp, period, site, now_s)?;
     let (hosts, act_first) = sections::hosts::build(&c)?;
     let on_battery = c.read(m::UPS, f::ON_BATTERY)?;
@@ -544,11 +573,11 @@ pub fn run_cli(config: &crate::config::CollectorConfig, a: &Args) -> u8 {
     let label = a.period.clone().unwrap_or_else(|| last_month(now, &tz));
     let period = match parse_period(&label, &tz) {
         Ok(p) => p,
-        Err(e) => return fail(2, e),
+        Err(e) => return fail(2, error_chain(&e)),
     };
     let trends = match crate::trends::open_read(&tc.db) {
         Ok(c) => c,
-        Err(e) => return fail(1, e),
+        Err(e) => return fail(1, error_chain(&e)),
     };
     let alarms = config
         .alarms
@@ -567,19 +596,19 @@ pub fn run_cli(config: &crate::config::CollectorConfig, a: &Args) -> u8 {
     };
     let report = match build(&inputs, &period, a.site.as_deref(), now) {
         Ok(r) => r,
-        Err(e) => return fail(1, format!("cannot read the trends: {e}")),
+        Err(e) => return fail(1, format!("cannot read the trends: {}", error_chain(&e))),
     };
     let text = render(&report, &a.format, lang);
     let written = match &a.output {
-        Some(path) => std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display())),
+        Some(path) => std::fs::write(path, text).map_err(|source| ReportError::Write { path: path.clone(), source }),
         None => {
             use std::io::Write;
-            std::io::stdout().write_all(text.as_bytes()).map_err(|e| e.to_string())
+            std::io::stdout().write_all(text.as_bytes()).map_err(ReportError::Stdout)
         }
     };
     match written {
         Ok(()) => 0,
-        Err(e) => fail(1, format!("cannot write the report: {e}")),
+        Err(e) => fail(1, format!("cannot write the report: {}", error_chain(&e))),
     }
 }
 

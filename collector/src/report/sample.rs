@@ -34,11 +34,15 @@ fn collector_down(t: i64) -> bool {
     t >= at(15, 0, 0) && t < at(15, 6, 0)
 }
 
+/// Why the sample databases were not written (any of the stores' errors,
+/// kept with their chain).
+pub type SampleError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Writes `trends.db` and `alarms.db` in `dir`: the known month (hosts web1
 /// and db1 at site hn), plus `extra_hosts` ordinary servers sampled every
 /// `step_minutes` (for the benchmark: the hourly rows are the same whatever
 /// the sampling).
-pub fn generate(dir: &std::path::Path, extra_hosts: usize, step_minutes: i64) -> Result<(), String> {
+pub fn generate(dir: &std::path::Path, extra_hosts: usize, step_minutes: i64) -> Result<(), SampleError> {
     let trends = Trends::open(TrendsConfig { db: dir.join("trends.db"), retention_days: 730, flush_secs: 60 })?;
     let names: Vec<String> = (1..=extra_hosts).map(|i| format!("srv-{i:03}")).collect();
     let (start, end) = (at(1, 0, 0), at(31, 0, 0) + 86_400);
@@ -130,9 +134,9 @@ fn known_minute(batch: &mut Vec<Observation>, start: i64, minute: i64, t: i64) {
 }
 
 /// The alarm history of the same month, as the engine writes it.
-fn alarm_history(dir: &std::path::Path) -> Result<(), String> {
+fn alarm_history(dir: &std::path::Path) -> Result<(), SampleError> {
     drop(crate::alarm::store::Store::open(&dir.join("alarms.db"))?);
-    let alarms = Connection::open(dir.join("alarms.db")).map_err(|e| e.to_string())?;
+    let alarms = Connection::open(dir.join("alarms.db"))?;
     let spans: &[(&str, &str, i64, Option<i64>)] = &[
         ("agent_silent", r#"{"host":"web1","site":"hn"}"#, at(10, 3, 0) + 30, Some(at(10, 3, 45) + 30)),
         ("feed_lost", r#"{"feed":"A","site":"hn"}"#, at(5, 14, 0), Some(at(5, 14, 30))),
@@ -157,14 +161,14 @@ fn alarm_history(dir: &std::path::Path) -> Result<(), String> {
                 "INSERT INTO history (fingerprint, name, labels, at_ms, event, detail) VALUES (?1, ?2, ?3, ?4, 'firing', ?5)",
                 params![fp, name, labels, start * 1000, format!("{name} fired")],
             )
-            .map_err(|e| e.to_string())?;
+?;
         if let Some(e) = end {
             alarms
                 .execute(
                     "INSERT INTO history (fingerprint, name, labels, at_ms, event, detail) VALUES (?1, ?2, ?3, ?4, 'resolved', '')",
                     params![fp, name, labels, e * 1000],
                 )
-                .map_err(|e| e.to_string())?;
+?;
         }
     }
     Ok(())

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use crate::alarm::config::{AlarmsConfig, EmailConfig};
 use crate::mail::{Attachment, Mail};
 use dcwatch_common::config::Problem;
+use dcwatch_common::error_chain;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -280,22 +281,20 @@ pub async fn run(
     }
 }
 
-fn sent(db: &std::path::Path, key: &str, period: &str) -> Result<bool, String> {
-    let c = Connection::open(db).map_err(|e| e.to_string())?;
+fn sent(db: &std::path::Path, key: &str, period: &str) -> rusqlite::Result<bool> {
+    let c = Connection::open(db)?;
     c.query_row("SELECT 1 FROM reports_sent WHERE schedule = ?1 AND period = ?2", params![key, period], |_| Ok(()))
         .optional()
         .map(|r| r.is_some())
-        .map_err(|e| e.to_string())
 }
 
-fn mark_sent(db: &std::path::Path, key: &str, period: &str, now: i64) -> Result<(), String> {
-    let c = Connection::open(db).map_err(|e| e.to_string())?;
+fn mark_sent(db: &std::path::Path, key: &str, period: &str, now: i64) -> rusqlite::Result<()> {
+    let c = Connection::open(db)?;
     c.execute(
         "INSERT OR REPLACE INTO reports_sent (schedule, period, sent_ms) VALUES (?1, ?2, ?3)",
         params![key, period, now * 1000],
     )
     .map(|_| ())
-    .map_err(|e| e.to_string())
 }
 
 /// What became of a scheduled report.
@@ -321,11 +320,11 @@ async fn send(
         (trends_db.to_path_buf(), alarms.db.clone(), tz.clone(), s.site.clone(), period.to_string());
     let services: Vec<String> = alarms.services.iter().map(|x| x.name.clone()).collect();
     let built = tokio::task::spawn_blocking(move || -> Result<Result<(String, String), f64>, String> {
-        let trends = crate::trends::open_read(&db)?;
+        let trends = crate::trends::open_read(&db).map_err(|e| error_chain(&e))?;
         let alarm_db = Connection::open_with_flags(&alarm_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok();
         let inputs = super::Inputs { trends: &trends, alarms: alarm_db.as_ref(), tz: zone.clone(), services };
-        let p = super::parse_period(&label, &zone)?;
-        let r = super::build(&inputs, &p, site.as_deref(), now)?;
+        let p = super::parse_period(&label, &zone).map_err(|e| error_chain(&e))?;
+        let r = super::build(&inputs, &p, site.as_deref(), now).map_err(|e| error_chain(&e))?;
         if !covers_enough(&r, min_coverage_pct) {
             return Ok(Err(r.coverage_exact));
         }
@@ -360,7 +359,7 @@ async fn send(
             body: csv,
         }],
     };
-    crate::mail::send(&email, mail).await.map_err(|e| dcwatch_common::write::error_chain(&e))?;
+    crate::mail::send(&email, mail).await.map_err(|e| error_chain(&e))?;
     Ok(Outcome::Sent(email.to.join(", ")))
 }
 

@@ -14,6 +14,15 @@ use tokio::sync::watch;
 use crate::config::SinkConfig;
 use crate::state::Sink;
 
+/// A sink whose writer cannot be made (its URL, certificate or key).
+#[derive(Debug, thiserror::Error)]
+#[error("sink `{name}`")]
+pub struct SinkError {
+    pub name: String,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
 /// Starts every sink; sink `i` is spool consumer `i`. `origins` names the
 /// writer of each spool record in the log of a refused line. `counters` gives a
 /// sink's counters from before a reload, so they carry on.
@@ -24,11 +33,12 @@ pub fn spawn_all(
     shutdown_timeout: Duration,
     shutdown: &watch::Receiver<bool>,
     counters: impl Fn(&str) -> Option<Arc<forward::Stats>>,
-) -> Result<(Vec<Sink>, Vec<tokio::task::JoinHandle<()>>), String> {
+) -> Result<(Vec<Sink>, Vec<tokio::task::JoinHandle<()>>), SinkError> {
     let mut sinks = Vec::new();
     let mut tasks = Vec::new();
     for (i, c) in configs.iter().enumerate() {
-        let writer = Writer::new(&c.writer_settings()).map_err(|e| format!("sink `{}`: {e}", c.name))?;
+        let writer =
+            Writer::new(&c.writer_settings()).map_err(|e| SinkError { name: c.name.clone(), source: e.into() })?;
         let endpoint = writer.endpoint().to_string();
         let queued = spool.consumer_stats(i).queued_lines;
         tracing::info!(sink = %c.name, endpoint = %endpoint, flavour = ?c.flavour, queued_points = queued, "sink ready");

@@ -205,6 +205,24 @@ CREATE TABLE IF NOT EXISTS reports_sent (
 );
 ";
 
+/// Why the trends could not be opened, read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum TrendsError {
+    /// The database cannot be opened for writing (its folder, the file or its tables).
+    #[error(transparent)]
+    Open(#[from] crate::db::OpenError),
+    /// The database cannot be opened for reading (`report`).
+    #[error("cannot open the trends database {}", path.display())]
+    OpenRead {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A query or a write failed.
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
 pub struct Trends {
     cfg: TrendsConfig,
     conn: Mutex<Connection>,
@@ -214,13 +232,9 @@ pub struct Trends {
 }
 
 impl Trends {
-    pub fn open(cfg: TrendsConfig) -> Result<Trends, String> {
-        if let Some(dir) = cfg.db.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        }
-        let conn = Connection::open(&cfg.db).map_err(|e| format!("{}: {e}", cfg.db.display()))?;
-        conn.execute_batch(SCHEMA).map_err(|e| format!("{}: {e}", cfg.db.display()))?;
-        add_sample_times(&conn).map_err(|e| format!("{}: {e}", cfg.db.display()))?;
+    pub fn open(cfg: TrendsConfig) -> Result<Trends, TrendsError> {
+        let conn = crate::db::open(&cfg.db, None, SCHEMA)?;
+        add_sample_times(&conn).map_err(|source| crate::db::OpenError::Schema { path: cfg.db.clone(), source })?;
         Ok(Trends {
             cfg,
             conn: Mutex::new(conn),
@@ -275,7 +289,7 @@ impl Trends {
     /// Merges the deltas into their hours; prunes what is past retention
     /// once an hour. Returns the rows written.
     /// A failed write (a full disk) keeps the deltas for the next flush.
-    pub fn flush(&self, now_ns: i64) -> Result<usize, String> {
+    pub fn flush(&self, now_ns: i64) -> Result<usize, TrendsError> {
         let deltas = std::mem::take(&mut *self.pending.lock().expect("not poisoned"));
         self.write(&deltas, now_ns).inspect_err(|_| {
             // Series ids made in the rolled-back transaction do not exist.
@@ -287,16 +301,16 @@ impl Trends {
         })
     }
 
-    fn write(&self, deltas: &HashMap<(SeriesKey, i64), Agg>, now_ns: i64) -> Result<usize, String> {
+    fn write(&self, deltas: &HashMap<(SeriesKey, i64), Agg>, now_ns: i64) -> Result<usize, TrendsError> {
         let mut conn = self.conn.lock().expect("not poisoned");
-        let tx = conn.transaction().map_err(|e| e.to_string())?;
+        let tx = conn.transaction()?;
         let mut ids = self.ids.lock().expect("not poisoned");
         let n = deltas.len();
         for ((key, hour), delta) in deltas {
             let id = match ids.get(key) {
                 Some(id) => *id,
                 None => {
-                    let id = series_id(&tx, key).map_err(|e| e.to_string())?;
+                    let id = series_id(&tx, key)?;
                     ids.insert(key.clone(), id);
                     id
                 }
@@ -317,17 +331,16 @@ impl Trends {
                     row.first_s,
                     row.last_s
                 ],
-            )
-            .map_err(|e| e.to_string())?;
+            )?;
         }
         let hour_now = now_ns.div_euclid(3_600_000_000_000);
         let mut pruned = self.last_prune_hour.lock().expect("not poisoned");
         if *pruned != hour_now {
             let oldest = hour_now - i64::from(self.cfg.retention_days) * 24;
-            tx.execute("DELETE FROM hourly WHERE hour < ?1", params![oldest]).map_err(|e| e.to_string())?;
+            tx.execute("DELETE FROM hourly WHERE hour < ?1", params![oldest])?;
             *pruned = hour_now;
         }
-        tx.commit().map_err(|e| e.to_string())?;
+        tx.commit()?;
         Ok(n)
     }
 
@@ -338,9 +351,9 @@ impl Trends {
 }
 
 /// Reads trends from a database file (for `report`, beside a running collector).
-pub fn open_read(path: &Path) -> Result<Connection, String> {
+pub fn open_read(path: &Path) -> Result<Connection, TrendsError> {
     Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| format!("cannot open the trends database {}: {e}", path.display()))
+        .map_err(|source| TrendsError::OpenRead { path: path.to_path_buf(), source })
 }
 
 /// How [`read`] gives a series' hours.
@@ -363,36 +376,32 @@ pub fn read(
     from_hour: i64,
     to_hour: i64,
     by: By,
-) -> Result<Vec<SeriesHours>, String> {
-    let mut st = conn
-        .prepare(
-            "SELECT s.site, s.host, s.key, h.hour, h.n, h.min, h.max, h.sum, h.sketch, h.first_s, h.last_s \
+) -> Result<Vec<SeriesHours>, TrendsError> {
+    let mut st = conn.prepare(
+        "SELECT s.site, s.host, s.key, h.hour, h.n, h.min, h.max, h.sum, h.sketch, h.first_s, h.last_s \
              FROM series s JOIN hourly h \
              ON h.series = s.id WHERE s.measurement = ?1 AND s.field = ?2 AND (?3 IS NULL OR s.site = ?3) \
              AND h.hour >= ?4 AND h.hour < ?5 ORDER BY s.site, s.host, s.key, h.hour",
-        )
-        .map_err(|e| e.to_string())?;
-    let rows = st
-        .query_map(params![measurement, field, site, from_hour, to_hour], |r| {
-            let blob: Option<Vec<u8>> = r.get(8)?;
-            Ok((
-                (r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?),
-                r.get::<_, i64>(3)?,
-                Agg {
-                    n: r.get::<_, i64>(4)? as u64,
-                    min: r.get(5)?,
-                    max: r.get(6)?,
-                    sum: r.get(7)?,
-                    sketch: blob.and_then(|b| Sketch::decode(&b).ok()),
-                    first_s: r.get(9)?,
-                    last_s: r.get(10)?,
-                },
-            ))
-        })
-        .map_err(|e| e.to_string())?;
+    )?;
+    let rows = st.query_map(params![measurement, field, site, from_hour, to_hour], |r| {
+        let blob: Option<Vec<u8>> = r.get(8)?;
+        Ok((
+            (r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?),
+            r.get::<_, i64>(3)?,
+            Agg {
+                n: r.get::<_, i64>(4)? as u64,
+                min: r.get(5)?,
+                max: r.get(6)?,
+                sum: r.get(7)?,
+                sketch: blob.and_then(|b| Sketch::decode(&b).ok()),
+                first_s: r.get(9)?,
+                last_s: r.get(10)?,
+            },
+        ))
+    })?;
     let mut out: Vec<SeriesHours> = Vec::new();
     for row in rows {
-        let ((site, host, key), hour, agg) = row.map_err(|e| e.to_string())?;
+        let ((site, host, key), hour, agg) = row?;
         let k = SeriesKey { measurement: measurement.into(), field: field.into(), site, host, key };
         match out.last_mut() {
             Some((last, v)) if *last == k => {
@@ -426,14 +435,14 @@ fn add_sample_times(conn: &Connection) -> rusqlite::Result<()> {
 /// The first hour of data ever kept for `measurement` at `site` (when
 /// dcwatch began hearing from it). Each series' oldest row is found on its
 /// primary key, not by a scan.
-pub fn first_hour(conn: &Connection, measurement: &str, site: &str) -> Result<Option<i64>, String> {
+pub fn first_hour(conn: &Connection, measurement: &str, site: &str) -> Result<Option<i64>, TrendsError> {
     conn.query_row(
         "SELECT MIN((SELECT MIN(h.hour) FROM hourly h WHERE h.series = s.id)) FROM series s \
          WHERE s.measurement = ?1 AND s.site = ?2",
         params![measurement, site],
         |r| r.get::<_, Option<i64>>(0),
     )
-    .map_err(|e| e.to_string())
+    .map_err(TrendsError::from)
 }
 
 /// The time (Unix seconds) of the newest sample in `[from_hour, to_hour)`
@@ -444,19 +453,24 @@ pub fn newest_sample(
     site: Option<&str>,
     from_hour: i64,
     to_hour: i64,
-) -> Result<Option<i64>, String> {
+) -> Result<Option<i64>, TrendsError> {
     conn.query_row(
         "SELECT MAX(COALESCE(h.last_s, h.hour * 3600 + 3599)) FROM hourly h JOIN series s ON h.series = s.id \
          WHERE (?1 IS NULL OR s.site = ?1) AND h.hour >= ?2 AND h.hour < ?3",
         params![site, from_hour, to_hour],
         |r| r.get::<_, Option<i64>>(0),
     )
-    .map_err(|e| e.to_string())
+    .map_err(TrendsError::from)
 }
 
 /// The hours in `[from_hour, to_hour)` in which any series (at `site`,
 /// when given) has data.
-pub fn hours_with_data(conn: &Connection, site: Option<&str>, from_hour: i64, to_hour: i64) -> Result<u64, String> {
+pub fn hours_with_data(
+    conn: &Connection,
+    site: Option<&str>,
+    from_hour: i64,
+    to_hour: i64,
+) -> Result<u64, TrendsError> {
     conn.query_row(
         "SELECT COUNT(DISTINCT h.hour) FROM hourly h JOIN series s ON h.series = s.id \
          WHERE (?1 IS NULL OR s.site = ?1) AND h.hour >= ?2 AND h.hour < ?3",
@@ -464,7 +478,7 @@ pub fn hours_with_data(conn: &Connection, site: Option<&str>, from_hour: i64, to
         |r| r.get::<_, i64>(0),
     )
     .map(|n| n.max(0) as u64)
-    .map_err(|e| e.to_string())
+    .map_err(TrendsError::from)
 }
 
 /// The seconds of `[from, to)` covered by hours in which any series (at
@@ -473,22 +487,18 @@ pub fn hours_with_data(conn: &Connection, site: Option<&str>, from_hour: i64, to
 /// the middle of an hour), and an hour at either end only if samples of it
 /// fall inside (its first and last sample's times; an hour written before
 /// they were kept counts as if they did).
-pub fn seconds_with_data(conn: &Connection, site: Option<&str>, from: i64, to: i64) -> Result<i64, String> {
-    let mut stmt = conn
-        .prepare(
-            "SELECT h.hour, MIN(COALESCE(h.first_s, h.hour * 3600)), MAX(COALESCE(h.last_s, h.hour * 3600 + 3599)) \
+pub fn seconds_with_data(conn: &Connection, site: Option<&str>, from: i64, to: i64) -> Result<i64, TrendsError> {
+    let mut stmt = conn.prepare(
+        "SELECT h.hour, MIN(COALESCE(h.first_s, h.hour * 3600)), MAX(COALESCE(h.last_s, h.hour * 3600 + 3599)) \
              FROM hourly h JOIN series s ON h.series = s.id \
              WHERE (?1 IS NULL OR s.site = ?1) AND h.hour >= ?2 AND h.hour < ?3 GROUP BY h.hour",
-        )
-        .map_err(|e| e.to_string())?;
-    let rows = stmt
-        .query_map(params![site, from.div_euclid(3600), (to + 3599).div_euclid(3600)], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-        })
-        .map_err(|e| e.to_string())?;
+    )?;
+    let rows = stmt.query_map(params![site, from.div_euclid(3600), (to + 3599).div_euclid(3600)], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+    })?;
     let mut total = 0;
     for row in rows {
-        let (hour, first, last) = row.map_err(|e| e.to_string())?;
+        let (hour, first, last) = row?;
         if last < from || first >= to {
             continue;
         }
@@ -509,7 +519,7 @@ fn series_id(conn: &Connection, k: &SeriesKey) -> rusqlite::Result<i64> {
     )
 }
 
-fn read_row(conn: &Connection, id: i64, hour: i64) -> Result<Option<Agg>, String> {
+fn read_row(conn: &Connection, id: i64, hour: i64) -> Result<Option<Agg>, TrendsError> {
     conn.query_row(
         "SELECT n, min, max, sum, sketch, first_s, last_s FROM hourly WHERE series = ?1 AND hour = ?2",
         params![id, hour],
@@ -527,7 +537,7 @@ fn read_row(conn: &Connection, id: i64, hour: i64) -> Result<Option<Agg>, String
         },
     )
     .optional()
-    .map_err(|e| e.to_string())
+    .map_err(TrendsError::from)
 }
 
 #[cfg(test)]

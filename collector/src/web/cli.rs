@@ -101,12 +101,15 @@ fn exec(config: &CollectorConfig, cmd: UserCommand) -> Result<String, (u8, Strin
         let code = if matches!(e, UserError::Db(_) | UserError::Hash(_)) { 1 } else { 2 };
         (code, e.to_string())
     };
-    let users = Users::open(&config.web.users_db).map_err(|e| (1, e.to_string()))?;
+    let users = Users::open(&config.web.users_db).map_err(|e| (1, dcwatch_common::error_chain(&e)))?;
     let now = crate::alarm::now_ms();
     // Opened before the change: a change that cannot be audited is not made.
     let audit = match &cmd {
         UserCommand::List => None,
-        _ => Some(crate::audit::Audit::open(&config.audit.db, config.audit.retention_days).map_err(|e| (1, e))?),
+        _ => Some(
+            crate::audit::Audit::open(&config.audit.db, config.audit.retention_days)
+                .map_err(|e| (1, dcwatch_common::error_chain(&e)))?,
+        ),
     };
     let (action, name, comment) = match cmd {
         UserCommand::List => return list(&users, config).map_err(refused),

@@ -57,8 +57,8 @@ impl Web {
         cfg: config::WebConfig,
         secure: bool,
         tz: jiff::tz::TimeZone,
-    ) -> Result<Web, String> {
-        let users = users::Users::open(&cfg.users_db).map_err(|e| e.to_string())?;
+    ) -> Result<Web, crate::db::OpenError> {
+        let users = users::Users::open(&cfg.users_db)?;
         let sessions =
             session::Sessions::new(Duration::from_secs(cfg.idle_timeout_secs), Duration::from_secs(cfg.lifetime_secs));
         let wall = cfg.wall.blocks();
@@ -90,7 +90,6 @@ pub fn mount(app: Router, config: &crate::config::CollectorConfig, state: &Arc<A
         return Ok(app);
     }
     let web = Web::new(state.clone(), config.web.clone(), config.listen.tls.is_some(), config.tz())
-        .map_err(anyhow::Error::msg)
         .context("web.users_db")?;
     match web.users.any_enabled() {
         Ok(true) => tracing::info!(path = "/ui", "web console on"),

@@ -119,15 +119,8 @@ pub struct Users {
 }
 
 impl Users {
-    pub fn open(path: &Path) -> Result<Users, UserError> {
-        if let Some(dir) = path.parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir).map_err(|e| UserError::Db(format!("{}: {e}", dir.display())))?;
-        }
-        let conn = Connection::open(path).map_err(|e| UserError::Db(format!("{}: {e}", path.display())))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA).map_err(|e| UserError::Db(format!("{}: {e}", path.display())))?;
+    pub fn open(path: &Path) -> Result<Users, crate::db::OpenError> {
+        let conn = crate::db::open(path, Some(std::time::Duration::from_secs(5)), SCHEMA)?;
         Ok(Users { conn: Mutex::new(conn) })
     }
 

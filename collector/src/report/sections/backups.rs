@@ -5,11 +5,12 @@
 use dcwatch_common::schema::{f, m};
 use std::collections::BTreeSet;
 
+use super::super::ReportError;
 use super::super::context::Ctx;
 use super::super::{BackupRow, all, date_str, key_part, round1};
 
 /// One row per job that reported its outcome.
-pub fn build(c: &Ctx<'_>) -> Result<Vec<BackupRow>, String> {
+pub fn build(c: &Ctx<'_>) -> Result<Vec<BackupRow>, ReportError> {
     let period = c.period;
     let last_ok = c.read(m::BACKUP, f::LAST_SUCCESS_TS)?;
     let outcome = c.read(m::BACKUP, f::OK)?;

@@ -5,6 +5,7 @@
 use dcwatch_common::schema::{f, m};
 use std::collections::{BTreeSet, HashMap};
 
+use super::super::ReportError;
 use super::super::context::Ctx;
 use super::super::{ActFirst, DiskRow, HostRow, Span, all, daily, date_str, key_part, minutes_outside, round1, round3};
 use crate::trends::{Agg, SeriesHours, SeriesKey};
@@ -14,8 +15,8 @@ type HostKey = (String, String);
 /// Every host's row, in (site, host) order, and what to act on first, most
 /// urgent first. A server that reports host metrics but no heartbeat
 /// (another agent, Telegraf) is a server too.
-pub fn build(c: &Ctx<'_>) -> Result<(Vec<HostRow>, Vec<ActFirst>), String> {
-    let per_host = |m: &str, f: &str| -> Result<HashMap<HostKey, Agg>, String> {
+pub fn build(c: &Ctx<'_>) -> Result<(Vec<HostRow>, Vec<ActFirst>), ReportError> {
+    let per_host = |m: &str, f: &str| -> Result<HashMap<HostKey, Agg>, ReportError> {
         Ok(c.total(m, f)?.into_iter().map(|(k, h)| ((k.site, k.host), all(&h))).collect())
     };
     let (cpu, mem) = (per_host(m::HOST_CPU, f::USAGE_PCT)?, per_host(m::HOST_MEM, f::USED_PCT)?);
@@ -85,7 +86,7 @@ pub fn build(c: &Ctx<'_>) -> Result<(Vec<HostRow>, Vec<ActFirst>), String> {
 }
 
 /// Each host's busiest interface: the highest p95 of `field` among them.
-fn busiest(c: &Ctx<'_>, field: &str) -> Result<HashMap<HostKey, f64>, String> {
+fn busiest(c: &Ctx<'_>, field: &str) -> Result<HashMap<HostKey, f64>, ReportError> {
     let mut m: HashMap<HostKey, f64> = HashMap::new();
     for (k, h) in c.total(m::HOST_NET, field)? {
         if let Some(p) = all(&h).sketch.as_ref().and_then(|s| s.quantile(0.95)) {
@@ -105,7 +106,7 @@ struct Disks {
 }
 
 impl Disks {
-    fn read(c: &Ctx<'_>) -> Result<Disks, String> {
+    fn read(c: &Ctx<'_>) -> Result<Disks, ReportError> {
         Ok(Disks {
             used: c.read(m::HOST_DISK, f::USED_BYTES)?,
             total: c

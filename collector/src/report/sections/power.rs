@@ -5,6 +5,7 @@
 use dcwatch_common::schema::{f, m};
 use std::collections::BTreeMap;
 
+use super::super::ReportError;
 use super::super::context::Ctx;
 use super::super::{FeedRow, GeneratorRow, UpsRow, all, daily, key_part, round1, state_minutes, true_minutes};
 use crate::trends::{Agg, SeriesHours, SeriesKey};
@@ -15,7 +16,7 @@ fn find(v: &[SeriesHours], k: &SeriesKey) -> Option<Agg> {
 }
 
 /// One row per UPS that reported its state or its load.
-pub fn ups(c: &Ctx<'_>, on_battery: &[SeriesHours]) -> Result<Vec<UpsRow>, String> {
+pub fn ups(c: &Ctx<'_>, on_battery: &[SeriesHours]) -> Result<Vec<UpsRow>, ReportError> {
     let load = c.total(m::UPS, f::LOAD_PCT)?;
     let charge = c.total(m::UPS, f::BATTERY_CHARGE_PCT)?;
     let runtime = c.total(m::UPS, f::RUNTIME_REMAINING_S)?;
@@ -56,7 +57,7 @@ pub fn ups(c: &Ctx<'_>, on_battery: &[SeriesHours]) -> Result<Vec<UpsRow>, Strin
 
 /// One row per feed: outages that began in the period and minutes down
 /// (from the alarm history; without it, the minutes its meter saw it dead).
-pub fn feeds(c: &Ctx<'_>) -> Result<Vec<FeedRow>, String> {
+pub fn feeds(c: &Ctx<'_>) -> Result<Vec<FeedRow>, ReportError> {
     let live = c.read(m::POWER_FEED, f::LIVE)?;
     let mut feeds: BTreeMap<(String, String), FeedRow> = BTreeMap::new();
     for (k, hours) in &live {
@@ -86,7 +87,7 @@ pub fn feeds(c: &Ctx<'_>) -> Result<Vec<FeedRow>, String> {
 }
 
 /// One row per generator that reported whether it runs.
-pub fn generators(c: &Ctx<'_>) -> Result<Vec<GeneratorRow>, String> {
+pub fn generators(c: &Ctx<'_>) -> Result<Vec<GeneratorRow>, ReportError> {
     let running = c.read(m::GENERATOR, f::RUNNING)?;
     let fuel = c.total(m::GENERATOR, f::FUEL_PCT)?;
     let gen_runs = c.spans_of("generator_running");

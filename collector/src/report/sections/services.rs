@@ -1,13 +1,14 @@
 //! Services: minutes of outage and of degradation, and availability over
 //! the minutes for which there is data at all.
 
+use super::super::ReportError;
 use super::super::context::Ctx;
 use super::super::{ServiceRow, minutes, round1, round3};
 use crate::trends;
 
 /// One row per configured service, in the order configured; none without
 /// the alarm history.
-pub fn build(c: &Ctx<'_>) -> Result<Vec<ServiceRow>, String> {
+pub fn build(c: &Ctx<'_>) -> Result<Vec<ServiceRow>, ReportError> {
     if c.inp.alarms.is_none() {
         return Ok(Vec::new());
     }
