@@ -42,12 +42,38 @@ pub fn open(path: &Path, busy: Option<Duration>, schema: &str) -> Result<Connect
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| OpenError::Dir { path: dir.to_path_buf(), source })?;
     }
+    create_private(path).map_err(|source| OpenError::Dir { path: path.to_path_buf(), source })?;
     let conn = Connection::open(path).map_err(|source| OpenError::Open { path: path.to_path_buf(), source })?;
     if let Some(busy) = busy {
         conn.busy_timeout(busy)?;
     }
     conn.execute_batch(schema).map_err(|source| OpenError::Schema { path: path.to_path_buf(), source })?;
     Ok(conn)
+}
+
+/// Makes a database file that does not exist yet readable by its owner
+/// only (it may hold password hashes or the audit log), whatever the umask
+/// of whoever runs the command; made by root (`sudo dcwatch-collector user
+/// add`), it is given to the owner of its folder (the `dcwatch` user), so
+/// the service can still write it. SQLite gives its -wal and -shm files the
+/// database file's owner.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let file = match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0
+        && let Some(dir) = path.parent().map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d })
+    {
+        let meta = std::fs::metadata(dir)?;
+        if meta.uid() != 0 {
+            std::os::unix::fs::fchown(&file, Some(meta.uid()), Some(meta.gid()))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -68,5 +94,20 @@ mod tests {
         assert!(matches!(&e, OpenError::Schema { path, .. } if *path == db), "{e:?}");
         assert!(dcwatch_common::error_chain(&e).starts_with(&format!("{}: ", db.display())), "{e}");
         assert!(open(&db, None, "CREATE TABLE t (x)").is_ok());
+    }
+
+    #[test]
+    fn a_new_database_file_is_its_owners_only_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("users.db");
+        open(&db, None, "CREATE TABLE t (x)").unwrap();
+        assert_eq!(std::fs::metadata(&db).unwrap().permissions().mode() & 0o777, 0o600);
+        // A file that exists keeps its mode.
+        let other = d.path().join("shared.db");
+        std::fs::write(&other, "").unwrap();
+        std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o640)).unwrap();
+        open(&other, None, "CREATE TABLE t (x)").unwrap();
+        assert_eq!(std::fs::metadata(&other).unwrap().permissions().mode() & 0o777, 0o640);
     }
 }
