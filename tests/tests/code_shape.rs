@@ -361,7 +361,8 @@ fn no_config_sits_in_an_import_circle_with_its_sources_or_alarm_families() {
     let collector = root.join("collector/src");
     let in_sources = |p: &Path| p == agent.join("config.rs") || p.starts_with(agent.join("sources"));
     let in_alarm = |p: &Path| p.starts_with(collector.join("alarm"));
-    let checks: [(&Path, PathBuf, &dyn Fn(&Path) -> bool); 2] =
+    type Check<'a> = (&'a Path, PathBuf, &'a dyn Fn(&Path) -> bool);
+    let checks: [Check; 2] =
         [(&agent, agent.join("config.rs"), &in_sources), (&collector, collector.join("alarm/config.rs"), &in_alarm)];
     let (mut circles, mut gone) = (Vec::new(), Vec::new());
     for (src, config, scope) in checks {
