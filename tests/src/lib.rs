@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod bench;
+pub mod browser;
 pub mod docs_check;
 
 pub use tempfile::TempDir;

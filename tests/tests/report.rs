@@ -191,7 +191,10 @@ fn a_scheduled_report_is_emailed_once_with_its_csv_even_across_a_restart() {
         // The generated month itself.
         assert!(html.contains("99,898 %") && csv.contains("backup,hn,db1,db,success_pct,93.5\n"), "{csv}");
     }
-    // A restart does not send it again.
+    // A restart does not send it again. The mark is written once the SMTP
+    // server has taken the mail: the kill waits for it (killed in between,
+    // the report is sent again: at least once, never lost).
+    wait_for("the report marked sent", || collector.proc.output().contains("report sent").then_some(()));
     let (cdir, port) = collector.kill9();
     let collector = Collector::start_at(cdir, &yaml, port);
     wait_for("the schedule's first look after the restart", || {

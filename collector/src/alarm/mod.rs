@@ -6,6 +6,7 @@
 //! `notify.rs` delivers with retries.
 
 pub mod builtin;
+pub mod chain;
 pub mod conditions;
 pub mod config;
 pub mod lifecycle;
@@ -287,6 +288,13 @@ impl Engine {
         flap::run(&mut core.flaps, &cfg, &mut round, now_ms);
         let zone = cfg.zone();
         let summaries = core.storms.ended(now_ms, &cfg.limits, &|r: &str| cfg.lang_of(r), &zone);
+        // Which silence holds an alarm is not stored: a silence added or
+        // ended while nothing else changes still shows at once.
+        for a in &round.alarms {
+            if let Some(held) = core.alarms.get_mut(&a.fingerprint) {
+                held.silenced_by = a.silenced_by;
+            }
+        }
         if round.is_empty() && summaries.is_empty() {
             return;
         }
@@ -1122,6 +1130,34 @@ mod tests {
         e.end_silence(s.id).unwrap();
         e.evaluate_at(t0 + Duration::from_secs(1), now + 1000);
         assert_eq!(notices(&e), vec![("ups_on_battery".into(), "firing".into())], "sent once the silence ended");
+    }
+
+    /// Regression: an alarm already firing when a silence was added (or
+    /// ended) kept its old `silenced_by` until something else changed, so
+    /// the console and `/api/alarms` did not show it silenced.
+    #[test]
+    fn a_silence_added_to_a_firing_alarm_shows_at_the_next_evaluation_and_its_end_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(dir.path(), "")).unwrap();
+        let now = now_ms();
+        let t0 = Instant::now();
+        e.observe_at(&[ups(true)], t0);
+        e.evaluate_at(t0, now);
+        assert_eq!(notices(&e), vec![("ups_on_battery".into(), "firing".into())]);
+        assert_eq!(e.alarms()[0].silenced_by, None);
+        let new = silence::NewSilence {
+            matchers: [("alertname".to_string(), "ups_on_battery".to_string())].into_iter().collect(),
+            starts_ms: now,
+            ends_ms: now + 3_600_000,
+            author: "Lan".into(),
+            reason: "thay ắc quy".into(),
+        };
+        let s = e.add_silence(new, now).unwrap();
+        e.evaluate_at(t0 + Duration::from_secs(1), now + 1000);
+        assert_eq!(e.alarms()[0].silenced_by, Some(s.id));
+        e.end_silence(s.id).unwrap();
+        e.evaluate_at(t0 + Duration::from_secs(2), now + 2000);
+        assert_eq!(e.alarms()[0].silenced_by, None);
     }
 
     #[test]

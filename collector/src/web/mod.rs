@@ -3,11 +3,13 @@
 //! goes through ([`authorize`]), the layout every page shares, and the
 //! pages. Served by the API's listener, with its TLS.
 
+mod alarms;
 pub mod cli;
 pub mod config;
 mod layout;
 mod limit;
 mod login;
+mod overview;
 mod pages;
 pub mod session;
 pub mod users;
@@ -110,7 +112,13 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/ui/logout", post(login::logout))
         .route("/ui/lang", post(pages::set_lang))
         .route("/ui/wall", get(pages::wall))
-        .route("/ui/alarms/{fingerprint}/ack", post(pages::ack))
+        .route("/ui/alarms", get(alarms::list))
+        .route("/ui/alarms/ack", post(alarms::ack_many))
+        .route("/ui/alarms/history", get(alarms::history))
+        .route("/ui/alarms/{fingerprint}", get(alarms::one))
+        .route("/ui/alarms/{fingerprint}/ack", post(alarms::ack))
+        .route("/ui/alarms/{fingerprint}/silence", post(alarms::silence))
+        .route("/ui/silences/{id}/end", post(alarms::end_silence))
         .route("/ui/assets/{name}", get(layout::asset))
         .route("/ui/{page}", get(pages::later))
         .layer(axum::middleware::map_response_with_state(web.secure, secure_headers))

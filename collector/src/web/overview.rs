@@ -1,0 +1,346 @@
+//! The overview: one panel per site with its power chain drawn from the
+//! topology (feeds → ATS → generator → each UPS → the hosts it powers),
+//! its redundancy in words, and its alarms firing by severity, agents
+//! silent, devices down and backups late. The wall display shows the same.
+
+use std::collections::BTreeMap;
+
+use maud::{Markup, html};
+
+use super::Web;
+use crate::alarm::chain::{Redundancy, Site, Ups};
+use crate::alarm::config::Severity;
+use crate::alarm::store::{Alarm, State as AlarmState};
+use crate::i18n::Lang;
+use crate::i18n::web::Text;
+
+/// Firing alarms per site (None: labels without `site`) and severity.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SiteCounts {
+    /// [critical, warning, info]
+    pub by_site: BTreeMap<Option<String>, [usize; 3]>,
+}
+
+pub fn slot(s: Severity) -> usize {
+    match s {
+        Severity::Critical => 0,
+        Severity::Warning => 1,
+        Severity::Info => 2,
+    }
+}
+
+/// The configured sites (each listed, even with nothing firing) and what fires.
+pub fn counts(sites: &[String], alarms: &[Alarm]) -> SiteCounts {
+    let mut by_site: BTreeMap<Option<String>, [usize; 3]> = sites.iter().map(|s| (Some(s.clone()), [0; 3])).collect();
+    for a in alarms.iter().filter(|a| a.state == AlarmState::Firing) {
+        by_site.entry(a.labels.get("site").cloned()).or_default()[slot(a.severity)] += 1;
+    }
+    SiteCounts { by_site }
+}
+
+/// The site's redundancy, as a sentence.
+pub fn redundancy_text(t: &Text, r: &Redundancy, feeds: &[String]) -> String {
+    match r {
+        Redundancy::Full => (t.redundancy_full)(&feeds.join(", ")),
+        Redundancy::Degraded { live, lost } => (t.redundancy_degraded)(&lost.join(", "), &live.join(", ")),
+        Redundancy::Lost { generator_running: true } => t.redundancy_lost_generator.to_string(),
+        Redundancy::Lost { generator_running: false } => t.redundancy_lost_battery.to_string(),
+        Redundancy::Unknown => t.redundancy_unknown.to_string(),
+    }
+}
+
+/// `ok`, `bad` or `unknown`: the class a state is drawn with.
+fn class(good: Option<bool>) -> &'static str {
+    match good {
+        Some(true) => "ok",
+        Some(false) => "bad",
+        None => "unknown",
+    }
+}
+
+fn ups_state<'a>(t: &'a Text, u: &Ups) -> (&'static str, &'a str) {
+    if u.unreachable {
+        ("bad", t.ups_unreachable)
+    } else {
+        match u.on_battery {
+            Some(true) => ("bad", t.ups_on_battery),
+            Some(false) => ("ok", t.ups_on_mains),
+            None => ("unknown", t.no_data),
+        }
+    }
+}
+
+fn chain(lang: Lang, s: &Site) -> Markup {
+    let t = lang.web();
+    html! {
+        ol.chain aria-label=(t.power_chain) {
+            li.stage.feeds {
+                ul {
+                    @for f in &s.feeds {
+                        li.node.(class(f.live)) data-feed=(f.name) {
+                            span.what { ((t.feed)(&f.name)) }
+                            span.state { (match f.live { Some(true) => t.feed_live, Some(false) => t.feed_lost, None => t.no_data }) }
+                            @if let Some(v) = f.voltage_v { span.detail { (lang.num(v, 0)) " V" } }
+                        }
+                    }
+                }
+            }
+            @if !s.ats.is_empty() {
+                li.stage.ats {
+                    ul {
+                        @for a in &s.ats {
+                            li.node.(class(a.active_source.as_ref().map(|_| true))) data-device=(a.device) {
+                                span.what { (t.ats) " " (a.device) }
+                                span.state {
+                                    @match &a.active_source { Some(src) => ((t.ats_on)(src)), None => (t.no_data) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if !s.generators.is_empty() {
+                li.stage.generators {
+                    ul {
+                        @for g in &s.generators {
+                            // A running generator is drawn as a warning: the site is off the grid.
+                            li.node.(match g.running { Some(true) => "warn", Some(false) => "ok", None => "unknown" }) data-device=(g.device) {
+                                span.what { (t.generator) " " (g.device) }
+                                span.state { (match g.running { Some(true) => t.gen_running, Some(false) => t.gen_stopped, None => t.no_data }) }
+                                @if let Some(p) = g.fuel_pct { span.detail { ((t.fuel)(&lang.pct(p, 0))) } }
+                            }
+                        }
+                    }
+                }
+            }
+            li.stage.ups {
+                ul {
+                    @for u in &s.ups {
+                        @let (c, word) = ups_state(t, u);
+                        li.node.(c) data-device=(u.device) {
+                            span.what { "UPS " (u.device) }
+                            span.state { (word) }
+                            @if let Some(p) = u.charge_pct { span.detail { ((t.charge)(&lang.pct(p, 0))) } }
+                            @if let Some(r) = u.runtime_s { span.detail { ((t.runtime)((r / 60.0).floor().max(0.0) as u64)) } }
+                            @if let Some(p) = u.load_pct { span.detail { ((t.load)(&lang.pct(p, 0))) } }
+                            @if !u.hosts.is_empty() {
+                                ul.hosts aria-label=(t.hosts_powered) {
+                                    @for h in &u.hosts {
+                                        li.host.(class(h.silent.map(|s| !s))) data-host=(h.name) {
+                                            span.what { (h.name) }
+                                            " "
+                                            span.state { (match h.silent { Some(false) => t.host_up, Some(true) => t.host_silent, None => t.no_data }) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The alarms page filtered to a site's alarms of one severity.
+fn alarms_link(site: &str, severity: &str) -> String {
+    let q = serde_urlencoded::to_string([("site", site), ("severity", severity)]).unwrap_or_default();
+    format!("/ui/alarms?{q}")
+}
+
+const WORDS: [(&str, usize); 3] = [("critical", 0), ("warning", 1), ("info", 2)];
+
+fn severity_word(t: &Text, i: usize) -> &'static str {
+    [t.critical, t.warning, t.info][i]
+}
+
+fn panel(lang: Lang, name: Option<&str>, chain_of: Option<&Site>, n: &[usize; 3], feeds: &[String]) -> Markup {
+    let t = lang.web();
+    html! {
+        article.site data-site=(name.unwrap_or("")) {
+            h2 { (name.unwrap_or(t.no_site)) }
+            @if let Some(s) = chain_of {
+                @let r = s.redundancy();
+                p.redundancy.(match r { Redundancy::Full => "ok", Redundancy::Unknown => "unknown", _ => "bad" }) {
+                    (redundancy_text(t, &r, feeds))
+                }
+                (chain(lang, s))
+            }
+            h3.sr { (t.firing_alarms) }
+            @if n.iter().all(|x| *x == 0) {
+                p.quiet { (t.all_quiet) }
+            } @else {
+                ul.counts {
+                    @for (class, i) in WORDS {
+                        li.(class).zero[n[i] == 0] {
+                            a href=(alarms_link(name.unwrap_or(""), class)) {
+                                (severity_word(t, i)) ": " strong { (n[i]) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(s) = chain_of {
+                ul.facts {
+                    li.(if s.agents_silent > 0 { "bad" } else { "ok" }) { ((t.agents_silent)(s.agents_silent, s.agents)) }
+                    @if !s.devices_down.is_empty() {
+                        li.bad { ((t.devices_down)(s.devices_down.len(), &s.devices_down.join(", "))) }
+                    }
+                    li.(if s.backups_late > 0 { "bad" } else { "ok" }) { ((t.backups_late)(s.backups_late)) }
+                }
+            }
+        }
+    }
+}
+
+/// The overview's body, for the logged-in page and the wall display.
+pub async fn body(web: &Web, lang: Lang) -> Markup {
+    let t = lang.web();
+    let now = crate::alarm::now_ms();
+    let read = match web.app.alarms.clone() {
+        None => None,
+        Some(e) => {
+            let read = tokio::task::spawn_blocking(move || {
+                let cfg = e.config();
+                let sites: Vec<String> = cfg.sites.iter().map(|s| s.name.clone()).collect();
+                let feeds: BTreeMap<String, Vec<String>> =
+                    cfg.sites.iter().map(|s| (s.name.clone(), s.feeds.clone())).collect();
+                (counts(&sites, &e.alarms()), e.chains(std::time::Instant::now()), feeds)
+            });
+            read.await.ok()
+        }
+    };
+    html! {
+        h1 { (t.overview) }
+        @match &read {
+            None => p.notice { (t.alarms_off) },
+            Some((c, chains, feeds)) => {
+                section.sites aria-label=(t.sites) {
+                    @for (site, n) in &c.by_site {
+                        @let s = site.as_ref().and_then(|name| chains.iter().find(|s| &s.name == name));
+                        @let f = site.as_ref().and_then(|name| feeds.get(name)).map_or(&[][..], Vec::as_slice);
+                        (panel(lang, site.as_deref(), s, n, f))
+                    }
+                    // Sites only reported (no `sites:` entry) but with a chain.
+                    @for s in chains.iter().filter(|s| !c.by_site.contains_key(&Some(s.name.clone()))) {
+                        (panel(lang, Some(&s.name), Some(s), &[0; 3], &[]))
+                    }
+                }
+            }
+        }
+        p.updated { ((t.updated_at)(&lang.time(now, &web.tz))) }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::alarm::chain::{Ats, Feed, Generator, Host};
+
+    pub fn alarm(site: Option<&str>, severity: Severity, state: AlarmState) -> Alarm {
+        Alarm {
+            fingerprint: "f".into(),
+            name: "feed_lost".into(),
+            labels: site.map(|s| ("site".to_string(), s.to_string())).into_iter().collect(),
+            severity,
+            state,
+            summary: crate::i18n::alarms::Texts { vi: String::new(), en: String::new() },
+            value: None,
+            since_ms: 0,
+            fired_ms: None,
+            sent_ms: None,
+            ack: None,
+            inhibited_by: None,
+            escalated_ms: None,
+            silenced_by: None,
+        }
+    }
+
+    #[test]
+    fn web_the_overview_counts_firing_alarms_per_site_and_severity_and_lists_quiet_sites() {
+        let alarms = [
+            alarm(Some("hn"), Severity::Critical, AlarmState::Firing),
+            alarm(Some("hn"), Severity::Critical, AlarmState::Firing),
+            alarm(Some("hn"), Severity::Warning, AlarmState::Firing),
+            alarm(Some("hn"), Severity::Info, AlarmState::Pending),
+            alarm(None, Severity::Info, AlarmState::Firing),
+        ];
+        let c = counts(&["hn".into(), "hcm".into()], &alarms);
+        let want: BTreeMap<Option<String>, [usize; 3]> =
+            [(None, [0, 0, 1]), (Some("hcm".into()), [0, 0, 0]), (Some("hn".into()), [2, 1, 0])].into_iter().collect();
+        assert_eq!(c.by_site, want);
+    }
+
+    fn site() -> Site {
+        Site {
+            name: "hn".into(),
+            feeds: vec![
+                Feed { name: "A".into(), live: Some(false), voltage_v: Some(0.0) },
+                Feed { name: "B".into(), live: Some(true), voltage_v: Some(229.6) },
+            ],
+            feeds_expected: 2,
+            ats: vec![Ats { device: "ats1".into(), active_source: Some("B".into()), redundant: Some(false) }],
+            generators: vec![Generator {
+                device: "gen1".into(),
+                running: Some(true),
+                state: None,
+                fuel_pct: Some(80.0),
+            }],
+            ups: vec![Ups {
+                device: "ups1".into(),
+                status: Some("on_battery".into()),
+                on_battery: Some(true),
+                charge_pct: Some(91.5),
+                runtime_s: Some(1530.0),
+                load_pct: Some(35.0),
+                unreachable: false,
+                hosts: vec![Host { name: "<img src=x onerror=alert(1)>".into(), silent: Some(true) }],
+            }],
+            agents_silent: 1,
+            agents: 3,
+            devices_down: vec![],
+            backups_late: 0,
+        }
+    }
+
+    #[test]
+    fn the_power_chain_says_each_stages_state_in_vietnamese_numbers_and_escapes_names() {
+        let html = panel(Lang::Vi, Some("hn"), Some(&site()), &[1, 0, 0], &["A".into(), "B".into()]).into_string();
+        for want in [
+            r#"<p class="redundancy bad">Mất lộ A: chỉ còn chạy trên lộ B.</p>"#,
+            r#"<li class="node bad" data-feed="A"><span class="what">Lộ A</span><span class="state">Mất điện</span><span class="detail">0 V</span></li>"#,
+            r#"<span class="detail">230 V</span>"#,
+            r#"<span class="state">Đang dùng nguồn B</span>"#,
+            r#"<li class="node warn" data-device="gen1"><span class="what">Máy phát điện gen1</span><span class="state">Đang chạy</span><span class="detail">Nhiên liệu 80 %</span></li>"#,
+            r#"<span class="state">Đang chạy pin</span><span class="detail">Pin 92 %</span><span class="detail">Còn 25 phút</span><span class="detail">Tải 35 %</span>"#,
+            r#"<li class="host bad" data-host="&lt;img src=x onerror=alert(1)&gt;"><span class="what">&lt;img src=x onerror=alert(1)&gt;</span> <span class="state">Mất liên lạc</span></li>"#,
+            r#"<li class="bad">Agent mất liên lạc: 1/3</li>"#,
+            r#"<a href="/ui/alarms?site=hn&amp;severity=critical">Nghiêm trọng: <strong>1</strong></a>"#,
+        ] {
+            assert!(html.contains(want), "{want}\nnot in\n{html}");
+        }
+        assert!(!html.contains("<img"), "{html}");
+    }
+
+    #[test]
+    fn the_redundancy_is_said_for_each_state_in_english() {
+        let t = Lang::En.web();
+        let feeds = ["A".to_string(), "B".to_string()];
+        let cases = [
+            (Redundancy::Full, "Fully redundant: feeds A, B live."),
+            (
+                Redundancy::Degraded { live: vec!["A".into()], lost: vec!["B".into()] },
+                "Feed B lost: running on feed A only.",
+            ),
+            (Redundancy::Lost { generator_running: true }, "All feeds lost: running on the generator."),
+            (
+                Redundancy::Lost { generator_running: false },
+                "All feeds lost and the generator is not running: on UPS batteries.",
+            ),
+            (Redundancy::Unknown, "No power data yet."),
+        ];
+        for (r, want) in cases {
+            assert_eq!(redundancy_text(t, &r, &feeds), want);
+        }
+    }
+}
