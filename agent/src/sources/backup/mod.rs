@@ -14,7 +14,7 @@ mod status_file;
 mod tools;
 mod watch;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -351,21 +351,24 @@ impl crate::sources::Source for BackupConfig {
     }
 }
 
+/// Where a backup source keeps its state: `state_file`, else beside the
+/// queue directory.
+pub fn state_file(c: &BackupConfig, agent: &crate::sources::Agent) -> PathBuf {
+    c.state_file.clone().unwrap_or_else(|| {
+        agent.queue_dir.parent().map_or_else(|| PathBuf::from("backup-state.json"), |d| d.join("backup-state.json"))
+    })
+}
+
 impl crate::sources::Built for BackupConfig {
     fn spawn(&self, ctx: &mut crate::sources::Context<'_>) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
         // Two backup sources with one state file share it.
-        let path = ctx.agent.backup_state_file(self);
+        let path = state_file(self, ctx.agent);
         let state = ctx.backup_states.entry(path.clone()).or_insert_with(|| Arc::new(StateFile::open(&path))).clone();
-        Ok(spawn(self, state, &ctx.site, &ctx.host, ctx.out, ctx.stats, ctx.shutdown))
+        Ok(spawn(self, state, &ctx.agent.site, &ctx.agent.host, ctx.out, ctx.stats, ctx.shutdown))
     }
 
-    fn once<'a>(
-        &'a self,
-        agent: &'a crate::config::AgentConfig,
-        site: &'a str,
-        host: &'a str,
-    ) -> crate::sources::Once<'a> {
-        Box::pin(async move { Ok(once(self, &agent.backup_state_file(self), site, host).await) })
+    fn once<'a>(&'a self, agent: &'a crate::sources::Agent) -> crate::sources::Once<'a> {
+        Box::pin(async move { Ok(once(self, &state_file(self, agent), &agent.site, &agent.host).await) })
     }
 }
 

@@ -24,8 +24,7 @@ use std::sync::atomic::Ordering;
 use tokio::sync::watch;
 
 use self::config::HostConfig;
-use crate::config::AgentConfig;
-use crate::sources::{Context, Once, Queue, SourceStats, emit};
+use crate::sources::{Agent, Context, Once, Queue, SourceStats, emit};
 
 pub struct HostSource {
     config: HostConfig,
@@ -129,14 +128,14 @@ impl crate::sources::Source for HostConfig {
 /// The host source has nothing to read from strings: its section is what runs.
 impl crate::sources::Built for HostConfig {
     fn spawn(&self, ctx: &mut Context<'_>) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
-        let interval = Duration::from_secs(self.interval_secs.unwrap_or(ctx.agent.agent.interval_secs));
-        let src = HostSource::new(self.clone(), &ctx.site, &ctx.host)?;
+        let interval = Duration::from_secs(self.interval_secs.unwrap_or(ctx.agent.interval_secs));
+        let src = HostSource::new(self.clone(), &ctx.agent.site, &ctx.agent.host)?;
         Ok(vec![tokio::spawn(run(src, interval, ctx.out.clone(), ctx.stats.clone(), ctx.shutdown.clone()))])
     }
 
-    fn once<'a>(&'a self, _: &'a AgentConfig, site: &'a str, host: &'a str) -> Once<'a> {
+    fn once<'a>(&'a self, agent: &'a Agent) -> Once<'a> {
         Box::pin(async move {
-            let mut src = HostSource::new(self.clone(), site, host)?;
+            let mut src = HostSource::new(self.clone(), &agent.site, &agent.host)?;
             // CPU usage and rates need two samples.
             let _ = src.collect_sync(dcwatch_common::now_ns());
             tokio::time::sleep(Duration::from_secs(1)).await;

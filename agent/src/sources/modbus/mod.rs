@@ -444,12 +444,12 @@ impl crate::sources::Source for ModbusConfig {
 
 impl crate::sources::Built for Built {
     fn spawn(&self, ctx: &mut crate::sources::Context<'_>) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
-        Ok(spawn(self, &ctx.site, &ctx.host, ctx.out, ctx.stats, ctx.shutdown))
+        Ok(spawn(self, &ctx.agent.site, &ctx.agent.host, ctx.out, ctx.stats, ctx.shutdown))
     }
 
-    fn once<'a>(&'a self, _: &'a crate::config::AgentConfig, site: &'a str, host: &'a str) -> crate::sources::Once<'a> {
+    fn once<'a>(&'a self, agent: &'a crate::sources::Agent) -> crate::sources::Once<'a> {
         Box::pin(async move {
-            let (points, errors) = once(self, site, host).await?;
+            let (points, errors) = once(self, &agent.site, &agent.host).await?;
             for (name, e) in errors {
                 eprintln!("{name}: {e}");
             }
