@@ -33,8 +33,8 @@ pub fn spawn_all(
     let agent = config.for_sources();
     let mut ctx = Context { agent: &agent, out, stats, shutdown, backup_states: Default::default() };
     let mut tasks = Vec::new();
-    for b in &built {
-        tasks.extend(b.spawn(&mut ctx).map_err(anyhow::Error::msg)?);
+    for (i, b) in built.iter().enumerate() {
+        tasks.extend(b.spawn(&mut ctx).with_context(|| format!("cannot start sources[{i}]"))?);
     }
     Ok(tasks)
 }
@@ -150,8 +150,8 @@ fn reload(path: &std::path::Path, current: &AgentConfig) -> Option<AgentConfig> 
 pub async fn once(config: &AgentConfig) -> anyhow::Result<()> {
     let agent = config.for_sources();
     let mut all = Vec::new();
-    for s in build_all(config).context("cannot build the sources")? {
-        let points = s.once(&agent).await.map_err(anyhow::Error::msg)?;
+    for (i, s) in build_all(config).context("cannot build the sources")?.iter().enumerate() {
+        let points = s.once(&agent).await.with_context(|| format!("cannot collect from sources[{i}]"))?;
         all.extend(points);
     }
     let mut buf = Vec::new();

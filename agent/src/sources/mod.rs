@@ -202,7 +202,21 @@ pub struct Context<'a> {
 }
 
 /// What `once` gives: the points, for stdout.
-pub type Once<'a> = Pin<Box<dyn Future<Output = Result<Vec<Point>, String>> + 'a>>;
+pub type Once<'a> = Pin<Box<dyn Future<Output = Result<Vec<Point>, SourceError>> + 'a>>;
+
+/// Why a source cannot start (`Built::spawn`) or collect once: problems
+/// with single devices are not this, they are reported and counted.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Host(#[from] host::HostError),
+    /// The socket SNMP polls go out of.
+    #[error("cannot open a UDP socket")]
+    Socket(#[source] Box<async_snmp::Error>),
+    /// A device's poll panicked or was cancelled.
+    #[error("a poll task failed")]
+    Task(#[source] tokio::task::JoinError),
+}
 
 /// One kind of source, as its configuration section (`type: …`). Each kind
 /// is registered once, in `config::SourceConfig`.
@@ -217,7 +231,7 @@ pub trait Source {
 /// `probe` run. Nothing in it is parsed again.
 pub trait Built {
     /// Starts the source's tasks (the daemon).
-    fn spawn(&self, ctx: &mut Context<'_>) -> Result<Vec<JoinHandle<()>>, String>;
+    fn spawn(&self, ctx: &mut Context<'_>) -> Result<Vec<JoinHandle<()>>, SourceError>;
     /// Collects once (`dcwatch-agent once`); problems with single devices
     /// go to stderr.
     fn once<'a>(&'a self, agent: &'a Agent) -> Once<'a>;

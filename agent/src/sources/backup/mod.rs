@@ -154,7 +154,7 @@ pub fn point(site: &str, host: &str, job: &BackupJob, r: &Report, now_ns: i64) -
         p = p.i64(f::LAST_SUCCESS_TS, ts).i64("age_s", (now - ts).max(0));
     }
     if let Some(b) = r.last_size_bytes {
-        p = p.u64("last_size_bytes", b);
+        p = p.u64(f::LAST_SIZE_BYTES, b);
         if let Some(prev) = r.prev_size_bytes.filter(|p| *p > 0) {
             let pct = (b as f64 - prev as f64) / prev as f64 * 100.0;
             p = p.f64(f::SIZE_CHANGE_PCT, (pct * 10.0).round() / 10.0);
@@ -360,7 +360,10 @@ pub fn state_file(c: &BackupConfig, agent: &crate::sources::Agent) -> PathBuf {
 }
 
 impl crate::sources::Built for BackupConfig {
-    fn spawn(&self, ctx: &mut crate::sources::Context<'_>) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+    fn spawn(
+        &self,
+        ctx: &mut crate::sources::Context<'_>,
+    ) -> Result<Vec<tokio::task::JoinHandle<()>>, crate::sources::SourceError> {
         // Two backup sources with one state file share it.
         let path = state_file(self, ctx.agent);
         let state = ctx.backup_states.entry(path.clone()).or_insert_with(|| Arc::new(StateFile::open(&path))).clone();
