@@ -275,14 +275,17 @@ impl AgentConfig {
     }
 
     pub fn host_name(&self) -> String {
-        self.agent.host.clone().unwrap_or_else(hostname)
+        self.agent.host.clone().unwrap_or_else(crate::sources::hostname)
     }
 
-    /// Where the backup source keeps its state: beside the queue directory.
-    pub fn backup_state_file(&self, c: &BackupConfig) -> PathBuf {
-        c.state_file.clone().unwrap_or_else(|| {
-            self.queue.dir.parent().map_or_else(|| PathBuf::from("backup-state.json"), |d| d.join("backup-state.json"))
-        })
+    /// What the sources read of this configuration.
+    pub fn for_sources(&self) -> crate::sources::Agent {
+        crate::sources::Agent {
+            site: self.agent.site.clone(),
+            host: self.host_name(),
+            interval_secs: self.agent.interval_secs,
+            queue_dir: self.queue.dir.clone(),
+        }
     }
 
     pub fn interval(&self) -> Duration {
@@ -361,16 +364,6 @@ fn percent_decode(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The machine's hostname, as `uname -n` gives it.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .or_else(|| sysinfo::System::host_name().ok())
-        .unwrap_or_else(|| "unknown".into())
 }
 
 #[cfg(test)]

@@ -4,19 +4,14 @@
 mod config;
 mod heartbeat;
 mod probe;
+mod run;
 mod sources;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use dcwatch_common::forward;
-use dcwatch_common::spool::Spool;
-use dcwatch_common::write::Writer;
-use tokio::sync::watch;
 
 use crate::config::AgentConfig;
 
@@ -176,52 +171,74 @@ struct ProbeSnmp {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     dcwatch_common::install_crypto_provider();
-    match &cli.command {
-        Some(Command::Probe { what }) => {
-            dcwatch_common::init_logging("off");
-            return match runtime() {
-                Ok(rt) => ExitCode::from(match what {
-                    Probe::Snmp(p) => rt.block_on(probe::snmp(p)),
-                    Probe::Modbus(p) => rt.block_on(probe::modbus(p)),
-                }),
-                Err(e) => {
-                    eprintln!("dcwatch-agent: {e:#}");
-                    ExitCode::from(EXIT_FAILURE)
-                }
-            };
-        }
-        Some(Command::Profiles { snmp_dir, modbus_dir }) => {
-            return ExitCode::from(probe::profiles(&cli.config, snmp_dir.clone(), modbus_dir.clone()));
-        }
-        _ => {}
-    }
-    let config: AgentConfig = match dcwatch_common::config::load(&cli.config) {
+    ExitCode::from(match cli.command.unwrap_or(Command::Run) {
+        Command::Run => daemon(cli.config),
+        Command::Validate => validate(&cli.config),
+        Command::Once => once(&cli.config),
+        Command::Probe { what } => probe_device(&what),
+        Command::Profiles { snmp_dir, modbus_dir } => probe::profiles(&cli.config, snmp_dir, modbus_dir),
+    })
+}
+
+/// `run`: the agent, until stopped.
+fn daemon(path: PathBuf) -> u8 {
+    let config = match load(&path) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("dcwatch-agent: invalid configuration:\n{e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(code) => return code,
     };
-    let result = match cli.command.unwrap_or(Command::Run) {
-        Command::Validate => {
-            println!("{}: configuration is valid", cli.config.display());
-            return ExitCode::SUCCESS;
+    dcwatch_common::init_logging(&config.agent.log_level);
+    finish(runtime().and_then(|rt| rt.block_on(run::run(path, config))))
+}
+
+/// `validate`: the configuration's problems, or that it has none.
+fn validate(path: &Path) -> u8 {
+    match load(path) {
+        Ok(_) => {
+            println!("{}: configuration is valid", path.display());
+            0
         }
-        Command::Probe { .. } | Command::Profiles { .. } => unreachable!("handled above"),
-        Command::Once => {
-            dcwatch_common::init_logging("warn");
-            runtime().and_then(|rt| rt.block_on(once(&config)))
-        }
-        Command::Run => {
-            dcwatch_common::init_logging(&config.agent.log_level);
-            runtime().and_then(|rt| rt.block_on(run(cli.config.clone(), config)))
-        }
+        Err(code) => code,
+    }
+}
+
+/// `once`: every source's points to stdout.
+fn once(path: &Path) -> u8 {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
+    dcwatch_common::init_logging("warn");
+    finish(runtime().and_then(|rt| rt.block_on(run::once(&config))))
+}
+
+/// `probe snmp|modbus`: needs no configuration file.
+fn probe_device(what: &Probe) -> u8 {
+    dcwatch_common::init_logging("off");
+    match runtime() {
+        Ok(rt) => match what {
+            Probe::Snmp(p) => rt.block_on(probe::snmp(p)),
+            Probe::Modbus(p) => rt.block_on(probe::modbus(p)),
+        },
+        Err(e) => finish(Err(e)),
+    }
+}
+
+/// The configuration file, loaded and checked; else its problems printed
+/// and the exit code of a bad configuration.
+fn load(path: &Path) -> Result<AgentConfig, u8> {
+    dcwatch_common::config::load(path).map_err(|e| {
+        eprintln!("dcwatch-agent: invalid configuration:\n{e}");
+        EXIT_CONFIG
+    })
+}
+
+/// The exit code of a command that ran; its error, with every cause, printed.
+fn finish(result: anyhow::Result<()>) -> u8 {
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(e) => {
             eprintln!("dcwatch-agent: {e:#}");
-            ExitCode::from(EXIT_FAILURE)
+            EXIT_FAILURE
         }
     }
 }
@@ -229,128 +246,4 @@ fn main() -> ExitCode {
 /// One thread is plenty for an agent and keeps its footprint small.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")
-}
-
-/// What ended one generation of the running agent.
-enum Next {
-    Stop,
-    Reload(Box<AgentConfig>),
-}
-
-async fn run(path: PathBuf, mut config: AgentConfig) -> anyhow::Result<()> {
-    let started = Instant::now();
-    tracing::info!(version = env!("CARGO_PKG_VERSION"), "dcwatch-agent starting");
-    // The queue stays open across reloads: what it holds carries over.
-    let (spool, report) = Spool::open(config.queue.spool_settings(), &["output"])
-        .with_context(|| format!("cannot open the queue in {}", config.queue.dir.display()))?;
-    tracing::info!(
-        dir = %config.queue.dir.display(), queued_points = report.lines, corrupt_records = report.corrupt_records,
-        "queue opened"
-    );
-    let queue = Arc::new(sources::Queue::new(spool.clone()));
-    let stats = Arc::new(sources::SourceStats::default());
-    let out_stats = Arc::new(forward::Stats::default());
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot listen for SIGTERM")?;
-    let mut watch = dcwatch_common::reload::ConfigWatch::new(&path).context("cannot listen for SIGHUP")?;
-    // The config before the last reload, to go back to if the new one's
-    // output cannot be built after all (a certificate file replaced again
-    // between the check and the start).
-    let mut previous: Option<AgentConfig> = None;
-    loop {
-        let host = config.host_name();
-        let site = config.agent.site.clone();
-        let writer = match Writer::new(&config.writer_settings()) {
-            Ok(w) => w,
-            Err(e) => {
-                let e = dcwatch_common::redact::redact_urls_in(&e);
-                let Some(prev) = previous.take() else { return Err(anyhow::Error::msg(e).context("output")) };
-                tracing::error!(error = %e, "the reloaded output cannot be started; going back to the running configuration");
-                config = prev;
-                continue;
-            }
-        };
-        tracing::info!(
-            site = %site, host = %host, endpoint = %writer.endpoint(), sources = config.sources.len(), "running"
-        );
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let out_task = forward::spawn_counting(
-            writer,
-            config.forwarder_settings(),
-            spool.clone(),
-            0,
-            out_stats.clone(),
-            stop_rx.clone(),
-        );
-        let source_tasks = sources::spawn_all(&config, &queue, &stats, &stop_rx).map_err(anyhow::Error::msg)?;
-        let mut tick = tokio::time::interval(config.interval());
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let next = loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    let losses = (queue.lost_points.load(std::sync::atomic::Ordering::Relaxed), spool.corrupt_records());
-                    let p = heartbeat::point(&site, &host, started, &stats, &out_stats, losses, dcwatch_common::now_ns());
-                    sources::emit(&[p], &queue, &stats);
-                }
-                _ = watch.changed() => {
-                    if let Some(new) = reload(&path, &config) {
-                        break Next::Reload(Box::new(new));
-                    }
-                }
-                _ = term.recv() => break Next::Stop,
-                _ = tokio::signal::ctrl_c() => break Next::Stop,
-            }
-        };
-        // Stop this generation: sources first, then the output, which waits
-        // at most its shutdown timeout for a batch in flight. What it has
-        // not sent stays in the queue for the next generation or start.
-        let _ = stop_tx.send(true);
-        for t in source_tasks {
-            let _ = t.await;
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(config.agent.shutdown_timeout_secs + 5), out_task).await;
-        match next {
-            Next::Stop => break,
-            Next::Reload(new) => {
-                if new.queue.dir != config.queue.dir {
-                    tracing::warn!("queue.dir changed: it takes effect at the next restart; the open queue is kept");
-                }
-                previous = Some(std::mem::replace(&mut config, *new));
-                dcwatch_common::set_log_level(&config.agent.log_level);
-            }
-        }
-    }
-    if let Err(e) = spool.sync() {
-        tracing::error!(error = %e, "cannot sync the queue at exit");
-    }
-    tracing::info!("stopped");
-    Ok(())
-}
-
-/// Loads the config again (`common::reload`): None if unchanged, or
-/// broken (its problems logged; the running config is kept).
-fn reload(path: &std::path::Path, current: &AgentConfig) -> Option<AgentConfig> {
-    // The certificate files may have been renewed in place under the same
-    // paths: with any of them set, a reload reads them again.
-    let tls_files = |c: &AgentConfig| {
-        let o = &c.output;
-        o.ca_file.is_some() || o.cert_file.is_some() || o.key_file.is_some()
-    };
-    dcwatch_common::reload::reload(path, current, tls_files).ok().flatten()
-}
-
-async fn once(config: &AgentConfig) -> anyhow::Result<()> {
-    let host = config.host_name();
-    let mut all = Vec::new();
-    for s in sources::build_all(config).map_err(anyhow::Error::msg)? {
-        let points = s.once(config, &config.agent.site, &host).await.map_err(anyhow::Error::msg)?;
-        all.extend(points);
-    }
-    let mut buf = Vec::new();
-    for p in &all {
-        p.write_to(&mut buf);
-    }
-    use std::io::Write;
-    std::io::stdout().write_all(&buf).context("cannot write to stdout")?;
-    Ok(())
 }

@@ -52,12 +52,17 @@ pub fn set_log_level(level: &str) {
 
 /// An error and its sources, joined by ": " (what `{:#}` of anyhow prints):
 /// for messages that carry an error whose cause is a source, not its text.
+/// A cause whose text the message already holds is left out (an error
+/// that prints its source too gives no "x: y: y").
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut next = e.source();
     while let Some(s) = next {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
         next = s.source();
     }
     out
@@ -67,4 +72,22 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 pub fn now_ns() -> i64 {
     let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, thiserror::Error)]
+    enum Outer {
+        #[error("cannot read the state file")]
+        Quiet(#[source] std::io::Error),
+        #[error("cannot read the state file: {0}")]
+        Loud(#[source] std::io::Error),
+    }
+
+    #[test]
+    fn an_error_chain_names_each_cause_once_even_when_an_error_prints_its_source() {
+        let io = || std::io::Error::other("permission denied");
+        assert_eq!(super::error_chain(&Outer::Quiet(io())), "cannot read the state file: permission denied");
+        assert_eq!(super::error_chain(&Outer::Loud(io())), "cannot read the state file: permission denied");
+    }
 }

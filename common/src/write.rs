@@ -247,19 +247,7 @@ fn shorten(s: &str) -> String {
 
 /// Joins an error with its sources — `reqwest` hides the useful part (e.g.
 /// "invalid peer certificate: UnknownIssuer") a few levels down.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
-}
+pub use crate::error_chain;
 
 fn endpoint(s: &WriterSettings) -> Result<reqwest::Url, String> {
     let shown = crate::redact::redact_url(&s.url);

@@ -21,8 +21,6 @@ use dcwatch_common::spool::{AppendError, Committer, Spool};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::AgentConfig;
-
 /// The agent's interval and the sources' default one, in seconds.
 pub fn default_interval() -> u64 {
     10
@@ -166,13 +164,36 @@ pub fn emit(points: &[Point], out: &Queue, stats: &SourceStats) {
     }
 }
 
+/// What the sources read of the agent's configuration: who they write
+/// for, and the defaults they fall back to. The configuration builds it
+/// (`AgentConfig::for_sources`); the sources never see the whole of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agent {
+    /// Tag `site` of every point.
+    pub site: String,
+    /// Tag `host` of every point (`agent.host`, else the machine's hostname).
+    pub host: String,
+    /// The agent's interval: the default of sources that set none.
+    pub interval_secs: u64,
+    /// The queue's directory; the backup state file defaults to beside it.
+    pub queue_dir: PathBuf,
+}
+
+/// The machine's hostname, as `uname -n` gives it.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| sysinfo::System::host_name().ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// What a running source is given: who it is writing for, where its points
 /// go, and when to stop.
 pub struct Context<'a> {
-    /// The whole configuration (the agent's interval, the queue's directory).
-    pub agent: &'a AgentConfig,
-    pub site: String,
-    pub host: String,
+    /// Site, host and the defaults of the agent.
+    pub agent: &'a Agent,
     pub out: &'a Arc<Queue>,
     pub stats: &'a Arc<SourceStats>,
     pub shutdown: &'a watch::Receiver<bool>,
@@ -181,7 +202,21 @@ pub struct Context<'a> {
 }
 
 /// What `once` gives: the points, for stdout.
-pub type Once<'a> = Pin<Box<dyn Future<Output = Result<Vec<Point>, String>> + 'a>>;
+pub type Once<'a> = Pin<Box<dyn Future<Output = Result<Vec<Point>, SourceError>> + 'a>>;
+
+/// Why a source cannot start (`Built::spawn`) or collect once: problems
+/// with single devices are not this, they are reported and counted.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Host(#[from] host::HostError),
+    /// The socket SNMP polls go out of.
+    #[error("cannot open a UDP socket")]
+    Socket(#[source] Box<async_snmp::Error>),
+    /// A device's poll panicked or was cancelled.
+    #[error("a poll task failed")]
+    Task(#[source] tokio::task::JoinError),
+}
 
 /// One kind of source, as its configuration section (`type: …`). Each kind
 /// is registered once, in `config::SourceConfig`.
@@ -196,47 +231,25 @@ pub trait Source {
 /// `probe` run. Nothing in it is parsed again.
 pub trait Built {
     /// Starts the source's tasks (the daemon).
-    fn spawn(&self, ctx: &mut Context<'_>) -> Result<Vec<JoinHandle<()>>, String>;
+    fn spawn(&self, ctx: &mut Context<'_>) -> Result<Vec<JoinHandle<()>>, SourceError>;
     /// Collects once (`dcwatch-agent once`); problems with single devices
     /// go to stderr.
-    fn once<'a>(&'a self, agent: &'a AgentConfig, site: &'a str, host: &'a str) -> Once<'a>;
+    fn once<'a>(&'a self, agent: &'a Agent) -> Once<'a>;
 }
 
-/// Builds every configured source (`sources[i]`); the problems, joined by
-/// "; ", if any (a loaded config has none).
-pub fn build_all(config: &AgentConfig) -> Result<Vec<Box<dyn Built>>, String> {
+/// The problems of sections that did not build (a loaded config has none).
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .problems.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("; "))]
+pub struct BuildError {
+    pub problems: Vec<Problem>,
+}
+
+/// Builds every section of `sections` (`sources[i]`).
+pub fn build_all<'a>(sections: impl IntoIterator<Item = &'a dyn Source>) -> Result<Vec<Box<dyn Built>>, BuildError> {
     let mut p = Vec::new();
-    let built: Vec<_> = config
-        .sources
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| s.source().build(&format!("sources[{i}]"), &mut p))
-        .collect();
-    if p.is_empty() { Ok(built) } else { Err(p.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("; ")) }
-}
-
-/// Starts the tasks of every configured source.
-pub fn spawn_all(
-    config: &AgentConfig,
-    out: &Arc<Queue>,
-    stats: &Arc<SourceStats>,
-    shutdown: &watch::Receiver<bool>,
-) -> Result<Vec<JoinHandle<()>>, String> {
-    let built = build_all(config)?;
-    let mut ctx = Context {
-        agent: config,
-        site: config.agent.site.clone(),
-        host: config.host_name(),
-        out,
-        stats,
-        shutdown,
-        backup_states: HashMap::new(),
-    };
-    let mut tasks = Vec::new();
-    for b in &built {
-        tasks.extend(b.spawn(&mut ctx)?);
-    }
-    Ok(tasks)
+    let built: Vec<_> =
+        sections.into_iter().enumerate().filter_map(|(i, s)| s.build(&format!("sources[{i}]"), &mut p)).collect();
+    if p.is_empty() { Ok(built) } else { Err(BuildError { problems: p }) }
 }
 
 #[cfg(test)]

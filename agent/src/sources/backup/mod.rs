@@ -14,7 +14,7 @@ mod status_file;
 mod tools;
 mod watch;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -154,7 +154,7 @@ pub fn point(site: &str, host: &str, job: &BackupJob, r: &Report, now_ns: i64) -
         p = p.i64(f::LAST_SUCCESS_TS, ts).i64("age_s", (now - ts).max(0));
     }
     if let Some(b) = r.last_size_bytes {
-        p = p.u64("last_size_bytes", b);
+        p = p.u64(f::LAST_SIZE_BYTES, b);
         if let Some(prev) = r.prev_size_bytes.filter(|p| *p > 0) {
             let pct = (b as f64 - prev as f64) / prev as f64 * 100.0;
             p = p.f64(f::SIZE_CHANGE_PCT, (pct * 10.0).round() / 10.0);
@@ -351,21 +351,27 @@ impl crate::sources::Source for BackupConfig {
     }
 }
 
+/// Where a backup source keeps its state: `state_file`, else beside the
+/// queue directory.
+pub fn state_file(c: &BackupConfig, agent: &crate::sources::Agent) -> PathBuf {
+    c.state_file.clone().unwrap_or_else(|| {
+        agent.queue_dir.parent().map_or_else(|| PathBuf::from("backup-state.json"), |d| d.join("backup-state.json"))
+    })
+}
+
 impl crate::sources::Built for BackupConfig {
-    fn spawn(&self, ctx: &mut crate::sources::Context<'_>) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+    fn spawn(
+        &self,
+        ctx: &mut crate::sources::Context<'_>,
+    ) -> Result<Vec<tokio::task::JoinHandle<()>>, crate::sources::SourceError> {
         // Two backup sources with one state file share it.
-        let path = ctx.agent.backup_state_file(self);
+        let path = state_file(self, ctx.agent);
         let state = ctx.backup_states.entry(path.clone()).or_insert_with(|| Arc::new(StateFile::open(&path))).clone();
-        Ok(spawn(self, state, &ctx.site, &ctx.host, ctx.out, ctx.stats, ctx.shutdown))
+        Ok(spawn(self, state, &ctx.agent.site, &ctx.agent.host, ctx.out, ctx.stats, ctx.shutdown))
     }
 
-    fn once<'a>(
-        &'a self,
-        agent: &'a crate::config::AgentConfig,
-        site: &'a str,
-        host: &'a str,
-    ) -> crate::sources::Once<'a> {
-        Box::pin(async move { Ok(once(self, &agent.backup_state_file(self), site, host).await) })
+    fn once<'a>(&'a self, agent: &'a crate::sources::Agent) -> crate::sources::Once<'a> {
+        Box::pin(async move { Ok(once(self, &state_file(self, agent), &agent.site, &agent.host).await) })
     }
 }
 

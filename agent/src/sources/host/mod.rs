@@ -24,8 +24,7 @@ use std::sync::atomic::Ordering;
 use tokio::sync::watch;
 
 use self::config::HostConfig;
-use crate::config::AgentConfig;
-use crate::sources::{Context, Once, Queue, SourceStats, emit};
+use crate::sources::{Agent, Context, Once, Queue, SourceError, SourceStats, emit};
 
 pub struct HostSource {
     config: HostConfig,
@@ -38,23 +37,35 @@ pub struct HostSource {
     systemd_failing: bool,
 }
 
+/// Why the host source cannot start: the system information it reads
+/// every interval cannot be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("cannot read system information")]
+    System(#[source] sysinfo::Error),
+    #[error("cannot list filesystems")]
+    Disks(#[source] sysinfo::Error),
+    #[error("cannot list network interfaces")]
+    Net(#[source] sysinfo::Error),
+}
+
 impl HostSource {
-    pub fn new(config: HostConfig, site: &str, host: &str) -> Result<Self, String> {
+    pub fn new(config: HostConfig, site: &str, host: &str) -> Result<Self, HostError> {
         let sys = sysinfo::System::new_with_specifics(
             RefreshKind::nothing()
                 .with_cpu(CpuRefreshKind::nothing().with_usage())
                 .with_memory(MemoryRefreshKind::everything()),
         )
-        .map_err(|e| format!("cannot read system information: {e}"))?;
+        .map_err(HostError::System)?;
         Ok(HostSource {
             config,
             site: site.to_string(),
             host: host.to_string(),
             sys,
             disks: sysinfo::Disks::new_with_refreshed_list_specifics(DiskRefreshKind::nothing())
-                .map_err(|e| format!("cannot list filesystems: {e}"))?,
+                .map_err(HostError::Disks)?,
             cpu: cpu::Cpu::new(),
-            net: net::Net::new().map_err(|e| format!("cannot list network interfaces: {e}"))?,
+            net: net::Net::new().map_err(HostError::Net)?,
             systemd_failing: false,
         })
     }
@@ -128,15 +139,15 @@ impl crate::sources::Source for HostConfig {
 
 /// The host source has nothing to read from strings: its section is what runs.
 impl crate::sources::Built for HostConfig {
-    fn spawn(&self, ctx: &mut Context<'_>) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
-        let interval = Duration::from_secs(self.interval_secs.unwrap_or(ctx.agent.agent.interval_secs));
-        let src = HostSource::new(self.clone(), &ctx.site, &ctx.host)?;
+    fn spawn(&self, ctx: &mut Context<'_>) -> Result<Vec<tokio::task::JoinHandle<()>>, SourceError> {
+        let interval = Duration::from_secs(self.interval_secs.unwrap_or(ctx.agent.interval_secs));
+        let src = HostSource::new(self.clone(), &ctx.agent.site, &ctx.agent.host)?;
         Ok(vec![tokio::spawn(run(src, interval, ctx.out.clone(), ctx.stats.clone(), ctx.shutdown.clone()))])
     }
 
-    fn once<'a>(&'a self, _: &'a AgentConfig, site: &'a str, host: &'a str) -> Once<'a> {
+    fn once<'a>(&'a self, agent: &'a Agent) -> Once<'a> {
         Box::pin(async move {
-            let mut src = HostSource::new(self.clone(), site, host)?;
+            let mut src = HostSource::new(self.clone(), &agent.site, &agent.host)?;
             // CPU usage and rates need two samples.
             let _ = src.collect_sync(dcwatch_common::now_ns());
             tokio::time::sleep(Duration::from_secs(1)).await;

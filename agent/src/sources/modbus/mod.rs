@@ -406,7 +406,11 @@ fn device_point(job: &Job, ts: i64, up: bool, elapsed: Duration, requests: u32, 
 }
 
 /// Reads every device of a built source once, at the same time (`dcwatch-agent once`).
-pub async fn once(b: &Built, site: &str, host: &str) -> Result<(Vec<Point>, Vec<(String, String)>), String> {
+pub async fn once(
+    b: &Built,
+    site: &str,
+    host: &str,
+) -> Result<(Vec<Point>, Vec<(String, String)>), crate::sources::SourceError> {
     let mut conns: Vec<(Endpoint, Arc<Mutex<Conn>>)> = Vec::new();
     let mut set = tokio::task::JoinSet::new();
     for t in b.devices.clone() {
@@ -427,7 +431,7 @@ pub async fn once(b: &Built, site: &str, host: &str) -> Result<(Vec<Point>, Vec<
     let mut points = Vec::new();
     let mut errors = Vec::new();
     while let Some(j) = set.join_next().await {
-        let (name, p, err) = j.map_err(|e| format!("a poll task failed: {e}"))?;
+        let (name, p, err) = j.map_err(crate::sources::SourceError::Task)?;
         points.extend(p);
         if let Some(e) = err {
             errors.push((name, e));
@@ -443,13 +447,16 @@ impl crate::sources::Source for ModbusConfig {
 }
 
 impl crate::sources::Built for Built {
-    fn spawn(&self, ctx: &mut crate::sources::Context<'_>) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
-        Ok(spawn(self, &ctx.site, &ctx.host, ctx.out, ctx.stats, ctx.shutdown))
+    fn spawn(
+        &self,
+        ctx: &mut crate::sources::Context<'_>,
+    ) -> Result<Vec<tokio::task::JoinHandle<()>>, crate::sources::SourceError> {
+        Ok(spawn(self, &ctx.agent.site, &ctx.agent.host, ctx.out, ctx.stats, ctx.shutdown))
     }
 
-    fn once<'a>(&'a self, _: &'a crate::config::AgentConfig, site: &'a str, host: &'a str) -> crate::sources::Once<'a> {
+    fn once<'a>(&'a self, agent: &'a crate::sources::Agent) -> crate::sources::Once<'a> {
         Box::pin(async move {
-            let (points, errors) = once(self, site, host).await?;
+            let (points, errors) = once(self, &agent.site, &agent.host).await?;
             for (name, e) in errors {
                 eprintln!("{name}: {e}");
             }

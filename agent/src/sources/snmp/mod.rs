@@ -304,9 +304,13 @@ pub async fn probe(
 
 /// Polls every device of a source once, all at the same time over one
 /// socket (`dcwatch-agent once`): the points, and an error per device that failed.
-pub async fn once(b: &Built, site: &str, host: &str) -> Result<(Vec<Point>, Vec<(String, PollError)>), String> {
+pub async fn once(
+    b: &Built,
+    site: &str,
+    host: &str,
+) -> Result<(Vec<Point>, Vec<(String, PollError)>), crate::sources::SourceError> {
     let b = Arc::new(b.clone());
-    let shared = Arc::new(UdpTransport::bind("0.0.0.0:0").await.map_err(|e| format!("cannot open a UDP socket: {e}"))?);
+    let shared = Arc::new(UdpTransport::bind("0.0.0.0:0").await.map_err(crate::sources::SourceError::Socket)?);
     let mut set = tokio::task::JoinSet::new();
     for i in 0..b.devices.len() {
         let (b, site, shared) = (b.clone(), site.to_string(), shared.clone());
@@ -325,7 +329,7 @@ pub async fn once(b: &Built, site: &str, host: &str) -> Result<(Vec<Point>, Vec<
                 points.extend(n.points)
             }
             Ok((name, Err(e))) => errors.push((name, e)),
-            Err(e) => return Err(format!("a poll task failed: {e}")),
+            Err(e) => return Err(crate::sources::SourceError::Task(e)),
         }
     }
     Ok((points, errors))
@@ -338,13 +342,16 @@ impl crate::sources::Source for SnmpConfig {
 }
 
 impl crate::sources::Built for Built {
-    fn spawn(&self, ctx: &mut crate::sources::Context<'_>) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
-        Ok(spawn(self, &ctx.site, &ctx.host, ctx.out, ctx.stats, ctx.shutdown))
+    fn spawn(
+        &self,
+        ctx: &mut crate::sources::Context<'_>,
+    ) -> Result<Vec<tokio::task::JoinHandle<()>>, crate::sources::SourceError> {
+        Ok(spawn(self, &ctx.agent.site, &ctx.agent.host, ctx.out, ctx.stats, ctx.shutdown))
     }
 
-    fn once<'a>(&'a self, _: &'a crate::config::AgentConfig, site: &'a str, host: &'a str) -> crate::sources::Once<'a> {
+    fn once<'a>(&'a self, agent: &'a crate::sources::Agent) -> crate::sources::Once<'a> {
         Box::pin(async move {
-            let (points, errors) = once(self, site, host).await?;
+            let (points, errors) = once(self, &agent.site, &agent.host).await?;
             for (name, e) in errors {
                 eprintln!("{name}: {e} ({})", e.kind());
             }

@@ -166,7 +166,7 @@ async fn v3_receiver(users: &[V3User], counters: &Arc<TrapCounters>) -> Result<O
     if users.is_empty() {
         return Ok(None);
     }
-    let engine_id = format!("dcwatch-agent:{}", crate::config::hostname()).into_bytes();
+    let engine_id = format!("dcwatch-agent:{}", crate::sources::hostname()).into_bytes();
     let engine = AuthoritativeEngine::install(engine_id, |_| Ok::<(), std::convert::Infallible>(()))
         .map_err(|e| e.to_string())?;
     let mut b = NotificationReceiver::builder().bind("127.0.0.1:0").authoritative_engine(engine);
