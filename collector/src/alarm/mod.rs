@@ -82,25 +82,6 @@ struct Pending {
 /// applies the queue itself (backpressure, never loss).
 const PENDING_MAX_POINTS: usize = 50_000;
 
-/// Alarms a site has one of per configured site or service, and the
-/// collector's own: never held back by `max_alarms_per_site`.
-const UNCAPPED: &[&str] = &[
-    "power_lost",
-    "power_redundancy_degraded",
-    "generator_not_running",
-    "service_degraded",
-    "service_outage",
-    "sink_down",
-    "spool_filling",
-    "spool_dropped_points",
-    "notification_failing",
-    "report_failing",
-    "series_cap_reached",
-    "alarm_cap_reached",
-    "ingest_rate_limited",
-    "alarms_db_quarantined",
-];
-
 /// The config loader's check of the alarms section: here, where the
 /// registry's names meet the config, so that `config.rs` need not import the
 /// families (which read it).
@@ -567,11 +548,11 @@ fn cap_alarms(
 ) -> (HashSet<usize>, BTreeMap<String, usize>) {
     let site = |labels: &BTreeMap<String, String>| labels.get("site").cloned().unwrap_or_default();
     let mut active: HashMap<String, usize> = HashMap::new();
-    for a in alarms.values().filter(|a| !UNCAPPED.contains(&a.name.as_str())) {
+    for a in alarms.values().filter(|a| !builtin::uncapped(&a.name)) {
         *active.entry(site(&a.labels)).or_default() += 1;
     }
     let mut new: Vec<usize> = (0..conds.len())
-        .filter(|&i| conds[i].active && !UNCAPPED.contains(&conds[i].name.as_str()) && !alarms.contains_key(&fps[i]))
+        .filter(|&i| conds[i].active && !builtin::uncapped(&conds[i].name) && !alarms.contains_key(&fps[i]))
         .collect();
     new.sort_by(|&a, &b| {
         let (a, b) = (&conds[a], &conds[b]);
@@ -1410,6 +1391,17 @@ mod tests {
         assert_eq!(e.alarms().len(), 1, "its UPS may report again within the TTL");
         e.evaluate_at(t0 + Duration::from_secs(61), 61_000);
         assert!(e.alarms().is_empty());
+    }
+
+    #[test]
+    fn the_site_cap_never_holds_back_alarms_db_quarantined_even_at_a_cap_of_zero() {
+        let hn = builtin::labels(&[("site", "hn")]);
+        let quarantined = builtin::cond("alarms_db_quarantined", hn.clone(), Texts::default(), None, true);
+        let disk = builtin::cond("disk_full", hn, Texts::default(), None, true);
+        let fps = vec!["q".to_string(), "d".to_string()];
+        let (refused, not_raised) = cap_alarms(&HashMap::new(), &[quarantined, disk], &fps, 0);
+        assert_eq!(refused, HashSet::from([1]), "only the disk alarm is held back");
+        assert_eq!(not_raised, BTreeMap::from([("hn".to_string(), 1)]));
     }
 
     #[test]
