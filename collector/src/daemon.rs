@@ -303,7 +303,7 @@ impl Background {
             tasks.push(tokio::spawn(report::schedule::run(t.db.clone(), rx, state.reports.clone(), stop_rx.clone())));
         }
         if let Some(e) = &state.alarms {
-            e.set_self_checks(crate::self_checks(Arc::downgrade(state)));
+            e.set_self_checks(crate::state::health::self_checks(Arc::downgrade(state)));
         }
         Ok(Background { stop_tx, tasks, trends, upkeep, reports_tx })
     }

@@ -91,7 +91,7 @@ impl dcwatch_common::config::Validate for AlarmsConfig {
     }
 }
 
-/// Conditions about the collector itself (sinks, spool), from `main`.
+/// Conditions about the collector itself (sinks, spool), from `state::health`.
 pub type SelfChecks = Box<dyn Fn(&AlarmsConfig) -> Vec<Cond> + Send + Sync>;
 
 pub struct Engine {

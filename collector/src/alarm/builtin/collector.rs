@@ -1,6 +1,6 @@
 //! The collector family: alarms about the collector itself — its sinks,
 //! spool, reports, notices, limits and alarm database. They read no
-//! measurement: `main` hands a snapshot ([`Health`]) of what it runs, the
+//! measurement: `state::health` hands a snapshot ([`Health`]) of what runs, the
 //! engine the rest.
 
 use std::collections::{BTreeMap, HashMap};
