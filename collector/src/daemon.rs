@@ -230,9 +230,7 @@ fn open_state(
     live: state::Live,
 ) -> anyhow::Result<(Arc<state::AppState>, Arc<audit::Audit>)> {
     let engine = match &config.alarms {
-        Some(a) => Some(Arc::new(
-            alarm::Engine::open(alarms_with_zone(a, config)).map_err(anyhow::Error::msg).context("alarms.db")?,
-        )),
+        Some(a) => Some(Arc::new(alarm::Engine::open(alarms_with_zone(a, config)).context("alarms.db")?)),
         None => None,
     };
     let trends = match &config.trends {
