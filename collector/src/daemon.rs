@@ -101,7 +101,7 @@ fn reload_tls(rustls: &axum_server::tls_rustls::RustlsConfig, tls: &config::TlsC
             tracing::info!(cert = %tls.cert_file.display(), "TLS certificate, key and client CA reloaded");
         }
         Err(e) => tracing::error!(
-            error = %format!("{e:#}"),
+            error = %dcwatch_common::error_chain(&e),
             "cannot load the TLS certificate; new connections keep the running one"
         ),
     }
