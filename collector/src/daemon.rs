@@ -101,7 +101,7 @@ fn reload_tls(rustls: &axum_server::tls_rustls::RustlsConfig, tls: &config::TlsC
             tracing::info!(cert = %tls.cert_file.display(), "TLS certificate, key and client CA reloaded");
         }
         Err(e) => tracing::error!(
-            error = %format!("{e:#}"),
+            error = %dcwatch_common::error_chain(&e),
             "cannot load the TLS certificate; new connections keep the running one"
         ),
     }
@@ -230,9 +230,7 @@ fn open_state(
     live: state::Live,
 ) -> anyhow::Result<(Arc<state::AppState>, Arc<audit::Audit>)> {
     let engine = match &config.alarms {
-        Some(a) => Some(Arc::new(
-            alarm::Engine::open(alarms_with_zone(a, config)).map_err(anyhow::Error::msg).context("alarms.db")?,
-        )),
+        Some(a) => Some(Arc::new(alarm::Engine::open(alarms_with_zone(a, config)).context("alarms.db")?)),
         None => None,
     };
     let trends = match &config.trends {
@@ -303,7 +301,7 @@ impl Background {
             tasks.push(tokio::spawn(report::schedule::run(t.db.clone(), rx, state.reports.clone(), stop_rx.clone())));
         }
         if let Some(e) = &state.alarms {
-            e.set_self_checks(crate::self_checks(Arc::downgrade(state)));
+            e.set_self_checks(crate::state::health::self_checks(Arc::downgrade(state)));
         }
         Ok(Background { stop_tx, tasks, trends, upkeep, reports_tx })
     }

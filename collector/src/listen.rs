@@ -27,6 +27,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -411,44 +412,87 @@ where
     }
 }
 
+/// Why `listen.tls` cannot be served: each names the setting and the file
+/// to fix, and keeps the error that says what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    /// A certificate file cannot be read (`setting` is `cert_file` or `client_ca_file`).
+    #[error("listen.tls.{setting}: cannot read {}", path.display())]
+    Read {
+        setting: &'static str,
+        path: PathBuf,
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("listen.tls.key_file: cannot read a private key from {}", path.display())]
+    Key {
+        path: PathBuf,
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    /// The file holds no certificate of the kind (`what`) the setting wants.
+    #[error("listen.tls.{setting}: {} holds no {what}", path.display())]
+    Empty { setting: &'static str, path: PathBuf, what: &'static str },
+    #[error("TLS protocol versions")]
+    Protocols(#[source] rustls::Error),
+    #[error("listen.tls.client_ca_file: {}", path.display())]
+    ClientCa {
+        path: PathBuf,
+        #[source]
+        source: rustls::server::VerifierBuilderError,
+    },
+    #[error("listen.tls: certificate {} does not go with key {}", cert.display(), key.display())]
+    Pair {
+        cert: PathBuf,
+        key: PathBuf,
+        #[source]
+        source: rustls::Error,
+    },
+}
+
 /// Builds the TLS server config from `listen.tls`: the certificate and key,
 /// the client CA if given, and ALPN offering h2 and http/1.1 (as
 /// axum-server's own loaders do).
-pub fn server_config(tls: &TlsConfig) -> anyhow::Result<Arc<rustls::ServerConfig>> {
-    use anyhow::Context as _;
+pub fn server_config(tls: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, ListenError> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let certs = CertificateDer::pem_file_iter(&tls.cert_file)
-        .and_then(|i| i.collect::<Result<Vec<_>, _>>())
-        .with_context(|| format!("listen.tls.cert_file: cannot read {}", tls.cert_file.display()))?;
-    anyhow::ensure!(!certs.is_empty(), "listen.tls.cert_file: {} holds no certificate", tls.cert_file.display());
+    let read = |setting: &'static str, path: &std::path::Path| {
+        CertificateDer::pem_file_iter(path)
+            .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+            .map_err(|source| ListenError::Read { setting, path: path.to_path_buf(), source })
+    };
+    let certs = read("cert_file", &tls.cert_file)?;
+    if certs.is_empty() {
+        return Err(ListenError::Empty { setting: "cert_file", path: tls.cert_file.clone(), what: "certificate" });
+    }
     let key = PrivateKeyDer::from_pem_file(&tls.key_file)
-        .with_context(|| format!("listen.tls.key_file: cannot read a private key from {}", tls.key_file.display()))?;
+        .map_err(|source| ListenError::Key { path: tls.key_file.clone(), source })?;
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?;
+        .map_err(ListenError::Protocols)?;
     let builder = match &tls.client_ca_file {
         None => builder.with_no_client_auth(),
         Some(ca) => {
             let mut roots = rustls::RootCertStore::empty();
-            let cas = CertificateDer::pem_file_iter(ca)
-                .and_then(|i| i.collect::<Result<Vec<_>, _>>())
-                .with_context(|| format!("listen.tls.client_ca_file: cannot read {}", ca.display()))?;
-            let (added, _) = roots.add_parsable_certificates(cas);
-            anyhow::ensure!(added > 0, "listen.tls.client_ca_file: {} holds no CA certificate", ca.display());
+            let (added, _) = roots.add_parsable_certificates(read("client_ca_file", ca)?);
+            if added == 0 {
+                return Err(ListenError::Empty { setting: "client_ca_file", path: ca.clone(), what: "CA certificate" });
+            }
             let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
             let verifier = match tls.client_cert {
                 ClientCert::Required => verifier,
                 ClientCert::Optional => verifier.allow_unauthenticated(),
             };
             builder.with_client_cert_verifier(
-                verifier.build().with_context(|| format!("listen.tls.client_ca_file: {}", ca.display()))?,
+                verifier.build().map_err(|source| ListenError::ClientCa { path: ca.clone(), source })?,
             )
         }
     };
-    let mut config = builder.with_single_cert(certs, key).with_context(|| {
-        format!("listen.tls: certificate {} does not go with key {}", tls.cert_file.display(), tls.key_file.display())
+    let mut config = builder.with_single_cert(certs, key).map_err(|source| ListenError::Pair {
+        cert: tls.cert_file.clone(),
+        key: tls.key_file.clone(),
+        source,
     })?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
@@ -477,7 +521,7 @@ pub async fn serve(
     stats: Arc<Stats>,
     app: axum::Router,
     handle: axum_server::Handle<std::net::SocketAddr>,
-) -> anyhow::Result<Served> {
+) -> Result<Served, ListenError> {
     let limits = Limits::from_config(listen);
     let acceptor = TrackedAcceptor(Tracker::new(limits, stats));
     let mut server = axum_server::bind(addr).handle(handle);
@@ -509,4 +553,29 @@ pub async fn serve(
             Served { task: tokio::spawn(async move { server.serve(service).await }), tls: None }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tls_file_that_cannot_be_read_names_its_setting_and_path_and_keeps_the_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let tls = |cert: PathBuf| TlsConfig {
+            cert_file: cert,
+            key_file: dir.path().join("key.pem"),
+            client_ca_file: None,
+            client_cert: ClientCert::Optional,
+        };
+        let missing = dir.path().join("cert.pem");
+        let e = server_config(&tls(missing.clone())).unwrap_err();
+        assert!(matches!(&e, ListenError::Read { setting: "cert_file", path, .. } if *path == missing), "{e:?}");
+        let chain = dcwatch_common::error_chain(&e);
+        assert!(chain.starts_with(&format!("listen.tls.cert_file: cannot read {}: ", missing.display())), "{chain}");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        let e = server_config(&tls(empty.clone())).unwrap_err();
+        assert_eq!(e.to_string(), format!("listen.tls.cert_file: {} holds no certificate", empty.display()));
+    }
 }

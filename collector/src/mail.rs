@@ -51,12 +51,12 @@ pub enum MailError {
         #[source]
         source: lettre::address::AddressError,
     },
-    #[error("{0}")]
-    ContentType(#[source] ContentTypeErr),
-    #[error("{0}")]
-    Build(#[source] lettre::error::Error),
-    #[error("{0}")]
-    Relay(#[source] lettre::transport::smtp::Error),
+    #[error(transparent)]
+    ContentType(ContentTypeErr),
+    #[error(transparent)]
+    Build(lettre::error::Error),
+    #[error(transparent)]
+    Relay(lettre::transport::smtp::Error),
     #[error("SMTP {host}")]
     Smtp {
         host: String,

@@ -23,7 +23,7 @@ mod status;
 mod trends;
 mod web;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -126,37 +126,39 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     dcwatch_common::install_crypto_provider();
-    let command = cli.command.unwrap_or(Command::Run);
-    // The commands that need no configuration.
-    match command {
-        Command::BenchAlarms { series, rules, seconds } => return ExitCode::from(bench::run(series, rules, seconds)),
-        Command::GenTrends { dir, hosts, step_minutes } => return gen_trends(&dir, hosts, step_minutes),
-        Command::HashToken => return hash_token(),
-        _ => {}
-    }
-    let config: CollectorConfig = match dcwatch_common::config::load(&cli.config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("dcwatch-collector: invalid configuration:\n{e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
-    match command {
-        Command::Validate => {
-            println!("{}: configuration is valid", cli.config.display());
+    let path = cli.config;
+    match cli.command.unwrap_or(Command::Run) {
+        Command::BenchAlarms { series, rules, seconds } => ExitCode::from(bench::run(series, rules, seconds)),
+        Command::GenTrends { dir, hosts, step_minutes } => gen_trends(&dir, hosts, step_minutes),
+        Command::HashToken => hash_token(),
+        Command::Validate => with_config(&path, |_| {
+            println!("{}: configuration is valid", path.display());
             ExitCode::SUCCESS
-        }
-        Command::Report { period, site, format, lang, tz, output } => {
+        }),
+        Command::Report { period, site, format, lang, tz, output } => with_config(&path, |config| {
             ExitCode::from(report::run_cli(&config, &report::Args { period, site, format, lang, tz, output }))
+        }),
+        Command::Status { url, token, lang } => {
+            with_config(&path, |config| ExitCode::from(status::run(&config, url, token, lang)))
         }
-        Command::Status { url, token, lang } => ExitCode::from(status::run(&config, url, token, lang)),
-        Command::User { action } => ExitCode::from(web::cli::run(&config, action)),
-        Command::Run => serve(cli.config, config),
-        Command::BenchAlarms { .. } | Command::GenTrends { .. } | Command::HashToken => unreachable!("handled above"),
+        Command::User { action } => with_config(&path, |config| ExitCode::from(web::cli::run(&config, action))),
+        Command::Run => with_config(&path, |config| serve(path.clone(), config)),
     }
 }
 
-fn gen_trends(dir: &std::path::Path, hosts: usize, step_minutes: i64) -> ExitCode {
+/// Loads the configuration for a command that needs it and runs `f` on it;
+/// an invalid one is printed with every problem, exit 2.
+fn with_config(path: &Path, f: impl FnOnce(CollectorConfig) -> ExitCode) -> ExitCode {
+    match dcwatch_common::config::load(path) {
+        Ok(config) => f(config),
+        Err(e) => {
+            eprintln!("dcwatch-collector: invalid configuration:\n{e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+fn gen_trends(dir: &Path, hosts: usize, step_minutes: i64) -> ExitCode {
     match report::sample::generate(dir, hosts, step_minutes) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -197,54 +199,4 @@ fn serve(path: PathBuf, config: CollectorConfig) -> ExitCode {
             ExitCode::from(EXIT_FAILURE)
         }
     }
-}
-
-/// The collector's own alarms: a sink that has not taken data for five
-/// minutes while points wait for it; the spool over 80 % full.
-/// The collector's self-checks (`alarm::builtin::collector`), on a snapshot
-/// of what the program runs: its sinks, reports, rate limit and spool.
-pub(crate) fn self_checks(state: std::sync::Weak<state::AppState>) -> alarm::SelfChecks {
-    use alarm::builtin::collector::{Health, SinkHealth, SpoolHealth};
-    use std::sync::atomic::Ordering::Relaxed;
-    Box::new(move |cfg: &alarm::config::AlarmsConfig| {
-        let Some(app) = state.upgrade() else { return Vec::new() };
-        let live = app.live();
-        let now = dcwatch_common::now_ns();
-        let sinks = live
-            .sinks
-            .iter()
-            .map(|s| {
-                let last = s.stats.last_success_ns.load(Relaxed);
-                SinkHealth {
-                    name: s.name.clone(),
-                    endpoint: s.endpoint.clone(),
-                    queued: s.stats.queued_lines.load(Relaxed),
-                    since_secs: if last > 0 {
-                        (now - last) / 1_000_000_000
-                    } else {
-                        app.started.elapsed().as_secs() as i64
-                    },
-                    last_error: s.stats.last_error.lock().expect("not poisoned").clone().unwrap_or_default(),
-                }
-            })
-            .collect();
-        let spool = live.durable.as_ref().map(|d| {
-            let max = d.spool.settings().max_bytes.max(1);
-            let (lines, last_ns) = d.spool.dropped();
-            SpoolHealth {
-                used_pct: d.spool.total_bytes() as f64 * 100.0 / max as f64,
-                dropped_lines: lines,
-                dropped_recently: last_ns > 0 && now - last_ns < 3_600_000_000_000,
-            }
-        });
-        let health = Health {
-            sinks,
-            report_failing: app.reports.failing.lock().expect("not poisoned").clone(),
-            rate_limited: app.rate_limiter.recently_refused(std::time::Instant::now()),
-            rate_points_per_sec: live.rate.points_per_sec,
-            rate_window_secs: ingest::rate::ALARM_WINDOW.as_secs(),
-            spool,
-        };
-        alarm::builtin::collector::self_checks(cfg, &health)
-    })
 }

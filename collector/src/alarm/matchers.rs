@@ -89,16 +89,16 @@ impl Matchers {
     }
 
     /// Whether every matcher accepts the empty string or every value of
-    /// [`PROBES`] (for `alertname`: every built-in alarm's name):
+    /// [`PROBES`] (for `alertname`: every name of `alertnames`, the built-in
+    /// alarms' names, given by the caller so that this file, which the
+    /// config's types use, never imports the registry that reads the config):
     /// `alertname: "~.+"`, `"~[a-z_]+"` or `"~.{2,}"` skip the empty label
     /// but still match every alarm, so the empty string alone is not a
     /// test of "matches everything".
-    pub fn all_match_anything(&self) -> bool {
+    pub fn all_match_anything(&self, alertnames: &[&str]) -> bool {
         self.compiled.iter().all(|(label, m)| match m {
             Matcher::Exact(want) => want.is_empty(),
-            Matcher::Regex(re) if label == "alertname" => {
-                re.is_match("") || crate::alarm::builtin::BUILTIN_NAMES.iter().all(|n| re.is_match(n))
-            }
+            Matcher::Regex(re) if label == "alertname" => re.is_match("") || alertnames.iter().all(|n| re.is_match(n)),
             Matcher::Regex(re) => re.is_match("") || PROBES.iter().all(|p| re.is_match(p)),
         })
     }

@@ -83,25 +83,6 @@ struct Pending {
 /// applies the queue itself (backpressure, never loss).
 const PENDING_MAX_POINTS: usize = 50_000;
 
-/// Alarms a site has one of per configured site or service, and the
-/// collector's own: never held back by `max_alarms_per_site`.
-const UNCAPPED: &[&str] = &[
-    "power_lost",
-    "power_redundancy_degraded",
-    "generator_not_running",
-    "service_degraded",
-    "service_outage",
-    "sink_down",
-    "spool_filling",
-    "spool_dropped_points",
-    "notification_failing",
-    "report_failing",
-    "series_cap_reached",
-    "alarm_cap_reached",
-    "ingest_rate_limited",
-    "alarms_db_quarantined",
-];
-
 /// The config loader's check of the alarms section: here, where the
 /// registry's names meet the config, so that `config.rs` need not import the
 /// families (which read it).
@@ -111,7 +92,43 @@ impl dcwatch_common::config::Validate for AlarmsConfig {
     }
 }
 
-/// Conditions about the collector itself (sinks, spool), from `main`.
+/// Why the engine could not start: its store cannot be opened, or is
+/// corrupt and cannot be moved aside, or cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Store(#[from] store::OpenError),
+    #[error(transparent)]
+    Quarantine(#[from] quarantine::QuarantineError),
+    #[error(transparent)]
+    Read(#[from] store::StoreError),
+}
+
+/// Why an action on the alarms (acknowledge, silence) was not done; the
+/// API answers with its text.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error("no pending or firing alarm {0}")]
+    NoAlarm(String),
+    #[error("alarm {0} is not acknowledged")]
+    NotAcknowledged(String),
+    #[error("no silence {0}")]
+    NoSilence(i64),
+    /// The silence check refused it; the text says why, for the technician.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+}
+
+/// The API's and console's answers are the error's text.
+impl From<ActionError> for String {
+    fn from(e: ActionError) -> String {
+        e.to_string()
+    }
+}
+
+/// Conditions about the collector itself (sinks, spool), from `state::health`.
 pub type SelfChecks = Box<dyn Fn(&AlarmsConfig) -> Vec<Cond> + Send + Sync>;
 
 pub struct Engine {
@@ -132,7 +149,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn open(cfg: AlarmsConfig) -> Result<Engine, String> {
+    pub fn open(cfg: AlarmsConfig) -> Result<Engine, OpenError> {
         let store = match Store::try_open(&cfg.db) {
             Ok(s) => s,
             Err(store::OpenError::Corrupt { message, .. }) => {
@@ -144,7 +161,7 @@ impl Engine {
                 );
                 Store::open(&cfg.db)?
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.into()),
         };
         let alarms: HashMap<String, Alarm> = store.load()?.into_iter().map(|a| (a.fingerprint.clone(), a)).collect();
         if !alarms.is_empty() {
@@ -371,9 +388,9 @@ impl Engine {
     }
 
     /// Acknowledges a firing alarm: its repeats stop.
-    pub fn ack(&self, fp: &str, by: &str, comment: &str) -> Result<Alarm, String> {
+    pub fn ack(&self, fp: &str, by: &str, comment: &str) -> Result<Alarm, ActionError> {
         let mut core = self.core.lock().expect("not poisoned");
-        let mut a = core.alarms.get(fp).cloned().ok_or_else(|| format!("no pending or firing alarm {fp}"))?;
+        let mut a = core.alarms.get(fp).cloned().ok_or_else(|| ActionError::NoAlarm(fp.to_string()))?;
         let now = now_ms();
         a.ack = Some(Ack { by: by.to_string(), at_ms: now, comment: comment.to_string() });
         let detail = format!("{by}: {comment}");
@@ -384,11 +401,11 @@ impl Engine {
     }
 
     /// Takes an acknowledgement back: the alarm repeats and escalates again.
-    pub fn unack(&self, fp: &str, by: &str) -> Result<Alarm, String> {
+    pub fn unack(&self, fp: &str, by: &str) -> Result<Alarm, ActionError> {
         let mut core = self.core.lock().expect("not poisoned");
-        let mut a = core.alarms.get(fp).cloned().ok_or_else(|| format!("no pending or firing alarm {fp}"))?;
+        let mut a = core.alarms.get(fp).cloned().ok_or_else(|| ActionError::NoAlarm(fp.to_string()))?;
         if a.ack.take().is_none() {
-            return Err(format!("alarm {fp} is not acknowledged"));
+            return Err(ActionError::NotAcknowledged(fp.to_string()));
         }
         let now = now_ms();
         let detail = format!("{by}: acknowledgement taken back");
@@ -472,11 +489,11 @@ impl Engine {
     }
 
     /// Checks and adds a silence (or maintenance window); returns it with its id.
-    pub fn add_silence(&self, new: silence::NewSilence, now_ms: i64) -> Result<store::Silence, String> {
+    pub fn add_silence(&self, new: silence::NewSilence, now_ms: i64) -> Result<store::Silence, ActionError> {
         let limits = self.config().silences.clone();
         let mut core = self.core.lock().expect("not poisoned");
         let active = core.silences.iter().filter(|s| s.ends_ms > now_ms).count();
-        let mut s = silence::check(new, &limits, now_ms, active)?;
+        let mut s = silence::check(new, &limits, now_ms, active).map_err(ActionError::Refused)?;
         core.store.purge_silences(now_ms - i64::from(limits.keep_expired_days) * 86_400_000)?;
         s.id = core.store.add_silence(&s)?;
         core.silences = core.store.silences()?;
@@ -487,7 +504,7 @@ impl Engine {
     /// Removes the silences that ended more than
     /// `alarms.silences.keep_expired_days` before `now_ms`; how many. Run
     /// daily (and at start), as well as when a silence is added.
-    pub fn purge_silences(&self, now_ms: i64) -> Result<usize, String> {
+    pub fn purge_silences(&self, now_ms: i64) -> Result<usize, store::StoreError> {
         let keep_days = self.config().silences.keep_expired_days;
         let mut core = self.core.lock().expect("not poisoned");
         let n = core.store.purge_silences(now_ms - i64::from(keep_days) * 86_400_000)?;
@@ -498,21 +515,21 @@ impl Engine {
     }
 
     /// Ends a silence now.
-    pub fn end_silence(&self, id: i64) -> Result<(), String> {
+    pub fn end_silence(&self, id: i64) -> Result<(), ActionError> {
         let mut core = self.core.lock().expect("not poisoned");
         if !core.store.end_silence(id, now_ms())? {
-            return Err(format!("no silence {id}"));
+            return Err(ActionError::NoSilence(id));
         }
         core.silences = core.store.silences()?;
         tracing::info!(id, "silence ended");
         Ok(())
     }
 
-    pub fn history(&self, limit: usize) -> Result<Vec<serde_json::Value>, String> {
+    pub fn history(&self, limit: usize) -> Result<Vec<serde_json::Value>, store::StoreError> {
         self.core.lock().expect("not poisoned").store.history(limit)
     }
 
-    pub fn undelivered(&self) -> Result<Vec<store::Undelivered>, String> {
+    pub fn undelivered(&self) -> Result<Vec<store::Undelivered>, store::StoreError> {
         self.core.lock().expect("not poisoned").store.undelivered()
     }
 
@@ -575,11 +592,11 @@ fn cap_alarms(
 ) -> (HashSet<usize>, BTreeMap<String, usize>) {
     let site = |labels: &BTreeMap<String, String>| labels.get("site").cloned().unwrap_or_default();
     let mut active: HashMap<String, usize> = HashMap::new();
-    for a in alarms.values().filter(|a| !UNCAPPED.contains(&a.name.as_str())) {
+    for a in alarms.values().filter(|a| !builtin::uncapped(&a.name)) {
         *active.entry(site(&a.labels)).or_default() += 1;
     }
     let mut new: Vec<usize> = (0..conds.len())
-        .filter(|&i| conds[i].active && !UNCAPPED.contains(&conds[i].name.as_str()) && !alarms.contains_key(&fps[i]))
+        .filter(|&i| conds[i].active && !builtin::uncapped(&conds[i].name) && !alarms.contains_key(&fps[i]))
         .collect();
     new.sort_by(|&a, &b| {
         let (a, b) = (&conds[a], &conds[b]);
@@ -1446,6 +1463,44 @@ mod tests {
         assert_eq!(e.alarms().len(), 1, "its UPS may report again within the TTL");
         e.evaluate_at(t0 + Duration::from_secs(61), 61_000);
         assert!(e.alarms().is_empty());
+    }
+
+    #[test]
+    fn an_engine_that_cannot_make_its_folder_says_which_and_keeps_the_io_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plain-file");
+        std::fs::write(&file, "").unwrap();
+        let mut c = cfg(dir.path(), "");
+        c.db = file.join("alarms.db");
+        let Err(e) = Engine::open(c) else { panic!("opened under a file") };
+        assert!(
+            matches!(&e, OpenError::Store(store::OpenError::Db(crate::db::OpenError::Dir { path, .. })) if *path == file),
+            "{e:?}"
+        );
+        assert_eq!(dcwatch_common::error_chain(&e), format!("{}: File exists (os error 17)", file.display()));
+    }
+
+    #[test]
+    fn acting_on_an_alarm_or_silence_that_is_not_there_says_so_by_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(cfg(dir.path(), "")).unwrap();
+        let err = e.ack("f00", "lan", "").unwrap_err();
+        assert!(matches!(&err, ActionError::NoAlarm(fp) if fp == "f00"), "{err:?}");
+        assert_eq!(String::from(err), "no pending or firing alarm f00");
+        let err = e.end_silence(7).unwrap_err();
+        assert!(matches!(err, ActionError::NoSilence(7)), "{err:?}");
+        assert_eq!(err.to_string(), "no silence 7");
+    }
+
+    #[test]
+    fn the_site_cap_never_holds_back_alarms_db_quarantined_even_at_a_cap_of_zero() {
+        let hn = builtin::labels(&[("site", "hn")]);
+        let quarantined = builtin::cond("alarms_db_quarantined", hn.clone(), Texts::default(), None, true);
+        let disk = builtin::cond("disk_full", hn, Texts::default(), None, true);
+        let fps = vec!["q".to_string(), "d".to_string()];
+        let (refused, not_raised) = cap_alarms(&HashMap::new(), &[quarantined, disk], &fps, 0);
+        assert_eq!(refused, HashSet::from([1]), "only the disk alarm is held back");
+        assert_eq!(not_raised, BTreeMap::from([("hn".to_string(), 1)]));
     }
 
     #[test]

@@ -37,21 +37,36 @@ fn moves(db: &Path, stamp: &str) -> Vec<(PathBuf, PathBuf)> {
         .collect()
 }
 
+/// Why a corrupt file could not be moved aside (the collector then stops:
+/// a technician moves it by hand).
+#[derive(Debug, thiserror::Error)]
+pub enum QuarantineError {
+    #[error("cannot name the quarantined file: the clock is out of range")]
+    Clock(#[source] jiff::Error),
+    #[error("cannot move the corrupt {} aside: {} exists already", db.display(), to.display())]
+    Exists { db: PathBuf, to: PathBuf },
+    #[error("cannot move the corrupt {} to {}", from.display(), to.display())]
+    Move {
+        from: PathBuf,
+        to: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Moves `db` (and its `-wal`, `-shm` where they exist) aside; returns the
 /// new path of `db`. Refuses to overwrite an earlier quarantine.
-pub fn quarantine(db: &Path, now_ms: i64) -> Result<PathBuf, String> {
-    let stamp = jiff::Timestamp::from_millisecond(now_ms).map_err(|e| e.to_string())?.strftime(STAMP).to_string();
+pub fn quarantine(db: &Path, now_ms: i64) -> Result<PathBuf, QuarantineError> {
+    let stamp = jiff::Timestamp::from_millisecond(now_ms).map_err(QuarantineError::Clock)?.strftime(STAMP).to_string();
     let moves = moves(db, &stamp);
     if let Some((_, to)) = moves.iter().find(|(_, to)| to.exists()) {
-        return Err(format!("cannot move the corrupt {} aside: {} exists already", db.display(), to.display()));
+        return Err(QuarantineError::Exists { db: db.to_path_buf(), to: to.clone() });
     }
     for (from, to) in &moves {
         match std::fs::rename(from, to) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && from != db => {}
-            Err(e) => {
-                return Err(format!("cannot move the corrupt {} to {}: {e}", from.display(), to.display()));
-            }
+            Err(source) => return Err(QuarantineError::Move { from: from.clone(), to: to.clone(), source }),
         }
     }
     Ok(moves[0].1.clone())
@@ -119,7 +134,7 @@ mod tests {
         assert_eq!(newest(&db), Some((moved.clone(), AT)));
         // A second quarantine in the same second does not overwrite the first.
         std::fs::write(&db, b"other").unwrap();
-        let err = quarantine(&db, AT).unwrap_err();
+        let err = quarantine(&db, AT).unwrap_err().to_string();
         assert!(err.ends_with("alarms.db.corrupt-20260115T101500Z exists already"), "{err}");
         assert_eq!(std::fs::read(&moved).unwrap(), b"garbage");
     }

@@ -49,7 +49,7 @@ pub fn check(new: NewSilence, limits: &SilenceLimits, now_ms: i64, active: usize
              name at least one label value (e.g. site: hn-dc1)"
             .into());
     }
-    if matchers.all_match_anything() {
+    if matchers.all_match_anything(super::builtin::BUILTIN_NAMES) {
         return Err("every matcher of this silence matches any value (or an empty label), so it would silence \
              every alarm; name at least one label value (e.g. site: hn-dc1)"
             .into());

@@ -4,7 +4,7 @@
 //! notice twice nor loses one.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, params};
 
@@ -179,25 +179,46 @@ pub enum OpenError {
     /// The file is not an SQLite database, or its pages are damaged.
     #[error("{path}: {message}")]
     Corrupt { path: String, message: String },
-    #[error("{0}")]
-    Other(String),
+    /// Its folder cannot be made, or SQLite cannot open or set it up.
+    #[error(transparent)]
+    Db(#[from] crate::db::OpenError),
 }
 
 impl OpenError {
-    fn sqlite(path: &Path, e: rusqlite::Error) -> OpenError {
-        let (path, message) = (path.display().to_string(), e.to_string());
+    /// `e` of a step on `path`: corrupt, or the step's failure (`step`
+    /// names it, as `db::OpenError` does) with its source.
+    fn sqlite(
+        path: &Path,
+        e: rusqlite::Error,
+        step: fn(PathBuf, rusqlite::Error) -> crate::db::OpenError,
+    ) -> OpenError {
         match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
-                OpenError::Corrupt { path, message }
+                OpenError::Corrupt { path: path.display().to_string(), message: e.to_string() }
             }
-            _ => OpenError::Other(format!("{path}: {message}")),
+            _ => OpenError::Db(step(path.to_path_buf(), e)),
         }
     }
 }
 
+fn opening(path: PathBuf, source: rusqlite::Error) -> crate::db::OpenError {
+    crate::db::OpenError::Open { path, source }
+}
+
+fn schema(path: PathBuf, source: rusqlite::Error) -> crate::db::OpenError {
+    crate::db::OpenError::Schema { path, source }
+}
+
+/// A read or write of the alarm store failed; the text is SQLite's.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
 impl Store {
-    pub fn open(path: &Path) -> Result<Store, String> {
-        Self::try_open(path).map_err(|e| e.to_string())
+    pub fn open(path: &Path) -> Result<Store, OpenError> {
+        Self::try_open(path)
     }
 
     /// Opens (or creates) the store, telling a corrupt file from other
@@ -206,16 +227,16 @@ impl Store {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir).map_err(|e| OpenError::Other(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|source| crate::db::OpenError::Dir { path: dir.to_path_buf(), source })?;
         }
         if path.exists() {
             Self::check(path)?;
         }
-        let sqlite = |e| OpenError::sqlite(path, e);
-        let conn = Connection::open(path).map_err(sqlite)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sqlite)?;
-        conn.execute_batch(SCHEMA).map_err(sqlite)?;
-        migrate(&conn).map_err(sqlite)?;
+        let conn = Connection::open(path).map_err(|e| OpenError::sqlite(path, e, opening))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| OpenError::sqlite(path, e, opening))?;
+        conn.execute_batch(SCHEMA).map_err(|e| OpenError::sqlite(path, e, schema))?;
+        migrate(&conn).map_err(|e| OpenError::sqlite(path, e, schema))?;
         Ok(Store { conn })
     }
 
@@ -228,7 +249,7 @@ impl Store {
     fn check(path: &Path) -> Result<(), OpenError> {
         let escaped = path.display().to_string().replace('%', "%25").replace('?', "%3f").replace('#', "%23");
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
-        let sqlite = |e| OpenError::sqlite(path, e);
+        let sqlite = |e| OpenError::sqlite(path, e, opening);
         let conn = Connection::open_with_flags(format!("file:{escaped}?immutable=1"), flags).map_err(sqlite)?;
         let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).map_err(sqlite)?;
         if check == "ok" {
@@ -238,52 +259,47 @@ impl Store {
         }
     }
 
-    pub fn load(&self) -> Result<Vec<Alarm>, String> {
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT fingerprint, name, labels, severity, state, summary, value, since_ms, fired_ms, sent_ms,
+    pub fn load(&self) -> Result<Vec<Alarm>, StoreError> {
+        let mut st = self.conn.prepare(
+            "SELECT fingerprint, name, labels, severity, state, summary, value, since_ms, fired_ms, sent_ms,
                         ack_by, ack_ms, ack_comment, inhibited_by, escalated_ms, summary_en FROM alarms",
-            )
-            .map_err(|e| e.to_string())?;
-        let rows = st
-            .query_map([], |r| {
-                let labels: String = r.get(2)?;
-                let ack_by: Option<String> = r.get(10)?;
-                Ok(Alarm {
-                    fingerprint: r.get(0)?,
-                    name: r.get(1)?,
-                    labels: serde_json::from_str(&labels).unwrap_or_default(),
-                    severity: sev(&r.get::<_, String>(3)?),
-                    state: if r.get::<_, String>(4)? == "firing" { State::Firing } else { State::Pending },
-                    summary: {
-                        let vi: String = r.get(5)?;
-                        // A row from before both languages were kept: its one text for both.
-                        let en: Option<String> = r.get(15)?;
-                        crate::i18n::alarms::Texts { en: en.unwrap_or_else(|| vi.clone()), vi }
-                    },
-                    value: r.get(6)?,
-                    since_ms: r.get(7)?,
-                    fired_ms: r.get(8)?,
-                    sent_ms: r.get(9)?,
-                    ack: match ack_by {
-                        Some(by) => Some(Ack { by, at_ms: r.get(11)?, comment: r.get(12)? }),
-                        None => None,
-                    },
-                    inhibited_by: r.get(13)?,
-                    escalated_ms: r.get(14)?,
-                    silenced_by: None,
-                })
+        )?;
+        let rows = st.query_map([], |r| {
+            let labels: String = r.get(2)?;
+            let ack_by: Option<String> = r.get(10)?;
+            Ok(Alarm {
+                fingerprint: r.get(0)?,
+                name: r.get(1)?,
+                labels: serde_json::from_str(&labels).unwrap_or_default(),
+                severity: sev(&r.get::<_, String>(3)?),
+                state: if r.get::<_, String>(4)? == "firing" { State::Firing } else { State::Pending },
+                summary: {
+                    let vi: String = r.get(5)?;
+                    // A row from before both languages were kept: its one text for both.
+                    let en: Option<String> = r.get(15)?;
+                    crate::i18n::alarms::Texts { en: en.unwrap_or_else(|| vi.clone()), vi }
+                },
+                value: r.get(6)?,
+                since_ms: r.get(7)?,
+                fired_ms: r.get(8)?,
+                sent_ms: r.get(9)?,
+                ack: match ack_by {
+                    Some(by) => Some(Ack { by, at_ms: r.get(11)?, comment: r.get(12)? }),
+                    None => None,
+                },
+                inhibited_by: r.get(13)?,
+                escalated_ms: r.get(14)?,
+                silenced_by: None,
             })
-            .map_err(|e| e.to_string())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    pub fn apply(&mut self, changes: &[Change<'_>]) -> Result<(), String> {
+    pub fn apply(&mut self, changes: &[Change<'_>]) -> Result<(), StoreError> {
         if changes.is_empty() {
             return Ok(());
         }
-        let tx = self.conn.transaction().map_err(|e| e.to_string())?;
+        let tx = self.conn.transaction()?;
         for c in changes {
             match c {
                 Change::Upsert(a) => {
@@ -310,11 +326,10 @@ impl Store {
                             a.escalated_ms,
                             a.summary.en,
                         ],
-                    )
-                    .map_err(|e| e.to_string())?;
+                    )?;
                 }
                 Change::Remove(fp) => {
-                    tx.execute("DELETE FROM alarms WHERE fingerprint = ?1", params![fp]).map_err(|e| e.to_string())?;
+                    tx.execute("DELETE FROM alarms WHERE fingerprint = ?1", params![fp])?;
                 }
                 Change::History { alarm, event, detail, at_ms } => {
                     tx.execute(
@@ -328,35 +343,33 @@ impl Store {
                             detail
                         ],
                     )
-                    .map_err(|e| e.to_string())?;
+                    ?;
                 }
                 Change::Notice { receiver, fingerprint, status, payload, at_ms, delay_ms } => {
                     tx.execute(
                         "INSERT INTO outbox (receiver, fingerprint, status, payload, created_ms, next_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                         params![receiver, fingerprint, status, payload, at_ms, at_ms + delay_ms],
                     )
-                    .map_err(|e| e.to_string())?;
+                    ?;
                 }
             }
         }
-        tx.commit().map_err(|e| e.to_string())
+        Ok(tx.commit()?)
     }
 
     /// The stored silences. One that cannot be read (a matcher that no
     /// longer compiles, a damaged row) is skipped and logged: read as empty
     /// matchers it would match everything.
-    pub fn silences(&self) -> Result<Vec<Silence>, String> {
-        let mut st = self
-            .conn
-            .prepare("SELECT id, matchers, starts_ms, ends_ms, author, reason FROM silences ORDER BY id")
-            .map_err(|e| e.to_string())?;
+    pub fn silences(&self) -> Result<Vec<Silence>, StoreError> {
+        let mut st =
+            self.conn.prepare("SELECT id, matchers, starts_ms, ends_ms, author, reason FROM silences ORDER BY id")?;
         // The id (the rowid, always an integer) apart from the rest, so a
         // column of the wrong type skips its row, named, not every silence.
         type Columns = (String, i64, i64, String, String);
         fn columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<Columns> {
             Ok((r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
         }
-        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, columns(r)))).map_err(|e| e.to_string())?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, columns(r))))?;
         let mut out = Vec::new();
         for row in rows {
             let (id, rest) = match row {
@@ -385,78 +398,65 @@ impl Store {
     }
 
     /// Removes silences that ended before `before_ms`.
-    pub fn purge_silences(&self, before_ms: i64) -> Result<usize, String> {
-        self.conn.execute("DELETE FROM silences WHERE ends_ms < ?1", params![before_ms]).map_err(|e| e.to_string())
+    pub fn purge_silences(&self, before_ms: i64) -> Result<usize, StoreError> {
+        self.conn.execute("DELETE FROM silences WHERE ends_ms < ?1", params![before_ms]).map_err(StoreError::from)
     }
 
-    pub fn add_silence(&self, s: &Silence) -> Result<i64, String> {
-        self.conn
-            .execute(
-                "INSERT INTO silences (matchers, starts_ms, ends_ms, author, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    serde_json::to_string(&s.matchers).unwrap_or_default(),
-                    s.starts_ms,
-                    s.ends_ms,
-                    s.author,
-                    s.reason
-                ],
-            )
-            .map_err(|e| e.to_string())?;
+    pub fn add_silence(&self, s: &Silence) -> Result<i64, StoreError> {
+        self.conn.execute(
+            "INSERT INTO silences (matchers, starts_ms, ends_ms, author, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![serde_json::to_string(&s.matchers).unwrap_or_default(), s.starts_ms, s.ends_ms, s.author, s.reason],
+        )?;
         Ok(self.conn.last_insert_rowid())
     }
 
     /// Ends a silence now (it stays in the table, ended).
-    pub fn end_silence(&self, id: i64, now_ms: i64) -> Result<bool, String> {
+    pub fn end_silence(&self, id: i64, now_ms: i64) -> Result<bool, StoreError> {
         self.conn
             .execute("UPDATE silences SET ends_ms = MIN(ends_ms, ?2) WHERE id = ?1", params![id, now_ms])
             .map(|n| n > 0)
-            .map_err(|e| e.to_string())
+            .map_err(StoreError::from)
     }
 
     /// Notices due now, oldest first.
-    pub fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<Outgoing>, String> {
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT id, receiver, fingerprint, status, payload, attempts, last_error FROM outbox
+    pub fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<Outgoing>, StoreError> {
+        let mut st = self.conn.prepare(
+            "SELECT id, receiver, fingerprint, status, payload, attempts, last_error FROM outbox
                  WHERE delivered_ms IS NULL AND next_ms <= ?1 ORDER BY id LIMIT ?2",
-            )
-            .map_err(|e| e.to_string())?;
-        let rows = st
-            .query_map(params![now_ms, limit as i64], |r| {
-                Ok(Outgoing {
-                    id: r.get(0)?,
-                    receiver: r.get(1)?,
-                    fingerprint: r.get(2)?,
-                    status: r.get(3)?,
-                    payload: r.get(4)?,
-                    attempts: r.get(5)?,
-                    last_error: r.get(6)?,
-                })
+        )?;
+        let rows = st.query_map(params![now_ms, limit as i64], |r| {
+            Ok(Outgoing {
+                id: r.get(0)?,
+                receiver: r.get(1)?,
+                fingerprint: r.get(2)?,
+                status: r.get(3)?,
+                payload: r.get(4)?,
+                attempts: r.get(5)?,
+                last_error: r.get(6)?,
             })
-            .map_err(|e| e.to_string())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    pub fn delivered(&self, id: i64, now_ms: i64) -> Result<(), String> {
+    pub fn delivered(&self, id: i64, now_ms: i64) -> Result<(), StoreError> {
         self.conn
             .execute("UPDATE outbox SET delivered_ms = ?2, last_error = NULL WHERE id = ?1", params![id, now_ms])
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(StoreError::from)
     }
 
-    pub fn failed(&self, id: i64, next_ms: i64, error: &str) -> Result<(), String> {
+    pub fn failed(&self, id: i64, next_ms: i64, error: &str) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE outbox SET attempts = attempts + 1, next_ms = ?2, last_error = ?3 WHERE id = ?1",
                 params![id, next_ms, error],
             )
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(StoreError::from)
     }
 
     /// Undelivered notices per receiver.
-    pub fn undelivered(&self) -> Result<Vec<Undelivered>, String> {
+    pub fn undelivered(&self) -> Result<Vec<Undelivered>, StoreError> {
         let mut st = self
             .conn
             .prepare(
@@ -465,35 +465,30 @@ impl Store {
                          AND o2.last_error IS NOT NULL ORDER BY id DESC LIMIT 1)
                  FROM outbox WHERE delivered_ms IS NULL GROUP BY receiver",
             )
-            .map_err(|e| e.to_string())?;
-        let rows = st
-            .query_map([], |r| {
-                Ok(Undelivered { receiver: r.get(0)?, count: r.get(1)?, attempts: r.get(2)?, last_error: r.get(3)? })
-            })
-            .map_err(|e| e.to_string())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+            ?;
+        let rows = st.query_map([], |r| {
+            Ok(Undelivered { receiver: r.get(0)?, count: r.get(1)?, attempts: r.get(2)?, last_error: r.get(3)? })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     /// The last `limit` history events, newest first: (fingerprint, name, labels, at, event, detail).
-    pub fn history(&self, limit: usize) -> Result<Vec<serde_json::Value>, String> {
+    pub fn history(&self, limit: usize) -> Result<Vec<serde_json::Value>, StoreError> {
         let mut st = self
             .conn
-            .prepare("SELECT fingerprint, name, labels, at_ms, event, detail FROM history ORDER BY id DESC LIMIT ?1")
-            .map_err(|e| e.to_string())?;
-        let rows = st
-            .query_map(params![limit as i64], |r| {
-                let labels: String = r.get(2)?;
-                Ok(serde_json::json!({
-                    "fingerprint": r.get::<_, String>(0)?,
-                    "name": r.get::<_, String>(1)?,
-                    "labels": serde_json::from_str::<serde_json::Value>(&labels).unwrap_or_default(),
-                    "at_ms": r.get::<_, i64>(3)?,
-                    "event": r.get::<_, String>(4)?,
-                    "detail": r.get::<_, String>(5)?,
-                }))
-            })
-            .map_err(|e| e.to_string())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
+            .prepare("SELECT fingerprint, name, labels, at_ms, event, detail FROM history ORDER BY id DESC LIMIT ?1")?;
+        let rows = st.query_map(params![limit as i64], |r| {
+            let labels: String = r.get(2)?;
+            Ok(serde_json::json!({
+                "fingerprint": r.get::<_, String>(0)?,
+                "name": r.get::<_, String>(1)?,
+                "labels": serde_json::from_str::<serde_json::Value>(&labels).unwrap_or_default(),
+                "at_ms": r.get::<_, i64>(3)?,
+                "event": r.get::<_, String>(4)?,
+                "detail": r.get::<_, String>(5)?,
+            }))
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 }
 

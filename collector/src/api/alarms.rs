@@ -184,7 +184,7 @@ pub async fn history(
     let limit = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(100usize).min(10_000);
     match blocking(move || engine.history(limit)).await {
         Ok(Ok(h)) => Json(serde_json::json!({"history": h})).into_response(),
-        Ok(Err(e)) => err(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Ok(Err(e)) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(r) => *r,
     }
 }

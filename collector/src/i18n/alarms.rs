@@ -298,10 +298,10 @@ pub fn agent_dropped_data(l: Lang, host: &str, site: &str, dropped: Option<f64>)
 }
 
 pub fn disk_full(l: Lang, mount: &str, host: &str, site: &str, pct: f64) -> String {
-    let p = n(l, pct);
+    let p = super::percent(&n(l, pct));
     match l {
-        Lang::Vi => format!("Ổ đĩa {mount} trên máy chủ {host} tại trung tâm {site} đã đầy {p} %"),
-        Lang::En => format!("{mount} on {host} at {site} is {p} % full"),
+        Lang::Vi => format!("Ổ đĩa {mount} trên máy chủ {host} tại trung tâm {site} đã đầy {p}"),
+        Lang::En => format!("{mount} on {host} at {site} is {p} full"),
     }
 }
 

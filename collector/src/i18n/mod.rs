@@ -95,7 +95,7 @@ impl Lang {
 
     /// A percentage with `decimals` places: `12,5 %` (vi), `12.5 %` (en).
     pub fn pct(self, x: f64, decimals: usize) -> String {
-        format!("{} %", self.num(x, decimals))
+        percent(&self.num(x, decimals))
     }
 
     /// Bytes in binary units.
@@ -127,6 +127,12 @@ pub fn join_digits(int: &str, frac: &str, group: char, point: char) -> String {
         out.push_str(frac);
     }
     out
+}
+
+/// A number already written the language's way, as a percentage: the sign
+/// after a space in both languages (`12,5 %`, `12.5 %`).
+pub fn percent(number: &str) -> String {
+    format!("{number} %")
 }
 
 #[cfg(test)]

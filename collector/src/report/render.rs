@@ -157,7 +157,7 @@ pub fn availability_decimals(minutes: f64) -> usize {
 /// to 100 (`99,98 %`, `99,999 %`).
 pub fn availability(v: f64, decimals: usize, lang: Lang) -> String {
     if v >= 100.0 {
-        return "100 %".into();
+        return lang.pct(100.0, 0);
     }
     let step = 10f64.powi(-(decimals as i32));
     let r = ((v / step).round() * step).min(100.0 - step);
@@ -168,7 +168,7 @@ pub fn availability(v: f64, decimals: usize, lang: Lang) -> String {
     } else {
         s
     };
-    format!("{s} %")
+    crate::i18n::percent(&s)
 }
 
 /// Vertical bars, one per label; None is left empty (a gap, not a zero).

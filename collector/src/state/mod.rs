@@ -2,6 +2,8 @@
 //! last wrote, and the bounds on what writers may make it hold (bodies read
 //! at once, hosts tracked per token) with their counters in `/metrics`.
 
+pub mod health;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};

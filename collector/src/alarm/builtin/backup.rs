@@ -11,11 +11,11 @@ use crate::i18n::alarms::{self as words, Texts};
 const READS: &[&str] = &[m::BACKUP];
 
 pub const DEFS: &[Def] = &[
-    Def { name: "backup_failed", severity: Warning, reads: READS, explained_by: &[] },
-    Def { name: "backup_stale", severity: Critical, reads: READS, explained_by: &[] },
-    Def { name: "backup_shrunk", severity: Warning, reads: READS, explained_by: &[] },
-    Def { name: "backup_missing", severity: Warning, reads: READS, explained_by: &[] },
-    Def { name: "backup_not_replicated", severity: Warning, reads: READS, explained_by: &[] },
+    Def { name: "backup_failed", severity: Warning, reads: READS, explained_by: &[], uncapped: false },
+    Def { name: "backup_stale", severity: Critical, reads: READS, explained_by: &[], uncapped: false },
+    Def { name: "backup_shrunk", severity: Warning, reads: READS, explained_by: &[], uncapped: false },
+    Def { name: "backup_missing", severity: Warning, reads: READS, explained_by: &[], uncapped: false },
+    Def { name: "backup_not_replicated", severity: Warning, reads: READS, explained_by: &[], uncapped: false },
 ];
 
 /// Whether `mirror_ts` lacks the primary's newest backup for longer than

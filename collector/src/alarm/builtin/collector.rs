@@ -1,6 +1,6 @@
 //! The collector family: alarms about the collector itself — its sinks,
 //! spool, reports, notices, limits and alarm database. They read no
-//! measurement: `main` hands a snapshot ([`Health`]) of what it runs, the
+//! measurement: `state::health` hands a snapshot ([`Health`]) of what runs, the
 //! engine the rest.
 
 use std::collections::{BTreeMap, HashMap};
@@ -13,15 +13,15 @@ use crate::alarm::store::{Alarm, Undelivered};
 use crate::i18n::alarms::{self as words, Texts};
 
 pub const DEFS: &[Def] = &[
-    Def { name: "sink_down", severity: Critical, reads: &[], explained_by: &[] },
-    Def { name: "spool_filling", severity: Warning, reads: &[], explained_by: &[] },
-    Def { name: "spool_dropped_points", severity: Critical, reads: &[], explained_by: &[] },
-    Def { name: "notification_failing", severity: Critical, reads: &[], explained_by: &[] },
-    Def { name: "report_failing", severity: Warning, reads: &[], explained_by: &[] },
-    Def { name: "alarms_db_quarantined", severity: Warning, reads: &[], explained_by: &[] },
-    Def { name: "series_cap_reached", severity: Warning, reads: &[], explained_by: &[] },
-    Def { name: "alarm_cap_reached", severity: Warning, reads: &[], explained_by: &[] },
-    Def { name: "ingest_rate_limited", severity: Warning, reads: &[], explained_by: &[] },
+    Def { name: "sink_down", severity: Critical, reads: &[], explained_by: &[], uncapped: true },
+    Def { name: "spool_filling", severity: Warning, reads: &[], explained_by: &[], uncapped: true },
+    Def { name: "spool_dropped_points", severity: Critical, reads: &[], explained_by: &[], uncapped: true },
+    Def { name: "notification_failing", severity: Critical, reads: &[], explained_by: &[], uncapped: true },
+    Def { name: "report_failing", severity: Warning, reads: &[], explained_by: &[], uncapped: true },
+    Def { name: "alarms_db_quarantined", severity: Warning, reads: &[], explained_by: &[], uncapped: true },
+    Def { name: "series_cap_reached", severity: Warning, reads: &[], explained_by: &[], uncapped: true },
+    Def { name: "alarm_cap_reached", severity: Warning, reads: &[], explained_by: &[], uncapped: true },
+    Def { name: "ingest_rate_limited", severity: Warning, reads: &[], explained_by: &[], uncapped: true },
 ];
 
 /// What the collector's self-checks read, copied out of the running program.

@@ -8,8 +8,13 @@ use crate::alarm::conditions::Cond;
 use crate::alarm::config::Severity::Warning;
 use crate::i18n::alarms::{self as words, Texts};
 
-pub const DEFS: &[Def] =
-    &[Def { name: "device_unreachable", severity: Warning, reads: &[m::DEVICE], explained_by: &["power_lost"] }];
+pub const DEFS: &[Def] = &[Def {
+    name: "device_unreachable",
+    severity: Warning,
+    reads: &[m::DEVICE],
+    explained_by: &["power_lost"],
+    uncapped: false,
+}];
 
 pub fn conditions(ctx: &Ctx, out: &mut Vec<Cond>) {
     if !ctx.on("device_unreachable") {

@@ -17,10 +17,11 @@ pub const DEFS: &[Def] = &[
         severity: Critical,
         reads: &[m::AGENT],
         explained_by: &["power_lost", "ups_on_battery"],
+        uncapped: false,
     },
-    Def { name: "disk_full", severity: Warning, reads: &[m::HOST_DISK], explained_by: &[] },
-    Def { name: "disk_full_forecast", severity: Warning, reads: &[m::HOST_DISK], explained_by: &[] },
-    Def { name: "agent_dropped_data", severity: Warning, reads: &[m::AGENT], explained_by: &[] },
+    Def { name: "disk_full", severity: Warning, reads: &[m::HOST_DISK], explained_by: &[], uncapped: false },
+    Def { name: "disk_full_forecast", severity: Warning, reads: &[m::HOST_DISK], explained_by: &[], uncapped: false },
+    Def { name: "agent_dropped_data", severity: Warning, reads: &[m::AGENT], explained_by: &[], uncapped: false },
 ];
 
 impl Beat {

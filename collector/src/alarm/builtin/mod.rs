@@ -31,6 +31,11 @@ pub struct Def {
     /// The alarms that explain it at its site: while one of them is active,
     /// this one is inhibited.
     pub explained_by: &'static [&'static str],
+    /// Whether `max_alarms_per_site` never holds it back: alarms a site has
+    /// one of per configured site or service, and the collector's own (the
+    /// cap must not hide the alarm that tells of the cap, or of the
+    /// collector's own trouble).
+    pub uncapped: bool,
 }
 
 /// Every family's definitions, in the order of the list of names.
@@ -122,6 +127,12 @@ pub const EXPLAINED_BY_UPS: &[&str] = &names::<{ count(Some("ups_on_battery")) }
 /// The definition of a built-in alarm.
 pub fn def(name: &str) -> Option<&'static Def> {
     FAMILIES.iter().flat_map(|f| f.iter()).find(|d| d.name == name)
+}
+
+/// Whether `name` is a built-in alarm `max_alarms_per_site` never holds
+/// back ([`Def::uncapped`]); a rule's alarm is always capped.
+pub fn uncapped(name: &str) -> bool {
+    def(name).is_some_and(|d| d.uncapped)
 }
 
 /// The severity of a built-in alarm (docs/alarms.md), for reports that read
@@ -325,5 +336,32 @@ mod tests {
         let mut m = measurements();
         m.sort_unstable();
         assert_eq!(m, ["ats", "backup", "dcwatch_agent", "device", "generator", "host_disk", "power_feed", "ups"]);
+    }
+
+    #[test]
+    fn the_uncapped_alarms_are_the_per_site_and_per_service_ones_and_the_collectors_own() {
+        let mut set: Vec<&str> = BUILTIN_NAMES.iter().copied().filter(|n| uncapped(n)).collect();
+        set.sort_unstable();
+        assert_eq!(
+            set,
+            [
+                "alarm_cap_reached",
+                "alarms_db_quarantined",
+                "generator_not_running",
+                "ingest_rate_limited",
+                "notification_failing",
+                "power_lost",
+                "power_redundancy_degraded",
+                "report_failing",
+                "series_cap_reached",
+                "service_degraded",
+                "service_outage",
+                "sink_down",
+                "spool_dropped_points",
+                "spool_filling",
+            ]
+        );
+        assert!(!uncapped("disk_full"));
+        assert!(!uncapped("room_too_hot"), "a rule's alarm is capped");
     }
 }

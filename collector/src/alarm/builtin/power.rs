@@ -21,12 +21,25 @@ pub const DEFS: &[Def] = &[
         severity: Warning,
         reads: FEEDS,
         explained_by: &["power_lost", "power_redundancy_degraded"],
+        uncapped: false,
     },
-    Def { name: "power_redundancy_degraded", severity: Warning, reads: FEEDS, explained_by: &["power_lost"] },
-    Def { name: "power_lost", severity: Critical, reads: SITE, explained_by: &[] },
-    Def { name: "ats_on_secondary", severity: Warning, reads: &[m::ATS], explained_by: &[] },
-    Def { name: "generator_running", severity: Info, reads: GEN, explained_by: &[] },
-    Def { name: "generator_not_running", severity: Critical, reads: &[m::GENERATOR, m::POWER_FEED], explained_by: &[] },
+    Def {
+        name: "power_redundancy_degraded",
+        severity: Warning,
+        reads: FEEDS,
+        explained_by: &["power_lost"],
+        uncapped: true,
+    },
+    Def { name: "power_lost", severity: Critical, reads: SITE, explained_by: &[], uncapped: true },
+    Def { name: "ats_on_secondary", severity: Warning, reads: &[m::ATS], explained_by: &[], uncapped: false },
+    Def { name: "generator_running", severity: Info, reads: GEN, explained_by: &[], uncapped: false },
+    Def {
+        name: "generator_not_running",
+        severity: Critical,
+        reads: &[m::GENERATOR, m::POWER_FEED],
+        explained_by: &[],
+        uncapped: true,
+    },
 ];
 
 /// What the site alarms read from the series, gathered in one pass.

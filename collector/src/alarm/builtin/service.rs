@@ -9,8 +9,8 @@ use crate::alarm::config::Severity::{Critical, Warning};
 use crate::i18n::alarms::{self as words, Texts};
 
 pub const DEFS: &[Def] = &[
-    Def { name: "service_degraded", severity: Warning, reads: &[m::AGENT], explained_by: &[] },
-    Def { name: "service_outage", severity: Critical, reads: &[m::AGENT], explained_by: &[] },
+    Def { name: "service_degraded", severity: Warning, reads: &[m::AGENT], explained_by: &[], uncapped: true },
+    Def { name: "service_outage", severity: Critical, reads: &[m::AGENT], explained_by: &[], uncapped: true },
 ];
 
 pub fn conditions(ctx: &Ctx, out: &mut Vec<Cond>) {

@@ -14,12 +14,12 @@ const READS: &[&str] = &[m::UPS];
 const POWER: &[&str] = &["power_lost"];
 
 pub const DEFS: &[Def] = &[
-    Def { name: "ups_on_battery", severity: Critical, reads: READS, explained_by: POWER },
-    Def { name: "ups_low_battery", severity: Critical, reads: READS, explained_by: &[] },
-    Def { name: "ups_runtime_low", severity: Critical, reads: READS, explained_by: &[] },
-    Def { name: "ups_replace_battery", severity: Warning, reads: READS, explained_by: &[] },
-    Def { name: "ups_overload", severity: Critical, reads: READS, explained_by: &[] },
-    Def { name: "ups_output_off", severity: Critical, reads: READS, explained_by: POWER },
+    Def { name: "ups_on_battery", severity: Critical, reads: READS, explained_by: POWER, uncapped: false },
+    Def { name: "ups_low_battery", severity: Critical, reads: READS, explained_by: &[], uncapped: false },
+    Def { name: "ups_runtime_low", severity: Critical, reads: READS, explained_by: &[], uncapped: false },
+    Def { name: "ups_replace_battery", severity: Warning, reads: READS, explained_by: &[], uncapped: false },
+    Def { name: "ups_overload", severity: Critical, reads: READS, explained_by: &[], uncapped: false },
+    Def { name: "ups_output_off", severity: Critical, reads: READS, explained_by: POWER, uncapped: false },
 ];
 
 /// Whether a UPS status means its output is off.

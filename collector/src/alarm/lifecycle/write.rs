@@ -45,7 +45,7 @@ pub fn run(
     round: Round,
     payloads: &[Payload],
     now_ms: i64,
-) -> Result<(), String> {
+) -> Result<(), crate::alarm::store::StoreError> {
     store.apply(&changes(cfg, &round, payloads, now_ms))?;
     for (a, event, _) in &round.history {
         tracing::info!(alarm = %a.name, labels = ?a.labels, event, summary = %a.summary.en, "alarm");

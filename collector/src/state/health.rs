@@ -1,0 +1,58 @@
+//! The collector's health, for its own alarms: a snapshot of what the
+//! program runs (sinks, reports, rate limit, spool), copied out of the
+//! running state each evaluation for the collector family
+//! (`alarm::builtin::collector`) to judge.
+
+use std::sync::Weak;
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::AppState;
+use crate::alarm;
+use crate::alarm::builtin::collector::{self, Health, SinkHealth, SpoolHealth};
+use crate::alarm::config::AlarmsConfig;
+
+/// The collector's self-checks (`alarm::builtin::collector`), on a snapshot
+/// of what the program runs: its sinks, reports, rate limit and spool.
+pub fn self_checks(state: Weak<AppState>) -> alarm::SelfChecks {
+    Box::new(move |cfg: &AlarmsConfig| {
+        let Some(app) = state.upgrade() else { return Vec::new() };
+        let live = app.live();
+        let now = dcwatch_common::now_ns();
+        let sinks = live
+            .sinks
+            .iter()
+            .map(|s| {
+                let last = s.stats.last_success_ns.load(Relaxed);
+                SinkHealth {
+                    name: s.name.clone(),
+                    endpoint: s.endpoint.clone(),
+                    queued: s.stats.queued_lines.load(Relaxed),
+                    since_secs: if last > 0 {
+                        (now - last) / 1_000_000_000
+                    } else {
+                        app.started.elapsed().as_secs() as i64
+                    },
+                    last_error: s.stats.last_error.lock().expect("not poisoned").clone().unwrap_or_default(),
+                }
+            })
+            .collect();
+        let spool = live.durable.as_ref().map(|d| {
+            let max = d.spool.settings().max_bytes.max(1);
+            let (lines, last_ns) = d.spool.dropped();
+            SpoolHealth {
+                used_pct: d.spool.total_bytes() as f64 * 100.0 / max as f64,
+                dropped_lines: lines,
+                dropped_recently: last_ns > 0 && now - last_ns < 3_600_000_000_000,
+            }
+        });
+        let health = Health {
+            sinks,
+            report_failing: app.reports.failing.lock().expect("not poisoned").clone(),
+            rate_limited: app.rate_limiter.recently_refused(std::time::Instant::now()),
+            rate_points_per_sec: live.rate.points_per_sec,
+            rate_window_secs: crate::ingest::rate::ALARM_WINDOW.as_secs(),
+            spool,
+        };
+        collector::self_checks(cfg, &health)
+    })
+}
