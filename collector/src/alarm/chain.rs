@@ -25,6 +25,8 @@ pub struct Ats {
     pub device: String,
     /// The source it switched to (`A`, `B`), as the device names it.
     pub active_source: Option<String>,
+    /// On its secondary source (what `ats_on_secondary` fires on).
+    pub on_source_b: Option<bool>,
     pub redundant: Option<bool>,
 }
 
@@ -92,34 +94,42 @@ pub struct Site {
     pub backups_late: usize,
 }
 
-/// What the feeds, the ATS and the generator say of a site's power, in
-/// the order a technician reads it.
+/// What the feeds and the generator say of a site's power, as the power
+/// alarms judge it (`builtin/power.rs`): only the feeds that reported count.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redundancy {
-    /// Every configured feed live.
-    Full,
+    /// Two or more feeds, every one that reported live.
+    Full { live: Vec<String> },
+    /// One feed reported, and it is live: no redundancy to lose.
+    Single { live: String },
     /// Some feeds lost: the ones still live, and those lost.
     Degraded { live: Vec<String>, lost: Vec<String> },
-    /// No feed live: on the generator (running) or on the UPS batteries.
-    Lost { generator_running: bool },
-    /// No configured feed has reported (or none is configured).
+    /// Every feed that reported is lost: on the generator (Some(true)),
+    /// with a generator that is not running (Some(false)), or with none
+    /// reported (None): on the UPS batteries.
+    Lost { generator: Option<bool> },
+    /// No feed has reported.
     Unknown,
 }
 
 impl Site {
     pub fn redundancy(&self) -> Redundancy {
-        let configured = &self.feeds[..self.feeds_expected];
-        if configured.iter().all(|f| f.live.is_none()) {
-            return Redundancy::Unknown;
-        }
-        let live: Vec<String> = configured.iter().filter(|f| f.live == Some(true)).map(|f| f.name.clone()).collect();
-        let lost: Vec<String> = configured.iter().filter(|f| f.live != Some(true)).map(|f| f.name.clone()).collect();
-        if lost.is_empty() {
-            Redundancy::Full
-        } else if live.is_empty() {
-            Redundancy::Lost { generator_running: self.generators.iter().any(|g| g.running == Some(true)) }
-        } else {
-            Redundancy::Degraded { live, lost }
+        // The configured feeds; a site only reported: the feeds it reports.
+        let feeds = if self.feeds_expected == 0 { &self.feeds[..] } else { &self.feeds[..self.feeds_expected] };
+        let live: Vec<String> = feeds.iter().filter(|f| f.live == Some(true)).map(|f| f.name.clone()).collect();
+        let lost: Vec<String> = feeds.iter().filter(|f| f.live == Some(false)).map(|f| f.name.clone()).collect();
+        match (live.len(), lost.len()) {
+            (0, 0) => Redundancy::Unknown,
+            (0, _) => Redundancy::Lost {
+                generator: if self.generators.is_empty() {
+                    None
+                } else {
+                    Some(self.generators.iter().any(|g| g.running == Some(true)))
+                },
+            },
+            (1, 0) => Redundancy::Single { live: live[0].clone() },
+            (_, 0) => Redundancy::Full { live },
+            _ => Redundancy::Degraded { live, lost },
         }
     }
 }
@@ -219,6 +229,7 @@ fn read(site: &mut Site, s: &Series, now_ms: i64, down: &mut BTreeSet<(String, S
         m::ATS => site.ats.push(Ats {
             device: s.tag("device").to_string(),
             active_source: text(s, f::ACTIVE_SOURCE),
+            on_source_b: s.flag(f::ON_SOURCE_B),
             redundant: s.flag(f::REDUNDANT),
         }),
         m::GENERATOR => site.generators.push(Generator {
@@ -330,7 +341,10 @@ mod tests {
             ]
         );
         assert_eq!(s.redundancy(), Redundancy::Degraded { live: vec!["B".into()], lost: vec!["A".into()] });
-        assert_eq!(s.ats, vec![Ats { device: "ats1".into(), active_source: Some("B".into()), redundant: None }]);
+        assert_eq!(
+            s.ats,
+            vec![Ats { device: "ats1".into(), active_source: Some("B".into()), on_source_b: None, redundant: None }]
+        );
         assert_eq!(
             s.generators,
             vec![Generator { device: "gen1".into(), running: Some(true), state: None, fuel_pct: Some(80.0) }]
@@ -363,10 +377,42 @@ mod tests {
             series("device", &[("site", "hn"), ("device", "ups1")], &[("up", Bool(false))]),
         ]);
         let s = &chains(&cfg(), &l, Instant::now(), 0)[0];
-        assert_eq!(s.redundancy(), Redundancy::Lost { generator_running: false });
+        assert_eq!(s.redundancy(), Redundancy::Lost { generator: None });
         assert_eq!(s.devices_down, vec!["ups1".to_string()]);
         assert!(s.ups[0].unreachable, "the UPS whose device is down is drawn unreachable");
         assert_eq!(s.ups[0].status, None);
+    }
+
+    /// Regression (review): an unreported feed counted as lost, and one live
+    /// feed was "fully redundant".
+    #[test]
+    fn only_reported_feeds_count_as_the_power_alarms_count_them() {
+        use ObsValue::Bool;
+        let feed =
+            |name: &str, live: bool| series("power_feed", &[("site", "hn"), ("feed", name)], &[("live", Bool(live))]);
+        let gen_stopped = series("generator", &[("site", "hn"), ("device", "g")], &[("running", Bool(false))]);
+        let cases = [
+            (vec![feed("A", true)], Redundancy::Single { live: "A".into() }),
+            (vec![feed("A", false)], Redundancy::Lost { generator: None }),
+            (vec![feed("A", false), gen_stopped.clone()], Redundancy::Lost { generator: Some(false) }),
+            (vec![feed("A", true), feed("B", true)], Redundancy::Full { live: vec!["A".into(), "B".into()] }),
+            (
+                vec![feed("A", true), feed("B", false)],
+                Redundancy::Degraded { live: vec!["A".into()], lost: vec!["B".into()] },
+            ),
+        ];
+        for (list, want) in cases {
+            let s = &chains(&cfg(), &latest(list), Instant::now(), 0)[0];
+            assert_eq!(s.redundancy(), want);
+        }
+        // A site no `sites:` entry names: its reported feeds count.
+        let other = series("power_feed", &[("site", "dn"), ("feed", "A")], &[("live", Bool(true))]);
+        let other2 = series("power_feed", &[("site", "dn"), ("feed", "B")], &[("live", Bool(true))]);
+        let sites = chains(&cfg(), &latest(vec![other, other2]), Instant::now(), 0);
+        assert_eq!(
+            (sites[0].name.as_str(), sites[0].redundancy()),
+            ("dn", Redundancy::Full { live: vec!["A".into(), "B".into()] })
+        );
     }
 
     #[test]

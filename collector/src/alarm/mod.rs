@@ -529,6 +529,11 @@ impl Engine {
         self.core.lock().expect("not poisoned").store.history(limit)
     }
 
+    /// History events of one alarm and/or holding a text (the console).
+    pub fn history_where(&self, q: &store::HistoryQuery) -> Result<Vec<serde_json::Value>, store::StoreError> {
+        self.core.lock().expect("not poisoned").store.history_where(q)
+    }
+
     pub fn undelivered(&self) -> Result<Vec<store::Undelivered>, store::StoreError> {
         self.core.lock().expect("not poisoned").store.undelivered()
     }

@@ -124,6 +124,7 @@ CREATE TABLE IF NOT EXISTS history (
     at_ms INTEGER NOT NULL, event TEXT NOT NULL, detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS history_at ON history (at_ms);
+CREATE INDEX IF NOT EXISTS history_fingerprint ON history (fingerprint, id);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY, receiver TEXT NOT NULL, fingerprint TEXT NOT NULL, status TEXT NOT NULL,
     payload TEXT NOT NULL, created_ms INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
@@ -474,10 +475,23 @@ impl Store {
 
     /// The last `limit` history events, newest first: (fingerprint, name, labels, at, event, detail).
     pub fn history(&self, limit: usize) -> Result<Vec<serde_json::Value>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT fingerprint, name, labels, at_ms, event, detail FROM history ORDER BY id DESC LIMIT ?1")?;
-        let rows = st.query_map(params![limit as i64], |r| {
+        self.history_where(&HistoryQuery { limit, ..Default::default() })
+    }
+
+    /// The last `q.limit` events, newest first, of one alarm (`fingerprint`,
+    /// by its index) and/or holding `text` in its name, labels, event or
+    /// detail (case as typed; SQLite's LIKE folds ASCII only).
+    pub fn history_where(&self, q: &HistoryQuery) -> Result<Vec<serde_json::Value>, StoreError> {
+        let like =
+            q.text.as_ref().map(|t| format!("%{}%", t.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+        let mut st = self.conn.prepare(
+            "SELECT fingerprint, name, labels, at_ms, event, detail FROM history \
+             WHERE (?2 IS NULL OR fingerprint = ?2) \
+               AND (?3 IS NULL OR name LIKE ?3 ESCAPE '\\' OR labels LIKE ?3 ESCAPE '\\' \
+                    OR event LIKE ?3 ESCAPE '\\' OR detail LIKE ?3 ESCAPE '\\') \
+             ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = st.query_map(params![q.limit as i64, q.fingerprint, like], |r| {
             let labels: String = r.get(2)?;
             Ok(serde_json::json!({
                 "fingerprint": r.get::<_, String>(0)?,
@@ -492,9 +506,53 @@ impl Store {
     }
 }
 
+/// Which history events to read ([`Store::history_where`]).
+#[derive(Debug, Default, Clone)]
+pub struct HistoryQuery {
+    pub limit: usize,
+    pub fingerprint: Option<String>,
+    pub text: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_history_is_read_for_one_alarm_or_by_a_text_in_its_values_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("alarms.db")).unwrap();
+        for (i, (fp, name, detail)) in
+            [("a", "feed_lost", "lộ A"), ("b", "room_hot", "50% ẩm"), ("a", "feed_lost", "resolved")].iter().enumerate()
+        {
+            s.conn
+                .execute(
+                    "INSERT INTO history (fingerprint, name, labels, at_ms, event, detail) VALUES (?1, ?2, '{\"site\":\"hn\"}', ?3, 'firing', ?4)",
+                    params![fp, name, i as i64, detail],
+                )
+                .unwrap();
+        }
+        let of = |q: HistoryQuery| -> Vec<(String, i64)> {
+            s.history_where(&q)
+                .unwrap()
+                .iter()
+                .map(|h| (h["fingerprint"].as_str().unwrap().to_string(), h["at_ms"].as_i64().unwrap()))
+                .collect()
+        };
+        let q = |fp: Option<&str>, text: Option<&str>| HistoryQuery {
+            limit: 10,
+            fingerprint: fp.map(str::to_string),
+            text: text.map(str::to_string),
+        };
+        assert_eq!(of(q(Some("a"), None)), [("a".to_string(), 2), ("a".to_string(), 0)]);
+        assert_eq!(of(q(None, Some("room"))), [("b".to_string(), 1)]);
+        // `%` and `_` are the text itself, not LIKE's wildcards.
+        assert_eq!(of(q(None, Some("50%"))), [("b".to_string(), 1)]);
+        assert_eq!(of(q(None, Some("d_l"))), [("a".to_string(), 2), ("a".to_string(), 0)], "feed_lost's underscore");
+        assert_eq!(of(q(None, Some("lộ_A"))), [], "an underscore is not any character");
+        assert_eq!(of(q(None, Some("%%"))), []);
+        assert_eq!(of(q(Some("b"), Some("lộ"))), []);
+    }
 
     #[test]
     fn garbage_and_damaged_pages_are_corrupt_and_the_journal_survives_the_check() {

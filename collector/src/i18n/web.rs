@@ -91,6 +91,10 @@ pub struct Text {
     pub redundancy_degraded: fn(&str, &str) -> String,
     pub redundancy_lost_generator: &'static str,
     pub redundancy_lost_battery: &'static str,
+    /// Every feed lost at a site without a generator reported.
+    pub redundancy_lost_no_generator: &'static str,
+    /// One feed only, live: its name.
+    pub redundancy_single: fn(&str) -> String,
     pub redundancy_unknown: &'static str,
     /// Agents silent of all.
     pub agents_silent: fn(usize, usize) -> String,
@@ -214,6 +218,8 @@ pub static VI: Text = Text {
     redundancy_degraded: |lost, live| format!("Mất lộ {lost}: chỉ còn chạy trên lộ {live}."),
     redundancy_lost_generator: "Mất toàn bộ điện lưới: đang chạy máy phát.",
     redundancy_lost_battery: "Mất toàn bộ điện lưới, máy phát không chạy: đang chạy bằng pin UPS.",
+    redundancy_lost_no_generator: "Mất toàn bộ điện lưới: đang chạy bằng pin UPS.",
+    redundancy_single: |f| format!("Chỉ có một lộ điện ({f}): không có dự phòng."),
     redundancy_unknown: "Chưa có số liệu về nguồn điện.",
     agents_silent: |n, all| format!("Agent mất liên lạc: {n}/{all}"),
     devices_down: |n, names| format!("Thiết bị không kết nối được: {n} ({names})"),
@@ -334,6 +340,8 @@ pub static EN: Text = Text {
     redundancy_degraded: |lost, live| format!("Feed {lost} lost: running on feed {live} only."),
     redundancy_lost_generator: "All feeds lost: running on the generator.",
     redundancy_lost_battery: "All feeds lost and the generator is not running: on UPS batteries.",
+    redundancy_lost_no_generator: "All feeds lost: on UPS batteries.",
+    redundancy_single: |f| format!("One feed only ({f}): no redundancy."),
     redundancy_unknown: "No power data yet.",
     agents_silent: |n, all| format!("Agents silent: {n}/{all}"),
     devices_down: |n, names| format!("Devices unreachable: {n} ({names})"),

@@ -17,7 +17,7 @@ use maud::{Markup, html};
 use super::{Caller, Web, authorize, layout, viewer};
 use crate::alarm::Engine;
 use crate::alarm::config::Severity;
-use crate::alarm::store::{Alarm, Silence, State as AlarmState};
+use crate::alarm::store::{Alarm, HistoryQuery, Silence, State as AlarmState, StoreError};
 use crate::api::access::Client;
 use crate::audit::Event;
 use crate::auth::Role;
@@ -132,6 +132,13 @@ fn operator(
     let caller = authorize(web, headers, client, field(f, "csrf"), Role::Operator, what)?;
     let engine = engine_of(web, &caller)?;
     Ok((caller, engine))
+}
+
+/// The alarms store cannot be read: said so (500), and logged.
+fn store_failed(web: &Web, caller: &Caller, e: &StoreError) -> Response {
+    tracing::error!(error = %dcwatch_common::error_chain(e), "the console cannot read the alarm history");
+    let t = caller.lang.web();
+    layout::message(web, Some(caller), StatusCode::INTERNAL_SERVER_ERROR, t.history, &e.to_string())
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
@@ -402,8 +409,8 @@ pub fn timeline_of(history: &[serde_json::Value], fp: &str) -> (Option<Named>, V
     (named, events)
 }
 
-/// How far back an alarm's page and the history search read.
-const HISTORY_ROWS: usize = 5_000;
+/// How many events an alarm's timeline and the history search show.
+const HISTORY_ROWS: usize = 500;
 
 /// `GET /ui/alarms/{fingerprint}`: one alarm (or one that has resolved,
 /// from its history).
@@ -422,10 +429,15 @@ pub async fn one(
         Err(r) => return *r,
     };
     let t = caller.lang.web();
+    let q = HistoryQuery { limit: HISTORY_ROWS, fingerprint: Some(fp.clone()), text: None };
     let Some((alarms, silences, history)) =
-        blocking(move || (engine.alarms(), engine.silences(), engine.history(HISTORY_ROWS).unwrap_or_default())).await
+        blocking(move || (engine.alarms(), engine.silences(), engine.history_where(&q))).await
     else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let history = match history {
+        Ok(h) => h,
+        Err(e) => return store_failed(&web, &caller, &e),
     };
     let (named, events) = timeline_of(&history, &fp);
     let alarm = alarms.iter().find(|a| a.fingerprint == fp);
@@ -652,11 +664,16 @@ pub async fn history(
     };
     let lang = caller.lang;
     let t = lang.web();
-    let Some(rows) = blocking(move || engine.history(HISTORY_ROWS).unwrap_or_default()).await else {
+    let needle = q.get("q").map_or(String::new(), |s| s.trim().to_string());
+    let query =
+        HistoryQuery { limit: HISTORY_ROWS, fingerprint: None, text: Some(needle.clone()).filter(|n| !n.is_empty()) };
+    let Some(rows) = blocking(move || engine.history_where(&query)).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let needle = q.get("q").map_or(String::new(), |s| s.trim().to_lowercase());
-    let hit = |h: &serde_json::Value| needle.is_empty() || h.to_string().to_lowercase().contains(&needle);
+    let rows = match rows {
+        Ok(r) => r,
+        Err(e) => return store_failed(&web, &caller, &e),
+    };
     let body = html! {
         h1 { (t.history) }
         form.filters method="get" action="/ui/alarms/history" {
@@ -667,7 +684,7 @@ pub async fn history(
             table.history {
                 thead { tr { th { (t.col_when) } th { (t.col_alarm) } th { (t.col_site) } th { (t.col_event) } th { (t.col_detail) } } }
                 tbody {
-                    @for h in rows.iter().filter(|h| hit(h)).take(500) {
+                    @for h in &rows {
                         tr data-event=(h["event"].as_str().unwrap_or("")) {
                             td { (lang.time(h["at_ms"].as_i64().unwrap_or(0), &web.tz)) }
                             td { a href=(format!("/ui/alarms/{}", h["fingerprint"].as_str().unwrap_or(""))) { (h["name"].as_str().unwrap_or("")) } }

@@ -39,12 +39,14 @@ pub fn counts(sites: &[String], alarms: &[Alarm]) -> SiteCounts {
 }
 
 /// The site's redundancy, as a sentence.
-pub fn redundancy_text(t: &Text, r: &Redundancy, feeds: &[String]) -> String {
+pub fn redundancy_text(t: &Text, r: &Redundancy) -> String {
     match r {
-        Redundancy::Full => (t.redundancy_full)(&feeds.join(", ")),
+        Redundancy::Full { live } => (t.redundancy_full)(&live.join(", ")),
+        Redundancy::Single { live } => (t.redundancy_single)(live),
         Redundancy::Degraded { live, lost } => (t.redundancy_degraded)(&lost.join(", "), &live.join(", ")),
-        Redundancy::Lost { generator_running: true } => t.redundancy_lost_generator.to_string(),
-        Redundancy::Lost { generator_running: false } => t.redundancy_lost_battery.to_string(),
+        Redundancy::Lost { generator: Some(true) } => t.redundancy_lost_generator.to_string(),
+        Redundancy::Lost { generator: Some(false) } => t.redundancy_lost_battery.to_string(),
+        Redundancy::Lost { generator: None } => t.redundancy_lost_no_generator.to_string(),
         Redundancy::Unknown => t.redundancy_unknown.to_string(),
     }
 }
@@ -89,10 +91,20 @@ fn chain(lang: Lang, s: &Site) -> Markup {
                 li.stage.ats {
                     ul {
                         @for a in &s.ats {
-                            li.node.(class(a.active_source.as_ref().map(|_| true))) data-device=(a.device) {
+                            // On its secondary source, or not redundant: amber, as `ats_on_secondary` fires.
+                            @let c = match (a.on_source_b, a.redundant, &a.active_source) {
+                                (Some(true), _, _) | (_, Some(false), _) => "warn",
+                                (None, None, None) => "unknown",
+                                _ => "ok",
+                            };
+                            li.node.(c) data-device=(a.device) {
                                 span.what { (t.ats) " " (a.device) }
                                 span.state {
-                                    @match &a.active_source { Some(src) => ((t.ats_on)(src)), None => (t.no_data) }
+                                    @match (&a.active_source, a.on_source_b) {
+                                        (Some(src), _) => ((t.ats_on)(src)),
+                                        (None, Some(b)) => ((t.ats_on)(if b { "B" } else { "A" })),
+                                        (None, None) => (t.no_data),
+                                    }
                                 }
                             }
                         }
@@ -154,15 +166,15 @@ fn severity_word(t: &Text, i: usize) -> &'static str {
     [t.critical, t.warning, t.info][i]
 }
 
-fn panel(lang: Lang, name: Option<&str>, chain_of: Option<&Site>, n: &[usize; 3], feeds: &[String]) -> Markup {
+fn panel(lang: Lang, name: Option<&str>, chain_of: Option<&Site>, n: &[usize; 3]) -> Markup {
     let t = lang.web();
     html! {
         article.site data-site=(name.unwrap_or("")) {
             h2 { (name.unwrap_or(t.no_site)) }
             @if let Some(s) = chain_of {
                 @let r = s.redundancy();
-                p.redundancy.(match r { Redundancy::Full => "ok", Redundancy::Unknown => "unknown", _ => "bad" }) {
-                    (redundancy_text(t, &r, feeds))
+                p.redundancy.(match r { Redundancy::Full { .. } | Redundancy::Single { .. } => "ok", Redundancy::Unknown => "unknown", _ => "bad" }) {
+                    (redundancy_text(t, &r))
                 }
                 (chain(lang, s))
             }
@@ -173,7 +185,10 @@ fn panel(lang: Lang, name: Option<&str>, chain_of: Option<&Site>, n: &[usize; 3]
                 ul.counts {
                     @for (class, i) in WORDS {
                         li.(class).zero[n[i] == 0] {
-                            a href=(alarms_link(name.unwrap_or(""), class)) {
+                            // Alarms without a site cannot be filtered to: the count only.
+                            @if let Some(site) = name {
+                                a href=(alarms_link(site, class)) { (severity_word(t, i)) ": " strong { (n[i]) } }
+                            } @else {
                                 (severity_word(t, i)) ": " strong { (n[i]) }
                             }
                         }
@@ -203,9 +218,7 @@ pub async fn body(web: &Web, lang: Lang) -> Markup {
             let read = tokio::task::spawn_blocking(move || {
                 let cfg = e.config();
                 let sites: Vec<String> = cfg.sites.iter().map(|s| s.name.clone()).collect();
-                let feeds: BTreeMap<String, Vec<String>> =
-                    cfg.sites.iter().map(|s| (s.name.clone(), s.feeds.clone())).collect();
-                (counts(&sites, &e.alarms()), e.chains(std::time::Instant::now()), feeds)
+                (counts(&sites, &e.alarms()), e.chains(std::time::Instant::now()))
             });
             read.await.ok()
         }
@@ -214,16 +227,15 @@ pub async fn body(web: &Web, lang: Lang) -> Markup {
         h1 { (t.overview) }
         @match &read {
             None => p.notice { (t.alarms_off) },
-            Some((c, chains, feeds)) => {
+            Some((c, chains)) => {
                 section.sites aria-label=(t.sites) {
                     @for (site, n) in &c.by_site {
                         @let s = site.as_ref().and_then(|name| chains.iter().find(|s| &s.name == name));
-                        @let f = site.as_ref().and_then(|name| feeds.get(name)).map_or(&[][..], Vec::as_slice);
-                        (panel(lang, site.as_deref(), s, n, f))
+                        (panel(lang, site.as_deref(), s, n))
                     }
                     // Sites only reported (no `sites:` entry) but with a chain.
                     @for s in chains.iter().filter(|s| !c.by_site.contains_key(&Some(s.name.clone()))) {
-                        (panel(lang, Some(&s.name), Some(s), &[0; 3], &[]))
+                        (panel(lang, Some(&s.name), Some(s), &[0; 3]))
                     }
                 }
             }
@@ -279,7 +291,12 @@ pub(crate) mod tests {
                 Feed { name: "B".into(), live: Some(true), voltage_v: Some(229.6) },
             ],
             feeds_expected: 2,
-            ats: vec![Ats { device: "ats1".into(), active_source: Some("B".into()), redundant: Some(false) }],
+            ats: vec![Ats {
+                device: "ats1".into(),
+                active_source: Some("B".into()),
+                on_source_b: Some(true),
+                redundant: Some(false),
+            }],
             generators: vec![Generator {
                 device: "gen1".into(),
                 running: Some(true),
@@ -305,7 +322,7 @@ pub(crate) mod tests {
 
     #[test]
     fn the_power_chain_says_each_stages_state_in_vietnamese_numbers_and_escapes_names() {
-        let html = panel(Lang::Vi, Some("hn"), Some(&site()), &[1, 0, 0], &["A".into(), "B".into()]).into_string();
+        let html = panel(Lang::Vi, Some("hn"), Some(&site()), &[1, 0, 0]).into_string();
         for want in [
             r#"<p class="redundancy bad">Mất lộ A: chỉ còn chạy trên lộ B.</p>"#,
             r#"<li class="node bad" data-feed="A"><span class="what">Lộ A</span><span class="state">Mất điện</span><span class="detail">0 V</span></li>"#,
@@ -325,22 +342,23 @@ pub(crate) mod tests {
     #[test]
     fn the_redundancy_is_said_for_each_state_in_english() {
         let t = Lang::En.web();
-        let feeds = ["A".to_string(), "B".to_string()];
         let cases = [
-            (Redundancy::Full, "Fully redundant: feeds A, B live."),
+            (Redundancy::Full { live: vec!["A".into(), "B".into()] }, "Fully redundant: feeds A, B live."),
+            (Redundancy::Single { live: "A".into() }, "One feed only (A): no redundancy."),
             (
                 Redundancy::Degraded { live: vec!["A".into()], lost: vec!["B".into()] },
                 "Feed B lost: running on feed A only.",
             ),
-            (Redundancy::Lost { generator_running: true }, "All feeds lost: running on the generator."),
+            (Redundancy::Lost { generator: Some(true) }, "All feeds lost: running on the generator."),
             (
-                Redundancy::Lost { generator_running: false },
+                Redundancy::Lost { generator: Some(false) },
                 "All feeds lost and the generator is not running: on UPS batteries.",
             ),
+            (Redundancy::Lost { generator: None }, "All feeds lost: on UPS batteries."),
             (Redundancy::Unknown, "No power data yet."),
         ];
         for (r, want) in cases {
-            assert_eq!(redundancy_text(t, &r, &feeds), want);
+            assert_eq!(redundancy_text(t, &r), want);
         }
     }
 }

@@ -56,6 +56,26 @@ fn actions(web: &Web) -> Vec<(String, String, String)> {
     rows.into_iter().rev().map(|r| (r.actor, r.action, r.outcome)).collect()
 }
 
+/// Every action of the alarms pages goes through the one check: a viewer's
+/// good token and an operator's missing one are both refused, 403.
+#[tokio::test]
+async fn web_every_alarm_action_refuses_a_viewer_and_a_post_without_its_csrf_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = web(&dir);
+    let (lan, lan_csrf) = session_of(&web, "lan");
+    let (nam, _) = session_of(&web, "nam");
+    for uri in ["/ui/alarms/ack", "/ui/alarms/abc/ack", "/ui/alarms/abc/silence", "/ui/silences/1/end"] {
+        let (status, _, text) =
+            post(&web, uri, &lan, &format!("csrf={lan_csrf}&fp=abc&comment=x&reason=y&hours=1")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{uri}");
+        assert!(text.contains("Thao tác này cần vai trò operator."), "{uri}: {text}");
+        let (status, _, text) = post(&web, uri, &nam, "fp=abc&comment=x&reason=y&hours=1").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{uri}");
+        // nam reads English.
+        assert!(text.contains("The form has no valid protection token, or an old one."), "{uri}: {text}");
+    }
+}
+
 #[tokio::test]
 async fn web_a_post_without_the_sessions_csrf_token_or_with_too_low_a_role_is_refused_403_and_audited() {
     let dir = tempfile::tempdir().unwrap();
