@@ -212,7 +212,8 @@ impl Validate for AgentConfig {
             p.push(Problem::general("agent.interval_secs: must be at least 1"));
         }
         if let Err(e) = dcwatch_common::write::Writer::new(&self.writer_settings()) {
-            p.push(Problem::general(format!("output: {}", dcwatch_common::redact::redact_urls_in(&e))));
+            let e = dcwatch_common::redact::redact_urls_in(&dcwatch_common::error_chain(&e));
+            p.push(Problem::general(format!("output: {e}")));
         }
         let o = &self.output;
         if o.batch_max_lines == 0 {

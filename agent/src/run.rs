@@ -71,8 +71,8 @@ pub async fn run(path: PathBuf, mut config: AgentConfig) -> anyhow::Result<()> {
         let writer = match Writer::new(&config.writer_settings()) {
             Ok(w) => w,
             Err(e) => {
-                let e = dcwatch_common::redact::redact_urls_in(&e);
-                let Some(prev) = previous.take() else { return Err(anyhow::Error::msg(e).context("output")) };
+                let Some(prev) = previous.take() else { return Err(e).context("output") };
+                let e = dcwatch_common::redact::redact_urls_in(&dcwatch_common::error_chain(&e));
                 tracing::error!(error = %e, "the reloaded output cannot be started; going back to the running configuration");
                 config = prev;
                 continue;

@@ -604,7 +604,7 @@ impl CollectorConfig {
                 p.push(Problem::general(format!("{at}.name: `{}` must be non-empty and unique", s.name)));
             }
             if let Err(e) = dcwatch_common::write::Writer::new(&s.writer_settings()) {
-                p.push(Problem::general(format!("{at}: {e}")));
+                p.push(Problem::general(format!("{at}: {}", dcwatch_common::error_chain(&e))));
             }
             if s.batch_max_lines == 0 {
                 p.push(Problem::general(format!("{at}.batch_max_lines: must be at least 1")));

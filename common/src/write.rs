@@ -47,28 +47,64 @@ pub struct WriterSettings {
     pub key_file: Option<PathBuf>,
 }
 
+/// Why a writer cannot be made: its URL, a TLS file, or the HTTP client.
+/// The text names the setting; the file, URL or TLS error is the source
+/// (print the chain, e.g. with [`crate::error_chain`] or `{:#}`).
+#[derive(Debug, thiserror::Error)]
+pub enum WriterError {
+    #[error("url `{shown}` is not a valid URL")]
+    BadUrl { shown: String, source: <reqwest::Url as std::str::FromStr>::Err },
+    #[error("url `{shown}` must start with http:// or https://")]
+    NotHttp { shown: String },
+    /// A TLS file (`ca_file`, `cert_file`, `key_file`) cannot be read.
+    #[error("cannot read {setting} {}", path.display())]
+    Read { setting: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("ca_file {} holds no usable PEM certificate", path.display())]
+    BadCa { path: PathBuf, source: reqwest::Error },
+    #[error("ca_file {} holds no PEM certificate", .0.display())]
+    NoCa(PathBuf),
+    #[error("cert_file is set without key_file: give both or neither")]
+    CertWithoutKey,
+    #[error("key_file is set without cert_file: give both or neither")]
+    KeyWithoutCert,
+    #[error("cert_file {} holds no PEM certificate", .0.display())]
+    NoCert(PathBuf),
+    #[error("key_file {} holds no PEM private key", .0.display())]
+    NoKey(PathBuf),
+    #[error("cert_file {} and key_file {} are not a usable pair", cert.display(), key.display())]
+    BadPair { cert: PathBuf, key: PathBuf, source: reqwest::Error },
+    #[error("cannot build the HTTP client")]
+    Client(#[source] reqwest::Error),
+}
+
+fn read(setting: &'static str, path: &std::path::Path) -> Result<Vec<u8>, WriterError> {
+    std::fs::read(path).map_err(|source| WriterError::Read { setting, path: path.to_path_buf(), source })
+}
+
 /// The client certificate and key, read and checked together: a certificate
 /// without its key (or a key without a certificate) is a config mistake.
-fn identity(s: &WriterSettings) -> Result<Option<reqwest::Identity>, String> {
+fn identity(s: &WriterSettings) -> Result<Option<reqwest::Identity>, WriterError> {
     let (cert, key) = match (&s.cert_file, &s.key_file) {
         (None, None) => return Ok(None),
         (Some(c), Some(k)) => (c, k),
-        (Some(_), None) => return Err("cert_file is set without key_file: give both or neither".into()),
-        (None, Some(_)) => return Err("key_file is set without cert_file: give both or neither".into()),
+        (Some(_), None) => return Err(WriterError::CertWithoutKey),
+        (None, Some(_)) => return Err(WriterError::KeyWithoutCert),
     };
-    let mut pem = std::fs::read(cert).map_err(|e| format!("cannot read cert_file {}: {e}", cert.display()))?;
+    let mut pem = read("cert_file", cert)?;
     if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
-        return Err(format!("cert_file {} holds no PEM certificate", cert.display()));
+        return Err(WriterError::NoCert(cert.clone()));
     }
-    let key_pem = std::fs::read(key).map_err(|e| format!("cannot read key_file {}: {e}", key.display()))?;
+    let key_pem = read("key_file", key)?;
     if !key_pem.windows(11).any(|w| w == b"PRIVATE KEY") {
-        return Err(format!("key_file {} holds no PEM private key", key.display()));
+        return Err(WriterError::NoKey(key.clone()));
     }
     pem.push(b'\n');
     pem.extend_from_slice(&key_pem);
-    reqwest::Identity::from_pem(&pem)
-        .map(Some)
-        .map_err(|e| format!("cert_file {} and key_file {} are not a usable pair: {e}", cert.display(), key.display()))
+    reqwest::Identity::from_pem(&pem).map(Some).map_err(|source| WriterError::BadPair {
+        cert: cert.clone(),
+        key: key.clone(),
+        source,
+    })
 }
 
 /// What to do with a batch after one attempt.
@@ -106,7 +142,7 @@ enum Auth {
 }
 
 impl Writer {
-    pub fn new(s: &WriterSettings) -> Result<Self, String> {
+    pub fn new(s: &WriterSettings) -> Result<Self, WriterError> {
         crate::install_crypto_provider();
         let endpoint = endpoint(s)?;
         let mut builder = reqwest::Client::builder()
@@ -114,18 +150,18 @@ impl Writer {
             .connect_timeout(s.timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("dcwatch/", env!("CARGO_PKG_VERSION")));
         if let Some(ca) = &s.ca_file {
-            let pem = std::fs::read(ca).map_err(|e| format!("cannot read ca_file {}: {e}", ca.display()))?;
+            let pem = read("ca_file", ca)?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| format!("ca_file {} holds no usable PEM certificate: {e}", ca.display()))?;
+                .map_err(|source| WriterError::BadCa { path: ca.clone(), source })?;
             if certs.is_empty() {
-                return Err(format!("ca_file {} holds no PEM certificate", ca.display()));
+                return Err(WriterError::NoCa(ca.clone()));
             }
             builder = builder.tls_certs_only(certs);
         }
         if let Some(identity) = identity(s)? {
             builder = builder.identity(identity);
         }
-        let client = builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let client = builder.build().map_err(WriterError::Client)?;
         let auth = match (&s.token, &s.username) {
             (Some(t), _) => Auth::Token(format!("Token {t}")),
             (None, Some(u)) => Auth::Basic(u.clone(), s.password.clone().unwrap_or_default()),
@@ -249,11 +285,14 @@ fn shorten(s: &str) -> String {
 /// "invalid peer certificate: UnknownIssuer") a few levels down.
 pub use crate::error_chain;
 
-fn endpoint(s: &WriterSettings) -> Result<reqwest::Url, String> {
+fn endpoint(s: &WriterSettings) -> Result<reqwest::Url, WriterError> {
     let shown = crate::redact::redact_url(&s.url);
-    let base = reqwest::Url::parse(&s.url).map_err(|e| format!("url `{shown}` is not a valid URL: {e}"))?;
+    let base = match reqwest::Url::parse(&s.url) {
+        Ok(u) => u,
+        Err(source) => return Err(WriterError::BadUrl { shown, source }),
+    };
     if !matches!(base.scheme(), "http" | "https") {
-        return Err(format!("url `{shown}` must start with http:// or https://"));
+        return Err(WriterError::NotHttp { shown });
     }
     let path = base.path().trim_end_matches('/').to_string();
     let mut url = base.clone();
@@ -338,8 +377,19 @@ mod tests {
     }
 
     #[test]
+    fn an_unreadable_ca_file_keeps_the_file_error_as_the_source() {
+        let mut s = settings("http://127.0.0.1:8086", Flavour::V2);
+        s.ca_file = Some(PathBuf::from("/nonexistent/ca.pem"));
+        let err = Writer::new(&s).unwrap_err();
+        assert_eq!(err.to_string(), "cannot read ca_file /nonexistent/ca.pem");
+        let io = std::error::Error::source(&err).and_then(|e| e.downcast_ref::<std::io::Error>()).expect("io source");
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+        assert_eq!(crate::error_chain(&err), format!("cannot read ca_file /nonexistent/ca.pem: {io}"));
+    }
+
+    #[test]
     fn a_url_without_http_scheme_is_refused() {
-        let err = endpoint(&settings("ftp://x", Flavour::V2)).unwrap_err();
+        let err = endpoint(&settings("ftp://x", Flavour::V2)).unwrap_err().to_string();
         assert_eq!(err, "url `ftp://x` must start with http:// or https://");
     }
 
@@ -347,7 +397,7 @@ mod tests {
     fn credentials_in_the_url_are_kept_out_of_what_is_shown() {
         let w = Writer::new(&settings("http://admin:S3cretPw@127.0.0.1:9/influx", Flavour::V1)).unwrap();
         assert_eq!(w.endpoint(), "http://***@127.0.0.1:9/influx/write?db=dc&rp=one_year");
-        let err = endpoint(&settings("ftp://admin:S3cretPw@x/", Flavour::V2)).unwrap_err();
+        let err = endpoint(&settings("ftp://admin:S3cretPw@x/", Flavour::V2)).unwrap_err().to_string();
         assert_eq!(err, "url `ftp://***@x/` must start with http:// or https://");
         assert_eq!(
             classify(502, None, "bad gateway for http://admin:S3cretPw@influx/write"),

@@ -6,6 +6,7 @@
 //! dropped and built again, so a late reply can never be taken for the
 //! answer to the next request. Reconnecting backs off from 0.5 s to 30 s.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio_modbus::client::{Context, Reader};
@@ -48,16 +49,27 @@ impl std::fmt::Display for Endpoint {
     }
 }
 
-/// Why a read failed, by kind (the `device` point counts each).
-#[derive(Debug, Clone, PartialEq)]
+/// Why a read failed, by kind (the `device` point counts each). The error
+/// from the socket, serial port or Modbus library is kept as the source.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ReadError {
     /// The device answered with a Modbus exception: it is alive.
+    #[error("exception {:02X} ({})", u8::from(*.0), exception_name(*.0))]
     Exception(ExceptionCode),
+    #[error("no reply (timeout)")]
     Timeout,
-    /// Cannot connect (or waiting to try again).
-    Connect(String),
-    /// The connection broke, or the reply did not match the request.
-    Transport(String),
+    /// Cannot connect.
+    #[error("cannot connect: {endpoint}: {source}")]
+    Connect { endpoint: Endpoint, source: Arc<OpenError> },
+    /// Waiting to try connecting again (counted as `connect`).
+    #[error("cannot connect: retrying in {} ms", .0.as_millis())]
+    RetryLater(Duration),
+    /// The connection broke, or the reply was not Modbus.
+    #[error("connection error: {0}")]
+    Transport(#[source] Arc<tokio_modbus::Error>),
+    /// The reply did not carry as many values as asked for (counted as `transport`).
+    #[error("connection error: asked for {asked} values, got {got}")]
+    Short { asked: u16, got: usize },
 }
 
 impl ReadError {
@@ -65,21 +77,23 @@ impl ReadError {
         match self {
             ReadError::Exception(_) => "exception",
             ReadError::Timeout => "timeout",
-            ReadError::Connect(_) => "connect",
-            ReadError::Transport(_) => "transport",
+            ReadError::Connect { .. } | ReadError::RetryLater(_) => "connect",
+            ReadError::Transport(_) | ReadError::Short { .. } => "transport",
         }
     }
 }
 
-impl std::fmt::Display for ReadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ReadError::Exception(e) => write!(f, "exception {:02X} ({})", u8::from(*e), exception_name(*e)),
-            ReadError::Timeout => write!(f, "no reply (timeout)"),
-            ReadError::Connect(m) => write!(f, "cannot connect: {m}"),
-            ReadError::Transport(m) => write!(f, "connection error: {m}"),
-        }
-    }
+/// Why a connection could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The TCP connection was refused, unreachable or the name unknown.
+    #[error("{0}")]
+    Tcp(#[source] std::io::Error),
+    /// The serial port cannot be opened (missing, busy, no permission).
+    #[error("{0}")]
+    Serial(#[source] tokio_serial::Error),
+    #[error("no connection within {} ms", .0.as_millis())]
+    Timeout(Duration),
 }
 
 /// The exception's name as a counter suffix.
@@ -113,16 +127,16 @@ impl Conn {
         Conn { endpoint, ctx: None, retry_at: None, backoff: MIN_BACKOFF }
     }
 
-    async fn open(endpoint: &Endpoint, timeout: Duration) -> Result<Context, String> {
+    async fn open(endpoint: &Endpoint, timeout: Duration) -> Result<Context, OpenError> {
         let connect = async {
             match endpoint {
                 Endpoint::Tcp(a) => {
-                    let s = tokio::net::TcpStream::connect(a.as_str()).await.map_err(|e| e.to_string())?;
+                    let s = tokio::net::TcpStream::connect(a.as_str()).await.map_err(OpenError::Tcp)?;
                     let _ = s.set_nodelay(true);
                     Ok(tokio_modbus::client::tcp::attach(s))
                 }
                 Endpoint::RtuOverTcp(a) => {
-                    let s = tokio::net::TcpStream::connect(a.as_str()).await.map_err(|e| e.to_string())?;
+                    let s = tokio::net::TcpStream::connect(a.as_str()).await.map_err(OpenError::Tcp)?;
                     let _ = s.set_nodelay(true);
                     Ok(tokio_modbus::client::rtu::attach(s))
                 }
@@ -141,14 +155,14 @@ impl Conn {
                         })
                         .data_bits(tokio_serial::DataBits::Eight)
                         .open_native_async()
-                        .map_err(|e| e.to_string())?;
+                        .map_err(OpenError::Serial)?;
                     Ok(tokio_modbus::client::rtu::attach(p))
                 }
             }
         };
         match tokio::time::timeout(timeout, connect).await {
             Ok(r) => r,
-            Err(_) => Err(format!("no connection within {} ms", timeout.as_millis())),
+            Err(_) => Err(OpenError::Timeout(timeout)),
         }
     }
 
@@ -163,8 +177,7 @@ impl Conn {
             if let Some(t) = self.retry_at
                 && Instant::now() < t
             {
-                let left = t.saturating_duration_since(Instant::now());
-                return Err(ReadError::Connect(format!("retrying in {} ms", left.as_millis())));
+                return Err(ReadError::RetryLater(t.saturating_duration_since(Instant::now())));
             }
             match Self::open(&self.endpoint.clone(), timeout).await {
                 Ok(c) => {
@@ -175,7 +188,7 @@ impl Conn {
                 Err(e) => {
                     self.retry_at = Some(Instant::now() + self.backoff);
                     self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-                    return Err(ReadError::Connect(format!("{}: {e}", self.endpoint)));
+                    return Err(ReadError::Connect { endpoint: self.endpoint.clone(), source: Arc::new(e) });
                 }
             }
         }
@@ -198,14 +211,39 @@ impl Conn {
             }
             Ok(Err(e)) => {
                 self.reset();
-                Err(ReadError::Transport(e.to_string()))
+                Err(ReadError::Transport(Arc::new(e)))
             }
             Ok(Ok(Err(code))) => Err(ReadError::Exception(code)),
             Ok(Ok(Ok(words))) if words.len() != usize::from(r.count) => {
                 self.reset();
-                Err(ReadError::Transport(format!("asked for {} values, got {}", r.count, words.len())))
+                Err(ReadError::Short { asked: r.count, got: words.len() })
             }
             Ok(Ok(Ok(words))) => Ok(words),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_refused_connection_keeps_the_socket_error_as_its_source() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        let mut conn = Conn::new(Endpoint::Tcp(addr.clone()));
+        let read = Read { function: Function::Holding, start: 0, count: 1 };
+        let e = conn.read(1, &read, Duration::from_secs(2)).await.unwrap_err();
+        assert_eq!(e.kind(), "connect");
+        let open = e.source().expect("the open error is the source");
+        let socket = open.source().and_then(|s| s.downcast_ref::<std::io::Error>()).expect("the socket error");
+        assert_eq!(socket.kind(), std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(e.to_string(), format!("cannot connect: tcp://{addr}: {socket}"));
+        let again = conn.read(1, &read, Duration::from_secs(2)).await.unwrap_err();
+        assert_eq!(again.kind(), "connect");
+        assert!(again.to_string().starts_with("cannot connect: retrying in "), "{again}");
     }
 }

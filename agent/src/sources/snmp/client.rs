@@ -2,31 +2,65 @@
 //! configuration, GETs of scalars, and table walks with GETBULK whose
 //! max-repetitions adapts to the device.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_snmp::{
-    Auth, AuthProtocol, Client, ErrorKind, ErrorStatus, Oid, PrivProtocol, Retry, UdpTransport, UsmConfig, Value,
+    Auth, AuthProtocol, Client, ErrorKind, ErrorStatus, Oid, PrivProtocol, Retry, RetryConfigError, UdpTransport,
+    UsmConfig, Value,
 };
 
 use super::config::{SnmpDevice, Target, Version};
 use super::value::{SnmpValue, Values};
 
-/// Why a poll failed, by kind (the `device` point counts each kind).
-#[derive(Debug, Clone, PartialEq)]
+/// Why a poll failed, by kind (the `device` point counts each kind). The
+/// SNMP library's error, where there is one, is kept as the source.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PollError {
     /// No reply within the timeout, after the retries.
+    #[error("no reply (timeout)")]
     Timeout,
     /// SNMPv3 authentication or privacy failed (wrong user, password or engine).
-    Auth(String),
+    #[error("authentication failed: {0}")]
+    Auth(#[source] AuthFailure),
     /// The device answered with an error, or with something that is not SNMP.
-    Protocol(String),
-    /// The address cannot be resolved or reached.
-    Network(String),
+    #[error("{0}")]
+    Protocol(#[source] Arc<async_snmp::Error>),
+    /// The retry settings were refused by the SNMP library.
+    #[error("{0}")]
+    Retries(#[source] RetryConfigError),
+    /// The address cannot be resolved or reached; `target` is named when
+    /// the client could not be built for it.
+    #[error("{}{source}", target.as_ref().map(|t| format!("{t}: ")).unwrap_or_default())]
+    Network { target: Option<String>, source: Arc<async_snmp::Error> },
     /// No profile fits the device.
+    #[error("{0}")]
     Profile(String),
     /// No reply from the device's address, but datagrams from elsewhere
     /// came and were ignored (counted as a timeout): how many.
+    #[error(
+        "no reply from {target}; {ignored} datagram(s) that did not come from {target} (or did not match \
+         the request) were ignored: replies are taken only from the address polled, so poll the device \
+         at the address it answers from"
+    )]
     ReplyFromElsewhere { target: String, ignored: u64 },
+}
+
+/// How SNMPv3 authentication or privacy failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AuthFailure {
+    /// The device answered with a Report (unknown user, wrong digest, …).
+    #[error("the device reported {status}")]
+    Reported { status: String, source: Arc<async_snmp::Error> },
+    /// The SNMP library refused the exchange (authentication or privacy).
+    #[error("{0}")]
+    Refused(#[source] Arc<async_snmp::Error>),
+    /// Engine discovery works but no authenticated request is answered.
+    #[error(
+        "the device answers SNMPv3 engine discovery but none of our authenticated requests: \
+         check the user, the auth/priv protocols and the passwords"
+    )]
+    NoAuthenticatedReply,
 }
 
 impl PollError {
@@ -34,38 +68,27 @@ impl PollError {
         match self {
             PollError::Timeout | PollError::ReplyFromElsewhere { .. } => "timeout",
             PollError::Auth(_) => "auth",
-            PollError::Protocol(_) => "protocol",
-            PollError::Network(_) => "network",
+            PollError::Protocol(_) | PollError::Retries(_) => "protocol",
+            PollError::Network { .. } => "network",
             PollError::Profile(_) => "profile",
         }
     }
 }
 
-impl std::fmt::Display for PollError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PollError::Timeout => write!(f, "no reply (timeout)"),
-            PollError::Auth(m) => write!(f, "authentication failed: {m}"),
-            PollError::Protocol(m) | PollError::Network(m) | PollError::Profile(m) => write!(f, "{m}"),
-            PollError::ReplyFromElsewhere { target, ignored } => write!(
-                f,
-                "no reply from {target}; {ignored} datagram(s) that did not come from {target} (or did not match \
-                 the request) were ignored: replies are taken only from the address polled, so poll the device \
-                 at the address it answers from"
-            ),
-        }
-    }
-}
-
-fn classify(e: &async_snmp::Error) -> PollError {
+fn classify(e: Box<async_snmp::Error>) -> PollError {
     match e.kind() {
         ErrorKind::Timeout => PollError::Timeout,
-        ErrorKind::Auth | ErrorKind::Report | ErrorKind::Privacy => PollError::Auth(match e {
-            async_snmp::Error::Report { status, .. } => format!("the device reported {status}"),
-            _ => e.to_string(),
+        ErrorKind::Auth | ErrorKind::Report | ErrorKind::Privacy => PollError::Auth(match &*e {
+            async_snmp::Error::Report { status, .. } => {
+                let status = status.to_string();
+                AuthFailure::Reported { status, source: Arc::from(e) }
+            }
+            _ => AuthFailure::Refused(Arc::from(e)),
         }),
-        ErrorKind::Network | ErrorKind::Closed | ErrorKind::ConstructionTimeout => PollError::Network(e.to_string()),
-        _ => PollError::Protocol(e.to_string()),
+        ErrorKind::Network | ErrorKind::Closed | ErrorKind::ConstructionTimeout => {
+            PollError::Network { target: None, source: Arc::from(e) }
+        }
+        _ => PollError::Protocol(Arc::from(e)),
     }
 }
 
@@ -185,7 +208,7 @@ impl Device {
     /// devices get their own.
     pub async fn connect(t: &Target, shared: Option<&UdpTransport>) -> Result<Device, PollError> {
         let rs = t.rs;
-        let retry = Retry::fixed(rs.retries, Duration::ZERO).map_err(|e| PollError::Protocol(e.to_string()))?;
+        let retry = Retry::fixed(rs.retries, Duration::ZERO).map_err(PollError::Retries)?;
         let target = &t.target;
         let engines = (t.version == Version::V3).then(|| std::sync::Arc::new(async_snmp::EngineCache::new()));
         // Only the device's address may answer: a datagram from anywhere else
@@ -203,7 +226,7 @@ impl Device {
             Some(t) if !ipv6 => builder.build_with(t).await,
             _ => builder.connect().await,
         }
-        .map_err(|e| PollError::Network(format!("{target}: {e}")))?;
+        .map_err(|e| PollError::Network { target: Some(target.clone()), source: Arc::from(e) })?;
         Ok(Device {
             client,
             engines,
@@ -244,10 +267,10 @@ impl Device {
                         let before = pending.len();
                         pending.retain(|o| *o != bad);
                         if pending.len() == before {
-                            return Err(self.classify(&e));
+                            return Err(self.classify(e));
                         }
                     }
-                    _ => return Err(self.classify(&e)),
+                    _ => return Err(self.classify(e)),
                 },
             }
         }
@@ -308,7 +331,7 @@ impl Device {
                 Err(e) if matches!(&*e, async_snmp::Error::Snmp { status: ErrorStatus::NoSuchName, .. }) => {
                     return Ok(());
                 }
-                Err(e) => return Err(self.classify(&e)),
+                Err(e) => return Err(self.classify(e)),
             };
             first = false;
             if vbs.is_empty() {
@@ -347,22 +370,18 @@ impl Device {
         Ok(())
     }
 
-    fn classify(&self, e: &async_snmp::Error) -> PollError {
+    fn classify(&self, e: Box<async_snmp::Error>) -> PollError {
         let kind = classify(e);
         let ignored = self.client.stats().discarded_datagrams.saturating_sub(self.discarded_before);
-        if kind == PollError::Timeout && self.dedicated && ignored > 0 {
+        if matches!(kind, PollError::Timeout) && self.dedicated && ignored > 0 {
             return PollError::ReplyFromElsewhere { target: self.client.peer_addr().to_string(), ignored };
         }
-        if kind == PollError::Timeout
+        if matches!(kind, PollError::Timeout)
             && let Some(engines) = &self.engines
             && let Some(state) = engines.get(&self.client.peer_addr())
             && state.authenticated_time().is_none()
         {
-            return PollError::Auth(
-                "the device answers SNMPv3 engine discovery but none of our authenticated requests: \
-                 check the user, the auth/priv protocols and the passwords"
-                    .into(),
-            );
+            return PollError::Auth(AuthFailure::NoAuthenticatedReply);
         }
         kind
     }
@@ -397,6 +416,18 @@ pub fn convert(v: &Value) -> SnmpValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_poll_error_keeps_the_snmp_library_error_as_its_source() {
+        let refused = Retry::fixed(async_snmp::MAX_RETRIES + 1, Duration::ZERO).unwrap_err();
+        let e = PollError::Retries(refused);
+        assert_eq!(e.kind(), "protocol");
+        assert_eq!(e.to_string(), refused.to_string());
+        let source = std::error::Error::source(&e).expect("the library error is the source");
+        assert_eq!(source.to_string(), refused.to_string());
+        let e = PollError::Auth(AuthFailure::NoAuthenticatedReply);
+        assert!(e.to_string().starts_with("authentication failed: the device answers SNMPv3 engine discovery"), "{e}");
+    }
 
     #[test]
     fn the_port_defaults_to_161() {
