@@ -61,6 +61,14 @@ const SCENARIO: &str = "power_feed,feed=A,device=ats-1 live=false,voltage_v=0\n\
     ups,device=ups-1 status=\"on_battery\",on_battery=true,battery_charge_pct=91.5,runtime_remaining_s=1530,load_pct=35\n\
     env,device=<i>r1</i> temperature_c=35.5\n";
 
+/// The collector of [`start`], sent [`SCENARIO`].
+fn start_with_scenario(hook: &Capture) -> Collector {
+    let c = start(hook);
+    let (code, text) = c.post("/api/v2/write", Some(TOKEN), false, SCENARIO.as_bytes());
+    assert_eq!(code, 204, "{text}");
+    c
+}
+
 fn alarms(c: &Collector) -> Vec<serde_json::Value> {
     let v = get_json(c, "/api/alarms");
     v["alarms"].as_array().cloned().unwrap_or_default()
@@ -95,9 +103,7 @@ fn screens() -> PathBuf {
 #[ignore = "needs real servers: run scripts/test"]
 fn in_chromium_the_overview_draws_the_power_chain_and_an_operator_acks_and_silences_from_the_alarms_page() {
     let hook = Capture::start();
-    let c = start(&hook);
-    let (code, text) = c.post("/api/v2/write", Some(TOKEN), false, SCENARIO.as_bytes());
-    assert_eq!(code, 204, "{text}");
+    let c = start_with_scenario(&hook);
     let ups_alarm = wait_for("ups_on_battery firing", || firing(&c, "ups_on_battery"));
     let fp = ups_alarm["fingerprint"].as_str().unwrap().to_string();
     wait_for("room_hot firing", || firing(&c, "room_hot"));
@@ -206,9 +212,7 @@ fn in_chromium_the_overview_draws_the_power_chain_and_an_operator_acks_and_silen
 #[ignore = "needs real servers: run scripts/test"]
 fn in_chromium_a_viewer_is_offered_no_action_and_the_pages_speak_both_languages_at_a_phones_and_a_walls_size() {
     let hook = Capture::start();
-    let c = start(&hook);
-    let (code, text) = c.post("/api/v2/write", Some(TOKEN), false, SCENARIO.as_bytes());
-    assert_eq!(code, 204, "{text}");
+    let c = start_with_scenario(&hook);
     let fp =
         wait_for("ups_on_battery firing", || firing(&c, "ups_on_battery"))["fingerprint"].as_str().unwrap().to_string();
 

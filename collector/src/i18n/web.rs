@@ -73,6 +73,8 @@ pub struct Text {
     pub gen_stopped: &'static str,
     /// Fuel, as a percentage already written.
     pub fuel: fn(&str) -> String,
+    /// `UPS ups-1`.
+    pub ups_named: fn(&str) -> String,
     pub ups_on_mains: &'static str,
     pub ups_on_battery: &'static str,
     pub ups_unreachable: &'static str,
@@ -205,6 +207,7 @@ pub static VI: Text = Text {
     gen_running: "Đang chạy",
     gen_stopped: "Đang nghỉ",
     fuel: |p| format!("Nhiên liệu {p}"),
+    ups_named: |d| format!("UPS {d}"),
     ups_on_mains: "Chạy điện lưới",
     ups_on_battery: "Đang chạy pin",
     ups_unreachable: "Không kết nối được",
@@ -327,6 +330,7 @@ pub static EN: Text = Text {
     gen_running: "Running",
     gen_stopped: "Stopped",
     fuel: |p| format!("Fuel {p}"),
+    ups_named: |d| format!("UPS {d}"),
     ups_on_mains: "On mains",
     ups_on_battery: "On battery",
     ups_unreachable: "Unreachable",

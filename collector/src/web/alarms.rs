@@ -313,6 +313,13 @@ fn audit(web: &Web, c: &Caller, client: Client, action: &str, target: &str, comm
     });
 }
 
+/// The form's `comment`, checked as the audit log takes it (else a 400 page).
+fn comment_of(web: &Web, caller: &Caller, f: &Fields) -> Result<String, Box<Response>> {
+    let t = caller.lang.web();
+    crate::audit::checked_text("comment", field(f, "comment").unwrap_or(""))
+        .map_err(|e| Box::new(layout::message(web, Some(caller), StatusCode::BAD_REQUEST, t.forbidden_title, &e)))
+}
+
 /// Acknowledges `fps` with `comment`, each audited as the API's `ack`;
 /// how many were acknowledged.
 fn ack_all(web: &Web, engine: &Engine, c: &Caller, client: Client, fps: &[String], comment: &str) -> usize {
@@ -337,10 +344,9 @@ pub async fn ack_many(
         Ok(x) => x,
         Err(r) => return *r,
     };
-    let t = caller.lang.web();
-    let comment = match crate::audit::checked_text("comment", field(&f, "comment").unwrap_or("")) {
+    let comment = match comment_of(&web, &caller, &f) {
         Ok(c) => c,
-        Err(e) => return layout::message(&web, Some(&caller), StatusCode::BAD_REQUEST, t.forbidden_title, &e),
+        Err(r) => return *r,
     };
     let fps: Vec<String> = f.iter().filter(|(k, _)| k == "fp").map(|(_, v)| v.clone()).take(1000).collect();
     if fps.is_empty() {
@@ -367,15 +373,17 @@ pub async fn ack(
         Ok(x) => x,
         Err(r) => return *r,
     };
-    let t = caller.lang.web();
-    let comment = match crate::audit::checked_text("comment", field(&f, "comment").unwrap_or("")) {
+    let comment = match comment_of(&web, &caller, &f) {
         Ok(c) => c,
-        Err(e) => return layout::message(&web, Some(&caller), StatusCode::BAD_REQUEST, t.forbidden_title, &e),
+        Err(r) => return *r,
     };
     let (w, c, one) = (web.clone(), caller.clone(), vec![fp.clone()]);
     match blocking(move || ack_all(&w, &engine, &c, client, &one, &comment)).await {
         Some(1) => Redirect::to(&format!("/ui/alarms/{fp}")).into_response(),
-        Some(_) => layout::message(&web, Some(&caller), StatusCode::NOT_FOUND, t.not_found, t.alarm_unknown),
+        Some(_) => {
+            let t = caller.lang.web();
+            layout::message(&web, Some(&caller), StatusCode::NOT_FOUND, t.not_found, t.alarm_unknown)
+        }
         None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }

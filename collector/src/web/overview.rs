@@ -130,7 +130,7 @@ fn chain(lang: Lang, s: &Site) -> Markup {
                     @for u in &s.ups {
                         @let (c, word) = ups_state(t, u);
                         li.node.(c) data-device=(u.device) {
-                            span.what { "UPS " (u.device) }
+                            span.what { ((t.ups_named)(&u.device)) }
                             span.state { (word) }
                             @if let Some(p) = u.charge_pct { span.detail { ((t.charge)(&lang.pct(p, 0))) } }
                             @if let Some(r) = u.runtime_s { span.detail { ((t.runtime)((r / 60.0).floor().max(0.0) as u64)) } }
