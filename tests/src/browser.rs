@@ -128,7 +128,7 @@ impl Browser {
 
     /// The text of the one element matching `css`.
     pub fn text_of(&self, css: &str) -> String {
-        self.text(&self.find(css))
+        self.on(css, |id| self.try_call("GET", &format!("/element/{id}/text"), None)).as_str().unwrap_or("").to_string()
     }
 
     pub fn click(&self, e: &Element) {
@@ -136,13 +136,32 @@ impl Browser {
     }
 
     pub fn click_on(&self, css: &str) {
-        self.click(&self.find(css));
+        self.on(css, |id| self.try_call("POST", &format!("/element/{id}/click"), Some(json!({}))));
     }
 
     /// Types `text` into the field matching `css` (after what it holds).
     pub fn type_into(&self, css: &str, text: &str) {
-        let e = self.find(css);
-        self.call("POST", &format!("/element/{}/value", e.0), Some(json!({ "text": text })));
+        self.on(css, |id| self.try_call("POST", &format!("/element/{id}/value"), Some(json!({ "text": text }))));
+    }
+
+    /// Empties the field matching `css`.
+    pub fn clear(&self, css: &str) {
+        self.on(css, |id| self.try_call("POST", &format!("/element/{id}/clear"), Some(json!({}))));
+    }
+
+    /// `act` on the element matching `css`, found again if the page's live
+    /// update replaced it between the finding and the acting (a stale
+    /// element reference): the same element, as a user would see it.
+    fn on(&self, css: &str, act: impl Fn(&str) -> Result<Value, String>) -> Value {
+        let mut tries = 0;
+        loop {
+            let e = self.find(css);
+            match act(&e.0) {
+                Ok(v) => return v,
+                Err(err) if err.contains("stale element reference") && tries < 5 => tries += 1,
+                Err(err) => panic!("{err}"),
+            }
+        }
     }
 
     /// Runs `script` (a function body) in the page; what it returns.

@@ -382,6 +382,24 @@ impl Collector {
 
     /// Kills the collector with SIGKILL; returns its directory (config,
     /// spool) and port for a restart.
+    /// Adds a console user with `dcwatch-collector user add` (the password
+    /// on standard input, as an operator would pipe it).
+    pub fn add_user(&self, name: &str, role: &str, password: &str) {
+        use std::io::Write as _;
+        let mut child = Command::new(bin("dcwatch-collector"))
+            .arg("-c")
+            .arg(self.dir.path().join("collector.yaml"))
+            .args(["user", "add", name, "--role", role])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run dcwatch-collector user add");
+        child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("password");
+        let out = child.wait_with_output().expect("user add");
+        assert!(out.status.success(), "user add {name}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     pub fn kill9(self) -> (TempDir, u16) {
         let Collector { port, proc, dir, .. } = self;
         drop(proc);

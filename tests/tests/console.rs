@@ -6,9 +6,7 @@
 //! screenshots at a phone's and a wall screen's size (kept in
 //! `target/console-screens/`).
 
-use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use dcwatch_tests::browser::Browser;
 use dcwatch_tests::*;
@@ -36,18 +34,7 @@ fn start(hook: &Capture) -> Collector {
     );
     let c = Collector::start_in(dir, &yaml);
     for (name, role, pw) in [("nam", "operator", NAM_PW), ("lan", "viewer", LAN_PW)] {
-        let mut child = Command::new(bin("dcwatch-collector"))
-            .arg("-c")
-            .arg(c.dir.path().join("collector.yaml"))
-            .args(["user", "add", name, "--role", role])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run dcwatch-collector user add");
-        child.stdin.take().unwrap().write_all(format!("{pw}\n").as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        c.add_user(name, role, pw);
     }
     c
 }
@@ -255,6 +242,73 @@ fn in_chromium_a_viewer_is_offered_no_action_and_the_pages_speak_both_languages_
         let png = std::fs::read(screens().join(f)).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{f} is a PNG");
     }
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn in_chromium_five_wrong_passwords_rate_limit_the_login_and_each_is_audited() {
+    let hook = Capture::start();
+    let c = start(&hook);
+    let b = Browser::start(360, 740);
+    b.goto(&format!("{}/ui/login", c.url()));
+    // Types into the login form and sends it; waits for the next page.
+    let attempt = |pw: &str| {
+        b.clear("#user");
+        b.type_into("#user", "nam");
+        b.clear("#password");
+        b.type_into("#password", pw);
+        b.run("window.dcwatchOldPage = true; return null;");
+        b.click_on("form.login button[type=submit]");
+        wait_for("the next page", || (b.run("return window.dcwatchOldPage === undefined;") == true).then_some(()));
+        b.text_of("main p.notice")
+    };
+    for i in 1..=5 {
+        assert_eq!(attempt(&format!("sai-mật-khẩu-{i}")), "Sai tên đăng nhập hoặc mật khẩu.", "attempt {i}");
+    }
+    // The sixth, with the right password, is not even checked.
+    assert_eq!(attempt(NAM_PW), "Đăng nhập sai quá nhiều lần. Hãy thử lại sau khoảng 15 phút.");
+    assert!(b.url().contains("/ui/login"), "{}", b.url());
+    assert_eq!(b.all("nav").len(), 0, "no page of the console behind it");
+    let rows = wait_for("the audit rows", || {
+        let v = get_json(&c, "/api/audit?limit=50");
+        let rows: Vec<(String, String, String)> = v["audit"]
+            .as_array()?
+            .iter()
+            .filter(|r| r["action"].as_str().is_some_and(|a| a.starts_with("web_login")))
+            .map(|r| {
+                let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
+                (s("actor"), s("action"), s("source"))
+            })
+            .collect();
+        (rows.len() == 6).then_some(rows)
+    });
+    let mut expected = vec![("nam".to_string(), "web_login_failed".to_string(), "127.0.0.1".to_string()); 5];
+    expected.insert(0, ("nam".into(), "web_login_limited".into(), "127.0.0.1".into()));
+    assert_eq!(rows, expected, "newest first: the refused sixth, then the five failures");
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn in_chromium_the_alarms_page_shows_a_new_alarm_by_itself_without_reloading() {
+    let hook = Capture::start();
+    let c = start_with_scenario(&hook);
+    wait_for("room_hot firing", || firing(&c, "room_hot"));
+    let b = Browser::start(1920, 1080);
+    login(&b, &c, "lan", LAN_PW);
+    b.goto(&format!("{}/ui/alarms", c.url()));
+    let rows = b.all("tr[data-fingerprint]").len();
+    // Set on this page only: a reload (or a navigation) would lose it.
+    b.run("window.dcwatchSamePage = 'yes'; return null;");
+    let (code, text) = c.post("/api/v2/write", Some(TOKEN), false, b"env,device=r2 temperature_c=41\n");
+    assert_eq!(code, 204, "{text}");
+    let fresh = wait_for("the new alarm on the page", || {
+        let n = b.all("tr[data-fingerprint]").len();
+        (n == rows + 1).then_some(n)
+    });
+    assert_eq!(fresh, rows + 1);
+    assert!(b.text_of("main table").contains("r2"), "{}", b.text_of("main table"));
+    assert_eq!(b.run("return window.dcwatchSamePage;"), serde_json::json!("yes"), "updated in place, not reloaded");
+    assert_eq!(b.all("#live-lost:not([hidden])").len(), 0, "the connection-lost line stays hidden");
 }
 
 /// `text` holds a date `dd/mm/yyyy` (with `sep`).

@@ -53,6 +53,8 @@ pub struct Text {
     pub all_quiet: &'static str,
     /// `Cập nhật lúc 22/11/2026 14:05`.
     pub updated_at: fn(&str) -> String,
+    /// The live updates failed: what is shown may be old.
+    pub live_lost: &'static str,
     /// A page of a later version (the nav already names it).
     pub coming: &'static str,
 
@@ -192,6 +194,7 @@ pub static VI: Text = Text {
     alarms_off: "Chưa cấu hình cảnh báo (alarms:).",
     all_quiet: "Không có cảnh báo nào đang bật.",
     updated_at: |t| format!("Cập nhật lúc {t}"),
+    live_lost: "Mất kết nối với máy chủ: số liệu trên trang có thể đã cũ. Đang thử kết nối lại…",
     coming: "Trang này sẽ có trong phiên bản sau.",
 
     alarm_unknown: "Không có cảnh báo này (có thể đã hết).",
@@ -315,6 +318,7 @@ pub static EN: Text = Text {
     alarms_off: "Alarms are not configured (alarms:).",
     all_quiet: "No alarm is firing.",
     updated_at: |t| format!("Updated {t}"),
+    live_lost: "Lost the connection to the server: what this page shows may be out of date. Trying again…",
     coming: "This page comes in a later version.",
 
     alarm_unknown: "No such alarm (it may have cleared).",

@@ -14,31 +14,39 @@ use super::{Caller, Web};
 use crate::i18n::Lang;
 
 const CSS: &str = include_str!("assets/web.css");
+/// The live updates, the console's one script (the pages work without it).
+const JS: &str = include_str!("assets/live.js");
 
-/// `web-<first 16 hex digits of the SHA-256>.css`.
-static CSS_NAME: LazyLock<String> =
-    LazyLock::new(|| format!("web-{}.css", &hex::encode(crate::auth::sha256(CSS))[..16]));
+/// How often a page asks for itself again (seconds), with the script.
+pub const LIVE_SECS: u32 = 5;
+
+/// `<stem>-<first 16 hex digits of the SHA-256>.<ext>`.
+fn hashed(stem: &str, ext: &str, body: &str) -> String {
+    format!("{stem}-{}.{ext}", &hex::encode(crate::auth::sha256(body))[..16])
+}
+
+static CSS_NAME: LazyLock<String> = LazyLock::new(|| hashed("web", "css", CSS));
+static JS_NAME: LazyLock<String> = LazyLock::new(|| hashed("live", "js", JS));
 
 /// The nav's pages, in the catalogue's order (`Text::nav`).
 pub const NAV: [&str; 7] =
     ["/ui/", "/ui/alarms", "/ui/hosts", "/ui/devices", "/ui/backups", "/ui/reports", "/ui/audit"];
 
 pub async fn asset(Path(name): Path<String>) -> Response {
-    if name == *CSS_NAME {
-        (
-            [
-                (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-            ],
-            CSS,
-        )
-            .into_response()
+    let (kind, body) = if name == *CSS_NAME {
+        ("text/css; charset=utf-8", CSS)
+    } else if name == *JS_NAME {
+        ("text/javascript; charset=utf-8", JS)
     } else {
-        StatusCode::NOT_FOUND.into_response()
-    }
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=31536000, immutable")], body)
+        .into_response()
 }
 
-/// A whole page: `active` is the nav entry it is (None: none).
+/// A whole page: `active` is the nav entry it is (None: none). A page of
+/// the nav (and the wall display, which passes its entry without a
+/// caller) updates itself every [`LIVE_SECS`] with the script.
 pub fn page(
     web: &Web,
     lang: Lang,
@@ -56,6 +64,9 @@ pub fn page(
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " — " (web.cfg.title) }
                 link rel="stylesheet" href=(format!("/ui/assets/{}", *CSS_NAME));
+                @if active.is_some() {
+                    script src=(format!("/ui/assets/{}", *JS_NAME)) defer {}
+                }
             }
             body {
                 a.skip href="#main" { (t.skip_to_content) }
@@ -89,7 +100,12 @@ pub fn page(
                         }
                     }
                 }
-                main #main { (body) }
+                @if active.is_some() {
+                    div #live-lost .notice.error role="status" hidden { (t.live_lost) }
+                    main #main data-live=(LIVE_SECS) { (body) }
+                } @else {
+                    main #main { (body) }
+                }
             }
         }
     }

@@ -186,12 +186,20 @@ fn session_token(headers: &HeaderMap) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The header of a page's live updates (`assets/live.js`).
+pub const LIVE_HEADER: &str = "x-dcwatch-live";
+
 /// Who is calling, if their session is alive and their user still exists
 /// unchanged and enabled (a user disabled or given a new password since
-/// the login ends the session here).
+/// the login ends the session here). A live update (its header set) does
+/// not count as use of the session.
 pub fn current(web: &Web, headers: &HeaderMap, now: Instant) -> Option<Caller> {
     let token = session_token(headers)?;
-    let session = web.sessions.get(&token, now)?;
+    let session = if headers.contains_key(LIVE_HEADER) {
+        web.sessions.peek(&token, now)?
+    } else {
+        web.sessions.get(&token, now)?
+    };
     let user = match web.users.get(&session.user) {
         Ok(Some(u)) if !u.disabled && u.epoch == session.epoch => u,
         Ok(_) => {

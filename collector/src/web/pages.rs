@@ -27,8 +27,8 @@ pub async fn overview(State(web): State<Arc<Web>>, headers: HeaderMap) -> Respon
     layout::page(&web, caller.lang, Some(&caller), Some(0), caller.lang.web().overview, body).into_response()
 }
 
-/// `GET /ui/wall`: the overview without login, read-only, refreshed every
-/// 30 s without JavaScript, for the addresses of `web.wall.allow_from`
+/// `GET /ui/wall`: the overview without login, read-only, updated every
+/// 5 s by the script (every 30 s by the browser with JavaScript off), for the addresses of `web.wall.allow_from`
 /// only (none configured: off, 404).
 pub async fn wall(State(web): State<Arc<Web>>, client: Client, headers: HeaderMap) -> Response {
     let lang = super::lang_of(&headers);
@@ -40,7 +40,7 @@ pub async fn wall(State(web): State<Arc<Web>>, client: Client, headers: HeaderMa
         return layout::message_in(&web, lang, None, StatusCode::FORBIDDEN, t.forbidden_title, t.wall_refused);
     }
     let body = super::overview::body(&web, lang).await;
-    let page = layout::page(&web, lang, None, None, t.wall_title, body);
+    let page = layout::page(&web, lang, None, Some(0), t.wall_title, body);
     ([("Refresh", "30")], page).into_response()
 }
 

@@ -112,6 +112,16 @@ impl Sessions {
     /// The session of `token`, marked used at `now`; None (and forgotten)
     /// if it has passed its idle timeout or its lifetime.
     pub fn get(&self, token: &str, now: Instant) -> Option<Session> {
+        self.lookup(token, now, true)
+    }
+
+    /// The session of `token` as [`Sessions::get`] finds it, but not marked
+    /// used: a page's live updates do not keep it from its idle timeout.
+    pub fn peek(&self, token: &str, now: Instant) -> Option<Session> {
+        self.lookup(token, now, false)
+    }
+
+    fn lookup(&self, token: &str, now: Instant, used: bool) -> Option<Session> {
         let mut map = self.map.lock().expect("not poisoned");
         let k = key(token);
         let s = map.get_mut(&k)?;
@@ -119,7 +129,9 @@ impl Sessions {
             map.remove(&k);
             return None;
         }
-        s.last_seen = now;
+        if used {
+            s.last_seen = now;
+        }
         Some(s.clone())
     }
 
@@ -161,6 +173,16 @@ mod tests {
         assert_eq!(s.get(&tok, min(59)), None);
         // Ended means forgotten: coming back earlier does not revive it.
         assert_eq!(s.get(&tok, min(30)), None);
+
+        // Live updates (peek) do not count as use: 30 minutes after the
+        // last real use the session ends, however often it was peeked at.
+        let (tok, _) = s.open("lan", Role::Viewer, 1, t0);
+        assert!(s.get(&tok, min(10)).is_some());
+        for m in 11..=39 {
+            assert_eq!(s.peek(&tok, min(m)).map(|x| x.user), Some("lan".into()), "minute {m}");
+        }
+        assert_eq!(s.peek(&tok, min(40)), None);
+        assert_eq!(s.get(&tok, min(20)), None);
 
         let (tok, _) = s.open("lan", Role::Viewer, 1, t0);
         s.end(&tok);

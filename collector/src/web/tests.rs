@@ -163,3 +163,60 @@ async fn web_answers_carry_hsts_under_tls_only() {
     let tls = Arc::new(Web::new(plain.app.clone(), cfg, true, jiff::tz::TimeZone::UTC).unwrap());
     assert_eq!(get(tls).await, Some("max-age=31536000".to_string()));
 }
+
+async fn get(web: &Arc<Web>, uri: &str, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap, String) {
+    let mut req = Request::get(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = router(web.clone()).oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let text = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    (status, headers, text)
+}
+
+/// The pages of the nav carry the live-update script and say how often it
+/// runs; the login and message pages do not. The script is served from
+/// the binary under its hash. A live update is answered like any GET but
+/// does not count as use of the session (its idle timeout still runs).
+#[tokio::test]
+async fn web_nav_pages_update_themselves_with_the_one_script_and_live_updates_do_not_keep_a_session_alive() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = web(&dir);
+    let (nam, _) = session_of(&web, "nam");
+    let (status, _, page) = get(&web, "/ui/", &[("cookie", nam.as_str())]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(r#"<main id="main" data-live="5">"#), "{page}");
+    assert!(
+        page.contains(
+            r#"<div class="notice error" id="live-lost" role="status" hidden>Lost the connection to the server"#
+        ),
+        "{page}"
+    );
+    let src = page.split(r#"<script src=""#).nth(1).and_then(|s| s.split('"').next()).expect("a script tag");
+    assert!(
+        src.starts_with("/ui/assets/live-") && src.ends_with(".js") && src.len() == "/ui/assets/live-".len() + 19,
+        "{src}"
+    );
+    let (status, headers, js) = get(&web, src, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
+    assert!(js.contains(r#""X-Dcwatch-Live": "1""#), "{js}");
+    let (status, _, _) = get(&web, "/ui/assets/live-0000000000000000.js", &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, _, login) = get(&web, "/ui/login", &[]).await;
+    assert!(!login.contains("<script") && !login.contains("data-live"), "{login}");
+
+    // A session last used 20 minutes ago: a live update leaves it so.
+    let u = web.users.get("lan").unwrap().unwrap();
+    let then = std::time::Instant::now() - Duration::from_secs(20 * 60);
+    let (token, _) = web.sessions.open("lan", u.role, u.epoch, then);
+    let cookie = format!("{}={token}", session::COOKIE);
+    let (status, _, _) = get(&web, "/ui/", &[("cookie", cookie.as_str()), (LIVE_HEADER, "1")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(web.sessions.peek(&token, std::time::Instant::now()).map(|s| s.last_seen), Some(then));
+    // A page the user opens is use.
+    let (status, _, _) = get(&web, "/ui/", &[("cookie", cookie.as_str())]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(web.sessions.peek(&token, std::time::Instant::now()).map(|s| s.last_seen), Some(then));
+}
