@@ -31,10 +31,20 @@ impl PartialEq for Matchers {
     }
 }
 
-impl TryFrom<BTreeMap<String, String>> for Matchers {
-    type Error = String;
+/// A matcher `key: ~value` whose value is not a regular expression; `why`
+/// is the regex parser's own (English) last line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("matcher `{key}: {value}`: not a regular expression: {why}")]
+pub struct NotARegex {
+    pub key: String,
+    pub value: String,
+    pub why: String,
+}
 
-    fn try_from(raw: BTreeMap<String, String>) -> Result<Self, String> {
+impl TryFrom<BTreeMap<String, String>> for Matchers {
+    type Error = NotARegex;
+
+    fn try_from(raw: BTreeMap<String, String>) -> Result<Self, NotARegex> {
         let mut compiled = Vec::with_capacity(raw.len());
         for (k, v) in &raw {
             let m = match v.strip_prefix('~') {
@@ -44,7 +54,7 @@ impl TryFrom<BTreeMap<String, String>> for Matchers {
                         // The parser's message is a drawing over several lines; its last says what.
                         let e = e.to_string();
                         let why = e.lines().last().unwrap_or_default().trim_start_matches("error: ").to_string();
-                        format!("matcher `{k}: {v}`: not a regular expression: {why}")
+                        NotARegex { key: k.clone(), value: v.clone(), why }
                     })?,
                 ),
                 None => Matcher::Exact(v.clone()),
@@ -114,6 +124,7 @@ mod tests {
 
     fn m(pairs: &[(&str, &str)]) -> Result<Matchers, String> {
         Matchers::try_from(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>())
+            .map_err(|e| e.to_string())
     }
 
     #[test]

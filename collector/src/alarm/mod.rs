@@ -115,8 +115,8 @@ pub enum ActionError {
     #[error("no silence {0}")]
     NoSilence(i64),
     /// The silence check refused it; the text says why, for the technician.
-    #[error("{0}")]
-    Refused(String),
+    #[error(transparent)]
+    Refused(#[from] silence::Refused),
     #[error(transparent)]
     Store(#[from] store::StoreError),
 }

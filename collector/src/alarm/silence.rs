@@ -20,62 +20,80 @@ pub struct NewSilence {
 /// How far ahead a maintenance window may be planned.
 const MAX_LEAD_MS: i64 = 366 * 86_400_000;
 
+/// Why a silence was refused. The text (`Display`) is the API's answer, in
+/// English; the console words it from the catalogue
+/// (`i18n::web::silence_refused`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("a silence needs at least one matcher (e.g. site, alertname, device)")]
+    NoMatcher,
+    #[error("a silence may have at most {max} matchers (alarms.silences.max_matchers); this one has {has}")]
+    TooManyMatchers { max: usize, has: usize },
+    #[error("matcher `{key}` is {chars} characters long; at most {max} (alarms.silences.max_matcher_chars)")]
+    MatcherTooLong { key: String, chars: usize, max: usize },
+    #[error(transparent)]
+    NotARegex(#[from] super::matchers::NotARegex),
+    #[error(
+        "every matcher of this silence also matches an empty label, so it would silence every alarm; \
+         name at least one label value (e.g. site: hn-dc1)"
+    )]
+    MatchesEmpty,
+    #[error(
+        "every matcher of this silence matches any value (or an empty label), so it would silence \
+         every alarm; name at least one label value (e.g. site: hn-dc1)"
+    )]
+    MatchesAnything,
+    #[error("a silence must end after it starts")]
+    EndsBeforeStart,
+    #[error("this silence would already have ended")]
+    AlreadyEnded,
+    #[error("a silence may start at most 366 days from now")]
+    StartsTooLate,
+    #[error("a silence may last at most {max_secs} s (alarms.silences.max_duration_secs); this one lasts {secs} s")]
+    TooLong { max_secs: u64, secs: i64 },
+    #[error("there are already {active} silences active or planned (alarms.silences.max_active); end some first")]
+    TooManyActive { active: usize },
+}
+
 /// Checks `new` against the limits, given how many silences are active or
 /// waiting to start; the silence to store (id 0), or why not.
-pub fn check(new: NewSilence, limits: &SilenceLimits, now_ms: i64, active: usize) -> Result<Silence, String> {
+pub fn check(new: NewSilence, limits: &SilenceLimits, now_ms: i64, active: usize) -> Result<Silence, Refused> {
     if new.matchers.is_empty() {
-        return Err("a silence needs at least one matcher (e.g. site, alertname, device)".into());
+        return Err(Refused::NoMatcher);
     }
     if new.matchers.len() > limits.max_matchers {
-        return Err(format!(
-            "a silence may have at most {} matchers (alarms.silences.max_matchers); this one has {}",
-            limits.max_matchers,
-            new.matchers.len()
-        ));
+        return Err(Refused::TooManyMatchers { max: limits.max_matchers, has: new.matchers.len() });
     }
     if let Some((k, v)) =
         new.matchers.iter().find(|(k, v)| k.chars().count().max(v.chars().count()) > limits.max_matcher_chars)
     {
-        let k: String = k.chars().take(40).collect();
+        let key: String = k.chars().take(40).collect();
         let chars = v.chars().count().max(k.chars().count());
-        return Err(format!(
-            "matcher `{k}` is {chars} characters long; at most {} (alarms.silences.max_matcher_chars)",
-            limits.max_matcher_chars
-        ));
+        return Err(Refused::MatcherTooLong { key, chars, max: limits.max_matcher_chars });
     }
     let matchers = Matchers::try_from(new.matchers)?;
     if matchers.all_match_empty() {
-        return Err("every matcher of this silence also matches an empty label, so it would silence every alarm; \
-             name at least one label value (e.g. site: hn-dc1)"
-            .into());
+        return Err(Refused::MatchesEmpty);
     }
     if matchers.all_match_anything(super::builtin::BUILTIN_NAMES) {
-        return Err("every matcher of this silence matches any value (or an empty label), so it would silence \
-             every alarm; name at least one label value (e.g. site: hn-dc1)"
-            .into());
+        return Err(Refused::MatchesAnything);
     }
     if new.ends_ms <= new.starts_ms {
-        return Err("a silence must end after it starts".into());
+        return Err(Refused::EndsBeforeStart);
     }
     if new.ends_ms <= now_ms {
-        return Err("this silence would already have ended".into());
+        return Err(Refused::AlreadyEnded);
     }
     if new.starts_ms > now_ms.saturating_add(MAX_LEAD_MS) {
-        return Err("a silence may start at most 366 days from now".into());
+        return Err(Refused::StartsTooLate);
     }
     let from = new.starts_ms.max(now_ms);
     let max_ms = i64::try_from(limits.max_duration_secs).unwrap_or(i64::MAX / 1000).saturating_mul(1000);
     if new.ends_ms - from > max_ms {
-        return Err(format!(
-            "a silence may last at most {} s (alarms.silences.max_duration_secs); this one lasts {} s",
-            limits.max_duration_secs,
-            (new.ends_ms - from) / 1000
-        ));
+        return Err(Refused::TooLong { max_secs: limits.max_duration_secs, secs: (new.ends_ms - from) / 1000 });
     }
     if active >= limits.max_active {
-        return Err(format!(
-            "there are already {active} silences active or planned (alarms.silences.max_active); end some first"
-        ));
+        return Err(Refused::TooManyActive { active });
     }
     Ok(Silence {
         id: 0,
@@ -107,7 +125,7 @@ mod tests {
     }
 
     fn refused(n: NewSilence) -> String {
-        check(n, &SilenceLimits::default(), NOW, 0).unwrap_err()
+        check(n, &SilenceLimits::default(), NOW, 0).unwrap_err().to_string()
     }
 
     #[test]
@@ -158,6 +176,10 @@ mod tests {
         );
         assert_eq!(
             check(new(&[("site", "hn")], NOW, NOW + HOUR), &SilenceLimits::default(), NOW, 1000).unwrap_err(),
+            Refused::TooManyActive { active: 1000 }
+        );
+        assert_eq!(
+            Refused::TooManyActive { active: 1000 }.to_string(),
             "there are already 1000 silences active or planned (alarms.silences.max_active); end some first"
         );
     }

@@ -136,6 +136,24 @@ pub struct Text {
     pub reason: &'static str,
     pub hours: &'static str,
     pub matchers: &'static str,
+    /// Why a silence was refused: see [`silence_refused`].
+    pub silence_no_matcher: &'static str,
+    pub silence_too_many_matchers: fn(usize, usize) -> String,
+    pub silence_matcher_too_long: fn(&str, usize, usize) -> String,
+    pub silence_not_a_regex: fn(&str, &str, &str) -> String,
+    pub silence_matches_every_alarm: &'static str,
+    pub silence_ends_before_start: &'static str,
+    pub silence_already_ended: &'static str,
+    pub silence_starts_too_late: &'static str,
+    /// Hours at most, hours asked.
+    pub silence_too_long: fn(u64, u64) -> String,
+    pub silence_too_many_active: fn(usize) -> String,
+    /// The silence form's matchers: line N is not `label=value`.
+    pub matchers_line: fn(usize) -> String,
+    pub reason_missing: &'static str,
+    pub hours_invalid: &'static str,
+    /// A field's text is too long: field, characters, at most.
+    pub text_too_long: fn(&str, usize, usize) -> String,
     pub silences: &'static str,
     pub no_silences: &'static str,
     /// A silence: who, until when, why.
@@ -259,6 +277,29 @@ pub static VI: Text = Text {
     reason: "Lý do",
     hours: "giờ",
     matchers: "Điều kiện khớp",
+    silence_no_matcher: "Tạm tắt cần ít nhất một điều kiện khớp (ví dụ site, alertname, device).",
+    silence_too_many_matchers: |max, has| {
+        format!("Tạm tắt có tối đa {max} điều kiện khớp (alarms.silences.max_matchers); ở đây có {has}.")
+    },
+    silence_matcher_too_long: |key, chars, max| {
+        format!("Điều kiện `{key}` dài {chars} ký tự; tối đa {max} (alarms.silences.max_matcher_chars).")
+    },
+    silence_not_a_regex: |key, value, why| format!("Điều kiện `{key}: {value}` không phải biểu thức chính quy: {why}"),
+    silence_matches_every_alarm: "Các điều kiện này khớp với mọi cảnh báo, nên sẽ tắt tất cả. \
+        Hãy nêu ít nhất một giá trị nhãn (ví dụ site=hn-dc1).",
+    silence_ends_before_start: "Thời điểm kết thúc phải sau thời điểm bắt đầu.",
+    silence_already_ended: "Khoảng thời gian tạm tắt này đã qua.",
+    silence_starts_too_late: "Chỉ đặt được tạm tắt bắt đầu trong vòng 366 ngày tới.",
+    silence_too_long: |max, asked| {
+        format!("Tạm tắt kéo dài tối đa {max} giờ (alarms.silences.max_duration_secs); ở đây là {asked} giờ.")
+    },
+    silence_too_many_active: |n| {
+        format!("Đang có {n} tạm tắt hiệu lực hoặc đã lên lịch (alarms.silences.max_active). Hãy kết thúc bớt trước.")
+    },
+    matchers_line: |n| format!("Dòng {n}: mỗi dòng một điều kiện, dạng nhãn=giá trị."),
+    reason_missing: "Hãy ghi lý do tạm tắt.",
+    hours_invalid: "Hãy chọn thời gian tạm tắt trong danh sách.",
+    text_too_long: |field, chars, max| format!("{field} dài {chars} ký tự; tối đa {max}."),
     silences: "Các lệnh tạm tắt",
     no_silences: "Không có lệnh tạm tắt nào đang hiệu lực.",
     silence_line: |who, until, why| format!("{who}, đến {until}: {why}"),
@@ -383,6 +424,29 @@ pub static EN: Text = Text {
     reason: "Reason",
     hours: "hours",
     matchers: "Matchers",
+    silence_no_matcher: "A silence needs at least one matcher (e.g. site, alertname, device).",
+    silence_too_many_matchers: |max, has| {
+        format!("A silence may have at most {max} matchers (alarms.silences.max_matchers); this one has {has}.")
+    },
+    silence_matcher_too_long: |key, chars, max| {
+        format!("Matcher `{key}` is {chars} characters long; at most {max} (alarms.silences.max_matcher_chars).")
+    },
+    silence_not_a_regex: |key, value, why| format!("Matcher `{key}: {value}` is not a regular expression: {why}"),
+    silence_matches_every_alarm: "These matchers match every alarm, so they would silence them all. \
+        Name at least one label value (e.g. site=hn-dc1).",
+    silence_ends_before_start: "A silence must end after it starts.",
+    silence_already_ended: "This silence would already have ended.",
+    silence_starts_too_late: "A silence may start at most 366 days from now.",
+    silence_too_long: |max, asked| {
+        format!("A silence may last at most {max} hours (alarms.silences.max_duration_secs); this one lasts {asked}.")
+    },
+    silence_too_many_active: |n| {
+        format!("There are already {n} silences active or planned (alarms.silences.max_active). End some first.")
+    },
+    matchers_line: |n| format!("Line {n}: one matcher per line, as label=value."),
+    reason_missing: "Give a reason for the silence.",
+    hours_invalid: "Choose how long to silence for from the list.",
+    text_too_long: |field, chars, max| format!("{field} is {chars} characters long; at most {max}."),
     silences: "Silences",
     no_silences: "No silence is in force.",
     silence_line: |who, until, why| format!("{who}, until {until}: {why}"),
@@ -401,6 +465,26 @@ pub static EN: Text = Text {
     labels: "Labels",
     value: "Value",
 };
+
+/// Why a silence was refused, in the reader's words.
+pub fn silence_refused(t: &Text, r: &crate::alarm::silence::Refused) -> String {
+    use crate::alarm::silence::Refused as R;
+    let hours = |s: u64| s.div_ceil(3600);
+    match r {
+        R::NoMatcher => t.silence_no_matcher.to_string(),
+        R::TooManyMatchers { max, has } => (t.silence_too_many_matchers)(*max, *has),
+        R::MatcherTooLong { key, chars, max } => (t.silence_matcher_too_long)(key, *chars, *max),
+        R::NotARegex(e) => (t.silence_not_a_regex)(&e.key, &e.value, &e.why),
+        R::MatchesEmpty | R::MatchesAnything => t.silence_matches_every_alarm.to_string(),
+        R::EndsBeforeStart => t.silence_ends_before_start.to_string(),
+        R::AlreadyEnded => t.silence_already_ended.to_string(),
+        R::StartsTooLate => t.silence_starts_too_late.to_string(),
+        R::TooLong { max_secs, secs } => {
+            (t.silence_too_long)(hours(*max_secs), hours(u64::try_from(*secs).unwrap_or(0)))
+        }
+        R::TooManyActive { active } => (t.silence_too_many_active)(*active),
+    }
+}
 
 impl Lang {
     /// The web console's words.

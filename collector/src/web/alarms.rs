@@ -15,9 +15,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 
 use super::{Caller, Web, authorize, layout, viewer};
-use crate::alarm::Engine;
 use crate::alarm::config::Severity;
 use crate::alarm::store::{Alarm, HistoryQuery, Silence, State as AlarmState, StoreError};
+use crate::alarm::{ActionError, Engine};
 use crate::api::access::Client;
 use crate::audit::Event;
 use crate::auth::Role;
@@ -316,8 +316,18 @@ fn audit(web: &Web, c: &Caller, client: Client, action: &str, target: &str, comm
 /// The form's `comment`, checked as the audit log takes it (else a 400 page).
 fn comment_of(web: &Web, caller: &Caller, f: &Fields) -> Result<String, Box<Response>> {
     let t = caller.lang.web();
-    crate::audit::checked_text("comment", field(f, "comment").unwrap_or(""))
+    checked(t, t.comment, field(f, "comment").unwrap_or(""))
         .map_err(|e| Box::new(layout::message(web, Some(caller), StatusCode::BAD_REQUEST, t.forbidden_title, &e)))
+}
+
+/// A person's text for the audit log (see `audit::checked_text`), or why
+/// not in the reader's words; `word` names the field.
+fn checked(t: &Text, word: &str, text: &str) -> Result<String, String> {
+    let chars = text.chars().count();
+    if chars > crate::audit::MAX_TEXT_CHARS {
+        return Err((t.text_too_long)(word, chars, crate::audit::MAX_TEXT_CHARS));
+    }
+    Ok(crate::audit::clean(text))
 }
 
 /// Acknowledges `fps` with `comment`, each audited as the API's `ack`;
@@ -567,11 +577,12 @@ fn events_table(web: &Web, lang: Lang, events: &[Event3]) -> Markup {
     }
 }
 
-/// The silence form's matchers: `key=value` per line (blank lines skipped).
-pub fn parse_matchers(text: &str) -> Result<BTreeMap<String, String>, String> {
+/// The silence form's matchers: `key=value` per line (blank lines
+/// skipped); the number of the first line that is not one.
+pub fn parse_matchers(text: &str) -> Result<BTreeMap<String, String>, usize> {
     let mut m = BTreeMap::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let Some((k, v)) = line.split_once('=') else { return Err(format!("line {}: key=value", i + 1)) };
+        let Some((k, v)) = line.split_once('=') else { return Err(i + 1) };
         m.insert(k.trim().to_string(), v.trim().to_string());
     }
     Ok(m)
@@ -593,18 +604,18 @@ pub async fn silence(
     };
     let t = caller.lang.web();
     let bad = |e: &str| layout::message(&web, Some(&caller), StatusCode::BAD_REQUEST, t.silence, e);
-    let reason = match crate::audit::checked_text("reason", field(&f, "reason").unwrap_or("").trim()) {
+    let reason = match checked(t, t.reason, field(&f, "reason").unwrap_or("").trim()) {
         Ok(r) if !r.is_empty() => r,
-        Ok(_) => return bad(t.reason),
+        Ok(_) => return bad(t.reason_missing),
         Err(e) => return bad(&e),
     };
     let matchers = match parse_matchers(field(&f, "matchers").unwrap_or("")) {
         Ok(m) => m,
-        Err(e) => return bad(&format!("{}: {e}", t.matchers)),
+        Err(line) => return bad(&(t.matchers_line)(line)),
     };
     let hours: i64 = match field(&f, "hours").and_then(|h| h.parse().ok()) {
         Some(h @ 1..=8784) => h,
-        _ => return bad(t.silence_for),
+        _ => return bad(t.hours_invalid),
     };
     let now = crate::alarm::now_ms();
     let new = crate::alarm::silence::NewSilence {
@@ -616,7 +627,10 @@ pub async fn silence(
     };
     let (w, c) = (web.clone(), caller.clone());
     let done = blocking(move || {
-        let s = engine.add_silence(new, now).map_err(|e| e.to_string())?;
+        let s = engine.add_silence(new, now).map_err(|e| match e {
+            ActionError::Refused(r) => crate::i18n::web::silence_refused(c.lang.web(), &r),
+            e => e.to_string(),
+        })?;
         let comment = format!("{:?} until {}: {}", s.matchers.raw(), s.ends_ms, s.reason);
         audit(&w, &c, client, "silence_create", &s.id.to_string(), &comment);
         Ok::<_, String>(())
@@ -757,7 +771,7 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         assert_eq!(back, want);
-        assert_eq!(parse_matchers("site=hn\nbroken"), Err("line 2: key=value".to_string()));
+        assert_eq!(parse_matchers("site=hn\nbroken"), Err(2));
     }
 
     #[test]

@@ -13,6 +13,17 @@ use super::*;
 use crate::state::{AppState, Live};
 
 fn web(dir: &tempfile::TempDir) -> Arc<Web> {
+    web_of(dir, None)
+}
+
+/// [`web`] with an alarm engine (the built-in alarms, one site `hn`).
+fn web_with_alarms(dir: &tempfile::TempDir) -> Arc<Web> {
+    let yaml = format!("db: {}\nsites:\n  - name: hn\n", dir.path().join("alarms.db").display());
+    let cfg = dcwatch_common::config::parse(&yaml, std::path::Path::new("alarms.yaml")).unwrap();
+    web_of(dir, Some(Arc::new(crate::alarm::Engine::open(cfg).unwrap())))
+}
+
+fn web_of(dir: &tempfile::TempDir, alarms: Option<Arc<crate::alarm::Engine>>) -> Arc<Web> {
     let live = Live {
         tokens: crate::ingest::auth::Tokens::new(std::iter::empty(), true),
         sinks: Vec::new(),
@@ -25,6 +36,7 @@ fn web(dir: &tempfile::TempDir) -> Arc<Web> {
     };
     let mut state = AppState::new(live);
     state.audit = Some(Arc::new(crate::audit::Audit::open(&dir.path().join("audit.db"), 400).unwrap()));
+    state.alarms = alarms;
     let cfg = config::WebConfig { users_db: dir.path().join("users.db"), ..Default::default() };
     let web = Web::new(Arc::new(state), cfg, false, jiff::tz::TimeZone::UTC).unwrap();
     web.users.add("lan", Role::Viewer, "mật-khẩu-của-lan", None, 1_000).unwrap();
@@ -219,4 +231,74 @@ async fn web_nav_pages_update_themselves_with_the_one_script_and_live_updates_do
     let (status, _, _) = get(&web, "/ui/", &[("cookie", cookie.as_str())]).await;
     assert_eq!(status, StatusCode::OK);
     assert_ne!(web.sessions.peek(&token, std::time::Instant::now()).map(|s| s.last_seen), Some(then));
+}
+
+/// A silence the console refuses says why in the reader's language: the
+/// silence check's reasons, a matcher line that is not `label=value`, a
+/// missing reason, a duration not offered, a comment too long.
+#[tokio::test]
+async fn web_a_refused_silence_or_ack_says_why_in_the_readers_language() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = web_with_alarms(&dir);
+    // An operator who reads Vietnamese (no language of her own: the browser's, none here).
+    web.users.add("minh", Role::Operator, "mật-khẩu-của-minh", None, 1_000).unwrap();
+    let (lan, lan_csrf) = session_of(&web, "minh");
+    let (nam, nam_csrf) = session_of(&web, "nam");
+    let form = |csrf: &str, matchers: &str, reason: &str, hours: &str| {
+        let enc = |v: &str| serde_urlencoded::to_string([("x", v)]).unwrap()[2..].to_string();
+        format!("csrf={csrf}&matchers={}&reason={}&hours={hours}", enc(matchers), enc(reason))
+    };
+    let cases = [
+        (
+            "alertname=~.*",
+            "bảo trì",
+            "1",
+            "Các điều kiện này khớp với mọi cảnh báo, nên sẽ tắt tất cả.",
+            "These matchers match every alarm, so they would silence them all.",
+        ),
+        (
+            "site=hn\nbroken",
+            "bảo trì",
+            "1",
+            "Dòng 2: mỗi dòng một điều kiện, dạng nhãn=giá trị.",
+            "Line 2: one matcher per line, as label=value.",
+        ),
+        ("site=hn", " ", "1", "Hãy ghi lý do tạm tắt.", "Give a reason for the silence."),
+        (
+            "site=hn",
+            "bảo trì",
+            "0",
+            "Hãy chọn thời gian tạm tắt trong danh sách.",
+            "Choose how long to silence for from the list.",
+        ),
+        (
+            "host=~web[",
+            "bảo trì",
+            "1",
+            "Điều kiện `host: ~web[` không phải biểu thức chính quy: unclosed character class",
+            "Matcher `host: ~web[` is not a regular expression: unclosed character class",
+        ),
+        (
+            "site=hn",
+            "bảo trì",
+            "2000",
+            "Tạm tắt kéo dài tối đa 720 giờ (alarms.silences.max_duration_secs); ở đây là 2000 giờ.",
+            "A silence may last at most 720 hours (alarms.silences.max_duration_secs); this one lasts 2000.",
+        ),
+    ];
+    for (matchers, reason, hours, vi, en) in cases {
+        let (status, _, text) =
+            post(&web, "/ui/alarms/abc/silence", &lan, &form(&lan_csrf, matchers, reason, hours)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{matchers}");
+        assert!(text.contains(vi), "{matchers}: {text}");
+        let (status, _, text) =
+            post(&web, "/ui/alarms/abc/silence", &nam, &form(&nam_csrf, matchers, reason, hours)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{matchers}");
+        assert!(text.contains(en), "{matchers}: {text}");
+    }
+    let long = "x".repeat(1025);
+    let (status, _, text) = post(&web, "/ui/alarms/ack", &lan, &format!("csrf={lan_csrf}&fp=abc&comment={long}")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text.contains("Ghi chú dài 1025 ký tự; tối đa 1024."), "{text}");
+    assert!(web.app.alarms.as_ref().unwrap().silences().is_empty(), "nothing was silenced");
 }
