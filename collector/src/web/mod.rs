@@ -120,7 +120,9 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/ui/alarms/{fingerprint}/silence", post(alarms::silence))
         .route("/ui/silences/{id}/end", post(alarms::end_silence))
         .route("/ui/assets/{name}", get(layout::asset))
-        .route("/ui/{page}", get(pages::later))
+        // The nav's pages still to come, and any other path (however deep):
+        // the console's own 404 page, with its headers.
+        .route("/ui/{*page}", get(pages::later))
         .layer(axum::middleware::map_response_with_state(web.secure, secure_headers))
         .with_state(web)
 }

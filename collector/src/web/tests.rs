@@ -302,3 +302,17 @@ async fn web_a_refused_silence_or_ack_says_why_in_the_readers_language() {
     assert!(text.contains("Ghi chú dài 1025 ký tự; tối đa 1024."), "{text}");
     assert!(web.app.alarms.as_ref().unwrap().silences().is_empty(), "nothing was silenced");
 }
+
+/// A path under /ui that no page has, however deep, is the console's 404
+/// page, with the console's headers (its CSP among them).
+#[tokio::test]
+async fn web_an_unknown_path_however_deep_is_the_consoles_404_with_its_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = web(&dir);
+    for uri in ["/ui/nothing", "/ui/alarms/a/b/c", "/ui/a/b"] {
+        let (status, headers, text) = get(&web, uri, &[]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().starts_with("default-src 'self'"), "{uri}");
+        assert!(text.contains("<h1>Không tìm thấy trang.</h1>"), "{uri}: {text}");
+    }
+}
