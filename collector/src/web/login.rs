@@ -91,13 +91,8 @@ pub async fn form(State(web): State<Arc<Web>>, headers: HeaderMap, Query(q): Que
     render(&web, lang, StatusCode::OK, notice, "")
 }
 
-fn login_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|h| session::cookie(h, LOGIN_COOKIE))
-        .map(str::to_string)
+fn login_cookie(web: &Web, headers: &HeaderMap) -> Option<String> {
+    super::cookie_of(web, headers, LOGIN_COOKIE)
 }
 
 pub async fn submit(
@@ -119,7 +114,8 @@ pub async fn submit(
         comment,
         refused,
     };
-    let form_ok = matches!((f.get("csrf"), login_cookie(&headers)), (Some(a), Some(b)) if session::same_token(a, &b));
+    let form_ok =
+        matches!((f.get("csrf"), login_cookie(&web, &headers)), (Some(a), Some(b)) if session::same_token(a, &b));
     if !form_ok {
         web.audit(&event("web_csrf_refused", "login form without its token", true));
         return layout::message_in(&web, lang, None, StatusCode::FORBIDDEN, t.forbidden_title, t.csrf_refused);

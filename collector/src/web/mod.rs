@@ -177,15 +177,22 @@ pub fn lang_of(headers: &HeaderMap) -> Lang {
     best.map_or(Lang::Vi, |(_, l)| l)
 }
 
-/// The session cookie's token, if the request has one.
-fn session_token(headers: &HeaderMap) -> Option<String> {
+/// The value of the console's cookie `name` (as [`session::cookie_name`]
+/// sends it), if the request has it.
+pub fn cookie_of(web: &Web, headers: &HeaderMap, name: &str) -> Option<String> {
+    let name = session::cookie_name(name, web.secure);
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|h| session::cookie(h, session::COOKIE))
+        .find_map(|h| session::cookie(h, &name))
         .filter(|t| !t.is_empty())
         .map(str::to_string)
+}
+
+/// The session cookie's token, if the request has one.
+fn session_token(web: &Web, headers: &HeaderMap) -> Option<String> {
+    cookie_of(web, headers, session::COOKIE)
 }
 
 /// The header of a page's live updates (`assets/live.js`).
@@ -196,7 +203,7 @@ pub const LIVE_HEADER: &str = "x-dcwatch-live";
 /// the login ends the session here). A live update (its header set) does
 /// not count as use of the session.
 pub fn current(web: &Web, headers: &HeaderMap, now: Instant) -> Option<Caller> {
-    let token = session_token(headers)?;
+    let token = session_token(web, headers)?;
     let session = if headers.contains_key(LIVE_HEADER) {
         web.sessions.peek(&token, now)?
     } else {
@@ -220,9 +227,9 @@ pub fn current(web: &Web, headers: &HeaderMap, now: Instant) -> Option<Caller> {
 /// Where a request without a live session is sent: the login page, saying
 /// the session ended if the browser still had a cookie.
 fn to_login(web: &Web, headers: &HeaderMap) -> Response {
-    let to = if session_token(headers).is_some() { "/ui/login?m=ended" } else { "/ui/login" };
+    let to = if session_token(web, headers).is_some() { "/ui/login?m=ended" } else { "/ui/login" };
     let mut r = Redirect::to(to).into_response();
-    if session_token(headers).is_some() {
+    if session_token(web, headers).is_some() {
         // The browser may drop a cookie the server has forgotten.
         if let Ok(v) = HeaderValue::from_str(&session::clear_cookie(session::COOKIE, web.secure)) {
             r.headers_mut().insert(header::SET_COOKIE, v);

@@ -37,18 +37,27 @@ pub fn same_token(a: &str, b: &str) -> bool {
     !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
+/// The cookie's name as sent: under TLS with the `__Secure-` prefix, so a
+/// browser takes it only from an HTTPS answer with `Secure` (a page of the
+/// same host over plain HTTP cannot set or overwrite it). `__Host-` would
+/// also need `Path=/`; the console's cookies are for `/ui` only.
+pub fn cookie_name(name: &str, secure: bool) -> String {
+    if secure { format!("__Secure-{name}") } else { name.to_string() }
+}
+
 /// `Set-Cookie` of a session (or the login form's token): HttpOnly,
-/// SameSite=Strict, only for `/ui`, Secure when the listener has TLS. No
-/// Max-Age: the browser forgets it when closed, and the server ends it.
+/// SameSite=Strict, only for `/ui`, Secure (and `__Secure-`) when the
+/// listener has TLS. No Max-Age: the browser forgets it when closed, and
+/// the server ends it.
 pub fn set_cookie(name: &str, value: &str, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{name}={value}; Path=/ui; HttpOnly; SameSite=Strict{secure}")
+    let (name, flag) = (cookie_name(name, secure), if secure { "; Secure" } else { "" });
+    format!("{name}={value}; Path=/ui; HttpOnly; SameSite=Strict{flag}")
 }
 
 /// `Set-Cookie` that makes the browser drop the cookie `name`.
 pub fn clear_cookie(name: &str, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{name}=; Path=/ui; Max-Age=0; HttpOnly; SameSite=Strict{secure}")
+    let (name, flag) = (cookie_name(name, secure), if secure { "; Secure" } else { "" });
+    format!("{name}=; Path=/ui; Max-Age=0; HttpOnly; SameSite=Strict{flag}")
 }
 
 /// The value of cookie `name` in a `Cookie` header (`a=1; b=2`).
@@ -207,11 +216,15 @@ mod tests {
     #[test]
     fn web_cookies_have_exactly_their_attributes() {
         assert_eq!(set_cookie(COOKIE, "abc", false), "dcwatch_session=abc; Path=/ui; HttpOnly; SameSite=Strict");
-        assert_eq!(set_cookie(COOKIE, "abc", true), "dcwatch_session=abc; Path=/ui; HttpOnly; SameSite=Strict; Secure");
+        assert_eq!(
+            set_cookie(COOKIE, "abc", true),
+            "__Secure-dcwatch_session=abc; Path=/ui; HttpOnly; SameSite=Strict; Secure"
+        );
         assert_eq!(
             clear_cookie(COOKIE, true),
-            "dcwatch_session=; Path=/ui; Max-Age=0; HttpOnly; SameSite=Strict; Secure"
+            "__Secure-dcwatch_session=; Path=/ui; Max-Age=0; HttpOnly; SameSite=Strict; Secure"
         );
+        assert_eq!(clear_cookie(LOGIN_COOKIE, false), "dcwatch_login=; Path=/ui; Max-Age=0; HttpOnly; SameSite=Strict");
         assert_eq!(cookie("a=1; dcwatch_session=xyz ; b=2", COOKIE), Some("xyz"));
         assert_eq!(cookie("dcwatch_session_x=1", COOKIE), None);
         assert!(same_token("abc", "abc"));

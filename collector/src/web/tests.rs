@@ -316,3 +316,28 @@ async fn web_an_unknown_path_however_deep_is_the_consoles_404_with_its_headers()
         assert!(text.contains("<h1>Không tìm thấy trang.</h1>"), "{uri}: {text}");
     }
 }
+
+/// Under TLS the cookies carry the `__Secure-` prefix, and only the
+/// prefixed one is read: a cookie planted over plain HTTP by another page
+/// of the host (which cannot have the prefix) is not a session.
+#[tokio::test]
+async fn web_under_tls_the_cookies_are_secure_prefixed_and_only_those_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = web(&dir);
+    let dir2 = tempfile::tempdir().unwrap();
+    let cfg = config::WebConfig { users_db: dir2.path().join("users.db"), ..Default::default() };
+    let tls = Arc::new(Web::new(plain.app.clone(), cfg, true, jiff::tz::TimeZone::UTC).unwrap());
+    tls.users.add("lan", Role::Viewer, "mật-khẩu-của-lan", None, 1_000).unwrap();
+    let (_, headers, _) = get(&tls, "/ui/login", &[]).await;
+    let set = headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(
+        set.starts_with("__Secure-dcwatch_login=") && set.ends_with("; Path=/ui; HttpOnly; SameSite=Strict; Secure"),
+        "{set}"
+    );
+    let u = tls.users.get("lan").unwrap().unwrap();
+    let (token, _) = tls.sessions.open("lan", u.role, u.epoch, std::time::Instant::now());
+    let (status, headers, _) = get(&tls, "/ui/", &[("cookie", &format!("dcwatch_session={token}"))]).await;
+    assert_eq!((status, headers[header::LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/ui/login"));
+    let (status, _, _) = get(&tls, "/ui/", &[("cookie", &format!("__Secure-dcwatch_session={token}"))]).await;
+    assert_eq!(status, StatusCode::OK);
+}
