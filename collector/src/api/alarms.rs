@@ -12,8 +12,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::access::{Client, audit, err, require};
-use crate::alarm::Engine;
 use crate::alarm::store::Alarm;
+use crate::alarm::{ActionError, Engine};
 use crate::auth::{ApiIdentity, Role};
 use crate::state::AppState;
 
@@ -114,6 +114,23 @@ fn opt_text(field: &str, value: Option<&str>) -> Result<Option<String>, Box<Resp
     value.map(|v| text(field, v)).transpose()
 }
 
+/// The answer to an action the engine did not do: 404 for an alarm or
+/// silence it does not have, 409 for an alarm not acknowledged, 400 for a
+/// silence its check refused, 500 for the store failing (its error is
+/// logged; the caller is told the store failed, not its path).
+pub(crate) fn refused(e: ActionError) -> Response {
+    let status = match &e {
+        ActionError::NoAlarm(_) | ActionError::NoSilence(_) => StatusCode::NOT_FOUND,
+        ActionError::NotAcknowledged(_) => StatusCode::CONFLICT,
+        ActionError::Refused(_) => StatusCode::BAD_REQUEST,
+        ActionError::Store(s) => {
+            tracing::error!(error = %s, "the alarm store failed an action");
+            return err(StatusCode::INTERNAL_SERVER_ERROR, "the alarm store failed; see the collector's log");
+        }
+    };
+    err(status, e.to_string())
+}
+
 pub async fn ack(
     State(app): State<Arc<AppState>>,
     client: Client,
@@ -137,11 +154,11 @@ pub async fn ack(
     let done = tokio::task::spawn_blocking(move || {
         let a = engine.ack(&fp, &by, &comment)?;
         audit(&app, &who, client, "ack", &fp, &format!("{by}: {comment}"));
-        Ok::<_, String>(a)
+        Ok::<_, ActionError>(a)
     });
     match done.await {
         Ok(Ok(a)) => Json(alarm_json(&a, engine_lang)).into_response(),
-        Ok(Err(e)) => err(StatusCode::NOT_FOUND, e),
+        Ok(Err(e)) => refused(e),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
@@ -162,11 +179,11 @@ pub async fn unack(
     let done = tokio::task::spawn_blocking(move || {
         let a = engine.unack(&fp, &who.name)?;
         audit(&app, &who, client, "unack", &fp, "");
-        Ok::<_, String>(a)
+        Ok::<_, ActionError>(a)
     });
     match done.await {
         Ok(Ok(a)) => Json(alarm_json(&a, engine_lang)).into_response(),
-        Ok(Err(e)) => err(StatusCode::NOT_FOUND, e),
+        Ok(Err(e)) => refused(e),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
@@ -261,11 +278,11 @@ pub async fn add_silence(
         let s = engine.add_silence(s, now)?;
         let comment = format!("{:?} until {}: {}", s.matchers.raw(), s.ends_ms, s.reason);
         audit(&app, &who, client, "silence_create", &s.id.to_string(), &comment);
-        Ok::<_, String>(s)
+        Ok::<_, ActionError>(s)
     });
     match done.await {
         Ok(Ok(s)) => (StatusCode::CREATED, Json(s)).into_response(),
-        Ok(Err(e)) => err(StatusCode::BAD_REQUEST, e),
+        Ok(Err(e)) => refused(e),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
@@ -283,11 +300,11 @@ pub async fn end_silence(
     let done = tokio::task::spawn_blocking(move || {
         engine.end_silence(id)?;
         audit(&app, &who, client, "silence_end", &id.to_string(), "");
-        Ok::<_, String>(())
+        Ok::<_, ActionError>(())
     });
     match done.await {
         Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
-        Ok(Err(e)) => err(StatusCode::NOT_FOUND, e),
+        Ok(Err(e)) => refused(e),
         Err(e) => err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }

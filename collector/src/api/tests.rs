@@ -610,3 +610,21 @@ async fn a_sink_that_recovers_after_an_error_is_up_again_with_its_last_error() {
     let line = out.lines().find(|l| l.trim_start().starts_with("dead")).unwrap_or_default().to_string();
     assert_eq!(line, "  dead  hoạt động    0 điểm  02/12/2025 14:20: connection refused");
 }
+
+/// An action the engine did not do is answered by its kind: no such
+/// alarm or silence 404, a silence the check refused 400 with its reason,
+/// an alarm not acknowledged 409 (not 404 for every refusal, as before).
+#[tokio::test]
+async fn a_refused_alarm_action_is_answered_by_its_kind() {
+    let (app, _engine, _dir) = state_with_alarms();
+    let (status, body) = call(&app, Request::post("/api/alarms/nope/ack"), Some(OPERATOR), "{}").await;
+    assert_eq!((status, body.as_str()), (StatusCode::NOT_FOUND, r#"{"error":"no pending or firing alarm nope"}"#));
+    let (status, body) = call(&app, Request::delete("/api/silences/42"), Some(OPERATOR), "").await;
+    assert_eq!((status, body.as_str()), (StatusCode::NOT_FOUND, r#"{"error":"no silence 42"}"#));
+    let everything = r#"{"matchers": {"alertname": "~.*"}, "duration_secs": 600, "reason": "x"}"#;
+    let (status, body) = call(&app, Request::post("/api/silences"), Some(OPERATOR), everything).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("so it would silence every alarm"), "{body}");
+    let r = super::alarms::refused(crate::alarm::ActionError::NotAcknowledged("f1".into()));
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+}
