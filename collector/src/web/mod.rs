@@ -4,6 +4,7 @@
 //! pages. Served by the API's listener, with its TLS.
 
 mod alarms;
+mod backups;
 pub mod cli;
 pub mod config;
 mod layout;
@@ -11,6 +12,7 @@ mod limit;
 mod login;
 mod overview;
 mod pages;
+mod reports;
 pub mod session;
 pub mod users;
 
@@ -50,6 +52,8 @@ pub struct Web {
     /// The listener has TLS: cookies are `Secure`.
     pub secure: bool,
     pub tz: jiff::tz::TimeZone,
+    /// The zone of the reports' days (`reports.timezone`, else `tz`).
+    pub report_tz: jiff::tz::TimeZone,
     pub wall: Vec<config::Cidr>,
 }
 
@@ -72,6 +76,7 @@ impl Web {
             checks: tokio::sync::Semaphore::new(PASSWORD_CHECKS),
             cfg,
             secure,
+            report_tz: tz.clone(),
             tz,
             wall,
         })
@@ -91,8 +96,9 @@ pub fn mount(app: Router, config: &crate::config::CollectorConfig, state: &Arc<A
     if !config.web.enabled {
         return Ok(app);
     }
-    let web = Web::new(state.clone(), config.web.clone(), config.listen.tls.is_some(), config.tz())
+    let mut web = Web::new(state.clone(), config.web.clone(), config.listen.tls.is_some(), config.tz())
         .context("web.users_db")?;
+    web.report_tz = config.reports.tz(&config.tz());
     match web.users.any_enabled() {
         Ok(true) => tracing::info!(path = "/ui", "web console on"),
         _ => tracing::warn!(
@@ -119,6 +125,9 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/ui/alarms/{fingerprint}/ack", post(alarms::ack))
         .route("/ui/alarms/{fingerprint}/silence", post(alarms::silence))
         .route("/ui/silences/{id}/end", post(alarms::end_silence))
+        .route("/ui/backups", get(backups::page))
+        .route("/ui/reports", get(reports::list))
+        .route("/ui/reports/{period}", get(reports::one))
         .route("/ui/assets/{name}", get(layout::asset))
         .route("/ui/{page}", get(pages::later))
         .layer(axum::middleware::map_response_with_state(web.secure, secure_headers))
@@ -127,18 +136,17 @@ pub fn router(web: Arc<Web>) -> Router {
 
 /// Every answer: no framing, no sniffing, scripts and styles from here
 /// only, forms posted only here; pages are not cached (they hold a CSRF
-/// token); under TLS, browsers keep to HTTPS for a year (HSTS).
+/// token); under TLS, browsers keep to HTTPS for a year (HSTS). An answer
+/// that sets its own, stricter policy keeps it (a report's HTML:
+/// `reports::report_csp`).
 async fn secure_headers(axum::extract::State(tls): axum::extract::State<bool>, mut r: Response) -> Response {
     let h = r.headers_mut();
     if tls {
         h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
     }
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-        ),
-    );
+    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
+        "default-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    ));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));

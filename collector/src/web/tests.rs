@@ -12,7 +12,12 @@ use tower::ServiceExt;
 use super::*;
 use crate::state::{AppState, Live};
 
-fn web(dir: &tempfile::TempDir) -> Arc<Web> {
+pub(super) fn web(dir: &tempfile::TempDir) -> Arc<Web> {
+    web_with(dir, |_| {})
+}
+
+/// [`web`] with the state changed by `f` first (alarms, trends).
+pub(super) fn web_with(dir: &tempfile::TempDir, f: impl FnOnce(&mut AppState)) -> Arc<Web> {
     let live = Live {
         tokens: crate::ingest::auth::Tokens::new(std::iter::empty(), true),
         sinks: Vec::new(),
@@ -25,6 +30,7 @@ fn web(dir: &tempfile::TempDir) -> Arc<Web> {
     };
     let mut state = AppState::new(live);
     state.audit = Some(Arc::new(crate::audit::Audit::open(&dir.path().join("audit.db"), 400).unwrap()));
+    f(&mut state);
     let cfg = config::WebConfig { users_db: dir.path().join("users.db"), ..Default::default() };
     let web = Web::new(Arc::new(state), cfg, false, jiff::tz::TimeZone::UTC).unwrap();
     web.users.add("lan", Role::Viewer, "mật-khẩu-của-lan", None, 1_000).unwrap();
@@ -33,25 +39,34 @@ fn web(dir: &tempfile::TempDir) -> Arc<Web> {
 }
 
 /// A session of `name` opened directly; returns (cookie header, CSRF token).
-fn session_of(web: &Web, name: &str) -> (String, String) {
+pub(super) fn session_of(web: &Web, name: &str) -> (String, String) {
     let u = web.users.get(name).unwrap().unwrap();
     let (token, s) = web.sessions.open(name, u.role, u.epoch, std::time::Instant::now());
     (format!("{}={token}", session::COOKIE), s.csrf)
 }
 
-async fn post(web: &Arc<Web>, uri: &str, cookie: &str, body: &str) -> (StatusCode, HeaderMap, String) {
+pub(super) async fn post(web: &Arc<Web>, uri: &str, cookie: &str, body: &str) -> (StatusCode, HeaderMap, String) {
     let req = Request::post(uri)
         .header(header::COOKIE, cookie)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(body.to_string()))
         .unwrap();
+    send(web, req).await
+}
+
+/// A GET of `uri` with the cookie header `cookie`.
+pub(super) async fn get(web: &Arc<Web>, uri: &str, cookie: &str) -> (StatusCode, HeaderMap, String) {
+    send(web, Request::get(uri).header(header::COOKIE, cookie).body(Body::empty()).unwrap()).await
+}
+
+async fn send(web: &Arc<Web>, req: Request<Body>) -> (StatusCode, HeaderMap, String) {
     let resp = router(web.clone()).oneshot(req).await.unwrap();
     let (status, headers) = (resp.status(), resp.headers().clone());
     let text = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
     (status, headers, text)
 }
 
-fn actions(web: &Web) -> Vec<(String, String, String)> {
+pub(super) fn actions(web: &Web) -> Vec<(String, String, String)> {
     let rows = web.app.audit.as_ref().unwrap().query(&crate::audit::Filter::default()).unwrap();
     rows.into_iter().rev().map(|r| (r.actor, r.action, r.outcome)).collect()
 }
