@@ -12,6 +12,7 @@ pub mod alarms;
 pub mod report;
 pub mod status;
 pub mod web;
+pub mod web_audit;
 pub mod web_backups;
 pub mod web_reports;
 

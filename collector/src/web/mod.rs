@@ -4,6 +4,7 @@
 //! pages. Served by the API's listener, with its TLS.
 
 mod alarms;
+mod audit;
 mod backups;
 pub mod cli;
 pub mod config;
@@ -128,6 +129,7 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/ui/backups", get(backups::page))
         .route("/ui/reports", get(reports::list))
         .route("/ui/reports/{period}", get(reports::one))
+        .route("/ui/audit", get(audit::page))
         .route("/ui/assets/{name}", get(layout::asset))
         .route("/ui/{page}", get(pages::later))
         .layer(axum::middleware::map_response_with_state(web.secure, secure_headers))
@@ -247,25 +249,53 @@ pub fn authorize(
     what: &str,
 ) -> Result<Caller, Box<Response>> {
     let caller = viewer(web, headers)?;
-    let t = caller.lang.web();
-    let refuse = |action: &str, comment: &str, message: &str| {
-        web.audit(&Event {
-            actor: &caller.user.name,
-            role: caller.user.role.as_str(),
-            source: client.0,
-            action,
-            target: what,
-            comment,
-            refused: true,
-        });
-        Box::new(layout::message(web, Some(&caller), StatusCode::FORBIDDEN, t.forbidden_title, message))
-    };
     if !csrf.is_some_and(|c| session::same_token(c, &caller.session.csrf)) {
-        return Err(refuse("web_csrf_refused", "missing or wrong CSRF token", t.csrf_refused));
+        let t = caller.lang.web();
+        return Err(refuse(
+            web,
+            &caller,
+            client,
+            "web_csrf_refused",
+            what,
+            "missing or wrong CSRF token",
+            t.csrf_refused,
+        ));
     }
-    if caller.user.role < need {
-        let comment = format!("needs role {}", need.as_str());
-        return Err(refuse("web_forbidden", &comment, &(t.role_refused)(need.as_str())));
-    }
+    require_role(web, &caller, client, need, what)?;
     Ok(caller)
+}
+
+/// The role check of [`authorize`] alone, for a page only some roles may
+/// read (a GET has no CSRF token to check): below `need`, 403, audited
+/// `web_forbidden` with `what` as its target.
+pub fn require_role(web: &Web, caller: &Caller, client: Client, need: Role, what: &str) -> Result<(), Box<Response>> {
+    if caller.user.role >= need {
+        return Ok(());
+    }
+    let comment = format!("needs role {}", need.as_str());
+    Err(refuse(web, caller, client, "web_forbidden", what, &comment, &(caller.lang.web().role_refused)(need.as_str())))
+}
+
+/// A refusal of `caller`: audited (folded per address and minute, as every
+/// refusal is), and answered 403 with `message`.
+fn refuse(
+    web: &Web,
+    caller: &Caller,
+    client: Client,
+    action: &str,
+    what: &str,
+    comment: &str,
+    message: &str,
+) -> Box<Response> {
+    web.audit(&Event {
+        actor: &caller.user.name,
+        role: caller.user.role.as_str(),
+        source: client.0,
+        action,
+        target: what,
+        comment,
+        refused: true,
+    });
+    let t = caller.lang.web();
+    Box::new(layout::message(web, Some(caller), StatusCode::FORBIDDEN, t.forbidden_title, message))
 }
