@@ -46,9 +46,9 @@ const MONTHS_EN: [&str; 12] = [
 
 pub static VI: ReportsText = ReportsText {
     all_sites: "Tất cả các trung tâm",
-    no_trends: "Collector chưa lưu số liệu theo giờ (mục trends: trong cấu hình), nên chưa có báo cáo nào.",
-    no_data_yet: "Chưa có số liệu nào để làm báo cáo.",
-    data_since: |d| format!("Có số liệu từ ngày {d}. Báo cáo được lập ngay khi mở, từ số liệu theo giờ."),
+    no_trends: "Collector chưa lưu dữ liệu theo giờ (mục trends: trong cấu hình), nên chưa có báo cáo nào.",
+    no_data_yet: "Chưa có dữ liệu nào để làm báo cáo.",
+    data_since: |d| format!("Có dữ liệu từ ngày {d}. Báo cáo được lập ngay khi mở, từ dữ liệu theo giờ."),
     months: "Báo cáo tháng",
     weeks: "Báo cáo tuần",
     col_period: "Kỳ",
@@ -62,8 +62,8 @@ pub static VI: ReportsText = ReportsText {
     bad_period: |p| {
         format!("“{p}” không phải là một kỳ báo cáo: hãy dùng một tháng (2026-10) hoặc một tuần (2026-W43).")
     },
-    no_data: |p| format!("Không có số liệu cho kỳ {p}."),
-    read_failed: "Không đọc được số liệu theo giờ để lập báo cáo.",
+    no_data: |p| format!("Không có dữ liệu cho kỳ {p}."),
+    read_failed: "Không đọc được dữ liệu theo giờ để lập báo cáo.",
 };
 
 pub static EN: ReportsText = ReportsText {

@@ -45,7 +45,7 @@ fn the_list_names_each_period_in_the_users_language_and_links_both_languages_and
     let q = Params { site: "hn-dc1".into(), lang: String::new() };
     let vi = list_body(Lang::Vi, &hanoi(), &q, &["hn-dc1".into()], Some(first), now).into_string();
     for want in [
-        r#"<p class="since">Có số liệu từ ngày 28/09/2026 01:00."#,
+        r#"<p class="since">Có dữ liệu từ ngày 28/09/2026 01:00."#,
         r#"<tr data-period="2026-10"><td class="period" data-label="Kỳ">Tháng 10/2026 (đang diễn ra)</td><td class="days" data-label="Từ ngày – đến ngày">01/10/2026 – 31/10/2026</td>"#,
         r#"<a class="html" lang="vi" href="/ui/reports/2026-10?lang=vi&amp;site=hn-dc1">Tiếng Việt</a>"#,
         r#"<a class="html" lang="en" href="/ui/reports/2026-10?lang=en&amp;site=hn-dc1">English</a>"#,
@@ -142,7 +142,7 @@ async fn a_malformed_period_or_one_without_data_is_the_consoles_404_page() {
         ),
         ("/ui/reports/abc.csv", &lan, "“abc” không phải là một kỳ báo cáo"),
         ("/ui/reports/2026-W54?lang=en", &nam, "“2026-W54” is not a report period"),
-        ("/ui/reports/2020-01", &lan, "Không có số liệu cho kỳ 2020-01."),
+        ("/ui/reports/2020-01", &lan, "Không có dữ liệu cho kỳ 2020-01."),
         ("/ui/reports/2999-01.csv", &nam, "There is no data for 2999-01."),
     ];
     for (uri, who, want) in cases {
@@ -165,7 +165,7 @@ async fn without_trends_the_page_says_there_are_no_reports() {
     let (status, _, text) = get(&web, "/ui/reports", &lan).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        text.contains("Collector chưa lưu số liệu theo giờ (mục trends: trong cấu hình), nên chưa có báo cáo nào.")
+        text.contains("Collector chưa lưu dữ liệu theo giờ (mục trends: trong cấu hình), nên chưa có báo cáo nào.")
     );
     // Not logged in: to the login page.
     let (status, headers, _) = get(&web, "/ui/reports/2026-10", "").await;
