@@ -139,6 +139,13 @@ pub struct Filter {
     pub source: Option<String>,
     pub since_ms: Option<i64>,
     pub until_ms: Option<i64>,
+    /// Records whose actor, action, target, comment or source holds this
+    /// text (SQLite's `LIKE`: ASCII letters in any case).
+    pub text: Option<String>,
+    /// `ok` or `refused`.
+    pub outcome: Option<String>,
+    /// Records older than this one (by id): the next page.
+    pub before_id: Option<i64>,
     /// Most records, newest first. Defaults to 100, at most 10000.
     pub limit: Option<usize>,
 }
@@ -358,12 +365,18 @@ impl Audit {
             .prepare(
                 "SELECT id, at_ms, actor, role, source, action, target, comment, outcome FROM audit \
                  WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR source = ?3) \
-                 AND (?4 IS NULL OR at_ms >= ?4) AND (?5 IS NULL OR at_ms < ?5) ORDER BY id DESC LIMIT ?6",
+                 AND (?4 IS NULL OR at_ms >= ?4) AND (?5 IS NULL OR at_ms < ?5) AND (?7 IS NULL OR outcome = ?7) \
+                 AND (?8 IS NULL OR id < ?8) \
+                 AND (?9 IS NULL OR actor LIKE ?9 ESCAPE '\\' OR action LIKE ?9 ESCAPE '\\' \
+                      OR target LIKE ?9 ESCAPE '\\' OR comment LIKE ?9 ESCAPE '\\' OR source LIKE ?9 ESCAPE '\\') \
+                 ORDER BY id DESC LIMIT ?6",
             )
             .map_err(|e| e.to_string())?;
         let limit = f.limit.unwrap_or(100).min(10_000) as i64;
+        let like = f.text.as_deref().map(crate::db::like_containing);
+        let (actor, action, source, since, until) = (&f.actor, &f.action, &f.source, f.since_ms, f.until_ms);
         let rows = st
-            .query_map(params![f.actor, f.action, f.source, f.since_ms, f.until_ms, limit], |r| {
+            .query_map(params![actor, action, source, since, until, limit, f.outcome, f.before_id, like], |r| {
                 Ok(Record {
                     id: r.get(0)?,
                     at_ms: r.get(1)?,
@@ -577,8 +590,18 @@ mod tests {
         assert_eq!(ids(Filter { action: Some("silence_create".into()), ..Default::default() }), vec![2]);
         assert_eq!(ids(Filter { since_ms: Some(2_000), until_ms: Some(3_000), ..Default::default() }), vec![2]);
         assert_eq!(ids(Filter { limit: Some(1), ..Default::default() }), vec![3]);
+        assert_eq!(ids(Filter { before_id: Some(3), limit: Some(1), ..Default::default() }), vec![2]);
+        assert_eq!(ids(Filter { text: Some("SILENCE".into()), ..Default::default() }), vec![2]);
+        assert_eq!(
+            ids(Filter { text: Some("%".into()), ..Default::default() }),
+            Vec::<i64>::new(),
+            "% is a percent sign"
+        );
+        assert_eq!(ids(Filter { outcome: Some("refused".into()), ..Default::default() }), Vec::<i64>::new());
+        a.record_at(&Event { refused: true, ..ack() }, 3_500);
+        assert_eq!(ids(Filter { outcome: Some("refused".into()), ..Default::default() }), vec![4]);
         let day = 86_400_000;
         assert_eq!(a.purge(400 * day + 2_500).unwrap(), 2);
-        assert_eq!(ids(Filter::default()), vec![3]);
+        assert_eq!(ids(Filter::default()), vec![4, 3]);
     }
 }

@@ -1,6 +1,7 @@
 //! Opening one of the collector's own SQLite files (trends, audit, users):
 //! its folder made, the file opened, its tables made, with the one error
-//! type that says which step failed and on which path.
+//! type that says which step failed and on which path; and the `LIKE`
+//! pattern their text searches share.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -74,6 +75,12 @@ fn create_private(path: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A `LIKE … ESCAPE '\'` pattern matching any text that holds `text`
+/// as typed (its `%`, `_` and `\` are themselves).
+pub fn like_containing(text: &str) -> String {
+    format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
 }
 
 #[cfg(test)]

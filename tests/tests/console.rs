@@ -2,8 +2,9 @@
 //! chromedriver): the login, the overview's power chain of a site with
 //! feed A lost, its UPS on battery and the generator running, the alarms
 //! page (acknowledge with a comment, silence and end the silence), what a
-//! viewer is not offered, names with HTML in them, both languages, and
-//! screenshots at a phone's and a wall screen's size (kept in
+//! viewer is not offered, names with HTML in them, both languages, the
+//! audit log as an admin reads it, this month's report, the backups late
+//! first, and screenshots at a phone's and a wall screen's size (kept in
 //! `target/console-screens/`).
 
 use std::path::PathBuf;
@@ -17,23 +18,31 @@ const LAN_PW: &str = "mật-khẩu-của-lan-1";
 const XSS_HOST: &str = "<img src=x onerror=alert(1)>";
 
 fn start(hook: &Capture) -> Collector {
+    start_with(hook, "", "", &[])
+}
+
+/// [`start`] with `alarms_extra` in `alarms:` after its sites (lines
+/// indented two spaces), `extra` at the top level (`{dir}`: the
+/// collector's folder), and `users` (name, role, password) beside nam and lan.
+fn start_with(hook: &Capture, alarms_extra: &str, extra: &str, users: &[(&str, &str, &str)]) -> Collector {
     let dir = TempDir::new().expect("tempdir");
     let yaml = format!(
         "timezone: Asia/Ho_Chi_Minh\nlisten:\n  address: 127.0.0.1:{{port}}\n\
          ingest:\n  tokens:\n    - name: poller\n      token: {TOKEN}\n      site: hn-dc1\n      poller: true\n\
          alarms:\n  db: {alarms}\n  evaluate_every_ms: 200\n  repeat_interval_secs: 1\n  \
          sites:\n    - name: hn-dc1\n      feeds: [A, B]\n      ups:\n        ups-1: [web1, \"{XSS_HOST}\"]\n    \
-         - name: hcm-dc2\n      feeds: [A, B]\n  \
+         - name: hcm-dc2\n      feeds: [A, B]\n{alarms_extra}  \
          rules:\n    - name: room_hot\n      measurement: env\n      field: temperature_c\n      above: 30\n      \
          severity: warning\n      summary: \"Phòng <b>{{device}}</b> nóng: {{value}} °C\"\n  \
          receivers:\n    - name: hook\n      webhook: {{url: {hook}/hook}}\n\
-         web:\n  users_db: {users}\n  title: TTDL Lào Cai\n",
+         web:\n  users_db: {users}\n  title: TTDL Lào Cai\n{extra}",
         alarms = dir.path().join("alarms.db").display(),
         users = dir.path().join("users.db").display(),
         hook = hook.url(),
+        extra = extra.replace("{dir}", &dir.path().display().to_string()),
     );
     let c = Collector::start_in(dir, &yaml);
-    for (name, role, pw) in [("nam", "operator", NAM_PW), ("lan", "viewer", LAN_PW)] {
+    for &(name, role, pw) in [("nam", "operator", NAM_PW), ("lan", "viewer", LAN_PW)].iter().chain(users) {
         c.add_user(name, role, pw);
     }
     c
@@ -321,4 +330,143 @@ fn regex_like_date(text: &str, sep: char) -> bool {
             && w[5] == sep
             && w[6..10].iter().all(char::is_ascii_digit)
     })
+}
+
+// ---- Backups, reports and audit ----
+
+const MINH_PW: &str = "mật-khẩu-của-minh-1";
+
+/// The collector of [`start_with_scenario`] with an admin (minh), hourly
+/// trends flushed every second, an expected backup job that never reports,
+/// and two that do: db1's last good backup 26 h old (RPO 24 h: late), fs1's
+/// an hour old.
+fn start_with_backups(hook: &Capture) -> Collector {
+    let c = start_with(
+        hook,
+        "  backups:\n    expected:\n      - {site: hn-dc1, host: db9, job: pg}\n",
+        "trends:\n  db: {dir}/trends.db\n  flush_secs: 1\n",
+        &[("minh", "admin", MINH_PW)],
+    );
+    let (code, text) = c.post("/api/v2/write", Some(TOKEN), false, SCENARIO.as_bytes());
+    assert_eq!(code, 204, "{text}");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let backups = format!(
+        "backup,host=db1,job=pg,kind=restic status=\"ok\",rpo_s=86400i,last_success_ts={}i,last_size_bytes=1500000000i,size_change_pct=12.5,copies=14i\n\
+         backup,host=fs1,job=files,kind=borg status=\"ok\",rpo_s=86400i,last_success_ts={}i,last_size_bytes=2345600000i,copies=7i\n\
+         dcwatch_agent,host=web1 beat=1i\n",
+        now - 26 * 3600,
+        now - 3600
+    );
+    let (code, text) = c.post("/api/v2/write", Some(TOKEN), false, backups.as_bytes());
+    assert_eq!(code, 204, "{text}");
+    c
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn in_chromium_an_admin_reads_an_operators_ack_in_the_audit_log_opens_this_months_report_and_sees_the_late_backup_first()
+ {
+    let hook = Capture::start();
+    let c = start_with_backups(&hook);
+    let fp =
+        wait_for("ups_on_battery firing", || firing(&c, "ups_on_battery"))["fingerprint"].as_str().unwrap().to_string();
+    let b = Browser::start(1280, 900);
+
+    // nam acknowledges the UPS alarm from its page, then logs out.
+    login(&b, &c, "nam", NAM_PW);
+    b.goto(&format!("{}/ui/alarms/{fp}", c.url()));
+    b.type_into("form.ack input[name=comment]", "đã gọi điện lực");
+    b.click_on("form.ack button[type=submit]");
+    wait_for("the acknowledged alarm", || b.try_text("p.acked"));
+    // An operator may not read the audit log.
+    b.goto(&format!("{}/ui/audit", c.url()));
+    assert_eq!(b.text_of("main h1"), "Không được phép");
+    assert_eq!(b.text_of("main p.notice"), "Thao tác này cần vai trò admin.");
+    b.click_on("div.user form[action='/ui/logout'] button");
+    wait_for("the login page after logout", || b.url().contains("/ui/login?m=out").then_some(()));
+
+    // minh, an admin, reads it: nam's ack, and nam's refusal.
+    login(&b, &c, "minh", MINH_PW);
+    b.goto(&format!("{}/ui/audit?actor=nam&action=ack", c.url()));
+    let row = "table.audit tr[data-action='ack']";
+    let cells: Vec<String> = b.all(&format!("{row} td")).iter().map(|e| b.text(e)).collect();
+    assert!(regex_like_date(&cells[0], '/'), "{cells:?}");
+    assert_eq!(
+        cells[1..],
+        ["nam", "operator", "127.0.0.1", "ack", fp.as_str(), "nam: đã gọi điện lực", "Đã thực hiện"]
+    );
+    b.goto(&format!("{}/ui/audit?refused=1", c.url()));
+    let refused = "table.audit tr.refused[data-action='web_forbidden']";
+    assert_eq!(b.text_of(&format!("{refused} td.actor")), "nam");
+    assert_eq!(b.text_of(&format!("{refused} td.target")), "GET /ui/audit");
+    assert_eq!(b.text_of(&format!("{refused} td.outcome")), "Bị từ chối");
+
+    // The backups: the late job first, then the one never seen, then fs1.
+    b.goto(&format!("{}/ui/backups", c.url()));
+    let hosts: Vec<String> = b.all("table.backups tbody tr td:nth-child(2)").iter().map(|e| b.text(e)).collect();
+    assert_eq!(hosts, ["db1", "db9", "fs1"]);
+    let db1 = "table.backups tr.late[data-host='db1']";
+    assert_eq!(b.text_of(&format!("{db1} td.tool")), "restic");
+    assert_eq!(b.text_of(&format!("{db1} td.state")), "Tốt");
+    assert!(regex_like_date(&b.text_of(&format!("{db1} td.last")), '/'));
+    assert_eq!(b.text_of(&format!("{db1} td.age")), "26 giờ / RPO 24 giờ Trễ hạn");
+    assert_eq!(b.text_of(&format!("{db1} td.size")), "1,5 GB (+12,5 %)");
+    assert_eq!(b.text_of(&format!("{db1} td.copies")), "14 bản");
+    assert_eq!(b.text_of("table.backups tr[data-host='db9'] td.state"), "Chưa từng thấy");
+    assert_eq!(b.text_of("table.backups tr.ok[data-host='fs1'] td.size"), "2,3 GB");
+    assert_eq!(b.text_of("table.backups tr[data-host='fs1'] td.age"), "1 giờ / RPO 24 giờ");
+    assert_eq!(b.text_of("p.backups-late"), "Trễ hạn: 1/3 tác vụ");
+    // The alarm says the same: db1's backup_stale fires.
+    wait_for("backup_stale of db1", || {
+        alarms(&c).into_iter().find(|a| a["name"] == "backup_stale" && a["labels"]["host"] == "db1")
+    });
+
+    // The reports: this month, once the trends are flushed.
+    let hanoi = jiff::tz::TimeZone::get("Asia/Ho_Chi_Minh").unwrap();
+    let today = jiff::Timestamp::now().to_zoned(hanoi).date();
+    let month = today.strftime("%Y-%m").to_string();
+    let row = format!("table.reports tr[data-period='{month}']");
+    wait_for("this month in the reports", || {
+        b.goto(&format!("{}/ui/reports", c.url()));
+        (!b.all(&row).is_empty()).then_some(())
+    });
+    assert_eq!(
+        b.text_of(&format!("{row} td.period")),
+        format!("Tháng {}/{} (đang diễn ra)", today.month(), today.year())
+    );
+    let links: Vec<String> = b.all(&format!("{row} td.links a")).iter().map(|e| b.text(e)).collect();
+    assert_eq!(links, ["Tiếng Việt", "English", "Tải CSV"]);
+    // The CSV, fetched as the page's own script would (same origin, the session's cookie).
+    let csv = b.run(&format!(
+        "return fetch('/ui/reports/{month}.csv?site=hn-dc1').then(r => r.text().then(t => \
+         [r.status, r.headers.get('content-disposition'), t.split('\\n')[0]]));"
+    ));
+    assert_eq!(
+        csv,
+        serde_json::json!([
+            200,
+            format!("attachment; filename=\"dcwatch-hn-dc1-{month}.csv\""),
+            "section,site,host,item,metric,value"
+        ])
+    );
+    // The report itself, in Vietnamese, its inline style applied under its own policy.
+    b.goto(&format!("{}/ui/reports", c.url()));
+    b.click_on(&format!("{row} td.links a[lang='vi']"));
+    wait_for("the report", || (b.try_text("h1")? == "Báo cáo công suất và mức độ sẵn sàng").then_some(()));
+    let border = b.run("return getComputedStyle(document.querySelector('h2')).borderBottomColor;");
+    assert_eq!(border, "rgb(58, 110, 165)", "the report's <style> applies");
+
+    // Each page at a phone's width.
+    b.viewport(360, 740);
+    for (page, file) in [
+        ("/ui/backups", "backups-360-vi.png"),
+        ("/ui/reports", "reports-360-vi.png"),
+        ("/ui/audit", "audit-360-vi.png"),
+    ] {
+        b.goto(&format!("{}{page}", c.url()));
+        b.find("main h1");
+        b.screenshot(&screens().join(file));
+        let png = std::fs::read(screens().join(file)).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{file} is a PNG");
+    }
 }

@@ -5,6 +5,7 @@
 //! kept in SQLite (`store.rs`); from changes, notices in an outbox that
 //! `notify.rs` delivers with retries.
 
+pub mod backups;
 pub mod builtin;
 pub mod chain;
 pub mod conditions;

@@ -482,8 +482,7 @@ impl Store {
     /// by its index) and/or holding `text` in its name, labels, event or
     /// detail (case as typed; SQLite's LIKE folds ASCII only).
     pub fn history_where(&self, q: &HistoryQuery) -> Result<Vec<serde_json::Value>, StoreError> {
-        let like =
-            q.text.as_ref().map(|t| format!("%{}%", t.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+        let like = q.text.as_deref().map(crate::db::like_containing);
         let mut st = self.conn.prepare(
             "SELECT fingerprint, name, labels, at_ms, event, detail FROM history \
              WHERE (?2 IS NULL OR fingerprint = ?2) \

@@ -309,7 +309,8 @@ pub async fn end_silence(
     }
 }
 
-/// `GET /api/audit?actor=&action=&source=&since_ms=&until_ms=&limit=`, newest first (admins).
+/// `GET /api/audit?actor=&action=&source=&since_ms=&until_ms=&text=&outcome=&before_id=&limit=`,
+/// newest first (admins).
 pub async fn audit_log(
     State(app): State<Arc<AppState>>,
     client: Client,

@@ -12,6 +12,9 @@ pub mod alarms;
 pub mod report;
 pub mod status;
 pub mod web;
+pub mod web_audit;
+pub mod web_backups;
+pub mod web_reports;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -445,6 +445,26 @@ pub fn first_hour(conn: &Connection, measurement: &str, site: &str) -> Result<Op
     .map_err(TrendsError::from)
 }
 
+/// The first hour of data still kept of any series (at `site`, when
+/// given): the oldest period a report can be made of. Found on each
+/// series' primary key, as [`first_hour`] is.
+pub fn first_hour_any(conn: &Connection, site: Option<&str>) -> Result<Option<i64>, TrendsError> {
+    conn.query_row(
+        "SELECT MIN((SELECT MIN(h.hour) FROM hourly h WHERE h.series = s.id)) FROM series s \
+         WHERE (?1 IS NULL OR s.site = ?1)",
+        params![site],
+        |r| r.get::<_, Option<i64>>(0),
+    )
+    .map_err(TrendsError::from)
+}
+
+/// The sites the trends have series of, by name.
+pub fn sites(conn: &Connection) -> Result<Vec<String>, TrendsError> {
+    let mut st = conn.prepare("SELECT DISTINCT site FROM series WHERE site != '' ORDER BY site")?;
+    let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
 /// The time (Unix seconds) of the newest sample in `[from_hour, to_hour)`
 /// of any series (at `site`, when given); an hour written before sample
 /// times were kept counts as ending at its last second.

@@ -147,3 +147,21 @@ fn a_database_from_before_sample_times_gets_the_columns_and_keeps_its_hours() {
     assert_eq!(first_hour(&t.conn(), "ups", "hn").unwrap(), Some(T0 / H));
     assert_eq!(newest_sample(&t.conn(), None, T0 / H, T0 / H + 1).unwrap(), Some(T0 + 3599));
 }
+
+#[test]
+fn the_first_hour_of_any_series_and_the_sites_are_what_the_reports_page_lists_from() {
+    let d = tempfile::tempdir().unwrap();
+    let t = open(d.path());
+    assert_eq!(first_hour_any(&t.conn(), None).unwrap(), None);
+    let beat = |site: &str, ts: i64| {
+        obs("dcwatch_agent", &[("site", site), ("host", "h1")], &[("beat", ObsValue::Num(1.0))], ts)
+    };
+    t.observe(&[beat("hn", T0 + 5 * H), beat("hcm", T0 + 2 * H + 10)]);
+    t.flush((T0 + 6 * H) * 1_000_000_000).unwrap();
+    t.observe(&[beat("hn", T0 + 30 * H)]);
+    t.flush((T0 + 31 * H) * 1_000_000_000).unwrap();
+    assert_eq!(first_hour_any(&t.conn(), None).unwrap(), Some(T0 / H + 2));
+    assert_eq!(first_hour_any(&t.conn(), Some("hn")).unwrap(), Some(T0 / H + 5));
+    assert_eq!(first_hour_any(&t.conn(), Some("dn")).unwrap(), None);
+    assert_eq!(sites(&t.conn()).unwrap(), ["hcm", "hn"]);
+}

@@ -154,7 +154,7 @@ fn done_text(t: &Text, done: &str) -> Option<String> {
     }
 }
 
-fn select(name: &str, label: &str, any: &str, chosen: &str, options: &[(String, String)]) -> Markup {
+pub(super) fn select(name: &str, label: &str, any: &str, chosen: &str, options: &[(String, String)]) -> Markup {
     html! {
         label {
             span { (label) }

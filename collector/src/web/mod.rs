@@ -4,6 +4,8 @@
 //! pages. Served by the API's listener, with its TLS.
 
 mod alarms;
+mod audit;
+mod backups;
 pub mod cli;
 pub mod config;
 mod layout;
@@ -11,6 +13,7 @@ mod limit;
 mod login;
 mod overview;
 mod pages;
+mod reports;
 pub mod session;
 pub mod users;
 
@@ -50,6 +53,8 @@ pub struct Web {
     /// The listener has TLS: cookies are `Secure`.
     pub secure: bool,
     pub tz: jiff::tz::TimeZone,
+    /// The zone of the reports' days (`reports.timezone`, else `tz`).
+    pub report_tz: jiff::tz::TimeZone,
     pub wall: Vec<config::Cidr>,
 }
 
@@ -72,6 +77,7 @@ impl Web {
             checks: tokio::sync::Semaphore::new(PASSWORD_CHECKS),
             cfg,
             secure,
+            report_tz: tz.clone(),
             tz,
             wall,
         })
@@ -91,8 +97,9 @@ pub fn mount(app: Router, config: &crate::config::CollectorConfig, state: &Arc<A
     if !config.web.enabled {
         return Ok(app);
     }
-    let web = Web::new(state.clone(), config.web.clone(), config.listen.tls.is_some(), config.tz())
+    let mut web = Web::new(state.clone(), config.web.clone(), config.listen.tls.is_some(), config.tz())
         .context("web.users_db")?;
+    web.report_tz = config.reports.tz(&config.tz());
     match web.users.any_enabled() {
         Ok(true) => tracing::info!(path = "/ui", "web console on"),
         _ => tracing::warn!(
@@ -119,6 +126,10 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/ui/alarms/{fingerprint}/ack", post(alarms::ack))
         .route("/ui/alarms/{fingerprint}/silence", post(alarms::silence))
         .route("/ui/silences/{id}/end", post(alarms::end_silence))
+        .route("/ui/backups", get(backups::page))
+        .route("/ui/reports", get(reports::list))
+        .route("/ui/reports/{period}", get(reports::one))
+        .route("/ui/audit", get(audit::page))
         .route("/ui/assets/{name}", get(layout::asset))
         // The nav's pages still to come, and any other path (however deep):
         // the console's own 404 page, with its headers.
@@ -129,18 +140,17 @@ pub fn router(web: Arc<Web>) -> Router {
 
 /// Every answer: no framing, no sniffing, scripts and styles from here
 /// only, forms posted only here; pages are not cached (they hold a CSRF
-/// token); under TLS, browsers keep to HTTPS for a year (HSTS).
+/// token); under TLS, browsers keep to HTTPS for a year (HSTS). An answer
+/// that sets its own, stricter policy keeps it (a report's HTML:
+/// `reports::report_csp`).
 async fn secure_headers(axum::extract::State(tls): axum::extract::State<bool>, mut r: Response) -> Response {
     let h = r.headers_mut();
     if tls {
         h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
     }
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-        ),
-    );
+    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
+        "default-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    ));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
@@ -256,25 +266,53 @@ pub fn authorize(
     what: &str,
 ) -> Result<Caller, Box<Response>> {
     let caller = viewer(web, headers)?;
-    let t = caller.lang.web();
-    let refuse = |action: &str, comment: &str, message: &str| {
-        web.audit(&Event {
-            actor: &caller.user.name,
-            role: caller.user.role.as_str(),
-            source: client.0,
-            action,
-            target: what,
-            comment,
-            refused: true,
-        });
-        Box::new(layout::message(web, Some(&caller), StatusCode::FORBIDDEN, t.forbidden_title, message))
-    };
     if !csrf.is_some_and(|c| session::same_token(c, &caller.session.csrf)) {
-        return Err(refuse("web_csrf_refused", "missing or wrong CSRF token", t.csrf_refused));
+        let t = caller.lang.web();
+        return Err(refuse(
+            web,
+            &caller,
+            client,
+            "web_csrf_refused",
+            what,
+            "missing or wrong CSRF token",
+            t.csrf_refused,
+        ));
     }
-    if caller.user.role < need {
-        let comment = format!("needs role {}", need.as_str());
-        return Err(refuse("web_forbidden", &comment, &(t.role_refused)(need.as_str())));
-    }
+    require_role(web, &caller, client, need, what)?;
     Ok(caller)
+}
+
+/// The role check of [`authorize`] alone, for a page only some roles may
+/// read (a GET has no CSRF token to check): below `need`, 403, audited
+/// `web_forbidden` with `what` as its target.
+pub fn require_role(web: &Web, caller: &Caller, client: Client, need: Role, what: &str) -> Result<(), Box<Response>> {
+    if caller.user.role >= need {
+        return Ok(());
+    }
+    let comment = format!("needs role {}", need.as_str());
+    Err(refuse(web, caller, client, "web_forbidden", what, &comment, &(caller.lang.web().role_refused)(need.as_str())))
+}
+
+/// A refusal of `caller`: audited (folded per address and minute, as every
+/// refusal is), and answered 403 with `message`.
+fn refuse(
+    web: &Web,
+    caller: &Caller,
+    client: Client,
+    action: &str,
+    what: &str,
+    comment: &str,
+    message: &str,
+) -> Box<Response> {
+    web.audit(&Event {
+        actor: &caller.user.name,
+        role: caller.user.role.as_str(),
+        source: client.0,
+        action,
+        target: what,
+        comment,
+        refused: true,
+    });
+    let t = caller.lang.web();
+    Box::new(layout::message(web, Some(caller), StatusCode::FORBIDDEN, t.forbidden_title, message))
 }

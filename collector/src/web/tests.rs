@@ -12,18 +12,20 @@ use tower::ServiceExt;
 use super::*;
 use crate::state::{AppState, Live};
 
-fn web(dir: &tempfile::TempDir) -> Arc<Web> {
-    web_of(dir, None)
+pub(super) fn web(dir: &tempfile::TempDir) -> Arc<Web> {
+    web_with(dir, |_| {})
 }
 
 /// [`web`] with an alarm engine (the built-in alarms, one site `hn`).
 fn web_with_alarms(dir: &tempfile::TempDir) -> Arc<Web> {
     let yaml = format!("db: {}\nsites:\n  - name: hn\n", dir.path().join("alarms.db").display());
     let cfg = dcwatch_common::config::parse(&yaml, std::path::Path::new("alarms.yaml")).unwrap();
-    web_of(dir, Some(Arc::new(crate::alarm::Engine::open(cfg).unwrap())))
+    let engine = Arc::new(crate::alarm::Engine::open(cfg).unwrap());
+    web_with(dir, |s| s.alarms = Some(engine))
 }
 
-fn web_of(dir: &tempfile::TempDir, alarms: Option<Arc<crate::alarm::Engine>>) -> Arc<Web> {
+/// [`web`] with the state changed by `f` first (alarms, trends).
+pub(super) fn web_with(dir: &tempfile::TempDir, f: impl FnOnce(&mut AppState)) -> Arc<Web> {
     let live = Live {
         tokens: crate::ingest::auth::Tokens::new(std::iter::empty(), true),
         sinks: Vec::new(),
@@ -36,7 +38,7 @@ fn web_of(dir: &tempfile::TempDir, alarms: Option<Arc<crate::alarm::Engine>>) ->
     };
     let mut state = AppState::new(live);
     state.audit = Some(Arc::new(crate::audit::Audit::open(&dir.path().join("audit.db"), 400).unwrap()));
-    state.alarms = alarms;
+    f(&mut state);
     let cfg = config::WebConfig { users_db: dir.path().join("users.db"), ..Default::default() };
     let web = Web::new(Arc::new(state), cfg, false, jiff::tz::TimeZone::UTC).unwrap();
     web.users.add("lan", Role::Viewer, "mật-khẩu-của-lan", None, 1_000).unwrap();
@@ -45,25 +47,34 @@ fn web_of(dir: &tempfile::TempDir, alarms: Option<Arc<crate::alarm::Engine>>) ->
 }
 
 /// A session of `name` opened directly; returns (cookie header, CSRF token).
-fn session_of(web: &Web, name: &str) -> (String, String) {
+pub(super) fn session_of(web: &Web, name: &str) -> (String, String) {
     let u = web.users.get(name).unwrap().unwrap();
     let (token, s) = web.sessions.open(name, u.role, u.epoch, std::time::Instant::now());
     (format!("{}={token}", session::COOKIE), s.csrf)
 }
 
-async fn post(web: &Arc<Web>, uri: &str, cookie: &str, body: &str) -> (StatusCode, HeaderMap, String) {
+pub(super) async fn post(web: &Arc<Web>, uri: &str, cookie: &str, body: &str) -> (StatusCode, HeaderMap, String) {
     let req = Request::post(uri)
         .header(header::COOKIE, cookie)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(body.to_string()))
         .unwrap();
+    send(web, req).await
+}
+
+/// A GET of `uri` with the cookie header `cookie`.
+pub(super) async fn get(web: &Arc<Web>, uri: &str, cookie: &str) -> (StatusCode, HeaderMap, String) {
+    send(web, Request::get(uri).header(header::COOKIE, cookie).body(Body::empty()).unwrap()).await
+}
+
+async fn send(web: &Arc<Web>, req: Request<Body>) -> (StatusCode, HeaderMap, String) {
     let resp = router(web.clone()).oneshot(req).await.unwrap();
     let (status, headers) = (resp.status(), resp.headers().clone());
     let text = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
     (status, headers, text)
 }
 
-fn actions(web: &Web) -> Vec<(String, String, String)> {
+pub(super) fn actions(web: &Web) -> Vec<(String, String, String)> {
     let rows = web.app.audit.as_ref().unwrap().query(&crate::audit::Filter::default()).unwrap();
     rows.into_iter().rev().map(|r| (r.actor, r.action, r.outcome)).collect()
 }
@@ -176,7 +187,7 @@ async fn web_answers_carry_hsts_under_tls_only() {
     assert_eq!(get(tls).await, Some("max-age=31536000".to_string()));
 }
 
-async fn get(web: &Arc<Web>, uri: &str, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap, String) {
+async fn get_with(web: &Arc<Web>, uri: &str, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap, String) {
     let mut req = Request::get(uri);
     for (k, v) in headers {
         req = req.header(*k, *v);
@@ -196,7 +207,7 @@ async fn web_nav_pages_update_themselves_with_the_one_script_and_live_updates_do
     let dir = tempfile::tempdir().unwrap();
     let web = web(&dir);
     let (nam, _) = session_of(&web, "nam");
-    let (status, _, page) = get(&web, "/ui/", &[("cookie", nam.as_str())]).await;
+    let (status, _, page) = get_with(&web, "/ui/", &[("cookie", nam.as_str())]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains(r#"<main id="main" data-live="5">"#), "{page}");
     assert!(
@@ -210,13 +221,13 @@ async fn web_nav_pages_update_themselves_with_the_one_script_and_live_updates_do
         src.starts_with("/ui/assets/live-") && src.ends_with(".js") && src.len() == "/ui/assets/live-".len() + 19,
         "{src}"
     );
-    let (status, headers, js) = get(&web, src, &[]).await;
+    let (status, headers, js) = get_with(&web, src, &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
     assert!(js.contains(r#""X-Dcwatch-Live": "1""#), "{js}");
-    let (status, _, _) = get(&web, "/ui/assets/live-0000000000000000.js", &[]).await;
+    let (status, _, _) = get_with(&web, "/ui/assets/live-0000000000000000.js", &[]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, _, login) = get(&web, "/ui/login", &[]).await;
+    let (_, _, login) = get_with(&web, "/ui/login", &[]).await;
     assert!(!login.contains("<script") && !login.contains("data-live"), "{login}");
 
     // A session last used 20 minutes ago: a live update leaves it so.
@@ -224,11 +235,11 @@ async fn web_nav_pages_update_themselves_with_the_one_script_and_live_updates_do
     let then = std::time::Instant::now() - Duration::from_secs(20 * 60);
     let (token, _) = web.sessions.open("lan", u.role, u.epoch, then);
     let cookie = format!("{}={token}", session::COOKIE);
-    let (status, _, _) = get(&web, "/ui/", &[("cookie", cookie.as_str()), (LIVE_HEADER, "1")]).await;
+    let (status, _, _) = get_with(&web, "/ui/", &[("cookie", cookie.as_str()), (LIVE_HEADER, "1")]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(web.sessions.peek(&token, std::time::Instant::now()).map(|s| s.last_seen), Some(then));
     // A page the user opens is use.
-    let (status, _, _) = get(&web, "/ui/", &[("cookie", cookie.as_str())]).await;
+    let (status, _, _) = get_with(&web, "/ui/", &[("cookie", cookie.as_str())]).await;
     assert_eq!(status, StatusCode::OK);
     assert_ne!(web.sessions.peek(&token, std::time::Instant::now()).map(|s| s.last_seen), Some(then));
 }
@@ -310,7 +321,7 @@ async fn web_an_unknown_path_however_deep_is_the_consoles_404_with_its_headers()
     let dir = tempfile::tempdir().unwrap();
     let web = web(&dir);
     for uri in ["/ui/nothing", "/ui/alarms/a/b/c", "/ui/a/b"] {
-        let (status, headers, text) = get(&web, uri, &[]).await;
+        let (status, headers, text) = get_with(&web, uri, &[]).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
         assert!(headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().starts_with("default-src 'self'"), "{uri}");
         assert!(text.contains("<h1>Không tìm thấy trang.</h1>"), "{uri}: {text}");
@@ -328,7 +339,7 @@ async fn web_under_tls_the_cookies_are_secure_prefixed_and_only_those_are_read()
     let cfg = config::WebConfig { users_db: dir2.path().join("users.db"), ..Default::default() };
     let tls = Arc::new(Web::new(plain.app.clone(), cfg, true, jiff::tz::TimeZone::UTC).unwrap());
     tls.users.add("lan", Role::Viewer, "mật-khẩu-của-lan", None, 1_000).unwrap();
-    let (_, headers, _) = get(&tls, "/ui/login", &[]).await;
+    let (_, headers, _) = get_with(&tls, "/ui/login", &[]).await;
     let set = headers[header::SET_COOKIE].to_str().unwrap();
     assert!(
         set.starts_with("__Secure-dcwatch_login=") && set.ends_with("; Path=/ui; HttpOnly; SameSite=Strict; Secure"),
@@ -336,8 +347,8 @@ async fn web_under_tls_the_cookies_are_secure_prefixed_and_only_those_are_read()
     );
     let u = tls.users.get("lan").unwrap().unwrap();
     let (token, _) = tls.sessions.open("lan", u.role, u.epoch, std::time::Instant::now());
-    let (status, headers, _) = get(&tls, "/ui/", &[("cookie", &format!("dcwatch_session={token}"))]).await;
+    let (status, headers, _) = get_with(&tls, "/ui/", &[("cookie", &format!("dcwatch_session={token}"))]).await;
     assert_eq!((status, headers[header::LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/ui/login"));
-    let (status, _, _) = get(&tls, "/ui/", &[("cookie", &format!("__Secure-dcwatch_session={token}"))]).await;
+    let (status, _, _) = get_with(&tls, "/ui/", &[("cookie", &format!("__Secure-dcwatch_session={token}"))]).await;
     assert_eq!(status, StatusCode::OK);
 }

@@ -18,10 +18,25 @@ pub const DEFS: &[Def] = &[
     Def { name: "backup_not_replicated", severity: Warning, reads: READS, explained_by: &[], uncapped: false },
 ];
 
+/// A job's RPO when its point carries none (`rpo_s`): a day.
+pub const DEFAULT_RPO_S: f64 = 86_400.0;
+
+/// Whether a last good backup `age_s` old is past its RPO and the grace
+/// (`builtin.backup_grace_secs`): `backup_stale`, and the console's "late".
+pub fn stale(age_s: f64, rpo_s: f64, grace_s: u64) -> bool {
+    age_s > rpo_s + grace_s as f64
+}
+
+/// Whether a backup `pct` % larger than the one before (−40: smaller) has
+/// shrunk past `builtin.backup_shrink_pct`: `backup_shrunk`.
+pub fn shrunk(pct: f64, shrink_pct: f64) -> bool {
+    pct < -shrink_pct
+}
+
 /// Whether `mirror_ts` lacks the primary's newest backup for longer than
 /// `max_lag`. A copy keeps or gets a later time; a minute of slack covers
 /// clocks and copy tools.
-fn lagging(now_s: i64, primary_ts: f64, mirror_ts: Option<f64>, max_lag: u64) -> bool {
+pub fn lagging(now_s: i64, primary_ts: f64, mirror_ts: Option<f64>, max_lag: u64) -> bool {
     mirror_ts.is_none_or(|m| m + 60.0 < primary_ts) && now_s as f64 - primary_ts > max_lag as f64
 }
 
@@ -65,11 +80,11 @@ fn job(ctx: &Ctx, s: &Series, out: &mut Vec<Cond>) {
         && let Some(ts) = last
     {
         let age = ctx.now_s as f64 - ts;
-        let rpo = s.num("rpo_s").unwrap_or(86_400.0);
+        let rpo = s.num("rpo_s").unwrap_or(DEFAULT_RPO_S);
         let summary = Texts::new(|l| words::backup_stale(l, job, host, site, age, rpo));
         // In tenths of hours, like the summary: not a change every second.
         let value = Some(format!("{:.1}", age.max(0.0) / 3600.0));
-        out.push(cond("backup_stale", l.clone(), summary, value, age > rpo + b.backup_grace_secs as f64));
+        out.push(cond("backup_stale", l.clone(), summary, value, stale(age, rpo, b.backup_grace_secs)));
     }
     if ctx.on("backup_shrunk") {
         // A backup point without a size change (nothing to compare with)
@@ -77,7 +92,7 @@ fn job(ctx: &Ctx, s: &Series, out: &mut Vec<Cond>) {
         let pct = s.num(f::SIZE_CHANGE_PCT);
         let size = s.num("last_size_bytes");
         let summary = Texts::new(|l| words::backup_shrunk(l, job, host, site, pct.map(|p| -p), size));
-        let active = pct.is_some_and(|pct| pct < -b.backup_shrink_pct);
+        let active = pct.is_some_and(|pct| shrunk(pct, b.backup_shrink_pct));
         out.push(cond("backup_shrunk", l.clone(), summary, pct.map(fmt_num), active));
     }
     if ctx.on("backup_missing") {
