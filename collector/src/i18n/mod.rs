@@ -12,6 +12,8 @@ pub mod alarms;
 pub mod report;
 pub mod status;
 pub mod web;
+pub mod web_devices;
+pub mod web_hosts;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -6,12 +6,16 @@
 mod alarms;
 pub mod cli;
 pub mod config;
+mod devices;
+mod hosts;
 mod layout;
 mod limit;
 mod login;
 mod overview;
 mod pages;
 pub mod session;
+mod show;
+mod spark;
 pub mod users;
 
 #[cfg(test)]
@@ -93,6 +97,11 @@ pub fn mount(app: Router, config: &crate::config::CollectorConfig, state: &Arc<A
     }
     let web = Web::new(state.clone(), config.web.clone(), config.listen.tls.is_some(), config.tz())
         .context("web.users_db")?;
+    // The hosts and devices pages read more of the latest state than the alarms do.
+    if let Some(e) = &state.alarms {
+        e.watch_also(hosts::MEASUREMENTS);
+        e.watch_also(&devices::measurements());
+    }
     match web.users.any_enabled() {
         Ok(true) => tracing::info!(path = "/ui", "web console on"),
         _ => tracing::warn!(
@@ -119,6 +128,10 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/ui/alarms/{fingerprint}/ack", post(alarms::ack))
         .route("/ui/alarms/{fingerprint}/silence", post(alarms::silence))
         .route("/ui/silences/{id}/end", post(alarms::end_silence))
+        .route("/ui/hosts", get(hosts::list))
+        .route("/ui/hosts/{site}/{host}", get(hosts::one))
+        .route("/ui/devices", get(devices::list))
+        .route("/ui/devices/{site}/{device}", get(devices::one))
         .route("/ui/assets/{name}", get(layout::asset))
         .route("/ui/{page}", get(pages::later))
         .layer(axum::middleware::map_response_with_state(web.secure, secure_headers))

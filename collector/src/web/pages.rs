@@ -23,7 +23,7 @@ pub async fn overview(State(web): State<Arc<Web>>, headers: HeaderMap) -> Respon
         Ok(c) => c,
         Err(r) => return *r,
     };
-    let body = super::overview::body(&web, caller.lang).await;
+    let body = super::overview::body(&web, caller.lang, true).await;
     layout::page(&web, caller.lang, Some(&caller), Some(0), caller.lang.web().overview, body).into_response()
 }
 
@@ -39,7 +39,7 @@ pub async fn wall(State(web): State<Arc<Web>>, client: Client, headers: HeaderMa
     if !client.0.is_some_and(|ip| web.wall.iter().any(|b| b.contains(ip))) {
         return layout::message_in(&web, lang, None, StatusCode::FORBIDDEN, t.forbidden_title, t.wall_refused);
     }
-    let body = super::overview::body(&web, lang).await;
+    let body = super::overview::body(&web, lang, false).await;
     let page = layout::page(&web, lang, None, None, t.wall_title, body);
     ([("Refresh", "30")], page).into_response()
 }

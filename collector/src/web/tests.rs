@@ -12,8 +12,9 @@ use tower::ServiceExt;
 use super::*;
 use crate::state::{AppState, Live};
 
-fn web(dir: &tempfile::TempDir) -> Arc<Web> {
-    let live = Live {
+/// What the listener would serve with: no tokens, no sinks.
+pub(super) fn live() -> Live {
+    Live {
         tokens: crate::ingest::auth::Tokens::new(std::iter::empty(), true),
         sinks: Vec::new(),
         durable: None,
@@ -22,8 +23,11 @@ fn web(dir: &tempfile::TempDir) -> Arc<Web> {
         api_tokens: crate::auth::TokenTable::default(),
         metrics_require_token: false,
         rate: crate::ingest::rate::Rate { points_per_sec: 0.0, burst_points: 0.0 },
-    };
-    let mut state = AppState::new(live);
+    }
+}
+
+fn web(dir: &tempfile::TempDir) -> Arc<Web> {
+    let mut state = AppState::new(live());
     state.audit = Some(Arc::new(crate::audit::Audit::open(&dir.path().join("audit.db"), 400).unwrap()));
     let cfg = config::WebConfig { users_db: dir.path().join("users.db"), ..Default::default() };
     let web = Web::new(Arc::new(state), cfg, false, jiff::tz::TimeZone::UTC).unwrap();
