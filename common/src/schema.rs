@@ -32,6 +32,9 @@ pub mod m {
     pub const ATS: &str = "ats";
     pub const GENERATOR: &str = "generator";
     pub const PDU: &str = "pdu";
+    pub const ENV: &str = "env";
+    pub const COOLING: &str = "cooling";
+    pub const NET_IF: &str = "net_if";
     pub const DEVICE: &str = "device";
     pub const SNMP_TRAP: &str = "snmp_trap";
     pub const HOST_CPU: &str = "host_cpu";
@@ -68,6 +71,7 @@ pub mod f {
     pub const FUEL_PCT: &str = "fuel_pct";
     // device
     pub const UP: &str = "up";
+    pub const ERRORS_TOTAL: &str = "errors_total";
     // host
     pub const USAGE_PCT: &str = "usage_pct";
     pub const USED_PCT: &str = "used_pct";
@@ -78,8 +82,12 @@ pub mod f {
     pub const OK: &str = "ok";
     pub const LAST_SUCCESS_TS: &str = "last_success_ts";
     pub const SIZE_CHANGE_PCT: &str = "size_change_pct";
+    // host_service
+    pub const ACTIVE: &str = "active";
+    pub const SUB_STATE: &str = "sub_state";
     // dcwatch_agent
     pub const BEAT: &str = "beat";
+    pub const VERSION: &str = "version";
     // host_net
     pub const RX_BYTES_PER_S: &str = "rx_bytes_per_s";
     pub const TX_BYTES_PER_S: &str = "tx_bytes_per_s";

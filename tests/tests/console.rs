@@ -470,3 +470,77 @@ fn in_chromium_an_admin_reads_an_operators_ack_in_the_audit_log_opens_this_month
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{file} is a PNG");
     }
 }
+
+// The hosts and devices pages.
+
+/// web1 busy with a full /var, the host named with HTML, each with a
+/// heartbeat; the UPS's own poll: answered, without errors.
+const INVENTORY: &str = "host_cpu,host=web1,cpu=total usage_pct=87.5\n\
+    host_mem,host=web1 used_pct=62.3\n\
+    host_disk,host=web1,mount=/var used_pct=92.1,used_bytes=46100000000i,total_bytes=50000000000i\n\
+    host_net,host=web1,iface=eth0 rx_bytes_per_s=1572864,tx_bytes_per_s=524288\n\
+    dcwatch_agent,host=web1 version=\"1.4.0\"\n\
+    host_cpu,host=<img\\ src\\=x\\ onerror\\=alert(1)>,cpu=total usage_pct=50\n\
+    dcwatch_agent,host=<img\\ src\\=x\\ onerror\\=alert(1)> version=\"1.4.0\"\n\
+    device,device=ups-1,kind=ups,protocol=snmp up=true,poll_ms=41.5,errors_total=0i\n";
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn in_chromium_a_viewer_reads_the_hosts_and_the_devices_with_names_as_text_at_a_desks_and_a_phones_size() {
+    let hook = Capture::start();
+    let c = start_with_scenario(&hook);
+    let (code, text) = c.post("/api/v2/write", Some(TOKEN), false, INVENTORY.as_bytes());
+    assert_eq!(code, 204, "{text}");
+
+    let b = Browser::start(1280, 900);
+    login(&b, &c, "lan", LAN_PW);
+    // The overview links the hosts the UPS powers to their pages.
+    b.click_on("article.site[data-site='hn-dc1'] li.host[data-host='web1'] a");
+    wait_for("web1's page", || (b.try_text("h1")? == "web1").then_some(()));
+    assert_eq!(b.text_of("tr[data-mount='/var'] td[data-col='size']"), "46,1 / 50,0 GB");
+
+    b.goto(&format!("{}/ui/hosts", c.url()));
+    let row = "tr[data-host='web1']";
+    assert_eq!(b.text_of(&format!("{row} td[data-col='cpu']")), "87,5 %");
+    assert_eq!(b.text_of(&format!("{row} td[data-col='mem']")), "62,3 %");
+    assert_eq!(b.text_of(&format!("{row} td[data-col='disk']")), "92,1 % (/var)");
+    assert_eq!(b.text_of(&format!("{row} td[data-col='in']")), "1,5 MiB/s");
+    assert_eq!(b.text_of(&format!("{row} td[data-col='cpu-24h']")), "—", "no trend store: a dash");
+    let names = |b: &Browser| -> Vec<String> { b.all("td[data-col='host'] a").iter().map(|e| b.text(e)).collect() };
+    assert_eq!(names(&b), [XSS_HOST, "web1"]);
+    assert_eq!(b.run("return document.querySelectorAll('div.table.hosts img').length;"), 0);
+    assert_eq!(b.run("return document.querySelectorAll('img').length;"), 0);
+    b.screenshot(&screens().join("hosts-1280-vi.png"));
+    // Sorted by CPU, the busiest first, through the column's link.
+    b.click_on("th[data-col='cpu'] a");
+    wait_for("the hosts by CPU", || b.url().contains("sort=cpu&dir=desc").then_some(()));
+    assert_eq!(names(&b), ["web1", XSS_HOST]);
+    // The host named with HTML has its own page, found through its link.
+    b.click_on("td[data-col='host'] a[href*='%3Cimg']");
+    wait_for("the HTML-named host's page", || (b.try_text("h1")? == XSS_HOST).then_some(()));
+    assert_eq!(b.text_of("li.node[data-device='ups-1'] .state"), "Đang chạy pin");
+    assert_eq!(b.run("return document.querySelectorAll('img').length;"), 0);
+
+    b.goto(&format!("{}/ui/devices", c.url()));
+    let ups = "section[data-site='hn-dc1'] tr[data-device='ups-1']";
+    assert_eq!(b.text_of(&format!("{ups} td[data-col='state']")), "Kết nối được");
+    assert_eq!(b.text_of(&format!("{ups} div[data-field='battery_charge_pct'] dd")), "91,5 %");
+    assert_eq!(b.text_of(&format!("{ups} td[data-col='errors']")), "Không có");
+    let kinds: Vec<String> = b.all("section[data-site='hn-dc1'] h3").iter().map(|e| b.text(e)).collect();
+    assert_eq!(kinds, ["UPS", "Bộ chuyển nguồn (ATS)", "Máy phát điện", "Cảm biến môi trường"]);
+    let devices: Vec<String> = b.all("td[data-col='device'] a").iter().map(|e| b.text(e)).collect();
+    assert_eq!(devices, ["ups-1", "ats-1", "gen-1", "<i>r1</i>"]);
+    assert_eq!(b.run("return document.querySelectorAll('main i, main b, img').length;"), 0);
+    b.screenshot(&screens().join("devices-1280-vi.png"));
+
+    // A phone: each row a card.
+    b.viewport(360, 740);
+    b.goto(&format!("{}/ui/hosts", c.url()));
+    b.screenshot(&screens().join("hosts-360-vi.png"));
+    b.goto(&format!("{}/ui/devices", c.url()));
+    b.screenshot(&screens().join("devices-360-vi.png"));
+    for f in ["hosts-360-vi.png", "devices-360-vi.png"] {
+        let png = std::fs::read(screens().join(f)).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{f} is a PNG");
+    }
+}

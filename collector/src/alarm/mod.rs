@@ -137,6 +137,9 @@ pub struct Engine {
     self_checks: Mutex<Option<SelfChecks>>,
     /// The measurements the built-ins and rules read (ingest keeps only these).
     watched: std::sync::RwLock<Arc<std::collections::HashSet<String>>>,
+    /// Measurements others read from the latest state (the console's
+    /// hosts and devices pages), watched across reloads too.
+    also_watched: Mutex<Vec<&'static str>>,
     latest: Mutex<Latest>,
     pending: Mutex<Pending>,
     opened: Instant,
@@ -170,7 +173,8 @@ impl Engine {
         }
         Ok(Engine {
             self_checks: Mutex::new(None),
-            watched: std::sync::RwLock::new(Arc::new(watched(&cfg))),
+            watched: std::sync::RwLock::new(Arc::new(watched(&cfg, &[]))),
+            also_watched: Mutex::new(Vec::new()),
             config: Mutex::new(Arc::new(cfg)),
             latest: Mutex::new(Latest::default()),
             pending: Mutex::new(Pending::default()),
@@ -196,12 +200,35 @@ impl Engine {
 
     /// A new config (reload): alarms and their state carry over.
     pub fn set_config(&self, cfg: AlarmsConfig) {
-        *self.watched.write().expect("not poisoned") = Arc::new(watched(&cfg));
+        let also = self.also_watched.lock().expect("not poisoned").clone();
+        *self.watched.write().expect("not poisoned") = Arc::new(watched(&cfg, &also));
         *self.config.lock().expect("not poisoned") = Arc::new(cfg);
     }
 
     pub fn set_self_checks(&self, f: SelfChecks) {
         *self.self_checks.lock().expect("not poisoned") = Some(f);
+    }
+
+    /// Keeps the latest points of `measurements` too, for a reader besides
+    /// the alarms (the console): ingest hands them to the engine from now on.
+    pub fn watch_also(&self, measurements: &[&'static str]) {
+        let mut also = self.also_watched.lock().expect("not poisoned");
+        for m in measurements {
+            if !also.contains(m) {
+                also.push(m);
+            }
+        }
+        *self.watched.write().expect("not poisoned") = Arc::new(watched(&self.config(), &also));
+    }
+
+    /// Reads the latest-state table (with the points queued for it) and
+    /// the config under the table's lock: `read` should copy what it needs
+    /// and return, as writes wait for it.
+    pub fn read_latest<T>(&self, read: impl FnOnce(&AlarmsConfig, &Latest) -> T) -> T {
+        let cfg = self.config();
+        let mut latest = self.latest.lock().expect("not poisoned");
+        self.apply_pending(&mut latest, cfg.limits.max_series_per_token);
+        read(&cfg, &latest)
     }
 
     /// The measurements whose points are wanted.
@@ -621,9 +648,10 @@ fn cap_alarms(
     (refused, not_raised)
 }
 
-fn watched(cfg: &AlarmsConfig) -> std::collections::HashSet<String> {
+fn watched(cfg: &AlarmsConfig, also: &[&'static str]) -> std::collections::HashSet<String> {
     builtin::measurements()
         .into_iter()
+        .chain(also.iter().copied())
         .map(|m| m.to_string())
         .chain(cfg.rules.iter().map(|r| r.measurement.clone()))
         .collect()

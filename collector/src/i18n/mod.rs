@@ -14,6 +14,8 @@ pub mod status;
 pub mod web;
 pub mod web_audit;
 pub mod web_backups;
+pub mod web_devices;
+pub mod web_hosts;
 pub mod web_reports;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]

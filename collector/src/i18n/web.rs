@@ -55,8 +55,6 @@ pub struct Text {
     pub updated_at: fn(&str) -> String,
     /// The live updates failed: what is shown may be old.
     pub live_lost: &'static str,
-    /// A page of a later version (the nav already names it).
-    pub coming: &'static str,
 
     pub alarm_unknown: &'static str,
 
@@ -213,7 +211,6 @@ pub static VI: Text = Text {
     all_quiet: "Không có cảnh báo nào đang bật.",
     updated_at: |t| format!("Cập nhật lúc {t}"),
     live_lost: "Mất kết nối với máy chủ: số liệu trên trang có thể đã cũ. Đang thử kết nối lại…",
-    coming: "Trang này sẽ có trong phiên bản sau.",
 
     alarm_unknown: "Không có cảnh báo này (có thể đã hết).",
 
@@ -360,7 +357,6 @@ pub static EN: Text = Text {
     all_quiet: "No alarm is firing.",
     updated_at: |t| format!("Updated {t}"),
     live_lost: "Lost the connection to the server: what this page shows may be out of date. Trying again…",
-    coming: "This page comes in a later version.",
 
     alarm_unknown: "No such alarm (it may have cleared).",
 

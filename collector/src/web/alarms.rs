@@ -66,7 +66,7 @@ impl Shown {
         }
     }
 
-    fn word(self, t: &Text) -> &'static str {
+    pub fn word(self, t: &Text) -> &'static str {
         match self {
             Shown::Firing => t.state_firing,
             Shown::Pending => t.state_pending,
@@ -77,7 +77,7 @@ impl Shown {
     }
 }
 
-fn severity_word(t: &Text, s: Severity) -> &'static str {
+pub fn severity_word(t: &Text, s: Severity) -> &'static str {
     match s {
         Severity::Critical => t.critical,
         Severity::Warning => t.warning,

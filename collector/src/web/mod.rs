@@ -8,6 +8,8 @@ mod audit;
 mod backups;
 pub mod cli;
 pub mod config;
+mod devices;
+mod hosts;
 mod layout;
 mod limit;
 mod login;
@@ -15,6 +17,8 @@ mod overview;
 mod pages;
 mod reports;
 pub mod session;
+mod show;
+mod spark;
 pub mod users;
 
 #[cfg(test)]
@@ -100,6 +104,11 @@ pub fn mount(app: Router, config: &crate::config::CollectorConfig, state: &Arc<A
     let mut web = Web::new(state.clone(), config.web.clone(), config.listen.tls.is_some(), config.tz())
         .context("web.users_db")?;
     web.report_tz = config.reports.tz(&config.tz());
+    // The hosts and devices pages read more of the latest state than the alarms do.
+    if let Some(e) = &state.alarms {
+        e.watch_also(hosts::MEASUREMENTS);
+        e.watch_also(&devices::measurements());
+    }
     match web.users.any_enabled() {
         Ok(true) => tracing::info!(path = "/ui", "web console on"),
         _ => tracing::warn!(
@@ -130,10 +139,13 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/ui/reports", get(reports::list))
         .route("/ui/reports/{period}", get(reports::one))
         .route("/ui/audit", get(audit::page))
+        .route("/ui/hosts", get(hosts::list))
+        .route("/ui/hosts/{site}/{host}", get(hosts::one))
+        .route("/ui/devices", get(devices::list))
+        .route("/ui/devices/{site}/{device}", get(devices::one))
         .route("/ui/assets/{name}", get(layout::asset))
-        // The nav's pages still to come, and any other path (however deep):
-        // the console's own 404 page, with its headers.
-        .route("/ui/{*page}", get(pages::later))
+        // Any other path, however deep: the console's own 404 page, with its headers.
+        .route("/ui/{*page}", get(pages::not_found))
         .layer(axum::middleware::map_response_with_state(web.secure, secure_headers))
         .with_state(web)
 }

@@ -60,7 +60,7 @@ fn class(good: Option<bool>) -> &'static str {
     }
 }
 
-fn ups_state<'a>(t: &'a Text, u: &Ups) -> (&'static str, &'a str) {
+pub fn ups_state<'a>(t: &'a Text, u: &Ups) -> (&'static str, &'a str) {
     if u.unreachable {
         ("bad", t.ups_unreachable)
     } else {
@@ -72,8 +72,19 @@ fn ups_state<'a>(t: &'a Text, u: &Ups) -> (&'static str, &'a str) {
     }
 }
 
-fn chain(lang: Lang, s: &Site) -> Markup {
+/// `name` as a link to `href` (the console's pages), or as text (the wall display).
+fn named(name: &str, href: Option<String>) -> Markup {
+    html! {
+        @match href {
+            Some(h) => a href=(h) { (name) },
+            None => (name),
+        }
+    }
+}
+
+fn chain(lang: Lang, s: &Site, links: bool) -> Markup {
     let t = lang.web();
+    let device = |d: &str| links.then(|| super::devices::device_link(&s.name, d));
     html! {
         ol.chain aria-label=(t.power_chain) {
             li.stage.feeds {
@@ -98,7 +109,7 @@ fn chain(lang: Lang, s: &Site) -> Markup {
                                 _ => "ok",
                             };
                             li.node.(c) data-device=(a.device) {
-                                span.what { (t.ats) " " (a.device) }
+                                span.what { (named(&format!("{} {}", t.ats, a.device), device(&a.device))) }
                                 span.state {
                                     @match (&a.active_source, a.on_source_b) {
                                         (Some(src), _) => ((t.ats_on)(src)),
@@ -117,7 +128,7 @@ fn chain(lang: Lang, s: &Site) -> Markup {
                         @for g in &s.generators {
                             // A running generator is drawn as a warning: the site is off the grid.
                             li.node.(match g.running { Some(true) => "warn", Some(false) => "ok", None => "unknown" }) data-device=(g.device) {
-                                span.what { (t.generator) " " (g.device) }
+                                span.what { (named(&format!("{} {}", t.generator, g.device), device(&g.device))) }
                                 span.state { (match g.running { Some(true) => t.gen_running, Some(false) => t.gen_stopped, None => t.no_data }) }
                                 @if let Some(p) = g.fuel_pct { span.detail { ((t.fuel)(&lang.pct(p, 0))) } }
                             }
@@ -130,7 +141,7 @@ fn chain(lang: Lang, s: &Site) -> Markup {
                     @for u in &s.ups {
                         @let (c, word) = ups_state(t, u);
                         li.node.(c) data-device=(u.device) {
-                            span.what { ((t.ups_named)(&u.device)) }
+                            span.what { (named(&(t.ups_named)(&u.device), device(&u.device))) }
                             span.state { (word) }
                             @if let Some(p) = u.charge_pct { span.detail { ((t.charge)(&lang.pct(p, 0))) } }
                             @if let Some(r) = u.runtime_s { span.detail { ((t.runtime)((r / 60.0).floor().max(0.0) as u64)) } }
@@ -139,7 +150,7 @@ fn chain(lang: Lang, s: &Site) -> Markup {
                                 ul.hosts aria-label=(t.hosts_powered) {
                                     @for h in &u.hosts {
                                         li.host.(class(h.silent.map(|s| !s))) data-host=(h.name) {
-                                            span.what { (h.name) }
+                                            span.what { (named(&h.name, links.then(|| super::hosts::host_link(&s.name, &h.name)))) }
                                             " "
                                             span.state { (match h.silent { Some(false) => t.host_up, Some(true) => t.host_silent, None => t.no_data }) }
                                         }
@@ -166,7 +177,7 @@ fn severity_word(t: &Text, i: usize) -> &'static str {
     [t.critical, t.warning, t.info][i]
 }
 
-fn panel(lang: Lang, name: Option<&str>, chain_of: Option<&Site>, n: &[usize; 3]) -> Markup {
+fn panel(lang: Lang, name: Option<&str>, chain_of: Option<&Site>, n: &[usize; 3], links: bool) -> Markup {
     let t = lang.web();
     html! {
         article.site data-site=(name.unwrap_or("")) {
@@ -176,7 +187,7 @@ fn panel(lang: Lang, name: Option<&str>, chain_of: Option<&Site>, n: &[usize; 3]
                 p.redundancy.(match r { Redundancy::Full { .. } | Redundancy::Single { .. } => "ok", Redundancy::Unknown => "unknown", _ => "bad" }) {
                     (redundancy_text(t, &r))
                 }
-                (chain(lang, s))
+                (chain(lang, s, links))
             }
             h3.sr { (t.firing_alarms) }
             @if n.iter().all(|x| *x == 0) {
@@ -208,8 +219,9 @@ fn panel(lang: Lang, name: Option<&str>, chain_of: Option<&Site>, n: &[usize; 3]
     }
 }
 
-/// The overview's body, for the logged-in page and the wall display.
-pub async fn body(web: &Web, lang: Lang) -> Markup {
+/// The overview's body, for the logged-in page and the wall display
+/// (`links`: its hosts and devices link to their pages; not on the wall).
+pub async fn body(web: &Web, lang: Lang, links: bool) -> Markup {
     let t = lang.web();
     let now = crate::alarm::now_ms();
     let read = match web.app.alarms.clone() {
@@ -231,11 +243,11 @@ pub async fn body(web: &Web, lang: Lang) -> Markup {
                 section.sites aria-label=(t.sites) {
                     @for (site, n) in &c.by_site {
                         @let s = site.as_ref().and_then(|name| chains.iter().find(|s| &s.name == name));
-                        (panel(lang, site.as_deref(), s, n))
+                        (panel(lang, site.as_deref(), s, n, links))
                     }
                     // Sites only reported (no `sites:` entry) but with a chain.
                     @for s in chains.iter().filter(|s| !c.by_site.contains_key(&Some(s.name.clone()))) {
-                        (panel(lang, Some(&s.name), Some(s), &[0; 3]))
+                        (panel(lang, Some(&s.name), Some(s), &[0; 3], links))
                     }
                 }
             }
@@ -322,21 +334,26 @@ pub(crate) mod tests {
 
     #[test]
     fn the_power_chain_says_each_stages_state_in_vietnamese_numbers_and_escapes_names() {
-        let html = panel(Lang::Vi, Some("hn"), Some(&site()), &[1, 0, 0]).into_string();
+        let html = panel(Lang::Vi, Some("hn"), Some(&site()), &[1, 0, 0], true).into_string();
         for want in [
             r#"<p class="redundancy bad">Mất lộ A: chỉ còn chạy trên lộ B.</p>"#,
             r#"<li class="node bad" data-feed="A"><span class="what">Lộ A</span><span class="state">Mất điện</span><span class="detail">0 V</span></li>"#,
             r#"<span class="detail">230 V</span>"#,
             r#"<span class="state">Đang dùng nguồn B</span>"#,
-            r#"<li class="node warn" data-device="gen1"><span class="what">Máy phát điện gen1</span><span class="state">Đang chạy</span><span class="detail">Nhiên liệu 80 %</span></li>"#,
+            r#"<li class="node warn" data-device="gen1"><span class="what"><a href="/ui/devices/hn/gen1">Máy phát điện gen1</a></span><span class="state">Đang chạy</span><span class="detail">Nhiên liệu 80 %</span></li>"#,
             r#"<span class="state">Đang chạy pin</span><span class="detail">Pin 92 %</span><span class="detail">Còn 25 phút</span><span class="detail">Tải 35 %</span>"#,
-            r#"<li class="host bad" data-host="&lt;img src=x onerror=alert(1)&gt;"><span class="what">&lt;img src=x onerror=alert(1)&gt;</span> <span class="state">Mất liên lạc</span></li>"#,
+            r#"<li class="host bad" data-host="&lt;img src=x onerror=alert(1)&gt;"><span class="what"><a href="/ui/hosts/hn/%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E">&lt;img src=x onerror=alert(1)&gt;</a></span> <span class="state">Mất liên lạc</span></li>"#,
+            r#"<span class="what"><a href="/ui/devices/hn/ups1">UPS ups1</a></span>"#,
             r#"<li class="bad">Agent mất liên lạc: 1/3</li>"#,
             r#"<a href="/ui/alarms?site=hn&amp;severity=critical">Nghiêm trọng: <strong>1</strong></a>"#,
         ] {
             assert!(html.contains(want), "{want}\nnot in\n{html}");
         }
         assert!(!html.contains("<img"), "{html}");
+        // The wall display links nowhere: nobody logs in there.
+        let wall = panel(Lang::Vi, Some("hn"), Some(&site()), &[1, 0, 0], false).into_string();
+        assert!(wall.contains(r#"<span class="what">Máy phát điện gen1</span>"#), "{wall}");
+        assert!(!wall.contains("/ui/hosts/") && !wall.contains("/ui/devices/"), "{wall}");
     }
 
     #[test]

@@ -1,17 +1,15 @@
 //! The overview page and the wall display (their body is
-//! [`super::overview`]), the language switch, and the places of the
-//! pages still to come.
+//! [`super::overview`]), the language switch, and the 404 page.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use maud::html;
 
-use super::{Caller, Web, authorize, layout, viewer};
+use super::{Web, authorize, layout, viewer};
 use crate::api::access::Client;
 use crate::auth::Role;
 use crate::i18n::Lang;
@@ -23,7 +21,7 @@ pub async fn overview(State(web): State<Arc<Web>>, headers: HeaderMap) -> Respon
         Ok(c) => c,
         Err(r) => return *r,
     };
-    let body = super::overview::body(&web, caller.lang).await;
+    let body = super::overview::body(&web, caller.lang, true).await;
     layout::page(&web, caller.lang, Some(&caller), Some(0), caller.lang.web().overview, body).into_response()
 }
 
@@ -39,7 +37,7 @@ pub async fn wall(State(web): State<Arc<Web>>, client: Client, headers: HeaderMa
     if !client.0.is_some_and(|ip| web.wall.iter().any(|b| b.contains(ip))) {
         return layout::message_in(&web, lang, None, StatusCode::FORBIDDEN, t.forbidden_title, t.wall_refused);
     }
-    let body = super::overview::body(&web, lang).await;
+    let body = super::overview::body(&web, lang, false).await;
     let page = layout::page(&web, lang, None, Some(0), t.wall_title, body);
     ([("Refresh", "30")], page).into_response()
 }
@@ -63,20 +61,7 @@ pub async fn set_lang(
     Redirect::to("/ui/").into_response()
 }
 
-/// The nav's pages not built yet: said so, in the layout.
-pub async fn later(State(web): State<Arc<Web>>, headers: HeaderMap, Path(page): Path<String>) -> Response {
-    let Some(i) = layout::NAV.iter().position(|p| p.strip_prefix("/ui/") == Some(page.as_str())) else {
-        return not_found(State(web), headers).await;
-    };
-    let caller: Caller = match viewer(&web, &headers) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
-    let t = caller.lang.web();
-    let body = html! { h1 { (t.nav[i]) } p.notice { (t.coming) } };
-    layout::page(&web, caller.lang, Some(&caller), Some(i), t.nav[i], body).into_response()
-}
-
+/// Any path under `/ui` no page has: the console's 404 page.
 pub async fn not_found(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
     let caller = super::current(&web, &headers, std::time::Instant::now());
     let lang = caller.as_ref().map_or_else(|| super::lang_of(&headers), |c| c.lang);

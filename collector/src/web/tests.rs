@@ -12,6 +12,20 @@ use tower::ServiceExt;
 use super::*;
 use crate::state::{AppState, Live};
 
+/// What the listener would serve with: no tokens, no sinks.
+pub(super) fn live() -> Live {
+    Live {
+        tokens: crate::ingest::auth::Tokens::new(std::iter::empty(), true),
+        sinks: Vec::new(),
+        durable: None,
+        max_body_bytes: 1 << 20,
+        read_timeout: Duration::from_secs(1),
+        api_tokens: crate::auth::TokenTable::default(),
+        metrics_require_token: false,
+        rate: crate::ingest::rate::Rate { points_per_sec: 0.0, burst_points: 0.0 },
+    }
+}
+
 pub(super) fn web(dir: &tempfile::TempDir) -> Arc<Web> {
     web_with(dir, |_| {})
 }
@@ -26,17 +40,7 @@ fn web_with_alarms(dir: &tempfile::TempDir) -> Arc<Web> {
 
 /// [`web`] with the state changed by `f` first (alarms, trends).
 pub(super) fn web_with(dir: &tempfile::TempDir, f: impl FnOnce(&mut AppState)) -> Arc<Web> {
-    let live = Live {
-        tokens: crate::ingest::auth::Tokens::new(std::iter::empty(), true),
-        sinks: Vec::new(),
-        durable: None,
-        max_body_bytes: 1 << 20,
-        read_timeout: Duration::from_secs(1),
-        api_tokens: crate::auth::TokenTable::default(),
-        metrics_require_token: false,
-        rate: crate::ingest::rate::Rate { points_per_sec: 0.0, burst_points: 0.0 },
-    };
-    let mut state = AppState::new(live);
+    let mut state = AppState::new(live());
     state.audit = Some(Arc::new(crate::audit::Audit::open(&dir.path().join("audit.db"), 400).unwrap()));
     f(&mut state);
     let cfg = config::WebConfig { users_db: dir.path().join("users.db"), ..Default::default() };

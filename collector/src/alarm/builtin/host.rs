@@ -95,10 +95,22 @@ fn disks(ctx: &Ctx, out: &mut Vec<Cond>) {
 }
 
 /// Days until a filesystem is full at its growth rate over the last six
-/// hours: the median of the slopes between samples (Theil–Sen), so a burst
-/// (a one-off dump) or a gap in the data does not decide it. None without
-/// at least 30 minutes and 10 samples of history, or when it is not growing.
+/// hours ([`growth_per_day`]). None without enough history, or when it is
+/// not growing.
 pub fn days_to_full(h: &std::collections::VecDeque<(i64, f64, f64)>) -> Option<f64> {
+    let last = h.back()?;
+    let per_day = growth_per_day(h)?;
+    if per_day <= 0.0 {
+        return None;
+    }
+    Some(((last.2 - last.1).max(0.0)) / per_day)
+}
+
+/// A filesystem's growth in bytes a day over the last six hours: the
+/// median of the slopes between samples (Theil–Sen), so a burst (a one-off
+/// dump) or a gap in the data does not decide it. None without at least 30
+/// minutes and 10 samples of history.
+pub fn growth_per_day(h: &std::collections::VecDeque<(i64, f64, f64)>) -> Option<f64> {
     let last = h.back()?;
     let recent: Vec<&(i64, f64, f64)> = h.iter().filter(|(t, _, _)| last.0 - t <= 6 * 3_600_000_000_000).collect();
     if recent.len() < 10 || last.0 - recent[0].0 < 30 * 60_000_000_000 {
@@ -109,11 +121,7 @@ pub fn days_to_full(h: &std::collections::VecDeque<(i64, f64, f64)>) -> Option<f
     let first = recent[0].0;
     let pts: Vec<(f64, f64)> =
         recent.iter().step_by(step).map(|(t, used, _)| ((t - first) as f64 / 86_400e9, *used)).collect();
-    let (per_day, _) = crate::stats::theil_sen(&pts)?;
-    if per_day <= 0.0 {
-        return None;
-    }
-    Some(((last.2 - last.1).max(0.0)) / per_day)
+    crate::stats::theil_sen(&pts).map(|(per_day, _)| per_day)
 }
 
 #[cfg(test)]
