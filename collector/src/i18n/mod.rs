@@ -11,6 +11,7 @@
 pub mod alarms;
 pub mod report;
 pub mod status;
+pub mod telegram;
 pub mod web;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
