@@ -380,6 +380,24 @@ impl Collector {
         format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 
+    /// Adds a console user with `dcwatch-collector user add NAME --role ROLE`
+    /// on this collector's config, the password on standard input.
+    pub fn add_user(&self, name: &str, role: &str, password: &str) {
+        use std::io::Write as _;
+        let mut child = Command::new(bin("dcwatch-collector"))
+            .arg("-c")
+            .arg(self.dir.path().join("collector.yaml"))
+            .args(["user", "add", name, "--role", role])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run dcwatch-collector user add");
+        child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("write password");
+        let out = child.wait_with_output().expect("user add");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
     /// Kills the collector with SIGKILL; returns its directory (config,
     /// spool) and port for a restart.
     pub fn kill9(self) -> (TempDir, u16) {

@@ -6,9 +6,7 @@
 //! screenshots at a phone's and a wall screen's size (kept in
 //! `target/console-screens/`).
 
-use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use dcwatch_tests::browser::Browser;
 use dcwatch_tests::*;
@@ -36,18 +34,7 @@ fn start(hook: &Capture) -> Collector {
     );
     let c = Collector::start_in(dir, &yaml);
     for (name, role, pw) in [("nam", "operator", NAM_PW), ("lan", "viewer", LAN_PW)] {
-        let mut child = Command::new(bin("dcwatch-collector"))
-            .arg("-c")
-            .arg(c.dir.path().join("collector.yaml"))
-            .args(["user", "add", name, "--role", role])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run dcwatch-collector user add");
-        child.stdin.take().unwrap().write_all(format!("{pw}\n").as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        c.add_user(name, role, pw);
     }
     c
 }
