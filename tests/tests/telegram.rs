@@ -25,11 +25,14 @@ struct Inner {
     /// Updates not yet confirmed by an offset.
     pending: VecDeque<Value>,
     next_message_id: i64,
+    /// The first `getUpdates` calls answered with garbage and an error.
+    failures_left: usize,
 }
 
 /// A stand-in for Telegram's Bot API: `sendMessage`, `getUpdates` (long
 /// polls held up to 1 s here), `answerCallbackQuery`, `editMessageText` and
-/// `editMessageReplyMarkup`, for one bot token.
+/// `editMessageReplyMarkup`, for one bot token. Its first two `getUpdates`
+/// are answered badly: a 200 that is not JSON, then a 502.
 struct FakeBotApi {
     port: u16,
     inner: Arc<Mutex<Inner>>,
@@ -39,8 +42,9 @@ struct FakeBotApi {
 impl FakeBotApi {
     fn start() -> FakeBotApi {
         use axum::extract::{Path, State};
+        use axum::http::StatusCode;
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
-        let inner: Arc<Mutex<Inner>> = Arc::default();
+        let inner = Arc::new(Mutex::new(Inner { failures_left: 2, ..Inner::default() }));
         let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let app = axum::Router::new()
@@ -52,10 +56,24 @@ impl FakeBotApi {
                      body: String| async move {
                         let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
                         if bot != format!("bot{BOT}") {
-                            return axum::Json(json!({"ok": false, "error_code": 401, "description": "Unauthorized"}));
+                            let refused = json!({"ok": false, "error_code": 401, "description": "Unauthorized"});
+                            return (StatusCode::UNAUTHORIZED, refused.to_string());
                         }
-                        inner.lock().unwrap().calls.push((method.clone(), body.clone()));
-                        axum::Json(FakeBotApi::answer(&inner, &method, &body).await)
+                        let failure = {
+                            let mut i = inner.lock().unwrap();
+                            i.calls.push((method.clone(), body.clone()));
+                            let fail = method == "getUpdates" && i.failures_left > 0;
+                            i.failures_left -= usize::from(fail);
+                            fail.then_some(i.failures_left)
+                        };
+                        match failure {
+                            Some(1) => (StatusCode::OK, "{\"ok\": tru".to_string()),
+                            // A proxy's page that echoes the URL, token and all.
+                            Some(_) => {
+                                (StatusCode::BAD_GATEWAY, format!("<html>502 Bad Gateway: /bot{BOT}/{method}</html>"))
+                            }
+                            None => (StatusCode::OK, FakeBotApi::answer(&inner, &method, &body).await.to_string()),
+                        }
                     },
                 ),
             )
@@ -176,8 +194,17 @@ fn a_telegram_notice_links_to_the_console_and_its_buttons_ack_and_silence_for_al
     let (api, hook) = (FakeBotApi::start(), Capture::start());
     let smtp = SmtpServer::start_on(free_port());
     let c = start(&api, &hook, &smtp);
-    // The poller has dropped what came before it and waits for presses.
+    // Past a garbled answer and a 502 (each retried after a pause), the
+    // poller has dropped what came before it and waits for presses.
     wait_for("the collector's long poll", || api.calls("getUpdates").iter().any(|b| b["timeout"] == 25).then_some(()));
+    let polls = api.calls("getUpdates");
+    assert_eq!(polls[..3].iter().map(|b| b["offset"].as_i64()).collect::<Vec<_>>(), vec![Some(-1); 3]);
+    let log = c.proc.output();
+    assert_eq!(log.matches("Telegram getUpdates failed; will retry").count(), 2, "{log}");
+    assert!(
+        log.contains("error=HTTP 502: <html>502 Bad Gateway: /bot<bot_token>/getUpdates</html> retry_in_s=2"),
+        "{log}"
+    );
     let (status, text) = c.post("/api/v2/write", Some(TOKEN), false, b"env,device=room1 temperature_c=35.5");
     assert_eq!(status, 204, "{text}");
 
@@ -288,4 +315,6 @@ fn a_telegram_notice_links_to_the_console_and_its_buttons_ack_and_silence_for_al
     // A press of a button of an alarm that is gone is answered politely.
     api.press(6, 111, &message, "ack:00000000000000aa");
     assert_eq!(api.answer_to(6)["text"], "Cảnh báo này không còn: đã hết hoặc đã hết hạn.");
+    // The bot's token is the secret part of its URL: never in the log.
+    assert!(!c.proc.output().contains("ABC-secret"), "{}", c.proc.output());
 }

@@ -123,18 +123,24 @@ async fn call(
         })?;
     let status = resp.status().as_u16();
     let bytes = read_bounded(resp, MAX_REPLY_BYTES).await?;
+    // What the server says goes to the log: printable, short, and without
+    // the token (a proxy's page may echo the URL).
+    let said = |text: &str| {
+        let text = dcwatch_common::redact::redact_urls_in(&text.replace(&bot.token, "<bot_token>"));
+        crate::alarm::notify::cut(&crate::status::printable(&text), 200)
+    };
     let reply: Value = serde_json::from_slice(&bytes).map_err(|e| {
         if (200..300).contains(&status) {
             BotError::NotJson(e.to_string())
         } else {
-            BotError::Refused { status, description: String::new(), retry_after: None }
+            // A proxy's error page, say: its start says what happened.
+            BotError::Refused { status, description: said(&String::from_utf8_lossy(&bytes)), retry_after: None }
         }
     })?;
     if reply["ok"] == true && (200..300).contains(&status) {
         return Ok(reply["result"].clone());
     }
-    let description =
-        crate::alarm::notify::cut(&crate::status::printable(reply["description"].as_str().unwrap_or("")), 200);
+    let description = said(reply["description"].as_str().unwrap_or(""));
     let retry_after = reply["parameters"]["retry_after"].as_u64();
     Err(BotError::Refused { status, description, retry_after })
 }
