@@ -131,10 +131,13 @@ async fn stop_sinks(stop_tx: &watch::Sender<bool>, tasks: Vec<tokio::task::JoinH
     }
 }
 
-/// The alarms' config with the site's zone (top-level `timezone:`) for times in notices.
+/// The alarms' config with the site's zone (top-level `timezone:`) for
+/// times in notices, and the console's public address (`web.public_url`,
+/// when the console is on) for their links.
 fn alarms_with_zone(a: &alarm::config::AlarmsConfig, config: &CollectorConfig) -> alarm::config::AlarmsConfig {
     let mut a = a.clone();
     a.tz = Some(config.tz());
+    a.public_url = config.web.public_base().filter(|_| config.web.enabled);
     a
 }
 
@@ -280,7 +283,9 @@ impl Background {
                 .build()
                 .context("cannot build the notification HTTP client")?;
             tasks.push(tokio::spawn(alarm::run(e.clone(), stop_rx.clone())));
-            tasks.push(tokio::spawn(alarm::notify::run(e.clone(), http, stop_rx.clone())));
+            tasks.push(tokio::spawn(alarm::notify::run(e.clone(), http.clone(), stop_rx.clone())));
+            let users_db = config.web.users_db.clone();
+            tasks.push(tokio::spawn(alarm::telegram::run(e.clone(), users_db, audit.clone(), http, stop_rx.clone())));
             tracing::info!(
                 db = %e.config().db.display(), rules = e.config().rules.len(), receivers = e.config().receivers.len(),
                 "alarms on"

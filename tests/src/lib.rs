@@ -380,10 +380,8 @@ impl Collector {
         format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 
-    /// Kills the collector with SIGKILL; returns its directory (config,
-    /// spool) and port for a restart.
-    /// Adds a console user with `dcwatch-collector user add` (the password
-    /// on standard input, as an operator would pipe it).
+    /// Adds a console user with `dcwatch-collector user add NAME --role ROLE`
+    /// on this collector's config, the password on standard input.
     pub fn add_user(&self, name: &str, role: &str, password: &str) {
         use std::io::Write as _;
         let mut child = Command::new(bin("dcwatch-collector"))
@@ -395,11 +393,13 @@ impl Collector {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run dcwatch-collector user add");
-        child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("password");
+        child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("write password");
         let out = child.wait_with_output().expect("user add");
         assert!(out.status.success(), "user add {name}: {}", String::from_utf8_lossy(&out.stderr));
     }
 
+    /// Kills the collector with SIGKILL; returns its directory (config,
+    /// spool) and port for a restart.
     pub fn kill9(self) -> (TempDir, u16) {
         let Collector { port, proc, dir, .. } = self;
         drop(proc);

@@ -71,6 +71,11 @@ pub struct AlarmsConfig {
     /// Bounds on silences made through the API.
     #[serde(default)]
     pub silences: SilenceLimits,
+    /// The console's address as people reach it (`web.public_url`, set by
+    /// the collector when the console is on; not a key of `alarms:`):
+    /// notices link to the alarm's page under it.
+    #[serde(skip)]
+    pub public_url: Option<String>,
 }
 
 /// What a silence may be: a silence is a way to not hear about outages, so
@@ -469,6 +474,32 @@ pub struct TelegramConfig {
     /// Defaults to https://api.telegram.org (a proxy or a test server otherwise).
     #[serde(default = "default_telegram_api")]
     pub api_url: String,
+    /// The Telegram users who may acknowledge and silence alarms with the
+    /// buttons of this chat's notices, each as a console user of
+    /// `web.users_db` (who must exist, be enabled and be an operator or an
+    /// admin when they press). Defaults to none: the notices carry no
+    /// buttons and the bot is not polled.
+    #[serde(default)]
+    pub allow: Vec<TelegramAllow>,
+}
+
+/// One Telegram user allowed to press a notice's buttons, and the console
+/// user they act as.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramAllow {
+    /// The Telegram user's numeric id (not the @name, which its owner can
+    /// change and someone else can then take).
+    pub telegram_user: i64,
+    /// The console user (`dcwatch-collector user add`) the press acts as.
+    pub user: String,
+}
+
+impl TelegramConfig {
+    /// Whether this chat's notices carry the acknowledge and silence buttons.
+    pub fn buttons(&self) -> bool {
+        !self.allow.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -737,6 +768,9 @@ impl AlarmsConfig {
                     p.push(Problem::general(format!("{at}: give both username and password, or neither")));
                 }
             }
+            if let Some(t) = &r.telegram {
+                self.check_telegram(i, &r.name, t, p);
+            }
             let urls = [
                 r.webhook.as_ref().map(|w| &w.url),
                 r.alertmanager.as_ref().map(|a| &a.url),
@@ -754,6 +788,45 @@ impl AlarmsConfig {
             }
         }
         names
+    }
+
+    /// A Telegram receiver's allow-list: real user ids and console user
+    /// names, each Telegram user once; one bot polled from one API URL.
+    fn check_telegram(&self, i: usize, name: &str, t: &TelegramConfig, p: &mut Vec<Problem>) {
+        let at = format!("alarms.receivers[{i}] ({name}).telegram");
+        let mut seen = std::collections::BTreeSet::new();
+        for (j, a) in t.allow.iter().enumerate() {
+            if a.telegram_user <= 0 {
+                p.push(Problem::general(format!(
+                    "{at}.allow[{j}].telegram_user: `{}` is not a Telegram user's id (a positive number; \
+                     a negative one is a group's); a refused press is logged and audited with its presser's id",
+                    a.telegram_user
+                )));
+            } else if !seen.insert(a.telegram_user) {
+                p.push(Problem::general(format!(
+                    "{at}.allow[{j}].telegram_user: {} is listed twice; list each Telegram user once",
+                    a.telegram_user
+                )));
+            }
+            if let Err(e) = crate::web::users::check_name(&a.user) {
+                p.push(Problem::general(format!("{at}.allow[{j}].user: {e}")));
+            }
+        }
+        if !t.buttons() {
+            return;
+        }
+        // One bot answers one long poll at a time: two URLs for one token
+        // would be two pollers taking each other's presses.
+        let other = self.receivers.iter().enumerate().find_map(|(k, r)| {
+            let o = r.telegram.as_ref()?;
+            (k < i && o.buttons() && o.bot_token == t.bot_token && o.api_url != t.api_url).then_some((k, &r.name))
+        });
+        if let Some((k, other)) = other {
+            p.push(Problem::general(format!(
+                "{at}.api_url: receivers[{k}] ({other}) has buttons with the same bot through another api_url; \
+                 a bot is polled once: give both the same api_url"
+            )));
+        }
     }
 
     /// The routes name configured receivers.

@@ -16,6 +16,7 @@ pub mod notify;
 pub mod quarantine;
 pub mod silence;
 pub mod store;
+pub mod telegram;
 pub mod template;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -211,6 +211,31 @@ fn storm_payload(w: &Storm, now_ms: i64, window_secs: u64, lang: Lang, tz: &jiff
     .to_string()
 }
 
+/// The link of a notice to its page in the console under `base`
+/// (`web.public_url`): the alarm's page, or for a storm's summary (which
+/// has no fingerprint) the list of alarms.
+pub fn link(base: &str, p: &serde_json::Value) -> String {
+    let base = base.trim_end_matches('/');
+    match p["fingerprint"].as_str().filter(|fp| !fp.is_empty() && fp.bytes().all(|b| b.is_ascii_alphanumeric())) {
+        Some(fp) => format!("{base}/ui/alarms/{fp}"),
+        None => format!("{base}/ui/alarms"),
+    }
+}
+
+/// The notice's field holding its link: named as Alertmanager names the
+/// link of an alert to its source, so tools made for Alertmanager find it.
+pub const LINK_FIELD: &str = "generatorURL";
+
+/// `p` with its link ([`LINK_FIELD`]) when the console has a public
+/// address; as it is otherwise.
+fn with_link(mut p: serde_json::Value, public_url: Option<&str>) -> serde_json::Value {
+    if let (Some(base), Some(o)) = (public_url, p.as_object_mut()) {
+        let l = link(base, &serde_json::Value::Object(o.clone()));
+        o.insert(LINK_FIELD.into(), serde_json::Value::String(l));
+    }
+    p
+}
+
 /// Alertmanager's `POST /api/v2/alerts` body for a notice.
 fn alertmanager_body(p: &serde_json::Value) -> serde_json::Value {
     let mut labels = p["labels"].as_object().cloned().unwrap_or_default();
@@ -220,7 +245,7 @@ fn alertmanager_body(p: &serde_json::Value) -> serde_json::Value {
         "labels": labels,
         "annotations": {"summary": p["summary"], "fingerprint": p["fingerprint"]},
         "startsAt": p["started_at"],
-        "generatorURL": "dcwatch://alarms",
+        "generatorURL": p[LINK_FIELD].as_str().unwrap_or("dcwatch://alarms"),
     });
     if let Some(end) = p["ended_at"].as_str() {
         alert["endsAt"] = serde_json::Value::String(end.to_string());
@@ -258,7 +283,7 @@ const SHOWN_MAX_CHARS: usize = 300;
 const TELEGRAM_MAX_CHARS: usize = 4096;
 
 /// `s`, cut at `max` characters with `…` at the end.
-fn cut(s: &str, max: usize) -> String {
+pub fn cut(s: &str, max: usize) -> String {
     match s.char_indices().nth(max.saturating_sub(1)) {
         Some((i, _)) if s.chars().count() > max => format!("{}…", &s[..i]),
         _ => s.to_string(),
@@ -302,6 +327,9 @@ pub fn text(p: &serde_json::Value) -> String {
         t.push_str(&format!("{}: {d}\n", w.what_to_do));
     }
     t.push_str(&format!("{}: {}\n", w.fingerprint, shown(&p["fingerprint"])));
+    if let Some(url) = p[LINK_FIELD].as_str() {
+        t.push_str(&format!("{}: {}\n", w.link, crate::status::printable(url)));
+    }
     t
 }
 
@@ -325,18 +353,30 @@ pub fn grouped(ps: &[serde_json::Value]) -> (String, String) {
 }
 
 /// Telegram's `sendMessage` body: plain text, no `parse_mode`, so nothing
-/// in a notice (a tag holding `<b>` or `*`) is read as markup.
-fn telegram_body(chat_id: &str, text: &str) -> serde_json::Value {
+/// in a notice (a tag holding `<b>` or `*`) is read as markup; with the
+/// buttons of `keyboard` ([`super::telegram::callback::keyboard`]).
+fn telegram_body(chat_id: &str, text: &str, keyboard: Option<serde_json::Value>) -> serde_json::Value {
     let text = cut(text, TELEGRAM_MAX_CHARS);
-    serde_json::json!({"chat_id": chat_id, "text": text, "disable_web_page_preview": true})
+    let mut body = serde_json::json!({"chat_id": chat_id, "text": text, "disable_web_page_preview": true});
+    if let Some(k) = keyboard {
+        body["reply_markup"] = k;
+    }
+    body
 }
 
 /// Delivers notices to one receiver: email and Telegram take a group as one
-/// message; webhook and Alertmanager take one notice at a time.
-async fn deliver(http: &reqwest::Client, r: &ReceiverConfig, group: &[&Outgoing]) -> Result<(), String> {
+/// message; webhook and Alertmanager take one notice at a time. With the
+/// console's `public_url`, each notice links to its alarm's page.
+async fn deliver(
+    http: &reqwest::Client,
+    r: &ReceiverConfig,
+    group: &[&Outgoing],
+    public_url: Option<&str>,
+) -> Result<(), String> {
     let n = group[0];
+    let parse = |n: &Outgoing| serde_json::from_str(&n.payload).map(|p| with_link(p, public_url));
     let parsed = || -> Result<Vec<serde_json::Value>, String> {
-        group.iter().map(|n| serde_json::from_str(&n.payload).map_err(|e| e.to_string())).collect()
+        group.iter().map(|n| parse(n).map_err(|e| e.to_string())).collect()
     };
     if let Some(e) = &r.email {
         let (subject, body) = grouped(&parsed()?);
@@ -344,14 +384,21 @@ async fn deliver(http: &reqwest::Client, r: &ReceiverConfig, group: &[&Outgoing]
         return sent.map_err(|x| dcwatch_common::write::error_chain(&x));
     }
     let (url, body, sig) = if let Some(t) = &r.telegram {
-        let (_, text) = grouped(&parsed()?);
+        let ps = parsed()?;
+        let (_, text) = grouped(&ps);
+        let keyboard = if t.buttons() { super::telegram::callback::keyboard(&ps, lang(&ps[0])) } else { None };
         let url = format!("{}/bot{}/sendMessage", t.api_url.trim_end_matches('/'), t.bot_token);
-        (url, telegram_body(&t.chat_id, &text).to_string(), None)
+        (url, telegram_body(&t.chat_id, &text, keyboard).to_string(), None)
     } else if let Some(w) = &r.webhook {
-        let sig = w.secret.as_ref().map(|s| signature(s, n.payload.as_bytes()));
-        (w.url.clone(), n.payload.clone(), sig)
+        // The body is the notice as queued, or with its link added.
+        let body = match public_url {
+            Some(_) => parse(n).map_err(|e| e.to_string())?.to_string(),
+            None => n.payload.clone(),
+        };
+        let sig = w.secret.as_ref().map(|s| signature(s, body.as_bytes()));
+        (w.url.clone(), body, sig)
     } else if let Some(am) = &r.alertmanager {
-        let p: serde_json::Value = serde_json::from_str(&n.payload).map_err(|e| e.to_string())?;
+        let p = parse(n).map_err(|e| e.to_string())?;
         (format!("{}/api/v2/alerts", am.url.trim_end_matches('/')), alertmanager_body(&p).to_string(), None)
     } else {
         return Err("the receiver has no kind".into());
@@ -416,7 +463,7 @@ pub async fn run(engine: Arc<Engine>, http: reqwest::Client, mut stop: tokio::sy
                 }
                 continue;
             };
-            match deliver(&http, r, g).await {
+            match deliver(&http, r, g, cfg.public_url.as_deref()).await {
                 Ok(()) => {
                     for n in g {
                         engine.stats.notices_sent.fetch_add(1, Ordering::Relaxed);
@@ -456,7 +503,7 @@ mod tests {
         let huge = "x".repeat(60_000);
         let shown = shown(&serde_json::Value::String(huge.clone()));
         assert_eq!(shown.chars().count(), SHOWN_MAX_CHARS);
-        let body = telegram_body("42", &huge);
+        let body = telegram_body("42", &huge, None);
         assert_eq!(body["text"].as_str().unwrap().chars().count(), TELEGRAM_MAX_CHARS);
         assert!(body["text"].as_str().unwrap().ends_with('…'));
     }
@@ -571,8 +618,56 @@ mod tests {
             )
         );
         // Plain text to Telegram: `<b>` is not markup.
-        let body = telegram_body("42", &text(&p));
+        let body = telegram_body("42", &text(&p), None);
         assert!(body.get("parse_mode").is_none(), "{body}");
         assert_eq!(body["text"].as_str().unwrap().matches("<b>x</b>").count(), 1);
+    }
+
+    fn firing(lang: &str) -> serde_json::Value {
+        serde_json::json!({"name": "room_hot", "notice": "firing", "status": "firing", "severity": "warning",
+            "summary": "s", "lang": lang, "labels": {"site": "hn"}, "started_at": "2026-11-22T07:00:00.000Z",
+            "started": "22/11/2026 14:00", "ended_at": null, "ended": null, "fingerprint": "0123456789abcdef",
+            "value": null, "acknowledged_by": null})
+    }
+
+    #[test]
+    fn with_the_consoles_address_a_notice_links_to_its_alarms_page_in_every_form() {
+        let base = Some("https://dcwatch.example.gov.vn/");
+        let page = "https://dcwatch.example.gov.vn/ui/alarms/0123456789abcdef";
+        let vi = with_link(firing("vi"), base);
+        assert_eq!(vi[LINK_FIELD], page);
+        assert!(
+            text(&vi).ends_with(&format!("mã cảnh báo: 0123456789abcdef\nxem trên bảng điều khiển: {page}\n")),
+            "{}",
+            text(&vi)
+        );
+        let en = with_link(firing("en"), base);
+        assert!(text(&en).ends_with(&format!("fingerprint: 0123456789abcdef\nopen in the console: {page}\n")));
+        assert_eq!(alertmanager_body(&en)[0]["generatorURL"], page);
+        // A storm's summary has no alarm of its own: it links to the list.
+        let summary = with_link(serde_json::json!({"notice": "summary", "fingerprint": ""}), base);
+        assert_eq!(summary[LINK_FIELD], "https://dcwatch.example.gov.vn/ui/alarms");
+    }
+
+    #[test]
+    fn without_the_consoles_address_a_notice_is_as_before() {
+        let p = with_link(firing("vi"), None);
+        assert_eq!(p, firing("vi"));
+        assert!(text(&p).ends_with("mã cảnh báo: 0123456789abcdef\n"), "{}", text(&p));
+        assert_eq!(alertmanager_body(&p)[0]["generatorURL"], "dcwatch://alarms");
+    }
+
+    #[test]
+    fn a_telegram_message_carries_its_buttons_as_its_reply_markup() {
+        let k = super::super::telegram::callback::keyboard(&[firing("vi")], Lang::Vi);
+        let body = telegram_body("-1001", "t", k);
+        assert_eq!(
+            body["reply_markup"],
+            serde_json::json!({"inline_keyboard": [[
+                {"text": "Xác nhận", "callback_data": "ack:0123456789abcdef"},
+                {"text": "Tạm tắt 1 giờ", "callback_data": "sil1h:0123456789abcdef"},
+            ]]})
+        );
+        assert_eq!(telegram_body("-1001", "t", None).get("reply_markup"), None);
     }
 }

@@ -698,14 +698,26 @@ pub struct Body {
     pub value: &'static str,
     pub fingerprint: &'static str,
     pub what_to_do: &'static str,
+    /// The line with the link to the alarm's page (`web.public_url`).
+    pub link: &'static str,
 }
 
-pub const BODY_VI: Body =
-    Body {
-        since: "bắt đầu", ended: "kết thúc", value: "giá trị", fingerprint: "mã cảnh báo", what_to_do: "cần làm"
-    };
-pub const BODY_EN: Body =
-    Body { since: "since", ended: "ended", value: "value", fingerprint: "fingerprint", what_to_do: "what to do" };
+pub const BODY_VI: Body = Body {
+    since: "bắt đầu",
+    ended: "kết thúc",
+    value: "giá trị",
+    fingerprint: "mã cảnh báo",
+    what_to_do: "cần làm",
+    link: "xem trên bảng điều khiển",
+};
+pub const BODY_EN: Body = Body {
+    since: "since",
+    ended: "ended",
+    value: "value",
+    fingerprint: "fingerprint",
+    what_to_do: "what to do",
+    link: "open in the console",
+};
 
 pub fn body(l: Lang) -> &'static Body {
     match l {

@@ -11,6 +11,7 @@
 pub mod alarms;
 pub mod report;
 pub mod status;
+pub mod telegram;
 pub mod web;
 pub mod web_audit;
 pub mod web_backups;

@@ -33,6 +33,12 @@ pub struct WebConfig {
     /// The wall display: a read-only overview without login.
     #[serde(default)]
     pub wall: WallConfig,
+    /// The console's address as people reach it (through a proxy or a DNS
+    /// name), e.g. `https://dcwatch.example.gov.vn`: alarm notices then
+    /// link to the alarm's page, `{public_url}/ui/alarms/{fingerprint}`.
+    /// http or https, no query or fragment. Defaults to none: no links.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -53,6 +59,7 @@ impl Default for WebConfig {
             idle_timeout_secs: default_idle(),
             lifetime_secs: default_lifetime(),
             wall: WallConfig::default(),
+            public_url: None,
         }
     }
 }
@@ -115,8 +122,41 @@ impl WallConfig {
     }
 }
 
+/// Why `url` cannot be the console's public address, if it cannot: the
+/// link goes into every notice, to people's phones.
+fn public_url_problem(url: &str) -> Option<String> {
+    let shown = dcwatch_common::redact::redact_config_url(url);
+    let example = "e.g. https://dcwatch.example.gov.vn";
+    let Ok(u) = reqwest::Url::parse(url) else {
+        return Some(format!("`{shown}` is not a URL; {example}"));
+    };
+    if !matches!(u.scheme(), "http" | "https") {
+        return Some(format!("`{shown}` must start with https:// or http://; {example}"));
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Some(format!("`{shown}` names no host; {example}"));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Some(format!("`{shown}` holds a user name or password, which every notice would show; remove it"));
+    }
+    if u.query().is_some() || u.fragment().is_some() {
+        return Some(format!(
+            "`{shown}` has a query (`?`) or a fragment (`#`); give the console's address only, {example}"
+        ));
+    }
+    None
+}
+
 impl WebConfig {
+    /// `public_url` without its trailing `/`, to put `/ui/…` after.
+    pub fn public_base(&self) -> Option<String> {
+        self.public_url.as_deref().map(|u| u.trim_end_matches('/').to_string())
+    }
+
     pub fn check(&self, p: &mut Vec<Problem>) {
+        if let Some(why) = self.public_url.as_deref().and_then(public_url_problem) {
+            p.push(Problem::general(format!("web.public_url: {why}")));
+        }
         if self.idle_timeout_secs == 0 {
             p.push(Problem::general("web.idle_timeout_secs: must be at least 1"));
         }
@@ -184,5 +224,58 @@ mod tests {
                  name the wall screens' addresses or their room's block",
             ]
         );
+    }
+
+    /// The problems of `yaml` as the collector prints them, `file:line:column: …`.
+    fn printed(yaml: &str) -> String {
+        let path = std::path::Path::new("/x/collector.yaml");
+        let problems = dcwatch_common::config::parse::<crate::config::CollectorConfig>(yaml, path).unwrap_err();
+        dcwatch_common::config::ConfigError { path: path.into(), problems }.to_string()
+    }
+
+    #[test]
+    fn web_a_public_url_must_be_an_http_address_without_query_or_fragment() {
+        let at = |url: &str| {
+            printed(&format!("ingest:\n  allow_anonymous: true\nweb:\n  title: x\n  public_url: '{url}'\n"))
+        };
+        assert_eq!(
+            at("ftp://dcwatch.example.gov.vn"),
+            "/x/collector.yaml:5:3: web.public_url: `ftp://dcwatch.example.gov.vn` must start with https:// or http://; \
+             e.g. https://dcwatch.example.gov.vn"
+        );
+        assert_eq!(
+            at("https://dcwatch.example.gov.vn/?a=1"),
+            "/x/collector.yaml:5:3: web.public_url: `https://dcwatch.example.gov.vn/?a=1` has a query (`?`) or a \
+             fragment (`#`); give the console's address only, e.g. https://dcwatch.example.gov.vn"
+        );
+        assert_eq!(
+            at("https://dcwatch.example.gov.vn/#top"),
+            "/x/collector.yaml:5:3: web.public_url: `https://dcwatch.example.gov.vn/#top` has a query (`?`) or a \
+             fragment (`#`); give the console's address only, e.g. https://dcwatch.example.gov.vn"
+        );
+        assert_eq!(
+            at("dcwatch.example.gov.vn"),
+            "/x/collector.yaml:5:3: web.public_url: `dcwatch.example.gov.vn` is not a URL; e.g. https://dcwatch.example.gov.vn"
+        );
+        assert_eq!(
+            at("https://nam:S3cret@dcwatch.example.gov.vn"),
+            "/x/collector.yaml:5:3: web.public_url: `https://***@dcwatch.example.gov.vn` holds a user name or \
+             password, which every notice would show; remove it"
+        );
+    }
+
+    #[test]
+    fn web_a_public_url_with_a_path_is_kept_without_its_last_slash() {
+        for (url, base) in [
+            ("https://dcwatch.example.gov.vn", "https://dcwatch.example.gov.vn"),
+            ("https://dcwatch.example.gov.vn/", "https://dcwatch.example.gov.vn"),
+            ("http://10.1.2.3:8186/giam-sat/", "http://10.1.2.3:8186/giam-sat"),
+        ] {
+            let c = WebConfig { public_url: Some(url.into()), ..WebConfig::default() };
+            let mut p = Vec::new();
+            c.check(&mut p);
+            assert_eq!((p, c.public_base().as_deref()), (Vec::new(), Some(base)), "{url}");
+        }
+        assert_eq!(WebConfig::default().public_base(), None);
     }
 }
