@@ -46,7 +46,14 @@ fn unknown_name(name: &str) -> String {
 }
 
 /// The login page with a fresh form token; `error` is shown above the form.
-fn render(web: &Web, lang: Lang, status: StatusCode, notice: Option<(&str, bool)>, name: &str) -> Response {
+fn render(
+    web: &Web,
+    lang: Lang,
+    status: StatusCode,
+    notice: Option<(&str, bool)>,
+    name: &str,
+    next: Option<&str>,
+) -> Response {
     let t = lang.web();
     let token = session::random_token();
     let no_users = !web.users.any_enabled().unwrap_or(true);
@@ -61,6 +68,7 @@ fn render(web: &Web, lang: Lang, status: StatusCode, notice: Option<(&str, bool)
         form.login method="post" action="/ui/login" {
             input type="hidden" name="csrf" value=(token);
             input type="hidden" name="lang" value=(lang.code());
+            @if let Some(next) = next { input type="hidden" name="next" value=(next); }
             label for="user" { (t.user_name) }
             input #user type="text" name="user" value=(name) autocomplete="username" autocapitalize="none" required;
             label for="password" { (t.password) }
@@ -68,7 +76,7 @@ fn render(web: &Web, lang: Lang, status: StatusCode, notice: Option<(&str, bool)
             button.primary type="submit" { (t.log_in) }
         }
         p {
-            a href=(format!("/ui/login?lang={}", layout::other(lang).code())) lang=(layout::other(lang).code()) {
+            a href=(other_lang_link(lang, next)) lang=(layout::other(lang).code()) {
                 (t.other_language)
             }
         }
@@ -77,9 +85,17 @@ fn render(web: &Web, lang: Lang, status: StatusCode, notice: Option<(&str, bool)
     with_cookies((status, page).into_response(), &[session::set_cookie(LOGIN_COOKIE, &token, web.secure)])
 }
 
+/// The login page in the other language, going back to the same page after.
+fn other_lang_link(lang: Lang, next: Option<&str>) -> String {
+    let mut q = vec![("lang", layout::other(lang).code())];
+    q.extend(next.map(|n| ("next", n)));
+    format!("/ui/login?{}", serde_urlencoded::to_string(&q).unwrap_or_default())
+}
+
 pub async fn form(State(web): State<Arc<Web>>, headers: HeaderMap, Query(q): Query<Fields>) -> Response {
+    let next = q.get("next").and_then(|n| super::safe_next(n));
     if super::current(&web, &headers, Instant::now()).is_some() {
-        return Redirect::to("/ui/").into_response();
+        return Redirect::to(next.unwrap_or("/ui/")).into_response();
     }
     let lang = chosen_lang(&q, &headers);
     let t = lang.web();
@@ -88,7 +104,7 @@ pub async fn form(State(web): State<Arc<Web>>, headers: HeaderMap, Query(q): Que
         Some("out") => Some((t.logged_out, false)),
         _ => None,
     };
-    render(&web, lang, StatusCode::OK, notice, "")
+    render(&web, lang, StatusCode::OK, notice, "", next)
 }
 
 fn login_cookie(web: &Web, headers: &HeaderMap) -> Option<String> {
@@ -105,6 +121,7 @@ pub async fn submit(
     let t = lang.web();
     let name: String = f.get("user").map(|n| n.trim().chars().take(64).collect()).unwrap_or_default();
     let password = f.get("password").cloned().unwrap_or_default();
+    let next = f.get("next").and_then(|n| super::safe_next(n));
     let event = |action, comment, refused| Event {
         actor: if name.is_empty() { "-" } else { &name },
         role: "-",
@@ -124,7 +141,8 @@ pub async fn submit(
     if let Err(wait) = web.limit.attempt(&name, client.0, now) {
         web.audit(&event("web_login_limited", "too many failed logins", true));
         let minutes = wait.as_secs().div_ceil(60).max(1);
-        let mut r = render(&web, lang, StatusCode::TOO_MANY_REQUESTS, Some((&(t.rate_limited)(minutes), true)), &name);
+        let mut r =
+            render(&web, lang, StatusCode::TOO_MANY_REQUESTS, Some((&(t.rate_limited)(minutes), true)), &name, next);
         if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
             r.headers_mut().insert(header::RETRY_AFTER, v);
         }
@@ -136,7 +154,7 @@ pub async fn submit(
     } else {
         let Ok(Ok(_permit)) = tokio::time::timeout(super::PASSWORD_CHECK_WAIT, web.checks.acquire()).await else {
             web.limit.withdraw(&name, client.0, now);
-            return render(&web, lang, StatusCode::SERVICE_UNAVAILABLE, Some((t.login_busy, true)), &name);
+            return render(&web, lang, StatusCode::SERVICE_UNAVAILABLE, Some((t.login_busy, true)), &name, next);
         };
         let (web, name, password) = (web.clone(), name.clone(), password.clone());
         tokio::task::spawn_blocking(move || web.users.check_login(&name, &password)).await
@@ -152,7 +170,7 @@ pub async fn submit(
             if let Some(a) = &web.app.audit {
                 a.record(&Event { actor, ..event("web_login_failed", why.as_str(), true) });
             }
-            return render(&web, lang, StatusCode::UNAUTHORIZED, Some((t.wrong_login, true)), &name);
+            return render(&web, lang, StatusCode::UNAUTHORIZED, Some((t.wrong_login, true)), &name, next);
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "cannot read the console's users");
@@ -167,7 +185,7 @@ pub async fn submit(
     let (token, _) = web.sessions.open(&user.name, user.role, user.epoch, now);
     web.audit(&Event { role: user.role.as_str(), ..event("web_login", "", false) });
     with_cookies(
-        Redirect::to("/ui/").into_response(),
+        Redirect::to(next.unwrap_or("/ui/")).into_response(),
         &[session::set_cookie(session::COOKIE, &token, web.secure), session::clear_cookie(LOGIN_COOKIE, web.secure)],
     )
 }

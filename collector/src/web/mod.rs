@@ -147,7 +147,39 @@ pub fn router(web: Arc<Web>) -> Router {
         // Any other path, however deep: the console's own 404 page, with its headers.
         .route("/ui/{*page}", get(pages::not_found))
         .layer(axum::middleware::map_response_with_state(web.secure, secure_headers))
+        .layer(axum::middleware::map_request(remember_path))
         .with_state(web)
+}
+
+/// The header [`remember_path`] sets: the page a GET asked for, so a
+/// request without a session is sent to the login and then back to it.
+const PATH_HEADER: &str = "x-dcwatch-path";
+
+/// Puts the path (and query) of a GET into [`PATH_HEADER`], replacing any
+/// the client sent; removes it from every other request.
+async fn remember_path(mut req: axum::extract::Request) -> axum::extract::Request {
+    let path = (req.method() == axum::http::Method::GET)
+        .then(|| req.uri().path_and_query().and_then(|p| HeaderValue::from_str(p.as_str()).ok()))
+        .flatten();
+    match path {
+        Some(p) => req.headers_mut().insert(PATH_HEADER, p),
+        None => req.headers_mut().remove(PATH_HEADER),
+    };
+    req
+}
+
+/// `next` if it is a page of the console to go back to after the login:
+/// a path under `/ui/` (not the login itself), on this host (no `//`, no
+/// backslash, no scheme), of printable ASCII, at most 2000 bytes.
+pub fn safe_next(next: &str) -> Option<&str> {
+    let ok = next.starts_with("/ui/")
+        && !next.starts_with("/ui/login")
+        && !next.starts_with("/ui/logout")
+        && !next.contains("//")
+        && !next.contains('\\')
+        && next.len() <= 2000
+        && next.bytes().all(|b| b.is_ascii_graphic());
+    ok.then_some(next)
 }
 
 /// Every answer: no framing, no sniffing, scripts and styles from here
@@ -249,8 +281,19 @@ pub fn current(web: &Web, headers: &HeaderMap, now: Instant) -> Option<Caller> {
 /// Where a request without a live session is sent: the login page, saying
 /// the session ended if the browser still had a cookie.
 fn to_login(web: &Web, headers: &HeaderMap) -> Response {
-    let to = if session_token(web, headers).is_some() { "/ui/login?m=ended" } else { "/ui/login" };
-    let mut r = Redirect::to(to).into_response();
+    let mut query: Vec<(&str, &str)> = Vec::new();
+    if session_token(web, headers).is_some() {
+        query.push(("m", "ended"));
+    }
+    let next = headers.get(PATH_HEADER).and_then(|v| v.to_str().ok()).and_then(safe_next).filter(|p| *p != "/ui/");
+    if let Some(next) = next {
+        query.push(("next", next));
+    }
+    let to = match serde_urlencoded::to_string(&query) {
+        Ok(q) if !q.is_empty() => format!("/ui/login?{q}"),
+        _ => "/ui/login".to_string(),
+    };
+    let mut r = Redirect::to(&to).into_response();
     if session_token(web, headers).is_some() {
         // The browser may drop a cookie the server has forgotten.
         if let Ok(v) = HeaderValue::from_str(&session::clear_cookie(session::COOKIE, web.secure)) {

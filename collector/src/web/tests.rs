@@ -356,3 +356,42 @@ async fn web_under_tls_the_cookies_are_secure_prefixed_and_only_those_are_read()
     let (status, _, _) = get_with(&tls, "/ui/", &[("cookie", &format!("__Secure-dcwatch_session={token}"))]).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// A page asked for without a session (a link from a notice) sends the
+/// browser to the login and, after it, back to that page; only a page of
+/// the console is gone back to (no other host, no scheme, not the login).
+#[tokio::test]
+async fn web_a_page_opened_without_a_session_is_shown_after_the_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = web(&dir);
+    let (status, headers, _) = get_with(&web, "/ui/alarms/f00d?x=1", &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/ui/login?next=%2Fui%2Falarms%2Ff00d%3Fx%3D1");
+    // A header of the client's own is replaced by the path it asked for.
+    let (_, headers, _) = get_with(&web, "/ui/hosts", &[("x-dcwatch-path", "/ui/audit")]).await;
+    assert_eq!(headers[header::LOCATION], "/ui/login?next=%2Fui%2Fhosts");
+    let (_, headers, _) = get_with(&web, "/ui/", &[]).await;
+    assert_eq!(headers[header::LOCATION], "/ui/login");
+    let (_, _, page) = get_with(&web, "/ui/login?next=%2Fui%2Falarms%2Ff00d", &[]).await;
+    assert!(page.contains(r#"<input type="hidden" name="next" value="/ui/alarms/f00d">"#), "{page}");
+    assert!(page.contains(r#"href="/ui/login?lang=en&amp;next=%2Fui%2Falarms%2Ff00d""#), "{page}");
+    let (_, _, page) = get_with(&web, "/ui/login?next=%2F%2Fevil.example%2Fui%2F", &[]).await;
+    assert!(!page.contains(r#"name="next""#), "{page}");
+
+    let login = |next: &str| {
+        let body = format!("csrf=t0k3n&user=lan&password=m%E1%BA%ADt-kh%E1%BA%A9u-c%E1%BB%A7a-lan&next={next}");
+        let web = web.clone();
+        async move { post(&web, "/ui/login", "dcwatch_login=t0k3n", &body).await }
+    };
+    for (next, to) in [
+        ("%2Fui%2Falarms%2Ff00d", "/ui/alarms/f00d"),
+        ("%2F%2Fevil.example%2F", "/ui/"),
+        ("https%3A%2F%2Fevil.example%2Fui%2F", "/ui/"),
+        ("%2Fui%2F%2Fevil.example", "/ui/"),
+        ("%2Fui%2Flogin", "/ui/"),
+        ("%2Fui%5C%5Cevil", "/ui/"),
+    ] {
+        let (status, headers, _) = login(next).await;
+        assert_eq!((status, headers[header::LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, to), "{next}");
+    }
+}
