@@ -186,7 +186,7 @@ pub fn chains(cfg: &AlarmsConfig, latest: &Latest, now: Instant, now_ms: i64) ->
             continue;
         }
         let site = sites.entry(site_name.to_string()).or_insert_with(|| blank(site_name));
-        read(site, s, now_ms, &mut down);
+        read(site, s, &mut down);
     }
     for ((site, host), beat) in &latest.agents {
         let Some(s) = sites.get_mut(site) else { continue };
@@ -197,6 +197,13 @@ pub fn chains(cfg: &AlarmsConfig, latest: &Latest, now: Instant, now_ms: i64) ->
             for h in u.hosts.iter_mut().filter(|h| &h.name == host) {
                 h.silent = Some(silent);
             }
+        }
+    }
+    // Backups late, failed, missing, never seen, shrunk or not replicated:
+    // judged as the backups page and the backup alarms judge them.
+    for job in super::backups::jobs(cfg, latest, now_ms / 1000).iter().filter(|j| j.rank() < 2) {
+        if let Some(s) = sites.get_mut(&job.site) {
+            s.backups_late += 1;
         }
     }
     for (site, device) in down {
@@ -210,7 +217,7 @@ pub fn chains(cfg: &AlarmsConfig, latest: &Latest, now: Instant, now_ms: i64) ->
 }
 
 /// What one series says of its site's chain.
-fn read(site: &mut Site, s: &Series, now_ms: i64, down: &mut BTreeSet<(String, String)>) {
+fn read(site: &mut Site, s: &Series, down: &mut BTreeSet<(String, String)>) {
     match s.measurement.as_str() {
         m::POWER_FEED if !s.tag("feed").is_empty() => {
             let name = s.tag("feed");
@@ -254,13 +261,6 @@ fn read(site: &mut Site, s: &Series, now_ms: i64, down: &mut BTreeSet<(String, S
         m::DEVICE if s.flag(f::UP) == Some(false) => {
             down.insert((site.name.clone(), s.tag("device").to_string()));
         }
-        m::BACKUP => {
-            let age = s.num(f::LAST_SUCCESS_TS).map(|t| (now_ms / 1000) as f64 - t);
-            let rpo = s.num("rpo_s");
-            if s.flag(f::OK) == Some(false) || matches!((age, rpo), (Some(a), Some(r)) if a > r) {
-                site.backups_late += 1;
-            }
-        }
         _ => {}
     }
 }
@@ -294,6 +294,38 @@ mod tests {
             l.series.insert(i.to_string(), s);
         }
         l
+    }
+
+    /// Regression: the count read a field `ok` no agent sends (they send
+    /// `status`) and judged late without the grace; it now counts what the
+    /// backups page and the backup alarms judge: here one failed, one
+    /// missing, one late past RPO and grace, one fine, one only inside its
+    /// grace (the old count said 2: the late one and the one in its grace).
+    #[test]
+    fn the_backups_counted_are_those_failed_or_late_as_the_backup_alarms_judge_them() {
+        use ObsValue::{Num, Str};
+        let now_ms = 1_800_000_000_000;
+        let now_s = now_ms / 1000;
+        let job = |name: &str, status: &str, age_s: i64| {
+            series(
+                "backup",
+                &[("site", "hn"), ("host", "db1"), ("job", name), ("kind", "restic")],
+                &[
+                    ("status", Str(status.into())),
+                    ("last_success_ts", Num((now_s - age_s) as f64)),
+                    ("rpo_s", Num(86_400.0)),
+                ],
+            )
+        };
+        let l = latest(vec![
+            job("failed", "failed", 3_600),
+            job("missing", "missing", 60),
+            job("late", "ok", 86_400 + 4 * 3_600),
+            job("fine", "ok", 3_600),
+            job("in-grace", "ok", 86_400 + 60),
+        ]);
+        let sites = chains(&cfg(), &l, Instant::now(), now_ms);
+        assert_eq!(sites.iter().find(|s| s.name == "hn").map(|s| s.backups_late), Some(3));
     }
 
     #[test]
