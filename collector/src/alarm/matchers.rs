@@ -118,6 +118,17 @@ impl Matchers {
     }
 }
 
+/// The matchers of a silence of exactly one alarm: its name and every
+/// label, each value matched as written (a value that starts with `~`,
+/// which a matcher would read as a regular expression, is matched as an
+/// escaped one).
+pub fn exact_matchers(name: &str, labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let exact = |v: &str| if v.starts_with('~') { format!("~{}", regex::escape(v)) } else { v.to_string() };
+    std::iter::once(("alertname".to_string(), exact(name)))
+        .chain(labels.iter().map(|(k, v)| (k.clone(), exact(v))))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -476,8 +476,11 @@ pub async fn one(
 
 /// The silence form's matchers: the alarm's name and every label, one per line.
 pub fn matchers_text(name: &str, labels: &BTreeMap<String, String>) -> String {
-    std::iter::once(format!("alertname={name}"))
-        .chain(labels.iter().map(|(k, v)| format!("{k}={v}")))
+    let m = crate::alarm::matchers::exact_matchers(name, labels);
+    let first = m.get("alertname").map(|v| format!("alertname={v}"));
+    first
+        .into_iter()
+        .chain(m.iter().filter(|(k, _)| *k != "alertname").map(|(k, v)| format!("{k}={v}")))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -772,6 +775,9 @@ mod tests {
             .collect();
         assert_eq!(back, want);
         assert_eq!(parse_matchers("site=hn\nbroken"), Err(2));
+        // A value that starts with `~` is matched as written, not read as a regular expression.
+        let odd: BTreeMap<String, String> = [("device".to_string(), "~ups.*".to_string())].into_iter().collect();
+        assert_eq!(matchers_text("ups_on_battery", &odd), "alertname=ups_on_battery\ndevice=~\\~ups\\.\\*");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! anything that is not what dcwatch sent is refused with words, never a
 //! panic.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -134,17 +134,6 @@ pub fn may_act(name: &str, u: Option<&User>) -> Result<(), String> {
         }
         Some(_) => Ok(()),
     }
-}
-
-/// The matchers of a silence of exactly one alarm: its name and every
-/// label, each value matched as written (a value that starts with `~`,
-/// which a matcher would read as a regular expression, is matched as an
-/// escaped one).
-pub fn exact_matchers(name: &str, labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    let exact = |v: &str| if v.starts_with('~') { format!("~{}", regex::escape(v)) } else { v.to_string() };
-    std::iter::once(("alertname".to_string(), exact(name)))
-        .chain(labels.iter().map(|(k, v)| (k.clone(), exact(v))))
-        .collect()
 }
 
 /// What the presser is answered, and how the message changes.
@@ -283,7 +272,7 @@ impl Ctx {
                 let Some(a) = self.engine.alarms().into_iter().find(|a| a.fingerprint == fp) else { return gone() };
                 let now = crate::alarm::now_ms();
                 let new = crate::alarm::silence::NewSilence {
-                    matchers: exact_matchers(&a.name, &a.labels),
+                    matchers: crate::alarm::matchers::exact_matchers(&a.name, &a.labels),
                     starts_ms: now,
                     ends_ms: now + SILENCE_MS,
                     author: name.to_string(),
