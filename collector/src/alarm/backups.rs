@@ -80,6 +80,13 @@ impl Job {
     }
 }
 
+/// A time an agent sent (Unix seconds) as a whole second, if it is one:
+/// from 1970 to the year 9999. Anything else (a hostile 1e300) is no time,
+/// so no sum with it overflows.
+fn unix_s(t: f64) -> Option<i64> {
+    (t.is_finite() && (0.0..=253_402_300_799.0).contains(&t)).then_some(t as i64)
+}
+
 fn count(s: &Series, field: &str) -> Option<u64> {
     s.num(field).filter(|x| *x >= 0.0).map(|x| x as u64)
 }
@@ -94,7 +101,7 @@ fn mirror(cfg: &AlarmsConfig, jobs: &[&Series], s: &Series, ts: Option<i64>, now
     let primary = ts.map_or(f64::NAN, |t| t as f64);
     let current = |m: Option<i64>| ts.is_some_and(|t| m.is_some_and(|m| m + 60 >= t));
     if let Some(copies) = count(s, "mirror_copies") {
-        let last = if copies > 0 { s.num("mirror_last_success_ts").map(|t| t as i64) } else { None };
+        let last = if copies > 0 { s.num("mirror_last_success_ts").and_then(unix_s) } else { None };
         return Some(Mirror {
             pair: None,
             reported: true,
@@ -108,7 +115,7 @@ fn mirror(cfg: &AlarmsConfig, jobs: &[&Series], s: &Series, ts: Option<i64>, now
         r.primary.site == s.tag("site") && r.primary.host == s.tag("host") && r.primary.job == s.tag("job")
     })?;
     let m = find(jobs, &r.mirror);
-    let last = m.and_then(|m| m.num(f::LAST_SUCCESS_TS)).map(|t| t as i64);
+    let last = m.and_then(|m| m.num(f::LAST_SUCCESS_TS)).and_then(unix_s);
     let max_lag = r.max_lag_secs.unwrap_or(b.backup_replication_lag_secs);
     Some(Mirror {
         pair: Some(r.mirror.clone()),
@@ -128,7 +135,7 @@ pub fn jobs(cfg: &AlarmsConfig, latest: &Latest, now_s: i64) -> Vec<Job> {
     let mut out: Vec<Job> = points
         .iter()
         .map(|s| {
-            let ts = s.num(f::LAST_SUCCESS_TS).map(|t| t as i64);
+            let ts = s.num(f::LAST_SUCCESS_TS).and_then(unix_s);
             let age = ts.map(|t| now_s - t);
             let rpo = s.num("rpo_s").unwrap_or(DEFAULT_RPO_S);
             let pct = s.num(f::SIZE_CHANGE_PCT);
@@ -186,6 +193,30 @@ mod tests {
             &[("site", "hn"), ("host", host), ("job", job), ("kind", "restic")],
             &[("status", Str("ok".into())), ("last_success_ts", Num(NOW_S as f64 - age_s)), ("rpo_s", Num(rpo_s))],
         )
+    }
+
+    /// Regression (review): a hostile time (1e300, −1e300) was cast to an
+    /// i64 and summed, which overflows (a panic under the engine's lock in
+    /// debug builds, a wrong age in release): it is now no time at all.
+    #[test]
+    fn a_time_no_clock_can_show_is_no_time_and_overflows_nothing() {
+        let c = cfg("");
+        let hostile = obs(
+            "backup",
+            &[("site", "hn"), ("host", "db1"), ("job", "pg"), ("kind", "directory")],
+            &[
+                ("status", Str("ok".into())),
+                ("last_success_ts", Num(-1e300)),
+                ("mirror_copies", Num(2.0)),
+                ("mirror_last_success_ts", Num(1e300)),
+            ],
+        );
+        let got = jobs(&c, &state(&[hostile], Instant::now()), NOW_S);
+        let seen = got[0].seen.as_ref().unwrap();
+        assert_eq!((seen.last_success_s, seen.age_s, seen.late), (None, None, false));
+        assert_eq!(seen.mirror.as_ref().map(|m| m.last_success_s), Some(None));
+        assert_eq!(unix_s(f64::NAN), None);
+        assert_eq!(unix_s(1_800_000_000.5), Some(1_800_000_000));
     }
 
     #[test]

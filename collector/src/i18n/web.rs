@@ -144,7 +144,7 @@ pub struct Text {
     pub silence_already_ended: &'static str,
     pub silence_starts_too_late: &'static str,
     /// Hours at most, hours asked.
-    pub silence_too_long: fn(u64, u64) -> String,
+    pub silence_too_long: fn(&str, &str) -> String,
     pub silence_too_many_active: fn(usize) -> String,
     /// The silence form's matchers: line N is not `label=value`.
     pub matchers_line: fn(usize) -> String,
@@ -463,9 +463,11 @@ pub static EN: Text = Text {
 };
 
 /// Why a silence was refused, in the reader's words.
-pub fn silence_refused(t: &Text, r: &crate::alarm::silence::Refused) -> String {
+pub fn silence_refused(lang: Lang, r: &crate::alarm::silence::Refused) -> String {
     use crate::alarm::silence::Refused as R;
-    let hours = |s: u64| s.div_ceil(3600);
+    let t = lang.web();
+    // Whole hours as they are, others to a tenth (5400 s: 1,5 giờ).
+    let hours = |s: u64| lang.num(s as f64 / 3600.0, if s.is_multiple_of(3600) { 0 } else { 1 });
     match r {
         R::NoMatcher => t.silence_no_matcher.to_string(),
         R::TooManyMatchers { max, has } => (t.silence_too_many_matchers)(*max, *has),
@@ -476,7 +478,7 @@ pub fn silence_refused(t: &Text, r: &crate::alarm::silence::Refused) -> String {
         R::AlreadyEnded => t.silence_already_ended.to_string(),
         R::StartsTooLate => t.silence_starts_too_late.to_string(),
         R::TooLong { max_secs, secs } => {
-            (t.silence_too_long)(hours(*max_secs), hours(u64::try_from(*secs).unwrap_or(0)))
+            (t.silence_too_long)(&hours(*max_secs), &hours(u64::try_from(*secs).unwrap_or(0)))
         }
         R::TooManyActive { active } => (t.silence_too_many_active)(*active),
     }

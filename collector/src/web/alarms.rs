@@ -631,7 +631,7 @@ pub async fn silence(
     let (w, c) = (web.clone(), caller.clone());
     let done = blocking(move || {
         let s = engine.add_silence(new, now).map_err(|e| match e {
-            ActionError::Refused(r) => crate::i18n::web::silence_refused(c.lang.web(), &r),
+            ActionError::Refused(r) => crate::i18n::web::silence_refused(c.lang, &r),
             e => e.to_string(),
         })?;
         let comment = format!("{:?} until {}: {}", s.matchers.raw(), s.ends_ms, s.reason);

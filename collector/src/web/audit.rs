@@ -45,6 +45,8 @@ const ACTIONS: &[&str] = &[
     "api_forbidden",
     "ingest_auth_failed",
     "ingest_forbidden",
+    "ingest_line_refused",
+    "telegram_refused",
 ];
 
 /// The filter form's fields, as the query string gives them (empty: any).
@@ -117,7 +119,7 @@ impl Params {
 fn notice(web: &Web, caller: &Caller, status: StatusCode, text: &str) -> Response {
     let title = caller.lang.web().nav[NAV];
     let body = html! { h1 { (title) } p.notice.error[status != StatusCode::OK] { (text) } };
-    (status, layout::page(web, caller.lang, Some(caller), Some(NAV), title, body)).into_response()
+    (status, layout::still_page(web, caller.lang, caller, NAV, title, body)).into_response()
 }
 
 /// `GET /ui/audit?actor=&action=&q=&from=&to=&refused=1&before=` (admin).
@@ -149,7 +151,7 @@ pub async fn page(
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
     let body = body(caller.lang, &web.tz, &p, &rows);
-    layout::page(&web, caller.lang, Some(&caller), Some(NAV), caller.lang.web().nav[NAV], body).into_response()
+    layout::still_page(&web, caller.lang, &caller, NAV, caller.lang.web().nav[NAV], body).into_response()
 }
 
 /// The page of `rows` (up to [`PAGE`] + 1: one more says there are older ones).

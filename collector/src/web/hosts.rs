@@ -461,7 +461,11 @@ pub fn detail(cfg: &AlarmsConfig, l: &Latest, site: &str, host: &str, now: Insta
                     used_bytes: s.num(f::USED_BYTES),
                     total_bytes: s.num(f::TOTAL_BYTES),
                     growth_per_day: history.and_then(growth_per_day),
-                    full_ms: days.map(|d| now_ms + (d * 86_400_000.0) as i64),
+                    // A date within 100 years (a disk barely growing is not
+                    // full "on" a date past any calendar; the cast would overflow).
+                    full_ms: days
+                        .filter(|d| d.is_finite() && (0.0..=36_500.0).contains(d))
+                        .map(|d| now_ms.saturating_add((d * 86_400_000.0) as i64)),
                 });
             }
             m::HOST_SERVICE => services.push(Service {

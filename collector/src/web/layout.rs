@@ -55,6 +55,24 @@ pub fn page(
     title: &str,
     body: Markup,
 ) -> Markup {
+    page_of(web, lang, caller, active, active.is_some(), title, body)
+}
+
+/// [`page`] of the nav that does not update itself: one whose reading is
+/// a search of a large store (the audit log), asked for when wanted.
+pub fn still_page(web: &Web, lang: Lang, caller: &Caller, active: usize, title: &str, body: Markup) -> Markup {
+    page_of(web, lang, Some(caller), Some(active), false, title, body)
+}
+
+fn page_of(
+    web: &Web,
+    lang: Lang,
+    caller: Option<&Caller>,
+    active: Option<usize>,
+    live: bool,
+    title: &str,
+    body: Markup,
+) -> Markup {
     let t = lang.web();
     html! {
         (DOCTYPE)
@@ -64,7 +82,7 @@ pub fn page(
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " — " (web.cfg.title) }
                 link rel="stylesheet" href=(format!("/ui/assets/{}", *CSS_NAME));
-                @if active.is_some() {
+                @if live {
                     script src=(format!("/ui/assets/{}", *JS_NAME)) defer {}
                 }
             }
@@ -100,7 +118,7 @@ pub fn page(
                         }
                     }
                 }
-                @if active.is_some() {
+                @if live {
                     div #live-lost .notice.error role="status" hidden { (t.live_lost) }
                     main #main data-live=(LIVE_SECS) { (body) }
                 } @else {

@@ -167,7 +167,10 @@ async fn without_trends_the_page_says_there_are_no_reports() {
     assert!(
         text.contains("Collector chưa lưu dữ liệu theo giờ (mục trends: trong cấu hình), nên chưa có báo cáo nào.")
     );
-    // Not logged in: to the login page.
+    // Not logged in: to the login page, and back here after it.
     let (status, headers, _) = get(&web, "/ui/reports/2026-10", "").await;
-    assert_eq!((status, headers[header::LOCATION].to_str().unwrap()), (StatusCode::SEE_OTHER, "/ui/login"));
+    assert_eq!(
+        (status, headers[header::LOCATION].to_str().unwrap()),
+        (StatusCode::SEE_OTHER, "/ui/login?next=%2Fui%2Freports%2F2026-10")
+    );
 }

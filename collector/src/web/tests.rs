@@ -233,6 +233,12 @@ async fn web_nav_pages_update_themselves_with_the_one_script_and_live_updates_do
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, _, login) = get_with(&web, "/ui/login", &[]).await;
     assert!(!login.contains("<script") && !login.contains("data-live"), "{login}");
+    // The audit log is searched when asked for, not every 5 s.
+    web.users.add("minh", Role::Admin, "mật-khẩu-của-minh", None, 1_000).unwrap();
+    let (minh, _) = session_of(&web, "minh");
+    let (status, _, audit) = get_with(&web, "/ui/audit", &[("cookie", minh.as_str())]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(audit.contains("<nav") && !audit.contains("<script") && !audit.contains("data-live"), "{audit}");
 
     // A session last used 20 minutes ago: a live update leaves it so.
     let u = web.users.get("lan").unwrap().unwrap();
@@ -297,8 +303,8 @@ async fn web_a_refused_silence_or_ack_says_why_in_the_readers_language() {
             "site=hn",
             "bảo trì",
             "2000",
-            "Tạm tắt kéo dài tối đa 720 giờ (alarms.silences.max_duration_secs); ở đây là 2000 giờ.",
-            "A silence may last at most 720 hours (alarms.silences.max_duration_secs); this one lasts 2000.",
+            "Tạm tắt kéo dài tối đa 720 giờ (alarms.silences.max_duration_secs); ở đây là 2.000 giờ.",
+            "A silence may last at most 720 hours (alarms.silences.max_duration_secs); this one lasts 2,000.",
         ),
     ];
     for (matchers, reason, hours, vi, en) in cases {

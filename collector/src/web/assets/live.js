@@ -4,8 +4,9 @@
 // is at work in it: typing, or having typed or ticked something not yet
 // sent. It does not poll while the tab is hidden. A fetch that fails shows
 // the page's "connection lost" line (its words are in the page, from the
-// catalogue); a session that ended reloads the page, which then shows the
-// login. The requests say they are live updates (X-Dcwatch-Live), so they
+// catalogue); a session that ended (sent to the login) reloads the page,
+// which then shows the login; a page that answers 4xx is not asked for
+// again. The requests say they are live updates (X-Dcwatch-Live), so they
 // do not keep a session from its idle timeout.
 (function () {
   "use strict";
@@ -39,8 +40,14 @@
       headers: { "X-Dcwatch-Live": "1" },
     })
       .then(function (r) {
-        if (r.redirected || r.status === 401 || r.status === 403) {
+        if (r.redirected) {
           location.reload();
+          return null;
+        }
+        // A page that answers 4xx (a bad period, a malformed date) says so
+        // already: it is not asked for again.
+        if (r.status >= 400 && r.status < 500) {
+          clearInterval(timer);
           return null;
         }
         if (!r.ok) throw new Error(String(r.status));
@@ -62,6 +69,6 @@
   }
 
   watch();
-  setInterval(tick, every * 1000);
+  var timer = setInterval(tick, every * 1000);
   document.addEventListener("visibilitychange", function () { if (!document.hidden) tick(); });
 })();
