@@ -192,7 +192,7 @@ fn main() {
     let mut p99s: Vec<Vec<f64>> = vec![Vec::new(); pages.len()];
     let mut weights: Vec<(usize, usize)> = vec![(0, 0); pages.len()];
     let (mut rss_off, mut rss_on, mut hwm_off, mut hwm_on) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut rss_login = Vec::new();
+    let (mut rss_login, mut rss_before, mut rss_logins) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
         eprintln!("round {round}/{rounds}: console off");
         let off = start(false);
@@ -210,9 +210,15 @@ fn main() {
         eprintln!("round {round}/{rounds}: console on, {n} requests per page");
         let on = start(true);
         let url = on.url();
+        rss_before.push(mib(on.proc.memory_bytes("VmRSS")));
         let cookie = login(&client, &url);
         // The login's password check (argon2id, 19 MiB) on its own.
         rss_login.push(mib(on.proc.memory_bytes("VmRSS")));
+        // Nine more: memory a login takes is taken once, not per login.
+        for _ in 0..9 {
+            login(&client, &url);
+        }
+        rss_logins.push(mib(on.proc.memory_bytes("VmRSS")));
         let mut last_write = Instant::now();
         for (i, (_, path)) in pages.iter().enumerate() {
             // Warm: the first answer of each page is not counted.
@@ -273,7 +279,9 @@ fn main() {
     println!("| collector | RSS after the run (MiB, median) | peak RSS (MiB, median) |");
     println!("|---|---|---|");
     println!("| console off | {:.1} | {:.1} |", median(&mut rss_off), median(&mut hwm_off));
+    println!("| console on, before any login | {:.1} | |", median(&mut rss_before));
     println!("| console on, after one login | {:.1} | |", median(&mut rss_login));
+    println!("| console on, after ten logins | {:.1} | |", median(&mut rss_logins));
     println!("| console on, after the requests | {:.1} | {:.1} |", median(&mut rss_on), median(&mut hwm_on));
     println!(
         "| ratio on / off | {:.2} | {:.2} |",
