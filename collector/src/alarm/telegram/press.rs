@@ -162,16 +162,21 @@ struct Refusals(HashMap<i64, Instant>);
 
 const REFUSAL_WINDOW: Duration = Duration::from_secs(60);
 const MAX_REFUSERS: usize = 1024;
+/// The entry the newcomers past [`MAX_REFUSERS`] share (no Telegram user has it).
+const EVERYONE_ELSE: i64 = i64::MIN;
 
 impl Refusals {
+    /// Whether `user`'s refusal is the first of its window. Past
+    /// [`MAX_REFUSERS`] users in a window every newcomer shares one entry
+    /// (as the audit log's own folding does), so a crowd pressing is still
+    /// folded, not written whole.
     fn first_in_window(&mut self, user: i64, now: Instant) -> bool {
         self.0.retain(|_, at| now.saturating_duration_since(*at) < REFUSAL_WINDOW);
-        if self.0.contains_key(&user) {
+        let key = if self.0.contains_key(&user) || self.0.len() < MAX_REFUSERS { user } else { EVERYONE_ELSE };
+        if self.0.contains_key(&key) {
             return false;
         }
-        if self.0.len() < MAX_REFUSERS {
-            self.0.insert(user, now);
-        }
+        self.0.insert(key, now);
         true
     }
 }

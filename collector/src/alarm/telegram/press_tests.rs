@@ -267,3 +267,22 @@ fn the_line_of_who_acted_fits_below_the_longest_notice() {
     assert_eq!(long.chars().count(), MAX_TEXT_CHARS);
     assert!(long.ends_with("…\n\n— nam đã xác nhận qua Telegram."), "{}", &long[long.len() - 60..]);
 }
+
+/// Regression (review): past 1024 refused Telegram users in a minute every
+/// further refusal was audited whole; the newcomers now share one entry.
+#[test]
+fn a_crowd_of_refused_presses_is_folded_past_the_bound_too() {
+    let mut r = Refusals::default();
+    let now = Instant::now();
+    for user in 0..MAX_REFUSERS as i64 {
+        assert!(r.first_in_window(user, now), "{user}");
+    }
+    assert!(!r.first_in_window(5, now), "a known user's second refusal is folded");
+    assert!(r.first_in_window(90_001, now), "the first newcomer past the bound is written");
+    assert!(!r.first_in_window(90_002, now), "the next newcomers are folded with it");
+    assert!(!r.first_in_window(90_001, now));
+    // A minute on, all are written again.
+    let later = now + REFUSAL_WINDOW;
+    assert!(r.first_in_window(90_002, later));
+    assert!(r.first_in_window(5, later));
+}
