@@ -159,6 +159,8 @@ CREATE TABLE IF NOT EXISTS audit (
     outcome TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_at ON audit (at_ms);
+CREATE INDEX IF NOT EXISTS audit_actor ON audit (actor);
+CREATE INDEX IF NOT EXISTS audit_action ON audit (action);
 ";
 
 /// Failed authentications from one source, of one kind and actor, this minute.
@@ -192,6 +194,10 @@ const WINDOW: Duration = Duration::from_secs(60);
 
 pub struct Audit {
     conn: Mutex<Connection>,
+    /// Queries (the console's audit page, `/api/audit`) read on their own
+    /// connection: the log is in WAL mode, so a long search does not hold
+    /// up the records being written meanwhile.
+    reader: Mutex<Connection>,
     windows: Mutex<HashMap<WindowKey, Window>>,
     retention_days: u32,
 }
@@ -203,7 +209,17 @@ fn source_text(s: Option<IpAddr>) -> String {
 impl Audit {
     pub fn open(path: &Path, retention_days: u32) -> Result<Audit, crate::db::OpenError> {
         let conn = crate::db::open(path, Some(std::time::Duration::from_secs(5)), SCHEMA)?;
-        let audit = Audit { conn: Mutex::new(conn), windows: Mutex::new(HashMap::new()), retention_days };
+        let reader = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| crate::db::OpenError::Open { path: path.to_path_buf(), source })?;
+        let audit = Audit {
+            conn: Mutex::new(conn),
+            reader: Mutex::new(reader),
+            windows: Mutex::new(HashMap::new()),
+            retention_days,
+        };
         audit.purge(crate::alarm::now_ms())?;
         Ok(audit)
     }
@@ -360,7 +376,7 @@ impl Audit {
 
     /// Records matching `f`, newest first.
     pub fn query(&self, f: &Filter) -> Result<Vec<Record>, String> {
-        let conn = self.conn.lock().expect("not poisoned");
+        let conn = self.reader.lock().expect("not poisoned");
         let mut st = conn
             .prepare(
                 "SELECT id, at_ms, actor, role, source, action, target, comment, outcome FROM audit \
