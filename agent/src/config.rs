@@ -21,7 +21,15 @@ use crate::sources::snmp::config::SnmpConfig;
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
     pub agent: AgentSection,
+    /// The one collector (or InfluxDB) the agent writes to. Give this or
+    /// `outputs`, not both.
+    #[serde(default, deserialize_with = "given_output")]
     pub output: OutputConfig,
+    /// Several collectors (two sites), each named, each with its own cursor
+    /// on the one queue, so one that is down delays only its own copy.
+    /// Defaults to none (then `output` is required).
+    #[serde(default)]
+    pub outputs: Vec<OutputConfig>,
     /// The on-disk queue between the sources and the output.
     #[serde(default)]
     pub queue: QueueConfig,
@@ -127,6 +135,15 @@ pub struct AgentSection {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputConfig {
+    /// Name of an entry of `outputs` (letters, digits, `-`, `_`; tag
+    /// `output` of the heartbeat's `dcwatch_agent_output`, and its queue
+    /// cursor `output-<name>`). Required there; not used under `output`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Whether the file had this section (`output:`); false when it is
+    /// left out for `outputs:`.
+    #[serde(skip)]
+    pub given: bool,
     /// Base URL, e.g. `https://collector.dc.local:8428`. Required.
     pub url: String,
     /// Organisation for the v2 write API. Defaults to "dcwatch".
@@ -181,6 +198,55 @@ pub enum SourceConfig {
     Backup(BackupConfig),
 }
 
+impl Default for OutputConfig {
+    /// An `output:` left out (no URL): only valid with `outputs:`.
+    fn default() -> Self {
+        use dcwatch_common::config::defaults;
+        OutputConfig {
+            name: None,
+            given: false,
+            url: String::new(),
+            org: defaults::dcwatch(),
+            bucket: defaults::dcwatch(),
+            token: None,
+            gzip: true,
+            batch_max_lines: defaults::batch_max_lines(),
+            flush_interval_ms: defaults::flush_interval_ms(),
+            timeout_ms: defaults::timeout_ms(),
+            max_backoff_secs: default_backoff(),
+            ca_file: None,
+            cert_file: None,
+            key_file: None,
+        }
+    }
+}
+
+/// `output:` as the file writes it, marked as given.
+fn given_output<'de, D: serde::Deserializer<'de>>(d: D) -> Result<OutputConfig, D::Error> {
+    let mut o = OutputConfig::deserialize(d)?;
+    o.given = true;
+    Ok(o)
+}
+
+/// One target the running agent writes to: `output`, or an entry of `outputs`.
+#[derive(Debug, Clone, Copy)]
+pub struct Output<'a> {
+    /// `None` for the single `output`; the entry's name in `outputs`.
+    pub name: Option<&'a str>,
+    pub config: &'a OutputConfig,
+}
+
+impl Output<'_> {
+    /// The queue consumer (cursor file) and the forwarder's name in logs:
+    /// `output` as before for the single form, `output-<name>` in a list.
+    pub fn consumer(&self) -> String {
+        match self.name {
+            None => "output".into(),
+            Some(n) => format!("output-{n}"),
+        }
+    }
+}
+
 fn default_log_level() -> String {
     "info".into()
 }
@@ -211,19 +277,9 @@ impl Validate for AgentConfig {
         if self.agent.interval_secs == 0 {
             p.push(Problem::general("agent.interval_secs: must be at least 1"));
         }
-        if let Err(e) = dcwatch_common::write::Writer::new(&self.writer_settings()) {
-            let e = dcwatch_common::redact::redact_urls_in(&dcwatch_common::error_chain(&e));
-            p.push(Problem::general(format!("output: {e}")));
-        }
-        let o = &self.output;
-        if o.batch_max_lines == 0 {
-            p.push(Problem::general("output.batch_max_lines: must be at least 1"));
-        }
+        self.check_outputs(p);
         let q = &self.queue;
         q.spool_settings().check("queue", p);
-        if o.timeout_ms == 0 {
-            p.push(Problem::general("output.timeout_ms: must be at least 1"));
-        }
         let mut backup_jobs = std::collections::HashSet::new();
         for (i, s) in self.sources.iter().enumerate() {
             s.source().build(&format!("sources[{i}]"), p);
@@ -240,15 +296,91 @@ impl Validate for AgentConfig {
             }
         }
         self.check_devices_unique(p);
-        if self.output.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
-            p.push(Problem::general(
-                "output.token: is empty (an unset ${VARIABLE}?); leave it out if the target needs no token",
-            ));
-        }
+    }
+}
+
+/// Checks one output's settings; `key` is `output` or `outputs[i]`.
+fn check_output(key: &str, o: &OutputConfig, p: &mut Vec<Problem>) {
+    if let Err(e) = dcwatch_common::write::Writer::new(&writer_settings_of(o)) {
+        let e = dcwatch_common::redact::redact_urls_in(&dcwatch_common::error_chain(&e));
+        p.push(Problem::general(format!("{key}: {e}")));
+    }
+    if o.batch_max_lines == 0 {
+        p.push(Problem::general(format!("{key}.batch_max_lines: must be at least 1")));
+    }
+    if o.timeout_ms == 0 {
+        p.push(Problem::general(format!("{key}.timeout_ms: must be at least 1")));
+    }
+    if o.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        p.push(Problem::general(format!(
+            "{key}.token: is empty (an unset ${{VARIABLE}}?); leave it out if the target needs no token"
+        )));
     }
 }
 
 impl AgentConfig {
+    /// `output` or `outputs`, exactly one of them; every output valid; the
+    /// names of `outputs` present, plain and unique (they name cursor files).
+    fn check_outputs(&self, p: &mut Vec<Problem>) {
+        match (self.output.given, self.outputs.is_empty()) {
+            (false, true) => p.push(Problem::general(
+                "output: missing; give `output:` with the collector's url, or `outputs:` listing several collectors",
+            )),
+            (true, false) => p.push(Problem::general(
+                "outputs: `output:` is also given; keep one of them (`outputs:` for several collectors)",
+            )),
+            (true, true) => {
+                if self.output.name.is_some() {
+                    p.push(Problem::general("output.name: only entries of `outputs:` have a name; leave it out here"));
+                }
+                check_output("output", &self.output, p);
+            }
+            (false, false) => {}
+        }
+        let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for (i, o) in self.outputs.iter().enumerate() {
+            let key = format!("outputs[{i}]");
+            match o.name.as_deref() {
+                None => p.push(Problem::general(format!(
+                    "{key}: needs a `name` (e.g. `dc1`), which tells the outputs apart in the heartbeat and the queue"
+                ))),
+                Some(n) if !valid_output_name(n) => {
+                    p.push(Problem::general(format!("{key}.name: `{n}` must be 1 to 32 letters, digits, `-` or `_`")))
+                }
+                Some(n) => {
+                    if let Some(first) = seen.get(n) {
+                        p.push(Problem::general(format!(
+                            "{key}.name: `{n}` is also the name of outputs[{first}]; each output needs a name of its own"
+                        )));
+                    } else {
+                        seen.insert(n, i);
+                    }
+                }
+            }
+            check_output(&key, o, p);
+        }
+    }
+
+    /// The targets this agent writes to, in the order of the file.
+    pub fn outputs(&self) -> Vec<Output<'_>> {
+        if self.outputs.is_empty() {
+            vec![Output { name: None, config: &self.output }]
+        } else {
+            self.outputs.iter().map(|o| Output { name: o.name.as_deref(), config: o }).collect()
+        }
+    }
+
+    /// The queue consumers of [`Self::outputs`], in their order.
+    pub fn consumers(&self) -> Vec<String> {
+        self.outputs().iter().map(Output::consumer).collect()
+    }
+
+    /// Whether the outputs are a list (`outputs:`): then the heartbeat adds
+    /// one `dcwatch_agent_output` point per output.
+    pub fn has_output_list(&self) -> bool {
+        !self.outputs.is_empty()
+    }
+
     /// The `device` tag names one device: two sources (SNMP and Modbus, or
     /// two of one kind) polling devices of the same name would mix their
     /// points. Names within one source are checked by the source.
@@ -293,34 +425,23 @@ impl AgentConfig {
         Duration::from_secs(self.agent.interval_secs)
     }
 
-    /// The output's writer. A `user:password@` in the URL becomes basic
-    /// authentication (as the HTTP client would make it anyway) and leaves
-    /// the URL, which is then fit for logs and messages.
+    /// The single `output`'s writer ([`writer_settings_of`]).
+    #[cfg(test)]
     pub fn writer_settings(&self) -> WriterSettings {
-        let o = &self.output;
-        let (url, username, password) = split_userinfo(&o.url);
-        WriterSettings {
-            url,
-            flavour: Flavour::V2,
-            org: o.org.clone(),
-            bucket: o.bucket.clone(),
-            database: String::new(),
-            retention_policy: None,
-            token: o.token.clone(),
-            username,
-            password,
-            gzip: o.gzip,
-            timeout: Duration::from_millis(o.timeout_ms),
-            ca_file: o.ca_file.clone(),
-            cert_file: o.cert_file.clone(),
-            key_file: o.key_file.clone(),
-        }
+        writer_settings_of(&self.output)
     }
 
+    /// The single `output`'s forwarder.
+    #[cfg(test)]
     pub fn forwarder_settings(&self) -> ForwarderSettings {
-        let o = &self.output;
+        self.forwarder_settings_of(Output { name: None, config: &self.output })
+    }
+
+    /// The forwarder of one output, named as its queue consumer.
+    pub fn forwarder_settings_of(&self, out: Output<'_>) -> ForwarderSettings {
+        let o = out.config;
         ForwarderSettings {
-            name: "output".into(),
+            name: out.consumer(),
             batch_max_lines: o.batch_max_lines,
             flush_interval: Duration::from_millis(o.flush_interval_ms),
             max_backoff: Duration::from_secs(o.max_backoff_secs.max(1)),
@@ -329,6 +450,33 @@ impl AgentConfig {
             max_in_flight: 1,
             origins: None,
         }
+    }
+}
+
+fn valid_output_name(n: &str) -> bool {
+    (1..=32).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The writer of one output. A `user:password@` in the URL becomes basic
+/// authentication (as the HTTP client would make it anyway) and leaves the
+/// URL, which is then fit for logs and messages.
+pub fn writer_settings_of(o: &OutputConfig) -> WriterSettings {
+    let (url, username, password) = split_userinfo(&o.url);
+    WriterSettings {
+        url,
+        flavour: Flavour::V2,
+        org: o.org.clone(),
+        bucket: o.bucket.clone(),
+        database: String::new(),
+        retention_policy: None,
+        token: o.token.clone(),
+        username,
+        password,
+        gzip: o.gzip,
+        timeout: Duration::from_millis(o.timeout_ms),
+        ca_file: o.ca_file.clone(),
+        cert_file: o.cert_file.clone(),
+        key_file: o.key_file.clone(),
     }
 }
 
@@ -503,6 +651,89 @@ mod tests {
             vec![(
                 Some((5, 3)),
                 "output.token: is empty (an unset ${VARIABLE}?); leave it out if the target needs no token"
+            )]
+        );
+    }
+
+    const TWO_SITES: &str = "agent:\n  site: hn\noutputs:\n  - name: dc1\n    url: http://dc1.local:8428\n    token: a\n  \
+                             - name: dr\n    url: https://dr.local:8428\n    max_backoff_secs: 30\n";
+
+    #[test]
+    fn outputs_list_several_collectors_each_with_its_own_cursor_and_settings() {
+        let c = parse(TWO_SITES).unwrap();
+        let outs = c.outputs();
+        assert_eq!(outs.iter().map(|o| o.name).collect::<Vec<_>>(), vec![Some("dc1"), Some("dr")]);
+        assert_eq!(c.consumers(), vec!["output-dc1".to_string(), "output-dr".to_string()]);
+        assert_eq!(writer_settings_of(outs[1].config).url, "https://dr.local:8428");
+        assert_eq!(outs[0].config.token.as_deref(), Some("a"));
+        let f = c.forwarder_settings_of(outs[1]);
+        assert_eq!((f.name.as_str(), f.max_backoff.as_secs(), f.batch_max_lines), ("output-dr", 30, 5000));
+        assert!(c.has_output_list());
+    }
+
+    #[test]
+    fn the_single_output_keeps_its_cursor_named_output() {
+        let c = parse("agent:\n  site: hn\noutput:\n  url: http://x\n").unwrap();
+        assert_eq!(c.consumers(), vec!["output".to_string()]);
+        assert_eq!(c.outputs()[0].name, None);
+        assert_eq!(c.forwarder_settings().name, "output");
+        assert!(!c.has_output_list());
+    }
+
+    #[test]
+    fn two_outputs_of_one_name_are_refused_at_the_second_name() {
+        let problems =
+            parse("agent:\n  site: hn\noutputs:\n  - name: dc1\n    url: http://a\n  - name: dc1\n    url: http://b\n")
+                .unwrap_err();
+        assert_eq!(
+            messages_at(&problems),
+            vec![(
+                Some((6, 5)),
+                "outputs[1].name: `dc1` is also the name of outputs[0]; each output needs a name of its own"
+            )]
+        );
+    }
+
+    #[test]
+    fn each_output_of_the_list_is_checked_under_its_own_key() {
+        let problems =
+            parse("agent:\n  site: hn\noutputs:\n  - url: http://a\n  - name: dr/1\n    url: ftp://b\n    token: ''\n")
+                .unwrap_err();
+        assert_eq!(
+            messages_at(&problems),
+            vec![
+                (
+                    Some((4, 5)),
+                    "outputs[0]: needs a `name` (e.g. `dc1`), which tells the outputs apart in the heartbeat and the queue"
+                ),
+                (Some((5, 5)), "outputs[1].name: `dr/1` must be 1 to 32 letters, digits, `-` or `_`"),
+                (Some((5, 5)), "outputs[1]: url `ftp://b` must start with http:// or https://"),
+                (
+                    Some((7, 5)),
+                    "outputs[1].token: is empty (an unset ${VARIABLE}?); leave it out if the target needs no token"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn no_output_or_both_forms_are_refused() {
+        let problems = parse("agent:\n  site: hn\n").unwrap_err();
+        assert_eq!(
+            messages_at(&problems),
+            vec![(
+                None,
+                "output: missing; give `output:` with the collector's url, or `outputs:` listing several collectors"
+            )]
+        );
+        let problems =
+            parse("agent:\n  site: hn\noutput:\n  url: http://a\noutputs:\n  - name: b\n    url: http://b\n")
+                .unwrap_err();
+        assert_eq!(
+            messages_at(&problems),
+            vec![(
+                Some((5, 1)),
+                "outputs: `output:` is also given; keep one of them (`outputs:` for several collectors)"
             )]
         );
     }

@@ -2,6 +2,7 @@
 //! built and started, the output, the heartbeat and reloads. Here the
 //! configuration meets the sources, which never see it whole.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,7 +50,11 @@ pub async fn run(path: PathBuf, mut config: AgentConfig) -> anyhow::Result<()> {
     let started = Instant::now();
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "dcwatch-agent starting");
     // The queue stays open across reloads: what it holds carries over.
-    let (spool, report) = Spool::open(config.queue.spool_settings(), &["output"])
+    // One consumer (cursor) per output: a collector that is down delays only
+    // its own copy, and the queue keeps what any output still needs.
+    let consumers = config.consumers();
+    let names: Vec<&str> = consumers.iter().map(String::as_str).collect();
+    let (spool, report) = Spool::open(config.queue.spool_settings(), &names)
         .with_context(|| format!("cannot open the queue in {}", config.queue.dir.display()))?;
     tracing::info!(
         dir = %config.queue.dir.display(), queued_points = report.lines, corrupt_records = report.corrupt_records,
@@ -57,7 +62,8 @@ pub async fn run(path: PathBuf, mut config: AgentConfig) -> anyhow::Result<()> {
     );
     let queue = Arc::new(Queue::new(spool.clone()));
     let stats = Arc::new(SourceStats::default());
-    let out_stats = Arc::new(forward::Stats::default());
+    // Each output's counters, by consumer name: kept across reloads.
+    let mut out_stats: HashMap<String, Arc<forward::Stats>> = HashMap::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot listen for SIGTERM")?;
     let mut watch = dcwatch_common::reload::ConfigWatch::new(&path).context("cannot listen for SIGHUP")?;
@@ -68,28 +74,31 @@ pub async fn run(path: PathBuf, mut config: AgentConfig) -> anyhow::Result<()> {
     loop {
         let host = config.host_name();
         let site = config.agent.site.clone();
-        let writer = match Writer::new(&config.writer_settings()) {
+        let writers = match start_outputs(&config, &spool) {
             Ok(w) => w,
             Err(e) => {
                 let Some(prev) = previous.take() else { return Err(e).context("output") };
-                let e = dcwatch_common::redact::redact_urls_in(&dcwatch_common::error_chain(&e));
+                let e = dcwatch_common::redact::redact_urls_in(&format!("{e:#}"));
                 tracing::error!(error = %e, "the reloaded output cannot be started; going back to the running configuration");
                 config = prev;
                 continue;
             }
         };
+        let endpoints: Vec<&str> = writers.iter().map(Writer::endpoint).collect();
         tracing::info!(
-            site = %site, host = %host, endpoint = %writer.endpoint(), sources = config.sources.len(), "running"
+            site = %site, host = %host, endpoint = %endpoints.join(", "), sources = config.sources.len(), "running"
         );
         let (stop_tx, stop_rx) = watch::channel(false);
-        let out_task = forward::spawn_counting(
-            writer,
-            config.forwarder_settings(),
-            spool.clone(),
-            0,
-            out_stats.clone(),
-            stop_rx.clone(),
-        );
+        let outputs = config.outputs();
+        let mut lanes = Vec::new();
+        let mut out_tasks = Vec::new();
+        for (i, (writer, out)) in writers.into_iter().zip(&outputs).enumerate() {
+            let stats = out_stats.entry(out.consumer()).or_default().clone();
+            let settings = config.forwarder_settings_of(*out);
+            out_tasks.push(forward::spawn_counting(writer, settings, spool.clone(), i, stats.clone(), stop_rx.clone()));
+            lanes.push((out.name.map(str::to_string), stats));
+        }
+        let per_output = config.has_output_list();
         let source_tasks = spawn_all(&config, &queue, &stats, &stop_rx)?;
         let mut tick = tokio::time::interval(config.interval());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -97,8 +106,17 @@ pub async fn run(path: PathBuf, mut config: AgentConfig) -> anyhow::Result<()> {
             tokio::select! {
                 _ = tick.tick() => {
                     let losses = (queue.lost_points.load(std::sync::atomic::Ordering::Relaxed), spool.corrupt_records());
-                    let p = heartbeat::point(&site, &host, started, &stats, &out_stats, losses, dcwatch_common::now_ns());
-                    sources::emit(&[p], &queue, &stats);
+                    let now = dcwatch_common::now_ns();
+                    let all: Vec<&forward::Stats> = lanes.iter().map(|(_, s)| s.as_ref()).collect();
+                    let mut points = vec![heartbeat::point(&site, &host, started, &stats, &heartbeat::combined(&all), losses, now)];
+                    if per_output {
+                        for (i, (name, s)) in lanes.iter().enumerate() {
+                            let oldest = spool.oldest_unacked_ns(i).ok().flatten();
+                            let age = oldest.map_or(0, |t| u64::try_from(now.saturating_sub(t) / 1_000_000_000).unwrap_or(0));
+                            points.push(heartbeat::output_point(&site, &host, name.as_deref().unwrap_or("output"), s, age, now));
+                        }
+                    }
+                    sources::emit(&points, &queue, &stats);
                 }
                 _ = watch.changed() => {
                     if let Some(new) = reload(&path, &config) {
@@ -116,7 +134,11 @@ pub async fn run(path: PathBuf, mut config: AgentConfig) -> anyhow::Result<()> {
         for t in source_tasks {
             let _ = t.await;
         }
-        let _ = tokio::time::timeout(Duration::from_secs(config.agent.shutdown_timeout_secs + 5), out_task).await;
+        let _ = tokio::time::timeout(
+            Duration::from_secs(config.agent.shutdown_timeout_secs + 5),
+            futures_join_all(out_tasks),
+        )
+        .await;
         match next {
             Next::Stop => break,
             Next::Reload(new) => {
@@ -135,14 +157,41 @@ pub async fn run(path: PathBuf, mut config: AgentConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The writers of the configuration's outputs, in order, with the queue's
+/// consumers set to match them (a kept output keeps its cursor; a new one
+/// resumes from a cursor file an earlier run left, else starts at the end).
+fn start_outputs(config: &AgentConfig, spool: &Spool) -> anyhow::Result<Vec<Writer>> {
+    let mut writers = Vec::new();
+    for out in config.outputs() {
+        let w = Writer::new(&crate::config::writer_settings_of(out.config));
+        writers.push(match out.name {
+            None => w?,
+            Some(n) => w.with_context(|| format!("outputs `{n}`"))?,
+        });
+    }
+    let consumers = config.consumers();
+    let names: Vec<&str> = consumers.iter().map(String::as_str).collect();
+    spool.set_consumers(&names).context("cannot set the queue's cursors")?;
+    Ok(writers)
+}
+
+/// Waits for every task.
+async fn futures_join_all(tasks: Vec<JoinHandle<()>>) {
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
 /// Loads the config again (`common::reload`): None if unchanged, or
 /// broken (its problems logged; the running config is kept).
 fn reload(path: &std::path::Path, current: &AgentConfig) -> Option<AgentConfig> {
     // The certificate files may have been renewed in place under the same
     // paths: with any of them set, a reload reads them again.
     let tls_files = |c: &AgentConfig| {
-        let o = &c.output;
-        o.ca_file.is_some() || o.cert_file.is_some() || o.key_file.is_some()
+        c.outputs().iter().any(|o| {
+            let o = o.config;
+            o.ca_file.is_some() || o.cert_file.is_some() || o.key_file.is_some()
+        })
     };
     dcwatch_common::reload::reload(path, current, tls_files).ok().flatten()
 }

@@ -44,6 +44,8 @@ pub mod m {
     pub const HOST_SERVICE: &str = "host_service";
     pub const BACKUP: &str = "backup";
     pub const AGENT: &str = "dcwatch_agent";
+    /// One point per output of an agent with `outputs:` (tag `output`).
+    pub const AGENT_OUTPUT: &str = "dcwatch_agent_output";
 }
 
 /// Field names that something besides the store reads (see [`m`]).
@@ -88,6 +90,12 @@ pub mod f {
     // dcwatch_agent
     pub const BEAT: &str = "beat";
     pub const VERSION: &str = "version";
+    // dcwatch_agent, dcwatch_agent_output
+    /// Lines queued and not yet acknowledged (by the output furthest behind).
+    pub const QUEUED: &str = "queued";
+    // dcwatch_agent_output
+    /// Age in seconds of the oldest point the output has not had acknowledged.
+    pub const OLDEST_AGE_S: &str = "oldest_age_s";
     // host_net
     pub const RX_BYTES_PER_S: &str = "rx_bytes_per_s";
     pub const TX_BYTES_PER_S: &str = "tx_bytes_per_s";

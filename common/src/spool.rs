@@ -1,7 +1,7 @@
 //! A durable queue on disk: append-only segment files of checksummed
 //! records, read by named consumers that each keep their own cursor.
 //!
-//! The agent keeps one (its output queue, one consumer); the collector keeps
+//! The agent keeps one (its output queue, one consumer per output); the collector keeps
 //! one spool for all its sinks, one consumer per sink, so a sink that is down
 //! holds back nobody else.
 //!
@@ -729,6 +729,23 @@ impl Spool {
         ConsumerStats { cursor: c.cursor, queued_lines: queued, dropped_lines: c.dropped_lines }
     }
 
+    /// Append time (Unix ns) of the oldest record consumer `idx` has not had
+    /// acknowledged (its lag's age); None when it has had everything.
+    pub fn oldest_unacked_ns(&self, idx: usize) -> io::Result<Option<i64>> {
+        let (file, off) = {
+            let g = self.inner.lock().expect("not poisoned");
+            let cursor = g.consumers[idx].cursor;
+            let Some(seg) = g.segments.iter().find(|s| !s.records.is_empty() && cursor < s.end_seq()) else {
+                return Ok(None);
+            };
+            let seq = cursor.max(seg.first_seq);
+            (seg.file.clone(), seg.records[(seq - seg.first_seq) as usize].0)
+        };
+        let mut hdr = [0u8; HEADER];
+        file.read_exact_at(&mut hdr, off)?;
+        Ok(Some(decode_header(&hdr).ts))
+    }
+
     /// Bytes on disk in all segments.
     pub fn total_bytes(&self) -> u64 {
         self.inner.lock().expect("not poisoned").total_bytes
@@ -867,6 +884,19 @@ mod tests {
         assert_eq!(texts(&r), vec!["a 1\na 2\n", "b 3\n"]);
         assert_eq!((r[0].seq, r[0].lines, r[1].seq, r[1].lines), (0, 2, 1, 1));
         assert_eq!(s.consumer_stats(0), ConsumerStats { cursor: 0, queued_lines: 3, dropped_lines: 0 });
+    }
+
+    #[test]
+    fn each_consumer_knows_when_its_oldest_unacknowledged_record_was_appended() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, _) = Spool::open(settings(dir.path()), &["a", "b"]).unwrap();
+        assert_eq!(s.oldest_unacked_ns(0).unwrap(), None);
+        s.append(1, b"x 1\n", 100).unwrap();
+        s.append(1, b"x 2\n", 200).unwrap();
+        s.ack(0, 1).unwrap();
+        assert_eq!((s.oldest_unacked_ns(0).unwrap(), s.oldest_unacked_ns(1).unwrap()), (Some(200), Some(100)));
+        s.ack(0, 2).unwrap();
+        assert_eq!((s.oldest_unacked_ns(0).unwrap(), s.oldest_unacked_ns(1).unwrap()), (None, Some(100)));
     }
 
     #[test]
