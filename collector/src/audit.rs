@@ -22,13 +22,22 @@ pub const MAX_TEXT_CHARS: usize = 1024;
 /// a person's text (at most [`MAX_TEXT_CHARS`]) to what the action names.
 pub const MAX_RECORD_CHARS: usize = 4096;
 
+/// A text longer than [`MAX_TEXT_CHARS`]: the API answers with this
+/// (English) message, the console words it from its catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{field}` is {chars} characters long; at most {MAX_TEXT_CHARS}")]
+pub struct TooLong {
+    pub field: String,
+    pub chars: usize,
+}
+
 /// `text` as the API keeps it, or why not: longer than [`MAX_TEXT_CHARS`]
-/// is refused (the message names `field`); control characters are
-/// replaced (see [`clean`]).
-pub fn checked_text(field: &str, text: &str) -> Result<String, String> {
+/// is refused (naming `field`); control characters are replaced (see
+/// [`clean`]).
+pub fn checked_text(field: &str, text: &str) -> Result<String, TooLong> {
     let chars = text.chars().count();
     if chars > MAX_TEXT_CHARS {
-        return Err(format!("`{field}` is {chars} characters long; at most {MAX_TEXT_CHARS}"));
+        return Err(TooLong { field: field.to_string(), chars });
     }
     Ok(clean(text))
 }
@@ -479,7 +488,7 @@ mod tests {
         // Whoever writes it, a record's text is cut at 4096 characters.
         assert_eq!(clean(&"ắ".repeat(5000)), format!("{}…", "ắ".repeat(4096)));
         assert_eq!(
-            checked_text("comment", &"ắ".repeat(1025)).unwrap_err(),
+            checked_text("comment", &"ắ".repeat(1025)).unwrap_err().to_string(),
             "`comment` is 1025 characters long; at most 1024"
         );
     }

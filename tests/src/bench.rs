@@ -11,6 +11,12 @@ pub fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
+/// The nearest-rank percentile `p` (0.99: p99) of `v`, which it sorts.
+pub fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1]
+}
+
 /// CPU seconds (user + system) used by this process's finished children.
 pub fn children_cpu() -> f64 {
     // SAFETY: getrusage writes into the struct we pass.

@@ -106,7 +106,7 @@ pub struct AckBody {
 /// Free text a caller sent, capped and cleaned (`crate::audit::checked_text`),
 /// or the 400 that says which field is too long.
 fn text(field: &str, value: &str) -> Result<String, Box<Response>> {
-    crate::audit::checked_text(field, value).map_err(|e| Box::new(err(StatusCode::BAD_REQUEST, e)))
+    crate::audit::checked_text(field, value).map_err(|e| Box::new(err(StatusCode::BAD_REQUEST, e.to_string())))
 }
 
 /// Like [`text`], for an optional field.

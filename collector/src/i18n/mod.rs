@@ -116,6 +116,21 @@ impl Lang {
         let sign = if b < 0.0 { "-" } else { "" };
         format!("{sign}{} {}", self.num(x, if u == 0 { 0 } else { 1 }), UNITS[u])
     }
+
+    /// A size in decimal units, as disks are sold and borg writes them
+    /// (1 GB = 1 000 000 000 bytes): `1,5 GB` (vi), `1.5 GB` (en).
+    pub fn size(self, bytes: f64) -> String {
+        const UNITS: [&str; 6] = ["B", "KB", "MB", "GB", "TB", "PB"];
+        let mut x = bytes.abs();
+        let mut u = 0;
+        // 999 960 bytes is 1,0 MB, not 1.000,0 KB.
+        while u + 1 < UNITS.len() && (if u == 0 { x } else { (x * 10.0).round() / 10.0 }) >= 1000.0 {
+            x /= 1000.0;
+            u += 1;
+        }
+        let sign = if bytes < 0.0 { "-" } else { "" };
+        format!("{sign}{} {}", self.num(x, if u == 0 { 0 } else { 1 }), UNITS[u])
+    }
 }
 
 /// The digits `int` grouped by thousands with `group`, then `point` and

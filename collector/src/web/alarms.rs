@@ -323,11 +323,7 @@ fn comment_of(web: &Web, caller: &Caller, f: &Fields) -> Result<String, Box<Resp
 /// A person's text for the audit log (see `audit::checked_text`), or why
 /// not in the reader's words; `word` names the field.
 fn checked(t: &Text, word: &str, text: &str) -> Result<String, String> {
-    let chars = text.chars().count();
-    if chars > crate::audit::MAX_TEXT_CHARS {
-        return Err((t.text_too_long)(word, chars, crate::audit::MAX_TEXT_CHARS));
-    }
-    Ok(crate::audit::clean(text))
+    crate::audit::checked_text(word, text).map_err(|e| (t.text_too_long)(word, e.chars, crate::audit::MAX_TEXT_CHARS))
 }
 
 /// Acknowledges `fps` with `comment`, each audited as the API's `ack`;

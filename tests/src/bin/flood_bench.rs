@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use dcwatch_tests::bench::{env_or, median};
+use dcwatch_tests::bench::{env_or, median, percentile};
 use dcwatch_tests::*;
 
 const FLOOD: &str = "flood-token-0123456789";
@@ -50,11 +50,6 @@ fn timed_writes(url: &str, n: usize) -> Vec<f64> {
         std::thread::sleep(Duration::from_millis(20));
     }
     ms
-}
-
-fn percentile(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1]
 }
 
 /// What the flood threads did.

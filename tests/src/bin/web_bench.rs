@@ -24,7 +24,7 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dcwatch_tests::bench::{env_or, median};
+use dcwatch_tests::bench::{env_or, median, percentile};
 use dcwatch_tests::*;
 
 const TOKENS: [(&str, &str); 2] = [("hn-dc1", "bench-hn-token-0123456789"), ("hcm-dc2", "bench-hcm-token-0123456789")];
@@ -156,11 +156,6 @@ fn timed(client: &reqwest::blocking::Client, url: &str, cookie: &str, path: &str
         ms.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     (ms, body)
-}
-
-fn percentile(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1]
 }
 
 /// The assets a page links (`/ui/assets/…`).
