@@ -53,6 +53,10 @@ pub struct CollectorConfig {
     /// The web console at `/ui`, its users and sessions (docs/web.md).
     #[serde(default)]
     pub web: crate::web::config::WebConfig,
+    /// The other site's collector, when two back each other up (docs/ha.md).
+    /// Defaults to none.
+    #[serde(default)]
+    pub peering: Option<crate::peer::config::PeeringConfig>,
 }
 
 impl CollectorConfig {
@@ -494,6 +498,20 @@ impl Validate for CollectorConfig {
         }
         self.check_sinks(p);
         self.web.check(p);
+        if let Some(peering) = &self.peering {
+            peering.check(self.alarms.is_some(), p);
+            let sites: Vec<&str> = self.alarms.iter().flat_map(|a| a.sites.iter().map(|s| s.name.as_str())).collect();
+            for (i, peer) in peering.peers.iter().enumerate() {
+                if let Some(site) = &peer.site
+                    && !sites.contains(&site.as_str())
+                {
+                    p.push(Problem::general(format!(
+                        "peering.peers[{i}].site: `{site}` is not one of alarms.sites ({})",
+                        sites.join(", ")
+                    )));
+                }
+            }
+        }
         let sp = &self.spool;
         sp.spool_settings().check("spool", p);
         if let Some(tls) = &self.listen.tls {

@@ -78,9 +78,10 @@ fn reload(path: &std::path::Path, current: &CollectorConfig) -> Result<Option<Co
             || (n.max_concurrent_bodies, n.max_hosts_per_token) != (c.max_concurrent_bodies, c.max_hosts_per_token)
             || new.audit != current.audit
             || new.web != current.web
+            || new.peering != current.peering
         {
             tracing::warn!(
-                "changes to listen.*, spool.*, audit.*, web.*, ingest.max_concurrent_bodies and \
+                "changes to listen.*, spool.*, audit.*, web.*, peering.*, ingest.max_concurrent_bodies and \
                  ingest.max_hosts_per_token take effect at the next restart"
             );
         }
@@ -246,6 +247,9 @@ fn open_state(
     state.audit = Some(audit.clone());
     state.bodies = state::Bodies::new(config.ingest.max_concurrent_bodies);
     state.max_hosts_per_token = config.ingest.max_hosts_per_token;
+    if let (Some(p), Some(e)) = (&config.peering, &state.alarms) {
+        state.peering = Some(Arc::new(crate::peer::Peering::new(p.clone(), e.clone()).context("peering")?));
+    }
     Ok((Arc::new(state), audit))
 }
 
@@ -283,13 +287,18 @@ impl Background {
                 .build()
                 .context("cannot build the notification HTTP client")?;
             tasks.push(tokio::spawn(alarm::run(e.clone(), stop_rx.clone())));
-            tasks.push(tokio::spawn(alarm::notify::run(e.clone(), http.clone(), stop_rx.clone())));
+            let peering = state.peering.clone();
+            tasks.push(tokio::spawn(alarm::notify::run(e.clone(), http.clone(), peering, stop_rx.clone())));
             let users_db = config.web.users_db.clone();
             tasks.push(tokio::spawn(alarm::telegram::run(e.clone(), users_db, audit.clone(), http, stop_rx.clone())));
             tracing::info!(
                 db = %e.config().db.display(), rules = e.config().rules.len(), receivers = e.config().receivers.len(),
                 "alarms on"
             );
+        }
+        if let Some(p) = &state.peering {
+            tracing::info!(name = %p.config().name, rank = p.config().rank, peers = p.config().peers.len(), "peering on");
+            tasks.push(tokio::spawn(crate::peer::run(p.clone(), stop_rx.clone())));
         }
         let upkeep = tokio::spawn(upkeep(audit.clone(), state.alarms.clone(), stop_rx.clone()));
         let trends = state.trends.clone().map(|t| {
@@ -403,10 +412,14 @@ async fn upkeep(audit: Arc<audit::Audit>, engine: Option<Arc<alarm::Engine>>, mu
                     Ok(n) => tracing::info!(removed = n, "audit records past audit.retention_days removed"),
                     Err(err) => tracing::error!(error = %err, "cannot remove old audit records"),
                 }
-                match e.map(|e| e.purge_silences(now)) {
+                match e.as_ref().map(|e| e.purge_silences(now)) {
                     Some(Ok(0)) | None => {}
                     Some(Ok(n)) => tracing::info!(removed = n, "silences past keep_expired_days removed"),
                     Some(Err(err)) => tracing::error!(error = %err, "cannot remove ended silences"),
+                }
+                // The peer log: a week is far more than a partition lasts.
+                if let Some(Err(err)) = e.map(|e| e.purge_log(now - PEER_LOG_KEEP_MS)) {
+                    tracing::error!(error = %err, "cannot remove old entries of the peer log");
                 }
             }
         })
@@ -419,6 +432,9 @@ async fn upkeep(audit: Arc<audit::Audit>, engine: Option<Arc<alarm::Engine>>, mu
         }
     }
 }
+
+/// How long the peer log keeps entries (docs/ha.md).
+const PEER_LOG_KEEP_MS: i64 = 7 * 86_400_000;
 
 /// Writes the trend deltas every `flush_secs`, and once more at the stop.
 async fn flush_trends(t: Arc<trends::Trends>, mut stop: watch::Receiver<bool>) {

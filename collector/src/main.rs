@@ -15,6 +15,7 @@ mod ingest;
 mod listen;
 mod mail;
 mod model;
+mod peer;
 mod report;
 mod sink;
 mod state;

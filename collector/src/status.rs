@@ -142,6 +142,44 @@ fn sinks(o: &mut String, st: &Value, lang: Lang, tz: &TimeZone) {
     }
 }
 
+/// The pair of collectors (`peering`), when configured: who sends, and
+/// how the other one is doing.
+fn peering(o: &mut String, pg: &Value, lang: Lang, tz: &TimeZone) {
+    if !pg.is_object() {
+        return;
+    }
+    let t = lang.peer();
+    let _ = writeln!(o, "\n{}", t.title);
+    let _ = writeln!(o, "{}", (t.this_one)(&s(&pg["name"]), &s(&pg["rank"])));
+    if pg["sending"] == true {
+        let _ = writeln!(o, "{}", t.sending_here);
+    } else {
+        let hold = lang.num(pg["hold_s"].as_f64().unwrap_or(0.0), 0);
+        let _ = writeln!(o, "{}", (t.sending_peer)(&s(&pg["sender"]), &hold));
+    }
+    let mut rows = vec![vec![
+        t.peer.into(),
+        t.rank.into(),
+        t.state.into(),
+        t.last_heartbeat.into(),
+        t.log_lag.into(),
+        t.last_error.into(),
+    ]];
+    for p in list(&pg["peers"]) {
+        let state = match (p["reachable"] == true, p["gone"] == true) {
+            (true, _) => t.reachable,
+            (false, true) => t.gone,
+            (false, false) => t.late,
+        };
+        let last =
+            if p["last_heartbeat_ms"].is_null() { t.never.into() } else { when(&p["last_heartbeat_ms"], lang, tz) };
+        let lag = lang.num(p["log_lag"].as_f64().unwrap_or(0.0), 0);
+        let error = p["last_error"].as_str().map_or_else(|| "—".into(), printable);
+        rows.push(vec![s(&p["name"]), s(&p["rank"]), state.into(), last, lag, error]);
+    }
+    table(o, &rows, &[1, 4]);
+}
+
 fn power(o: &mut String, st: &Value, lang: Lang) {
     let t = lang.status();
     let feeds = list(&st["feeds"]);
@@ -360,8 +398,7 @@ pub fn render(st: &Value, url: &str, lang: Lang, tz: &TimeZone) -> String {
     let t = lang.status();
     let mut o = format!("{} {}\n", t.title, dcwatch_common::redact::redact_url(url));
     sinks(&mut o, st, lang, tz);
-    // Issue 18 (peering) adds the peer's state to /api/status as `peer`;
-    // its section goes here, beside the sinks it is an alternative to.
+    peering(&mut o, &st["peering"], lang, tz);
     if st.get("alarms").is_some_and(Value::is_null) {
         let _ = writeln!(o, "\n{}", t.alarms_off);
         return o;

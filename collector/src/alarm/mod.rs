@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod matchers;
 pub mod notify;
 pub mod quarantine;
+mod replica;
 pub mod silence;
 pub mod store;
 pub mod telegram;
@@ -151,6 +152,9 @@ pub struct Engine {
     /// Wakes the evaluation when a power state arrives (a trap's on-battery
     /// must not wait for the next tick).
     pub eval_wake: tokio::sync::Notify,
+    /// How long a new notice waits for a peered collector of a lower rank
+    /// to send it first (`crate::peer`; 0 without one, or once it is gone).
+    pub peer_hold_ms: std::sync::atomic::AtomicI64,
 }
 
 impl Engine {
@@ -192,6 +196,7 @@ impl Engine {
             stats: Stats::default(),
             wake: tokio::sync::Notify::new(),
             eval_wake: tokio::sync::Notify::new(),
+            peer_hold_ms: Default::default(),
         })
     }
 
@@ -348,7 +353,8 @@ impl Engine {
         let (payloads, folded) =
             route::run(&cfg, &mut core.storms, &mut round, &why_resolved, summaries, &zone, now_ms);
         self.stats.notices_folded.fetch_add(folded, Ordering::Relaxed);
-        if let Err(e) = write::run(&mut core.store, &mut core.alarms, &cfg, round, &payloads, now_ms) {
+        let hold_ms = self.peer_hold_ms.load(Ordering::Relaxed);
+        if let Err(e) = write::run(&mut core.store, &mut core.alarms, &cfg, round, &payloads, now_ms, hold_ms) {
             tracing::error!(error = %e, "cannot write alarm state; will retry at the next evaluation");
             return;
         }
@@ -423,8 +429,12 @@ impl Engine {
         let now = now_ms();
         a.ack = Some(Ack { by: by.to_string(), at_ms: now, comment: comment.to_string() });
         let detail = format!("{by}: {comment}");
-        core.store
-            .apply(&[Change::Upsert(&a), Change::History { alarm: &a, event: "acknowledged", detail, at_ms: now }])?;
+        let entry = store::Entry::Ack { fingerprint: fp.to_string(), by: by.to_string(), comment: comment.to_string() };
+        core.store.apply(&[
+            Change::Upsert(&a),
+            Change::History { alarm: &a, event: "acknowledged", detail, at_ms: now },
+            Change::Peer(store::PeerChange::Local { entry, at_ms: now }),
+        ])?;
         core.alarms.insert(fp.to_string(), a.clone());
         Ok(a)
     }
@@ -438,8 +448,12 @@ impl Engine {
         }
         let now = now_ms();
         let detail = format!("{by}: acknowledgement taken back");
-        core.store
-            .apply(&[Change::Upsert(&a), Change::History { alarm: &a, event: "unacknowledged", detail, at_ms: now }])?;
+        let entry = store::Entry::Unack { fingerprint: fp.to_string(), by: by.to_string() };
+        core.store.apply(&[
+            Change::Upsert(&a),
+            Change::History { alarm: &a, event: "unacknowledged", detail, at_ms: now },
+            Change::Peer(store::PeerChange::Local { entry, at_ms: now }),
+        ])?;
         core.alarms.insert(fp.to_string(), a.clone());
         Ok(a)
     }
@@ -524,7 +538,7 @@ impl Engine {
         let active = core.silences.iter().filter(|s| s.ends_ms > now_ms).count();
         let mut s = silence::check(new, &limits, now_ms, active).map_err(ActionError::Refused)?;
         core.store.purge_silences(now_ms - i64::from(limits.keep_expired_days) * 86_400_000)?;
-        s.id = core.store.add_silence(&s)?;
+        s.id = core.store.add_silence(&s, now_ms)?;
         core.silences = core.store.silences()?;
         tracing::info!(id = s.id, author = %s.author, reason = %s.reason, matchers = ?s.matchers.raw(), "silence added");
         Ok(s)
@@ -574,8 +588,8 @@ impl Engine {
         CoreHeld(self.core.lock().expect("not poisoned"))
     }
 
-    fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
-        f(&self.core.lock().expect("not poisoned").store)
+    fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        f(&mut self.core.lock().expect("not poisoned").store)
     }
 }
 

@@ -424,17 +424,28 @@ async fn deliver(
     }
 }
 
-/// Delivers the outbox until `stop`.
-pub async fn run(engine: Arc<Engine>, http: reqwest::Client, mut stop: tokio::sync::watch::Receiver<bool>) {
+/// Delivers the outbox until `stop`. With a peer, what it has sent
+/// already is not sent again ([`crate::peer`]).
+pub async fn run(
+    engine: Arc<Engine>,
+    http: reqwest::Client,
+    peering: Option<Arc<crate::peer::Peering>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
         let due = engine.with_store(|s| s.due(now_ms(), 100));
-        let due = match due {
+        let mut due = match due {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the notification outbox");
                 Vec::new()
             }
         };
+        if let Some(p) = &peering
+            && !due.is_empty()
+        {
+            due = not_sent_by_peer(&engine, p, due).await;
+        }
         let cfg = engine.config();
         // Email and Telegram: one message per receiver, site and severity.
         let key = |n: &Outgoing| -> (String, String, String) {
@@ -489,6 +500,33 @@ pub async fn run(engine: Arc<Engine>, http: reqwest::Client, mut stop: tokio::sy
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
+}
+
+/// `due` without the notices the peer has delivered (they are marked
+/// done, by the peer), after reading its log once more.
+async fn not_sent_by_peer(engine: &Engine, p: &crate::peer::Peering, due: Vec<Outgoing>) -> Vec<Outgoing> {
+    if p.worth_refreshing() {
+        p.refresh().await;
+    }
+    let mut left = Vec::with_capacity(due.len());
+    for n in due {
+        match engine.sent_by_peer(&n, p.window_ms()) {
+            Ok(Some(peer)) => {
+                p.notices_sent_by_peer.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(receiver = %n.receiver, notice = %n.status, fingerprint = %n.fingerprint, %peer,
+                    "notice already sent by the peer; not sent again");
+                if let Err(e) = engine.sent_elsewhere(&n, &peer) {
+                    tracing::error!(error = %e, "cannot mark a notice sent by the peer");
+                }
+            }
+            Ok(None) => left.push(n),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the peer log; the notice is sent");
+                left.push(n);
+            }
+        }
+    }
+    left
 }
 
 #[cfg(test)]

@@ -6,9 +6,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::config::Severity;
+
+mod peer_log;
+pub use peer_log::{Entry, Logged, PeerChange, new_uid};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum State {
@@ -90,6 +93,8 @@ pub struct Outgoing {
     pub payload: String,
     pub attempts: i64,
     pub last_error: Option<String>,
+    /// When it was queued.
+    pub created_ms: i64,
 }
 
 pub struct Store {
@@ -171,6 +176,8 @@ pub enum Change<'a> {
         at_ms: i64,
         delay_ms: i64,
     },
+    /// An entry of the log peered collectors exchange (`peer_log`).
+    Peer(PeerChange<'a>),
 }
 
 /// Why the store could not be opened: the caller moves a corrupt file aside
@@ -238,6 +245,8 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| OpenError::sqlite(path, e, opening))?;
         conn.execute_batch(SCHEMA).map_err(|e| OpenError::sqlite(path, e, schema))?;
         migrate(&conn).map_err(|e| OpenError::sqlite(path, e, schema))?;
+        conn.execute_batch(peer_log::SCHEMA).map_err(|e| OpenError::sqlite(path, e, schema))?;
+        peer_log::migrate(&conn).map_err(|e| OpenError::sqlite(path, e, schema))?;
         Ok(Store { conn })
     }
 
@@ -353,6 +362,7 @@ impl Store {
                     )
                     ?;
                 }
+                Change::Peer(p) => peer_log::apply(&tx, p)?,
             }
         }
         Ok(tx.commit()?)
@@ -403,26 +413,51 @@ impl Store {
         self.conn.execute("DELETE FROM silences WHERE ends_ms < ?1", params![before_ms]).map_err(StoreError::from)
     }
 
-    pub fn add_silence(&self, s: &Silence) -> Result<i64, StoreError> {
-        self.conn.execute(
-            "INSERT INTO silences (matchers, starts_ms, ends_ms, author, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![serde_json::to_string(&s.matchers).unwrap_or_default(), s.starts_ms, s.ends_ms, s.author, s.reason],
+    /// Adds a silence with a new global id, in the peer log too.
+    pub fn add_silence(&mut self, s: &Silence, now_ms: i64) -> Result<i64, StoreError> {
+        let tx = self.conn.transaction()?;
+        let uid = new_uid();
+        tx.execute(
+            "INSERT INTO silences (matchers, starts_ms, ends_ms, author, reason, uid) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                serde_json::to_string(&s.matchers).unwrap_or_default(),
+                s.starts_ms,
+                s.ends_ms,
+                s.author,
+                s.reason,
+                uid
+            ],
         )?;
-        Ok(self.conn.last_insert_rowid())
+        let id = tx.last_insert_rowid();
+        let entry = Entry::Silence {
+            uid,
+            matchers: s.matchers.clone(),
+            starts_ms: s.starts_ms,
+            ends_ms: s.ends_ms,
+            author: s.author.clone(),
+            reason: s.reason.clone(),
+        };
+        peer_log::apply(&tx, &PeerChange::Local { entry, at_ms: now_ms })?;
+        tx.commit()?;
+        Ok(id)
     }
 
-    /// Ends a silence now (it stays in the table, ended).
-    pub fn end_silence(&self, id: i64, now_ms: i64) -> Result<bool, StoreError> {
-        self.conn
-            .execute("UPDATE silences SET ends_ms = MIN(ends_ms, ?2) WHERE id = ?1", params![id, now_ms])
-            .map(|n| n > 0)
-            .map_err(StoreError::from)
+    /// Ends a silence now (it stays in the table, ended), in the peer log too.
+    pub fn end_silence(&mut self, id: i64, now_ms: i64) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        let uid: Option<String> =
+            tx.query_row("SELECT uid FROM silences WHERE id = ?1", params![id], |r| r.get(0)).optional()?;
+        let Some(uid) = uid else { return Ok(false) };
+        tx.execute("UPDATE silences SET ends_ms = MIN(ends_ms, ?2) WHERE id = ?1", params![id, now_ms])?;
+        peer_log::apply(&tx, &PeerChange::Local { entry: Entry::SilenceEnd { uid }, at_ms: now_ms })?;
+        tx.commit()?;
+        Ok(true)
     }
 
     /// Notices due now, oldest first.
     pub fn due(&self, now_ms: i64, limit: usize) -> Result<Vec<Outgoing>, StoreError> {
         let mut st = self.conn.prepare(
-            "SELECT id, receiver, fingerprint, status, payload, attempts, last_error FROM outbox
+            "SELECT id, receiver, fingerprint, status, payload, attempts, last_error, created_ms FROM outbox
                  WHERE delivered_ms IS NULL AND next_ms <= ?1 ORDER BY id LIMIT ?2",
         )?;
         let rows = st.query_map(params![now_ms, limit as i64], |r| {
@@ -434,16 +469,26 @@ impl Store {
                 payload: r.get(4)?,
                 attempts: r.get(5)?,
                 last_error: r.get(6)?,
+                created_ms: r.get(7)?,
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    pub fn delivered(&self, id: i64, now_ms: i64) -> Result<(), StoreError> {
-        self.conn
-            .execute("UPDATE outbox SET delivered_ms = ?2, last_error = NULL WHERE id = ?1", params![id, now_ms])
-            .map(|_| ())
-            .map_err(StoreError::from)
+    /// A notice its receiver took: done, and in the peer log.
+    pub fn delivered(&mut self, id: i64, now_ms: i64) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("UPDATE outbox SET delivered_ms = ?2, last_error = NULL WHERE id = ?1", params![id, now_ms])?;
+        let notice: Option<(String, String, String)> = tx
+            .query_row("SELECT receiver, fingerprint, status FROM outbox WHERE id = ?1", params![id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        if let Some((receiver, fingerprint, status)) = notice {
+            let entry = Entry::Notice { receiver, fingerprint, status };
+            peer_log::apply(&tx, &PeerChange::Local { entry, at_ms: now_ms })?;
+        }
+        Ok(tx.commit()?)
     }
 
     pub fn failed(&self, id: i64, next_ms: i64, error: &str) -> Result<(), StoreError> {
@@ -594,7 +639,7 @@ mod tests {
     #[test]
     fn a_damaged_silence_row_is_skipped_and_the_others_still_load() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("alarms.db")).unwrap();
+        let mut s = Store::open(&dir.path().join("alarms.db")).unwrap();
         let m = |site: &str| {
             super::super::matchers::Matchers::try_from(BTreeMap::from([("site".to_string(), site.to_string())]))
                 .unwrap()
@@ -608,7 +653,7 @@ mod tests {
             reason: "bảo trì".into(),
         };
         for site in ["hn", "hcm", "dn", "hp", "ct"] {
-            s.add_silence(&silence(site)).unwrap();
+            s.add_silence(&silence(site), 1_000).unwrap();
         }
         // Matchers stored as a blob, a time as text, matchers that are not JSON,
         // a reason as a blob (TEXT affinity turns an integer into text, so the

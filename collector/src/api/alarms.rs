@@ -350,7 +350,7 @@ pub async fn status(State(app): State<Arc<AppState>>, client: Client, headers: H
         Ok(mut st) => {
             st["sinks"] = serde_json::Value::Array(sinks);
             st["spool"] = spool;
-            // Issue 18 (peering) adds the peer's state here as `st["peer"]`.
+            st["peering"] = app.peering.as_ref().map_or(serde_json::Value::Null, |p| p.status(crate::alarm::now_ms()));
             Json(st).into_response()
         }
         Err(r) => *r,

@@ -32,6 +32,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/audit", get(alarms::audit_log))
         .route("/api/silences", get(alarms::silences).post(alarms::add_silence))
         .route("/api/silences/{id}", axum::routing::delete(alarms::end_silence))
+        .route("/api/peer/log", get(crate::peer::serve::log))
         .with_state(state)
 }
 
@@ -154,6 +155,7 @@ async fn metrics(State(app): State<Arc<AppState>>, client: access::Client, heade
         }
     }
     report_metrics(&mut m, &app);
+    peer_metrics(&mut m, &app);
     point_metrics(&mut m, &app.stats);
     spool_metrics(&mut m, &live);
     sink_metrics(&mut m, &live);
@@ -207,6 +209,38 @@ fn alarm_metrics(
     for u in undelivered {
         let _ = writeln!(m, "dcwatch_collector_notices_undelivered{{receiver=\"{}\"}} {}", u.receiver, u.count);
     }
+}
+
+/// The pair of collectors: each peer reachable or not, how much of its log
+/// is not read yet, the notices it sent that this one did not.
+fn peer_metrics(m: &mut String, app: &AppState) {
+    let Some(p) = &app.peering else { return };
+    let st = p.status(crate::alarm::now_ms());
+    family(m, "dcwatch_collector_peer_up", "gauge", "Whether the peered collector answered the last heartbeat.");
+    for peer in st["peers"].as_array().into_iter().flatten() {
+        let name = label(peer["name"].as_str().unwrap_or(""));
+        let _ = writeln!(m, "dcwatch_collector_peer_up{{peer=\"{name}\"}} {}", u8::from(peer["reachable"] == true));
+    }
+    family(m, "dcwatch_collector_peer_log_lag", "gauge", "Entries of the peer's log not read yet.");
+    for peer in st["peers"].as_array().into_iter().flatten() {
+        let name = label(peer["name"].as_str().unwrap_or(""));
+        let _ = writeln!(m, "dcwatch_collector_peer_log_lag{{peer=\"{name}\"}} {}", peer["log_lag"]);
+    }
+    family(
+        m,
+        "dcwatch_collector_peer_sending",
+        "gauge",
+        "Whether this collector sends notices at once (1) or after its peer (0).",
+    );
+    let _ = writeln!(m, "dcwatch_collector_peer_sending {}", u8::from(st["sending"] == true));
+    family(
+        m,
+        "dcwatch_collector_notices_sent_by_peer_total",
+        "counter",
+        "Notices not sent because the peer had sent them.",
+    );
+    let _ =
+        writeln!(m, "dcwatch_collector_notices_sent_by_peer_total {}", p.notices_sent_by_peer.load(Ordering::Relaxed));
 }
 
 fn report_metrics(m: &mut String, app: &AppState) {

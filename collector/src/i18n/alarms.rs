@@ -514,6 +514,29 @@ pub fn spool_filling(l: Lang, pct: f64) -> String {
     }
 }
 
+/// The peered collector has not answered since `since` (last answer
+/// `last`, if ever): this collector now sends every notice itself.
+pub fn peer_unreachable(l: Lang, peer: &str, url: &str, since: &str, last: Option<&str>, error: &str) -> String {
+    match (l, last) {
+        (Lang::Vi, Some(last)) => format!(
+            "Không liên lạc được với collector {peer} ({url}) từ {since} (lần cuối trả lời lúc {last}): {error}. \
+             Collector này tự gửi mọi thông báo"
+        ),
+        (Lang::Vi, None) => format!(
+            "Chưa liên lạc được với collector {peer} ({url}) lần nào từ {since}: {error}. Collector này tự gửi mọi \
+             thông báo"
+        ),
+        (Lang::En, Some(last)) => format!(
+            "The peer collector {peer} ({url}) has not answered since {since} (last answer at {last}): {error}. \
+             This collector sends every notice itself"
+        ),
+        (Lang::En, None) => format!(
+            "The peer collector {peer} ({url}) has not answered once since {since}: {error}. This collector sends \
+             every notice itself"
+        ),
+    }
+}
+
 pub fn spool_dropped_points(l: Lang, lines: u64) -> String {
     let k = l.num(lines as f64, 0);
     match l {
@@ -876,6 +899,15 @@ const DESCRIPTIONS: &[(&str, &str, &str)] = &[
         "spool_dropped_points",
         "Collector đã xoá dữ liệu chưa lưu để lấy chỗ. Kiểm tra nơi lưu dữ liệu; tăng spool.max_bytes nếu cần.",
         "The collector deleted data not yet stored to make room. Check the sinks; raise spool.max_bytes if needed.",
+    ),
+    (
+        "peer_unreachable",
+        "Collector ở trung tâm kia không trả lời: mất đường truyền giữa hai trung tâm, hoặc trung tâm kia mất điện \
+         hay collector ở đó đã dừng. Kiểm tra đường truyền và collector ở trung tâm kia; trong lúc đó collector này \
+         tự gửi mọi thông báo.",
+        "The other site's collector does not answer: the link between the sites is down, or the other site has \
+         lost power or its collector has stopped. Check the link and the other collector; meanwhile this one sends \
+         every notice itself.",
     ),
     (
         "notification_failing",

@@ -9,6 +9,7 @@
 //! not compile.
 
 pub mod alarms;
+pub mod peer;
 pub mod report;
 pub mod status;
 pub mod telegram;

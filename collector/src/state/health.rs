@@ -52,6 +52,7 @@ pub fn self_checks(state: Weak<AppState>) -> alarm::SelfChecks {
             rate_points_per_sec: live.rate.points_per_sec,
             rate_window_secs: crate::ingest::rate::ALARM_WINDOW.as_secs(),
             spool,
+            peers: app.peering.as_ref().map(|p| p.health(alarm::now_ms())).unwrap_or_default(),
         };
         collector::self_checks(cfg, &health)
     })

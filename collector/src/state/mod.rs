@@ -244,6 +244,8 @@ pub struct AppState {
     pub reports: Arc<crate::report::schedule::ReportStats>,
     /// The audit log (None only in tests that do not look at it).
     pub audit: Option<Arc<crate::audit::Audit>>,
+    /// The pair of collectors, when `peering:` is configured.
+    pub peering: Option<Arc<crate::peer::Peering>>,
 }
 
 impl AppState {
@@ -266,6 +268,7 @@ impl AppState {
             trends: None,
             reports: Arc::default(),
             audit: None,
+            peering: None,
             alarms,
         }
     }

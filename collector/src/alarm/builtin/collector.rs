@@ -22,6 +22,7 @@ pub const DEFS: &[Def] = &[
     Def { name: "series_cap_reached", severity: Warning, reads: &[], explained_by: &[], uncapped: true },
     Def { name: "alarm_cap_reached", severity: Warning, reads: &[], explained_by: &[], uncapped: true },
     Def { name: "ingest_rate_limited", severity: Warning, reads: &[], explained_by: &[], uncapped: true },
+    Def { name: "peer_unreachable", severity: Critical, reads: &[], explained_by: &[], uncapped: true },
 ];
 
 /// What the collector's self-checks read, copied out of the running program.
@@ -36,6 +37,8 @@ pub struct Health {
     pub rate_window_secs: u64,
     /// With a durable spool: how full it is, and the points it dropped.
     pub spool: Option<SpoolHealth>,
+    /// The peered collector, with `peering:` (`crate::peer`).
+    pub peers: Vec<crate::peer::PeerHealth>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -81,6 +84,19 @@ pub fn self_checks(cfg: &AlarmsConfig, h: &Health) -> Vec<Cond> {
             // The token's label is kept even when empty (an anonymous writer).
             let l = [("token".to_string(), token.clone())].into();
             out.push(cond("ingest_rate_limited", l, summary, Some(recent.to_string()), *recent));
+        }
+    }
+    if cfg.enabled("peer_unreachable") {
+        let zone = cfg.zone();
+        for peer in &h.peers {
+            let since = peer.down_since_ms.unwrap_or_default();
+            let summary = Texts::new(|l| {
+                let since = l.time(since, &zone);
+                let last = peer.last_ok_ms.map(|t| l.time(t, &zone));
+                words::peer_unreachable(l, &peer.name, &peer.url, &since, last.as_deref(), &peer.last_error)
+            });
+            let l = labels(&[("peer", &peer.name)]);
+            out.push(cond("peer_unreachable", l, summary, None, peer.gone));
         }
     }
     if let Some(sp) = &h.spool {
@@ -192,6 +208,22 @@ mod tests {
             rate_points_per_sec: 100.0,
             rate_window_secs: 300,
             spool: Some(SpoolHealth { used_pct: 81.4, dropped_lines: 7, dropped_recently: false }),
+            peers: vec![
+                crate::peer::PeerHealth {
+                    name: "hn-dc2".into(),
+                    url: "https://10.2.0.10:8186".into(),
+                    gone: true,
+                    down_since_ms: Some(1_795_363_200_000),
+                    last_ok_ms: Some(1_795_363_195_000),
+                    last_error: "connection refused".into(),
+                },
+                crate::peer::PeerHealth {
+                    name: "late".into(),
+                    gone: false,
+                    down_since_ms: Some(0),
+                    ..Default::default()
+                },
+            ],
         }
     }
 
@@ -202,6 +234,8 @@ mod tests {
                 health(),
                 vec![
                     row("ingest_rate_limited", "token=edge", "warning", Some("true"), true),
+                    row("peer_unreachable", "peer=hn-dc2", "critical", None, true),
+                    row("peer_unreachable", "peer=late", "critical", None, false),
                     row("report_failing", "", "warning", Some("2026-11"), true),
                     row("sink_down", "sink=influx", "critical", Some("12"), true),
                     row("sink_down", "sink=vm", "critical", Some("0"), false),
@@ -210,7 +244,14 @@ mod tests {
                 ],
             ),
             (
-                Health { sinks: vec![], rate_limited: vec![], spool: None, report_failing: None, ..health() },
+                Health {
+                    sinks: vec![],
+                    rate_limited: vec![],
+                    spool: None,
+                    report_failing: None,
+                    peers: vec![],
+                    ..health()
+                },
                 vec![row("report_failing", "", "warning", Some(""), false)],
             ),
         ];

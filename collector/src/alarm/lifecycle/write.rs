@@ -17,8 +17,16 @@ pub fn delay_ms(cfg: &AlarmsConfig, receiver: &str) -> i64 {
     if human { cfg.group_wait_ms as i64 } else { 0 }
 }
 
-/// The changes of `round` and its `payloads`, in the order they are written.
-pub fn changes<'a>(cfg: &AlarmsConfig, round: &'a Round, payloads: &'a [Payload], now_ms: i64) -> Vec<Change<'a>> {
+/// The changes of `round` and its `payloads`, in the order they are
+/// written; each notice waits `hold_ms` more for a peered collector of a
+/// lower rank to send it first (`crate::peer`).
+pub fn changes<'a>(
+    cfg: &AlarmsConfig,
+    round: &'a Round,
+    payloads: &'a [Payload],
+    now_ms: i64,
+    hold_ms: i64,
+) -> Vec<Change<'a>> {
     let mut changes: Vec<Change<'a>> = round.updated.iter().map(Change::Upsert).collect();
     changes.extend(round.removed.iter().map(|r| Change::Remove(&r.fingerprint)));
     for (a, event, detail) in &round.history {
@@ -31,7 +39,7 @@ pub fn changes<'a>(cfg: &AlarmsConfig, round: &'a Round, payloads: &'a [Payload]
             status: kind,
             payload: payload.clone(),
             at_ms: now_ms,
-            delay_ms: delay_ms(cfg, receiver),
+            delay_ms: delay_ms(cfg, receiver) + hold_ms,
         });
     }
     changes
@@ -45,8 +53,9 @@ pub fn run(
     round: Round,
     payloads: &[Payload],
     now_ms: i64,
+    hold_ms: i64,
 ) -> Result<(), crate::alarm::store::StoreError> {
-    store.apply(&changes(cfg, &round, payloads, now_ms))?;
+    store.apply(&changes(cfg, &round, payloads, now_ms, hold_ms))?;
     for (a, event, _) in &round.history {
         tracing::info!(alarm = %a.name, labels = ?a.labels, event, summary = %a.summary.en, "alarm");
     }
@@ -94,7 +103,7 @@ mod tests {
             ("hook".into(), "new".into(), "firing", "{}".into()),
             ("ops".into(), "new".into(), "firing", "{}".into()),
         ];
-        run(&mut store, &mut alarms, &c, round, &payloads, 1_000).unwrap();
+        run(&mut store, &mut alarms, &c, round, &payloads, 1_000, 0).unwrap();
         assert_eq!(alarms.keys().collect::<Vec<_>>(), ["new"]);
         assert_eq!(store.load().unwrap(), [new]);
         assert_eq!(store.history(10).unwrap()[0]["event"], "firing");

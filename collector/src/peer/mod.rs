@@ -1,0 +1,409 @@
+//! Two collectors that back each other up (docs/ha.md): each reads the
+//! other's log every `peering.heartbeat_secs` — that read is the heartbeat
+//! — and merges it into its own store: the notices the peer delivered, its
+//! acknowledgements and silences. Both evaluate every alarm on their own
+//! data. A notice waits `rank × peer_timeout_secs` (rank 0 sends at once),
+//! and before it goes out each collector looks in the log: what the peer
+//! has sent is not sent again. A peer silent for `failover_secs` is gone:
+//! notices go at once and `peer_unreachable` fires. At least once; a
+//! duplicate only while the pair cannot talk; never silence.
+
+pub mod config;
+pub mod serve;
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::alarm::store::Logged;
+use crate::alarm::{Engine, now_ms};
+use config::{PeerConfig, PeeringConfig};
+
+/// The most entries one read of the peer's log asks for.
+pub const PAGE: usize = 500;
+/// The most pages one heartbeat reads (a long partition's backlog comes
+/// over several heartbeats rather than in one long stall).
+const PAGES_PER_BEAT: usize = 20;
+/// The largest answer taken from a peer.
+const MAX_ANSWER_BYTES: usize = 16 << 20;
+
+/// What the peer said and how reading it went.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PeerState {
+    /// The last good read of its log.
+    pub last_ok_ms: Option<i64>,
+    /// Since when it has not answered (from the start until a first answer).
+    pub down_since_ms: Option<i64>,
+    pub last_error: Option<String>,
+    /// Its rank, as it says.
+    pub rank: Option<u32>,
+    /// How many entries its log has, and how far this collector has read.
+    pub last_seq: i64,
+    pub cursor: i64,
+    /// Its clock minus this one's, at the last read (ms).
+    pub clock_offset_ms: i64,
+    /// When it last read this collector's log.
+    pub heard_ms: Option<i64>,
+}
+
+struct Peer {
+    cfg: PeerConfig,
+    client: reqwest::Client,
+    log_url: reqwest::Url,
+    secret_hash: [u8; 32],
+    state: Mutex<PeerState>,
+}
+
+/// The peering of this collector: its config, the peer, the engine whose
+/// store holds the log.
+pub struct Peering {
+    cfg: PeeringConfig,
+    engine: Arc<Engine>,
+    peers: Vec<Peer>,
+    /// One read of the peers' logs at a time (the heartbeat, a refresh
+    /// before notices go out).
+    reading: tokio::sync::Mutex<()>,
+    /// Notices not sent because the peer had (for `/metrics`).
+    pub notices_sent_by_peer: std::sync::atomic::AtomicU64,
+}
+
+/// A peer's health for the self-checks (`peer_unreachable`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PeerHealth {
+    pub name: String,
+    pub url: String,
+    pub gone: bool,
+    pub down_since_ms: Option<i64>,
+    pub last_ok_ms: Option<i64>,
+    pub last_error: String,
+}
+
+impl Peering {
+    pub fn new(cfg: PeeringConfig, engine: Arc<Engine>) -> anyhow::Result<Peering> {
+        dcwatch_common::install_crypto_provider();
+        let started = now_ms();
+        let mut peers = Vec::new();
+        for p in &cfg.peers {
+            let client = client(p)?;
+            let base = reqwest::Url::parse(&p.url)?;
+            let log_url = base.join("api/peer/log")?;
+            let secret_hash = crate::auth::secret_hash(Some(&p.secret), None)
+                .ok_or_else(|| anyhow::anyhow!("peering.peers: the secret of {} is too short", p.name))?;
+            let state = PeerState { down_since_ms: Some(started), ..Default::default() };
+            peers.push(Peer { cfg: p.clone(), client, log_url, secret_hash, state: Mutex::new(state) });
+        }
+        let p = Peering {
+            cfg,
+            engine,
+            peers,
+            reading: tokio::sync::Mutex::new(()),
+            notices_sent_by_peer: Default::default(),
+        };
+        p.set_hold(started);
+        Ok(p)
+    }
+
+    pub fn config(&self) -> &PeeringConfig {
+        &self.cfg
+    }
+
+    /// The peer whose secret `presented` is (constant time).
+    pub fn peer_of_secret(&self, presented: &str) -> Option<&str> {
+        use subtle::ConstantTimeEq;
+        let h = crate::auth::secret_hash(Some(presented), None)?;
+        let mut found = None;
+        for p in &self.peers {
+            if bool::from(p.secret_hash.ct_eq(&h)) {
+                found = Some(p.cfg.name.as_str());
+            }
+        }
+        found
+    }
+
+    /// Notes that `peer` read this collector's log.
+    pub fn heard(&self, peer: &str, now_ms: i64) {
+        if let Some(p) = self.peers.iter().find(|p| p.cfg.name == peer) {
+            p.state.lock().expect("not poisoned").heard_ms = Some(now_ms);
+        }
+    }
+
+    fn gone(&self, s: &PeerState, now_ms: i64) -> bool {
+        s.down_since_ms.is_some_and(|d| now_ms - d >= (self.cfg.failover_secs as i64) * 1000)
+    }
+
+    /// Whether this collector sends at once: rank 0, or every peer that
+    /// may be of a lower rank is gone.
+    pub fn sending(&self, now_ms: i64) -> bool {
+        self.cfg.rank == 0
+            || self.peers.iter().all(|p| {
+                let s = p.state.lock().expect("not poisoned");
+                s.rank.is_some_and(|r| r > self.cfg.rank) || self.gone(&s, now_ms)
+            })
+    }
+
+    /// The engine's wait for new notices, from who is sending.
+    fn set_hold(&self, now_ms: i64) {
+        let hold = if self.sending(now_ms) { 0 } else { self.cfg.hold_ms() };
+        self.engine.peer_hold_ms.store(hold, Ordering::Relaxed);
+    }
+
+    /// The peers' health, for `peer_unreachable`.
+    pub fn health(&self, now_ms: i64) -> Vec<PeerHealth> {
+        self.peers
+            .iter()
+            .map(|p| {
+                let s = p.state.lock().expect("not poisoned");
+                PeerHealth {
+                    name: p.cfg.name.clone(),
+                    url: dcwatch_common::redact::redact_url(&p.cfg.url),
+                    gone: self.gone(&s, now_ms),
+                    down_since_ms: s.down_since_ms,
+                    last_ok_ms: s.last_ok_ms,
+                    last_error: s.last_error.clone().unwrap_or_default(),
+                }
+            })
+            .collect()
+    }
+
+    /// The peering as `/api/status` and `status` show it.
+    pub fn status(&self, now_ms: i64) -> serde_json::Value {
+        let sending = self.sending(now_ms);
+        let peers: Vec<serde_json::Value> = self
+            .peers
+            .iter()
+            .map(|p| {
+                let s = p.state.lock().expect("not poisoned").clone();
+                serde_json::json!({
+                    "name": p.cfg.name,
+                    "url": dcwatch_common::redact::redact_url(&p.cfg.url),
+                    "site": p.cfg.site,
+                    "rank": s.rank,
+                    "reachable": s.down_since_ms.is_none(),
+                    "gone": self.gone(&s, now_ms),
+                    "last_heartbeat_ms": s.last_ok_ms,
+                    "down_since_ms": s.down_since_ms,
+                    "last_error": s.last_error,
+                    "log_lag": (s.last_seq - s.cursor).max(0),
+                    "last_seq": s.last_seq,
+                    "cursor": s.cursor,
+                    "clock_offset_ms": s.clock_offset_ms,
+                    "heard_ms": s.heard_ms,
+                })
+            })
+            .collect();
+        let sender = if sending {
+            self.cfg.name.clone()
+        } else {
+            self.peers.iter().map(|p| p.cfg.name.clone()).collect::<Vec<_>>().join(", ")
+        };
+        serde_json::json!({
+            "name": self.cfg.name,
+            "rank": self.cfg.rank,
+            "sending": sending,
+            "sender": sender,
+            "hold_s": self.engine.peer_hold_ms.load(Ordering::Relaxed) / 1000,
+            "notices_sent_by_peer": self.notices_sent_by_peer.load(Ordering::Relaxed),
+            "peers": peers,
+        })
+    }
+
+    /// Reads every peer's log now, unless a read is under way (then waits
+    /// for it): before notices go out, so the decision sees the latest.
+    pub async fn refresh(&self) {
+        let _reading = self.reading.lock().await;
+        for p in &self.peers {
+            self.read(p).await;
+        }
+        self.set_hold(now_ms());
+    }
+
+    /// Whether a refresh is worth its wait: some peer is not gone (a gone
+    /// one would only make every delivery wait for its timeout).
+    pub fn worth_refreshing(&self) -> bool {
+        let now = now_ms();
+        self.peers.iter().any(|p| !self.gone(&p.state.lock().expect("not poisoned"), now))
+    }
+
+    /// The window before a notice's queueing in which the peer's sending
+    /// of it counts (`dedup_window_secs`).
+    pub fn window_ms(&self) -> i64 {
+        (self.cfg.dedup_window_secs as i64) * 1000
+    }
+
+    /// One heartbeat: reads a peer's log, up to [`PAGES_PER_BEAT`] pages.
+    async fn read(&self, p: &Peer) {
+        let outcome = self.read_pages(p).await;
+        let now = now_ms();
+        let mut s = p.state.lock().expect("not poisoned");
+        match outcome {
+            Ok(()) => {
+                if s.down_since_ms.is_some() && s.last_ok_ms.is_some() {
+                    tracing::info!(peer = %p.cfg.name, "the peer answers again");
+                }
+                s.last_ok_ms = Some(now);
+                s.down_since_ms = None;
+                s.last_error = None;
+            }
+            Err(e) => {
+                if s.down_since_ms.is_none() {
+                    tracing::warn!(peer = %p.cfg.name, error = %e, "the peer does not answer");
+                }
+                s.down_since_ms.get_or_insert(now);
+                s.last_error = Some(e);
+            }
+        }
+    }
+
+    async fn read_pages(&self, p: &Peer) -> Result<(), String> {
+        for _ in 0..PAGES_PER_BEAT {
+            let e = self.engine.clone();
+            let name = p.cfg.name.clone();
+            let cursor = tokio::task::spawn_blocking(move || e.peer_cursor(&name))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            let after = cursor.as_ref().map_or(0, |c| c.1);
+            let answer = self.fetch(p, after).await?;
+            let now = now_ms();
+            let full = answer.entries.len() >= PAGE;
+            {
+                let mut s = p.state.lock().expect("not poisoned");
+                s.rank = Some(answer.rank);
+                s.last_seq = answer.last_seq;
+                s.clock_offset_ms = answer.time_ms - now;
+                if answer.rank == self.cfg.rank {
+                    tracing::error!(peer = %p.cfg.name, rank = answer.rank,
+                        "the peer has this collector's own rank: both send every notice; give them different peering.rank");
+                }
+            }
+            let fresh_log = cursor.as_ref().is_some_and(|(id, _)| *id != answer.log_id);
+            let (e, name) = (self.engine.clone(), p.cfg.name.clone());
+            let log_id = answer.log_id.clone();
+            let entries = answer.entries;
+            let applied = tokio::task::spawn_blocking(move || e.apply_peer(&name, &log_id, entries))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("cannot store the peer's log: {e}"))?;
+            {
+                let mut s = p.state.lock().expect("not poisoned");
+                s.cursor = applied.cursor;
+            }
+            if fresh_log {
+                tracing::warn!(peer = %p.cfg.name, "the peer's log is a new one (its alarms.db was replaced): reading it from the start");
+                continue;
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    async fn fetch(&self, p: &Peer, after: i64) -> Result<Answer, String> {
+        let mut url = p.log_url.clone();
+        url.query_pairs_mut().append_pair("after", &after.to_string()).append_pair("limit", &PAGE.to_string());
+        let resp = p
+            .client
+            .get(url)
+            .bearer_auth(&p.cfg.secret)
+            .header(serve::NAME_HEADER, &self.cfg.name)
+            .send()
+            .await
+            .map_err(|e| dcwatch_common::redact::redact_urls_in(&dcwatch_common::error_chain(&e)))?;
+        let status = resp.status();
+        let body = read_capped(resp).await?;
+        if !status.is_success() {
+            let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
+            return Err(format!("HTTP {status}: {}", crate::status::printable(&text)));
+        }
+        let answer: Answer = serde_json::from_slice(&body).map_err(|e| format!("not a peer's answer: {e}"))?;
+        if answer.name != p.cfg.name {
+            return Err(format!(
+                "the collector at this address is `{}`, not `{}` (peering.peers[].name)",
+                crate::status::printable(&answer.name),
+                p.cfg.name
+            ));
+        }
+        Ok(answer)
+    }
+}
+
+/// A peer's answer ([`serve::log`]).
+#[derive(Debug, serde::Deserialize)]
+struct Answer {
+    name: String,
+    rank: u32,
+    log_id: String,
+    last_seq: i64,
+    time_ms: i64,
+    /// Each as it came: one this version cannot read is skipped, not the answer.
+    entries: Vec<serde_json::Value>,
+}
+
+/// The body of `resp`, refused past [`MAX_ANSWER_BYTES`].
+async fn read_capped(mut resp: reqwest::Response) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| dcwatch_common::error_chain(&e))? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(format!("the answer is larger than {MAX_ANSWER_BYTES} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The HTTP client for one peer, with its CA and client certificate.
+fn client(p: &PeerConfig) -> anyhow::Result<reqwest::Client> {
+    let timeout = Duration::from_secs(p.timeout_secs);
+    let mut b = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(concat!("dcwatch-collector/", env!("CARGO_PKG_VERSION")));
+    if let Some(ca) = &p.ca_file {
+        let pem = std::fs::read(ca).map_err(|e| anyhow::anyhow!("{}: {e}", ca.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)?;
+        anyhow::ensure!(!certs.is_empty(), "{}: no certificate in it", ca.display());
+        b = b.tls_certs_only(certs);
+    }
+    if let (Some(cert), Some(key)) = (&p.cert_file, &p.key_file) {
+        let mut pem = std::fs::read(cert).map_err(|e| anyhow::anyhow!("{}: {e}", cert.display()))?;
+        pem.extend(std::fs::read(key).map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?);
+        b = b.identity(reqwest::Identity::from_pem(&pem)?);
+    }
+    Ok(b.build()?)
+}
+
+/// The heartbeat until `stop`: every `heartbeat_secs` each peer's log is
+/// read; the engine's hold follows who is sending.
+pub async fn run(p: Arc<Peering>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(p.cfg.heartbeat_secs));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        p.refresh().await;
+    }
+}
+
+/// Entries of a peer's answer as this version reads them; the others
+/// (a newer peer's kinds) by their number, to move the cursor past them.
+pub fn parse_entries(raw: Vec<serde_json::Value>) -> (Vec<Logged>, Vec<i64>) {
+    let (mut ok, mut skipped) = (Vec::new(), Vec::new());
+    for v in raw {
+        let seq = v["seq"].as_i64();
+        match serde_json::from_value::<Logged>(v) {
+            Ok(l) if l.entry.bounded() => ok.push(l),
+            Ok(l) => {
+                tracing::warn!(seq = l.seq, "an entry of the peer's log has a text too long; it is skipped");
+                skipped.push(l.seq);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "an entry of the peer's log cannot be read; it is skipped");
+                skipped.extend(seq);
+            }
+        }
+    }
+    (ok, skipped)
+}

@@ -1,0 +1,407 @@
+//! Two collectors that back each other up (docs/ha.md), as real processes
+//! on loopback, each reaching the other through a TCP proxy the test
+//! controls (`dcwatch_tests::proxy`): both up, each receiver gets each
+//! notice once; the sender killed, the other sends what is pending and
+//! not what was sent; a partition, duplicates only of what changed in it
+//! and nothing lost; acknowledgements and silences cross over.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use dcwatch_tests::proxy::TcpProxy;
+use dcwatch_tests::*;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "peering-agent-token-0123456789";
+const SECRET: &str = "peering-shared-secret-0123456789";
+
+/// A collector of the pair: `name`, `rank`, its peer reached at `peer_url`.
+fn yaml(
+    dir: &std::path::Path,
+    name: &str,
+    rank: u32,
+    peer: &str,
+    peer_url: &str,
+    receivers: &str,
+    extra: &str,
+) -> String {
+    format!(
+        "listen:\n  address: 127.0.0.1:{{port}}\n\
+         ingest:\n  tokens:\n    - {{name: agent, token: {TOKEN}, site: hn-dc1, poller: true}}\n\
+         alarms:\n  lang: en\n  db: {db}\n  evaluate_every_ms: 200\n  group_wait_ms: 300\n{extra}  \
+         rules:\n    - name: room_hot\n      measurement: env\n      field: temperature_c\n      above: 30\n      \
+         severity: critical\n      summary: \"Room {{device}} hot: {{value}} °C\"\n    \
+         - name: room_humid\n      measurement: env\n      field: humidity_pct\n      above: 80\n      for_secs: 4\n  \
+         receivers:\n{receivers}\
+         peering:\n  name: {name}\n  rank: {rank}\n  heartbeat_secs: 1\n  peer_timeout_secs: 3\n  failover_secs: 6\n  \
+         peers:\n    - {{name: {peer}, url: '{peer_url}', secret: {SECRET}}}\n",
+        db = dir.join("alarms.db").display(),
+    )
+}
+
+/// Collectors `a` (rank 0) and `b` (rank 1), each reaching the other
+/// through its own proxy.
+struct Pair {
+    a: Option<Collector>,
+    b: Collector,
+    to_a: TcpProxy,
+    to_b: TcpProxy,
+    a_port: u16,
+    a_yaml: String,
+}
+
+impl Pair {
+    fn start(receivers: &str, extra: &str) -> Pair {
+        let (a_port, b_port) = (free_port(), free_port());
+        let (to_a, to_b) = (TcpProxy::start(a_port), TcpProxy::start(b_port));
+        let (da, db) = (TempDir::new().expect("tempdir"), TempDir::new().expect("tempdir"));
+        let a_yaml = yaml(da.path(), "a", 0, "b", &to_b.url(), receivers, extra);
+        let b_yaml = yaml(db.path(), "b", 1, "a", &to_a.url(), receivers, extra);
+        let a = Collector::start_at(da, &a_yaml, a_port);
+        let b = Collector::start_at(db, &b_yaml, b_port);
+        let pair = Pair { a: Some(a), b, to_a, to_b, a_port, a_yaml };
+        wait_for("both to reach each other", || {
+            let ok = |c: &Collector| status(c)["peering"]["peers"][0]["reachable"] == true;
+            (ok(pair.a()) && ok(&pair.b)).then_some(())
+        });
+        pair
+    }
+
+    fn a(&self) -> &Collector {
+        self.a.as_ref().expect("a runs")
+    }
+
+    /// Writes `lines` to both, as an agent with two outputs does.
+    fn write(&self, lines: &str) {
+        for c in self.a.iter().chain([&self.b]) {
+            write(c, lines);
+        }
+    }
+
+    fn cut(&self) {
+        self.to_a.cut();
+        self.to_b.cut();
+    }
+
+    fn heal(&self) {
+        self.to_a.heal();
+        self.to_b.heal();
+    }
+}
+
+fn write(c: &Collector, lines: &str) {
+    let (code, body) = c.post("/api/v2/write", Some(TOKEN), false, lines.as_bytes());
+    assert_eq!(code, 204, "{body}");
+}
+
+fn get(c: &Collector, path: &str) -> Value {
+    let r = c.client().get(format!("{}{path}", c.url())).bearer_auth(API_TOKEN).send().expect("request");
+    serde_json::from_slice(&r.bytes().expect("body")).expect("json")
+}
+
+fn status(c: &Collector) -> Value {
+    get(c, "/api/status")
+}
+
+fn hook_receiver(hook: &Capture) -> String {
+    format!("    - name: hook\n      webhook: {{url: {}/hook}}\n", hook.url())
+}
+
+/// The webhook's notices: (name, device or peer, notice) → how many.
+fn counts(hook: &Capture) -> BTreeMap<(String, String, String), usize> {
+    let mut out = BTreeMap::new();
+    for (_, b) in hook.requests() {
+        let n: Value = serde_json::from_slice(&b).expect("notice json");
+        let who = n["labels"]["device"].as_str().or(n["labels"]["peer"].as_str()).unwrap_or("").to_string();
+        let key = (n["name"].as_str().unwrap_or("").to_string(), who, n["notice"].as_str().unwrap_or("").to_string());
+        *out.entry(key).or_default() += 1;
+    }
+    out
+}
+
+fn count(hook: &Capture, name: &str, who: &str, notice: &str) -> usize {
+    counts(hook).get(&(name.into(), who.into(), notice.into())).copied().unwrap_or(0)
+}
+
+fn hot(devices: impl Iterator<Item = String>, t: u32) -> String {
+    devices.map(|d| format!("env,device={d} temperature_c={t}\n")).collect()
+}
+
+fn devices(prefix: &str, n: usize) -> impl Iterator<Item = String> + '_ {
+    (0..n).map(move |i| format!("{prefix}{i:02}"))
+}
+
+fn metric(c: &Collector, name: &str) -> f64 {
+    c.metric(name).unwrap_or(0.0)
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn with_both_up_each_receiver_gets_each_notice_exactly_once() {
+    let hook = Capture::start();
+    let am = Alertmanager::start();
+    let smtp = SmtpServer::start_on(free_port());
+    let receivers = format!(
+        "{}    - name: am\n      alertmanager: {{url: {}}}\n    - name: mail\n      \
+         email: {{host: 127.0.0.1, port: {}, tls: none, from: dcwatch@dc.local, to: [oncall@dc.local]}}\n",
+        hook_receiver(&hook),
+        am.url(),
+        smtp.port
+    );
+    // 50 at once would be a storm, folded into one notice: not here.
+    let pair = Pair::start(&receivers, "  limits: {max_notices_per_window: 200}\n");
+    pair.write(&hot(devices("r", 50), 35));
+    wait_for("50 firing notices at the webhook", || {
+        (counts(&hook).iter().filter(|(k, _)| k.2 == "firing").count() == 50).then_some(())
+    });
+    let firing = |c: &Collector| {
+        get(c, "/api/alarms")["alarms"].as_array().map_or(0, |a| a.iter().filter(|a| a["state"] == "firing").count())
+    };
+    wait_for("b to have them firing too", || (firing(&pair.b) == 50).then_some(()));
+    pair.write(&hot(devices("r", 50), 20));
+    // Done: b has found every one of its 100 notices to each of the three
+    // receivers sent by a, and neither has anything left to send.
+    let found = |c: &Collector| metric(c, "dcwatch_collector_notices_sent_by_peer_total");
+    let start = Instant::now();
+    while found(&pair.b) < 300.0 && start.elapsed() < PATIENCE {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let notices = |c: &Collector| c.metrics().lines().filter(|l| l.contains("notices")).collect::<Vec<_>>().join("\n");
+    let n_alarms = |c: &Collector| get(c, "/api/alarms")["alarms"].as_array().map_or(0, Vec::len);
+    assert_eq!(
+        found(&pair.b),
+        300.0,
+        "b ({} alarms):\n{}\na ({} alarms):\n{}\n{:?}",
+        n_alarms(&pair.b),
+        notices(&pair.b),
+        n_alarms(pair.a()),
+        notices(pair.a()),
+        counts(&hook)
+    );
+    wait_for("a to have delivered everything", || {
+        (!pair.a().metrics().contains("dcwatch_collector_notices_undelivered{")).then_some(())
+    });
+    let got = counts(&hook);
+    let want: BTreeMap<(String, String, String), usize> = devices("r", 50)
+        .flat_map(|d| {
+            [("room_hot".to_string(), d.clone(), "firing".to_string()), ("room_hot".into(), d, "resolved".into())]
+        })
+        .map(|k| (k, 1))
+        .collect();
+    assert_eq!(got, want);
+    let am_metrics = http(None).get(format!("{}/metrics", am.url())).send().and_then(|r| r.text()).expect("am metrics");
+    assert_eq!(metric_sum(&am_metrics, "alertmanager_alerts_received_total{status=\"firing\""), Some(50.0));
+    assert_eq!(metric_sum(&am_metrics, "alertmanager_alerts_received_total{status=\"resolved\""), Some(50.0));
+    let bodies: Vec<String> = smtp.messages().iter().map(|m| m["body"].as_str().unwrap_or("").to_string()).collect();
+    let lines = |prefix: &str| bodies.iter().flat_map(|b| b.lines()).filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(lines("[CRITICAL] FIRING room_hot: Room r"), 50, "{bodies:?}");
+    assert_eq!(lines("[CRITICAL] RESOLVED room_hot: Room r"), 50, "{bodies:?}");
+    assert_eq!(metric(pair.a(), "dcwatch_collector_notices_sent_by_peer_total"), 0.0);
+    // Who sends, as both say it.
+    let (sa, sb) = (status(pair.a())["peering"].clone(), status(&pair.b)["peering"].clone());
+    assert_eq!(
+        (&sa["sending"], &sa["sender"], &sb["sending"], &sb["sender"]),
+        (&json!(true), &json!("a"), &json!(false), &json!("a"))
+    );
+    assert_eq!(sb["hold_s"], 3);
+    let out = std::process::Command::new(bin("dcwatch-collector"))
+        .args(["status", "--lang", "en", "-c"])
+        .arg(pair.b.dir.path().join("collector.yaml"))
+        .output()
+        .expect("status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "\nCOLLECTOR PAIR (TWO SITES)\nthis collector: b, rank 1\nsending the notices: a (this collector holds \
+             each notice 3 s, then sends only what a has not)\n"
+        ),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l.starts_with("  a        0  reachable  ") && l.ends_with("  0  —")), "{text}");
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn when_the_sender_is_killed_the_other_sends_what_is_pending_and_not_what_was_sent() {
+    let hook = Capture::start();
+    let mut pair = Pair::start(&hook_receiver(&hook), "");
+    pair.write("env,device=x temperature_c=35\n");
+    wait_for("x sent by a", || (count(&hook, "room_hot", "x", "firing") == 1).then_some(()));
+    wait_for("b to see that a sent x", || {
+        (metric(&pair.b, "dcwatch_collector_notices_sent_by_peer_total") == 1.0).then_some(())
+    });
+    // y is about to fire (room_humid waits 4 s) when a dies.
+    pair.write("env,device=y humidity_pct=90\n");
+    let killed = Instant::now();
+    let (dir, _) = pair.a.take().expect("a").kill9();
+    wait_for("b to send y", || (count(&hook, "room_humid", "y", "firing") == 1).then_some(()));
+    let failover = killed.elapsed();
+    eprintln!("first notice from the survivor {:.1} s after the kill", failover.as_secs_f64());
+    wait_for("b to say a is unreachable", || (count(&hook, "peer_unreachable", "a", "firing") == 1).then_some(()));
+    assert_eq!(count(&hook, "room_hot", "x", "firing"), 1, "x is not sent again");
+    let s = status(&pair.b)["peering"].clone();
+    assert_eq!((&s["sending"], &s["sender"], &s["peers"][0]["gone"]), (&json!(true), &json!("b"), &json!(true)));
+    // a comes back: b says so, and a sends nothing b has sent.
+    let a = Collector::start_at(dir, &pair.a_yaml, pair.a_port);
+    pair.a = Some(a);
+    wait_for("b to say a is back", || (count(&hook, "peer_unreachable", "a", "resolved") == 1).then_some(()));
+    wait_for("a to read b's log", || (status(pair.a())["peering"]["peers"][0]["log_lag"] == 0).then_some(()));
+    let got = counts(&hook);
+    assert_eq!(
+        got,
+        [
+            (("peer_unreachable".into(), "a".into(), "firing".into()), 1),
+            (("peer_unreachable".into(), "a".into(), "resolved".into()), 1),
+            (("room_hot".into(), "x".into(), "firing".into()), 1),
+            (("room_humid".into(), "y".into(), "firing".into()), 1),
+        ]
+        .into_iter()
+        .collect::<BTreeMap<(String, String, String), usize>>()
+    );
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_partition_duplicates_only_what_changed_in_it_and_loses_nothing_and_the_logs_converge() {
+    let hook = Capture::start();
+    let pair = Pair::start(&hook_receiver(&hook), "");
+    pair.write(&hot(devices("p", 10), 35));
+    wait_for("10 firing notices", || {
+        (devices("p", 10).all(|d| count(&hook, "room_hot", &d, "firing") == 1)).then_some(())
+    });
+    wait_for("b to see them sent by a", || {
+        (metric(&pair.b, "dcwatch_collector_notices_sent_by_peer_total") == 10.0).then_some(())
+    });
+    let cut = Instant::now();
+    pair.cut();
+    // While the pair cannot talk: 3 resolve, 5 new fire.
+    pair.write(&hot(devices("p", 3), 20));
+    pair.write(&hot(devices("q", 5), 35));
+    wait_for("both to fail over", || {
+        let gone = |c: &Collector| status(c)["peering"]["peers"][0]["gone"] == true;
+        (gone(pair.a()) && gone(&pair.b)).then_some(())
+    });
+    wait_for("the changes at the webhook", || {
+        let c = counts(&hook);
+        let has = |d: &str, n: &str| c.contains_key(&("room_hot".into(), d.into(), n.into()));
+        (devices("p", 3).all(|d| has(&d, "resolved")) && devices("q", 5).all(|d| has(&d, "firing"))).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(60).saturating_sub(cut.elapsed()));
+    pair.heal();
+    wait_for("both to read each other to the end", || {
+        let (sa, sb) = (status(pair.a())["peering"].clone(), status(&pair.b)["peering"].clone());
+        let own_last = |c: &Collector| {
+            let r = c.client().get(format!("{}/api/peer/log?after=0&limit=1", c.url())).bearer_auth(SECRET).send();
+            r.ok()
+                .and_then(|r| r.bytes().ok())
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .map(|v| v["last_seq"].clone())
+        };
+        let converged = sa["peers"][0]["reachable"] == true
+            && sb["peers"][0]["reachable"] == true
+            && Some(sa["peers"][0]["cursor"].clone()) == own_last(&pair.b)
+            && Some(sb["peers"][0]["cursor"].clone()) == own_last(pair.a());
+        converged.then_some(())
+    });
+    wait_for("the partition's alarms to resolve", || {
+        (count(&hook, "peer_unreachable", "a", "resolved") == 1
+            && count(&hook, "peer_unreachable", "b", "resolved") == 1)
+            .then_some(())
+    });
+    let got = counts(&hook);
+    // Nothing lost; what did not change is not sent again.
+    for d in devices("p", 10) {
+        assert_eq!(got[&("room_hot".into(), d.clone(), "firing".into())], 1, "{d}: {got:?}");
+    }
+    let changed: Vec<(String, String, String)> = devices("p", 3)
+        .map(|d| ("room_hot".to_string(), d, "resolved".to_string()))
+        .chain(devices("q", 5).map(|d| ("room_hot".to_string(), d, "firing".to_string())))
+        .collect();
+    let mut duplicates = 0;
+    for k in &changed {
+        let n = got.get(k).copied().unwrap_or(0);
+        assert!((1..=2).contains(&n), "{k:?} sent {n} times: {got:?}");
+        duplicates += n - 1;
+    }
+    assert!(duplicates <= changed.len(), "{duplicates} duplicates");
+    eprintln!("duplicates after a 60 s partition: {duplicates} of {} changes", changed.len());
+    // Each side's own peer_unreachable went out once each way.
+    for peer in ["a", "b"] {
+        assert_eq!(got[&("peer_unreachable".into(), peer.into(), "firing".into())], 1);
+        assert_eq!(got[&("peer_unreachable".into(), peer.into(), "resolved".into())], 1);
+    }
+    assert_eq!(got.len(), 10 + changed.len() + 4, "{got:?}");
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn an_ack_at_one_stops_the_others_repeats_and_a_silence_made_in_a_partition_applies_after_it() {
+    let hook = Capture::start();
+    let pair = Pair::start(&hook_receiver(&hook), "  repeat_interval_secs: 2\n");
+    pair.write("env,device=x temperature_c=35\n");
+    wait_for("x repeated", || (count(&hook, "room_hot", "x", "repeat") >= 2).then_some(()));
+    let fp = wait_for("x at b", || {
+        get(&pair.b, "/api/alarms")["alarms"].as_array()?.iter().find(|a| a["labels"]["device"] == "x").cloned()
+    })["fingerprint"]
+        .as_str()
+        .expect("fingerprint")
+        .to_string();
+    let r = pair
+        .a()
+        .client()
+        .post(format!("{}/api/alarms/{fp}/ack", pair.a().url()))
+        .bearer_auth(API_TOKEN)
+        .header("content-type", "application/json")
+        .body(json!({"comment": "đang xử lý"}).to_string())
+        .send()
+        .expect("ack");
+    assert_eq!(r.status().as_u16(), 200);
+    let ack = wait_for("b to show the ack", || {
+        let alarms = get(&pair.b, "/api/alarms");
+        let a = alarms["alarms"].as_array()?.iter().find(|a| a["fingerprint"] == fp.as_str())?.clone();
+        (!a["ack"].is_null()).then(|| a["ack"].clone())
+    });
+    assert_eq!((&ack["by"], &ack["comment"]), (&json!("harness"), &json!("đang xử lý")));
+    let repeats = count(&hook, "room_hot", "x", "repeat");
+    // Three repeat intervals: neither repeats an acknowledged alarm.
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(count(&hook, "room_hot", "x", "repeat"), repeats);
+    let history = get(&pair.b, &format!("/api/alarms/history?fingerprint={fp}"));
+    assert!(
+        history["history"]
+            .as_array()
+            .expect("history")
+            .iter()
+            .any(|h| h["event"] == "acknowledged" && h["detail"] == "harness: đang xử lý (a)"),
+        "{history}"
+    );
+
+    // A silence made at b while the pair cannot talk applies at a after.
+    pair.cut();
+    let r = pair
+        .b
+        .client()
+        .post(format!("{}/api/silences", pair.b.url()))
+        .bearer_auth(API_TOKEN)
+        .header("content-type", "application/json")
+        .body(json!({"matchers": {"device": "z"}, "duration_secs": 3600, "reason": "bảo trì phòng z"}).to_string())
+        .send()
+        .expect("silence");
+    assert_eq!(r.status().as_u16(), 201);
+    pair.heal();
+    let s = wait_for("a to have b's silence", || {
+        get(pair.a(), "/api/silences")["silences"].as_array()?.iter().find(|s| s["matchers"]["device"] == "z").cloned()
+    });
+    assert_eq!((&s["author"], &s["reason"]), (&json!("harness"), &json!("bảo trì phòng z")));
+    pair.write("env,device=z temperature_c=40\n");
+    let z = wait_for("z silenced at a", || {
+        let alarms = get(pair.a(), "/api/alarms");
+        alarms["alarms"]
+            .as_array()?
+            .iter()
+            .find(|a| a["labels"]["device"] == "z" && !a["silenced_by"].is_null())
+            .cloned()
+    });
+    assert_eq!(z["state"], "firing");
+    assert_eq!(count(&hook, "room_hot", "z", "firing"), 0);
+}
