@@ -159,7 +159,9 @@ pub async fn run(path: PathBuf, mut config: AgentConfig) -> anyhow::Result<()> {
 
 /// The writers of the configuration's outputs, in order, with the queue's
 /// consumers set to match them (a kept output keeps its cursor; a new one
-/// resumes from a cursor file an earlier run left, else starts at the end).
+/// resumes from a cursor file left for it, else starts at the oldest cursor
+/// the queue knows — `output`'s when `output:` became `outputs:` — so it
+/// gets the whole backlog).
 fn start_outputs(config: &AgentConfig, spool: &Spool) -> anyhow::Result<Vec<Writer>> {
     let mut writers = Vec::new();
     for out in config.outputs() {

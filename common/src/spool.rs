@@ -11,6 +11,17 @@
 //! - `<consumer>.cursor` — the next sequence number that consumer has not
 //!   had acknowledged, replaced atomically (write + rename) on every ack.
 //!
+//! Consumers come and go with the configuration (an output added or
+//! renamed, `output:` switched to `outputs:`, a sink renamed). A consumer
+//! with no cursor file starts at the oldest cursor the spool knows — those of
+//! the consumers it has and the cursor files left by consumers no longer
+//! listed — so it gets every record some consumer still has to have, in
+//! order; with none known, at the oldest record kept. The cursor file of a
+//! consumer no longer listed holds back no deletion; it stays while the
+//! record it points at is kept (so that consumer, put back, resumes where it
+//! was, and a new one starts no later) and is deleted with that record's
+//! segment.
+//!
 //! A record is a 28-byte header — payload length (u32), CRC-32 (u32) of
 //! everything after it, sequence number (u64), line count (u32), append time
 //! in ns (i64), all little-endian — then the payload (line protocol).
@@ -222,6 +233,10 @@ struct Inner {
     /// when that last happened (ns; 0 = never).
     dropped_lines: u64,
     last_drop_ns: i64,
+    /// Cursors of consumers no longer listed whose cursor file is still on
+    /// disk (name, cursor): never below the first kept record, see
+    /// [`forget_departed`].
+    departed: Vec<(String, u64)>,
 }
 
 /// The durable queue. Share it as `Arc<Spool>`; every method is safe to call
@@ -322,8 +337,11 @@ fn open_rw(path: &Path) -> io::Result<File> {
 
 impl Spool {
     /// Opens (or creates) the spool in `settings.dir` with the named
-    /// consumers. A consumer with no cursor yet starts at the end: it gets
-    /// what is appended from now on.
+    /// consumers. A consumer with no cursor file yet starts at the oldest
+    /// cursor among the other files (those of consumers no longer listed
+    /// too: `output` when an agent switches to `outputs:`), so it gets every
+    /// record some consumer still has to have; with no cursor file at all
+    /// (a new spool), at the oldest record kept.
     pub fn open(settings: SpoolSettings, consumers: &[&str]) -> io::Result<(Arc<Spool>, OpenReport)> {
         std::fs::create_dir_all(&settings.dir)?;
         let mut report = OpenReport::default();
@@ -372,14 +390,16 @@ impl Spool {
         let mut segments = kept;
         report.segments = segments.len();
 
-        let mut cons = Vec::new();
-        for name in consumers {
-            let stored = std::fs::read_to_string(settings.dir.join(format!("{name}.cursor")))
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok());
-            next_seq = next_seq.max(stored.unwrap_or(0));
-            cons.push((name.to_string(), stored));
+        // Every cursor file, listed consumer or not: a cursor never points
+        // past the end, so the sequence goes on from the furthest of them.
+        let stored = read_cursors(&settings.dir)?;
+        for (_, cursor) in &stored {
+            next_seq = next_seq.max(*cursor);
         }
+        let cons: Vec<(String, Option<u64>)> = consumers
+            .iter()
+            .map(|name| (name.to_string(), stored.iter().find(|(n, _)| n == name).map(|s| s.1)))
+            .collect();
         if segments.is_empty() {
             let path = settings.dir.join(seg_name(next_seq));
             let file = open_rw(&path)?;
@@ -394,9 +414,15 @@ impl Spool {
             });
         }
         let first = segments.front().map_or(next_seq, |s| s.first_seq);
+        // The cursor files of consumers no longer listed.
+        let mut departed: Vec<(String, u64)> =
+            stored.into_iter().filter(|(n, _)| !consumers.contains(&n.as_str())).collect();
+        forget_departed(&settings.dir, &mut departed, first);
+        let known = cons.iter().filter_map(|c| c.1).chain(departed.iter().map(|d| d.1));
+        let start = start_of_new(known, first, next_seq);
         let mut consumers = Vec::new();
         for (name, stored) in cons {
-            let cursor = stored.unwrap_or(next_seq).clamp(first, next_seq);
+            let cursor = stored.unwrap_or(start).clamp(first, next_seq);
             // Persist a new consumer's start at once: what is appended before
             // its first ack must still be its after a restart.
             if stored != Some(cursor) {
@@ -417,6 +443,7 @@ impl Spool {
                 write_failed: false,
                 dropped_lines: 0,
                 last_drop_ns: 0,
+                departed,
             }),
             appended: tokio::sync::watch::channel(next_seq).0,
         };
@@ -526,6 +553,7 @@ impl Spool {
                 }
             }
             std::fs::remove_file(&seg.path)?;
+            self.forget_departed(inner);
         }
         if inner.total_bytes + need > st.max_bytes {
             // Whatever every consumer already has can go, however small.
@@ -565,7 +593,15 @@ impl Spool {
             inner.write_failed = false;
             std::fs::remove_file(&old.path)?;
         }
+        self.forget_departed(inner);
         Ok(())
+    }
+
+    /// Deletes the cursor files of consumers no longer listed whose record
+    /// is gone (see [`forget_departed`]); call it after deleting segments.
+    fn forget_departed(&self, inner: &mut Inner) {
+        let first = inner.segments.front().map_or(inner.next_seq, |s| s.first_seq);
+        forget_departed(&self.settings.dir, &mut inner.departed, first);
     }
 
     /// Makes every record appended so far durable. Returns the sequence
@@ -686,28 +722,45 @@ impl Spool {
 
     /// Replaces the set of consumers (after a config reload). A consumer
     /// kept by name keeps its cursor and counts; a new one resumes from its
-    /// cursor file if an earlier run left one, else starts at the end. A
-    /// removed one no longer holds back the deletion of segments. Consumer
-    /// `i` is `names[i]` afterwards.
+    /// cursor file if one is left (a consumer removed earlier, its record
+    /// still kept), else starts at the oldest cursor the spool knows (the
+    /// consumers it had, removed ones included, and the cursor files left),
+    /// so it gets the whole backlog. A removed one no longer holds back the
+    /// deletion of segments: what only it still needed goes at the next
+    /// acknowledgement, and its cursor file with its record's segment. Not
+    /// at once: the collector sets its old sinks back if the new ones cannot
+    /// start, and they must find their records still there. Consumer `i` is
+    /// `names[i]` afterwards.
     pub fn set_consumers(&self, names: &[&str]) -> io::Result<()> {
         let mut g = self.inner.lock().expect("not poisoned");
-        let end = g.next_seq;
-        let first = g.segments.front().map_or(end, |s| s.first_seq);
-        let mut old = std::mem::take(&mut g.consumers);
-        let mut new = Vec::with_capacity(names.len());
-        for name in names {
-            if let Some(pos) = old.iter().position(|c| c.name == *name) {
-                new.push(old.remove(pos));
-                continue;
-            }
-            let stored = std::fs::read_to_string(self.settings.dir.join(format!("{name}.cursor")))
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok());
-            let cursor = stored.unwrap_or(end).clamp(first, end);
-            write_cursor(&self.settings.dir, name, cursor)?;
-            new.push(Consumer { name: name.to_string(), cursor, dropped_lines: 0 });
+        let inner = &mut *g;
+        let end = inner.next_seq;
+        let first = inner.segments.front().map_or(end, |s| s.first_seq);
+        let known = inner.consumers.iter().map(|c| c.cursor).chain(inner.departed.iter().map(|d| d.1));
+        let start = start_of_new(known, first, end);
+        let mut added = Vec::new();
+        for name in names.iter().filter(|n| !inner.consumers.iter().any(|c| c.name == **n)) {
+            let left = inner.departed.iter().find(|d| d.0 == *name).map(|d| d.1.clamp(first, end));
+            added.push((name.to_string(), left.unwrap_or(start)));
         }
-        g.consumers = new;
+        // Their cursor files first: if one cannot be written, nothing changes.
+        for (name, cursor) in &added {
+            write_cursor(&self.settings.dir, name, *cursor)?;
+        }
+        let mut old = std::mem::take(&mut inner.consumers);
+        for name in names {
+            let c = match old.iter().position(|c| c.name == *name) {
+                Some(pos) => old.remove(pos),
+                None => {
+                    let pos = added.iter().position(|a| a.0 == *name).expect("each new name was added");
+                    let (name, cursor) = added.swap_remove(pos);
+                    Consumer { name, cursor, dropped_lines: 0 }
+                }
+            };
+            inner.consumers.push(c);
+        }
+        inner.departed.retain(|d| !names.contains(&d.0.as_str()));
+        inner.departed.extend(old.into_iter().map(|c| (c.name, c.cursor)));
         Ok(())
     }
 
@@ -781,6 +834,50 @@ fn lines_from(segments: &VecDeque<Segment>, seq: u64) -> u64 {
 /// into a segment whose directory entry was lost would be lost with it.
 fn sync_dir(dir: &Path) -> io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// Where a consumer with no cursor starts: at the oldest `known` cursor, or
+/// with none at the oldest record kept (`first`).
+fn start_of_new(known: impl Iterator<Item = u64>, first: u64, end: u64) -> u64 {
+    known.min().unwrap_or(first).clamp(first, end)
+}
+
+/// The `<name>.cursor` files in `dir` (name, cursor); one that does not
+/// parse is no cursor, as if it were missing.
+fn read_cursors(dir: &Path) -> io::Result<Vec<(String, u64)>> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(dir)?.filter_map(|e| e.ok()) {
+        let Some(name) = e.file_name().to_str().and_then(|n| n.strip_suffix(".cursor")).map(str::to_string) else {
+            continue;
+        };
+        if let Some(cursor) = std::fs::read_to_string(e.path()).ok().and_then(|s| s.trim().parse::<u64>().ok()) {
+            found.push((name, cursor));
+        }
+    }
+    Ok(found)
+}
+
+/// Deletes the cursor files of `departed` consumers (no longer listed) that
+/// point before `first`, the oldest record kept: their place is gone, so
+/// they no longer mean anything — put back, such a consumer starts as a new
+/// one. Until then a file is kept: the consumer, put back, resumes where it
+/// was, and a new one starts no later than it. Failing to delete one is
+/// logged; the file is read again at the next open.
+fn forget_departed(dir: &Path, departed: &mut Vec<(String, u64)>, first: u64) {
+    departed.retain(|(name, cursor)| {
+        if *cursor >= first {
+            return true;
+        }
+        match std::fs::remove_file(dir.join(format!("{name}.cursor"))) {
+            Ok(()) => tracing::info!(
+                consumer = %name, cursor, first_kept = first,
+                "deleted the queue cursor of a consumer no longer configured: the records it pointed at are gone"
+            ),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(consumer = %name, error = %e, "cannot delete the queue cursor of a consumer no longer configured"),
+        }
+        false
+    });
 }
 
 fn write_cursor(dir: &Path, name: &str, cursor: u64) -> io::Result<()> {
@@ -1027,32 +1124,158 @@ mod tests {
         assert_eq!(s.consumer_stats(0), ConsumerStats { cursor: 1, queued_lines: 1, dropped_lines: 1 });
     }
 
-    #[test]
-    fn a_new_consumer_starts_at_the_end() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let (s, _) = Spool::open(settings(dir.path()), &["old"]).unwrap();
-            s.append(1, b"x\n", 1).unwrap();
+    /// A spool in `st.dir` with `consumers`, `records` records of 89 bytes
+    /// appended (seqs 0 to `records` − 1) and consumer `i` acknowledged up to
+    /// `acks[i]`.
+    fn filled(st: &SpoolSettings, consumers: &[&str], records: u64, acks: &[u64]) -> Arc<Spool> {
+        let (s, _) = Spool::open(st.clone(), consumers).unwrap();
+        for i in 0..records {
+            s.append(1, format!("{i:0>60}\n").as_bytes(), 1).unwrap();
         }
-        let (s, _) = Spool::open(settings(dir.path()), &["old", "new"]).unwrap();
-        assert_eq!(s.consumer_stats(0).queued_lines, 1);
-        assert_eq!(s.consumer_stats(1), ConsumerStats { cursor: 1, queued_lines: 0, dropped_lines: 0 });
+        for (i, upto) in acks.iter().enumerate() {
+            s.ack(i, *upto).unwrap();
+        }
+        s
+    }
+
+    /// What consumer `idx` reads from its cursor until it has everything,
+    /// acknowledging each batch (two lines at a time), as a forwarder does.
+    fn drain(s: &Spool, idx: usize) -> Vec<u64> {
+        let mut seqs = Vec::new();
+        loop {
+            let (records, next) = s.read(s.consumer_stats(idx).cursor, 2).unwrap();
+            if records.is_empty() {
+                return seqs;
+            }
+            seqs.extend(records.iter().map(|r| r.seq));
+            s.ack(idx, next).unwrap();
+        }
+    }
+
+    fn cursor_file(dir: &Path, name: &str) -> Option<String> {
+        std::fs::read_to_string(dir.join(format!("{name}.cursor"))).ok()
+    }
+
+    #[test]
+    fn on_a_new_spool_a_consumer_starts_at_the_end_which_is_the_beginning() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, _) = Spool::open(settings(dir.path()), &["a"]).unwrap();
+        assert_eq!(s.consumer_stats(0), ConsumerStats { cursor: 0, queued_lines: 0, dropped_lines: 0 });
+        assert_eq!(cursor_file(dir.path(), "a").as_deref(), Some("0\n"));
+    }
+
+    #[test]
+    fn with_no_cursor_left_a_new_consumer_starts_at_the_oldest_record_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        filled(&settings(dir.path()), &["gone"], 3, &[]);
+        std::fs::remove_file(dir.path().join("gone.cursor")).unwrap();
+        let (s, _) = Spool::open(settings(dir.path()), &["new"]).unwrap();
+        assert_eq!(drain(&s, 0), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn a_consumer_added_at_open_starts_at_the_oldest_cursor_of_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        filled(&settings(dir.path()), &["old", "ahead"], 4, &[1, 3]);
+        let (s, _) = Spool::open(settings(dir.path()), &["old", "ahead", "new"]).unwrap();
+        assert_eq!(s.consumer_stats(2), ConsumerStats { cursor: 1, queued_lines: 3, dropped_lines: 0 });
+        assert_eq!(cursor_file(dir.path(), "new").as_deref(), Some("1\n"), "its start is kept at once");
+        assert_eq!((drain(&s, 0), drain(&s, 1), drain(&s, 2)), (vec![1, 2, 3], vec![3], vec![1, 2, 3]));
+    }
+
+    /// Issue 18: an agent switched from `output:` to `outputs:` (and
+    /// restarted) started both new outputs at the end of the queue, so the
+    /// points `output` had not yet sent were lost for them.
+    #[test]
+    fn switching_output_to_two_outputs_at_a_restart_gives_both_the_whole_backlog_once() {
+        let dir = tempfile::tempdir().unwrap();
+        filled(&settings(dir.path()), &["output"], 5, &[2]);
+        let (s, _) = Spool::open(settings(dir.path()), &["output-a", "output-b"]).unwrap();
+        assert_eq!((drain(&s, 0), drain(&s, 1)), (vec![2, 3, 4], vec![2, 3, 4]));
+        s.append(1, b"more\n", 1).unwrap();
+        assert_eq!((drain(&s, 0), drain(&s, 1)), (vec![5], vec![5]));
+        // Its record 2 is still in the (one) segment kept: the file stays.
+        assert_eq!(cursor_file(dir.path(), "output").as_deref(), Some("2\n"));
+    }
+
+    /// Issue 18, the same switch on a reload (SIGHUP) of the running agent.
+    #[test]
+    fn switching_output_to_two_outputs_on_a_reload_gives_both_the_whole_backlog_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = filled(&settings(dir.path()), &["output"], 5, &[2]);
+        s.set_consumers(&["output-a", "output-b"]).unwrap();
+        assert_eq!(cursor_file(dir.path(), "output-a").as_deref(), Some("2\n"));
+        assert_eq!(cursor_file(dir.path(), "output-b").as_deref(), Some("2\n"));
+        assert_eq!((drain(&s, 0), drain(&s, 1)), (vec![2, 3, 4], vec![2, 3, 4]));
+    }
+
+    #[test]
+    fn a_consumer_added_on_reload_while_the_others_lag_starts_at_the_oldest_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = filled(&settings(dir.path()), &["a", "b"], 6, &[4, 2]);
+        s.set_consumers(&["a", "b", "c"]).unwrap();
+        assert_eq!((s.consumer_stats(0).cursor, s.consumer_stats(1).cursor), (4, 2), "the others keep their place");
+        assert_eq!(s.consumer_stats(2), ConsumerStats { cursor: 2, queued_lines: 4, dropped_lines: 0 });
+        assert_eq!((drain(&s, 0), drain(&s, 1), drain(&s, 2)), (vec![4, 5], vec![2, 3, 4, 5], vec![2, 3, 4, 5]));
     }
 
     #[test]
     fn consumers_kept_by_name_keep_their_place_when_the_set_changes() {
         let dir = tempfile::tempdir().unwrap();
-        let (s, _) = Spool::open(settings(dir.path()), &["a", "b"]).unwrap();
-        for i in 0..3 {
-            s.append(1, format!("p{i}\n").as_bytes(), 1).unwrap();
-        }
-        s.ack(1, 2).unwrap();
+        let s = filled(&settings(dir.path()), &["a", "b"], 3, &[2, 1]);
         s.set_consumers(&["b", "c"]).unwrap();
-        assert_eq!(s.consumer_stats(0), ConsumerStats { cursor: 2, queued_lines: 1, dropped_lines: 0 });
-        assert_eq!(s.consumer_stats(1), ConsumerStats { cursor: 3, queued_lines: 0, dropped_lines: 0 });
-        // `a` comes back: it resumes from its cursor file.
+        assert_eq!(s.consumer_stats(0), ConsumerStats { cursor: 1, queued_lines: 2, dropped_lines: 0 });
+        assert_eq!(s.consumer_stats(1), ConsumerStats { cursor: 1, queued_lines: 2, dropped_lines: 0 });
+        // `a` comes back: it resumes from its cursor file, not from the others' 1.
         s.set_consumers(&["b", "c", "a"]).unwrap();
-        assert_eq!(s.consumer_stats(2).cursor, 0);
+        assert_eq!(s.consumer_stats(2), ConsumerStats { cursor: 2, queued_lines: 1, dropped_lines: 0 });
+    }
+
+    #[test]
+    fn a_removed_consumer_no_longer_holds_segments_and_its_cursor_goes_with_its_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = settings(dir.path());
+        st.segment_max_bytes = 100;
+        // Segments of 2 records: [0, 1] [2, 3] [4, 5].
+        let s = filled(&st, &["a", "slow", "mid"], 6, &[3, 1, 5]);
+        assert_eq!(seg_files(dir.path()), 3, "`slow` holds them");
+        s.set_consumers(&["a"]).unwrap();
+        assert_eq!(seg_files(dir.path()), 3, "nothing goes before the next ack: the old set may come back");
+        s.ack(0, 4).unwrap();
+        assert_eq!(seg_files(dir.path()), 1, "[0, 1] and [2, 3] went, with `slow` gone");
+        assert_eq!(cursor_file(dir.path(), "slow"), None, "its record 1 is gone, and its cursor");
+        assert_eq!(cursor_file(dir.path(), "mid").as_deref(), Some("5\n"), "its record 5 is still kept");
+        s.ack(0, 6).unwrap();
+        assert_eq!((seg_files(dir.path()), s.total_bytes()), (1, 0), "`mid` does not hold [4, 5]");
+        assert_eq!(cursor_file(dir.path(), "mid"), None);
+        s.set_consumers(&["a", "mid"]).unwrap();
+        assert_eq!(s.consumer_stats(1).cursor, 6, "back, it starts as a new one");
+    }
+
+    /// The collector's way back when the new sinks cannot start: the old
+    /// set is put back before any ack and resumes exactly where it was.
+    #[test]
+    fn a_set_of_consumers_put_back_before_any_ack_resumes_where_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = settings(dir.path());
+        st.segment_max_bytes = 100;
+        let s = filled(&st, &["a", "b"], 6, &[5, 1]);
+        s.set_consumers(&["c"]).unwrap();
+        s.set_consumers(&["a", "b"]).unwrap();
+        assert_eq!((drain(&s, 0), drain(&s, 1)), (vec![5], vec![1, 2, 3, 4, 5]));
+    }
+
+    #[test]
+    fn at_open_a_cursor_file_left_by_a_removed_consumer_holds_no_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = settings(dir.path());
+        st.segment_max_bytes = 100;
+        filled(&st, &["a", "slow"], 6, &[4, 0]);
+        assert_eq!(seg_files(dir.path()), 3);
+        let (s, report) = Spool::open(st, &["a"]).unwrap();
+        assert_eq!((report.segments, seg_files(dir.path())), (1, 1));
+        assert_eq!(cursor_file(dir.path(), "slow"), None);
+        assert_eq!(drain(&s, 0), vec![4, 5]);
     }
 
     fn seg_files(dir: &Path) -> usize {

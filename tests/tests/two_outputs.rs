@@ -1,6 +1,8 @@
 //! An agent that reports to both sites (`outputs:` with two collectors):
 //! a collector that is down delays only its own copy, and when it comes
-//! back it receives the whole backlog, in order, with no gap.
+//! back it receives the whole backlog, in order, with no gap; and an agent
+//! switched from `output:` to `outputs:` while points wait in its queue
+//! gives that backlog to both.
 
 use std::time::Duration;
 
@@ -34,6 +36,14 @@ fn agent_yaml(a: &str, b: &str) -> String {
         )
     };
     format!("agent:\n  site: hn\n  host: beat\n  interval_secs: 1\noutputs:\n{}{}", out("a", a), out("b", b))
+}
+
+/// An agent like [`agent_yaml`]'s with the single `output:` form.
+fn single_output_yaml(url: &str) -> String {
+    format!(
+        "agent:\n  site: hn\n  host: beat\n  interval_secs: 1\noutput:\n  url: {url}\n  token: {TOKEN}\n  \
+         flush_interval_ms: 100\n  max_backoff_secs: 1\n"
+    )
 }
 
 /// The heartbeats' `points` values database `db` holds, in time order.
@@ -96,4 +106,58 @@ fn a_collector_down_delays_only_its_own_copy_and_gets_the_whole_backlog_when_bac
     });
     assert_whole("b", &seen_by_b);
     assert_whole("a", &beats(&influx, "a"));
+}
+
+/// Every heartbeat from the first, once each, in order, across the switch
+/// from `output:` (one point a heartbeat) to two outputs (three): returns
+/// how many came before the switch.
+fn assert_whole_across_the_switch(db: &str, seq: &[i64]) -> usize {
+    let single = seq.iter().enumerate().take_while(|(i, v)| **v == *i as i64).count();
+    let after = (1..=(seq.len() - single) as i64).map(|j| single as i64 - 1 + j * STEP);
+    let expected: Vec<i64> = (0..single as i64).chain(after).collect();
+    assert_eq!(seq, expected.as_slice(), "collector {db}: heartbeats lost, repeated or out of order");
+    single
+}
+
+/// Regression (issue 18): switching from `output:` to `outputs:` started
+/// both new outputs at the end of the queue, so what `output` had not yet
+/// sent was lost for them.
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn switching_output_to_outputs_on_a_reload_gives_both_collectors_the_queued_backlog() {
+    let influx = Influx1::start();
+    influx.create_db("a");
+    influx.create_db("b");
+    // The single output names site a's collector, not up yet: heartbeats wait in the queue.
+    let port_a = free_port();
+    let url_a = format!("http://127.0.0.1:{port_a}");
+    let agent = Agent::start(&single_output_yaml(&url_a));
+    wait_for("a backlog", || (agent.proc.output().matches("write failed").count() >= 4).then_some(()));
+
+    let b = Collector::start(&collector_yaml(&influx.url(), "b"));
+    let path = agent.dir.path().join("agent.yaml");
+    let yaml = std::fs::read_to_string(&path).expect("config");
+    let queue = &yaml[yaml.find("\nqueue:").expect("the harness's queue section")..];
+    std::fs::write(&path, agent_yaml(&url_a, &b.url()) + queue).expect("rewrite config");
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(agent.proc.pid() as i32, libc::SIGHUP) };
+    wait_for("the agent to reload", || {
+        agent.proc.output().contains("SIGHUP: reloading the configuration").then_some(())
+    });
+    let seen_by_b = wait_for("site b to have the backlog and heartbeats of both outputs", || {
+        let s = beats(&influx, "b");
+        (s.windows(2).filter(|w| w[1] - w[0] == STEP).count() >= 3).then_some(s)
+    });
+    // The first heartbeat after the switch still steps by 1 (it follows one
+    // of a single output): so at least one queued before it came.
+    let backlog = assert_whole_across_the_switch("b", &seen_by_b);
+    assert!(backlog >= 2, "no heartbeat from before the switch: {seen_by_b:?}");
+
+    let _a = Collector::start_at(TempDir::new().expect("tempdir"), &collector_yaml(&influx.url(), "a"), port_a);
+    let target = beats(&influx, "b").len();
+    let seen_by_a = wait_for("site a to receive the whole backlog", || {
+        let s = beats(&influx, "a");
+        (s.len() >= target).then_some(s)
+    });
+    assert_eq!(assert_whole_across_the_switch("a", &seen_by_a), backlog);
 }
