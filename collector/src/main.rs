@@ -21,6 +21,7 @@ mod state;
 mod stats;
 mod status;
 mod trends;
+mod watchdog;
 mod web;
 
 use std::path::{Path, PathBuf};

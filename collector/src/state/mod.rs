@@ -135,6 +135,8 @@ pub struct Live {
     pub metrics_require_token: bool,
     /// `ingest.rate_limit`, per token.
     pub rate: crate::ingest::rate::Rate,
+    /// `api.health`: what makes `/health` fail.
+    pub health: crate::api::health::HealthConfig,
 }
 
 /// How many write bodies are read (and parsed) at once, in all and per
@@ -244,6 +246,8 @@ pub struct AppState {
     pub reports: Arc<crate::report::schedule::ReportStats>,
     /// The audit log (None only in tests that do not look at it).
     pub audit: Option<Arc<crate::audit::Audit>>,
+    /// The watchdog's pings (`watchdog.url`).
+    pub watchdog: Arc<crate::watchdog::Stats>,
 }
 
 impl AppState {
@@ -266,6 +270,7 @@ impl AppState {
             trends: None,
             reports: Arc::default(),
             audit: None,
+            watchdog: Arc::default(),
             alarms,
         }
     }
