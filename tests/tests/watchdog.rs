@@ -188,3 +188,27 @@ fn the_watchdog_alarm_stays_active_in_alertmanager_past_its_resolve_timeout_and_
     let _ = c.kill9();
     wait_for("Alertmanager to end the watchdog alert", || watchdog().is_none().then_some(()));
 }
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_reload_starts_and_stops_the_pings() {
+    let dir = TempDir::new().expect("tempdir");
+    let target = Capture::start();
+    let yaml = collector_yaml(&dir.path().join("alarms.db"), &format!("{}/ping", target.url()), "get", "");
+    let (without, with) = yaml.split_once("watchdog:\n").expect("a watchdog section");
+    let c = Collector::start(without);
+    let path = c.dir.path().join("collector.yaml");
+    let reload = |text: String| {
+        std::fs::write(&path, text).expect("rewrite the config");
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(c.proc.pid() as i32, libc::SIGHUP) };
+    };
+    let running = std::fs::read_to_string(&path).expect("config");
+    reload(format!("{running}watchdog:\n{with}"));
+    wait_for("pings after the reload that added watchdog.url", || (target.requests().len() >= 2).then_some(()));
+    reload(running);
+    wait_for("the reload that took it away", || {
+        (c.proc.output().matches("configuration reloaded").count() == 2).then_some(())
+    });
+    stays("pings after the reload that took watchdog.url away", || target.requests().len());
+}
