@@ -57,6 +57,10 @@ pub struct CollectorConfig {
     /// Defaults to none.
     #[serde(default)]
     pub peering: Option<crate::peer::config::PeeringConfig>,
+    /// The dead man's switch: a ping and/or an always-firing alarm while
+    /// this collector can raise alarms (docs/ha.md). Defaults to off.
+    #[serde(default)]
+    pub watchdog: Option<crate::watchdog::WatchdogConfig>,
 }
 
 impl CollectorConfig {
@@ -83,6 +87,10 @@ pub struct ApiConfig {
     /// `authorization: {credentials: …}`. Defaults to false.
     #[serde(default)]
     pub metrics_require_token: bool,
+    /// What makes `/health` answer 503, for a load balancer or keepalived.
+    /// Defaults to nothing: always 200.
+    #[serde(default)]
+    pub health: crate::api::health::HealthConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -512,6 +520,10 @@ impl Validate for CollectorConfig {
                 }
             }
         }
+        if let Some(w) = &self.watchdog {
+            w.check(self.alarms.as_ref(), p);
+        }
+        self.api.health.check(self.alarms.as_ref(), p);
         let sp = &self.spool;
         sp.spool_settings().check("spool", p);
         if let Some(tls) = &self.listen.tls {

@@ -59,6 +59,7 @@ pub fn build_live(
         })),
         metrics_require_token: config.api.metrics_require_token,
         rate: config.ingest.rate_limit.rate(),
+        health: config.api.health.clone(),
     };
     Ok((live, tasks))
 }
@@ -139,6 +140,7 @@ fn alarms_with_zone(a: &alarm::config::AlarmsConfig, config: &CollectorConfig) -
     let mut a = a.clone();
     a.tz = Some(config.tz());
     a.public_url = config.web.public_base().filter(|_| config.web.enabled);
+    a.watchdog = config.watchdog.as_ref().and_then(crate::watchdog::WatchdogConfig::alarm);
     a
 }
 
@@ -271,6 +273,8 @@ struct Background {
     upkeep: tokio::task::JoinHandle<()>,
     /// The report schedule's settings, sent again on a reload.
     reports_tx: Option<watch::Sender<report::schedule::Settings>>,
+    /// The watchdog's settings (its pings), sent again on a reload.
+    watchdog_tx: watch::Sender<Option<crate::watchdog::WatchdogConfig>>,
 }
 
 impl Background {
@@ -317,7 +321,9 @@ impl Background {
         if let Some(e) = &state.alarms {
             e.set_self_checks(crate::state::health::self_checks(Arc::downgrade(state)));
         }
-        Ok(Background { stop_tx, tasks, trends, upkeep, reports_tx })
+        let (watchdog_tx, rx) = watch::channel(config.watchdog.clone());
+        tasks.push(tokio::spawn(crate::watchdog::run(rx, state.alarms.clone(), state.watchdog.clone(), stop_rx)));
+        Ok(Background { stop_tx, tasks, trends, upkeep, reports_tx, watchdog_tx })
     }
 
     /// After the server and the sinks: each task gets a little time to end.
@@ -362,6 +368,7 @@ async fn apply(
             if let (Some(tx), Some(settings)) = (&background.reports_tx, report_settings(&new)) {
                 tx.send_replace(settings);
             }
+            background.watchdog_tx.send_if_modified(|w| std::mem::replace(w, new.watchdog.clone()) != new.watchdog);
             *config = new;
             tracing::info!(sinks = config.sinks.len(), tokens = config.ingest.tokens.len(), "configuration reloaded");
             Ok(true)
@@ -418,8 +425,11 @@ async fn upkeep(audit: Arc<audit::Audit>, engine: Option<Arc<alarm::Engine>>, mu
                     Some(Err(err)) => tracing::error!(error = %err, "cannot remove ended silences"),
                 }
                 // The peer log: a week is far more than a partition lasts.
-                if let Some(Err(err)) = e.map(|e| e.purge_log(now - PEER_LOG_KEEP_MS)) {
+                if let Some(Err(err)) = e.as_ref().map(|e| e.purge_log(now - PEER_LOG_KEEP_MS)) {
                     tracing::error!(error = %err, "cannot remove old entries of the peer log");
+                }
+                if let Some(Err(err)) = e.map(|e| e.purge_watchdog_notices(now)) {
+                    tracing::error!(error = %err, "cannot remove the watchdog's delivered notices");
                 }
             }
         })

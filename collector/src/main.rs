@@ -22,6 +22,7 @@ mod state;
 mod stats;
 mod status;
 mod trends;
+mod watchdog;
 mod web;
 
 use std::path::{Path, PathBuf};

@@ -116,8 +116,15 @@ fn every_example_config_of_the_collector_is_valid() {
             // Each secret its own value: a token shared by the ingest and API
             // tables is refused.
             .envs(
-                ["DCWATCH_TOKEN", "DCWATCH_API_TOKEN", "TELEGRAM_BOT_TOKEN", "SMTP_PASSWORD", "WEBHOOK_SECRET", "DCWATCH_PEER_SECRET"]
-                    .map(|k| (k, format!("example-secret-0123456789-{k}"))),
+                [
+                    "DCWATCH_TOKEN",
+                    "DCWATCH_API_TOKEN",
+                    "TELEGRAM_BOT_TOKEN",
+                    "SMTP_PASSWORD",
+                    "WEBHOOK_SECRET",
+                    "DCWATCH_PEER_SECRET",
+                ]
+                .map(|k| (k, format!("example-secret-0123456789-{k}"))),
             )
             .output()
             .unwrap();

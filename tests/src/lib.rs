@@ -965,10 +965,15 @@ pub struct Alertmanager {
 
 impl Alertmanager {
     pub fn start() -> Alertmanager {
+        Self::start_with("route:\n  receiver: nowhere\nreceivers:\n  - name: nowhere\n")
+    }
+
+    /// Alertmanager with the config `yaml` (e.g. a short `global.resolve_timeout`).
+    pub fn start_with(yaml: &str) -> Alertmanager {
         let dir = TempDir::new().expect("tempdir");
         let port = free_port();
         let cfg = dir.path().join("am.yml");
-        std::fs::write(&cfg, "route:\n  receiver: nowhere\nreceivers:\n  - name: nowhere\n").expect("write am.yml");
+        std::fs::write(&cfg, yaml).expect("write am.yml");
         let proc = Proc::spawn(
             "alertmanager",
             Command::new(system_program("prometheus-alertmanager"))

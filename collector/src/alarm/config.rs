@@ -76,6 +76,22 @@ pub struct AlarmsConfig {
     /// notices link to the alarm's page under it.
     #[serde(skip)]
     pub public_url: Option<String>,
+    /// The always-firing `watchdog` alarm (the top-level `watchdog:`, set
+    /// by the collector; not a key of `alarms:`).
+    #[serde(skip)]
+    pub watchdog: Option<WatchdogAlarm>,
+}
+
+/// The `watchdog` alarm: always firing, sent to its own receivers every
+/// `every_secs` whether acknowledged or not, so that Alertmanager, which
+/// ends an alert not sent again within its `resolve_timeout`, keeps it
+/// active only while this collector evaluates and delivers alarms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchdogAlarm {
+    pub receivers: Vec<String>,
+    pub every_secs: u64,
+    /// Its labels (`watchdog.labels`), e.g. which collector sends it.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// What a silence may be: a silence is a way to not hear about outages, so

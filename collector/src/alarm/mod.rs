@@ -44,6 +44,9 @@ pub struct Stats {
     pub notices_folded: AtomicU64,
     /// What the limits hold back now, as of the last evaluation.
     pub limits: Mutex<LimitsSeen>,
+    /// When the last evaluation completed (its changes written, or none to
+    /// write), in ms after the engine opened; 0 before the first.
+    pub completed_ms: AtomicU64,
 }
 
 /// The limits' state for `/metrics`, copied out of the evaluation so that a
@@ -347,6 +350,7 @@ impl Engine {
             }
         }
         if round.is_empty() && summaries.is_empty() {
+            self.completed(now);
             return;
         }
         let why_resolved = |fp: &str| by_fp.get(fp).map(|c| c.summary.clone()).or_else(|| expired.get(fp).cloned());
@@ -362,6 +366,22 @@ impl Engine {
             self.stats.notices_queued.fetch_add(payloads.len() as u64, Ordering::Relaxed);
             self.wake.notify_one();
         }
+        self.completed(now);
+    }
+
+    fn completed(&self, now: Instant) {
+        let ms = now.saturating_duration_since(self.opened).as_millis() as u64;
+        self.stats.completed_ms.store(ms.max(1), Ordering::Relaxed);
+    }
+
+    /// How long before `now` the last evaluation completed (since the
+    /// engine opened, before the first): an evaluation stuck (on its lock,
+    /// on SQLite) or failing to write its changes makes it grow. The
+    /// watchdog and `/health` read it.
+    pub fn evaluated_ago(&self, now: Instant) -> Duration {
+        let done = self.stats.completed_ms.load(Ordering::Relaxed);
+        let now_ms = now.saturating_duration_since(self.opened).as_millis() as u64;
+        Duration::from_millis(now_ms.saturating_sub(done))
     }
 
     /// This evaluation's conditions with their fingerprints — the families'
@@ -392,6 +412,7 @@ impl Engine {
             let undelivered = core.store.undelivered().unwrap_or_default();
             conds.extend(conditions::notification_failing(&undelivered, core.alarms.values()));
         }
+        conds.extend(builtin::collector::watchdog(cfg, core.alarms.values()));
         self.stats.evaluations.fetch_add(1, Ordering::Relaxed);
         let fps: Vec<String> = conds.iter().map(|c| fingerprint(&c.name, &c.labels)).collect();
         let (refused, not_raised) = cap_alarms(&core.alarms, &conds, &fps, lim.max_alarms_per_site);
@@ -414,10 +435,12 @@ impl Engine {
         seen.expired_alarms += expired as u64;
     }
 
-    /// The alarms pending or firing, most severe first.
+    /// The alarms pending or firing, most severe first; the always-firing
+    /// `watchdog` left out: it is for Alertmanager, not for people.
     pub fn alarms(&self) -> Vec<Alarm> {
         let core = self.core.lock().expect("not poisoned");
-        let mut v: Vec<Alarm> = core.alarms.values().cloned().collect();
+        let mut v: Vec<Alarm> =
+            core.alarms.values().filter(|a| a.name != builtin::collector::WATCHDOG).cloned().collect();
         v.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.since_ms.cmp(&b.since_ms)).then(a.name.cmp(&b.name)));
         v
     }
@@ -555,6 +578,14 @@ impl Engine {
             core.silences = core.store.silences()?;
         }
         Ok(n)
+    }
+
+    /// Removes the watchdog's notices delivered more than a day before
+    /// `now_ms` (one per `watchdog.interval_secs` would otherwise pile up
+    /// in the outbox); how many. Run daily with the silences' purge.
+    pub fn purge_watchdog_notices(&self, now_ms: i64) -> Result<usize, store::StoreError> {
+        let core = self.core.lock().expect("not poisoned");
+        core.store.purge_delivered(builtin::collector::WATCHDOG, now_ms - 86_400_000)
     }
 
     /// Ends a silence now.

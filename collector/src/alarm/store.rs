@@ -413,6 +413,18 @@ impl Store {
         self.conn.execute("DELETE FROM silences WHERE ends_ms < ?1", params![before_ms]).map_err(StoreError::from)
     }
 
+    /// Removes the delivered notices of alarm `name` delivered before
+    /// `before_ms` (the watchdog's: one per interval, worth nothing once
+    /// delivered).
+    pub fn purge_delivered(&self, name: &str, before_ms: i64) -> Result<usize, StoreError> {
+        self.conn
+            .execute(
+                "DELETE FROM outbox WHERE delivered_ms < ?1 AND json_extract(payload, '$.name') = ?2",
+                params![before_ms, name],
+            )
+            .map_err(StoreError::from)
+    }
+
     /// Adds a silence with a new global id, in the peer log too.
     pub fn add_silence(&mut self, s: &Silence, now_ms: i64) -> Result<i64, StoreError> {
         let tx = self.conn.transaction()?;
@@ -561,6 +573,37 @@ pub struct HistoryQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_watchdogs_delivered_notices_are_purged() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("alarms.db")).unwrap();
+        let notice = |name: &str, at_ms: i64| Change::Notice {
+            receiver: "am",
+            fingerprint: "f",
+            status: "repeat",
+            payload: serde_json::json!({"name": name}).to_string(),
+            at_ms,
+            delay_ms: 0,
+        };
+        s.apply(&[notice("watchdog", 1), notice("watchdog", 2), notice("watchdog", 3), notice("power_lost", 4)])
+            .unwrap();
+        for (id, at) in [(1, 10), (2, 500), (4, 10)] {
+            s.delivered(id, at).unwrap();
+        }
+        // Delivered before 100: the first watchdog's; not the later one, the
+        // undelivered one, nor another alarm's.
+        assert_eq!(s.purge_delivered("watchdog", 100).unwrap(), 1);
+        let left: Vec<i64> = s
+            .conn
+            .prepare("SELECT id FROM outbox ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(left, [2, 3, 4]);
+    }
 
     #[test]
     fn the_history_is_read_for_one_alarm_or_by_a_text_in_its_values_newest_first() {

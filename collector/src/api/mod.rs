@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 
 pub mod access;
 mod alarms;
+pub mod health;
 
 use crate::ingest;
 use crate::state::{AppState, RequestRejection};
@@ -88,18 +89,14 @@ pub fn spool_json(live: &crate::state::Live) -> serde_json::Value {
 }
 
 /// `/health`: without a token only whether all is well (for a load
-/// balancer or keepalived); with an API token also the sinks and agents.
+/// balancer or keepalived: 503 past `api.health.fail_on`, see `health.rs`);
+/// with an API token also the sinks and agents.
 async fn health(State(app): State<Arc<AppState>>, client: access::Client, headers: axum::http::HeaderMap) -> Response {
     let now = dcwatch_common::now_ns();
     let live = app.live();
-    // "warn" while a sink has data it cannot deliver.
-    let stuck = live.sinks.iter().any(|s| {
-        let st = &s.stats;
-        st.queued_lines.load(Ordering::Relaxed) > 0 && st.last_error.lock().expect("not poisoned").is_some()
-    });
-    let status = if stuck { "warn" } else { "pass" };
+    let verdict = health::Verdict::of(&app, &live, now);
     if access::identify(&app, &headers, client, "GET /health").is_none() {
-        return axum::Json(serde_json::json!({ "status": status })).into_response();
+        return verdict.respond(serde_json::json!({}));
     }
     let sinks = sinks_json(&live, now);
     let agents: Vec<_> = app
@@ -116,15 +113,13 @@ async fn health(State(app): State<Arc<AppState>>, client: access::Client, header
             })
         })
         .collect();
-    axum::Json(serde_json::json!({
-        "status": status,
+    verdict.respond(serde_json::json!({
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": app.started.elapsed().as_secs(),
         "points_received": app.stats.points_received.load(Ordering::Relaxed),
         "sinks": sinks,
         "agents": agents,
     }))
-    .into_response()
 }
 
 /// Escapes a Prometheus label value.
@@ -161,6 +156,7 @@ async fn metrics(State(app): State<Arc<AppState>>, client: access::Client, heade
     sink_metrics(&mut m, &live);
     agent_metrics(&mut m, &app);
     crate::state::write_limit_metrics(&app, &mut m);
+    crate::watchdog::write_metrics(&mut m, &app.watchdog);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], m).into_response()
 }
 

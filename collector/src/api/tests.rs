@@ -90,6 +90,7 @@ fn state(spool_max_bytes: u64, max_body_bytes: usize) -> (Arc<AppState>, tempfil
         ]),
         metrics_require_token: false,
         rate: crate::ingest::rate::Rate { points_per_sec: 0.0, burst_points: 0.0 },
+        health: Default::default(),
     };
     let mut state = AppState::new(live);
     state.audit = Some(Arc::new(crate::audit::Audit::open(&dir.path().join("audit.db"), 400).unwrap()));
@@ -492,6 +493,7 @@ async fn metrics_need_a_token_when_configured() {
             )]),
             metrics_require_token: true,
             rate: live.rate,
+            health: Default::default(),
         });
         drop(dir);
         Arc::new(s)

@@ -571,6 +571,18 @@ pub fn db_in_use_again(l: Lang, db: &str) -> String {
     }
 }
 
+/// The always-firing alarm of the dead man's switch.
+pub fn watchdog(l: Lang) -> String {
+    match l {
+        Lang::Vi => "Tín hiệu kiểm tra luôn bật, không phải sự cố: collector này vẫn đánh giá và gửi được cảnh báo; \
+                     khi tín hiệu này ngừng đến, hãy kiểm tra collector"
+            .into(),
+        Lang::En => "Always firing on purpose, not a problem: this collector still evaluates and sends alarms; \
+                     when it stops arriving, check the collector"
+            .into(),
+    }
+}
+
 /// The resolve of an alarm whose series were all forgotten.
 pub fn expired(l: Lang, ttl_secs: u64) -> String {
     let d = duration(l, ttl_secs);
@@ -958,6 +970,15 @@ const DESCRIPTIONS: &[(&str, &str, &str)] = &[
         "alarm_cap_reached",
         "Một trung tâm có quá nhiều cảnh báo; các cảnh báo mới không được tạo. Tìm nguồn ghi gây ra.",
         "A site has too many alarms; new ones are not raised. Find the writer causing it.",
+    ),
+    (
+        "watchdog",
+        "Cảnh báo luôn bật dùng làm tín hiệu nhịp sống (watchdog): Alertmanager hoặc hệ thống giám sát bên ngoài \
+         nhận được nó đều đặn chừng nào collector còn hoạt động. Không cần xử lý; khi nó ngừng đến, cần kiểm tra ngay \
+         collector và đường gửi cảnh báo.",
+        "The dead man's switch's always-firing alarm: Alertmanager or an outside system gets it regularly while the \
+         collector runs. Nothing to do; when it stops arriving, check the collector and the way its alarms are sent \
+         at once.",
     ),
     (
         "ingest_rate_limited",

@@ -11,6 +11,15 @@ use crate::alarm;
 use crate::alarm::builtin::collector::{self, Health, SinkHealth, SpoolHealth};
 use crate::alarm::config::AlarmsConfig;
 
+/// Seconds since a sink's last good write at `now_ns`, or since the
+/// collector started when it has had none.
+pub fn since_success_secs(app: &AppState, s: &dcwatch_common::forward::Stats, now_ns: i64) -> i64 {
+    match s.last_success_ns.load(Relaxed) {
+        0 => app.started.elapsed().as_secs() as i64,
+        last => (now_ns - last) / 1_000_000_000,
+    }
+}
+
 /// The collector's self-checks (`alarm::builtin::collector`), on a snapshot
 /// of what the program runs: its sinks, reports, rate limit and spool.
 pub fn self_checks(state: Weak<AppState>) -> alarm::SelfChecks {
@@ -21,19 +30,12 @@ pub fn self_checks(state: Weak<AppState>) -> alarm::SelfChecks {
         let sinks = live
             .sinks
             .iter()
-            .map(|s| {
-                let last = s.stats.last_success_ns.load(Relaxed);
-                SinkHealth {
-                    name: s.name.clone(),
-                    endpoint: s.endpoint.clone(),
-                    queued: s.stats.queued_lines.load(Relaxed),
-                    since_secs: if last > 0 {
-                        (now - last) / 1_000_000_000
-                    } else {
-                        app.started.elapsed().as_secs() as i64
-                    },
-                    last_error: s.stats.last_error.lock().expect("not poisoned").clone().unwrap_or_default(),
-                }
+            .map(|s| SinkHealth {
+                name: s.name.clone(),
+                endpoint: s.endpoint.clone(),
+                queued: s.stats.queued_lines.load(Relaxed),
+                since_secs: since_success_secs(&app, &s.stats, now),
+                last_error: s.stats.last_error.lock().expect("not poisoned").clone().unwrap_or_default(),
             })
             .collect();
         let spool = live.durable.as_ref().map(|d| {

@@ -135,6 +135,8 @@ pub struct Live {
     pub metrics_require_token: bool,
     /// `ingest.rate_limit`, per token.
     pub rate: crate::ingest::rate::Rate,
+    /// `api.health`: what makes `/health` fail.
+    pub health: crate::api::health::HealthConfig,
 }
 
 /// How many write bodies are read (and parsed) at once, in all and per
@@ -246,6 +248,8 @@ pub struct AppState {
     pub audit: Option<Arc<crate::audit::Audit>>,
     /// The pair of collectors, when `peering:` is configured.
     pub peering: Option<Arc<crate::peer::Peering>>,
+    /// The watchdog's pings (`watchdog.url`).
+    pub watchdog: Arc<crate::watchdog::Stats>,
 }
 
 impl AppState {
@@ -269,6 +273,7 @@ impl AppState {
             reports: Arc::default(),
             audit: None,
             peering: None,
+            watchdog: Arc::default(),
             alarms,
         }
     }

@@ -23,6 +23,7 @@ pub(super) fn live() -> Live {
         api_tokens: crate::auth::TokenTable::default(),
         metrics_require_token: false,
         rate: crate::ingest::rate::Rate { points_per_sec: 0.0, burst_points: 0.0 },
+        health: Default::default(),
     }
 }
 

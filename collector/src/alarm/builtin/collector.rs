@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::{Def, cond, labels};
 use crate::alarm::conditions::{Cond, Latest};
 use crate::alarm::config::AlarmsConfig;
-use crate::alarm::config::Severity::{Critical, Warning};
+use crate::alarm::config::Severity::{Critical, Info, Warning};
 use crate::alarm::store::{Alarm, Undelivered};
 use crate::i18n::alarms::{self as words, Texts};
 
@@ -23,7 +23,14 @@ pub const DEFS: &[Def] = &[
     Def { name: "alarm_cap_reached", severity: Warning, reads: &[], explained_by: &[], uncapped: true },
     Def { name: "ingest_rate_limited", severity: Warning, reads: &[], explained_by: &[], uncapped: true },
     Def { name: "peer_unreachable", severity: Critical, reads: &[], explained_by: &[], uncapped: true },
+    Def { name: WATCHDOG, severity: Info, reads: &[], explained_by: &[], uncapped: true },
 ];
+
+/// The always-firing alarm of the dead man's switch (`watchdog.receivers`):
+/// not for people, so the console and the API leave it out
+/// ([`crate::alarm::Engine::alarms`]), and it is sent on its own terms
+/// (`lifecycle::dispatch`).
+pub const WATCHDOG: &str = "watchdog";
 
 /// What the collector's self-checks read, copied out of the running program.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -144,6 +151,19 @@ pub fn notification_failing<'a>(undelivered: &[Undelivered], alarms: impl Iterat
     out
 }
 
+/// The `watchdog` condition: active while `watchdog.receivers` are set
+/// (and it is not in `builtin.disabled`); inactive, to remove them, for
+/// the watchdog alarms of earlier settings (turned off, or other labels).
+pub fn watchdog<'a>(cfg: &AlarmsConfig, alarms: impl Iterator<Item = &'a Alarm>) -> Vec<Cond> {
+    let on = cfg.watchdog.as_ref().filter(|_| cfg.enabled(WATCHDOG)).map(|w| &w.labels);
+    let mut out: Vec<Cond> =
+        on.map(|l| cond(WATCHDOG, l.clone(), Texts::new(words::watchdog), None, true)).into_iter().collect();
+    for a in alarms.filter(|a| a.name == WATCHDOG && Some(&a.labels) != on) {
+        out.push(cond(WATCHDOG, a.labels.clone(), Texts::new(words::watchdog), None, false));
+    }
+    out
+}
+
 /// `series_cap_reached` of each token at its cap (and of those no longer, to resolve).
 pub fn series_cap(latest: &Latest, alarms: &HashMap<String, Alarm>, cap: usize) -> Vec<Cond> {
     let mut out = Vec::new();
@@ -258,6 +278,55 @@ mod tests {
         for (h, want) in table {
             assert_eq!(rows(&self_checks(&cfg(""), &h)), want);
         }
+    }
+
+    #[test]
+    fn the_watchdog_fires_while_configured_and_is_removed_with_its_old_labels() {
+        use crate::alarm::config::WatchdogAlarm;
+        use crate::alarm::lifecycle::transition::step;
+        let mut c = cfg("");
+        let alarm = |pairs: &[(&str, &str)]| {
+            let cond = cond(WATCHDOG, labels(pairs), Texts::default(), None, true);
+            step(None, "fp", &cond, 0, crate::i18n::Lang::En).updated.unwrap()
+        };
+        // Off, and no alarm of it: nothing.
+        assert_eq!(rows(&watchdog(&c, [].iter())), []);
+        c.watchdog = Some(WatchdogAlarm {
+            receivers: vec!["am".into()],
+            every_secs: 60,
+            labels: labels(&[("collector", "hn")]),
+        });
+        let table = [
+            (vec![], vec![row("watchdog", "collector=hn", "info", None, true)]),
+            (vec![alarm(&[("collector", "hn")])], vec![row("watchdog", "collector=hn", "info", None, true)]),
+            // The labels changed on a reload: the old one goes.
+            (
+                vec![alarm(&[("collector", "hcm")])],
+                vec![
+                    row("watchdog", "collector=hcm", "info", None, false),
+                    row("watchdog", "collector=hn", "info", None, true),
+                ],
+            ),
+        ];
+        for (alarms, want) in table {
+            assert_eq!(rows(&watchdog(&c, alarms.iter())), want);
+        }
+        let on = watchdog(&c, [].iter());
+        assert_eq!(
+            on[0].summary.en,
+            "Always firing on purpose, not a problem: this collector still evaluates and sends alarms; when it stops arriving, check the collector"
+        );
+        assert_eq!(
+            on[0].summary.vi,
+            "Tín hiệu kiểm tra luôn bật, không phải sự cố: collector này vẫn đánh giá và gửi được cảnh báo; khi tín hiệu này ngừng đến, hãy kiểm tra collector"
+        );
+        // Switched off by name, or the section gone: the alarm is removed.
+        let mut off = c.clone();
+        off.builtin.disabled = vec![WATCHDOG.into()];
+        let gone = [row("watchdog", "collector=hn", "info", None, false)];
+        assert_eq!(rows(&watchdog(&off, [alarm(&[("collector", "hn")])].iter())), gone);
+        c.watchdog = None;
+        assert_eq!(rows(&watchdog(&c, [alarm(&[("collector", "hn")])].iter())), gone);
     }
 
     #[test]

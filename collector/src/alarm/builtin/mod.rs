@@ -309,7 +309,7 @@ mod tests {
 
     #[test]
     fn the_registry_derives_names_severities_and_inhibitions() {
-        assert_eq!(BUILTIN_NAMES.len(), 33);
+        assert_eq!(BUILTIN_NAMES.len(), 34);
         let mut sorted = BUILTIN_NAMES.to_vec();
         sorted.sort_unstable();
         sorted.dedup();
@@ -359,6 +359,7 @@ mod tests {
                 "sink_down",
                 "spool_dropped_points",
                 "spool_filling",
+                "watchdog",
             ]
         );
         assert!(!uncapped("disk_full"));

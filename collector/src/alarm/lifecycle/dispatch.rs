@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use super::flap::Notice;
 use super::inhibit::Inhibitors;
 use super::{Event, Round, silence};
+use crate::alarm::builtin::collector::WATCHDOG;
 use crate::alarm::conditions::Cond;
-use crate::alarm::config::AlarmsConfig;
+use crate::alarm::config::{AlarmsConfig, WatchdogAlarm};
 use crate::alarm::notify;
 use crate::alarm::store::{Alarm, Silence, State};
 
@@ -58,8 +59,10 @@ pub fn run<'a>(
         round.alarms.push(a);
     }
     for r in &round.removed {
-        // Only a notice that went out gets a resolve notice.
-        if r.state == State::Firing && r.sent_ms.is_some() {
+        // Only a notice that went out gets a resolve notice; the watchdog
+        // gets none (its receivers end it themselves when it stops coming,
+        // and the routes would send it to people).
+        if r.state == State::Firing && r.sent_ms.is_some() && r.name != WATCHDOG {
             round.notices.push((r.fingerprint.clone(), "resolved", None));
         }
     }
@@ -79,6 +82,12 @@ pub fn settling(cfg: &AlarmsConfig, a: &Alarm, now_ms: i64) -> bool {
 
 /// The notices `a` is due now ("firing", "repeat", "escalated"), noted on it.
 pub fn due(cfg: &AlarmsConfig, a: &mut Alarm, now_ms: i64, history: &mut Vec<Event>, notices: &mut Vec<Notice>) {
+    if a.name == WATCHDOG {
+        if let Some(w) = &cfg.watchdog {
+            watchdog_due(w, a, now_ms, notices);
+        }
+        return;
+    }
     let repeat_ms = (cfg.repeat_interval_secs as i64) * 1000;
     let kind = match a.sent_ms {
         None => Some("firing"),
@@ -98,6 +107,19 @@ pub fn due(cfg: &AlarmsConfig, a: &mut Alarm, now_ms: i64, history: &mut Vec<Eve
         history.push((a.clone(), "escalated", to.join(", ")));
         notices.push((a.fingerprint.clone(), "escalated", Some(to)));
     }
+}
+
+/// The watchdog's notice, due every `every_secs` to its own receivers
+/// whether acknowledged or not, never escalated: Alertmanager ends an alert
+/// that is not sent again within its `resolve_timeout`.
+fn watchdog_due(w: &WatchdogAlarm, a: &mut Alarm, now_ms: i64, notices: &mut Vec<Notice>) {
+    let kind = match a.sent_ms {
+        None => "firing",
+        Some(t) if now_ms - t >= (w.every_secs as i64) * 1000 => "repeat",
+        Some(_) => return,
+    };
+    a.sent_ms = Some(now_ms);
+    notices.push((a.fingerprint.clone(), kind, Some(w.receivers.clone())));
 }
 
 #[cfg(test)]
@@ -179,6 +201,42 @@ mod tests {
         assert_eq!(updated, ["fp"], "a silence alone is not written");
         let notices: Vec<(&str, &str)> = round.notices.iter().map(|(fp, k, _)| (fp.as_str(), *k)).collect();
         assert_eq!(notices, [("fp", "firing"), ("gone", "resolved")]);
+    }
+
+    #[test]
+    fn the_watchdog_goes_to_its_own_receivers_every_interval_acknowledged_or_not_and_is_never_resolved() {
+        // Routes and a 4 h repeat for the others; the watchdog every 60 s to `am` only.
+        let mut c = cfg(concat!(
+            "repeat_interval_secs: 14400\n",
+            "routes:\n  - receivers: [hook]\n    escalate_to: [hook]\n    escalate_after_secs: 1\n",
+            "receivers:\n  - name: hook\n    webhook: {url: http://127.0.0.1:9/x}\n",
+            "  - name: am\n    alertmanager: {url: http://127.0.0.1:9}\n",
+        ));
+        c.watchdog = Some(WatchdogAlarm { receivers: vec!["am".into()], every_secs: 60, labels: Default::default() });
+        let sent = |at: i64| Alarm { sent_ms: Some(at), ..fired(WATCHDOG, 0) };
+        let acked = Alarm { ack: Some(Ack { by: "an".into(), at_ms: 1, comment: String::new() }), ..sent(0) };
+        let table = [
+            (fired(WATCHDOG, 0), 0, vec!["firing"]),
+            (sent(0), 59_999, vec![]),
+            (sent(0), 60_000, vec!["repeat"]),
+            (acked, 61_000, vec!["repeat"]),
+            (sent(600_000), 630_000, vec![]),
+        ];
+        for (mut a, now, want) in table {
+            let (mut history, mut notices) = (Vec::new(), Vec::new());
+            due(&c, &mut a, now, &mut history, &mut notices);
+            assert_eq!(notices.iter().map(|(_, k, _)| *k).collect::<Vec<_>>(), want, "at {now}");
+            assert!(notices.iter().all(|(_, _, to)| to.as_deref() == Some(&["am".to_string()][..])), "{notices:?}");
+            assert_eq!(history.len(), 0, "never escalated");
+        }
+        // Removed (turned off): no resolve notice, which the routes would send to people.
+        let gone = Alarm { fingerprint: "gone".into(), sent_ms: Some(0), ..fired(WATCHDOG, 0) };
+        let conds = HashMap::new();
+        let inhibitors = Inhibitors::new(&conds);
+        let held = Held { silences: &[], inhibitors: &inhibitors, conds: &conds };
+        let mut round = Round { removed: vec![gone.clone()], ..Default::default() };
+        run(&c, [&gone].into_iter(), &held, 1_000, &mut round);
+        assert_eq!(round.notices, []);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use super::Round;
 use super::flap::Notice;
+use crate::alarm::builtin::collector::WATCHDOG;
 use crate::alarm::config::AlarmsConfig;
 use crate::alarm::notify::{self, Storms};
 use crate::alarm::store::Alarm;
@@ -45,7 +46,8 @@ pub fn run(
         let a = known[fp.as_str()];
         let resolved_summary = why_resolved(fp);
         for receiver in to.clone().unwrap_or_else(|| notify::route(cfg, a)) {
-            if !storms.admit(&receiver, a, kind, now_ms, &cfg.limits) {
+            // The watchdog is never folded: a storm must not end it at Alertmanager.
+            if a.name != WATCHDOG && !storms.admit(&receiver, a, kind, now_ms, &cfg.limits) {
                 folded += 1;
                 continue;
             }
@@ -114,5 +116,24 @@ mod tests {
         round.notices.push(("d2".into(), "repeat", None));
         let (payloads, folded) = run(&c, &mut storms, &mut round, &|_| None, vec![], &jiff::tz::TimeZone::UTC, 2_000);
         assert_eq!((payloads.len(), folded), (4, 1));
+    }
+
+    #[test]
+    fn the_watchdog_is_never_folded_into_a_storm() {
+        let c = cfg("limits: {max_notices_per_window: 1}\n");
+        let mut round = Round {
+            alarms: vec![alarm("disk_full", "d1", "web1"), alarm("disk_full", "d2", "web2"), alarm(WATCHDOG, "w", "")],
+            notices: vec![
+                ("d1".into(), "firing", None),
+                ("d2".into(), "firing", None),
+                ("w".into(), "repeat", Some(vec!["hook".into()])),
+            ],
+            ..Default::default()
+        };
+        let (payloads, folded) =
+            run(&c, &mut Storms::default(), &mut round, &|_| None, vec![], &jiff::tz::TimeZone::UTC, 1_000);
+        let got: Vec<(&str, &str)> = payloads.iter().map(|(_, fp, k, _)| (fp.as_str(), *k)).collect();
+        assert_eq!(got, [("d1", "firing"), ("w", "repeat")]);
+        assert_eq!(folded, 1);
     }
 }
