@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 pub mod bench;
 pub mod browser;
 pub mod docs_check;
+pub mod pair;
 pub mod proxy;
 
 pub use tempfile::TempDir;

@@ -8,104 +8,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use dcwatch_tests::proxy::TcpProxy;
+use dcwatch_tests::pair::*;
 use dcwatch_tests::*;
 use serde_json::{Value, json};
 
-const TOKEN: &str = "peering-agent-token-0123456789";
-const SECRET: &str = "peering-shared-secret-0123456789";
-
-/// A collector of the pair: `name`, `rank`, its peer reached at `peer_url`.
-fn yaml(
-    dir: &std::path::Path,
-    name: &str,
-    rank: u32,
-    peer: &str,
-    peer_url: &str,
-    receivers: &str,
-    extra: &str,
-) -> String {
-    format!(
-        "listen:\n  address: 127.0.0.1:{{port}}\n\
-         ingest:\n  tokens:\n    - {{name: agent, token: {TOKEN}, site: hn-dc1, poller: true}}\n\
-         alarms:\n  lang: en\n  db: {db}\n  evaluate_every_ms: 200\n  group_wait_ms: 300\n{extra}  \
-         rules:\n    - name: room_hot\n      measurement: env\n      field: temperature_c\n      above: 30\n      \
-         severity: critical\n      summary: \"Room {{device}} hot: {{value}} °C\"\n    \
-         - name: room_humid\n      measurement: env\n      field: humidity_pct\n      above: 80\n      for_secs: 4\n  \
-         receivers:\n{receivers}\
-         peering:\n  name: {name}\n  rank: {rank}\n  heartbeat_secs: 1\n  peer_timeout_secs: 3\n  failover_secs: 6\n  \
-         peers:\n    - {{name: {peer}, url: '{peer_url}', secret: {SECRET}}}\n",
-        db = dir.join("alarms.db").display(),
-    )
-}
-
-/// Collectors `a` (rank 0) and `b` (rank 1), each reaching the other
-/// through its own proxy.
-struct Pair {
-    a: Option<Collector>,
-    b: Collector,
-    to_a: TcpProxy,
-    to_b: TcpProxy,
-    a_port: u16,
-    a_yaml: String,
-}
-
-impl Pair {
-    fn start(receivers: &str, extra: &str) -> Pair {
-        let (a_port, b_port) = (free_port(), free_port());
-        let (to_a, to_b) = (TcpProxy::start(a_port), TcpProxy::start(b_port));
-        let (da, db) = (TempDir::new().expect("tempdir"), TempDir::new().expect("tempdir"));
-        let a_yaml = yaml(da.path(), "a", 0, "b", &to_b.url(), receivers, extra);
-        let b_yaml = yaml(db.path(), "b", 1, "a", &to_a.url(), receivers, extra);
-        let a = Collector::start_at(da, &a_yaml, a_port);
-        let b = Collector::start_at(db, &b_yaml, b_port);
-        let pair = Pair { a: Some(a), b, to_a, to_b, a_port, a_yaml };
-        wait_for("both to reach each other", || {
-            let ok = |c: &Collector| status(c)["peering"]["peers"][0]["reachable"] == true;
-            (ok(pair.a()) && ok(&pair.b)).then_some(())
-        });
-        pair
-    }
-
-    fn a(&self) -> &Collector {
-        self.a.as_ref().expect("a runs")
-    }
-
-    /// Writes `lines` to both, as an agent with two outputs does.
-    fn write(&self, lines: &str) {
-        for c in self.a.iter().chain([&self.b]) {
-            write(c, lines);
-        }
-    }
-
-    fn cut(&self) {
-        self.to_a.cut();
-        self.to_b.cut();
-    }
-
-    fn heal(&self) {
-        self.to_a.heal();
-        self.to_b.heal();
-    }
-}
-
-fn write(c: &Collector, lines: &str) {
-    let (code, body) = c.post("/api/v2/write", Some(TOKEN), false, lines.as_bytes());
-    assert_eq!(code, 204, "{body}");
-}
-
-fn get(c: &Collector, path: &str) -> Value {
-    let r = c.client().get(format!("{}{path}", c.url())).bearer_auth(API_TOKEN).send().expect("request");
-    serde_json::from_slice(&r.bytes().expect("body")).expect("json")
-}
-
-fn status(c: &Collector) -> Value {
-    get(c, "/api/status")
-}
-
-fn hook_receiver(hook: &Capture) -> String {
-    format!("    - name: hook\n      webhook: {{url: {}/hook}}\n", hook.url())
-}
+/// The timings of the tests: a heartbeat a second, failover in 6 s.
+const TIMING: &str = "  heartbeat_secs: 1\n  peer_timeout_secs: 3\n  failover_secs: 6\n";
 
 /// The webhook's notices: (name, device or peer, notice) → how many.
 fn counts(hook: &Capture) -> BTreeMap<(String, String, String), usize> {
@@ -149,7 +57,7 @@ fn with_both_up_each_receiver_gets_each_notice_exactly_once() {
         smtp.port
     );
     // 50 at once would be a storm, folded into one notice: not here.
-    let pair = Pair::start(&receivers, "  limits: {max_notices_per_window: 200}\n");
+    let pair = Pair::start(&receivers, "  limits: {max_notices_per_window: 200}\n", TIMING);
     pair.write(&hot(devices("r", 50), 35));
     wait_for("50 firing notices at the webhook", || {
         (counts(&hook).iter().filter(|(k, _)| k.2 == "firing").count() == 50).then_some(())
@@ -224,7 +132,7 @@ fn with_both_up_each_receiver_gets_each_notice_exactly_once() {
 #[ignore = "needs real servers: run scripts/test"]
 fn when_the_sender_is_killed_the_other_sends_what_is_pending_and_not_what_was_sent() {
     let hook = Capture::start();
-    let mut pair = Pair::start(&hook_receiver(&hook), "");
+    let mut pair = Pair::start(&hook_receiver(&hook), "", TIMING);
     pair.write("env,device=x temperature_c=35\n");
     wait_for("x sent by a", || (count(&hook, "room_hot", "x", "firing") == 1).then_some(()));
     wait_for("b to see that a sent x", || {
@@ -264,7 +172,7 @@ fn when_the_sender_is_killed_the_other_sends_what_is_pending_and_not_what_was_se
 #[ignore = "needs real servers: run scripts/test"]
 fn a_partition_duplicates_only_what_changed_in_it_and_loses_nothing_and_the_logs_converge() {
     let hook = Capture::start();
-    let pair = Pair::start(&hook_receiver(&hook), "");
+    let pair = Pair::start(&hook_receiver(&hook), "", TIMING);
     pair.write(&hot(devices("p", 10), 35));
     wait_for("10 firing notices", || {
         (devices("p", 10).all(|d| count(&hook, "room_hot", &d, "firing") == 1)).then_some(())
@@ -337,7 +245,7 @@ fn a_partition_duplicates_only_what_changed_in_it_and_loses_nothing_and_the_logs
 #[ignore = "needs real servers: run scripts/test"]
 fn an_ack_at_one_stops_the_others_repeats_and_a_silence_made_in_a_partition_applies_after_it() {
     let hook = Capture::start();
-    let pair = Pair::start(&hook_receiver(&hook), "  repeat_interval_secs: 2\n");
+    let pair = Pair::start(&hook_receiver(&hook), "  repeat_interval_secs: 2\n", TIMING);
     pair.write("env,device=x temperature_c=35\n");
     wait_for("x repeated", || (count(&hook, "room_hot", "x", "repeat") >= 2).then_some(()));
     let fp = wait_for("x at b", || {

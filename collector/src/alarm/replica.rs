@@ -47,6 +47,12 @@ impl Engine {
         self.with_store(|s| s.sent_elsewhere(n.id, super::now_ms(), peer))
     }
 
+    /// Makes the notices held for the peer due now (those not tried yet);
+    /// how many.
+    pub fn release_held(&self, now_ms: i64) -> Result<usize, StoreError> {
+        self.with_store(|s| s.release_held(now_ms))
+    }
+
     /// Removes log entries older than `before_ms`.
     pub fn purge_log(&self, before_ms: i64) -> Result<usize, StoreError> {
         self.with_store(|s| s.purge_log(before_ms))

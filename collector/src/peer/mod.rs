@@ -32,7 +32,8 @@ const MAX_ANSWER_BYTES: usize = 16 << 20;
 pub struct PeerState {
     /// The last good read of its log.
     pub last_ok_ms: Option<i64>,
-    /// Since when it has not answered (from the start until a first answer).
+    /// Since when it has not answered: its last answer (from the start
+    /// until a first one).
     pub down_since_ms: Option<i64>,
     pub last_error: Option<String>,
     /// Its rank, as it says.
@@ -63,6 +64,9 @@ pub struct Peering {
     /// One read of the peers' logs at a time (the heartbeat, a refresh
     /// before notices go out).
     reading: tokio::sync::Mutex<()>,
+    /// Whether new notices wait for the peer now (to see the moment that ends).
+    holding: std::sync::atomic::AtomicBool,
+    started_ms: i64,
     /// Notices not sent because the peer had (for `/metrics`).
     pub notices_sent_by_peer: std::sync::atomic::AtomicU64,
 }
@@ -97,6 +101,8 @@ impl Peering {
             engine,
             peers,
             reading: tokio::sync::Mutex::new(()),
+            holding: Default::default(),
+            started_ms: started,
             notices_sent_by_peer: Default::default(),
         };
         p.set_hold(started);
@@ -141,10 +147,21 @@ impl Peering {
             })
     }
 
-    /// The engine's wait for new notices, from who is sending.
+    /// The engine's wait for new notices, from who is sending. When this
+    /// collector starts sending alone, the notices held for the peer go at
+    /// once: failover within `failover_secs`, not that plus the hold.
     fn set_hold(&self, now_ms: i64) {
         let hold = if self.sending(now_ms) { 0 } else { self.cfg.hold_ms() };
         self.engine.peer_hold_ms.store(hold, Ordering::Relaxed);
+        let was = self.holding.swap(hold > 0, Ordering::Relaxed);
+        if was && hold == 0 {
+            match self.engine.release_held(now_ms) {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(notices = n, "the peer is gone: the notices held for it go now"),
+                Err(e) => tracing::error!(error = %e, "cannot release the notices held for the peer"),
+            }
+            self.engine.wake.notify_one();
+        }
     }
 
     /// The peers' health, for `peer_unreachable`.
@@ -248,7 +265,8 @@ impl Peering {
                 if s.down_since_ms.is_none() {
                     tracing::warn!(peer = %p.cfg.name, error = %e, "the peer does not answer");
                 }
-                s.down_since_ms.get_or_insert(now);
+                let since = s.last_ok_ms.unwrap_or(self.started_ms).min(now);
+                s.down_since_ms.get_or_insert(since);
                 s.last_error = Some(e);
             }
         }
@@ -374,16 +392,24 @@ fn client(p: &PeerConfig) -> anyhow::Result<reqwest::Client> {
 }
 
 /// The heartbeat until `stop`: every `heartbeat_secs` each peer's log is
-/// read; the engine's hold follows who is sending.
+/// read; every second the engine's hold follows who is sending (a peer
+/// becomes gone `failover_secs` after its last answer, between heartbeats too).
 pub async fn run(p: Arc<Peering>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(p.cfg.heartbeat_secs));
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let beat = Duration::from_secs(p.cfg.heartbeat_secs);
+    let mut last_read: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
-        p.refresh().await;
+        if last_read.is_none_or(|t| t.elapsed() >= beat) {
+            last_read = Some(tokio::time::Instant::now());
+            p.refresh().await;
+        } else {
+            p.set_hold(now_ms());
+        }
     }
 }
 

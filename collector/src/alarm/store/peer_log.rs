@@ -299,6 +299,16 @@ impl Store {
             .map_err(StoreError::from)
     }
 
+    /// Makes the notices not tried yet that wait past `now_ms` due now.
+    pub fn release_held(&self, now_ms: i64) -> Result<usize, StoreError> {
+        self.conn
+            .execute(
+                "UPDATE outbox SET next_ms = ?1 WHERE delivered_ms IS NULL AND attempts = 0 AND next_ms > ?1",
+                params![now_ms],
+            )
+            .map_err(StoreError::from)
+    }
+
     /// Removes log entries older than `before_ms`, but for this
     /// collector's last one, whose number the next continues from (a
     /// peer's cursor must never be past the end).
