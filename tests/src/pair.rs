@@ -8,10 +8,13 @@ use crate::*;
 use serde_json::Value;
 
 pub const TOKEN: &str = "peering-agent-token-0123456789";
+/// The token of site B's agents (site `hn-dc2`, whose collector is `b`).
+pub const TOKEN_B: &str = "peering-agent-token-b-0123456789";
 pub const SECRET: &str = "peering-shared-secret-0123456789";
 
 /// A collector of the pair: `name`, `rank`, its peer reached at
 /// `peer_url`; `extra` goes under `alarms:`, `timing` under `peering:`.
+/// Collector `a` is at site `hn-dc1`, `b` at `hn-dc2`.
 #[allow(clippy::too_many_arguments)]
 pub fn yaml(
     dir: &std::path::Path,
@@ -25,15 +28,18 @@ pub fn yaml(
 ) -> String {
     format!(
         "listen:\n  address: 127.0.0.1:{{port}}\n\
-         ingest:\n  tokens:\n    - {{name: agent, token: {TOKEN}, site: hn-dc1, poller: true}}\n\
-         alarms:\n  lang: en\n  db: {db}\n  evaluate_every_ms: 200\n  group_wait_ms: 300\n{extra}  \
+         ingest:\n  tokens:\n    - {{name: agent, token: {TOKEN}, site: hn-dc1, poller: true}}\n    \
+         - {{name: agent-b, token: {TOKEN_B}, site: hn-dc2, poller: true}}\n\
+         alarms:\n  lang: en\n  db: {db}\n  evaluate_every_ms: 200\n  group_wait_ms: 300\n  \
+         sites:\n    - name: hn-dc1\n    - name: hn-dc2\n{extra}  \
          rules:\n    - name: room_hot\n      measurement: env\n      field: temperature_c\n      above: 30\n      \
          severity: critical\n      summary: \"Room {{device}} hot: {{value}} °C\"\n    \
          - name: room_humid\n      measurement: env\n      field: humidity_pct\n      above: 80\n      for_secs: 4\n  \
          receivers:\n{receivers}\
          peering:\n  name: {name}\n  rank: {rank}\n{timing}  \
-         peers:\n    - {{name: {peer}, url: '{peer_url}', secret: {SECRET}}}\n",
+         peers:\n    - {{name: {peer}, url: '{peer_url}', secret: {SECRET}, site: {peer_site}}}\n",
         db = dir.join("alarms.db").display(),
+        peer_site = if peer == "a" { "hn-dc1" } else { "hn-dc2" },
     )
 }
 
@@ -41,11 +47,13 @@ pub fn yaml(
 /// through its own proxy.
 pub struct Pair {
     pub a: Option<Collector>,
-    pub b: Collector,
+    pub b: Option<Collector>,
     pub to_a: TcpProxy,
     pub to_b: TcpProxy,
     pub a_port: u16,
     pub a_yaml: String,
+    pub b_port: u16,
+    pub b_yaml: String,
 }
 
 impl Pair {
@@ -57,10 +65,10 @@ impl Pair {
         let b_yaml = yaml(db.path(), "b", 1, "a", &to_a.url(), receivers, extra, timing);
         let a = Collector::start_at(da, &a_yaml, a_port);
         let b = Collector::start_at(db, &b_yaml, b_port);
-        let pair = Pair { a: Some(a), b, to_a, to_b, a_port, a_yaml };
+        let pair = Pair { a: Some(a), b: Some(b), to_a, to_b, a_port, a_yaml, b_port, b_yaml };
         wait_for("both to reach each other", || {
             let ok = |c: &Collector| status(c)["peering"]["peers"][0]["reachable"] == true;
-            (ok(pair.a()) && ok(&pair.b)).then_some(())
+            (ok(pair.a()) && ok(pair.b())).then_some(())
         });
         pair
     }
@@ -69,9 +77,13 @@ impl Pair {
         self.a.as_ref().expect("a runs")
     }
 
+    pub fn b(&self) -> &Collector {
+        self.b.as_ref().expect("b runs")
+    }
+
     /// Writes `lines` to both, as an agent with two outputs does.
     pub fn write(&self, lines: &str) {
-        for c in self.a.iter().chain([&self.b]) {
+        for c in self.a.iter().chain(self.b.iter()) {
             write(c, lines);
         }
     }

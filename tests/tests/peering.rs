@@ -65,23 +65,23 @@ fn with_both_up_each_receiver_gets_each_notice_exactly_once() {
     let firing = |c: &Collector| {
         get(c, "/api/alarms")["alarms"].as_array().map_or(0, |a| a.iter().filter(|a| a["state"] == "firing").count())
     };
-    wait_for("b to have them firing too", || (firing(&pair.b) == 50).then_some(()));
+    wait_for("b to have them firing too", || (firing(pair.b()) == 50).then_some(()));
     pair.write(&hot(devices("r", 50), 20));
     // Done: b has found every one of its 100 notices to each of the three
     // receivers sent by a, and neither has anything left to send.
     let found = |c: &Collector| metric(c, "dcwatch_collector_notices_sent_by_peer_total");
     let start = Instant::now();
-    while found(&pair.b) < 300.0 && start.elapsed() < PATIENCE {
+    while found(pair.b()) < 300.0 && start.elapsed() < PATIENCE {
         std::thread::sleep(Duration::from_millis(200));
     }
     let notices = |c: &Collector| c.metrics().lines().filter(|l| l.contains("notices")).collect::<Vec<_>>().join("\n");
     let n_alarms = |c: &Collector| get(c, "/api/alarms")["alarms"].as_array().map_or(0, Vec::len);
     assert_eq!(
-        found(&pair.b),
+        found(pair.b()),
         300.0,
         "b ({} alarms):\n{}\na ({} alarms):\n{}\n{:?}",
-        n_alarms(&pair.b),
-        notices(&pair.b),
+        n_alarms(pair.b()),
+        notices(pair.b()),
         n_alarms(pair.a()),
         notices(pair.a()),
         counts(&hook)
@@ -106,7 +106,7 @@ fn with_both_up_each_receiver_gets_each_notice_exactly_once() {
     assert_eq!(lines("[CRITICAL] RESOLVED room_hot: Room r"), 50, "{bodies:?}");
     assert_eq!(metric(pair.a(), "dcwatch_collector_notices_sent_by_peer_total"), 0.0);
     // Who sends, as both say it.
-    let (sa, sb) = (status(pair.a())["peering"].clone(), status(&pair.b)["peering"].clone());
+    let (sa, sb) = (status(pair.a())["peering"].clone(), status(pair.b())["peering"].clone());
     assert_eq!(
         (&sa["sending"], &sa["sender"], &sb["sending"], &sb["sender"]),
         (&json!(true), &json!("a"), &json!(false), &json!("a"))
@@ -114,7 +114,7 @@ fn with_both_up_each_receiver_gets_each_notice_exactly_once() {
     assert_eq!(sb["hold_s"], 3);
     let out = std::process::Command::new(bin("dcwatch-collector"))
         .args(["status", "--lang", "en", "-c"])
-        .arg(pair.b.dir.path().join("collector.yaml"))
+        .arg(pair.b().dir.path().join("collector.yaml"))
         .output()
         .expect("status");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -136,7 +136,7 @@ fn when_the_sender_is_killed_the_other_sends_what_is_pending_and_not_what_was_se
     pair.write("env,device=x temperature_c=35\n");
     wait_for("x sent by a", || (count(&hook, "room_hot", "x", "firing") == 1).then_some(()));
     wait_for("b to see that a sent x", || {
-        (metric(&pair.b, "dcwatch_collector_notices_sent_by_peer_total") == 1.0).then_some(())
+        (metric(pair.b(), "dcwatch_collector_notices_sent_by_peer_total") == 1.0).then_some(())
     });
     // y is about to fire (room_humid waits 4 s) when a dies.
     pair.write("env,device=y humidity_pct=90\n");
@@ -147,7 +147,7 @@ fn when_the_sender_is_killed_the_other_sends_what_is_pending_and_not_what_was_se
     eprintln!("first notice from the survivor {:.1} s after the kill", failover.as_secs_f64());
     wait_for("b to say a is unreachable", || (count(&hook, "peer_unreachable", "a", "firing") == 1).then_some(()));
     assert_eq!(count(&hook, "room_hot", "x", "firing"), 1, "x is not sent again");
-    let s = status(&pair.b)["peering"].clone();
+    let s = status(pair.b())["peering"].clone();
     assert_eq!((&s["sending"], &s["sender"], &s["peers"][0]["gone"]), (&json!(true), &json!("b"), &json!(true)));
     // a comes back: b says so, and a sends nothing b has sent.
     let a = Collector::start_at(dir, &pair.a_yaml, pair.a_port);
@@ -178,7 +178,7 @@ fn a_partition_duplicates_only_what_changed_in_it_and_loses_nothing_and_the_logs
         (devices("p", 10).all(|d| count(&hook, "room_hot", &d, "firing") == 1)).then_some(())
     });
     wait_for("b to see them sent by a", || {
-        (metric(&pair.b, "dcwatch_collector_notices_sent_by_peer_total") == 10.0).then_some(())
+        (metric(pair.b(), "dcwatch_collector_notices_sent_by_peer_total") == 10.0).then_some(())
     });
     let cut = Instant::now();
     pair.cut();
@@ -187,7 +187,7 @@ fn a_partition_duplicates_only_what_changed_in_it_and_loses_nothing_and_the_logs
     pair.write(&hot(devices("q", 5), 35));
     wait_for("both to fail over", || {
         let gone = |c: &Collector| status(c)["peering"]["peers"][0]["gone"] == true;
-        (gone(pair.a()) && gone(&pair.b)).then_some(())
+        (gone(pair.a()) && gone(pair.b())).then_some(())
     });
     wait_for("the changes at the webhook", || {
         let c = counts(&hook);
@@ -197,7 +197,7 @@ fn a_partition_duplicates_only_what_changed_in_it_and_loses_nothing_and_the_logs
     std::thread::sleep(Duration::from_secs(60).saturating_sub(cut.elapsed()));
     pair.heal();
     wait_for("both to read each other to the end", || {
-        let (sa, sb) = (status(pair.a())["peering"].clone(), status(&pair.b)["peering"].clone());
+        let (sa, sb) = (status(pair.a())["peering"].clone(), status(pair.b())["peering"].clone());
         let own_last = |c: &Collector| {
             let r = c.client().get(format!("{}/api/peer/log?after=0&limit=1", c.url())).bearer_auth(SECRET).send();
             r.ok()
@@ -207,7 +207,7 @@ fn a_partition_duplicates_only_what_changed_in_it_and_loses_nothing_and_the_logs
         };
         let converged = sa["peers"][0]["reachable"] == true
             && sb["peers"][0]["reachable"] == true
-            && Some(sa["peers"][0]["cursor"].clone()) == own_last(&pair.b)
+            && Some(sa["peers"][0]["cursor"].clone()) == own_last(pair.b())
             && Some(sb["peers"][0]["cursor"].clone()) == own_last(pair.a());
         converged.then_some(())
     });
@@ -249,7 +249,7 @@ fn an_ack_at_one_stops_the_others_repeats_and_a_silence_made_in_a_partition_appl
     pair.write("env,device=x temperature_c=35\n");
     wait_for("x repeated", || (count(&hook, "room_hot", "x", "repeat") >= 2).then_some(()));
     let fp = wait_for("x at b", || {
-        get(&pair.b, "/api/alarms")["alarms"].as_array()?.iter().find(|a| a["labels"]["device"] == "x").cloned()
+        get(pair.b(), "/api/alarms")["alarms"].as_array()?.iter().find(|a| a["labels"]["device"] == "x").cloned()
     })["fingerprint"]
         .as_str()
         .expect("fingerprint")
@@ -265,7 +265,7 @@ fn an_ack_at_one_stops_the_others_repeats_and_a_silence_made_in_a_partition_appl
         .expect("ack");
     assert_eq!(r.status().as_u16(), 200);
     let ack = wait_for("b to show the ack", || {
-        let alarms = get(&pair.b, "/api/alarms");
+        let alarms = get(pair.b(), "/api/alarms");
         let a = alarms["alarms"].as_array()?.iter().find(|a| a["fingerprint"] == fp.as_str())?.clone();
         (!a["ack"].is_null()).then(|| a["ack"].clone())
     });
@@ -274,7 +274,7 @@ fn an_ack_at_one_stops_the_others_repeats_and_a_silence_made_in_a_partition_appl
     // Three repeat intervals: neither repeats an acknowledged alarm.
     std::thread::sleep(Duration::from_secs(6));
     assert_eq!(count(&hook, "room_hot", "x", "repeat"), repeats);
-    let history = get(&pair.b, &format!("/api/alarms/history?fingerprint={fp}"));
+    let history = get(pair.b(), &format!("/api/alarms/history?fingerprint={fp}"));
     assert!(
         history["history"]
             .as_array()
@@ -287,9 +287,9 @@ fn an_ack_at_one_stops_the_others_repeats_and_a_silence_made_in_a_partition_appl
     // A silence made at b while the pair cannot talk applies at a after.
     pair.cut();
     let r = pair
-        .b
+        .b()
         .client()
-        .post(format!("{}/api/silences", pair.b.url()))
+        .post(format!("{}/api/silences", pair.b().url()))
         .bearer_auth(API_TOKEN)
         .header("content-type", "application/json")
         .body(json!({"matchers": {"device": "z"}, "duration_secs": 3600, "reason": "bảo trì phòng z"}).to_string())
@@ -312,4 +312,91 @@ fn an_ack_at_one_stops_the_others_repeats_and_a_silence_made_in_a_partition_appl
     });
     assert_eq!(z["state"], "firing");
     assert_eq!(count(&hook, "room_hot", "z", "firing"), 0);
+}
+
+/// An agent of site `site` that sends its heartbeat every second to both collectors.
+fn agent(site: &str, host: &str, token: &str, pair: &Pair) -> Agent {
+    let out = |name: &str, url: &str| {
+        format!(
+            "  - name: {name}\n    url: {url}\n    token: {token}\n    flush_interval_ms: 100\n    max_backoff_secs: 1\n"
+        )
+    };
+    Agent::start(&format!(
+        "agent:\n  site: {site}\n  host: {host}\n  interval_secs: 1\noutputs:\n{}{}",
+        out("a", &pair.a().url()),
+        out("b", &pair.b().url())
+    ))
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_whole_site_lost_is_one_site_down_without_its_hosts_silent_notices_and_its_return_resolves_it() {
+    let hook = Capture::start();
+    let mut pair = Pair::start(&hook_receiver(&hook), "", TIMING);
+    let hosts = ["b1", "b2", "b3"];
+    let mut site_b: Vec<Agent> = hosts.iter().map(|h| agent("hn-dc2", h, TOKEN_B, &pair)).collect();
+    let _a1 = agent("hn-dc1", "a1", TOKEN, &pair);
+    // What site B's poller last said of its power: feed A down, the UPS on battery.
+    write_b(&pair, "power_feed,feed=A live=false\nups,device=ups-b1 on_battery=true,runtime_remaining_s=900\n");
+    wait_for("a to hear site B's agents", || {
+        let st = status(pair.a());
+        let n = st["agents"].as_array()?.iter().filter(|a| a["site"] == "hn-dc2" && a["silent"] == false).count();
+        (n == 3).then_some(())
+    });
+    // Site B goes: its collector, its agents, all at once.
+    let (b_dir, _) = pair.b.take().expect("b").kill9();
+    for a in site_b.drain(..) {
+        drop(a.kill9());
+    }
+    let down = wait_for("site_down from a", || {
+        hook.requests().iter().find_map(|(_, b)| {
+            let n: Value = serde_json::from_slice(b).ok()?;
+            (n["name"] == "site_down" && n["notice"] == "firing").then_some(n)
+        })
+    });
+    assert_eq!(down["labels"], json!({"site": "hn-dc2"}));
+    assert_eq!(down["value"], "3");
+    let summary = down["summary"].as_str().expect("summary");
+    assert!(
+        summary.starts_with("SITE hn-dc2 DOWN: collector b unreachable since ")
+            && summary.ends_with(
+                " and all 3 hosts silent (b1, b2, b3); last power state: feed A down, UPS ups-b1 on battery, 15 min left"
+            ),
+        "{summary}"
+    );
+    // The hosts' own alarms are there, held by site_down, and sent nowhere.
+    let silent = wait_for("b1..b3 silent at a, inhibited", || {
+        let alarms = get(pair.a(), "/api/alarms");
+        let held: Vec<Value> = alarms["alarms"]
+            .as_array()?
+            .iter()
+            .filter(|a| a["name"] == "agent_silent" && a["labels"]["site"] == "hn-dc2" && !a["inhibited_by"].is_null())
+            .cloned()
+            .collect();
+        (held.len() == 3).then_some(held)
+    });
+    assert_eq!(silent.len(), 3);
+    assert_eq!(count_named(&hook, "agent_silent", "firing"), 0, "{:?}", counts(&hook));
+    // peer_unreachable is a fact of its own (the link, or the collector): sent too, once.
+    wait_for("peer_unreachable from a", || (count(&hook, "peer_unreachable", "b", "firing") == 1).then_some(()));
+    // Site B comes back.
+    let b = Collector::start_at(b_dir, &pair.b_yaml, pair.b_port);
+    pair.b = Some(b);
+    let _back: Vec<Agent> = hosts.iter().map(|h| agent("hn-dc2", h, TOKEN_B, &pair)).collect();
+    wait_for("site_down resolved", || (count_named(&hook, "site_down", "resolved") == 1).then_some(()));
+    wait_for("peer_unreachable resolved", || (count(&hook, "peer_unreachable", "b", "resolved") == 1).then_some(()));
+    assert_eq!(count_named(&hook, "site_down", "firing"), 1);
+    assert_eq!(count_named(&hook, "agent_silent", "firing"), 0, "{:?}", counts(&hook));
+}
+
+fn write_b(pair: &Pair, lines: &str) {
+    for c in [pair.a(), pair.b()] {
+        let (code, body) = c.post("/api/v2/write", Some(TOKEN_B), false, lines.as_bytes());
+        assert_eq!(code, 204, "{body}");
+    }
+}
+
+/// Notices of alarm `name` in state `notice`, whatever their labels.
+fn count_named(hook: &Capture, name: &str, notice: &str) -> usize {
+    counts(hook).iter().filter(|(k, _)| k.0 == name && k.2 == notice).map(|(_, n)| n).sum()
 }

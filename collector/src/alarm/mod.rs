@@ -158,6 +158,9 @@ pub struct Engine {
     /// How long a new notice waits for a peered collector of a lower rank
     /// to send it first (`crate::peer`; 0 without one, or once it is gone).
     pub peer_hold_ms: std::sync::atomic::AtomicI64,
+    /// The sites of the peered collectors and since when each has not
+    /// answered, for `site_down` (`crate::peer` keeps it up to date).
+    pub peer_sites: Mutex<Vec<builtin::site::PeerSite>>,
 }
 
 impl Engine {
@@ -200,6 +203,7 @@ impl Engine {
             wake: tokio::sync::Notify::new(),
             eval_wake: tokio::sync::Notify::new(),
             peer_hold_ms: Default::default(),
+            peer_sites: Mutex::new(Vec::new()),
         })
     }
 
@@ -402,6 +406,8 @@ impl Engine {
         if cfg.enabled("series_cap_reached") {
             conds.extend(builtin::collector::series_cap(latest, &core.alarms, lim.max_series_per_token));
         }
+        let peer_sites = self.peer_sites.lock().expect("not poisoned").clone();
+        conds.extend(builtin::site::conditions(cfg, latest, &peer_sites, now));
         if let Some(f) = &*self.self_checks.lock().expect("not poisoned") {
             conds.extend(f(cfg));
         }

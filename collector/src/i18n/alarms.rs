@@ -514,6 +514,84 @@ pub fn spool_filling(l: Lang, pct: f64) -> String {
     }
 }
 
+/// The last power state a collector heard at a site: each feed live or
+/// not, each UPS on battery or not with its runtime left (s).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SitePower {
+    pub feeds: Vec<(String, bool)>,
+    pub ups: Vec<(String, bool, Option<f64>)>,
+}
+
+impl SitePower {
+    fn text(&self, l: Lang) -> String {
+        let mut parts: Vec<String> = self
+            .feeds
+            .iter()
+            .map(|(feed, live)| match (l, live) {
+                (Lang::Vi, true) => format!("nguồn {feed} có điện"),
+                (Lang::Vi, false) => format!("nguồn {feed} mất điện"),
+                (Lang::En, true) => format!("feed {feed} live"),
+                (Lang::En, false) => format!("feed {feed} down"),
+            })
+            .collect();
+        for (ups, on_battery, runtime) in &self.ups {
+            let left = runtime.map(|s| l.num((s / 60.0).floor(), 0));
+            parts.push(match (l, on_battery, left) {
+                (Lang::Vi, true, Some(m)) => format!("UPS {ups} chạy ắc quy, còn {m} phút"),
+                (Lang::Vi, true, None) => format!("UPS {ups} chạy ắc quy"),
+                (Lang::Vi, false, _) => format!("UPS {ups} chạy điện lưới"),
+                (Lang::En, true, Some(m)) => format!("UPS {ups} on battery, {m} min left"),
+                (Lang::En, true, None) => format!("UPS {ups} on battery"),
+                (Lang::En, false, _) => format!("UPS {ups} on mains"),
+            });
+        }
+        match (l, parts.is_empty()) {
+            (Lang::Vi, true) => "không có số liệu điện".into(),
+            (Lang::En, true) => "no power data".into(),
+            _ => parts.join(", "),
+        }
+    }
+}
+
+/// A whole site gone: its collector unreachable since `since`, its `hosts`
+/// (the first `named`) silent, the `services` it runs, the last power state.
+#[allow(clippy::too_many_arguments)]
+pub fn site_down(
+    l: Lang,
+    site: &str,
+    peer: &str,
+    since: &str,
+    hosts: usize,
+    named: &[&str],
+    services: &[&str],
+    power: &SitePower,
+) -> String {
+    let n = l.num(hosts as f64, 0);
+    let more = if named.len() < hosts { ", …" } else { "" };
+    let names = format!("{}{more}", named.join(", "));
+    let power = power.text(l);
+    let (svc_vi, svc_en) = match services.len() {
+        0 => (String::new(), String::new()),
+        k => (
+            format!("; {} dịch vụ chỉ còn chạy ở trung tâm kia ({})", l.num(k as f64, 0), services.join(", ")),
+            match k {
+                1 => format!("; 1 service now runs at the other site only ({})", services.join(", ")),
+                _ => format!("; {k} services now run at the other site only ({})", services.join(", ")),
+            },
+        ),
+    };
+    match l {
+        Lang::Vi => format!(
+            "MẤT TRUNG TÂM {site}: collector {peer} không trả lời từ {since} và cả {n} máy chủ đều im lặng ({names}); \
+             trạng thái điện cuối cùng: {power}{svc_vi}"
+        ),
+        Lang::En => format!(
+            "SITE {site} DOWN: collector {peer} unreachable since {since} and all {n} hosts silent ({names}); \
+             last power state: {power}{svc_en}"
+        ),
+    }
+}
+
 /// The peered collector has not answered since `since` (last answer
 /// `last`, if ever): this collector now sends every notice itself.
 pub fn peer_unreachable(l: Lang, peer: &str, url: &str, since: &str, last: Option<&str>, error: &str) -> String {
@@ -911,6 +989,15 @@ const DESCRIPTIONS: &[(&str, &str, &str)] = &[
         "spool_dropped_points",
         "Collector đã xoá dữ liệu chưa lưu để lấy chỗ. Kiểm tra nơi lưu dữ liệu; tăng spool.max_bytes nếu cần.",
         "The collector deleted data not yet stored to make room. Check the sinks; raise spool.max_bytes if needed.",
+    ),
+    (
+        "site_down",
+        "Cả trung tâm kia mất liên lạc: collector và mọi máy chủ ở đó đều im lặng (mất điện toàn bộ, cháy nổ, \
+         hoặc đứt mọi đường truyền tới đó). Gọi người trực ở trung tâm đó; kiểm tra các dịch vụ đã chuyển sang \
+         trung tâm này chưa. Cảnh báo máy chủ im lặng của trung tâm đó được gộp vào cảnh báo này.",
+        "The whole other site is gone: its collector and every host there are silent (a total power loss, a \
+         fire, or every link to it cut). Call whoever is on duty there; check that the services have moved to \
+         this site. The site's silent-host alarms are folded into this one.",
     ),
     (
         "peer_unreachable",

@@ -151,6 +151,16 @@ impl Peering {
     /// collector starts sending alone, the notices held for the peer go at
     /// once: failover within `failover_secs`, not that plus the hold.
     fn set_hold(&self, now_ms: i64) {
+        let sites = self
+            .peers
+            .iter()
+            .filter_map(|p| {
+                let site = p.cfg.site.clone()?;
+                let down_since_ms = p.state.lock().expect("not poisoned").down_since_ms;
+                Some(crate::alarm::builtin::site::PeerSite { site, peer: p.cfg.name.clone(), down_since_ms })
+            })
+            .collect();
+        *self.engine.peer_sites.lock().expect("not poisoned") = sites;
         let hold = if self.sending(now_ms) { 0 } else { self.cfg.hold_ms() };
         self.engine.peer_hold_ms.store(hold, Ordering::Relaxed);
         let was = self.holding.swap(hold > 0, Ordering::Relaxed);

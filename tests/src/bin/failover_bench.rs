@@ -47,11 +47,11 @@ fn failover(timing: &str) -> f64 {
     pair.write("env,device=x temperature_c=35\n");
     wait_for("x sent by a", || sent(&hook, "x").then_some(()));
     wait_for("b to read that a sent x", || {
-        (pair.b.metric("dcwatch_collector_notices_sent_by_peer_total").unwrap_or(0.0) >= 1.0).then_some(())
+        (pair.b().metric("dcwatch_collector_notices_sent_by_peer_total").unwrap_or(0.0) >= 1.0).then_some(())
     });
     let killed = Instant::now();
     drop(pair.a.take());
-    write(&pair.b, "env,device=y temperature_c=35\n");
+    write(pair.b(), "env,device=y temperature_c=35\n");
     let start = Instant::now();
     while !sent(&hook, "y") {
         assert!(start.elapsed() < Duration::from_secs(120), "no notice from the survivor");
@@ -67,9 +67,10 @@ fn cost(peering: bool, secs: u64) -> (f64, f64, f64) {
     let (pa, pb, bytes) = if peering {
         let pair = Pair::start(&hook_receiver(&hook), "", "");
         let before =
-            (cpu_secs(pair.a().proc.pid()), cpu_secs(pair.b.proc.pid()), pair.to_a.bytes() + pair.to_b.bytes());
-        run_agents(&[pair.a(), &pair.b], secs);
-        let after = (cpu_secs(pair.a().proc.pid()), cpu_secs(pair.b.proc.pid()), pair.to_a.bytes() + pair.to_b.bytes());
+            (cpu_secs(pair.a().proc.pid()), cpu_secs(pair.b().proc.pid()), pair.to_a.bytes() + pair.to_b.bytes());
+        run_agents(&[pair.a(), pair.b()], secs);
+        let after =
+            (cpu_secs(pair.a().proc.pid()), cpu_secs(pair.b().proc.pid()), pair.to_a.bytes() + pair.to_b.bytes());
         (after.0 - before.0, after.1 - before.1, (after.2 - before.2) as f64)
     } else {
         let y = |d: &TempDir| {

@@ -16,7 +16,7 @@ pub const DEFS: &[Def] = &[
         name: "agent_silent",
         severity: Critical,
         reads: &[m::AGENT],
-        explained_by: &["power_lost", "ups_on_battery"],
+        explained_by: &["power_lost", "ups_on_battery", "site_down"],
         uncapped: false,
     },
     Def { name: "disk_full", severity: Warning, reads: &[m::HOST_DISK], explained_by: &[], uncapped: false },

@@ -11,6 +11,7 @@ pub mod device;
 pub mod host;
 pub mod power;
 pub mod service;
+pub mod site;
 pub mod ups;
 
 use std::collections::BTreeMap;
@@ -40,7 +41,7 @@ pub struct Def {
 
 /// Every family's definitions, in the order of the list of names.
 pub const FAMILIES: &[&[Def]] =
-    &[host::DEFS, device::DEFS, ups::DEFS, power::DEFS, service::DEFS, collector::DEFS, backup::DEFS];
+    &[host::DEFS, device::DEFS, ups::DEFS, power::DEFS, service::DEFS, collector::DEFS, backup::DEFS, site::DEFS];
 
 const fn same(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
@@ -120,6 +121,9 @@ pub const EXPLAINED_BY_POWER: &[&str] = &names::<{ count(Some("power_lost")) }>(
 /// Alarms a site's degraded power redundancy explains.
 pub const EXPLAINED_BY_REDUNDANCY: &[&str] =
     &names::<{ count(Some("power_redundancy_degraded")) }>(Some("power_redundancy_degraded"));
+
+/// Alarms a whole site gone explains (`site_down`).
+pub const EXPLAINED_BY_SITE: &[&str] = &names::<{ count(Some("site_down")) }>(Some("site_down"));
 
 /// Alarms a UPS that lost power explains, for the hosts it feeds.
 pub const EXPLAINED_BY_UPS: &[&str] = &names::<{ count(Some("ups_on_battery")) }>(Some("ups_on_battery"));
@@ -212,6 +216,7 @@ fn inhibits(name: &str) -> &'static [&'static str] {
     match name {
         "power_lost" => EXPLAINED_BY_POWER,
         "power_redundancy_degraded" => EXPLAINED_BY_REDUNDANCY,
+        "site_down" => EXPLAINED_BY_SITE,
         _ => &[],
     }
 }
@@ -309,7 +314,7 @@ mod tests {
 
     #[test]
     fn the_registry_derives_names_severities_and_inhibitions() {
-        assert_eq!(BUILTIN_NAMES.len(), 34);
+        assert_eq!(BUILTIN_NAMES.len(), 36);
         let mut sorted = BUILTIN_NAMES.to_vec();
         sorted.sort_unstable();
         sorted.dedup();
@@ -329,6 +334,7 @@ mod tests {
         );
         assert_eq!(EXPLAINED_BY_REDUNDANCY, ["feed_lost"]);
         assert_eq!(EXPLAINED_BY_UPS, ["agent_silent"]);
+        assert_eq!(EXPLAINED_BY_SITE, ["agent_silent"]);
         assert_eq!(builtin_severity("generator_running"), Some("info"));
         assert_eq!(builtin_severity("backup_stale"), Some("critical"));
         assert_eq!(builtin_severity("disk_full"), Some("warning"));
@@ -350,6 +356,7 @@ mod tests {
                 "generator_not_running",
                 "ingest_rate_limited",
                 "notification_failing",
+                "peer_unreachable",
                 "power_lost",
                 "power_redundancy_degraded",
                 "report_failing",
@@ -357,6 +364,7 @@ mod tests {
                 "service_degraded",
                 "service_outage",
                 "sink_down",
+                "site_down",
                 "spool_dropped_points",
                 "spool_filling",
                 "watchdog",
