@@ -5,8 +5,10 @@
 use super::Lang;
 
 pub struct PeerText {
-    /// The section's title.
+    /// The section's title in `status`.
     pub title: &'static str,
+    /// Its heading in the console.
+    pub heading: &'static str,
     /// This collector, its name and rank.
     pub this_one: fn(name: &str, rank: &str) -> String,
     pub sending_here: &'static str,
@@ -29,6 +31,7 @@ pub struct PeerText {
 
 pub static VI: PeerText = PeerText {
     title: "CẶP COLLECTOR (HAI TRUNG TÂM)",
+    heading: "Cặp collector (hai trung tâm)",
     this_one: |name, rank| format!("collector này: {name}, hạng {rank}"),
     sending_here: "đang gửi thông báo: collector này",
     sending_peer: |peer, hold| {
@@ -50,6 +53,7 @@ pub static VI: PeerText = PeerText {
 
 pub static EN: PeerText = PeerText {
     title: "COLLECTOR PAIR (TWO SITES)",
+    heading: "Collector pair (two sites)",
     this_one: |name, rank| format!("this collector: {name}, rank {rank}"),
     sending_here: "sending the notices: this collector",
     sending_peer: |peer, hold| {

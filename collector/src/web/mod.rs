@@ -15,6 +15,7 @@ mod limit;
 mod login;
 mod overview;
 mod pages;
+mod peer;
 mod reports;
 pub mod session;
 mod show;

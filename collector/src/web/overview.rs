@@ -252,6 +252,9 @@ pub async fn body(web: &Web, lang: Lang, links: bool) -> Markup {
                 }
             }
         }
+        @if let Some(p) = &web.app.peering {
+            (super::peer::panel(lang, &web.tz, &p.status(now)))
+        }
         p.updated { ((t.updated_at)(&lang.time(now, &web.tz))) }
     }
 }
