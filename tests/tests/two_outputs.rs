@@ -10,10 +10,9 @@ use dcwatch_tests::*;
 
 const TOKEN: &str = "two-outputs-token-0123456789";
 
-/// How long one collector stays down. The figure is 120 s; 20 s
-/// keeps the suite's run short and still gives a backlog of 20 heartbeats
-/// (60 points) that must come back whole.
-const OUTAGE: Duration = Duration::from_secs(20);
+/// How long one collector stays down: the two-sites issue's 120 s, a
+/// backlog of about 120 heartbeats (360 points) that must come back whole.
+const OUTAGE: Duration = Duration::from_secs(120);
 
 /// Points the agent makes per heartbeat: `dcwatch_agent` and one
 /// `dcwatch_agent_output` per output. The heartbeat's `points` field counts
