@@ -7,6 +7,8 @@
 //! address, action and actor, the first in a minute is recorded at once and the rest
 //! of that minute are folded into one record that counts them.
 
+mod replica;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
@@ -108,7 +110,7 @@ pub fn clean(text: &str) -> String {
 }
 
 /// One record, as stored and as `/api/audit` gives it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Record {
     pub id: i64,
     pub at_ms: i64,
@@ -126,6 +128,9 @@ pub struct Record {
     pub comment: String,
     /// `ok` or `refused`.
     pub outcome: String,
+    /// The peered collector it was done at (`peering:`); empty: this one.
+    #[serde(default)]
+    pub origin: String,
 }
 
 /// What a caller records; the log adds the id and the time.
@@ -218,6 +223,7 @@ fn source_text(s: Option<IpAddr>) -> String {
 impl Audit {
     pub fn open(path: &Path, retention_days: u32) -> Result<Audit, crate::db::OpenError> {
         let conn = crate::db::open(path, Some(std::time::Duration::from_secs(5)), SCHEMA)?;
+        replica::migrate(&conn).map_err(|source| crate::db::OpenError::Schema { path: path.to_path_buf(), source })?;
         let reader = Connection::open_with_flags(
             path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -388,7 +394,7 @@ impl Audit {
         let conn = self.reader.lock().expect("not poisoned");
         let mut st = conn
             .prepare(
-                "SELECT id, at_ms, actor, role, source, action, target, comment, outcome FROM audit \
+                "SELECT id, at_ms, actor, role, source, action, target, comment, outcome, origin FROM audit \
                  WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR source = ?3) \
                  AND (?4 IS NULL OR at_ms >= ?4) AND (?5 IS NULL OR at_ms < ?5) AND (?7 IS NULL OR outcome = ?7) \
                  AND (?8 IS NULL OR id < ?8) \
@@ -401,28 +407,32 @@ impl Audit {
         let like = f.text.as_deref().map(crate::db::like_containing);
         let (actor, action, source, since, until) = (&f.actor, &f.action, &f.source, f.since_ms, f.until_ms);
         let rows = st
-            .query_map(params![actor, action, source, since, until, limit, f.outcome, f.before_id, like], |r| {
-                Ok(Record {
-                    id: r.get(0)?,
-                    at_ms: r.get(1)?,
-                    actor: r.get(2)?,
-                    role: r.get(3)?,
-                    source: r.get(4)?,
-                    action: r.get(5)?,
-                    target: r.get(6)?,
-                    comment: r.get(7)?,
-                    outcome: r.get(8)?,
-                })
-            })
+            .query_map(params![actor, action, source, since, until, limit, f.outcome, f.before_id, like], row)
             .map_err(|e| e.to_string())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())
     }
 
-    /// Removes records past the retention.
+    /// Removes records past the retention (the peer's too).
     pub fn purge(&self, now_ms: i64) -> rusqlite::Result<usize> {
         let cutoff = now_ms - i64::from(self.retention_days) * 86_400_000;
         self.conn.lock().expect("not poisoned").execute("DELETE FROM audit WHERE at_ms < ?1", params![cutoff])
     }
+}
+
+/// A record from a row of `id, at_ms, actor, role, source, action, target, comment, outcome, origin`.
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
+    Ok(Record {
+        id: r.get(0)?,
+        at_ms: r.get(1)?,
+        actor: r.get(2)?,
+        role: r.get(3)?,
+        source: r.get(4)?,
+        action: r.get(5)?,
+        target: r.get(6)?,
+        comment: r.get(7)?,
+        outcome: r.get(8)?,
+        origin: r.get(9)?,
+    })
 }
 
 #[cfg(test)]
@@ -462,6 +472,7 @@ mod tests {
                 target: "fp1".into(),
                 comment: "đang xử lý".into(),
                 outcome: "ok".into(),
+                origin: String::new(),
             }]
         );
     }

@@ -250,7 +250,8 @@ fn open_state(
     state.bodies = state::Bodies::new(config.ingest.max_concurrent_bodies);
     state.max_hosts_per_token = config.ingest.max_hosts_per_token;
     if let (Some(p), Some(e)) = (&config.peering, &state.alarms) {
-        state.peering = Some(Arc::new(crate::peer::Peering::new(p.clone(), e.clone()).context("peering")?));
+        let peering = crate::peer::Peering::new(p.clone(), e.clone(), Some(audit.clone())).context("peering")?;
+        state.peering = Some(Arc::new(peering));
     }
     Ok((Arc::new(state), audit))
 }

@@ -270,6 +270,15 @@ fn an_ack_at_one_stops_the_others_repeats_and_a_silence_made_in_a_partition_appl
         (!a["ack"].is_null()).then(|| a["ack"].clone())
     });
     assert_eq!((&ack["by"], &ack["comment"]), (&json!("harness"), &json!("đang xử lý")));
+    // The audit record of the ack, made at a, is in b's audit log, under a's name.
+    let rec = wait_for("a's audit record at b", || {
+        let log = get(pair.b(), "/api/audit?action=ack");
+        log["audit"].as_array()?.iter().find(|r| r["origin"] == "a").cloned()
+    });
+    assert_eq!(
+        (&rec["actor"], &rec["target"], &rec["comment"], &rec["outcome"]),
+        (&json!("harness"), &json!(fp), &json!("harness: đang xử lý"), &json!("ok"))
+    );
     let repeats = count(&hook, "room_hot", "x", "repeat");
     // Three repeat intervals: neither repeats an acknowledged alarm.
     std::thread::sleep(Duration::from_secs(6));

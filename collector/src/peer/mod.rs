@@ -60,6 +60,8 @@ struct Peer {
 pub struct Peering {
     cfg: PeeringConfig,
     engine: Arc<Engine>,
+    /// The audit log, into which the peer's records are merged.
+    audit: Option<Arc<crate::audit::Audit>>,
     peers: Vec<Peer>,
     /// One read of the peers' logs at a time (the heartbeat, a refresh
     /// before notices go out).
@@ -83,7 +85,11 @@ pub struct PeerHealth {
 }
 
 impl Peering {
-    pub fn new(cfg: PeeringConfig, engine: Arc<Engine>) -> anyhow::Result<Peering> {
+    pub fn new(
+        cfg: PeeringConfig,
+        engine: Arc<Engine>,
+        audit: Option<Arc<crate::audit::Audit>>,
+    ) -> anyhow::Result<Peering> {
         dcwatch_common::install_crypto_provider();
         let started = now_ms();
         let mut peers = Vec::new();
@@ -99,6 +105,7 @@ impl Peering {
         let p = Peering {
             cfg,
             engine,
+            audit,
             peers,
             reading: tokio::sync::Mutex::new(()),
             holding: Default::default(),
@@ -291,9 +298,25 @@ impl Peering {
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;
             let after = cursor.as_ref().map_or(0, |c| c.1);
-            let answer = self.fetch(p, after).await?;
+            let audit_after = match self.audit.clone() {
+                Some(a) => {
+                    let name = p.cfg.name.clone();
+                    let c =
+                        tokio::task::spawn_blocking(move || a.peer_cursor(&name)).await.map_err(|e| e.to_string())?;
+                    Some(c.map_err(|e| format!("cannot read the audit log: {e}"))?)
+                }
+                None => None,
+            };
+            let answer = self.fetch(p, after, audit_after).await?;
             let now = now_ms();
-            let full = answer.entries.len() >= PAGE;
+            let full = answer.entries.len() >= PAGE || answer.audit.len() >= PAGE;
+            if let (Some(a), false) = (self.audit.clone(), answer.audit.is_empty()) {
+                let (name, records) = (p.cfg.name.clone(), answer.audit);
+                tokio::task::spawn_blocking(move || a.merge_from_peer(&name, &records))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| format!("cannot store the peer's audit records: {e}"))?;
+            }
             {
                 let mut s = p.state.lock().expect("not poisoned");
                 s.rank = Some(answer.rank);
@@ -327,9 +350,12 @@ impl Peering {
         Ok(())
     }
 
-    async fn fetch(&self, p: &Peer, after: i64) -> Result<Answer, String> {
+    async fn fetch(&self, p: &Peer, after: i64, audit_after: Option<i64>) -> Result<Answer, String> {
         let mut url = p.log_url.clone();
         url.query_pairs_mut().append_pair("after", &after.to_string()).append_pair("limit", &PAGE.to_string());
+        if let Some(a) = audit_after {
+            url.query_pairs_mut().append_pair("audit_after", &a.to_string());
+        }
         let resp = p
             .client
             .get(url)
@@ -366,6 +392,9 @@ struct Answer {
     time_ms: i64,
     /// Each as it came: one this version cannot read is skipped, not the answer.
     entries: Vec<serde_json::Value>,
+    /// Its audit records after the id asked for (none from an older peer).
+    #[serde(default)]
+    audit: Vec<crate::audit::Record>,
 }
 
 /// The body of `resp`, refused past [`MAX_ANSWER_BYTES`].

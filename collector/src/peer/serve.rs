@@ -20,6 +20,9 @@ pub struct LogQuery {
     after: i64,
     #[serde(default = "default_limit")]
     limit: usize,
+    /// With it, this collector's audit records after this id come too.
+    #[serde(default)]
+    audit_after: Option<i64>,
 }
 
 fn default_limit() -> usize {
@@ -63,15 +66,28 @@ pub async fn log(
     let now = crate::alarm::now_ms();
     peering.heard(peer, now);
     let (after, limit) = (q.after.max(0), q.limit.clamp(1, super::PAGE));
-    let read = tokio::task::spawn_blocking(move || engine.log_since(after, limit)).await;
+    let audit = app.audit.clone();
+    let audit_after = q.audit_after.map(|a| a.max(0));
+    let read = tokio::task::spawn_blocking(move || {
+        let records = match (audit, audit_after) {
+            (Some(a), Some(after)) => a.local_since(after, limit).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cannot read the audit log for the peer");
+                Vec::new()
+            }),
+            _ => Vec::new(),
+        };
+        engine.log_since(after, limit).map(|l| (l, records))
+    })
+    .await;
     match read {
-        Ok(Ok((log_id, entries, last_seq))) => axum::Json(serde_json::json!({
+        Ok(Ok(((log_id, entries, last_seq), audit))) => axum::Json(serde_json::json!({
             "name": peering.config().name,
             "rank": peering.config().rank,
             "log_id": log_id,
             "last_seq": last_seq,
             "time_ms": now,
             "entries": entries,
+            "audit": audit,
         }))
         .into_response(),
         Ok(Err(e)) => access::err(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read the log: {e}")),

@@ -190,7 +190,10 @@ pub fn body(lang: Lang, tz: &jiff::tz::TimeZone, p: &Params, rows: &[Record]) ->
                                 td.when data-label=(a.col_when) { (lang.time(r.at_ms, tz)) }
                                 td.actor data-label=(a.col_actor) { (r.actor) }
                                 td.role data-label=(a.col_role) { (r.role) }
-                                td.source data-label=(a.col_source) { (r.source) }
+                                td.source data-label=(a.col_source) {
+                                    (r.source)
+                                    @if !r.origin.is_empty() { " " small.origin { ((a.at_peer)(&r.origin)) } }
+                                }
                                 td.action data-label=(a.col_action) { (r.action) }
                                 td.target data-label=(a.col_target) { (r.target) }
                                 td.comment data-label=(a.col_comment) { (r.comment) }

@@ -25,6 +25,7 @@ fn record(id: i64, actor: &str, action: &str, refused: bool) -> Record {
         target: "fp-<b>1</b>".into(),
         comment: "nam: đang xử lý".into(),
         outcome: if refused { "refused" } else { "ok" }.into(),
+        origin: String::new(),
     }
 }
 
