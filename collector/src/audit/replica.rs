@@ -105,7 +105,7 @@ mod tests {
             refused: false,
         };
         b.record_at(&ev("lan", "bảo trì"), 1_000);
-        b.record_at(&ev("nam", &"x\u{1b}[2J"), 2_000);
+        b.record_at(&ev("nam", "x\u{1b}[2J"), 2_000);
         a.record_at(&ev("hoa", "ở trung tâm a"), 1_500);
         let from_b = b.local_since(0, 500).unwrap();
         assert_eq!(from_b.iter().map(|r| (r.id, r.actor.as_str())).collect::<Vec<_>>(), [(1, "lan"), (2, "nam")]);
