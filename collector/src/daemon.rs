@@ -250,7 +250,12 @@ fn open_state(
     state.bodies = state::Bodies::new(config.ingest.max_concurrent_bodies);
     state.max_hosts_per_token = config.ingest.max_hosts_per_token;
     if let (Some(p), Some(e)) = (&config.peering, &state.alarms) {
-        let peering = crate::peer::Peering::new(p.clone(), e.clone(), Some(audit.clone())).context("peering")?;
+        // The console's users are shared too, on a connection of their own.
+        let users = match config.web.enabled {
+            true => Some(Arc::new(crate::web::users::Users::open(&config.web.users_db).context("web.users_db")?)),
+            false => None,
+        };
+        let peering = crate::peer::Peering::new(p.clone(), e.clone(), Some(audit.clone()), users).context("peering")?;
         state.peering = Some(Arc::new(peering));
     }
     Ok((Arc::new(state), audit))

@@ -36,9 +36,11 @@ pub fn yaml(
          severity: critical\n      summary: \"Room {{device}} hot: {{value}} °C\"\n    \
          - name: room_humid\n      measurement: env\n      field: humidity_pct\n      above: 80\n      for_secs: 4\n  \
          receivers:\n{receivers}\
+         web:\n  users_db: {users}\n\
          peering:\n  name: {name}\n  rank: {rank}\n{timing}  \
          peers:\n    - {{name: {peer}, url: '{peer_url}', secret: {SECRET}, site: {peer_site}}}\n",
         db = dir.join("alarms.db").display(),
+        users = dir.join("users.db").display(),
         peer_site = if peer == "a" { "hn-dc1" } else { "hn-dc2" },
     )
 }

@@ -279,6 +279,18 @@ fn an_ack_at_one_stops_the_others_repeats_and_a_silence_made_in_a_partition_appl
         (&rec["actor"], &rec["target"], &rec["comment"], &rec["outcome"]),
         (&json!("harness"), &json!(fp), &json!("harness: đang xử lý"), &json!("ok"))
     );
+    // A console user added at a can log in at b.
+    pair.a().add_user("nam", "operator", "mat-khau-dai-1");
+    wait_for("nam at b", || {
+        let out = std::process::Command::new(bin("dcwatch-collector"))
+            .arg("-c")
+            .arg(pair.b().dir.path().join("collector.yaml"))
+            .args(["user", "list"])
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout).lines().any(|l| l.split_whitespace().next() == Some("nam")).then_some(())
+    });
+    assert_eq!(login(pair.b(), "nam", "mat-khau-dai-1"), (303, "/ui/".to_string()));
     let repeats = count(&hook, "room_hot", "x", "repeat");
     // Three repeat intervals: neither repeats an acknowledged alarm.
     std::thread::sleep(Duration::from_secs(6));
@@ -408,4 +420,32 @@ fn write_b(pair: &Pair, lines: &str) {
 /// Notices of alarm `name` in state `notice`, whatever their labels.
 fn count_named(hook: &Capture, name: &str, notice: &str) -> usize {
     counts(hook).iter().filter(|(k, _)| k.0 == name && k.2 == notice).map(|(_, n)| n).sum()
+}
+
+/// Logs in to the console of `c`: the answer's status and where it sends the browser.
+fn login(c: &Collector, user: &str, password: &str) -> (u16, String) {
+    let http =
+        reqwest::blocking::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let form = http.get(format!("{}/ui/login", c.url())).send().expect("login page");
+    let cookie = form
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let page = form.text().expect("page");
+    let at = page.find(r#"name="csrf" value=""#).expect("csrf field");
+    let token = page[at + 19..].split('"').next().expect("token").to_string();
+    let r = http
+        .post(format!("{}/ui/login", c.url()))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={token}&user={user}&password={password}"))
+        .send()
+        .expect("login");
+    let to = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    (r.status().as_u16(), to)
 }

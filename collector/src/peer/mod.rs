@@ -45,6 +45,9 @@ pub struct PeerState {
     pub clock_offset_ms: i64,
     /// When it last read this collector's log.
     pub heard_ms: Option<i64>,
+    /// The latest change of a console user read from it (ms; 0 at start:
+    /// all of them are read once).
+    pub users_seen_ms: i64,
 }
 
 struct Peer {
@@ -62,6 +65,8 @@ pub struct Peering {
     engine: Arc<Engine>,
     /// The audit log, into which the peer's records are merged.
     audit: Option<Arc<crate::audit::Audit>>,
+    /// The console's users (with `web.enabled`), shared with the peer.
+    pub users: Option<Arc<crate::web::users::Users>>,
     peers: Vec<Peer>,
     /// One read of the peers' logs at a time (the heartbeat, a refresh
     /// before notices go out).
@@ -89,6 +94,7 @@ impl Peering {
         cfg: PeeringConfig,
         engine: Arc<Engine>,
         audit: Option<Arc<crate::audit::Audit>>,
+        users: Option<Arc<crate::web::users::Users>>,
     ) -> anyhow::Result<Peering> {
         dcwatch_common::install_crypto_provider();
         let started = now_ms();
@@ -106,6 +112,7 @@ impl Peering {
             cfg,
             engine,
             audit,
+            users,
             peers,
             reading: tokio::sync::Mutex::new(()),
             holding: Default::default(),
@@ -307,7 +314,21 @@ impl Peering {
                 }
                 None => None,
             };
-            let answer = self.fetch(p, after, audit_after).await?;
+            let users_after = self.users.as_ref().map(|_| p.state.lock().expect("not poisoned").users_seen_ms);
+            let answer = self.fetch(p, after, audit_after, users_after).await?;
+            if let (Some(u), false) = (self.users.clone(), answer.users.is_empty()) {
+                let latest = answer.users.iter().map(|u| u.changed_ms).max().unwrap_or_default();
+                let users = answer.users;
+                let taken = tokio::task::spawn_blocking(move || u.merge_from_peer(&users))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| format!("cannot store the peer's users: {e}"))?;
+                if !taken.is_empty() {
+                    tracing::info!(peer = %p.cfg.name, users = ?taken, "console users changed at the peer taken");
+                }
+                let mut s = p.state.lock().expect("not poisoned");
+                s.users_seen_ms = s.users_seen_ms.max(latest);
+            }
             let now = now_ms();
             let full = answer.entries.len() >= PAGE || answer.audit.len() >= PAGE;
             if let (Some(a), false) = (self.audit.clone(), answer.audit.is_empty()) {
@@ -350,11 +371,20 @@ impl Peering {
         Ok(())
     }
 
-    async fn fetch(&self, p: &Peer, after: i64, audit_after: Option<i64>) -> Result<Answer, String> {
+    async fn fetch(
+        &self,
+        p: &Peer,
+        after: i64,
+        audit_after: Option<i64>,
+        users_after: Option<i64>,
+    ) -> Result<Answer, String> {
         let mut url = p.log_url.clone();
         url.query_pairs_mut().append_pair("after", &after.to_string()).append_pair("limit", &PAGE.to_string());
         if let Some(a) = audit_after {
             url.query_pairs_mut().append_pair("audit_after", &a.to_string());
+        }
+        if let Some(u) = users_after {
+            url.query_pairs_mut().append_pair("users_after", &u.to_string());
         }
         let resp = p
             .client
@@ -395,6 +425,9 @@ struct Answer {
     /// Its audit records after the id asked for (none from an older peer).
     #[serde(default)]
     audit: Vec<crate::audit::Record>,
+    /// Its console users changed after the time asked for.
+    #[serde(default)]
+    users: Vec<crate::web::users::Shared>,
 }
 
 /// The body of `resp`, refused past [`MAX_ANSWER_BYTES`].

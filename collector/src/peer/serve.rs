@@ -23,6 +23,9 @@ pub struct LogQuery {
     /// With it, this collector's audit records after this id come too.
     #[serde(default)]
     audit_after: Option<i64>,
+    /// With it, the console's users changed after this time (ms) come too.
+    #[serde(default)]
+    users_after: Option<i64>,
 }
 
 fn default_limit() -> usize {
@@ -68,7 +71,15 @@ pub async fn log(
     let (after, limit) = (q.after.max(0), q.limit.clamp(1, super::PAGE));
     let audit = app.audit.clone();
     let audit_after = q.audit_after.map(|a| a.max(0));
+    let (users, users_after) = (peering.users.clone(), q.users_after);
     let read = tokio::task::spawn_blocking(move || {
+        let users = match (users, users_after) {
+            (Some(u), Some(after)) => u.changed_since(after).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cannot read the console's users for the peer");
+                Vec::new()
+            }),
+            _ => Vec::new(),
+        };
         let records = match (audit, audit_after) {
             (Some(a), Some(after)) => a.local_since(after, limit).unwrap_or_else(|e| {
                 tracing::error!(error = %e, "cannot read the audit log for the peer");
@@ -76,11 +87,11 @@ pub async fn log(
             }),
             _ => Vec::new(),
         };
-        engine.log_since(after, limit).map(|l| (l, records))
+        engine.log_since(after, limit).map(|l| (l, records, users))
     })
     .await;
     match read {
-        Ok(Ok(((log_id, entries, last_seq), audit))) => axum::Json(serde_json::json!({
+        Ok(Ok(((log_id, entries, last_seq), audit, users))) => axum::Json(serde_json::json!({
             "name": peering.config().name,
             "rank": peering.config().rank,
             "log_id": log_id,
@@ -88,6 +99,7 @@ pub async fn log(
             "time_ms": now,
             "entries": entries,
             "audit": audit,
+            "users": users,
         }))
         .into_response(),
         Ok(Err(e)) => access::err(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read the log: {e}")),

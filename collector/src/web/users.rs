@@ -5,6 +5,9 @@
 //! disabled or given a new password from the command line is logged out
 //! at their next click.
 
+mod replica;
+pub use replica::Shared;
+
 use std::path::Path;
 use std::sync::Mutex;
 
