@@ -15,6 +15,7 @@ pub mod matchers;
 pub mod notify;
 pub mod quarantine;
 mod replica;
+pub use replica::PeerPage;
 pub mod silence;
 pub mod store;
 pub mod telegram;
@@ -161,6 +162,10 @@ pub struct Engine {
     /// The sites of the peered collectors and since when each has not
     /// answered, for `site_down` (`crate::peer` keeps it up to date).
     pub peer_sites: Mutex<Vec<builtin::site::PeerSite>>,
+    /// With `peering:`, this collector's name: its own alarms (sinks,
+    /// spool, notices, limits) carry it as the label `collector`, as each
+    /// collector of a pair has its own, not one alarm of both.
+    pub collector_label: Mutex<Option<String>>,
 }
 
 impl Engine {
@@ -204,6 +209,7 @@ impl Engine {
             eval_wake: tokio::sync::Notify::new(),
             peer_hold_ms: Default::default(),
             peer_sites: Mutex::new(Vec::new()),
+            collector_label: Mutex::new(None),
         })
     }
 
@@ -419,6 +425,9 @@ impl Engine {
             conds.extend(conditions::notification_failing(&undelivered, core.alarms.values()));
         }
         conds.extend(builtin::collector::watchdog(cfg, core.alarms.values()));
+        if let Some(name) = &*self.collector_label.lock().expect("not poisoned") {
+            builtin::collector::label_own(&mut conds, name);
+        }
         self.stats.evaluations.fetch_add(1, Ordering::Relaxed);
         let fps: Vec<String> = conds.iter().map(|c| fingerprint(&c.name, &c.labels)).collect();
         let (refused, not_raised) = cap_alarms(&core.alarms, &conds, &fps, lim.max_alarms_per_site);

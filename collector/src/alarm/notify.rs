@@ -505,11 +505,23 @@ pub async fn run(
 /// `due` without the notices the peer has delivered (they are marked
 /// done, by the peer), after reading its log once more.
 async fn not_sent_by_peer(engine: &Engine, p: &crate::peer::Peering, due: Vec<Outgoing>) -> Vec<Outgoing> {
+    // A peer that answers slowly must not hold the notices up: what is
+    // stored decides after 2 s.
     if p.worth_refreshing() {
-        p.refresh().await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), p.refresh()).await;
     }
     let mut left = Vec::with_capacity(due.len());
     for n in due {
+        // A repeat or escalation queued before the peer's acknowledgement
+        // reached this collector (while it held the notice) is not sent.
+        if matches!(n.status.as_str(), "repeat" | "escalated") && engine.acknowledged(&n.fingerprint) {
+            tracing::info!(receiver = %n.receiver, notice = %n.status, fingerprint = %n.fingerprint,
+                "the alarm was acknowledged meanwhile; not sent");
+            if let Err(e) = engine.sent_elsewhere(&n, "acknowledged") {
+                tracing::error!(error = %e, "cannot mark a notice of an acknowledged alarm");
+            }
+            continue;
+        }
         match engine.sent_by_peer(&n, p.window_ms()) {
             Ok(Some(peer)) => {
                 p.notices_sent_by_peer.fetch_add(1, Ordering::Relaxed);

@@ -9,6 +9,50 @@ use super::{Alarm, Engine};
 /// up to a poll apart); one older is of an earlier episode.
 const ACK_SLACK_MS: i64 = 60_000;
 
+/// Keeps of `entries` the silences `silence::check` accepts (with
+/// `active` silences in force); the others' numbers go to `skipped`.
+fn checked_silences(
+    entries: &mut Vec<Logged>,
+    skipped: &mut Vec<i64>,
+    limits: &crate::alarm::config::SilenceLimits,
+    now: i64,
+    mut active: usize,
+    peer: &str,
+) {
+    entries.retain(|l| match &l.entry {
+        store::Entry::Silence { matchers, starts_ms, ends_ms, author, reason, .. } => {
+            let new = super::silence::NewSilence {
+                matchers: matchers.raw().clone(),
+                starts_ms: *starts_ms,
+                ends_ms: *ends_ms,
+                author: author.clone(),
+                reason: reason.clone(),
+            };
+            match super::silence::check(new, limits, now, active) {
+                Ok(_) => {
+                    active += 1;
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(%peer, seq = l.seq, error = %e, "a silence from the peer is refused");
+                    skipped.push(l.seq);
+                    false
+                }
+            }
+        }
+        _ => true,
+    });
+}
+
+/// One page of the peer's log as it came: its log's id and last number,
+/// its clock minus this one's, and the entries.
+pub struct PeerPage<'a> {
+    pub log_id: &'a str,
+    pub last_seq: i64,
+    pub offset_ms: i64,
+    pub raw: Vec<serde_json::Value>,
+}
+
 /// What merging a read of the peer's log did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Applied {
@@ -39,7 +83,14 @@ impl Engine {
     /// The peer that has delivered `n` (to its receiver, in its state)
     /// since `window_ms` before `n` was queued, if one has.
     pub fn sent_by_peer(&self, n: &Outgoing, window_ms: i64) -> Result<Option<String>, StoreError> {
-        self.with_store(|s| s.sent_by_peer(&n.receiver, &n.fingerprint, &n.status, n.created_ms - window_ms))
+        self.with_store(|s| {
+            s.sent_by_peer(n.id, &n.receiver, &n.fingerprint, &n.status, n.created_ms.saturating_sub(window_ms))
+        })
+    }
+
+    /// Whether the alarm `fp` is acknowledged now (here, or at the peer).
+    pub fn acknowledged(&self, fp: &str) -> bool {
+        self.core.lock().expect("not poisoned").alarms.get(fp).is_some_and(|a| a.ack.is_some())
     }
 
     /// `n` is done: `peer` sent it.
@@ -63,13 +114,18 @@ impl Engine {
     /// change here — an acknowledgement or its taking back on the alarm of
     /// the same fingerprint (the later decision wins), a silence added or
     /// ended (by its global id; the earliest end wins).
-    pub fn apply_peer(&self, peer: &str, log_id: &str, raw: Vec<serde_json::Value>) -> Result<Applied, StoreError> {
-        let (entries, skipped) = crate::peer::parse_entries(raw);
+    pub fn apply_peer(&self, peer: &str, page: PeerPage<'_>) -> Result<Applied, StoreError> {
+        let PeerPage { log_id, last_seq, offset_ms, raw } = page;
+        let (entries, mut skipped) = crate::peer::parse_entries(raw);
+        let now = super::now_ms();
+        let limits = self.config().silences.clone();
         let mut core = self.core.lock().expect("not poisoned");
         let cursor = core.store.peer_cursor(peer)?;
         let mut changes = Vec::new();
         let from = match &cursor {
-            Some((id, seq)) if id == log_id => *seq,
+            // A log that ends before the cursor was replaced (a restored
+            // backup keeps its id): read it again from the start.
+            Some((id, seq)) if id == log_id && *seq <= last_seq => *seq,
             _ => {
                 changes.push(Change::Peer(PeerChange::NewPeerLog { peer, log_id }));
                 if cursor.is_some() {
@@ -80,8 +136,18 @@ impl Engine {
                 0
             }
         };
-        let mut entries: Vec<Logged> = entries.into_iter().filter(|l| l.seq > from).collect();
+        let mut entries: Vec<Logged> = entries.into_iter().filter(|l| l.seq > from && l.seq <= last_seq).collect();
         entries.sort_by_key(|l| l.seq);
+        // The peer's times on this collector's clock, never in the future:
+        // a peer whose clock runs ahead must not make its notices count for
+        // every later one, nor one behind make none count.
+        for l in &mut entries {
+            l.at_ms = l.at_ms.saturating_sub(offset_ms).min(now);
+        }
+        // A silence from the peer passes the checks a local one does (a
+        // broken or hostile peer must not silence everything).
+        let active = core.silences.iter().filter(|s| s.ends_ms > now).count();
+        checked_silences(&mut entries, &mut skipped, &limits, now, active, peer);
         let mut changed: Vec<(Alarm, String, &'static str)> = Vec::new();
         let mut silences = 0;
         for l in &entries {
@@ -95,7 +161,7 @@ impl Engine {
                         continue;
                     };
                     let later = a.ack.as_ref().is_none_or(|k| k.at_ms < l.at_ms);
-                    if later && a.since_ms <= l.at_ms + ACK_SLACK_MS {
+                    if later && a.since_ms <= l.at_ms.saturating_add(ACK_SLACK_MS) {
                         a.ack = Some(Ack { by: by.clone(), at_ms: l.at_ms, comment: comment.clone() });
                         changed.push((a, format!("{by}: {comment} ({peer})"), "acknowledged"));
                     }
@@ -114,8 +180,13 @@ impl Engine {
                 store::Entry::Notice { .. } => {}
             }
         }
-        let last = entries.iter().map(|l| l.seq).chain(skipped.iter().copied()).max().unwrap_or(from).max(from);
-        let now = super::now_ms();
+        let last = entries
+            .iter()
+            .map(|l| l.seq)
+            .chain(skipped.iter().copied().filter(|s| *s <= last_seq))
+            .max()
+            .unwrap_or(from)
+            .max(from);
         // The last state of each changed alarm is written; each change is history.
         let mut finals: Vec<&Alarm> = Vec::new();
         for (a, _, _) in changed.iter().rev() {
@@ -130,7 +201,7 @@ impl Engine {
         for l in &entries {
             changes.push(Change::Peer(PeerChange::FromPeer { peer, log_id, logged: l.clone() }));
         }
-        for seq in skipped.iter().filter(|s| **s > from) {
+        for seq in skipped.iter().filter(|s| **s > from && **s <= last_seq) {
             changes.push(Change::Peer(PeerChange::Skip { peer, log_id, seq: *seq }));
         }
         core.store.apply(&changes)?;
@@ -144,5 +215,89 @@ impl Engine {
             core.silences = core.store.silences()?;
         }
         Ok(Applied { cursor: last, entries: entries.len(), acks, silences })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::alarm::config::AlarmsConfig;
+    use crate::model::{ObsValue, Observation};
+
+    fn engine(dir: &std::path::Path) -> Engine {
+        let yaml = format!(
+            "db: {}\nlang: en\nsites:\n  - name: hn\nreceivers:\n  - name: hook\n    webhook: {{url: http://127.0.0.1:9/x}}\n\
+             rules:\n  - name: room_hot\n    measurement: env\n    field: temperature_c\n    above: 30\n",
+            dir.join("alarms.db").display()
+        );
+        let cfg = dcwatch_common::config::parse::<AlarmsConfig>(&yaml, std::path::Path::new("/x/alarms.yaml")).unwrap();
+        Engine::open(cfg).unwrap()
+    }
+
+    fn hot(e: &Engine) -> String {
+        let o = Observation {
+            measurement: "env".into(),
+            tags: [("site", "hn"), ("device", "r1")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            fields: [("temperature_c".to_string(), ObsValue::Num(35.0))].into(),
+            ts: 1,
+        };
+        e.observe_at(&[o], Instant::now());
+        e.evaluate();
+        e.alarms()[0].fingerprint.clone()
+    }
+
+    fn page(log_id: &str, last_seq: i64, offset_ms: i64, raw: Vec<serde_json::Value>) -> PeerPage<'_> {
+        PeerPage { log_id, last_seq, offset_ms, raw }
+    }
+
+    #[test]
+    fn an_ack_from_the_peer_is_put_on_its_clock_and_the_later_decision_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(dir.path());
+        let fp = hot(&e);
+        let now = crate::alarm::now_ms();
+        // The peer's clock runs an hour ahead: its ack is taken at this clock's time.
+        let ack = serde_json::json!({"seq": 1, "at_ms": now + 3_600_000, "kind": "ack", "fingerprint": fp,
+            "by": "lan", "comment": "đang xử lý"});
+        let a = e.apply_peer("b", page("L1", 1, 3_600_000, vec![ack])).unwrap();
+        assert_eq!((a.cursor, a.entries, a.acks), (1, 1, 1));
+        let k = e.alarms()[0].ack.clone().unwrap();
+        assert_eq!((k.by.as_str(), k.comment.as_str()), ("lan", "đang xử lý"));
+        assert!((now..now + 60_000).contains(&k.at_ms), "{}", k.at_ms);
+        // An unack made before the ack does not undo it; one after does.
+        let old = serde_json::json!({"seq": 2, "at_ms": k.at_ms - 1, "kind": "unack", "fingerprint": fp, "by": "x"});
+        e.apply_peer("b", page("L1", 2, 0, vec![old])).unwrap();
+        assert!(e.alarms()[0].ack.is_some());
+        let new = serde_json::json!({"seq": 3, "at_ms": k.at_ms + 1, "kind": "unack", "fingerprint": fp, "by": "x"});
+        e.apply_peer("b", page("L1", 3, 0, vec![new])).unwrap();
+        assert!(e.alarms()[0].ack.is_none());
+    }
+
+    #[test]
+    fn a_hostile_page_cannot_move_the_cursor_past_the_log_nor_silence_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(dir.path());
+        let now = crate::alarm::now_ms();
+        let silence = |seq: i64, matchers: serde_json::Value| {
+            serde_json::json!({"seq": seq, "at_ms": now, "kind": "silence", "uid": format!("u{seq}"),
+                "matchers": matchers, "starts_ms": now, "ends_ms": now + 3_600_000, "author": "x", "reason": "r"})
+        };
+        let raw = vec![
+            silence(1, serde_json::json!({"alertname": "~.*"})),
+            silence(2, serde_json::json!({"device": "r1"})),
+            // Past the log's end: dropped, the cursor does not go there.
+            silence(i64::MAX, serde_json::json!({"device": "r2"})),
+            serde_json::json!({"seq": 3, "kind": "what_a_newer_version_says"}),
+        ];
+        let a = e.apply_peer("b", page("L1", 3, 0, raw)).unwrap();
+        assert_eq!((a.cursor, a.entries), (3, 1));
+        let kept: Vec<String> = e.silences().iter().map(|s| format!("{:?}", s.matchers.raw())).collect();
+        assert_eq!(kept, [r#"{"device": "r1"}"#]);
+        // The log now ends before the cursor (a restored backup): read again from 0.
+        let a = e.apply_peer("b", page("L1", 1, 0, vec![])).unwrap();
+        assert_eq!(a.cursor, 0);
+        assert_eq!(e.peer_cursor("b").unwrap(), Some(("L1".to_string(), 0)));
     }
 }

@@ -119,6 +119,7 @@ impl Peering {
             started_ms: started,
             notices_sent_by_peer: Default::default(),
         };
+        *p.engine.collector_label.lock().expect("not poisoned") = Some(p.cfg.name.clone());
         p.set_hold(started);
         Ok(p)
     }
@@ -153,12 +154,16 @@ impl Peering {
 
     /// Whether this collector sends at once: rank 0, or every peer that
     /// may be of a lower rank is gone.
+    /// Two of the same rank (a mistake, logged): the name that sorts first sends.
     pub fn sending(&self, now_ms: i64) -> bool {
-        self.cfg.rank == 0
-            || self.peers.iter().all(|p| {
-                let s = p.state.lock().expect("not poisoned");
-                s.rank.is_some_and(|r| r > self.cfg.rank) || self.gone(&s, now_ms)
-            })
+        self.peers.iter().all(|p| {
+            let s = p.state.lock().expect("not poisoned");
+            let first = match s.rank {
+                Some(r) => (self.cfg.rank, self.cfg.name.as_str()) < (r, p.cfg.name.as_str()),
+                None => self.cfg.rank == 0,
+            };
+            first || self.gone(&s, now_ms)
+        })
     }
 
     /// The engine's wait for new notices, from who is sending. When this
@@ -175,7 +180,9 @@ impl Peering {
             })
             .collect();
         *self.engine.peer_sites.lock().expect("not poisoned") = sites;
-        let hold = if self.sending(now_ms) { 0 } else { self.cfg.hold_ms() };
+        // (At least one wait: two of rank 0, one of them not sending.)
+        let hold =
+            if self.sending(now_ms) { 0 } else { self.cfg.hold_ms().max((self.cfg.peer_timeout_secs as i64) * 1000) };
         self.engine.peer_hold_ms.store(hold, Ordering::Relaxed);
         let was = self.holding.swap(hold > 0, Ordering::Relaxed);
         if was && hold == 0 {
@@ -224,7 +231,7 @@ impl Peering {
                     "last_heartbeat_ms": s.last_ok_ms,
                     "down_since_ms": s.down_since_ms,
                     "last_error": s.last_error,
-                    "log_lag": (s.last_seq - s.cursor).max(0),
+                    "log_lag": s.last_seq.saturating_sub(s.cursor).max(0),
                     "last_seq": s.last_seq,
                     "cursor": s.cursor,
                     "clock_offset_ms": s.clock_offset_ms,
@@ -342,20 +349,26 @@ impl Peering {
                 let mut s = p.state.lock().expect("not poisoned");
                 s.rank = Some(answer.rank);
                 s.last_seq = answer.last_seq;
-                s.clock_offset_ms = answer.time_ms - now;
+                s.clock_offset_ms = answer.time_ms.saturating_sub(now);
                 if answer.rank == self.cfg.rank {
                     tracing::error!(peer = %p.cfg.name, rank = answer.rank,
                         "the peer has this collector's own rank: both send every notice; give them different peering.rank");
                 }
             }
-            let fresh_log = cursor.as_ref().is_some_and(|(id, _)| *id != answer.log_id);
+            if answer.entries.len() > PAGE {
+                return Err(format!("the answer has {} entries; {PAGE} were asked for", answer.entries.len()));
+            }
+            let fresh_log = cursor.as_ref().is_some_and(|(id, seq)| *id != answer.log_id || *seq > answer.last_seq);
             let (e, name) = (self.engine.clone(), p.cfg.name.clone());
-            let log_id = answer.log_id.clone();
+            let (log_id, last_seq, offset_ms) =
+                (answer.log_id.clone(), answer.last_seq, answer.time_ms.saturating_sub(now));
             let entries = answer.entries;
-            let applied = tokio::task::spawn_blocking(move || e.apply_peer(&name, &log_id, entries))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| format!("cannot store the peer's log: {e}"))?;
+            let applied = tokio::task::spawn_blocking(move || {
+                e.apply_peer(&name, crate::alarm::PeerPage { log_id: &log_id, last_seq, offset_ms, raw: entries })
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot store the peer's log: {e}"))?;
             {
                 let mut s = p.state.lock().expect("not poisoned");
                 s.cursor = applied.cursor;

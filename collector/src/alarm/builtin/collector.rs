@@ -32,6 +32,18 @@ pub const DEFS: &[Def] = &[
 /// (`lifecycle::dispatch`).
 pub const WATCHDOG: &str = "watchdog";
 
+/// Labels the conditions of this collector's own alarms with its name
+/// (`collector`), for a pair of collectors: each has its own spool, sinks
+/// and notices. `peer_unreachable` names the peer already; the watchdog
+/// has its own labels (`watchdog.labels`).
+pub fn label_own(conds: &mut [Cond], name: &str) {
+    for c in conds.iter_mut() {
+        if DEFS.iter().any(|d| d.name == c.name) && !matches!(c.name.as_str(), "peer_unreachable" | WATCHDOG) {
+            c.labels.insert("collector".into(), name.to_string());
+        }
+    }
+}
+
 /// What the collector's self-checks read, copied out of the running program.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Health {
@@ -245,6 +257,21 @@ mod tests {
                 },
             ],
         }
+    }
+
+    #[test]
+    fn in_a_pair_each_collectors_own_alarms_carry_its_name() {
+        let mut conds = self_checks(&cfg(""), &health());
+        conds.push(super::super::cond("room_hot", BTreeMap::new(), Texts::default(), None, true));
+        label_own(&mut conds, "hn-dc1");
+        let got: Vec<(String, Option<&String>)> =
+            conds.iter().map(|c| (c.name.clone(), c.labels.get("collector"))).collect();
+        let dc1 = "hn-dc1".to_string();
+        for (name, label) in &got {
+            let want = if name == "peer_unreachable" || name == "room_hot" { None } else { Some(&dc1) };
+            assert_eq!(*label, want, "{name}");
+        }
+        assert!(got.iter().any(|(n, _)| n == "sink_down") && got.iter().any(|(n, _)| n == "peer_unreachable"));
     }
 
     #[test]

@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS peer_log (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS peer_log_notice ON peer_log (receiver, fingerprint, at_ms);
 CREATE INDEX IF NOT EXISTS peer_log_at ON peer_log (at_ms);
+CREATE INDEX IF NOT EXISTS outbox_notice ON outbox (fingerprint, receiver);
 CREATE TABLE IF NOT EXISTS peer_cursor (peer TEXT PRIMARY KEY, log_id TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS peer_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO peer_meta (key, value) VALUES ('log_id', lower(hex(randomblob(16))));
@@ -256,36 +257,47 @@ impl Store {
             .optional()?)
     }
 
-    /// The peer that delivered the notice `receiver` / `fingerprint` /
-    /// `status` at `since_ms` or later, if one did. A repeat counts as a
-    /// firing notice and the other way round (both say "still firing").
+    /// The peer that delivered the notice `id` (to `receiver`, of alarm
+    /// `fingerprint`, in `status`) since `since_ms`, if one did: a notice
+    /// of the peer's of that alarm to that receiver in the same state (a
+    /// repeat and a first notice count alike, "still firing") that came
+    /// after this collector queued its own last one of it, sent or found sent, so a
+    /// notice of an earlier episode never stands for one of this episode.
+    /// (Not only the peer's last: it may have resolved the alarm before
+    /// this collector's hold of the firing ended.)
+    /// A storm's summary is never taken as sent: the alarms it folds may
+    /// not be the ones the peer folded.
     pub fn sent_by_peer(
         &self,
+        id: i64,
         receiver: &str,
         fingerprint: &str,
         status: &str,
         since_ms: i64,
     ) -> Result<Option<String>, StoreError> {
-        let alike: &[&str] = match status {
-            "firing" | "repeat" => &["firing", "repeat"],
-            other => &[other][..],
-        };
-        let mut found = None;
-        for s in alike {
-            found = self
-                .conn
-                .query_row(
-                    "SELECT origin FROM peer_log WHERE receiver = ?1 AND fingerprint = ?2 AND at_ms >= ?4
-                         AND origin != '' AND kind = 'notice' AND status = ?3 LIMIT 1",
-                    params![receiver, fingerprint, s, since_ms],
-                    |r| r.get::<_, String>(0),
-                )
-                .optional()?;
-            if found.is_some() {
-                break;
+        if status == "summary" {
+            return Ok(None);
+        }
+        let class = |s: &str| if s == "repeat" { "firing".to_string() } else { s.to_string() };
+        let own_last: i64 = self.conn.query_row(
+            "SELECT COALESCE(MAX(created_ms), 0) FROM outbox
+                 WHERE fingerprint = ?2 AND receiver = ?1 AND delivered_ms IS NOT NULL AND id < ?3",
+            params![receiver, fingerprint, id],
+            |r| r.get(0),
+        )?;
+        let mut st = self.conn.prepare(
+            "SELECT origin, status FROM peer_log
+                 WHERE receiver = ?1 AND fingerprint = ?2 AND at_ms >= ?3 AND origin != '' AND kind = 'notice'
+                 ORDER BY at_ms DESC",
+        )?;
+        let mut rows = st.query(params![receiver, fingerprint, since_ms.max(own_last)])?;
+        while let Some(r) = rows.next()? {
+            let (origin, s): (String, String) = (r.get(0)?, r.get(1)?);
+            if class(&s) == class(status) {
+                return Ok(Some(origin));
             }
         }
-        Ok(found)
+        Ok(None)
     }
 
     /// A notice the peer has sent: done here too, without a delivery.
@@ -320,5 +332,76 @@ impl Store {
                 params![before_ms],
             )
             .map_err(StoreError::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Change, Store};
+    use super::*;
+
+    fn notice(at_ms: i64, seq: i64, status: &str) -> Change<'static> {
+        let entry = Entry::Notice { receiver: "hook".into(), fingerprint: "fp".into(), status: status.into() };
+        Change::Peer(PeerChange::FromPeer { peer: "a", log_id: "L", logged: Logged { seq, at_ms, entry } })
+    }
+
+    fn queue(s: &mut Store, status: &'static str, at_ms: i64) -> i64 {
+        s.apply(&[Change::Notice {
+            receiver: "hook",
+            fingerprint: "fp",
+            status,
+            payload: "{}".into(),
+            at_ms,
+            delay_ms: 0,
+        }])
+        .unwrap();
+        s.due(i64::MAX, 100).unwrap().last().unwrap().id
+    }
+
+    #[test]
+    fn the_peers_notice_counts_only_for_the_same_state_after_this_ones_last_and_never_for_a_summary() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("alarms.db")).unwrap();
+        // The window: 500 ms before a notice was queued.
+        let sent =
+            |s: &Store, id: i64, status: &str, at: i64| s.sent_by_peer(id, "hook", "fp", status, at - 500).unwrap();
+        // Episode 1: a sent the firing at 1 000; b, which queued it at 900, finds it.
+        s.apply(&[notice(1_000, 1, "firing")]).unwrap();
+        let first = queue(&mut s, "firing", 900);
+        assert_eq!(sent(&s, first, "firing", 900).as_deref(), Some("a"));
+        s.sent_elsewhere(first, 1_500, "a").unwrap();
+        // A repeat counts as the same state, within the window.
+        let repeat = queue(&mut s, "repeat", 2_000);
+        assert_eq!(sent(&s, repeat, "repeat", 2_000), None, "a's firing is out of the repeat's window");
+        s.apply(&[notice(2_100, 2, "repeat")]).unwrap();
+        assert_eq!(sent(&s, repeat, "repeat", 2_000).as_deref(), Some("a"));
+        s.sent_elsewhere(repeat, 2_200, "a").unwrap();
+        let resolved = queue(&mut s, "resolved", 3_000);
+        assert_eq!(sent(&s, resolved, "resolved", 3_000), None, "no resolve from a");
+        s.delivered(resolved, 3_100).unwrap();
+        // Episode 2: a's notices of episode 1 do not stand for b's new firing.
+        let again = queue(&mut s, "firing", 3_400);
+        s.apply(&[notice(3_200, 3, "resolved")]).unwrap();
+        assert_eq!(sent(&s, again, "firing", 3_400), None);
+        s.apply(&[notice(3_500, 4, "firing")]).unwrap();
+        assert_eq!(sent(&s, again, "firing", 3_400).as_deref(), Some("a"));
+        // Past the window, nothing counts.
+        assert_eq!(s.sent_by_peer(again, "hook", "fp", "firing", 3_600).unwrap(), None);
+        // A summary is always sent.
+        assert_eq!(s.sent_by_peer(again, "hook", "fp", "summary", 0).unwrap(), None);
+    }
+
+    /// Review: the peer sent the firing and the resolve while this one held its firing.
+    #[test]
+    fn the_peers_firing_counts_even_when_it_has_resolved_since() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("alarms.db")).unwrap();
+        s.apply(&[notice(1_000, 1, "firing"), notice(1_100, 2, "resolved")]).unwrap();
+        let firing = queue(&mut s, "firing", 900);
+        assert_eq!(s.sent_by_peer(firing, "hook", "fp", "firing", 400).unwrap().as_deref(), Some("a"));
+        s.sent_elsewhere(firing, 1_200, "a").unwrap();
+        let resolved = queue(&mut s, "resolved", 1_150);
+        // a's resolve (1 100) came after b queued its firing (900): it stands for b's.
+        assert_eq!(s.sent_by_peer(resolved, "hook", "fp", "resolved", 650).unwrap().as_deref(), Some("a"));
     }
 }
