@@ -449,6 +449,8 @@ impl AgentConfig {
             // One server's points are few: one batch at a time keeps them in order.
             max_in_flight: 1,
             origins: None,
+            skip_relayed: false,
+            backlog_bound: None,
         }
     }
 }

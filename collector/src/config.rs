@@ -455,6 +455,11 @@ pub struct SinkConfig {
     /// PEM private key of `cert_file`. Defaults to none.
     #[serde(default)]
     pub key_file: Option<PathBuf>,
+    /// Not in the file: set on the relay to a peer collector
+    /// (`peering.peers[].forward`), with how long it keeps what the peer
+    /// has not taken. A relay passes over what the peer itself relayed.
+    #[serde(skip)]
+    pub relay_keep: Option<Duration>,
 }
 
 fn default_log_level() -> String {
@@ -601,6 +606,13 @@ impl CollectorConfig {
                 p.push(Problem::general(format!("{at}.site: must name the site this token writes for")));
             }
             crate::auth::check_secret(&at, t.token.as_deref(), t.token_sha256.as_deref(), p);
+            if t.name.starts_with(crate::peer::config::RELAY_PREFIX) {
+                p.push(Problem::general(format!(
+                    "{at}.name: `{}` starts with `{}`, which names what a peer collector relays",
+                    t.name,
+                    crate::peer::config::RELAY_PREFIX
+                )));
+            }
             if t.devices.is_some() && !t.poller {
                 p.push(Problem::general(format!("{at}.devices: lists devices, so set `poller: true` too")));
             }
@@ -684,6 +696,15 @@ fn position<T>(s: &Spanned<T>) -> Option<(u64, u64)> {
 }
 
 impl CollectorConfig {
+    /// The sinks the spool feeds: those configured, then a relay to each
+    /// peer with `forward: true`.
+    pub fn all_sinks(&self) -> Vec<SinkConfig> {
+        let relays = self.peering.iter().flat_map(|c| c.peers.iter().filter(|p| p.forward));
+        self.sinks.iter().cloned().chain(relays.map(crate::peer::config::PeerConfig::relay_sink)).collect()
+    }
+}
+
+impl CollectorConfig {
     /// Every token is held by one entry: the same secret twice (in clear or as a
     /// hash, in either table) would make the holder ambiguous, and one shared
     /// by an agent and the API would let a leaked agent token read the API. A
@@ -703,6 +724,14 @@ impl CollectorConfig {
             position: position(t),
         });
         let (ingest, api): (Vec<_>, Vec<_>) = (ingest.collect(), api.collect());
+        let peers: Vec<Entry> = (self.peering.iter().flat_map(|c| c.peers.iter().enumerate()))
+            .map(|(i, peer)| Entry {
+                at: format!("peering.peers[{i}].secret"),
+                name: &peer.name,
+                hash: crate::auth::secret_hash(Some(&peer.secret), None),
+                position: None,
+            })
+            .collect();
         for table in [&ingest, &api] {
             for (j, later) in table.iter().enumerate() {
                 if let Some(first) = table[..j].iter().find(|e| e.name == later.name && !later.name.trim().is_empty()) {
@@ -718,11 +747,13 @@ impl CollectorConfig {
                 }
             }
         }
-        let all: Vec<&Entry> = ingest.iter().chain(&api).collect();
+        let all: Vec<&Entry> = ingest.iter().chain(&api).chain(&peers).collect();
         for (j, later) in all.iter().enumerate() {
             let Some(hash) = later.hash else { continue };
             if let Some(first) = all[..j].iter().find(|e| e.hash == Some(hash)) {
-                let what = if first.at.starts_with("ingest") == later.at.starts_with("ingest") {
+                let what = if later.at.starts_with("peering") {
+                    "a peer's secret must be its own: a holder of it may act as the peer"
+                } else if first.at.starts_with("ingest") == later.at.starts_with("ingest") {
                     "every entry needs a token of its own"
                 } else {
                     "an API token must not also be an ingest token"
@@ -788,6 +819,8 @@ impl SinkConfig {
             shutdown_timeout,
             max_in_flight: self.max_in_flight,
             origins: None,
+            skip_relayed: self.relay_keep.is_some(),
+            backlog_bound: None,
         }
     }
 }
@@ -1008,6 +1041,54 @@ mod tests {
                  an API token must not also be an ingest token"
             )]
         );
+    }
+
+    #[test]
+    fn a_peer_secret_that_is_an_ingest_token_and_a_token_named_as_a_relay_are_refused() {
+        let problems = parse(&format!(
+            "ingest:\n  tokens:\n    - {{name: 'peer:b', token: {SECRET}, site: hn}}\n\
+             alarms:\n  db: /tmp/x.db\n\
+             peering:\n  name: a\n  peers:\n    - {{name: b, url: 'http://10.0.0.2:8186', secret: {SECRET}}}\n"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            messages_at(&problems),
+            vec![
+                (
+                    Some((3, 8)),
+                    "ingest.tokens[0].name: `peer:b` starts with `peer:`, which names what a peer collector relays"
+                ),
+                (
+                    Some((9, 46)),
+                    "peering.peers[0].secret (`b`): the same token as ingest.tokens[0] (`peer:b`, line 3 column 7); \
+                     a peer's secret must be its own: a holder of it may act as the peer"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_peer_with_forward_is_a_relay_sink_after_the_configured_ones() {
+        let c = parse(&format!(
+            "ingest:\n  tokens:\n    - {{name: web01, token: {SECRET}, site: hn}}\n\
+             sinks:\n  - {{name: vm, url: 'http://127.0.0.1:8428'}}\n\
+             alarms:\n  db: /tmp/x.db\n\
+             peering:\n  name: a\n  peers:\n    - {{name: b, url: 'https://10.0.0.2:8186', \
+             secret: peer-secret-0123456789, forward: true, forward_keep_secs: 3600}}\n"
+        ))
+        .unwrap();
+        let sinks = c.all_sinks();
+        assert_eq!(sinks.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), vec!["vm", "peer:b"]);
+        let r = &sinks[1];
+        assert_eq!(
+            (r.url.as_str(), r.token.as_deref(), r.flavour, r.max_in_flight, r.relay_keep),
+            ("https://10.0.0.2:8186", Some("peer-secret-0123456789"), Flavour::V2, 1, Some(Duration::from_secs(3600)))
+        );
+        assert!(r.forwarder_settings(Duration::from_secs(1)).skip_relayed);
+        assert!(!sinks[0].forwarder_settings(Duration::from_secs(1)).skip_relayed);
+        let mut without = c.peering.clone().unwrap();
+        (without.peers[0].forward, without.peers[0].forward_keep_secs) = (false, 0);
+        assert_eq!(c.peering.as_ref().unwrap().without_forward(), without);
     }
 
     #[test]

@@ -21,11 +21,12 @@ pub fn build_live(
     stop_rx: &watch::Receiver<bool>,
 ) -> anyhow::Result<(state::Live, Vec<tokio::task::JoinHandle<()>>)> {
     let shutdown_timeout = Duration::from_secs(config.listen.shutdown_timeout_secs);
-    let (sinks, tasks, durable) = if config.sinks.is_empty() {
+    let all_sinks = config.all_sinks();
+    let (sinks, tasks, durable) = if all_sinks.is_empty() {
         tracing::warn!("no sink configured: points are accepted, counted and logged, and go nowhere");
         (Vec::new(), Vec::new(), None)
     } else {
-        let names: Vec<&str> = config.sinks.iter().map(|s| s.name.as_str()).collect();
+        let names: Vec<&str> = all_sinks.iter().map(|s| s.name.as_str()).collect();
         let (spool, committer, origins) = match previous.and_then(|p| p.durable.as_ref()) {
             Some(d) => {
                 d.spool.set_consumers(&names).context("cannot update the spool's consumers")?;
@@ -44,7 +45,7 @@ pub fn build_live(
         };
         let counters =
             |name: &str| previous.and_then(|p| p.sinks.iter().find(|s| s.name == name)).map(|s| s.stats.clone());
-        let (sinks, tasks) = sink::spawn_all(&config.sinks, &spool, &origins, shutdown_timeout, stop_rx, counters)?;
+        let (sinks, tasks) = sink::spawn_all(&all_sinks, &spool, &origins, shutdown_timeout, stop_rx, counters)?;
         (sinks, tasks, Some(state::Durable { spool, committer, origins }))
     };
     let live = state::Live {
@@ -79,11 +80,12 @@ fn reload(path: &std::path::Path, current: &CollectorConfig) -> Result<Option<Co
             || (n.max_concurrent_bodies, n.max_hosts_per_token) != (c.max_concurrent_bodies, c.max_hosts_per_token)
             || new.audit != current.audit
             || new.web != current.web
-            || new.peering != current.peering
+            || new.peering.as_ref().map(crate::peer::config::PeeringConfig::without_forward)
+                != current.peering.as_ref().map(crate::peer::config::PeeringConfig::without_forward)
         {
             tracing::warn!(
-                "changes to listen.*, spool.*, audit.*, web.*, peering.*, ingest.max_concurrent_bodies and \
-                 ingest.max_hosts_per_token take effect at the next restart"
+                "changes to listen.*, spool.*, audit.*, web.*, peering.* (but peers[].forward), \
+                 ingest.max_concurrent_bodies and ingest.max_hosts_per_token take effect at the next restart"
             );
         }
         if new.trends != current.trends {

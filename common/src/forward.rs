@@ -68,6 +68,15 @@ pub struct ForwarderSettings {
     /// Who wrote each spool record (the collector's ingest tokens), to name
     /// the writer of a refused line in the log; `None` in the agent.
     pub origins: Option<Arc<Origins>>,
+    /// Records a peer collector relayed are acknowledged without being
+    /// sent: a collector relaying to its peer sends it only what its own
+    /// writers wrote, so a pair that relays both ways makes no loop.
+    pub skip_relayed: bool,
+    /// How far behind this forwarder may fall (bytes, age) before its oldest
+    /// unsent segments are passed over and counted as dropped
+    /// ([`Spool::bound_consumer`]); `None`: it holds the spool as long as
+    /// it must.
+    pub backlog_bound: Option<(u64, Duration)>,
 }
 
 /// Counters shared with whoever reports them (heartbeat, /metrics).
@@ -236,6 +245,7 @@ async fn run(
         // probably restarting too.
         last_accepted: Instant::now(),
         flush_at: None,
+        bound_checked: None,
     };
     let mut tasks: JoinSet<Delivery> = JoinSet::new();
     let mut stop_by: Option<Instant> = None;
@@ -310,17 +320,29 @@ struct Forwarder {
     last_accepted: Instant,
     /// When the data waiting is due, full batch or not.
     flush_at: Option<Instant>,
+    /// When the backlog was last held to `backlog_bound`.
+    bound_checked: Option<Instant>,
 }
 
 impl Forwarder {
     /// Catches up with records the spool dropped before this forwarder read
     /// them, updates the counts, and returns the lines not yet read.
     fn follow_spool(&mut self) -> u64 {
+        if let Some((bytes, age)) = self.s.backlog_bound
+            && self.bound_checked.is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
+            self.bound_checked = Some(Instant::now());
+            if let Err(e) = self.spool.bound_consumer(self.consumer, bytes, age, crate::now_ns()) {
+                tracing::error!(forwarder = %self.s.name, error = %e, "cannot pass over the records past the bound");
+            }
+        }
         let (st, stats) = (&mut self.st, &self.stats);
         let cs = self.spool.consumer_stats(self.consumer);
         if cs.cursor > st.commit {
             st.commit = cs.cursor;
             st.finished.retain(|_, end| *end > cs.cursor);
+            // A batch all of whose records were dropped is not sent again.
+            self.retry.retain(|b| b.end > cs.cursor);
         }
         st.read_pos = st.read_pos.max(st.commit);
         stats.queued_lines.store(cs.queued_lines, Ordering::Relaxed);
@@ -376,7 +398,7 @@ impl Forwarder {
     }
 
     /// The next batch from the spool; `None` when that range held only
-    /// corrupt records (nothing to send); `Err` when the spool cannot be
+    /// corrupt records, or relayed ones that are not sent (nothing to send); `Err` when the spool cannot be
     /// read (retried in a second).
     fn read_batch(&mut self, now: Instant) -> Result<Option<Batch>, ()> {
         let from = self.st.read_pos;
@@ -389,6 +411,8 @@ impl Forwarder {
             }
         };
         self.st.read_pos = next;
+        let records: Vec<_> =
+            if self.s.skip_relayed { records.into_iter().filter(|r| !r.relayed).collect() } else { records };
         if records.is_empty() {
             if let Some(c) = self.st.finish(from, next) {
                 ack(&self.spool, self.consumer, c, &self.s.name);

@@ -24,7 +24,9 @@
 //!
 //! A record is a 28-byte header — payload length (u32), CRC-32 (u32) of
 //! everything after it, sequence number (u64), line count (u32), append time
-//! in ns (i64), all little-endian — then the payload (line protocol).
+//! in ns (i64), all little-endian — then the payload (line protocol). The
+//! line count's top bit marks a record relayed by a peer collector
+//! ([`Record::relayed`]); files written before it had the bit clear.
 //!
 //! Durability: [`Spool::append`] writes; [`Spool::sync`] makes everything
 //! appended so far durable (`fdatasync`). [`Committer`] runs syncs on a
@@ -65,6 +67,8 @@ use std::time::Duration;
 use bytes::Bytes;
 
 const HEADER: usize = 28;
+/// The line count's top bit: the record was relayed by a peer collector.
+const RELAYED: u32 = 1 << 31;
 /// A record larger than this is taken as corruption, not as data.
 const MAX_RECORD_BYTES: u32 = 256 * 1024 * 1024;
 
@@ -172,6 +176,9 @@ pub struct Record {
     pub seq: u64,
     pub lines: u64,
     pub data: Bytes,
+    /// Written by a peer collector that relayed its agents' points
+    /// ([`Spool::append_relayed`]): not to be relayed back to it.
+    pub relayed: bool,
 }
 
 /// What opening found.
@@ -323,7 +330,7 @@ fn scan(file: &File, first_seq: u64) -> io::Result<Scanned> {
         {
             return Ok(Scanned { records, newest_ns: newest, good_len: off, clean: false });
         }
-        records.push((off, h.lines));
+        records.push((off, h.lines & !RELAYED));
         newest = newest.max(h.ts);
         off += HEADER as u64 + u64::from(h.len);
         expect += 1;
@@ -472,14 +479,24 @@ impl Spool {
     /// disk) the segment is cut back to its last whole record and the error
     /// returned.
     pub fn append(&self, lines: u64, data: &[u8], now_ns: i64) -> Result<u64, AppendError> {
+        self.append_as(lines, data, now_ns, false)
+    }
+
+    /// [`Self::append`] of points a peer collector relayed (read back with
+    /// [`Record::relayed`] set).
+    pub fn append_relayed(&self, lines: u64, data: &[u8], now_ns: i64) -> Result<u64, AppendError> {
+        self.append_as(lines, data, now_ns, true)
+    }
+
+    fn append_as(&self, lines: u64, data: &[u8], now_ns: i64, relayed: bool) -> Result<u64, AppendError> {
         let mut g = self.inner.lock().expect("not poisoned");
         let inner = &mut *g;
         if inner.segments.back().is_some_and(|s| s.bytes >= self.settings.segment_max_bytes && !s.records.is_empty()) {
             self.roll(inner)?;
         }
         let seq = inner.next_seq;
-        let lines32 = u32::try_from(lines).unwrap_or(u32::MAX);
-        let rec = encode(seq, lines32, now_ns, data);
+        let lines32 = u32::try_from(lines).unwrap_or(u32::MAX).min(!RELAYED);
+        let rec = encode(seq, if relayed { lines32 | RELAYED } else { lines32 }, now_ns, data);
         self.make_room(inner, rec.len() as u64, now_ns)?;
         let seg = inner.segments.back_mut().expect("there is always an active segment");
         let off = seg.bytes;
@@ -658,7 +675,8 @@ impl Spool {
                 continue;
             }
             buf.drain(..HEADER);
-            out.push(Record { seq, lines: u64::from(h.lines), data: Bytes::from(buf) });
+            let (lines, relayed) = (u64::from(h.lines & !RELAYED), h.lines & RELAYED != 0);
+            out.push(Record { seq, lines, data: Bytes::from(buf), relayed });
         }
         Ok((out, next))
     }
@@ -718,6 +736,52 @@ impl Spool {
             Ok(()) => Ok(()),
             Err(_) => write_cursor(&self.settings.dir, &name, cursor),
         }
+    }
+
+    /// Lets consumer `idx` fall no further behind than `max_bytes` and
+    /// `max_age`: whole segments it has not had are passed over (oldest
+    /// first, never the active one), their lines added to its `dropped`
+    /// count, and those no other consumer needs are deleted. For a consumer
+    /// that must not hold the spool for the others, e.g. a relay to a site
+    /// that may be gone for days. Returns the lines passed over.
+    pub fn bound_consumer(&self, idx: usize, max_bytes: u64, max_age: Duration, now_ns: i64) -> io::Result<u64> {
+        let mut g = self.inner.lock().expect("not poisoned");
+        let inner = &mut *g;
+        let cursor = inner.consumers[idx].cursor;
+        let mut behind: u64 = inner.segments.iter().filter(|s| s.end_seq() > cursor).map(|s| s.bytes).sum();
+        let oldest_kept = now_ns.saturating_sub(max_age.as_nanos().min(i64::MAX as u128) as i64);
+        let (mut to, mut lost) = (cursor, 0u64);
+        let last = inner.segments.len().saturating_sub(1);
+        for seg in inner.segments.iter().take(last) {
+            if seg.end_seq() <= to {
+                continue;
+            }
+            if behind <= max_bytes && seg.newest_ns >= oldest_kept {
+                break;
+            }
+            lost += seg.records[(to.max(seg.first_seq) - seg.first_seq) as usize..]
+                .iter()
+                .map(|r| u64::from(r.1))
+                .sum::<u64>();
+            behind -= seg.bytes;
+            to = seg.end_seq();
+        }
+        if to == cursor {
+            return Ok(0);
+        }
+        let c = &mut inner.consumers[idx];
+        c.cursor = to;
+        c.dropped_lines += lost;
+        inner.dropped_lines += lost;
+        inner.last_drop_ns = now_ns;
+        tracing::error!(
+            consumer = %c.name, lost_lines = lost,
+            "consumer past its bound (bytes or age behind): passed over its oldest records"
+        );
+        let (name, cursor) = (c.name.clone(), c.cursor);
+        write_cursor(&self.settings.dir, &name, cursor)?;
+        self.release(inner, false)?;
+        Ok(lost)
     }
 
     /// Replaces the set of consumers (after a config reload). A consumer
@@ -983,6 +1047,47 @@ mod tests {
         assert_eq!(s.consumer_stats(0), ConsumerStats { cursor: 0, queued_lines: 3, dropped_lines: 0 });
     }
 
+    #[test]
+    fn a_bounded_consumer_passes_over_whole_old_segments_and_the_others_keep_theirs() {
+        let dir = tempfile::tempdir().unwrap();
+        // 100-byte segments: each record (28 + 61 bytes) fills one.
+        let (s, _) = Spool::open(SpoolSettings::new(dir.path(), 64, 1 << 20), &["relay", "influx"]).unwrap();
+        for i in 0..5 {
+            s.append(1, format!("{i:0>60}\n").as_bytes(), 1_000 + i).unwrap();
+        }
+        // Within both bounds: nothing passed over.
+        assert_eq!(s.bound_consumer(0, 1 << 20, Duration::from_nanos(1_000), 1_004).unwrap(), 0);
+        // At most 2 records' bytes behind: the 3 oldest go (never the active one).
+        assert_eq!(s.bound_consumer(0, 2 * 89, Duration::from_secs(3600), 1_004).unwrap(), 3);
+        assert_eq!(s.consumer_stats(0), ConsumerStats { cursor: 3, queued_lines: 2, dropped_lines: 3 });
+        assert_eq!(s.consumer_stats(1), ConsumerStats { cursor: 0, queued_lines: 5, dropped_lines: 0 });
+        assert_eq!(s.segment_count(), 5, "the other consumer still needs them");
+        // By age: a segment whose newest record is older than 1_004 − 1 is passed over, not the active one.
+        assert_eq!(s.bound_consumer(0, 1 << 20, Duration::from_nanos(1), 1_004).unwrap(), 0);
+        assert_eq!(s.bound_consumer(0, 1 << 20, Duration::from_nanos(1), 1_005).unwrap(), 1);
+        assert_eq!(s.read(s.consumer_stats(0).cursor, 10).unwrap().0[0].seq, 4);
+        s.ack(1, 5).unwrap();
+        assert_eq!(s.segment_count(), 1);
+    }
+
+    #[test]
+    fn a_relayed_record_is_marked_after_a_reopen_and_counts_its_lines_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (s, _) = Spool::open(settings(dir.path()), &["vm"]).unwrap();
+            s.append(2, b"a 1\na 2\n", 10).unwrap();
+            s.append_relayed(3, b"p 1\np 2\np 3\n", 11).unwrap();
+            s.sync().unwrap();
+        }
+        let (s, report) = Spool::open(settings(dir.path()), &["vm"]).unwrap();
+        assert_eq!((report.lines, report.corrupt_records), (5, 0));
+        let r = s.read(0, 100).unwrap().0;
+        assert_eq!(
+            r.iter().map(|r| (r.seq, r.lines, r.relayed)).collect::<Vec<_>>(),
+            vec![(0, 2, false), (1, 3, true)]
+        );
+        assert_eq!(s.consumer_stats(0).queued_lines, 5);
+    }
     #[test]
     fn each_consumer_knows_when_its_oldest_unacknowledged_record_was_appended() {
         let dir = tempfile::tempdir().unwrap();

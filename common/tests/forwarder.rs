@@ -66,6 +66,8 @@ fn settings(max_backoff: Duration) -> ForwarderSettings {
         shutdown_timeout: Duration::from_secs(5),
         max_in_flight: 1,
         origins: None,
+        skip_relayed: false,
+        backlog_bound: None,
     }
 }
 
@@ -125,6 +127,23 @@ async fn a_503_is_retried_after_retry_after_and_the_batch_arrives_once() {
     assert_eq!(target.requests(), 2);
     assert_eq!(stats.errors_total.load(Ordering::Relaxed), 1);
     until("the cursor to pass the batch", || sp.consumer_stats(0).queued_lines == 0).await;
+}
+
+#[tokio::test]
+async fn records_relayed_by_a_peer_are_passed_over_and_acknowledged_not_sent_back() {
+    let (target, url) = Target::start(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sp = spool(dir.path(), 1 << 20);
+    let (_stop, stop_rx) = watch::channel(false);
+    let s = ForwarderSettings { skip_relayed: true, ..settings(Duration::from_secs(2)) };
+    let (stats, _task) = forward::spawn(writer(&url), s, sp.clone(), 0, stop_rx);
+    push(&sp, "own v=1 1\n");
+    sp.append_relayed(2, b"relayed v=1 1\nrelayed v=2 2\n", 1).unwrap();
+    push(&sp, "own v=2 2\n");
+    sp.append_relayed(1, b"relayed v=3 3\n", 1).unwrap();
+    until("the cursor to pass every record", || sp.consumer_stats(0).queued_lines == 0).await;
+    assert_eq!(target.accepted().concat(), "own v=1 1\nown v=2 2\n");
+    assert_eq!(stats.sent_lines.load(Ordering::Relaxed), 2);
 }
 
 #[tokio::test]

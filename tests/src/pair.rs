@@ -60,11 +60,22 @@ pub struct Pair {
 
 impl Pair {
     pub fn start(receivers: &str, extra: &str, timing: &str) -> Pair {
+        Self::start_edited(receivers, extra, timing, |_, _, y| y)
+    }
+
+    /// [`Pair::start`], each collector's configuration passed through
+    /// `edit(name, its directory, yaml)` first.
+    pub fn start_edited(
+        receivers: &str,
+        extra: &str,
+        timing: &str,
+        edit: impl Fn(&str, &std::path::Path, String) -> String,
+    ) -> Pair {
         let (a_port, b_port) = (free_port(), free_port());
         let (to_a, to_b) = (TcpProxy::start(a_port), TcpProxy::start(b_port));
         let (da, db) = (TempDir::new().expect("tempdir"), TempDir::new().expect("tempdir"));
-        let a_yaml = yaml(da.path(), "a", 0, "b", &to_b.url(), receivers, extra, timing);
-        let b_yaml = yaml(db.path(), "b", 1, "a", &to_a.url(), receivers, extra, timing);
+        let a_yaml = edit("a", da.path(), yaml(da.path(), "a", 0, "b", &to_b.url(), receivers, extra, timing));
+        let b_yaml = edit("b", db.path(), yaml(db.path(), "b", 1, "a", &to_a.url(), receivers, extra, timing));
         let a = Collector::start_at(da, &a_yaml, a_port);
         let b = Collector::start_at(db, &b_yaml, b_port);
         let pair = Pair { a: Some(a), b: Some(b), to_a, to_b, a_port, a_yaml, b_port, b_yaml };

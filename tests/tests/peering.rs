@@ -452,3 +452,93 @@ fn login(c: &Collector, user: &str, password: &str) -> (u16, String) {
     let to = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     (r.status().as_u16(), to)
 }
+
+/// The relay to the peer (`peer:<name>`) in `c`'s `/api/status`.
+fn relay(c: &Collector, peer: &str) -> Value {
+    let st = status(c);
+    let name = format!("peer:{peer}");
+    st["sinks"].as_array().and_then(|s| s.iter().find(|s| s["name"] == name.as_str()).cloned()).unwrap_or(Value::Null)
+}
+
+/// The `seq` of every `relay_check` point in `db`, in time order.
+fn seqs(influx: &Influx1, db: &str) -> Vec<i64> {
+    let r = influx.query(db, "SELECT seq FROM relay_check");
+    let rows = r["results"][0]["series"][0]["values"].as_array().cloned().unwrap_or_default();
+    rows.iter().filter_map(|v| v[1].as_i64()).collect()
+}
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn agents_that_reach_one_site_are_relayed_to_the_other_once_in_order_and_nothing_comes_back() {
+    let influx = Influx1::start();
+    influx.create_db("site_a");
+    influx.create_db("site_b");
+    let hook = Capture::start();
+    // Both relay (the loop a careless relay would make); each writes its own store.
+    let pair = Pair::start_edited(&hook_receiver(&hook), "", TIMING, |name, dir, y| {
+        y.replace(", secret: ", ", forward: true, secret: ")
+            + &format!(
+                "sinks:\n  - {{name: influx, flavour: v1, url: '{}', database: site_{name}}}\nspool:\n  dir: {}\n",
+                influx.url(),
+                dir.join("spool").display()
+            )
+    });
+    // Two servers of site hn-dc1 that can reach only their own collector, a.
+    let agents: Vec<Agent> = ["a1", "a2"]
+        .iter()
+        .map(|h| {
+            Agent::start(&format!(
+                "agent:\n  site: hn-dc1\n  host: {h}\n  interval_secs: 1\noutput:\n  url: {}\n  token: {TOKEN}\n  \
+                 flush_interval_ms: 100\n  max_backoff_secs: 1\n",
+                pair.a().url()
+            ))
+        })
+        .collect();
+    wait_for("b to hear a1 and a2 through a", || {
+        let st = status(pair.b());
+        let n = st["agents"].as_array()?.iter().filter(|a| a["site"] == "hn-dc1" && a["silent"] == false).count();
+        (n == 2).then_some(())
+    });
+    // b's alarms see what only a was written: one room_hot, raised at both, sent once.
+    write(pair.a(), "env,device=room-a temperature_c=35\n");
+    for c in [pair.a(), pair.b()] {
+        wait_for("room_hot firing at both", || {
+            let alarms = get(c, "/api/alarms");
+            alarms["alarms"].as_array()?.iter().any(|a| a["name"] == "room_hot" && a["state"] == "firing").then_some(())
+        });
+    }
+    wait_for("room_hot notified", || (count(&hook, "room_hot", "room-a", "firing") == 1).then_some(()));
+    // With the writers stopped, every point a took went to b once, and none came back.
+    for a in agents {
+        drop(a.kill9());
+    }
+    wait_for("a's relay to drain", || (relay(pair.a(), "b")["queued_points"] == 0).then_some(()));
+    let received = |c: &Collector| c.health()["points_received"].as_u64().expect("points_received");
+    let a_received = received(pair.a());
+    assert!(a_received > 2, "{a_received}");
+    wait_for("b to have a's points", || (received(pair.b()) == a_received).then_some(()));
+    assert_eq!(relay(pair.a(), "b")["sent_points"], a_received);
+    assert_eq!(relay(pair.b(), "a")["sent_points"], 0, "b relayed a's points back");
+    assert_eq!(received(pair.a()), a_received);
+
+    // The link cut while a is written: its relay keeps the points, and
+    // delivers them in order, with no gap, once the link is back.
+    let t0 = 1_700_000_000_000_000_000i64;
+    let line = |i: i64| format!("relay_check,host=a1 seq={i}i {}\n", t0 + i * 1_000_000_000);
+    for i in 0..10 {
+        write(pair.a(), &line(i));
+    }
+    wait_for("b to store 10", || (seqs(&influx, "site_b").len() == 10).then_some(()));
+    pair.cut();
+    for i in 10..30 {
+        write(pair.a(), &line(i));
+    }
+    wait_for("a's relay to hold them", || (relay(pair.a(), "b")["queued_points"].as_u64()? >= 20).then_some(()));
+    assert_eq!(seqs(&influx, "site_b").len(), 10);
+    pair.heal();
+    wait_for("b to store all 30", || (seqs(&influx, "site_b").len() == 30).then_some(()));
+    assert_eq!(seqs(&influx, "site_b"), (0..30).collect::<Vec<_>>());
+    assert_eq!(seqs(&influx, "site_a"), (0..30).collect::<Vec<_>>());
+    assert_eq!(relay(pair.b(), "a")["sent_points"], 0);
+    assert_eq!(count(&hook, "room_hot", "room-a", "firing"), 1, "{:?}", counts(&hook));
+}

@@ -64,6 +64,31 @@ pub struct Applied {
     pub silences: usize,
 }
 
+/// Gives each alarm this round raises the acknowledgement the peer made of
+/// it before this collector had it (the two see a condition begin up to a
+/// poll apart, and an on-call engineer may be quick): the peer's last
+/// decision on the fingerprint since the alarm began (less the slack),
+/// when that is an acknowledgement, with its history event.
+pub(super) fn adopt_peer_acks(
+    store: &store::Store,
+    alarms: &std::collections::HashMap<String, Alarm>,
+    round: &mut super::lifecycle::Round,
+) {
+    for a in round.updated.iter_mut().filter(|a| a.ack.is_none() && !alarms.contains_key(&a.fingerprint)) {
+        let decision = match store.peer_decision(&a.fingerprint, a.since_ms.saturating_sub(ACK_SLACK_MS)) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the peer's acknowledgements; a new alarm starts unacknowledged");
+                return;
+            }
+        };
+        if let Some((peer, store::Logged { at_ms, entry: store::Entry::Ack { by, comment, .. }, .. })) = decision {
+            a.ack = Some(Ack { by: by.clone(), at_ms, comment: comment.clone() });
+            round.history.push((a.clone(), "acknowledged", format!("{by}: {comment} ({peer})")));
+        }
+    }
+}
+
 impl Engine {
     /// This collector's log (its id), its entries after `after` (at most
     /// `limit`), and its last number.
@@ -104,9 +129,10 @@ impl Engine {
         self.with_store(|s| s.release_held(now_ms))
     }
 
-    /// Removes log entries older than `before_ms`.
+    /// Removes log entries older than `before_ms`, but those of silences
+    /// still in force and the newest.
     pub fn purge_log(&self, before_ms: i64) -> Result<usize, StoreError> {
-        self.with_store(|s| s.purge_log(before_ms))
+        self.with_store(|s| s.purge_log(before_ms, super::now_ms()))
     }
 
     /// Merges entries of `peer`'s log `log_id` (as they came over the
@@ -273,6 +299,33 @@ mod tests {
         let new = serde_json::json!({"seq": 3, "at_ms": k.at_ms + 1, "kind": "unack", "fingerprint": fp, "by": "x"});
         e.apply_peer("b", page("L1", 3, 0, vec![new])).unwrap();
         assert!(e.alarms()[0].ack.is_none());
+    }
+
+    #[test]
+    fn an_ack_the_peer_made_before_this_collector_raised_the_alarm_is_taken_when_it_does() {
+        let fp = hot(&engine(tempfile::tempdir().unwrap().path()));
+        let now = crate::alarm::now_ms();
+        let ack = |at_ms: i64| {
+            serde_json::json!({"seq": 1, "at_ms": at_ms, "kind": "ack", "fingerprint": fp,
+                "by": "lan", "comment": "đang xử lý"})
+        };
+        let peered = |dir: &std::path::Path| {
+            let e = engine(dir);
+            *e.collector_label.lock().unwrap() = Some("a".into());
+            e
+        };
+        // Made a moment ago at the peer, before this one saw the room hot.
+        let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let e = peered(d1.path());
+        assert_eq!(e.apply_peer("b", page("L1", 1, 0, vec![ack(now - 5_000)])).unwrap().acks, 0);
+        assert_eq!(hot(&e), fp);
+        let k = e.alarms()[0].ack.clone().expect("acknowledged");
+        assert_eq!((k.by.as_str(), k.comment.as_str(), k.at_ms), ("lan", "đang xử lý", now - 5_000));
+        // One of an earlier episode (two hours ago) is not of this alarm.
+        let e = peered(d2.path());
+        e.apply_peer("b", page("L1", 1, 0, vec![ack(now - 7_200_000)])).unwrap();
+        hot(&e);
+        assert_eq!(e.alarms()[0].ack, None);
     }
 
     #[test]

@@ -96,9 +96,13 @@ pub struct Observed {
 
 impl Observed {
     pub fn of(app: &AppState, live: &Live, now_ns: i64) -> Observed {
+        // A relay to the peer says nothing of this collector's health: a
+        // load balancer must not move away from it because the other site
+        // is down.
         let sinks = live
             .sinks
             .iter()
+            .filter(|s| !s.name.starts_with(crate::peer::config::RELAY_PREFIX))
             .map(|s| SinkSeen {
                 queued: s.stats.queued_lines.load(Relaxed),
                 since_secs: crate::state::health::since_success_secs(app, &s.stats, now_ns),

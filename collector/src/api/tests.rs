@@ -55,6 +55,8 @@ fn state(spool_max_bytes: u64, max_body_bytes: usize) -> (Arc<AppState>, tempfil
         shutdown_timeout: Duration::from_secs(1),
         max_in_flight: 1,
         origins: None,
+        skip_relayed: false,
+        backlog_bound: None,
     };
     let (tx, rx) = tokio::sync::watch::channel(false);
     // Dropping the sender would stop the forwarder; keep it for the test process.

@@ -28,6 +28,8 @@ pub struct Identity {
     /// If set, the token counts only over TLS with a verified client
     /// certificate valid for this DNS name.
     pub client_cert_name: Option<String>,
+    /// A peer collector relaying what its writers wrote ([`Identity::relay`]).
+    pub relayed: bool,
 }
 
 /// Why a valid line was refused, as a counter label.
@@ -62,7 +64,16 @@ impl Identity {
             poller: true,
             devices: None,
             client_cert_name: None,
+            relayed: false,
         }
+    }
+
+    /// A peer collector relaying its own writers' points
+    /// (`peering.peers[].forward`): each was checked there against the
+    /// token that wrote it (site, host, devices, rate, caps), so none is
+    /// checked again; counted under `peer:<name>`.
+    pub fn relay(peer: &str) -> Self {
+        Identity { name: format!("{}{peer}", crate::peer::config::RELAY_PREFIX), relayed: true, ..Self::anonymous() }
     }
 
     /// Whether this token may write a point of `measurement` with these tags
@@ -199,6 +210,7 @@ impl Tokens {
                     poller: t.poller,
                     devices: t.devices.clone(),
                     client_cert_name: t.client_cert_name.clone(),
+                    relayed: false,
                 },
             ))
         }));
@@ -253,6 +265,7 @@ mod tests {
             poller,
             devices: devices.map(|d| d.iter().map(|s| s.to_string()).collect()),
             client_cert_name: None,
+            relayed: false,
         }
     }
 
@@ -268,6 +281,7 @@ mod tests {
                 poller: false,
                 devices: None,
                 client_cert_name: None,
+                relayed: false,
             })
         );
         assert_eq!(t.authenticate(Some("site-token-hcm-01")).map(|i| i.name), Ok("hcm".to_string()));

@@ -396,6 +396,7 @@ mod tests {
             poller: true,
             devices: None,
             client_cert_name: None,
+            relayed: false,
         }
     }
 

@@ -152,6 +152,12 @@ fn authenticate(
 ) -> Result<auth::Identity, WriteError> {
     let authz = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let presented = auth::presented_token(authz, q.get("p").map(String::as_str));
+    // A peer collector relaying its agents' points presents the pair's secret.
+    if let (Some(peering), Some(secret)) = (&app.peering, presented.as_deref())
+        && let Some(peer) = peering.peer_of_secret(secret)
+    {
+        return Ok(auth::Identity::relay(peer));
+    }
     let who = live.tokens.authenticate(presented.as_deref()).map_err(|e| {
         tracing::warn!(reason = e.label(), source = ?client.0, "write refused: missing or unknown token");
         if let Some(a) = &app.audit {
@@ -192,6 +198,10 @@ fn authenticate(
 /// The token's write rate, before the body is read: a token past its
 /// allowance costs little more than its headers.
 fn admit(app: &AppState, live: &Live, who: &auth::Identity) -> Result<(), WriteError> {
+    if who.relayed {
+        // Its writers' rates were held at the peer.
+        return Ok(());
+    }
     let Err(l) = app.rate_limiter.admit(&who.name, live.rate, std::time::Instant::now()) else {
         return Ok(());
     };
@@ -250,6 +260,9 @@ async fn parse_body(
     let parse = move || {
         let _permit = permit;
         let charge = |bytes: usize, lines: usize| {
+            if parse_as.relayed {
+                return;
+            }
             let cost = lines.max(bytes / rate::BYTES_PER_POINT);
             limiter.rate_limiter.charge(&parse_as.name, cost, rate, std::time::Instant::now());
         };
@@ -297,11 +310,14 @@ async fn parse_body(
 async fn store(app: &AppState, live: &Live, who: &auth::Identity, n: &mut lines::Normalized) -> Result<(), WriteError> {
     if let Some(d) = &live.durable {
         let spool = d.spool.clone();
-        let (lines, out) = (n.accepted, std::mem::take(&mut n.out));
-        let appended = tokio::task::spawn_blocking(move || spool.append(lines, &out, dcwatch_common::now_ns()))
-            .await
-            .map_err(|e| AppendError::Io(std::io::Error::other(e.to_string())))
-            .and_then(|r| r);
+        let (lines, out, relayed) = (n.accepted, std::mem::take(&mut n.out), who.relayed);
+        let appended = tokio::task::spawn_blocking(move || {
+            let now = dcwatch_common::now_ns();
+            if relayed { spool.append_relayed(lines, &out, now) } else { spool.append(lines, &out, now) }
+        })
+        .await
+        .map_err(|e| AppendError::Io(std::io::Error::other(e.to_string())))
+        .and_then(|r| r);
         if let Err(AppendError::Full { .. }) = appended {
             tracing::warn!(agent = %who.name, points = n.accepted, "spool full (sinks behind); asking the writer to retry later");
             return Err(unavailable(app, "the spool is full while sinks catch up"));

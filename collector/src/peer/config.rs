@@ -67,7 +67,54 @@ pub struct PeerConfig {
     /// How long one read of its log may take, in s. Defaults to 5.
     #[serde(default = "default_timeout", deserialize_with = "duration::secs")]
     pub timeout_secs: u64,
+    /// Relay to the peer every point this collector's own writers (its
+    /// agents) write, for agents that can reach only this site: the peer
+    /// then sees them as if they wrote to it too. What the peer relays here
+    /// is never relayed back. Needs a spool (`spool.dir`). Defaults to false.
+    #[serde(default)]
+    pub forward: bool,
+    /// With `forward`: how long points wait for a peer that does not take
+    /// them, in s; older ones are dropped (and counted), and so is what
+    /// would take the relay's share past half of `spool.max_bytes`, so a
+    /// site lost for days never fills this one's spool. Defaults to 86400.
+    #[serde(default = "default_forward_keep", deserialize_with = "duration::secs")]
+    pub forward_keep_secs: u64,
 }
+
+impl PeerConfig {
+    /// The sink that relays to this peer (`forward: true`): spool consumer
+    /// `peer:<name>` (a name no configured sink can have), through the
+    /// peer's write API with the shared secret, one batch at a time so the
+    /// peer's alarms see the points in order.
+    pub fn relay_sink(&self) -> crate::config::SinkConfig {
+        crate::config::SinkConfig {
+            name: format!("{RELAY_PREFIX}{}", self.name),
+            flavour: dcwatch_common::write::Flavour::V2,
+            url: self.url.clone(),
+            org: "dcwatch".into(),
+            bucket: "dcwatch".into(),
+            token: Some(self.secret.clone()),
+            database: "dcwatch".into(),
+            retention_policy: None,
+            username: None,
+            password: None,
+            gzip: true,
+            batch_max_lines: dcwatch_common::config::defaults::batch_max_lines(),
+            flush_interval_ms: 1000,
+            timeout_ms: (self.timeout_secs * 2000).max(10_000),
+            max_backoff_secs: 10,
+            max_in_flight: 1,
+            ca_file: self.ca_file.clone(),
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
+            relay_keep: Some(std::time::Duration::from_secs(self.forward_keep_secs)),
+        }
+    }
+}
+
+/// The start of a relay sink's name, and of the writer a relayed point is
+/// counted under at the peer that receives it.
+pub const RELAY_PREFIX: &str = "peer:";
 
 fn default_heartbeat() -> u64 {
     5
@@ -81,6 +128,9 @@ fn default_failover() -> u64 {
 fn default_dedup_window() -> u64 {
     120
 }
+fn default_forward_keep() -> u64 {
+    86_400
+}
 fn default_timeout() -> u64 {
     5
 }
@@ -89,6 +139,17 @@ fn default_timeout() -> u64 {
 const MIN_SECRET_CHARS: usize = 16;
 
 impl PeeringConfig {
+    /// The settings but each peer's `forward` and `forward_keep_secs`
+    /// (which a reload applies, as it does any sink's), to tell whether a
+    /// reload changed what waits for a restart.
+    pub fn without_forward(&self) -> PeeringConfig {
+        let mut c = self.clone();
+        for p in &mut c.peers {
+            (p.forward, p.forward_keep_secs) = (false, 0);
+        }
+        c
+    }
+
     /// The wait before this collector sends a notice a peer of a lower
     /// rank may send first, in ms.
     pub fn hold_ms(&self) -> i64 {
@@ -163,6 +224,9 @@ impl PeeringConfig {
                 {
                     p.push(Problem::general(format!("{}: {} is not a readable file", at(key), f.display())));
                 }
+            }
+            if peer.forward_keep_secs == 0 {
+                p.push(Problem::general(format!("{}: must be at least 1", at("forward_keep_secs"))));
             }
             if peer.timeout_secs == 0 {
                 p.push(Problem::general(format!("{}: must be at least 1", at("timeout_secs"))));

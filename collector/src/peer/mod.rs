@@ -195,6 +195,12 @@ impl Peering {
         }
     }
 
+    /// Whether `peer` did not answer its last read (false for a name that
+    /// is no peer).
+    pub fn unreachable(&self, peer: &str) -> bool {
+        self.peers.iter().any(|p| p.cfg.name == peer && p.state.lock().expect("not poisoned").down_since_ms.is_some())
+    }
+
     /// The peers' health, for `peer_unreachable`.
     pub fn health(&self, now_ms: i64) -> Vec<PeerHealth> {
         self.peers

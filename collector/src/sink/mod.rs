@@ -45,6 +45,9 @@ pub fn spawn_all(
         let stats = counters(&c.name).unwrap_or_default();
         let mut settings = c.forwarder_settings(shutdown_timeout);
         settings.origins = Some(origins.clone());
+        // A relay to a peer must never make this collector refuse its own
+        // writers: it holds at most half the spool, for at most its keep.
+        settings.backlog_bound = c.relay_keep.map(|keep| (spool.settings().max_bytes / 2, keep));
         let task = forward::spawn_counting(writer, settings, spool.clone(), i, stats.clone(), shutdown.clone());
         let v1 = c.flavour == dcwatch_common::write::Flavour::V1;
         sinks.push(Sink { name: c.name.clone(), endpoint, v1, stats });

@@ -27,9 +27,16 @@ pub fn self_checks(state: Weak<AppState>) -> alarm::SelfChecks {
         let Some(app) = state.upgrade() else { return Vec::new() };
         let live = app.live();
         let now = dcwatch_common::now_ns();
+        // A relay to a peer that does not answer is `peer_unreachable`'s
+        // to tell, not `sink_down`'s.
+        let relay_down = |name: &str| {
+            name.strip_prefix(crate::peer::config::RELAY_PREFIX)
+                .is_some_and(|peer| app.peering.as_ref().is_some_and(|p| p.unreachable(peer)))
+        };
         let sinks = live
             .sinks
             .iter()
+            .filter(|s| !relay_down(&s.name))
             .map(|s| SinkHealth {
                 name: s.name.clone(),
                 endpoint: s.endpoint.clone(),

@@ -290,8 +290,10 @@ impl AppState {
     pub fn saw_agents(&self, token: &str, keys: BTreeSet<(String, String)>, points: u64, now_ns: i64) {
         let mut agents = self.agents.lock().expect("not poisoned");
         let mut untracked = 0;
+        // A peer's relay speaks for many tokens, each held to the bound there.
+        let bounded = !token.starts_with(crate::peer::config::RELAY_PREFIX);
         for key in keys {
-            if !agents.contains_key(&key) {
+            if bounded && !agents.contains_key(&key) {
                 let mut per_token = self.agents_per_token.lock().expect("not poisoned");
                 let n = per_token.entry(token.to_string()).or_default();
                 if *n >= self.max_hosts_per_token {

@@ -242,6 +242,26 @@ impl Store {
         Ok((out, last))
     }
 
+    /// The peers' last decision on the alarm `fingerprint` made since
+    /// `since_ms` (an acknowledgement, or its taking back): the peer that
+    /// made it, when, and the entry.
+    pub fn peer_decision(&self, fingerprint: &str, since_ms: i64) -> Result<Option<(String, Logged)>, StoreError> {
+        let row: Option<(String, i64, i64, String)> = self
+            .conn
+            .query_row(
+                "SELECT origin, seq, at_ms, body FROM peer_log
+                     WHERE receiver = '' AND fingerprint = ?1 AND at_ms >= ?2 AND origin != ''
+                       AND kind IN ('ack', 'unack')
+                     ORDER BY at_ms DESC, seq DESC LIMIT 1",
+                params![fingerprint, since_ms],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        Ok(row.and_then(|(origin, seq, at_ms, body)| {
+            serde_json::from_str(&body).ok().map(|entry| (origin, Logged { seq, at_ms, entry }))
+        }))
+    }
+
     /// This collector's log's id: random, made with the database.
     pub fn log_id(&self) -> Result<String, StoreError> {
         Ok(self.conn.query_row("SELECT value FROM peer_meta WHERE key = 'log_id'", [], |r| r.get(0))?)
@@ -324,12 +344,14 @@ impl Store {
     /// Removes log entries older than `before_ms`, but for this
     /// collector's last one, whose number the next continues from (a
     /// peer's cursor must never be past the end).
-    pub fn purge_log(&self, before_ms: i64) -> Result<usize, StoreError> {
+    pub fn purge_log(&self, before_ms: i64, now_ms: i64) -> Result<usize, StoreError> {
         self.conn
             .execute(
                 "DELETE FROM peer_log WHERE at_ms < ?1
-                     AND NOT (origin = '' AND seq = (SELECT MAX(seq) FROM peer_log WHERE origin = ''))",
-                params![before_ms],
+                     AND NOT (origin = '' AND seq = (SELECT MAX(seq) FROM peer_log WHERE origin = ''))
+                     AND NOT (origin = '' AND kind = 'silence' AND EXISTS (SELECT 1 FROM silences
+                         WHERE silences.uid = json_extract(peer_log.body, '$.uid') AND silences.ends_ms > ?2))",
+                params![before_ms, now_ms],
             )
             .map_err(StoreError::from)
     }
@@ -389,6 +411,41 @@ mod tests {
         assert_eq!(s.sent_by_peer(again, "hook", "fp", "firing", 3_600).unwrap(), None);
         // A summary is always sent.
         assert_eq!(s.sent_by_peer(again, "hook", "fp", "summary", 0).unwrap(), None);
+    }
+
+    /// A silence of months (a decommissioned rack) outlives the log's keep:
+    /// its entry stays while it is in force, so a peer that reads the log
+    /// from the start (its alarms.db rebuilt) still learns it.
+    #[test]
+    fn the_purge_keeps_the_entries_of_silences_still_in_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("alarms.db")).unwrap();
+        let silence = |ends_ms: i64| super::super::Silence {
+            id: 0,
+            matchers: super::super::super::matchers::Matchers::try_from(std::collections::BTreeMap::from([(
+                "site".to_string(),
+                "hn".to_string(),
+            )]))
+            .unwrap(),
+            starts_ms: 1_000,
+            ends_ms,
+            author: "nam".into(),
+            reason: "tháo dỡ tủ rack".into(),
+        };
+        s.add_silence(&silence(1_000_000_000), 1_000).unwrap();
+        s.add_silence(&silence(2_000), 1_000).unwrap();
+        s.apply(&[Change::Peer(PeerChange::Local {
+            entry: Entry::Ack { fingerprint: "fp".into(), by: "lan".into(), comment: "ok".into() },
+            at_ms: 1_500,
+        })])
+        .unwrap();
+        s.apply(&[notice(1_000, 1, "firing")]).unwrap();
+        // A week later: the ended silence, the peer's notice go; the one in force
+        // and the newest entry (the log's last number) stay.
+        assert_eq!(s.purge_log(10_000, 20_000).unwrap(), 2);
+        let (kept, last) = s.log_since(0, 10).unwrap();
+        assert_eq!(kept.iter().map(|l| (l.seq, l.entry.kind())).collect::<Vec<_>>(), vec![(1, "silence"), (3, "ack")]);
+        assert_eq!(last, 3);
     }
 
     /// Review: the peer sent the firing and the resolve while this one held its firing.
