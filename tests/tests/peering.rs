@@ -542,3 +542,27 @@ fn agents_that_reach_one_site_are_relayed_to_the_other_once_in_order_and_nothing
     assert_eq!(relay(pair.b(), "a")["sent_points"], 0);
     assert_eq!(count(&hook, "room_hot", "room-a", "firing"), 1, "{:?}", counts(&hook));
 }
+
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn a_receiver_of_the_same_name_that_delivers_elsewhere_gets_its_own_notice() {
+    let (hook_a, hook_b) = (Capture::start(), Capture::start());
+    // Both name their webhook `hook`, but b's is another server.
+    let (url_a, url_b) = (hook_a.url(), hook_b.url());
+    let pair = Pair::start_edited(&hook_receiver(&hook_a), "", TIMING, |name, _, y| {
+        if name == "b" { y.replace(&url_a, &url_b) } else { y }
+    });
+    wait_for("b to know a's receivers", || {
+        (status(pair.b())["peering"]["peers"][0]["receivers_differ"] == json!(["hook"])).then_some(())
+    });
+    assert_eq!(status(pair.a())["peering"]["peers"][0]["receivers_differ"], json!(["hook"]));
+    pair.write(&hot(devices("r", 1), 35));
+    wait_for("a's hook", || (count(&hook_a, "room_hot", "r00", "firing") == 1).then_some(()));
+    wait_for("b's hook, after its hold", || (count(&hook_b, "room_hot", "r00", "firing") == 1).then_some(()));
+    pair.write(&hot(devices("r", 1), 20));
+    wait_for("both resolved", || {
+        (count(&hook_a, "room_hot", "r00", "resolved") == 1 && count(&hook_b, "room_hot", "r00", "resolved") == 1)
+            .then_some(())
+    });
+    assert_eq!((hook_a.requests().len(), hook_b.requests().len()), (2, 2));
+}

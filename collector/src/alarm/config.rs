@@ -314,6 +314,12 @@ pub struct BuiltinConfig {
     /// is missing. Defaults to 900.
     #[serde(default = "default_backup_report_grace", deserialize_with = "duration::secs")]
     pub backup_report_grace_secs: u64,
+    /// When a site that was `site_down` comes back, how long after its
+    /// first agent writes again the others may take (servers boot one by
+    /// one) before `site_down` resolves and those still silent alarm on
+    /// their own. Defaults to 600.
+    #[serde(default = "default_site_return_grace", deserialize_with = "duration::secs")]
+    pub site_return_grace_secs: u64,
 }
 
 impl Default for BuiltinConfig {
@@ -330,6 +336,7 @@ impl Default for BuiltinConfig {
             backup_shrink_pct: default_backup_shrink(),
             backup_replication_lag_secs: default_backup_lag(),
             backup_report_grace_secs: default_backup_report_grace(),
+            site_return_grace_secs: default_site_return_grace(),
         }
     }
 }
@@ -511,6 +518,31 @@ pub struct TelegramAllow {
     pub user: String,
 }
 
+impl ReceiverConfig {
+    /// Where its notices end up, as a short digest: the webhook's or
+    /// Alertmanager's URL, the email addresses, the Telegram chat. A pair
+    /// of collectors takes the peer's delivery to a receiver of the same
+    /// name for its own only when the digests agree too.
+    pub fn target_digest(&self) -> String {
+        let mut to = Vec::new();
+        if let Some(w) = &self.webhook {
+            to.push(format!("webhook {}", w.url));
+        }
+        if let Some(a) = &self.alertmanager {
+            to.push(format!("alertmanager {}", a.url));
+        }
+        if let Some(e) = &self.email {
+            let mut addresses: Vec<String> = e.to.iter().map(|a| a.trim().to_lowercase()).collect();
+            addresses.sort();
+            to.push(format!("email {}", addresses.join(",")));
+        }
+        if let Some(t) = &self.telegram {
+            to.push(format!("telegram {}", t.chat_id));
+        }
+        hex::encode(&crate::auth::sha256(&to.join("\n"))[..8])
+    }
+}
+
 impl TelegramConfig {
     /// Whether this chat's notices carry the acknowledge and silence buttons.
     pub fn buttons(&self) -> bool {
@@ -612,6 +644,9 @@ fn default_backup_lag() -> u64 {
 }
 fn default_backup_report_grace() -> u64 {
     900
+}
+fn default_site_return_grace() -> u64 {
+    600
 }
 fn default_severity() -> Severity {
     Severity::Warning
@@ -912,5 +947,30 @@ impl AlarmsConfig {
 
     pub fn enabled(&self, builtin: &str) -> bool {
         !self.builtin.disabled.iter().any(|d| d == builtin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receiver(yaml: &str) -> ReceiverConfig {
+        serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn a_receivers_digest_names_where_it_delivers_not_how() {
+        let mail = |to: &str, host: &str| {
+            receiver(&format!("name: mail\nemail: {{host: {host}, from: dcwatch@dc.local, to: [{to}]}}\n"))
+        };
+        // The addresses decide, in any order or case; the relay host does not.
+        assert_eq!(
+            mail("a@dc.vn, B@dc.vn", "smtp1").target_digest(),
+            mail("b@dc.vn, a@dc.vn", "smtp2").target_digest()
+        );
+        assert_ne!(mail("a@dc.vn", "smtp1").target_digest(), mail("b@dc.vn", "smtp1").target_digest());
+        let hook = |url: &str| receiver(&format!("name: hook\nwebhook: {{url: '{url}'}}\n")).target_digest();
+        assert_ne!(hook("http://10.1.0.5/hook"), hook("http://10.2.0.5/hook"));
+        assert_eq!(hook("http://10.1.0.5/hook").len(), 16);
     }
 }

@@ -166,6 +166,8 @@ pub struct Engine {
     /// spool, notices, limits) carry it as the label `collector`, as each
     /// collector of a pair has its own, not one alarm of both.
     pub collector_label: Mutex<Option<String>>,
+    /// Each site that is `site_down`, or coming back from it (`builtin::site`).
+    site_states: Mutex<HashMap<String, builtin::site::SiteState>>,
 }
 
 impl Engine {
@@ -210,6 +212,7 @@ impl Engine {
             peer_hold_ms: Default::default(),
             peer_sites: Mutex::new(Vec::new()),
             collector_label: Mutex::new(None),
+            site_states: Mutex::default(),
         })
     }
 
@@ -416,7 +419,9 @@ impl Engine {
             conds.extend(builtin::collector::series_cap(latest, &core.alarms, lim.max_series_per_token));
         }
         let peer_sites = self.peer_sites.lock().expect("not poisoned").clone();
-        conds.extend(builtin::site::conditions(cfg, latest, &peer_sites, now));
+        let mut site_states = self.site_states.lock().expect("not poisoned");
+        conds.extend(builtin::site::conditions(cfg, latest, &peer_sites, &mut site_states, now));
+        drop(site_states);
         if let Some(f) = &*self.self_checks.lock().expect("not poisoned") {
             conds.extend(f(cfg));
         }

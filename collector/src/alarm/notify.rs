@@ -522,6 +522,14 @@ async fn not_sent_by_peer(engine: &Engine, p: &crate::peer::Peering, due: Vec<Ou
             }
             continue;
         }
+        let digest = engine.config().receivers.iter().find(|r| r.name == n.receiver).map(|r| r.target_digest());
+        if let Some(peer) = digest.and_then(|d| p.receiver_differs(&n.receiver, &d)) {
+            // The same name, another place: the peer's delivery is not this one's.
+            tracing::warn!(receiver = %n.receiver, %peer,
+                "the peer's receiver of this name delivers elsewhere (another URL, addresses or chat); sent here too");
+            left.push(n);
+            continue;
+        }
         match engine.sent_by_peer(&n, p.window_ms()) {
             Ok(Some(peer)) => {
                 p.notices_sent_by_peer.fetch_add(1, Ordering::Relaxed);

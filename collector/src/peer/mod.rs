@@ -48,6 +48,8 @@ pub struct PeerState {
     /// The latest change of a console user read from it (ms; 0 at start:
     /// all of them are read once).
     pub users_seen_ms: i64,
+    /// Its receivers' names → where they deliver, as it last said.
+    pub receivers: Option<std::collections::BTreeMap<String, String>>,
 }
 
 struct Peer {
@@ -195,6 +197,16 @@ impl Peering {
         }
     }
 
+    /// A peer whose receiver named `name` delivers elsewhere than this
+    /// collector's (`digest`): its deliveries to it are not this one's.
+    pub fn receiver_differs(&self, name: &str, digest: &str) -> Option<String> {
+        self.peers.iter().find_map(|p| {
+            let s = p.state.lock().expect("not poisoned");
+            let theirs = s.receivers.as_ref()?.get(name)?;
+            (theirs != digest).then(|| p.cfg.name.clone())
+        })
+    }
+
     /// Whether `peer` did not answer its last read (false for a name that
     /// is no peer).
     pub fn unreachable(&self, peer: &str) -> bool {
@@ -222,12 +234,22 @@ impl Peering {
     /// The peering as `/api/status` and `status` show it.
     pub fn status(&self, now_ms: i64) -> serde_json::Value {
         let sending = self.sending(now_ms);
+        let ours: Vec<(String, String)> =
+            self.engine.config().receivers.iter().map(|r| (r.name.clone(), r.target_digest())).collect();
         let peers: Vec<serde_json::Value> = self
             .peers
             .iter()
             .map(|p| {
                 let s = p.state.lock().expect("not poisoned").clone();
+                let differ: Vec<&str> = ours
+                    .iter()
+                    .filter(|(name, digest)| {
+                        s.receivers.as_ref().and_then(|r| r.get(name)).is_some_and(|d| d != digest)
+                    })
+                    .map(|(name, _)| name.as_str())
+                    .collect();
                 serde_json::json!({
+                    "receivers_differ": differ,
                     "name": p.cfg.name,
                     "url": dcwatch_common::redact::redact_url(&p.cfg.url),
                     "site": p.cfg.site,
@@ -290,6 +312,14 @@ impl Peering {
         let now = now_ms();
         let mut s = p.state.lock().expect("not poisoned");
         match outcome {
+            Err(ReadError::Local(e)) => {
+                // The peer answered; this collector could not keep what it said
+                // (its own disk or database): the peer is not down for that.
+                tracing::error!(peer = %p.cfg.name, error = %e, "cannot keep what the peer answered; read again at the next heartbeat");
+                s.last_ok_ms = Some(now);
+                s.down_since_ms = None;
+                s.last_error = Some(format!("here: {e}"));
+            }
             Ok(()) => {
                 if s.down_since_ms.is_some() && s.last_ok_ms.is_some() {
                     tracing::info!(peer = %p.cfg.name, "the peer answers again");
@@ -298,7 +328,7 @@ impl Peering {
                 s.down_since_ms = None;
                 s.last_error = None;
             }
-            Err(e) => {
+            Err(ReadError::Peer(e)) => {
                 if s.down_since_ms.is_none() {
                     tracing::warn!(peer = %p.cfg.name, error = %e, "the peer does not answer");
                 }
@@ -309,33 +339,30 @@ impl Peering {
         }
     }
 
-    async fn read_pages(&self, p: &Peer) -> Result<(), String> {
+    async fn read_pages(&self, p: &Peer) -> Result<(), ReadError> {
         for _ in 0..PAGES_PER_BEAT {
             let e = self.engine.clone();
             let name = p.cfg.name.clone();
-            let cursor = tokio::task::spawn_blocking(move || e.peer_cursor(&name))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
+            let cursor =
+                tokio::task::spawn_blocking(move || e.peer_cursor(&name)).await.map_err(local)?.map_err(local)?;
             let after = cursor.as_ref().map_or(0, |c| c.1);
             let audit_after = match self.audit.clone() {
                 Some(a) => {
                     let name = p.cfg.name.clone();
-                    let c =
-                        tokio::task::spawn_blocking(move || a.peer_cursor(&name)).await.map_err(|e| e.to_string())?;
-                    Some(c.map_err(|e| format!("cannot read the audit log: {e}"))?)
+                    let c = tokio::task::spawn_blocking(move || a.peer_cursor(&name)).await.map_err(local)?;
+                    Some(c.map_err(|e| local(format!("cannot read the audit log: {e}")))?)
                 }
                 None => None,
             };
             let users_after = self.users.as_ref().map(|_| p.state.lock().expect("not poisoned").users_seen_ms);
-            let answer = self.fetch(p, after, audit_after, users_after).await?;
+            let mut answer = self.fetch(p, after, audit_after, users_after).await.map_err(ReadError::Peer)?;
             if let (Some(u), false) = (self.users.clone(), answer.users.is_empty()) {
                 let latest = answer.users.iter().map(|u| u.changed_ms).max().unwrap_or_default();
                 let users = answer.users;
                 let taken = tokio::task::spawn_blocking(move || u.merge_from_peer(&users))
                     .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| format!("cannot store the peer's users: {e}"))?;
+                    .map_err(local)?
+                    .map_err(|e| local(format!("cannot store the peer's users: {e}")))?;
                 if !taken.is_empty() {
                     tracing::info!(peer = %p.cfg.name, users = ?taken, "console users changed at the peer taken");
                 }
@@ -348,12 +375,15 @@ impl Peering {
                 let (name, records) = (p.cfg.name.clone(), answer.audit);
                 tokio::task::spawn_blocking(move || a.merge_from_peer(&name, &records))
                     .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| format!("cannot store the peer's audit records: {e}"))?;
+                    .map_err(local)?
+                    .map_err(|e| local(format!("cannot store the peer's audit records: {e}")))?;
             }
             {
                 let mut s = p.state.lock().expect("not poisoned");
                 s.rank = Some(answer.rank);
+                if let Some(r) = answer.receivers.take() {
+                    s.receivers = Some(r);
+                }
                 s.last_seq = answer.last_seq;
                 s.clock_offset_ms = answer.time_ms.saturating_sub(now);
                 if answer.rank == self.cfg.rank {
@@ -362,7 +392,10 @@ impl Peering {
                 }
             }
             if answer.entries.len() > PAGE {
-                return Err(format!("the answer has {} entries; {PAGE} were asked for", answer.entries.len()));
+                return Err(ReadError::Peer(format!(
+                    "the answer has {} entries; {PAGE} were asked for",
+                    answer.entries.len()
+                )));
             }
             let fresh_log = cursor.as_ref().is_some_and(|(id, seq)| *id != answer.log_id || *seq > answer.last_seq);
             let (e, name) = (self.engine.clone(), p.cfg.name.clone());
@@ -373,8 +406,8 @@ impl Peering {
                 e.apply_peer(&name, crate::alarm::PeerPage { log_id: &log_id, last_seq, offset_ms, raw: entries })
             })
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("cannot store the peer's log: {e}"))?;
+            .map_err(local)?
+            .map_err(|e| local(format!("cannot store the peer's log: {e}")))?;
             {
                 let mut s = p.state.lock().expect("not poisoned");
                 s.cursor = applied.cursor;
@@ -431,6 +464,17 @@ impl Peering {
     }
 }
 
+/// Why a read of the peer's log failed: the peer (no answer, a bad one),
+/// or this collector (it could not store what came).
+enum ReadError {
+    Peer(String),
+    Local(String),
+}
+
+fn local(e: impl std::fmt::Display) -> ReadError {
+    ReadError::Local(e.to_string())
+}
+
 /// A peer's answer ([`serve::log`]).
 #[derive(Debug, serde::Deserialize)]
 struct Answer {
@@ -447,6 +491,11 @@ struct Answer {
     /// Its console users changed after the time asked for.
     #[serde(default)]
     users: Vec<crate::web::users::Shared>,
+    /// Its receivers' names → [`ReceiverConfig::target_digest`] (none from an older peer).
+    ///
+    /// [`ReceiverConfig::target_digest`]: crate::alarm::config::ReceiverConfig::target_digest
+    #[serde(default)]
+    receivers: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// The body of `resp`, refused past [`MAX_ANSWER_BYTES`].

@@ -72,6 +72,10 @@ pub async fn log(
     let audit = app.audit.clone();
     let audit_after = q.audit_after.map(|a| a.max(0));
     let (users, users_after) = (peering.users.clone(), q.users_after);
+    // Which target each receiver's name stands for, so the peer takes this
+    // one's deliveries for its own only to the same place.
+    let engine_receivers: std::collections::BTreeMap<String, String> =
+        engine.config().receivers.iter().map(|r| (r.name.clone(), r.target_digest())).collect();
     let read = tokio::task::spawn_blocking(move || {
         let users = match (users, users_after) {
             (Some(u), Some(after)) => u.changed_since(after).unwrap_or_else(|e| {
@@ -100,6 +104,7 @@ pub async fn log(
             "entries": entries,
             "audit": audit,
             "users": users,
+            "receivers": engine_receivers,
         }))
         .into_response(),
         Ok(Err(e)) => access::err(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read the log: {e}")),

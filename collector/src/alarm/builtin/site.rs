@@ -54,7 +54,27 @@ pub fn power_state(latest: &Latest, site: &str) -> words::SitePower {
     p
 }
 
-pub fn conditions(cfg: &AlarmsConfig, latest: &Latest, peers: &[PeerSite], now: Instant) -> Vec<Cond> {
+/// Where a site stands between evaluations: gone, or back since its first
+/// agent wrote again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SiteState {
+    Down,
+    Returning(Instant),
+}
+
+/// `site_down` for each peer's site. A site that was down stays so while
+/// its servers come back one by one: until every agent writes again, or
+/// `site_return_grace_secs` after the first did (then those still silent
+/// alarm on their own), so a site's return is one resolve, not a flood of
+/// `agent_silent` for the hosts that boot last. `states` is the engine's
+/// memory of it.
+pub fn conditions(
+    cfg: &AlarmsConfig,
+    latest: &Latest,
+    peers: &[PeerSite],
+    states: &mut std::collections::HashMap<String, SiteState>,
+    now: Instant,
+) -> Vec<Cond> {
     let mut out = Vec::new();
     if !cfg.enabled("site_down") {
         return out;
@@ -71,8 +91,28 @@ pub fn conditions(cfg: &AlarmsConfig, latest: &Latest, peers: &[PeerSite], now: 
                 (host.as_str(), b.quiet_secs(now) >= interval * MISSED, b.silent(&cfg.builtin, now))
             })
             .collect();
-        let active =
+        let down =
             p.down_since_ms.is_some() && !agents.is_empty() && agents.iter().all(|a| a.1) && agents.iter().any(|a| a.2);
+        let grace = std::time::Duration::from_secs(cfg.builtin.site_return_grace_secs);
+        let active = match (down, states.get(&p.site).copied()) {
+            (true, _) => {
+                states.insert(p.site.clone(), SiteState::Down);
+                true
+            }
+            (false, Some(SiteState::Down)) if agents.iter().any(|a| a.2) => {
+                states.insert(p.site.clone(), SiteState::Returning(now));
+                true
+            }
+            (false, Some(SiteState::Returning(t)))
+                if agents.iter().any(|a| a.2) && now.saturating_duration_since(t) < grace =>
+            {
+                true
+            }
+            (false, _) => {
+                states.remove(&p.site);
+                false
+            }
+        };
         let mut hosts: Vec<&str> = agents.iter().map(|a| a.0).collect();
         hosts.sort_unstable();
         let services: Vec<&str> = cfg
@@ -138,10 +178,10 @@ mod tests {
         // b3 (4 s later) has missed a beat (15 s) too.
         let table = [(&gone, 30, false), (&gone, 31, true), (&up, 31, false), (&gone, 18, false)];
         for (peers, after, active) in table {
-            let out = conditions(&c, &l, peers, t0 + Duration::from_secs(after));
+            let out = conditions(&c, &l, peers, &mut Default::default(), t0 + Duration::from_secs(after));
             assert_eq!(rows(&out), [row("site_down", "site=hn-dc2", "critical", Some("3"), active)], "{after}");
         }
-        let out = conditions(&c, &l, &gone, t0 + Duration::from_secs(31));
+        let out = conditions(&c, &l, &gone, &mut Default::default(), t0 + Duration::from_secs(31));
         assert_eq!(
             out[0].summary.en,
             "SITE hn-dc2 DOWN: collector dc2 unreachable since 22 Nov 2026 16:00 and all 3 hosts silent (b1, b2, b3); \
@@ -158,13 +198,53 @@ mod tests {
         assert_eq!(crate::alarm::builtin::EXPLAINED_BY_SITE, ["agent_silent"]);
     }
 
+    /// The site comes back: its collector first, then its servers one by
+    /// one. site_down holds until all are back, or the grace after the first.
+    #[test]
+    fn a_returning_site_stays_down_until_every_agent_is_back_or_the_grace_has_passed() {
+        let c = cfg(concat!(
+            "sites:\n  - name: hn\n  - name: hn-dc2\n",
+            "builtin: {agent_interval_secs: 10, agent_silent_intervals: 3, site_return_grace_secs: 120}\n",
+        ));
+        let t0 = Instant::now();
+        let mut l = latest(t0);
+        let gone = [PeerSite { site: "hn-dc2".into(), peer: "dc2".into(), down_since_ms: Some(1_795_363_200_000) }];
+        let up = [PeerSite { down_since_ms: None, ..gone[0].clone() }];
+        let mut states = std::collections::HashMap::new();
+        let mut at = |l: &Latest, peers: &[PeerSite], secs: u64| {
+            conditions(&c, l, peers, &mut states, t0 + Duration::from_secs(secs))[0].active
+        };
+        assert!(at(&l, &gone, 40));
+        // The collector answers again, the servers are still booting.
+        assert!(at(&l, &up, 50));
+        // b1 is back: the others still silent, within the grace.
+        let owner = l.owner("t");
+        let beat = |h: &str| obs("dcwatch_agent", &[("site", "hn-dc2"), ("host", h)], &[("interval_s", Num(10.0))]);
+        l.observe(&beat("b1"), t0 + Duration::from_secs(100), &owner, 1000);
+        assert!(at(&l, &up, 100));
+        // b2 too, then b3: all back, it resolves.
+        l.observe(&beat("b2"), t0 + Duration::from_secs(110), &owner, 1000);
+        assert!(at(&l, &up, 110));
+        l.observe(&beat("b3"), t0 + Duration::from_secs(115), &owner, 1000);
+        assert!(!at(&l, &up, 115));
+        // Another loss, and a return where b3 never comes back: it resolves
+        // 120 s after the return began, and b3 alarms on its own.
+        assert!(at(&l, &gone, 300));
+        l.observe(&beat("b1"), t0 + Duration::from_secs(310), &owner, 1000);
+        l.observe(&beat("b2"), t0 + Duration::from_secs(310), &owner, 1000);
+        assert!(at(&l, &up, 310));
+        assert!(at(&l, &up, 429));
+        assert!(!at(&l, &up, 431));
+        assert!(!at(&l, &up, 500), "the return is over: not down again while the collector answers");
+    }
+
     #[test]
     fn a_site_without_agents_or_without_a_peer_site_raises_nothing() {
         let c = cfg("sites:\n  - name: hn\n  - name: hn-dc3\n");
         let t0 = Instant::now();
         let gone = [PeerSite { site: "hn-dc3".into(), peer: "dc3".into(), down_since_ms: Some(0) }];
-        let out = conditions(&c, &latest(t0), &gone, t0 + Duration::from_secs(100));
+        let out = conditions(&c, &latest(t0), &gone, &mut Default::default(), t0 + Duration::from_secs(100));
         assert_eq!(rows(&out), [row("site_down", "site=hn-dc3", "critical", Some("0"), false)]);
-        assert!(conditions(&c, &latest(t0), &[], t0 + Duration::from_secs(100)).is_empty());
+        assert!(conditions(&c, &latest(t0), &[], &mut Default::default(), t0 + Duration::from_secs(100)).is_empty());
     }
 }
