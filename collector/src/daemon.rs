@@ -300,9 +300,10 @@ impl Background {
                 .context("cannot build the notification HTTP client")?;
             tasks.push(tokio::spawn(alarm::run(e.clone(), stop_rx.clone())));
             let peering = state.peering.clone();
-            tasks.push(tokio::spawn(alarm::notify::run(e.clone(), http.clone(), peering, stop_rx.clone())));
+            tasks.push(tokio::spawn(alarm::notify::run(e.clone(), http.clone(), peering.clone(), stop_rx.clone())));
             let users_db = config.web.users_db.clone();
-            tasks.push(tokio::spawn(alarm::telegram::run(e.clone(), users_db, audit.clone(), http, stop_rx.clone())));
+            let telegram = alarm::telegram::run(e.clone(), users_db, audit.clone(), http, peering, stop_rx.clone());
+            tasks.push(tokio::spawn(telegram));
             tracing::info!(
                 db = %e.config().db.display(), rules = e.config().rules.len(), receivers = e.config().receivers.len(),
                 "alarms on"

@@ -318,3 +318,60 @@ fn a_telegram_notice_links_to_the_console_and_its_buttons_ack_and_silence_for_al
     // The bot's token is the secret part of its URL: never in the log.
     assert!(!c.proc.output().contains("ABC-secret"), "{}", c.proc.output());
 }
+
+/// A pair of collectors with one bot: a bot answers one poller at a time,
+/// so only the collector that sends polls it; when it dies, the other
+/// takes the bot over, and a press there acknowledges at both.
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn of_a_pair_only_the_sending_collector_polls_the_bot_and_the_other_takes_over_when_it_dies() {
+    use dcwatch_tests::pair::{Pair, TOKEN as PAIR_TOKEN};
+    let api = FakeBotApi::start();
+    let receivers = format!(
+        "    - name: tg\n      telegram:\n        bot_token: \"{BOT}\"\n        chat_id: \"{CHAT}\"\n        \
+         api_url: {}\n        allow:\n          - {{telegram_user: 111, user: nam}}\n",
+        api.url()
+    );
+    let timing = "  heartbeat_secs: 1\n  peer_timeout_secs: 3\n  failover_secs: 6\n";
+    let mut pair = Pair::start(&receivers, "", timing);
+    for c in [pair.a(), pair.b()] {
+        c.add_user("nam", "operator", "mat-khau-dai-du-1");
+    }
+    let polling = "polling Telegram for button presses";
+    wait_for("a to poll the bot", || pair.a().proc.output().contains(polling).then_some(()));
+    wait_for("a's long poll", || api.calls("getUpdates").iter().any(|b| b["timeout"] == 25).then_some(()));
+    let (code, body) = pair.a().post("/api/v2/write", Some(PAIR_TOKEN), false, b"env,device=room1 temperature_c=35\n");
+    assert_eq!(code, 204, "{body}");
+    let (code, body) = pair.b().post("/api/v2/write", Some(PAIR_TOKEN), false, b"env,device=room1 temperature_c=35\n");
+    assert_eq!(code, 204, "{body}");
+    let sent = wait_for("the Telegram notice", || api.calls("sendMessage").into_iter().next());
+    assert!(!pair.b().proc.output().contains(polling), "b polls while a sends");
+
+    // a dies: b sends alone now, and polls the bot.
+    let _ = pair.a.take().expect("a").kill9();
+    wait_for("b to poll the bot", || pair.b().proc.output().contains(polling).then_some(()));
+    let fp = sent["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        .as_str()
+        .and_then(|d| d.strip_prefix("ack:"))
+        .expect("ack button")
+        .to_string();
+    let message = json!({"message_id": 1, "chat": {"id": CHAT, "type": "supergroup"}, "text": sent["text"],
+        "reply_markup": sent["reply_markup"]});
+    // A press is taken once b's poller has dropped what came before it:
+    // a is dead, so a long poll begun from now on is b's.
+    let long_polls = || api.calls("getUpdates").iter().filter(|b| b["timeout"] == 25).count();
+    let before = long_polls();
+    wait_for("b's long poll", || (long_polls() > before).then_some(()));
+    api.press(10, 111, &message, &format!("ack:{fp}"));
+    let answer = api.answer_to(10);
+    assert_eq!(answer["show_alert"], false, "{answer}");
+    let acked = wait_for("the alarm acknowledged at b", || {
+        let a = get(pair.b(), "/api/alarms")["alarms"]
+            .as_array()?
+            .iter()
+            .find(|a| a["fingerprint"] == fp.as_str())?
+            .clone();
+        (!a["ack"].is_null()).then_some(a)
+    });
+    assert_eq!((acked["ack"]["by"].as_str(), acked["ack"]["comment"].as_str()), (Some("nam"), Some("Telegram")));
+}

@@ -270,12 +270,16 @@ async fn poll(bot: Bot, ctx: Arc<Ctx>, http: reqwest::Client, mut stop: watch::R
 
 /// Keeps one poller per bot of the receivers with buttons, until `stop`.
 /// The console's users (`users_db`) are opened when the first such bot
-/// appears.
+/// appears. With a peer, only the collector that sends polls: a bot
+/// answers one poller at a time (two get 409 Conflict and take each
+/// other's presses); the acknowledgement a press makes reaches the peer
+/// with the log.
 pub async fn run(
     engine: Arc<Engine>,
     users_db: PathBuf,
     audit: Arc<Audit>,
     http: reqwest::Client,
+    peering: Option<Arc<crate::peer::Peering>>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut running: HashMap<Bot, (watch::Sender<bool>, tokio::task::JoinHandle<()>)> = HashMap::new();
@@ -287,12 +291,13 @@ pub async fn run(
             _ = stop.changed() => break,
             _ = tick.tick() => {}
         }
-        let wanted = bots(&engine.config());
+        let sending = peering.as_ref().is_none_or(|p| p.sending(crate::alarm::now_ms()));
+        let wanted = if sending { bots(&engine.config()) } else { Vec::new() };
         running.retain(|bot, (tx, task)| {
             let keep = wanted.contains(bot) && !task.is_finished();
             if !keep {
                 let _ = tx.send(true);
-                tracing::info!(bot = %bot.id(), "stopped polling Telegram");
+                tracing::info!(bot = %bot.id(), peer_sends = !sending, "stopped polling Telegram");
             }
             keep
         });
