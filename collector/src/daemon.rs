@@ -70,7 +70,7 @@ fn reload(path: &std::path::Path, current: &CollectorConfig) -> Result<Option<Co
     // A sink's certificate files may have been renewed in place under the
     // same paths: with any of them set, a reload reads them again.
     let sink_files = |c: &CollectorConfig| {
-        c.sinks.iter().any(|s| s.ca_file.is_some() || s.cert_file.is_some() || s.key_file.is_some())
+        c.all_sinks().iter().any(|s| s.ca_file.is_some() || s.cert_file.is_some() || s.key_file.is_some())
     };
     let new = dcwatch_common::reload::reload(path, current, sink_files)?;
     if let Some(new) = &new {
@@ -348,6 +348,23 @@ impl Background {
     }
 }
 
+/// `c` with the peering that runs (a change to it waits for a restart),
+/// but each peer's `forward` and `forward_keep_secs` as `c` says: the
+/// relays are sinks, which a reload applies, to the peer as it runs.
+fn running_peering(c: &CollectorConfig, state: &state::AppState) -> CollectorConfig {
+    let mut c = c.clone();
+    if let Some(running) = &state.peering {
+        let mut p = running.config().clone();
+        for peer in &mut p.peers {
+            let wanted = c.peering.as_ref().and_then(|n| n.peers.iter().find(|q| q.name == peer.name));
+            (peer.forward, peer.forward_keep_secs) =
+                wanted.map_or((false, peer.forward_keep_secs), |q| (q.forward, q.forward_keep_secs));
+        }
+        c.peering = Some(p);
+    }
+    c
+}
+
 /// Applies a new configuration: the old sinks stop (a batch in flight
 /// finishes or is resent; the spool keeps the rest), the new ones start on
 /// the same spool; the alarms, the log level and the report schedule take
@@ -364,7 +381,7 @@ async fn apply(
     stop_sinks(&sinks.stop_tx, std::mem::take(&mut sinks.tasks), shutdown_timeout).await;
     let (tx, rx) = watch::channel(false);
     sinks.stop_tx = tx;
-    match build_live(&new, Some(&state.live()), &rx) {
+    match build_live(&running_peering(&new, state), Some(&state.live()), &rx) {
         Ok((live, tasks)) => {
             state.replace(live);
             sinks.tasks = tasks;
@@ -384,7 +401,7 @@ async fn apply(
         }
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "cannot apply the new configuration; restarting the running one's sinks");
-            let (live, tasks) = build_live(config, Some(&state.live()), &rx)?;
+            let (live, tasks) = build_live(&running_peering(config, state), Some(&state.live()), &rx)?;
             state.replace(live);
             sinks.tasks = tasks;
             Ok(false)

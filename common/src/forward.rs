@@ -431,6 +431,15 @@ impl Forwarder {
 
     /// What a write task came to: acknowledged (moving the cursor), or kept
     /// to retry after a backoff.
+    /// Queues a failed batch to send again, unless the cursor passed it
+    /// while it was in flight (the spool's bound dropped its records): it
+    /// is counted as dropped already, and late it would go out of order.
+    fn keep_for_retry(&mut self, done: Batch) {
+        if done.end > self.st.commit {
+            self.retry.push_front(done);
+        }
+    }
+
     fn delivered(&mut self, id: tokio::task::Id, outcome: Delivery) {
         let done = self.inflight.remove(&id).expect("every task has its batch");
         let (s, stats) = (&self.s, &self.stats);
@@ -467,7 +476,7 @@ impl Forwarder {
                     retry_in_ms = wait.as_millis() as u64, "write failed; will retry"
                 );
                 stats.failed(reason);
-                self.retry.push_front(done);
+                self.keep_for_retry(done);
                 self.next_attempt = Instant::now() + wait;
                 // Due again as soon as the backoff allows, new data or not.
                 self.flush_at = Some(Instant::now());
@@ -480,8 +489,8 @@ impl Forwarder {
                     "the target refuses this client (check the token, credentials and URL); data is kept and retried"
                 );
                 stats.failed(text);
-                self.retry.push_front(done);
                 self.next_attempt = Instant::now() + s.max_backoff;
+                self.keep_for_retry(done);
                 self.flush_at = Some(Instant::now());
             }
         }

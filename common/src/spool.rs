@@ -769,11 +769,11 @@ impl Spool {
         if to == cursor {
             return Ok(0);
         }
+        // Counted on the consumer alone: the spool's own drops (its bounds,
+        // `when_full`) are another matter, with an alarm of their own.
         let c = &mut inner.consumers[idx];
         c.cursor = to;
         c.dropped_lines += lost;
-        inner.dropped_lines += lost;
-        inner.last_drop_ns = now_ns;
         tracing::error!(
             consumer = %c.name, lost_lines = lost,
             "consumer past its bound (bytes or age behind): passed over its oldest records"
@@ -1061,6 +1061,7 @@ mod tests {
         assert_eq!(s.bound_consumer(0, 2 * 89, Duration::from_secs(3600), 1_004).unwrap(), 3);
         assert_eq!(s.consumer_stats(0), ConsumerStats { cursor: 3, queued_lines: 2, dropped_lines: 3 });
         assert_eq!(s.consumer_stats(1), ConsumerStats { cursor: 0, queued_lines: 5, dropped_lines: 0 });
+        assert_eq!(s.dropped().0, 0, "not the spool's own drop");
         assert_eq!(s.segment_count(), 5, "the other consumer still needs them");
         // By age: a segment whose newest record is older than 1_004 − 1 is passed over, not the active one.
         assert_eq!(s.bound_consumer(0, 1 << 20, Duration::from_nanos(1), 1_004).unwrap(), 0);

@@ -146,6 +146,35 @@ async fn records_relayed_by_a_peer_are_passed_over_and_acknowledged_not_sent_bac
     assert_eq!(stats.sent_lines.load(Ordering::Relaxed), 2);
 }
 
+/// A relay to a peer that is down holds at most its bound: what is past it
+/// is passed over, counted as dropped, and never sent, not even the batch
+/// that was waiting to be retried when the bound passed it.
+#[tokio::test]
+async fn past_its_backlog_bound_a_forwarder_drops_its_oldest_and_never_sends_them_late() {
+    let (target, url) = Target::start(&[503, 503, 503]).await;
+    let dir = tempfile::tempdir().unwrap();
+    // 64-byte segments: one record (28 + 61 bytes) each.
+    let sp = spool(dir.path(), 1 << 20);
+    let (_stop, stop_rx) = watch::channel(false);
+    let s = ForwarderSettings {
+        backlog_bound: Some((2 * 89, Duration::from_secs(3600))),
+        ..settings(Duration::from_secs(2))
+    };
+    let (stats, _task) = forward::spawn(writer(&url), s, sp.clone(), 0, stop_rx);
+    let line = |i: usize| format!("rec{i} {:0>55}\n", i);
+    // Appended now: within the bound's age, so only its size passes them over.
+    let push_now = |i: usize| sp.append(1, line(i).as_bytes(), dcwatch_common::now_ns()).unwrap();
+    push_now(0);
+    until("the first batch to be refused", || target.requests() >= 1).await;
+    for i in 1..6 {
+        push_now(i);
+    }
+    until("the last two to arrive", || stats.sent_lines.load(Ordering::Relaxed) == 2).await;
+    assert_eq!(target.accepted(), vec![format!("{}{}", line(4), line(5))]);
+    assert_eq!(sp.consumer_stats(0).dropped_lines, 4);
+    until("the cursor to the end", || sp.consumer_stats(0).queued_lines == 0).await;
+}
+
 #[tokio::test]
 async fn a_400_drops_the_batch_and_later_batches_still_go() {
     let (target, url) = Target::start(&[400]).await;

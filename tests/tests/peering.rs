@@ -356,7 +356,9 @@ fn agent(site: &str, host: &str, token: &str, pair: &Pair) -> Agent {
 #[ignore = "needs real servers: run scripts/test"]
 fn a_whole_site_lost_is_one_site_down_without_its_hosts_silent_notices_and_its_return_resolves_it() {
     let hook = Capture::start();
-    let mut pair = Pair::start(&hook_receiver(&hook), "", TIMING);
+    // A service run at both sites: a1 at hn-dc1, b1 and b2 at hn-dc2.
+    let services = "  services:\n    - name: dvc\n      members: {hn-dc1: [a1], hn-dc2: [b1, b2]}\n";
+    let mut pair = Pair::start(&hook_receiver(&hook), services, TIMING);
     let hosts = ["b1", "b2", "b3"];
     let mut site_b: Vec<Agent> = hosts.iter().map(|h| agent("hn-dc2", h, TOKEN_B, &pair)).collect();
     let _a1 = agent("hn-dc1", "a1", TOKEN, &pair);
@@ -384,7 +386,8 @@ fn a_whole_site_lost_is_one_site_down_without_its_hosts_silent_notices_and_its_r
     assert!(
         summary.starts_with("SITE hn-dc2 DOWN: collector b unreachable since ")
             && summary.ends_with(
-                " and all 3 hosts silent (b1, b2, b3); last power state: feed A down, UPS ups-b1 on battery, 15 min left"
+                " and all 3 hosts silent (b1, b2, b3); last power state: feed A down, UPS ups-b1 on battery, 15 min left; \
+                 1 service now runs at the other site only (dvc)"
             ),
         "{summary}"
     );
@@ -403,6 +406,14 @@ fn a_whole_site_lost_is_one_site_down_without_its_hosts_silent_notices_and_its_r
     assert_eq!(count_named(&hook, "agent_silent", "firing"), 0, "{:?}", counts(&hook));
     // peer_unreachable is a fact of its own (the link, or the collector): sent too, once.
     wait_for("peer_unreachable from a", || (count(&hook, "peer_unreachable", "b", "firing") == 1).then_some(()));
+    // The service says it runs at one site only.
+    let degraded = wait_for("service_degraded from a", || {
+        hook.requests().iter().find_map(|(_, b)| {
+            let n: Value = serde_json::from_slice(b).ok()?;
+            (n["name"] == "service_degraded" && n["notice"] == "firing").then_some(n)
+        })
+    });
+    assert_eq!(degraded["summary"], "Service dvc: every host at hn-dc2 is silent; it runs on the other site(s) only");
     // Site B comes back.
     let b = Collector::start_at(b_dir, &pair.b_yaml, pair.b_port);
     pair.b = Some(b);
@@ -411,6 +422,8 @@ fn a_whole_site_lost_is_one_site_down_without_its_hosts_silent_notices_and_its_r
     wait_for("peer_unreachable resolved", || (count(&hook, "peer_unreachable", "b", "resolved") == 1).then_some(()));
     assert_eq!(count_named(&hook, "site_down", "firing"), 1);
     assert_eq!(count_named(&hook, "agent_silent", "firing"), 0, "{:?}", counts(&hook));
+    wait_for("service_degraded resolved", || (count_named(&hook, "service_degraded", "resolved") == 1).then_some(()));
+    assert_eq!(count_named(&hook, "service_degraded", "firing"), 1);
 }
 
 fn write_b(pair: &Pair, lines: &str) {
@@ -512,11 +525,16 @@ fn agents_that_reach_one_site_are_relayed_to_the_other_once_in_order_and_nothing
     for a in agents {
         drop(a.kill9());
     }
-    wait_for("a's relay to drain", || (relay(pair.a(), "b")["queued_points"] == 0).then_some(()));
     let received = |c: &Collector| c.health()["points_received"].as_u64().expect("points_received");
-    let a_received = received(pair.a());
+    // A write in flight at the kill may land a moment later: wait until a's
+    // count stands still, its relay is drained and b has as many.
+    let a_received = wait_for("a's relay to drain and b to have a's points", || {
+        let n = received(pair.a());
+        std::thread::sleep(Duration::from_secs(1));
+        let settled = received(pair.a()) == n && relay(pair.a(), "b")["queued_points"] == 0;
+        (settled && received(pair.b()) == n).then_some(n)
+    });
     assert!(a_received > 2, "{a_received}");
-    wait_for("b to have a's points", || (received(pair.b()) == a_received).then_some(()));
     assert_eq!(relay(pair.a(), "b")["sent_points"], a_received);
     assert_eq!(relay(pair.b(), "a")["sent_points"], 0, "b relayed a's points back");
     assert_eq!(received(pair.a()), a_received);

@@ -668,8 +668,10 @@ pub async fn run(engine: Arc<Engine>, mut stop: tokio::sync::watch::Receiver<boo
 /// Applies one write's points to the table, counting and (once a minute
 /// per token) logging the ones its series cap keeps out.
 fn apply(latest: &mut Latest, token: &str, obs: &[Observation], at: Instant, cap: usize) {
-    // A peer's relay carries many tokens' points, each held to its cap there.
-    let cap = if token.starts_with(crate::peer::config::RELAY_PREFIX) { usize::MAX } else { cap };
+    // A peer's relay carries the points of all its site's tokens (and what
+    // one wrote past its cap there is still relayed): a larger cap, still a cap.
+    let relay = token.starts_with(crate::peer::config::RELAY_PREFIX);
+    let cap = if relay { cap.saturating_mul(crate::peer::config::RELAY_CAP_FACTOR) } else { cap };
     let owner = latest.owner(token);
     let refused = obs.iter().filter(|o| latest.observe(o, at, &owner, cap) == Observed::OverCap).count();
     if refused == 0 {

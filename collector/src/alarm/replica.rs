@@ -274,6 +274,17 @@ mod tests {
         e.alarms()[0].fingerprint.clone()
     }
 
+    fn cool(e: &Engine) {
+        let o = Observation {
+            measurement: "env".into(),
+            tags: [("site", "hn"), ("device", "r1")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            fields: [("temperature_c".to_string(), ObsValue::Num(20.0))].into(),
+            ts: 2,
+        };
+        e.observe_at(&[o], Instant::now());
+        e.evaluate();
+    }
+
     fn page(log_id: &str, last_seq: i64, offset_ms: i64, raw: Vec<serde_json::Value>) -> PeerPage<'_> {
         PeerPage { log_id, last_seq, offset_ms, raw }
     }
@@ -324,6 +335,24 @@ mod tests {
         // One of an earlier episode (two hours ago) is not of this alarm.
         let e = peered(d2.path());
         e.apply_peer("b", page("L1", 1, 0, vec![ack(now - 7_200_000)])).unwrap();
+        hot(&e);
+        assert_eq!(e.alarms()[0].ack, None);
+        // Nor one made before this collector resolved the alarm, however recent.
+        let d3 = tempfile::tempdir().unwrap();
+        let e = peered(d3.path());
+        hot(&e);
+        e.apply_peer("b", page("L1", 1, 0, vec![ack(crate::alarm::now_ms() - 1)])).unwrap();
+        assert!(e.alarms()[0].ack.is_some(), "applied to the alarm of the time");
+        cool(&e);
+        assert!(e.alarms().is_empty());
+        hot(&e);
+        assert_eq!(e.alarms()[0].ack, None, "the ack of the episode before");
+        // An acknowledgement taken back after it: the alarm starts unacknowledged.
+        let d4 = tempfile::tempdir().unwrap();
+        let e = peered(d4.path());
+        let unack =
+            serde_json::json!({"seq": 2, "at_ms": now - 1_000, "kind": "unack", "fingerprint": fp, "by": "lan"});
+        e.apply_peer("b", page("L1", 2, 0, vec![ack(now - 5_000), unack])).unwrap();
         hot(&e);
         assert_eq!(e.alarms()[0].ack, None);
     }

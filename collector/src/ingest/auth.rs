@@ -70,8 +70,11 @@ impl Identity {
 
     /// A peer collector relaying its own writers' points
     /// (`peering.peers[].forward`): each was checked there against the
-    /// token that wrote it (site, host, devices, rate, caps), so none is
-    /// checked again; counted under `peer:<name>`.
+    /// token that wrote it (site, host, devices, rate), so those are not
+    /// checked again; counted under `peer:<name>`, with the series and host
+    /// bounds of [`RELAY_CAP_FACTOR`] tokens.
+    ///
+    /// [`RELAY_CAP_FACTOR`]: crate::peer::config::RELAY_CAP_FACTOR
     pub fn relay(peer: &str) -> Self {
         Identity { name: format!("{}{peer}", crate::peer::config::RELAY_PREFIX), relayed: true, ..Self::anonymous() }
     }

@@ -214,7 +214,8 @@ fn accept<'a>(
 
     let unsigned = field_types(types, parsed, rules, line_no)?;
 
-    if n.agents.len() < MAX_AGENTS_PER_BODY {
+    // A peer's relay writes for many hosts at once: each is tracked.
+    if who.relayed || n.agents.len() < MAX_AGENTS_PER_BODY {
         let s = site.or(add_site).unwrap_or("");
         let h = host.or(add_host).unwrap_or("");
         if !h.is_empty() && !n.agents.contains(&(s.to_string(), h.to_string())) {

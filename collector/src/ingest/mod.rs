@@ -30,6 +30,9 @@ use axum_server::tls::TlsInfo;
 use crate::state::{AppState, Live, RequestRejection};
 use dcwatch_common::spool::AppendError;
 
+/// How old a point a peer relays may be and still reach the alarms, in ns.
+pub const RELAYED_FRESH_NS: i64 = 120 * 1_000_000_000;
+
 /// Seconds a client should wait after a 503 before trying again.
 const RETRY_AFTER_SECS: u64 = 5;
 
@@ -355,12 +358,20 @@ fn unavailable(app: &AppState, why: &str) -> WriteError {
 /// notes the agents it speaks for.
 async fn observe(app: &AppState, who: &auth::Identity, n: &mut lines::Normalized) {
     let (trends, alarms, token) = (app.trends.clone(), app.alarms.clone(), who.name.clone());
-    let observations = std::mem::take(&mut n.observations);
+    let mut observations = std::mem::take(&mut n.observations);
+    let relayed = who.relayed;
     let observe = move || {
         if let Some(t) = &trends {
             t.observe(&observations);
         }
         if let Some(e) = &alarms {
+            // A relay's backlog after a cut is history: stored and in the
+            // trends, but not the alarms' present (it would raise and
+            // resolve again what changed during the cut).
+            if relayed {
+                let fresh_from = dcwatch_common::now_ns().saturating_sub(RELAYED_FRESH_NS);
+                observations.retain(|o| o.ts >= fresh_from);
+            }
             e.observe(&token, observations);
         }
     };

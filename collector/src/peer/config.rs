@@ -116,6 +116,11 @@ impl PeerConfig {
 /// counted under at the peer that receives it.
 pub const RELAY_PREFIX: &str = "peer:";
 
+/// A relay's series and hosts bounds at the peer that receives it, in
+/// multiples of one token's (`alarms.limits.max_series_per_token`,
+/// `ingest.max_hosts_per_token`): it writes for a whole site.
+pub const RELAY_CAP_FACTOR: usize = 16;
+
 fn default_heartbeat() -> u64 {
     5
 }

@@ -50,6 +50,8 @@ pub struct PeerState {
     pub users_seen_ms: i64,
     /// Its receivers' names → where they deliver, as it last said.
     pub receivers: Option<std::collections::BTreeMap<String, String>>,
+    /// When it last answered again after not answering.
+    pub back_ms: Option<i64>,
 }
 
 struct Peer {
@@ -207,10 +209,16 @@ impl Peering {
         })
     }
 
-    /// Whether `peer` did not answer its last read (false for a name that
-    /// is no peer).
-    pub fn unreachable(&self, peer: &str) -> bool {
-        self.peers.iter().any(|p| p.cfg.name == peer && p.state.lock().expect("not poisoned").down_since_ms.is_some())
+    /// Whether the relay to `peer` is excused from `sink_down`: the peer did
+    /// not answer its last read, or answered again less than
+    /// [`RELAY_CATCH_UP_MS`] ago (the relay is still backing off, its
+    /// backlog waiting). False for a name that is no peer.
+    pub fn relay_excused(&self, peer: &str, now_ms: i64) -> bool {
+        self.peers.iter().any(|p| {
+            let s = p.state.lock().expect("not poisoned");
+            p.cfg.name == peer
+                && (s.down_since_ms.is_some() || s.back_ms.is_some_and(|b| now_ms - b < RELAY_CATCH_UP_MS))
+        })
     }
 
     /// The peers' health, for `peer_unreachable`.
@@ -323,6 +331,7 @@ impl Peering {
             Ok(()) => {
                 if s.down_since_ms.is_some() && s.last_ok_ms.is_some() {
                     tracing::info!(peer = %p.cfg.name, "the peer answers again");
+                    s.back_ms = Some(now);
                 }
                 s.last_ok_ms = Some(now);
                 s.down_since_ms = None;
@@ -463,6 +472,11 @@ impl Peering {
         Ok(answer)
     }
 }
+
+/// How long after the peer answers again its relay may take to deliver
+/// before it counts as a sink that is down: its longest backoff and write
+/// timeout, twice.
+const RELAY_CATCH_UP_MS: i64 = 60_000;
 
 /// Why a read of the peer's log failed: the peer (no answer, a bad one),
 /// or this collector (it could not store what came).

@@ -27,11 +27,12 @@ pub fn self_checks(state: Weak<AppState>) -> alarm::SelfChecks {
         let Some(app) = state.upgrade() else { return Vec::new() };
         let live = app.live();
         let now = dcwatch_common::now_ns();
-        // A relay to a peer that does not answer is `peer_unreachable`'s
-        // to tell, not `sink_down`'s.
+        // A relay to a peer that does not answer (or has only just answered
+        // again) is `peer_unreachable`'s to tell, not `sink_down`'s.
+        let now_ms = crate::alarm::now_ms();
         let relay_down = |name: &str| {
             name.strip_prefix(crate::peer::config::RELAY_PREFIX)
-                .is_some_and(|peer| app.peering.as_ref().is_some_and(|p| p.unreachable(peer)))
+                .is_some_and(|peer| app.peering.as_ref().is_some_and(|p| p.relay_excused(peer, now_ms)))
         };
         let sinks = live
             .sinks

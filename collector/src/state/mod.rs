@@ -290,13 +290,22 @@ impl AppState {
     pub fn saw_agents(&self, token: &str, keys: BTreeSet<(String, String)>, points: u64, now_ns: i64) {
         let mut agents = self.agents.lock().expect("not poisoned");
         let mut untracked = 0;
-        // A peer's relay speaks for many tokens, each held to the bound there.
-        let bounded = !token.starts_with(crate::peer::config::RELAY_PREFIX);
+        // A peer's relay speaks for all the tokens of its site: a larger
+        // bound, still a bound (what one token wrote past its bound there
+        // was still relayed).
+        let relay = token.starts_with(crate::peer::config::RELAY_PREFIX);
+        let limit = if relay {
+            self.max_hosts_per_token.saturating_mul(crate::peer::config::RELAY_CAP_FACTOR)
+        } else {
+            self.max_hosts_per_token
+        };
+        // A relayed body holds many hosts' points: each is credited its share.
+        let points = if relay { points / (keys.len() as u64).max(1) } else { points };
         for key in keys {
-            if bounded && !agents.contains_key(&key) {
+            if !agents.contains_key(&key) {
                 let mut per_token = self.agents_per_token.lock().expect("not poisoned");
                 let n = per_token.entry(token.to_string()).or_default();
-                if *n >= self.max_hosts_per_token {
+                if *n >= limit {
                     untracked += 1;
                     continue;
                 }

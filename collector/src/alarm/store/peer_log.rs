@@ -243,14 +243,17 @@ impl Store {
     }
 
     /// The peers' last decision on the alarm `fingerprint` made since
-    /// `since_ms` (an acknowledgement, or its taking back): the peer that
-    /// made it, when, and the entry.
+    /// `since_ms` and since this collector last resolved it (one before was
+    /// of an earlier episode): an acknowledgement, or its taking back; the
+    /// peer that made it, and the entry.
     pub fn peer_decision(&self, fingerprint: &str, since_ms: i64) -> Result<Option<(String, Logged)>, StoreError> {
         let row: Option<(String, i64, i64, String)> = self
             .conn
             .query_row(
                 "SELECT origin, seq, at_ms, body FROM peer_log
-                     WHERE receiver = '' AND fingerprint = ?1 AND at_ms >= ?2 AND origin != ''
+                     WHERE receiver = '' AND fingerprint = ?1 AND origin != ''
+                       AND at_ms >= MAX(?2, COALESCE((SELECT MAX(at_ms) FROM history
+                           WHERE fingerprint = ?1 AND event IN ('resolved', 'expired')), 0))
                        AND kind IN ('ack', 'unack')
                      ORDER BY at_ms DESC, seq DESC LIMIT 1",
                 params![fingerprint, since_ms],
