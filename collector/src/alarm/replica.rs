@@ -262,27 +262,25 @@ mod tests {
         Engine::open(cfg).unwrap()
     }
 
-    fn hot(e: &Engine) -> String {
+    /// Room r1 at `t` °C, observed and evaluated.
+    fn room(e: &Engine, t: f64, ts: i64) {
         let o = Observation {
             measurement: "env".into(),
             tags: [("site", "hn"), ("device", "r1")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            fields: [("temperature_c".to_string(), ObsValue::Num(35.0))].into(),
-            ts: 1,
+            fields: [("temperature_c".to_string(), ObsValue::Num(t))].into(),
+            ts,
         };
         e.observe_at(&[o], Instant::now());
         e.evaluate();
+    }
+
+    fn hot(e: &Engine) -> String {
+        room(e, 35.0, 1);
         e.alarms()[0].fingerprint.clone()
     }
 
     fn cool(e: &Engine) {
-        let o = Observation {
-            measurement: "env".into(),
-            tags: [("site", "hn"), ("device", "r1")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            fields: [("temperature_c".to_string(), ObsValue::Num(20.0))].into(),
-            ts: 2,
-        };
-        e.observe_at(&[o], Instant::now());
-        e.evaluate();
+        room(e, 20.0, 2);
     }
 
     fn page(log_id: &str, last_seq: i64, offset_ms: i64, raw: Vec<serde_json::Value>) -> PeerPage<'_> {
