@@ -97,46 +97,40 @@ async fn serve(
     let (mut cr, mut cw) = client.split();
     let (mut ur, mut uw) = upstream.into_split();
     let live = || mode.load(Ordering::SeqCst) == FORWARD && generation.load(Ordering::SeqCst) == born;
-    let up = async {
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            let n = match cr.read(&mut buf).await {
-                Ok(0) | Err(_) => return false,
-                Ok(n) => n,
-            };
-            if !live() {
-                return true;
-            }
-            pause(&delay_ms).await;
-            bytes.fetch_add(n as u64, Ordering::SeqCst);
-            if uw.write_all(&buf[..n]).await.is_err() {
-                return false;
-            }
-        }
-    };
-    let down = async {
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            let n = match ur.read(&mut buf).await {
-                Ok(0) | Err(_) => return false,
-                Ok(n) => n,
-            };
-            if !live() {
-                return true;
-            }
-            pause(&delay_ms).await;
-            bytes.fetch_add(n as u64, Ordering::SeqCst);
-            if cw.write_all(&buf[..n]).await.is_err() {
-                return false;
-            }
-        }
-    };
+    let up = copy(&mut cr, &mut uw, &live, &delay_ms, &bytes);
+    let down = copy(&mut ur, &mut cw, &live, &delay_ms, &bytes);
     let cut = tokio::select! {
         c = up => c,
         c = down => c,
     };
     if cut && mode.load(Ordering::SeqCst) == BLACK_HOLE {
         hold(client).await;
+    }
+}
+
+/// Copies `from` to `to` while the link is `live`: false when either side
+/// closed, true when the link was cut.
+async fn copy(
+    from: &mut (impl tokio::io::AsyncRead + Unpin),
+    to: &mut (impl tokio::io::AsyncWrite + Unpin),
+    live: &impl Fn() -> bool,
+    delay_ms: &AtomicU64,
+    bytes: &AtomicU64,
+) -> bool {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        if !live() {
+            return true;
+        }
+        pause(delay_ms).await;
+        bytes.fetch_add(n as u64, Ordering::SeqCst);
+        if to.write_all(&buf[..n]).await.is_err() {
+            return false;
+        }
     }
 }
 
