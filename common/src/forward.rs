@@ -47,6 +47,10 @@ pub const RECENT_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Refused lines logged one by one per batch; the rest are summed in one line.
 const REFUSED_LOGGED_PER_BATCH: usize = 10;
 
+/// The header in which a relay to a peer collector says how long ago (ms)
+/// the newest point of its batch was written here.
+pub const RELAY_AGE_HEADER: &str = "x-dcwatch-relay-age-ms";
+
 /// Batching and retry settings.
 #[derive(Debug, Clone)]
 pub struct ForwarderSettings {
@@ -148,6 +152,8 @@ struct Batch {
     body: Arc<Vec<u8>>,
     /// Each record's sequence number and non-empty lines in `body`, in order.
     records: Vec<(u64, usize)>,
+    /// When its newest record was appended (ns).
+    newest_ns: i64,
 }
 
 impl Batch {
@@ -379,11 +385,17 @@ impl Forwarder {
                 }
             };
             let (w, body) = (self.writer.clone(), batch.body.clone());
+            // A relay says how old its batch is (by this clock), so the peer
+            // can tell a backlog from the present without comparing clocks.
+            let age = self.s.skip_relayed.then(|| {
+                let ms = crate::now_ns().saturating_sub(batch.newest_ns).max(0) / 1_000_000;
+                (RELAY_AGE_HEADER, ms.to_string())
+            });
             let id = tasks
                 .spawn(async move {
                     isolate::deliver(body, |b| {
-                        let w = w.clone();
-                        async move { w.write(&b).await }
+                        let (w, age) = (w.clone(), age.clone());
+                        async move { w.write_with(&b, age).await }
                     })
                     .await
                 })
@@ -424,9 +436,10 @@ impl Forwarder {
         for r in &records {
             body.extend_from_slice(&r.data);
         }
+        let newest_ns = records.iter().map(|r| r.appended_ns).max().unwrap_or_default();
         let records =
             records.iter().map(|r| (r.seq, r.data.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count())).collect();
-        Ok(Some(Batch { start: from, end: next, lines, body: Arc::new(body), records }))
+        Ok(Some(Batch { start: from, end: next, lines, body: Arc::new(body), records, newest_ns }))
     }
 
     /// What a write task came to: acknowledged (moving the cursor), or kept
@@ -571,8 +584,14 @@ mod tests {
 
     #[test]
     fn a_line_of_a_batch_is_found_in_its_spool_record() {
-        let b =
-            Batch { start: 7, end: 10, lines: 4, body: Arc::new(Vec::new()), records: vec![(7, 1), (8, 0), (9, 3)] };
+        let b = Batch {
+            start: 7,
+            end: 10,
+            lines: 4,
+            body: Arc::new(Vec::new()),
+            records: vec![(7, 1), (8, 0), (9, 3)],
+            newest_ns: 0,
+        };
         assert_eq!([0, 1, 3, 4].map(|i| b.record_of(i)), [Some(7), Some(9), Some(9), None]);
     }
 

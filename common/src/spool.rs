@@ -179,6 +179,8 @@ pub struct Record {
     /// Written by a peer collector that relayed its agents' points
     /// ([`Spool::append_relayed`]): not to be relayed back to it.
     pub relayed: bool,
+    /// When it was appended (ns, this machine's clock).
+    pub appended_ns: i64,
 }
 
 /// What opening found.
@@ -676,7 +678,7 @@ impl Spool {
             }
             buf.drain(..HEADER);
             let (lines, relayed) = (u64::from(h.lines & !RELAYED), h.lines & RELAYED != 0);
-            out.push(Record { seq, lines, data: Bytes::from(buf), relayed });
+            out.push(Record { seq, lines, data: Bytes::from(buf), relayed, appended_ns: h.ts });
         }
         Ok((out, next))
     }

@@ -179,7 +179,15 @@ impl Writer {
 
     /// Posts one body of newline-separated lines with nanosecond timestamps.
     pub async fn write(&self, body: &[u8]) -> Outcome {
+        self.write_with(body, None).await
+    }
+
+    /// [`Self::write`] with one more header.
+    pub async fn write_with(&self, body: &[u8], header: Option<(&'static str, String)>) -> Outcome {
         let mut req = self.client.post(self.endpoint.clone()).header("Content-Type", "text/plain; charset=utf-8");
+        if let Some((name, value)) = header {
+            req = req.header(name, value);
+        }
         req = match &self.auth {
             Auth::None => req,
             Auth::Token(t) => req.header("Authorization", t),

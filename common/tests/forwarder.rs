@@ -18,16 +18,20 @@ struct Target {
     script: Arc<Mutex<Vec<u16>>>,
     accepted: Arc<Mutex<Vec<String>>>,
     requests: Arc<Mutex<u32>>,
+    /// The relay's age header of each request, if it had one.
+    relay_ages: Arc<Mutex<Vec<Option<String>>>>,
 }
 
 impl Target {
     async fn start(script: &[u16]) -> (Target, String) {
         let t = Target { script: Arc::new(Mutex::new(script.iter().rev().copied().collect())), ..Default::default() };
         let state = t.clone();
-        let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+        let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
             let t = state.clone();
             async move {
                 *t.requests.lock().unwrap() += 1;
+                let age = headers.get(forward::RELAY_AGE_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
+                t.relay_ages.lock().unwrap().push(age);
                 let status = t.script.lock().unwrap().pop().unwrap_or(204);
                 if status == 204 {
                     t.accepted.lock().unwrap().push(String::from_utf8(body.to_vec()).unwrap());
@@ -144,6 +148,30 @@ async fn records_relayed_by_a_peer_are_passed_over_and_acknowledged_not_sent_bac
     until("the cursor to pass every record", || sp.consumer_stats(0).queued_lines == 0).await;
     assert_eq!(target.accepted().concat(), "own v=1 1\nown v=2 2\n");
     assert_eq!(stats.sent_lines.load(Ordering::Relaxed), 2);
+}
+
+/// A relay tells the peer how long ago it took its batch's newest point,
+/// by its own clock; other forwarders say nothing of it.
+#[tokio::test]
+async fn a_relay_says_how_old_its_batch_is_and_a_sink_does_not() {
+    for relay in [true, false] {
+        let (target, url) = Target::start(&[]).await;
+        let dir = tempfile::tempdir().unwrap();
+        let sp = spool(dir.path(), 1 << 20);
+        let (_stop, stop_rx) = watch::channel(false);
+        let s = ForwarderSettings { skip_relayed: relay, ..settings(Duration::from_secs(2)) };
+        let (_stats, _task) = forward::spawn(writer(&url), s, sp.clone(), 0, stop_rx);
+        // Taken five minutes ago (a backlog).
+        sp.append(1, b"m v=1 1\n", dcwatch_common::now_ns() - 300_000_000_000).unwrap();
+        until("the batch", || target.accepted().len() == 1).await;
+        let ages = target.relay_ages.lock().unwrap().clone();
+        if relay {
+            let ms: u64 = ages[0].as_deref().expect("an age").parse().unwrap();
+            assert!((300_000..360_000).contains(&ms), "{ms}");
+        } else {
+            assert_eq!(ages, vec![None]);
+        }
+    }
 }
 
 /// A relay to a peer that is down holds at most its bound: what is past it

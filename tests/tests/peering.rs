@@ -559,6 +559,33 @@ fn agents_that_reach_one_site_are_relayed_to_the_other_once_in_order_and_nothing
     assert_eq!(seqs(&influx, "site_a"), (0..30).collect::<Vec<_>>());
     assert_eq!(relay(pair.b(), "a")["sent_points"], 0);
     assert_eq!(count(&hook, "room_hot", "room-a", "firing"), 1, "{:?}", counts(&hook));
+
+    // What a relay says it took long ago (its backlog) is stored but not
+    // the alarms' present; what it took just now is.
+    let relayed = |age_ms: u64, device: &str| {
+        let r = pair
+            .b()
+            .client()
+            .post(format!("{}/api/v2/write", pair.b().url()))
+            .header("Authorization", format!("Token {SECRET}"))
+            .header("x-dcwatch-relay-age-ms", age_ms.to_string())
+            .body(format!("env,site=hn-dc1,device={device} temperature_c=35\n"))
+            .send()
+            .expect("relayed write");
+        assert_eq!(r.status().as_u16(), 204);
+    };
+    let before = received(pair.b());
+    relayed(300_000, "room-old");
+    relayed(1_000, "room-new");
+    wait_for("room-new hot at b", || {
+        let alarms = get(pair.b(), "/api/alarms");
+        alarms["alarms"].as_array()?.iter().any(|a| a["labels"]["device"] == "room-new").then_some(())
+    });
+    let alarms = get(pair.b(), "/api/alarms");
+    let devices: Vec<&str> =
+        alarms["alarms"].as_array().unwrap().iter().filter_map(|a| a["labels"]["device"].as_str()).collect();
+    assert!(!devices.contains(&"room-old"), "{devices:?}");
+    assert_eq!(received(pair.b()), before + 2);
 }
 
 #[test]

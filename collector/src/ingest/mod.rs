@@ -30,8 +30,9 @@ use axum_server::tls::TlsInfo;
 use crate::state::{AppState, Live, RequestRejection};
 use dcwatch_common::spool::AppendError;
 
-/// How old a point a peer relays may be and still reach the alarms, in ns.
-pub const RELAYED_FRESH_NS: i64 = 120 * 1_000_000_000;
+/// How long ago a peer may have taken the points it relays and still have
+/// them reach the alarms, in ms.
+pub const RELAYED_FRESH_MS: u64 = 120_000;
 
 /// Seconds a client should wait after a 503 before trying again.
 const RETRY_AFTER_SECS: u64 = 5;
@@ -126,7 +127,11 @@ async fn write(
 
     if n.accepted > 0 {
         store(&app, &live, &who, &mut n).await?;
-        observe(&app, &who, &mut n).await;
+        let relay_age_ms = headers
+            .get(dcwatch_common::forward::RELAY_AGE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        observe(&app, &who, &mut n, relay_age_ms).await;
     }
     count_refused(&app, client, &who, &n);
     if live.sinks.is_empty() {
@@ -356,22 +361,22 @@ fn unavailable(app: &AppState, why: &str) -> WriteError {
 
 /// Hands the write's observations to the trends and the alarm state, and
 /// notes the agents it speaks for.
-async fn observe(app: &AppState, who: &auth::Identity, n: &mut lines::Normalized) {
+/// `relay_age_ms`: from a peer's relay, how long ago it took the newest of
+/// these points.
+async fn observe(app: &AppState, who: &auth::Identity, n: &mut lines::Normalized, relay_age_ms: Option<u64>) {
     let (trends, alarms, token) = (app.trends.clone(), app.alarms.clone(), who.name.clone());
-    let mut observations = std::mem::take(&mut n.observations);
-    let relayed = who.relayed;
+    let observations = std::mem::take(&mut n.observations);
+    let backlog = who.relayed && relay_age_ms.is_some_and(|ms| ms > RELAYED_FRESH_MS);
     let observe = move || {
         if let Some(t) = &trends {
             t.observe(&observations);
         }
-        if let Some(e) = &alarms {
-            // A relay's backlog after a cut is history: stored and in the
-            // trends, but not the alarms' present (it would raise and
-            // resolve again what changed during the cut).
-            if relayed {
-                let fresh_from = dcwatch_common::now_ns().saturating_sub(RELAYED_FRESH_NS);
-                observations.retain(|o| o.ts >= fresh_from);
-            }
+        // A relay's backlog after a cut is history: stored and in the
+        // trends, but not the alarms' present (it would raise and resolve
+        // again what changed during the cut). Its age is the peer's own
+        // measure (how long ago it took them), not the points' timestamps:
+        // an agent's clock that is off must not make its points stale.
+        if let (Some(e), false) = (&alarms, backlog) {
             e.observe(&token, observations);
         }
     };

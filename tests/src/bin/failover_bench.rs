@@ -60,15 +60,34 @@ fn failover(timing: &str) -> f64 {
     killed.elapsed().as_secs_f64()
 }
 
+/// How the two collectors of a cost run stand to each other.
+#[derive(Clone, Copy, PartialEq)]
+enum Setup {
+    /// Two collectors that do not know each other, the agents writing to both.
+    Apart,
+    /// A pair, the agents writing to both.
+    Pair,
+    /// A pair, the agents writing to `a` only, which relays to `b`.
+    Relay,
+}
+
 /// The pair's CPU (s) and the bytes per second between them, with 300
-/// agents writing for `secs`; `peering` false: two collectors that do not know each other.
-fn cost(peering: bool, secs: u64) -> (f64, f64, f64) {
+/// agents writing for `secs`.
+fn cost(setup: Setup, secs: u64) -> (f64, f64, f64) {
     let hook = Capture::start();
-    let (pa, pb, bytes) = if peering {
-        let pair = Pair::start(&hook_receiver(&hook), "", "");
+    let (pa, pb, bytes) = if setup != Setup::Apart {
+        let pair = Pair::start_edited(&hook_receiver(&hook), "", "", |_, dir, y| {
+            if setup == Setup::Relay {
+                y.replace(", secret: ", ", forward: true, secret: ")
+                    + &format!("spool:\n  dir: {}\n", dir.join("spool").display())
+            } else {
+                y
+            }
+        });
         let before =
             (cpu_secs(pair.a().proc.pid()), cpu_secs(pair.b().proc.pid()), pair.to_a.bytes() + pair.to_b.bytes());
-        run_agents(&[pair.a(), pair.b()], secs);
+        let to: Vec<&Collector> = if setup == Setup::Relay { vec![pair.a()] } else { vec![pair.a(), pair.b()] };
+        run_agents(&to, secs);
         let after =
             (cpu_secs(pair.a().proc.pid()), cpu_secs(pair.b().proc.pid()), pair.to_a.bytes() + pair.to_b.bytes());
         (after.0 - before.0, after.1 - before.1, (after.2 - before.2) as f64)
@@ -87,18 +106,23 @@ fn cost(peering: bool, secs: u64) -> (f64, f64, f64) {
     (pa, pb, bytes / secs as f64)
 }
 
+/// What 300 agents write every 10 s: heartbeats and host points.
+fn agents_body() -> String {
+    (0..300)
+        .map(|i| {
+            format!(
+                "dcwatch_agent,host=srv-{i:03} interval_s=10,uptime_s=1000\n\
+                 host_cpu,host=srv-{i:03} usage_pct=12.5\nhost_mem,host=srv-{i:03} used_pct=40\n"
+            )
+        })
+        .collect()
+}
+
 /// 300 agents' heartbeats and host points, to each of `to`, every 10 s.
 fn run_agents(to: &[&Collector], secs: u64) {
     let end = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < end {
-        let body: String = (0..300)
-            .map(|i| {
-                format!(
-                    "dcwatch_agent,host=srv-{i:03} interval_s=10,uptime_s=1000\n\
-                     host_cpu,host=srv-{i:03} usage_pct=12.5\nhost_mem,host=srv-{i:03} used_pct=40\n"
-                )
-            })
-            .collect();
+        let body = agents_body();
         for c in to {
             write(c, &body);
         }
@@ -109,6 +133,13 @@ fn run_agents(to: &[&Collector], secs: u64) {
 fn main() {
     let runs = env_or("BENCH_RUNS", 10);
     let cost_secs = env_or("BENCH_COST_SECS", 60) as u64;
+    if runs > 0 {
+        failovers(runs);
+    }
+    costs(cost_secs);
+}
+
+fn failovers(runs: usize) {
     println!("## Failover: kill -9 of the sending collector → the survivor's first notice\n");
     println!("{runs} runs each, release build, loopback, the link through a TCP proxy.\n");
     println!(
@@ -134,12 +165,24 @@ fn main() {
             failover_secs + 2.0
         );
     }
-    println!("\n## The cost of peering: 300 agents writing to both collectors for {cost_secs} s\n");
-    let (a0, b0, _) = cost(false, cost_secs);
-    let (a1, b1, bps) = cost(true, cost_secs);
+}
+
+fn costs(cost_secs: u64) {
+    println!("\n## The cost of peering: 300 agents for {cost_secs} s\n");
+    let (a0, b0, _) = cost(Setup::Apart, cost_secs);
+    let (a1, b1, bps) = cost(Setup::Pair, cost_secs);
+    let (a2, b2, relay_bps) = cost(Setup::Relay, cost_secs);
     let pct = |s: f64| s * 100.0 / cost_secs as f64;
-    println!("| pair | CPU of a | CPU of b | bytes/s between them |");
+    // What the agents send to the other site themselves when they report to
+    // both, as line protocol before gzip (the relay's bytes are gzipped).
+    let direct_bps = agents_body().len() as f64 / 10.0;
+    println!("| setup | CPU of a | CPU of b | bytes/s between the collectors |");
     println!("|---|---|---|---|");
-    println!("| without peering | {:.2} % | {:.2} % | — |", pct(a0), pct(b0));
-    println!("| with peering | {:.2} % | {:.2} % | {bps:.0} |", pct(a1), pct(b1));
+    println!("| agents to both, without peering | {:.2} % | {:.2} % | — |", pct(a0), pct(b0));
+    println!("| agents to both, with peering | {:.2} % | {:.2} % | {bps:.0} |", pct(a1), pct(b1));
+    println!(
+        "| agents to a only, a relays to b | {:.2} % | {:.2} % | {relay_bps:.0} (the agents' own {direct_bps:.0} bytes/s of line protocol, gzipped, plus the heartbeats) |",
+        pct(a2),
+        pct(b2)
+    );
 }
