@@ -375,3 +375,26 @@ fn of_a_pair_only_the_sending_collector_polls_the_bot_and_the_other_takes_over_w
     });
     assert_eq!((acked["ack"]["by"].as_str(), acked["ack"]["comment"].as_str()), (Some("nam"), Some("Telegram")));
 }
+
+/// The same bot, but site B's receiver is another chat, which a does not
+/// serve: b polls the bot itself (each press is then taken by whichever
+/// poller Telegram answers; docs/ha.md advises a bot per chat).
+#[test]
+#[ignore = "needs real servers: run scripts/test"]
+fn of_a_pair_the_other_polls_a_bot_whose_chat_the_sender_does_not_serve() {
+    let api = FakeBotApi::start();
+    let receivers = format!(
+        "    - name: tg\n      telegram:\n        bot_token: \"{BOT}\"\n        chat_id: \"{CHAT}\"\n        \
+         api_url: {}\n        allow:\n          - {{telegram_user: 111, user: nam}}\n",
+        api.url()
+    );
+    let timing = "  heartbeat_secs: 1\n  peer_timeout_secs: 3\n  failover_secs: 6\n";
+    let other_chat = format!("chat_id: \"{}\"", CHAT - 1);
+    let pair = dcwatch_tests::pair::Pair::start_edited(&receivers, "", timing, |name, _, y| {
+        if name == "b" { y.replace(&format!("chat_id: \"{CHAT}\""), &other_chat) } else { y }
+    });
+    let polling = "polling Telegram for button presses";
+    for c in [pair.a(), pair.b()] {
+        wait_for("both to poll the bot", || c.proc.output().contains(polling).then_some(()));
+    }
+}

@@ -314,8 +314,8 @@ pub struct BuiltinConfig {
     /// is missing. Defaults to 900.
     #[serde(default = "default_backup_report_grace", deserialize_with = "duration::secs")]
     pub backup_report_grace_secs: u64,
-    /// When a site that was `site_down` comes back, how long after its
-    /// first agent writes again the others may take (servers boot one by
+    /// When a site that was `site_down` comes back, how long after the
+    /// first of it (its collector, an agent) is back the others may take (servers boot one by
     /// one) before `site_down` resolves and those still silent alarm on
     /// their own. Defaults to 600.
     #[serde(default = "default_site_return_grace", deserialize_with = "duration::secs")]

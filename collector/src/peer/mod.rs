@@ -52,6 +52,8 @@ pub struct PeerState {
     pub receivers: Option<std::collections::BTreeMap<String, String>>,
     /// When it last answered again after not answering.
     pub back_ms: Option<i64>,
+    /// Its Telegram bots with buttons → their chats, as it last said.
+    pub bots: Option<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>>,
 }
 
 struct Peer {
@@ -209,6 +211,21 @@ impl Peering {
         })
     }
 
+    /// Whether every peer has answered once: until then what it serves is
+    /// not known.
+    pub fn peers_known(&self) -> bool {
+        self.peers.iter().all(|p| p.state.lock().expect("not poisoned").last_ok_ms.is_some())
+    }
+
+    /// Whether a peer that answers polls the bot `digest` for all of `chats`.
+    pub fn peer_serves_bot(&self, digest: &str, chats: &std::collections::BTreeSet<String>) -> bool {
+        self.peers.iter().any(|p| {
+            let s = p.state.lock().expect("not poisoned");
+            s.down_since_ms.is_none()
+                && s.bots.as_ref().and_then(|b| b.get(digest)).is_some_and(|theirs| chats.is_subset(theirs))
+        })
+    }
+
     /// Whether the relay to `peer` is excused from `sink_down`: the peer did
     /// not answer its last read, or answered again less than
     /// [`RELAY_CATCH_UP_MS`] ago (the relay is still backing off, its
@@ -352,14 +369,22 @@ impl Peering {
         for _ in 0..PAGES_PER_BEAT {
             let e = self.engine.clone();
             let name = p.cfg.name.clone();
-            let cursor =
-                tokio::task::spawn_blocking(move || e.peer_cursor(&name)).await.map_err(local)?.map_err(local)?;
+            // Before the peer is asked, a local failure means it was not
+            // read at all: as if it did not answer (the safe side: this
+            // collector then sends alone, never waits for it).
+            let unread = |e: String| ReadError::Peer(format!("here, before asking: {e}"));
+            let cursor = tokio::task::spawn_blocking(move || e.peer_cursor(&name))
+                .await
+                .map_err(|e| unread(e.to_string()))?
+                .map_err(|e| unread(e.to_string()))?;
             let after = cursor.as_ref().map_or(0, |c| c.1);
             let audit_after = match self.audit.clone() {
                 Some(a) => {
                     let name = p.cfg.name.clone();
-                    let c = tokio::task::spawn_blocking(move || a.peer_cursor(&name)).await.map_err(local)?;
-                    Some(c.map_err(|e| local(format!("cannot read the audit log: {e}")))?)
+                    let c = tokio::task::spawn_blocking(move || a.peer_cursor(&name))
+                        .await
+                        .map_err(|e| unread(e.to_string()))?;
+                    Some(c.map_err(|e| unread(format!("cannot read the audit log: {e}")))?)
                 }
                 None => None,
             };
@@ -368,31 +393,43 @@ impl Peering {
             if let (Some(u), false) = (self.users.clone(), answer.users.is_empty()) {
                 let latest = answer.users.iter().map(|u| u.changed_ms).max().unwrap_or_default();
                 let users = answer.users;
-                let taken = tokio::task::spawn_blocking(move || u.merge_from_peer(&users))
-                    .await
-                    .map_err(local)?
-                    .map_err(|e| local(format!("cannot store the peer's users: {e}")))?;
-                if !taken.is_empty() {
-                    tracing::info!(peer = %p.cfg.name, users = ?taken, "console users changed at the peer taken");
+                // Best effort: the console's users must not hold up the alarms' log.
+                match tokio::task::spawn_blocking(move || u.merge_from_peer(&users)).await {
+                    Ok(Ok(taken)) => {
+                        if !taken.is_empty() {
+                            tracing::info!(peer = %p.cfg.name, users = ?taken, "console users changed at the peer taken");
+                        }
+                        let mut s = p.state.lock().expect("not poisoned");
+                        s.users_seen_ms = s.users_seen_ms.max(latest);
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(peer = %p.cfg.name, error = %e, "cannot store the peer's console users; read again next time")
+                    }
+                    Err(e) => {
+                        tracing::error!(peer = %p.cfg.name, error = %e, "cannot store the peer's console users; read again next time")
+                    }
                 }
-                let mut s = p.state.lock().expect("not poisoned");
-                s.users_seen_ms = s.users_seen_ms.max(latest);
             }
             let now = now_ms();
             let full = answer.entries.len() >= PAGE || answer.audit.len() >= PAGE;
             if let (Some(a), false) = (self.audit.clone(), answer.audit.is_empty()) {
                 let (name, records) = (p.cfg.name.clone(), answer.audit);
-                tokio::task::spawn_blocking(move || a.merge_from_peer(&name, &records))
-                    .await
-                    .map_err(local)?
-                    .map_err(|e| local(format!("cannot store the peer's audit records: {e}")))?;
+                // Best effort too: its cursor stays, so they come again.
+                match tokio::task::spawn_blocking(move || a.merge_from_peer(&name, &records)).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        tracing::error!(peer = %p.cfg.name, error = %e, "cannot store the peer's audit records; read again next time")
+                    }
+                    Err(e) => {
+                        tracing::error!(peer = %p.cfg.name, error = %e, "cannot store the peer's audit records; read again next time")
+                    }
+                }
             }
             {
                 let mut s = p.state.lock().expect("not poisoned");
                 s.rank = Some(answer.rank);
-                if let Some(r) = answer.receivers.take() {
-                    s.receivers = Some(r);
-                }
+                s.receivers = answer.receivers.take();
+                s.bots = answer.bots.take();
                 s.last_seq = answer.last_seq;
                 s.clock_offset_ms = answer.time_ms.saturating_sub(now);
                 if answer.rank == self.cfg.rank {
@@ -510,6 +547,9 @@ struct Answer {
     /// [`ReceiverConfig::target_digest`]: crate::alarm::config::ReceiverConfig::target_digest
     #[serde(default)]
     receivers: Option<std::collections::BTreeMap<String, String>>,
+    /// Its Telegram bots with buttons (digests) → the chats each serves.
+    #[serde(default)]
+    bots: Option<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>>,
 }
 
 /// The body of `resp`, refused past [`MAX_ANSWER_BYTES`].

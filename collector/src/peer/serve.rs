@@ -76,6 +76,7 @@ pub async fn log(
     // one's deliveries for its own only to the same place.
     let engine_receivers: std::collections::BTreeMap<String, String> =
         engine.config().receivers.iter().map(|r| (r.name.clone(), r.target_digest())).collect();
+    let bots = crate::alarm::telegram::bot_chats(&engine.config());
     let read = tokio::task::spawn_blocking(move || {
         let users = match (users, users_after) {
             (Some(u), Some(after)) => u.changed_since(after).unwrap_or_else(|e| {
@@ -105,6 +106,7 @@ pub async fn log(
             "audit": audit,
             "users": users,
             "receivers": engine_receivers,
+            "bots": bots,
         }))
         .into_response(),
         Ok(Err(e)) => access::err(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read the log: {e}")),

@@ -177,15 +177,24 @@ pub fn watchdog<'a>(cfg: &AlarmsConfig, alarms: impl Iterator<Item = &'a Alarm>)
 }
 
 /// `series_cap_reached` of each token at its cap (and of those no longer, to resolve).
-pub fn series_cap(latest: &Latest, alarms: &HashMap<String, Alarm>, cap: usize) -> Vec<Cond> {
+pub fn series_cap(latest: &Latest, alarms: &HashMap<String, Alarm>, token_cap: usize) -> Vec<Cond> {
     let mut out = Vec::new();
+    // A peer's relay has a cap of its own (`alarm::apply`).
+    let cap_of = |owner: &str| {
+        if owner.starts_with(crate::peer::config::RELAY_PREFIX) {
+            token_cap.saturating_mul(crate::peer::config::RELAY_CAP_FACTOR)
+        } else {
+            token_cap
+        }
+    };
     let mut tokens: std::collections::BTreeSet<String> =
-        latest.owners.iter().filter(|(_, c)| c.entries >= cap).map(|(k, _)| k.to_string()).collect();
+        latest.owners.iter().filter(|(k, c)| c.entries >= cap_of(k)).map(|(k, _)| k.to_string()).collect();
     tokens.extend(
         alarms.values().filter(|a| a.name == "series_cap_reached").filter_map(|a| a.labels.get("token").cloned()),
     );
     for token in tokens {
         let entries = latest.owners.get(token.as_str()).map_or(0, |c| c.entries);
+        let cap = cap_of(&token);
         let summary = Texts::new(|l| words::series_cap(l, &token, cap));
         let l = [("token".to_string(), token.clone())].into();
         out.push(cond("series_cap_reached", l, summary, Some(entries.to_string()), entries >= cap));

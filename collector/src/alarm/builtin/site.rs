@@ -54,12 +54,14 @@ pub fn power_state(latest: &Latest, site: &str) -> words::SitePower {
     p
 }
 
-/// Where a site stands between evaluations: gone, or back since its first
-/// agent wrote again.
+/// Where a site stands between evaluations: gone, or back since the first
+/// of it (its collector, an agent) was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SiteState {
-    Down,
-    Returning(Instant),
+    /// Since when its collector has not answered (ms).
+    Down(i64),
+    /// Back since, and since when it had been down.
+    Returning(Instant, i64),
 }
 
 /// `site_down` for each peer's site. A site that was down stays so while
@@ -77,6 +79,7 @@ pub fn conditions(
 ) -> Vec<Cond> {
     let mut out = Vec::new();
     if !cfg.enabled("site_down") {
+        states.clear();
         return out;
     }
     let zone = cfg.zone();
@@ -91,26 +94,37 @@ pub fn conditions(
                 (host.as_str(), b.quiet_secs(now) >= interval * MISSED, b.silent(&cfg.builtin, now))
             })
             .collect();
+        // Nothing heard of the site since this collector started (a
+        // restart; the hosts expired): no condition, so a site_down restored
+        // from before is not resolved for want of knowing.
+        if agents.is_empty() && !states.contains_key(&p.site) {
+            continue;
+        }
         let down =
             p.down_since_ms.is_some() && !agents.is_empty() && agents.iter().all(|a| a.1) && agents.iter().any(|a| a.2);
         let grace = std::time::Duration::from_secs(cfg.builtin.site_return_grace_secs);
-        let active = match (down, states.get(&p.site).copied()) {
+        let (active, since) = match (down, states.get(&p.site).copied()) {
             (true, _) => {
-                states.insert(p.site.clone(), SiteState::Down);
-                true
+                let since = p.down_since_ms.unwrap_or_default();
+                states.insert(p.site.clone(), SiteState::Down(since));
+                (true, since)
             }
-            (false, Some(SiteState::Down)) if agents.iter().any(|a| a.2) => {
-                states.insert(p.site.clone(), SiteState::Returning(now));
-                true
+            (false, Some(SiteState::Down(since))) if agents.iter().any(|a| a.2) => {
+                states.insert(p.site.clone(), SiteState::Returning(now, since));
+                (true, since)
             }
-            (false, Some(SiteState::Returning(t)))
+            (false, Some(SiteState::Returning(t, since)))
                 if agents.iter().any(|a| a.2) && now.saturating_duration_since(t) < grace =>
             {
-                true
+                (true, since)
             }
-            (false, _) => {
+            (false, state) => {
                 states.remove(&p.site);
-                false
+                let since = match state {
+                    Some(SiteState::Down(s) | SiteState::Returning(_, s)) => s,
+                    None => p.down_since_ms.unwrap_or_default(),
+                };
+                (false, since)
             }
         };
         let mut hosts: Vec<&str> = agents.iter().map(|a| a.0).collect();
@@ -122,7 +136,6 @@ pub fn conditions(
             .map(|s| s.name.as_str())
             .collect();
         let power = power_state(latest, &p.site);
-        let since = p.down_since_ms.unwrap_or_default();
         let summary = Texts::new(|l| {
             let named: Vec<&str> = hosts.iter().take(NAMED_HOSTS).copied().collect();
             words::site_down(l, &p.site, &p.peer, &l.time(since, &zone), hosts.len(), &named, &services, &power)
@@ -211,31 +224,34 @@ mod tests {
         let gone = [PeerSite { site: "hn-dc2".into(), peer: "dc2".into(), down_since_ms: Some(1_795_363_200_000) }];
         let up = [PeerSite { down_since_ms: None, ..gone[0].clone() }];
         let mut states = std::collections::HashMap::new();
-        let mut at = |l: &Latest, peers: &[PeerSite], secs: u64| {
-            conditions(&c, l, peers, &mut states, t0 + Duration::from_secs(secs))[0].active
+        let mut cond_at = |l: &Latest, peers: &[PeerSite], secs: u64| {
+            conditions(&c, l, peers, &mut states, t0 + Duration::from_secs(secs)).remove(0)
         };
-        assert!(at(&l, &gone, 40));
+        assert!(cond_at(&l, &gone, 40).active);
         // The collector answers again, the servers are still booting.
-        assert!(at(&l, &up, 50));
+        assert!(cond_at(&l, &up, 50).active);
         // b1 is back: the others still silent, within the grace.
         let owner = l.owner("t");
         let beat = |h: &str| obs("dcwatch_agent", &[("site", "hn-dc2"), ("host", h)], &[("interval_s", Num(10.0))]);
         l.observe(&beat("b1"), t0 + Duration::from_secs(100), &owner, 1000);
-        assert!(at(&l, &up, 100));
+        assert!(cond_at(&l, &up, 100).active);
+        // While it returns, it still says since when it was gone.
+        let summary = cond_at(&l, &up, 100).summary.en;
+        assert!(summary.contains("unreachable since 22 Nov 2026 16:00 "), "{summary}");
         // b2 too, then b3: all back, it resolves.
         l.observe(&beat("b2"), t0 + Duration::from_secs(110), &owner, 1000);
-        assert!(at(&l, &up, 110));
+        assert!(cond_at(&l, &up, 110).active);
         l.observe(&beat("b3"), t0 + Duration::from_secs(115), &owner, 1000);
-        assert!(!at(&l, &up, 115));
+        assert!(!cond_at(&l, &up, 115).active);
         // Another loss, and a return where b3 never comes back: it resolves
         // 120 s after the return began, and b3 alarms on its own.
-        assert!(at(&l, &gone, 300));
+        assert!(cond_at(&l, &gone, 300).active);
         l.observe(&beat("b1"), t0 + Duration::from_secs(310), &owner, 1000);
         l.observe(&beat("b2"), t0 + Duration::from_secs(310), &owner, 1000);
-        assert!(at(&l, &up, 310));
-        assert!(at(&l, &up, 429));
-        assert!(!at(&l, &up, 431));
-        assert!(!at(&l, &up, 500), "the return is over: not down again while the collector answers");
+        assert!(cond_at(&l, &up, 310).active);
+        assert!(cond_at(&l, &up, 429).active);
+        assert!(!cond_at(&l, &up, 431).active);
+        assert!(!cond_at(&l, &up, 500).active, "the return is over: not down again while the collector answers");
     }
 
     #[test]
@@ -243,8 +259,10 @@ mod tests {
         let c = cfg("sites:\n  - name: hn\n  - name: hn-dc3\n");
         let t0 = Instant::now();
         let gone = [PeerSite { site: "hn-dc3".into(), peer: "dc3".into(), down_since_ms: Some(0) }];
+        // No agent of it heard (since a restart, say): no condition at all,
+        // so a site_down restored from before is not resolved blindly.
         let out = conditions(&c, &latest(t0), &gone, &mut Default::default(), t0 + Duration::from_secs(100));
-        assert_eq!(rows(&out), [row("site_down", "site=hn-dc3", "critical", Some("0"), false)]);
+        assert_eq!(rows(&out), []);
         assert!(conditions(&c, &latest(t0), &[], &mut Default::default(), t0 + Duration::from_secs(100)).is_empty());
     }
 }

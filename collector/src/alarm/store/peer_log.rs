@@ -253,7 +253,7 @@ impl Store {
                 "SELECT origin, seq, at_ms, body FROM peer_log
                      WHERE receiver = '' AND fingerprint = ?1 AND origin != ''
                        AND at_ms >= MAX(?2, COALESCE((SELECT MAX(at_ms) FROM history
-                           WHERE fingerprint = ?1 AND event IN ('resolved', 'expired')), 0))
+                           WHERE fingerprint = ?1 AND event = 'resolved'), 0))
                        AND kind IN ('ack', 'unack')
                      ORDER BY at_ms DESC, seq DESC LIMIT 1",
                 params![fingerprint, since_ms],

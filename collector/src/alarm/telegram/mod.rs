@@ -60,6 +60,26 @@ impl Bot {
     }
 }
 
+impl Bot {
+    /// A digest of the bot (its API and token) that names it to a peer
+    /// without giving its token away.
+    pub fn digest(&self) -> String {
+        hex::encode(&crate::auth::sha256(&format!("{} {}", self.api_url.trim_end_matches('/'), self.token))[..8])
+    }
+}
+
+/// Each bot with buttons (by [`Bot::digest`]) and the chats whose presses
+/// it serves, for the peer: a collector that does not send leaves a bot to
+/// its peer only when the peer serves all its chats of it.
+pub fn bot_chats(cfg: &AlarmsConfig) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut out: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+    for t in cfg.receivers.iter().filter_map(|r| r.telegram.as_ref()).filter(|t| t.buttons()) {
+        let bot = Bot { api_url: t.api_url.clone(), token: t.bot_token.clone() };
+        out.entry(bot.digest()).or_default().insert(t.chat_id.clone());
+    }
+    out
+}
+
 /// The bots of the receivers with buttons.
 pub fn bots(cfg: &AlarmsConfig) -> Vec<Bot> {
     let mut v: Vec<Bot> = cfg
@@ -270,10 +290,11 @@ async fn poll(bot: Bot, ctx: Arc<Ctx>, http: reqwest::Client, mut stop: watch::R
 
 /// Keeps one poller per bot of the receivers with buttons, until `stop`.
 /// The console's users (`users_db`) are opened when the first such bot
-/// appears. With a peer, only the collector that sends polls: a bot
-/// answers one poller at a time (two get 409 Conflict and take each
-/// other's presses); the acknowledgement a press makes reaches the peer
-/// with the log.
+/// appears. With a peer, a bot both have is polled by the collector that
+/// sends only (a bot answers one poller at a time: two get 409 Conflict
+/// and take each other's presses), when the peer serves every chat of it
+/// this one has; the acknowledgement a press makes reaches the peer with
+/// the log.
 pub async fn run(
     engine: Arc<Engine>,
     users_db: PathBuf,
@@ -292,7 +313,24 @@ pub async fn run(
             _ = tick.tick() => {}
         }
         let sending = peering.as_ref().is_none_or(|p| p.sending(crate::alarm::now_ms()));
-        let wanted = if sending { bots(&engine.config()) } else { Vec::new() };
+        let cfg = engine.config();
+        let chats = bot_chats(&cfg);
+        // Not sending, a bot the peer serves (every chat of it this one
+        // has) is left to the peer; any other is polled here.
+        let wanted: Vec<Bot> = bots(&cfg)
+            .into_iter()
+            .filter(|b| {
+                sending
+                    || peering.as_ref().is_none_or(|p| {
+                        // (Until the peer has answered once, what it serves is not known: wait.)
+                        if !p.peers_known() {
+                            return false;
+                        }
+                        let digest = b.digest();
+                        !chats.get(&digest).is_some_and(|c| p.peer_serves_bot(&digest, c))
+                    })
+            })
+            .collect();
         running.retain(|bot, (tx, task)| {
             let keep = wanted.contains(bot) && !task.is_finished();
             if !keep {
