@@ -319,6 +319,17 @@ fn a_telegram_notice_links_to_the_console_and_its_buttons_ack_and_silence_for_al
     assert!(!c.proc.output().contains("ABC-secret"), "{}", c.proc.output());
 }
 
+/// The receiver of a pair's tests: the bot with buttons, for nam.
+fn pair_receivers(api: &FakeBotApi) -> String {
+    format!(
+        "    - name: tg\n      telegram:\n        bot_token: \"{BOT}\"\n        chat_id: \"{CHAT}\"\n        \
+         api_url: {}\n        allow:\n          - {{telegram_user: 111, user: nam}}\n",
+        api.url()
+    )
+}
+
+const PAIR_TIMING: &str = "  heartbeat_secs: 1\n  peer_timeout_secs: 3\n  failover_secs: 6\n";
+
 /// A pair of collectors with one bot: a bot answers one poller at a time,
 /// so only the collector that sends polls it; when it dies, the other
 /// takes the bot over, and a press there acknowledges at both.
@@ -327,12 +338,7 @@ fn a_telegram_notice_links_to_the_console_and_its_buttons_ack_and_silence_for_al
 fn of_a_pair_only_the_sending_collector_polls_the_bot_and_the_other_takes_over_when_it_dies() {
     use dcwatch_tests::pair::{Pair, TOKEN as PAIR_TOKEN};
     let api = FakeBotApi::start();
-    let receivers = format!(
-        "    - name: tg\n      telegram:\n        bot_token: \"{BOT}\"\n        chat_id: \"{CHAT}\"\n        \
-         api_url: {}\n        allow:\n          - {{telegram_user: 111, user: nam}}\n",
-        api.url()
-    );
-    let timing = "  heartbeat_secs: 1\n  peer_timeout_secs: 3\n  failover_secs: 6\n";
+    let (receivers, timing) = (pair_receivers(&api), PAIR_TIMING);
     let mut pair = Pair::start(&receivers, "", timing);
     for c in [pair.a(), pair.b()] {
         c.add_user("nam", "operator", "mat-khau-dai-du-1");
@@ -383,12 +389,7 @@ fn of_a_pair_only_the_sending_collector_polls_the_bot_and_the_other_takes_over_w
 #[ignore = "needs real servers: run scripts/test"]
 fn of_a_pair_the_other_polls_a_bot_whose_chat_the_sender_does_not_serve() {
     let api = FakeBotApi::start();
-    let receivers = format!(
-        "    - name: tg\n      telegram:\n        bot_token: \"{BOT}\"\n        chat_id: \"{CHAT}\"\n        \
-         api_url: {}\n        allow:\n          - {{telegram_user: 111, user: nam}}\n",
-        api.url()
-    );
-    let timing = "  heartbeat_secs: 1\n  peer_timeout_secs: 3\n  failover_secs: 6\n";
+    let (receivers, timing) = (pair_receivers(&api), PAIR_TIMING);
     let other_chat = format!("chat_id: \"{}\"", CHAT - 1);
     let pair = dcwatch_tests::pair::Pair::start_edited(&receivers, "", timing, |name, _, y| {
         if name == "b" { y.replace(&format!("chat_id: \"{CHAT}\""), &other_chat) } else { y }
